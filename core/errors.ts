@@ -1,0 +1,73 @@
+/**
+ * Every error class of rocketmq-ts. Codec code throws built-ins (`RangeError`, `TypeError`);
+ * the classes here are for conditions callers catch.
+ *
+ * @module
+ */
+
+/** A peer sent bytes that do not form a valid frame or command; the connection is closed. */
+export class ProtocolError extends Error {
+  /**
+   * @param message What was wrong with the input.
+   * @param options The underlying cause.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/** The connection closed before a request was answered. */
+export class ConnectionClosedError extends Error {
+  /**
+   * @param message Which connection closed and why.
+   * @param options The underlying cause.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionClosedError";
+  }
+}
+
+/** A request was not answered within its timeout. */
+export class RequestTimeoutError extends Error {
+  /**
+   * @param message Which request timed out.
+   * @param options The underlying cause.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RequestTimeoutError";
+  }
+}
+
+/** A server answered with an error response code. */
+export class BrokerError extends Error {
+  /** The response code (see `ResponseCode`). */
+  readonly code: number;
+  /** The server's remark, meant for people. */
+  readonly remark: string;
+  /**
+   * @param code The response code.
+   * @param remark The server's explanation.
+   * @param options The underlying cause.
+   */
+  constructor(code: number, remark: string, options?: ErrorOptions) {
+    super(`${remark} (code ${code})`, options);
+    this.name = "BrokerError";
+    this.code = code;
+    this.remark = remark;
+  }
+}
+
+/** A client-side argument or state error: bad topic name, producer not started, etc. */
+export class ClientError extends Error {
+  /**
+   * @param message What the caller must change.
+   * @param options The underlying cause.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ClientError";
+  }
+}

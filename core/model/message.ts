@@ -1,0 +1,91 @@
+/**
+ * The message model shared by clients and servers.
+ *
+ * @module
+ */
+
+/** A message as a producer hands it to `send()`. */
+export interface Message {
+  /** Topic name: `[%|a-zA-Z0-9_-]`, at most 127 characters. */
+  topic: string;
+  /** Raw payload bytes. A string is encoded as UTF-8. */
+  body: Uint8Array | string;
+  /** One tag used for broker-side filtering (`TAGS` property). */
+  tags?: string;
+  /** Business keys, indexed for lookup (`KEYS` property, space separated on the wire). */
+  keys?: string | string[];
+  /** User properties. Names must not contain U+0001 or U+0002. */
+  properties?: Record<string, string>;
+  /** User flag stored with the message. @default 0 */
+  flag?: number;
+  /** Delay level (1-based, RocketMQ's levels); 0 means deliver now. @default 0 */
+  delayLevel?: number;
+}
+
+/** A host as stored in a record: IPv4 or IPv6 address bytes and a port. */
+export interface HostAddress {
+  /** Dotted IPv4 (`127.0.0.1`) or IPv6 text. */
+  address: string;
+  port: number;
+}
+
+/** A stored message, as the broker returns it to consumers. */
+export interface MessageExt {
+  topic: string;
+  queueId: number;
+  /** Index of this message in its ConsumeQueue. */
+  queueOffset: number;
+  /** Byte offset of this record in the CommitLog. */
+  commitLogOffset: number;
+  /** Size of the stored record in bytes. */
+  storeSize: number;
+  bodyCRC: number;
+  flag: number;
+  sysFlag: number;
+  bornTimestamp: number;
+  bornHost: HostAddress;
+  storeTimestamp: number;
+  storeHost: HostAddress;
+  reconsumeTimes: number;
+  preparedTransactionOffset: number;
+  body: Uint8Array;
+  properties: Record<string, string>;
+  /** Offset message id: store host + commit log offset as 32 (IPv4) upper-case hex characters. */
+  msgId: string;
+  /** Producer-side unique id (`UNIQ_KEY` property), when set. */
+  uniqueKey?: string;
+  tags?: string;
+  keys: string[];
+}
+
+/** Well-known property names, as in RocketMQ's MessageConst. */
+export const MessageConst = {
+  TAGS: "TAGS",
+  KEYS: "KEYS",
+  UNIQ_KEY: "UNIQ_KEY",
+  DELAY: "DELAY",
+  WAIT: "WAIT",
+  RETRY_TOPIC: "RETRY_TOPIC",
+  REAL_TOPIC: "REAL_TOPIC",
+  REAL_QID: "REAL_QID",
+  MIN_OFFSET: "MIN_OFFSET",
+  MAX_OFFSET: "MAX_OFFSET",
+  RECONSUME_TIME: "RECONSUME_TIME",
+  MAX_RECONSUME_TIMES: "MAX_RECONSUME_TIMES",
+  ORIGIN_MESSAGE_ID: "ORIGIN_MESSAGE_ID",
+  CLUSTER: "CLUSTER",
+  KEY_SEPARATOR: " ",
+} as const;
+
+/** sysflag bits of a stored record. */
+export const SysFlag = {
+  COMPRESSED: 0x1,
+  MULTI_TAGS: 0x2,
+  TRANSACTION_PREPARED: 0x4,
+  TRANSACTION_COMMIT: 0x8,
+  TRANSACTION_ROLLBACK: 0xc,
+  BORN_HOST_V6: 0x10,
+  STORE_HOST_V6: 0x20,
+  NEED_UNWRAP: 0x40,
+  INNER_BATCH: 0x80,
+} as const;

@@ -1,0 +1,246 @@
+/**
+ * One valibot schema per request header, and the shapes of response headers.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { RequestCode } from "./request_code.ts";
+
+/** Largest topic name, in characters (RocketMQ's limit). */
+export const TOPIC_MAX_LENGTH = 127;
+/** Characters allowed in topic and group names. */
+export const TOPIC_PATTERN: RegExp = /^[%|a-zA-Z0-9_-]+$/;
+
+const int = v.pipe(v.number(), v.safeInteger());
+const uint = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const int32 = v.pipe(v.number(), v.safeInteger(), v.minValue(-0x80000000), v.maxValue(0x7fffffff));
+const nonNegInt32 = v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(0x7fffffff));
+
+/** A topic name: RocketMQ's charset, 1 to 127 characters. */
+export const TopicName = v.pipe(
+  v.string(),
+  v.minLength(1, "Topic name is empty"),
+  v.maxLength(TOPIC_MAX_LENGTH, `Topic name is longer than ${TOPIC_MAX_LENGTH} characters`),
+  v.regex(TOPIC_PATTERN, "Topic name may only contain letters, digits, '%', '|', '_' and '-'"),
+);
+/** A consumer or producer group name: same rules as topics. */
+export const GroupName = v.pipe(
+  v.string(),
+  v.minLength(1, "Group name is empty"),
+  v.maxLength(255, "Group name is longer than 255 characters"),
+  v.regex(TOPIC_PATTERN, "Group name may only contain letters, digits, '%', '|', '_' and '-'"),
+);
+const QueueId = v.pipe(int32, v.minValue(-1));
+const Properties = v.record(v.string(), v.string());
+const Address = v.pipe(v.string(), v.minLength(3), v.maxLength(300));
+
+/** SEND_MESSAGE request. `queueId` -1 lets the broker choose. */
+export const SendMessageHeader = v.object({
+  producerGroup: v.optional(v.string(), ""),
+  topic: TopicName,
+  queueId: QueueId,
+  bornTimestamp: uint,
+  flag: v.optional(int32, 0),
+  sysFlag: v.optional(nonNegInt32, 0),
+  properties: v.optional(Properties, {}),
+  reconsumeTimes: v.optional(nonNegInt32, 0),
+  maxReconsumeTimes: v.optional(nonNegInt32),
+  /** Queue count for a topic created on first send. */
+  defaultTopicQueueNums: v.optional(v.pipe(int, v.minValue(1), v.maxValue(1024)), 4),
+});
+export type SendMessageHeader = v.InferOutput<typeof SendMessageHeader>;
+
+/** One message of a batch: body bytes are `size` bytes of the request body, in order. */
+export const BatchEntry = v.object({
+  size: nonNegInt32,
+  flag: v.optional(int32, 0),
+  properties: v.optional(Properties, {}),
+});
+export type BatchEntry = v.InferOutput<typeof BatchEntry>;
+
+/** SEND_BATCH_MESSAGE request: all messages go to one queue with consecutive offsets. */
+export const SendBatchHeader = v.object({
+  producerGroup: v.optional(v.string(), ""),
+  topic: TopicName,
+  queueId: QueueId,
+  bornTimestamp: uint,
+  messages: v.pipe(v.array(BatchEntry), v.minLength(1, "Batch is empty"), v.maxLength(4096, "Batch has more than 4096 messages")),
+  defaultTopicQueueNums: v.optional(v.pipe(int, v.minValue(1), v.maxValue(1024)), 4),
+});
+export type SendBatchHeader = v.InferOutput<typeof SendBatchHeader>;
+
+/** PULL_MESSAGE request. */
+export const PullMessageHeader = v.object({
+  consumerGroup: GroupName,
+  topic: TopicName,
+  queueId: nonNegInt32,
+  queueOffset: uint,
+  maxMsgNums: v.pipe(int, v.minValue(1), v.maxValue(1024)),
+  sysFlag: v.optional(nonNegInt32, 0),
+  commitOffset: v.optional(int, -1),
+  suspendTimeoutMillis: v.optional(v.pipe(int, v.minValue(0), v.maxValue(120_000)), 0),
+  subscription: v.optional(v.pipe(v.string(), v.maxLength(4096)), "*"),
+});
+export type PullMessageHeader = v.InferOutput<typeof PullMessageHeader>;
+
+/** GET_MAX_OFFSET and GET_MIN_OFFSET requests. */
+export const QueueHeader = v.object({ topic: TopicName, queueId: nonNegInt32 });
+export type QueueHeader = v.InferOutput<typeof QueueHeader>;
+
+/** SEARCH_OFFSET_BY_TIMESTAMP request. */
+export const SearchOffsetHeader = v.object({ topic: TopicName, queueId: nonNegInt32, timestamp: uint });
+export type SearchOffsetHeader = v.InferOutput<typeof SearchOffsetHeader>;
+
+/** QUERY_CONSUMER_OFFSET request. */
+export const QueryConsumerOffsetHeader = v.object({ consumerGroup: GroupName, topic: TopicName, queueId: nonNegInt32 });
+export type QueryConsumerOffsetHeader = v.InferOutput<typeof QueryConsumerOffsetHeader>;
+
+/** UPDATE_CONSUMER_OFFSET request. */
+export const UpdateConsumerOffsetHeader = v.object({
+  consumerGroup: GroupName,
+  topic: TopicName,
+  queueId: nonNegInt32,
+  commitOffset: int,
+});
+export type UpdateConsumerOffsetHeader = v.InferOutput<typeof UpdateConsumerOffsetHeader>;
+
+/** UPDATE_AND_CREATE_TOPIC request. */
+export const CreateTopicHeader = v.object({
+  topic: TopicName,
+  readQueueNums: v.optional(v.pipe(int, v.minValue(1), v.maxValue(1024)), 4),
+  writeQueueNums: v.optional(v.pipe(int, v.minValue(1), v.maxValue(1024)), 4),
+  perm: v.optional(v.pipe(int, v.minValue(0), v.maxValue(15)), 6),
+  order: v.optional(v.boolean(), false),
+});
+export type CreateTopicHeader = v.InferOutput<typeof CreateTopicHeader>;
+
+/** Requests that name only a topic. */
+export const TopicHeader = v.object({ topic: TopicName });
+export type TopicHeader = v.InferOutput<typeof TopicHeader>;
+
+/** VIEW_MESSAGE_BY_ID request: the commit log offset decoded from an offset message id. */
+export const ViewMessageHeader = v.object({ offset: uint });
+export type ViewMessageHeader = v.InferOutput<typeof ViewMessageHeader>;
+
+/** Requests without fields. */
+export const EmptyHeader = v.object({});
+
+/** A topic's configuration, as brokers store it and register it. */
+export const TopicConfig = v.object({
+  topicName: TopicName,
+  readQueueNums: v.pipe(int, v.minValue(0), v.maxValue(1024)),
+  writeQueueNums: v.pipe(int, v.minValue(0), v.maxValue(1024)),
+  perm: v.pipe(int, v.minValue(0), v.maxValue(15)),
+  order: v.optional(v.boolean(), false),
+});
+export type TopicConfig = v.InferOutput<typeof TopicConfig>;
+
+/** REGISTER_BROKER request. */
+export const RegisterBrokerHeader = v.object({
+  clusterName: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  brokerName: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  brokerAddr: Address,
+  brokerId: uint,
+  haServerAddr: v.optional(v.string(), ""),
+  topicConfigs: v.record(v.string(), TopicConfig),
+});
+export type RegisterBrokerHeader = v.InferOutput<typeof RegisterBrokerHeader>;
+
+/** UNREGISTER_BROKER request. */
+export const UnregisterBrokerHeader = v.object({
+  clusterName: v.string(),
+  brokerName: v.string(),
+  brokerAddr: v.string(),
+  brokerId: uint,
+});
+export type UnregisterBrokerHeader = v.InferOutput<typeof UnregisterBrokerHeader>;
+
+/** The schema of each request code's header. */
+export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
+  [RequestCode.SEND_MESSAGE]: SendMessageHeader,
+  [RequestCode.SEND_BATCH_MESSAGE]: SendBatchHeader,
+  [RequestCode.PULL_MESSAGE]: PullMessageHeader,
+  [RequestCode.GET_MAX_OFFSET]: QueueHeader,
+  [RequestCode.GET_MIN_OFFSET]: QueueHeader,
+  [RequestCode.SEARCH_OFFSET_BY_TIMESTAMP]: SearchOffsetHeader,
+  [RequestCode.QUERY_CONSUMER_OFFSET]: QueryConsumerOffsetHeader,
+  [RequestCode.UPDATE_CONSUMER_OFFSET]: UpdateConsumerOffsetHeader,
+  [RequestCode.UPDATE_AND_CREATE_TOPIC]: CreateTopicHeader,
+  [RequestCode.DELETE_TOPIC_IN_BROKER]: TopicHeader,
+  [RequestCode.GET_ALL_TOPIC_CONFIG]: EmptyHeader,
+  [RequestCode.GET_BROKER_RUNTIME_INFO]: EmptyHeader,
+  [RequestCode.VIEW_MESSAGE_BY_ID]: ViewMessageHeader,
+  [RequestCode.REGISTER_BROKER]: RegisterBrokerHeader,
+  [RequestCode.UNREGISTER_BROKER]: UnregisterBrokerHeader,
+  [RequestCode.GET_ROUTEINFO_BY_TOPIC]: TopicHeader,
+  [RequestCode.GET_BROKER_CLUSTER_INFO]: EmptyHeader,
+  [RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER]: EmptyHeader,
+  [RequestCode.DELETE_TOPIC_IN_NAMESRV]: TopicHeader,
+};
+
+/** The result of `validateHeader`. */
+export type HeaderCheck<T> = { ok: true; header: T } | { ok: false; error: string };
+
+/**
+ * Validates a header against a schema.
+ *
+ * @param schema The schema of the request code.
+ * @param header The decoded header.
+ * @returns The parsed header (defaults filled in), or an error naming the field.
+ */
+export function validateHeader<T>(schema: v.GenericSchema<unknown, T>, header: unknown): HeaderCheck<T> {
+  const result = v.safeParse(schema, header);
+  if (result.success) return { ok: true, header: result.output };
+  const issue = result.issues[0];
+  const path = v.getDotPath(issue);
+  return { ok: false, error: path ? `Invalid header field "${path}": ${issue.message}` : `Invalid header: ${issue.message}` };
+}
+
+/** Response header of SEND_MESSAGE. */
+export interface SendResponseHeader {
+  msgId: string;
+  queueId: number;
+  queueOffset: number;
+}
+
+/** Response header of SEND_BATCH_MESSAGE: offsets are consecutive from `queueOffset`. */
+export interface SendBatchResponseHeader {
+  msgIds: string[];
+  queueId: number;
+  queueOffset: number;
+}
+
+/** Response header of PULL_MESSAGE (codes 0, 19, 20, 21). */
+export interface PullResponseHeader {
+  nextBeginOffset: number;
+  minOffset: number;
+  maxOffset: number;
+  suggestWhichBrokerId: number;
+}
+
+/** One broker's share of a topic. */
+export interface QueueData {
+  brokerName: string;
+  readQueueNums: number;
+  writeQueueNums: number;
+  perm: number;
+}
+
+/** A broker group: its members by broker id (0 = master). */
+export interface BrokerData {
+  cluster: string;
+  brokerName: string;
+  brokerAddrs: Record<string, string>;
+}
+
+/** Response header of GET_ROUTEINFO_BY_TOPIC. */
+export interface TopicRouteData {
+  queueDatas: QueueData[];
+  brokerDatas: BrokerData[];
+}
+
+/** Response header of GET_BROKER_CLUSTER_INFO. */
+export interface ClusterInfo {
+  brokerAddrTable: Record<string, BrokerData>;
+  clusterAddrTable: Record<string, string[]>;
+}

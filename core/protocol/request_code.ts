@@ -1,0 +1,81 @@
+/**
+ * Request codes, with Apache RocketMQ's numbers where the concept matches.
+ *
+ * @module
+ */
+
+/** What a request asks for. */
+export const RequestCode = {
+  SEND_MESSAGE: 10,
+  PULL_MESSAGE: 11,
+  QUERY_MESSAGE: 12,
+  QUERY_CONSUMER_OFFSET: 14,
+  UPDATE_CONSUMER_OFFSET: 15,
+  UPDATE_AND_CREATE_TOPIC: 17,
+  GET_ALL_TOPIC_CONFIG: 21,
+  GET_BROKER_RUNTIME_INFO: 28,
+  SEARCH_OFFSET_BY_TIMESTAMP: 29,
+  GET_MAX_OFFSET: 30,
+  GET_MIN_OFFSET: 31,
+  VIEW_MESSAGE_BY_ID: 33,
+  HEART_BEAT: 34,
+  UNREGISTER_CLIENT: 35,
+  CONSUMER_SEND_MSG_BACK: 36,
+  GET_CONSUMER_LIST_BY_GROUP: 38,
+  NOTIFY_CONSUMER_IDS_CHANGED: 40,
+  LOCK_BATCH_MQ: 41,
+  UNLOCK_BATCH_MQ: 42,
+  REGISTER_BROKER: 103,
+  UNREGISTER_BROKER: 104,
+  GET_ROUTEINFO_BY_TOPIC: 105,
+  GET_BROKER_CLUSTER_INFO: 106,
+  GET_ALL_TOPIC_LIST_FROM_NAMESERVER: 206,
+  DELETE_TOPIC_IN_BROKER: 215,
+  DELETE_TOPIC_IN_NAMESRV: 216,
+  SEND_BATCH_MESSAGE: 320,
+} as const;
+export type RequestCode = typeof RequestCode[keyof typeof RequestCode];
+
+/** What a response says. */
+export const ResponseCode = {
+  SUCCESS: 0,
+  SYSTEM_ERROR: 1,
+  SYSTEM_BUSY: 2,
+  REQUEST_CODE_NOT_SUPPORTED: 3,
+  FLUSH_DISK_TIMEOUT: 10,
+  SLAVE_NOT_AVAILABLE: 11,
+  MESSAGE_ILLEGAL: 13,
+  SERVICE_NOT_AVAILABLE: 14,
+  NO_PERMISSION: 16,
+  TOPIC_NOT_EXIST: 17,
+  TOPIC_EXIST_ALREADY: 18,
+  PULL_NOT_FOUND: 19,
+  PULL_RETRY_IMMEDIATELY: 20,
+  PULL_OFFSET_MOVED: 21,
+  QUERY_NOT_FOUND: 22,
+  SUBSCRIPTION_PARSE_FAILED: 23,
+  FLOW_CONTROL: 215,
+  /** A header failed validation; the remark names the field. (rocketmq-ts) */
+  INVALID_HEADER: 400,
+  /** The broker failed to make a write durable (fsync or write error). (rocketmq-ts) */
+  FLUSH_DISK_FAILED: 507,
+} as const;
+export type ResponseCode = typeof ResponseCode[keyof typeof ResponseCode];
+
+/** Topic and broker permission bits. */
+export const Perm = {
+  PRIORITY: 0x8,
+  READ: 0x4,
+  WRITE: 0x2,
+  INHERIT: 0x1,
+} as const;
+
+/** The template topic a broker with auto-creation registers; producers fall back to its route. */
+export const AUTO_CREATE_TOPIC_KEY = "TBW102";
+
+/** Bits of a pull request's `sysFlag`. */
+export const PullSysFlag = {
+  COMMIT_OFFSET: 0x1,
+  SUSPEND: 0x2,
+  SUBSCRIPTION: 0x4,
+} as const;

@@ -1,0 +1,300 @@
+/**
+ * Request/response over one transport: many requests in flight, answered in any order.
+ *
+ * @module
+ */
+import { DEFAULT_MAX_FRAME_SIZE, encodeCommand, FRAME_PREFIX_SIZE, FrameDecoder, writeLength } from "../codec/frame.ts";
+import { type Command, CommandFlag, type Header } from "../protocol/command.ts";
+import { ResponseCode } from "../protocol/request_code.ts";
+import { ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../errors.ts";
+import type { Transport, TransportHandlers } from "./transport.ts";
+
+/** Handles an incoming request. Answer it with `connection.respond(request, …)` (not for oneways). */
+export type RequestHandler = (request: Command, connection: Connection) => void | Promise<void>;
+
+/** Options of a `Connection`. */
+export interface ConnectionOptions {
+  /** Called for every incoming request; without one, requests get REQUEST_CODE_NOT_SUPPORTED. */
+  onRequest?: RequestHandler;
+  /** Called once when the connection closes. */
+  onClose?: (connection: Connection, error?: Error) => void;
+  /** Largest frame accepted. @default DEFAULT_MAX_FRAME_SIZE */
+  maxFrameSize?: number;
+  /** Timeout of `request` when none is given. @default 3000 */
+  requestTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve(command: Command): void;
+  reject(error: Error): void;
+  deadline: number;
+  code: number;
+}
+
+const SWEEP_INTERVAL_MS = 20;
+const MAX_ID = 0x7fffffff;
+
+/**
+ * One end of a remoting connection. Adapters feed it through `handlers`; writes made in the same
+ * tick leave in one socket write.
+ */
+export class Connection {
+  /** Pass these to the transport so incoming bytes and the close reach this connection. */
+  readonly handlers: TransportHandlers;
+  readonly #decoder: FrameDecoder;
+  readonly #pending = new Map<number, Pending>();
+  readonly #options: ConnectionOptions;
+  #transport: Transport | undefined;
+  #nextId = 1;
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #flushQueued = false;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  #closeError: Error | undefined;
+  /** Free-form per-connection state for servers (client id, group, …). */
+  readonly attributes: Map<string, unknown> = new Map();
+
+  /** @param options Handlers and limits. */
+  constructor(options: ConnectionOptions = {}) {
+    this.#options = options;
+    this.#decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE });
+    this.handlers = {
+      data: (chunk) => this.#receive(chunk),
+      close: (error) => this.#onTransportClosed(error),
+    };
+  }
+
+  /**
+   * Attaches the transport that `handlers` were given to. Writes made before are sent now.
+   *
+   * @param transport The socket.
+   */
+  attach(transport: Transport): void {
+    this.#transport = transport;
+    if (this.#closed) transport.close();
+    else if (this.#outBytes > 0) this.#scheduleFlush();
+  }
+
+  /** The peer as `host:port` ("" before attach). */
+  get remoteAddress(): string {
+    return this.#transport?.remoteAddress ?? "";
+  }
+
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /** Bytes waiting to leave (queued here plus buffered by the socket). */
+  get bufferedAmount(): number {
+    return this.#outBytes + (this.#transport?.bufferedAmount ?? 0);
+  }
+
+  /**
+   * Sends a request and waits for its response (any response code).
+   *
+   * @param code The request code.
+   * @param header The header fields.
+   * @param body Optional payload.
+   * @param timeoutMs How long to wait. @default options.requestTimeoutMs
+   * @returns The response.
+   * @throws {ConnectionClosedError} When the connection closes first.
+   * @throws {RequestTimeoutError} When no answer comes in time.
+   */
+  request(code: number, header: Header, body?: Uint8Array, timeoutMs?: number): Promise<Command> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const id = this.#nextId;
+    this.#nextId = id >= MAX_ID ? 1 : id + 1;
+    const deadline = Date.now() + (timeoutMs ?? this.#options.requestTimeoutMs ?? 3000);
+    const promise = new Promise<Command>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, deadline, code });
+    });
+    this.#send({ code, id, flags: 0, header, body });
+    if (this.#sweeper === undefined) this.#startSweeper();
+    return promise;
+  }
+
+  /**
+   * Sends a request that gets no answer.
+   *
+   * @param code The request code.
+   * @param header The header fields.
+   * @param body Optional payload.
+   */
+  oneway(code: number, header: Header, body?: Uint8Array): void {
+    if (this.#closed) return;
+    const id = this.#nextId;
+    this.#nextId = id >= MAX_ID ? 1 : id + 1;
+    this.#send({ code, id, flags: CommandFlag.ONEWAY, header, body });
+  }
+
+  /**
+   * Answers a request. Does nothing for oneway requests or after the connection closed.
+   *
+   * @param request The request being answered.
+   * @param response The response code, header, body and remark.
+   */
+  respond(request: Command, response: { code: number; header?: Header; body?: Uint8Array; remark?: string }): void {
+    if (this.#closed || (request.flags & CommandFlag.ONEWAY) !== 0) return;
+    this.#send({
+      code: response.code,
+      id: request.id,
+      flags: CommandFlag.RESPONSE,
+      header: response.header ?? {},
+      body: response.body,
+      remark: response.remark,
+    });
+  }
+
+  /**
+   * Closes the connection; every pending request fails with `ConnectionClosedError`.
+   *
+   * @param error Why, when it is a failure.
+   */
+  close(error?: Error): void {
+    if (this.#closed) return;
+    this.#flush();
+    this.#transport?.close();
+    this.#onTransportClosed(error);
+  }
+
+  #send(command: Command): void {
+    const item = encodeCommand(command);
+    const frame = new Uint8Array(FRAME_PREFIX_SIZE + item.length);
+    writeLength(frame, 0, item.length);
+    frame.set(item, FRAME_PREFIX_SIZE);
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued || this.#transport === undefined) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    const transport = this.#transport;
+    if (transport === undefined || this.#outBytes === 0) return;
+    const out = this.#out;
+    let data: Uint8Array;
+    if (out.length === 1) {
+      data = out[0]!;
+    } else {
+      data = new Uint8Array(this.#outBytes);
+      let pos = 0;
+      for (const frame of out) {
+        data.set(frame, pos);
+        pos += frame.length;
+      }
+    }
+    this.#out = [];
+    this.#outBytes = 0;
+    transport.write(data);
+  }
+
+  #receive(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    let commands: Command[];
+    try {
+      commands = this.#decoder.push(chunk);
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      this.close(new ProtocolError(`Bad frame from ${this.remoteAddress || "peer"}: ${message}`, { cause }));
+      return;
+    }
+    for (const command of commands) {
+      if ((command.flags & CommandFlag.RESPONSE) !== 0) this.#settle(command);
+      else this.#dispatch(command);
+    }
+  }
+
+  #settle(response: Command): void {
+    const pending = this.#pending.get(response.id);
+    if (pending === undefined) return; // late answer to a request that timed out
+    this.#pending.delete(response.id);
+    pending.resolve(response);
+  }
+
+  #dispatch(request: Command): void {
+    const handler = this.#options.onRequest;
+    if (handler === undefined) {
+      this.respond(request, { code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED, remark: `Request code ${request.code} is not supported here` });
+      return;
+    }
+    const fail = (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      this.respond(request, { code: ResponseCode.SYSTEM_ERROR, remark: `Request ${request.code} failed: ${message}` });
+    };
+    try {
+      const result = handler(request, this);
+      if (result !== undefined) result.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  #startSweeper(): void {
+    this.#sweeper = setInterval(() => {
+      if (this.#pending.size === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+        return;
+      }
+      const now = Date.now();
+      for (const [id, pending] of this.#pending) {
+        if (pending.deadline <= now) {
+          this.#pending.delete(id);
+          pending.reject(new RequestTimeoutError(`Request ${pending.code} to ${this.remoteAddress || "peer"} timed out`));
+        }
+      }
+    }, SWEEP_INTERVAL_MS);
+    // Never keep a process alive just to time out requests.
+    (this.#sweeper as { unref?: () => void }).unref?.();
+  }
+
+  #closedError(): ConnectionClosedError {
+    return new ConnectionClosedError(`Connection to ${this.remoteAddress || "peer"} is closed`, { cause: this.#closeError });
+  }
+
+  #onTransportClosed(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = error;
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    const closedError = this.#closedError();
+    for (const pending of this.#pending.values()) pending.reject(closedError);
+    this.#pending.clear();
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#options.onClose?.(this, error);
+  }
+}
+
+/**
+ * Opens a connection through a dialer.
+ *
+ * @param dial The runtime's dialer.
+ * @param address The server as `host:port`.
+ * @param options Handlers and limits.
+ * @returns The connected connection.
+ */
+export async function connect(
+  dial: (address: string, handlers: TransportHandlers) => Promise<Transport>,
+  address: string,
+  options: ConnectionOptions = {},
+): Promise<Connection> {
+  const connection = new Connection(options);
+  const transport = await dial(address, connection.handlers);
+  connection.attach(transport);
+  return connection;
+}

@@ -1,0 +1,93 @@
+/**
+ * Routes requests to processors by code, validating each header with its schema first.
+ *
+ * @module
+ */
+import type * as v from "valibot";
+import type { Command, Header } from "../protocol/command.ts";
+import { validateHeader } from "../protocol/headers.ts";
+import { ResponseCode } from "../protocol/request_code.ts";
+import type { Connection, RequestHandler } from "./connection.ts";
+
+/** An answer to a request. */
+export interface Reply {
+  code: number;
+  header?: Header;
+  body?: Uint8Array;
+  remark?: string;
+}
+
+/**
+ * Serves one request code. `handle` returns the reply, or `undefined` when it answers later
+ * itself (a held long poll).
+ */
+export interface Processor<H = unknown> {
+  schema: v.GenericSchema<unknown, H>;
+  handle(header: H, request: Command, connection: Connection): Reply | undefined | Promise<Reply | undefined>;
+}
+
+/**
+ * Declares a processor with its header type inferred from the schema.
+ *
+ * @param schema The header schema.
+ * @param handle The handler.
+ * @returns The processor.
+ */
+export function processor<H>(
+  schema: v.GenericSchema<unknown, H>,
+  handle: Processor<H>["handle"],
+): Processor<H> {
+  return { schema, handle };
+}
+
+/** Options of `createDispatcher`. */
+export interface DispatcherOptions {
+  /** Called with unexpected processor failures (they are also answered with SYSTEM_ERROR). */
+  onError?: (error: unknown, request: Command) => void;
+}
+
+/**
+ * Builds a connection request handler from processors keyed by request code.
+ *
+ * @param processors The processors.
+ * @param options Error reporting.
+ * @returns The handler to give `Connection`.
+ */
+export function createDispatcher(
+  processors: Readonly<Record<number, Processor<any>>>,
+  options: DispatcherOptions = {},
+): RequestHandler {
+  const fail = (connection: Connection, request: Command, error: unknown) => {
+    options.onError?.(error, request);
+    const message = error instanceof Error ? error.message : String(error);
+    connection.respond(request, { code: ResponseCode.SYSTEM_ERROR, remark: `Request ${request.code} failed: ${message}` });
+  };
+  const answer = (connection: Connection, request: Command, reply: Reply | undefined) => {
+    if (reply !== undefined) connection.respond(request, reply);
+  };
+  return (request, connection) => {
+    const proc = processors[request.code];
+    if (proc === undefined) {
+      connection.respond(request, {
+        code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+        remark: `Request code ${request.code} is not supported`,
+      });
+      return;
+    }
+    const check = validateHeader(proc.schema, request.header);
+    if (!check.ok) {
+      connection.respond(request, { code: ResponseCode.INVALID_HEADER, remark: check.error });
+      return;
+    }
+    try {
+      const result = proc.handle(check.header, request, connection);
+      if (result instanceof Promise) {
+        result.then((reply) => answer(connection, request, reply), (error) => fail(connection, request, error));
+      } else {
+        answer(connection, request, result);
+      }
+    } catch (error) {
+      fail(connection, request, error);
+    }
+  };
+}

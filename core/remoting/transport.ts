@@ -1,0 +1,80 @@
+/**
+ * The seams between the runtime-neutral remoting layer and runtime sockets.
+ *
+ * @module
+ */
+
+/** A two-way byte channel in Web Streams form. Every runtime socket can be adapted to this. */
+export interface Duplex {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/**
+ * A push-style socket: the light interface hot paths use. The adapter owns buffering: `write`
+ * accepts every chunk (keeping what the socket did not take yet) and takes ownership of it.
+ */
+export interface Transport {
+  /** Queues bytes for the peer. */
+  write(data: Uint8Array): void;
+  /** Closes the socket; `TransportHandlers.close` follows. */
+  close(): void;
+  /** The peer as `host:port`. */
+  readonly remoteAddress: string;
+  /** Bytes accepted by `write` but not yet taken by the socket. */
+  readonly bufferedAmount: number;
+}
+
+/** What an adapter calls as bytes arrive and when the socket ends. */
+export interface TransportHandlers {
+  /** Bytes from the peer; the adapter must not reuse `chunk` afterwards. */
+  data(chunk: Uint8Array): void;
+  /** The socket closed (with the error that closed it, if any). Called once. */
+  close(error?: Error): void;
+  /** The socket took all buffered bytes (optional). */
+  drain?(): void;
+}
+
+/** Opens a client connection to `host:port`. */
+export type Dialer = (address: string, handlers: TransportHandlers) => Promise<Transport>;
+
+/** Options of a `Listen` call. */
+export interface ListenOptions {
+  /** Address to bind. @default "0.0.0.0" */
+  hostname?: string;
+  /** Port to bind; 0 picks a free one. */
+  port: number;
+}
+
+/** A listening server socket. */
+export interface Listener {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stops accepting connections (open connections stay). */
+  close(): Promise<void>;
+}
+
+/** Starts accepting connections; `accept` returns the handlers for each new one. */
+export type Listen = (
+  options: ListenOptions,
+  accept: (transport: Transport) => TransportHandlers,
+) => Promise<Listener>;
+
+/**
+ * Splits `host:port` (IPv6 hosts in brackets or bare) into its parts.
+ *
+ * @param address The address text.
+ * @returns Host and port.
+ * @throws {TypeError} When the text has no valid port.
+ */
+export function parseAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const port = Number(address.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`Address "${address}" is not host:port`);
+  }
+  let host = address.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return { host, port };
+}

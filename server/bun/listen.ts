@@ -1,0 +1,70 @@
+/**
+ * Bun's TCP server adapter: `Bun.listen` callbacks feed the core connection directly.
+ *
+ * @module
+ */
+import type { Listen, Transport, TransportHandlers } from "../../core/remoting/transport.ts";
+import { BufferedWriter } from "../../core/remoting/buffered_writer.ts";
+
+interface SocketState {
+  handlers: TransportHandlers;
+  writer: BufferedWriter;
+  closed: boolean;
+}
+
+/**
+ * Listens with `Bun.listen`.
+ *
+ * @param options Address and port.
+ * @param accept Gives the handlers for each new connection.
+ * @returns The listener.
+ */
+export const listen: Listen = (options, accept) => {
+  const server = Bun.listen<SocketState>({
+    hostname: options.hostname ?? "0.0.0.0",
+    port: options.port,
+    socket: {
+      open(socket) {
+        const writer = new BufferedWriter(socket);
+        const state: SocketState = { handlers: undefined as unknown as TransportHandlers, writer, closed: false };
+        socket.data = state;
+        const transport: Transport = {
+          remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+          get bufferedAmount() {
+            return writer.buffered;
+          },
+          write: (data) => writer.write(data),
+          close: () => socket.end(),
+        };
+        state.handlers = accept(transport);
+      },
+      data(socket, data) {
+        socket.data.handlers.data(data);
+      },
+      drain(socket) {
+        socket.data.writer.drain();
+        if (socket.data.writer.buffered === 0) socket.data.handlers.drain?.();
+      },
+      close(socket, error) {
+        const state = socket.data;
+        if (state === undefined || state.closed) return;
+        state.closed = true;
+        state.handlers.close(error);
+      },
+      error(socket, error) {
+        const state = socket.data;
+        if (state === undefined || state.closed) return;
+        state.closed = true;
+        state.handlers.close(error);
+      },
+    },
+  });
+  return Promise.resolve({
+    hostname: server.hostname,
+    port: server.port,
+    close() {
+      server.stop(false);
+      return Promise.resolve();
+    },
+  });
+};
