@@ -19,6 +19,16 @@ function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   });
 }
 
+async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
+  const out: T[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return out;
+    out.push(value);
+  }
+}
+
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let pos = 0;
@@ -78,14 +88,12 @@ describe("FrameDecoder", () => {
   test("FrameDecoderStream decodes a chunked stream", async () => {
     const bytes = concat(sample.map(encodeFrame));
     const chunks = [bytes.slice(0, 5), bytes.slice(5, 2000), bytes.slice(2000)];
-    const out: Command[] = [];
-    for await (const c of streamOf(chunks).pipeThrough(new FrameDecoderStream())) out.push(c);
-    expect(out).toEqual(sample);
+    expect(await collect(streamOf(chunks).pipeThrough(new FrameDecoderStream()))).toEqual(sample);
   });
 
   test("FrameDecoderStream errors when the stream ends inside a frame", async () => {
     const bytes = encodeFrame(sample[0]!);
     const stream = streamOf([bytes.slice(0, 10)]).pipeThrough(new FrameDecoderStream());
-    expect(Array.fromAsync(stream)).rejects.toThrow("Stream ended inside a frame");
+    await expect(collect(stream)).rejects.toThrow("Stream ended inside a frame");
   });
 });

@@ -1,0 +1,200 @@
+/**
+ * The client side of remoting: one lazily opened connection per server address, shared by every
+ * request to that address.
+ *
+ * @module
+ */
+import { BrokerError, ClientError, ConnectionClosedError } from "../core/errors.ts";
+import type { Command, Header } from "../core/protocol/command.ts";
+import { ResponseCode } from "../core/protocol/request_code.ts";
+import { connect, type Connection } from "../core/remoting/connection.ts";
+import type { Dialer } from "../core/remoting/transport.ts";
+
+/** Options of a `RemotingClient`. */
+export interface RemotingClientOptions {
+  /** Opens sockets. */
+  dial: Dialer;
+  /** Timeout of a request that names none. @default 3000 */
+  requestTimeoutMs?: number;
+  /** How long opening a connection may take. @default 3000 */
+  connectTimeoutMs?: number;
+  /** Largest response frame accepted. @default the codec's default (8 MiB) */
+  maxFrameSize?: number;
+}
+
+/** One request to send. */
+export interface RemotingRequest {
+  /** The `RequestCode`. */
+  code: number;
+  /** Header fields. */
+  header: Header;
+  /** Payload bytes. */
+  body?: Uint8Array;
+  /** How long to wait for the answer. @default options.requestTimeoutMs */
+  timeoutMs?: number;
+}
+
+/** A request for `invoke`, with the response codes that count as an answer rather than an error. */
+export interface InvokeRequest extends RemotingRequest {
+  /** Response codes returned instead of thrown. @default [ResponseCode.SUCCESS] */
+  accept?: readonly number[];
+}
+
+const SUCCESS_ONLY: readonly number[] = [ResponseCode.SUCCESS];
+
+/**
+ * A pool of connections keyed by `host:port`. A connection is opened on first use; once it closes,
+ * the next request opens a new one.
+ */
+export class RemotingClient {
+  readonly #dial: Dialer;
+  readonly #requestTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #maxFrameSize: number | undefined;
+  readonly #connections = new Map<string, Promise<Connection>>();
+  #closed = false;
+
+  /** @param options The dialer and timeouts. */
+  constructor(options: RemotingClientOptions) {
+    this.#dial = options.dial;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+    this.#maxFrameSize = options.maxFrameSize;
+  }
+
+  /**
+   * The open connection to an address, opening it if needed. Concurrent callers share one attempt.
+   *
+   * @param address The server as `host:port`.
+   * @returns The connection.
+   * @throws {ConnectionClosedError} When the server cannot be reached in time.
+   * @throws {ClientError} After `shutdown()`.
+   */
+  async connection(address: string): Promise<Connection> {
+    for (let attempt = 0;; attempt++) {
+      if (this.#closed) throw new ClientError("Client is shut down");
+      let opening = this.#connections.get(address);
+      if (opening === undefined) {
+        const fresh = this.#open(address);
+        this.#connections.set(address, fresh);
+        fresh.catch(() => {
+          if (this.#connections.get(address) === fresh) this.#connections.delete(address);
+        });
+        opening = fresh;
+      }
+      const connection = await opening;
+      if (!connection.closed) return connection;
+      if (this.#connections.get(address) === opening) this.#connections.delete(address);
+      // A pooled connection closed: open one new one, but do not spin on a server that hangs up at once.
+      if (attempt > 0) throw new ConnectionClosedError(`Connection to ${address} closed as soon as it opened`);
+    }
+  }
+
+  /**
+   * Sends a request and returns the response, whatever its code.
+   *
+   * @param address The server.
+   * @param request Code, header, body and timeout.
+   * @returns The response.
+   * @throws {ConnectionClosedError} When the connection cannot be opened or closes first.
+   * @throws {RequestTimeoutError} When no answer comes in time.
+   */
+  async request(address: string, request: RemotingRequest): Promise<Command> {
+    const connection = await this.connection(address);
+    return await connection.request(request.code, request.header, request.body, request.timeoutMs ?? this.#requestTimeoutMs);
+  }
+
+  /**
+   * Sends a request and returns the response when its code is accepted.
+   *
+   * @param address The server.
+   * @param request Code, header, body, timeout and accepted response codes.
+   * @returns The response.
+   * @throws {BrokerError} When the response code is not accepted.
+   * @throws {ConnectionClosedError} When the connection cannot be opened or closes first.
+   * @throws {RequestTimeoutError} When no answer comes in time.
+   */
+  async invoke(address: string, request: InvokeRequest): Promise<Command> {
+    const response = await this.request(address, request);
+    if (!(request.accept ?? SUCCESS_ONLY).includes(response.code)) {
+      throw new BrokerError(response.code, response.remark ?? `Request ${request.code} to ${address} failed`);
+    }
+    return response;
+  }
+
+  /**
+   * Sends a request that gets no answer. Resolves once the request is queued on the connection.
+   *
+   * @param address The server.
+   * @param request Code, header and body.
+   * @throws {ConnectionClosedError} When the connection cannot be opened.
+   */
+  async oneway(address: string, request: RemotingRequest): Promise<void> {
+    const connection = await this.connection(address);
+    if (connection.closed) throw new ConnectionClosedError(`Connection to ${address} is closed`);
+    connection.oneway(request.code, request.header, request.body);
+  }
+
+  /**
+   * Closes the connection to one address (the next request opens a new one).
+   *
+   * @param address The server.
+   */
+  async closeConnection(address: string): Promise<void> {
+    const opening = this.#connections.get(address);
+    if (opening === undefined) return;
+    this.#connections.delete(address);
+    try {
+      (await opening).close();
+    } catch {
+      // It never opened.
+    }
+  }
+
+  /** Closes every connection; later requests fail with `ClientError`. */
+  async shutdown(): Promise<void> {
+    this.#closed = true;
+    const addresses = [...this.#connections.keys()];
+    await Promise.all(addresses.map((address) => this.closeConnection(address)));
+  }
+
+  async #open(address: string): Promise<Connection> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
+    const dialing = connect(this.#dial, address, {
+      maxFrameSize: this.#maxFrameSize,
+      requestTimeoutMs: this.#requestTimeoutMs,
+      onClose: (connection) => this.#forget(address, connection),
+    });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new ConnectionClosedError(`Cannot connect to ${address}: no answer within ${this.#connectTimeoutMs} ms`));
+      }, this.#connectTimeoutMs);
+    });
+    try {
+      const connection = await Promise.race([dialing, timeout]);
+      if (this.#closed) {
+        connection.close();
+        throw new ClientError("Client is shut down");
+      }
+      return connection;
+    } catch (error) {
+      if (timedOut) dialing.then((late) => late.close(), () => {});
+      if (error instanceof ConnectionClosedError || error instanceof ClientError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConnectionClosedError(`Cannot connect to ${address}: ${reason}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Drops a closed connection from the pool, unless a newer one already replaced it. */
+  #forget(address: string, closed: Connection): void {
+    const current = this.#connections.get(address);
+    if (current === undefined) return;
+    current.then((connection) => {
+      if (connection === closed && this.#connections.get(address) === current) this.#connections.delete(address);
+    }, () => {});
+  }
+}

@@ -1,0 +1,481 @@
+/**
+ * The stored message record: Apache RocketMQ's MessageExt encoding (version 1), big-endian.
+ * See docs/STORAGE.md for the layout. These bytes are both what the CommitLog holds and what a
+ * pull response body carries.
+ *
+ * @module
+ */
+
+import { formatIp, parseIp } from "./_ip.ts";
+import { bodyCrc, crc32 } from "./crc32.ts";
+import { type HostAddress, MessageConst, type MessageExt, SysFlag } from "./message.ts";
+import { createOffsetMessageId } from "./message_id.ts";
+import { decodeProperties } from "./properties.ts";
+
+/** Magic code of a message record (`0xDAA320A7`). */
+export const MESSAGE_MAGIC = 0xdaa320a7 | 0;
+/** Magic code of the blank marker that fills the end of a CommitLog segment (`0xCBD43194`). */
+export const BLANK_MAGIC = 0xcbd43194 | 0;
+/** Bytes of a blank marker as written: total size and magic. */
+export const BLANK_MARKER_SIZE = 8;
+/** Largest topic in UTF-8 bytes (one signed length byte). */
+export const MAX_TOPIC_BYTES = 127;
+/** Largest property text in UTF-8 bytes (signed 16-bit length). */
+export const MAX_PROPERTIES_BYTES = 32767;
+/** Offset of the queue offset field. */
+export const QUEUE_OFFSET_POS = 20;
+/** Offset of the physical offset field. */
+export const PHYSICAL_OFFSET_POS = 28;
+/** Offset of the sysflag field. */
+export const SYSFLAG_POS = 36;
+/** Offset of the born host field (the store timestamp follows it). */
+export const BORN_HOST_POS = 48;
+
+const FIXED_V4 = 84;
+const MIN_RECORD_SIZE = FIXED_V4 + 4 + 1 + 2;
+const HOST_BITS = SysFlag.BORN_HOST_V6 | SysFlag.STORE_HOST_V6;
+const TWO_32 = 0x100000000;
+
+/** What the writer supplies for one record; the store adds queue offset, position and time. */
+export interface RecordInput {
+  topic: string;
+  queueId: number;
+  flag: number;
+  /** Host bits (`BORN_HOST_V6`, `STORE_HOST_V6`) are set from the hosts when encoding. */
+  sysFlag: number;
+  bornTimestamp: number;
+  bornHost: HostAddress;
+  storeHost: HostAddress;
+  reconsumeTimes: number;
+  preparedTransactionOffset: number;
+  body: Uint8Array;
+  /** Already encoded property text (see `encodeProperties`). */
+  properties: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const TOPIC_CACHE_LIMIT = 4096;
+const topicCache = new Map<string, Uint8Array>();
+
+function topicBytes(topic: string): Uint8Array {
+  let bytes = topicCache.get(topic);
+  if (!bytes) {
+    bytes = encoder.encode(topic);
+    if (topicCache.size >= TOPIC_CACHE_LIMIT) topicCache.clear();
+    topicCache.set(topic, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * A record input with its text encoded, hosts parsed, body CRC computed and size known, so the
+ * writer's critical section only copies bytes.
+ */
+export class PreparedRecord {
+  /** The input this was prepared from. */
+  readonly input: RecordInput;
+  /** UTF-8 topic. */
+  readonly topic: Uint8Array;
+  /** UTF-8 property text. */
+  readonly properties: Uint8Array;
+  /** Born host address bytes (4 or 16). */
+  readonly bornIp: Uint8Array;
+  /** Store host address bytes (4 or 16). */
+  readonly storeIp: Uint8Array;
+  /** sysflag with the host bits set from the hosts. */
+  readonly sysFlag: number;
+  /** Body CRC as stored. */
+  readonly bodyCrc: number;
+  /** Total record size in bytes. */
+  readonly size: number;
+
+  /**
+   * @param input The record to prepare.
+   * @throws {RangeError} When the topic or properties are too long for the format.
+   * @throws {TypeError} When a host address cannot be parsed.
+   */
+  constructor(input: RecordInput) {
+    this.input = input;
+    this.topic = topicBytes(input.topic);
+    if (this.topic.length > MAX_TOPIC_BYTES || this.topic.length === 0) {
+      throw new RangeError(
+        `Cannot store topic "${input.topic}": ${this.topic.length} bytes, expected 1 to ${MAX_TOPIC_BYTES}`,
+      );
+    }
+    this.properties = input.properties ? encoder.encode(input.properties) : EMPTY;
+    if (this.properties.length > MAX_PROPERTIES_BYTES) {
+      throw new RangeError(
+        `Cannot store properties of ${this.properties.length} bytes: the limit is ${MAX_PROPERTIES_BYTES}`,
+      );
+    }
+    this.bornIp = parseIp(input.bornHost.address);
+    this.storeIp = parseIp(input.storeHost.address);
+    this.sysFlag = (input.sysFlag & ~HOST_BITS) |
+      (this.bornIp.length === 16 ? SysFlag.BORN_HOST_V6 : 0) |
+      (this.storeIp.length === 16 ? SysFlag.STORE_HOST_V6 : 0);
+    this.bodyCrc = bodyCrc(input.body);
+    this.size = FIXED_V4 + (this.bornIp.length - 4) + (this.storeIp.length - 4) + 4 +
+      input.body.length + 1 + this.topic.length + 2 + this.properties.length;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Size in bytes of the record `input` encodes to.
+ *
+ * @param input The record, raw or prepared.
+ * @returns Total size, the 4-byte size field included.
+ *
+ * @example An empty message
+ * ```ts
+ * import { recordSize } from "./record.ts";
+ * const host = { address: "127.0.0.1", port: 10911 };
+ * recordSize({ topic: "T", queueId: 0, flag: 0, sysFlag: 0, bornTimestamp: 0, bornHost: host,
+ *   storeHost: host, reconsumeTimes: 0, preparedTransactionOffset: 0, body: new Uint8Array(0),
+ *   properties: "" }); // 92
+ * ```
+ */
+export function recordSize(input: RecordInput | PreparedRecord): number {
+  return (input instanceof PreparedRecord ? input : new PreparedRecord(input)).size;
+}
+
+let lastTarget: Uint8Array | undefined;
+let lastView: DataView | undefined;
+
+function viewOf(bytes: Uint8Array): DataView {
+  if (bytes !== lastTarget) {
+    lastTarget = bytes;
+    lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  return lastView!;
+}
+
+function setInt64(view: DataView, pos: number, value: number): void {
+  view.setInt32(pos, Math.floor(value / TWO_32));
+  view.setUint32(pos + 4, value >>> 0);
+}
+
+function getInt64(view: DataView, pos: number): number {
+  return view.getInt32(pos) * TWO_32 + view.getUint32(pos + 4);
+}
+
+/**
+ * Encodes one record into `target` at `pos`.
+ *
+ * @param input The record, raw or (faster) prepared.
+ * @param target The buffer to write into; it must have room for the record.
+ * @param pos Where the record starts in `target`.
+ * @param queueOffset The record's index in its ConsumeQueue.
+ * @param physicalOffset The record's CommitLog offset.
+ * @param storeTimestamp When the broker stored it (ms since epoch).
+ * @returns The number of bytes written.
+ * @throws {RangeError} When `target` is too small.
+ *
+ * @example Encode and decode
+ * ```ts
+ * import { decodeRecord, encodeRecord, recordSize } from "./record.ts";
+ * const host = { address: "127.0.0.1", port: 10911 };
+ * const input = { topic: "T", queueId: 0, flag: 0, sysFlag: 0, bornTimestamp: 1, bornHost: host,
+ *   storeHost: host, reconsumeTimes: 0, preparedTransactionOffset: 0,
+ *   body: new Uint8Array([1, 2]), properties: "" };
+ * const bytes = new Uint8Array(recordSize(input));
+ * encodeRecord(input, bytes, 0, 0, 0, Date.now());
+ * decodeRecord(bytes, 0).body; // Uint8Array [1, 2]
+ * ```
+ */
+export function encodeRecord(
+  input: RecordInput | PreparedRecord,
+  target: Uint8Array,
+  pos: number,
+  queueOffset: number,
+  physicalOffset: number,
+  storeTimestamp: number,
+): number {
+  const rec = input instanceof PreparedRecord ? input : new PreparedRecord(input);
+  const size = rec.size;
+  if (pos < 0 || pos + size > target.length) {
+    throw new RangeError(`Cannot encode a record of ${size} bytes at ${pos} into ${target.length} bytes`);
+  }
+  const m = rec.input;
+  const view = viewOf(target);
+  view.setInt32(pos, size);
+  view.setInt32(pos + 4, MESSAGE_MAGIC);
+  view.setInt32(pos + 8, rec.bodyCrc);
+  view.setInt32(pos + 12, m.queueId);
+  view.setInt32(pos + 16, m.flag);
+  setInt64(view, pos + QUEUE_OFFSET_POS, queueOffset);
+  setInt64(view, pos + PHYSICAL_OFFSET_POS, physicalOffset);
+  view.setInt32(pos + SYSFLAG_POS, rec.sysFlag);
+  setInt64(view, pos + 40, m.bornTimestamp);
+  let p = pos + BORN_HOST_POS;
+  target.set(rec.bornIp, p);
+  p += rec.bornIp.length;
+  view.setInt32(p, m.bornHost.port);
+  setInt64(view, p + 4, storeTimestamp);
+  p += 12;
+  target.set(rec.storeIp, p);
+  p += rec.storeIp.length;
+  view.setInt32(p, m.storeHost.port);
+  view.setInt32(p + 4, m.reconsumeTimes);
+  setInt64(view, p + 8, m.preparedTransactionOffset);
+  p += 16;
+  view.setInt32(p, m.body.length);
+  target.set(m.body, p + 4);
+  p += 4 + m.body.length;
+  target[p] = rec.topic.length;
+  target.set(rec.topic, p + 1);
+  p += 1 + rec.topic.length;
+  view.setInt16(p, rec.properties.length);
+  target.set(rec.properties, p + 2);
+  return size;
+}
+
+/**
+ * Writes a blank marker (size = bytes left in the segment, blank magic) at `pos`.
+ *
+ * @param target The buffer to write into (needs 8 bytes at `pos`).
+ * @param pos Where the marker starts.
+ * @param remaining Bytes left in the segment from `pos`, stored as the marker's size.
+ */
+export function encodeBlankMarker(target: Uint8Array, pos: number, remaining: number): void {
+  const view = viewOf(target);
+  view.setInt32(pos, remaining);
+  view.setInt32(pos + 4, BLANK_MAGIC);
+}
+
+/** Where the variable part of a record sits, as `layoutOf` finds it. */
+interface Layout {
+  size: number;
+  sysFlag: number;
+  bornIpLength: 4 | 16;
+  storeIpLength: 4 | 16;
+  bodyPos: number;
+  bodyLength: number;
+  topicPos: number;
+  topicLength: number;
+  propertiesPos: number;
+  propertiesLength: number;
+}
+
+function layoutOf(view: DataView, pos: number, available: number): Layout | string {
+  if (available < 8) return `only ${available} bytes left for a record header`;
+  const size = view.getInt32(pos);
+  const magic = view.getInt32(pos + 4);
+  if (magic !== MESSAGE_MAGIC) return `bad magic code 0x${(magic >>> 0).toString(16)}`;
+  if (size < MIN_RECORD_SIZE) return `record size ${size} is below the minimum ${MIN_RECORD_SIZE}`;
+  if (size > available) return `record size ${size} exceeds the ${available} bytes available`;
+  const sysFlag = view.getInt32(pos + SYSFLAG_POS);
+  const bornIpLength = sysFlag & SysFlag.BORN_HOST_V6 ? 16 : 4;
+  const storeIpLength = sysFlag & SysFlag.STORE_HOST_V6 ? 16 : 4;
+  const bodyLengthPos = pos + FIXED_V4 + (bornIpLength - 4) + (storeIpLength - 4);
+  const end = pos + size;
+  if (bodyLengthPos + 4 > end) return "record too small for its hosts";
+  const bodyLength = view.getInt32(bodyLengthPos);
+  const bodyPos = bodyLengthPos + 4;
+  if (bodyLength < 0 || bodyPos + bodyLength + 1 > end) return `bad body length ${bodyLength}`;
+  const topicLength = view.getUint8(bodyPos + bodyLength);
+  const topicPos = bodyPos + bodyLength + 1;
+  if (topicLength > MAX_TOPIC_BYTES || topicPos + topicLength + 2 > end) {
+    return `bad topic length ${topicLength}`;
+  }
+  const propertiesLength = view.getInt16(topicPos + topicLength);
+  const propertiesPos = topicPos + topicLength + 2;
+  if (propertiesLength < 0 || propertiesPos + propertiesLength !== end) {
+    return `bad properties length ${propertiesLength}`;
+  }
+  return {
+    size,
+    sysFlag,
+    bornIpLength,
+    storeIpLength,
+    bodyPos,
+    bodyLength,
+    topicPos,
+    topicLength,
+    propertiesPos,
+    propertiesLength,
+  };
+}
+
+/** What `verifyRecord` found. */
+export type VerifyResult =
+  | { ok: true; size: number; blank: boolean }
+  | { ok: false; reason: string };
+
+/**
+ * Checks one record (or blank marker) for recovery: magic, size sanity, field layout and the
+ * body CRC. A blank marker's size is the rest of its segment and is not limited by `available`.
+ *
+ * @param bytes The buffer holding the record.
+ * @param pos Where it starts.
+ * @param available How many bytes from `pos` hold data.
+ * @returns `ok` with the size (and whether it is a blank marker), or the reason it is invalid.
+ *
+ * @example A torn record
+ * ```ts
+ * import { verifyRecord } from "./record.ts";
+ * verifyRecord(new Uint8Array(4), 0, 4).ok; // false
+ * ```
+ */
+export function verifyRecord(bytes: Uint8Array, pos: number, available: number): VerifyResult {
+  available = Math.min(available, bytes.length - pos);
+  if (available < 8) return { ok: false, reason: `only ${Math.max(available, 0)} bytes left for a record header` };
+  const view = viewOf(bytes);
+  if (view.getInt32(pos + 4) === BLANK_MAGIC) {
+    const size = view.getInt32(pos);
+    if (size < BLANK_MARKER_SIZE) return { ok: false, reason: `blank marker size ${size} is too small` };
+    return { ok: true, size, blank: true };
+  }
+  const layout = layoutOf(view, pos, available);
+  if (typeof layout === "string") return { ok: false, reason: layout };
+  const crc = crc32(bytes, layout.bodyPos, layout.bodyPos + layout.bodyLength) & 0x7fffffff;
+  const stored = view.getInt32(pos + 8);
+  if (crc !== stored) {
+    return { ok: false, reason: `body CRC ${stored} does not match the computed ${crc}` };
+  }
+  return { ok: true, size: layout.size, blank: false };
+}
+
+/**
+ * Decodes one record.
+ *
+ * @param bytes The buffer holding the record.
+ * @param pos Where it starts.
+ * @returns The message; `body` is a copy, compressed if the sysflag says so.
+ * @throws {RangeError} When the bytes are truncated or not a message record.
+ */
+export function decodeRecord(bytes: Uint8Array, pos: number): MessageExt {
+  const view = viewOf(bytes);
+  const layout = layoutOf(view, pos, bytes.length - pos);
+  if (typeof layout === "string") throw new RangeError(`Cannot decode record at ${pos}: ${layout}`);
+  const bornHostPort = pos + BORN_HOST_POS + layout.bornIpLength;
+  const storeTimestampPos = bornHostPort + 4;
+  const storeHostPos = storeTimestampPos + 8;
+  const storeHostPort = storeHostPos + layout.storeIpLength;
+  const commitLogOffset = getInt64(view, pos + PHYSICAL_OFFSET_POS);
+  const storeHost: HostAddress = {
+    address: formatIp(bytes, storeHostPos, layout.storeIpLength),
+    port: view.getInt32(storeHostPort),
+  };
+  const properties = layout.propertiesLength === 0 ? {} : decodeProperties(
+    decoder.decode(bytes.subarray(layout.propertiesPos, layout.propertiesPos + layout.propertiesLength)),
+  );
+  const keys = properties[MessageConst.KEYS];
+  const message: MessageExt = {
+    topic: decoder.decode(bytes.subarray(layout.topicPos, layout.topicPos + layout.topicLength)),
+    queueId: view.getInt32(pos + 12),
+    queueOffset: getInt64(view, pos + QUEUE_OFFSET_POS),
+    commitLogOffset,
+    storeSize: layout.size,
+    bodyCRC: view.getInt32(pos + 8),
+    flag: view.getInt32(pos + 16),
+    sysFlag: layout.sysFlag,
+    bornTimestamp: getInt64(view, pos + 40),
+    bornHost: {
+      address: formatIp(bytes, pos + BORN_HOST_POS, layout.bornIpLength),
+      port: view.getInt32(bornHostPort),
+    },
+    storeTimestamp: getInt64(view, storeTimestampPos),
+    storeHost,
+    reconsumeTimes: view.getInt32(storeHostPort + 4),
+    preparedTransactionOffset: getInt64(view, storeHostPort + 8),
+    body: bytes.slice(layout.bodyPos, layout.bodyPos + layout.bodyLength),
+    properties,
+    msgId: createOffsetMessageId(storeHost, commitLogOffset),
+    keys: keys ? keys.split(MessageConst.KEY_SEPARATOR).filter((k) => k !== "") : [],
+  };
+  const tags = properties[MessageConst.TAGS];
+  if (tags !== undefined) message.tags = tags;
+  const uniqueKey = properties[MessageConst.UNIQ_KEY];
+  if (uniqueKey !== undefined) message.uniqueKey = uniqueKey;
+  return message;
+}
+
+/**
+ * Decodes concatenated records, as a pull response body carries them.
+ *
+ * @param bytes The records back to back.
+ * @returns The messages in order.
+ * @throws {RangeError} When a record is truncated or malformed.
+ */
+export function decodeRecords(bytes: Uint8Array): MessageExt[] {
+  const messages: MessageExt[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const message = decodeRecord(bytes, pos);
+    messages.push(message);
+    pos += message.storeSize;
+  }
+  return messages;
+}
+
+/**
+ * Reads the store timestamp of the record at `pos` without decoding the rest.
+ *
+ * @param bytes The buffer holding at least the record's fixed part.
+ * @param pos Where the record starts.
+ * @returns The store timestamp (ms since epoch).
+ */
+export function readStoreTimestamp(bytes: Uint8Array, pos: number): number {
+  const view = viewOf(bytes);
+  const bornIpLength = view.getInt32(pos + SYSFLAG_POS) & SysFlag.BORN_HOST_V6 ? 16 : 4;
+  return getInt64(view, pos + BORN_HOST_POS + bornIpLength + 4);
+}
+
+/** The fields recovery needs to index a record. */
+export interface RecordIndexFields {
+  topic: string;
+  queueId: number;
+  queueOffset: number;
+  size: number;
+  /** The `TAGS` property, when set. */
+  tags: string | undefined;
+}
+
+/**
+ * Reads the fields a ConsumeQueue entry needs without copying the body.
+ *
+ * @param bytes The buffer holding a verified record.
+ * @param pos Where it starts.
+ * @returns Topic, queue id, queue offset, size and tags.
+ * @throws {RangeError} When the bytes are not a well-formed record.
+ */
+export function readRecordIndexFields(bytes: Uint8Array, pos: number): RecordIndexFields {
+  const view = viewOf(bytes);
+  const layout = layoutOf(view, pos, bytes.length - pos);
+  if (typeof layout === "string") throw new RangeError(`Cannot read record at ${pos}: ${layout}`);
+  let tags: string | undefined;
+  if (layout.propertiesLength > 0) {
+    const text = decoder.decode(
+      bytes.subarray(layout.propertiesPos, layout.propertiesPos + layout.propertiesLength),
+    );
+    tags = decodeProperties(text)[MessageConst.TAGS];
+  }
+  return {
+    topic: decoder.decode(bytes.subarray(layout.topicPos, layout.topicPos + layout.topicLength)),
+    queueId: view.getInt32(pos + 12),
+    queueOffset: getInt64(view, pos + QUEUE_OFFSET_POS),
+    size: layout.size,
+    tags,
+  };
+}
+
+/**
+ * Reads the queue offset and physical offset fields of the record at `pos`.
+ *
+ * @param bytes The buffer holding the record.
+ * @param pos Where the record starts.
+ * @returns The two offsets.
+ */
+export function readRecordOffsets(
+  bytes: Uint8Array,
+  pos: number,
+): { queueOffset: number; physicalOffset: number } {
+  const view = viewOf(bytes);
+  return {
+    queueOffset: getInt64(view, pos + QUEUE_OFFSET_POS),
+    physicalOffset: getInt64(view, pos + PHYSICAL_OFFSET_POS),
+  };
+}

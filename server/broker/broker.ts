@@ -1,0 +1,277 @@
+/**
+ * The broker: stores messages and serves sends, pulls, offsets and topic administration.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { HostAddress } from "../../core/model/message.ts";
+import { RequestCode } from "../../core/protocol/request_code.ts";
+import { Connection } from "../../core/remoting/connection.ts";
+import { createDispatcher, type Processor } from "../../core/remoting/dispatcher.ts";
+import { type Dialer, type Listen, type Listener, parseAddress } from "../../core/remoting/transport.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "../../core/codec/frame.ts";
+import * as v from "valibot";
+import { FileSegmentStorage } from "../store/file_segment_storage.ts";
+import { JsonFile } from "../store/json_file.ts";
+import { MessageStore } from "../store/message_store.ts";
+import type { SegmentStorage } from "../store/segment_storage.ts";
+import { ConsumerOffsetManager, OffsetTable } from "./consumer_offset_manager.ts";
+import type { BrokerContext, BrokerStats } from "./context.ts";
+import { NameServerRegistrar } from "./name_server_registrar.ts";
+import { allTopicConfigProcessor, createTopicProcessor, deleteTopicProcessor } from "./processors/topics.ts";
+import { runtimeInfoProcessor, viewMessageProcessor } from "./processors/messages.ts";
+import {
+  maxOffsetProcessor,
+  minOffsetProcessor,
+  queryConsumerOffsetProcessor,
+  searchOffsetProcessor,
+  updateConsumerOffsetProcessor,
+} from "./processors/offsets.ts";
+import { pullMessageProcessor } from "./processors/pull.ts";
+import { sendBatchProcessor, sendMessageProcessor } from "./processors/send.ts";
+import { PullHoldService } from "./pull_hold_service.ts";
+import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
+
+/** Options of `startBroker`. */
+export interface BrokerOptions {
+  /** The runtime's listen adapter. */
+  listen: Listen;
+  /** The runtime's dialer, for NameServer links. */
+  dial: Dialer;
+  /** Where the store, topics and offsets live. */
+  dataDir: string;
+  /** Segment storage; defaults to files under `dataDir`. */
+  storage?: SegmentStorage;
+  /** Listen address. @default "0.0.0.0" */
+  hostname?: string;
+  /** Client port; 0 picks a free one. @default 10911 */
+  port?: number;
+  /** `host:port` clients are told to use. @default the listen host (127.0.0.1 for 0.0.0.0) and port */
+  advertisedAddress?: string;
+  /** NameServers to register with, `host:port` each. @default [] */
+  nameServers?: string[];
+  /** @default "DefaultCluster" */
+  clusterName?: string;
+  /** @default "broker-a" */
+  brokerName?: string;
+  /** 0 for a master. @default 0 */
+  brokerId?: number;
+  /** "sync": a send is answered after the fsync covering it. @default "async" */
+  flushMode?: "async" | "sync";
+  /** Async flush period. @default 500 */
+  flushIntervalMs?: number;
+  /** CommitLog segment size in bytes. @default 1 GiB */
+  commitLogSegmentSize?: number;
+  /** Entries per ConsumeQueue file. @default 300000 */
+  consumeQueueEntriesPerFile?: number;
+  /** Create unknown topics on first send. @default false */
+  autoCreateTopicEnable?: boolean;
+  /** Queues of the auto-create template topic. @default 8 */
+  defaultTopicQueueNums?: number;
+  /** Largest message body in bytes. @default 4 MiB */
+  maxMessageSize?: number;
+  /** Largest frame in bytes. @default 8 MiB */
+  maxFrameSize?: number;
+  /** NameServer re-registration period. @default 30000 */
+  registerIntervalMs?: number;
+  /** Consumer offsets are saved this often. @default 5000 */
+  offsetPersistIntervalMs?: number;
+  /** Where log lines go. @default console.log */
+  log?: (line: string) => void;
+}
+
+/** A running broker. */
+export interface Broker {
+  /** `host:port` advertised to clients. */
+  readonly address: string;
+  readonly port: number;
+  readonly context: BrokerContext;
+  /** Live client connections. */
+  readonly connections: ReadonlySet<Connection>;
+  /** Stops accepting, finishes in-flight requests, flushes, unregisters and closes the store. */
+  close(): Promise<void>;
+}
+
+function jsonFile<T>(storage: SegmentStorage, path: string, schema: v.GenericSchema<unknown, T>): JsonFile<T> {
+  return new JsonFile<T>(path, {
+    storage,
+    validate: (value) => {
+      const parsed = v.safeParse(schema, value);
+      if (!parsed.success) throw new TypeError(v.summarize(parsed.issues));
+      return parsed.output;
+    },
+  });
+}
+
+function tracked<H>(proc: Processor<H>, counter: { inFlight: number; idle?: () => void }): Processor<H> {
+  const done = () => {
+    if (--counter.inFlight === 0) counter.idle?.();
+  };
+  return {
+    schema: proc.schema,
+    handle(header, request, connection) {
+      counter.inFlight++;
+      let result;
+      try {
+        result = proc.handle(header, request, connection);
+      } catch (error) {
+        done();
+        throw error;
+      }
+      if (result instanceof Promise) return result.finally(done);
+      done();
+      return result;
+    },
+  };
+}
+
+/**
+ * Opens the store (recovering it), starts listening and registers with the NameServers.
+ *
+ * @param options Where and how to run.
+ * @returns The running broker.
+ */
+export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const hostname = options.hostname ?? "0.0.0.0";
+  const connections = new Set<Connection>();
+  let dispatch: ((request: import("../../core/protocol/command.ts").Command, c: Connection) => void) | undefined;
+  let ready: () => void = () => {};
+  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
+  let accepting = true;
+
+  const listener: Listener = await options.listen({ hostname, port: options.port ?? 10911 }, (transport) => {
+    const connection = new Connection({
+      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      onRequest: (request, c) => {
+        if (dispatch !== undefined) dispatch(request, c);
+        else readyPromise.then(() => dispatch!(request, c));
+      },
+      onClose: (c, error) => {
+        connections.delete(c);
+        if (error !== undefined) log(`Connection ${c.remoteAddress} closed: ${error.message}`);
+      },
+    });
+    connection.attach(transport);
+    if (!accepting) connection.close();
+    else connections.add(connection);
+    return connection.handlers;
+  });
+
+  const advertisedHost = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
+  const address = options.advertisedAddress ?? `${advertisedHost}:${listener.port}`;
+  const advertised = parseAddress(address);
+  const storeHost: HostAddress = { address: advertised.host, port: advertised.port };
+
+  let store: MessageStore;
+  try {
+    store = await MessageStore.open({
+      dataDir: join(options.dataDir, "store"),
+      storage: options.storage,
+      flushMode: options.flushMode ?? "async",
+      flushIntervalMs: options.flushIntervalMs,
+      commitLogSegmentSize: options.commitLogSegmentSize,
+      consumeQueueEntriesPerFile: options.consumeQueueEntriesPerFile,
+      maxMessageSize: options.maxMessageSize,
+      storeHost,
+    });
+  } catch (error) {
+    await listener.close();
+    throw error;
+  }
+  const configStorage = options.storage ?? new FileSegmentStorage();
+  const topics = new TopicConfigManager(jsonFile(configStorage, join(options.dataDir, "config", "topics.json"), TopicTable), {
+    autoCreateTopicEnable: options.autoCreateTopicEnable ?? false,
+    defaultTopicQueueNums: options.defaultTopicQueueNums,
+  });
+  const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(options.dataDir, "config", "consumer_offsets.json"), OffsetTable));
+  try {
+    for (const warning of [topics.load(), offsets.load()]) if (warning !== undefined) log(`Warning: ${warning}`);
+  } catch (error) {
+    await listener.close();
+    await store.close();
+    throw error;
+  }
+  const holds = new PullHoldService();
+  store.onArrive = (topic, queueId, _offset, tagHash) => holds.notify(topic, queueId, tagHash);
+  const stats: BrokerStats = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, sendErrors: 0 };
+  const ctx: BrokerContext = {
+    clusterName: options.clusterName ?? "DefaultCluster",
+    brokerName: options.brokerName ?? "broker-a",
+    brokerId: options.brokerId ?? 0,
+    advertisedAddress: address,
+    storeHost,
+    maxMessageSize: options.maxMessageSize ?? 4 * 1024 * 1024,
+    maxPropertiesSize: 32767,
+    store,
+    topics,
+    offsets,
+    holds,
+    stats,
+    startedAt: Date.now(),
+  };
+
+  const counter: { inFlight: number; idle?: () => void } = { inFlight: 0 };
+  const processors: Record<number, Processor<any>> = {
+    [RequestCode.SEND_MESSAGE]: sendMessageProcessor(ctx),
+    [RequestCode.SEND_BATCH_MESSAGE]: sendBatchProcessor(ctx),
+    [RequestCode.PULL_MESSAGE]: pullMessageProcessor(ctx),
+    [RequestCode.GET_MAX_OFFSET]: maxOffsetProcessor(ctx),
+    [RequestCode.GET_MIN_OFFSET]: minOffsetProcessor(ctx),
+    [RequestCode.SEARCH_OFFSET_BY_TIMESTAMP]: searchOffsetProcessor(ctx),
+    [RequestCode.QUERY_CONSUMER_OFFSET]: queryConsumerOffsetProcessor(ctx),
+    [RequestCode.UPDATE_CONSUMER_OFFSET]: updateConsumerOffsetProcessor(ctx),
+    [RequestCode.UPDATE_AND_CREATE_TOPIC]: createTopicProcessor(ctx),
+    [RequestCode.DELETE_TOPIC_IN_BROKER]: deleteTopicProcessor(ctx),
+    [RequestCode.GET_ALL_TOPIC_CONFIG]: allTopicConfigProcessor(ctx),
+    [RequestCode.VIEW_MESSAGE_BY_ID]: viewMessageProcessor(ctx),
+    [RequestCode.GET_BROKER_RUNTIME_INFO]: runtimeInfoProcessor(ctx),
+  };
+  for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter);
+  dispatch = createDispatcher(processors, {
+    onError: (error, request) => log(`Request ${request.code} failed: ${(error as Error)?.stack ?? error}`),
+  });
+  ready();
+
+  const registrar = new NameServerRegistrar({
+    dial: options.dial,
+    nameServers: options.nameServers ?? [],
+    clusterName: ctx.clusterName,
+    brokerName: ctx.brokerName,
+    brokerId: ctx.brokerId,
+    brokerAddr: address,
+    topicConfigs: () => topics.all(),
+    intervalMs: options.registerIntervalMs,
+    log,
+  });
+  topics.onChange = () => registrar.scheduleRegister();
+  await registrar.start();
+
+  const persistTimer = setInterval(() => {
+    offsets.persist().catch((error) => log(`Cannot save consumer offsets: ${(error as Error).message}`));
+  }, options.offsetPersistIntervalMs ?? 5000);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      accepting = false;
+      await listener.close();
+      await registrar.stop();
+      holds.shutdown();
+      if (counter.inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => (counter.idle = resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, 10_000)),
+        ]);
+      }
+      clearInterval(persistTimer);
+      await offsets.persist();
+      await store.close();
+      for (const connection of connections) connection.close();
+    })();
+    return closing;
+  };
+
+  log(`Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}) listening on ${hostname}:${listener.port}, advertised as ${address}`);
+  return { address, port: listener.port, context: ctx, connections, close };
+}

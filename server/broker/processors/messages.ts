@@ -1,0 +1,37 @@
+/**
+ * VIEW_MESSAGE_BY_ID and GET_BROKER_RUNTIME_INFO.
+ *
+ * @module
+ */
+import { EmptyHeader, ViewMessageHeader } from "../../../core/protocol/headers.ts";
+import { ResponseCode } from "../../../core/protocol/request_code.ts";
+import { processor, type Processor } from "../../../core/remoting/dispatcher.ts";
+import type { BrokerContext } from "../context.ts";
+
+/** VIEW_MESSAGE_BY_ID: the stored record at a commit log offset. */
+export function viewMessageProcessor(ctx: BrokerContext): Processor<ViewMessageHeader> {
+  return processor(ViewMessageHeader, (h) => {
+    const record = ctx.store.lookMessageBytesByOffset(h.offset);
+    if (record === undefined) {
+      return { code: ResponseCode.SYSTEM_ERROR, remark: `No message at commit log offset ${h.offset}` };
+    }
+    return { code: ResponseCode.SUCCESS, body: record };
+  });
+}
+
+/** GET_BROKER_RUNTIME_INFO: identity, counters and store figures. */
+export function runtimeInfoProcessor(ctx: BrokerContext): Processor<Record<string, never>> {
+  return processor(EmptyHeader, () => ({
+    code: ResponseCode.SUCCESS,
+    header: {
+      clusterName: ctx.clusterName,
+      brokerName: ctx.brokerName,
+      brokerId: ctx.brokerId,
+      address: ctx.advertisedAddress,
+      uptimeMs: Date.now() - ctx.startedAt,
+      ...ctx.stats,
+      pendingLongPolls: ctx.holds.size,
+      ...ctx.store.stats,
+    },
+  }));
+}

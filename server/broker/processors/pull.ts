@@ -1,0 +1,95 @@
+/**
+ * PULL_MESSAGE with long polling.
+ *
+ * @module
+ */
+import type { Command } from "../../../core/protocol/command.ts";
+import { PullMessageHeader } from "../../../core/protocol/headers.ts";
+import { Perm, PullSysFlag, ResponseCode } from "../../../core/protocol/request_code.ts";
+import type { Connection } from "../../../core/remoting/connection.ts";
+import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
+import type { BrokerContext } from "../context.ts";
+import { parseTagExpression } from "../subscription.ts";
+
+/** Most bytes of stored records one pull returns. */
+const MAX_PULL_BYTES = 4 * 1024 * 1024;
+
+/** Evaluates a pull against the store; `held` is set when the caller may park it instead. */
+function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: number) => boolean) | undefined): Reply {
+  const config = ctx.topics.get(header.topic);
+  if (config === undefined) {
+    return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `Topic "${header.topic}" does not exist on broker "${ctx.brokerName}"` };
+  }
+  if ((config.perm & Perm.READ) === 0) {
+    return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${header.topic}" is not readable on broker "${ctx.brokerName}"` };
+  }
+  if (header.queueId >= config.readQueueNums) {
+    return {
+      code: ResponseCode.SYSTEM_ERROR,
+      remark: `Queue ${header.queueId} of topic "${header.topic}" does not exist (it has ${config.readQueueNums} read queues)`,
+    };
+  }
+  const result = ctx.store.getMessage(header.topic, header.queueId, header.queueOffset, header.maxMsgNums, accepts, MAX_PULL_BYTES);
+  let code: number;
+  switch (result.status) {
+    case "FOUND":
+      code = ResponseCode.SUCCESS;
+      break;
+    case "NO_MATCHED_MESSAGE":
+    case "OFFSET_FOUND_NULL":
+      code = ResponseCode.PULL_RETRY_IMMEDIATELY;
+      break;
+    case "OFFSET_OVERFLOW_ONE":
+      code = ResponseCode.PULL_NOT_FOUND;
+      break;
+    case "NO_MESSAGE_IN_QUEUE":
+      code = header.queueOffset === 0 ? ResponseCode.PULL_NOT_FOUND : ResponseCode.PULL_OFFSET_MOVED;
+      break;
+    default: // OFFSET_TOO_SMALL, OFFSET_OVERFLOW_BADLY
+      code = ResponseCode.PULL_OFFSET_MOVED;
+  }
+  const reply: Reply = {
+    code,
+    header: {
+      nextBeginOffset: result.nextBeginOffset,
+      minOffset: result.minOffset,
+      maxOffset: result.maxOffset,
+      suggestWhichBrokerId: 0,
+    },
+    remark: result.status,
+  };
+  if (code === ResponseCode.SUCCESS && result.body !== undefined) {
+    reply.body = result.body;
+    ctx.stats.messagesOut += result.count;
+    ctx.stats.bytesOut += result.body.length;
+  }
+  return reply;
+}
+
+/**
+ * PULL_MESSAGE: reads from the ConsumeQueue, filters by tag hash, parks the request when nothing is
+ * there and the client allows suspending.
+ *
+ * @param ctx The broker.
+ * @returns The processor.
+ */
+export function pullMessageProcessor(ctx: BrokerContext): Processor<PullMessageHeader> {
+  return processor(PullMessageHeader, (header, request: Command, connection: Connection) => {
+    const filter = parseTagExpression(header.subscription);
+    const accepts = filter === undefined ? undefined : (hash: number) => filter.hashes.has(hash);
+    if ((header.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0 && header.commitOffset >= 0) {
+      ctx.offsets.commit(header.consumerGroup, header.topic, header.queueId, header.commitOffset);
+    }
+    const reply = evaluate(ctx, header, accepts);
+    const suspend = (header.sysFlag & PullSysFlag.SUSPEND) !== 0 && header.suspendTimeoutMillis > 0;
+    if (reply.code !== ResponseCode.PULL_NOT_FOUND || !suspend) return reply;
+    const held = ctx.holds.hold(header.topic, header.queueId, {
+      request,
+      connection,
+      deadline: Date.now() + header.suspendTimeoutMillis,
+      accepts,
+      wake: () => connection.respond(request, evaluate(ctx, header, accepts)),
+    });
+    return held ? undefined : reply;
+  });
+}

@@ -1,0 +1,185 @@
+/**
+ * SEND_MESSAGE and SEND_BATCH_MESSAGE: validate, resolve the topic and queue, append to the store.
+ *
+ * @module
+ */
+import { MessageConst } from "../../../core/model/message.ts";
+import { encodeProperties } from "../../../core/model/properties.ts";
+import type { Command } from "../../../core/protocol/command.ts";
+import { SendBatchHeader, SendMessageHeader, type TopicConfig } from "../../../core/protocol/headers.ts";
+import { Perm, ResponseCode } from "../../../core/protocol/request_code.ts";
+import type { Connection } from "../../../core/remoting/connection.ts";
+import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
+import type { PutResult } from "../../store/store_types.ts";
+import { toHostAddress } from "../_host.ts";
+import type { BrokerContext } from "../context.ts";
+import { SYSTEM_TOPICS } from "../topic_config_manager.ts";
+
+const ENCODER = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** Maps a store status to a response code. */
+function putReply(result: PutResult): Reply | undefined {
+  switch (result.status) {
+    case "PUT_OK":
+      return undefined;
+    case "MESSAGE_ILLEGAL":
+      return { code: ResponseCode.MESSAGE_ILLEGAL, remark: result.error ?? "Message is illegal" };
+    case "FLUSH_DISK_FAILED":
+      return { code: ResponseCode.FLUSH_DISK_FAILED, remark: result.error ?? "Broker failed to flush the message to disk" };
+    case "SERVICE_NOT_AVAILABLE":
+      return { code: ResponseCode.SERVICE_NOT_AVAILABLE, remark: result.error ?? "Store is not available" };
+    default:
+      return { code: ResponseCode.SYSTEM_ERROR, remark: result.error ?? `Store answered "${result.status}"` };
+  }
+}
+
+/**
+ * Finds (or auto-creates) a writable topic and checks the queue id.
+ *
+ * @returns The config and queue to write, or an error reply.
+ */
+async function resolveQueue(
+  ctx: BrokerContext,
+  topic: string,
+  queueId: number,
+  queueNums: number,
+): Promise<{ config: TopicConfig; queueId: number } | Reply> {
+  if (SYSTEM_TOPICS.has(topic)) {
+    return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${topic}" is reserved for the broker` };
+  }
+  let config = ctx.topics.get(topic);
+  if (config === undefined && ctx.topics.autoCreateTopicEnable) config = await ctx.topics.autoCreate(topic, queueNums);
+  if (config === undefined) {
+    return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `Topic "${topic}" does not exist on broker "${ctx.brokerName}"` };
+  }
+  if ((config.perm & Perm.WRITE) === 0) {
+    return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${topic}" is not writable on broker "${ctx.brokerName}"` };
+  }
+  const queues = config.writeQueueNums;
+  if (queues === 0) return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${topic}" has no write queues` };
+  if (queueId < 0) queueId = Math.floor(Math.random() * queues);
+  else if (queueId >= queues) {
+    return { code: ResponseCode.SYSTEM_ERROR, remark: `Queue ${queueId} of topic "${topic}" does not exist (it has ${queues} write queues)` };
+  }
+  return { config, queueId };
+}
+
+/** Encodes the stored properties text, leaving out `WAIT`, and checks its size. */
+function storedProperties(ctx: BrokerContext, properties: Record<string, string>): string | Reply {
+  for (const name in properties) {
+    if (name.includes("\u0001") || name.includes("\u0002") || properties[name]!.includes("\u0001") || properties[name]!.includes("\u0002")) {
+      return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Property "${name}" contains a reserved separator character` };
+    }
+  }
+  if (MessageConst.WAIT in properties) {
+    properties = { ...properties };
+    delete properties[MessageConst.WAIT];
+  }
+  const text = encodeProperties(properties);
+  // UTF-8 may take up to 3 bytes per UTF-16 unit; measure exactly only when it could matter.
+  if (text.length * 3 > ctx.maxPropertiesSize && ENCODER.encode(text).length > ctx.maxPropertiesSize) {
+    return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Properties are larger than ${ctx.maxPropertiesSize} bytes` };
+  }
+  return text;
+}
+
+/**
+ * SEND_MESSAGE.
+ *
+ * @param ctx The broker.
+ * @returns The processor.
+ */
+export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageHeader> {
+  return processor(SendMessageHeader, async (header, request: Command, connection: Connection) => {
+    const body = request.body ?? EMPTY;
+    if (body.length === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Message body is empty" };
+    if (body.length > ctx.maxMessageSize) {
+      return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message body of ${body.length} bytes exceeds the limit of ${ctx.maxMessageSize} bytes` };
+    }
+    const properties = storedProperties(ctx, header.properties);
+    if (typeof properties !== "string") return properties;
+    const resolved = await resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
+    if (!("config" in resolved)) return resolved;
+    const result = await ctx.store.putMessage({
+      topic: header.topic,
+      queueId: resolved.queueId,
+      flag: header.flag,
+      sysFlag: header.sysFlag,
+      bornTimestamp: header.bornTimestamp,
+      bornHost: toHostAddress(connection.remoteAddress),
+      reconsumeTimes: header.reconsumeTimes,
+      preparedTransactionOffset: 0,
+      body,
+      properties,
+    });
+    const failure = putReply(result);
+    if (failure !== undefined) {
+      ctx.stats.sendErrors++;
+      return failure;
+    }
+    ctx.stats.messagesIn++;
+    ctx.stats.bytesIn += body.length;
+    return {
+      code: ResponseCode.SUCCESS,
+      header: { msgId: result.msgId, queueId: resolved.queueId, queueOffset: result.queueOffset },
+    };
+  });
+}
+
+/**
+ * SEND_BATCH_MESSAGE: every message to one queue, consecutive offsets.
+ *
+ * @param ctx The broker.
+ * @returns The processor.
+ */
+export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeader> {
+  return processor(SendBatchHeader, async (header, request: Command, connection: Connection) => {
+    const body = request.body ?? EMPTY;
+    const total = header.messages.reduce((n, m) => n + m.size, 0);
+    if (total !== body.length) {
+      return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Batch sizes add up to ${total} bytes but the body has ${body.length}` };
+    }
+    const bornHost = toHostAddress(connection.remoteAddress);
+    const inputs = [];
+    let pos = 0;
+    for (const [i, entry] of header.messages.entries()) {
+      if (entry.size === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch has an empty body` };
+      if (entry.size > ctx.maxMessageSize) {
+        return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch exceeds the limit of ${ctx.maxMessageSize} bytes` };
+      }
+      const properties = storedProperties(ctx, entry.properties);
+      if (typeof properties !== "string") return properties;
+      inputs.push({
+        topic: header.topic,
+        queueId: 0,
+        flag: entry.flag,
+        sysFlag: 0,
+        bornTimestamp: header.bornTimestamp,
+        bornHost,
+        reconsumeTimes: 0,
+        preparedTransactionOffset: 0,
+        body: body.subarray(pos, pos + entry.size),
+        properties,
+      });
+      pos += entry.size;
+    }
+    const resolved = await resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
+    if (!("config" in resolved)) return resolved;
+    for (const input of inputs) input.queueId = resolved.queueId;
+    const results = await ctx.store.putMessages(inputs);
+    for (const result of results) {
+      const failure = putReply(result);
+      if (failure !== undefined) {
+        ctx.stats.sendErrors += inputs.length;
+        return failure;
+      }
+    }
+    ctx.stats.messagesIn += inputs.length;
+    ctx.stats.bytesIn += body.length;
+    return {
+      code: ResponseCode.SUCCESS,
+      header: { msgIds: results.map((r) => r.msgId), queueId: resolved.queueId, queueOffset: results[0]!.queueOffset },
+    };
+  });
+}

@@ -1,0 +1,302 @@
+/**
+ * A ConsumeQueue: the index of one topic queue, fixed 20-byte entries (CommitLog offset int64,
+ * record size int32, tag hash int64) in files named by their start byte offset (20 digits), as
+ * in RocketMQ. Entry `n` of the queue is message `n` (its queue offset).
+ *
+ * @module
+ */
+
+import { Segment } from "./segment.ts";
+import { joinPath, parseSegmentName, type SegmentStorage, segmentName } from "./segment_storage.ts";
+
+/** Bytes per entry. */
+export const CQ_ENTRY_SIZE = 20;
+
+const TWO_32 = 0x100000000;
+
+/** One decoded entry. */
+export interface ConsumeQueueEntry {
+  /** CommitLog offset of the record. */
+  offset: number;
+  /** Record size; 0 marks a hole (an entry never written). */
+  size: number;
+  /** Tag hash (Java `String.hashCode()` of `TAGS`). */
+  tagHash: number;
+}
+
+/** Options of `ConsumeQueue.open`. */
+export interface ConsumeQueueOptions {
+  storage: SegmentStorage;
+  /** Entries per file. */
+  entriesPerFile: number;
+}
+
+/** One topic queue's index. */
+export class ConsumeQueue {
+  /** Directory holding this queue's files. */
+  readonly dir: string;
+  #storage: SegmentStorage;
+  #fileSize: number;
+  #files: Segment[] = [];
+  #minOffset = 0;
+  #maxOffset = 0;
+  #dirty = new Set<Segment>();
+  #dirDirty = false;
+
+  private constructor(dir: string, options: ConsumeQueueOptions) {
+    this.dir = dir;
+    this.#storage = options.storage;
+    this.#fileSize = options.entriesPerFile * CQ_ENTRY_SIZE;
+  }
+
+  /**
+   * Opens (or creates) the queue in `dir`, dropping a partial or zeroed tail entry.
+   *
+   * @param dir The queue directory (`consumequeue/<topic>/<queueId>`).
+   * @param options Storage and file size.
+   * @returns The queue.
+   */
+  static open(dir: string, options: ConsumeQueueOptions): ConsumeQueue {
+    const queue = new ConsumeQueue(dir, options);
+    let expected: number | undefined;
+    for (const name of options.storage.list(dir)) {
+      const start = parseSegmentName(name);
+      if (start === undefined || start % queue.#fileSize !== 0) continue;
+      if (expected !== undefined && start !== expected) {
+        // A gap: keep only the contiguous files after it.
+        for (const file of queue.#files) file.file.close();
+        queue.#files = [];
+      }
+      const file = options.storage.open(joinPath(dir, name));
+      const segment = new Segment(file, { start, capacity: queue.#fileSize });
+      if (segment.wrote % CQ_ENTRY_SIZE !== 0) segment.truncate(start + segment.wrote - (segment.wrote % CQ_ENTRY_SIZE));
+      queue.#files.push(segment);
+      expected = start + queue.#fileSize;
+    }
+    const first = queue.#files[0];
+    queue.#minOffset = first ? first.start / CQ_ENTRY_SIZE : 0;
+    queue.#maxOffset = queue.#files.length ? queue.#files.at(-1)!.end / CQ_ENTRY_SIZE : 0;
+    while (queue.#maxOffset > queue.#minOffset && queue.entry(queue.#maxOffset - 1)?.size === 0) {
+      queue.#truncateTo(queue.#maxOffset - 1);
+    }
+    return queue;
+  }
+
+  /** Queue offset of the first entry still stored. */
+  get minOffset(): number {
+    return this.#minOffset;
+  }
+
+  /** Queue offset one past the last entry. */
+  get maxOffset(): number {
+    return this.#maxOffset;
+  }
+
+  /**
+   * Writes consecutive entries starting at queue offset `first`. A gap before `first` is left
+   * as zeroed holes.
+   *
+   * @param first Queue offset of the first entry.
+   * @param entries `count * 20` bytes of encoded entries.
+   */
+  write(first: number, entries: Uint8Array): void {
+    if (first < this.#maxOffset) {
+      throw new RangeError(`Cannot write queue offset ${first} below the queue end ${this.#maxOffset}`);
+    }
+    if (this.#files.length === 0) {
+      this.#minOffset = first;
+      this.#maxOffset = first;
+    } else if (first > this.#maxOffset) {
+      this.write(this.#maxOffset, new Uint8Array((first - this.#maxOffset) * CQ_ENTRY_SIZE));
+    }
+    let written = 0;
+    let offset = first;
+    while (written < entries.length) {
+      const file = this.#fileFor(offset);
+      const local = offset * CQ_ENTRY_SIZE - file.start;
+      const n = Math.min(entries.length - written, this.#fileSize - local);
+      file.file.write(entries.subarray(written, written + n), local);
+      file.wrote = Math.max(file.wrote, local + n);
+      this.#dirty.add(file);
+      written += n;
+      offset += n / CQ_ENTRY_SIZE;
+    }
+    this.#maxOffset = offset;
+  }
+
+  #fileFor(offset: number): Segment {
+    const start = offset * CQ_ENTRY_SIZE - ((offset * CQ_ENTRY_SIZE) % this.#fileSize);
+    const last = this.#files.at(-1);
+    if (last && last.start === start) return last;
+    this.#storage.mkdir(this.dir);
+    const file = this.#storage.open(joinPath(this.dir, segmentName(start)), { create: true });
+    file.truncate(0);
+    const segment = new Segment(file, { start, capacity: this.#fileSize });
+    this.#files.push(segment);
+    this.#dirDirty = true;
+    return segment;
+  }
+
+  /**
+   * Reads entries from queue offset `from` into `target`, stopping at a file end.
+   *
+   * @param from First queue offset (at least `minOffset`).
+   * @param target Receives whole entries; its length bounds the count.
+   * @returns The number of entries read.
+   */
+  read(from: number, target: Uint8Array): number {
+    if (from < this.#minOffset || from >= this.#maxOffset) return 0;
+    const file = this.#files[this.#fileIndex(from)];
+    if (!file) return 0;
+    const byteOffset = from * CQ_ENTRY_SIZE;
+    const want = Math.min(
+      target.length - (target.length % CQ_ENTRY_SIZE),
+      (this.#maxOffset - from) * CQ_ENTRY_SIZE,
+      file.limit - byteOffset,
+    );
+    return Math.floor(file.read(byteOffset, target.subarray(0, want)) / CQ_ENTRY_SIZE);
+  }
+
+  /**
+   * Reads one entry.
+   *
+   * @param offset Queue offset.
+   * @returns The entry, or undefined outside `[minOffset, maxOffset)`.
+   */
+  entry(offset: number): ConsumeQueueEntry | undefined {
+    const bytes = new Uint8Array(CQ_ENTRY_SIZE);
+    return this.read(offset, bytes) === 1 ? decodeEntry(bytes, 0) : undefined;
+  }
+
+  #fileIndex(offset: number): number {
+    const first = this.#files[0];
+    if (!first) return -1;
+    return Math.floor((offset * CQ_ENTRY_SIZE - first.start) / this.#fileSize);
+  }
+
+  /**
+   * Drops entries that point at or beyond `commitLogEnd` (they lost their records in a crash).
+   *
+   * @param commitLogEnd The recovered CommitLog end.
+   * @returns How many entries were dropped.
+   */
+  trimBeyond(commitLogEnd: number): number {
+    const before = this.#maxOffset;
+    const chunk = new Uint8Array(4096 * CQ_ENTRY_SIZE);
+    while (this.#maxOffset > this.#minOffset) {
+      const from = Math.max(this.#minOffset, this.#maxOffset - 4096);
+      const start = Math.max(from, this.#files[this.#fileIndex(this.#maxOffset - 1)]!.start / CQ_ENTRY_SIZE);
+      const count = this.read(start, chunk.subarray(0, (this.#maxOffset - start) * CQ_ENTRY_SIZE));
+      let keep = start + count;
+      for (let i = count - 1; i >= 0; i--) {
+        const e = decodeEntry(chunk, i * CQ_ENTRY_SIZE);
+        if (e.size !== 0 && e.offset + e.size <= commitLogEnd) break;
+        keep = start + i;
+      }
+      if (keep === this.#maxOffset) break;
+      this.#truncateTo(keep);
+      if (keep > start) break;
+    }
+    return before - this.#maxOffset;
+  }
+
+  #truncateTo(offset: number): void {
+    while (this.#files.length > 1 && this.#files.at(-1)!.start >= offset * CQ_ENTRY_SIZE) {
+      const file = this.#files.pop()!;
+      file.file.close();
+      this.#dirty.delete(file);
+      this.#storage.remove(file.file.path);
+      this.#dirDirty = true;
+    }
+    const last = this.#files.at(-1);
+    if (last) {
+      last.truncate(Math.max(last.start, offset * CQ_ENTRY_SIZE));
+      this.#dirty.add(last);
+    }
+    this.#maxOffset = Math.max(offset, this.#minOffset);
+  }
+
+  /**
+   * Deletes whole files whose entries all point below `commitLogMin` and moves `minOffset` to
+   * the first entry still pointing into the CommitLog.
+   *
+   * @param commitLogMin The CommitLog's first stored offset.
+   */
+  dropBelow(commitLogMin: number): void {
+    while (this.#files.length > 1) {
+      const first = this.#files[0]!;
+      const lastOfFile = this.entry(first.limit / CQ_ENTRY_SIZE - 1);
+      if (!lastOfFile || lastOfFile.offset >= commitLogMin) break;
+      this.#files.shift();
+      first.file.close();
+      this.#dirty.delete(first);
+      this.#storage.remove(first.file.path);
+      this.#dirDirty = true;
+      this.#minOffset = this.#files[0]!.start / CQ_ENTRY_SIZE;
+    }
+    let lo = this.#minOffset;
+    let hi = this.#maxOffset;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = this.entry(mid)!;
+      if (e.offset < commitLogMin) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#minOffset = lo;
+  }
+
+  /** Fsyncs files with unsynced entries. */
+  async flush(): Promise<void> {
+    const files = [...this.#dirty];
+    this.#dirty.clear();
+    const syncs = files.map((f) => f.file.sync());
+    if (this.#dirDirty) {
+      this.#dirDirty = false;
+      syncs.push(this.#storage.syncDir(this.dir));
+    }
+    try {
+      await Promise.all(syncs);
+    } catch (error) {
+      for (const f of files) this.#dirty.add(f);
+      throw error;
+    }
+  }
+
+  /** Closes the files. */
+  close(): void {
+    for (const file of this.#files) file.file.close();
+    this.#files = [];
+  }
+}
+
+/**
+ * Encodes one entry into `target` at `pos`.
+ *
+ * @param target Buffer with 20 bytes free at `pos`.
+ * @param pos Where the entry starts.
+ * @param entry The entry.
+ */
+export function encodeEntry(target: Uint8Array, pos: number, entry: ConsumeQueueEntry): void {
+  const view = new DataView(target.buffer, target.byteOffset + pos, CQ_ENTRY_SIZE);
+  view.setInt32(0, Math.floor(entry.offset / TWO_32));
+  view.setUint32(4, entry.offset >>> 0);
+  view.setInt32(8, entry.size);
+  view.setInt32(12, entry.tagHash < 0 ? -1 : 0);
+  view.setInt32(16, entry.tagHash | 0);
+}
+
+/**
+ * Decodes the entry at `pos`.
+ *
+ * @param bytes Buffer holding the entry.
+ * @param pos Where it starts.
+ * @returns The entry.
+ */
+export function decodeEntry(bytes: Uint8Array, pos: number): ConsumeQueueEntry {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pos, CQ_ENTRY_SIZE);
+  return {
+    offset: view.getInt32(0) * TWO_32 + view.getUint32(4),
+    size: view.getInt32(8),
+    tagHash: view.getInt32(16),
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Small JSON state files (checkpoint, topic config, consumer offsets) saved atomically: write a
+ * temporary file, fsync it, move the current file to `.bak`, rename the temporary file into
+ * place, fsync the directory. Loading falls back to the `.bak` copy when the main file is
+ * missing or corrupt.
+ *
+ * @module
+ */
+
+import type { SegmentStorage } from "./segment_storage.ts";
+
+/** Options of `JsonFile`. */
+export interface JsonFileOptions<T> {
+  /** Where the file lives. */
+  storage: SegmentStorage;
+  /** Checks a parsed value and returns it typed; throw to reject it as corrupt. */
+  validate?: (value: unknown) => T;
+}
+
+/** What `JsonFile.load()` found. */
+export interface JsonFileLoad<T> {
+  value: T;
+  /** `backup` when the main file was missing or corrupt and `.bak` served instead. */
+  source: "main" | "backup";
+  /** Why the main file was not used, when `source` is `backup`. */
+  mainError?: Error;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** One JSON file with a last-good `.bak` copy. */
+export class JsonFile<T> {
+  /** The main file's path. */
+  readonly path: string;
+  #storage: SegmentStorage;
+  #validate: (value: unknown) => T;
+
+  /**
+   * @param path The main file's path; `.tmp` and `.bak` siblings are used beside it.
+   * @param options Storage and validation.
+   */
+  constructor(path: string, options: JsonFileOptions<T>) {
+    this.path = path;
+    this.#storage = options.storage;
+    this.#validate = options.validate ?? ((value) => value as T);
+  }
+
+  /**
+   * Reads the file, falling back to `.bak`.
+   *
+   * @returns The value and where it came from, or undefined when neither file exists.
+   * @throws {Error} When a file exists but neither holds a valid value.
+   */
+  load(): JsonFileLoad<T> | undefined {
+    let mainError: Error | undefined;
+    if (this.#storage.exists(this.path)) {
+      try {
+        return { value: this.#read(this.path), source: "main" };
+      } catch (error) {
+        mainError = error as Error;
+      }
+    }
+    const backup = `${this.path}.bak`;
+    if (!this.#storage.exists(backup)) {
+      if (mainError) throw new Error(`Cannot load "${this.path}" and no backup exists`, { cause: mainError });
+      return undefined;
+    }
+    try {
+      const result: JsonFileLoad<T> = { value: this.#read(backup), source: "backup" };
+      result.mainError = mainError ?? new Error(`File "${this.path}" is missing`);
+      return result;
+    } catch (error) {
+      throw new Error(`Cannot load "${this.path}" or its backup "${backup}"`, {
+        cause: new AggregateError([mainError, error].filter(Boolean), "Both copies are unreadable"),
+      });
+    }
+  }
+
+  /**
+   * Saves `value` atomically; once the promise resolves the new content survives a power loss.
+   *
+   * @param value A JSON-serialisable value.
+   */
+  async save(value: T): Promise<void> {
+    const bytes = encoder.encode(`${JSON.stringify(value, null, 2)}\n`);
+    const tmp = `${this.path}.tmp`;
+    const dir = parentDir(this.path);
+    this.#storage.mkdir(dir);
+    this.#storage.remove(tmp);
+    const file = this.#storage.open(tmp, { create: true });
+    try {
+      file.write(bytes, 0);
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    if (this.#storage.exists(this.path) && this.#isValid(this.path)) {
+      this.#storage.rename(this.path, `${this.path}.bak`);
+    }
+    this.#storage.rename(tmp, this.path);
+    await this.#storage.syncDir(dir);
+  }
+
+  #isValid(path: string): boolean {
+    try {
+      this.#read(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #read(path: string): T {
+    const file = this.#storage.open(path);
+    try {
+      const bytes = new Uint8Array(file.size());
+      file.read(bytes, 0);
+      return this.#validate(JSON.parse(decoder.decode(bytes)));
+    } catch (error) {
+      throw new Error(`File "${path}" is corrupt: ${(error as Error).message}`, { cause: error });
+    } finally {
+      file.close();
+    }
+  }
+}
+
+function parentDir(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
+}

@@ -1,0 +1,148 @@
+/**
+ * An in-memory `SegmentStorage` for tests and edge demos. It remembers how much of each file was
+ * synced, so `crash()` can model a power loss that drops everything written since.
+ *
+ * @module
+ */
+
+import type { SegmentFile, SegmentStorage } from "./segment_storage.ts";
+
+interface Node {
+  data: Uint8Array;
+  length: number;
+  syncedLength: number;
+}
+
+/** Files kept in memory; directories are implied by paths and explicit `mkdir` calls. */
+export class MemorySegmentStorage implements SegmentStorage {
+  #files = new Map<string, Node>();
+  #dirs = new Set<string>();
+
+  /** @inheritdoc */
+  list(dir: string): string[] {
+    const prefix = `${trimSlash(dir)}/`;
+    const names = new Set<string>();
+    for (const path of [...this.#files.keys(), ...this.#dirs]) {
+      if (path.startsWith(prefix)) names.add(path.slice(prefix.length).split("/")[0]!);
+    }
+    return [...names].sort();
+  }
+
+  /** @inheritdoc */
+  exists(path: string): boolean {
+    const p = trimSlash(path);
+    return this.#files.has(p) || this.#dirs.has(p) || this.list(p).length > 0;
+  }
+
+  /** @inheritdoc */
+  mkdir(dir: string): void {
+    const parts = trimSlash(dir).split("/");
+    for (let i = 1; i <= parts.length; i++) this.#dirs.add(parts.slice(0, i).join("/"));
+  }
+
+  /** @inheritdoc */
+  open(path: string, options?: { create?: boolean }): SegmentFile {
+    const p = trimSlash(path);
+    let node = this.#files.get(p);
+    if (!node) {
+      if (!options?.create) throw new Error(`No such file "${p}"`);
+      node = { data: new Uint8Array(0), length: 0, syncedLength: 0 };
+      this.#files.set(p, node);
+    }
+    return new MemoryFile(p, node);
+  }
+
+  /** @inheritdoc */
+  remove(path: string): void {
+    const p = trimSlash(path);
+    this.#files.delete(p);
+    this.#dirs.delete(p);
+    for (const key of [...this.#files.keys()]) if (key.startsWith(`${p}/`)) this.#files.delete(key);
+    for (const key of [...this.#dirs]) if (key.startsWith(`${p}/`)) this.#dirs.delete(key);
+  }
+
+  /** @inheritdoc */
+  rename(from: string, to: string): void {
+    const node = this.#files.get(trimSlash(from));
+    if (!node) throw new Error(`No such file "${from}"`);
+    this.#files.delete(trimSlash(from));
+    this.#files.set(trimSlash(to), node);
+  }
+
+  /** @inheritdoc */
+  syncDir(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Models a power loss: every file loses the bytes written after its last `sync()`.
+   * Directory changes are treated as durable at once.
+   */
+  crash(): void {
+    for (const node of this.#files.values()) {
+      node.length = Math.min(node.length, node.syncedLength);
+      node.data.fill(0, node.length);
+    }
+  }
+}
+
+class MemoryFile implements SegmentFile {
+  readonly path: string;
+  #node: Node;
+  #closed = false;
+
+  constructor(path: string, node: Node) {
+    this.path = path;
+    this.#node = node;
+  }
+
+  #check(): Node {
+    if (this.#closed) throw new Error(`File "${this.path}" is closed`);
+    return this.#node;
+  }
+
+  size(): number {
+    return this.#check().length;
+  }
+
+  write(data: Uint8Array, position: number): void {
+    const node = this.#check();
+    const end = position + data.length;
+    if (end > node.data.length) {
+      const grown = new Uint8Array(Math.max(end, node.data.length * 2, 4096));
+      grown.set(node.data.subarray(0, node.length));
+      node.data = grown;
+    }
+    node.data.set(data, position);
+    if (end > node.length) node.length = end;
+  }
+
+  read(target: Uint8Array, position: number): number {
+    const node = this.#check();
+    const n = Math.max(0, Math.min(target.length, node.length - position));
+    target.set(node.data.subarray(position, position + n));
+    return n;
+  }
+
+  truncate(size: number): void {
+    const node = this.#check();
+    if (size < node.length) node.data.fill(0, size, node.length);
+    else if (size > node.data.length) this.write(new Uint8Array(0), size);
+    node.length = size;
+    node.syncedLength = Math.min(node.syncedLength, size);
+  }
+
+  sync(): Promise<void> {
+    const node = this.#check();
+    node.syncedLength = node.length;
+    return Promise.resolve();
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+}
+
+function trimSlash(path: string): string {
+  return path.replace(/\/+$/, "");
+}

@@ -1,0 +1,641 @@
+/**
+ * The broker's message store: CommitLog + ConsumeQueues + checkpoint, with batched writes,
+ * group-committed sync flush, crash recovery and segment retention. See docs/STORAGE.md.
+ *
+ * @module
+ */
+
+import { setInterval } from "node:timers";
+import { createOffsetMessageId } from "../../core/model/message_id.ts";
+import { decodeRecord, MAX_PROPERTIES_BYTES, PreparedRecord, readStoreTimestamp } from "../../core/model/record.ts";
+import { tagHash } from "../../core/model/tag_hash.ts";
+import type { MessageExt } from "../../core/model/message.ts";
+import { Checkpoint } from "./checkpoint.ts";
+import { CommitLog } from "./commit_log.ts";
+import { CQ_ENTRY_SIZE, decodeEntry } from "./consume_queue.ts";
+import { FileSegmentStorage } from "./file_segment_storage.ts";
+import { type DispatchItem, QueueTable } from "./queue_table.ts";
+import { joinPath, type SegmentStorage } from "./segment_storage.ts";
+import { recoverStore } from "./store_recovery.ts";
+import type {
+  GetResult,
+  MessageStoreOptions,
+  PutResult,
+  PutStatus,
+  RecoveryReport,
+  StoreInput,
+  StoreStats,
+} from "./store_types.ts";
+
+const GIB = 1024 * 1024 * 1024;
+const MAX_SCAN_ENTRIES = 2000;
+const DEFAULT_MAX_BYTES = 256 * 1024;
+const RETENTION_CHECK_MS = 60_000;
+const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+const RECORD_HEAD = 80;
+
+/** Puts waiting for the writer: one group is one `putMessage` or `putMessages` call. */
+interface PutGroup {
+  records: PreparedRecord[];
+  resolve: (results: PutResult[]) => void;
+}
+
+/** A written batch waiting to become visible (sync mode: waiting for its fsync). */
+interface WrittenBatch {
+  end: number;
+  items: DispatchItem[];
+  groups: { group: PutGroup; results: PutResult[] }[];
+}
+
+/** Callback fired when a message becomes visible to consumers. */
+export type ArriveListener = (topic: string, queueId: number, queueOffset: number, tagHash: number) => void;
+
+/** The message store of one broker. Open it with `MessageStore.open`. */
+export class MessageStore {
+  /** Called once per message when it becomes visible to consumers (for long polling). */
+  onArrive: ArriveListener | undefined;
+  #storage: SegmentStorage;
+  #commitLog: CommitLog;
+  #queues: QueueTable;
+  #checkpoint: Checkpoint;
+  #options: Required<Omit<MessageStoreOptions, "storage">>;
+  #recovery: RecoveryReport;
+  #pending: PutGroup[] = [];
+  #writeScheduled = false;
+  #awaitingFlush: WrittenBatch[] = [];
+  #flushing: Promise<void> | undefined;
+  #visibleOffset: number;
+  #failure: Error | undefined;
+  #backgroundError: Error | undefined;
+  #closed = false;
+  #closing = false;
+  #checkpointChain: Promise<void> = Promise.resolve();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #housekeeping: Promise<void> | undefined;
+  #lastRetentionCheck = 0;
+
+  private constructor(
+    parts: { storage: SegmentStorage; commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint },
+    options: Required<Omit<MessageStoreOptions, "storage">>,
+    recovery: RecoveryReport,
+  ) {
+    this.#storage = parts.storage;
+    this.#commitLog = parts.commitLog;
+    this.#queues = parts.queues;
+    this.#checkpoint = parts.checkpoint;
+    this.#options = options;
+    this.#recovery = recovery;
+    this.#visibleOffset = parts.commitLog.maxOffset;
+  }
+
+  /**
+   * Opens the store under `options.dataDir`, recovering from a crash if needed: the CommitLog
+   * is verified from the checkpoint (at least its last segment), cut at the first torn or
+   * corrupt record, ConsumeQueue entries pointing past its end are dropped and missing ones
+   * rebuilt.
+   *
+   * @param options Where and how to store.
+   * @returns The open store, with everything recovered fsynced and a fresh checkpoint.
+   */
+  static async open(options: MessageStoreOptions): Promise<MessageStore> {
+    const storage = options.storage ?? new FileSegmentStorage();
+    const resolved = {
+      dataDir: options.dataDir,
+      flushMode: options.flushMode ?? "async",
+      flushIntervalMs: options.flushIntervalMs ?? 500,
+      commitLogSegmentSize: options.commitLogSegmentSize ?? GIB,
+      consumeQueueEntriesPerFile: options.consumeQueueEntriesPerFile ?? 300_000,
+      maxMessageSize: options.maxMessageSize ?? 4 * 1024 * 1024,
+      fileReservedTimeMs: options.fileReservedTimeMs ?? 72 * 3600 * 1000,
+      storeHost: options.storeHost,
+      now: options.now ?? Date.now,
+    } satisfies Required<Omit<MessageStoreOptions, "storage">>;
+    if (!Number.isSafeInteger(resolved.commitLogSegmentSize) || resolved.commitLogSegmentSize < 4096) {
+      throw new RangeError(`Invalid commitLogSegmentSize "${resolved.commitLogSegmentSize}": expected at least 4096`);
+    }
+    if (!Number.isSafeInteger(resolved.consumeQueueEntriesPerFile) || resolved.consumeQueueEntriesPerFile < 1) {
+      throw new RangeError(`Invalid consumeQueueEntriesPerFile "${resolved.consumeQueueEntriesPerFile}"`);
+    }
+    createOffsetMessageId(resolved.storeHost, 0);
+    storage.mkdir(resolved.dataDir);
+    const commitLog = CommitLog.open(joinPath(resolved.dataDir, "commitlog"), {
+      storage,
+      segmentSize: resolved.commitLogSegmentSize,
+    });
+    const queues = new QueueTable(joinPath(resolved.dataDir, "consumequeue"), {
+      storage,
+      entriesPerFile: resolved.consumeQueueEntriesPerFile,
+    });
+    queues.load();
+    const checkpoint = new Checkpoint(joinPath(resolved.dataDir, "checkpoint"), { storage });
+    const recovery = recoverStore({ commitLog, queues, checkpoint });
+    await commitLog.flush();
+    await queues.flush();
+    await checkpoint.save({
+      version: 1,
+      physicalOffset: commitLog.flushedOffset,
+      logicsOffset: commitLog.maxOffset,
+      timestamp: resolved.now(),
+    });
+    const store = new MessageStore({ storage, commitLog, queues, checkpoint }, resolved, recovery);
+    store.#timer = setInterval(() => void store.#housekeep(), resolved.flushIntervalMs);
+    store.#timer.unref?.();
+    return store;
+  }
+
+  /**
+   * Appends one message. Writes made in the same tick share one file write; in sync mode the
+   * promise resolves after the fsync that covers the record.
+   *
+   * @param input The record without store host.
+   * @returns The outcome; never rejects.
+   */
+  putMessage(input: StoreInput): Promise<PutResult> {
+    return this.putMessages([input]).then((results) => results[0]!);
+  }
+
+  /**
+   * Appends messages of one topic queue with consecutive queue offsets, in one write. If any is
+   * invalid, none is stored.
+   *
+   * @param inputs Records of the same topic and queue id.
+   * @returns One outcome per input; never rejects.
+   */
+  putMessages(inputs: readonly StoreInput[]): Promise<PutResult[]> {
+    const unavailable = this.#unavailable();
+    if (unavailable) return Promise.resolve(inputs.map(() => failed("SERVICE_NOT_AVAILABLE", unavailable)));
+    if (inputs.length === 0) return Promise.resolve([]);
+    const records: PreparedRecord[] = [];
+    for (const input of inputs) {
+      const checked = this.#prepare(input, inputs[0]!);
+      if (!(checked instanceof PreparedRecord)) return Promise.resolve(inputs.map(() => checked));
+      records.push(checked);
+    }
+    return new Promise((resolve) => {
+      this.#pending.push({ records, resolve });
+      if (!this.#writeScheduled) {
+        this.#writeScheduled = true;
+        queueMicrotask(() => this.#writePending());
+      }
+    });
+  }
+
+  #unavailable(): string | undefined {
+    if (this.#closed || this.#closing) return "Store is closed";
+    if (this.#failure) return `Store stopped accepting writes after a disk error: ${this.#failure.message}`;
+    return undefined;
+  }
+
+  #prepare(input: StoreInput, first: StoreInput): PreparedRecord | PutResult {
+    if (!TOPIC_PATTERN.test(input.topic) || input.topic.length > 127) {
+      return failed("MESSAGE_ILLEGAL", `Invalid topic "${input.topic}"`);
+    }
+    if (!Number.isInteger(input.queueId) || input.queueId < 0 || input.queueId > 0x7fffffff) {
+      return failed("MESSAGE_ILLEGAL", `Invalid queue id "${input.queueId}"`);
+    }
+    if (input.topic !== first.topic || input.queueId !== first.queueId) {
+      return failed("MESSAGE_ILLEGAL", "A batch must target one topic queue");
+    }
+    let record: PreparedRecord;
+    try {
+      record = new PreparedRecord({ ...input, storeHost: this.#options.storeHost });
+    } catch (error) {
+      const message = (error as Error).message;
+      const status = message.includes(`${MAX_PROPERTIES_BYTES}`) ? "PROPERTIES_SIZE_EXCEEDED" : "MESSAGE_ILLEGAL";
+      return failed(status, message);
+    }
+    const limit = Math.min(this.#options.maxMessageSize, this.#commitLog.segmentSize - 8);
+    if (record.size > limit) {
+      return failed("MESSAGE_ILLEGAL", `Message of ${record.size} bytes exceeds the limit of ${limit} bytes`);
+    }
+    return record;
+  }
+
+  #writePending(): void {
+    this.#writeScheduled = false;
+    const groups = this.#pending;
+    if (groups.length === 0) return;
+    this.#pending = [];
+    if (this.#failure) {
+      const reason = this.#unavailable()!;
+      for (const g of groups) g.resolve(g.records.map(() => failed("SERVICE_NOT_AVAILABLE", reason)));
+      return;
+    }
+    const records: PreparedRecord[] = [];
+    const queueOffsets: number[] = [];
+    const items: DispatchItem[] = [];
+    for (const group of groups) {
+      const first = group.records[0]!.input;
+      const state = this.#queues.get(first.topic, first.queueId);
+      for (const record of group.records) {
+        records.push(record);
+        queueOffsets.push(state.next);
+        items.push({
+          state,
+          queueOffset: state.next++,
+          offset: 0,
+          size: record.size,
+          tagHash: tagHash(tagsOf(record.input.properties)),
+        });
+      }
+    }
+    const storeTimestamp = this.#options.now();
+    let offsets: number[];
+    try {
+      offsets = this.#commitLog.append(records, { queueOffsets, storeTimestamp });
+    } catch (error) {
+      this.#failure = error as Error;
+      const message = `Write failed: ${(error as Error).message}`;
+      for (const g of groups) g.resolve(g.records.map(() => failed("FLUSH_DISK_FAILED", message)));
+      return;
+    }
+    const batch: WrittenBatch = { end: this.#commitLog.maxOffset, items, groups: [] };
+    let k = 0;
+    for (const group of groups) {
+      const results: PutResult[] = [];
+      for (let i = 0; i < group.records.length; i++, k++) {
+        items[k]!.offset = offsets[k]!;
+        results.push({
+          status: "PUT_OK",
+          queueOffset: queueOffsets[k]!,
+          commitLogOffset: offsets[k]!,
+          msgId: createOffsetMessageId(this.#options.storeHost, offsets[k]!),
+          storeTimestamp,
+        });
+      }
+      batch.groups.push({ group, results });
+    }
+    if (this.#options.flushMode === "sync") {
+      this.#awaitingFlush.push(batch);
+      void this.#requestFlush();
+    } else {
+      this.#publish(batch);
+    }
+  }
+
+  /** Makes a written batch visible: ConsumeQueue entries, onArrive, then the put results. */
+  #publish(batch: WrittenBatch): void {
+    try {
+      this.#queues.dispatch(batch.items);
+    } catch (error) {
+      // The records are durable in the CommitLog; a restart rebuilds their entries.
+      this.#failure ??= error as Error;
+    }
+    if (!this.#failure) {
+      this.#visibleOffset = batch.end;
+      const listener = this.onArrive;
+      if (listener) {
+        for (const item of batch.items) {
+          try {
+            listener(item.state.topic, item.state.queueId, item.queueOffset, item.tagHash);
+          } catch {
+            // A listener's failure must not break the store.
+          }
+        }
+      }
+    }
+    for (const { group, results } of batch.groups) group.resolve(results);
+  }
+
+  #requestFlush(): Promise<void> {
+    this.#flushing ??= this.#flushLoop().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  async #flushLoop(): Promise<void> {
+    do {
+      let flushed: number;
+      try {
+        flushed = await this.#commitLog.flush();
+      } catch (error) {
+        this.#failure = error as Error;
+        break;
+      }
+      while (this.#awaitingFlush.length && this.#awaitingFlush[0]!.end <= flushed) {
+        this.#publish(this.#awaitingFlush.shift()!);
+      }
+    } while (!this.#failure && this.#awaitingFlush.length > 0);
+    if (this.#failure) {
+      const message = `Flush failed: ${this.#failure.message}`;
+      for (const batch of this.#awaitingFlush.splice(0)) {
+        for (const { group, results } of batch.groups) group.resolve(results.map(() => failed("FLUSH_DISK_FAILED", message)));
+      }
+    }
+  }
+
+  /**
+   * Reads up to `maxMsgNums` visible messages of a queue from queue offset `offset`.
+   *
+   * @param topic Topic name.
+   * @param queueId Queue id.
+   * @param offset First queue offset to read.
+   * @param maxMsgNums Most messages to return.
+   * @param filter Keeps a message when it returns true for its tag hash.
+   * @param maxBytes Byte budget of the body (at least one message is returned). @default 262144
+   * @returns Status, next offset and the stored records as they are on disk.
+   */
+  getMessage(
+    topic: string,
+    queueId: number,
+    offset: number,
+    maxMsgNums: number,
+    filter?: (tagHash: number) => boolean,
+    maxBytes: number = DEFAULT_MAX_BYTES,
+  ): GetResult {
+    const cq = this.#queues.find(topic, queueId)?.cq;
+    const minOffset = cq?.minOffset ?? 0;
+    const maxOffset = cq?.maxOffset ?? 0;
+    const base = { minOffset, maxOffset, count: 0 };
+    if (!cq || maxOffset === 0) return { status: "NO_MESSAGE_IN_QUEUE", nextBeginOffset: 0, ...base };
+    if (offset < minOffset) return { status: "OFFSET_TOO_SMALL", nextBeginOffset: minOffset, ...base };
+    if (offset === maxOffset) return { status: "OFFSET_OVERFLOW_ONE", nextBeginOffset: offset, ...base };
+    if (offset > maxOffset) return { status: "OFFSET_OVERFLOW_BADLY", nextBeginOffset: maxOffset, ...base };
+    const want = Math.max(1, Math.floor(maxMsgNums));
+    const scan = Math.min(maxOffset - offset, Math.max(want, MAX_SCAN_ENTRIES));
+    const entries = new Uint8Array(scan * CQ_ENTRY_SIZE);
+    const read = cq.read(offset, entries);
+    const logMin = this.#commitLog.minOffset;
+    const picked: { offset: number; size: number; tagHash: number; queueOffset: number }[] = [];
+    let bytes = 0;
+    let filtered = 0;
+    let next = offset;
+    for (let i = 0; i < read && picked.length < want; i++) {
+      const e = decodeEntry(entries, i * CQ_ENTRY_SIZE);
+      if (e.size > 0 && e.offset >= logMin) {
+        if (filter && !filter(e.tagHash)) {
+          filtered++;
+        } else {
+          if (picked.length > 0 && bytes + e.size > maxBytes) break;
+          picked.push({ ...e, queueOffset: offset + i });
+          bytes += e.size;
+        }
+      }
+      next = offset + i + 1;
+    }
+    if (picked.length === 0) {
+      return { status: filtered > 0 ? "NO_MATCHED_MESSAGE" : "OFFSET_FOUND_NULL", nextBeginOffset: next, ...base };
+    }
+    const body = new Uint8Array(bytes);
+    let pos = 0;
+    let count = 0;
+    for (let i = 0; i < picked.length;) {
+      let j = i + 1;
+      let length = picked[i]!.size;
+      while (j < picked.length && picked[j]!.offset === picked[j - 1]!.offset + picked[j - 1]!.size) {
+        length += picked[j]!.size;
+        j++;
+      }
+      const got = this.#commitLog.read(picked[i]!.offset, body.subarray(pos, pos + length));
+      let whole = 0;
+      while (i < j && whole + picked[i]!.size <= got) whole += picked[i++]!.size;
+      pos += whole;
+      count = i;
+      if (whole < length) break;
+    }
+    if (count === 0) return { status: "OFFSET_FOUND_NULL", nextBeginOffset: picked[0]!.queueOffset + 1, ...base };
+    if (count < picked.length) next = picked[count]!.queueOffset;
+    return {
+      status: "FOUND",
+      nextBeginOffset: next,
+      minOffset,
+      maxOffset,
+      body: pos === body.length ? body : body.subarray(0, pos),
+      count,
+      tagHashes: picked.slice(0, count).map((p) => p.tagHash),
+    };
+  }
+
+  /**
+   * First queue offset still readable.
+   *
+   * @param topic Topic name.
+   * @param queueId Queue id.
+   * @returns The logical min offset (0 for an unknown queue).
+   */
+  getMinOffset(topic: string, queueId: number): number {
+    return this.#queues.find(topic, queueId)?.cq?.minOffset ?? 0;
+  }
+
+  /**
+   * Queue offset the next visible message will have.
+   *
+   * @param topic Topic name.
+   * @param queueId Queue id.
+   * @returns The logical max offset (0 for an unknown queue).
+   */
+  getMaxOffset(topic: string, queueId: number): number {
+    return this.#queues.find(topic, queueId)?.cq?.maxOffset ?? 0;
+  }
+
+  /**
+   * The first queue offset whose message was stored at or after `timestampMs`.
+   *
+   * @param topic Topic name.
+   * @param queueId Queue id.
+   * @param timestampMs Time in ms since epoch.
+   * @returns That offset, or the max offset when every message is older.
+   */
+  getOffsetByTime(topic: string, queueId: number, timestampMs: number): number {
+    const cq = this.#queues.find(topic, queueId)?.cq;
+    if (!cq) return 0;
+    const head = new Uint8Array(RECORD_HEAD);
+    const logMin = this.#commitLog.minOffset;
+    let lo = cq.minOffset;
+    let hi = cq.maxOffset;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = cq.entry(mid);
+      let older = true;
+      if (e && e.size > 0 && e.offset >= logMin && this.#commitLog.read(e.offset, head) === head.length) {
+        older = readStoreTimestamp(head, 0) < timestampMs;
+      }
+      if (older) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * The visible record stored at a CommitLog offset, bytes as stored.
+   *
+   * @param commitLogOffset A record's physical offset (from a message id or ConsumeQueue).
+   * @returns The record bytes, or undefined when no visible record starts there.
+   */
+  lookMessageBytesByOffset(commitLogOffset: number): Uint8Array | undefined {
+    if (commitLogOffset < this.#commitLog.minOffset || commitLogOffset >= this.#visibleOffset) return undefined;
+    const size = this.#commitLog.sizeAt(commitLogOffset);
+    if (size <= 0 || commitLogOffset + size > this.#visibleOffset) return undefined;
+    const bytes = new Uint8Array(size);
+    return this.#commitLog.read(commitLogOffset, bytes) === size ? bytes : undefined;
+  }
+
+  /**
+   * The visible message stored at a CommitLog offset.
+   *
+   * @param commitLogOffset A record's physical offset.
+   * @returns The decoded message, or undefined.
+   */
+  lookMessageByOffset(commitLogOffset: number): MessageExt | undefined {
+    const bytes = this.lookMessageBytesByOffset(commitLogOffset);
+    if (!bytes) return undefined;
+    try {
+      return decodeRecord(bytes, 0);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Topics with at least one queue, sorted. */
+  topics(): string[] {
+    return this.#queues.topics();
+  }
+
+  /**
+   * Queue ids of a topic that hold or held messages, sorted.
+   *
+   * @param topic Topic name.
+   * @returns The ids.
+   */
+  queueIds(topic: string): number[] {
+    return this.#queues.queueIds(topic);
+  }
+
+  /**
+   * Removes a topic's ConsumeQueues (its records stay in the CommitLog until retention deletes
+   * them) and writes a checkpoint past them so recovery does not index them again.
+   *
+   * @param topic Topic name.
+   */
+  async deleteTopic(topic: string): Promise<void> {
+    await this.flush();
+    await this.#queues.delete(topic);
+    await this.#saveCheckpoint();
+  }
+
+  /** Writes and fsyncs everything put so far, then the ConsumeQueues and the checkpoint. */
+  async flush(): Promise<void> {
+    this.#writePending();
+    await this.#requestFlush();
+    if (this.#commitLog.flushedOffset < this.#commitLog.maxOffset && !this.#failure) await this.#requestFlush();
+    if (this.#failure) throw new Error(`Flush failed: ${this.#failure.message}`, { cause: this.#failure });
+    await this.#queues.flush();
+    await this.#saveCheckpoint();
+  }
+
+  #saveCheckpoint(): Promise<void> {
+    const run = async () => {
+      const logicsOffset = this.#visibleOffset;
+      await this.#queues.flush();
+      await this.#checkpoint.save({
+        version: 1,
+        physicalOffset: this.#commitLog.flushedOffset,
+        logicsOffset,
+        timestamp: this.#options.now(),
+      });
+    };
+    const next = this.#checkpointChain.then(run, run);
+    this.#checkpointChain = next.catch(() => {});
+    return next;
+  }
+
+  #housekeep(): Promise<void> {
+    this.#housekeeping ??= this.#housekeepOnce().finally(() => {
+      this.#housekeeping = undefined;
+    });
+    return this.#housekeeping;
+  }
+
+  async #housekeepOnce(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#options.flushMode === "async") await this.#requestFlush();
+    try {
+      const now = this.#options.now();
+      if (now - this.#lastRetentionCheck >= RETENTION_CHECK_MS) {
+        this.#lastRetentionCheck = now;
+        this.deleteExpiredSegments();
+      }
+      await this.#saveCheckpoint();
+      this.#backgroundError = undefined;
+    } catch (error) {
+      this.#backgroundError = error as Error;
+    }
+  }
+
+  /**
+   * Deletes CommitLog segments (never the last) whose newest record is older than
+   * `fileReservedTimeMs`, and moves ConsumeQueue min offsets past them.
+   *
+   * @returns How many segments were deleted.
+   */
+  deleteExpiredSegments(): number {
+    const deadline = this.#options.now() - this.#options.fileReservedTimeMs;
+    const head = new Uint8Array(RECORD_HEAD);
+    const deleted = this.#commitLog.deleteSegments((_start, nextStart) => {
+      // A segment's last write happened just before the next segment's first record.
+      if (nextStart + head.length > this.#visibleOffset) return false;
+      if (this.#commitLog.read(nextStart, head) < head.length) return false;
+      return readStoreTimestamp(head, 0) < deadline;
+    });
+    if (deleted > 0) {
+      for (const state of this.#queues.states()) state.cq?.dropBelow(this.#commitLog.minOffset);
+    }
+    return deleted;
+  }
+
+  /** Offsets and health of the store. */
+  get stats(): StoreStats {
+    const stats: StoreStats = {
+      commitLogMinOffset: this.#commitLog.minOffset,
+      commitLogMaxOffset: this.#commitLog.maxOffset,
+      flushedOffset: this.#commitLog.flushedOffset,
+      visibleOffset: this.#visibleOffset,
+      segmentCount: this.#commitLog.segmentCount,
+      recovery: this.#recovery,
+    };
+    if (this.#failure) stats.writeFailure = this.#failure.message;
+    if (this.#backgroundError) stats.lastBackgroundError = this.#backgroundError.message;
+    return stats;
+  }
+
+  /** Stops background work, flushes everything, writes the checkpoint and closes the files. */
+  async close(): Promise<void> {
+    if (this.#closed || this.#closing) return;
+    this.#writePending();
+    this.#closing = true;
+    clearInterval(this.#timer);
+    let error: unknown;
+    try {
+      await this.flush();
+    } catch (e) {
+      error = e;
+    }
+    await this.#housekeeping?.catch(() => {});
+    this.#closed = true;
+    this.#commitLog.close();
+    this.#queues.close();
+    if (error) throw error;
+  }
+
+  /** The storage this store writes to (shared with other state files of the broker). */
+  get storage(): SegmentStorage {
+    return this.#storage;
+  }
+}
+
+function failed(status: PutStatus, error: string): PutResult {
+  return { status, queueOffset: -1, commitLogOffset: -1, msgId: "", storeTimestamp: 0, error };
+}
+
+function tagsOf(properties: string): string | undefined {
+  let start: number;
+  if (properties.startsWith("TAGS\u0001")) start = 5;
+  else {
+    const at = properties.indexOf("\u0002TAGS\u0001");
+    if (at < 0) return undefined;
+    start = at + 6;
+  }
+  const end = properties.indexOf("\u0002", start);
+  return properties.slice(start, end < 0 ? properties.length : end);
+}

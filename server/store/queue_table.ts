@@ -1,0 +1,187 @@
+/**
+ * The store's table of topic queues: each queue's ConsumeQueue and next queue offset, plus a
+ * buffer that turns many dispatched records into one ConsumeQueue write per queue.
+ *
+ * @module
+ */
+
+import { ConsumeQueue, CQ_ENTRY_SIZE, encodeEntry } from "./consume_queue.ts";
+import { joinPath, type SegmentStorage } from "./segment_storage.ts";
+
+/** One topic queue. */
+export interface QueueState {
+  topic: string;
+  queueId: number;
+  /** Opened lazily, on the first dispatch, when the queue has no files yet. */
+  cq: ConsumeQueue | undefined;
+  /** Queue offset the next appended message gets (may run ahead of the ConsumeQueue). */
+  next: number;
+}
+
+/** One record to index. */
+export interface DispatchItem {
+  state: QueueState;
+  queueOffset: number;
+  offset: number;
+  size: number;
+  tagHash: number;
+}
+
+/** Topic → queue id → state, with ConsumeQueue files under `dir`. */
+export class QueueTable {
+  /** The `consumequeue` directory. */
+  readonly dir: string;
+  #storage: SegmentStorage;
+  #entriesPerFile: number;
+  #topics = new Map<string, Map<number, QueueState>>();
+
+  /**
+   * @param dir The `consumequeue` directory.
+   * @param options Storage and entries per file.
+   */
+  constructor(dir: string, options: { storage: SegmentStorage; entriesPerFile: number }) {
+    this.dir = dir;
+    this.#storage = options.storage;
+    this.#entriesPerFile = options.entriesPerFile;
+  }
+
+  /** Opens every queue found on disk. */
+  load(): void {
+    for (const topic of this.#storage.list(this.dir)) {
+      for (const name of this.#storage.list(joinPath(this.dir, topic))) {
+        if (!/^\d+$/.test(name)) continue;
+        const state = this.get(topic, Number(name));
+        state.cq = this.#openCq(topic, state.queueId);
+        state.next = state.cq.maxOffset;
+      }
+    }
+  }
+
+  #openCq(topic: string, queueId: number): ConsumeQueue {
+    return ConsumeQueue.open(joinPath(this.dir, topic, String(queueId)), {
+      storage: this.#storage,
+      entriesPerFile: this.#entriesPerFile,
+    });
+  }
+
+  /**
+   * The state of a queue, created (empty) when missing.
+   *
+   * @param topic Topic name.
+   * @param queueId Queue id.
+   * @returns The state.
+   */
+  get(topic: string, queueId: number): QueueState {
+    let queues = this.#topics.get(topic);
+    if (!queues) {
+      queues = new Map();
+      this.#topics.set(topic, queues);
+    }
+    let state = queues.get(queueId);
+    if (!state) {
+      state = { topic, queueId, cq: undefined, next: 0 };
+      queues.set(queueId, state);
+    }
+    return state;
+  }
+
+  /**
+   * The state of a queue if it exists.
+   *
+   * @param topic Topic name.
+   * @param queueId Queue id.
+   * @returns The state, or undefined.
+   */
+  find(topic: string, queueId: number): QueueState | undefined {
+    return this.#topics.get(topic)?.get(queueId);
+  }
+
+  /** Every queue state. */
+  *states(): IterableIterator<QueueState> {
+    for (const queues of this.#topics.values()) yield* queues.values();
+  }
+
+  /** Topic names, sorted. */
+  topics(): string[] {
+    return [...this.#topics.keys()].sort();
+  }
+
+  /**
+   * Queue ids of a topic, sorted.
+   *
+   * @param topic Topic name.
+   * @returns The ids (empty for an unknown topic).
+   */
+  queueIds(topic: string): number[] {
+    return [...(this.#topics.get(topic)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  /**
+   * Forgets a topic and removes its ConsumeQueue files.
+   *
+   * @param topic Topic name.
+   */
+  async delete(topic: string): Promise<void> {
+    const queues = this.#topics.get(topic);
+    this.#topics.delete(topic);
+    for (const state of queues?.values() ?? []) state.cq?.close();
+    this.#storage.remove(joinPath(this.dir, topic));
+    await this.#storage.syncDir(this.dir);
+  }
+
+  /**
+   * Writes entries for `items`: one write per queue, entries in order. Items whose queue offset
+   * is already indexed are skipped (recovery replays records the queue may hold).
+   *
+   * @param items Records in CommitLog order.
+   * @returns How many entries were written.
+   */
+  dispatch(items: readonly DispatchItem[]): number {
+    const groups = new Map<QueueState, DispatchItem[]>();
+    for (const item of items) {
+      let group = groups.get(item.state);
+      if (!group) {
+        group = [];
+        groups.set(item.state, group);
+      }
+      group.push(item);
+    }
+    let written = 0;
+    for (const [state, group] of groups) {
+      state.cq ??= this.#openCq(state.topic, state.queueId);
+      const cq = state.cq;
+      let i = 0;
+      while (i < group.length && group[i]!.queueOffset < cq.maxOffset) i++;
+      while (i < group.length) {
+        let j = i + 1;
+        while (j < group.length && group[j]!.queueOffset === group[j - 1]!.queueOffset + 1) j++;
+        const bytes = new Uint8Array((j - i) * CQ_ENTRY_SIZE);
+        for (let k = i; k < j; k++) {
+          const item = group[k]!;
+          encodeEntry(bytes, (k - i) * CQ_ENTRY_SIZE, {
+            offset: item.offset,
+            size: item.size,
+            tagHash: item.tagHash,
+          });
+        }
+        cq.write(group[i]!.queueOffset, bytes);
+        written += j - i;
+        i = j;
+      }
+      if (state.next < cq.maxOffset) state.next = cq.maxOffset;
+    }
+    return written;
+  }
+
+  /** Fsyncs every ConsumeQueue with unsynced entries. */
+  async flush(): Promise<void> {
+    const flushes: Promise<void>[] = [];
+    for (const state of this.states()) if (state.cq) flushes.push(state.cq.flush());
+    await Promise.all(flushes);
+  }
+
+  /** Closes every ConsumeQueue. */
+  close(): void {
+    for (const state of this.states()) state.cq?.close();
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Options and results of `MessageStore`.
+ *
+ * @module
+ */
+
+import type { HostAddress } from "../../core/model/message.ts";
+import type { RecordInput } from "../../core/model/record.ts";
+import type { SegmentStorage } from "./segment_storage.ts";
+
+/** Options of `MessageStore.open`. */
+export interface MessageStoreOptions {
+  /** Root directory: `commitlog/`, `consumequeue/` and `checkpoint` live under it. */
+  dataDir: string;
+  /** Disk port. @default new FileSegmentStorage() */
+  storage?: SegmentStorage;
+  /**
+   * `sync`: a put resolves only after an fsync covers its record (group commit), and only
+   * fsynced records are visible to consumers. `async`: a put resolves once written to the file
+   * (it survives a process crash, not a power loss) and the log is fsynced every
+   * `flushIntervalMs`. @default "async"
+   */
+  flushMode?: "async" | "sync";
+  /** Period of the background flush, ConsumeQueue flush and checkpoint. @default 500 */
+  flushIntervalMs?: number;
+  /** CommitLog segment capacity in bytes. @default 1073741824 (1 GiB) */
+  commitLogSegmentSize?: number;
+  /** Entries per ConsumeQueue file. @default 300000 */
+  consumeQueueEntriesPerFile?: number;
+  /** Largest record (header, body, topic and properties) accepted. @default 4194304 (4 MiB) */
+  maxMessageSize?: number;
+  /** CommitLog segments whose last write is older than this are deleted. @default 259200000 (72 h) */
+  fileReservedTimeMs?: number;
+  /** The broker's address, written into every record and message id. */
+  storeHost: HostAddress;
+  /** Clock (ms since epoch) for store timestamps and retention. @default Date.now */
+  now?: () => number;
+}
+
+/** What a put supplies: a record without the store host, which the store fills in. */
+export type StoreInput = Omit<RecordInput, "storeHost">;
+
+/** Outcome of a put. */
+export type PutStatus =
+  | "PUT_OK"
+  | "MESSAGE_ILLEGAL"
+  | "PROPERTIES_SIZE_EXCEEDED"
+  | "FLUSH_DISK_FAILED"
+  | "SERVICE_NOT_AVAILABLE";
+
+/** Result of one put. Offsets are -1 and `msgId` empty unless the status is `PUT_OK`. */
+export interface PutResult {
+  status: PutStatus;
+  queueOffset: number;
+  commitLogOffset: number;
+  msgId: string;
+  storeTimestamp: number;
+  /** Why the put failed, for people. */
+  error?: string;
+}
+
+/** Outcome of a read from a queue (RocketMQ's `GetMessageStatus`). */
+export type GetStatus =
+  | "FOUND"
+  | "NO_MATCHED_MESSAGE"
+  | "NO_MESSAGE_IN_QUEUE"
+  | "OFFSET_TOO_SMALL"
+  | "OFFSET_OVERFLOW_ONE"
+  | "OFFSET_OVERFLOW_BADLY"
+  | "OFFSET_FOUND_NULL";
+
+/** Result of `getMessage`. */
+export interface GetResult {
+  status: GetStatus;
+  /** Where the next read of this queue should start. */
+  nextBeginOffset: number;
+  minOffset: number;
+  maxOffset: number;
+  /** The matched records back to back, bytes exactly as stored (present when `count > 0`). */
+  body?: Uint8Array;
+  /** Number of records in `body`. */
+  count: number;
+  /** Tag hash of each returned record, in order (present when `count > 0`). */
+  tagHashes?: number[];
+}
+
+/** Counters and offsets of a store, for admin and metrics. */
+export interface StoreStats {
+  /** First CommitLog offset still stored. */
+  commitLogMinOffset: number;
+  /** CommitLog end (written). */
+  commitLogMaxOffset: number;
+  /** CommitLog offset up to which everything is fsynced. */
+  flushedOffset: number;
+  /** CommitLog offset up to which records are visible to consumers. */
+  visibleOffset: number;
+  /** Number of CommitLog segment files. */
+  segmentCount: number;
+  /** The error that stopped writes, if any. */
+  writeFailure?: string;
+  /** Last error of the background ConsumeQueue flush or checkpoint, if any. */
+  lastBackgroundError?: string;
+  /** What recovery did when the store was opened. */
+  recovery: RecoveryReport;
+}
+
+/** What recovery found when the store was opened. */
+export interface RecoveryReport {
+  /** Where the CommitLog scan started. */
+  scanFrom: number;
+  /** The CommitLog end after recovery. */
+  end: number;
+  /** ConsumeQueue entries rebuilt from the CommitLog. */
+  rebuiltEntries: number;
+  /** ConsumeQueue entries dropped because their records were gone. */
+  trimmedEntries: number;
+  /** Where the CommitLog was cut, and why, when an invalid record was found. */
+  cutAt?: number;
+  cutReason?: string;
+  /** Set when the checkpoint was unusable or came from its backup copy. */
+  checkpointWarning?: string;
+}

@@ -1,0 +1,133 @@
+import { describe, expect, test } from "bun:test";
+import { Connection } from "../../../core/remoting/connection.ts";
+import type { Transport, TransportHandlers } from "../../../core/remoting/transport.ts";
+import { ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../../../core/errors.ts";
+import { ResponseCode } from "../../../core/protocol/request_code.ts";
+import { createDispatcher, processor } from "../../../core/remoting/dispatcher.ts";
+import * as v from "valibot";
+
+/** Two connections joined by synchronous in-memory transports that count writes. */
+function pair(server: ConstructorParameters<typeof Connection>[0] = {}, client: ConstructorParameters<typeof Connection>[0] = {}) {
+  const a = new Connection(client);
+  const b = new Connection(server);
+  const writes = { a: 0, b: 0 };
+  const link = (from: "a" | "b", to: TransportHandlers, self: () => TransportHandlers): Transport => {
+    let closed = false;
+    return {
+      remoteAddress: from === "a" ? "127.0.0.1:2" : "127.0.0.1:1",
+      bufferedAmount: 0,
+      write(data) {
+        writes[from]++;
+        const copy = data.slice();
+        queueMicrotask(() => !closed && to.data(copy));
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        queueMicrotask(() => {
+          to.close();
+          self().close();
+        });
+      },
+    };
+  };
+  a.attach(link("a", b.handlers, () => a.handlers));
+  b.attach(link("b", a.handlers, () => b.handlers));
+  return { client: a, server: b, writes };
+}
+
+describe("Connection", () => {
+  test("request() gets its own answer with many in flight answered out of order", async () => {
+    const { client } = pair({
+      onRequest: (req, c) => {
+        setTimeout(() => c.respond(req, { code: 0, header: { echo: req.header.n } }), Math.random() * 20);
+      },
+    });
+    const answers = await Promise.all(Array.from({ length: 500 }, (_, n) => client.request(1, { n })));
+    expect(answers.map((a) => a.header.echo)).toEqual(Array.from({ length: 500 }, (_, n) => n));
+  });
+
+  test("writes made in one tick leave in one socket write", async () => {
+    const { client, writes } = pair({ onRequest: (req, c) => c.respond(req, { code: 0 }) });
+    await Promise.all(Array.from({ length: 100 }, () => client.request(1, {})));
+    expect(writes.a).toBe(1);
+    expect(writes.b).toBe(1);
+  });
+
+  test("request() times out with RequestTimeoutError", async () => {
+    const { client } = pair({ onRequest: () => {} });
+    await expect(client.request(1, {}, undefined, 50)).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(client.inFlight).toBe(0);
+  });
+
+  test("oneway() delivers without an answer", async () => {
+    const got: number[] = [];
+    const { client } = pair({ onRequest: (req, c) => { got.push(req.header.n as number); c.respond(req, { code: 0 }); } });
+    client.oneway(7, { n: 1 });
+    client.oneway(7, { n: 2 });
+    const answer = await client.request(7, { n: 3 });
+    expect(answer.code).toBe(0);
+    expect(got).toEqual([1, 2, 3]);
+  });
+
+  test("every pending request fails when the connection closes", async () => {
+    const { client, server } = pair({ onRequest: () => {} });
+    const pending = Array.from({ length: 10 }, () => client.request(1, {}, undefined, 10_000));
+    await Bun.sleep(5);
+    server.close();
+    const results = await Promise.allSettled(pending);
+    for (const r of results) {
+      expect(r.status).toBe("rejected");
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(ConnectionClosedError);
+    }
+    expect(client.closed).toBe(true);
+    await expect(client.request(1, {})).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
+  test("a bad frame closes only that connection with a ProtocolError", async () => {
+    let closeError: Error | undefined;
+    const server = new Connection({ onClose: (_c, e) => (closeError = e) });
+    let closed = false;
+    server.attach({ remoteAddress: "x:1", bufferedAmount: 0, write() {}, close() { closed = true; } });
+    server.handlers.data(new Uint8Array([0, 0, 0, 3, 0xff, 0xff, 0xff]));
+    expect(closed).toBe(true);
+    expect(closeError).toBeInstanceOf(ProtocolError);
+    expect(closeError!.message).toContain("Bad frame");
+  });
+
+  test("a handler that throws is answered with SYSTEM_ERROR", async () => {
+    const { client } = pair({ onRequest: () => { throw new Error("boom"); } });
+    const answer = await client.request(1, {});
+    expect(answer.code).toBe(ResponseCode.SYSTEM_ERROR);
+    expect(answer.remark).toContain("boom");
+  });
+});
+
+describe("createDispatcher()", () => {
+  const dispatcher = createDispatcher({
+    5: processor(v.object({ topic: v.string() }), (h) => ({ code: 0, header: { got: h.topic } })),
+    6: processor(v.object({}), async () => { throw new Error("store is down"); }),
+  });
+
+  test("answers REQUEST_CODE_NOT_SUPPORTED for an unknown code", async () => {
+    const { client } = pair({ onRequest: dispatcher });
+    const answer = await client.request(999, {});
+    expect(answer.code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED);
+    expect(answer.remark).toBe("Request code 999 is not supported");
+  });
+
+  test("answers INVALID_HEADER naming the bad field", async () => {
+    const { client } = pair({ onRequest: dispatcher });
+    const answer = await client.request(5, { topic: 42 });
+    expect(answer.code).toBe(ResponseCode.INVALID_HEADER);
+    expect(answer.remark).toContain('"topic"');
+    expect((await client.request(5, { topic: "ok" })).header.got).toBe("ok");
+  });
+
+  test("answers SYSTEM_ERROR when a processor rejects", async () => {
+    const { client } = pair({ onRequest: dispatcher });
+    const answer = await client.request(6, {});
+    expect(answer.code).toBe(ResponseCode.SYSTEM_ERROR);
+    expect(answer.remark).toContain("store is down");
+  });
+});

@@ -1,0 +1,120 @@
+import { describe, expect, test } from "bun:test";
+import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
+import { MessageStore } from "../../../server/store/message_store.ts";
+import type { MessageStoreOptions } from "../../../server/store/store_types.ts";
+import { BACKENDS, FaultyStorage, HOST, msg } from "./_store_helpers.ts";
+
+function tick(ms = 0): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function openOn(faulty: FaultyStorage, dataDir: string, options: Partial<MessageStoreOptions> = {}) {
+  return await MessageStore.open({
+    dataDir,
+    storage: faulty,
+    storeHost: HOST,
+    flushMode: "sync",
+    commitLogSegmentSize: 64 * 1024,
+    flushIntervalMs: 60_000,
+    ...options,
+  });
+}
+
+describe("sync flush", () => {
+  for (const backend of BACKENDS) {
+    test(`group commit: 100 concurrent puts need far fewer fsyncs (${backend.name})`, async () => {
+      const env = backend.make();
+      const faulty = new FaultyStorage(env.storage);
+      const store = await openOn(faulty, env.dataDir);
+      faulty.syncDelayMs = 5;
+      const before = faulty.logSyncs;
+      const puts: Promise<unknown>[] = [];
+      for (let round = 0; round < 10; round++) {
+        for (let i = 0; i < 10; i++) puts.push(store.putMessage(msg("G", { body: `${round}-${i}` })));
+        await tick(1);
+      }
+      const results = (await Promise.all(puts)) as { status: string; queueOffset: number }[];
+      expect(results.every((r) => r.status === "PUT_OK")).toBe(true);
+      expect(results.map((r) => r.queueOffset)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      const syncs = faulty.logSyncs - before;
+      expect(syncs).toBeGreaterThan(0);
+      expect(syncs).toBeLessThan(20);
+      expect(store.getMaxOffset("G", 0)).toBe(100);
+      await store.close();
+      env.cleanup();
+    });
+  }
+
+  test("a put resolves only after its fsync and is invisible until then", async () => {
+    const memory = new MemorySegmentStorage();
+    const faulty = new FaultyStorage(memory);
+    const store = await openOn(faulty, "/data");
+    faulty.syncDelayMs = 20;
+    const arrived: number[] = [];
+    store.onArrive = (_t, _q, offset) => arrived.push(offset);
+    let resolved = false;
+    const put = store.putMessage(msg("V")).then((r) => {
+      resolved = true;
+      return r;
+    });
+    await tick(5);
+    expect(resolved).toBe(false);
+    expect(faulty.logSyncs).toBeGreaterThan(0);
+    expect(store.getMaxOffset("V", 0)).toBe(0);
+    expect(store.getMessage("V", 0, 0, 1).status).toBe("NO_MESSAGE_IN_QUEUE");
+    expect(arrived).toEqual([]);
+    const result = await put;
+    expect(result.status).toBe("PUT_OK");
+    expect(store.lookMessageByOffset(result.commitLogOffset)?.msgId).toBe(result.msgId);
+    expect(arrived).toEqual([0]);
+    expect(store.getMessage("V", 0, 0, 1).status).toBe("FOUND");
+    memory.crash();
+    const again = await openOn(new FaultyStorage(memory), "/data");
+    expect(again.getMaxOffset("V", 0)).toBe(1);
+    await again.close();
+  });
+
+  test("a failed fsync fails every covered put and stops writes", async () => {
+    const faulty = new FaultyStorage(new MemorySegmentStorage());
+    const store = await openOn(faulty, "/data");
+    faulty.failSync = true;
+    const results = await Promise.all([store.putMessage(msg("F")), store.putMessage(msg("F"))]);
+    expect(results.map((r) => r.status)).toEqual(["FLUSH_DISK_FAILED", "FLUSH_DISK_FAILED"]);
+    expect(results[0]!.error).toContain("Injected fsync failure");
+    expect(store.getMaxOffset("F", 0)).toBe(0);
+    faulty.failSync = false;
+    const after = await store.putMessage(msg("F"));
+    expect(after.status).toBe("SERVICE_NOT_AVAILABLE");
+    expect(store.stats.writeFailure).toContain("Injected fsync failure");
+    await expect(store.flush()).rejects.toThrow("Flush failed");
+  });
+
+  test("a failed write fails the batch", async () => {
+    const faulty = new FaultyStorage(new MemorySegmentStorage());
+    const store = await openOn(faulty, "/data", { flushMode: "async" });
+    faulty.failWrite = true;
+    const result = await store.putMessage(msg("W"));
+    expect(result.status).toBe("FLUSH_DISK_FAILED");
+    expect(result.error).toContain("Injected write failure");
+    expect((await store.putMessage(msg("W"))).status).toBe("SERVICE_NOT_AVAILABLE");
+  });
+});
+
+describe("async flush", () => {
+  test("a put is visible at once and fsynced by the background flush", async () => {
+    const faulty = new FaultyStorage(new MemorySegmentStorage());
+    const store = await openOn(faulty, "/data", { flushMode: "async", flushIntervalMs: 10 });
+    const before = faulty.logSyncs;
+    const arrived: number[] = [];
+    store.onArrive = (_t, _q, offset) => arrived.push(offset);
+    const result = await store.putMessage(msg("A"));
+    expect(arrived).toEqual([0]);
+    expect(store.getMaxOffset("A", 0)).toBe(1);
+    expect(faulty.logSyncs).toBe(before);
+    for (let i = 0; i < 100 && store.stats.flushedOffset <= result.commitLogOffset; i++) await tick(5);
+    expect(store.stats.flushedOffset).toBe(store.stats.commitLogMaxOffset);
+    expect(faulty.logSyncs).toBeGreaterThan(before);
+    await store.close();
+    expect((await store.putMessage(msg("A"))).status).toBe("SERVICE_NOT_AVAILABLE");
+  });
+});
