@@ -1,14 +1,17 @@
 /**
- * An in-memory `SegmentStorage` for tests and edge demos. It remembers how much of each file was
- * synced, so `crash()` can model a power loss that drops everything written since.
+ * An in-memory `SegmentStorage` for tests and edge demos. File contents live in fixed-size
+ * pages, so growing a file never copies it. It remembers how much of each file was synced, so
+ * `crash()` can model a power loss that drops everything written since.
  *
  * @module
  */
 
 import type { SegmentFile, SegmentStorage } from "./segment_storage.ts";
 
+const PAGE_SIZE = 1 << 20;
+
 interface Node {
-  data: Uint8Array;
+  pages: (Uint8Array | undefined)[];
   length: number;
   syncedLength: number;
 }
@@ -46,7 +49,7 @@ export class MemorySegmentStorage implements SegmentStorage {
     let node = this.#files.get(p);
     if (!node) {
       if (!options?.create) throw new Error(`No such file "${p}"`);
-      node = { data: new Uint8Array(0), length: 0, syncedLength: 0 };
+      node = { pages: [], length: 0, syncedLength: 0 };
       this.#files.set(p, node);
     }
     return new MemoryFile(p, node);
@@ -79,11 +82,19 @@ export class MemorySegmentStorage implements SegmentStorage {
    * Directory changes are treated as durable at once.
    */
   crash(): void {
-    for (const node of this.#files.values()) {
-      node.length = Math.min(node.length, node.syncedLength);
-      node.data.fill(0, node.length);
-    }
+    for (const node of this.#files.values()) cut(node, Math.min(node.length, node.syncedLength));
   }
+}
+
+function cut(node: Node, size: number): void {
+  if (size < node.length) {
+    const keep = Math.ceil(size / PAGE_SIZE);
+    node.pages.length = Math.min(node.pages.length, keep);
+    const tail = node.pages[keep - 1];
+    if (tail && size % PAGE_SIZE !== 0) tail.fill(0, size % PAGE_SIZE);
+  }
+  node.length = size;
+  node.syncedLength = Math.min(node.syncedLength, size);
 }
 
 class MemoryFile implements SegmentFile {
@@ -107,29 +118,38 @@ class MemoryFile implements SegmentFile {
 
   write(data: Uint8Array, position: number): void {
     const node = this.#check();
-    const end = position + data.length;
-    if (end > node.data.length) {
-      const grown = new Uint8Array(Math.max(end, node.data.length * 2, 4096));
-      grown.set(node.data.subarray(0, node.length));
-      node.data = grown;
+    let done = 0;
+    while (done < data.length) {
+      const at = position + done;
+      const index = Math.floor(at / PAGE_SIZE);
+      const local = at % PAGE_SIZE;
+      const n = Math.min(data.length - done, PAGE_SIZE - local);
+      const page = node.pages[index] ??= new Uint8Array(PAGE_SIZE);
+      page.set(n === data.length ? data : data.subarray(done, done + n), local);
+      done += n;
     }
-    node.data.set(data, position);
-    if (end > node.length) node.length = end;
+    node.length = Math.max(node.length, position + data.length);
   }
 
   read(target: Uint8Array, position: number): number {
     const node = this.#check();
-    const n = Math.max(0, Math.min(target.length, node.length - position));
-    target.set(node.data.subarray(position, position + n));
-    return n;
+    const total = Math.max(0, Math.min(target.length, node.length - position));
+    let done = 0;
+    while (done < total) {
+      const at = position + done;
+      const index = Math.floor(at / PAGE_SIZE);
+      const local = at % PAGE_SIZE;
+      const n = Math.min(total - done, PAGE_SIZE - local);
+      const page = node.pages[index];
+      if (page) target.set(page.subarray(local, local + n), done);
+      else target.fill(0, done, done + n);
+      done += n;
+    }
+    return total;
   }
 
   truncate(size: number): void {
-    const node = this.#check();
-    if (size < node.length) node.data.fill(0, size, node.length);
-    else if (size > node.data.length) this.write(new Uint8Array(0), size);
-    node.length = size;
-    node.syncedLength = Math.min(node.syncedLength, size);
+    cut(this.#check(), size);
   }
 
   sync(): Promise<void> {

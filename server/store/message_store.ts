@@ -7,7 +7,7 @@
 
 import { setInterval } from "node:timers";
 import { createOffsetMessageId } from "../../core/model/message_id.ts";
-import { decodeRecord, MAX_PROPERTIES_BYTES, PreparedRecord, readStoreTimestamp } from "../../core/model/record.ts";
+import { decodeRecord, PreparedRecord, readStoreTimestamp } from "../../core/model/record.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageExt } from "../../core/model/message.ts";
 import { Checkpoint } from "./checkpoint.ts";
@@ -15,7 +15,7 @@ import { CommitLog } from "./commit_log.ts";
 import { CQ_ENTRY_SIZE, decodeEntry } from "./consume_queue.ts";
 import { FileSegmentStorage } from "./file_segment_storage.ts";
 import { type DispatchItem, QueueTable } from "./queue_table.ts";
-import { joinPath, type SegmentStorage } from "./segment_storage.ts";
+import { joinPath } from "./segment_storage.ts";
 import { recoverStore } from "./store_recovery.ts";
 import type {
   GetResult,
@@ -54,7 +54,6 @@ export type ArriveListener = (topic: string, queueId: number, queueOffset: numbe
 export class MessageStore {
   /** Called once per message when it becomes visible to consumers (for long polling). */
   onArrive: ArriveListener | undefined;
-  #storage: SegmentStorage;
   #commitLog: CommitLog;
   #queues: QueueTable;
   #checkpoint: Checkpoint;
@@ -75,11 +74,10 @@ export class MessageStore {
   #lastRetentionCheck = 0;
 
   private constructor(
-    parts: { storage: SegmentStorage; commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint },
+    parts: { commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint },
     options: Required<Omit<MessageStoreOptions, "storage">>,
     recovery: RecoveryReport,
   ) {
-    this.#storage = parts.storage;
     this.#commitLog = parts.commitLog;
     this.#queues = parts.queues;
     this.#checkpoint = parts.checkpoint;
@@ -116,7 +114,7 @@ export class MessageStore {
     if (!Number.isSafeInteger(resolved.consumeQueueEntriesPerFile) || resolved.consumeQueueEntriesPerFile < 1) {
       throw new RangeError(`Invalid consumeQueueEntriesPerFile "${resolved.consumeQueueEntriesPerFile}"`);
     }
-    createOffsetMessageId(resolved.storeHost, 0);
+    createOffsetMessageId(resolved.storeHost, 0); // throws early on an unparsable store host
     storage.mkdir(resolved.dataDir);
     const commitLog = CommitLog.open(joinPath(resolved.dataDir, "commitlog"), {
       storage,
@@ -137,7 +135,7 @@ export class MessageStore {
       logicsOffset: commitLog.maxOffset,
       timestamp: resolved.now(),
     });
-    const store = new MessageStore({ storage, commitLog, queues, checkpoint }, resolved, recovery);
+    const store = new MessageStore({ commitLog, queues, checkpoint }, resolved, recovery);
     store.#timer = setInterval(() => void store.#housekeep(), resolved.flushIntervalMs);
     store.#timer.unref?.();
     return store;
@@ -200,9 +198,9 @@ export class MessageStore {
     try {
       record = new PreparedRecord({ ...input, storeHost: this.#options.storeHost });
     } catch (error) {
-      const message = (error as Error).message;
-      const status = message.includes(`${MAX_PROPERTIES_BYTES}`) ? "PROPERTIES_SIZE_EXCEEDED" : "MESSAGE_ILLEGAL";
-      return failed(status, message);
+      // The topic was checked above, so a RangeError here means the properties are too long.
+      const status = error instanceof RangeError ? "PROPERTIES_SIZE_EXCEEDED" : "MESSAGE_ILLEGAL";
+      return failed(status, (error as Error).message);
     }
     const limit = Math.min(this.#options.maxMessageSize, this.#commitLog.segmentSize - 8);
     if (record.size > limit) {
@@ -353,7 +351,7 @@ export class MessageStore {
     if (offset === maxOffset) return { status: "OFFSET_OVERFLOW_ONE", nextBeginOffset: offset, ...base };
     if (offset > maxOffset) return { status: "OFFSET_OVERFLOW_BADLY", nextBeginOffset: maxOffset, ...base };
     const want = Math.max(1, Math.floor(maxMsgNums));
-    const scan = Math.min(maxOffset - offset, Math.max(want, MAX_SCAN_ENTRIES));
+    const scan = Math.min(maxOffset - offset, filter ? Math.max(want, MAX_SCAN_ENTRIES) : want);
     const entries = new Uint8Array(scan * CQ_ENTRY_SIZE);
     const read = cq.read(offset, entries);
     const logMin = this.#commitLog.minOffset;
@@ -616,11 +614,6 @@ export class MessageStore {
     this.#commitLog.close();
     this.#queues.close();
     if (error) throw error;
-  }
-
-  /** The storage this store writes to (shared with other state files of the broker). */
-  get storage(): SegmentStorage {
-    return this.#storage;
   }
 }
 

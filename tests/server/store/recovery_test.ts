@@ -206,3 +206,34 @@ describe("MessageStore recovery after a power loss", () => {
     await again.close();
   });
 });
+
+describe("MessageStore recovery of large segments", () => {
+  test("the scan handles segments and records larger than its read window", async () => {
+    const storage = new MemorySegmentStorage();
+    const options = {
+      dataDir: "/data",
+      storage,
+      storeHost: HOST,
+      commitLogSegmentSize: 16 * 1024 * 1024,
+      maxMessageSize: 6 * 1024 * 1024,
+    };
+    const store = await MessageStore.open(options);
+    const kib = new Uint8Array(1024).fill(7);
+    for (let i = 0; i < 6; i++) {
+      await store.putMessages(Array.from({ length: 1000 }, () => msg("Big", { body: kib })));
+    }
+    const huge = new Uint8Array(5 * 1024 * 1024).fill(9);
+    const hugeResult = await store.putMessage(msg("Big", { body: huge }));
+    await store.putMessage(msg("Big", { body: "tail" }));
+    await store.close();
+    storage.remove("/data/consumequeue");
+    storage.remove("/data/checkpoint");
+    const again = await MessageStore.open(options);
+    expect(again.stats.recovery.cutAt).toBeUndefined();
+    expect(again.stats.recovery.rebuiltEntries).toBe(6002);
+    expect(again.lookMessageByOffset(hugeResult.commitLogOffset)?.body).toEqual(huge);
+    const last = again.getMessage("Big", 0, 6001, 1);
+    expect(text.decode(decodeRecords(last.body!)[0]!.body)).toBe("tail");
+    await again.close();
+  });
+});

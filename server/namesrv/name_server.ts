@@ -1,0 +1,110 @@
+/**
+ * The NameServer: serves the route table over the native protocol and expires silent brokers
+ * (RocketMQ's `NamesrvController` with its `BrokerHousekeepingService`). NameServers keep no
+ * state on disk and never talk to each other; brokers register with every one of them.
+ *
+ * @module
+ */
+import { Connection } from "../../core/remoting/connection.ts";
+import { createDispatcher } from "../../core/remoting/dispatcher.ts";
+import type { Listen } from "../../core/remoting/transport.ts";
+import { createNameServerProcessors } from "./processors.ts";
+import { RouteTable } from "./route_table.ts";
+
+/** Options of `startNameServer`. */
+export interface NameServerOptions {
+  /** The runtime's listen adapter (`server/bun/listen.ts`, `server/deno/listen.ts`, or an in-memory one). */
+  listen: Listen;
+  /** Address to bind. @default "0.0.0.0" */
+  hostname?: string;
+  /** Port to bind; 0 picks a free one. @default 9876 */
+  port?: number;
+  /** A broker silent for longer than this is dropped. @default 120000 */
+  brokerExpiryMs?: number;
+  /** How often silent brokers are looked for. @default 10000 */
+  scanIntervalMs?: number;
+  /** The clock, in milliseconds. @default Date.now */
+  now?: () => number;
+  /** Where broker arrivals and departures and unexpected failures are reported. */
+  log?: (line: string) => void;
+}
+
+/** A running NameServer. */
+export interface NameServer {
+  /** The bound address. */
+  readonly hostname: string;
+  /** The bound port (the one picked when 0 was asked for). */
+  readonly port: number;
+  /** The live route table. */
+  readonly routeTable: RouteTable;
+  /** Stops listening, stops the expiry scan and closes every connection. */
+  close(): Promise<void>;
+}
+
+/** The NameServer's default port. */
+export const DEFAULT_NAME_SERVER_PORT = 9876;
+
+/**
+ * Starts a NameServer.
+ *
+ * @param options The listen adapter, address, expiry and clock.
+ * @returns The running NameServer.
+ *
+ * @example Starting a NameServer on a free port
+ * ```ts
+ * import { startNameServer } from "./name_server.ts";
+ * import { listen } from "../bun/listen.ts";
+ *
+ * const nameServer = await startNameServer({ listen, hostname: "127.0.0.1", port: 0 });
+ * console.log(`NameServer on ${nameServer.hostname}:${nameServer.port}`);
+ * await nameServer.close();
+ * ```
+ */
+export async function startNameServer(options: NameServerOptions): Promise<NameServer> {
+  const scanIntervalMs = options.scanIntervalMs ?? 10_000;
+  if (!(scanIntervalMs > 0)) throw new RangeError(`Scan interval must be above 0 ms, got ${scanIntervalMs}`);
+  const log = options.log;
+  const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs });
+  const dispatcher = createDispatcher(createNameServerProcessors(routeTable, { log }), {
+    onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`),
+  });
+
+  const connections = new Set<Connection>();
+  const onClose = (connection: Connection) => {
+    connections.delete(connection);
+    for (const addr of routeTable.dropSession(connection)) {
+      log?.(`Broker at ${addr} dropped: its connection from ${connection.remoteAddress} closed`);
+    }
+  };
+
+  const listener = await options.listen(
+    { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? DEFAULT_NAME_SERVER_PORT },
+    (transport) => {
+      const connection = new Connection({ onRequest: dispatcher, onClose });
+      connections.add(connection);
+      connection.attach(transport);
+      return connection.handlers;
+    },
+  );
+
+  const scanner = setInterval(() => {
+    for (const { brokerAddr, info } of routeTable.scanExpired()) {
+      log?.(`Broker "${info.brokerName}" at ${brokerAddr} expired: silent for more than ${routeTable.brokerExpiryMs} ms`);
+    }
+  }, scanIntervalMs);
+
+  let closing: Promise<void> | undefined;
+  return {
+    hostname: listener.hostname,
+    port: listener.port,
+    routeTable,
+    close() {
+      closing ??= (async () => {
+        clearInterval(scanner);
+        await listener.close();
+        for (const connection of [...connections]) connection.close();
+      })();
+      return closing;
+    },
+  };
+}

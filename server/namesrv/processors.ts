@@ -1,0 +1,77 @@
+/**
+ * The NameServer's request processors, one per request code (RocketMQ's `DefaultRequestProcessor`).
+ *
+ * @module
+ */
+import {
+  EmptyHeader,
+  RegisterBrokerHeader,
+  TopicHeader,
+  UnregisterBrokerHeader,
+} from "../../core/protocol/headers.ts";
+import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
+import { type Processor, processor } from "../../core/remoting/dispatcher.ts";
+import type { RouteTable } from "./route_table.ts";
+
+/** Options of `createNameServerProcessors`. */
+export interface NameServerProcessorsOptions {
+  /** Where broker arrivals and departures are reported. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Builds the processors that serve a route table.
+ *
+ * @param routeTable The table to read and update.
+ * @param options Logging.
+ * @returns Processors keyed by request code, for `createDispatcher`.
+ */
+export function createNameServerProcessors(
+  routeTable: RouteTable,
+  options: NameServerProcessorsOptions = {},
+): Record<number, Processor<any>> {
+  const log = options.log;
+  return {
+    [RequestCode.REGISTER_BROKER]: processor(RegisterBrokerHeader, (header, _request, connection) => {
+      const result = routeTable.registerBroker(header, connection);
+      if (result.isNew) {
+        const role = header.brokerId === 0 ? "master" : `slave ${header.brokerId}`;
+        log?.(`Broker "${header.brokerName}" (${role}) of cluster "${header.clusterName}" registered from ${header.brokerAddr}`);
+      }
+      return {
+        code: ResponseCode.SUCCESS,
+        header: { haServerAddr: result.haServerAddr, masterAddr: result.masterAddr },
+      };
+    }),
+
+    [RequestCode.UNREGISTER_BROKER]: processor(UnregisterBrokerHeader, (header) => {
+      if (routeTable.unregisterBroker(header)) {
+        log?.(`Broker "${header.brokerName}" at ${header.brokerAddr} unregistered`);
+      }
+      return { code: ResponseCode.SUCCESS };
+    }),
+
+    [RequestCode.GET_ROUTEINFO_BY_TOPIC]: processor(TopicHeader, (header) => {
+      const route = routeTable.getRoute(header.topic);
+      if (route === undefined) {
+        return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `No route for topic "${header.topic}"` };
+      }
+      return { code: ResponseCode.SUCCESS, header: { ...route } };
+    }),
+
+    [RequestCode.GET_BROKER_CLUSTER_INFO]: processor(EmptyHeader, () => ({
+      code: ResponseCode.SUCCESS,
+      header: { ...routeTable.getClusterInfo() },
+    })),
+
+    [RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER]: processor(EmptyHeader, () => ({
+      code: ResponseCode.SUCCESS,
+      header: { topics: routeTable.getTopicList() },
+    })),
+
+    [RequestCode.DELETE_TOPIC_IN_NAMESRV]: processor(TopicHeader, (header) => {
+      if (routeTable.deleteTopic(header.topic)) log?.(`Topic "${header.topic}" deleted`);
+      return { code: ResponseCode.SUCCESS };
+    }),
+  };
+}
