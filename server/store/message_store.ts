@@ -12,8 +12,8 @@ import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageExt } from "../../core/model/message.ts";
 import { Checkpoint } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
-import { CQ_ENTRY_SIZE, decodeEntry } from "./consume_queue.ts";
 import { FileSegmentStorage } from "./file_segment_storage.ts";
+import { DEFAULT_MAX_BYTES, findOffsetByTime, readQueue, RECORD_HEAD } from "./queue_reader.ts";
 import { type DispatchItem, QueueTable } from "./queue_table.ts";
 import { joinPath } from "./segment_storage.ts";
 import { recoverStore } from "./store_recovery.ts";
@@ -28,11 +28,8 @@ import type {
 } from "./store_types.ts";
 
 const GIB = 1024 * 1024 * 1024;
-const MAX_SCAN_ENTRIES = 2000;
-const DEFAULT_MAX_BYTES = 256 * 1024;
 const RETENTION_CHECK_MS = 60_000;
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
-const RECORD_HEAD = 80;
 
 /** Puts waiting for the writer: one group is one `putMessage` or `putMessages` call. */
 interface PutGroup {
@@ -342,67 +339,10 @@ export class MessageStore {
     filter?: (tagHash: number) => boolean,
     maxBytes: number = DEFAULT_MAX_BYTES,
   ): GetResult {
-    const cq = this.#queues.find(topic, queueId)?.cq;
-    const minOffset = cq?.minOffset ?? 0;
-    const maxOffset = cq?.maxOffset ?? 0;
-    const base = { minOffset, maxOffset, count: 0 };
-    if (!cq || maxOffset === 0) return { status: "NO_MESSAGE_IN_QUEUE", nextBeginOffset: 0, ...base };
-    if (offset < minOffset) return { status: "OFFSET_TOO_SMALL", nextBeginOffset: minOffset, ...base };
-    if (offset === maxOffset) return { status: "OFFSET_OVERFLOW_ONE", nextBeginOffset: offset, ...base };
-    if (offset > maxOffset) return { status: "OFFSET_OVERFLOW_BADLY", nextBeginOffset: maxOffset, ...base };
-    const want = Math.max(1, Math.floor(maxMsgNums));
-    const scan = Math.min(maxOffset - offset, filter ? Math.max(want, MAX_SCAN_ENTRIES) : want);
-    const entries = new Uint8Array(scan * CQ_ENTRY_SIZE);
-    const read = cq.read(offset, entries);
-    const logMin = this.#commitLog.minOffset;
-    const picked: { offset: number; size: number; tagHash: number; queueOffset: number }[] = [];
-    let bytes = 0;
-    let filtered = 0;
-    let next = offset;
-    for (let i = 0; i < read && picked.length < want; i++) {
-      const e = decodeEntry(entries, i * CQ_ENTRY_SIZE);
-      if (e.size > 0 && e.offset >= logMin) {
-        if (filter && !filter(e.tagHash)) {
-          filtered++;
-        } else {
-          if (picked.length > 0 && bytes + e.size > maxBytes) break;
-          picked.push({ ...e, queueOffset: offset + i });
-          bytes += e.size;
-        }
-      }
-      next = offset + i + 1;
-    }
-    if (picked.length === 0) {
-      return { status: filtered > 0 ? "NO_MATCHED_MESSAGE" : "OFFSET_FOUND_NULL", nextBeginOffset: next, ...base };
-    }
-    const body = new Uint8Array(bytes);
-    let pos = 0;
-    let count = 0;
-    for (let i = 0; i < picked.length;) {
-      let j = i + 1;
-      let length = picked[i]!.size;
-      while (j < picked.length && picked[j]!.offset === picked[j - 1]!.offset + picked[j - 1]!.size) {
-        length += picked[j]!.size;
-        j++;
-      }
-      const got = this.#commitLog.read(picked[i]!.offset, body.subarray(pos, pos + length));
-      let whole = 0;
-      while (i < j && whole + picked[i]!.size <= got) whole += picked[i++]!.size;
-      pos += whole;
-      count = i;
-      if (whole < length) break;
-    }
-    if (count === 0) return { status: "OFFSET_FOUND_NULL", nextBeginOffset: picked[0]!.queueOffset + 1, ...base };
-    if (count < picked.length) next = picked[count]!.queueOffset;
-    return {
-      status: "FOUND",
-      nextBeginOffset: next,
-      minOffset,
-      maxOffset,
-      body: pos === body.length ? body : body.subarray(0, pos),
-      count,
-      tagHashes: picked.slice(0, count).map((p) => p.tagHash),
-    };
+    return readQueue(
+      { cq: this.#queues.find(topic, queueId)?.cq, commitLog: this.#commitLog },
+      { offset, maxMsgNums, filter, maxBytes },
+    );
   }
 
   /**
@@ -437,22 +377,7 @@ export class MessageStore {
    */
   getOffsetByTime(topic: string, queueId: number, timestampMs: number): number {
     const cq = this.#queues.find(topic, queueId)?.cq;
-    if (!cq) return 0;
-    const head = new Uint8Array(RECORD_HEAD);
-    const logMin = this.#commitLog.minOffset;
-    let lo = cq.minOffset;
-    let hi = cq.maxOffset;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      const e = cq.entry(mid);
-      let older = true;
-      if (e && e.size > 0 && e.offset >= logMin && this.#commitLog.read(e.offset, head) === head.length) {
-        older = readStoreTimestamp(head, 0) < timestampMs;
-      }
-      if (older) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return cq ? findOffsetByTime({ cq, commitLog: this.#commitLog }, timestampMs) : 0;
   }
 
   /**

@@ -16,6 +16,8 @@ export interface QueueState {
   cq: ConsumeQueue | undefined;
   /** Queue offset the next appended message gets (may run ahead of the ConsumeQueue). */
   next: number;
+  /** Set once the topic is deleted; late dispatches for it are dropped. */
+  deleted: boolean;
 }
 
 /** One record to index. */
@@ -79,7 +81,7 @@ export class QueueTable {
     }
     let state = queues.get(queueId);
     if (!state) {
-      state = { topic, queueId, cq: undefined, next: 0 };
+      state = { topic, queueId, cq: undefined, next: 0, deleted: false };
       queues.set(queueId, state);
     }
     return state;
@@ -124,7 +126,10 @@ export class QueueTable {
   async delete(topic: string): Promise<void> {
     const queues = this.#topics.get(topic);
     this.#topics.delete(topic);
-    for (const state of queues?.values() ?? []) state.cq?.close();
+    for (const state of queues?.values() ?? []) {
+      state.deleted = true;
+      state.cq?.close();
+    }
     this.#storage.remove(joinPath(this.dir, topic));
     await this.#storage.syncDir(this.dir);
   }
@@ -139,6 +144,7 @@ export class QueueTable {
   dispatch(items: readonly DispatchItem[]): number {
     const groups = new Map<QueueState, DispatchItem[]>();
     for (const item of items) {
+      if (item.state.deleted) continue;
       let group = groups.get(item.state);
       if (!group) {
         group = [];

@@ -1,0 +1,10 @@
+/**
+ * `rmq` on Deno: `deno run -A cli/deno.ts <command>`.
+ *
+ * @module
+ */
+import { dial } from "../server/deno/connect.ts";
+import { listen } from "../server/deno/listen.ts";
+import { main } from "./main.ts";
+
+await main(Deno.args, { listen, dial });

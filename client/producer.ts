@@ -1,0 +1,488 @@
+/**
+ * The producer: routes messages to queues, sends them and retries on another broker on failure.
+ *
+ * @module
+ */
+import { BrokerError, ClientError, ConnectionClosedError, RequestTimeoutError } from "../core/errors.ts";
+import { type Message, MessageConst } from "../core/model/message.ts";
+import type { MessageQueue } from "../core/model/message_queue.ts";
+import type { Command } from "../core/protocol/command.ts";
+import { GroupName, type SendBatchResponseHeader, type SendResponseHeader } from "../core/protocol/headers.ts";
+import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
+import type { Dialer } from "../core/remoting/transport.ts";
+import * as v from "valibot";
+import { InFlightLimiter } from "./_in_flight.ts";
+import { type PreparedMessage, prepareMessage, preparedSize } from "./_prepare_message.ts";
+import { selectQueue } from "./_queue_select.ts";
+import { UniqueKeyGenerator } from "./_unique_key.ts";
+import { defaultDialer } from "./default_dialer.ts";
+import { RemotingClient } from "./remoting_client.ts";
+import { RouteCache, type TopicRoute } from "./route_cache.ts";
+
+/** Options of a `Producer`. */
+export interface ProducerOptions {
+  /** NameServer addresses (`host:port`); any live one is used. */
+  nameServer: string | readonly string[];
+  /** Producer group, recorded with each send. @default "DEFAULT_PRODUCER" */
+  group?: string;
+  /** Opens sockets. @default the runtime's dialer (`defaultDialer()`) */
+  dial?: Dialer;
+  /** Time one send may take, retries and waiting for in-flight room included. @default 3000 */
+  sendTimeoutMs?: number;
+  /** Extra attempts, on another broker when there is one, after a retryable failure. @default 2 */
+  retryTimesWhenSendFailed?: number;
+  /** Most sends awaiting an answer at once; the next send waits for room. @default 10000 */
+  maxInFlight?: number;
+  /** Most message bytes awaiting an answer at once; the next send waits for room. @default 64 MiB */
+  maxInFlightBytes?: number;
+  /** Queues per broker of a topic created by its first send. @default 4 */
+  defaultTopicQueueNums?: number;
+  /** Largest message body, and largest batch, in bytes. @default 4 MiB */
+  maxMessageSize?: number;
+  /** How often routes are fetched again from the NameServers. @default 30000 */
+  pollNameServerIntervalMs?: number;
+}
+
+/** Picks the queue of a message, e.g. by hashing an order id so one order's messages stay in order. */
+export type MessageQueueSelector = (queues: readonly MessageQueue[], message: Message, arg: unknown) => MessageQueue;
+
+/** Options of one send. */
+export interface SendOptions {
+  /** Send to this queue (no retry on another broker). */
+  queue?: MessageQueue;
+  /** Choose the queue among the topic's writable queues (no retry on another broker). */
+  selector?: MessageQueueSelector;
+  /** Passed to `selector`. */
+  arg?: unknown;
+  /** Overrides `sendTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/**
+ * How the broker stored a sent message. Anything but `SEND_OK` means the message is stored but
+ * not as safely as the broker is configured to make it.
+ */
+export type SendStatus = "SEND_OK" | "FLUSH_DISK_TIMEOUT" | "SLAVE_NOT_AVAILABLE";
+
+/** The answer to `send`. */
+export interface SendResult {
+  status: SendStatus;
+  /** The offset message id: broker address and CommitLog offset (see `PullConsumer.viewMessage`). */
+  msgId: string;
+  /** Where the message went. */
+  messageQueue: MessageQueue;
+  /** Its index in that queue. */
+  queueOffset: number;
+  /** The producer-made unique id (`UNIQ_KEY` property). */
+  uniqueKey: string;
+}
+
+/** The answer to `sendBatch`: the messages have consecutive offsets in one queue. */
+export interface BatchSendResult {
+  status: SendStatus;
+  /** Offset message ids, in the order the messages were given. */
+  msgIds: string[];
+  /** Producer-made unique ids, in the same order. */
+  uniqueKeys: string[];
+  messageQueue: MessageQueue;
+  /** Offset of the first message. */
+  queueOffset: number;
+}
+
+const SEND_STATUS: Readonly<Record<number, SendStatus>> = {
+  [ResponseCode.SUCCESS]: "SEND_OK",
+  [ResponseCode.FLUSH_DISK_TIMEOUT]: "FLUSH_DISK_TIMEOUT",
+  [ResponseCode.SLAVE_NOT_AVAILABLE]: "SLAVE_NOT_AVAILABLE",
+};
+const STORED_CODES: readonly number[] = Object.keys(SEND_STATUS).map(Number);
+
+/** Broker answers worth another attempt (on another broker when there is one). */
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([
+  ResponseCode.SYSTEM_ERROR,
+  ResponseCode.SYSTEM_BUSY,
+  ResponseCode.SERVICE_NOT_AVAILABLE,
+  ResponseCode.TOPIC_NOT_EXIST,
+  ResponseCode.NO_PERMISSION,
+  ResponseCode.FLUSH_DISK_FAILED,
+  ResponseCode.FLOW_CONTROL,
+]);
+
+/** How long a broker that could not be reached is passed over while others can take the send. */
+const BROKER_ISOLATION_MS = 10_000;
+/** Most messages in one batch (the broker's limit). */
+const MAX_BATCH_MESSAGES = 4096;
+
+/**
+ * Tells whether a failed send may succeed if tried again.
+ *
+ * @param error What the attempt threw.
+ * @returns `true` for connection failures, timeouts and retryable broker codes.
+ */
+export function isRetryableSendError(error: unknown): boolean {
+  if (error instanceof BrokerError) return RETRYABLE_CODES.has(error.code);
+  return error instanceof ConnectionClosedError || error instanceof RequestTimeoutError;
+}
+
+type State = "created" | "starting" | "running" | "stopped";
+
+/**
+ * Sends messages to the brokers that serve their topics.
+ *
+ * `send` resolves once the broker stored the message. Many sends may be in flight at once (just
+ * don't await each before the next); past `maxInFlight` sends or `maxInFlightBytes` bytes, the
+ * next send waits for room, and fails with `RequestTimeoutError` if none frees up in time.
+ *
+ * @example Send a message
+ * ```ts ignore
+ * import { Producer } from "./producer.ts";
+ * const producer = new Producer({ nameServer: "127.0.0.1:9876" });
+ * await producer.start();
+ * const result = await producer.send({ topic: "orders", body: "hello", tags: "created", keys: ["order-1"] });
+ * console.log(result.status, result.msgId);
+ * await producer.shutdown();
+ * ```
+ */
+export class Producer {
+  readonly #nameServers: readonly string[];
+  readonly #group: string;
+  readonly #dial: Dialer | undefined;
+  readonly #sendTimeoutMs: number;
+  readonly #retryTimes: number;
+  readonly #defaultTopicQueueNums: number;
+  readonly #maxMessageSize: number;
+  readonly #pollIntervalMs: number;
+  readonly #limiter: InFlightLimiter;
+  readonly #uniqueKeys = new UniqueKeyGenerator();
+  /** Round-robin position per topic; starts at random so producers spread over queues. */
+  readonly #counters = new Map<string, number>();
+  /** Broker name to the time until which it is passed over. */
+  readonly #isolated = new Map<string, number>();
+  #client: RemotingClient | undefined;
+  #routes: RouteCache | undefined;
+  #state: State = "created";
+  #starting: Promise<void> | undefined;
+
+  /**
+   * @param options NameServers, group, timeouts and limits.
+   * @throws {ClientError} When an option is invalid.
+   */
+  constructor(options: ProducerOptions) {
+    this.#nameServers = typeof options.nameServer === "string" ? [options.nameServer] : [...options.nameServer];
+    if (this.#nameServers.length === 0) throw new ClientError("At least one NameServer address is needed");
+    this.#group = options.group ?? "DEFAULT_PRODUCER";
+    const group = v.safeParse(GroupName, this.#group);
+    if (!group.success) throw new ClientError(`Producer group "${this.#group}" is invalid: ${group.issues[0].message}`);
+    this.#dial = options.dial;
+    this.#sendTimeoutMs = positive("sendTimeoutMs", options.sendTimeoutMs ?? 3000);
+    this.#retryTimes = options.retryTimesWhenSendFailed ?? 2;
+    if (!Number.isInteger(this.#retryTimes) || this.#retryTimes < 0) {
+      throw new ClientError(`retryTimesWhenSendFailed "${this.#retryTimes}" must be a non-negative integer`);
+    }
+    this.#defaultTopicQueueNums = options.defaultTopicQueueNums ?? 4;
+    if (!Number.isInteger(this.#defaultTopicQueueNums) || this.#defaultTopicQueueNums < 1 || this.#defaultTopicQueueNums > 1024) {
+      throw new ClientError(`defaultTopicQueueNums "${this.#defaultTopicQueueNums}" must be an integer from 1 to 1024`);
+    }
+    this.#maxMessageSize = positive("maxMessageSize", options.maxMessageSize ?? 4 * 1024 * 1024);
+    this.#pollIntervalMs = positive("pollNameServerIntervalMs", options.pollNameServerIntervalMs ?? 30_000);
+    try {
+      this.#limiter = new InFlightLimiter(options.maxInFlight ?? 10_000, options.maxInFlightBytes ?? 64 * 1024 * 1024);
+    } catch (error) {
+      throw new ClientError((error as Error).message, { cause: error });
+    }
+  }
+
+  /** The producer group. */
+  get group(): string {
+    return this.#group;
+  }
+
+  /** Sends awaiting an answer now. */
+  get inFlight(): number {
+    return this.#limiter.count;
+  }
+
+  /**
+   * Gets the producer ready: loads the runtime's dialer unless one was given and starts route
+   * polling. Connections open on first use.
+   *
+   * @throws {ClientError} After `shutdown()`.
+   */
+  start(): Promise<void> {
+    if (this.#state === "stopped") return Promise.reject(new ClientError("Producer is shut down"));
+    this.#starting ??= (async () => {
+      this.#state = "starting";
+      const dial = this.#dial ?? await defaultDialer();
+      const client = new RemotingClient({ dial, requestTimeoutMs: this.#sendTimeoutMs });
+      const routes = new RouteCache(client, {
+        nameServers: this.#nameServers,
+        pollIntervalMs: this.#pollIntervalMs,
+        autoCreateQueueNums: this.#defaultTopicQueueNums,
+      });
+      if (this.#state !== "starting") {
+        await client.shutdown();
+        return;
+      }
+      routes.start();
+      this.#client = client;
+      this.#routes = routes;
+      this.#state = "running";
+    })();
+    return this.#starting;
+  }
+
+  /**
+   * Sends one message and waits until a broker stored it.
+   *
+   * @param message The message.
+   * @param options A queue or selector, and a timeout.
+   * @returns Where the message was stored.
+   * @throws {ClientError} When the message is invalid or the producer is not running.
+   * @throws {BrokerError} When the broker refuses it for good, or the last retry failed with a broker error.
+   * @throws {ConnectionClosedError} When the last attempt could not reach its broker.
+   * @throws {RequestTimeoutError} When `sendTimeoutMs` passes first.
+   */
+  async send(message: Message, options: SendOptions = {}): Promise<SendResult> {
+    this.#checkRunning();
+    const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const prepared = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next() });
+    const size = preparedSize(prepared);
+    await this.#limiter.acquire(size, timeoutMs);
+    try {
+      const { queue, response } = await this.#deliver(message, options, deadline, (queue, address, remaining) =>
+        this.#client!.invoke(address, {
+          code: RequestCode.SEND_MESSAGE,
+          header: this.#sendHeader(prepared, queue),
+          body: prepared.body,
+          timeoutMs: remaining,
+          accept: STORED_CODES,
+        }));
+      const header = response.header as unknown as SendResponseHeader;
+      return {
+        status: SEND_STATUS[response.code]!,
+        msgId: header.msgId,
+        messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.queueId ?? queue.queueId },
+        queueOffset: header.queueOffset,
+        uniqueKey: prepared.uniqueKey,
+      };
+    } finally {
+      this.#limiter.release(size);
+    }
+  }
+
+  /**
+   * Sends one message without waiting for the broker's answer: fastest, but a lost message goes
+   * unnoticed. Resolves once the request is handed to the connection.
+   *
+   * @param message The message.
+   * @param options A queue or selector, and a timeout for routing and connecting.
+   * @throws {ClientError} When the message is invalid or the producer is not running.
+   * @throws {ConnectionClosedError} When its broker cannot be reached.
+   */
+  async sendOneway(message: Message, options: SendOptions = {}): Promise<void> {
+    this.#checkRunning();
+    const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs;
+    const prepared = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next() });
+    const size = preparedSize(prepared);
+    await this.#limiter.acquire(size, timeoutMs);
+    try {
+      const route = await this.#routes!.get(prepared.topic);
+      const queue = this.#chooseQueue(route, message, options, undefined);
+      const address = this.#masterAddress(queue);
+      await this.#client!.oneway(address, { code: RequestCode.SEND_MESSAGE, header: this.#sendHeader(prepared, queue), body: prepared.body });
+    } finally {
+      this.#limiter.release(size);
+    }
+  }
+
+  /**
+   * Sends messages of one topic in one request; they are stored in one queue with consecutive
+   * offsets, all or none.
+   *
+   * @param messages The messages (1 to 4096, same topic, no delay level, bodies adding up to at most `maxMessageSize`).
+   * @param options A queue or selector (the selector sees the first message), and a timeout.
+   * @returns Where the messages were stored.
+   * @throws {ClientError} When the batch is invalid or the producer is not running.
+   * @throws {BrokerError} When the broker refuses the batch, or the last retry failed with a broker error.
+   * @throws {ConnectionClosedError} When the last attempt could not reach its broker.
+   * @throws {RequestTimeoutError} When `sendTimeoutMs` passes first.
+   */
+  async sendBatch(messages: readonly Message[], options: SendOptions = {}): Promise<BatchSendResult> {
+    this.#checkRunning();
+    if (!Array.isArray(messages) || messages.length === 0) throw new ClientError("Batch is empty");
+    if (messages.length > MAX_BATCH_MESSAGES) {
+      throw new ClientError(`Batch has ${messages.length} messages; at most ${MAX_BATCH_MESSAGES} are allowed`);
+    }
+    const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const prepared: PreparedMessage[] = [];
+    let total = 0;
+    let size = 0;
+    for (const message of messages) {
+      const one = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next() });
+      if (one.topic !== prepared[0]?.topic && prepared.length > 0) {
+        throw new ClientError(`Batch mixes topics "${prepared[0]!.topic}" and "${one.topic}"`);
+      }
+      if (MessageConst.DELAY in one.properties) throw new ClientError("Messages of a batch cannot have a delay level");
+      total += one.body.length;
+      size += preparedSize(one);
+      prepared.push(one);
+    }
+    if (total > this.#maxMessageSize) {
+      throw new ClientError(`Batch bodies add up to ${total} bytes, over the limit of ${this.#maxMessageSize} bytes`);
+    }
+    const body = new Uint8Array(total);
+    let pos = 0;
+    for (const one of prepared) {
+      body.set(one.body, pos);
+      pos += one.body.length;
+    }
+    const entries = prepared.map((one) => ({ size: one.body.length, flag: one.flag, properties: one.properties }));
+    await this.#limiter.acquire(size, timeoutMs);
+    try {
+      const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) =>
+        this.#client!.invoke(address, {
+          code: RequestCode.SEND_BATCH_MESSAGE,
+          header: {
+            producerGroup: this.#group,
+            topic: queue.topic,
+            queueId: queue.queueId,
+            bornTimestamp: Date.now(),
+            messages: entries,
+            defaultTopicQueueNums: this.#defaultTopicQueueNums,
+          },
+          body,
+          timeoutMs: remaining,
+          accept: STORED_CODES,
+        }));
+      const header = response.header as unknown as SendBatchResponseHeader;
+      return {
+        status: SEND_STATUS[response.code]!,
+        msgIds: header.msgIds,
+        uniqueKeys: prepared.map((one) => one.uniqueKey),
+        messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.queueId ?? queue.queueId },
+        queueOffset: header.queueOffset,
+      };
+    } finally {
+      this.#limiter.release(size);
+    }
+  }
+
+  /**
+   * The queues a topic's messages can be sent to, in the order selectors see them.
+   *
+   * @param topic The topic.
+   * @returns Its writable queues.
+   * @throws {ClientError} When the producer is not running.
+   */
+  async fetchPublishQueues(topic: string): Promise<MessageQueue[]> {
+    this.#checkRunning();
+    return [...(await this.#routes!.get(topic)).writeQueues];
+  }
+
+  /**
+   * Stops taking sends, waits for those in flight, and closes every connection.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#state === "stopped") return;
+    const wasStarting = this.#state === "starting";
+    this.#state = "stopped";
+    if (wasStarting) await this.#starting?.catch(() => {});
+    await this.#limiter.idle();
+    this.#routes?.stop();
+    await this.#client?.shutdown();
+  }
+
+  #checkRunning(): void {
+    if (this.#state === "running") return;
+    throw new ClientError(this.#state === "stopped" ? "Producer is shut down" : "Producer is not started: call start() first");
+  }
+
+  #sendHeader(prepared: PreparedMessage, queue: MessageQueue): Record<string, unknown> {
+    return {
+      producerGroup: this.#group,
+      topic: prepared.topic,
+      queueId: queue.queueId,
+      bornTimestamp: Date.now(),
+      flag: prepared.flag,
+      properties: prepared.properties,
+      defaultTopicQueueNums: this.#defaultTopicQueueNums,
+    };
+  }
+
+  /**
+   * Routes and sends, retrying retryable failures on another broker until attempts or time run
+   * out. A queue fixed by the caller (explicit or selected) gets one attempt, so ordered messages
+   * never move to another queue.
+   */
+  async #deliver(
+    message: Message,
+    options: SendOptions,
+    deadline: number,
+    attempt: (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command>,
+  ): Promise<{ queue: MessageQueue; response: Command }> {
+    const fixed = options.queue !== undefined || options.selector !== undefined;
+    const attempts = fixed ? 1 : 1 + this.#retryTimes;
+    let lastBroker: string | undefined;
+    let lastError: unknown;
+    for (let i = 0; i < attempts; i++) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      const route = await this.#routes!.get(message.topic);
+      const queue = this.#chooseQueue(route, message, options, lastBroker);
+      try {
+        const address = this.#masterAddress(queue);
+        return { queue, response: await attempt(queue, address, remaining) };
+      } catch (error) {
+        if (!isRetryableSendError(error)) throw error;
+        lastError = error;
+        lastBroker = queue.brokerName;
+        if (error instanceof ConnectionClosedError || error instanceof RequestTimeoutError) {
+          this.#isolated.set(queue.brokerName, Date.now() + BROKER_ISOLATION_MS);
+        }
+        // The route may have changed (broker gone, topic moved): refresh it for later sends.
+        this.#routes!.refresh(message.topic).catch(() => {});
+      }
+    }
+    throw lastError ?? new RequestTimeoutError(`Send to topic "${message.topic}" timed out`);
+  }
+
+  #chooseQueue(route: TopicRoute, message: Message, options: SendOptions, lastBroker: string | undefined): MessageQueue {
+    if (options.queue !== undefined) {
+      if (options.queue.topic !== message.topic) {
+        throw new ClientError(`Queue of topic "${options.queue.topic}" cannot take a message of topic "${message.topic}"`);
+      }
+      return options.queue;
+    }
+    const queues = route.writeQueues;
+    if (queues.length === 0) throw new ClientError(`Cannot route topic "${message.topic}": no broker takes writes for it`);
+    if (options.selector !== undefined) {
+      const chosen: MessageQueue | undefined = options.selector(queues, message, options.arg);
+      const queue = queues.find((q) => q === chosen || (q.brokerName === chosen?.brokerName && q.queueId === chosen.queueId));
+      if (queue === undefined) {
+        throw new ClientError(`Selector for topic "${message.topic}" returned a queue that is not one of those it was given`);
+      }
+      return queue;
+    }
+    const index = this.#counters.get(message.topic) ?? Math.floor(Math.random() * queues.length);
+    this.#counters.set(message.topic, (index + 1) % 0x40000000);
+    const now = Date.now();
+    const isolated = (broker: string) => (this.#isolated.get(broker) ?? 0) > now;
+    const preferred = selectQueue(queues, index, (broker) => broker === lastBroker || isolated(broker));
+    if (preferred.brokerName !== lastBroker) return preferred;
+    return selectQueue(queues, index, (broker) => broker === lastBroker);
+  }
+
+  #masterAddress(queue: MessageQueue): string {
+    const address = this.#routes!.brokerAddress(queue.brokerName, true);
+    if (address === undefined) {
+      throw new BrokerError(ResponseCode.SERVICE_NOT_AVAILABLE, `Broker "${queue.brokerName}" has no master in the route of topic "${queue.topic}"`);
+    }
+    return address;
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) throw new ClientError(`${name} "${value}" must be a positive number`);
+  return value;
+}
