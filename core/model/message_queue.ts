@@ -29,27 +29,3 @@ export interface MessageQueue {
 export function messageQueueKey(queue: MessageQueue): string {
   return `${queue.topic}@${queue.brokerName}@${queue.queueId}`;
 }
-
-/**
- * Orders queues by topic, broker name and queue id, so every client sees a topic's queues in the
- * same order (ordered sends rely on this).
- *
- * @param a One queue.
- * @param b Another queue.
- * @returns A negative number, zero or a positive number, as `Array.prototype.sort` expects.
- *
- * @example Sorting queues
- * ```ts
- * import { compareMessageQueues } from "./message_queue.ts";
- * const queues = [
- *   { topic: "t", brokerName: "b", queueId: 0 },
- *   { topic: "t", brokerName: "a", queueId: 1 },
- * ];
- * queues.sort(compareMessageQueues); // broker "a" first
- * ```
- */
-export function compareMessageQueues(a: MessageQueue, b: MessageQueue): number {
-  if (a.topic !== b.topic) return a.topic < b.topic ? -1 : 1;
-  if (a.brokerName !== b.brokerName) return a.brokerName < b.brokerName ? -1 : 1;
-  return a.queueId - b.queueId;
-}

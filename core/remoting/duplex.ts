@@ -21,6 +21,8 @@ export function duplexTransport(duplex: Duplex, handlers: TransportHandlers, rem
   const finish = (error?: Error) => {
     if (closed) return;
     closed = true;
+    // The writer holds the writable's lock, so end the stream through it.
+    writer.close().catch(() => {});
     duplex.close().catch(() => {});
     handlers.close(error);
   };

@@ -29,6 +29,7 @@ export interface NameServerProcessorsOptions {
 export function createNameServerProcessors(
   routeTable: RouteTable,
   options: NameServerProcessorsOptions = {},
+  // deno-lint-ignore no-explicit-any -- each processor has its own header type, as createDispatcher takes them
 ): Record<number, Processor<any>> {
   const log = options.log;
   return {

@@ -72,11 +72,20 @@ export class CommitLog {
       const start = parseSegmentName(name);
       if (start === undefined) continue;
       if (start % options.segmentSize !== 0 || (expected !== undefined && start !== expected)) {
+        log.close();
         throw new Error(
           `Commit log segment "${joinPath(dir, name)}" does not fit a segment size of ${options.segmentSize} bytes`,
         );
       }
       const file = options.storage.open(joinPath(dir, name));
+      const size = file.size();
+      if (size > options.segmentSize) {
+        file.close();
+        log.close();
+        throw new Error(
+          `Commit log segment "${joinPath(dir, name)}" holds ${size} bytes, more than a segment size of ${options.segmentSize} bytes`,
+        );
+      }
       log.#segments.push(new Segment(file, { start, capacity: options.segmentSize }));
       expected = start + options.segmentSize;
     }

@@ -121,17 +121,24 @@ export class MessageStore {
       storage,
       entriesPerFile: resolved.consumeQueueEntriesPerFile,
     });
-    queues.load();
     const checkpoint = new Checkpoint(joinPath(resolved.dataDir, "checkpoint"), { storage });
-    const recovery = recoverStore({ commitLog, queues, checkpoint });
-    await commitLog.flush();
-    await queues.flush();
-    await checkpoint.save({
-      version: 1,
-      physicalOffset: commitLog.flushedOffset,
-      logicsOffset: commitLog.maxOffset,
-      timestamp: resolved.now(),
-    });
+    let recovery: RecoveryReport;
+    try {
+      queues.load();
+      recovery = recoverStore({ commitLog, queues, checkpoint });
+      await commitLog.flush();
+      await queues.flush();
+      await checkpoint.save({
+        version: 1,
+        physicalOffset: commitLog.flushedOffset,
+        logicsOffset: commitLog.maxOffset,
+        timestamp: resolved.now(),
+      });
+    } catch (error) {
+      commitLog.close();
+      queues.close();
+      throw error;
+    }
     const store = new MessageStore({ commitLog, queues, checkpoint }, resolved, recovery);
     store.#timer = setInterval(() => void store.#housekeep(), resolved.flushIntervalMs);
     store.#timer.unref?.();
@@ -281,6 +288,7 @@ export class MessageStore {
       const listener = this.onArrive;
       if (listener) {
         for (const item of batch.items) {
+          if (item.state.deleted) continue;
           try {
             listener(item.state.topic, item.state.queueId, item.queueOffset, item.tagHash);
           } catch {

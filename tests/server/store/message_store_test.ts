@@ -177,6 +177,16 @@ for (const backend of BACKENDS) {
       expect(again.getMessage("Re", 2, 49, 1).count).toBe(1);
     });
 
+    test("open() refuses a segment size that does not match the existing log", async () => {
+      const store = await openStore();
+      for (let i = 0; i < 80; i++) await store.putMessage(msg("S", { body: "s".repeat(1000) }));
+      await store.close();
+      await expect(openStore({ commitLogSegmentSize: 32 * 1024 })).rejects.toThrow("segment size");
+      await expect(openStore({ commitLogSegmentSize: 128 * 1024 })).rejects.toThrow("segment size");
+      const again = await openStore();
+      expect(again.getMaxOffset("S", 0)).toBe(80);
+    });
+
     test("deleteTopic() removes its queues for good", async () => {
       const store = await openStore();
       await store.putMessage(msg("Gone"));

@@ -1,0 +1,436 @@
+/**
+ * The pull consumer: reads queues at offsets the caller chooses and keeps offsets on the broker
+ * when asked to.
+ *
+ * @module
+ */
+import { BrokerError, ClientError, ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../core/errors.ts";
+import type { MessageExt } from "../core/model/message.ts";
+import type { MessageQueue } from "../core/model/message_queue.ts";
+import { decodeOffsetMessageId } from "../core/model/message_id.ts";
+import { decodeRecords } from "../core/model/record.ts";
+import type { Command } from "../core/protocol/command.ts";
+import { GroupName, type PullResponseHeader } from "../core/protocol/headers.ts";
+import { PullSysFlag, RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
+import { type Dialer, parseAddress } from "../core/remoting/transport.ts";
+import * as v from "valibot";
+import { checkTopic } from "./_prepare_message.ts";
+import { matchesTag, parseTagExpression } from "./_tag_filter.ts";
+import { defaultDialer } from "./default_dialer.ts";
+import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
+import { RouteCache } from "./route_cache.ts";
+
+/** Options of a `PullConsumer`. */
+export interface PullConsumerOptions {
+  /** NameServer addresses (`host:port`); any live one is used. */
+  nameServer: string | readonly string[];
+  /** Consumer group: offsets are kept per group. */
+  group: string;
+  /** Opens sockets. @default the runtime's dialer (`defaultDialer()`) */
+  dial?: Dialer;
+  /** Timeout of requests other than the long-poll wait itself. @default 3000 */
+  requestTimeoutMs?: number;
+  /** How often routes are fetched again from the NameServers. @default 30000 */
+  pollNameServerIntervalMs?: number;
+}
+
+/** Options of one pull. */
+export interface PullOptions {
+  /** Most messages returned (1 to 1024). @default 32 */
+  maxNums?: number;
+  /** Tag expression: `*`, `TagA` or `TagA || TagB`. @default "*" */
+  expression?: string;
+  /** Network time allowed on top of `suspendMs`. @default requestTimeoutMs */
+  timeoutMs?: number;
+  /** Long poll: how long the broker may hold the pull while there is nothing new (0 to 120000; 0 answers at once). @default 0 */
+  suspendMs?: number;
+}
+
+/** What a pull found. */
+export type PullStatus = "FOUND" | "NO_NEW_MSG" | "NO_MATCHED_MSG" | "OFFSET_ILLEGAL";
+
+/** The answer to `pull`. */
+export interface PullResult {
+  /**
+   * `FOUND`: `messages` holds matching messages. `NO_NEW_MSG`: nothing at the offset yet.
+   * `NO_MATCHED_MSG`: messages were there but none matched the expression. `OFFSET_ILLEGAL`: the
+   * offset is outside the queue; continue from `nextBeginOffset`.
+   */
+  status: PullStatus;
+  /** The offset to pull from next. */
+  nextBeginOffset: number;
+  /** Smallest offset still stored in the queue. */
+  minOffset: number;
+  /** The offset the next message of the queue will get. */
+  maxOffset: number;
+  /** The messages, in queue order. */
+  messages: MessageExt[];
+}
+
+const PULL_STATUS: Readonly<Record<number, PullStatus>> = {
+  [ResponseCode.SUCCESS]: "FOUND",
+  [ResponseCode.PULL_NOT_FOUND]: "NO_NEW_MSG",
+  [ResponseCode.PULL_RETRY_IMMEDIATELY]: "NO_MATCHED_MSG",
+  [ResponseCode.PULL_OFFSET_MOVED]: "OFFSET_ILLEGAL",
+};
+const PULL_CODES: readonly number[] = Object.keys(PULL_STATUS).map(Number);
+const MAX_SUSPEND_MS = 120_000;
+
+type State = "created" | "starting" | "running" | "stopped";
+
+/**
+ * Reads messages from queues at offsets the caller manages.
+ *
+ * @example Read a queue from its start
+ * ```ts ignore
+ * import { PullConsumer } from "./pull_consumer.ts";
+ * const consumer = new PullConsumer({ nameServer: "127.0.0.1:9876", group: "audit" });
+ * await consumer.start();
+ * const [queue] = await consumer.fetchMessageQueues("orders");
+ * let offset = await consumer.fetchConsumeOffset(queue!);
+ * if (offset < 0) offset = await consumer.minOffset(queue!);
+ * const result = await consumer.pull(queue!, offset, { maxNums: 16, suspendMs: 15_000 });
+ * for (const message of result.messages) console.log(new TextDecoder().decode(message.body));
+ * await consumer.updateConsumeOffset(queue!, result.nextBeginOffset);
+ * await consumer.shutdown();
+ * ```
+ */
+export class PullConsumer {
+  readonly #nameServers: readonly string[];
+  readonly #group: string;
+  readonly #dial: Dialer | undefined;
+  readonly #requestTimeoutMs: number;
+  readonly #pollIntervalMs: number;
+  #client: RemotingClient | undefined;
+  #routes: RouteCache | undefined;
+  #state: State = "created";
+  #starting: Promise<void> | undefined;
+
+  /**
+   * @param options NameServers, group and timeouts.
+   * @throws {ClientError} When an option is invalid.
+   */
+  constructor(options: PullConsumerOptions) {
+    this.#nameServers = typeof options.nameServer === "string" ? [options.nameServer] : [...options.nameServer];
+    if (this.#nameServers.length === 0) throw new ClientError("At least one NameServer address is needed");
+    const group = v.safeParse(GroupName, options.group);
+    if (!group.success) throw new ClientError(`Consumer group "${options.group}" is invalid: ${group.issues[0].message}`);
+    this.#group = options.group;
+    this.#dial = options.dial;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+    this.#pollIntervalMs = options.pollNameServerIntervalMs ?? 30_000;
+    if (!(this.#requestTimeoutMs > 0)) throw new ClientError(`requestTimeoutMs "${this.#requestTimeoutMs}" must be positive`);
+    if (!(this.#pollIntervalMs > 0)) throw new ClientError(`pollNameServerIntervalMs "${this.#pollIntervalMs}" must be positive`);
+  }
+
+  /** The consumer group. */
+  get group(): string {
+    return this.#group;
+  }
+
+  /**
+   * Gets the consumer ready: loads the runtime's dialer unless one was given and starts route
+   * polling. Connections open on first use.
+   *
+   * @throws {ClientError} After `shutdown()`.
+   */
+  start(): Promise<void> {
+    if (this.#state === "stopped") return Promise.reject(new ClientError("Consumer is shut down"));
+    this.#starting ??= (async () => {
+      this.#state = "starting";
+      const dial = this.#dial ?? await defaultDialer();
+      const client = new RemotingClient({ dial, requestTimeoutMs: this.#requestTimeoutMs });
+      if (this.#state !== "starting") {
+        await client.shutdown();
+        return;
+      }
+      const routes = new RouteCache(client, {
+        nameServers: this.#nameServers,
+        pollIntervalMs: this.#pollIntervalMs,
+        requestTimeoutMs: this.#requestTimeoutMs,
+      });
+      routes.start();
+      this.#client = client;
+      this.#routes = routes;
+      this.#state = "running";
+    })();
+    return this.#starting;
+  }
+
+  /**
+   * The readable queues of a topic, fetched from the NameServers now.
+   *
+   * @param topic The topic.
+   * @returns Its queues, ordered by broker name and queue id.
+   * @throws {BrokerError} With `TOPIC_NOT_EXIST` when no NameServer knows the topic.
+   */
+  async fetchMessageQueues(topic: string): Promise<MessageQueue[]> {
+    this.#checkRunning();
+    checkTopic(topic);
+    return [...(await this.#routes!.refresh(topic)).readQueues];
+  }
+
+  /**
+   * Pulls messages from a queue, starting at an offset.
+   *
+   * @param queue The queue.
+   * @param offset The first offset wanted.
+   * @param options Batch size, tag expression, long-poll time and timeout.
+   * @returns The status, messages and the offset to continue from.
+   * @throws {ClientError} When an argument is invalid or the consumer is not running.
+   * @throws {BrokerError} When the broker refuses the pull (unknown topic, no permission…).
+   * @throws {ConnectionClosedError} When the broker cannot be reached.
+   * @throws {RequestTimeoutError} When no answer comes within `suspendMs + timeoutMs`.
+   */
+  async pull(queue: MessageQueue, offset: number, options: PullOptions = {}): Promise<PullResult> {
+    this.#checkRunning();
+    const maxNums = options.maxNums ?? 32;
+    const expression = options.expression ?? "*";
+    const suspendMs = options.suspendMs ?? 0;
+    checkOffset(offset);
+    if (!Number.isInteger(maxNums) || maxNums < 1 || maxNums > 1024) {
+      throw new ClientError(`maxNums "${maxNums}" must be an integer from 1 to 1024`);
+    }
+    if (!Number.isInteger(suspendMs) || suspendMs < 0 || suspendMs > MAX_SUSPEND_MS) {
+      throw new ClientError(`suspendMs "${suspendMs}" must be an integer from 0 to ${MAX_SUSPEND_MS}`);
+    }
+    if (typeof expression !== "string") throw new ClientError("Tag expression must be a string");
+    const tags = parseTagExpression(expression);
+    const response = await this.#invoke(queue, {
+      code: RequestCode.PULL_MESSAGE,
+      header: {
+        consumerGroup: this.#group,
+        topic: queue.topic,
+        queueId: queue.queueId,
+        queueOffset: offset,
+        maxMsgNums: maxNums,
+        sysFlag: PullSysFlag.SUBSCRIPTION | (suspendMs > 0 ? PullSysFlag.SUSPEND : 0),
+        commitOffset: -1,
+        suspendTimeoutMillis: suspendMs,
+        subscription: expression,
+      },
+      timeoutMs: suspendMs + (options.timeoutMs ?? this.#requestTimeoutMs),
+      accept: PULL_CODES,
+    });
+    const header = response.header as unknown as PullResponseHeader;
+    let status = PULL_STATUS[response.code]!;
+    let messages: MessageExt[] = [];
+    if (status === "FOUND") {
+      try {
+        messages = decodeRecords(response.body ?? new Uint8Array(0));
+      } catch (cause) {
+        throw new ProtocolError(`Broker sent undecodable records for ${describe(queue)}: ${(cause as Error).message}`, { cause });
+      }
+      if (tags !== undefined) messages = messages.filter((message) => matchesTag(tags, message.tags));
+      if (messages.length === 0) status = "NO_MATCHED_MSG";
+    }
+    return {
+      status,
+      nextBeginOffset: header.nextBeginOffset,
+      minOffset: header.minOffset,
+      maxOffset: header.maxOffset,
+      messages,
+    };
+  }
+
+  /**
+   * The smallest offset still stored in a queue.
+   *
+   * @param queue The queue.
+   * @returns The offset.
+   */
+  async minOffset(queue: MessageQueue): Promise<number> {
+    this.#checkRunning();
+    return await this.#offsetRequest(queue, RequestCode.GET_MIN_OFFSET, {});
+  }
+
+  /**
+   * The offset the next message of a queue will get (its message count, if none expired).
+   *
+   * @param queue The queue.
+   * @returns The offset.
+   */
+  async maxOffset(queue: MessageQueue): Promise<number> {
+    this.#checkRunning();
+    return await this.#offsetRequest(queue, RequestCode.GET_MAX_OFFSET, {});
+  }
+
+  /**
+   * The first offset of a queue stored at or after a time.
+   *
+   * @param queue The queue.
+   * @param timestampMs The time, in ms since the epoch.
+   * @returns The offset.
+   */
+  async searchOffset(queue: MessageQueue, timestampMs: number): Promise<number> {
+    this.#checkRunning();
+    if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) {
+      throw new ClientError(`Timestamp "${timestampMs}" must be a non-negative integer`);
+    }
+    return await this.#offsetRequest(queue, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { timestamp: timestampMs });
+  }
+
+  /**
+   * The group's committed offset of a queue.
+   *
+   * @param queue The queue.
+   * @returns The next offset to consume, or -1 when the group has committed none.
+   */
+  async fetchConsumeOffset(queue: MessageQueue): Promise<number> {
+    this.#checkRunning();
+    const response = await this.#invoke(queue, {
+      code: RequestCode.QUERY_CONSUMER_OFFSET,
+      header: { consumerGroup: this.#group, topic: queue.topic, queueId: queue.queueId },
+      accept: [ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND],
+    });
+    return response.code === ResponseCode.QUERY_NOT_FOUND ? -1 : readOffset(response.header, queue);
+  }
+
+  /**
+   * Commits the group's offset of a queue: the next offset to consume.
+   *
+   * @param queue The queue.
+   * @param offset The offset.
+   */
+  async updateConsumeOffset(queue: MessageQueue, offset: number): Promise<void> {
+    this.#checkRunning();
+    checkOffset(offset);
+    await this.#invoke(queue, {
+      code: RequestCode.UPDATE_CONSUMER_OFFSET,
+      header: { consumerGroup: this.#group, topic: queue.topic, queueId: queue.queueId, commitOffset: offset },
+    });
+  }
+
+  /**
+   * Looks a message up by its offset message id (`SendResult.msgId`, `MessageExt.msgId`). The id
+   * names the broker's store address; it is matched to a broker of the known routes, else dialed.
+   *
+   * @param msgId The offset message id.
+   * @param topic A topic on the same broker, to load routes first when none are cached yet.
+   * @returns The message.
+   * @throws {ClientError} When the id is not an offset message id.
+   * @throws {BrokerError} When the broker has no message there.
+   */
+  async viewMessage(msgId: string, topic?: string): Promise<MessageExt> {
+    this.#checkRunning();
+    let decoded: ReturnType<typeof decodeOffsetMessageId>;
+    try {
+      decoded = decodeOffsetMessageId(msgId);
+    } catch (cause) {
+      throw new ClientError(`"${msgId}" is not an offset message id: ${(cause as Error).message}`, { cause });
+    }
+    if (topic !== undefined) {
+      checkTopic(topic);
+      await this.#routes!.get(topic);
+    }
+    const { address: host, port } = decoded.host;
+    const address = findBroker(this.#routes!.brokerAddresses(), host, port) ??
+      (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+    const response = await this.#client!.invoke(address, {
+      code: RequestCode.VIEW_MESSAGE_BY_ID,
+      header: { offset: decoded.commitLogOffset },
+    });
+    let messages: MessageExt[];
+    try {
+      messages = decodeRecords(response.body ?? new Uint8Array(0));
+    } catch (cause) {
+      throw new ProtocolError(`Broker ${address} sent an undecodable record for "${msgId}"`, { cause });
+    }
+    const message = messages[0];
+    if (message === undefined || message.commitLogOffset !== decoded.commitLogOffset) {
+      throw new ProtocolError(`Broker ${address} did not return the record at offset ${decoded.commitLogOffset}`);
+    }
+    return message;
+  }
+
+  /** Stops route polling and closes every connection; pulls in flight fail. */
+  async shutdown(): Promise<void> {
+    if (this.#state === "stopped") return;
+    const wasStarting = this.#state === "starting";
+    this.#state = "stopped";
+    if (wasStarting) await this.#starting?.catch(() => {});
+    this.#routes?.stop();
+    await this.#client?.shutdown();
+  }
+
+  #checkRunning(): void {
+    if (this.#state === "running") return;
+    throw new ClientError(this.#state === "stopped" ? "Consumer is shut down" : "Consumer is not started: call start() first");
+  }
+
+  async #offsetRequest(queue: MessageQueue, code: number, extra: Record<string, unknown>): Promise<number> {
+    const response = await this.#invoke(queue, { code, header: { topic: queue.topic, queueId: queue.queueId, ...extra } });
+    return readOffset(response.header, queue);
+  }
+
+  /** Sends a request to the broker holding a queue; refreshes the route when that broker is unreachable. */
+  async #invoke(queue: MessageQueue, request: InvokeRequest): Promise<Command> {
+    checkQueue(queue);
+    const address = await this.#brokerAddress(queue);
+    try {
+      return await this.#client!.invoke(address, request);
+    } catch (error) {
+      const stale = error instanceof ConnectionClosedError || error instanceof RequestTimeoutError ||
+        (error instanceof BrokerError && error.code === ResponseCode.TOPIC_NOT_EXIST);
+      if (stale) this.#routes!.refresh(queue.topic).catch(() => {});
+      throw error;
+    }
+  }
+
+  async #brokerAddress(queue: MessageQueue): Promise<string> {
+    const routes = this.#routes!;
+    let address = routes.brokerAddress(queue.brokerName);
+    if (address !== undefined) return address;
+    await routes.refresh(queue.topic);
+    address = routes.brokerAddress(queue.brokerName);
+    if (address === undefined) {
+      throw new ClientError(`Cannot reach ${describe(queue)}: no route names broker "${queue.brokerName}"`);
+    }
+    return address;
+  }
+}
+
+function describe(queue: MessageQueue): string {
+  return `queue ${queue.queueId} of topic "${queue.topic}" on broker "${queue.brokerName}"`;
+}
+
+function checkQueue(queue: MessageQueue): void {
+  if (queue === null || typeof queue !== "object") throw new ClientError("Queue must be an object");
+  checkTopic(queue.topic);
+  if (typeof queue.brokerName !== "string" || queue.brokerName === "") throw new ClientError("Queue has no broker name");
+  if (!Number.isInteger(queue.queueId) || queue.queueId < 0) throw new ClientError(`Queue id "${queue.queueId}" is invalid`);
+}
+
+function checkOffset(offset: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new ClientError(`Offset "${offset}" must be a non-negative integer`);
+}
+
+function readOffset(header: Record<string, unknown>, queue: MessageQueue): number {
+  const offset = header.offset;
+  if (typeof offset !== "number" || !Number.isSafeInteger(offset)) {
+    throw new ProtocolError(`Broker answered without an offset for ${describe(queue)}`);
+  }
+  return offset;
+}
+
+const UNSPECIFIED_OR_LOOPBACK = /^(0\.0\.0\.0|::|127\.\d+\.\d+\.\d+|::1)$/;
+
+/**
+ * Finds the known broker address a message id's store host stands for: the same host and port,
+ * else (for an unspecified or loopback store host) the only known broker on that port.
+ */
+function findBroker(known: readonly string[], host: string, port: number): string | undefined {
+  const samePort: string[] = [];
+  for (const address of known) {
+    let parsed: { host: string; port: number };
+    try {
+      parsed = parseAddress(address);
+    } catch {
+      continue;
+    }
+    if (parsed.port !== port) continue;
+    if (parsed.host.toLowerCase() === host.toLowerCase()) return address;
+    samePort.push(address);
+  }
+  return samePort.length === 1 && UNSPECIFIED_OR_LOOPBACK.test(host) ? samePort[0] : undefined;
+}
