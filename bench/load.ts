@@ -9,7 +9,6 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -17,6 +16,7 @@ import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { Producer } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
+import { freePort } from "../tests/_helpers/process.ts";
 
 const MODES = ["sync", "async", "oneway", "batch"] as const;
 type Mode = typeof MODES[number];
@@ -70,17 +70,6 @@ interface Report {
   maxMs: number;
   stored?: number;
   errors: Record<string, number>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function startServer(): Promise<{ namesrv: string; stop(): Promise<void> }> {

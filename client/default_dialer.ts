@@ -5,10 +5,13 @@
  */
 import type { Dialer } from "../core/remoting/transport.ts";
 
-/**
- * Held in a variable so tsc (which runs without Deno's types) does not follow the import; Deno
- * itself resolves it at run time.
+/*
+ * The Bun and Deno adapters are named through variables so each type-checker only follows the
+ * adapter it has types for (tsc runs without Deno's, `deno check` without Bun's); the runtime
+ * resolves them relative to this module. The Node adapter needs no globals, so bundlers for Node
+ * see it directly.
  */
+const BUN_DIALER = "./bun/connect.ts";
 const DENO_DIALER = "./deno/connect.ts";
 
 /**
@@ -27,7 +30,7 @@ const DENO_DIALER = "./deno/connect.ts";
  * ```
  */
 export async function defaultDialer(): Promise<Dialer> {
-  if ("Bun" in globalThis) return (await import("./bun/connect.ts")).dial;
+  if ("Bun" in globalThis) return ((await import(BUN_DIALER)) as { dial: Dialer }).dial;
   if ("Deno" in globalThis) return ((await import(DENO_DIALER)) as { dial: Dialer }).dial;
   return (await import("./node/connect.ts")).dial;
 }

@@ -1,6 +1,6 @@
 /**
- * The rocketmq-ts client: `Producer` and `PullConsumer`, plus the pieces they are built from
- * (connection pool, route cache, runtime dialer) for tools that need them.
+ * The rocketmq-ts client: `Producer` and `PullConsumer`, their options and results, and the
+ * runtime dialer they use by default.
  *
  * @example Send and pull
  * ```ts ignore
@@ -33,10 +33,6 @@ export type {
 } from "./producer.ts";
 export { PullConsumer } from "./pull_consumer.ts";
 export type { PullConsumerOptions, PullOptions, PullResult, PullStatus } from "./pull_consumer.ts";
-export { RemotingClient } from "./remoting_client.ts";
-export type { InvokeRequest, RemotingClientOptions, RemotingRequest } from "./remoting_client.ts";
-export { buildRoute, RouteCache } from "./route_cache.ts";
-export type { RouteCacheOptions, TopicRoute } from "./route_cache.ts";
 export { messageQueueKey } from "../core/model/message_queue.ts";
 export type { MessageQueue } from "../core/model/message_queue.ts";
 export type { HostAddress, Message, MessageExt } from "../core/model/message.ts";

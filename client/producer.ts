@@ -66,6 +66,7 @@ export type SendStatus = "SEND_OK" | "FLUSH_DISK_TIMEOUT" | "SLAVE_NOT_AVAILABLE
 
 /** The answer to `send`. */
 export interface SendResult {
+  /** How safely the broker stored the message. */
   status: SendStatus;
   /** The offset message id: broker address and CommitLog offset (see `PullConsumer.viewMessage`). */
   msgId: string;
@@ -79,11 +80,13 @@ export interface SendResult {
 
 /** The answer to `sendBatch`: the messages have consecutive offsets in one queue. */
 export interface BatchSendResult {
+  /** How safely the broker stored the messages. */
   status: SendStatus;
   /** Offset message ids, in the order the messages were given. */
   msgIds: string[];
   /** Producer-made unique ids, in the same order. */
   uniqueKeys: string[];
+  /** The queue that holds them all. */
   messageQueue: MessageQueue;
   /** Offset of the first message. */
   queueOffset: number;
@@ -163,6 +166,8 @@ export class Producer {
   #starting: Promise<void> | undefined;
 
   /**
+   * Creates a producer; call `start()` before sending.
+   *
    * @param options NameServers, group, timeouts and limits.
    * @throws {ClientError} When an option is invalid.
    */

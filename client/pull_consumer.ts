@@ -107,6 +107,8 @@ export class PullConsumer {
   #starting: Promise<void> | undefined;
 
   /**
+   * Creates a consumer; call `start()` before pulling.
+   *
    * @param options NameServers, group and timeouts.
    * @throws {ClientError} When an option is invalid.
    */

@@ -54,7 +54,11 @@ export class RemotingClient {
   readonly #connections = new Map<string, Promise<Connection>>();
   #closed = false;
 
-  /** @param options The dialer and timeouts. */
+  /**
+   * Creates an empty pool.
+   *
+   * @param options The dialer and timeouts.
+   */
   constructor(options: RemotingClientOptions) {
     this.#dial = options.dial;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 3000;

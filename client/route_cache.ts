@@ -68,6 +68,8 @@ export class RouteCache {
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /**
+   * Creates an empty cache; call `start()` to poll.
+   *
    * @param client The connection pool to use.
    * @param options NameServers and timings.
    */

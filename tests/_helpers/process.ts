@@ -5,9 +5,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** The repository root. */
-export const ROOT: string = join(import.meta.dir, "..", "..");
+export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
 /** The npm-installed runtimes. */
 export const BUN: string = process.execPath;
 export const DENO: string = join(ROOT, "node_modules", ".bin", "deno");

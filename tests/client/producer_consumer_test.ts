@@ -194,7 +194,7 @@ describe("Producer and PullConsumer over an in-memory standalone", () => {
       }
     }
     for (const orderId of [1, 2]) {
-      const mine = sends.filter((s, i) => i % 2 === orderId - 1);
+      const mine = sends.filter((_s, i) => i % 2 === orderId - 1);
       expect(new Set(mine.map((s) => s.messageQueue.queueId))).toEqual(new Set([queues[orderId]!.queueId]));
       const result = await consumer.pull(queues[orderId]!, 0, { maxNums: 32 });
       expect(result.messages.map((m) => decoder.decode(m.body))).toEqual(
@@ -253,9 +253,7 @@ describe("Producer and PullConsumer over an in-memory standalone", () => {
     const holds = standalone.broker.context.holds;
     const started = Date.now();
     const pulling = consumer.pull(queue!, 0, { suspendMs: 10_000 });
-    await eventually(async () => {
-      if (holds.size === 0) throw new Error("Pull not held yet");
-    });
+    await eventually(() => (holds.size === 0 ? Promise.reject(new Error("Pull not held yet")) : Promise.resolve()));
     await producer.send({ topic: "LongPoll", body: "wake up" }, { queue: queue! });
     const result = await pulling;
     expect(result.status).toBe("FOUND");
@@ -296,6 +294,15 @@ describe("Producer and PullConsumer over an in-memory standalone", () => {
     await expect(producer.send({ topic: "Fine", body: new Uint8Array(4 * 1024 * 1024 + 1) })).rejects.toThrow(ClientError);
     await expect(producer.send({ topic: "TBW102", body: "x" })).rejects.toThrow(ClientError);
     await expect(producer.send({ topic: "Fine", body: "x", properties: { TAGS: "sneaky" } })).rejects.toThrow(ClientError);
+  });
+
+  test("pull() rejects invalid arguments with ClientError before sending", async () => {
+    const queue: MessageQueue = { topic: "Spread", brokerName: "broker-a", queueId: 0 };
+    await expect(consumer.pull(queue, -1)).rejects.toThrow(ClientError);
+    await expect(consumer.pull(queue, 0, { maxNums: 0 })).rejects.toThrow(ClientError);
+    await expect(consumer.pull(queue, 0, { suspendMs: 120_001 })).rejects.toThrow(ClientError);
+    await expect(consumer.pull({ ...queue, topic: "bad topic" }, 0)).rejects.toThrow(ClientError);
+    await expect(consumer.pull({ ...queue, brokerName: "broker-zz" }, 0)).rejects.toThrow("no route names broker");
   });
 
   test("a producer must be started first and cannot send after shutdown", async () => {
