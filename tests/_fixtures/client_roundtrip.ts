@@ -1,0 +1,35 @@
+/**
+ * Sends messages with the public client and pulls them back, on whatever runtime runs it.
+ * Usage: <runtime> tests/_fixtures/client_roundtrip.ts <namesrv> <topic> <count>
+ * Prints "ROUNDTRIP OK <count>" and exits 0 when every message came back intact.
+ */
+import process from "node:process";
+import { Producer, PullConsumer } from "../../mod.ts";
+
+const [namesrv, topic, countText] = process.argv.slice(2);
+const count = Number(countText);
+const producer = new Producer({ nameServer: namesrv! });
+await producer.start();
+await Promise.all(Array.from({ length: count }, (_, i) => producer.send({ topic: topic!, tags: "x", keys: `k${i}`, body: `body-${i}` })));
+await producer.shutdown();
+
+const consumer = new PullConsumer({ nameServer: namesrv!, group: "roundtrip" });
+await consumer.start();
+const seen = new Set<string>();
+for (const queue of await consumer.fetchMessageQueues(topic!)) {
+  let offset = 0;
+  for (;;) {
+    const result = await consumer.pull(queue, offset, { maxNums: 64 });
+    for (const m of result.messages) seen.add(new TextDecoder().decode(m.body));
+    if (result.status === "NO_NEW_MSG") break;
+    offset = result.nextBeginOffset;
+  }
+}
+await consumer.shutdown();
+const missing = Array.from({ length: count }, (_, i) => `body-${i}`).filter((b) => !seen.has(b));
+if (missing.length > 0) {
+  console.log(`ROUNDTRIP FAILED: ${missing.length} missing, e.g. ${missing.slice(0, 3).join(", ")}`);
+  process.exit(1);
+}
+console.log(`ROUNDTRIP OK ${count}`);
+process.exit(0);

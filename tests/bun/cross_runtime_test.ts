@@ -1,0 +1,54 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUN, type Child, DENO, freePort, start, stop } from "../_helpers/process.ts";
+
+const children: Child[] = [];
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const child of children) await stop(child);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts a NameServer and a sync-flush broker on a runtime; returns the NameServer address. */
+async function startCluster(runtime: "bun" | "deno"): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), `rmq-${runtime}-`));
+  dirs.push(dir);
+  const [nsPort, brokerPort] = [await freePort(), await freePort()];
+  const run = (script: string, args: string[]) =>
+    runtime === "bun" ? start(BUN, ["run", script, ...args]) : start(DENO, ["run", "-A", script, ...args]);
+  const ns = run("server/nameserver.ts", ["--host", "127.0.0.1", "--port", String(nsPort)]);
+  children.push(ns);
+  await ns.waitFor("listening", 30_000);
+  const broker = run("server/broker.ts", [
+    "--host", "127.0.0.1", "--port", String(brokerPort), "--namesrv", `127.0.0.1:${nsPort}`,
+    "--data-dir", dir, "--flush", "sync", "--auto-create-topic",
+  ]);
+  children.push(broker);
+  await broker.waitFor("listening on", 30_000);
+  return `127.0.0.1:${nsPort}`;
+}
+
+async function roundtrip(runtime: "bun" | "deno", namesrv: string, topic: string): Promise<void> {
+  const client = runtime === "bun"
+    ? start(BUN, ["tests/_fixtures/client_roundtrip.ts", namesrv, topic, "2000"])
+    : start(DENO, ["run", "-A", "tests/_fixtures/client_roundtrip.ts", namesrv, topic, "2000"]);
+  children.push(client);
+  const code = await client.exited;
+  expect(client.output()).toContain("ROUNDTRIP OK 2000");
+  expect(code).toBe(0);
+}
+
+describe("across runtimes", () => {
+  test("a NameServer and broker on Deno serve a client on Bun", async () => {
+    const namesrv = await startCluster("deno");
+    await roundtrip("bun", namesrv, "deno_served");
+  }, 90_000);
+
+  test("a client on Deno works against servers on Bun", async () => {
+    const namesrv = await startCluster("bun");
+    await roundtrip("deno", namesrv, "bun_served");
+  }, 90_000);
+});
