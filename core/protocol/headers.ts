@@ -155,6 +155,75 @@ export const UnregisterBrokerHeader = v.object({
 });
 export type UnregisterBrokerHeader = v.InferOutput<typeof UnregisterBrokerHeader>;
 
+/** One subscription of a consumer group member. */
+export const SubscriptionData = v.object({
+  topic: TopicName,
+  /** `*`, `TagA` or `TagA || TagB`. */
+  expression: v.pipe(v.string(), v.maxLength(4096)),
+  /** When the member made this subscription (ms); newer wins. */
+  version: v.optional(uint, 0),
+});
+export type SubscriptionData = v.InferOutput<typeof SubscriptionData>;
+
+/** A consumer group as one member describes it in its heartbeat. */
+export const ConsumerData = v.object({
+  group: GroupName,
+  consumeType: v.picklist(["PULL", "PUSH"]),
+  messageModel: v.picklist(["CLUSTERING", "BROADCASTING"]),
+  consumeFromWhere: v.optional(v.picklist(["LAST_OFFSET", "FIRST_OFFSET", "TIMESTAMP"]), "LAST_OFFSET"),
+  subscriptions: v.pipe(v.array(SubscriptionData), v.maxLength(1024)),
+});
+export type ConsumerData = v.InferOutput<typeof ConsumerData>;
+
+/** HEART_BEAT: a client says it is alive, with its groups and subscriptions. */
+export const HeartbeatHeader = v.object({
+  clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  /** e.g. `bun 1.3.0`, shown in admin views. */
+  runtime: v.optional(v.pipe(v.string(), v.maxLength(100)), ""),
+  producerGroups: v.optional(v.pipe(v.array(v.string()), v.maxLength(1024)), []),
+  consumers: v.optional(v.pipe(v.array(ConsumerData), v.maxLength(1024)), []),
+});
+export type HeartbeatHeader = v.InferOutput<typeof HeartbeatHeader>;
+
+/** UNREGISTER_CLIENT: a client leaves a group (or every group when none is named). */
+export const UnregisterClientHeader = v.object({
+  clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  consumerGroup: v.optional(GroupName),
+  producerGroup: v.optional(v.string()),
+});
+export type UnregisterClientHeader = v.InferOutput<typeof UnregisterClientHeader>;
+
+/** GET_CONSUMER_LIST_BY_GROUP; the reply header is `{ clientIds: string[] }`, sorted. */
+export const ConsumerGroupHeader = v.object({ consumerGroup: GroupName });
+export type ConsumerGroupHeader = v.InferOutput<typeof ConsumerGroupHeader>;
+
+/**
+ * CONSUMER_SEND_MSG_BACK: a message the consumer failed to handle goes to the group's retry topic
+ * (`%RETRY%<group>`) with a delay, or to its dead-letter topic (`%DLQ%<group>`) past the limit.
+ */
+export const SendMessageBackHeader = v.object({
+  consumerGroup: GroupName,
+  /** Commit log offset of the message as delivered. */
+  offset: uint,
+  /** 0: the broker picks `3 + reconsumeTimes`; -1: straight to the DLQ; > 0: this level. */
+  delayLevel: v.pipe(int, v.minValue(-1), v.maxValue(64)),
+  originMsgId: v.optional(v.string(), ""),
+  originTopic: v.optional(v.string(), ""),
+  /** Redeliveries before the DLQ. @default 16 */
+  maxReconsumeTimes: v.optional(v.pipe(int, v.minValue(0), v.maxValue(64)), 16),
+});
+export type SendMessageBackHeader = v.InferOutput<typeof SendMessageBackHeader>;
+
+const MessageQueueSchema = v.object({ topic: TopicName, brokerName: v.string(), queueId: nonNegInt32 });
+
+/** LOCK_BATCH_MQ / UNLOCK_BATCH_MQ (orderly consumption); the lock reply is `{ lockOKMQSet }`. */
+export const LockBatchHeader = v.object({
+  consumerGroup: GroupName,
+  clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  mqs: v.pipe(v.array(MessageQueueSchema), v.maxLength(4096)),
+});
+export type LockBatchHeader = v.InferOutput<typeof LockBatchHeader>;
+
 /** The schema of each request code's header. */
 export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.SEND_MESSAGE]: SendMessageHeader,
@@ -176,6 +245,13 @@ export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.GET_BROKER_CLUSTER_INFO]: EmptyHeader,
   [RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER]: EmptyHeader,
   [RequestCode.DELETE_TOPIC_IN_NAMESRV]: TopicHeader,
+  [RequestCode.HEART_BEAT]: HeartbeatHeader,
+  [RequestCode.UNREGISTER_CLIENT]: UnregisterClientHeader,
+  [RequestCode.GET_CONSUMER_LIST_BY_GROUP]: ConsumerGroupHeader,
+  [RequestCode.NOTIFY_CONSUMER_IDS_CHANGED]: ConsumerGroupHeader,
+  [RequestCode.CONSUMER_SEND_MSG_BACK]: SendMessageBackHeader,
+  [RequestCode.LOCK_BATCH_MQ]: LockBatchHeader,
+  [RequestCode.UNLOCK_BATCH_MQ]: LockBatchHeader,
 };
 
 /** The result of `validateHeader`. */

@@ -1,0 +1,47 @@
+/**
+ * Names of the topics the broker keeps for consumer groups and delayed delivery, and RocketMQ's
+ * delay levels.
+ *
+ * @module
+ */
+
+/** Prefix of a group's retry topic. */
+export const RETRY_GROUP_TOPIC_PREFIX = "%RETRY%";
+/** Prefix of a group's dead-letter topic. */
+export const DLQ_GROUP_TOPIC_PREFIX = "%DLQ%";
+/** Where delayed messages wait, one queue per delay level (queue id = level - 1). */
+export const SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX";
+/** RocketMQ's default delay levels; level 1 is the first. */
+export const DEFAULT_DELAY_LEVELS = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+
+/**
+ * @param group The consumer group.
+ * @returns `%RETRY%<group>`.
+ */
+export function retryTopic(group: string): string {
+  return RETRY_GROUP_TOPIC_PREFIX + group;
+}
+
+/**
+ * @param group The consumer group.
+ * @returns `%DLQ%<group>`.
+ */
+export function dlqTopic(group: string): string {
+  return DLQ_GROUP_TOPIC_PREFIX + group;
+}
+
+/**
+ * Parses a delay level list such as `1s 5s 10s 30s 1m 2h`.
+ *
+ * @param levels Durations separated by spaces, each a number and one of `ms`, `s`, `m`, `h`, `d`.
+ * @returns Milliseconds per level; index 0 is level 1.
+ * @throws {SyntaxError} When a duration cannot be read.
+ */
+export function parseDelayLevels(levels: string): number[] {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  return levels.trim().split(/\s+/).map((text) => {
+    const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+    if (match === null) throw new SyntaxError(`Delay level "${text}" is not a number followed by ms, s, m, h or d`);
+    return Number(match[1]) * unit[match[2]!]!;
+  });
+}
