@@ -204,8 +204,16 @@ async function runMode(mode: Mode, namesrv: string): Promise<Report> {
     maxMs: sorted.length ? sorted[sorted.length - 1]! : 0,
     errors,
   };
-  // Every mode is checked against what the broker stored (the warm-up message included).
-  report.stored = (await storedCount(namesrv, topic)) - 1;
+  // Every mode is checked against what the broker stored (the warm-up message included). Oneway
+  // sends get no answer, so wait until the count stops moving.
+  let stored = (await storedCount(namesrv, topic)) - 1;
+  for (let still = 0; stored < ok && still < 20; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = (await storedCount(namesrv, topic)) - 1;
+    still = now === stored ? still + 1 : 0;
+    stored = now;
+  }
+  report.stored = stored;
   return report;
 }
 

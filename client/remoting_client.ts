@@ -7,7 +7,7 @@
 import { BrokerError, ClientError, ConnectionClosedError } from "../core/errors.ts";
 import type { Command, Header } from "../core/protocol/command.ts";
 import { ResponseCode } from "../core/protocol/request_code.ts";
-import { connect, type Connection } from "../core/remoting/connection.ts";
+import { connect, type Connection, type RequestHandler } from "../core/remoting/connection.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 
 /** Options of a `RemotingClient`. */
@@ -20,6 +20,11 @@ export interface RemotingClientOptions {
   connectTimeoutMs?: number;
   /** Largest response frame accepted. @default the codec's default (8 MiB) */
   maxFrameSize?: number;
+  /**
+   * Handles requests a server sends on one of the pool's connections (NOTIFY_CONSUMER_IDS_CHANGED
+   * from a broker, for example). Without one they are answered with REQUEST_CODE_NOT_SUPPORTED.
+   */
+  onRequest?: RequestHandler;
 }
 
 /** One request to send. */
@@ -51,6 +56,7 @@ export class RemotingClient {
   readonly #requestTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #maxFrameSize: number | undefined;
+  readonly #onRequest: RequestHandler | undefined;
   readonly #connections = new Map<string, Promise<Connection>>();
   #closed = false;
 
@@ -64,6 +70,7 @@ export class RemotingClient {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 3000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 3000;
     this.#maxFrameSize = options.maxFrameSize;
+    this.#onRequest = options.onRequest;
   }
 
   /**
@@ -137,6 +144,7 @@ export class RemotingClient {
     const connection = await this.connection(address);
     if (connection.closed) throw new ConnectionClosedError(`Connection to ${address} is closed`);
     connection.oneway(request.code, request.header, request.body);
+    await connection.writable();
   }
 
   /**
@@ -168,6 +176,7 @@ export class RemotingClient {
     const dialing = connect(this.#dial, address, {
       maxFrameSize: this.#maxFrameSize,
       requestTimeoutMs: this.#requestTimeoutMs,
+      onRequest: this.#onRequest,
       onClose: (connection) => this.#forget(address, connection),
     });
     const timeout = new Promise<never>((_, reject) => {

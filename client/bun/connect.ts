@@ -50,7 +50,7 @@ export const dial: Dialer = async (address, handlers) => {
       return w.buffered;
     },
     write: (data) => w.write(data),
-    close: () => socket.end(),
+    close: () => w.whenEmpty(() => socket.end()),
   };
   return transport;
 };

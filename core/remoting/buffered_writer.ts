@@ -14,6 +14,7 @@ export class BufferedWriter {
   readonly #socket: PartialWriteSocket;
   #queue: Uint8Array[] = [];
   #buffered = 0;
+  #onEmpty: (() => void) | undefined;
 
   /** @param socket The socket to write to. */
   constructor(socket: PartialWriteSocket) {
@@ -43,6 +44,17 @@ export class BufferedWriter {
     this.#buffered += rest.length;
   }
 
+  /**
+   * Runs `fn` once every queued byte was taken by the socket (at once when nothing is queued);
+   * use it to end a socket without dropping what is still queued.
+   *
+   * @param fn What to do when empty.
+   */
+  whenEmpty(fn: () => void): void {
+    if (this.#buffered === 0) fn();
+    else this.#onEmpty = fn;
+  }
+
   /** Sends queued bytes; call from the socket's drain callback. */
   drain(): void {
     while (this.#queue.length > 0) {
@@ -66,5 +78,8 @@ export class BufferedWriter {
       }
       this.#queue.shift();
     }
+    const onEmpty = this.#onEmpty;
+    this.#onEmpty = undefined;
+    onEmpty?.();
   }
 }

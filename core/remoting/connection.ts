@@ -52,6 +52,7 @@ export class Connection {
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #closeError: Error | undefined;
+  #drainWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   /** Free-form per-connection state for servers (client id, group, …). */
   readonly attributes: Map<string, unknown> = new Map();
 
@@ -62,6 +63,7 @@ export class Connection {
     this.handlers = {
       data: (chunk) => this.#receive(chunk),
       close: (error) => this.#onTransportClosed(error),
+      drain: () => this.#onDrain(),
     };
   }
 
@@ -94,6 +96,20 @@ export class Connection {
   /** Bytes waiting to leave (queued here plus buffered by the socket). */
   get bufferedAmount(): number {
     return this.#outBytes + (this.#transport?.bufferedAmount ?? 0);
+  }
+
+  /**
+   * Waits until fewer than `highWaterMark` bytes wait to leave, so a fast writer (oneway sends) cannot
+   * pile up unbounded memory behind a slow socket.
+   *
+   * @param highWaterMark Bytes allowed to wait. @default 4 MiB
+   * @returns Resolves when there is room.
+   * @throws {ConnectionClosedError} When the connection closes first.
+   */
+  writable(highWaterMark = 4 * 1024 * 1024): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (this.bufferedAmount < highWaterMark) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
   /**
@@ -199,6 +215,14 @@ export class Connection {
     this.#out = [];
     this.#outBytes = 0;
     transport.write(data);
+    if (this.#drainWaiters.length > 0 && transport.bufferedAmount === 0) this.#onDrain();
+  }
+
+  #onDrain(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
   }
 
   #receive(chunk: Uint8Array): void {
@@ -274,6 +298,8 @@ export class Connection {
     const closedError = this.#closedError();
     for (const pending of this.#pending.values()) pending.reject(closedError);
     this.#pending.clear();
+    for (const waiter of this.#drainWaiters) waiter.reject(closedError);
+    this.#drainWaiters = [];
     this.#out = [];
     this.#outBytes = 0;
     this.#options.onClose?.(this, error);

@@ -34,7 +34,7 @@ export const listen: Listen = (options, accept) => {
             return writer.buffered;
           },
           write: (data) => writer.write(data),
-          close: () => socket.end(),
+          close: () => writer.whenEmpty(() => socket.end()),
         };
         state.handlers = accept(transport);
       },

@@ -103,6 +103,33 @@ describe("Connection", () => {
   });
 });
 
+describe("Connection.writable()", () => {
+  test("waits while the socket holds more than the high-water mark and resumes on drain", async () => {
+    let buffered = 0;
+    const connection = new Connection();
+    connection.attach({ remoteAddress: "x:1", get bufferedAmount() { return buffered; }, write(data) { buffered += data.length; }, close() {} });
+    expect(await connection.writable(100)).toBeUndefined();
+    connection.oneway(1, {}, new Uint8Array(500));
+    await Promise.resolve();
+    let resumed = false;
+    const waiting = connection.writable(100).then(() => (resumed = true));
+    await Bun.sleep(5);
+    expect(resumed).toBe(false);
+    buffered = 0;
+    connection.handlers.drain!();
+    await waiting;
+    expect(resumed).toBe(true);
+  });
+
+  test("rejects waiters when the connection closes", async () => {
+    const connection = new Connection();
+    connection.attach({ remoteAddress: "x:1", bufferedAmount: 10_000, write() {}, close() {} });
+    const waiting = connection.writable(100);
+    connection.close();
+    await expect(waiting).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+});
+
 describe("createDispatcher()", () => {
   const dispatcher = createDispatcher({
     5: processor(v.object({ topic: v.string() }), (h) => ({ code: 0, header: { got: h.topic } })),
