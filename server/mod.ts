@@ -1,0 +1,26 @@
+/**
+ * The rocketmq-ts servers as a library: start a NameServer, a Broker or both in one process with the
+ * runtime adapters of your choice (`./server/bun` or `./server/deno` export `listen`).
+ *
+ * @example Run a standalone system on Bun
+ * ```ts
+ * import { startStandalone } from "./server/mod.ts";
+ * import { listen } from "./server/bun/listen.ts";
+ * import { dial } from "./server/bun/connect.ts";
+ *
+ * const system = await startStandalone({ listen, dial, dataDir: "./data", port: 0, nameServerPort: 0 });
+ * console.log(system.nameServerAddress);
+ * await system.close();
+ * ```
+ *
+ * @module
+ */
+export { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
+export { type NameServer, type NameServerOptions, startNameServer } from "./namesrv/name_server.ts";
+export { type Standalone, type StandaloneOptions, startStandalone } from "./standalone.ts";
+export { MessageStore } from "./store/message_store.ts";
+export type { GetResult, MessageStoreOptions, PutResult, StoreInput } from "./store/store_types.ts";
+export { FileSegmentStorage } from "./store/file_segment_storage.ts";
+export { MemorySegmentStorage } from "./store/memory_segment_storage.ts";
+export type { SegmentFile, SegmentStorage } from "./store/segment_storage.ts";
+export { type Config, ConfigError, loadConfig, type LoadConfigOptions } from "./config.ts";
