@@ -48,4 +48,4 @@ export {
   RequestTimeoutError,
 } from "./core/errors.ts";
 export { RequestCode, ResponseCode } from "./core/protocol/request_code.ts";
-export type { Dialer } from "./core/remoting/transport.ts";
+export type { Dialer, Transport, TransportHandlers } from "./core/remoting/transport.ts";

@@ -8,6 +8,8 @@
 /** A peer sent bytes that do not form a valid frame or command; the connection is closed. */
 export class ProtocolError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What was wrong with the input.
    * @param options The underlying cause.
    */
@@ -20,6 +22,8 @@ export class ProtocolError extends Error {
 /** The connection closed before a request was answered. */
 export class ConnectionClosedError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message Which connection closed and why.
    * @param options The underlying cause.
    */
@@ -32,6 +36,8 @@ export class ConnectionClosedError extends Error {
 /** A request was not answered within its timeout. */
 export class RequestTimeoutError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message Which request timed out.
    * @param options The underlying cause.
    */
@@ -48,6 +54,8 @@ export class BrokerError extends Error {
   /** The server's remark, meant for people. */
   readonly remark: string;
   /**
+   * Creates the error from a response.
+   *
    * @param code The response code.
    * @param remark The server's explanation.
    * @param options The underlying cause.
@@ -63,6 +71,8 @@ export class BrokerError extends Error {
 /** A client-side argument or state error: bad topic name, producer not started, etc. */
 export class ClientError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message What the caller must change.
    * @param options The underlying cause.
    */

@@ -26,12 +26,15 @@ export interface Message {
 export interface HostAddress {
   /** Dotted IPv4 (`127.0.0.1`) or IPv6 text. */
   address: string;
+  /** TCP port. */
   port: number;
 }
 
 /** A stored message, as the broker returns it to consumers. */
 export interface MessageExt {
+  /** The topic it was stored under. */
   topic: string;
+  /** The queue within the topic. */
   queueId: number;
   /** Index of this message in its ConsumeQueue. */
   queueOffset: number;
@@ -39,22 +42,35 @@ export interface MessageExt {
   commitLogOffset: number;
   /** Size of the stored record in bytes. */
   storeSize: number;
+  /** CRC32 of the body, ANDed with 0x7FFFFFFF. */
   bodyCRC: number;
+  /** User flag from the producer. */
   flag: number;
+  /** `SysFlag` bits. */
   sysFlag: number;
+  /** When the producer created it, ms since epoch. */
   bornTimestamp: number;
+  /** The producer's address as the broker saw it. */
   bornHost: HostAddress;
+  /** When the broker stored it, ms since epoch. */
   storeTimestamp: number;
+  /** The broker that stored it. */
   storeHost: HostAddress;
+  /** How often it was redelivered after a failed consume. */
   reconsumeTimes: number;
+  /** For transactional messages, the half message's offset; else 0. */
   preparedTransactionOffset: number;
+  /** The payload. */
   body: Uint8Array;
+  /** All properties, system ones (`TAGS`, `KEYS`, …) included. */
   properties: Record<string, string>;
   /** Offset message id: store host + commit log offset as 32 (IPv4) upper-case hex characters. */
   msgId: string;
   /** Producer-side unique id (`UNIQ_KEY` property), when set. */
   uniqueKey?: string;
+  /** The `TAGS` property. */
   tags?: string;
+  /** The `KEYS` property, split on spaces. */
   keys: string[];
 }
 

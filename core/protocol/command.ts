@@ -11,6 +11,7 @@ export const CommandFlag = {
   /** The sender expects no answer. */
   ONEWAY: 0x2,
 } as const;
+/** One of the `CommandFlag` bits. */
 export type CommandFlag = typeof CommandFlag[keyof typeof CommandFlag];
 
 /** A header: a CBOR map of named fields, validated per request code. */

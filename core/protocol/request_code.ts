@@ -34,6 +34,7 @@ export const RequestCode = {
   DELETE_TOPIC_IN_NAMESRV: 216,
   SEND_BATCH_MESSAGE: 320,
 } as const;
+/** One of the `RequestCode` values. */
 export type RequestCode = typeof RequestCode[keyof typeof RequestCode];
 
 /** What a response says. */
@@ -60,6 +61,7 @@ export const ResponseCode = {
   /** The broker failed to make a write durable (fsync or write error). (rocketmq-ts) */
   FLUSH_DISK_FAILED: 507,
 } as const;
+/** One of the `ResponseCode` values. */
 export type ResponseCode = typeof ResponseCode[keyof typeof ResponseCode];
 
 /** Topic and broker permission bits. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+/// <reference types="bun-types" />
 import type { Listen, Transport, TransportHandlers } from "../../core/remoting/transport.ts";
 import { BufferedWriter } from "../../core/remoting/buffered_writer.ts";
 
