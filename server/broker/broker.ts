@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import type { HostAddress } from "../../core/model/message.ts";
+import { SCHEDULE_TOPIC } from "../../core/model/system_topics.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import { Connection } from "../../core/remoting/connection.ts";
 import { createDispatcher, type Processor } from "../../core/remoting/dispatcher.ts";
@@ -15,6 +16,8 @@ import { FileSegmentStorage } from "../store/file_segment_storage.ts";
 import { JsonFile } from "../store/json_file.ts";
 import { MessageStore } from "../store/message_store.ts";
 import type { SegmentStorage } from "../store/segment_storage.ts";
+import { createBrokerStats } from "./broker_stats.ts";
+import { ConsumerManager } from "./consumer_manager.ts";
 import { ConsumerOffsetManager, OffsetTable } from "./consumer_offset_manager.ts";
 import type { BrokerContext, BrokerStats } from "./context.ts";
 import { NameServerRegistrar } from "./name_server_registrar.ts";
@@ -27,9 +30,14 @@ import {
   searchOffsetProcessor,
   updateConsumerOffsetProcessor,
 } from "./processors/offsets.ts";
+import { consumerListProcessor, heartbeatProcessor, unregisterClientProcessor } from "./processors/client.ts";
+import { lockBatchProcessor, unlockBatchProcessor } from "./processors/lock.ts";
 import { pullMessageProcessor } from "./processors/pull.ts";
+import { sendBackProcessor } from "./processors/send_back.ts";
 import { sendBatchProcessor, sendMessageProcessor } from "./processors/send.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
+import { QueueLockManager } from "./queue_lock_manager.ts";
+import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
 import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
 
 /** Options of `startBroker`. */
@@ -76,6 +84,16 @@ export interface BrokerOptions {
   registerIntervalMs?: number;
   /** Consumer offsets are saved this often. @default 5000 */
   offsetPersistIntervalMs?: number;
+  /** Delay of each level, level 1 first (`ms`, `s`, `m`, `h`, `d`). @default DEFAULT_DELAY_LEVELS */
+  messageDelayLevel?: string;
+  /** Delivery progress of delayed messages is saved this often. @default 5000 */
+  delayOffsetPersistIntervalMs?: number;
+  /** A consumer silent for longer leaves its groups. @default 120000 */
+  clientExpiryMs?: number;
+  /** How often silent consumers are looked for. @default 10000, or clientExpiryMs when shorter */
+  clientScanIntervalMs?: number;
+  /** A queue lock not renewed for this long may be taken by another client. @default 60000 */
+  lockExpiryMs?: number;
   /** Where log lines go. @default console.log */
   log?: (line: string) => void;
 }
@@ -139,6 +157,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   let ready: () => void = () => {};
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
   let accepting = true;
+  let onConnectionClosed: (c: Connection) => void = () => {};
 
   const listener: Listener = await options.listen({ hostname, port: options.port ?? 10911 }, (transport) => {
     const connection = new Connection({
@@ -149,6 +168,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       },
       onClose: (c, error) => {
         connections.delete(c);
+        onConnectionClosed(c);
         if (error !== undefined) log(`Connection ${c.remoteAddress} closed: ${error.message}`);
       },
     });
@@ -185,16 +205,38 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     defaultTopicQueueNums: options.defaultTopicQueueNums,
   });
   const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(options.dataDir, "config", "consumer_offsets.json"), OffsetTable));
+  let schedule: ScheduleMessageService;
   try {
-    for (const warning of [topics.load(), offsets.load()]) if (warning !== undefined) log(`Warning: ${warning}`);
+    schedule = new ScheduleMessageService({
+      store,
+      file: jsonFile(configStorage, join(options.dataDir, "config", "delay_offsets.json"), DelayOffsetTable),
+      delayLevels: options.messageDelayLevel,
+      persistIntervalMs: options.delayOffsetPersistIntervalMs,
+      log,
+    });
+    for (const warning of [topics.load(), offsets.load(), schedule.load()]) if (warning !== undefined) log(`Warning: ${warning}`);
   } catch (error) {
     await listener.close();
     await store.close();
     throw error;
   }
   const holds = new PullHoldService();
-  store.onArrive = (topic, queueId, _offset, tagHash) => holds.notify(topic, queueId, tagHash);
-  const stats: BrokerStats = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, sendErrors: 0 };
+  store.onArrive = (topic, queueId, _offset, tagHash) => {
+    holds.notify(topic, queueId, tagHash);
+    if (topic === SCHEDULE_TOPIC) schedule.wake(queueId);
+  };
+  const locks = new QueueLockManager({ lockExpiryMs: options.lockExpiryMs });
+  const consumers = new ConsumerManager({
+    clientExpiryMs: options.clientExpiryMs,
+    scanIntervalMs: options.clientScanIntervalMs,
+    onMemberRemoved: (group, clientId) => locks.releaseClient(group, clientId),
+    log,
+  });
+  onConnectionClosed = (c) => {
+    consumers.connectionClosed(c);
+    locks.connectionClosed(c);
+  };
+  const stats: BrokerStats = createBrokerStats();
   const ctx: BrokerContext = {
     clusterName: options.clusterName ?? "DefaultCluster",
     brokerName: options.brokerName ?? "broker-a",
@@ -207,6 +249,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     topics,
     offsets,
     holds,
+    consumers,
+    locks,
+    schedule,
     stats,
     startedAt: Date.now(),
   };
@@ -226,12 +271,19 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.GET_ALL_TOPIC_CONFIG]: allTopicConfigProcessor(ctx),
     [RequestCode.VIEW_MESSAGE_BY_ID]: viewMessageProcessor(ctx),
     [RequestCode.GET_BROKER_RUNTIME_INFO]: runtimeInfoProcessor(ctx),
+    [RequestCode.HEART_BEAT]: heartbeatProcessor(ctx),
+    [RequestCode.UNREGISTER_CLIENT]: unregisterClientProcessor(ctx),
+    [RequestCode.GET_CONSUMER_LIST_BY_GROUP]: consumerListProcessor(ctx),
+    [RequestCode.CONSUMER_SEND_MSG_BACK]: sendBackProcessor(ctx),
+    [RequestCode.LOCK_BATCH_MQ]: lockBatchProcessor(ctx),
+    [RequestCode.UNLOCK_BATCH_MQ]: unlockBatchProcessor(ctx),
   };
   for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter);
   dispatch = createDispatcher(processors, {
     onError: (error, request) => log(`Request ${request.code} failed: ${(error as Error)?.stack ?? error}`),
   });
   ready();
+  schedule.start();
 
   const registrar = new NameServerRegistrar({
     dial: options.dial,
@@ -264,6 +316,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           new Promise<void>((resolve) => setTimeout(resolve, 10_000)),
         ]);
       }
+      onConnectionClosed = () => {};
+      consumers.shutdown();
+      await schedule.close().catch((error) => log(`Cannot save delay offsets: ${(error as Error).message}`));
       clearInterval(persistTimer);
       await offsets.persist();
       await store.close();

@@ -5,8 +5,12 @@
  */
 import type { HostAddress } from "../../core/model/message.ts";
 import type { MessageStore } from "../store/message_store.ts";
+import type { LatencyHistogram, TopicCounters } from "./broker_stats.ts";
+import type { ConsumerManager } from "./consumer_manager.ts";
 import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import type { PullHoldService } from "./pull_hold_service.ts";
+import type { QueueLockManager } from "./queue_lock_manager.ts";
+import type { ScheduleMessageService } from "./schedule_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
 
 /** Counters the broker keeps for admin views and metrics. */
@@ -16,6 +20,10 @@ export interface BrokerStats {
   messagesOut: number;
   bytesOut: number;
   sendErrors: number;
+  /** The same figures per topic (see `countIn` / `countOut` in `broker_stats.ts`). */
+  byTopic: Map<string, TopicCounters>;
+  /** Time from a send request's arrival to its store result. */
+  sendLatency: LatencyHistogram;
 }
 
 /** Shared broker state handed to processors. */
@@ -33,6 +41,12 @@ export interface BrokerContext {
   topics: TopicConfigManager;
   offsets: ConsumerOffsetManager;
   holds: PullHoldService;
+  /** Consumer groups and their members, from heartbeats. */
+  consumers: ConsumerManager;
+  /** Queue locks of orderly consumers. */
+  locks: QueueLockManager;
+  /** Delayed delivery (delay levels, retry backoff). */
+  schedule: ScheduleMessageService;
   stats: BrokerStats;
   startedAt: number;
 }

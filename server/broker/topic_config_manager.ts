@@ -4,6 +4,7 @@
  * @module
  */
 import * as v from "valibot";
+import { SCHEDULE_TOPIC } from "../../core/model/system_topics.ts";
 import { AUTO_CREATE_TOPIC_KEY, Perm } from "../../core/protocol/request_code.ts";
 import { TopicConfig } from "../../core/protocol/headers.ts";
 import type { JsonFile } from "../store/json_file.ts";
@@ -15,7 +16,7 @@ export type TopicTable = v.InferOutput<typeof TopicTable>;
 export const TopicTable = v.object({ version: v.number(), topics: v.record(v.string(), TopicConfig) });
 
 /** Topics only the broker itself writes to. */
-export const SYSTEM_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY, "SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC"]);
+export const SYSTEM_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY, SCHEDULE_TOPIC, "RMQ_SYS_TRANS_HALF_TOPIC"]);
 
 /** Options of `TopicConfigManager`. */
 export interface TopicConfigManagerOptions {
@@ -123,6 +124,23 @@ export class TopicConfigManager {
       perm: template.perm & ~Perm.INHERIT,
       order: false,
     };
+    await this.put(config);
+    return config;
+  }
+
+  /**
+   * Creates a broker-owned topic (a group's retry or dead-letter topic) unless it exists, the way
+   * RocketMQ does on heartbeat and send-back.
+   *
+   * @param topic The topic.
+   * @param queueNums Its read and write queue count.
+   * @param perm Its permission bits (`Perm`).
+   * @returns The existing or new config.
+   */
+  async ensure(topic: string, queueNums: number, perm: number): Promise<TopicConfig> {
+    const existing = this.#topics.get(topic);
+    if (existing !== undefined) return existing;
+    const config: TopicConfig = { topicName: topic, readQueueNums: queueNums, writeQueueNums: queueNums, perm, order: false };
     await this.put(config);
     return config;
   }

@@ -8,6 +8,7 @@ import { PullMessageHeader } from "../../../core/protocol/headers.ts";
 import { Perm, PullSysFlag, ResponseCode } from "../../../core/protocol/request_code.ts";
 import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
+import { countOut } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
 import { parseTagExpression } from "../subscription.ts";
 
@@ -60,8 +61,7 @@ function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: n
   };
   if (code === ResponseCode.SUCCESS && result.body !== undefined) {
     reply.body = result.body;
-    ctx.stats.messagesOut += result.count;
-    ctx.stats.bytesOut += result.body.length;
+    countOut(ctx.stats, header.topic, result.count, result.body.length);
   }
   return reply;
 }

@@ -12,7 +12,9 @@ import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
 import type { PutResult } from "../../store/store_types.ts";
 import { toHostAddress } from "../_host.ts";
+import { countIn } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
+import { routeBatch, routeSend } from "../message_routing.ts";
 import { SYSTEM_TOPICS } from "../topic_config_manager.ts";
 
 const ENCODER = new TextEncoder();
@@ -92,18 +94,30 @@ function storedProperties(ctx: BrokerContext, properties: Record<string, string>
  */
 export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageHeader> {
   return processor(SendMessageHeader, async (header, request: Command, connection: Connection) => {
+    const started = performance.now();
     const body = request.body ?? EMPTY;
     if (body.length === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Message body is empty" };
     if (body.length > ctx.maxMessageSize) {
       return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message body of ${body.length} bytes exceeds the limit of ${ctx.maxMessageSize} bytes` };
     }
-    const properties = storedProperties(ctx, header.properties);
+    let properties = storedProperties(ctx, header.properties);
     if (typeof properties !== "string") return properties;
     const resolved = await resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
     if (!("config" in resolved)) return resolved;
-    const result = await ctx.store.putMessage({
+    let route = routeSend(ctx, {
       topic: header.topic,
       queueId: resolved.queueId,
+      properties: header.properties,
+      reconsumeTimes: header.reconsumeTimes,
+      maxReconsumeTimes: header.maxReconsumeTimes,
+    });
+    if (route instanceof Promise) route = await route;
+    if ("code" in route) return route;
+    if (route.properties !== header.properties) properties = storedProperties(ctx, route.properties);
+    if (typeof properties !== "string") return properties;
+    const result = await ctx.store.putMessage({
+      topic: route.topic,
+      queueId: route.queueId,
       flag: header.flag,
       sysFlag: header.sysFlag,
       bornTimestamp: header.bornTimestamp,
@@ -113,16 +127,16 @@ export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageH
       body,
       properties,
     });
+    ctx.stats.sendLatency.observe(performance.now() - started);
     const failure = putReply(result);
     if (failure !== undefined) {
       ctx.stats.sendErrors++;
       return failure;
     }
-    ctx.stats.messagesIn++;
-    ctx.stats.bytesIn += body.length;
+    countIn(ctx.stats, header.topic, 1, body.length);
     return {
       code: ResponseCode.SUCCESS,
-      header: { msgId: result.msgId, queueId: resolved.queueId, queueOffset: result.queueOffset },
+      header: { msgId: result.msgId, queueId: route.realQueueId, queueOffset: result.queueOffset },
     };
   });
 }
@@ -135,6 +149,7 @@ export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageH
  */
 export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeader> {
   return processor(SendBatchHeader, async (header, request: Command, connection: Connection) => {
+    const started = performance.now();
     const body = request.body ?? EMPTY;
     const total = header.messages.reduce((n, m) => n + m.size, 0);
     if (total !== body.length) {
@@ -142,6 +157,7 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
     }
     const bornHost = toHostAddress(connection.remoteAddress);
     const inputs = [];
+    const entryProperties: Record<string, string>[] = [];
     let pos = 0;
     for (const [i, entry] of header.messages.entries()) {
       if (entry.size === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch has an empty body` };
@@ -150,6 +166,7 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
       }
       const properties = storedProperties(ctx, entry.properties);
       if (typeof properties !== "string") return properties;
+      entryProperties.push(entry.properties);
       inputs.push({
         topic: header.topic,
         queueId: 0,
@@ -166,8 +183,19 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
     }
     const resolved = await resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
     if (!("config" in resolved)) return resolved;
-    for (const input of inputs) input.queueId = resolved.queueId;
+    const route = routeBatch(ctx, { topic: header.topic, queueId: resolved.queueId, properties: entryProperties });
+    if ("code" in route) return route;
+    for (const [i, input] of inputs.entries()) {
+      input.topic = route.topic;
+      input.queueId = route.queueId;
+      if (route.properties[i] !== entryProperties[i]) {
+        const properties = storedProperties(ctx, route.properties[i]!);
+        if (typeof properties !== "string") return properties;
+        input.properties = properties;
+      }
+    }
     const results = await ctx.store.putMessages(inputs);
+    ctx.stats.sendLatency.observe(performance.now() - started);
     for (const result of results) {
       const failure = putReply(result);
       if (failure !== undefined) {
@@ -175,8 +203,7 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
         return failure;
       }
     }
-    ctx.stats.messagesIn += inputs.length;
-    ctx.stats.bytesIn += body.length;
+    countIn(ctx.stats, header.topic, inputs.length, body.length);
     return {
       code: ResponseCode.SUCCESS,
       header: { msgIds: results.map((r) => r.msgId), queueId: resolved.queueId, queueOffset: results[0]!.queueOffset },

@@ -1,0 +1,80 @@
+/**
+ * CONSUMER_SEND_MSG_BACK: a message a consumer failed to handle is stored again for the group,
+ * in its retry topic after a delay, or in its dead-letter topic once it failed too often.
+ *
+ * @module
+ */
+import { MessageConst } from "../../../core/model/message.ts";
+import { encodeProperties } from "../../../core/model/properties.ts";
+import { dlqTopic, retryTopic } from "../../../core/model/system_topics.ts";
+import { SendMessageBackHeader } from "../../../core/protocol/headers.ts";
+import { ResponseCode } from "../../../core/protocol/request_code.ts";
+import { processor, type Processor } from "../../../core/remoting/dispatcher.ts";
+import type { BrokerContext } from "../context.ts";
+import { ensureGroupTopic } from "../message_routing.ts";
+
+/**
+ * CONSUMER_SEND_MSG_BACK, following RocketMQ:
+ * - the message is read back by its commit log offset; its redelivery count becomes
+ *   `reconsumeTimes + 1`;
+ * - past `maxReconsumeTimes` (or with delay level -1) it goes to `%DLQ%<group>` queue 0;
+ * - otherwise to `%RETRY%<group>` queue 0 after delay level `delayLevel`, or `3 + reconsumeTimes`
+ *   when 0 (clamped to the highest level);
+ * - `RETRY_TOPIC` keeps the first topic it was sent to, `ORIGIN_MESSAGE_ID` the first message id;
+ *   body, flag, tags, keys, unique key and born time are kept.
+ *
+ * The reply header is `{ topic, msgId, reconsumeTimes, delayLevel }` (`delayLevel` 0 for the DLQ).
+ *
+ * @param ctx The broker.
+ * @returns The processor.
+ */
+export function sendBackProcessor(ctx: BrokerContext): Processor<SendMessageBackHeader> {
+  return processor(SendMessageBackHeader, async (header) => {
+    const original = ctx.store.lookMessageByOffset(header.offset);
+    if (original === undefined) {
+      return {
+        code: ResponseCode.SYSTEM_ERROR,
+        remark: `Cannot send message back for group "${header.consumerGroup}": no message at commit log offset ${header.offset}`,
+      };
+    }
+    const reconsumeTimes = original.reconsumeTimes + 1;
+    const toDlq = header.delayLevel < 0 || reconsumeTimes > header.maxReconsumeTimes;
+    const topic = toDlq ? dlqTopic(header.consumerGroup) : retryTopic(header.consumerGroup);
+    const config = await ensureGroupTopic(ctx, topic);
+    if ("code" in config) return config;
+
+    const properties = { ...original.properties };
+    delete properties[MessageConst.DELAY];
+    delete properties[MessageConst.REAL_TOPIC];
+    delete properties[MessageConst.REAL_QID];
+    properties[MessageConst.RETRY_TOPIC] ??= original.topic;
+    properties[MessageConst.ORIGIN_MESSAGE_ID] ||= original.msgId;
+    let target = { topic, queueId: 0, properties };
+    let delayLevel = 0;
+    if (!toDlq) {
+      delayLevel = Math.min(header.delayLevel > 0 ? header.delayLevel : 3 + original.reconsumeTimes, ctx.schedule.maxLevel);
+      target = ctx.schedule.toScheduled(target, delayLevel);
+    }
+    const result = await ctx.store.putMessage({
+      topic: target.topic,
+      queueId: target.queueId,
+      flag: original.flag,
+      sysFlag: original.sysFlag,
+      bornTimestamp: original.bornTimestamp,
+      bornHost: original.bornHost,
+      reconsumeTimes,
+      preparedTransactionOffset: 0,
+      body: original.body,
+      properties: encodeProperties(target.properties),
+    });
+    if (result.status !== "PUT_OK") {
+      return {
+        code: result.status === "MESSAGE_ILLEGAL" || result.status === "PROPERTIES_SIZE_EXCEEDED"
+          ? ResponseCode.MESSAGE_ILLEGAL
+          : ResponseCode.SYSTEM_ERROR,
+        remark: `Cannot store message ${original.msgId} in "${topic}": ${result.error ?? result.status}`,
+      };
+    }
+    return { code: ResponseCode.SUCCESS, header: { topic, msgId: result.msgId, reconsumeTimes, delayLevel } };
+  });
+}
