@@ -5,6 +5,7 @@
  */
 import { dial } from "../server/bun/connect.ts";
 import { listen } from "../server/bun/listen.ts";
+import { serve } from "../server/bun/serve.ts";
 import { main } from "./main.ts";
 
-await main(process.argv.slice(2), { listen, dial });
+await main(process.argv.slice(2), { listen, dial, serve });

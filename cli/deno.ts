@@ -5,6 +5,7 @@
  */
 import { dial } from "../server/deno/connect.ts";
 import { listen } from "../server/deno/listen.ts";
+import { serve } from "../server/deno/serve.ts";
 import { main } from "./main.ts";
 
-await main(Deno.args, { listen, dial });
+await main(Deno.args, { listen, dial, serve });

@@ -5,6 +5,7 @@
  */
 import process from "node:process";
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
+import type { Serve } from "../server/admin/serve_types.ts";
 import { standalone } from "./commands/standalone.ts";
 
 const COMMANDS: Record<string, { summary: string; run: (args: string[], runtime: Runtime) => Promise<void> }> = {
@@ -15,6 +16,8 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[], runtime:
 export interface Runtime {
   listen: Listen;
   dial: Dialer;
+  /** HTTP adapter for the admin app; loaded for the runtime when absent. */
+  serve?: Serve;
 }
 
 function usage(): string {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
+import type { Serve } from "./admin/serve_types.ts";
 
 /**
  * The adapters by runtime. The specifiers are resolved at run time on purpose: each adapter uses
@@ -51,4 +52,25 @@ export async function defaultDial(): Promise<Dialer> {
   const specifier = new URL(DIAL_ADAPTERS[runtime], import.meta.url).href;
   const module = (await import(specifier)) as { dial: Dialer };
   return module.dial;
+}
+
+const SERVE_ADAPTERS = {
+  Bun: "./bun/serve.ts",
+  Deno: "./deno/serve.ts",
+} as const;
+
+/**
+ * Loads the HTTP server adapter of the current runtime, for the admin app.
+ *
+ * @returns `server/bun/serve.ts` on Bun, `server/deno/serve.ts` on Deno.
+ * @throws {Error} On any other runtime.
+ */
+export async function defaultServe(): Promise<Serve> {
+  const runtime = (Object.keys(SERVE_ADAPTERS) as Array<keyof typeof SERVE_ADAPTERS>).find((name) => name in globalThis);
+  if (runtime === undefined) {
+    throw new Error("No HTTP server adapter for this runtime: run the server on Bun or Deno, or pass a Serve yourself");
+  }
+  const specifier = new URL(SERVE_ADAPTERS[runtime], import.meta.url).href;
+  const module = (await import(specifier)) as { serve: Serve };
+  return module.serve;
 }

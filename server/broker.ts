@@ -6,7 +6,9 @@
 import process from "node:process";
 import * as v from "valibot";
 import { HostFlag, integerFlag, parseFlagsOrExit, PortFlag } from "./_flags.ts";
-import { defaultDial, defaultListen } from "./_runtime.ts";
+import { defaultDial, defaultListen, defaultServe } from "./_runtime.ts";
+import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
+import type { HttpServer } from "./admin/serve_types.ts";
 import { startBroker } from "./broker/broker.ts";
 
 const AddressList = v.pipe(
@@ -32,6 +34,9 @@ const spec = {
     "segment-size": { description: "CommitLog segment size in bytes", default: String(1024 ** 3), valueName: "bytes" },
     "max-message-size": { description: "Largest message body in bytes", default: String(4 * 1024 * 1024), valueName: "bytes" },
     "auto-create-topic": { description: "Create unknown topics on first send", type: "boolean" as const },
+    "admin-port": { description: "Serve the admin API, metrics and dashboard on this port (default: off)", valueName: "port" },
+    "admin-host": { description: "Address the admin API binds (keep it private)", default: "127.0.0.1", valueName: "host" },
+    "admin-token": { description: "Bearer token required for admin changes (default: $RMQ_ADMIN_TOKEN; none)", valueName: "token" },
   },
   schema: v.object({
     port: PortFlag,
@@ -47,6 +52,9 @@ const spec = {
     segmentSize: integerFlag(64 * 1024, 2 ** 40),
     maxMessageSize: integerFlag(1, 64 * 1024 * 1024),
     autoCreateTopic: v.optional(v.boolean(), false),
+    adminPort: v.optional(PortFlag),
+    adminHost: HostFlag,
+    adminToken: v.optional(v.pipe(v.string(), v.minLength(8, "must have at least 8 characters"))),
   }),
 };
 
@@ -69,11 +77,29 @@ try {
     maxMessageSize: flags.maxMessageSize,
     autoCreateTopicEnable: flags.autoCreateTopic,
   });
+  let admin: HttpServer | undefined;
+  if (flags.adminPort !== undefined) {
+    try {
+      admin = await startAdminServer({
+        serve: await defaultServe(),
+        hostname: flags.adminHost,
+        port: flags.adminPort,
+        broker,
+        dataDir: flags.dataDir,
+        token: flags.adminToken ?? (process.env.RMQ_ADMIN_TOKEN || undefined),
+      });
+    } catch (error) {
+      await broker.close();
+      throw new Error(`Cannot serve the admin API on ${flags.adminHost}:${flags.adminPort}: ${(error as Error).message}`, { cause: error });
+    }
+    console.log(`Admin API, metrics and dashboard on ${adminUrl(admin)}`);
+  }
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`${signal} received: shutting down the broker`);
+    await admin?.close();
     await broker.close();
     console.log("Broker stopped");
     process.exit(0);

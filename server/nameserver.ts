@@ -11,7 +11,9 @@
 import process from "node:process";
 import * as v from "valibot";
 import { HostFlag, integerFlag, parseFlagsOrExit, PortFlag } from "./_flags.ts";
-import { defaultListen } from "./_runtime.ts";
+import { defaultListen, defaultServe } from "./_runtime.ts";
+import type { HttpServer } from "./admin/serve_types.ts";
+import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
 import { DEFAULT_NAME_SERVER_PORT, type NameServer, startNameServer } from "./namesrv/name_server.ts";
 
 const FLAGS = {
@@ -30,12 +32,18 @@ const FLAGS = {
       default: "10000",
       valueName: "ms",
     },
+    "admin-port": { description: "Serve the admin API, metrics and dashboard on this port (default: off)", valueName: "port" },
+    "admin-host": { description: "Address the admin API binds (keep it private)", default: "127.0.0.1", valueName: "host" },
+    "admin-token": { description: "Bearer token required for admin changes (default: $RMQ_ADMIN_TOKEN; none)", valueName: "token" },
   },
   schema: v.object({
     port: PortFlag,
     host: HostFlag,
     brokerExpiryMs: integerFlag(1),
     scanIntervalMs: integerFlag(1),
+    adminPort: v.optional(PortFlag),
+    adminHost: HostFlag,
+    adminToken: v.optional(v.pipe(v.string(), v.minLength(8, "must have at least 8 characters"))),
   }),
 };
 
@@ -57,13 +65,30 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   console.log(`NameServer listening on ${nameServer.hostname}:${nameServer.port}`);
+  let admin: HttpServer | undefined;
+  if (flags.adminPort !== undefined) {
+    try {
+      admin = await startAdminServer({
+        serve: await defaultServe(),
+        hostname: flags.adminHost,
+        port: flags.adminPort,
+        nameServer,
+        token: flags.adminToken ?? (process.env.RMQ_ADMIN_TOKEN || undefined),
+      });
+    } catch (error) {
+      console.error(`Cannot serve the admin API on ${flags.adminHost}:${flags.adminPort}: ${(error as Error).message}`);
+      await nameServer.close();
+      process.exit(1);
+    }
+    console.log(`Admin API, metrics and dashboard on ${adminUrl(admin)}`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal} received, stopping`);
-    nameServer.close().then(
+    Promise.resolve(admin?.close()).then(() => nameServer.close()).then(
       () => process.exit(0),
       (error) => {
         console.error(`NameServer did not close cleanly: ${(error as Error).message}`);

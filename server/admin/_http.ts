@@ -1,0 +1,89 @@
+/**
+ * Shared pieces of the admin routes: the error type `app.onError` maps, input validation with
+ * valibot, and the JSON body reader.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import * as v from "valibot";
+
+/** Machine-readable error codes of the admin API. */
+export type AdminErrorCode =
+  | "BAD_REQUEST"
+  | "UNAUTHORIZED"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "FORBIDDEN"
+  | "UNPROCESSABLE"
+  | "NOT_AVAILABLE"
+  | "PAYLOAD_TOO_LARGE"
+  | "INTERNAL";
+
+/**
+ * An HTTP failure with an error code, answered as `{ error: { code, message } }` by the app's
+ * `onError`. Hono's own `HTTPException`, with the code in `cause`.
+ *
+ * @param status The HTTP status.
+ * @param code The error code.
+ * @param message What went wrong, for people.
+ * @returns The exception to throw.
+ */
+export function httpError(status: ContentfulStatusCode, code: AdminErrorCode, message: string): HTTPException {
+  return new HTTPException(status, { message, cause: { code } });
+}
+
+/**
+ * Validates input with a valibot schema.
+ *
+ * @param schema The schema.
+ * @param input The raw input (parsed JSON, query or path parameters).
+ * @param what Names the input in the error (`body`, `query`, `path`).
+ * @returns The parsed output.
+ * @throws {HTTPException} 400 naming the first bad field.
+ */
+export function validate<T>(schema: v.GenericSchema<unknown, T>, input: unknown, what: string): T {
+  const result = v.safeParse(schema, input);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const path = v.getDotPath(issue);
+  throw httpError(400, "BAD_REQUEST", path === null ? `Invalid ${what}: ${issue.message}` : `Invalid ${what} field "${path}": ${issue.message}`);
+}
+
+/** Largest JSON body accepted, in bytes. */
+export const MAX_JSON_BODY = 4 * 1024 * 1024 + 64 * 1024;
+
+/**
+ * Reads and validates a JSON request body.
+ *
+ * @param c The request context.
+ * @param schema The body's schema.
+ * @returns The parsed body.
+ * @throws {HTTPException} 400 for a body that is not JSON or does not match, 413 for one too large.
+ */
+export async function jsonBody<T>(c: Context, schema: v.GenericSchema<unknown, T>): Promise<T> {
+  const length = Number(c.req.header("content-length") ?? "0");
+  if (length > MAX_JSON_BODY) throw httpError(413, "PAYLOAD_TOO_LARGE", `Request body of ${length} bytes exceeds ${MAX_JSON_BODY} bytes`);
+  const text = await c.req.text();
+  if (text.length > MAX_JSON_BODY) throw httpError(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${MAX_JSON_BODY} bytes`);
+  let value: unknown;
+  try {
+    value = text === "" ? {} : JSON.parse(text);
+  } catch (error) {
+    throw httpError(400, "BAD_REQUEST", `Request body is not JSON: ${(error as Error).message}`);
+  }
+  return validate(schema, value, "body");
+}
+
+/** A whole number in a query or path parameter. */
+export function integerParam(min: number, max: number = Number.MAX_SAFE_INTEGER) {
+  return v.pipe(
+    v.string(),
+    v.regex(/^-?\d+$/, "expected a whole number"),
+    v.transform(Number),
+    v.safeInteger("expected a safe integer"),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+}

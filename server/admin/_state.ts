@@ -1,0 +1,125 @@
+/**
+ * What every admin route works with: the broker and NameServer views handed to `createAdminApp`,
+ * and in-process requests to the broker's own processors (so an admin send or topic change takes
+ * exactly the path a client's does: validation, counters, long-poll wake-ups).
+ *
+ * @module
+ */
+import type { Command } from "../../core/protocol/command.ts";
+import { ResponseCode } from "../../core/protocol/request_code.ts";
+import * as v from "valibot";
+import { Connection } from "../../core/remoting/connection.ts";
+import type { Processor, Reply } from "../../core/remoting/dispatcher.ts";
+import type { BrokerContext } from "../broker/context.ts";
+import type { NameServer } from "../namesrv/name_server.ts";
+import { httpError } from "./_http.ts";
+import { TpsMeter } from "./_tps.ts";
+
+/** The parts of a running broker the admin app reads. `startBroker`'s `Broker` fits. */
+export interface AdminBrokerView {
+  /** `host:port` advertised to clients. */
+  readonly address: string;
+  readonly context: BrokerContext;
+  /** Live client connections. */
+  readonly connections: ReadonlySet<unknown>;
+}
+
+/** Options of `createAdminApp`. */
+export interface AdminAppOptions {
+  /** The broker this process runs, if any. */
+  broker?: AdminBrokerView;
+  /** The broker's data directory, for the free disk figure. */
+  dataDir?: string;
+  /** The NameServer this process runs, if any (its route table gives the cluster view). */
+  nameServer?: Pick<NameServer, "routeTable" | "port">;
+  /** When set, mutating requests need `Authorization: Bearer <token>`. */
+  token?: string;
+  /** The rocketmq-ts version, reported by `/api/cluster` and `/metrics`. */
+  version: string;
+  /** Clock in ms. @default Date.now */
+  now?: () => number;
+  /** Where unexpected failures are reported. @default console.error */
+  log?: (line: string) => void;
+  /** Free bytes of the file system holding a path. @default statfs of node:fs */
+  freeDisk?: (path: string) => number | undefined;
+}
+
+/** Shared state of one admin app. */
+export interface AdminState {
+  readonly options: AdminAppOptions;
+  readonly now: () => number;
+  /** Messages in/out per second over a short sliding window. */
+  readonly tps: TpsMeter;
+  /** Process start, for the uptime of a NameServer-only process. */
+  readonly startedAt: number;
+}
+
+/**
+ * Creates the shared state.
+ *
+ * @param options The app's options.
+ * @returns The state.
+ */
+export function createAdminState(options: AdminAppOptions): AdminState {
+  const now = options.now ?? Date.now;
+  return { options, now, tps: new TpsMeter({ startedAt: options.broker?.context.startedAt ?? now() }), startedAt: now() };
+}
+
+/**
+ * The broker context, or a 503 when this process runs none.
+ *
+ * @param state The admin state.
+ * @returns The context.
+ */
+export function requireBroker(state: AdminState): BrokerContext {
+  const broker = state.options.broker;
+  if (broker === undefined) throw httpError(503, "NOT_AVAILABLE", "This process runs no broker: ask a broker's admin endpoint");
+  return broker.context;
+}
+
+/** The peer of in-process requests: not attached, so its address reads as "". */
+const LOCAL_PEER = new Connection();
+let nextLocalId = 1;
+
+/**
+ * Runs one broker processor in process, the way the dispatcher would for a client request.
+ *
+ * @param proc The processor.
+ * @param code The request code (for the request's record).
+ * @param header The request header (validated with the processor's schema).
+ * @param body The request body.
+ * @returns The processor's reply.
+ * @throws {HTTPException} 400 when the header does not match the processor's schema.
+ */
+export async function localRequest(proc: Processor<unknown>, code: number, header: Record<string, unknown>, body?: Uint8Array): Promise<Reply> {
+  const parsed = v.safeParse(proc.schema, header);
+  if (!parsed.success) throw httpError(400, "BAD_REQUEST", v.summarize(parsed.issues));
+  const request: Command = { code, id: nextLocalId++, flags: 0, header, body };
+  const reply = await proc.handle(parsed.output, request, LOCAL_PEER);
+  if (reply === undefined) throw httpError(500, "INTERNAL", `Request ${code} gave no reply`);
+  return reply;
+}
+
+/**
+ * Turns a broker error reply into the HTTP error a client of the admin API can act on.
+ *
+ * @param reply A reply whose code is not SUCCESS.
+ * @returns The exception to throw.
+ */
+export function replyError(reply: Reply): Error {
+  const message = reply.remark ?? `Broker answered code ${reply.code}`;
+  switch (reply.code) {
+    case ResponseCode.TOPIC_NOT_EXIST:
+      return httpError(404, "NOT_FOUND", message);
+    case ResponseCode.NO_PERMISSION:
+      return httpError(403, "FORBIDDEN", message);
+    case ResponseCode.MESSAGE_ILLEGAL:
+    case ResponseCode.INVALID_HEADER:
+      return httpError(400, "BAD_REQUEST", message);
+    case ResponseCode.SERVICE_NOT_AVAILABLE:
+    case ResponseCode.FLUSH_DISK_FAILED:
+      return httpError(503, "NOT_AVAILABLE", message);
+    default:
+      return httpError(500, "INTERNAL", message);
+  }
+}

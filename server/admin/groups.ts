@@ -1,0 +1,117 @@
+/**
+ * Consumer groups: list, detail (members, per-queue offsets and lag) and offset reset.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import * as v from "valibot";
+import { GroupName, TopicName } from "../../core/protocol/headers.ts";
+import type { BrokerContext } from "../broker/context.ts";
+import { groupLag, queueIdsOf } from "./_figures.ts";
+import { httpError, jsonBody, validate } from "./_http.ts";
+import { type AdminState, requireBroker } from "./_state.ts";
+
+/** Path parameters naming a group. */
+export const GroupParam = v.object({ group: GroupName });
+
+const ResetOffsetBody = v.object({
+  topic: TopicName,
+  /** `earliest`, `latest`, or a time: ms since epoch or an ISO 8601 date. */
+  to: v.union([
+    v.picklist(["earliest", "latest"]),
+    v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+    v.pipe(v.string(), v.check((t) => !Number.isNaN(Date.parse(t))), v.transform((t) => Date.parse(t))),
+  ], 'expected "earliest", "latest", ms since epoch or an ISO 8601 time'),
+  /** Reset even while members are online (they keep their in-memory offsets and may write them back). */
+  force: v.optional(v.boolean(), false),
+});
+
+/** Every group with offsets or online members on the broker. */
+function groupNames(ctx: BrokerContext): string[] {
+  const names = new Set<string>();
+  for (const [, group] of ctx.offsets.entries()) names.add(group);
+  for (const group of ctx.consumers.groups()) names.add(group);
+  return [...names].sort();
+}
+
+function subscribedTopics(ctx: BrokerContext, group: string): string[] {
+  return ctx.consumers.groupInfo(group)?.subscriptions.map((s) => s.topic) ?? [];
+}
+
+/**
+ * @param state The admin state.
+ * @returns The routes, mounted at `/api/groups`.
+ */
+export function groupRoutes(state: AdminState): Hono {
+  const app = new Hono();
+
+  app.get("/", (c) => {
+    const ctx = requireBroker(state);
+    const groups = groupNames(ctx).map((group) => {
+      const info = ctx.consumers.groupInfo(group);
+      const { queues, totalLag } = groupLag(ctx, group, subscribedTopics(ctx, group));
+      return {
+        group,
+        members: info?.members.length ?? 0,
+        consumeType: info?.consumeType ?? null,
+        messageModel: info?.messageModel ?? null,
+        topics: [...new Set(queues.map((q) => q.topic))],
+        totalLag,
+        inconsistent: info?.inconsistency !== undefined,
+      };
+    });
+    return c.json({ groups });
+  });
+
+  app.get("/:group", (c) => {
+    const { group } = validate(GroupParam, c.req.param(), "path");
+    const ctx = requireBroker(state);
+    const info = ctx.consumers.groupInfo(group);
+    const { queues, totalLag } = groupLag(ctx, group, subscribedTopics(ctx, group));
+    if (info === undefined && queues.length === 0) {
+      throw httpError(404, "NOT_FOUND", `Consumer group "${group}" has no offsets and no online members on broker "${ctx.brokerName}"`);
+    }
+    return c.json({
+      group,
+      brokerName: ctx.brokerName,
+      consumeType: info?.consumeType ?? null,
+      messageModel: info?.messageModel ?? null,
+      members: info?.members ?? [],
+      subscriptions: info?.subscriptions ?? [],
+      inconsistency: info?.inconsistency ?? null,
+      totalLag,
+      queues: queues.map((q) => ({ brokerName: ctx.brokerName, ...q })),
+    });
+  });
+
+  app.post("/:group/reset-offset", async (c) => {
+    const { group } = validate(GroupParam, c.req.param(), "path");
+    const body = await jsonBody(c, ResetOffsetBody);
+    const ctx = requireBroker(state);
+    if (ctx.topics.get(body.topic) === undefined && ctx.store.queueIds(body.topic).length === 0) {
+      throw httpError(404, "NOT_FOUND", `Topic "${body.topic}" does not exist on broker "${ctx.brokerName}"`);
+    }
+    const online = ctx.consumers.groupInfo(group)?.members.length ?? 0;
+    if (online > 0 && !body.force) {
+      throw httpError(
+        409,
+        "CONFLICT",
+        `Consumer group "${group}" has ${online} online member(s): they keep their own offsets and would write them back. Stop them first, or pass "force": true`,
+      );
+    }
+    const queues = queueIdsOf(ctx, body.topic).map((queueId) => {
+      const previous = ctx.offsets.query(group, body.topic, queueId);
+      const offset = body.to === "earliest"
+        ? ctx.store.getMinOffset(body.topic, queueId)
+        : body.to === "latest"
+        ? ctx.store.getMaxOffset(body.topic, queueId)
+        : ctx.store.getOffsetByTime(body.topic, queueId, body.to);
+      ctx.offsets.commit(group, body.topic, queueId, offset);
+      return { queueId, previous, offset };
+    });
+    await ctx.offsets.persist();
+    return c.json({ group, topic: body.topic, to: body.to, queues });
+  });
+
+  return app;
+}

@@ -1,0 +1,238 @@
+/**
+ * Messages: look up by id, browse a queue page by page, search a topic by key, send a test
+ * message, and re-send a dead letter to its original topic.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import * as v from "valibot";
+import { MessageConst, type MessageExt } from "../../core/model/message.ts";
+import { decodeOffsetMessageId } from "../../core/model/message_id.ts";
+import { decodeRecords } from "../../core/model/record.ts";
+import { dlqTopic } from "../../core/model/system_topics.ts";
+import { GroupName, TopicName } from "../../core/protocol/headers.ts";
+import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
+import type { BrokerContext } from "../broker/context.ts";
+import { sendMessageProcessor } from "../broker/processors/send.ts";
+import { queueIdsOf } from "./_figures.ts";
+import { httpError, integerParam, jsonBody, validate } from "./_http.ts";
+import { messageJson } from "./_message_json.ts";
+import { type AdminState, localRequest, replyError, requireBroker } from "./_state.ts";
+
+/** Most messages a browse page returns. */
+export const MAX_PAGE = 100;
+/** Most messages a key search reads (there is no key index yet). */
+export const KEY_SCAN_LIMIT = 20_000;
+/** Body bytes shown per message in lists. */
+const LIST_BODY_BYTES = 2048;
+/** Records read from the store per step of a scan. */
+const SCAN_STEP = 256;
+
+const ENCODER = new TextEncoder();
+
+const MessageIdParam = v.object({
+  msgId: v.pipe(v.string(), v.regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{56})$/, "expected an offset message id: 32 or 56 hex characters")),
+});
+
+const BrowseParams = v.object({ topic: TopicName, queueId: integerParam(0, 0x7fffffff) });
+
+const BrowseQuery = v.object({
+  offset: v.optional(integerParam(0)),
+  limit: v.optional(integerParam(1, MAX_PAGE), "20"),
+});
+
+const KeyQuery = v.object({
+  topic: TopicName,
+  key: v.pipe(v.string(), v.minLength(1, "must not be empty"), v.maxLength(1024)),
+  limit: v.optional(integerParam(1, MAX_PAGE), "32"),
+});
+
+const Keys = v.union([
+  v.pipe(v.string(), v.maxLength(1024), v.transform((text) => text.split(/\s+/).filter((k) => k !== ""))),
+  v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.regex(/^\S+$/, "keys may not contain spaces"))), v.maxLength(64)),
+]);
+
+const SendBody = v.object({
+  body: v.pipe(v.string(), v.minLength(1, "must not be empty")),
+  tags: v.optional(v.pipe(v.string(), v.maxLength(255), v.regex(/^[^|\s]*$/, "a tag may not contain spaces or '|'"))),
+  keys: v.optional(Keys),
+  properties: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(32767)))),
+  queueId: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(-1), v.maxValue(0x7fffffff)), -1),
+});
+
+const ResendBody = v.object({ msgId: MessageIdParam.entries.msgId });
+
+/** Properties the broker sets while a message moves through retry, delay and DLQ topics. */
+const TRANSIT_PROPERTIES: readonly string[] = [
+  MessageConst.RETRY_TOPIC,
+  MessageConst.REAL_TOPIC,
+  MessageConst.REAL_QID,
+  MessageConst.DELAY,
+  MessageConst.RECONSUME_TIME,
+  MessageConst.MAX_RECONSUME_TIMES,
+  MessageConst.MIN_OFFSET,
+  MessageConst.MAX_OFFSET,
+];
+
+/** Finds a message by offset message id in the local store. */
+function lookUp(ctx: BrokerContext, msgId: string): MessageExt {
+  let decoded: ReturnType<typeof decodeOffsetMessageId>;
+  try {
+    decoded = decodeOffsetMessageId(msgId);
+  } catch (error) {
+    throw httpError(400, "BAD_REQUEST", (error as Error).message);
+  }
+  const { host } = decoded;
+  if (host.address !== ctx.storeHost.address || host.port !== ctx.storeHost.port) {
+    throw httpError(
+      404,
+      "NOT_FOUND",
+      `Message "${msgId}" was stored by the broker at ${host.address}:${host.port}, not by "${ctx.brokerName}" (${ctx.storeHost.address}:${ctx.storeHost.port}): ask its admin endpoint`,
+    );
+  }
+  const message = ctx.store.lookMessageByOffset(decoded.commitLogOffset);
+  if (message === undefined || message.msgId !== msgId.toUpperCase()) {
+    throw httpError(404, "NOT_FOUND", `No message "${msgId}" on broker "${ctx.brokerName}": it never existed or retention deleted it`);
+  }
+  return message;
+}
+
+/**
+ * Sends through the broker's SEND_MESSAGE processor, exactly as a client's send.
+ *
+ * @returns The stored message's id, queue and offset.
+ */
+async function sendLocal(
+  send: ReturnType<typeof sendMessageProcessor>,
+  topic: string,
+  body: Uint8Array,
+  properties: Record<string, string>,
+  options: { queueId?: number; flag?: number } = {},
+): Promise<{ msgId: string; queueId: number; queueOffset: number }> {
+  const reply = await localRequest(send, RequestCode.SEND_MESSAGE, {
+    producerGroup: "rmq-admin",
+    topic,
+    queueId: options.queueId ?? -1,
+    bornTimestamp: Date.now(),
+    flag: options.flag ?? 0,
+    properties,
+  }, body);
+  if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
+  const header = reply.header as { msgId: string; queueId: number; queueOffset: number };
+  return { msgId: header.msgId, queueId: header.queueId, queueOffset: header.queueOffset };
+}
+
+/**
+ * @param state The admin state.
+ * @returns The routes, mounted at `/api`.
+ */
+export function messageRoutes(state: AdminState): Hono {
+  const app = new Hono();
+  const broker = state.options.broker;
+  const send = broker && sendMessageProcessor(broker.context);
+
+  app.get("/messages/:msgId", (c) => {
+    const { msgId } = validate(MessageIdParam, c.req.param(), "path");
+    const ctx = requireBroker(state);
+    return c.json({ message: messageJson(lookUp(ctx, msgId)) });
+  });
+
+  app.get("/messages", (c) => {
+    const query = validate(KeyQuery, c.req.query(), "query");
+    const ctx = requireBroker(state);
+    const queueIds = queueIdsOf(ctx, query.topic);
+    if (queueIds.length === 0) throw httpError(404, "NOT_FOUND", `Topic "${query.topic}" does not exist on broker "${ctx.brokerName}"`);
+    // Without a key index, read the newest messages of each queue, newest first, up to the bound.
+    const perQueue = Math.max(1, Math.floor(KEY_SCAN_LIMIT / queueIds.length));
+    const found: MessageExt[] = [];
+    let scanned = 0;
+    let complete = true;
+    for (const queueId of queueIds) {
+      const min = ctx.store.getMinOffset(query.topic, queueId);
+      const max = ctx.store.getMaxOffset(query.topic, queueId);
+      const from = Math.max(min, max - perQueue);
+      if (from > min) complete = false;
+      for (let offset = from; offset < max;) {
+        const result = ctx.store.getMessage(query.topic, queueId, offset, Math.min(SCAN_STEP, max - offset));
+        if (result.body === undefined || result.count === 0) break;
+        for (const message of decodeRecords(result.body)) {
+          scanned++;
+          if (message.keys.includes(query.key) || message.uniqueKey === query.key) found.push(message);
+        }
+        offset = result.nextBeginOffset;
+      }
+    }
+    found.sort((a, b) => b.storeTimestamp - a.storeTimestamp || b.commitLogOffset - a.commitLogOffset);
+    return c.json({
+      topic: query.topic,
+      key: query.key,
+      messages: found.slice(0, query.limit).map((m) => messageJson(m, LIST_BODY_BYTES)),
+      matched: found.length,
+      scanned,
+      scanLimit: KEY_SCAN_LIMIT,
+      complete,
+      note: complete
+        ? "Every stored message of the topic was scanned (there is no key index yet)"
+        : `Only the newest ${perQueue} messages of each queue were scanned (there is no key index yet): older matches are not shown`,
+    });
+  });
+
+  app.get("/topics/:topic/queues/:queueId/messages", (c) => {
+    const { topic, queueId } = validate(BrowseParams, c.req.param(), "path");
+    const query = validate(BrowseQuery, c.req.query(), "query");
+    const ctx = requireBroker(state);
+    if (!queueIdsOf(ctx, topic).includes(queueId)) {
+      throw httpError(404, "NOT_FOUND", `Queue ${queueId} of topic "${topic}" does not exist on broker "${ctx.brokerName}"`);
+    }
+    const minOffset = ctx.store.getMinOffset(topic, queueId);
+    const maxOffset = ctx.store.getMaxOffset(topic, queueId);
+    const offset = query.offset ?? minOffset;
+    const page = { topic, queueId, offset, limit: query.limit, minOffset, maxOffset };
+    if (offset >= maxOffset || maxOffset === minOffset) return c.json({ ...page, nextOffset: Math.max(offset, minOffset), messages: [] });
+    const start = Math.max(offset, minOffset);
+    const result = ctx.store.getMessage(topic, queueId, start, query.limit, undefined, 4 * 1024 * 1024);
+    const messages = result.body === undefined ? [] : decodeRecords(result.body);
+    return c.json({
+      ...page,
+      offset: start,
+      nextOffset: result.nextBeginOffset,
+      messages: messages.map((m) => messageJson(m, LIST_BODY_BYTES)),
+    });
+  });
+
+  app.post("/topics/:topic/messages", async (c) => {
+    const topic = validate(v.object({ topic: TopicName }), c.req.param(), "path").topic;
+    const body = await jsonBody(c, SendBody);
+    const ctx = requireBroker(state);
+    const config = ctx.topics.get(topic);
+    if (config !== undefined && body.queueId >= config.writeQueueNums) {
+      throw httpError(400, "BAD_REQUEST", `Queue ${body.queueId} of topic "${topic}" does not exist (it has ${config.writeQueueNums} write queues)`);
+    }
+    const properties: Record<string, string> = { ...body.properties };
+    if (body.tags !== undefined && body.tags !== "") properties[MessageConst.TAGS] = body.tags;
+    if (body.keys !== undefined && body.keys.length > 0) properties[MessageConst.KEYS] = body.keys.join(MessageConst.KEY_SEPARATOR);
+    const sent = await sendLocal(send!, topic, ENCODER.encode(body.body), properties, { queueId: body.queueId });
+    return c.json({ topic, ...sent }, 201);
+  });
+
+  app.post("/dlq/:group/resend", async (c) => {
+    const { group } = validate(v.object({ group: GroupName }), c.req.param(), "path");
+    const { msgId } = await jsonBody(c, ResendBody);
+    const ctx = requireBroker(state);
+    const dead = lookUp(ctx, msgId);
+    if (dead.topic !== dlqTopic(group)) {
+      throw httpError(400, "BAD_REQUEST", `Message "${msgId}" is in topic "${dead.topic}", not in the dead-letter topic "${dlqTopic(group)}"`);
+    }
+    const original = dead.properties[MessageConst.RETRY_TOPIC];
+    if (original === undefined || original === "") {
+      throw httpError(422, "UNPROCESSABLE", `Dead letter "${msgId}" has no ${MessageConst.RETRY_TOPIC} property: its original topic is unknown`);
+    }
+    const properties: Record<string, string> = {};
+    for (const [name, value] of Object.entries(dead.properties)) if (!TRANSIT_PROPERTIES.includes(name)) properties[name] = value;
+    properties[MessageConst.ORIGIN_MESSAGE_ID] = dead.properties[MessageConst.ORIGIN_MESSAGE_ID] ?? dead.msgId;
+    const sent = await sendLocal(send!, original, dead.body, properties, { flag: dead.flag });
+    return c.json({ group, deadLetterId: dead.msgId, topic: original, ...sent }, 201);
+  });
+
+  return app;
+}

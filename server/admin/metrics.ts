@@ -1,0 +1,124 @@
+/**
+ * `GET /metrics`: Prometheus text exposition (format 0.0.4) of the broker's counters, store and
+ * consumer lag, and the NameServer's view.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { BrokerContext } from "../broker/context.ts";
+import { freeDiskOf, groupLag } from "./_figures.ts";
+import type { AdminState } from "./_state.ts";
+
+type Labels = Record<string, string>;
+
+/** Builds the exposition text: one HELP/TYPE block per metric family. */
+class Exposition {
+  #lines: string[] = [];
+
+  family(name: string, type: "counter" | "gauge" | "histogram", help: string, samples: Array<[Labels, number]>): void {
+    this.#lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) this.#lines.push(`${name}${labelText(labels)} ${formatValue(value)}`);
+  }
+
+  histogram(name: string, help: string, labels: Labels, bounds: readonly number[], counts: readonly number[], sum: number, count: number): void {
+    this.#lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+    let cumulative = 0;
+    for (let i = 0; i < bounds.length; i++) {
+      cumulative += counts[i]!;
+      this.#lines.push(`${name}_bucket${labelText({ ...labels, le: String(bounds[i]) })} ${cumulative}`);
+    }
+    this.#lines.push(`${name}_bucket${labelText({ ...labels, le: "+Inf" })} ${count}`);
+    this.#lines.push(`${name}_sum${labelText(labels)} ${formatValue(sum)}`);
+    this.#lines.push(`${name}_count${labelText(labels)} ${count}`);
+  }
+
+  toString(): string {
+    return this.#lines.join("\n") + "\n";
+  }
+}
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`);
+  return parts.length === 0 ? "" : `{${parts.join(",")}}`;
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+
+function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, connections: number): void {
+  const b = { broker: ctx.brokerName, broker_id: String(ctx.brokerId) };
+  const stats = ctx.stats;
+  const store = ctx.store.stats;
+  const topics = [...stats.byTopic.entries()].sort(([a], [z]) => (a < z ? -1 : a > z ? 1 : 0));
+  out.family("rocketmq_broker_uptime_seconds", "gauge", "Seconds since the broker started", [[b, (state.now() - ctx.startedAt) / 1000]]);
+  out.family("rocketmq_messages_in_total", "counter", "Messages stored, per topic", topics.map(([topic, t]) => [{ ...b, topic }, t.messagesIn]));
+  out.family("rocketmq_bytes_in_total", "counter", "Body bytes of messages stored, per topic", topics.map(([topic, t]) => [{ ...b, topic }, t.bytesIn]));
+  out.family("rocketmq_messages_out_total", "counter", "Messages handed to consumers by pulls, per topic", topics.map(([topic, t]) => [{ ...b, topic }, t.messagesOut]));
+  out.family("rocketmq_bytes_out_total", "counter", "Stored bytes handed to consumers by pulls, per topic", topics.map(([topic, t]) => [{ ...b, topic }, t.bytesOut]));
+  out.family("rocketmq_send_errors_total", "counter", "Sends the store refused or failed", [[b, stats.sendErrors]]);
+  const latency = stats.sendLatency;
+  out.histogram(
+    "rocketmq_send_latency_seconds",
+    "Time from a send request's arrival to its store result (includes the fsync under sync flush)",
+    b,
+    latency.bounds.map((ms) => ms / 1000),
+    latency.counts,
+    latency.sum / 1000,
+    latency.count,
+  );
+  out.family("rocketmq_store_size_bytes", "gauge", "CommitLog bytes still stored (max offset - min offset)", [[b, store.commitLogMaxOffset - store.commitLogMinOffset]]);
+  out.family("rocketmq_commitlog_max_offset_bytes", "gauge", "CommitLog end (written)", [[b, store.commitLogMaxOffset]]);
+  out.family("rocketmq_commitlog_flushed_offset_bytes", "gauge", "CommitLog offset up to which everything is fsynced", [[b, store.flushedOffset]]);
+  out.family("rocketmq_commitlog_unflushed_bytes", "gauge", "Bytes written but not yet fsynced (flush backlog)", [[b, store.commitLogMaxOffset - store.flushedOffset]]);
+  out.family("rocketmq_commitlog_segments", "gauge", "CommitLog segment files", [[b, store.segmentCount]]);
+  out.family("rocketmq_store_write_failed", "gauge", "1 when the store stopped accepting writes after an I/O error", [[b, store.writeFailure === undefined ? 0 : 1]]);
+  const dataDir = state.options.dataDir;
+  const free = dataDir === undefined ? undefined : (state.options.freeDisk ?? freeDiskOf)(dataDir);
+  if (free !== undefined) out.family("rocketmq_disk_free_bytes", "gauge", "Free bytes on the file system of the data directory", [[b, free]]);
+  out.family("rocketmq_pending_long_polls", "gauge", "Pull requests parked waiting for messages", [[b, ctx.holds.size]]);
+  out.family("rocketmq_connections", "gauge", "Open client connections", [[b, connections]]);
+
+  const lag: Array<[Labels, number]> = [];
+  const members: Array<[Labels, number]> = [];
+  const consumers = ctx.consumers;
+  const groups = new Set<string>();
+  for (const [, group] of ctx.offsets.entries()) groups.add(group);
+  for (const group of consumers.groups()) groups.add(group);
+  for (const group of [...groups].sort()) {
+    const info = consumers.groupInfo(group);
+    const byTopic = new Map<string, number>();
+    for (const q of groupLag(ctx, group, info?.subscriptions.map((s) => s.topic) ?? []).queues) {
+      byTopic.set(q.topic, (byTopic.get(q.topic) ?? 0) + q.lag);
+    }
+    for (const [topic, n] of byTopic) lag.push([{ ...b, group, topic }, n]);
+    members.push([{ ...b, group }, info?.members.length ?? 0]);
+  }
+  out.family("rocketmq_consumer_lag", "gauge", "Messages a consumer group has yet to consume, per topic", lag);
+  out.family("rocketmq_consumer_group_members", "gauge", "Online members of a consumer group", members);
+}
+
+/**
+ * @param state The admin state.
+ * @returns The routes, mounted at `/`.
+ */
+export function metricsRoutes(state: AdminState): Hono {
+  const app = new Hono();
+  app.get("/metrics", (c) => {
+    const out = new Exposition();
+    const { broker, nameServer } = state.options;
+    const role = broker && nameServer ? "standalone" : broker ? "broker" : "nameserver";
+    out.family("rocketmq_build_info", "gauge", "Version and role of this process", [[{ version: state.options.version, role }, 1]]);
+    if (broker !== undefined) brokerMetrics(out, state, broker.context, broker.connections.size);
+    if (nameServer !== undefined) {
+      const info = nameServer.routeTable.getClusterInfo();
+      out.family("rocketmq_namesrv_live_brokers", "gauge", "Brokers registered and alive", [[{}, Object.keys(info.brokerLiveTable).length]]);
+      out.family("rocketmq_namesrv_topics", "gauge", "Topics with at least one route", [[{}, nameServer.routeTable.getTopicList().length]]);
+    }
+    return c.body(out.toString(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+  return app;
+}

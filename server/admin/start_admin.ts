@@ -1,0 +1,50 @@
+/**
+ * Starts the admin HTTP server for an entrypoint: builds the app and serves it with the runtime's
+ * `Serve` adapter.
+ *
+ * @module
+ */
+import { createAdminApp } from "./app.ts";
+import type { AdminAppOptions } from "./_state.ts";
+import type { HttpServer, Serve } from "./serve_types.ts";
+
+/** The rocketmq-ts version the admin API reports. */
+export const VERSION = "0.1.0";
+
+/** Options of `startAdminServer`. */
+export interface AdminServerOptions extends Omit<AdminAppOptions, "version"> {
+  /** The runtime's HTTP adapter (`server/bun/serve.ts`, `server/deno/serve.ts`). */
+  serve: Serve;
+  /** Address to bind. @default "127.0.0.1" */
+  hostname?: string;
+  /** Port; 0 picks a free one. @default 8080 */
+  port?: number;
+  /** @default VERSION */
+  version?: string;
+}
+
+/**
+ * Serves the admin API, metrics and dashboard.
+ *
+ * @param options What to show, where to listen, and the runtime's adapter.
+ * @returns The running HTTP server.
+ */
+export function startAdminServer(options: AdminServerOptions): Promise<HttpServer> {
+  const { serve, hostname = "127.0.0.1", port = 8080, version = VERSION, ...appOptions } = options;
+  const app = createAdminApp({ ...appOptions, version });
+  return serve({ hostname, port }, app.fetch);
+}
+
+/**
+ * The URL people open for a running admin server.
+ *
+ * @param server The server.
+ * @returns `http://host:port/`, the wildcard address shown as loopback.
+ */
+export function adminUrl(server: Pick<HttpServer, "hostname" | "port">): string {
+  let host = server.hostname;
+  if (host === "0.0.0.0") host = "127.0.0.1";
+  else if (host === "::") host = "[::1]";
+  else if (host.includes(":")) host = `[${host}]`;
+  return `http://${host}:${server.port}/`;
+}

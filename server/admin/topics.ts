@@ -1,0 +1,163 @@
+/**
+ * Topics: list, create or update, delete, route and per-queue status.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import * as v from "valibot";
+import { TopicName } from "../../core/protocol/headers.ts";
+import { Perm, RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
+import type { BrokerContext } from "../broker/context.ts";
+import { createTopicProcessor, deleteTopicProcessor } from "../broker/processors/topics.ts";
+import { queueFigures, queueIdsOf, topicKind } from "./_figures.ts";
+import { httpError, jsonBody, validate } from "./_http.ts";
+import { type AdminState, localRequest, replyError, requireBroker } from "./_state.ts";
+
+const QueueNums = v.pipe(v.number(), v.safeInteger("expected a whole number"), v.minValue(1), v.maxValue(1024));
+
+/** `perm` as letters (`rw`, `r`, `w`) or RocketMQ's bits. */
+const PermInput = v.union([
+  v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(15)),
+  v.pipe(
+    v.string(),
+    v.regex(/^r?w?$/, 'expected "rw", "r", "w" or ""'),
+    v.transform((text) => (text.includes("r") ? Perm.READ : 0) | (text.includes("w") ? Perm.WRITE : 0)),
+  ),
+], 'expected "rw", "r", "w", "" or a number from 0 to 15');
+
+const CreateTopicBody = v.object({
+  topic: TopicName,
+  /** Sets both read and write queue counts. */
+  queueNums: v.optional(QueueNums),
+  readQueueNums: v.optional(QueueNums),
+  writeQueueNums: v.optional(QueueNums),
+  perm: v.optional(PermInput),
+  order: v.optional(v.boolean()),
+});
+
+/** Path parameters naming a topic. */
+export const TopicParam = v.object({ topic: TopicName });
+
+/** Letters of a permission: `rw`, `r-`, `-w`, `--`. */
+export function permText(perm: number): string {
+  return `${perm & Perm.READ ? "r" : "-"}${perm & Perm.WRITE ? "w" : "-"}`;
+}
+
+function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: string[]) {
+  const config = ctx?.topics.get(topic);
+  let messages = 0;
+  let maxOffset = 0;
+  let queues = 0;
+  if (ctx !== undefined) {
+    for (const queueId of queueIdsOf(ctx, topic)) {
+      const figures = queueFigures(ctx, topic, queueId, false);
+      messages += figures.messages;
+      maxOffset += figures.maxOffset;
+      queues++;
+    }
+  }
+  return {
+    topic,
+    kind: topicKind(topic),
+    readQueueNums: config?.readQueueNums ?? null,
+    writeQueueNums: config?.writeQueueNums ?? null,
+    perm: config === undefined ? null : permText(config.perm),
+    order: config?.order ?? false,
+    queues,
+    /** Messages still stored (sum of max - min over the queues). */
+    messages,
+    /** Messages ever written (sum of max offsets). */
+    maxOffset,
+    brokers,
+  };
+}
+
+/**
+ * @param state The admin state.
+ * @returns The routes, mounted at `/api/topics`.
+ */
+export function topicRoutes(state: AdminState): Hono {
+  const app = new Hono();
+  const { broker, nameServer } = state.options;
+  const create = broker && createTopicProcessor(broker.context);
+  const remove = broker && deleteTopicProcessor(broker.context);
+
+  app.get("/", (c) => {
+    const ctx = broker?.context;
+    const names = new Map<string, string[]>();
+    if (ctx !== undefined) {
+      for (const config of ctx.topics.all()) names.set(config.topicName, [ctx.brokerName]);
+      for (const topic of ctx.store.topics()) if (!names.has(topic)) names.set(topic, [ctx.brokerName]);
+    }
+    if (nameServer !== undefined) {
+      for (const topic of nameServer.routeTable.getTopicList()) {
+        const route = nameServer.routeTable.getRoute(topic);
+        const brokers = route?.queueDatas.map((q) => q.brokerName) ?? [];
+        names.set(topic, [...new Set([...(names.get(topic) ?? []), ...brokers])].sort());
+      }
+    }
+    const topics = [...names.keys()].sort().map((topic) => topicSummary(ctx, topic, names.get(topic)!));
+    return c.json({ topics });
+  });
+
+  app.post("/", async (c) => {
+    const body = await jsonBody(c, CreateTopicBody);
+    const ctx = requireBroker(state);
+    const existing = ctx.topics.get(body.topic);
+    const readQueueNums = body.readQueueNums ?? body.queueNums ?? existing?.readQueueNums ?? 4;
+    const writeQueueNums = body.writeQueueNums ?? body.queueNums ?? existing?.writeQueueNums ?? 4;
+    const perm = body.perm ?? existing?.perm ?? (Perm.READ | Perm.WRITE);
+    const reply = await localRequest(create!, RequestCode.UPDATE_AND_CREATE_TOPIC, {
+      topic: body.topic,
+      readQueueNums,
+      writeQueueNums,
+      perm,
+      order: body.order ?? existing?.order ?? false,
+    });
+    if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
+    return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName]) }, existing === undefined ? 201 : 200);
+  });
+
+  app.delete("/:topic", async (c) => {
+    const { topic } = validate(TopicParam, c.req.param(), "path");
+    const ctx = requireBroker(state);
+    const reply = await localRequest(remove!, RequestCode.DELETE_TOPIC_IN_BROKER, { topic });
+    nameServer?.routeTable.deleteTopic(topic);
+    if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
+    return c.json({ deleted: topic, broker: ctx.brokerName });
+  });
+
+  app.get("/:topic/route", (c) => {
+    const { topic } = validate(TopicParam, c.req.param(), "path");
+    const fromNameServer = nameServer?.routeTable.getRoute(topic);
+    if (fromNameServer !== undefined) return c.json({ topic, source: "nameserver", ...fromNameServer });
+    const ctx = broker?.context;
+    const config = ctx?.topics.get(topic);
+    if (ctx === undefined || config === undefined) throw httpError(404, "NOT_FOUND", `No route for topic "${topic}": no live broker serves it`);
+    return c.json({
+      topic,
+      source: "broker",
+      queueDatas: [{ brokerName: ctx.brokerName, readQueueNums: config.readQueueNums, writeQueueNums: config.writeQueueNums, perm: config.perm }],
+      brokerDatas: [{ cluster: ctx.clusterName, brokerName: ctx.brokerName, brokerAddrs: { [String(ctx.brokerId)]: ctx.advertisedAddress } }],
+    });
+  });
+
+  app.get("/:topic/status", (c) => {
+    const { topic } = validate(TopicParam, c.req.param(), "path");
+    const ctx = requireBroker(state);
+    const config = ctx.topics.get(topic);
+    const ids = queueIdsOf(ctx, topic);
+    if (config === undefined && ids.length === 0) throw httpError(404, "NOT_FOUND", `Topic "${topic}" does not exist on broker "${ctx.brokerName}"`);
+    const queues = ids.map((queueId) => ({ brokerName: ctx.brokerName, ...queueFigures(ctx, topic, queueId, true) }));
+    const lastStoreTime = queues.reduce<number | null>((t, q) => (q.lastStoreTime !== null && (t === null || q.lastStoreTime > t) ? q.lastStoreTime : t), null);
+    return c.json({
+      topic,
+      kind: topicKind(topic),
+      messages: queues.reduce((n, q) => n + q.messages, 0),
+      lastStoreTime,
+      queues,
+    });
+  });
+
+  return app;
+}

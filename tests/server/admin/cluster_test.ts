@@ -1,0 +1,114 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { createAdminApp } from "../../../server/admin/app.ts";
+import { type AdminFixture, startAdminFixture } from "./_admin_fixture.ts";
+
+let f: AdminFixture;
+let now = 0;
+
+beforeEach(async () => {
+  f = await startAdminFixture({ now: () => now, freeDisk: () => 123_456 });
+  now = f.system.broker.context.startedAt;
+});
+
+afterEach(async () => {
+  await f.close();
+});
+
+describe("admin cluster", () => {
+  test("GET /healthz answers ok", async () => {
+    const r = await f.call("GET", "/healthz");
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual({ status: "ok" });
+  });
+
+  test("GET /api/cluster describes the broker with store, disk and TPS over a sliding window", async () => {
+    now += 1000;
+    let r = await f.call("GET", "/api/cluster");
+    expect(r.status).toBe(200);
+    expect(r.json.version).toBe("9.9.9");
+    expect(r.json.nameServer.port).toBe(f.system.nameServer.port);
+    expect(r.json.brokers).toHaveLength(1);
+    const broker = r.json.brokers[0];
+    expect(broker).toMatchObject({
+      brokerName: "broker-a",
+      role: "master",
+      address: f.system.broker.address,
+      local: true,
+      version: "9.9.9",
+      uptimeMs: 1000,
+      storeSize: 0,
+      diskFree: 123_456,
+      tps: { in: 0, out: 0 },
+    });
+
+    for (let i = 0; i < 10; i++) await f.call("POST", "/api/topics/orders/messages", { body: "x" });
+    now += 1000;
+    r = await f.call("GET", "/api/cluster");
+    expect(r.json.brokers[0].tps).toEqual({ in: 5, out: 0, windowMs: 2000 });
+    expect(r.json.brokers[0].storeSize).toBeGreaterThan(0);
+    expect(r.json.brokers[0].totals.messagesIn).toBe(10);
+
+    // Quiet for longer than the window: the rate falls back to zero.
+    now += 6000;
+    await f.call("GET", "/api/cluster");
+    now += 1000;
+    r = await f.call("GET", "/api/cluster");
+    expect(r.json.brokers[0].tps.in).toBe(0);
+  });
+
+  test("a NameServer-only app lists registered brokers and has no broker resources", async () => {
+    const app = createAdminApp({ nameServer: f.system.nameServer, version: "1" });
+    let body = await (await app.request("/api/cluster")).json();
+    for (let i = 0; i < 100 && body.brokers.length === 0; i++) {
+      await Bun.sleep(10);
+      body = await (await app.request("/api/cluster")).json();
+    }
+    expect(body.brokers).toEqual([
+      expect.objectContaining({ brokerName: "broker-a", role: "master", address: f.system.broker.address, local: false }),
+    ]);
+    const topics = await app.request("/api/groups");
+    expect(topics.status).toBe(503);
+    expect((await topics.json()).error.code).toBe("NOT_AVAILABLE");
+    const metrics = await (await app.request("/metrics")).text();
+    expect(metrics).toContain('rocketmq_build_info{version="1",role="nameserver"} 1');
+    expect(metrics).not.toContain("rocketmq_messages_in_total{");
+  });
+
+  test("GET / serves the dashboard with a nonce CSP", async () => {
+    const r = await f.app.request("/");
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toContain("text/html");
+    const csp = r.headers.get("content-security-policy")!;
+    const nonce = /script-src 'nonce-([^']+)'/.exec(csp)![1]!;
+    const html = await r.text();
+    expect(html).toContain(`<script nonce="${nonce}">`);
+    expect(html).toContain('id="topic-table"');
+    expect(html).toContain("/api/cluster");
+    expect(html).not.toMatch(/https?:\/\/(?!127)/); // no CDN
+  });
+});
+
+describe("admin auth", () => {
+  test("changes need the bearer token when one is configured; reads do not", async () => {
+    const g = await startAdminFixture({ token: "s3cret-token" });
+    try {
+      const missing = await g.call("POST", "/api/topics", { topic: "orders" });
+      expect(missing.status).toBe(401);
+      expect(missing.json.error.code).toBe("UNAUTHORIZED");
+      expect(missing.headers.get("www-authenticate")).toContain("Bearer");
+      const wrong = await g.call("POST", "/api/topics", { topic: "orders" }, { authorization: "Bearer nope" });
+      expect(wrong.status).toBe(401);
+      const deleted = await g.call("DELETE", "/api/topics/orders");
+      expect(deleted.status).toBe(401);
+      expect(g.system.broker.context.topics.get("orders")).toBeUndefined();
+      const ok = await g.call("POST", "/api/topics", { topic: "orders" }, { authorization: "Bearer s3cret-token" });
+      expect(ok.status).toBe(201);
+      expect((await g.call("GET", "/api/topics")).status).toBe(200);
+      expect((await g.call("GET", "/metrics")).status).toBe(200);
+      const page = await (await g.app.request("/")).text();
+      expect(page).toContain('"tokenRequired":true');
+    } finally {
+      await g.close();
+    }
+  });
+});

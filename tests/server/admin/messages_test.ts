@@ -1,0 +1,193 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { encodeProperties } from "../../../core/model/properties.ts";
+import { createOffsetMessageId } from "../../../core/model/message_id.ts";
+import { type AdminFixture, startAdminFixture } from "./_admin_fixture.ts";
+
+let f: AdminFixture;
+
+beforeEach(async () => {
+  f = await startAdminFixture();
+  await f.call("POST", "/api/topics", { topic: "orders", queueNums: 2 });
+});
+
+afterEach(async () => {
+  await f.close();
+});
+
+async function send(body: Record<string, unknown>, topic = "orders") {
+  const r = await f.call("POST", `/api/topics/${topic}/messages`, body);
+  expect(r.status).toBe(201);
+  return r.json as { msgId: string; queueId: number; queueOffset: number };
+}
+
+describe("admin messages", () => {
+  test("POST /api/topics/:topic/messages stores a message with tags and keys", async () => {
+    const sent = await send({ body: "hello", tags: "created", keys: ["k1", "k2"], properties: { color: "red" }, queueId: 1 });
+    expect(sent).toMatchObject({ queueId: 1, queueOffset: 0 });
+    expect(sent.msgId).toMatch(/^[0-9A-F]{32}$/);
+    const r = await f.call("GET", `/api/messages/${sent.msgId}`);
+    expect(r.status).toBe(200);
+    expect(r.json.message).toMatchObject({
+      msgId: sent.msgId,
+      topic: "orders",
+      queueId: 1,
+      queueOffset: 0,
+      tags: "created",
+      keys: ["k1", "k2"],
+      body: "hello",
+      bodyEncoding: "utf8",
+      bodyTruncated: false,
+    });
+    expect(r.json.message.properties.color).toBe("red");
+    // Lower-case ids are accepted too.
+    expect((await f.call("GET", `/api/messages/${sent.msgId.toLowerCase()}`)).json.message.msgId).toBe(sent.msgId);
+  });
+
+  test("POST /api/topics/:topic/messages rejects bad input", async () => {
+    const bad: Array<[string, unknown, number]> = [
+      ["orders", { body: "" }, 400],
+      ["orders", {}, 400],
+      ["orders", { body: "x", tags: "a|b" }, 400],
+      ["orders", { body: "x", keys: ["has space"] }, 400],
+      ["orders", { body: "x", queueId: 7 }, 400],
+      ["orders", { body: "x", properties: { a: 1 } }, 400],
+      ["bad%20topic", { body: "x" }, 400],
+      ["TBW102", { body: "x" }, 403],
+    ];
+    for (const [topic, body, status] of bad) {
+      const r = await f.call("POST", `/api/topics/${topic}/messages`, body);
+      expect({ topic, body, status: r.status }).toEqual({ topic, body, status });
+      expect(typeof r.json.error.message).toBe("string");
+    }
+  });
+
+  test("sending to an unknown topic is a 404 when auto-creation is off", async () => {
+    const g = await startAdminFixture({ autoCreateTopicEnable: false });
+    try {
+      const r = await g.call("POST", "/api/topics/ghost/messages", { body: "x" });
+      expect(r.status).toBe(404);
+      expect(r.json.error.message).toContain('Topic "ghost" does not exist');
+    } finally {
+      await g.close();
+    }
+  });
+
+  test("GET /api/messages/:msgId answers 400 for a malformed id and 404 for an unknown one", async () => {
+    expect((await f.call("GET", "/api/messages/xyz")).status).toBe(400);
+    const ctx = f.system.broker.context;
+    const nowhere = createOffsetMessageId(ctx.storeHost, 999_999);
+    const r = await f.call("GET", `/api/messages/${nowhere}`);
+    expect(r.status).toBe(404);
+    expect(r.json.error.code).toBe("NOT_FOUND");
+    const elsewhere = createOffsetMessageId({ address: "10.1.2.3", port: 10911 }, 0);
+    const other = await f.call("GET", `/api/messages/${elsewhere}`);
+    expect(other.status).toBe(404);
+    expect(other.json.error.message).toContain("10.1.2.3:10911");
+  });
+
+  test("GET /api/topics/:topic/queues/:queueId/messages pages through a queue", async () => {
+    for (let i = 0; i < 5; i++) await send({ body: `m${i}`, queueId: 0 });
+    const first = await f.call("GET", "/api/topics/orders/queues/0/messages?offset=0&limit=2");
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({ offset: 0, nextOffset: 2, minOffset: 0, maxOffset: 5 });
+    expect(first.json.messages.map((m: { body: string }) => m.body)).toEqual(["m0", "m1"]);
+    const second = await f.call("GET", `/api/topics/orders/queues/0/messages?offset=${first.json.nextOffset}&limit=2`);
+    expect(second.json.messages.map((m: { body: string }) => m.body)).toEqual(["m2", "m3"]);
+    const last = await f.call("GET", "/api/topics/orders/queues/0/messages?offset=4&limit=10");
+    expect(last.json.messages.map((m: { body: string }) => m.body)).toEqual(["m4"]);
+    expect(last.json.nextOffset).toBe(5);
+    const past = await f.call("GET", "/api/topics/orders/queues/0/messages?offset=9");
+    expect(past.json.messages).toEqual([]);
+    const defaults = await f.call("GET", "/api/topics/orders/queues/0/messages");
+    expect(defaults.json.messages).toHaveLength(5);
+
+    for (const query of ["limit=0", "limit=101", "offset=-1", "offset=abc", "limit=2.5"]) {
+      const r = await f.call("GET", `/api/topics/orders/queues/0/messages?${query}`);
+      expect({ query, status: r.status }).toEqual({ query, status: 400 });
+    }
+    expect((await f.call("GET", "/api/topics/orders/queues/9/messages")).status).toBe(404);
+    expect((await f.call("GET", "/api/topics/orders/queues/x/messages")).status).toBe(400);
+  });
+
+  test("binary bodies come back as base64", async () => {
+    const ctx = f.system.broker.context;
+    const result = await ctx.store.putMessage({
+      topic: "orders",
+      queueId: 0,
+      flag: 0,
+      sysFlag: 0,
+      bornTimestamp: Date.now(),
+      bornHost: { address: "127.0.0.1", port: 1 },
+      reconsumeTimes: 0,
+      preparedTransactionOffset: 0,
+      body: new Uint8Array([0xff, 0xfe, 0x00, 0x01]),
+      properties: "",
+    });
+    const r = await f.call("GET", `/api/messages/${result.msgId}`);
+    expect(r.json.message).toMatchObject({ body: "//4AAQ==", bodyEncoding: "base64", bodySize: 4 });
+  });
+
+  test("GET /api/messages?topic=&key= finds messages by key or unique key and says how far it scanned", async () => {
+    await send({ body: "a", keys: "order-1" });
+    await send({ body: "b", keys: "order-2 order-1" });
+    await send({ body: "c", keys: "order-3", properties: { UNIQ_KEY: "U1" } });
+    const r = await f.call("GET", "/api/messages?topic=orders&key=order-1");
+    expect(r.status).toBe(200);
+    expect(r.json.messages.map((m: { body: string }) => m.body).sort()).toEqual(["a", "b"]);
+    expect(r.json).toMatchObject({ matched: 2, scanned: 3, complete: true, scanLimit: 20000 });
+    expect(r.json.note).toContain("no key index");
+    const unique = await f.call("GET", "/api/messages?topic=orders&key=U1");
+    expect(unique.json.messages.map((m: { body: string }) => m.body)).toEqual(["c"]);
+    expect((await f.call("GET", "/api/messages?topic=orders")).status).toBe(400);
+    expect((await f.call("GET", "/api/messages?key=x")).status).toBe(400);
+    expect((await f.call("GET", "/api/messages?topic=ghost&key=x")).status).toBe(404);
+  });
+
+  test("POST /api/dlq/:group/resend puts a dead letter back on its original topic", async () => {
+    const ctx = f.system.broker.context;
+    const dead = await ctx.store.putMessage({
+      topic: "%DLQ%billing",
+      queueId: 0,
+      flag: 3,
+      sysFlag: 0,
+      bornTimestamp: Date.now(),
+      bornHost: { address: "127.0.0.1", port: 1 },
+      reconsumeTimes: 16,
+      preparedTransactionOffset: 0,
+      body: new TextEncoder().encode("poison"),
+      properties: encodeProperties({ RETRY_TOPIC: "orders", KEYS: "order-9", ORIGIN_MESSAGE_ID: "ORIGINAL", DELAY: "3" }),
+    });
+    expect(dead.status).toBe("PUT_OK");
+    const r = await f.call("POST", "/api/dlq/billing/resend", { msgId: dead.msgId });
+    expect(r.status).toBe(201);
+    expect(r.json).toMatchObject({ group: "billing", deadLetterId: dead.msgId, topic: "orders" });
+    const resent = (await f.call("GET", `/api/messages/${r.json.msgId}`)).json.message;
+    expect(resent).toMatchObject({ topic: "orders", body: "poison", keys: ["order-9"], flag: 3, reconsumeTimes: 0 });
+    expect(resent.properties.ORIGIN_MESSAGE_ID).toBe("ORIGINAL");
+    expect(resent.properties.RETRY_TOPIC).toBeUndefined();
+    expect(resent.properties.DELAY).toBeUndefined();
+
+    // A message outside the group's DLQ, a DLQ message without RETRY_TOPIC, bad input.
+    const normal = await send({ body: "x" });
+    const wrongTopic = await f.call("POST", "/api/dlq/billing/resend", { msgId: normal.msgId });
+    expect(wrongTopic.status).toBe(400);
+    expect(wrongTopic.json.error.message).toContain("%DLQ%billing");
+    const orphan = await ctx.store.putMessage({
+      topic: "%DLQ%billing",
+      queueId: 0,
+      flag: 0,
+      sysFlag: 0,
+      bornTimestamp: Date.now(),
+      bornHost: { address: "127.0.0.1", port: 1 },
+      reconsumeTimes: 16,
+      preparedTransactionOffset: 0,
+      body: new TextEncoder().encode("?"),
+      properties: "",
+    });
+    const unknown = await f.call("POST", "/api/dlq/billing/resend", { msgId: orphan.msgId });
+    expect(unknown.status).toBe(422);
+    expect(unknown.json.error.code).toBe("UNPROCESSABLE");
+    expect((await f.call("POST", "/api/dlq/billing/resend", {})).status).toBe(400);
+    expect((await f.call("POST", "/api/dlq/bad%20group/resend", { msgId: dead.msgId })).status).toBe(400);
+  });
+});

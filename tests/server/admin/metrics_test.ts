@@ -1,0 +1,94 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
+import { type AdminFixture, startAdminFixture } from "./_admin_fixture.ts";
+
+let f: AdminFixture;
+
+beforeEach(async () => {
+  f = await startAdminFixture();
+});
+
+afterEach(async () => {
+  await f.close();
+});
+
+/** Parses Prometheus text into `name{labels}` → value. */
+function parse(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
+
+async function scrape(): Promise<Map<string, number>> {
+  const r = await f.app.request("/metrics");
+  expect(r.status).toBe(200);
+  expect(r.headers.get("content-type")).toContain("text/plain; version=0.0.4");
+  return parse(await r.text());
+}
+
+const B = 'broker="broker-a",broker_id="0"';
+
+describe("admin /metrics", () => {
+  test("counters move after sends and pulls", async () => {
+    const before = await scrape();
+    expect(before.get(`rocketmq_messages_in_total{${B},topic="orders"}`)).toBeUndefined();
+    expect(before.get(`rocketmq_send_latency_seconds_count{${B}}`)).toBe(0);
+    expect(before.get('rocketmq_build_info{version="9.9.9",role="standalone"}')).toBe(1);
+
+    const client = await f.client();
+    const enc = new TextEncoder();
+    for (let i = 0; i < 3; i++) {
+      const sent = await client.request(RequestCode.SEND_MESSAGE, { topic: "orders", queueId: 0, bornTimestamp: Date.now() }, enc.encode("hello"));
+      expect(sent.code).toBe(ResponseCode.SUCCESS);
+    }
+    const pulled = await client.request(RequestCode.PULL_MESSAGE, { consumerGroup: "g", topic: "orders", queueId: 0, queueOffset: 0, maxMsgNums: 2 });
+    expect(pulled.code).toBe(ResponseCode.SUCCESS);
+    f.system.broker.context.offsets.commit("g", "orders", 0, 2);
+
+    const after = await scrape();
+    expect(after.get(`rocketmq_messages_in_total{${B},topic="orders"}`)).toBe(3);
+    expect(after.get(`rocketmq_bytes_in_total{${B},topic="orders"}`)).toBe(15);
+    expect(after.get(`rocketmq_messages_out_total{${B},topic="orders"}`)).toBe(2);
+    expect(after.get(`rocketmq_bytes_out_total{${B},topic="orders"}`)).toBe(pulled.body!.length);
+    expect(after.get(`rocketmq_send_latency_seconds_count{${B}}`)).toBe(3);
+    expect(after.get(`rocketmq_send_latency_seconds_bucket{${B},le="+Inf"}`)).toBe(3);
+    expect(after.get(`rocketmq_send_latency_seconds_sum{${B}}`)).toBeGreaterThan(0);
+    expect(after.get(`rocketmq_consumer_lag{${B},group="g",topic="orders"}`)).toBe(1);
+    expect(after.get(`rocketmq_store_size_bytes{${B}}`)).toBeGreaterThan(0);
+    expect(after.get(`rocketmq_commitlog_max_offset_bytes{${B}}`)).toBe(f.system.broker.context.store.stats.commitLogMaxOffset);
+    expect(after.get(`rocketmq_connections{${B}}`)).toBe(1);
+    expect(after.get(`rocketmq_pending_long_polls{${B}}`)).toBe(0);
+    expect(after.get(`rocketmq_disk_free_bytes{${B}}`)).toBeGreaterThan(0);
+    expect(after.get("rocketmq_namesrv_live_brokers")).toBe(1);
+
+    // Buckets are cumulative and end at the count.
+    const buckets = [...after.entries()].filter(([k]) => k.startsWith("rocketmq_send_latency_seconds_bucket")).map(([, v]) => v);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+  });
+
+  test("sends from the admin API count too, and a failed send is an error", async () => {
+    await f.call("POST", "/api/topics/orders/messages", { body: "abc" });
+    const g = await startAdminFixture({ autoCreateTopicEnable: false });
+    try {
+      const client = await g.client();
+      const refused = await client.request(RequestCode.SEND_MESSAGE, { topic: "ghost", queueId: 0, bornTimestamp: Date.now() }, new Uint8Array([1]));
+      expect(refused.code).toBe(ResponseCode.TOPIC_NOT_EXIST);
+    } finally {
+      await g.close();
+    }
+    const samples = await scrape();
+    expect(samples.get(`rocketmq_messages_in_total{${B},topic="orders"}`)).toBe(1);
+    expect(samples.get(`rocketmq_bytes_in_total{${B},topic="orders"}`)).toBe(3);
+    expect(samples.get(`rocketmq_send_errors_total{${B}}`)).toBe(0);
+  });
+
+  test("label values are escaped", async () => {
+    f.system.broker.context.offsets.commit('we"ird', "orders", 0, 0);
+    const text = await (await f.app.request("/metrics")).text();
+    expect(text).toContain('group="we\\"ird"');
+  });
+});
