@@ -1,8 +1,10 @@
 /**
  * rocketmq-ts: a RocketMQ-style message queue. This entry point is the client API, which runs on
  * Bun, Deno and Node: `Producer` sends messages (one at a time, many in flight, oneway, batched or
- * ordered through a queue selector), `PullConsumer` reads queues at offsets it manages and keeps
- * group offsets on the broker. Servers are under `./server`.
+ * ordered through a queue selector); `PushConsumer` joins a consumer group (clustering or
+ * broadcasting, concurrent or orderly) and hands messages to a handler, with retries and dead
+ * letters; `LitePullConsumer` polls a group's share of the queues; `PullConsumer` reads queues at
+ * offsets it manages; `Admin` browses and re-sends dead letters. Servers are under `./server`.
  *
  * @example Send a message and read it back
  * ```ts ignore
@@ -21,11 +23,61 @@
  * await producer.shutdown();
  * ```
  *
+ * @example Consume in a group, retrying failures
+ * ```ts ignore
+ * import { PushConsumer } from "@rocketmq-ts/rocketmq-ts";
+ *
+ * const consumer = new PushConsumer({ nameServer: "127.0.0.1:9876", group: "billing", maxReconsumeTimes: 5 });
+ * consumer.subscribe("orders", "created || paid");
+ * consumer.onMessage(async (message) => {
+ *   await bill(message); // throwing means RECONSUME_LATER: redelivered after a delay, then dead-lettered
+ *   return "SUCCESS";
+ * });
+ * await consumer.start();
+ * ```
+ *
+ * @example Re-send dead letters
+ * ```ts ignore
+ * import { Admin } from "@rocketmq-ts/rocketmq-ts";
+ *
+ * const admin = new Admin({ nameServer: "127.0.0.1:9876" });
+ * await admin.start();
+ * const { messages } = await admin.listDeadLetters("billing");
+ * for (const dead of messages) await admin.resendDeadLetter("billing", { msgId: dead.msgId });
+ * await admin.shutdown();
+ * ```
+ *
  * @module
  */
-export { defaultDialer, Producer, PullConsumer } from "./client/mod.ts";
+export {
+  Admin,
+  allocateAveragely,
+  allocateByConsistentHash,
+  defaultDialer,
+  LitePullConsumer,
+  MemoryOffsetStore,
+  Producer,
+  PullConsumer,
+  PushConsumer,
+} from "./client/mod.ts";
 export type {
+  AdminOptions,
+  AllocateStrategy,
+  AllocateStrategyName,
+  BatchMessageHandler,
   BatchSendResult,
+  ConsumeFromWhere,
+  ConsumeResult,
+  ConsumeStatus,
+  DeadLetterPage,
+  DeadLetterPageOptions,
+  DeadLetterRef,
+  LitePullConsumerOptions,
+  MessageHandler,
+  MessageModel,
+  OffsetStore,
+  ProcessQueueStats,
+  PushConsumerOptions,
   HostAddress,
   Message,
   MessageExt,

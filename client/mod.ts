@@ -1,6 +1,7 @@
 /**
- * The rocketmq-ts client: `Producer` and `PullConsumer`, their options and results, and the
- * runtime dialer they use by default.
+ * The rocketmq-ts client: `Producer`, the consumers (`PushConsumer` for consumer groups with
+ * handlers, `LitePullConsumer` to poll, `PullConsumer` for explicit offsets), `Admin` for dead
+ * letters, their options and results, and the runtime dialer they use by default.
  *
  * @example Send and pull
  * ```ts ignore
@@ -14,6 +15,18 @@
  * console.log(result.messages[0]?.body);
  * await consumer.shutdown();
  * await producer.shutdown();
+ * ```
+ *
+ * @example Consume in a group
+ * ```ts ignore
+ * import { PushConsumer } from "@rocketmq-ts/rocketmq-ts/client";
+ * const consumer = new PushConsumer({ nameServer: "127.0.0.1:9876", group: "billing" });
+ * consumer.subscribe("orders", "*");
+ * consumer.onMessage((message) => {
+ *   console.log(new TextDecoder().decode(message.body));
+ *   return "SUCCESS";
+ * });
+ * await consumer.start();
  * ```
  *
  * @module
@@ -32,6 +45,19 @@ export type {
   SendStatus,
 } from "./producer.ts";
 export { PullConsumer } from "./pull_consumer.ts";
+export { PushConsumer } from "./push_consumer.ts";
+export type { BatchMessageHandler, ConsumeResult, ConsumeStatus, MessageHandler, PushConsumerOptions } from "./push_consumer.ts";
+export { LitePullConsumer } from "./lite_pull_consumer.ts";
+export type { LitePullConsumerOptions } from "./lite_pull_consumer.ts";
+export { Admin } from "./admin.ts";
+export type { AdminOptions, DeadLetterPage, DeadLetterPageOptions, DeadLetterRef } from "./admin.ts";
+export { allocateAveragely, allocateByConsistentHash } from "./allocate.ts";
+export type { AllocateStrategy, AllocateStrategyName } from "./allocate.ts";
+export { MemoryOffsetStore } from "./offset_store.ts";
+export type { OffsetStore } from "./offset_store.ts";
+export type { ProcessQueueStats } from "./process_queue.ts";
+export type { MessageModel } from "./rebalance.ts";
+export type { ConsumeFromWhere } from "./_consumer_options.ts";
 export type { PullConsumerOptions, PullOptions, PullResult, PullStatus } from "./pull_consumer.ts";
 export { messageQueueKey } from "../core/model/message_queue.ts";
 export type { MessageQueue } from "../core/model/message_queue.ts";

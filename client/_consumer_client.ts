@@ -1,0 +1,357 @@
+/**
+ * What consumers of a group say to brokers: pulls, offsets, heartbeats, the member list,
+ * send-back and queue locks, over one connection pool that also takes the broker's notifications.
+ *
+ * @module
+ */
+import { BrokerError, ClientError, ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../core/errors.ts";
+import { type MessageExt, MessageConst } from "../core/model/message.ts";
+import type { MessageQueue } from "../core/model/message_queue.ts";
+import { decodeRecords } from "../core/model/record.ts";
+import type { Command } from "../core/protocol/command.ts";
+import type { ConsumerData, PullResponseHeader } from "../core/protocol/headers.ts";
+import { PullSysFlag, RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
+import type { Dialer } from "../core/remoting/transport.ts";
+import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
+import { RouteCache } from "./route_cache.ts";
+import type { PullStatus } from "./pull_consumer.ts";
+
+/** Options of a `ConsumerClient`. */
+export interface ConsumerClientOptions {
+  nameServers: readonly string[];
+  dial: Dialer;
+  requestTimeoutMs: number;
+  pollNameServerIntervalMs: number;
+  /** Called when a broker says a group's members changed. */
+  onConsumerIdsChanged?: (group: string) => void;
+}
+
+/** One pull as a consumer makes it. */
+export interface ConsumerPull {
+  group: string;
+  offset: number;
+  maxNums: number;
+  expression: string;
+  suspendMs: number;
+  /** Offset to commit with the pull (-1: none). */
+  commitOffset: number;
+}
+
+/** A pull's answer with the records decoded (not yet filtered by tag text). */
+export interface ConsumerPullResult {
+  status: PullStatus;
+  nextBeginOffset: number;
+  minOffset: number;
+  maxOffset: number;
+  messages: MessageExt[];
+}
+
+const PULL_STATUS: Readonly<Record<number, PullStatus>> = {
+  [ResponseCode.SUCCESS]: "FOUND",
+  [ResponseCode.PULL_NOT_FOUND]: "NO_NEW_MSG",
+  [ResponseCode.PULL_RETRY_IMMEDIATELY]: "NO_MATCHED_MSG",
+  [ResponseCode.PULL_OFFSET_MOVED]: "OFFSET_ILLEGAL",
+};
+const PULL_CODES: readonly number[] = Object.keys(PULL_STATUS).map(Number);
+
+/**
+ * Presents a message from a retry topic as the original: its `RETRY_TOPIC` property names the
+ * topic it was first sent to.
+ *
+ * @param message A pulled message.
+ * @returns The message, with `topic` set back to the original topic when it was a retry.
+ */
+export function restoreRetryTopic(message: MessageExt): MessageExt {
+  const original = message.properties[MessageConst.RETRY_TOPIC];
+  if (original === undefined || original === message.topic) return message;
+  return { ...message, topic: original };
+}
+
+/** The runtime name and version, for heartbeats. */
+export function runtimeName(): string {
+  const g = globalThis as {
+    Bun?: { version?: string };
+    Deno?: { version?: { deno?: string } };
+    process?: { versions?: { node?: string } };
+  };
+  if (g.Bun !== undefined) return `bun ${g.Bun.version ?? ""}`.trim();
+  if (g.Deno !== undefined) return `deno ${g.Deno.version?.deno ?? ""}`.trim();
+  const node = g.process?.versions?.node;
+  return node !== undefined ? `node ${node}` : "unknown";
+}
+
+/** A client id unique to this consumer instance: a random part plus the process id when there is one. */
+export function newClientId(): string {
+  const pid = (globalThis as { process?: { pid?: number } }).process?.pid;
+  const random = crypto.randomUUID().slice(0, 8);
+  return pid !== undefined ? `${pid}@${random}` : random;
+}
+
+/** Connections, routes and the broker requests of one consumer. */
+export class ConsumerClient {
+  readonly client: RemotingClient;
+  readonly routes: RouteCache;
+  readonly #requestTimeoutMs: number;
+
+  /** @param options NameServers, dialer, timeouts and the notification hook. */
+  constructor(options: ConsumerClientOptions) {
+    this.#requestTimeoutMs = options.requestTimeoutMs;
+    this.client = new RemotingClient({
+      dial: options.dial,
+      requestTimeoutMs: options.requestTimeoutMs,
+      onRequest: (request, connection) => {
+        if (request.code === RequestCode.NOTIFY_CONSUMER_IDS_CHANGED) {
+          const group = request.header.consumerGroup;
+          if (typeof group === "string") options.onConsumerIdsChanged?.(group);
+          connection.respond(request, { code: ResponseCode.SUCCESS });
+          return;
+        }
+        connection.respond(request, {
+          code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+          remark: `Request code ${request.code} is not supported by consumers`,
+        });
+      },
+    });
+    this.routes = new RouteCache(this.client, {
+      nameServers: options.nameServers,
+      pollIntervalMs: options.pollNameServerIntervalMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+    });
+    this.routes.start();
+  }
+
+  /** Stops route polling and closes every connection. */
+  async shutdown(): Promise<void> {
+    this.routes.stop();
+    await this.client.shutdown();
+  }
+
+  /**
+   * The address of a broker group: its master, else its lowest-id member.
+   *
+   * @param brokerName The broker group.
+   * @param topic A topic it serves, to fetch routes for when none names the group yet.
+   * @param masterOnly Only the master will do.
+   */
+  async brokerAddress(brokerName: string, topic: string, masterOnly = false): Promise<string> {
+    let address = this.routes.brokerAddress(brokerName, masterOnly);
+    if (address !== undefined) return address;
+    await this.routes.refresh(topic);
+    address = this.routes.brokerAddress(brokerName, masterOnly);
+    if (address === undefined) throw new ClientError(`Cannot reach broker "${brokerName}": no route of topic "${topic}" names it`);
+    return address;
+  }
+
+  /** Sends a request to the broker of a queue, refreshing the route when the broker seems gone. */
+  async invoke(queue: MessageQueue, request: InvokeRequest, masterOnly = false): Promise<Command> {
+    const address = await this.brokerAddress(queue.brokerName, queue.topic, masterOnly);
+    try {
+      return await this.client.invoke(address, request);
+    } catch (error) {
+      const stale = error instanceof ConnectionClosedError || error instanceof RequestTimeoutError ||
+        (error instanceof BrokerError && error.code === ResponseCode.TOPIC_NOT_EXIST);
+      if (stale) this.routes.refresh(queue.topic).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** PULL_MESSAGE with long polling, committing `commitOffset` on the way. */
+  async pull(queue: MessageQueue, pull: ConsumerPull): Promise<ConsumerPullResult> {
+    const commit = pull.commitOffset > 0;
+    const response = await this.invoke(queue, {
+      code: RequestCode.PULL_MESSAGE,
+      header: {
+        consumerGroup: pull.group,
+        topic: queue.topic,
+        queueId: queue.queueId,
+        queueOffset: pull.offset,
+        maxMsgNums: pull.maxNums,
+        sysFlag: PullSysFlag.SUBSCRIPTION | (pull.suspendMs > 0 ? PullSysFlag.SUSPEND : 0) |
+          (commit ? PullSysFlag.COMMIT_OFFSET : 0),
+        commitOffset: commit ? pull.commitOffset : -1,
+        suspendTimeoutMillis: pull.suspendMs,
+        subscription: pull.expression,
+      },
+      timeoutMs: pull.suspendMs + this.#requestTimeoutMs,
+      accept: PULL_CODES,
+    });
+    const header = response.header as unknown as PullResponseHeader;
+    const status = PULL_STATUS[response.code]!;
+    let messages: MessageExt[] = [];
+    if (status === "FOUND") {
+      try {
+        messages = decodeRecords(response.body ?? new Uint8Array(0));
+      } catch (cause) {
+        throw new ProtocolError(`Broker sent undecodable records for queue ${queue.queueId} of "${queue.topic}"`, { cause });
+      }
+    }
+    return { status, nextBeginOffset: header.nextBeginOffset, minOffset: header.minOffset, maxOffset: header.maxOffset, messages };
+  }
+
+  /** QUERY_CONSUMER_OFFSET: -1 when the group has none. */
+  async queryOffset(group: string, queue: MessageQueue): Promise<number> {
+    const response = await this.invoke(queue, {
+      code: RequestCode.QUERY_CONSUMER_OFFSET,
+      header: { consumerGroup: group, topic: queue.topic, queueId: queue.queueId },
+      accept: [ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND],
+    });
+    return response.code === ResponseCode.QUERY_NOT_FOUND ? -1 : readOffset(response, queue);
+  }
+
+  /** UPDATE_CONSUMER_OFFSET. */
+  async commitOffset(group: string, queue: MessageQueue, offset: number): Promise<void> {
+    await this.invoke(queue, {
+      code: RequestCode.UPDATE_CONSUMER_OFFSET,
+      header: { consumerGroup: group, topic: queue.topic, queueId: queue.queueId, commitOffset: offset },
+    }, true);
+  }
+
+  /** GET_MIN_OFFSET, GET_MAX_OFFSET or SEARCH_OFFSET_BY_TIMESTAMP. */
+  async queueOffset(queue: MessageQueue, which: "min" | "max" | { timestamp: number }): Promise<number> {
+    const code = which === "min"
+      ? RequestCode.GET_MIN_OFFSET
+      : which === "max"
+      ? RequestCode.GET_MAX_OFFSET
+      : RequestCode.SEARCH_OFFSET_BY_TIMESTAMP;
+    const extra = typeof which === "object" ? { timestamp: which.timestamp } : {};
+    const response = await this.invoke(queue, { code, header: { topic: queue.topic, queueId: queue.queueId, ...extra } });
+    return readOffset(response, queue);
+  }
+
+  /**
+   * HEART_BEAT to every master serving the topics; failures are returned, not thrown.
+   *
+   * @returns The errors of brokers that did not take it.
+   */
+  async heartbeat(topics: readonly string[], clientId: string, consumer: ConsumerData): Promise<unknown[]> {
+    const addresses = await this.masterAddresses(topics);
+    const header = { clientId, runtime: runtimeName(), producerGroups: [], consumers: [consumer] };
+    const results = await Promise.allSettled(
+      addresses.map((address) => this.client.invoke(address, { code: RequestCode.HEART_BEAT, header })),
+    );
+    return results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason);
+  }
+
+  /** UNREGISTER_CLIENT on every master serving the topics; best effort. */
+  async unregister(topics: readonly string[], clientId: string, group: string): Promise<void> {
+    const addresses = await this.masterAddresses(topics);
+    await Promise.allSettled(addresses.map((address) =>
+      this.client.invoke(address, {
+        code: RequestCode.UNREGISTER_CLIENT,
+        header: { clientId, consumerGroup: group },
+      })
+    ));
+  }
+
+  /** Masters of the brokers in the routes of some topics (topics without a route are skipped). */
+  async masterAddresses(topics: readonly string[]): Promise<string[]> {
+    const addresses = new Set<string>();
+    for (const topic of topics) {
+      try {
+        const route = await this.routes.get(topic);
+        for (const broker of route.data.brokerDatas) {
+          const master = broker.brokerAddrs["0"];
+          if (master !== undefined) addresses.add(master);
+        }
+      } catch {
+        // Not routed yet (a retry topic before its first heartbeat): the next round tries again.
+      }
+    }
+    return [...addresses].sort();
+  }
+
+  /** GET_CONSUMER_LIST_BY_GROUP, asked of a broker serving the topic. */
+  async consumerIds(group: string, topic: string): Promise<string[]> {
+    const route = await this.routes.get(topic);
+    const brokers = route.data.brokerDatas.map((b) => b.brokerAddrs["0"] ?? Object.values(b.brokerAddrs)[0]).filter(
+      (a): a is string => a !== undefined,
+    ).sort();
+    let lastError: unknown = new ClientError(`No broker serves topic "${topic}"`);
+    for (const address of brokers) {
+      try {
+        const response = await this.client.invoke(address, {
+          code: RequestCode.GET_CONSUMER_LIST_BY_GROUP,
+          header: { consumerGroup: group },
+        });
+        const ids = response.header.clientIds;
+        if (!Array.isArray(ids) || ids.some((id) => typeof id !== "string")) {
+          throw new ProtocolError(`Broker ${address} sent a malformed consumer list for group "${group}"`);
+        }
+        return [...(ids as string[])].sort();
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  /** CONSUMER_SEND_MSG_BACK to the broker that stores the message. */
+  async sendBack(group: string, queue: MessageQueue, message: MessageExt, delayLevel: number, maxReconsumeTimes: number): Promise<void> {
+    await this.invoke(queue, {
+      code: RequestCode.CONSUMER_SEND_MSG_BACK,
+      header: {
+        consumerGroup: group,
+        offset: message.commitLogOffset,
+        delayLevel,
+        originMsgId: message.properties[MessageConst.ORIGIN_MESSAGE_ID] ?? message.msgId,
+        originTopic: message.properties[MessageConst.RETRY_TOPIC] ?? message.topic,
+        maxReconsumeTimes,
+      },
+    }, true);
+  }
+
+  /**
+   * LOCK_BATCH_MQ on each broker of the queues.
+   *
+   * @returns The queues now locked by this client (keys from `messageQueueKey`).
+   */
+  async lock(group: string, clientId: string, queues: readonly MessageQueue[]): Promise<Set<string>> {
+    const locked = new Set<string>();
+    await Promise.all([...byBroker(queues)].map(async ([brokerName, mqs]) => {
+      try {
+        const response = await this.invoke(mqs[0]!, {
+          code: RequestCode.LOCK_BATCH_MQ,
+          header: { consumerGroup: group, clientId, mqs: mqs.map(plainQueue) },
+        }, true);
+        const ok = response.header.lockOKMQSet;
+        if (!Array.isArray(ok)) throw new ProtocolError(`Broker "${brokerName}" sent a malformed lock answer`);
+        for (const q of ok as MessageQueue[]) locked.add(`${q.topic}@${q.brokerName}@${q.queueId}`);
+      } catch {
+        // Unreachable broker: its queues stay unlocked and are tried again.
+      }
+    }));
+    return locked;
+  }
+
+  /** UNLOCK_BATCH_MQ on each broker of the queues; best effort (locks expire anyway). */
+  async unlock(group: string, clientId: string, queues: readonly MessageQueue[]): Promise<void> {
+    await Promise.allSettled([...byBroker(queues)].map(([, mqs]) =>
+      this.invoke(mqs[0]!, {
+        code: RequestCode.UNLOCK_BATCH_MQ,
+        header: { consumerGroup: group, clientId, mqs: mqs.map(plainQueue) },
+      }, true)
+    ));
+  }
+}
+
+function plainQueue(queue: MessageQueue): MessageQueue {
+  return { topic: queue.topic, brokerName: queue.brokerName, queueId: queue.queueId };
+}
+
+function byBroker(queues: readonly MessageQueue[]): Map<string, MessageQueue[]> {
+  const out = new Map<string, MessageQueue[]>();
+  for (const queue of queues) {
+    const list = out.get(queue.brokerName);
+    if (list === undefined) out.set(queue.brokerName, [queue]);
+    else list.push(queue);
+  }
+  return out;
+}
+
+function readOffset(response: Command, queue: MessageQueue): number {
+  const offset = response.header.offset;
+  if (typeof offset !== "number" || !Number.isSafeInteger(offset)) {
+    throw new ProtocolError(`Broker answered without an offset for queue ${queue.queueId} of "${queue.topic}"`);
+  }
+  return offset;
+}

@@ -1,0 +1,725 @@
+/**
+ * The push consumer: a member of a consumer group that pulls its share of the queues with long
+ * polling and hands messages to a handler.
+ *
+ * @module
+ */
+import { ClientError } from "../core/errors.ts";
+import type { MessageExt } from "../core/model/message.ts";
+import { type MessageQueue, messageQueueKey } from "../core/model/message_queue.ts";
+import { RETRY_GROUP_TOPIC_PREFIX, retryTopic } from "../core/model/system_topics.ts";
+import type { ConsumerData } from "../core/protocol/headers.ts";
+import type { Dialer } from "../core/remoting/transport.ts";
+import { ConsumerClient, newClientId, restoreRetryTopic } from "./_consumer_client.ts";
+import {
+  backoffMs,
+  checkConsumeFromWhere,
+  checkGroup,
+  type ConsumeFromWhere,
+  consumeFromWhereName,
+  every,
+  intOption,
+  nameServerList,
+  sleep,
+} from "./_consumer_options.ts";
+import { checkTopic } from "./_prepare_message.ts";
+import { matchesTag, parseTagExpression } from "./_tag_filter.ts";
+import { ALLOCATE_STRATEGIES, type AllocateStrategy, type AllocateStrategyName } from "./allocate.ts";
+import { defaultDialer } from "./default_dialer.ts";
+import { MemoryOffsetStore, type OffsetStore, RemoteOffsetStore } from "./offset_store.ts";
+import { ProcessQueue, type ProcessQueueStats } from "./process_queue.ts";
+import { type MessageModel, Rebalancer } from "./rebalance.ts";
+
+/** What a handler says about messages: done, or deliver them again later. */
+export type ConsumeStatus = "SUCCESS" | "RECONSUME_LATER";
+
+/**
+ * What a handler returns or resolves to: a `ConsumeStatus`. Other strings are accepted by the
+ * type (so `async` handlers returning a literal type-check) and count as `"RECONSUME_LATER"`, with a
+ * log line.
+ */
+export type ConsumeResult = ConsumeStatus | (string & {});
+
+/**
+ * Handles one message (when `consumeBatchMaxSize` is 1). A thrown error, a rejected promise or any
+ * answer other than `"SUCCESS"` means `"RECONSUME_LATER"`.
+ */
+export type MessageHandler = (message: MessageExt) => ConsumeResult | Promise<ConsumeResult>;
+
+/** Handles up to `consumeBatchMaxSize` messages of one queue at once (when that is above 1); the answer covers them all. */
+export type BatchMessageHandler = (messages: MessageExt[]) => ConsumeResult | Promise<ConsumeResult>;
+
+/** Options of a `PushConsumer`. */
+export interface PushConsumerOptions {
+  /** NameServer addresses (`host:port`). */
+  nameServer: string | readonly string[];
+  /** The consumer group. */
+  group: string;
+  /** Opens sockets. @default the runtime's dialer */
+  dial?: Dialer;
+  /** `CLUSTERING`: each message to one member; `BROADCASTING`: to every member. @default "CLUSTERING" */
+  messageModel?: MessageModel;
+  /** Where to start on a queue the group has no offset for. @default "LAST_OFFSET" */
+  consumeFromWhere?: ConsumeFromWhere;
+  /** How members split queues: a built-in name or a function. @default "AVERAGE" */
+  allocateStrategy?: AllocateStrategyName | AllocateStrategy;
+  /** Handlers running at once. @default 20 */
+  consumeThreads?: number;
+  /** Messages per handler call; above 1 the handler gets arrays. @default 1 */
+  consumeBatchMaxSize?: number;
+  /** Messages asked for per pull. @default 32 */
+  pullBatchSize?: number;
+  /** Pulling of a queue pauses while this many of its messages are cached. @default 1000 */
+  pullThresholdForQueue?: number;
+  /** Pulling of a queue pauses while its cached bodies take this many bytes. @default 100 MiB */
+  pullThresholdSizeForQueue?: number;
+  /** Redeliveries of a failing message before it goes to the group's dead-letter topic. @default 16 */
+  maxReconsumeTimes?: number;
+  /** Long poll: how long a broker may hold a pull that finds nothing. @default 15000 */
+  suspendMs?: number;
+  /** How often offsets are committed. @default 5000 */
+  persistOffsetIntervalMs?: number;
+  /** How often the member tells brokers it is alive. @default 30000 */
+  heartbeatIntervalMs?: number;
+  /** How often queues are rebalanced besides on membership changes. @default 20000 */
+  rebalanceIntervalMs?: number;
+  /** Orderly mode: queues are locked, and each queue's messages are handled one at a time in order. @default false */
+  orderly?: boolean;
+  /** Orderly mode: pause of a queue after a failed message before it is retried. @default 1000 */
+  suspendCurrentQueueTimeMillis?: number;
+  /** This member's id in the group; unique per consumer instance. @default a random id */
+  clientId?: string;
+  /** Where offsets are kept. @default the broker for clustering, memory for broadcasting */
+  offsetStore?: OffsetStore;
+  /** How long `shutdown()` waits for running handlers. @default 30000 */
+  awaitTerminationMs?: number;
+  /** Timeout of requests other than the long poll itself. @default 3000 */
+  requestTimeoutMs?: number;
+  /** How often routes are fetched again. @default 30000 */
+  pollNameServerIntervalMs?: number;
+  /** Where problems are reported. @default console.warn */
+  log?: (line: string) => void;
+}
+
+type State = "created" | "starting" | "running" | "stopping" | "stopped";
+
+interface Subscription {
+  expression: string;
+  tags: Set<string> | undefined;
+  version: number;
+}
+
+interface ConsumeTask {
+  pq: ProcessQueue;
+  /** Concurrent mode: the messages; orderly mode: undefined (the task takes the next messages of `pq`). */
+  messages: MessageExt[] | undefined;
+}
+
+/** Pause of a message whose send-back failed before it is handled again here. */
+const LOCAL_RETRY_DELAY_MS = 5000;
+/** Orderly mode: how often held locks are renewed (the broker lets them expire after about 60 s). */
+const LOCK_RENEW_INTERVAL_MS = 20_000;
+/** Orderly mode: a lock older than this without renewal is not trusted. */
+const LOCK_TRUST_MS = 30_000;
+/** Orderly mode: pause between attempts to lock an unlocked queue. */
+const LOCK_RETRY_MS = 500;
+/** Flow control: pause before a throttled queue is looked at again. */
+const FLOW_CONTROL_PAUSE_MS = 50;
+/** Concurrent mode: how long releasing a queue waits for its running handlers before committing. */
+const RELEASE_WAIT_MS = 1000;
+/** Orderly mode: how long releasing a queue waits for its running handler before unlocking. */
+const ORDERLY_RELEASE_WAIT_MS = 60_000;
+
+/**
+ * A consumer group member that is handed messages. Members of a clustering group split the queues
+ * of the subscribed topics (and of the group's retry topic) and move them when members come and go;
+ * broadcasting members each read every queue. Delivery is at least once: a handler can see a
+ * message again after a crash or a rebalance, so handlers should be idempotent.
+ *
+ * @example Consume a topic in a group
+ * ```ts ignore
+ * import { PushConsumer } from "./push_consumer.ts";
+ * const consumer = new PushConsumer({ nameServer: "127.0.0.1:9876", group: "billing" });
+ * consumer.subscribe("orders", "created || paid");
+ * consumer.onMessage((message) => {
+ *   console.log(message.tags, new TextDecoder().decode(message.body));
+ *   return "SUCCESS";
+ * });
+ * await consumer.start();
+ * // later
+ * await consumer.shutdown();
+ * ```
+ */
+export class PushConsumer {
+  readonly #nameServers: string[];
+  readonly #group: string;
+  readonly #dial: Dialer | undefined;
+  readonly #messageModel: MessageModel;
+  readonly #consumeFromWhere: ConsumeFromWhere;
+  readonly #strategy: AllocateStrategy;
+  readonly #consumeThreads: number;
+  readonly #batchSize: number;
+  readonly #pullBatchSize: number;
+  readonly #thresholdCount: number;
+  readonly #thresholdBytes: number;
+  readonly #maxReconsumeTimes: number;
+  readonly #suspendMs: number;
+  readonly #persistIntervalMs: number;
+  readonly #heartbeatIntervalMs: number;
+  readonly #rebalanceIntervalMs: number;
+  readonly #orderly: boolean;
+  readonly #suspendQueueMs: number;
+  readonly #clientId: string;
+  readonly #awaitTerminationMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #pollIntervalMs: number;
+  readonly #log: (line: string) => void;
+  readonly #subscriptions = new Map<string, Subscription>();
+  readonly #queues = new Map<string, ProcessQueue>();
+  readonly #releasing = new Map<string, Promise<void>>();
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  #offsets: OffsetStore | undefined;
+  #handler: MessageHandler | BatchMessageHandler | undefined;
+  #client: ConsumerClient | undefined;
+  #rebalancer: Rebalancer | undefined;
+  #state: State = "created";
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #rebalanceSoon: ReturnType<typeof setTimeout> | undefined;
+  /** Consume tasks waiting for a free handler slot, FIFO from `#taskHead`. */
+  #tasks: ConsumeTask[] = [];
+  #taskHead = 0;
+  #running = 0;
+
+  /**
+   * Creates a consumer; subscribe, set a handler, then `start()`.
+   *
+   * @param options NameServers, group and tuning; see `PushConsumerOptions`.
+   * @throws {ClientError} When an option is invalid.
+   */
+  constructor(options: PushConsumerOptions) {
+    this.#nameServers = nameServerList(options.nameServer);
+    this.#group = checkGroup(options.group);
+    this.#dial = options.dial;
+    this.#messageModel = options.messageModel ?? "CLUSTERING";
+    if (this.#messageModel !== "CLUSTERING" && this.#messageModel !== "BROADCASTING") {
+      throw new ClientError(`messageModel "${this.#messageModel}" must be "CLUSTERING" or "BROADCASTING"`);
+    }
+    this.#consumeFromWhere = checkConsumeFromWhere(options.consumeFromWhere ?? "LAST_OFFSET");
+    const strategy = options.allocateStrategy ?? "AVERAGE";
+    if (typeof strategy === "function") this.#strategy = strategy;
+    else if (Object.hasOwn(ALLOCATE_STRATEGIES, strategy)) this.#strategy = ALLOCATE_STRATEGIES[strategy];
+    else throw new ClientError(`allocateStrategy "${strategy}" must be "AVERAGE", "CONSISTENT_HASH" or a function`);
+    this.#consumeThreads = intOption("consumeThreads", options.consumeThreads ?? 20, 1, 1000);
+    this.#batchSize = intOption("consumeBatchMaxSize", options.consumeBatchMaxSize ?? 1, 1, 1024);
+    this.#pullBatchSize = intOption("pullBatchSize", options.pullBatchSize ?? 32, 1, 1024);
+    this.#thresholdCount = intOption("pullThresholdForQueue", options.pullThresholdForQueue ?? 1000, 1);
+    this.#thresholdBytes = intOption("pullThresholdSizeForQueue", options.pullThresholdSizeForQueue ?? 100 * 1024 * 1024, 1);
+    this.#maxReconsumeTimes = intOption("maxReconsumeTimes", options.maxReconsumeTimes ?? 16, 0, 64);
+    this.#suspendMs = intOption("suspendMs", options.suspendMs ?? 15_000, 0, 120_000);
+    this.#persistIntervalMs = intOption("persistOffsetIntervalMs", options.persistOffsetIntervalMs ?? 5000, 1);
+    this.#heartbeatIntervalMs = intOption("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000, 1);
+    this.#rebalanceIntervalMs = intOption("rebalanceIntervalMs", options.rebalanceIntervalMs ?? 20_000, 1);
+    this.#orderly = options.orderly ?? false;
+    this.#suspendQueueMs = intOption("suspendCurrentQueueTimeMillis", options.suspendCurrentQueueTimeMillis ?? 1000, 0);
+    this.#clientId = options.clientId ?? newClientId();
+    if (this.#clientId === "" || this.#clientId.length > 255) throw new ClientError(`clientId "${this.#clientId}" must have 1 to 255 characters`);
+    this.#awaitTerminationMs = intOption("awaitTerminationMs", options.awaitTerminationMs ?? 30_000, 0);
+    this.#requestTimeoutMs = intOption("requestTimeoutMs", options.requestTimeoutMs ?? 3000, 1);
+    this.#pollIntervalMs = intOption("pollNameServerIntervalMs", options.pollNameServerIntervalMs ?? 30_000, 1);
+    this.#offsets = options.offsetStore;
+    this.#log = options.log ?? ((line) => console.warn(line));
+  }
+
+  /** The consumer group. */
+  get group(): string {
+    return this.#group;
+  }
+
+  /** This member's client id. */
+  get clientId(): string {
+    return this.#clientId;
+  }
+
+  /**
+   * Subscribes to a topic. Call before `start()`; a second call for a topic replaces its expression.
+   *
+   * @param topic The topic.
+   * @param expression `*`, a tag, or tags joined by `||`.
+   * @throws {ClientError} When the topic is invalid or the consumer has started.
+   */
+  subscribe(topic: string, expression = "*"): void {
+    if (this.#state !== "created") throw new ClientError("Subscribe before start()");
+    checkTopic(topic);
+    if (typeof expression !== "string") throw new ClientError("Tag expression must be a string");
+    this.#subscriptions.set(topic, { expression, tags: parseTagExpression(expression), version: Date.now() });
+  }
+
+  /**
+   * Sets the handler of single messages (`consumeBatchMaxSize` 1). It answers `"SUCCESS"` or
+   * `"RECONSUME_LATER"`.
+   *
+   * @param handler The handler.
+   */
+  onMessage(handler: MessageHandler): void;
+  /**
+   * Sets the handler of message batches (`consumeBatchMaxSize` above 1). It answers `"SUCCESS"` or
+   * `"RECONSUME_LATER"` for the whole batch.
+   *
+   * @param handler The handler.
+   */
+  onMessage(handler: BatchMessageHandler): void;
+  onMessage(handler: MessageHandler | BatchMessageHandler): void {
+    if (typeof handler !== "function") throw new ClientError("Message handler must be a function");
+    this.#handler = handler;
+  }
+
+  /**
+   * Joins the group: heartbeats to the brokers of the subscribed topics, takes its share of the
+   * queues and starts pulling. Topics that do not exist yet are picked up by later rebalances.
+   *
+   * @throws {ClientError} Without subscriptions or handler, or after `shutdown()`.
+   */
+  start(): Promise<void> {
+    if (this.#state === "stopped" || this.#state === "stopping") return Promise.reject(new ClientError("Consumer is shut down"));
+    if (this.#subscriptions.size === 0) return Promise.reject(new ClientError("Subscribe to at least one topic before start()"));
+    if (this.#handler === undefined) return Promise.reject(new ClientError("Set a handler with onMessage() before start()"));
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  /** Per-queue state (cached messages, offsets, last pull and consume time) for monitoring. */
+  queueStats(): ProcessQueueStats[] {
+    return [...this.#queues.values()].map((pq) => pq.stats());
+  }
+
+  /** The queues this member consumes now. */
+  assignedQueues(): MessageQueue[] {
+    return this.#rebalancer?.assigned ?? [];
+  }
+
+  /**
+   * Leaves the group: stops pulling, waits for running handlers (up to `awaitTerminationMs`),
+   * commits offsets, unlocks queues (orderly), unregisters and closes connections. Messages pulled
+   * but not handled are delivered again later, to this group.
+   */
+  shutdown(): Promise<void> {
+    if (this.#state === "created") {
+      this.#state = "stopped";
+      return Promise.resolve();
+    }
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #start(): Promise<void> {
+    this.#state = "starting";
+    const dial = this.#dial ?? await defaultDialer();
+    if (this.#state !== "starting") return;
+    const client = new ConsumerClient({
+      nameServers: this.#nameServers,
+      dial,
+      requestTimeoutMs: this.#requestTimeoutMs,
+      pollNameServerIntervalMs: this.#pollIntervalMs,
+      onConsumerIdsChanged: (group) => {
+        if (group === this.#group && this.#state === "running") void this.#rebalance();
+      },
+    });
+    this.#client = client;
+    if (this.#messageModel === "CLUSTERING") {
+      this.#subscriptions.set(retryTopic(this.#group), { expression: "*", tags: undefined, version: Date.now() });
+    }
+    this.#offsets ??= this.#messageModel === "CLUSTERING"
+      ? new RemoteOffsetStore({
+        query: (queue) => client.queryOffset(this.#group, queue),
+        commit: (queue, offset) => client.commitOffset(this.#group, queue, offset),
+      })
+      : new MemoryOffsetStore();
+    this.#rebalancer = new Rebalancer({
+      group: this.#group,
+      clientId: this.#clientId,
+      messageModel: this.#messageModel,
+      strategy: this.#strategy,
+      client,
+      topics: () => [...this.#subscriptions.keys()],
+      assign: (queue) => this.#assign(queue),
+      release: (queue) => this.#release(queue),
+      log: this.#log,
+    });
+    this.#state = "running";
+    await this.#heartbeat();
+    await this.#rebalance();
+    this.#timers.push(
+      every(this.#heartbeatIntervalMs, () => void this.#heartbeat()),
+      every(this.#rebalanceIntervalMs, () => void this.#rebalance()),
+      every(this.#persistIntervalMs, () => void this.#persist()),
+    );
+    if (this.#orderly) this.#timers.push(every(LOCK_RENEW_INTERVAL_MS, () => void this.#renewLocks()));
+  }
+
+  #consumerData(): ConsumerData {
+    return {
+      group: this.#group,
+      consumeType: "PUSH",
+      messageModel: this.#messageModel,
+      consumeFromWhere: consumeFromWhereName(this.#consumeFromWhere),
+      subscriptions: [...this.#subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, version: s.version })),
+    };
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#state !== "running") return;
+    const errors = await this.#client!.heartbeat([...this.#subscriptions.keys()], this.#clientId, this.#consumerData());
+    for (const error of errors) this.#log(`Heartbeat of group "${this.#group}" failed: ${(error as Error).message}`);
+  }
+
+  async #rebalance(): Promise<void> {
+    if (this.#state !== "running") return;
+    const ok = await this.#rebalancer!.trigger();
+    if (ok || this.#rebalanceSoon !== undefined || this.#state !== "running") return;
+    // A topic could not be balanced (not routed yet, member list stale): heartbeat and try again soon.
+    this.#rebalanceSoon = setTimeout(() => {
+      this.#rebalanceSoon = undefined;
+      void this.#heartbeat().then(() => this.#rebalance());
+    }, Math.min(1000, this.#rebalanceIntervalMs));
+  }
+
+  async #persist(): Promise<void> {
+    if (this.#state !== "running") return;
+    try {
+      await this.#offsets!.persist([...this.#queues.values()].map((pq) => pq.queue));
+    } catch (error) {
+      this.#log(`Committing offsets of group "${this.#group}" failed: ${(error as Error).message}`);
+    }
+  }
+
+  #assign(queue: MessageQueue): void {
+    const key = messageQueueKey(queue);
+    const pq = new ProcessQueue(queue);
+    this.#queues.get(key)?.drop();
+    this.#queues.set(key, pq);
+    void (async () => {
+      await this.#releasing.get(key);
+      await this.#pullLoop(pq);
+    })();
+  }
+
+  #release(queue: MessageQueue): Promise<void> {
+    const key = messageQueueKey(queue);
+    const pq = this.#queues.get(key);
+    if (pq === undefined) return Promise.resolve();
+    this.#queues.delete(key);
+    pq.drop();
+    const releasing = (async () => {
+      await pq.idle(this.#orderly ? ORDERLY_RELEASE_WAIT_MS : RELEASE_WAIT_MS);
+      const offsets = this.#offsets!;
+      const commit = pq.commitOffset;
+      if (commit >= 0) offsets.update(queue, commit, true);
+      try {
+        await offsets.persist([queue]);
+      } catch (error) {
+        this.#log(`Committing the offset of released queue ${queue.queueId} of "${queue.topic}" failed: ${(error as Error).message}`);
+      }
+      offsets.remove(queue);
+      if (this.#orderly && pq.locked) await this.#client!.unlock(this.#group, this.#clientId, [queue]);
+    })().finally(() => {
+      if (this.#releasing.get(key) === releasing) this.#releasing.delete(key);
+    });
+    this.#releasing.set(key, releasing);
+    // Orderly releases wait for a running handler before unlocking; rebalancing need not wait too.
+    return this.#orderly ? Promise.resolve() : releasing;
+  }
+
+  #live(pq: ProcessQueue): boolean {
+    return !pq.dropped && this.#state === "running";
+  }
+
+  async #pullLoop(pq: ProcessQueue): Promise<void> {
+    const queue = pq.queue;
+    let failures = 0;
+    while (this.#live(pq)) {
+      try {
+        // Orderly: lock before reading the offset, so the previous owner has committed and let go.
+        if (this.#orderly && !lockTrusted(pq)) {
+          await this.#lockQueue(pq);
+          if (!lockTrusted(pq)) {
+            await sleep(LOCK_RETRY_MS);
+            continue;
+          }
+        }
+        if (pq.nextPullOffset < 0) {
+          pq.nextPullOffset = await this.#startOffset(queue);
+          continue;
+        }
+        if (pq.count >= this.#thresholdCount || pq.bytes >= this.#thresholdBytes) {
+          await sleep(FLOW_CONTROL_PAUSE_MS);
+          continue;
+        }
+        const subscription = this.#subscriptions.get(queue.topic)!;
+        const result = await this.#client!.pull(queue, {
+          group: this.#group,
+          offset: pq.nextPullOffset,
+          maxNums: this.#pullBatchSize,
+          expression: subscription.expression,
+          suspendMs: this.#suspendMs,
+          commitOffset: this.#messageModel === "CLUSTERING" ? this.#offsets!.get(queue) : -1,
+        });
+        if (!this.#live(pq)) break;
+        pq.lastPullTime = Date.now();
+        failures = 0;
+        if (result.status === "OFFSET_ILLEGAL") {
+          this.#log(`Offset ${pq.nextPullOffset} of queue ${queue.queueId} of "${queue.topic}" is illegal; continuing at ${result.nextBeginOffset}`);
+          pq.nextPullOffset = result.nextBeginOffset;
+          if (pq.count === 0) {
+            this.#offsets!.update(queue, result.nextBeginOffset);
+            await this.#offsets!.persist([queue]).catch(() => {});
+          }
+          continue;
+        }
+        pq.nextPullOffset = result.nextBeginOffset;
+        const messages = result.messages.filter((m) => matchesTag(subscription.tags, m.tags)).map(restoreRetryTopic);
+        pq.add(messages);
+        // Messages filtered out count as done: the offset may move past them once nothing before is in process.
+        pq.advanceTo(result.nextBeginOffset);
+        if (messages.length === 0) {
+          if (pq.count === 0) this.#offsets!.update(queue, pq.commitOffset, true);
+          continue;
+        }
+        this.#dispatch(pq, messages);
+      } catch (error) {
+        if (!this.#live(pq)) break;
+        failures++;
+        this.#log(`Pulling queue ${queue.queueId} of "${queue.topic}" failed (attempt ${failures}): ${(error as Error).message}`);
+        await sleep(backoffMs(failures));
+      }
+    }
+  }
+
+  async #startOffset(queue: MessageQueue): Promise<number> {
+    const offsets = this.#offsets!;
+    const stored = await offsets.read(queue);
+    if (stored >= 0) return stored;
+    const client = this.#client!;
+    const from = this.#consumeFromWhere;
+    let offset: number;
+    if (queue.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) || from === "FIRST_OFFSET") offset = await client.queueOffset(queue, "min");
+    else if (from === "LAST_OFFSET") offset = await client.queueOffset(queue, "max");
+    else offset = await client.queueOffset(queue, from);
+    // Commit the starting point now, so a member taking the queue over continues here rather than
+    // working out "last offset" again and skipping what arrived in between.
+    offsets.update(queue, offset, true);
+    await offsets.persist([queue]);
+    return offsets.get(queue);
+  }
+
+  #dispatch(pq: ProcessQueue, messages: MessageExt[]): void {
+    if (this.#orderly) {
+      this.#scheduleOrderly(pq);
+      return;
+    }
+    for (let i = 0; i < messages.length; i += this.#batchSize) {
+      this.#submit({ pq, messages: messages.slice(i, i + this.#batchSize) });
+    }
+  }
+
+  #scheduleOrderly(pq: ProcessQueue): void {
+    if (pq.consuming || pq.dropped) return;
+    pq.consuming = true;
+    this.#submit({ pq, messages: undefined });
+  }
+
+  #submit(task: ConsumeTask): void {
+    this.#tasks.push(task);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#running < this.#consumeThreads && this.#taskHead < this.#tasks.length) {
+      const task = this.#tasks[this.#taskHead++]!;
+      if (this.#taskHead > 1024 && this.#taskHead * 2 > this.#tasks.length) {
+        this.#tasks = this.#tasks.slice(this.#taskHead);
+        this.#taskHead = 0;
+      }
+      if (task.pq.dropped) {
+        task.pq.consuming = false;
+        continue;
+      }
+      this.#running++;
+      task.pq.begin();
+      const run = task.messages === undefined ? this.#consumeOrderly(task.pq) : this.#consumeConcurrently(task.pq, task.messages);
+      run.catch((error) => this.#log(`Consume task failed: ${(error as Error).message}`)).finally(() => {
+        this.#running--;
+        task.pq.end();
+        this.#pump();
+      });
+    }
+    if (this.#taskHead === this.#tasks.length && this.#taskHead > 0) {
+      this.#tasks = [];
+      this.#taskHead = 0;
+    }
+  }
+
+  async #handle(messages: MessageExt[]): Promise<ConsumeStatus> {
+    try {
+      const handler = this.#handler as (arg: MessageExt | MessageExt[]) => unknown;
+      const status = await handler(this.#batchSize > 1 ? messages : messages[0]!);
+      if (status === "SUCCESS") return "SUCCESS";
+      if (status !== "RECONSUME_LATER") this.#log(`Handler of group "${this.#group}" answered ${String(status)}; taken as RECONSUME_LATER`);
+      return "RECONSUME_LATER";
+    } catch {
+      return "RECONSUME_LATER";
+    }
+  }
+
+  /** Marks messages done; the queue's offset moves up to the lowest message still in process. */
+  #finish(pq: ProcessQueue, messages: readonly MessageExt[]): void {
+    const offset = pq.remove(messages);
+    if (!pq.dropped && offset >= 0) this.#offsets!.update(pq.queue, offset, true);
+  }
+
+  async #consumeConcurrently(pq: ProcessQueue, messages: MessageExt[]): Promise<void> {
+    const status = await this.#handle(messages);
+    if (status === "SUCCESS") {
+      this.#finish(pq, messages);
+      return;
+    }
+    if (this.#messageModel === "BROADCASTING") {
+      // Broadcasting groups have no retry topic: a failed message is dropped, as in RocketMQ.
+      this.#log(`Broadcast message ${messages.map((m) => m.msgId).join(", ")} failed and is dropped`);
+      this.#finish(pq, messages);
+      return;
+    }
+    const sentBack: MessageExt[] = [];
+    const failed: MessageExt[] = [];
+    await Promise.all(messages.map(async (message) => {
+      try {
+        await this.#client!.sendBack(this.#group, pq.queue, message, 0, this.#maxReconsumeTimes);
+        sentBack.push(message);
+      } catch (error) {
+        this.#log(`Sending message ${message.msgId} back to group "${this.#group}" failed: ${(error as Error).message}`);
+        failed.push(message);
+      }
+    }));
+    this.#finish(pq, sentBack);
+    if (failed.length === 0) return;
+    for (const message of failed) message.reconsumeTimes++;
+    this.#later(LOCAL_RETRY_DELAY_MS, () => {
+      for (let i = 0; i < failed.length; i += this.#batchSize) this.#submit({ pq, messages: failed.slice(i, i + this.#batchSize) });
+    });
+  }
+
+  async #consumeOrderly(pq: ProcessQueue): Promise<void> {
+    const messages = this.#live(pq) && lockTrusted(pq) ? pq.peek(this.#batchSize) : [];
+    if (messages.length === 0) {
+      // Nothing to do, or the lock is gone: the pull loop relocks and schedules again.
+      pq.consuming = false;
+      return;
+    }
+    const status = await this.#handle(messages);
+    if (status === "SUCCESS") {
+      this.#finish(pq, messages);
+      this.#continueOrderly(pq, 0);
+      return;
+    }
+    let suspend = false;
+    for (const message of messages) {
+      if (message.reconsumeTimes >= this.#maxReconsumeTimes) {
+        try {
+          await this.#client!.sendBack(this.#group, pq.queue, message, -1, this.#maxReconsumeTimes);
+          this.#finish(pq, [message]);
+          continue;
+        } catch (error) {
+          this.#log(`Moving message ${message.msgId} to the dead-letter topic failed: ${(error as Error).message}`);
+        }
+      } else {
+        message.reconsumeTimes++;
+      }
+      suspend = true;
+    }
+    this.#continueOrderly(pq, suspend ? this.#suspendQueueMs : 0);
+  }
+
+  /** Orderly mode: runs the queue's next task after a pause, or lets the next pull schedule it. */
+  #continueOrderly(pq: ProcessQueue, delayMs: number): void {
+    if (!this.#live(pq) || pq.count === 0) {
+      pq.consuming = false;
+      return;
+    }
+    if (delayMs === 0) this.#submit({ pq, messages: undefined });
+    else this.#later(delayMs, () => this.#submit({ pq, messages: undefined }));
+  }
+
+  #later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      if (this.#state === "running") fn();
+    }, ms);
+    this.#retryTimers.add(timer);
+  }
+
+  async #lockQueue(pq: ProcessQueue): Promise<void> {
+    const locked = await this.#client!.lock(this.#group, this.#clientId, [pq.queue]);
+    if (locked.has(messageQueueKey(pq.queue)) && !pq.dropped) {
+      pq.locked = true;
+      pq.lastLockTime = Date.now();
+      if (pq.count > 0) this.#scheduleOrderly(pq);
+    }
+  }
+
+  async #renewLocks(): Promise<void> {
+    if (this.#state !== "running") return;
+    const pqs = [...this.#queues.values()];
+    if (pqs.length === 0) return;
+    const locked = await this.#client!.lock(this.#group, this.#clientId, pqs.map((pq) => pq.queue));
+    const now = Date.now();
+    for (const pq of pqs) {
+      if (locked.has(messageQueueKey(pq.queue))) {
+        pq.locked = true;
+        pq.lastLockTime = now;
+        if (pq.count > 0) this.#scheduleOrderly(pq);
+      } else {
+        pq.locked = false;
+      }
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    await this.#starting?.catch(() => {});
+    this.#state = "stopping";
+    for (const timer of this.#timers) clearInterval(timer);
+    for (const timer of this.#retryTimers) clearTimeout(timer);
+    this.#retryTimers.clear();
+    clearTimeout(this.#rebalanceSoon);
+    const client = this.#client;
+    if (client === undefined) {
+      this.#state = "stopped";
+      return;
+    }
+    const queues = await this.#rebalancer!.stop();
+    const pqs = [...this.#queues.values()];
+    this.#queues.clear();
+    for (const pq of pqs) pq.drop();
+    await Promise.all(pqs.map((pq) => pq.idle(this.#awaitTerminationMs)));
+    const offsets = this.#offsets!;
+    for (const pq of pqs) {
+      const commit = pq.commitOffset;
+      if (commit >= 0) offsets.update(pq.queue, commit, true);
+    }
+    await Promise.all(this.#releasing.values());
+    try {
+      await offsets.persist(queues);
+    } catch (error) {
+      this.#log(`Committing offsets of group "${this.#group}" at shutdown failed: ${(error as Error).message}`);
+    }
+    const locked = pqs.filter((pq) => pq.locked).map((pq) => pq.queue);
+    if (this.#orderly && locked.length > 0) await client.unlock(this.#group, this.#clientId, locked);
+    await client.unregister([...this.#subscriptions.keys()], this.#clientId, this.#group);
+    await client.shutdown();
+    this.#state = "stopped";
+  }
+}
+
+function lockTrusted(pq: ProcessQueue): boolean {
+  return pq.locked && Date.now() - pq.lastLockTime < LOCK_TRUST_MS;
+}

@@ -1,0 +1,65 @@
+import { describe, expect, test } from "bun:test";
+import { ProcessQueue } from "../../client/process_queue.ts";
+import type { MessageExt } from "../../core/model/message.ts";
+
+const QUEUE = { topic: "T", brokerName: "b", queueId: 0 };
+function message(queueOffset: number, size = 10): MessageExt {
+  return {
+    topic: "T", queueId: 0, queueOffset, commitLogOffset: queueOffset * 100, storeSize: 100, bodyCRC: 0, flag: 0, sysFlag: 0,
+    bornTimestamp: 0, bornHost: { address: "127.0.0.1", port: 1 }, storeTimestamp: 0, storeHost: { address: "127.0.0.1", port: 2 },
+    reconsumeTimes: 0, preparedTransactionOffset: 0, body: new Uint8Array(size), properties: {}, msgId: `m${queueOffset}`, keys: [],
+  };
+}
+
+describe("ProcessQueue", () => {
+  test("commitOffset is -1 before anything was added", () => {
+    expect(new ProcessQueue(QUEUE).commitOffset).toBe(-1);
+  });
+
+  test("commitOffset stays at the lowest message still in process", () => {
+    const pq = new ProcessQueue(QUEUE);
+    const [m5, m6, m7] = [message(5), message(6), message(7)];
+    pq.add([m5, m6, m7]);
+    expect(pq.remove([m7])).toBe(5);
+    expect(pq.remove([m6])).toBe(5);
+    expect(pq.remove([m5])).toBe(8);
+    expect(pq.count).toBe(0);
+  });
+
+  test("advanceTo() lets the offset pass filtered-out messages once nothing before them is held", () => {
+    const pq = new ProcessQueue(QUEUE);
+    const m3 = message(3);
+    pq.add([m3]);
+    pq.advanceTo(10); // offsets 4-9 were filtered out
+    expect(pq.commitOffset).toBe(3);
+    expect(pq.remove([m3])).toBe(10);
+  });
+
+  test("counts messages and body bytes, ignoring duplicates", () => {
+    const pq = new ProcessQueue(QUEUE);
+    pq.add([message(0, 100), message(1, 50)]);
+    pq.add([message(1, 50)]);
+    expect(pq.count).toBe(2);
+    expect(pq.bytes).toBe(150);
+    pq.remove([message(0)]);
+    expect(pq.bytes).toBe(50);
+  });
+
+  test("peek() returns held messages in offset order without removing them", () => {
+    const pq = new ProcessQueue(QUEUE);
+    pq.add([message(1), message(2), message(3)]);
+    expect(pq.peek(2).map((m) => m.queueOffset)).toEqual([1, 2]);
+    expect(pq.count).toBe(3);
+  });
+
+  test("idle() resolves when the last running handler ends, or false on timeout", async () => {
+    const pq = new ProcessQueue(QUEUE);
+    expect(await pq.idle(10)).toBe(true);
+    pq.begin();
+    expect(await pq.idle(5)).toBe(false);
+    const waiting = pq.idle(5000);
+    pq.end();
+    expect(await waiting).toBe(true);
+    expect(pq.lastConsumeTime).toBeGreaterThan(0);
+  });
+});
