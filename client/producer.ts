@@ -260,6 +260,7 @@ export class Producer {
           header: this.#sendHeader(prepared, queue),
           body: prepared.body,
           timeoutMs: remaining,
+          lane: queue.queueId,
           accept: STORED_CODES,
         }));
       const header = response.header as unknown as SendResponseHeader;
@@ -294,7 +295,12 @@ export class Producer {
       const route = await this.#routes!.get(prepared.topic);
       const queue = this.#chooseQueue(route, message, options, undefined);
       const address = this.#masterAddress(queue);
-      await this.#client!.oneway(address, { code: RequestCode.SEND_MESSAGE, header: this.#sendHeader(prepared, queue), body: prepared.body });
+      await this.#client!.oneway(address, {
+        code: RequestCode.SEND_MESSAGE,
+        header: this.#sendHeader(prepared, queue),
+        body: prepared.body,
+        lane: queue.queueId,
+      });
     } finally {
       this.#limiter.release(size);
     }
@@ -357,6 +363,7 @@ export class Producer {
             defaultTopicQueueNums: this.#defaultTopicQueueNums,
           },
           body,
+          lane: queue.queueId,
           timeoutMs: remaining,
           accept: STORED_CODES,
         }));

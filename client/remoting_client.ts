@@ -25,6 +25,12 @@ export interface RemotingClientOptions {
    * from a broker, for example). Without one they are answered with REQUEST_CODE_NOT_SUPPORTED.
    */
   onRequest?: RequestHandler;
+  /**
+   * Connections kept to each address. Requests pick one by `lane` (a queue id, say), so requests of
+   * one lane keep their order while several connections let client and server work overlap.
+   * @default 2
+   */
+  connectionsPerAddress?: number;
 }
 
 /** One request to send. */
@@ -37,6 +43,8 @@ export interface RemotingRequest {
   body?: Uint8Array;
   /** How long to wait for the answer. @default options.requestTimeoutMs */
   timeoutMs?: number;
+  /** Picks the connection (modulo `connectionsPerAddress`); one lane's requests stay in order. @default 0 */
+  lane?: number;
 }
 
 /** A request for `invoke`, with the response codes that count as an answer rather than an error. */
@@ -57,7 +65,9 @@ export class RemotingClient {
   readonly #connectTimeoutMs: number;
   readonly #maxFrameSize: number | undefined;
   readonly #onRequest: RequestHandler | undefined;
+  /** Keyed by address, then `address#lane` for lanes above 0. */
   readonly #connections = new Map<string, Promise<Connection>>();
+  readonly #lanes: number;
   #closed = false;
 
   /**
@@ -71,31 +81,35 @@ export class RemotingClient {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 3000;
     this.#maxFrameSize = options.maxFrameSize;
     this.#onRequest = options.onRequest;
+    this.#lanes = Math.max(1, options.connectionsPerAddress ?? 2);
   }
 
   /**
    * The open connection to an address, opening it if needed. Concurrent callers share one attempt.
    *
    * @param address The server as `host:port`.
+   * @param lane Which of the address's connections. @default 0
    * @returns The connection.
    * @throws {ConnectionClosedError} When the server cannot be reached in time.
    * @throws {ClientError} After `shutdown()`.
    */
-  async connection(address: string): Promise<Connection> {
+  async connection(address: string, lane = 0): Promise<Connection> {
+    const index = Math.abs(Math.trunc(lane)) % this.#lanes;
+    const key = index === 0 ? address : `${address}#${index}`;
     for (let attempt = 0;; attempt++) {
       if (this.#closed) throw new ClientError("Client is shut down");
-      let opening = this.#connections.get(address);
+      let opening = this.#connections.get(key);
       if (opening === undefined) {
-        const fresh = this.#open(address);
-        this.#connections.set(address, fresh);
+        const fresh = this.#open(address, key);
+        this.#connections.set(key, fresh);
         fresh.catch(() => {
-          if (this.#connections.get(address) === fresh) this.#connections.delete(address);
+          if (this.#connections.get(key) === fresh) this.#connections.delete(key);
         });
         opening = fresh;
       }
       const connection = await opening;
       if (!connection.closed) return connection;
-      if (this.#connections.get(address) === opening) this.#connections.delete(address);
+      if (this.#connections.get(key) === opening) this.#connections.delete(key);
       // A pooled connection closed: open one new one, but do not spin on a server that hangs up at once.
       if (attempt > 0) throw new ConnectionClosedError(`Connection to ${address} closed as soon as it opened`);
     }
@@ -111,7 +125,7 @@ export class RemotingClient {
    * @throws {RequestTimeoutError} When no answer comes in time.
    */
   async request(address: string, request: RemotingRequest): Promise<Command> {
-    const connection = await this.connection(address);
+    const connection = await this.connection(address, request.lane);
     return await connection.request(request.code, request.header, request.body, request.timeoutMs ?? this.#requestTimeoutMs);
   }
 
@@ -141,21 +155,32 @@ export class RemotingClient {
    * @throws {ConnectionClosedError} When the connection cannot be opened.
    */
   async oneway(address: string, request: RemotingRequest): Promise<void> {
-    const connection = await this.connection(address);
+    const connection = await this.connection(address, request.lane);
     if (connection.closed) throw new ConnectionClosedError(`Connection to ${address} is closed`);
     connection.oneway(request.code, request.header, request.body);
     await connection.writable();
   }
 
   /**
-   * Closes the connection to one address (the next request opens a new one).
+   * Closes the connections to one address (the next request opens new ones).
    *
    * @param address The server.
    */
   async closeConnection(address: string): Promise<void> {
-    const opening = this.#connections.get(address);
+    const keys = [...this.#connections.keys()].filter((key) => key === address || key.startsWith(`${address}#`));
+    await Promise.all(keys.map((key) => this.#closeKey(key)));
+  }
+
+  /** Closes every connection; later requests fail with `ClientError`. */
+  async shutdown(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#connections.keys()].map((key) => this.#closeKey(key)));
+  }
+
+  async #closeKey(key: string): Promise<void> {
+    const opening = this.#connections.get(key);
     if (opening === undefined) return;
-    this.#connections.delete(address);
+    this.#connections.delete(key);
     try {
       (await opening).close();
     } catch {
@@ -163,21 +188,14 @@ export class RemotingClient {
     }
   }
 
-  /** Closes every connection; later requests fail with `ClientError`. */
-  async shutdown(): Promise<void> {
-    this.#closed = true;
-    const addresses = [...this.#connections.keys()];
-    await Promise.all(addresses.map((address) => this.closeConnection(address)));
-  }
-
-  async #open(address: string): Promise<Connection> {
+  async #open(address: string, key: string): Promise<Connection> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
     const dialing = connect(this.#dial, address, {
       maxFrameSize: this.#maxFrameSize,
       requestTimeoutMs: this.#requestTimeoutMs,
       onRequest: this.#onRequest,
-      onClose: (connection) => this.#forget(address, connection),
+      onClose: (connection) => this.#forget(key, connection),
     });
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -203,11 +221,11 @@ export class RemotingClient {
   }
 
   /** Drops a closed connection from the pool, unless a newer one already replaced it. */
-  #forget(address: string, closed: Connection): void {
-    const current = this.#connections.get(address);
+  #forget(key: string, closed: Connection): void {
+    const current = this.#connections.get(key);
     if (current === undefined) return;
     current.then((connection) => {
-      if (connection === closed && this.#connections.get(address) === current) this.#connections.delete(address);
+      if (connection === closed && this.#connections.get(key) === current) this.#connections.delete(key);
     }, () => {});
   }
 }
