@@ -3,30 +3,55 @@
  *
  * @module
  */
-// The pure entry points: cbor-x's main entry loads a native string extractor that crashes Bun.
+// cbor-x decodes whatever a peer sends; its pure entry point, because the main entry loads a native
+// string extractor that crashed Bun. Encoding is our own CborWriter, which writes frames in place.
 import { Decoder } from "cbor-x/decode";
-import { Encoder } from "cbor-x/encode";
 import type { Command, Header } from "../protocol/command.ts";
+import { CborWriter } from "./cbor_encoder.ts";
 
 /** Bytes of the length prefix. */
 export const FRAME_PREFIX_SIZE = 4;
 /** Default largest frame accepted (length prefix excluded): 8 MiB, room for a 4 MiB body. */
 export const DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024;
 
-const ENCODER = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
-const DECODER = new Decoder({ useRecords: false, mapsAsObjects: true });
+const WRITER = new CborWriter();
+const DECODER = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true } as ConstructorParameters<typeof Decoder>[0]);
+
+function commandItem(command: Command): unknown[] {
+  const item: unknown[] = [command.code, command.id, command.flags, command.header];
+  if (command.body !== undefined || command.remark !== undefined) item.push(command.body ?? null);
+  if (command.remark !== undefined) item.push(command.remark);
+  return item;
+}
 
 /**
  * Encodes a command to its CBOR item (no length prefix).
  *
  * @param command The command to encode.
- * @returns CBOR bytes, valid until the next call (copy them to keep them).
+ * @returns New CBOR bytes.
  */
 export function encodeCommand(command: Command): Uint8Array {
-  const item: unknown[] = [command.code, command.id, command.flags, command.header];
-  if (command.body !== undefined || command.remark !== undefined) item.push(command.body ?? null);
-  if (command.remark !== undefined) item.push(command.remark);
-  return ENCODER.encode(item);
+  WRITER.write(commandItem(command));
+  return WRITER.take();
+}
+
+/**
+ * Appends a command as a whole frame (length prefix and CBOR item) to a writer, so many frames can
+ * leave in one socket write.
+ *
+ * @param writer Where to append.
+ * @param command The command.
+ * @returns The frame's CBOR length.
+ */
+export function writeFrame(writer: CborWriter, command: Command): number {
+  const at = writer.beginLength();
+  try {
+    writer.write(commandItem(command));
+  } catch (error) {
+    writer.truncate(at);
+    throw error;
+  }
+  return writer.endLength(at);
 }
 
 /**
@@ -43,11 +68,8 @@ export function encodeCommand(command: Command): Uint8Array {
  * ```
  */
 export function encodeFrame(command: Command): Uint8Array {
-  const item = encodeCommand(command);
-  const frame = new Uint8Array(FRAME_PREFIX_SIZE + item.length);
-  writeLength(frame, 0, item.length);
-  frame.set(item, FRAME_PREFIX_SIZE);
-  return frame;
+  writeFrame(WRITER, command);
+  return WRITER.take();
 }
 
 /**

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { DEFAULT_MAX_FRAME_SIZE, encodeCommand, FRAME_PREFIX_SIZE, FrameDecoder, writeLength } from "../codec/frame.ts";
+import { CborWriter } from "../codec/cbor_encoder.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder, writeFrame } from "../codec/frame.ts";
 import { type Command, CommandFlag, type Header } from "../protocol/command.ts";
 import { ResponseCode } from "../protocol/request_code.ts";
 import { ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../errors.ts";
@@ -46,8 +47,8 @@ export class Connection {
   readonly #options: ConnectionOptions;
   #transport: Transport | undefined;
   #nextId = 1;
-  #out: Uint8Array[] = [];
-  #outBytes = 0;
+  /** Frames written this tick, sent together by `#flush`. */
+  readonly #out = new CborWriter();
   #flushQueued = false;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -75,7 +76,7 @@ export class Connection {
   attach(transport: Transport): void {
     this.#transport = transport;
     if (this.#closed) transport.close();
-    else if (this.#outBytes > 0) this.#scheduleFlush();
+    else if (this.#out.length > 0) this.#scheduleFlush();
   }
 
   /** The peer as `host:port` ("" before attach). */
@@ -95,7 +96,7 @@ export class Connection {
 
   /** Bytes waiting to leave (queued here plus buffered by the socket). */
   get bufferedAmount(): number {
-    return this.#outBytes + (this.#transport?.bufferedAmount ?? 0);
+    return this.#out.length + (this.#transport?.bufferedAmount ?? 0);
   }
 
   /**
@@ -181,12 +182,7 @@ export class Connection {
   }
 
   #send(command: Command): void {
-    const item = encodeCommand(command);
-    const frame = new Uint8Array(FRAME_PREFIX_SIZE + item.length);
-    writeLength(frame, 0, item.length);
-    frame.set(item, FRAME_PREFIX_SIZE);
-    this.#out.push(frame);
-    this.#outBytes += frame.length;
+    writeFrame(this.#out, command);
     this.#scheduleFlush();
   }
 
@@ -199,22 +195,8 @@ export class Connection {
   #flush(): void {
     this.#flushQueued = false;
     const transport = this.#transport;
-    if (transport === undefined || this.#outBytes === 0) return;
-    const out = this.#out;
-    let data: Uint8Array;
-    if (out.length === 1) {
-      data = out[0]!;
-    } else {
-      data = new Uint8Array(this.#outBytes);
-      let pos = 0;
-      for (const frame of out) {
-        data.set(frame, pos);
-        pos += frame.length;
-      }
-    }
-    this.#out = [];
-    this.#outBytes = 0;
-    transport.write(data);
+    if (transport === undefined || this.#out.length === 0) return;
+    transport.write(this.#out.take());
     if (this.#drainWaiters.length > 0 && transport.bufferedAmount === 0) this.#onDrain();
   }
 
@@ -300,8 +282,7 @@ export class Connection {
     this.#pending.clear();
     for (const waiter of this.#drainWaiters) waiter.reject(closedError);
     this.#drainWaiters = [];
-    this.#out = [];
-    this.#outBytes = 0;
+    this.#out.clear();
     this.#options.onClose?.(this, error);
   }
 }
