@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { encodeProperties } from "../core/model/properties.ts";
 import { BrokerError, ClientError, ConnectionClosedError, RequestTimeoutError } from "../core/errors.ts";
 import { type Message, MessageConst } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
@@ -348,7 +349,7 @@ export class Producer {
       body.set(one.body, pos);
       pos += one.body.length;
     }
-    const entries = prepared.map((one) => ({ size: one.body.length, flag: one.flag, properties: one.properties }));
+    const entries = prepared.map((one) => ({ size: one.body.length, flag: one.flag, properties: encodeProperties(one.properties) }));
     await this.#limiter.acquire(size, timeoutMs);
     try {
       const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) =>
@@ -417,7 +418,7 @@ export class Producer {
       queueId: queue.queueId,
       bornTimestamp: Date.now(),
       flag: prepared.flag,
-      properties: prepared.properties,
+      properties: encodeProperties(prepared.properties),
       defaultTopicQueueNums: this.#defaultTopicQueueNums,
     };
   }

@@ -63,3 +63,27 @@ export function decodeProperties(text: string): Record<string, string> {
   }
   return properties;
 }
+
+/**
+ * Checks property text the way a broker must before storing it as sent: every entry is a non-empty
+ * name, one U+0001, a value and U+0002.
+ *
+ * @param text Encoded properties.
+ * @returns Whether the text is well formed (empty text is).
+ */
+export function isWellFormedProperties(text: string): boolean {
+  let nameStart = 0;
+  let separators = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 1) {
+      if (separators !== 0 || i === nameStart) return false;
+      separators = 1;
+    } else if (c === 2) {
+      if (separators !== 1) return false;
+      separators = 0;
+      nameStart = i + 1;
+    }
+  }
+  return separators === 0 && nameStart === text.length;
+}

@@ -150,7 +150,8 @@ describe("PushConsumer over real sockets", () => {
     const all = [...first, third];
     await waitFor(() => partitioned(all.map((m) => m.assignedQueues()), topic, 8), 10_000, "8 queues over 3 members");
     await sending;
-    await waitFor(() => [...lastOffset.values()].reduce((a, b) => a + b + 1, 0) === total, 20_000, "every queue consumed to its end");
+    // Every queue read to its end and every handler finished (the last ones may still be running).
+    await waitFor(() => [...lastOffset.values()].reduce((a, b) => a + b + 1, 0) === total && active.size === 0 && handled >= total, 20_000, "every queue consumed to its end");
     expect(overlaps).toBe(0);
     expect(outOfOrder).toBe(0);
     expect(handled).toBe(total);

@@ -4,7 +4,8 @@
  * @module
  */
 import { MessageConst } from "../../../core/model/message.ts";
-import { encodeProperties } from "../../../core/model/properties.ts";
+import { decodeProperties, encodeProperties, isWellFormedProperties } from "../../../core/model/properties.ts";
+import { RETRY_GROUP_TOPIC_PREFIX } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import { SendBatchHeader, SendMessageHeader, type TopicConfig } from "../../../core/protocol/headers.ts";
 import { Perm, ResponseCode } from "../../../core/protocol/request_code.ts";
@@ -15,6 +16,13 @@ import { toHostAddress } from "../_host.ts";
 import { countIn } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
 import { routeBatch, routeSend } from "../message_routing.ts";
+
+/** Where a send is stored, and the queue its reply names. */
+interface Route {
+  topic: string;
+  queueId: number;
+  realQueueId: number;
+}
 import { SYSTEM_TOPICS } from "../topic_config_manager.ts";
 
 const ENCODER = new TextEncoder();
@@ -67,6 +75,27 @@ async function resolveQueue(
   return { config, queueId };
 }
 
+/** Properties the broker stores as sent (`text`), or must look inside first (`map`). */
+type SentProperties = { text: string } | { map: Record<string, string> };
+
+/**
+ * Reads a send's properties. Text goes to the store as it is unless it names `DELAY` or `WAIT` or
+ * the message is a retry (those need routing); a map is always routed.
+ */
+function readProperties(ctx: BrokerContext, topic: string, properties: string | Record<string, string>): SentProperties | Reply {
+  if (typeof properties !== "string") return { map: properties };
+  if (!isWellFormedProperties(properties)) {
+    return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Properties text is malformed: expected name U+0001 value U+0002 entries" };
+  }
+  if (properties.includes("DELAY\u0001") || properties.includes("WAIT\u0001") || topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) {
+    return { map: decodeProperties(properties) };
+  }
+  if (properties.length * 3 > ctx.maxPropertiesSize && ENCODER.encode(properties).length > ctx.maxPropertiesSize) {
+    return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Properties are larger than ${ctx.maxPropertiesSize} bytes` };
+  }
+  return { text: properties };
+}
+
 /** Encodes the stored properties text, leaving out `WAIT`, and checks its size. */
 function storedProperties(ctx: BrokerContext, properties: Record<string, string>): string | Reply {
   for (const name in properties) {
@@ -100,21 +129,27 @@ export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageH
     if (body.length > ctx.maxMessageSize) {
       return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message body of ${body.length} bytes exceeds the limit of ${ctx.maxMessageSize} bytes` };
     }
-    let properties = storedProperties(ctx, header.properties);
+    const sent = readProperties(ctx, header.topic, header.properties);
+    if ("code" in sent) return sent;
+    let properties = "text" in sent ? sent.text : storedProperties(ctx, sent.map);
     if (typeof properties !== "string") return properties;
     const resolved = await resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
     if (!("config" in resolved)) return resolved;
-    let route = routeSend(ctx, {
-      topic: header.topic,
-      queueId: resolved.queueId,
-      properties: header.properties,
-      reconsumeTimes: header.reconsumeTimes,
-      maxReconsumeTimes: header.maxReconsumeTimes,
-    });
-    if (route instanceof Promise) route = await route;
-    if ("code" in route) return route;
-    if (route.properties !== header.properties) properties = storedProperties(ctx, route.properties);
-    if (typeof properties !== "string") return properties;
+    let route: Route = { topic: header.topic, queueId: resolved.queueId, realQueueId: resolved.queueId };
+    if ("map" in sent) {
+      let routed = routeSend(ctx, {
+        topic: header.topic,
+        queueId: resolved.queueId,
+        properties: sent.map,
+        reconsumeTimes: header.reconsumeTimes,
+        maxReconsumeTimes: header.maxReconsumeTimes,
+      });
+      if (routed instanceof Promise) routed = await routed;
+      if ("code" in routed) return routed;
+      if (routed.properties !== sent.map) properties = storedProperties(ctx, routed.properties);
+      if (typeof properties !== "string") return properties;
+      route = routed;
+    }
     const result = await ctx.store.putMessage({
       topic: route.topic,
       queueId: route.queueId,
@@ -158,15 +193,19 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
     const bornHost = toHostAddress(connection.remoteAddress);
     const inputs = [];
     const entryProperties: Record<string, string>[] = [];
+    let routed = false;
     let pos = 0;
     for (const [i, entry] of header.messages.entries()) {
       if (entry.size === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch has an empty body` };
       if (entry.size > ctx.maxMessageSize) {
         return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch exceeds the limit of ${ctx.maxMessageSize} bytes` };
       }
-      const properties = storedProperties(ctx, entry.properties);
+      const sent = readProperties(ctx, header.topic, entry.properties);
+      if ("code" in sent) return { ...sent, remark: `Message ${i} of the batch: ${sent.remark}` };
+      const properties = "text" in sent ? sent.text : storedProperties(ctx, sent.map);
       if (typeof properties !== "string") return properties;
-      entryProperties.push(entry.properties);
+      if ("map" in sent) routed = true;
+      entryProperties.push("map" in sent ? sent.map : {});
       inputs.push({
         topic: header.topic,
         queueId: 0,
@@ -183,12 +222,16 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
     }
     const resolved = await resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
     if (!("config" in resolved)) return resolved;
-    const route = routeBatch(ctx, { topic: header.topic, queueId: resolved.queueId, properties: entryProperties });
+    // Text without DELAY needs no routing; otherwise every entry is routed as a map.
+    const mapped = routed ? header.messages.map((e, i) => typeof e.properties === "string" ? decodeProperties(e.properties) : entryProperties[i]!) : entryProperties;
+    const route = routed
+      ? routeBatch(ctx, { topic: header.topic, queueId: resolved.queueId, properties: mapped })
+      : { topic: header.topic, queueId: resolved.queueId, properties: mapped };
     if ("code" in route) return route;
     for (const [i, input] of inputs.entries()) {
       input.topic = route.topic;
       input.queueId = route.queueId;
-      if (route.properties[i] !== entryProperties[i]) {
+      if (route.properties[i] !== mapped[i]) {
         const properties = storedProperties(ctx, route.properties[i]!);
         if (typeof properties !== "string") return properties;
         input.properties = properties;

@@ -269,3 +269,19 @@ describe("record", () => {
     expect(big.subarray(13)).toEqual(encode(input()));
   });
 });
+
+import { isWellFormedProperties } from "../../../core/model/properties.ts";
+
+describe("isWellFormedProperties()", () => {
+  test("accepts encoded text and empty text", () => {
+    expect(isWellFormedProperties("")).toBe(true);
+    expect(isWellFormedProperties("TAGS\u0001a\u0002KEYS\u0001k1 k2\u0002")).toBe(true);
+    expect(isWellFormedProperties("E\u0001\u0002")).toBe(true);
+  });
+
+  test("rejects missing separators, empty names and doubled separators", () => {
+    for (const bad of ["TAGS", "TAGS\u0001a", "\u0001a\u0002", "A\u0001b\u0001c\u0002", "\u0002", "A\u0001b\u0002\u0002"]) {
+      expect(isWellFormedProperties(bad)).toBe(false);
+    }
+  });
+});
