@@ -21,7 +21,8 @@ const request: Command = {
     bornTimestamp: Date.now(),
     flag: 0,
     sysFlag: 0,
-    properties: { TAGS: "TagA", KEYS: "order-1", UNIQ_KEY: "0A0000020000C350000001234567ABCD" },
+    // As producers send them: RocketMQ's encoded property text.
+    properties: "TAGS\u0001TagA\u0002KEYS\u0001order-1\u0002UNIQ_KEY\u00010A0000020000C350000001234567ABCD\u0002",
   },
   body: new Uint8Array(1024).map((_, i) => i),
 };
