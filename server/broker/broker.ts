@@ -127,6 +127,7 @@ function tracked<H>(proc: Processor<H>, counter: { inFlight: number; idle?: () =
   };
   return {
     schema: proc.schema,
+    ...(proc.fast === undefined ? {} : { fast: proc.fast }),
     handle(header, request, connection) {
       counter.inFlight++;
       let result;

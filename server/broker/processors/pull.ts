@@ -5,6 +5,7 @@
  */
 import type { Command } from "../../../core/protocol/command.ts";
 import { PullMessageHeader } from "../../../core/protocol/headers.ts";
+import { fastPullHeader } from "../../../core/protocol/fast_headers.ts";
 import { Perm, PullSysFlag, ResponseCode } from "../../../core/protocol/request_code.ts";
 import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
@@ -91,5 +92,5 @@ export function pullMessageProcessor(ctx: BrokerContext): Processor<PullMessageH
       wake: () => connection.respond(request, evaluate(ctx, header, accepts)),
     });
     return held ? undefined : reply;
-  });
+  }, fastPullHeader);
 }

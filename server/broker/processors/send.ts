@@ -8,6 +8,7 @@ import { decodeProperties, encodeProperties, isWellFormedProperties } from "../.
 import { RETRY_GROUP_TOPIC_PREFIX } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import { SendBatchHeader, SendMessageHeader, type TopicConfig } from "../../../core/protocol/headers.ts";
+import { fastSendHeader } from "../../../core/protocol/fast_headers.ts";
 import { Perm, ResponseCode } from "../../../core/protocol/request_code.ts";
 import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
@@ -173,7 +174,7 @@ export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageH
       code: ResponseCode.SUCCESS,
       header: { msgId: result.msgId, queueId: route.realQueueId, queueOffset: result.queueOffset },
     };
-  });
+  }, fastSendHeader);
 }
 
 /**

@@ -1,0 +1,91 @@
+/**
+ * Hand-written parsers for the headers of the hottest requests (send and pull). Each accepts only
+ * what its valibot schema accepts and returns the same output; anything unusual returns undefined so
+ * the schema decides (and words the error). A property test holds them to that.
+ *
+ * @module
+ */
+import { type PullMessageHeader, type SendMessageHeader, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from "./headers.ts";
+
+const INT32_MIN = -0x80000000;
+const INT32_MAX = 0x7fffffff;
+
+/** Topics already checked against the pattern (bounded, so hostile names cannot grow it). */
+const KNOWN_TOPICS = new Set<string>();
+const KNOWN_TOPICS_MAX = 10_000;
+
+function isTopic(value: unknown): value is string {
+  if (typeof value !== "string") return false;
+  if (KNOWN_TOPICS.has(value)) return true;
+  if (value.length === 0 || value.length > TOPIC_MAX_LENGTH || !TOPIC_PATTERN.test(value)) return false;
+  if (KNOWN_TOPICS.size < KNOWN_TOPICS_MAX) KNOWN_TOPICS.add(value);
+  return true;
+}
+
+function isGroup(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= 255 && TOPIC_PATTERN.test(value);
+}
+
+function isInt(value: unknown, min: number, max: number): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= min && value <= max;
+}
+
+/** Every key of `header` is one of `keys` and none is undefined (the schema handles the rest). */
+function onlyKnownKeys(header: Record<string, unknown>, keys: ReadonlySet<string>): boolean {
+  for (const key in header) if (!keys.has(key) || header[key] === undefined) return false;
+  return true;
+}
+
+const SEND_KEYS = new Set([
+  "producerGroup", "topic", "queueId", "bornTimestamp", "flag", "sysFlag", "properties", "reconsumeTimes",
+  "maxReconsumeTimes", "defaultTopicQueueNums",
+]);
+
+/**
+ * Parses a SEND_MESSAGE header whose fields are all plainly valid.
+ *
+ * @param header The decoded header.
+ * @returns The header with defaults, or undefined to let the schema decide.
+ */
+export function fastSendHeader(header: unknown): SendMessageHeader | undefined {
+  if (typeof header !== "object" || header === null || Object.getPrototypeOf(header) !== Object.prototype) return undefined;
+  const h = header as Record<string, unknown>;
+  if (!onlyKnownKeys(h, SEND_KEYS)) return undefined;
+  const { producerGroup = "", topic, queueId, bornTimestamp, flag = 0, sysFlag = 0, properties = "", reconsumeTimes = 0, maxReconsumeTimes, defaultTopicQueueNums = 4 } = h;
+  if (
+    typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
+    !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !isInt(flag, INT32_MIN, INT32_MAX) || !isInt(sysFlag, 0, INT32_MAX) ||
+    typeof properties !== "string" || properties.length > 65535 || !isInt(reconsumeTimes, 0, INT32_MAX) ||
+    (maxReconsumeTimes !== undefined && !isInt(maxReconsumeTimes, 0, INT32_MAX)) || !isInt(defaultTopicQueueNums, 1, 1024)
+  ) {
+    return undefined;
+  }
+  const out: SendMessageHeader = { producerGroup, topic, queueId, bornTimestamp, flag, sysFlag, properties, reconsumeTimes, defaultTopicQueueNums };
+  if (maxReconsumeTimes !== undefined) out.maxReconsumeTimes = maxReconsumeTimes as number;
+  return out;
+}
+
+const PULL_KEYS = new Set([
+  "consumerGroup", "topic", "queueId", "queueOffset", "maxMsgNums", "sysFlag", "commitOffset", "suspendTimeoutMillis", "subscription",
+]);
+
+/**
+ * Parses a PULL_MESSAGE header whose fields are all plainly valid.
+ *
+ * @param header The decoded header.
+ * @returns The header with defaults, or undefined to let the schema decide.
+ */
+export function fastPullHeader(header: unknown): PullMessageHeader | undefined {
+  if (typeof header !== "object" || header === null || Object.getPrototypeOf(header) !== Object.prototype) return undefined;
+  const h = header as Record<string, unknown>;
+  if (!onlyKnownKeys(h, PULL_KEYS)) return undefined;
+  const { consumerGroup, topic, queueId, queueOffset, maxMsgNums, sysFlag = 0, commitOffset = -1, suspendTimeoutMillis = 0, subscription = "*" } = h;
+  if (
+    !isGroup(consumerGroup) || !isTopic(topic) || !isInt(queueId, 0, INT32_MAX) || !isInt(queueOffset, 0, Number.MAX_SAFE_INTEGER) ||
+    !isInt(maxMsgNums, 1, 1024) || !isInt(sysFlag, 0, INT32_MAX) || !isInt(commitOffset, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) ||
+    !isInt(suspendTimeoutMillis, 0, 120_000) || typeof subscription !== "string" || subscription.length > 4096
+  ) {
+    return undefined;
+  }
+  return { consumerGroup, topic, queueId, queueOffset, maxMsgNums, sysFlag, commitOffset, suspendTimeoutMillis, subscription };
+}
