@@ -1,28 +1,51 @@
 /**
- * The `rmq` command line: picks a subcommand and runs it with the runtime's adapters.
+ * The `rmq` command line: picks a subcommand and runs it with the runtime's adapters. Exit codes:
+ * 0 done, 1 the server refused or failed the operation, 2 bad usage, 3 the server cannot be reached.
  *
  * @module
  */
 import process from "node:process";
-import type { Dialer, Listen } from "../core/remoting/transport.ts";
-import type { Serve } from "../server/admin/serve_types.ts";
+import type { Command, Runtime } from "./_command.ts";
+import { CliError, ExitCode, write } from "./_output.ts";
+import { bench } from "./commands/bench.ts";
+import { broker } from "./commands/broker.ts";
+import { cluster } from "./commands/cluster.ts";
+import { consume } from "./commands/consume.ts";
+import { dlq } from "./commands/dlq.ts";
+import { group } from "./commands/group.ts";
+import { monitor } from "./commands/monitor.ts";
+import { msg } from "./commands/msg.ts";
+import { nameserver } from "./commands/nameserver.ts";
+import { offset } from "./commands/offset.ts";
+import { send } from "./commands/send.ts";
 import { standalone } from "./commands/standalone.ts";
+import { topic } from "./commands/topic.ts";
 
-const COMMANDS: Record<string, { summary: string; run: (args: string[], runtime: Runtime) => Promise<void> }> = {
+export type { Runtime } from "./_command.ts";
+
+const COMMANDS: Record<string, Command> = {
   standalone: { summary: "Run a NameServer and a Broker in one process", run: standalone },
+  nameserver: nameserver,
+  broker: broker,
+  topic,
+  cluster,
+  group,
+  offset,
+  msg,
+  dlq,
+  send,
+  consume,
+  monitor,
+  bench,
 };
-
-/** What the runtime entry (`cli/bun.ts`, `cli/deno.ts`) supplies. */
-export interface Runtime {
-  listen: Listen;
-  dial: Dialer;
-  /** HTTP adapter for the admin app; loaded for the runtime when absent. */
-  serve?: Serve;
-}
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`);
-  return `Usage: rmq <command> [flags]\n\nCommands:\n${rows.join("\n")}\n\nRun "rmq <command> --help" for a command's flags.\n`;
+  return `Usage: rmq <command> [flags]\n\nCommands:\n${rows.join("\n")}\n\n` +
+    `Admin commands call the admin API at --server (or $RMQ_ADMIN_URL, default http://127.0.0.1:8080);\n` +
+    `client commands use --namesrv (or $RMQ_NAMESRV_ADDR, default 127.0.0.1:9876).\n` +
+    `Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 cannot connect.\n\n` +
+    `Run "rmq <command> --help" for a command's flags.\n`;
 }
 
 /**
@@ -34,18 +57,22 @@ function usage(): string {
 export async function main(argv: string[], runtime: Runtime): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(usage());
+    await write(usage());
+    if (name === undefined) process.exit(ExitCode.USAGE);
     return;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
     process.stderr.write(`Error: unknown command "${name}"\n${usage()}`);
-    process.exit(2);
+    process.exit(ExitCode.USAGE);
   }
+  let code: number | void;
   try {
-    await command.run(rest, runtime);
+    code = await command.run(rest, runtime);
   } catch (error) {
+    const exitCode = error instanceof CliError ? error.exitCode : ExitCode.FAILED;
     process.stderr.write(`Error: ${(error as Error).message}\n`);
-    process.exit(1);
+    process.exit(exitCode);
   }
+  if (code !== undefined) process.exit(code);
 }

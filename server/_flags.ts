@@ -38,6 +38,16 @@ export interface CommandSpec<S extends v.GenericSchema> {
   schema: S;
 }
 
+/** Options of `parseFlags`. */
+export interface ParseFlagsOptions {
+  /**
+   * Fill absent flags with their `default`. Commands that layer flags over a config file turn this
+   * off, so that only the flags actually given override the file (their schemas make every flag
+   * optional). @default true
+   */
+  defaults?: boolean;
+}
+
 /** The outcome of `parseFlags`. */
 export type FlagsResult<T> =
   | { kind: "values"; values: T }
@@ -74,6 +84,7 @@ export const HostFlag = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be
  *
  * @param spec The command's flags and schema.
  * @param args The arguments after the script name.
+ * @param options Whether defaults are filled in.
  * @returns The validated values, a help request, or an error naming the flag.
  *
  * @example Reading a port
@@ -94,7 +105,9 @@ export const HostFlag = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be
 export function parseFlags<S extends v.GenericSchema>(
   spec: CommandSpec<S>,
   args: readonly string[],
+  options: ParseFlagsOptions = {},
 ): FlagsResult<v.InferOutput<S>> {
+  const { defaults = true } = options;
   const flags = allFlags(spec);
   const parseOptions: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const [name, flag] of Object.entries(flags)) {
@@ -127,7 +140,7 @@ export function parseFlags<S extends v.GenericSchema>(
 
   const input: Record<string, string | boolean> = {};
   for (const [name, flag] of Object.entries(spec.flags)) {
-    const value = raw[name] ?? flag.default;
+    const value = raw[name] ?? (defaults ? flag.default : undefined);
     if (value !== undefined) input[camelCase(name)] = value;
   }
   const result = v.safeParse(spec.schema, input);
@@ -149,13 +162,15 @@ export function parseFlags<S extends v.GenericSchema>(
  *
  * @param spec The command's flags and schema.
  * @param args The arguments after the script name. @default process.argv.slice(2)
+ * @param options Whether defaults are filled in.
  * @returns The validated values.
  */
 export function parseFlagsOrExit<S extends v.GenericSchema>(
   spec: CommandSpec<S>,
   args: readonly string[] = process.argv.slice(2),
+  options: ParseFlagsOptions = {},
 ): v.InferOutput<S> {
-  const result = parseFlags(spec, args);
+  const result = parseFlags(spec, args, options);
   if (result.kind === "values") return result.values;
   if (result.kind === "help") {
     process.stdout.write(result.text);

@@ -131,7 +131,12 @@ export class QueueTable {
       state.cq?.close();
     }
     this.#storage.remove(joinPath(this.dir, topic));
-    await this.#storage.syncDir(this.dir);
+    try {
+      await this.#storage.syncDir(this.dir);
+    } catch (error) {
+      // Before the first message of any topic there is no ConsumeQueue directory to sync.
+      if ((error as { code?: string }).code !== "ENOENT") throw error;
+    }
   }
 
   /**

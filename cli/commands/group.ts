@@ -1,0 +1,97 @@
+/**
+ * `rmq group list|progress`: consumer groups, their members and lag.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { GroupName } from "../../core/protocol/headers.ts";
+import { segment } from "../_admin_client.ts";
+import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group as commandGroup, parse } from "../_command.ts";
+import { keyValues, printJson, table, write } from "../_output.ts";
+
+/** A group of `GET /api/groups`. */
+export interface GroupSummary {
+  group: string;
+  members: number;
+  consumeType: string | null;
+  messageModel: string | null;
+  topics: string[];
+  totalLag: number;
+  inconsistent: boolean;
+}
+
+/** Columns of the group table, shared with `rmq monitor`. */
+export const GROUP_COLUMNS = [
+  { header: "GROUP", cell: (g: GroupSummary) => g.group },
+  { header: "MEMBERS", cell: (g: GroupSummary) => g.members, right: true },
+  { header: "TYPE", cell: (g: GroupSummary) => g.consumeType },
+  { header: "MODEL", cell: (g: GroupSummary) => g.messageModel },
+  { header: "LAG", cell: (g: GroupSummary) => g.totalLag, right: true },
+  { header: "TOPICS", cell: (g: GroupSummary) => g.topics.join(",") + (g.inconsistent ? "  (inconsistent subscriptions!)" : "") },
+];
+
+const list = {
+  summary: "List consumer groups with members and lag",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq group list [flags]",
+      summary: "Lists consumer groups with offsets or online members on the broker, with their total lag.",
+      flags: ADMIN_FLAGS,
+      schema: v.object(ADMIN_ENTRIES),
+    }, args);
+    const result = await adminClient(flags).get<{ groups: GroupSummary[] }>("/api/groups");
+    if (flags.json) await printJson(result);
+    else await write(table(GROUP_COLUMNS, result.groups));
+    return 0;
+  },
+};
+
+interface GroupDetail {
+  group: string;
+  brokerName: string;
+  consumeType: string | null;
+  messageModel: string | null;
+  members: Array<{ clientId: string }>;
+  subscriptions: Array<{ topic: string; expression?: string; subString?: string }>;
+  inconsistency: unknown;
+  totalLag: number;
+  queues: Array<{ brokerName: string; topic: string; queueId: number; brokerOffset: number; consumerOffset: number; lag: number }>;
+}
+
+const progress = {
+  summary: "Show a group's offsets and lag per queue",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq group progress --group <group> [flags]",
+      summary: "Shows a consumer group's members and, per queue, the broker's offset, the group's committed offset and the lag.",
+      flags: { group: { description: "Consumer group", valueName: "group", short: "g" }, ...ADMIN_FLAGS },
+      schema: v.object({ group: GroupName, ...ADMIN_ENTRIES }),
+    }, args);
+    const detail = await adminClient(flags).get<GroupDetail>(`/api/groups/${segment(flags.group)}`);
+    if (flags.json) {
+      await printJson(detail);
+      return 0;
+    }
+    await write(keyValues([
+      ["Group", detail.group],
+      ["Broker", detail.brokerName],
+      ["Type", detail.consumeType],
+      ["Model", detail.messageModel],
+      ["Members", detail.members.length === 0 ? "none online" : detail.members.map((m) => m.clientId).join(", ")],
+      ["Total lag", detail.totalLag],
+      ...(detail.inconsistency === null ? [] : [["Inconsistent", detail.inconsistency] as const]),
+    ]) + "\n");
+    await write(table([
+      { header: "TOPIC", cell: (q: GroupDetail["queues"][number]) => q.topic },
+      { header: "BROKER", cell: (q) => q.brokerName },
+      { header: "QUEUE", cell: (q) => q.queueId, right: true },
+      { header: "BROKER OFFSET", cell: (q) => q.brokerOffset, right: true },
+      { header: "CONSUMER OFFSET", cell: (q) => (q.consumerOffset < 0 ? "-" : q.consumerOffset), right: true },
+      { header: "LAG", cell: (q) => q.lag, right: true },
+    ], detail.queues));
+    return 0;
+  },
+};
+
+/** `rmq group …`. */
+export const group = commandGroup("group", "Inspect consumer groups", { list, progress });

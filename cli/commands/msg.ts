@@ -1,0 +1,163 @@
+/**
+ * `rmq msg get|query-key|browse`: stored messages by id, by key, or page by page.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { TopicName } from "../../core/protocol/headers.ts";
+import { integerFlag } from "../../server/_flags.ts";
+import { segment } from "../_admin_client.ts";
+import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group, parse } from "../_command.ts";
+import { clip, formatTime, keyValues, printJson, table, write } from "../_output.ts";
+
+/** A message as the admin API shows it. */
+export interface MessageView {
+  msgId: string;
+  topic: string;
+  queueId: number;
+  queueOffset: number;
+  commitLogOffset: number;
+  storeSize: number;
+  bornTimestamp: number;
+  storeTimestamp: number;
+  bornHost: string;
+  storeHost: string;
+  reconsumeTimes: number;
+  flag: number;
+  tags: string | null;
+  keys: string[];
+  uniqueKey: string | null;
+  properties: Record<string, string>;
+  bodySize: number;
+  body: string;
+  bodyEncoding: "utf8" | "base64";
+  bodyTruncated: boolean;
+}
+
+/** Columns of message lists. */
+export const MESSAGE_COLUMNS = [
+  { header: "QUEUE", cell: (m: MessageView) => m.queueId, right: true },
+  { header: "OFFSET", cell: (m: MessageView) => m.queueOffset, right: true },
+  { header: "MSG ID", cell: (m: MessageView) => m.msgId },
+  { header: "TAGS", cell: (m: MessageView) => m.tags },
+  { header: "KEYS", cell: (m: MessageView) => m.keys.join(" ") },
+  { header: "STORED", cell: (m: MessageView) => formatTime(m.storeTimestamp) },
+  { header: "BODY", cell: (m: MessageView) => (m.bodyEncoding === "base64" ? `<${m.bodySize} bytes binary>` : clip(m.body, 50)) },
+];
+
+const get = {
+  summary: "Show one message by its message id",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq msg get --id <msgId> [flags]",
+      summary: "Shows a stored message: where it is, when it was born and stored, its properties and its body.",
+      flags: { id: { description: "Offset message id (32 or 56 hex characters)", valueName: "msgId", short: "i" }, ...ADMIN_FLAGS },
+      schema: v.object({
+        id: v.pipe(v.string(), v.regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{56})$/, "expected an offset message id: 32 or 56 hex characters")),
+        ...ADMIN_ENTRIES,
+      }),
+    }, args);
+    const { message: m } = await adminClient(flags).get<{ message: MessageView }>(`/api/messages/${segment(flags.id)}`);
+    if (flags.json) {
+      await printJson({ message: m });
+      return 0;
+    }
+    await write(keyValues([
+      ["Message id", m.msgId],
+      ["Topic", m.topic],
+      ["Queue", `${m.queueId} offset ${m.queueOffset}`],
+      ["Tags", m.tags],
+      ["Keys", m.keys.join(" ")],
+      ["Unique key", m.uniqueKey],
+      ["Born", `${formatTime(m.bornTimestamp)} from ${m.bornHost}`],
+      ["Stored", `${formatTime(m.storeTimestamp)} on ${m.storeHost}`],
+      ["Reconsumed", m.reconsumeTimes],
+      ["Properties", Object.entries(m.properties).map(([k, val]) => `${k}=${val}`).join(" ")],
+      ["Body", `${m.bodySize} bytes${m.bodyEncoding === "base64" ? ", base64" : ""}`],
+    ]));
+    await write(`\n${m.body}\n`);
+    return 0;
+  },
+};
+
+const queryKey = {
+  summary: "Find a topic's messages by key",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq msg query-key --topic <topic> --key <key> [flags]",
+      summary: "Finds messages of a topic with a key (or unique key), newest first. The broker scans the newest messages of each queue.",
+      flags: {
+        topic: { description: "Topic name", valueName: "topic", short: "t" },
+        key: { description: "Message key", valueName: "key", short: "k" },
+        limit: { description: "Most messages shown (1 to 100)", default: "32", valueName: "n" },
+        ...ADMIN_FLAGS,
+      },
+      schema: v.object({ topic: TopicName, key: v.pipe(v.string(), v.minLength(1, "must not be empty")), limit: integerFlag(1, 100), ...ADMIN_ENTRIES }),
+    }, args);
+    const result = await adminClient(flags).get<{ messages: MessageView[]; matched: number; scanned: number; complete: boolean; note: string }>(
+      "/api/messages",
+      { topic: flags.topic, key: flags.key, limit: flags.limit },
+    );
+    if (flags.json) await printJson(result);
+    else {
+      await write(table(MESSAGE_COLUMNS, result.messages));
+      await write(`${result.matched} match(es) in ${result.scanned} message(s) scanned${result.complete ? "" : `; ${result.note}`}\n`);
+    }
+    return 0;
+  },
+};
+
+interface Page {
+  topic: string;
+  queueId: number;
+  offset: number;
+  minOffset: number;
+  maxOffset: number;
+  nextOffset: number;
+  messages: MessageView[];
+}
+
+const browse = {
+  summary: "Page through a topic's stored messages",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq msg browse --topic <topic> [--queue <id>] [--offset <n>] [flags]",
+      summary: "Lists stored messages of a queue from an offset (default: the oldest), or of every queue when --queue is not given.",
+      flags: {
+        topic: { description: "Topic name", valueName: "topic", short: "t" },
+        queue: { description: "Queue id (default: every queue)", valueName: "id", short: "q" },
+        offset: { description: "First offset (default: each queue's oldest)", valueName: "n" },
+        limit: { description: "Most messages per queue (1 to 100)", default: "20", valueName: "n" },
+        ...ADMIN_FLAGS,
+      },
+      schema: v.object({
+        topic: TopicName,
+        queue: v.optional(integerFlag(0, 0x7fffffff)),
+        offset: v.optional(integerFlag(0)),
+        limit: integerFlag(1, 100),
+        ...ADMIN_ENTRIES,
+      }),
+    }, args);
+    const client = adminClient(flags);
+    let queueIds: number[];
+    if (flags.queue !== undefined) queueIds = [flags.queue];
+    else {
+      const status = await client.get<{ queues: Array<{ queueId: number }> }>(`/api/topics/${segment(flags.topic)}/status`);
+      queueIds = status.queues.map((q) => q.queueId);
+    }
+    const pages: Page[] = [];
+    for (const queueId of queueIds) {
+      pages.push(await client.get<Page>(`/api/topics/${segment(flags.topic)}/queues/${queueId}/messages`, { offset: flags.offset, limit: flags.limit }));
+    }
+    if (flags.json) {
+      await printJson(flags.queue !== undefined ? pages[0] : { topic: flags.topic, pages });
+      return 0;
+    }
+    await write(table(MESSAGE_COLUMNS, pages.flatMap((p) => p.messages)));
+    for (const p of pages) if (p.nextOffset < p.maxOffset) await write(`Queue ${p.queueId}: more from --offset ${p.nextOffset} (max ${p.maxOffset})\n`);
+    return 0;
+  },
+};
+
+/** `rmq msg …`. */
+export const msg = group("msg", "Look up and browse stored messages", { get, "query-key": queryKey, browse });

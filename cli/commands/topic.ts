@@ -1,0 +1,184 @@
+/**
+ * `rmq topic list|create|delete|route|status`: topics through the admin API.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { TopicName } from "../../core/protocol/headers.ts";
+import { integerFlag } from "../../server/_flags.ts";
+import { segment } from "../_admin_client.ts";
+import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group, parse } from "../_command.ts";
+import { formatTime, keyValues, printJson, table, write } from "../_output.ts";
+
+const TOPIC_FLAG = { topic: { description: "Topic name", valueName: "topic", short: "t" } };
+
+interface TopicSummary {
+  topic: string;
+  kind: string;
+  readQueueNums: number | null;
+  writeQueueNums: number | null;
+  perm: string | null;
+  order: boolean;
+  queues: number;
+  messages: number;
+  maxOffset: number;
+  brokers: string[];
+}
+
+const TOPIC_COLUMNS = [
+  { header: "TOPIC", cell: (t: TopicSummary) => t.topic },
+  { header: "KIND", cell: (t: TopicSummary) => t.kind },
+  { header: "QUEUES(R/W)", cell: (t: TopicSummary) => t.readQueueNums === null ? "-" : `${t.readQueueNums}/${t.writeQueueNums}`, right: true },
+  { header: "PERM", cell: (t: TopicSummary) => t.perm },
+  { header: "ORDER", cell: (t: TopicSummary) => (t.order ? "yes" : "no") },
+  { header: "MESSAGES", cell: (t: TopicSummary) => t.messages, right: true },
+  { header: "WRITTEN", cell: (t: TopicSummary) => t.maxOffset, right: true },
+  { header: "BROKERS", cell: (t: TopicSummary) => t.brokers.join(",") },
+];
+
+const list = {
+  summary: "List topics with queue counts and stored messages",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq topic list [flags]",
+      summary: "Lists topics: queues, permission, messages stored and written, and the brokers serving them. System topics are hidden unless --all.",
+      flags: { ...ADMIN_FLAGS, all: { description: "Include system topics (SCHEDULE_TOPIC_XXXX, TBW102, …)", type: "boolean" } },
+      schema: v.object({ ...ADMIN_ENTRIES, all: v.optional(v.boolean(), false) }),
+    }, args);
+    const { topics } = await adminClient(flags).get<{ topics: TopicSummary[] }>("/api/topics");
+    const shown = flags.all ? topics : topics.filter((t) => t.kind !== "system");
+    if (flags.json) await printJson({ topics: shown });
+    else await write(table(TOPIC_COLUMNS, shown));
+    return 0;
+  },
+};
+
+const create = {
+  summary: "Create a topic or update its queues and permission",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq topic create --topic <topic> [flags]",
+      summary: "Creates a topic on the broker, or updates an existing one (unset values stay as they are).",
+      flags: {
+        ...TOPIC_FLAG,
+        queues: { description: "Read and write queue count (default: 4 for a new topic)", valueName: "n", short: "q" },
+        "read-queues": { description: "Read queue count", valueName: "n" },
+        "write-queues": { description: "Write queue count", valueName: "n" },
+        perm: { description: "Permission: rw, r, w or - (no access)", valueName: "perm" },
+        order: { description: "Mark the topic as ordered", type: "boolean" },
+        ...ADMIN_FLAGS,
+      },
+      schema: v.object({
+        topic: TopicName,
+        queues: v.optional(integerFlag(1, 1024)),
+        readQueues: v.optional(integerFlag(1, 1024)),
+        writeQueues: v.optional(integerFlag(1, 1024)),
+        perm: v.optional(v.pipe(v.picklist(["rw", "r", "w", "-"], "expected rw, r, w or -"), v.transform((p) => (p === "-" ? "" : p)))),
+        order: v.optional(v.boolean()),
+        ...ADMIN_ENTRIES,
+      }),
+    }, args);
+    const result = await adminClient(flags).request<{ created: boolean; topic: TopicSummary }>("POST", "/api/topics", {
+      topic: flags.topic,
+      queueNums: flags.queues,
+      readQueueNums: flags.readQueues,
+      writeQueueNums: flags.writeQueues,
+      perm: flags.perm,
+      order: flags.order,
+    });
+    if (flags.json) await printJson(result);
+    else {
+      const t = result.topic;
+      await write(`${result.created ? "Created" : "Updated"} topic "${t.topic}": ${t.readQueueNums} read / ${t.writeQueueNums} write queues, perm ${t.perm}${t.order ? ", ordered" : ""}\n`);
+    }
+    return 0;
+  },
+};
+
+const remove = {
+  summary: "Delete a topic and its stored queues",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq topic delete --topic <topic> [flags]",
+      summary: "Deletes a topic from the broker and the NameServer's routes. Its messages can no longer be pulled.",
+      flags: { ...TOPIC_FLAG, ...ADMIN_FLAGS },
+      schema: v.object({ topic: TopicName, ...ADMIN_ENTRIES }),
+    }, args);
+    const result = await adminClient(flags).request<{ deleted: string; broker: string }>("DELETE", `/api/topics/${segment(flags.topic)}`);
+    if (flags.json) await printJson(result);
+    else await write(`Deleted topic "${result.deleted}" from broker "${result.broker}"\n`);
+    return 0;
+  },
+};
+
+interface Route {
+  topic: string;
+  source: string;
+  queueDatas: Array<{ brokerName: string; readQueueNums: number; writeQueueNums: number; perm: number }>;
+  brokerDatas: Array<{ cluster: string; brokerName: string; brokerAddrs: Record<string, string> }>;
+}
+
+const route = {
+  summary: "Show which brokers serve a topic's queues",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq topic route --topic <topic> [flags]",
+      summary: "Shows the topic's route: each broker group with its queue counts, permission and addresses.",
+      flags: { ...TOPIC_FLAG, ...ADMIN_FLAGS },
+      schema: v.object({ topic: TopicName, ...ADMIN_ENTRIES }),
+    }, args);
+    const result = await adminClient(flags).get<Route>(`/api/topics/${segment(flags.topic)}/route`);
+    if (flags.json) {
+      await printJson(result);
+      return 0;
+    }
+    const rows = result.queueDatas.map((q) => ({ ...q, broker: result.brokerDatas.find((b) => b.brokerName === q.brokerName) }));
+    await write(table([
+      { header: "BROKER", cell: (r: typeof rows[number]) => r.brokerName },
+      { header: "CLUSTER", cell: (r) => r.broker?.cluster },
+      { header: "READ", cell: (r) => r.readQueueNums, right: true },
+      { header: "WRITE", cell: (r) => r.writeQueueNums, right: true },
+      { header: "PERM", cell: (r) => `${r.perm & 4 ? "r" : "-"}${r.perm & 2 ? "w" : "-"}` },
+      { header: "ADDRESSES", cell: (r) => Object.entries(r.broker?.brokerAddrs ?? {}).map(([id, a]) => `${id}=${a}`).join(" ") },
+    ], rows));
+    return 0;
+  },
+};
+
+interface TopicStatus {
+  topic: string;
+  kind: string;
+  messages: number;
+  lastStoreTime: number | null;
+  queues: Array<{ brokerName: string; queueId: number; minOffset: number; maxOffset: number; messages: number; lastStoreTime: number | null }>;
+}
+
+const status = {
+  summary: "Show a topic's per-queue offsets",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq topic status --topic <topic> [flags]",
+      summary: "Shows each queue of the topic on the broker: min and max offset, messages stored, newest store time.",
+      flags: { ...TOPIC_FLAG, ...ADMIN_FLAGS },
+      schema: v.object({ topic: TopicName, ...ADMIN_ENTRIES }),
+    }, args);
+    const result = await adminClient(flags).get<TopicStatus>(`/api/topics/${segment(flags.topic)}/status`);
+    if (flags.json) {
+      await printJson(result);
+      return 0;
+    }
+    await write(keyValues([["Topic", result.topic], ["Kind", result.kind], ["Messages", result.messages], ["Last stored", formatTime(result.lastStoreTime)]]) + "\n");
+    await write(table([
+      { header: "BROKER", cell: (q: TopicStatus["queues"][number]) => q.brokerName },
+      { header: "QUEUE", cell: (q) => q.queueId, right: true },
+      { header: "MIN", cell: (q) => q.minOffset, right: true },
+      { header: "MAX", cell: (q) => q.maxOffset, right: true },
+      { header: "MESSAGES", cell: (q) => q.messages, right: true },
+      { header: "LAST STORED", cell: (q) => formatTime(q.lastStoreTime) },
+    ], result.queues));
+    return 0;
+  },
+};
+
+/** `rmq topic …`. */
+export const topic = group("topic", "Create, inspect and delete topics", { list, create, delete: remove, route, status });

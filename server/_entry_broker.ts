@@ -1,0 +1,182 @@
+/**
+ * The broker entrypoint shared by `server/broker.ts` and `rmq broker`: flags, the `--config` file
+ * and `RMQ_*` environment layered into one configuration, then a broker (and the admin API when a
+ * port is configured) until SIGINT or SIGTERM.
+ *
+ * @module
+ */
+import process from "node:process";
+import * as v from "valibot";
+import type { Dialer, Listen } from "../core/remoting/transport.ts";
+import { HostFlag, integerFlag, parseFlagsOrExit, PortFlag } from "./_flags.ts";
+import { loadLayeredConfig } from "./_config_layers.ts";
+import { defaultDial, defaultListen, defaultServe } from "./_runtime.ts";
+import type { HttpServer, Serve } from "./admin/serve_types.ts";
+import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
+import { type Broker, startBroker } from "./broker/broker.ts";
+import { ConfigError } from "./config.ts";
+
+/** Where a broker keeps its data when neither flag, file nor environment says. */
+const BROKER_DATA_DIR = "./data/broker";
+
+/** `host:port` addresses separated by commas or semicolons. */
+export const AddressList = v.pipe(
+  v.string(),
+  v.transform((text) => text.split(/[,;]/).map((s) => s.trim()).filter((s) => s !== "")),
+  v.array(v.pipe(v.string(), v.regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, "expected host:port"))),
+);
+
+/** Options of `runBroker`. */
+export interface RunBrokerOptions {
+  /** The usage line of the caller, e.g. `rmq broker [flags]`. */
+  usage: string;
+  /** The runtime's listen adapter. @default the current runtime's */
+  listen?: Listen;
+  /** The runtime's dialer. @default the current runtime's */
+  dial?: Dialer;
+  /** The runtime's HTTP adapter. @default the current runtime's */
+  serve?: Serve;
+}
+
+/** The broker's flags; every one overrides its key of the config file and environment. */
+export function brokerSpec(usage: string) {
+  return {
+    usage,
+    summary: "Runs a broker: stores messages and serves producers and consumers. Registers with every NameServer given. " +
+      "Settings come from --config, then RMQ_BROKER_*/RMQ_ADMIN_* variables, then flags.",
+    flags: {
+      config: { description: "YAML configuration file (see config/config.yaml)", valueName: "file", short: "c" },
+      port: { description: "Port for clients", default: "10911", valueName: "port", short: "p" },
+      host: { description: "Address to listen on", default: "0.0.0.0", valueName: "host" },
+      "advertised-address": { description: "host:port clients are told to use (default: listen host, 127.0.0.1 for 0.0.0.0)", valueName: "host:port" },
+      namesrv: { description: "NameServers to register with, comma separated", default: "", valueName: "host:port,…", short: "n" },
+      "data-dir": { description: "Where messages, topics and offsets are kept", default: BROKER_DATA_DIR, valueName: "dir" },
+      flush: { description: "async (periodic fsync) or sync (a send is answered after its fsync)", default: "async", valueName: "mode" },
+      "flush-interval-ms": { description: "Async flush period", default: "500", valueName: "ms" },
+      cluster: { description: "Cluster name", default: "DefaultCluster", valueName: "name" },
+      "broker-name": { description: "Broker group name", default: "broker-a", valueName: "name" },
+      "broker-id": { description: "0 for a master, > 0 for a slave", default: "0", valueName: "id" },
+      "segment-size": { description: "CommitLog segment size in bytes", default: String(1024 ** 3), valueName: "bytes" },
+      "max-message-size": { description: "Largest message body in bytes", default: String(4 * 1024 * 1024), valueName: "bytes" },
+      "auto-create-topic": { description: "Create unknown topics on first send", type: "boolean" as const },
+      "admin-port": { description: "Serve the admin API, metrics and dashboard on this port (default: off unless admin.port is configured)", valueName: "port" },
+      "admin-host": { description: "Address the admin API binds (keep it private)", default: "127.0.0.1", valueName: "host" },
+      "admin-token": { description: "Bearer token required for admin changes (default: admin.token, $RMQ_ADMIN_TOKEN; none)", valueName: "token" },
+    },
+    schema: v.object({
+      config: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      port: v.optional(PortFlag),
+      host: v.optional(HostFlag),
+      advertisedAddress: v.optional(v.pipe(v.string(), v.regex(/^.+:\d{1,5}$/, "expected host:port"))),
+      namesrv: v.optional(AddressList),
+      dataDir: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      flush: v.optional(v.picklist(["async", "sync"], "expected async or sync")),
+      flushIntervalMs: v.optional(integerFlag(1, 60_000)),
+      cluster: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      brokerName: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      brokerId: v.optional(integerFlag(0, 1024)),
+      segmentSize: v.optional(integerFlag(64 * 1024, 2 ** 40)),
+      maxMessageSize: v.optional(integerFlag(1, 64 * 1024 * 1024)),
+      autoCreateTopic: v.optional(v.boolean()),
+      adminPort: v.optional(PortFlag),
+      adminHost: v.optional(HostFlag),
+      adminToken: v.optional(v.pipe(v.string(), v.minLength(8, "must have at least 8 characters"))),
+    }),
+  };
+}
+
+/**
+ * Parses the flags, loads the configuration and runs a broker until SIGINT or SIGTERM. Exits 2 on
+ * a bad flag and 1 when the configuration is bad or the broker cannot start.
+ *
+ * @param args The arguments after the command.
+ * @param options Usage line and runtime adapters.
+ * @returns Once the broker (and admin API) listen.
+ */
+export async function runBroker(args: readonly string[], options: RunBrokerOptions): Promise<void> {
+  const flags = parseFlagsOrExit(brokerSpec(options.usage), args, { defaults: false });
+  let layered;
+  try {
+    layered = loadLayeredConfig(flags.config, {
+      broker: {
+        host: flags.host,
+        port: flags.port,
+        advertisedAddress: flags.advertisedAddress,
+        nameServers: flags.namesrv,
+        dataDir: flags.dataDir,
+        clusterName: flags.cluster,
+        brokerName: flags.brokerName,
+        brokerId: flags.brokerId,
+        flushMode: flags.flush,
+        flushIntervalMs: flags.flushIntervalMs,
+        commitLogSegmentSize: flags.segmentSize,
+        maxMessageSize: flags.maxMessageSize,
+        autoCreateTopicEnable: flags.autoCreateTopic,
+      },
+      admin: { host: flags.adminHost, port: flags.adminPort, token: flags.adminToken },
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`Cannot start the broker: ${error.message}`);
+    process.exit(1);
+  }
+  const { config } = layered;
+  const b = config.broker;
+  const dataDir = flags.dataDir ?? (layered.isSet("broker", "dataDir") ? b.dataDir : BROKER_DATA_DIR);
+  let broker: Broker;
+  try {
+    broker = await startBroker({
+      listen: options.listen ?? await defaultListen(),
+      dial: options.dial ?? await defaultDial(),
+      hostname: b.host,
+      port: b.port,
+      advertisedAddress: b.advertisedAddress,
+      nameServers: b.nameServers,
+      dataDir,
+      flushMode: b.flushMode,
+      flushIntervalMs: b.flushIntervalMs,
+      clusterName: b.clusterName,
+      brokerName: b.brokerName,
+      brokerId: b.brokerId,
+      commitLogSegmentSize: b.commitLogSegmentSize,
+      maxMessageSize: b.maxMessageSize,
+      autoCreateTopicEnable: b.autoCreateTopicEnable ?? false,
+      defaultTopicQueueNums: b.defaultTopicQueueNums,
+      messageDelayLevel: b.messageDelayLevel,
+    });
+  } catch (error) {
+    console.error(`Cannot start the broker: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  let admin: HttpServer | undefined;
+  if (flags.adminPort !== undefined || layered.isSet("admin", "port")) {
+    const { host, port, token } = config.admin;
+    try {
+      admin = await startAdminServer({
+        serve: options.serve ?? await defaultServe(),
+        hostname: host,
+        port,
+        broker,
+        dataDir,
+        token: token || undefined,
+      });
+    } catch (error) {
+      await broker.close();
+      console.error(`Cannot serve the admin API on ${host}:${port}: ${(error as Error).message}`);
+      process.exit(1);
+    }
+    console.log(`Admin API, metrics and dashboard on ${adminUrl(admin)}`);
+  }
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal} received: shutting down the broker`);
+    await admin?.close();
+    await broker.close();
+    console.log("Broker stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}

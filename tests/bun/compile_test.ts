@@ -1,0 +1,42 @@
+/**
+ * `bun build --compile cli/bun.ts`: the single-file `rmq` binary runs a standalone server and, with
+ * the same binary, the admin and client verbs against it.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { rmq } from "../cli/_cli.ts";
+import { BUN, freePort, ROOT, start, stop } from "../_helpers/process.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "rmq-compile-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("the compiled rmq binary serves a standalone and runs topic list, send and consume", async () => {
+  const binary = join(dir, "rmq");
+  const build = spawnSync(BUN, ["build", "--compile", join(ROOT, "cli/bun.ts"), "--outfile", binary], { cwd: ROOT, encoding: "utf8" });
+  expect(build.status).toBe(0);
+  expect(statSync(binary).size).toBeGreaterThan(1024 * 1024);
+
+  const help = await rmq(["--help"], {}, [binary]);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toContain("Usage: rmq <command> [flags]");
+
+  const [port, nsPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const server = start(binary, ["standalone", "--host", "127.0.0.1", "--port", String(port), "--namesrv-port", String(nsPort), "--admin-port", String(adminPort), "--data-dir", join(dir, "data")]);
+  try {
+    await server.waitFor("Dashboard and admin API on");
+    const namesrv = `127.0.0.1:${nsPort}`;
+    const sent = await rmq(["send", "-t", "compiled", "-b", "from the binary", "--json", "-n", namesrv], {}, [binary]);
+    expect(sent.code).toBe(0);
+    const list = await rmq(["topic", "list", "--json", "--server", `http://127.0.0.1:${adminPort}`], {}, [binary]);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).topics).toContainEqual(expect.objectContaining({ topic: "compiled", messages: 1 }));
+    const consumed = await rmq(["consume", "-t", "compiled", "--from", "earliest", "--count", "1", "--json", "-n", namesrv], {}, [binary]);
+    expect(consumed.code).toBe(0);
+    expect(JSON.parse(consumed.stdout)).toMatchObject({ msgId: JSON.parse(sent.stdout).msgId, body: "from the binary" });
+  } finally {
+    await stop(server);
+  }
+}, 60_000);
