@@ -3,10 +3,8 @@
  *
  * @module
  */
-// cbor-x decodes whatever a peer sends; its pure entry point, because the main entry loads a native
-// string extractor that crashed Bun. Encoding is our own CborWriter, which writes frames in place.
-import { Decoder } from "cbor-x/decode";
 import type { Command, Header } from "../protocol/command.ts";
+import { decodeCbor } from "./cbor_decoder.ts";
 import { CborWriter } from "./cbor_encoder.ts";
 
 /** Bytes of the length prefix. */
@@ -15,7 +13,6 @@ export const FRAME_PREFIX_SIZE = 4;
 export const DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024;
 
 const WRITER = new CborWriter();
-const DECODER = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true } as ConstructorParameters<typeof Decoder>[0]);
 
 function commandItem(command: Command): unknown[] {
   const item: unknown[] = [command.code, command.id, command.flags, command.header];
@@ -80,7 +77,7 @@ export function encodeFrame(command: Command): Uint8Array {
  * @throws {TypeError} When the item is not a well-formed command.
  */
 export function decodeCommand(bytes: Uint8Array): Command {
-  const item = DECODER.decode(bytes);
+  const item = decodeCbor(bytes);
   if (!Array.isArray(item) || item.length < 4 || item.length > 6) {
     throw new TypeError("Frame is not a command array of 4 to 6 items");
   }
