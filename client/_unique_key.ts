@@ -25,6 +25,9 @@ export class UniqueKeyGenerator {
   readonly #prefix: string;
   readonly #now: () => number;
   #counter = 0;
+  #lastTime = -1;
+  /** The prefix and the hex of `#lastTime`, reused while the millisecond does not change. */
+  #head = "";
 
   /** @param options Prefix and clock, for tests. */
   constructor(options: UniqueKeyGeneratorOptions = {}) {
@@ -43,7 +46,11 @@ export class UniqueKeyGenerator {
     const time = this.#now();
     const counter = this.#counter;
     this.#counter = (counter + 1) >>> 0;
-    return this.#prefix + hex(Math.floor(time / 0x100000000), 4) + hex(time >>> 0, 8) + hex(counter, 8);
+    if (time !== this.#lastTime) {
+      this.#lastTime = time;
+      this.#head = this.#prefix + hex(Math.floor(time / 0x100000000), 4) + hex(time >>> 0, 8);
+    }
+    return this.#head + HEX[counter >>> 24]! + HEX[(counter >>> 16) & 0xff]! + HEX[(counter >>> 8) & 0xff]! + HEX[counter & 0xff]!;
   }
 }
 
