@@ -1,82 +1,200 @@
 /**
- * The load tool's engine, shared by `rmq bench` and `bench/load.ts`: sends messages to a topic in
- * sync, async, oneway or batch mode through the client `Producer` and reports throughput, latency,
- * success, and what the broker stored.
+ * The load tool's engine, shared by `rmq bench` and `bench/load.ts`. Three workloads, each through
+ * the public clients:
+ *
+ * - `produce`: sends in sync, async, oneway or batch mode, then checks what the broker stored;
+ * - `consume`: fills a backlog, then reads it back with a `PushConsumer` (clustering, one member)
+ *   or with `PullConsumer` loops (one per queue);
+ * - `e2e`: sends at a steady rate while a `PushConsumer` consumes, timing each message from its
+ *   send to its handler.
+ *
+ * Every report adds up: `sent = ok + failed`, and for consume and e2e, `consumed` counts distinct
+ * messages handed over (redeliveries are `duplicates`).
  *
  * @module
  */
 import { Producer } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
+import { PushConsumer } from "../client/push_consumer.ts";
+import type { MessageExt } from "../core/model/message.ts";
+import type { MessageQueue } from "../core/model/message_queue.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
+import { errorKind, LatencyRecorder, type LatencySummary, meterProcess, meterSelf, type ResourceUse } from "./_load_stats.ts";
 
-/** The ways of sending the tool measures. */
+/** What the tool can measure. */
+export const WORKLOADS = ["produce", "consume", "e2e"] as const;
+/** One of `WORKLOADS`. */
+export type Workload = typeof WORKLOADS[number];
+/** The ways of sending `produce` measures. */
 export const LOAD_MODES = ["sync", "async", "oneway", "batch"] as const;
 /** One way of sending. */
 export type LoadMode = typeof LOAD_MODES[number];
+/** The ways of consuming `consume` measures. */
+export const CONSUME_MODES = ["push", "pull"] as const;
+/** One way of consuming. */
+export type ConsumeMode = typeof CONSUME_MODES[number];
 
-/** What one run sends. */
+/** What a run sends and how. */
 export interface LoadOptions {
   /** NameServer addresses. */
   nameServers: string[];
   /** The runtime's dialer. @default the client's default */
   dial?: Dialer;
-  /** Topic prefix; each mode sends to `<topic>_<mode>`. */
+  /** Topic prefix; each mode uses `<topic>_<mode>`. */
   topic: string;
-  /** Messages per mode. */
+  /** Messages per mode (produce stops at whichever of count and duration comes first). */
   count: number;
+  /** Produce and e2e: stop sending after this long. */
+  durationMs?: number;
   /** Body bytes. */
   size: number;
   /** Concurrent senders for sync and batch. */
   concurrency: number;
-  /** Sends in flight for async. */
+  /** Sends in flight for async, and while filling a backlog or sending at a rate. */
   inflight: number;
-  /** Messages per batch. */
+  /** Messages per batch send, and per pull. */
   batch: number;
-  /** Called as messages finish, with the count done so far. */
-  onProgress?: (done: number) => void;
+  /** Queues of each topic the run creates. */
+  queues: number;
+  /** e2e: messages a second. */
+  rate: number;
+  /** A broker process to meter through `/proc`. */
+  brokerPid?: number;
+  /** Called about ten times a second while a mode runs. */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+/** Where a running mode is. */
+export interface LoadProgress {
+  /** `fill` while a backlog is written, else the mode. */
+  phase: string;
+  /** Messages done: sent (produce, fill) or consumed (consume, e2e). */
+  done: number;
+  failed: number;
+  /** The count aimed at, when known. */
+  total: number | undefined;
+  elapsedMs: number;
 }
 
 /** The outcome of one mode. */
 export interface LoadReport {
-  mode: LoadMode;
+  workload: Workload;
+  mode: LoadMode | ConsumeMode | "e2e";
+  /** The client's runtime. */
   runtime: string;
+  topic: string;
+  /** Messages sent (measured sends; for consume, the backlog's). */
   sent: number;
+  /** Acknowledged (oneway: handed to the connection). */
   ok: number;
   failed: number;
+  /** `ok / sent`. */
+  successRate: number;
+  /** Distinct messages consumed (consume, e2e). */
+  consumed?: number;
+  /** Messages handed over more than once (consume, e2e). */
+  duplicates?: number;
+  /** What the broker holds for the topic after the run, warm-up excluded (produce, consume). */
+  stored?: number;
+  /** Measured span. */
   seconds: number;
+  /** Produce: acknowledged a second; consume and e2e: consumed a second. */
   msgsPerSec: number;
   mbPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  /** Messages the broker holds for the topic after the run, the warm-up excluded. */
-  stored: number;
+  /** Produce: send to answer (batch: per batch); pull: per pull; e2e: send to handler; push: none. */
+  latencyMs: LatencySummary | null;
+  /** Push consume: from `start()` to the first message. */
+  firstMessageMs?: number;
+  /** Failures by kind (`RequestTimeoutError`, `BrokerError:14`, …). */
   errors: Record<string, number>;
+  /** This process over the measured span. */
+  client: ResourceUse;
+  /** The broker process over the measured span, when its PID is known. */
+  broker: ResourceUse | null;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+const STALL_MS = 10_000;
+const runtimeName = () => ("Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node");
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Milliseconds on a clock shared by producer and consumer of this process, below 1 ms resolution. */
+const nowMs = () => performance.timeOrigin + performance.now();
+
+/** Counters of one mode, with progress reports ticking while it runs. */
+class Tally {
+  ok = 0;
+  failed = 0;
+  consumed = 0;
+  readonly errors: Record<string, number> = {};
+  latency = new LatencyRecorder();
+  phase: string;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #started = performance.now();
+
+  constructor(phase: string, readonly options: LoadOptions, readonly total: number | undefined, readonly consuming = false) {
+    this.phase = phase;
+    if (options.onProgress) this.#ticker = setInterval(() => this.report(), 100);
+  }
+
+  fail(error: unknown, n = 1): void {
+    this.failed += n;
+    const kind = errorKind(error);
+    this.errors[kind] = (this.errors[kind] ?? 0) + n;
+  }
+
+  report(): void {
+    const done = this.consuming && this.phase !== "fill" ? this.consumed : this.ok + this.failed;
+    this.options.onProgress?.({ phase: this.phase, done, failed: this.failed, total: this.total, elapsedMs: performance.now() - this.#started });
+  }
+
+  /** Moves on to the measured phase, dropping the latencies taken so far. */
+  restart(phase: string): void {
+    this.report();
+    this.phase = phase;
+    this.latency = new LatencyRecorder();
+    this.#started = performance.now();
+  }
+
+  stop(): void {
+    clearInterval(this.#ticker);
+    this.report();
+  }
 }
 
+/** Meters client and broker over a span. */
+function meters(options: LoadOptions): () => { client: ResourceUse; broker: ResourceUse | null } {
+  const client = meterSelf();
+  const broker = options.brokerPid === undefined ? undefined : meterProcess(options.brokerPid);
+  return () => ({ client: client.stop(), broker: broker?.stop() ?? null });
+}
+
+function newProducer(options: LoadOptions): Producer {
+  return new Producer({
+    nameServer: options.nameServers,
+    dial: options.dial,
+    defaultTopicQueueNums: options.queues,
+    maxInFlight: Math.max(options.inflight, options.concurrency * options.batch, 1),
+  });
+}
+
+/** Queues of a topic whose route may not have reached the NameServer yet. */
+async function topicQueues(consumer: PullConsumer, topic: string): Promise<MessageQueue[]> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await consumer.fetchMessageQueues(topic);
+    } catch (error) {
+      if (attempt >= 50) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+/** Messages the broker holds for a topic: the sum of its queues' max offsets. */
 async function storedCount(options: LoadOptions, topic: string): Promise<number> {
   const consumer = new PullConsumer({ nameServer: options.nameServers, group: "bench_check", dial: options.dial });
   await consumer.start();
   try {
-    // A topic created by the run's first send reaches the NameServer with the broker's next
-    // registration: wait for its route a little.
-    let queues;
-    for (let attempt = 0;; attempt++) {
-      try {
-        queues = await consumer.fetchMessageQueues(topic);
-        break;
-      } catch (error) {
-        if (attempt >= 30) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
     let total = 0;
-    for (const queue of queues) total += await consumer.maxOffset(queue);
+    for (const queue of await topicQueues(consumer, topic)) total += await consumer.maxOffset(queue);
     return total;
   } finally {
     await consumer.shutdown();
@@ -84,146 +202,339 @@ async function storedCount(options: LoadOptions, topic: string): Promise<number>
 }
 
 /**
- * Runs one mode.
+ * Sends `count` messages (or until the deadline) with at most `inflight` outstanding.
+ *
+ * @returns When every send has settled.
+ */
+async function sendPipelined(
+  producer: Producer,
+  tally: Tally,
+  count: number,
+  inflight: number,
+  deadline: number,
+  message: () => { topic: string; body: Uint8Array },
+): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(inflight, count) }, async () => {
+    while (next < count && performance.now() < deadline) {
+      next++;
+      const t0 = performance.now();
+      try {
+        await producer.send(message());
+        tally.ok++;
+        tally.latency.add(performance.now() - t0);
+      } catch (error) {
+        tally.fail(error);
+      }
+    }
+  }));
+}
+
+function finish(
+  tally: Tally,
+  base: Pick<LoadReport, "workload" | "mode" | "topic">,
+  options: LoadOptions,
+  seconds: number,
+  throughput: number,
+  usage: { client: ResourceUse; broker: ResourceUse | null },
+  extra: Partial<LoadReport> = {},
+): LoadReport {
+  const sent = tally.ok + tally.failed;
+  return {
+    ...base,
+    runtime: runtimeName(),
+    sent,
+    ok: tally.ok,
+    failed: tally.failed,
+    successRate: sent === 0 ? 0 : tally.ok / sent,
+    ...extra,
+    seconds,
+    msgsPerSec: throughput / seconds,
+    mbPerSec: (throughput * options.size) / seconds / 1024 / 1024,
+    latencyMs: tally.latency.summary(),
+    errors: tally.errors,
+    ...usage,
+  };
+}
+
+/**
+ * Runs one produce mode on topic `<topic>_<mode>`: `--concurrency` awaiting senders (sync),
+ * `--inflight` outstanding sends (async), one sender that does not wait (oneway) or
+ * `--concurrency` senders of `--batch` messages a request (batch). One warm-up send first
+ * (routes, topic creation, connection) is not counted.
  *
  * @param mode How to send.
  * @param options What to send and where.
- * @returns The report.
+ * @returns The report, with what the broker stored.
  */
 export async function runLoad(mode: LoadMode, options: LoadOptions): Promise<LoadReport> {
   const topic = `${options.topic}_${mode}`;
-  const producer = new Producer({
-    nameServer: options.nameServers,
-    dial: options.dial,
-    maxInFlight: Math.max(options.inflight, options.concurrency) * options.batch,
-  });
+  const producer = newProducer(options);
   await producer.start();
   const body = new Uint8Array(options.size).fill(0x61);
   const count = options.count;
-  const latencies = new Float64Array(count);
-  let latencyCount = 0;
-  const errors: Record<string, number> = {};
-  let ok = 0;
-  let failed = 0;
-  const fail = (error: unknown, n = 1) => {
-    failed += n;
-    const name = (error as Error)?.name ?? "Error";
-    errors[name] = (errors[name] ?? 0) + 1;
-  };
+  const tally = new Tally(mode, options, options.durationMs === undefined ? count : undefined);
   let started = 0;
-  const ticker = setInterval(() => options.onProgress?.(ok + failed), 100);
+  let usage;
   try {
-    // Warm up: route lookup, topic creation, connection.
     await producer.send({ topic, body });
+    const deadline = options.durationMs === undefined ? Infinity : performance.now() + options.durationMs;
+    const measure = meters(options);
     started = performance.now();
     if (mode === "sync" || mode === "async") {
-      const workers = mode === "sync" ? options.concurrency : options.inflight;
-      let next = 0;
-      await Promise.all(Array.from({ length: workers }, async () => {
-        while (next < count) {
-          next++;
-          const t0 = performance.now();
-          try {
-            await producer.send({ topic, body });
-            ok++;
-            latencies[latencyCount++] = performance.now() - t0;
-          } catch (error) {
-            fail(error);
-          }
-        }
-      }));
+      await sendPipelined(producer, tally, count, mode === "sync" ? options.concurrency : options.inflight, deadline, () => ({ topic, body }));
     } else if (mode === "oneway") {
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < count && performance.now() < deadline; i++) {
         try {
           await producer.sendOneway({ topic, body });
-          ok++;
+          tally.ok++;
         } catch (error) {
-          fail(error);
+          tally.fail(error);
         }
       }
     } else {
       const batches = Math.ceil(count / options.batch);
       let next = 0;
-      await Promise.all(Array.from({ length: options.concurrency }, async () => {
-        while (next < batches) {
+      await Promise.all(Array.from({ length: Math.min(options.concurrency, batches) }, async () => {
+        while (next < batches && performance.now() < deadline) {
           const n = Math.min(options.batch, count - next * options.batch);
           next++;
           const t0 = performance.now();
           try {
             await producer.sendBatch(Array.from({ length: n }, () => ({ topic, body })));
-            ok += n;
-            latencies[latencyCount++] = performance.now() - t0;
+            tally.ok += n;
+            tally.latency.add(performance.now() - t0);
           } catch (error) {
-            fail(error, n);
+            tally.fail(error, n);
           }
         }
       }));
     }
+    usage = measure();
   } finally {
-    clearInterval(ticker);
-    options.onProgress?.(ok + failed);
+    tally.stop();
     await producer.shutdown();
   }
   const seconds = (performance.now() - started) / 1000;
-  const sorted = latencies.subarray(0, latencyCount).sort();
-  // Every mode is checked against what the broker stored (the warm-up message excluded). Oneway
-  // sends get no answer, so wait until the count stops moving.
+  // Oneway sends get no answer: wait until the stored count stops moving.
   let stored = (await storedCount(options, topic)) - 1;
-  for (let still = 0; stored < ok && still < 20;) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let still = 0; stored < tally.ok && still < 20;) {
+    await sleep(100);
     const now = (await storedCount(options, topic)) - 1;
     still = now === stored ? still + 1 : 0;
     stored = now;
   }
-  return {
-    mode,
-    runtime: "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node",
-    sent: count,
-    ok,
-    failed,
-    seconds,
-    msgsPerSec: ok / seconds,
-    mbPerSec: (ok * options.size) / seconds / 1024 / 1024,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-    maxMs: sorted.length ? sorted[sorted.length - 1]! : 0,
-    stored,
-    errors,
-  };
+  return finish(tally, { workload: "produce", mode, topic }, options, seconds, tally.ok, usage, { stored });
+}
+
+/** Counts distinct messages by queue and offset. */
+class Seen {
+  readonly #seen = new Set<number>();
+  duplicates = 0;
+
+  /** @returns Whether the message is new. */
+  add(message: MessageExt): boolean {
+    const key = message.queueOffset * 1024 + message.queueId;
+    if (this.#seen.has(key)) {
+      this.duplicates++;
+      return false;
+    }
+    this.#seen.add(key);
+    return true;
+  }
+}
+
+/** Waits until `done()` or until `progress()` stops moving for `STALL_MS`. */
+async function waitFor(done: () => boolean, progress: () => number): Promise<void> {
+  let last = progress();
+  let lastMove = performance.now();
+  while (!done() && performance.now() - lastMove < STALL_MS) {
+    await sleep(5);
+    const now = progress();
+    if (now !== last) {
+      last = now;
+      lastMove = performance.now();
+    }
+  }
 }
 
 /**
- * The human report of a run.
+ * Runs one consume mode on topic `<topic>_<mode>`: first sends `--count` messages (`--inflight`
+ * in flight, not measured), then reads them back from the start and measures that.
  *
- * @param reports One per mode.
- * @param options The run's options.
- * @param flush The broker's flush mode, for the heading.
- * @returns The heading and an aligned table.
+ * @param mode `push`: a `PushConsumer` of a fresh group (clustering, one member, from the first
+ * offset, `--batch` messages a pull); `pull`: one `PullConsumer` loop per queue, `--batch`
+ * messages a pull.
+ * @param options What to send and where.
+ * @returns The report; `consumed` should equal `ok`.
  */
-export function formatLoadReports(reports: readonly LoadReport[], options: Pick<LoadOptions, "count" | "size" | "concurrency" | "inflight" | "batch">, flush: string): string {
-  const what: Record<LoadMode, string> = {
-    sync: `${options.concurrency} senders`,
-    async: `${options.inflight} in flight`,
-    oneway: "1 sender",
-    batch: `${options.batch}/batch, ${options.concurrency} senders`,
-  };
-  const lines = [
-    `${options.count} messages of ${options.size} bytes per mode, flush ${flush}, ${reports[0]?.runtime ?? ""} client`,
-    ["mode", "shape", "msgs/s", "MB/s", "p50 ms", "p99 ms", "max ms", "success", "stored"].map((h, i) => (i < 2 ? h.padEnd(i ? 24 : 7) : h.padStart(9))).join(" "),
-  ];
-  for (const r of reports) {
-    lines.push([
-      r.mode.padEnd(7),
-      what[r.mode].padEnd(24),
-      Math.round(r.msgsPerSec).toString().padStart(9),
-      r.mbPerSec.toFixed(1).padStart(9),
-      (r.mode === "oneway" ? "-" : r.p50Ms.toFixed(2)).padStart(9),
-      (r.mode === "oneway" ? "-" : r.p99Ms.toFixed(2)).padStart(9),
-      (r.mode === "oneway" ? "-" : r.maxMs.toFixed(2)).padStart(9),
-      `${((r.ok / r.sent) * 100).toFixed(1)}%`.padStart(9),
-      String(r.stored).padStart(9),
-    ].join(" "));
-    if (r.failed > 0) lines.push(`  errors: ${JSON.stringify(r.errors)}`);
+export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promise<LoadReport> {
+  const topic = `${options.topic}_${mode}`;
+  const body = new Uint8Array(options.size).fill(0x62);
+  const tally = new Tally("fill", options, options.count, true);
+  const producer = newProducer(options);
+  await producer.start();
+  try {
+    await sendPipelined(producer, tally, options.count, options.inflight, Infinity, () => ({ topic, body }));
+  } finally {
+    await producer.shutdown();
   }
-  return lines.join("\n") + "\n";
+  const stored = await storedCount(options, topic);
+  const seen = new Seen();
+  let usage;
+  let started = 0;
+  let finished = 0;
+  let firstMessageMs: number | undefined;
+  tally.restart(mode);
+  try {
+    if (mode === "push") {
+      const consumer = new PushConsumer({
+        nameServer: options.nameServers,
+        dial: options.dial,
+        group: `${topic}_group`,
+        consumeFromWhere: "FIRST_OFFSET",
+        pullBatchSize: options.batch,
+        log: () => {},
+      });
+      consumer.subscribe(topic, "*");
+      consumer.onMessage((message: MessageExt) => {
+        if (seen.add(message)) {
+          tally.consumed++;
+          firstMessageMs ??= performance.now() - started;
+          finished = performance.now();
+        }
+        return "SUCCESS";
+      });
+      const measure = meters(options);
+      started = performance.now();
+      try {
+        await consumer.start();
+        await waitFor(() => tally.consumed >= tally.ok, () => tally.consumed);
+        usage = measure();
+      } finally {
+        await consumer.shutdown();
+      }
+    } else {
+      const consumer = new PullConsumer({ nameServer: options.nameServers, dial: options.dial, group: `${topic}_group` });
+      await consumer.start();
+      try {
+        const queues = await topicQueues(consumer, topic);
+        const ends = await Promise.all(queues.map((queue) => consumer.maxOffset(queue)));
+        const measure = meters(options);
+        started = performance.now();
+        await Promise.all(queues.map(async (queue, i) => {
+          let offset = 0;
+          let errorsInRow = 0;
+          while (offset < ends[i]! && errorsInRow < 100) {
+            const t0 = performance.now();
+            try {
+              const result = await consumer.pull(queue, offset, { maxNums: Math.min(options.batch, 1024) });
+              tally.latency.add(performance.now() - t0);
+              errorsInRow = 0;
+              for (const message of result.messages) if (seen.add(message)) tally.consumed++;
+              offset = result.nextBeginOffset;
+            } catch (error) {
+              errorsInRow++;
+              tally.errors[`pull ${errorKind(error)}`] = (tally.errors[`pull ${errorKind(error)}`] ?? 0) + 1;
+            }
+          }
+        }));
+        finished = performance.now();
+        usage = measure();
+      } finally {
+        await consumer.shutdown();
+      }
+    }
+  } finally {
+    tally.stop();
+  }
+  const seconds = (Math.max(finished, started) - started) / 1000 || Number.EPSILON;
+  return finish(tally, { workload: "consume", mode, topic }, options, seconds, tally.consumed, usage, {
+    consumed: tally.consumed,
+    duplicates: seen.duplicates,
+    stored,
+    ...(firstMessageMs === undefined ? {} : { firstMessageMs }),
+  });
+}
+
+/**
+ * Runs the e2e workload on topic `<topic>_e2e`: a `PushConsumer` (clustering, one member) is
+ * started and given every queue, then messages are sent at `--rate` a second (`--inflight` at most
+ * outstanding) for `--count` messages or `--duration`. Each body starts with its send time (a
+ * float64 of ms, below 1 ms resolution, where the header's born timestamp has whole ms); the
+ * handler takes the latency from it.
+ *
+ * @param options What to send and where.
+ * @returns The report; `consumed` should equal `ok`.
+ */
+export async function runE2e(options: LoadOptions): Promise<LoadReport> {
+  const topic = `${options.topic}_e2e`;
+  const size = options.size;
+  const template = new Uint8Array(size).fill(0x63);
+  const count = options.count;
+  const tally = new Tally("e2e", options, options.durationMs === undefined ? count : undefined, true);
+  const seen = new Seen();
+  const producer = newProducer(options);
+  const consumer = new PushConsumer({
+    nameServer: options.nameServers,
+    dial: options.dial,
+    group: `${topic}_group`,
+    consumeFromWhere: "FIRST_OFFSET",
+    pullBatchSize: options.batch,
+    log: () => {},
+  });
+  consumer.subscribe(topic, "*");
+  let finished = 0;
+  consumer.onMessage((message: MessageExt) => {
+    if (message.tags === "warmup" || !seen.add(message)) return "SUCCESS";
+    const now = nowMs();
+    const born = size >= 8 ? new DataView(message.body.buffer, message.body.byteOffset, 8).getFloat64(0) : message.bornTimestamp;
+    tally.latency.add(now - born);
+    tally.consumed++;
+    finished = performance.now();
+    return "SUCCESS";
+  });
+  let usage;
+  let started = 0;
+  try {
+    await producer.start();
+    // The warm-up send creates the topic, so the consumer finds its queues.
+    await producer.send({ topic, body: template, tags: "warmup" });
+    await consumer.start();
+    for (const until = performance.now() + 15_000; consumer.assignedQueues().filter((q) => q.topic === topic).length < options.queues;) {
+      if (performance.now() > until) throw new Error(`Consumer was not given the ${options.queues} queues of ${topic} in 15 s`);
+      await sleep(20);
+    }
+    const measure = meters(options);
+    started = performance.now();
+    const deadline = options.durationMs === undefined ? Infinity : started + options.durationMs;
+    const pending = new Set<Promise<void>>();
+    let issued = 0;
+    while (issued < count && performance.now() < deadline) {
+      const due = Math.min(count, Math.floor(((performance.now() - started) * options.rate) / 1000) + 1);
+      while (issued < due && pending.size < options.inflight) {
+        issued++;
+        const body = template.slice();
+        if (size >= 8) new DataView(body.buffer).setFloat64(0, nowMs());
+        const sent: Promise<void> = producer.send({ topic, body }).then(
+          () => void tally.ok++,
+          (error) => tally.fail(error),
+        ).finally(() => pending.delete(sent));
+        pending.add(sent);
+      }
+      await sleep(1);
+    }
+    await Promise.all(pending);
+    await waitFor(() => tally.consumed >= tally.ok, () => tally.consumed);
+    usage = measure();
+  } finally {
+    tally.stop();
+    await consumer.shutdown();
+    await producer.shutdown();
+  }
+  const seconds = (Math.max(finished, started) - started) / 1000 || Number.EPSILON;
+  return finish(tally, { workload: "e2e", mode: "e2e", topic }, options, seconds, tally.consumed, usage, {
+    consumed: tally.consumed,
+    duplicates: seen.duplicates,
+  });
 }

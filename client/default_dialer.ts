@@ -3,7 +3,9 @@
  *
  * @module
  */
-import type { Dialer } from "../core/remoting/transport.ts";
+import type { Credentials } from "../core/auth/signing.ts";
+import type { Dialer, DialOptions, TlsClientOptions } from "../core/remoting/transport.ts";
+import { withCredentials } from "./_signer.ts";
 
 /*
  * The Bun and Deno adapters are named through variables so each type-checker only follows the
@@ -14,23 +16,36 @@ import type { Dialer } from "../core/remoting/transport.ts";
 const BUN_DIALER = "./bun/connect.ts";
 const DENO_DIALER = "./deno/connect.ts";
 
+/** Options of `defaultDialer`. */
+export interface DefaultDialerOptions {
+  /** Dial TLS, trusting `ca` (PEM) when given. @default plain TCP */
+  tls?: TlsClientOptions;
+  /** Sign every request with this account (for servers with ACL on). @default unsigned */
+  credentials?: Credentials;
+}
+
 /**
  * Loads the dialer for the current runtime: Bun's `Bun.connect`, Deno's `Deno.connect`, or
- * `node:net` everywhere else. The adapter is imported on demand, so no runtime's globals are touched
- * on the others.
+ * `node:net` everywhere else (`Deno.connectTls`, `node:tls` and Bun's TLS with `tls`). The adapter
+ * is imported on demand, so no runtime's globals are touched on the others.
  *
+ * @param options TLS and ACL credentials.
  * @returns The dialer.
  *
- * @example Dial through the runtime's own sockets
+ * @example Dial a TLS broker with ACL on
  * ```ts ignore
  * import { defaultDialer } from "./default_dialer.ts";
- * import { connect } from "../core/remoting/connection.ts";
- * const connection = await connect(await defaultDialer(), "127.0.0.1:9876");
- * connection.close();
+ * import { Producer } from "./producer.ts";
+ * const ca = await Deno.readTextFile("ca.pem");
+ * const dial = await defaultDialer({ tls: { ca }, credentials: { accessKey: "ak1", secretKey: "secret-1" } });
+ * const producer = new Producer({ nameServer: "127.0.0.1:9876", dial });
  * ```
  */
-export async function defaultDialer(): Promise<Dialer> {
-  if ("Bun" in globalThis) return ((await import(BUN_DIALER)) as { dial: Dialer }).dial;
-  if ("Deno" in globalThis) return ((await import(DENO_DIALER)) as { dial: Dialer }).dial;
-  return (await import("./node/connect.ts")).dial;
+export async function defaultDialer(options: DefaultDialerOptions = {}): Promise<Dialer> {
+  let adapter: { dial: Dialer; createDialer(options: DialOptions): Dialer };
+  if ("Bun" in globalThis) adapter = (await import(BUN_DIALER)) as typeof adapter;
+  else if ("Deno" in globalThis) adapter = (await import(DENO_DIALER)) as typeof adapter;
+  else adapter = await import("./node/connect.ts");
+  const dial = options.tls === undefined ? adapter.dial : adapter.createDialer({ tls: options.tls });
+  return options.credentials === undefined ? dial : withCredentials(dial, options.credentials);
 }

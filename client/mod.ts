@@ -32,6 +32,9 @@
  * @module
  */
 export { defaultDialer } from "./default_dialer.ts";
+export type { DefaultDialerOptions } from "./default_dialer.ts";
+export type { Credentials } from "../core/auth/signing.ts";
+export type { TlsClientOptions } from "../core/remoting/transport.ts";
 export {
   isRetryableSendError,
   Producer,

@@ -9,6 +9,8 @@ import type { Command, Header } from "../core/protocol/command.ts";
 import { ResponseCode } from "../core/protocol/request_code.ts";
 import { connect, type Connection, type RequestHandler } from "../core/remoting/connection.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
+import type { Credentials } from "../core/auth/signing.ts";
+import { credentialsOf, OrderedSigner } from "./_signer.ts";
 
 /** Options of a `RemotingClient`. */
 export interface RemotingClientOptions {
@@ -31,6 +33,11 @@ export interface RemotingClientOptions {
    * @default 2
    */
   connectionsPerAddress?: number;
+  /**
+   * Sign every request for a server with ACL on (`accessKey`, `timestamp`, `signature` header
+   * fields). @default the credentials `dial` carries (`defaultDialer({ credentials })`), else none
+   */
+  credentials?: Credentials;
 }
 
 /** One request to send. */
@@ -68,6 +75,7 @@ export class RemotingClient {
   /** Keyed by address, then `address#lane` for lanes above 0. */
   readonly #connections = new Map<string, Promise<Connection>>();
   readonly #lanes: number;
+  readonly #signer: OrderedSigner | undefined;
   #closed = false;
 
   /**
@@ -82,6 +90,8 @@ export class RemotingClient {
     this.#maxFrameSize = options.maxFrameSize;
     this.#onRequest = options.onRequest;
     this.#lanes = Math.max(1, options.connectionsPerAddress ?? 2);
+    const credentials = options.credentials ?? credentialsOf(options.dial);
+    this.#signer = credentials === undefined ? undefined : new OrderedSigner(credentials);
   }
 
   /**
@@ -125,6 +135,13 @@ export class RemotingClient {
    * @throws {RequestTimeoutError} When no answer comes in time.
    */
   async request(address: string, request: RemotingRequest): Promise<Command> {
+    if (this.#signer !== undefined) {
+      const [connection, header] = await Promise.all([
+        this.connection(address, request.lane),
+        this.#signer.sign(request.code, request.header, request.body),
+      ]);
+      return await connection.request(request.code, header, request.body, request.timeoutMs ?? this.#requestTimeoutMs);
+    }
     const connection = await this.connection(address, request.lane);
     return await connection.request(request.code, request.header, request.body, request.timeoutMs ?? this.#requestTimeoutMs);
   }
@@ -155,9 +172,11 @@ export class RemotingClient {
    * @throws {ConnectionClosedError} When the connection cannot be opened.
    */
   async oneway(address: string, request: RemotingRequest): Promise<void> {
+    const signing = this.#signer?.sign(request.code, request.header, request.body);
     const connection = await this.connection(address, request.lane);
+    const header = signing === undefined ? request.header : await signing;
     if (connection.closed) throw new ConnectionClosedError(`Connection to ${address} is closed`);
-    connection.oneway(request.code, request.header, request.body);
+    connection.oneway(request.code, header, request.body);
     await connection.writable();
   }
 

@@ -15,6 +15,7 @@ import type { HttpServer, Serve } from "./admin/serve_types.ts";
 import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
 import { type Broker, startBroker } from "./broker/broker.ts";
 import { ConfigError } from "./config.ts";
+import { loadServerSecurity, SECURITY_FLAGS, type ServerSecurity } from "./_security.ts";
 
 /** Where a broker keeps its data when neither flag, file nor environment says. */
 const BROKER_DATA_DIR = "./data/broker";
@@ -58,10 +59,16 @@ export function brokerSpec(usage: string) {
       "broker-id": { description: "0 for a master, > 0 for a slave", default: "0", valueName: "id" },
       "segment-size": { description: "CommitLog segment size in bytes", default: String(1024 ** 3), valueName: "bytes" },
       "max-message-size": { description: "Largest message body in bytes", default: String(4 * 1024 * 1024), valueName: "bytes" },
+      "max-frame-size": { description: "Largest request frame in bytes", default: String(8 * 1024 * 1024), valueName: "bytes" },
+      "max-in-flight-per-connection": { description: "Requests processed at once per connection; more get SYSTEM_BUSY", default: "10000", valueName: "n" },
+      "max-connections-per-ip": { description: "Open connections from one IP; more are closed", default: "1000", valueName: "n" },
+      "max-pull-batch-size": { description: "Most messages one pull returns (1-1024)", default: "1024", valueName: "n" },
+      "max-held-pulls": { description: "Long-polling pulls parked at once (0: no long polling)", default: "10000", valueName: "n" },
       "auto-create-topic": { description: "Create unknown topics on first send", type: "boolean" as const },
       "admin-port": { description: "Serve the admin API, metrics and dashboard on this port (default: off unless admin.port is configured)", valueName: "port" },
       "admin-host": { description: "Address the admin API binds (keep it private)", default: "127.0.0.1", valueName: "host" },
       "admin-token": { description: "Bearer token required for admin changes (default: admin.token, $RMQ_ADMIN_TOKEN; none)", valueName: "token" },
+      ...SECURITY_FLAGS,
     },
     schema: v.object({
       config: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
@@ -77,10 +84,18 @@ export function brokerSpec(usage: string) {
       brokerId: v.optional(integerFlag(0, 1024)),
       segmentSize: v.optional(integerFlag(64 * 1024, 2 ** 40)),
       maxMessageSize: v.optional(integerFlag(1, 64 * 1024 * 1024)),
+      maxFrameSize: v.optional(integerFlag(64 * 1024, 256 * 1024 * 1024)),
+      maxInFlightPerConnection: v.optional(integerFlag(1, 1_000_000)),
+      maxConnectionsPerIp: v.optional(integerFlag(1, 1_000_000)),
+      maxPullBatchSize: v.optional(integerFlag(1, 1024)),
+      maxHeldPulls: v.optional(integerFlag(0, 10_000_000)),
       autoCreateTopic: v.optional(v.boolean()),
       adminPort: v.optional(PortFlag),
       adminHost: v.optional(HostFlag),
       adminToken: v.optional(v.pipe(v.string(), v.minLength(8, "must have at least 8 characters"))),
+      acl: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      tlsCert: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      tlsKey: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
     }),
   };
 }
@@ -111,9 +126,16 @@ export async function runBroker(args: readonly string[], options: RunBrokerOptio
         flushIntervalMs: flags.flushIntervalMs,
         commitLogSegmentSize: flags.segmentSize,
         maxMessageSize: flags.maxMessageSize,
+        maxFrameSize: flags.maxFrameSize,
+        maxInFlightPerConnection: flags.maxInFlightPerConnection,
+        maxConnectionsPerIp: flags.maxConnectionsPerIp,
+        maxPullBatchSize: flags.maxPullBatchSize,
+        maxHeldPulls: flags.maxHeldPulls,
         autoCreateTopicEnable: flags.autoCreateTopic,
       },
       admin: { host: flags.adminHost, port: flags.adminPort, token: flags.adminToken },
+      acl: { file: flags.acl },
+      tls: { cert: flags.tlsCert, key: flags.tlsKey },
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -122,12 +144,22 @@ export async function runBroker(args: readonly string[], options: RunBrokerOptio
   }
   const { config } = layered;
   const b = config.broker;
+  let security: ServerSecurity;
+  try {
+    security = loadServerSecurity(config);
+  } catch (error) {
+    console.error(`Cannot start the broker: ${(error as Error).message}`);
+    process.exit(1);
+  }
   const dataDir = flags.dataDir ?? (layered.isSet("broker", "dataDir") ? b.dataDir : BROKER_DATA_DIR);
   let broker: Broker;
   try {
     broker = await startBroker({
       listen: options.listen ?? await defaultListen(),
-      dial: options.dial ?? await defaultDial(),
+      dial: options.dial ?? await defaultDial(security.nameServerDial),
+      acl: security.guard,
+      nameServerCredentials: security.nameServerCredentials,
+      tls: security.tls,
       hostname: b.host,
       port: b.port,
       advertisedAddress: b.advertisedAddress,
@@ -140,6 +172,11 @@ export async function runBroker(args: readonly string[], options: RunBrokerOptio
       brokerId: b.brokerId,
       commitLogSegmentSize: b.commitLogSegmentSize,
       maxMessageSize: b.maxMessageSize,
+      maxFrameSize: b.maxFrameSize,
+      maxInFlightPerConnection: b.maxInFlightPerConnection,
+      maxConnectionsPerIp: b.maxConnectionsPerIp,
+      maxPullBatchSize: b.maxPullBatchSize,
+      maxHeldPulls: b.maxHeldPulls,
       autoCreateTopicEnable: b.autoCreateTopicEnable ?? false,
       defaultTopicQueueNums: b.defaultTopicQueueNums,
       messageDelayLevel: b.messageDelayLevel,
@@ -159,13 +196,15 @@ export async function runBroker(args: readonly string[], options: RunBrokerOptio
         broker,
         dataDir,
         token: token || undefined,
+        acl: security.rules,
+        tls: security.tls,
       });
     } catch (error) {
       await broker.close();
       console.error(`Cannot serve the admin API on ${host}:${port}: ${(error as Error).message}`);
       process.exit(1);
     }
-    console.log(`Admin API, metrics and dashboard on ${adminUrl(admin)}`);
+    console.log(`Admin API, metrics and dashboard on ${adminUrl(admin, security.tls !== undefined)}`);
   }
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -174,6 +213,7 @@ export async function runBroker(args: readonly string[], options: RunBrokerOptio
     console.log(`${signal} received: shutting down the broker`);
     await admin?.close();
     await broker.close();
+    security.close();
     console.log("Broker stopped");
     process.exit(0);
   };

@@ -14,6 +14,7 @@ import { defaultListen, defaultServe } from "./_runtime.ts";
 import type { HttpServer, Serve } from "./admin/serve_types.ts";
 import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
 import { ConfigError } from "./config.ts";
+import { loadServerSecurity, SECURITY_FLAGS, type ServerSecurity } from "./_security.ts";
 import { type NameServer, startNameServer } from "./namesrv/name_server.ts";
 
 /** Options of `runNameServer`. */
@@ -41,6 +42,7 @@ export function nameServerSpec(usage: string) {
       "admin-port": { description: "Serve the admin API, metrics and dashboard on this port (default: off unless admin.port is configured)", valueName: "port" },
       "admin-host": { description: "Address the admin API binds (keep it private)", default: "127.0.0.1", valueName: "host" },
       "admin-token": { description: "Bearer token required for admin changes (default: admin.token, $RMQ_ADMIN_TOKEN; none)", valueName: "token" },
+      ...SECURITY_FLAGS,
     },
     schema: v.object({
       config: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
@@ -51,6 +53,9 @@ export function nameServerSpec(usage: string) {
       adminPort: v.optional(PortFlag),
       adminHost: v.optional(HostFlag),
       adminToken: v.optional(v.pipe(v.string(), v.minLength(8, "must have at least 8 characters"))),
+      acl: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      tlsCert: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      tlsKey: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
     }),
   };
 }
@@ -70,6 +75,8 @@ export async function runNameServer(args: readonly string[], options: RunNameSer
     layered = loadLayeredConfig(flags.config, {
       nameserver: { host: flags.host, port: flags.port, brokerExpiryMs: flags.brokerExpiryMs, scanIntervalMs: flags.scanIntervalMs },
       admin: { host: flags.adminHost, port: flags.adminPort, token: flags.adminToken },
+      acl: { file: flags.acl },
+      tls: { cert: flags.tlsCert, key: flags.tlsKey },
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -79,6 +86,13 @@ export async function runNameServer(args: readonly string[], options: RunNameSer
   const { config } = layered;
   const ns = config.nameserver;
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  let security: ServerSecurity;
+  try {
+    security = loadServerSecurity(config, { log });
+  } catch (error) {
+    console.error(`Cannot start the NameServer: ${(error as Error).message}`);
+    process.exit(1);
+  }
   let nameServer: NameServer;
   try {
     nameServer = await startNameServer({
@@ -88,6 +102,8 @@ export async function runNameServer(args: readonly string[], options: RunNameSer
       brokerExpiryMs: ns.brokerExpiryMs,
       scanIntervalMs: ns.scanIntervalMs,
       log,
+      acl: security.guard,
+      tls: security.tls,
     });
   } catch (error) {
     console.error(`Cannot start the NameServer on ${ns.host}:${ns.port}: ${(error as Error).message}`);
@@ -104,13 +120,15 @@ export async function runNameServer(args: readonly string[], options: RunNameSer
         port,
         nameServer,
         token: token || undefined,
+        acl: security.rules,
+        tls: security.tls,
       });
     } catch (error) {
       console.error(`Cannot serve the admin API on ${host}:${port}: ${(error as Error).message}`);
       await nameServer.close();
       process.exit(1);
     }
-    console.log(`Admin API, metrics and dashboard on ${adminUrl(admin)}`);
+    console.log(`Admin API, metrics and dashboard on ${adminUrl(admin, security.tls !== undefined)}`);
   }
 
   let stopping = false;
@@ -118,6 +136,7 @@ export async function runNameServer(args: readonly string[], options: RunNameSer
     if (stopping) return;
     stopping = true;
     log(`${signal} received, stopping`);
+    security.close();
     Promise.resolve(admin?.close()).then(() => nameServer.close()).then(
       () => process.exit(0),
       (error) => {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Dialer, Listen } from "../core/remoting/transport.ts";
+import type { Dialer, DialOptions, Listen } from "../core/remoting/transport.ts";
 import type { Serve } from "./admin/serve_types.ts";
 
 /**
@@ -41,17 +41,18 @@ const DIAL_ADAPTERS = {
 /**
  * Loads the dialer of the current runtime, for server-to-server links.
  *
+ * @param options TLS settings (for NameServers that serve TLS); plain TCP without them.
  * @returns `server/bun/connect.ts` on Bun, `server/deno/connect.ts` on Deno.
  * @throws {Error} On any other runtime.
  */
-export async function defaultDial(): Promise<Dialer> {
+export async function defaultDial(options: DialOptions = {}): Promise<Dialer> {
   const runtime = (Object.keys(DIAL_ADAPTERS) as Array<keyof typeof DIAL_ADAPTERS>).find((name) => name in globalThis);
   if (runtime === undefined) {
     throw new Error("No dialer for this runtime: run the server on Bun or Deno, or pass a Dialer yourself");
   }
   const specifier = new URL(DIAL_ADAPTERS[runtime], import.meta.url).href;
-  const module = (await import(specifier)) as { dial: Dialer };
-  return module.dial;
+  const module = (await import(specifier)) as { dial: Dialer; createDialer(options: DialOptions): Dialer };
+  return options.tls === undefined ? module.dial : module.createDialer(options);
 }
 
 const SERVE_ADAPTERS = {

@@ -37,6 +37,11 @@ const BrokerSection = v.strictObject({
   autoCreateTopicEnable: v.optional(v.boolean()),
   defaultTopicQueueNums: v.optional(v.pipe(positive, v.maxValue(1024, "must be at most 1024")), 8),
   maxMessageSize: v.optional(v.pipe(positive, v.maxValue(64 * 1024 * 1024, "must be at most 64 MiB")), 4 * 1024 * 1024),
+  maxFrameSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(64 * 1024, "must be at least 65536"), v.maxValue(256 * 1024 * 1024, "must be at most 256 MiB")), 8 * 1024 * 1024),
+  maxInFlightPerConnection: v.optional(v.pipe(positive, v.maxValue(1_000_000, "must be at most 1000000")), 10_000),
+  maxConnectionsPerIp: v.optional(v.pipe(positive, v.maxValue(1_000_000, "must be at most 1000000")), 1000),
+  maxPullBatchSize: v.optional(v.pipe(positive, v.maxValue(1024, "must be at most 1024")), 1024),
+  maxHeldPulls: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "must be 0 or more"), v.maxValue(10_000_000, "must be at most 10000000")), 10_000),
   messageDelayLevel: v.optional(v.pipe(v.string(), v.regex(/^\s*\d+(ms|s|m|h|d)(\s+\d+(ms|s|m|h|d))*\s*$/, "expected durations such as \"1s 5s 1m\"")), "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"),
 });
 
@@ -44,6 +49,27 @@ const AdminSection = v.strictObject({
   host: v.optional(host, "127.0.0.1"),
   port: v.optional(port, 8080),
   token: v.optional(v.string()),
+});
+
+const path = v.pipe(v.string(), v.minLength(1, "must not be empty"));
+
+const AclSection = v.strictObject({
+  /** The ACL file (config/acl.yaml); ACL is off without it. */
+  file: v.optional(path),
+  /** The account a broker signs its NameServer registrations with (default: the file's first admin). */
+  accessKey: v.optional(v.string()),
+  secretKey: v.optional(v.string()),
+});
+
+const TlsSection = v.strictObject({
+  /** PEM certificate of the client and admin listeners; TLS is off without it. */
+  cert: v.optional(path),
+  /** PEM private key matching `cert`. */
+  key: v.optional(path),
+  /** PEM CA a broker trusts when dialing TLS NameServers (standalone: `cert`). */
+  ca: v.optional(path),
+  /** Whether the broker dials its NameServers over TLS. @default false (standalone: when cert is set) */
+  nameServers: v.optional(v.boolean()),
 });
 
 const ProducerSection = v.strictObject({
@@ -64,6 +90,8 @@ export const ConfigSchema = v.strictObject({
   nameserver: v.optional(NameServerSection, {}),
   broker: v.optional(BrokerSection, {}),
   admin: v.optional(AdminSection, {}),
+  acl: v.optional(AclSection, {}),
+  tls: v.optional(TlsSection, {}),
   producer: v.optional(ProducerSection, {}),
   consumer: v.optional(ConsumerSection, {}),
 });
@@ -93,7 +121,7 @@ export interface LoadConfigOptions {
   overrides?: { [S in keyof Config]?: Partial<Config[S]> };
 }
 
-const SECTIONS = ["nameserver", "broker", "admin", "producer", "consumer"] as const;
+const SECTIONS = ["nameserver", "broker", "admin", "acl", "tls", "producer", "consumer"] as const;
 
 function camelToSnake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();

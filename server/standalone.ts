@@ -29,7 +29,8 @@ export interface Standalone {
 
 /**
  * Starts a NameServer and a Broker registered with it. Topics are auto-created on first send
- * unless `autoCreateTopicEnable` is false.
+ * unless `autoCreateTopicEnable` is false. `acl` and `tls` apply to both listeners; with TLS, pass
+ * a `dial` that speaks TLS, since the broker registers with the NameServer over it.
  *
  * @param options Ports, data directory and broker settings.
  * @returns The running pair.
@@ -41,6 +42,8 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     hostname,
     port: options.nameServerPort ?? 9876,
     log: options.log,
+    ...(options.acl === undefined ? {} : { acl: options.acl }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
   const nsHost = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
   const nameServerAddress = `${nsHost}:${nameServer.port}`;

@@ -1,112 +1,178 @@
 /**
- * `rmq bench`: the load tool of `bench/load.ts` as a verb. Sends messages in sync, async, oneway and
- * batch modes and reports throughput, latency and what the broker stored; without `--namesrv` it
- * runs against a standalone server of its own, in a temporary directory.
+ * `rmq bench [produce|consume|e2e]`: the load tool (also `bench/load.ts`). Measures send
+ * throughput and latency per mode (produce), consume throughput from a backlog (consume), or
+ * end-to-end latency at a steady rate (e2e), with the CPU and memory of client and broker. Without
+ * `--namesrv` it starts a standalone server in a child process (under Bun or Deno) and reports its
+ * startup time and idle memory too.
  *
  * @module
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
 import * as v from "valibot";
 import { TopicName } from "../../core/protocol/headers.ts";
 import { integerFlag } from "../../server/_flags.ts";
-import { startStandalone } from "../../server/standalone.ts";
 import { type Command, NAMESRV_FLAG, NamesrvEntry, parse } from "../_command.ts";
-import { formatLoadReports, LOAD_MODES, type LoadReport, runLoad } from "../_load.ts";
-import { printJson, progress, write } from "../_output.ts";
+import {
+  CONSUME_MODES,
+  type ConsumeMode,
+  LOAD_MODES,
+  type LoadMode,
+  type LoadOptions,
+  type LoadReport,
+  runConsume,
+  runE2e,
+  runLoad,
+  type Workload,
+  WORKLOADS,
+} from "../_load.ts";
+import { formatLoadRun, liveLine, type LoadRun, loadProblems } from "../_load_report.ts";
+import { type LoadServer, startLoadServer } from "../_load_server.ts";
+import { processCpuSeconds, processMemory } from "../_load_stats.ts";
+import { CliError, ExitCode, printJson, write } from "../_output.ts";
 
 const spec = {
-  usage: "rmq bench [flags]",
-  summary: "Measures send throughput and latency per mode, and checks that the broker stored every acknowledged message. " +
-    "Without --namesrv, starts a standalone server of its own in a temporary directory.",
+  usage: "rmq bench [produce|consume|e2e] [flags]",
+  summary: "Load test. produce (the default): send throughput and latency per mode, and a check that the broker stored " +
+    "every acknowledged message. consume: fills a backlog of --count messages, then reads it with a push consumer and " +
+    "with pull loops. e2e: sends at --rate while a push consumer consumes, and times each message from send to handler. " +
+    "Reports msgs/s, MB/s, latency percentiles, errors, and CPU and peak memory of client and broker. Without --namesrv, " +
+    "starts a standalone server of its own in a child process and a temporary directory, and reports its startup time.",
   flags: {
     namesrv: { ...NAMESRV_FLAG, description: "NameServers of the cluster to load (default: a standalone of its own)" },
-    modes: { description: "Modes to run, comma separated: sync, async, oneway, batch", default: LOAD_MODES.join(","), valueName: "modes" },
-    count: { description: "Messages per mode", default: "50000", valueName: "n" },
+    "broker-pid": { description: "With --namesrv: PID of the broker process, to report its CPU and memory", valueName: "pid" },
+    runtime: { description: "Runtime of the standalone started: bun or deno (default: this one's)", valueName: "name" },
+    modes: { description: "Modes, comma separated. produce: sync, async, oneway, batch (default: all); consume: push, pull (default: both)", valueName: "modes" },
+    count: { description: "Messages per mode (the backlog, for consume) (default: 50000, or no cap with --duration)", valueName: "n" },
+    duration: { description: "produce, e2e: send for this many seconds (and at most --count messages, when given)", valueName: "s" },
     size: { description: "Body bytes", default: "1024", valueName: "bytes" },
     concurrency: { description: "Concurrent senders (sync, batch)", default: "10", valueName: "n" },
-    inflight: { description: "Sends in flight (async)", default: "1000", valueName: "n" },
-    batch: { description: "Messages per batch", default: "32", valueName: "n" },
+    inflight: { description: "Sends in flight (async, consume's fill, e2e)", default: "1000", valueName: "n" },
+    batch: { description: "Messages per batch send, and per pull", default: "32", valueName: "n" },
+    rate: { description: "e2e: messages sent a second", default: "5000", valueName: "n" },
     topic: { description: "Topic prefix; each mode uses <topic>_<mode> (default: bench_<time>)", valueName: "topic" },
+    queues: { description: "Queues of each topic created", default: "4", valueName: "n" },
     flush: { description: "Flush mode of the standalone started (async or sync)", default: "async", valueName: "mode" },
     json: { description: "Print JSON instead of a table", type: "boolean" as const },
   },
   schema: v.object({
     namesrv: NamesrvEntry,
-    modes: v.pipe(
+    brokerPid: v.optional(integerFlag(1)),
+    runtime: v.optional(v.picklist(["bun", "deno"], "expected bun or deno")),
+    modes: v.optional(v.pipe(
       v.string(),
       v.transform((s) => s.split(",").map((m) => m.trim()).filter((m) => m !== "")),
-      v.array(v.picklist(LOAD_MODES, "expected sync, async, oneway or batch")),
       v.minLength(1, "expected at least one mode"),
-    ),
-    count: integerFlag(1, 100_000_000),
+    )),
+    count: v.optional(integerFlag(1, 100_000_000)),
+    duration: v.optional(v.pipe(
+      v.string(),
+      v.regex(/^\d+(\.\d+)?$/, "expected seconds, such as 10 or 0.5"),
+      v.transform(Number),
+      v.minValue(0.01, "must be at least 0.01"),
+    )),
     size: integerFlag(1, 4 * 1024 * 1024),
     concurrency: integerFlag(1, 10_000),
     inflight: integerFlag(1, 100_000),
     batch: integerFlag(1, 1024),
+    rate: integerFlag(1, 10_000_000),
     topic: v.optional(TopicName),
+    queues: integerFlag(1, 1024),
     flush: v.picklist(["async", "sync"], "expected async or sync"),
     json: v.optional(v.boolean(), false),
   }),
 };
 
+function checkModes<T extends string>(given: string[] | undefined, allowed: readonly T[], expected: string): T[] {
+  if (given === undefined) return [...allowed];
+  for (const mode of given) {
+    if (!(allowed as readonly string[]).includes(mode)) {
+      throw new CliError(`Invalid value "${mode}" of --modes: expected ${expected}`, ExitCode.USAGE);
+    }
+  }
+  return given as T[];
+}
+
 /** `rmq bench`. */
 export const bench: Command = {
-  summary: "Load test: send throughput, latency and durability check",
+  summary: "Load test: produce, consume and end-to-end throughput, latency and resource use",
   async run(args, runtime) {
-    const flags = parse(spec, args);
-    let dir: string | undefined;
-    let system: Awaited<ReturnType<typeof startStandalone>> | undefined;
-    let nameServers = flags.namesrv;
-    if (nameServers === undefined) {
-      dir = mkdtempSync(join(tmpdir(), "rmq-bench-"));
-      system = await startStandalone({
-        listen: runtime.listen,
-        dial: runtime.dial,
-        hostname: "127.0.0.1",
-        port: 0,
-        nameServerPort: 0,
-        dataDir: dir,
-        flushMode: flags.flush,
-        log: () => {},
-      });
-      nameServers = [system.nameServerAddress];
+    const workload: Workload = (WORKLOADS as readonly string[]).includes(args[0] ?? "") ? args[0] as Workload : "produce";
+    const flags = parse(spec, workload === args[0] ? args.slice(1) : args);
+    const modes: string[] = workload === "produce"
+      ? checkModes<LoadMode>(flags.modes, LOAD_MODES, "sync, async, oneway or batch")
+      : workload === "consume"
+      ? checkModes<ConsumeMode>(flags.modes, CONSUME_MODES, "push or pull")
+      : ["e2e"];
+    if (flags.brokerPid !== undefined && flags.namesrv === undefined) {
+      throw new CliError("--broker-pid goes with --namesrv: the broker the tool starts is measured anyway", ExitCode.USAGE);
     }
-    const options = {
-      nameServers,
+    if (flags.runtime !== undefined && flags.namesrv !== undefined) {
+      throw new CliError("--runtime picks the runtime of the server the tool starts; it does not go with --namesrv", ExitCode.USAGE);
+    }
+    if (flags.duration !== undefined && workload === "consume") {
+      throw new CliError("--duration applies to produce and e2e; consume reads a backlog of --count messages", ExitCode.USAGE);
+    }
+    const count = flags.count ?? (flags.duration === undefined ? 50_000 : Number.MAX_SAFE_INTEGER);
+    let server: LoadServer | undefined;
+    if (flags.namesrv === undefined) {
+      server = await startLoadServer({ runtime: flags.runtime ?? ("Deno" in globalThis ? "deno" : "bun"), flush: flags.flush });
+    }
+    const brokerPid = server?.startup.pid ?? flags.brokerPid;
+    const line = liveLine();
+    const options: LoadOptions = {
+      nameServers: flags.namesrv ?? [server!.namesrv],
       dial: runtime.dial,
       topic: flags.topic ?? `bench_${Date.now()}`,
-      count: flags.count,
+      count,
+      durationMs: flags.duration === undefined ? undefined : flags.duration * 1000,
       size: flags.size,
       concurrency: flags.concurrency,
       inflight: flags.inflight,
       batch: flags.batch,
+      queues: flags.queues,
+      rate: flags.rate,
+      brokerPid,
+      onProgress: line.update,
     };
     const reports: LoadReport[] = [];
+    let run: LoadRun;
     try {
-      for (const mode of flags.modes) {
-        const bar = progress(mode.padEnd(7), flags.count);
-        let shown = 0;
+      for (const mode of modes) {
         try {
-          reports.push(await runLoad(mode, { ...options, onProgress: (done) => {
-            bar.tick(done - shown);
-            shown = done;
-          } }));
+          if (workload === "produce") reports.push(await runLoad(mode as LoadMode, options));
+          else if (workload === "consume") reports.push(await runConsume(mode as ConsumeMode, options));
+          else reports.push(await runE2e(options));
         } finally {
-          bar.done();
+          line.done();
         }
       }
+      run = {
+        settings: {
+          workload,
+          count: count === Number.MAX_SAFE_INTEGER ? null : count,
+          durationMs: options.durationMs,
+          size: flags.size,
+          concurrency: flags.concurrency,
+          inflight: flags.inflight,
+          batch: flags.batch,
+          queues: flags.queues,
+          rate: flags.rate,
+          flush: server === undefined ? undefined : flags.flush,
+        },
+        server: server === undefined ? null : {
+          ...server.startup,
+          cpuSeconds: processCpuSeconds(server.startup.pid),
+          peakRssBytes: processMemory(server.startup.pid).peakRssBytes,
+        },
+        reports,
+      };
     } finally {
-      await system?.close();
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      await server?.stop();
     }
-    if (flags.json) {
-      await printJson({ size: flags.size, count: flags.count, concurrency: flags.concurrency, inflight: flags.inflight, batch: flags.batch, flush: flags.flush, reports });
-    } else await write(formatLoadReports(reports, options, flags.flush));
-    const clean = reports.every((r) => r.failed === 0 && r.stored === r.ok);
-    if (!clean) process.stderr.write("Error: some sends failed or the broker stored a different count than acknowledged\n");
-    return clean ? 0 : 1;
+    if (flags.json) await printJson(run);
+    else await write(formatLoadRun(run));
+    const problems = loadProblems(run);
+    for (const problem of problems) process.stderr.write(`Error: ${problem}\n`);
+    return problems.length === 0 ? ExitCode.OK : ExitCode.FAILED;
   },
 };

@@ -9,7 +9,8 @@ import * as v from "valibot";
 import type { Dialer, Listen } from "../../core/remoting/transport.ts";
 import { loadLayeredConfig } from "../../server/_config_layers.ts";
 import { HostFlag, integerFlag, parseFlagsOrExit, PortFlag } from "../../server/_flags.ts";
-import { defaultServe } from "../../server/_runtime.ts";
+import { defaultDial, defaultServe } from "../../server/_runtime.ts";
+import { loadServerSecurity, SECURITY_FLAGS, type ServerSecurity } from "../../server/_security.ts";
 import type { HttpServer, Serve } from "../../server/admin/serve_types.ts";
 import { adminUrl, startAdminServer } from "../../server/admin/start_admin.ts";
 import { startStandalone } from "../../server/standalone.ts";
@@ -31,6 +32,7 @@ const spec = {
     "admin-host": { description: "Address the admin API binds (keep it private)", default: "127.0.0.1", valueName: "host" },
     "admin-token": { description: "Bearer token required for admin changes (default: admin.token, $RMQ_ADMIN_TOKEN; none)", valueName: "token" },
     "no-admin": { description: "Do not serve the admin API and dashboard", type: "boolean" as const },
+    ...SECURITY_FLAGS,
   },
   schema: v.object({
     config: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
@@ -44,6 +46,9 @@ const spec = {
     adminHost: v.optional(HostFlag),
     adminToken: v.optional(v.pipe(v.string(), v.minLength(8, "must have at least 8 characters"))),
     noAdmin: v.optional(v.boolean(), false),
+    acl: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+    tlsCert: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+    tlsKey: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
   }),
 };
 
@@ -62,14 +67,25 @@ export async function standalone(args: string[], runtime: { listen: Listen; dial
       nameserver: { port: flags.namesrvPort },
       broker: { host: flags.host, port: flags.port, dataDir: flags.dataDir, flushMode: flags.flush, commitLogSegmentSize: flags.segmentSize },
       admin: { host: flags.adminHost, port: flags.adminPort, token: flags.adminToken },
+      acl: { file: flags.acl },
+      tls: { cert: flags.tlsCert, key: flags.tlsKey },
     }).config;
+  } catch (error) {
+    throw new CliError(`Cannot start: ${(error as Error).message}`, 1);
+  }
+  let security: ServerSecurity;
+  try {
+    security = loadServerSecurity(config, { standalone: true });
   } catch (error) {
     throw new CliError(`Cannot start: ${(error as Error).message}`, 1);
   }
   const b = config.broker;
   const system = await startStandalone({
     listen: runtime.listen,
-    dial: runtime.dial,
+    dial: security.nameServerDial.tls === undefined ? runtime.dial : await defaultDial(security.nameServerDial),
+    acl: security.guard,
+    nameServerCredentials: security.nameServerCredentials,
+    tls: security.tls,
     hostname: b.host,
     nameServerPort: config.nameserver.port,
     port: b.port,
@@ -97,6 +113,8 @@ export async function standalone(args: string[], runtime: { listen: Listen; dial
         nameServer: system.nameServer,
         dataDir: b.dataDir,
         token: token || undefined,
+        acl: security.rules,
+        tls: security.tls,
       });
     } catch (error) {
       await system.close();
@@ -104,7 +122,8 @@ export async function standalone(args: string[], runtime: { listen: Listen; dial
     }
   }
   console.log(`Standalone ready: NameServer ${system.nameServerAddress}, broker ${system.brokerAddress}, data in ${b.dataDir}`);
-  if (admin !== undefined) console.log(`Dashboard and admin API on ${adminUrl(admin)}`);
+  if (admin !== undefined) console.log(`Dashboard and admin API on ${adminUrl(admin, security.tls !== undefined)}`);
+  if (security.guard !== undefined) console.log(`ACL on: requests must be signed (${config.acl.file})`);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -112,6 +131,7 @@ export async function standalone(args: string[], runtime: { listen: Listen; dial
     console.log(`${signal} received: shutting down`);
     await admin?.close();
     await system.close();
+    security.close();
     console.log("Stopped");
     process.exit(0);
   };

@@ -1,49 +1,82 @@
 /**
- * Node's TCP client adapter on `node:net` (also works under Bun and Deno's Node compatibility).
+ * Node's TCP client adapter on `node:net`, or `node:tls` with TLS options (also works under Bun and
+ * Deno's Node compatibility).
  *
  * @module
  */
-import { createConnection } from "node:net";
-import { type Dialer, parseAddress, type Transport } from "../../core/remoting/transport.ts";
+import { createConnection, isIP, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
+import { type Dialer, type DialOptions, parseAddress, type Transport } from "../../core/remoting/transport.ts";
 
 /**
- * Dials `host:port` with `net.createConnection`.
+ * Makes a dialer on `net.createConnection`, or `tls.connect` (resolving after the handshake).
+ *
+ * @param options TLS settings; plain TCP without them.
+ * @returns The dialer.
+ */
+export function createDialer(options: DialOptions = {}): Dialer {
+  const tls = options.tls;
+  return (address, handlers) => {
+    const { host, port } = parseAddress(address);
+    return new Promise((resolve, reject) => {
+      let socket: Socket;
+      let readyEvent: string;
+      if (tls === undefined) {
+        socket = createConnection({ host, port, noDelay: true });
+        readyEvent = "connect";
+      } else {
+        const serverName = tls.serverName ?? (isIP(host) === 0 ? host : undefined);
+        socket = connectTls({
+          host,
+          port,
+          rejectUnauthorized: tls.rejectUnauthorized ?? true,
+          ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+          ...(serverName === undefined ? {} : { servername: serverName }),
+        });
+        socket.setNoDelay(true);
+        readyEvent = "secureConnect";
+      }
+      let connected = false;
+      let closed = false;
+      let lastError: Error | undefined;
+      socket.on(readyEvent, () => {
+        connected = true;
+        const transport: Transport = {
+          remoteAddress: address,
+          get bufferedAmount() {
+            return socket.writableLength;
+          },
+          write: (data) => {
+            socket.write(data);
+          },
+          close: () => socket.end(),
+        };
+        resolve(transport);
+      });
+      socket.on("data", (chunk: Uint8Array) => handlers.data(chunk));
+      socket.on("drain", () => handlers.drain?.());
+      socket.on("error", (error) => {
+        lastError = error;
+        if (!connected) reject(error);
+      });
+      socket.on("close", () => {
+        if (!connected) {
+          reject(lastError ?? new Error(`Connection to ${address} closed before it was ready`));
+          return;
+        }
+        if (closed) return;
+        closed = true;
+        handlers.close(lastError);
+      });
+    });
+  };
+}
+
+/**
+ * Dials `host:port` with `net.createConnection` over plain TCP.
  *
  * @param address The server.
  * @param handlers Where bytes and the close go.
  * @returns The transport.
  */
-export const dial: Dialer = (address, handlers) => {
-  const { host, port } = parseAddress(address);
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host, port, noDelay: true });
-    let connected = false;
-    let closed = false;
-    let lastError: Error | undefined;
-    socket.on("connect", () => {
-      connected = true;
-      const transport: Transport = {
-        remoteAddress: address,
-        get bufferedAmount() {
-          return socket.writableLength;
-        },
-        write: (data) => {
-          socket.write(data);
-        },
-        close: () => socket.end(),
-      };
-      resolve(transport);
-    });
-    socket.on("data", (chunk: Uint8Array) => handlers.data(chunk));
-    socket.on("drain", () => handlers.drain?.());
-    socket.on("error", (error) => {
-      lastError = error;
-      if (!connected) reject(error);
-    });
-    socket.on("close", () => {
-      if (!connected || closed) return;
-      closed = true;
-      handlers.close(lastError);
-    });
-  });
-};
+export const dial: Dialer = createDialer();

@@ -70,7 +70,13 @@ export function createDispatcher(
     connection.respond(request, { code: ResponseCode.SYSTEM_ERROR, remark: `Request ${request.code} failed: ${message}` });
   };
   const answer = (connection: Connection, request: Command, reply: Reply | undefined) => {
-    if (reply !== undefined) connection.respond(request, reply);
+    if (reply === undefined) return;
+    try {
+      connection.respond(request, reply);
+    } catch (error) {
+      // A reply that cannot be encoded is a bug here, not the client's fault: say so, keep serving.
+      fail(connection, request, error);
+    }
   };
   return (request, connection) => {
     const proc = processors[request.code];

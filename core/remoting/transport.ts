@@ -39,12 +39,38 @@ export interface TransportHandlers {
 /** Opens a client connection to `host:port`. */
 export type Dialer = (address: string, handlers: TransportHandlers) => Promise<Transport>;
 
+/** Options of a runtime's `createDialer`. */
+export interface DialOptions {
+  /** Dial TLS, checking the server this way; plain TCP when absent. */
+  tls?: TlsClientOptions;
+}
+
 /** Options of a `Listen` call. */
 export interface ListenOptions {
   /** Address to bind. @default "0.0.0.0" */
   hostname?: string;
   /** Port to bind; 0 picks a free one. */
   port: number;
+  /** Serve TLS with this certificate and key (PEM text) instead of plain TCP. */
+  tls?: TlsServerOptions;
+}
+
+/** A server's TLS identity. */
+export interface TlsServerOptions {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
+}
+
+/** How a client checks a TLS server. */
+export interface TlsClientOptions {
+  /** Trusted CA certificates (PEM); the runtime's roots when absent. */
+  ca?: string;
+  /** Refuse servers whose certificate does not check out. Deno cannot turn this off. @default true */
+  rejectUnauthorized?: boolean;
+  /** The name the certificate must carry. @default the host dialed */
+  serverName?: string;
 }
 
 /** A listening server socket. */

@@ -13,6 +13,7 @@ import type { Processor, Reply } from "../../core/remoting/dispatcher.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import type { NameServer } from "../namesrv/name_server.ts";
 import { httpError } from "./_http.ts";
+import type { AclRules } from "../acl/acl_rules.ts";
 import { TpsMeter } from "./_tps.ts";
 
 /** The parts of a running broker the admin app reads. `startBroker`'s `Broker` fits. */
@@ -34,6 +35,12 @@ export interface AdminAppOptions {
   nameServer?: Pick<NameServer, "routeTable" | "port">;
   /** When set, mutating requests need `Authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * The ACL in force (see `server/acl/`): every request but `/healthz` then needs
+   * `Authorization: Basic base64(accessKey:secretKey)` of an account, and changes an admin account.
+   * Supersedes `token`.
+   */
+  acl?: () => AclRules;
   /** The rocketmq-ts version, reported by `/api/cluster` and `/metrics`. */
   version: string;
   /** Clock in ms. @default Date.now */

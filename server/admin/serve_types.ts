@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { TlsServerOptions } from "../../core/remoting/transport.ts";
 
 /** Answers one HTTP request (Hono's `app.fetch`). */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -14,6 +15,8 @@ export interface ServeOptions {
   hostname: string;
   /** Port to bind; 0 picks a free one. */
   port: number;
+  /** Serve HTTPS with this certificate and key (PEM text). */
+  tls?: TlsServerOptions;
 }
 
 /** A running HTTP server. */

@@ -7,6 +7,7 @@
 import { createAdminApp } from "./app.ts";
 import type { AdminAppOptions } from "./_state.ts";
 import type { HttpServer, Serve } from "./serve_types.ts";
+import type { TlsServerOptions } from "../../core/remoting/transport.ts";
 
 /** The rocketmq-ts version the admin API reports. */
 export const VERSION = "0.1.0";
@@ -21,6 +22,8 @@ export interface AdminServerOptions extends Omit<AdminAppOptions, "version"> {
   port?: number;
   /** @default VERSION */
   version?: string;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: TlsServerOptions;
 }
 
 /**
@@ -30,21 +33,22 @@ export interface AdminServerOptions extends Omit<AdminAppOptions, "version"> {
  * @returns The running HTTP server.
  */
 export function startAdminServer(options: AdminServerOptions): Promise<HttpServer> {
-  const { serve, hostname = "127.0.0.1", port = 8080, version = VERSION, ...appOptions } = options;
+  const { serve, hostname = "127.0.0.1", port = 8080, version = VERSION, tls, ...appOptions } = options;
   const app = createAdminApp({ ...appOptions, version });
-  return serve({ hostname, port }, app.fetch);
+  return serve({ hostname, port, ...(tls === undefined ? {} : { tls }) }, app.fetch);
 }
 
 /**
  * The URL people open for a running admin server.
  *
  * @param server The server.
- * @returns `http://host:port/`, the wildcard address shown as loopback.
+ * @param secure Whether it serves HTTPS.
+ * @returns `http(s)://host:port/`, the wildcard address shown as loopback.
  */
-export function adminUrl(server: Pick<HttpServer, "hostname" | "port">): string {
+export function adminUrl(server: Pick<HttpServer, "hostname" | "port">, secure = false): string {
   let host = server.hostname;
   if (host === "0.0.0.0") host = "127.0.0.1";
   else if (host === "::") host = "[::1]";
   else if (host.includes(":")) host = `[${host}]`;
-  return `http://${host}:${server.port}/`;
+  return `${secure ? "https" : "http"}://${host}:${server.port}/`;
 }

@@ -36,9 +36,15 @@ import { pullMessageProcessor } from "./processors/pull.ts";
 import { sendBackProcessor } from "./processors/send_back.ts";
 import { sendBatchProcessor, sendMessageProcessor } from "./processors/send.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
+import { loadState, STATE_FILES } from "./state_files.ts";
+import { ConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP } from "./connections_per_ip.ts";
+import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight_limit.ts";
 import { QueueLockManager } from "./queue_lock_manager.ts";
 import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
 import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
+import type { Credentials } from "../../core/auth/signing.ts";
+import type { AclGuard } from "../acl/acl_guard.ts";
+import type { TlsServerOptions } from "../../core/remoting/transport.ts";
 
 /** Options of `startBroker`. */
 export interface BrokerOptions {
@@ -80,6 +86,14 @@ export interface BrokerOptions {
   maxMessageSize?: number;
   /** Largest frame in bytes. @default 8 MiB */
   maxFrameSize?: number;
+  /** Requests processed at once per connection; past it a request is answered SYSTEM_BUSY at once. @default 10000 (the producer's own in-flight default) */
+  maxInFlightPerConnection?: number;
+  /** Open connections from one IP; past it new connections are closed (and logged). @default 1000 */
+  maxConnectionsPerIp?: number;
+  /** Most messages one pull returns (a larger `maxMsgNums` is cut to it), 1 to 1024. @default 1024 */
+  maxPullBatchSize?: number;
+  /** Pulls parked by long polling at once; past it a pull that found nothing is answered at once. @default 10000 */
+  maxHeldPulls?: number;
   /** NameServer re-registration period. @default 30000 */
   registerIntervalMs?: number;
   /** Consumer offsets are saved this often. @default 5000 */
@@ -96,6 +110,12 @@ export interface BrokerOptions {
   lockExpiryMs?: number;
   /** Where log lines go. @default console.log */
   log?: (line: string) => void;
+  /** Checks every client request against an ACL (see `server/acl/`). @default none: ACL off */
+  acl?: AclGuard;
+  /** Serve clients over TLS with this certificate and key (PEM). @default plain TCP */
+  tls?: TlsServerOptions;
+  /** The account NameServer registrations are signed with (when the NameServers enforce ACL). */
+  nameServerCredentials?: () => Credentials | undefined;
 }
 
 /** A running broker. */
@@ -121,15 +141,17 @@ function jsonFile<T>(storage: SegmentStorage, path: string, schema: v.GenericSch
   });
 }
 
-function tracked<H>(proc: Processor<H>, counter: { inFlight: number; idle?: () => void }): Processor<H> {
-  const done = () => {
-    if (--counter.inFlight === 0) counter.idle?.();
-  };
+function tracked<H>(proc: Processor<H>, counter: { inFlight: number; idle?: () => void }, limit: InFlightLimit): Processor<H> {
   return {
     schema: proc.schema,
     ...(proc.fast === undefined ? {} : { fast: proc.fast }),
     handle(header, request, connection) {
       counter.inFlight++;
+      limit.enter(connection);
+      const done = () => {
+        limit.leave(connection);
+        if (--counter.inFlight === 0) counter.idle?.();
+      };
       let result;
       try {
         result = proc.handle(header, request, connection);
@@ -159,22 +181,40 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
   let accepting = true;
   let onConnectionClosed: (c: Connection) => void = () => {};
+  const maxPullBatchSize = options.maxPullBatchSize ?? 1024;
+  if (!Number.isSafeInteger(maxPullBatchSize) || maxPullBatchSize < 1 || maxPullBatchSize > 1024) {
+    throw new RangeError(`Invalid maxPullBatchSize "${maxPullBatchSize}": expected an integer from 1 to 1024`);
+  }
+  const inFlight = new InFlightLimit(options.maxInFlightPerConnection ?? DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION);
+  const perIp = new ConnectionsPerIp({ max: options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP, log });
 
-  const listener: Listener = await options.listen({ hostname, port: options.port ?? 10911 }, (transport) => {
+  const listenOptions = { hostname, port: options.port ?? 10911, ...(options.tls === undefined ? {} : { tls: options.tls }) };
+  const listener: Listener = await options.listen(listenOptions, (transport) => {
+    const ip = accepting ? perIp.admit(transport.remoteAddress) : undefined;
     const connection = new Connection({
       maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
       onRequest: (request, c) => {
-        if (dispatch !== undefined) dispatch(request, c);
-        else readyPromise.then(() => dispatch!(request, c));
+        if (!inFlight.admit(request, c)) return;
+        // Admitted here; the tracked processor counts it again while it runs.
+        if (dispatch !== undefined) {
+          inFlight.leave(c);
+          dispatch(request, c);
+        } else {
+          readyPromise.then(() => {
+            inFlight.leave(c);
+            dispatch!(request, c);
+          });
+        }
       },
       onClose: (c, error) => {
-        connections.delete(c);
+        if (ip !== undefined) perIp.release(ip);
+        if (!connections.delete(c)) return;
         onConnectionClosed(c);
         if (error !== undefined) log(`Connection ${c.remoteAddress} closed: ${error.message}`);
       },
     });
     connection.attach(transport);
-    if (!accepting) connection.close();
+    if (ip === undefined) connection.close();
     else connections.add(connection);
     return connection.handlers;
   });
@@ -201,27 +241,34 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     throw error;
   }
   const configStorage = options.storage ?? new FileSegmentStorage();
-  const topics = new TopicConfigManager(jsonFile(configStorage, join(options.dataDir, "config", "topics.json"), TopicTable), {
+  const configDir = join(options.dataDir, "config");
+  const topics = new TopicConfigManager(jsonFile(configStorage, join(configDir, STATE_FILES.topics.file), TopicTable), {
     autoCreateTopicEnable: options.autoCreateTopicEnable ?? false,
     defaultTopicQueueNums: options.defaultTopicQueueNums,
   });
-  const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(options.dataDir, "config", "consumer_offsets.json"), OffsetTable));
+  const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(configDir, STATE_FILES.offsets.file), OffsetTable));
   let schedule: ScheduleMessageService;
   try {
     schedule = new ScheduleMessageService({
       store,
-      file: jsonFile(configStorage, join(options.dataDir, "config", "delay_offsets.json"), DelayOffsetTable),
+      file: jsonFile(configStorage, join(configDir, STATE_FILES.delayOffsets.file), DelayOffsetTable),
       delayLevels: options.messageDelayLevel,
       persistIntervalMs: options.delayOffsetPersistIntervalMs,
       log,
     });
-    for (const warning of [topics.load(), offsets.load(), schedule.load()]) if (warning !== undefined) log(`Warning: ${warning}`);
+    const warnings = [
+      store.stats.recovery.checkpointWarning,
+      loadState(topics, STATE_FILES.topics, join(configDir, STATE_FILES.topics.file)),
+      loadState(offsets, STATE_FILES.offsets, join(configDir, STATE_FILES.offsets.file)),
+      loadState(schedule, STATE_FILES.delayOffsets, join(configDir, STATE_FILES.delayOffsets.file)),
+    ];
+    for (const warning of warnings) if (warning !== undefined) log(`Warning: ${warning}`);
   } catch (error) {
     await listener.close();
     await store.close();
     throw error;
   }
-  const holds = new PullHoldService();
+  const holds = new PullHoldService({ maxHeld: options.maxHeldPulls });
   store.onArrive = (topic, queueId, _offset, tagHash) => {
     holds.notify(topic, queueId, tagHash);
     if (topic === SCHEDULE_TOPIC) schedule.wake(queueId);
@@ -246,6 +293,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     storeHost,
     maxMessageSize: options.maxMessageSize ?? 4 * 1024 * 1024,
     maxPropertiesSize: 32767,
+    maxPullBatchSize,
     store,
     topics,
     offsets,
@@ -279,10 +327,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.LOCK_BATCH_MQ]: lockBatchProcessor(ctx),
     [RequestCode.UNLOCK_BATCH_MQ]: unlockBatchProcessor(ctx),
   };
-  for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter);
-  dispatch = createDispatcher(processors, {
+  for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter, inFlight);
+  const dispatcher = createDispatcher(processors, {
     onError: (error, request) => log(`Request ${request.code} failed: ${(error as Error)?.stack ?? error}`),
   });
+  dispatch = options.acl === undefined ? dispatcher : options.acl.wrap(dispatcher);
   ready();
   schedule.start();
 
@@ -295,6 +344,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     brokerAddr: address,
     topicConfigs: () => topics.all(),
     intervalMs: options.registerIntervalMs,
+    credentials: options.nameServerCredentials,
     log,
   });
   topics.onChange = () => registrar.scheduleRegister();

@@ -37,6 +37,8 @@ export interface BrokerContext {
   maxMessageSize: number;
   /** Largest properties text, in bytes. */
   maxPropertiesSize: number;
+  /** Most messages one pull returns; a larger `maxMsgNums` is cut to it. */
+  maxPullBatchSize: number;
   store: MessageStore;
   topics: TopicConfigManager;
   offsets: ConsumerOffsetManager;

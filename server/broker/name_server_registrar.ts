@@ -1,5 +1,7 @@
 /**
- * Keeps a broker registered with every NameServer: on start, on topic changes and every 30 s.
+ * Keeps a broker registered with every NameServer: on start, on topic changes and every 30 s,
+ * and — when a NameServer cannot be reached or its connection drops — again within seconds
+ * (backing off from 500 ms to 5 s) until it answers, so a restarted NameServer heals fast.
  *
  * @module
  */
@@ -7,6 +9,8 @@ import type { TopicConfig } from "../../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
+import { type Credentials, RequestSigner } from "../../core/auth/signing.ts";
+import type { Header } from "../../core/protocol/command.ts";
 
 /** Options of `NameServerRegistrar`. */
 export interface NameServerRegistrarOptions {
@@ -21,8 +25,13 @@ export interface NameServerRegistrarOptions {
   topicConfigs: () => TopicConfig[];
   /** @default 30000 */
   intervalMs?: number;
+  /** The account registrations are signed with, read at each request; none sends them unsigned. */
+  credentials?: () => Credentials | undefined;
   log?: (line: string) => void;
 }
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 5000;
 
 /** Registers with every NameServer and re-registers periodically. */
 export class NameServerRegistrar {
@@ -31,6 +40,8 @@ export class NameServerRegistrar {
   #timer: ReturnType<typeof setInterval> | undefined;
   #pending: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
+  #signer: { credentials: Credentials; signer: RequestSigner } | undefined;
+  readonly #retries = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
 
   /** @param options Who to register as and where. */
   constructor(options: NameServerRegistrarOptions) {
@@ -54,6 +65,10 @@ export class NameServerRegistrar {
 
   /** Registers with every NameServer now. */
   async registerAll(): Promise<void> {
+    await Promise.all(this.#options.nameServers.map((address) => this.#register(address)));
+  }
+
+  async #register(address: string): Promise<void> {
     const o = this.#options;
     const topicConfigs = Object.fromEntries(o.topicConfigs().map((c) => [c.topicName, c]));
     const header = {
@@ -64,17 +79,33 @@ export class NameServerRegistrar {
       haServerAddr: o.haServerAddr ?? "",
       topicConfigs,
     };
-    await Promise.all(o.nameServers.map(async (address) => {
-      try {
-        const connection = await this.#connection(address);
-        const response = await connection.request(RequestCode.REGISTER_BROKER, header, undefined, 5000);
-        if (response.code !== ResponseCode.SUCCESS) {
-          o.log?.(`NameServer ${address} refused registration: ${response.remark ?? response.code}`);
-        }
-      } catch (error) {
-        o.log?.(`Cannot register with NameServer ${address}: ${(error as Error).message}`);
+    try {
+      const connection = await this.#connection(address);
+      const response = await connection.request(RequestCode.REGISTER_BROKER, await this.#sign(RequestCode.REGISTER_BROKER, header), undefined, 5000);
+      if (response.code !== ResponseCode.SUCCESS) {
+        o.log?.(`NameServer ${address} refused registration: ${response.remark ?? response.code}`);
+        return;
       }
-    }));
+      const retry = this.#retries.get(address);
+      if (retry !== undefined) {
+        clearTimeout(retry.timer);
+        this.#retries.delete(address);
+        o.log?.(`Registered with NameServer ${address} again`);
+      }
+    } catch (error) {
+      if (!this.#retries.has(address)) o.log?.(`Cannot register with NameServer ${address}: ${(error as Error).message}`);
+      this.#retryLater(address);
+    }
+  }
+
+  /** Registers with one NameServer again soon; each failed attempt doubles the wait up to 5 s. */
+  #retryLater(address: string): void {
+    if (this.#stopped) return;
+    const previous = this.#retries.get(address);
+    if (previous !== undefined) clearTimeout(previous.timer);
+    const delayMs = previous === undefined ? RETRY_MIN_MS : Math.min(previous.delayMs * 2, RETRY_MAX_MS);
+    const timer = setTimeout(() => void this.#register(address), delayMs);
+    this.#retries.set(address, { timer, delayMs });
   }
 
   /** Stops re-registering and unregisters from every NameServer. */
@@ -82,18 +113,31 @@ export class NameServerRegistrar {
     this.#stopped = true;
     clearInterval(this.#timer);
     clearTimeout(this.#pending);
+    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
+    this.#retries.clear();
     const o = this.#options;
     const header = { clusterName: o.clusterName, brokerName: o.brokerName, brokerAddr: o.brokerAddr, brokerId: o.brokerId };
     await Promise.all(o.nameServers.map(async (address) => {
       try {
         const connection = await this.#connection(address);
-        await connection.request(RequestCode.UNREGISTER_BROKER, header, undefined, 2000);
+        await connection.request(RequestCode.UNREGISTER_BROKER, await this.#sign(RequestCode.UNREGISTER_BROKER, header), undefined, 2000);
         connection.close();
       } catch {
         // a NameServer that is down drops us by expiry
       }
     }));
     this.#connections.clear();
+  }
+
+  /** Signs a request header when credentials are configured (the signer is reused while they stay the same). */
+  async #sign(code: number, header: Header): Promise<Header> {
+    const credentials = this.#options.credentials?.();
+    if (credentials === undefined) return header;
+    const cached = this.#signer;
+    if (cached === undefined || cached.credentials.accessKey !== credentials.accessKey || cached.credentials.secretKey !== credentials.secretKey) {
+      this.#signer = { credentials: { ...credentials }, signer: new RequestSigner(credentials) };
+    }
+    return await this.#signer!.signer.sign(code, header);
   }
 
   #connection(address: string): Promise<Connection> {
@@ -105,7 +149,13 @@ export class NameServerRegistrar {
   }
 
   #reconnect(address: string): Promise<Connection> {
-    const promise = connect(this.#options.dial, address);
+    const promise = connect(this.#options.dial, address, {
+      // A NameServer that went away forgot us: register again as soon as it is back.
+      onClose: () => {
+        if (this.#connections.get(address) === promise) this.#connections.delete(address);
+        if (!this.#stopped) this.#retryLater(address);
+      },
+    });
     this.#connections.set(address, promise);
     promise.catch(() => this.#connections.delete(address));
     return promise;

@@ -23,7 +23,7 @@ export interface HeldPull {
 export interface PullHoldServiceOptions {
   /** How often expired holds are answered. @default 100 */
   checkIntervalMs?: number;
-  /** Most held pulls at once; past it pulls are answered at once. @default 10000 */
+  /** Most held pulls at once; past it pulls are answered at once (0 disables long polling). @default 10000 */
   maxHeld?: number;
   now?: () => number;
 }
@@ -40,6 +40,9 @@ export class PullHoldService {
   constructor(options: PullHoldServiceOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#maxHeld = options.maxHeld ?? 10_000;
+    if (!Number.isSafeInteger(this.#maxHeld) || this.#maxHeld < 0) {
+      throw new RangeError(`Invalid maxHeldPulls "${this.#maxHeld}": expected an integer of at least 0`);
+    }
     this.#timer = setInterval(() => this.#expire(), options.checkIntervalMs ?? 100);
   }
 

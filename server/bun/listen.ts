@@ -24,6 +24,7 @@ export const listen: Listen = (options, accept) => {
   const server = Bun.listen<SocketState>({
     hostname: options.hostname ?? "0.0.0.0",
     port: options.port,
+    ...(options.tls === undefined ? {} : { tls: { cert: options.tls.cert, key: options.tls.key } }),
     socket: {
       open(socket) {
         const writer = new BufferedWriter(socket);

@@ -8,12 +8,17 @@ import type { Serve } from "../admin/serve_types.ts";
 /**
  * Serves `fetch` with `Bun.serve`.
  *
- * @param options Address and port (0 picks a free one).
+ * @param options Address, port (0 picks a free one) and TLS identity.
  * @param fetch The request handler, e.g. `app.fetch`.
  * @returns The running server.
  */
 export const serve: Serve = (options, fetch) => {
-  const server = Bun.serve({ hostname: options.hostname, port: options.port, fetch: (request) => fetch(request) });
+  const server = Bun.serve({
+    hostname: options.hostname,
+    port: options.port,
+    ...(options.tls === undefined ? {} : { tls: { cert: options.tls.cert, key: options.tls.key } }),
+    fetch: (request) => fetch(request),
+  });
   return Promise.resolve({
     hostname: options.hostname,
     port: server.port ?? options.port,

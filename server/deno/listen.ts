@@ -1,5 +1,5 @@
 /**
- * Deno's TCP server adapter on `Deno.listen`.
+ * Deno's TCP server adapter on `Deno.listen` (`Deno.listenTls` with a TLS identity).
  *
  * @module
  */
@@ -14,11 +14,14 @@ import { readWriteTransport } from "../../core/remoting/read_write.ts";
  * @returns The listener.
  */
 export const listen: Listen = (options, accept) => {
-  const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port, transport: "tcp" });
+  const hostname = options.hostname ?? "0.0.0.0";
+  const listener: Deno.Listener = options.tls === undefined
+    ? Deno.listen({ hostname, port: options.port, transport: "tcp" })
+    : Deno.listenTls({ hostname, port: options.port, transport: "tcp", cert: options.tls.cert, key: options.tls.key });
   (async () => {
     try {
       for await (const conn of listener) {
-        conn.setNoDelay(true);
+        (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
         const remote = conn.remoteAddr as Deno.NetAddr;
         readWriteTransport(conn, `${remote.hostname}:${remote.port}`, accept);
       }

@@ -18,6 +18,7 @@ export const serve: Serve = (options, fetch) => {
       const server = Deno.serve({
         hostname: options.hostname,
         port: options.port,
+        ...(options.tls === undefined ? {} : { cert: options.tls.cert, key: options.tls.key }),
         onListen: (addr) => {
           resolve({
             hostname: options.hostname,

@@ -7,9 +7,10 @@
  */
 import { Connection } from "../../core/remoting/connection.ts";
 import { createDispatcher } from "../../core/remoting/dispatcher.ts";
-import type { Listen } from "../../core/remoting/transport.ts";
+import type { Listen, TlsServerOptions } from "../../core/remoting/transport.ts";
 import { createNameServerProcessors } from "./processors.ts";
 import { RouteTable } from "./route_table.ts";
+import type { AclGuard } from "../acl/acl_guard.ts";
 
 /** Options of `startNameServer`. */
 export interface NameServerOptions {
@@ -27,6 +28,10 @@ export interface NameServerOptions {
   now?: () => number;
   /** Where broker arrivals and departures and unexpected failures are reported. */
   log?: (line: string) => void;
+  /** Checks every request against an ACL (see `server/acl/`). @default none: ACL off */
+  acl?: AclGuard;
+  /** Serve over TLS with this certificate and key (PEM). @default plain TCP */
+  tls?: TlsServerOptions;
 }
 
 /** A running NameServer. */
@@ -65,9 +70,10 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
   if (!(scanIntervalMs > 0)) throw new RangeError(`Scan interval must be above 0 ms, got ${scanIntervalMs}`);
   const log = options.log;
   const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs });
-  const dispatcher = createDispatcher(createNameServerProcessors(routeTable, { log }), {
+  const processors = createDispatcher(createNameServerProcessors(routeTable, { log }), {
     onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`),
   });
+  const dispatcher = options.acl === undefined ? processors : options.acl.wrap(processors);
 
   const connections = new Set<Connection>();
   const onClose = (connection: Connection) => {
@@ -78,7 +84,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
   };
 
   const listener = await options.listen(
-    { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? DEFAULT_NAME_SERVER_PORT },
+    { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? DEFAULT_NAME_SERVER_PORT, ...(options.tls === undefined ? {} : { tls: options.tls }) },
     (transport) => {
       const connection = new Connection({ onRequest: dispatcher, onClose });
       connections.add(connection);

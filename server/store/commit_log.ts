@@ -269,6 +269,28 @@ export class CommitLog {
   }
 
   /**
+   * Cuts the log back to `offset` after a write that failed part way (a full disk): the segment
+   * holding `offset` is truncated there and segments starting at or after it are deleted. Only
+   * for bytes no reader has been shown; the store calls it with the end of the last good batch.
+   *
+   * @param offset A record boundary at or below the end of the log.
+   * @throws {Error} When the file system refuses the truncation (the store then stops writing).
+   */
+  truncateTo(offset: number): void {
+    if (offset > this.#maxOffset) throw new RangeError(`Cannot truncate the commit log to ${offset}, past its end ${this.#maxOffset}`);
+    while (this.#segments.length > 0 && this.#segments.at(-1)!.start >= offset) {
+      const segment = this.#segments.pop()!;
+      segment.file.close();
+      this.#storage.remove(segment.file.path);
+      this.#dirDirty = true;
+    }
+    const last = this.#segments.at(-1);
+    if (last && last.start + last.file.size() > offset) last.truncate(offset);
+    this.#maxOffset = offset;
+    if (this.#flushedOffset > offset) this.#flushedOffset = offset;
+  }
+
+  /**
    * Fsyncs every segment holding bytes past the flushed offset.
    *
    * @returns The new flushed offset (the log end when the flush started).

@@ -77,7 +77,7 @@ export class ConsumeQueue {
     queue.#minOffset = first ? first.start / CQ_ENTRY_SIZE : 0;
     queue.#maxOffset = queue.#files.length ? queue.#files.at(-1)!.end / CQ_ENTRY_SIZE : 0;
     while (queue.#maxOffset > queue.#minOffset && queue.entry(queue.#maxOffset - 1)?.size === 0) {
-      queue.#truncateTo(queue.#maxOffset - 1);
+      queue.truncateTo(queue.#maxOffset - 1);
     }
     return queue;
   }
@@ -194,13 +194,18 @@ export class ConsumeQueue {
         keep = start + i;
       }
       if (keep === this.#maxOffset) break;
-      this.#truncateTo(keep);
+      this.truncateTo(keep);
       if (keep > start) break;
     }
     return before - this.#maxOffset;
   }
 
-  #truncateTo(offset: number): void {
+  /**
+   * Drops the entries from queue offset `offset` on (a torn tail, or a dispatch that failed part way).
+   *
+   * @param offset The new queue end (not below `minOffset`).
+   */
+  truncateTo(offset: number): void {
     while (this.#files.length > 1 && this.#files.at(-1)!.start >= offset * CQ_ENTRY_SIZE) {
       const file = this.#files.pop()!;
       file.file.close();

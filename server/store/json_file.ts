@@ -35,6 +35,8 @@ export class JsonFile<T> {
   readonly path: string;
   #storage: SegmentStorage;
   #validate: (value: unknown) => T;
+  /** The save in progress, if any. */
+  #saving: Promise<void> = Promise.resolve();
 
   /**
    * @param path The main file's path; `.tmp` and `.bak` siblings are used beside it.
@@ -79,10 +81,18 @@ export class JsonFile<T> {
 
   /**
    * Saves `value` atomically; once the promise resolves the new content survives a power loss.
+   * Saves run one at a time in call order (they share the `.tmp` file), so the last call wins.
    *
    * @param value A JSON-serialisable value.
    */
-  async save(value: T): Promise<void> {
+  save(value: T): Promise<void> {
+    const run = () => this.#write(value);
+    const next = this.#saving.then(run, run);
+    this.#saving = next.catch(() => {});
+    return next;
+  }
+
+  async #write(value: T): Promise<void> {
     const bytes = encoder.encode(`${JSON.stringify(value, null, 2)}\n`);
     const tmp = `${this.path}.tmp`;
     const dir = parentDir(this.path);

@@ -39,6 +39,7 @@ interface PutGroup {
 
 /** A written batch waiting to become visible (sync mode: waiting for its fsync). */
 interface WrittenBatch {
+  start: number;
   end: number;
   items: DispatchItem[];
   groups: { group: PutGroup; results: PutResult[] }[];
@@ -62,6 +63,7 @@ export class MessageStore {
   #flushing: Promise<void> | undefined;
   #visibleOffset: number;
   #failure: Error | undefined;
+  #lastWriteError: string | undefined;
   #backgroundError: Error | undefined;
   #closed = false;
   #closing = false;
@@ -242,16 +244,17 @@ export class MessageStore {
       }
     }
     const storeTimestamp = this.#options.now();
+    const start = this.#commitLog.maxOffset;
     let offsets: number[];
     try {
       offsets = this.#commitLog.append(records, { queueOffsets, storeTimestamp });
     } catch (error) {
-      this.#failure = error as Error;
-      const message = `Write failed: ${(error as Error).message}`;
-      for (const g of groups) g.resolve(g.records.map(() => failed("FLUSH_DISK_FAILED", message)));
+      // Nothing of this batch was acknowledged or shown: cut it off and keep taking writes.
+      this.#abandon({ start, end: start, items, groups: groups.map((group) => ({ group, results: [] })) }, error as Error);
       return;
     }
-    const batch: WrittenBatch = { end: this.#commitLog.maxOffset, items, groups: [] };
+    this.#lastWriteError = undefined;
+    const batch: WrittenBatch = { start, end: this.#commitLog.maxOffset, items, groups: [] };
     let k = 0;
     for (const group of groups) {
       const results: PutResult[] = [];
@@ -275,29 +278,62 @@ export class MessageStore {
     }
   }
 
-  /** Makes a written batch visible: ConsumeQueue entries, onArrive, then the put results. */
+  /**
+   * Makes a written batch visible: ConsumeQueue entries, onArrive, then the put results. When
+   * the entries cannot be written (a full disk), the batch and every batch written after it are
+   * abandoned instead.
+   */
   #publish(batch: WrittenBatch): void {
     try {
       this.#queues.dispatch(batch.items);
     } catch (error) {
-      // The records are durable in the CommitLog; a restart rebuilds their entries.
-      this.#failure ??= error as Error;
+      const later = this.#awaitingFlush.splice(0);
+      this.#abandon({ ...batch, end: later.at(-1)?.end ?? batch.end, items: [...batch.items, ...later.flatMap((b) => b.items)], groups: [...batch.groups, ...later.flatMap((b) => b.groups)] }, error as Error);
+      return;
     }
-    if (!this.#failure) {
-      this.#visibleOffset = batch.end;
-      const listener = this.onArrive;
-      if (listener) {
-        for (const item of batch.items) {
-          if (item.state.deleted) continue;
-          try {
-            listener(item.state.topic, item.state.queueId, item.queueOffset, item.tagHash);
-          } catch {
-            // A listener's failure must not break the store.
-          }
+    this.#visibleOffset = batch.end;
+    const listener = this.onArrive;
+    if (listener) {
+      for (const item of batch.items) {
+        if (item.state.deleted) continue;
+        try {
+          listener(item.state.topic, item.state.queueId, item.queueOffset, item.tagHash);
+        } catch {
+          // A listener's failure must not break the store.
         }
       }
     }
     for (const { group, results } of batch.groups) group.resolve(results);
+  }
+
+  /**
+   * Undoes written batches nobody was shown (a failed write or ConsumeQueue dispatch): the
+   * CommitLog is cut back to `batch.start`, the queues' ConsumeQueue ends and next offsets go back
+   * to the batch's first entries, and every put fails. The store keeps taking writes, so a full
+   * disk stops sends only until space returns. Only when the cut itself fails does it stop.
+   */
+  #abandon(batch: WrittenBatch, error: Error): void {
+    const first = new Map<DispatchItem["state"], number>();
+    for (const item of batch.items) {
+      const seen = first.get(item.state);
+      if (seen === undefined || item.queueOffset < seen) first.set(item.state, item.queueOffset);
+    }
+    try {
+      for (const [state, offset] of first) {
+        state.next = offset;
+        if (state.cq && state.cq.maxOffset > offset) state.cq.truncateTo(offset);
+      }
+      this.#commitLog.truncateTo(batch.start);
+    } catch (cutError) {
+      this.#failure ??= new Error(`${writeErrorText(error)}, and cutting the log back failed: ${(cutError as Error).message}`, { cause: cutError });
+    }
+    const full = isDiskFull(error);
+    const status: PutStatus = full && !this.#failure ? "SERVICE_NOT_AVAILABLE" : "FLUSH_DISK_FAILED";
+    const message = full && !this.#failure
+      ? `${writeErrorText(error)}; the message was not stored, sends resume once space is freed`
+      : this.#failure?.message ?? writeErrorText(error);
+    this.#lastWriteError = message;
+    for (const { group } of batch.groups) group.resolve(group.records.map(() => failed(status, message)));
   }
 
   #requestFlush(): Promise<void> {
@@ -526,6 +562,7 @@ export class MessageStore {
       recovery: this.#recovery,
     };
     if (this.#failure) stats.writeFailure = this.#failure.message;
+    if (this.#lastWriteError) stats.lastWriteError = this.#lastWriteError;
     if (this.#backgroundError) stats.lastBackgroundError = this.#backgroundError.message;
     return stats;
   }
@@ -552,6 +589,17 @@ export class MessageStore {
 
 function failed(status: PutStatus, error: string): PutResult {
   return { status, queueOffset: -1, commitLogOffset: -1, msgId: "", storeTimestamp: 0, error };
+}
+
+/** Whether a write failed for want of space (ENOSPC) or quota (EDQUOT). */
+function isDiskFull(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+
+/** Says what a failed write means, naming a full disk plainly. */
+function writeErrorText(error: Error): string {
+  return isDiskFull(error) ? `Disk full: ${error.message}` : `Write failed: ${error.message}`;
 }
 
 function tagsOf(properties: string): string | undefined {

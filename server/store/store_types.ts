@@ -98,6 +98,11 @@ export interface StoreStats {
   segmentCount: number;
   /** The error that stopped writes, if any. */
   writeFailure?: string;
+  /**
+   * Why the last write failed (a full disk, say), while no write has succeeded since. Such a
+   * write is cut off and its puts fail; the store keeps taking writes.
+   */
+  lastWriteError?: string;
   /** Last error of the background ConsumeQueue flush or checkpoint, if any. */
   lastBackgroundError?: string;
   /** What recovery did when the store was opened. */

@@ -19,19 +19,27 @@ export function viewMessageProcessor(ctx: BrokerContext): Processor<ViewMessageH
   });
 }
 
-/** GET_BROKER_RUNTIME_INFO: identity, counters and store figures. */
+/**
+ * GET_BROKER_RUNTIME_INFO: identity, counters and store figures, as plain CBOR-encodable data (the
+ * per-topic table as a map of topic to counters, the latency histogram as its fields).
+ */
 export function runtimeInfoProcessor(ctx: BrokerContext): Processor<Record<string, never>> {
-  return processor(EmptyHeader, () => ({
-    code: ResponseCode.SUCCESS,
-    header: {
-      clusterName: ctx.clusterName,
-      brokerName: ctx.brokerName,
-      brokerId: ctx.brokerId,
-      address: ctx.advertisedAddress,
-      uptimeMs: Date.now() - ctx.startedAt,
-      ...ctx.stats,
-      pendingLongPolls: ctx.holds.size,
-      ...ctx.store.stats,
-    },
-  }));
+  return processor(EmptyHeader, () => {
+    const { byTopic, sendLatency, ...counters } = ctx.stats;
+    return {
+      code: ResponseCode.SUCCESS,
+      header: {
+        clusterName: ctx.clusterName,
+        brokerName: ctx.brokerName,
+        brokerId: ctx.brokerId,
+        address: ctx.advertisedAddress,
+        uptimeMs: Date.now() - ctx.startedAt,
+        ...counters,
+        byTopic: Object.fromEntries([...byTopic].map(([topic, c]) => [topic, { ...c }])),
+        sendLatency: { bounds: [...sendLatency.bounds], counts: [...sendLatency.counts], count: sendLatency.count, sum: sendLatency.sum },
+        pendingLongPolls: ctx.holds.size,
+        ...ctx.store.stats,
+      },
+    };
+  });
 }

@@ -31,7 +31,8 @@ function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: n
       remark: `Queue ${header.queueId} of topic "${header.topic}" does not exist (it has ${config.readQueueNums} read queues)`,
     };
   }
-  const result = ctx.store.getMessage(header.topic, header.queueId, header.queueOffset, header.maxMsgNums, accepts, MAX_PULL_BYTES);
+  const batch = Math.min(header.maxMsgNums, ctx.maxPullBatchSize);
+  const result = ctx.store.getMessage(header.topic, header.queueId, header.queueOffset, batch, accepts, MAX_PULL_BYTES);
   let code: number;
   switch (result.status) {
     case "FOUND":
@@ -69,7 +70,9 @@ function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: n
 
 /**
  * PULL_MESSAGE: reads from the ConsumeQueue, filters by tag hash, parks the request when nothing is
- * there and the client allows suspending.
+ * there and the client allows suspending. A pull returns at most `ctx.maxPullBatchSize` messages
+ * (RocketMQ's cap: the client simply pulls again from `nextBeginOffset`), and when the hold service
+ * is full a pull that found nothing is answered PULL_NOT_FOUND at once instead of parked.
  *
  * @param ctx The broker.
  * @returns The processor.

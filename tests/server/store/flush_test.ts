@@ -89,14 +89,26 @@ describe("sync flush", () => {
     await expect(store.flush()).rejects.toThrow("Flush failed");
   });
 
-  test("a failed write fails the batch", async () => {
+  test("a failed write fails the batch, is cut off, and the next write succeeds", async () => {
     const faulty = new FaultyStorage(new MemorySegmentStorage());
     const store = await openOn(faulty, "/data", { flushMode: "async" });
+    expect((await store.putMessage(msg("W"))).status).toBe("PUT_OK");
+    const end = store.stats.commitLogMaxOffset;
     faulty.failWrite = true;
     const result = await store.putMessage(msg("W"));
     expect(result.status).toBe("FLUSH_DISK_FAILED");
     expect(result.error).toContain("Injected write failure");
-    expect((await store.putMessage(msg("W"))).status).toBe("SERVICE_NOT_AVAILABLE");
+    expect(store.stats.commitLogMaxOffset).toBe(end);
+    expect(store.stats.writeFailure).toBeUndefined();
+    expect(store.stats.lastWriteError).toContain("Injected write failure");
+    faulty.failWrite = false;
+    const after = await store.putMessage(msg("W"));
+    expect(after.status).toBe("PUT_OK");
+    expect(after.queueOffset).toBe(1);
+    expect(after.commitLogOffset).toBe(end);
+    expect(store.stats.lastWriteError).toBeUndefined();
+    expect(store.getMessage("W", 0, 0, 10).count).toBe(2);
+    await store.close();
   });
 });
 

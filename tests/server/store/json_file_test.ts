@@ -18,6 +18,15 @@ for (const backend of BACKENDS) {
       env.cleanup();
     });
 
+    test("concurrent save() calls run one at a time and the last one wins", async () => {
+      const env = backend.make();
+      const file = new JsonFile<{ n: number }>(`${env.dataDir}/config/state.json`, { storage: env.storage });
+      await Promise.all(Array.from({ length: 20 }, (_, n) => file.save({ n })));
+      expect(file.load()).toEqual({ value: { n: 19 }, source: "main" });
+      expect(env.storage.exists(`${env.dataDir}/config/state.json.tmp`)).toBe(false);
+      env.cleanup();
+    });
+
     test("load() falls back to the .bak copy when the main file is corrupt or missing", async () => {
       const env = backend.make();
       const path = `${env.dataDir}/state.json`;

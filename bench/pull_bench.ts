@@ -1,0 +1,106 @@
+/**
+ * Micro benchmarks of the read side of a pull: ConsumeQueue reads (memory and file storage), the
+ * tag filter (expression parsing, the broker's hash match and the client's text match) and the
+ * client's decoding of a pull body of 32 records.
+ * Run: `bun bench/pull_bench.ts` or `deno run -A bench/pull_bench.ts`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bench, do_not_optimize, run, summary } from "mitata";
+import { matchesTag, parseTagExpression as parseClientTags } from "../client/_tag_filter.ts";
+import { encodeProperties } from "../core/model/properties.ts";
+import { decodeRecords, encodeRecord, PreparedRecord, type RecordInput } from "../core/model/record.ts";
+import { tagHash } from "../core/model/tag_hash.ts";
+import { parseTagExpression as parseBrokerTags } from "../server/broker/subscription.ts";
+import { ConsumeQueue, CQ_ENTRY_SIZE, decodeEntry, encodeEntry } from "../server/store/consume_queue.ts";
+import { FileSegmentStorage } from "../server/store/file_segment_storage.ts";
+import { MemorySegmentStorage } from "../server/store/memory_segment_storage.ts";
+
+const ENTRIES = 100_000;
+const TAGS = ["TagA", "TagB", "TagC", "TagD"];
+const entries = new Uint8Array(ENTRIES * CQ_ENTRY_SIZE);
+for (let i = 0; i < ENTRIES; i++) {
+  encodeEntry(entries, i * CQ_ENTRY_SIZE, { offset: i * 1200, size: 1200, tagHash: tagHash(TAGS[i % TAGS.length]) });
+}
+const dir = mkdtempSync(join(tmpdir(), "rmq-pull-bench-"));
+function filledQueue(storage: MemorySegmentStorage | FileSegmentStorage, path: string): ConsumeQueue {
+  const cq = ConsumeQueue.open(path, { storage, entriesPerFile: 300_000 });
+  cq.write(0, entries);
+  return cq;
+}
+const memoryQueue = filledQueue(new MemorySegmentStorage(), "/bench/cq/0");
+const fileQueue = filledQueue(new FileSegmentStorage(), join(dir, "cq", "0"));
+const target32 = new Uint8Array(32 * CQ_ENTRY_SIZE);
+let at = 0;
+const nextOffset = () => (at = (at + 32) % (ENTRIES - 32));
+
+summary(() => {
+  bench("ConsumeQueue read 32 entries (memory)", () => do_not_optimize(memoryQueue.read(nextOffset(), target32)));
+  bench("ConsumeQueue read 32 entries (file)", () => do_not_optimize(fileQueue.read(nextOffset(), target32)));
+  bench("ConsumeQueue read + decode 32 entries (file)", () => {
+    const n = fileQueue.read(nextOffset(), target32);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += decodeEntry(target32, i * CQ_ENTRY_SIZE).size;
+    return do_not_optimize(sum);
+  });
+});
+
+// Tag filtering: the broker keeps entries whose tag hash the expression names; the client then
+// checks the tag text of what came back (two tags can share a hash).
+const expression = "TagA || TagC";
+const brokerFilter = parseBrokerTags(expression)!;
+const clientFilter = parseClientTags(expression);
+const hashes32 = Array.from({ length: 32 }, (_, i) => decodeEntry(entries, i * CQ_ENTRY_SIZE).tagHash);
+const tags32 = Array.from({ length: 32 }, (_, i) => TAGS[i % TAGS.length]);
+
+summary(() => {
+  bench("parse tag expression (broker: tags + hashes)", () => do_not_optimize(parseBrokerTags(expression)));
+  bench("parse tag expression (client: tag set)", () => do_not_optimize(parseClientTags(expression)));
+});
+summary(() => {
+  bench("broker hash match, 32 entries", () => {
+    let kept = 0;
+    for (const hash of hashes32) if (brokerFilter.hashes.has(hash)) kept++;
+    return do_not_optimize(kept);
+  });
+  bench("client tag match, 32 messages", () => {
+    let kept = 0;
+    for (const tag of tags32) if (matchesTag(clientFilter, tag)) kept++;
+    return do_not_optimize(kept);
+  });
+});
+
+// A pull response body: 32 records of 1 KiB back to back, as the broker sends them.
+function record(queueOffset: number): Uint8Array {
+  const input: RecordInput = {
+    topic: "BenchTopic",
+    queueId: 1,
+    flag: 0,
+    sysFlag: 0,
+    bornTimestamp: Date.now(),
+    bornHost: { address: "10.0.0.2", port: 50000 },
+    storeHost: { address: "127.0.0.1", port: 10911 },
+    reconsumeTimes: 0,
+    preparedTransactionOffset: 0,
+    body: new Uint8Array(1024).map((_, i) => i * 7),
+    properties: encodeProperties({ TAGS: TAGS[queueOffset % TAGS.length]!, KEYS: `order-${queueOffset}`, UNIQ_KEY: `0A0000020000C3500000000000${String(queueOffset).padStart(4, "0")}` }),
+  };
+  const prepared = new PreparedRecord(input);
+  const bytes = new Uint8Array(prepared.size);
+  encodeRecord(prepared, bytes, 0, queueOffset, queueOffset * prepared.size, Date.now());
+  return bytes;
+}
+const records = Array.from({ length: 32 }, (_, i) => record(i));
+const pullBody = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
+records.reduce((pos, r) => (pullBody.set(r, pos), pos + r.length), 0);
+
+bench("decodeRecords: pull body of 32 x 1 KiB records", () => do_not_optimize(decodeRecords(pullBody)));
+
+try {
+  await run();
+} finally {
+  memoryQueue.close();
+  fileQueue.close();
+  rmSync(dir, { recursive: true, force: true });
+}

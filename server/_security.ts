@@ -1,0 +1,92 @@
+/**
+ * ACL and TLS for the server entrypoints: loads the ACL file (watching it) and the TLS identity
+ * named by the `acl` and `tls` configuration sections (`--acl`, `--tls-cert`, `--tls-key`).
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import type { Credentials } from "../core/auth/signing.ts";
+import type { DialOptions, TlsServerOptions } from "../core/remoting/transport.ts";
+import { AclFile } from "./acl/acl_file.ts";
+import { AclGuard } from "./acl/acl_guard.ts";
+import type { AclRules } from "./acl/acl_rules.ts";
+import { type Config, ConfigError } from "./config.ts";
+
+/** ACL and TLS settings ready to hand to `startBroker`, `startNameServer` and the admin server. */
+export interface ServerSecurity {
+  /** The request check, when ACL is on. */
+  guard?: AclGuard;
+  /** The rules in force, when ACL is on (for the admin API). */
+  rules?: () => AclRules;
+  /** The listeners' TLS identity, when TLS is on. */
+  tls?: TlsServerOptions;
+  /** How a broker dials its NameServers. */
+  nameServerDial: DialOptions;
+  /** The account a broker signs NameServer registrations with. */
+  nameServerCredentials?: () => Credentials | undefined;
+  /** Stops watching the ACL file. */
+  close(): void;
+}
+
+function readPem(file: string, what: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new ConfigError(`Cannot read the TLS ${what} "${file}": ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Loads what the configuration asks for.
+ *
+ * @param config The merged configuration.
+ * @param options `standalone`: the broker dials its in-process NameServer with TLS whenever the
+ *   listeners use it, trusting `tls.ca` or else the certificate itself.
+ * @returns The settings.
+ * @throws {ConfigError} When a file is missing or invalid, or only one of cert and key is given.
+ */
+export function loadServerSecurity(
+  config: Pick<Config, "acl" | "tls">,
+  options: { standalone?: boolean; log?: (line: string) => void } = {},
+): ServerSecurity {
+  const { cert, key, ca } = config.tls;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError("TLS needs both a certificate and a key (--tls-cert and --tls-key, or tls.cert and tls.key)");
+  }
+  const tls = cert === undefined ? undefined : { cert: readPem(cert, "certificate"), key: readPem(key!, "key") };
+  const dialTls = config.tls.nameServers ?? (options.standalone === true && tls !== undefined);
+  const trusted = ca !== undefined ? readPem(ca, "CA") : options.standalone === true ? tls?.cert : undefined;
+  const nameServerDial: DialOptions = dialTls ? { tls: trusted === undefined ? {} : { ca: trusted } } : {};
+  const explicit = config.acl.accessKey !== undefined && config.acl.secretKey !== undefined
+    ? { accessKey: config.acl.accessKey, secretKey: config.acl.secretKey }
+    : undefined;
+  if (config.acl.file === undefined) {
+    return { tls, nameServerDial, ...(explicit === undefined ? {} : { nameServerCredentials: () => explicit }), close() {} };
+  }
+  let file: AclFile;
+  try {
+    file = AclFile.open(config.acl.file, { log: options.log });
+  } catch (cause) {
+    throw new ConfigError((cause as Error).message, { cause });
+  }
+  const rules = () => file.rules;
+  return {
+    guard: new AclGuard({ rules }),
+    rules,
+    tls,
+    nameServerDial,
+    nameServerCredentials: () => {
+      if (explicit !== undefined) return explicit;
+      const admin = file.rules.firstAdmin();
+      return admin === undefined ? undefined : { accessKey: admin.accessKey, secretKey: admin.secretKey };
+    },
+    close: () => file.close(),
+  };
+}
+
+/** The flags every server entrypoint adds for ACL and TLS. */
+export const SECURITY_FLAGS = {
+  acl: { description: "ACL file (see config/acl.yaml): every request must be signed by an account allowed to make it", valueName: "file" },
+  "tls-cert": { description: "PEM certificate: serve clients and the admin API over TLS", valueName: "file" },
+  "tls-key": { description: "PEM private key of --tls-cert", valueName: "file" },
+} as const;

@@ -1,0 +1,130 @@
+/**
+ * The ACL check in front of a broker's or NameServer's dispatcher: every request must carry a valid
+ * signature of a known account (see `core/auth/signing.ts`), a timestamp within the window, a
+ * signature not seen before, and the rights its request code needs. Refusals are answered with
+ * NO_PERMISSION and a remark saying why.
+ *
+ * Signatures are verified concurrently, but requests of one connection reach the dispatcher in the
+ * order they arrived, so ordered sends keep their order.
+ *
+ * @module
+ */
+import { SIGNATURE_FIELDS, verifySignature } from "../../core/auth/signing.ts";
+import type { Command } from "../../core/protocol/command.ts";
+import { ResponseCode } from "../../core/protocol/request_code.ts";
+import type { Connection, RequestHandler } from "../../core/remoting/connection.ts";
+import type { AclRules } from "./acl_rules.ts";
+import { ReplayCache } from "./replay_cache.ts";
+import { checkRights } from "./request_rights.ts";
+
+/** Options of `AclGuard`. */
+export interface AclGuardOptions {
+  /** The rules in force, read for each request (so reloads apply at once). */
+  rules: () => AclRules;
+  /** Largest allowed |now − timestamp|, in ms. @default 60000 */
+  windowMs?: number;
+  /** Most remembered signatures. @default 1_000_000 */
+  maxReplayEntries?: number;
+  /** The clock, in ms. @default Date.now */
+  now?: () => number;
+}
+
+/** A refused request: the response code and remark. */
+export interface Denial {
+  code: number;
+  remark: string;
+}
+
+const NOT_SIGNED = 'Request is not signed: header fields "accessKey", "timestamp" and "signature" are required';
+
+/** Checks requests against an ACL. One guard serves every connection of a server. */
+export class AclGuard {
+  readonly #rules: () => AclRules;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  readonly #replays: ReplayCache;
+
+  /** @param options The rules, window and clock. */
+  constructor(options: AclGuardOptions) {
+    this.#rules = options.rules;
+    this.#windowMs = options.windowMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+    this.#replays = new ReplayCache({ maxEntries: options.maxReplayEntries });
+  }
+
+  /**
+   * Checks one request.
+   *
+   * @param request The request as received.
+   * @returns Why it is refused, or undefined when it may proceed.
+   */
+  async check(request: Command): Promise<Denial | undefined> {
+    const header = request.header;
+    const accessKey = header[SIGNATURE_FIELDS.ACCESS_KEY];
+    const timestamp = header[SIGNATURE_FIELDS.TIMESTAMP];
+    const signature = header[SIGNATURE_FIELDS.SIGNATURE];
+    if (typeof accessKey !== "string" || typeof timestamp !== "number" || typeof signature !== "string") {
+      return { code: ResponseCode.NO_PERMISSION, remark: NOT_SIGNED };
+    }
+    const rules = this.#rules();
+    const account = rules.account(accessKey);
+    if (account === undefined) return { code: ResponseCode.NO_PERMISSION, remark: `Access key "${accessKey}" is unknown` };
+    const now = this.#now();
+    if (!Number.isFinite(timestamp) || Math.abs(now - timestamp) > this.#windowMs) {
+      return { code: ResponseCode.NO_PERMISSION, remark: `Request timestamp is outside the ${Math.round(this.#windowMs / 1000)} s window` };
+    }
+    if (!(await verifySignature(await account.key, request.code, header, request.body))) {
+      return { code: ResponseCode.NO_PERMISSION, remark: "Request signature is invalid" };
+    }
+    const admission = this.#replays.admit(signature, timestamp + this.#windowMs, this.#now());
+    if (admission === "replayed") return { code: ResponseCode.NO_PERMISSION, remark: "Request was replayed" };
+    if (admission === "full") return { code: ResponseCode.SYSTEM_BUSY, remark: "Too many signed requests in the replay window: retry later" };
+    const denied = checkRights(rules, account, request.code, header);
+    return denied === undefined ? undefined : { code: ResponseCode.NO_PERMISSION, remark: denied };
+  }
+
+  /**
+   * Wraps a request handler: requests that pass reach it (without the signing fields), in arrival
+   * order per connection; others are answered with the denial.
+   *
+   * @param handler The dispatcher.
+   * @returns The guarded handler.
+   */
+  wrap(handler: RequestHandler): RequestHandler {
+    const tails = new WeakMap<Connection, Promise<void>>();
+    return (request, connection) => {
+      const verdict = this.check(request);
+      const previous = tails.get(connection);
+      const turn = previous === undefined ? verdict : previous.then(() => verdict);
+      const tail = turn.then(
+        (denial) => {
+          if (tails.get(connection) === tail) tails.delete(connection);
+          if (denial !== undefined) {
+            connection.respond(request, denial);
+            return;
+          }
+          const header = request.header;
+          delete header[SIGNATURE_FIELDS.ACCESS_KEY];
+          delete header[SIGNATURE_FIELDS.TIMESTAMP];
+          delete header[SIGNATURE_FIELDS.SIGNATURE];
+          try {
+            const result = handler(request, connection);
+            if (result !== undefined) result.catch((error) => fail(connection, request, error));
+          } catch (error) {
+            fail(connection, request, error);
+          }
+        },
+        (error) => {
+          if (tails.get(connection) === tail) tails.delete(connection);
+          fail(connection, request, error);
+        },
+      );
+      tails.set(connection, tail);
+    };
+  }
+}
+
+function fail(connection: Connection, request: Command, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  connection.respond(request, { code: ResponseCode.SYSTEM_ERROR, remark: `Request ${request.code} failed: ${message}` });
+}

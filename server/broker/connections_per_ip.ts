@@ -1,0 +1,107 @@
+/**
+ * Connections per client IP: one host cannot take every socket (and the memory behind each) of a
+ * broker. Connections past the limit are closed as they arrive, with a log line.
+ *
+ * @module
+ */
+
+/** Default most open connections from one IP address. */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 1000;
+
+/** How often a refusing IP is logged again. */
+const LOG_EVERY_MS = 10_000;
+
+/** Options of `ConnectionsPerIp`. */
+export interface ConnectionsPerIpOptions {
+  /** Most open connections from one IP. @default DEFAULT_MAX_CONNECTIONS_PER_IP */
+  max?: number;
+  /** Where refusals are reported (at most once per IP every 10 s, with a count). */
+  log?: (line: string) => void;
+  /** The clock. @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * The IP part of `host:port` or `[v6]:port`.
+ *
+ * @param remoteAddress The peer address.
+ * @returns The host without port or brackets.
+ */
+export function hostOf(remoteAddress: string): string {
+  const colon = remoteAddress.lastIndexOf(":");
+  let host = colon > 0 && /^\d+$/.test(remoteAddress.slice(colon + 1)) ? remoteAddress.slice(0, colon) : remoteAddress;
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (host.startsWith("::ffff:") && host.includes(".")) host = host.slice(7);
+  return host;
+}
+
+/** Counts open connections by IP. */
+export class ConnectionsPerIp {
+  /** The limit per IP. */
+  readonly max: number;
+  readonly #open = new Map<string, number>();
+  readonly #refusals = new Map<string, { lastLog: number; unlogged: number }>();
+  readonly #log: (line: string) => void;
+  readonly #now: () => number;
+
+  /**
+   * @param options Limit and log.
+   * @throws {RangeError} When the limit is not a positive integer.
+   */
+  constructor(options: ConnectionsPerIpOptions = {}) {
+    const max = options.max ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`Invalid maxConnectionsPerIp "${max}": expected an integer of at least 1`);
+    this.max = max;
+    this.#log = options.log ?? (() => {});
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * @param ip An IP address.
+   * @returns Its open connections.
+   */
+  count(ip: string): number {
+    return this.#open.get(ip) ?? 0;
+  }
+
+  /**
+   * Counts a new connection in, or refuses it (and logs) when its IP is at the limit.
+   *
+   * @param remoteAddress The peer as `host:port`.
+   * @returns The IP to hand to `release` when the connection closes, or undefined when refused.
+   */
+  admit(remoteAddress: string): string | undefined {
+    const ip = hostOf(remoteAddress);
+    const open = this.#open.get(ip) ?? 0;
+    if (open >= this.max) {
+      this.#refused(ip);
+      return undefined;
+    }
+    this.#open.set(ip, open + 1);
+    return ip;
+  }
+
+  /**
+   * Counts a connection out.
+   *
+   * @param ip What `admit` returned.
+   */
+  release(ip: string): void {
+    const open = this.#open.get(ip) ?? 0;
+    if (open <= 1) this.#open.delete(ip);
+    else this.#open.set(ip, open - 1);
+  }
+
+  #refused(ip: string): void {
+    const now = this.#now();
+    const state = this.#refusals.get(ip);
+    if (state !== undefined && now - state.lastLog < LOG_EVERY_MS) {
+      state.unlogged++;
+      return;
+    }
+    const more = state !== undefined && state.unlogged > 0 ? ` (${state.unlogged} more refused since the last report)` : "";
+    this.#log(`Connection from ${ip} refused: it already has ${this.max} open connections (limit maxConnectionsPerIp)${more}`);
+    this.#refusals.set(ip, { lastLog: now, unlogged: 0 });
+    if (this.#refusals.size > 10_000) this.#refusals.clear();
+  }
+}

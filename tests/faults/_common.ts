@@ -1,0 +1,94 @@
+/**
+ * Shared pieces of the fault tests: brokers and NameServers as child processes on loopback,
+ * whole-topic reads with CRC checks, and process memory sampling.
+ */
+import { readFileSync } from "node:fs";
+import type { MessageExt } from "../../core/model/message.ts";
+import type { Connection } from "../../core/remoting/connection.ts";
+import { drainQueue } from "../_helpers/raw_client.ts";
+import { BUN, type Child, start } from "../_helpers/process.ts";
+
+/** How a test broker runs. */
+export interface TestBrokerOptions {
+  dataDir: string;
+  port: number;
+  flush?: "sync" | "async";
+  flushIntervalMs?: number;
+  namesrv?: string[];
+  segmentSize?: number;
+  brokerName?: string;
+  /** More flags, e.g. a limit raised for a load test. */
+  extraArgs?: string[];
+}
+
+/**
+ * Starts `server/broker.ts` with auto-created topics and waits until it listens.
+ *
+ * @param options Data dir, port, flush mode, NameServers.
+ * @returns The running child.
+ */
+export async function startTestBroker(options: TestBrokerOptions): Promise<Child> {
+  const args = [
+    "run", "server/broker.ts",
+    "--host", "127.0.0.1",
+    "--port", String(options.port),
+    "--data-dir", options.dataDir,
+    "--flush", options.flush ?? "sync",
+    "--flush-interval-ms", String(options.flushIntervalMs ?? 500),
+    "--segment-size", String(options.segmentSize ?? 1024 * 1024),
+    "--broker-name", options.brokerName ?? "broker-a",
+    "--auto-create-topic",
+  ];
+  if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
+  if (options.extraArgs) args.push(...options.extraArgs);
+  const child = start(BUN, args);
+  await child.waitFor("listening on", 20_000);
+  return child;
+}
+
+/**
+ * Starts `server/nameserver.ts` on a port and waits until it listens.
+ *
+ * @param port The port.
+ * @returns The running child.
+ */
+export async function startTestNameServer(port: number): Promise<Child> {
+  const child = start(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(port)]);
+  await child.waitFor(/listening|started/i, 20_000);
+  return child;
+}
+
+/**
+ * Reads every queue of a topic from offset 0 (CRC-checking each body) and checks that queue
+ * offsets run 0, 1, 2… without a gap.
+ *
+ * @returns The messages by queue.
+ */
+export async function drainTopic(connection: Connection, topic: string, queueIds: readonly number[]): Promise<MessageExt[][]> {
+  const out: MessageExt[][] = [];
+  for (const queueId of queueIds) {
+    const messages = await drainQueue(connection, topic, queueId);
+    messages.forEach((m, i) => {
+      if (m.queueOffset !== i) throw new Error(`Queue ${topic}/${queueId} has offset ${m.queueOffset} at position ${i}`);
+    });
+    out.push(messages);
+  }
+  return out;
+}
+
+/**
+ * The resident set size of a process, from `/proc/<pid>/status`.
+ *
+ * @param pid The process.
+ * @returns VmRSS in KiB.
+ */
+export function rssKiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`No VmRSS for process ${pid}`);
+  return Number(match[1]);
+}
+
+/** The first key of a message (`KEYS` property). */
+export function keyOf(message: MessageExt): string {
+  return message.keys[0] ?? "";
+}
