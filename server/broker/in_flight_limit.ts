@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Command } from "../../core/protocol/command.ts";
+import { type Command, CommandFlag } from "../../core/protocol/command.ts";
 import { ResponseCode } from "../../core/protocol/request_code.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
 
@@ -41,7 +41,9 @@ export class InFlightLimit {
   }
 
   /**
-   * Admits a request or answers it SYSTEM_BUSY (oneway requests are dropped silently).
+   * Admits a request or answers it SYSTEM_BUSY. Oneway requests are always admitted: they cannot be
+   * told to retry, and dropping them would lose messages silently; the sender's socket backpressure
+   * bounds them instead.
    *
    * @param request The request.
    * @param connection The connection it came on.
@@ -49,7 +51,7 @@ export class InFlightLimit {
    */
   admit(request: Command, connection: Connection): boolean {
     const count = this.#counts.get(connection) ?? 0;
-    if (count >= this.max) {
+    if (count >= this.max && (request.flags & CommandFlag.ONEWAY) === 0) {
       this.#rejected++;
       connection.respond(request, {
         code: ResponseCode.SYSTEM_BUSY,

@@ -181,3 +181,22 @@ describe("broker limits", () => {
     expect(hostOf("::ffff:10.0.0.1:80")).toBe("10.0.0.1");
   });
 });
+
+describe("in-flight limit and oneway requests", () => {
+  test("oneway sends past the limit are still stored, never dropped", async () => {
+    const system = await broker({ maxInFlightPerConnection: 2 });
+    {
+      const c = await connect(dial, system.address);
+      for (let i = 0; i < 200; i++) {
+        c.oneway(RequestCode.SEND_MESSAGE, { topic: "oneway_flood", queueId: 0, bornTimestamp: Date.now() }, new TextEncoder().encode(`m${i}`));
+      }
+      let stored = 0;
+      for (let i = 0; i < 100 && stored < 200; i++) {
+        await Bun.sleep(20);
+        stored = (await c.request(RequestCode.GET_MAX_OFFSET, { topic: "oneway_flood", queueId: 0 })).header.offset as number;
+      }
+      expect(stored).toBe(200);
+      c.close();
+    }
+  });
+});
