@@ -54,7 +54,10 @@ export function createDialer(options: DialOptions = {}): Dialer {
           pending.resolve();
         },
         data: (_socket, data) => handlers.data(data),
-        drain: () => writer?.drain(),
+        drain: () => {
+          writer?.drain();
+          if (writer?.buffered === 0) handlers.drain?.();
+        },
         close: (_socket, error) => finish(error),
         error: (_socket, error) => finish(error),
       },
