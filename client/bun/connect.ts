@@ -4,33 +4,17 @@
  *
  * @module
  */
-import { BufferedWriter } from "../../core/remoting/buffered_writer.ts";
-import { type Dialer, type DialOptions, parseAddress, type Transport } from "../../core/remoting/transport.ts";
+import { callbackDialer } from "../../core/remoting/callback_dialer.ts";
+import type { Dialer, DialOptions } from "../../core/remoting/transport.ts";
 
 /**
- * Makes a dialer on `Bun.connect`.
+ * Makes a dialer on `Bun.connect`; with TLS options it resolves once the handshake succeeded.
  *
  * @param options TLS settings; plain TCP without them.
  * @returns The dialer.
  */
 export function createDialer(options: DialOptions = {}): Dialer {
-  const tls = options.tls;
-  return async (address, handlers) => {
-    const { host, port } = parseAddress(address);
-    let writer: BufferedWriter | undefined;
-    let closed = false;
-    let handshake: { resolve(): void; reject(error: Error): void } | undefined;
-    const handshakeDone = tls === undefined ? undefined : new Promise<void>((resolve, reject) => (handshake = { resolve, reject }));
-    const finish = (error?: Error) => {
-      if (closed) return;
-      closed = true;
-      if (handshake !== undefined) {
-        handshake.reject(error ?? new Error(`TLS connection to ${address} closed during the handshake`));
-        handshake = undefined;
-        return;
-      }
-      handlers.close(error);
-    };
+  return callbackDialer(async ({ host, port, tls }, handlers) => {
     const socket = await Bun.connect({
       hostname: host,
       port,
@@ -41,49 +25,11 @@ export function createDialer(options: DialOptions = {}): Dialer {
           ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
         },
       }),
-      socket: {
-        handshake(socket, success, authorizationError) {
-          const pending = handshake;
-          if (pending === undefined) return;
-          if (!success || (authorizationError !== null && tls?.rejectUnauthorized !== false)) {
-            pending.reject(new Error(`TLS handshake with ${address} failed: ${authorizationError?.message ?? "not authorized"}`));
-            handshake = undefined;
-            closed = true;
-            socket.end();
-            return;
-          }
-          handshake = undefined;
-          pending.resolve();
-        },
-        data(_socket, data) {
-          handlers.data(data);
-        },
-        drain() {
-          writer?.drain();
-          if (writer?.buffered === 0) handlers.drain?.();
-        },
-        close(_socket, error) {
-          finish(error);
-        },
-        error(_socket, error) {
-          finish(error);
-        },
-      },
+      socket: handlers,
     });
-    if (handshakeDone !== undefined) await handshakeDone;
     socket.setNoDelay(true);
-    const w = new BufferedWriter(socket);
-    writer = w;
-    const transport: Transport = {
-      remoteAddress: address,
-      get bufferedAmount() {
-        return w.buffered;
-      },
-      write: (data) => w.write(data),
-      close: () => w.whenEmpty(() => socket.end()),
-    };
-    return transport;
-  };
+    return socket;
+  }, options);
 }
 
 /**

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { BufferedWriter } from "../../core/remoting/buffered_writer.ts";
-import { type Dialer, type DialOptions, parseAddress } from "../../core/remoting/transport.ts";
+import { callbackDialer } from "../../core/remoting/callback_dialer.ts";
+import type { Dialer, DialOptions } from "../../core/remoting/transport.ts";
 
 /**
  * Makes a dialer on `Bun.connect`; with TLS options it resolves once the handshake succeeded.
@@ -13,23 +13,7 @@ import { type Dialer, type DialOptions, parseAddress } from "../../core/remoting
  * @returns The dialer.
  */
 export function createDialer(options: DialOptions = {}): Dialer {
-  const tls = options.tls;
-  return async (address, handlers) => {
-    const { host, port } = parseAddress(address);
-    let writer: BufferedWriter | undefined;
-    let closed = false;
-    let handshake: { resolve(): void; reject(error: Error): void } | undefined;
-    const handshakeDone = tls === undefined ? undefined : new Promise<void>((resolve, reject) => (handshake = { resolve, reject }));
-    const finish = (error?: Error) => {
-      if (closed) return;
-      closed = true;
-      if (handshake !== undefined) {
-        handshake.reject(error ?? new Error(`TLS connection to ${address} closed during the handshake`));
-        handshake = undefined;
-        return;
-      }
-      handlers.close(error);
-    };
+  return callbackDialer(async ({ host, port, tls }, handlers) => {
     const socket = await Bun.connect({
       hostname: host,
       port,
@@ -40,39 +24,11 @@ export function createDialer(options: DialOptions = {}): Dialer {
           ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
         },
       }),
-      socket: {
-        handshake(socket, success, authorizationError) {
-          const pending = handshake;
-          if (pending === undefined) return;
-          handshake = undefined;
-          if (!success || (authorizationError !== null && tls?.rejectUnauthorized !== false)) {
-            closed = true;
-            socket.end();
-            pending.reject(new Error(`TLS handshake with ${address} failed: ${authorizationError?.message ?? "not authorized"}`));
-            return;
-          }
-          pending.resolve();
-        },
-        data: (_socket, data) => handlers.data(data),
-        drain: () => {
-          writer?.drain();
-          if (writer?.buffered === 0) handlers.drain?.();
-        },
-        close: (_socket, error) => finish(error),
-        error: (_socket, error) => finish(error),
-      },
+      socket: handlers,
     });
-    if (handshakeDone !== undefined) await handshakeDone;
-    const w = (writer = new BufferedWriter(socket));
-    return {
-      remoteAddress: address,
-      get bufferedAmount() {
-        return w.buffered;
-      },
-      write: (data) => w.write(data),
-      close: () => w.whenEmpty(() => socket.end()),
-    };
-  };
+    socket.setNoDelay(true);
+    return socket;
+  }, options);
 }
 
 /**
