@@ -3,7 +3,8 @@
  * strings, booleans, null/undefined, arrays and maps with text keys. It is built for input from
  * peers that may be hostile: every length is checked against the bytes that remain before anything
  * is allocated, nesting is bounded, and tags, indefinite lengths and unknown simple values are
- * refused — each with a `TypeError` or `RangeError`, never a crash.
+ * refused — each with a `TypeError` or `RangeError`, never a crash. Map keys named `__proto__` are
+ * dropped.
  *
  * @module
  */
@@ -122,8 +123,9 @@ class Reader {
         for (let i = 0; i < n; i++) {
           const key = this.#key();
           const value = this.read(depth + 1);
-          if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-          else out[key] = value;
+          // A "__proto__" key is dropped: kept as an own property it would still turn into a
+          // prototype in any later plain copy of the object (schema parsers make such copies).
+          if (key !== "__proto__") out[key] = value;
         }
         return out;
       }

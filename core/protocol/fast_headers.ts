@@ -17,13 +17,13 @@ const KNOWN_TOPICS_MAX = 10_000;
 function isTopic(value: unknown): value is string {
   if (typeof value !== "string") return false;
   if (KNOWN_TOPICS.has(value)) return true;
-  if (value.length === 0 || value.length > TOPIC_MAX_LENGTH || !TOPIC_PATTERN.test(value)) return false;
+  if (value.length === 0 || value.length > TOPIC_MAX_LENGTH || !TOPIC_PATTERN.test(value) || value === "__proto__") return false;
   if (KNOWN_TOPICS.size < KNOWN_TOPICS_MAX) KNOWN_TOPICS.add(value);
   return true;
 }
 
 function isGroup(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= 255 && TOPIC_PATTERN.test(value);
+  return typeof value === "string" && value.length > 0 && value.length <= 255 && TOPIC_PATTERN.test(value) && value !== "__proto__";
 }
 
 function isInt(value: unknown, min: number, max: number): value is number {

@@ -16,12 +16,16 @@ const uint = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const int32 = v.pipe(v.number(), v.safeInteger(), v.minValue(-0x80000000), v.maxValue(0x7fffffff));
 const nonNegInt32 = v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(0x7fffffff));
 
+/** Names that would turn into prototypes when used as keys of plain objects. */
+const RESERVED_NAME = (name: string) => name !== "__proto__";
+
 /** A topic name: RocketMQ's charset, 1 to 127 characters. */
 export const TopicName = v.pipe(
   v.string(),
   v.minLength(1, "Topic name is empty"),
   v.maxLength(TOPIC_MAX_LENGTH, `Topic name is longer than ${TOPIC_MAX_LENGTH} characters`),
   v.regex(TOPIC_PATTERN, "Topic name may only contain letters, digits, '%', '|', '_' and '-'"),
+  v.check(RESERVED_NAME, 'Topic name "__proto__" is reserved'),
 );
 /** A consumer or producer group name: same rules as topics. */
 export const GroupName = v.pipe(
@@ -29,14 +33,18 @@ export const GroupName = v.pipe(
   v.minLength(1, "Group name is empty"),
   v.maxLength(255, "Group name is longer than 255 characters"),
   v.regex(TOPIC_PATTERN, "Group name may only contain letters, digits, '%', '|', '_' and '-'"),
+  v.check(RESERVED_NAME, 'Group name "__proto__" is reserved'),
 );
 const QueueId = v.pipe(int32, v.minValue(-1));
 /**
  * Message properties: RocketMQ's encoded text (`name` U+0001 `value` U+0002 …, what clients send:
  * one string is far cheaper to decode than a map) or a map of names to values.
  */
-const Properties = v.union([v.pipe(v.string(), v.maxLength(65535)), v.record(v.string(), v.string())]);
-const Address = v.pipe(v.string(), v.minLength(3), v.maxLength(300));
+const Properties = v.union([
+  v.pipe(v.string(), v.maxLength(65535)),
+  v.record(v.pipe(v.string(), v.check(RESERVED_NAME, 'Property name "__proto__" is reserved')), v.string()),
+]);
+const Address = v.pipe(v.string(), v.minLength(3), v.maxLength(300), v.check((a: string) => a !== "__proto__", 'Address "__proto__" is reserved'));
 
 /** SEND_MESSAGE request. `queueId` -1 lets the broker choose. */
 export const SendMessageHeader = v.object({
@@ -141,12 +149,12 @@ export type TopicConfig = v.InferOutput<typeof TopicConfig>;
 
 /** REGISTER_BROKER request. */
 export const RegisterBrokerHeader = v.object({
-  clusterName: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
-  brokerName: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  clusterName: v.pipe(v.string(), v.minLength(1), v.maxLength(255), v.check(RESERVED_NAME, 'Cluster name "__proto__" is reserved')),
+  brokerName: v.pipe(v.string(), v.minLength(1), v.maxLength(255), v.check(RESERVED_NAME, 'Broker name "__proto__" is reserved')),
   brokerAddr: Address,
   brokerId: uint,
   haServerAddr: v.optional(v.string(), ""),
-  topicConfigs: v.record(v.string(), TopicConfig),
+  topicConfigs: v.record(TopicName, TopicConfig),
 });
 export type RegisterBrokerHeader = v.InferOutput<typeof RegisterBrokerHeader>;
 

@@ -267,16 +267,17 @@ export class RouteTable {
    */
   getClusterInfo(): ClusterInfoWithLiveness {
     const now = this.#now();
-    const brokerAddrTable: Record<string, BrokerData> = {};
+    // Keyed by names peers choose: no prototype, so no name can become one.
+    const brokerAddrTable: Record<string, BrokerData> = Object.create(null);
     for (const brokerName of [...this.#groups.keys()].sort()) {
       const brokerData = this.#brokerData(brokerName, now);
       if (brokerData !== undefined) brokerAddrTable[brokerName] = brokerData;
     }
-    const clusterAddrTable: Record<string, string[]> = {};
+    const clusterAddrTable: Record<string, string[]> = Object.create(null);
     for (const clusterName of [...this.#clusters.keys()].sort()) {
       clusterAddrTable[clusterName] = [...this.#clusters.get(clusterName)!].sort();
     }
-    const brokerLiveTable: Record<string, BrokerLiveInfo> = {};
+    const brokerLiveTable: Record<string, BrokerLiveInfo> = Object.create(null);
     for (const addr of [...this.#live.keys()].sort()) {
       const entry = this.#live.get(addr)!;
       if (this.#isAlive(entry, now)) brokerLiveTable[addr] = publicInfo(entry);
@@ -312,7 +313,7 @@ export class RouteTable {
   #brokerData(brokerName: string, now: number): BrokerData | undefined {
     const group = this.#groups.get(brokerName);
     if (group === undefined) return undefined;
-    const brokerAddrs: Record<string, string> = {};
+    const brokerAddrs: Record<string, string> = Object.create(null);
     let any = false;
     for (const id of [...group.addrs.keys()].sort((a, b) => a - b)) {
       const addr = group.addrs.get(id)!;

@@ -6,7 +6,7 @@ import { PullMessageHeader, SendMessageHeader } from "../../../core/protocol/hea
 const NASTY: unknown[] = [
   undefined, null, "", "x", "bad topic", "%RETRY%g", "a".repeat(127), "a".repeat(128), "a".repeat(256), -2, -1, 0, 1, 0.5,
   1024, 1025, 120_000, 120_001, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53, Number.NaN, Infinity, true,
-  {}, [], new Uint8Array(1), { a: "b" }, "TAGS\u0001a\u0002", "x".repeat(65536),
+  {}, [], new Uint8Array(1), { a: "b" }, "TAGS\u0001a\u0002", "x".repeat(65536), "__proto__",
 ];
 
 function pick<T>(items: readonly T[]): T {
