@@ -7,8 +7,6 @@
 import { formatIp, parseIp } from "./_ip.ts";
 import type { HostAddress } from "./message.ts";
 
-const HEX = "0123456789ABCDEF";
-
 /**
  * Builds the offset message id of a stored record: address bytes (4 or 16), port (int32) and
  * CommitLog offset (int64), big-endian, as 32 (IPv4) or 56 (IPv6) upper-case hex characters.
@@ -28,17 +26,31 @@ export function createOffsetMessageId(host: HostAddress, commitLogOffset: number
   if (!Number.isSafeInteger(commitLogOffset) || commitLogOffset < 0) {
     throw new RangeError(`Cannot encode commit log offset "${commitLogOffset}" in a message id`);
   }
-  const ip = parseIp(host.address);
-  let id = "";
-  for (let i = 0; i < ip.length; i++) id += HEX[ip[i]! >>> 4]! + HEX[ip[i]! & 15]!;
-  id += hex32(host.port);
-  id += hex32(Math.floor(commitLogOffset / 0x100000000));
-  id += hex32(commitLogOffset >>> 0);
-  return id;
+  return hostPrefix(host) + hex32(Math.floor(commitLogOffset / 0x100000000)) + hex32(commitLogOffset >>> 0);
+}
+
+/** Hex of each byte value, upper case. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
+/** Hex of address and port by host: a store or producer has few hosts and each id repeats one. */
+const PREFIXES = new Map<string, string>();
+const PREFIXES_MAX = 1024;
+
+function hostPrefix(host: HostAddress): string {
+  const key = `${host.address}|${host.port}`;
+  let prefix = PREFIXES.get(key);
+  if (prefix === undefined) {
+    const ip = parseIp(host.address);
+    prefix = "";
+    for (let i = 0; i < ip.length; i++) prefix += HEX_BYTE[ip[i]!]!;
+    prefix += hex32(host.port);
+    if (PREFIXES.size < PREFIXES_MAX) PREFIXES.set(key, prefix);
+  }
+  return prefix;
 }
 
 function hex32(n: number): string {
-  return (n >>> 0).toString(16).toUpperCase().padStart(8, "0");
+  const u = n >>> 0;
+  return HEX_BYTE[u >>> 24]! + HEX_BYTE[(u >>> 16) & 0xff]! + HEX_BYTE[(u >>> 8) & 0xff]! + HEX_BYTE[u & 0xff]!;
 }
 
 /**
