@@ -32,7 +32,7 @@ export type OpenCallbackSocket<S extends CallbackSocket> = (
  * Makes a dialer from a runtime's socket-opening call. With TLS options the dial resolves only once
  * the handshake succeeded (an untrusted certificate fails the dial).
  *
- * @param open The runtime call (e.g. `Bun.connect`).
+ * @param open The runtime call that opens a callback socket (the Bun adapters supply it).
  * @param options TLS settings; plain TCP without them.
  * @returns The dialer.
  */

@@ -1,5 +1,5 @@
 /**
- * Adapts a Web Streams `Duplex` (Deno.Conn, Cloudflare `connect()`, an in-memory pair) to the
+ * Adapts a Web Streams `Duplex` (a Deno connection, Cloudflare `connect()`, an in-memory pair) to the
  * push-style `Transport`.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Drives a connection that offers `read(buffer)`/`write(bytes)` (`Deno.Conn`, for one) with read and
+ * Drives a connection that offers `read(buffer)`/`write(bytes)` (a Deno connection, for one) with read and
  * write loops and exposes it as a `Transport`. On Deno this reaches about 3x the round trips of the
  * connection's Web Streams on small frames.
  *
@@ -7,7 +7,7 @@
  */
 import type { Transport, TransportHandlers } from "./transport.ts";
 
-/** A connection with promise-based `read`/`write`, shaped like `Deno.Conn`. */
+/** A connection with promise-based `read`/`write`, shaped like a Deno connection. */
 export interface ReadWriteConn {
   read(buffer: Uint8Array): Promise<number | null>;
   write(data: Uint8Array): Promise<number>;
