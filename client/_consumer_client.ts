@@ -7,14 +7,14 @@
 import { BrokerError, ClientError, ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../core/errors.ts";
 import { type MessageExt, MessageConst } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
-import { decodeRecords } from "../core/model/record.ts";
 import type { Command } from "../core/protocol/command.ts";
-import type { ConsumerData, PullResponseHeader } from "../core/protocol/headers.ts";
-import { PullSysFlag, RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
+import type { ConsumerData } from "../core/protocol/headers.ts";
+import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
 import { RouteCache } from "./route_cache.ts";
-import type { PullStatus } from "./pull_consumer.ts";
+import type { PullResult } from "./pull_consumer.ts";
+import { PULL_CODES, pullHeader, type PullSpec, readPullResponse } from "./_pull.ts";
 
 /** Options of a `ConsumerClient`. */
 export interface ConsumerClientOptions {
@@ -27,32 +27,10 @@ export interface ConsumerClientOptions {
 }
 
 /** One pull as a consumer makes it. */
-export interface ConsumerPull {
-  group: string;
-  offset: number;
-  maxNums: number;
-  expression: string;
-  suspendMs: number;
-  /** Offset to commit with the pull (-1: none). */
-  commitOffset: number;
-}
+export type ConsumerPull = PullSpec;
 
 /** A pull's answer with the records decoded (not yet filtered by tag text). */
-export interface ConsumerPullResult {
-  status: PullStatus;
-  nextBeginOffset: number;
-  minOffset: number;
-  maxOffset: number;
-  messages: MessageExt[];
-}
-
-const PULL_STATUS: Readonly<Record<number, PullStatus>> = {
-  [ResponseCode.SUCCESS]: "FOUND",
-  [ResponseCode.PULL_NOT_FOUND]: "NO_NEW_MSG",
-  [ResponseCode.PULL_RETRY_IMMEDIATELY]: "NO_MATCHED_MSG",
-  [ResponseCode.PULL_OFFSET_MOVED]: "OFFSET_ILLEGAL",
-};
-const PULL_CODES: readonly number[] = Object.keys(PULL_STATUS).map(Number);
+export type ConsumerPullResult = PullResult;
 
 /**
  * Presents a message from a retry topic as the original: its `RETRY_TOPIC` property names the
@@ -157,35 +135,14 @@ export class ConsumerClient {
 
   /** PULL_MESSAGE with long polling, committing `commitOffset` on the way. */
   async pull(queue: MessageQueue, pull: ConsumerPull): Promise<ConsumerPullResult> {
-    const commit = pull.commitOffset > 0;
     const response = await this.invoke(queue, {
       code: RequestCode.PULL_MESSAGE,
-      header: {
-        consumerGroup: pull.group,
-        topic: queue.topic,
-        queueId: queue.queueId,
-        queueOffset: pull.offset,
-        maxMsgNums: pull.maxNums,
-        sysFlag: PullSysFlag.SUBSCRIPTION | (pull.suspendMs > 0 ? PullSysFlag.SUSPEND : 0) |
-          (commit ? PullSysFlag.COMMIT_OFFSET : 0),
-        commitOffset: commit ? pull.commitOffset : -1,
-        suspendTimeoutMillis: pull.suspendMs,
-        subscription: pull.expression,
-      },
+      // A commit offset of 0 carries nothing worth storing (RocketMQ sends the flag only above 0).
+      header: pullHeader(queue, { ...pull, commitOffset: pull.commitOffset > 0 ? pull.commitOffset : -1 }),
       timeoutMs: pull.suspendMs + this.#requestTimeoutMs,
       accept: PULL_CODES,
     });
-    const header = response.header as unknown as PullResponseHeader;
-    const status = PULL_STATUS[response.code]!;
-    let messages: MessageExt[] = [];
-    if (status === "FOUND") {
-      try {
-        messages = decodeRecords(response.body ?? new Uint8Array(0));
-      } catch (cause) {
-        throw new ProtocolError(`Broker sent undecodable records for queue ${queue.queueId} of "${queue.topic}"`, { cause });
-      }
-    }
-    return { status, nextBeginOffset: header.nextBeginOffset, minOffset: header.minOffset, maxOffset: header.maxOffset, messages };
+    return readPullResponse(response, queue);
   }
 
   /** QUERY_CONSUMER_OFFSET: -1 when the group has none. */

@@ -10,8 +10,8 @@ import type { MessageQueue } from "../core/model/message_queue.ts";
 import { decodeOffsetMessageId } from "../core/model/message_id.ts";
 import { decodeRecords } from "../core/model/record.ts";
 import type { Command } from "../core/protocol/command.ts";
-import { GroupName, type PullResponseHeader } from "../core/protocol/headers.ts";
-import { PullSysFlag, RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
+import { GroupName } from "../core/protocol/headers.ts";
+import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import { type Dialer, parseAddress } from "../core/remoting/transport.ts";
 import * as v from "valibot";
 import { checkTopic } from "./_prepare_message.ts";
@@ -19,6 +19,7 @@ import { matchesTag, parseTagExpression } from "./_tag_filter.ts";
 import { defaultDialer } from "./default_dialer.ts";
 import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
 import { RouteCache } from "./route_cache.ts";
+import { PULL_CODES, pullHeader, readPullResponse } from "./_pull.ts";
 
 /** Options of a `PullConsumer`. */
 export interface PullConsumerOptions {
@@ -67,13 +68,6 @@ export interface PullResult {
   messages: MessageExt[];
 }
 
-const PULL_STATUS: Readonly<Record<number, PullStatus>> = {
-  [ResponseCode.SUCCESS]: "FOUND",
-  [ResponseCode.PULL_NOT_FOUND]: "NO_NEW_MSG",
-  [ResponseCode.PULL_RETRY_IMMEDIATELY]: "NO_MATCHED_MSG",
-  [ResponseCode.PULL_OFFSET_MOVED]: "OFFSET_ILLEGAL",
-};
-const PULL_CODES: readonly number[] = Object.keys(PULL_STATUS).map(Number);
 const MAX_SUSPEND_MS = 120_000;
 
 type State = "created" | "starting" | "running" | "stopped";
@@ -200,39 +194,16 @@ export class PullConsumer {
     const tags = parseTagExpression(expression);
     const response = await this.#invoke(queue, {
       code: RequestCode.PULL_MESSAGE,
-      header: {
-        consumerGroup: this.#group,
-        topic: queue.topic,
-        queueId: queue.queueId,
-        queueOffset: offset,
-        maxMsgNums: maxNums,
-        sysFlag: PullSysFlag.SUBSCRIPTION | (suspendMs > 0 ? PullSysFlag.SUSPEND : 0),
-        commitOffset: -1,
-        suspendTimeoutMillis: suspendMs,
-        subscription: expression,
-      },
+      header: pullHeader(queue, { group: this.#group, offset, maxNums, expression, suspendMs, commitOffset: -1 }),
       timeoutMs: suspendMs + (options.timeoutMs ?? this.#requestTimeoutMs),
       accept: PULL_CODES,
     });
-    const header = response.header as unknown as PullResponseHeader;
-    let status = PULL_STATUS[response.code]!;
-    let messages: MessageExt[] = [];
-    if (status === "FOUND") {
-      try {
-        messages = decodeRecords(response.body ?? new Uint8Array(0));
-      } catch (cause) {
-        throw new ProtocolError(`Broker sent undecodable records for ${describe(queue)}: ${(cause as Error).message}`, { cause });
-      }
-      if (tags !== undefined) messages = messages.filter((message) => matchesTag(tags, message.tags));
-      if (messages.length === 0) status = "NO_MATCHED_MSG";
+    const result = readPullResponse(response, queue);
+    if (result.status === "FOUND" && tags !== undefined) {
+      result.messages = result.messages.filter((message) => matchesTag(tags, message.tags));
+      if (result.messages.length === 0) result.status = "NO_MATCHED_MSG";
     }
-    return {
-      status,
-      nextBeginOffset: header.nextBeginOffset,
-      minOffset: header.minOffset,
-      maxOffset: header.maxOffset,
-      messages,
-    };
+    return result;
   }
 
   /**

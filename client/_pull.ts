@@ -1,0 +1,83 @@
+/**
+ * The PULL_MESSAGE request and its answer, shared by every consumer.
+ *
+ * @module
+ */
+import { ProtocolError } from "../core/errors.ts";
+import type { MessageExt } from "../core/model/message.ts";
+import type { MessageQueue } from "../core/model/message_queue.ts";
+import { decodeRecords } from "../core/model/record.ts";
+import type { Command, Header } from "../core/protocol/command.ts";
+import type { PullResponseHeader } from "../core/protocol/headers.ts";
+import { PullSysFlag, ResponseCode } from "../core/protocol/request_code.ts";
+import type { PullResult, PullStatus } from "./pull_consumer.ts";
+
+const PULL_STATUS: Readonly<Record<number, PullStatus>> = {
+  [ResponseCode.SUCCESS]: "FOUND",
+  [ResponseCode.PULL_NOT_FOUND]: "NO_NEW_MSG",
+  [ResponseCode.PULL_RETRY_IMMEDIATELY]: "NO_MATCHED_MSG",
+  [ResponseCode.PULL_OFFSET_MOVED]: "OFFSET_ILLEGAL",
+};
+
+/** Response codes of a pull that are statuses, not errors. */
+export const PULL_CODES: readonly number[] = Object.keys(PULL_STATUS).map(Number);
+
+/** What one pull asks for. */
+export interface PullSpec {
+  group: string;
+  offset: number;
+  maxNums: number;
+  /** Tag expression, sent so the broker filters by tag hash. */
+  expression: string;
+  /** Long-poll time; 0 answers at once. */
+  suspendMs: number;
+  /** Offset to commit with the pull; -1 for none. */
+  commitOffset: number;
+}
+
+/**
+ * The PULL_MESSAGE header for a queue.
+ *
+ * @param queue The queue.
+ * @param pull What to pull.
+ * @returns The header.
+ */
+export function pullHeader(queue: MessageQueue, pull: PullSpec): Header {
+  const commit = pull.commitOffset >= 0;
+  return {
+    consumerGroup: pull.group,
+    topic: queue.topic,
+    queueId: queue.queueId,
+    queueOffset: pull.offset,
+    maxMsgNums: pull.maxNums,
+    sysFlag: PullSysFlag.SUBSCRIPTION | (pull.suspendMs > 0 ? PullSysFlag.SUSPEND : 0) | (commit ? PullSysFlag.COMMIT_OFFSET : 0),
+    commitOffset: commit ? pull.commitOffset : -1,
+    suspendTimeoutMillis: pull.suspendMs,
+    subscription: pull.expression,
+  };
+}
+
+/**
+ * Reads a pull's answer (one of `PULL_CODES`), decoding the records of a FOUND.
+ *
+ * @param response The answer.
+ * @param queue The queue pulled, for the error message.
+ * @returns Status, offsets and messages (not yet filtered by exact tag).
+ * @throws {ProtocolError} When the records cannot be decoded.
+ */
+export function readPullResponse(response: Command, queue: MessageQueue): PullResult {
+  const header = response.header as unknown as PullResponseHeader;
+  const status = PULL_STATUS[response.code]!;
+  let messages: MessageExt[] = [];
+  if (status === "FOUND") {
+    try {
+      messages = decodeRecords(response.body ?? new Uint8Array(0));
+    } catch (cause) {
+      throw new ProtocolError(
+        `Broker sent undecodable records for queue ${queue.queueId} of topic "${queue.topic}" on broker "${queue.brokerName}": ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+  }
+  return { status, nextBeginOffset: header.nextBeginOffset, minOffset: header.minOffset, maxOffset: header.maxOffset, messages };
+}
