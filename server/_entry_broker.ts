@@ -15,7 +15,8 @@ import type { HttpServer, Serve } from "./admin/serve_types.ts";
 import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
 import { type Broker, startBroker } from "./broker/broker.ts";
 import { ConfigError } from "./config.ts";
-import { loadServerSecurity, SECURITY_FLAGS, type ServerSecurity } from "./_security.ts";
+import { loadServerSecurity, type ServerSecurity } from "./_security.ts";
+import { SERVER_FLAG_ENTRIES, SERVER_FLAGS } from "./_entry_flags.ts";
 
 /** Where a broker keeps its data when neither flag, file nor environment says. */
 const BROKER_DATA_DIR = "./data/broker";
@@ -65,10 +66,7 @@ export function brokerSpec(usage: string) {
       "max-pull-batch-size": { description: "Most messages one pull returns (1-1024)", default: "1024", valueName: "n" },
       "max-held-pulls": { description: "Long-polling pulls parked at once (0: no long polling)", default: "10000", valueName: "n" },
       "auto-create-topic": { description: "Create unknown topics on first send", type: "boolean" as const },
-      "admin-port": { description: "Serve the admin API, metrics and dashboard on this port (default: off unless admin.port is configured)", valueName: "port" },
-      "admin-host": { description: "Address the admin API binds (keep it private)", default: "127.0.0.1", valueName: "host" },
-      "admin-token": { description: "Bearer token required for admin changes (default: admin.token, $RMQ_ADMIN_TOKEN; none)", valueName: "token" },
-      ...SECURITY_FLAGS,
+      ...SERVER_FLAGS,
     },
     schema: v.object({
       config: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
@@ -90,12 +88,7 @@ export function brokerSpec(usage: string) {
       maxPullBatchSize: v.optional(integerFlag(1, 1024)),
       maxHeldPulls: v.optional(integerFlag(0, 10_000_000)),
       autoCreateTopic: v.optional(v.boolean()),
-      adminPort: v.optional(PortFlag),
-      adminHost: v.optional(HostFlag),
-      adminToken: v.optional(v.pipe(v.string(), v.minLength(8, "must have at least 8 characters"))),
-      acl: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
-      tlsCert: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
-      tlsKey: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      ...SERVER_FLAG_ENTRIES,
     }),
   };
 }

@@ -14,7 +14,8 @@ import { defaultListen, defaultServe } from "./_runtime.ts";
 import type { HttpServer, Serve } from "./admin/serve_types.ts";
 import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
 import { ConfigError } from "./config.ts";
-import { loadServerSecurity, SECURITY_FLAGS, type ServerSecurity } from "./_security.ts";
+import { loadServerSecurity, type ServerSecurity } from "./_security.ts";
+import { SERVER_FLAG_ENTRIES, SERVER_FLAGS } from "./_entry_flags.ts";
 import { type NameServer, startNameServer } from "./namesrv/name_server.ts";
 
 /** Options of `runNameServer`. */
@@ -39,10 +40,7 @@ export function nameServerSpec(usage: string) {
       host: { description: "Address to bind", default: "0.0.0.0", valueName: "address" },
       "broker-expiry-ms": { description: "Drop a broker not heard from for this long", default: "120000", valueName: "ms" },
       "scan-interval-ms": { description: "How often to look for silent brokers", default: "10000", valueName: "ms" },
-      "admin-port": { description: "Serve the admin API, metrics and dashboard on this port (default: off unless admin.port is configured)", valueName: "port" },
-      "admin-host": { description: "Address the admin API binds (keep it private)", default: "127.0.0.1", valueName: "host" },
-      "admin-token": { description: "Bearer token required for admin changes (default: admin.token, $RMQ_ADMIN_TOKEN; none)", valueName: "token" },
-      ...SECURITY_FLAGS,
+      ...SERVER_FLAGS,
     },
     schema: v.object({
       config: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
@@ -50,12 +48,7 @@ export function nameServerSpec(usage: string) {
       host: v.optional(HostFlag),
       brokerExpiryMs: v.optional(integerFlag(1)),
       scanIntervalMs: v.optional(integerFlag(1)),
-      adminPort: v.optional(PortFlag),
-      adminHost: v.optional(HostFlag),
-      adminToken: v.optional(v.pipe(v.string(), v.minLength(8, "must have at least 8 characters"))),
-      acl: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
-      tlsCert: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
-      tlsKey: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+      ...SERVER_FLAG_ENTRIES,
     }),
   };
 }
