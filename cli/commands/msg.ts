@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { MessageJson } from "../../server/admin/_message_json.ts";
 import * as v from "valibot";
 import { TopicName } from "../../core/protocol/headers.ts";
 import { integerFlag } from "../../server/_flags.ts";
@@ -11,28 +12,7 @@ import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group, parse } from "../_comma
 import { clip, formatTime, keyValues, printJson, table, write } from "../_output.ts";
 
 /** A message as the admin API shows it. */
-export interface MessageView {
-  msgId: string;
-  topic: string;
-  queueId: number;
-  queueOffset: number;
-  commitLogOffset: number;
-  storeSize: number;
-  bornTimestamp: number;
-  storeTimestamp: number;
-  bornHost: string;
-  storeHost: string;
-  reconsumeTimes: number;
-  flag: number;
-  tags: string | null;
-  keys: string[];
-  uniqueKey: string | null;
-  properties: Record<string, string>;
-  bodySize: number;
-  body: string;
-  bodyEncoding: "utf8" | "base64";
-  bodyTruncated: boolean;
-}
+export type MessageView = MessageJson;
 
 /** Columns of message lists. */
 export const MESSAGE_COLUMNS = [
