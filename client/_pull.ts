@@ -71,7 +71,7 @@ export function readPullResponse(response: Command, queue: MessageQueue): PullRe
   let messages: MessageExt[] = [];
   if (status === "FOUND") {
     try {
-      messages = decodeRecords(response.body ?? new Uint8Array(0));
+      messages = decodeRecords(response.body ?? new Uint8Array(0), { copyBody: false });
     } catch (cause) {
       throw new ProtocolError(
         `Broker sent undecodable records for queue ${queue.queueId} of topic "${queue.topic}" on broker "${queue.brokerName}": ${(cause as Error).message}`,

@@ -41,8 +41,10 @@ export interface ProcessQueueStats {
 export class ProcessQueue {
   /** The queue. */
   readonly queue: MessageQueue;
-  /** Queue offset to message; insertion order is offset order because pulls only move forward. */
-  readonly #messages = new Map<number, MessageExt>();
+  /** The pulled batches, in offset order (pulls only move forward); those before `#head` are finished. */
+  #windows: Window[] = [];
+  #head = 0;
+  #count = 0;
   #bytes = 0;
   #maxOffset = -1;
   /** Every message below this offset was added or filtered out (the pulls reached it). */
@@ -70,7 +72,7 @@ export class ProcessQueue {
 
   /** Messages held. */
   get count(): number {
-    return this.#messages.size;
+    return this.#count;
   }
 
   /** Body bytes held. */
@@ -89,17 +91,22 @@ export class ProcessQueue {
   }
 
   /**
-   * Adds pulled messages (in offset order, after any held ones).
+   * Adds pulled messages (in offset order, after any held ones; offsets already seen are skipped).
    *
    * @param messages The messages.
    */
   add(messages: readonly MessageExt[]): void {
-    for (const message of messages) {
-      if (this.#messages.has(message.queueOffset)) continue;
-      this.#messages.set(message.queueOffset, message);
-      this.#bytes += message.body.length;
-      if (message.queueOffset > this.#maxOffset) this.#maxOffset = message.queueOffset;
+    let fresh = messages;
+    if (messages.length > 0 && messages[0]!.queueOffset <= this.#maxOffset) {
+      fresh = messages.filter((m) => m.queueOffset > this.#maxOffset);
     }
+    if (fresh.length === 0) return;
+    let bytes = 0;
+    for (let i = 0; i < fresh.length; i++) bytes += fresh[i]!.body.length;
+    this.#windows.push(new Window(fresh));
+    this.#count += fresh.length;
+    this.#bytes += bytes;
+    this.#maxOffset = fresh[fresh.length - 1]!.queueOffset;
   }
 
   /**
@@ -109,13 +116,39 @@ export class ProcessQueue {
    * @returns The offset to commit now (see `commitOffset`).
    */
   remove(messages: readonly MessageExt[]): number {
-    for (const message of messages) {
-      const held = this.#messages.get(message.queueOffset);
-      if (held === undefined) continue;
-      this.#messages.delete(message.queueOffset);
-      this.#bytes -= held.body.length;
-    }
+    for (const message of messages) this.removeOne(message);
     return this.commitOffset;
+  }
+
+  /**
+   * Removes one finished message (see `remove`).
+   *
+   * @param message The message.
+   */
+  removeOne(message: MessageExt): void {
+    const offset = message.queueOffset;
+    const windows = this.#windows;
+    // Binary search for the last window starting at or below the offset.
+    let lo = this.#head;
+    let hi = windows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (windows[mid]!.firstOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const window = windows[lo];
+    const index = window === undefined ? -1 : window.finish(offset);
+    if (index < 0) return;
+    this.#count--;
+    this.#bytes -= window!.messages[index]!.body.length;
+    while (this.#head < windows.length && windows[this.#head]!.remaining === 0) this.#head++;
+    if (this.#head === windows.length) {
+      this.#windows = [];
+      this.#head = 0;
+    } else if (this.#head > 64 && this.#head * 2 > windows.length) {
+      this.#windows = windows.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   /**
@@ -132,7 +165,8 @@ export class ProcessQueue {
    * reached (past filtered-out messages too); -1 when nothing is known yet.
    */
   get commitOffset(): number {
-    for (const offset of this.#messages.keys()) return offset;
+    const window = this.#windows[this.#head];
+    if (window !== undefined) return window.messages[window.first]!.queueOffset;
     return Math.max(this.#maxOffset < 0 ? -1 : this.#maxOffset + 1, this.#floor);
   }
 
@@ -144,16 +178,20 @@ export class ProcessQueue {
    */
   peek(max: number): MessageExt[] {
     const out: MessageExt[] = [];
-    for (const message of this.#messages.values()) {
-      if (out.length >= max) break;
-      out.push(message);
+    for (let w = this.#head; w < this.#windows.length && out.length < max; w++) {
+      const window = this.#windows[w]!;
+      for (let i = window.first; i < window.messages.length && out.length < max; i++) {
+        if (window.done[i] === 0) out.push(window.messages[i]!);
+      }
     }
     return out;
   }
 
   /** Forgets every held message (after a seek or an illegal offset). */
   clear(): void {
-    this.#messages.clear();
+    this.#windows = [];
+    this.#head = 0;
+    this.#count = 0;
     this.#bytes = 0;
     this.#maxOffset = -1;
     this.#floor = -1;
@@ -213,5 +251,52 @@ export class ProcessQueue {
       lastConsumeTime: this.lastConsumeTime,
       locked: this.locked,
     };
+  }
+}
+
+/** The messages of one pull and which of them are finished. */
+class Window {
+  readonly messages: readonly MessageExt[];
+  readonly firstOffset: number;
+  readonly done: Uint8Array;
+  /** Whether the offsets have no gaps, so a message's index is its offset minus the first. */
+  readonly #dense: boolean;
+  remaining: number;
+  /** Index of the first message not finished. */
+  first = 0;
+
+  constructor(messages: readonly MessageExt[]) {
+    this.messages = messages;
+    this.firstOffset = messages[0]!.queueOffset;
+    this.done = new Uint8Array(messages.length);
+    this.#dense = messages[messages.length - 1]!.queueOffset - this.firstOffset === messages.length - 1;
+    this.remaining = messages.length;
+  }
+
+  /** Marks the message at `offset` finished; returns its index, or -1 when it is not here or was already. */
+  finish(offset: number): number {
+    const messages = this.messages;
+    let i: number;
+    if (this.#dense) {
+      i = offset - this.firstOffset;
+    } else {
+      let lo = 0;
+      let hi = messages.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (messages[mid]!.queueOffset < offset) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo;
+    }
+    if (i < 0 || i >= messages.length || messages[i]!.queueOffset !== offset || this.done[i] === 1) return -1;
+    this.done[i] = 1;
+    this.remaining--;
+    if (i === this.first) {
+      let next = i + 1;
+      while (next < messages.length && this.done[next] === 1) next++;
+      this.first = next;
+    }
+    return i;
   }
 }

@@ -113,6 +113,8 @@ interface ConsumeTask {
   pq: ProcessQueue;
   /** Concurrent mode: the messages; orderly mode: undefined (the task takes the next messages of `pq`). */
   messages: MessageExt[] | undefined;
+  /** Concurrent mode: the first message not yet handed to a handler. */
+  next: number;
 }
 
 /** Pause of a message whose send-back failed before it is handled again here. */
@@ -478,7 +480,9 @@ export class PushConsumer {
           continue;
         }
         pq.nextPullOffset = result.nextBeginOffset;
-        const messages = result.messages.filter((m) => matchesTag(subscription.tags, m.tags)).map(restoreRetryTopic);
+        let messages = result.messages;
+        if (subscription.tags !== undefined) messages = messages.filter((m) => matchesTag(subscription.tags, m.tags));
+        if (queue.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) messages = messages.map(restoreRetryTopic);
         pq.add(messages);
         // Messages filtered out count as done: the offset may move past them once nothing before is in process.
         pq.advanceTo(result.nextBeginOffset);
@@ -518,15 +522,13 @@ export class PushConsumer {
       this.#scheduleOrderly(pq);
       return;
     }
-    for (let i = 0; i < messages.length; i += this.#batchSize) {
-      this.#submit({ pq, messages: messages.slice(i, i + this.#batchSize) });
-    }
+    this.#submit({ pq, messages, next: 0 });
   }
 
   #scheduleOrderly(pq: ProcessQueue): void {
     if (pq.consuming || pq.dropped) return;
     pq.consuming = true;
-    this.#submit({ pq, messages: undefined });
+    this.#submit({ pq, messages: undefined, next: 0 });
   }
 
   #submit(task: ConsumeTask): void {
@@ -534,42 +536,109 @@ export class PushConsumer {
     this.#pump();
   }
 
+  /**
+   * Starts handler workers, up to `consumeThreads`, while tasks wait. A worker runs handlers one
+   * after another; a handler that answers synchronously lets it go straight on to the next message,
+   * one that returns a promise parks it, and the loop here starts another worker for the next one.
+   */
   #pump(): void {
     while (this.#running < this.#consumeThreads && this.#taskHead < this.#tasks.length) {
-      const task = this.#tasks[this.#taskHead++]!;
-      if (this.#taskHead > 1024 && this.#taskHead * 2 > this.#tasks.length) {
-        this.#tasks = this.#tasks.slice(this.#taskHead);
-        this.#taskHead = 0;
-      }
-      if (task.pq.dropped) {
-        task.pq.consuming = false;
-        continue;
-      }
       this.#running++;
-      task.pq.begin();
-      const run = task.messages === undefined ? this.#consumeOrderly(task.pq) : this.#consumeConcurrently(task.pq, task.messages);
-      run.catch((error) => this.#log(`Consume task failed: ${(error as Error).message}`)).finally(() => {
+      this.#worker().catch((error) => this.#log(`Consume task failed: ${(error as Error).message}`)).finally(() => {
         this.#running--;
-        task.pq.end();
         this.#pump();
       });
     }
-    if (this.#taskHead === this.#tasks.length && this.#taskHead > 0) {
+  }
+
+  /** The next piece of work: a concurrent batch (with its task) or an orderly task, or undefined. */
+  #take(): { pq: ProcessQueue; messages: MessageExt[] | undefined; from: number; to: number } | undefined {
+    while (this.#taskHead < this.#tasks.length) {
+      const task = this.#tasks[this.#taskHead]!;
+      const messages = task.messages;
+      let from = 0;
+      let to = 0;
+      if (messages === undefined || task.pq.dropped) {
+        this.#advanceTasks();
+        if (task.pq.dropped) {
+          task.pq.consuming = false;
+          continue;
+        }
+      } else {
+        from = task.next;
+        to = Math.min(from + this.#batchSize, messages.length);
+        task.next = to;
+        if (to >= messages.length) this.#advanceTasks();
+      }
+      return { pq: task.pq, messages, from, to };
+    }
+    return undefined;
+  }
+
+  #advanceTasks(): void {
+    this.#taskHead++;
+    if (this.#taskHead === this.#tasks.length) {
       this.#tasks = [];
+      this.#taskHead = 0;
+    } else if (this.#taskHead > 1024 && this.#taskHead * 2 > this.#tasks.length) {
+      this.#tasks = this.#tasks.slice(this.#taskHead);
       this.#taskHead = 0;
     }
   }
 
-  async #handle(messages: MessageExt[]): Promise<ConsumeStatus> {
+  async #worker(): Promise<void> {
+    // The queue whose handlers this worker is running: counted in flight from its first message
+    // until the worker moves to another queue or stops (one count for a run of messages).
+    let current: ProcessQueue | undefined;
     try {
-      const handler = this.#handler as (arg: MessageExt | MessageExt[]) => unknown;
-      const status = await handler(this.#batchSize > 1 ? messages : messages[0]!);
-      if (status === "SUCCESS") return "SUCCESS";
-      if (status !== "RECONSUME_LATER") this.#log(`Handler of group "${this.#group}" answered ${String(status)}; taken as RECONSUME_LATER`);
-      return "RECONSUME_LATER";
+      for (let work = this.#take(); work !== undefined; work = this.#take()) {
+        const pq = work.pq;
+        if (pq !== current) {
+          current?.end();
+          current = pq;
+          pq.begin();
+        }
+        try {
+          if (work.messages === undefined) {
+            this.#commitFinished();
+            await this.#consumeOrderly(pq);
+          } else {
+            const pending = this.#consumeConcurrently(pq, work.messages, work.from, work.to);
+            if (pending !== undefined) await pending;
+          }
+        } catch (error) {
+          this.#log(`Consume task failed: ${(error as Error).message}`);
+        }
+      }
+    } finally {
+      this.#commitFinished();
+      current?.end();
+    }
+  }
+
+  /**
+   * Runs the handler. Returns the status, or a promise of it when the handler returned one (so a
+   * synchronous handler costs no promise).
+   */
+  #handle(arg: MessageExt | MessageExt[]): ConsumeStatus | Promise<ConsumeStatus> {
+    let result: unknown;
+    try {
+      result = (this.#handler as (arg: MessageExt | MessageExt[]) => unknown)(arg);
     } catch {
       return "RECONSUME_LATER";
     }
+    if (result === "SUCCESS") return "SUCCESS";
+    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+      this.#commitFinished();
+      return Promise.resolve(result).then((status) => this.#status(status), () => "RECONSUME_LATER" as const);
+    }
+    return this.#status(result);
+  }
+
+  #status(status: unknown): ConsumeStatus {
+    if (status === "SUCCESS") return "SUCCESS";
+    if (status !== "RECONSUME_LATER") this.#log(`Handler of group "${this.#group}" answered ${String(status)}; taken as RECONSUME_LATER`);
+    return "RECONSUME_LATER";
   }
 
   /** Marks messages done; the queue's offset moves up to the lowest message still in process. */
@@ -578,12 +647,36 @@ export class PushConsumer {
     if (!pq.dropped && offset >= 0) this.#offsets!.update(pq.queue, offset, true);
   }
 
-  async #consumeConcurrently(pq: ProcessQueue, messages: MessageExt[]): Promise<void> {
-    const status = await this.#handle(messages);
-    if (status === "SUCCESS") {
-      this.#finish(pq, messages);
-      return;
+  /** Queues with messages finished whose offset is not yet in the offset store. */
+  #finished = new Set<ProcessQueue>();
+
+  /** Moves the offsets of queues with finished messages into the offset store. */
+  #commitFinished(): void {
+    if (this.#finished.size === 0) return;
+    for (const pq of this.#finished) {
+      const offset = pq.commitOffset;
+      if (!pq.dropped && offset >= 0) this.#offsets!.update(pq.queue, offset, true);
     }
+    this.#finished.clear();
+  }
+
+  /** Handles messages `from` to `to` of `all`; returns a promise only when there is something to wait for. */
+  #consumeConcurrently(pq: ProcessQueue, all: MessageExt[], from: number, to: number): Promise<void> | undefined {
+    const result = this.#handle(this.#batchSize > 1 ? all.slice(from, to) : all[from]!);
+    if (typeof result !== "string") return result.then((status) => this.#afterConsume(pq, all, from, to, status));
+    return this.#afterConsume(pq, all, from, to, result);
+  }
+
+  #afterConsume(pq: ProcessQueue, all: MessageExt[], from: number, to: number, status: ConsumeStatus): Promise<void> | undefined {
+    if (status === "SUCCESS") {
+      for (let i = from; i < to; i++) pq.removeOne(all[i]!);
+      this.#finished.add(pq);
+      return undefined;
+    }
+    return this.#consumeFailed(pq, all.slice(from, to));
+  }
+
+  async #consumeFailed(pq: ProcessQueue, messages: MessageExt[]): Promise<void> {
     if (this.#messageModel === "BROADCASTING") {
       // Broadcasting groups have no retry topic: a failed message is dropped, as in RocketMQ.
       this.#log(`Broadcast message ${messages.map((m) => m.msgId).join(", ")} failed and is dropped`);
@@ -604,9 +697,7 @@ export class PushConsumer {
     this.#finish(pq, sentBack);
     if (failed.length === 0) return;
     for (const message of failed) message.reconsumeTimes++;
-    this.#later(LOCAL_RETRY_DELAY_MS, () => {
-      for (let i = 0; i < failed.length; i += this.#batchSize) this.#submit({ pq, messages: failed.slice(i, i + this.#batchSize) });
-    });
+    this.#later(LOCAL_RETRY_DELAY_MS, () => this.#submit({ pq, messages: failed, next: 0 }));
   }
 
   async #consumeOrderly(pq: ProcessQueue): Promise<void> {
@@ -616,7 +707,7 @@ export class PushConsumer {
       pq.consuming = false;
       return;
     }
-    const status = await this.#handle(messages);
+    const status = await this.#handle(this.#batchSize > 1 ? messages : messages[0]!);
     if (status === "SUCCESS") {
       this.#finish(pq, messages);
       this.#continueOrderly(pq, 0);
@@ -646,8 +737,8 @@ export class PushConsumer {
       pq.consuming = false;
       return;
     }
-    if (delayMs === 0) this.#submit({ pq, messages: undefined });
-    else this.#later(delayMs, () => this.#submit({ pq, messages: undefined }));
+    if (delayMs === 0) this.#submit({ pq, messages: undefined, next: 0 });
+    else this.#later(delayMs, () => this.#submit({ pq, messages: undefined, next: 0 }));
   }
 
   #later(ms: number, fn: () => void): void {

@@ -60,7 +60,10 @@ export interface MessageExt {
   reconsumeTimes: number;
   /** For transactional messages, the half message's offset; else 0. */
   preparedTransactionOffset: number;
-  /** The payload. */
+  /**
+   * The payload. Messages a consumer receives share the bytes of their pull response (no copy):
+   * `slice()` a body to keep it apart from the rest of the response for long.
+   */
   body: Uint8Array;
   /** All properties, system ones (`TAGS`, `KEYS`, …) included. */
   properties: Record<string, string>;

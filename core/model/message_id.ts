@@ -26,7 +26,29 @@ export function createOffsetMessageId(host: HostAddress, commitLogOffset: number
   if (!Number.isSafeInteger(commitLogOffset) || commitLogOffset < 0) {
     throw new RangeError(`Cannot encode commit log offset "${commitLogOffset}" in a message id`);
   }
-  return hostPrefix(host) + hex32(Math.floor(commitLogOffset / 0x100000000)) + hex32(commitLogOffset >>> 0);
+  return offsetMessageId(hostPrefix(host), commitLogOffset);
+}
+
+/**
+ * The part of an offset message id that names the host (address and port as hex), for building
+ * many ids of one host with `offsetMessageId`.
+ *
+ * @param host The broker's store host.
+ * @returns 16 (IPv4) or 40 (IPv6) upper-case hex characters.
+ */
+export function messageIdPrefix(host: HostAddress): string {
+  return hostPrefix(host);
+}
+
+/**
+ * Completes an offset message id from its host prefix.
+ *
+ * @param prefix From `messageIdPrefix`.
+ * @param commitLogOffset The record's physical offset, a safe non-negative integer.
+ * @returns The message id.
+ */
+export function offsetMessageId(prefix: string, commitLogOffset: number): string {
+  return prefix + hex32(Math.floor(commitLogOffset / 0x100000000)) + hex32(commitLogOffset >>> 0);
 }
 
 /** Hex of each byte value, upper case. */
@@ -48,7 +70,13 @@ function hostPrefix(host: HostAddress): string {
   return prefix;
 }
 
-function hex32(n: number): string {
+/**
+ * Formats 32 bits as 8 upper-case hex characters.
+ *
+ * @param n The value (taken as unsigned 32 bits).
+ * @returns The hex text.
+ */
+export function hex32(n: number): string {
   const u = n >>> 0;
   return HEX_BYTE[u >>> 24]! + HEX_BYTE[(u >>> 16) & 0xff]! + HEX_BYTE[(u >>> 8) & 0xff]! + HEX_BYTE[u & 0xff]!;
 }

@@ -57,11 +57,32 @@ export function decodeProperties(text: string): Record<string, string> {
     if (end < 0) end = length;
     const split = text.indexOf(NAME_VALUE_SEPARATOR, start);
     if (split >= 0 && split < end) {
-      properties[text.slice(start, split)] = text.slice(split + 1, end);
+      properties[propertyName(text, start, split)] = text.slice(split + 1, end);
     }
     start = end + 1;
   }
   return properties;
+}
+
+/** Property names seen, by length: a name repeats in every message, and a known string is cheaper as a key. */
+const NAMES_BY_LENGTH: string[][] = [];
+let namesKnown = 0;
+const NAMES_MAX = 512;
+
+function propertyName(text: string, start: number, end: number): string {
+  const length = end - start;
+  const known = NAMES_BY_LENGTH[length];
+  if (known !== undefined) {
+    for (let i = 0; i < known.length; i++) {
+      if (text.startsWith(known[i]!, start)) return known[i]!;
+    }
+  }
+  const name = text.slice(start, end);
+  if (namesKnown < NAMES_MAX && length <= 64) {
+    namesKnown++;
+    (NAMES_BY_LENGTH[length] ??= []).push(name);
+  }
+  return name;
 }
 
 /**

@@ -9,7 +9,7 @@
 import { formatIp, parseIp } from "./_ip.ts";
 import { bodyCrc, crc32 } from "./crc32.ts";
 import { type HostAddress, MessageConst, type MessageExt, SysFlag } from "./message.ts";
-import { createOffsetMessageId } from "./message_id.ts";
+import { hex32, messageIdPrefix, offsetMessageId } from "./message_id.ts";
 import { decodeProperties } from "./properties.ts";
 
 /** Magic code of a message record (`0xDAA320A7`). */
@@ -338,16 +338,117 @@ export function verifyRecord(bytes: Uint8Array, pos: number, available: number):
   return { ok: true, size: layout.size, blank: false };
 }
 
+/** Options of `decodeRecord` and `decodeRecords`. */
+export interface DecodeRecordOptions {
+  /**
+   * Whether each `body` is a copy (`true`) or a view into `bytes` (`false`, no copy: the bytes
+   * must not be reused while a message is held, and a held body keeps all of `bytes` in memory).
+   * @default true
+   */
+  copyBody?: boolean;
+}
+
+/**
+ * Values that repeat from record to record of one buffer (a pull carries one topic from one
+ * broker, mostly from one producer), decoded once: topic text, hosts and the message id prefix.
+ */
+class DecodeMemo {
+  topicPos = -1;
+  topicLength = -1;
+  topic = "";
+  storeBits = -1;
+  storePort = -1;
+  storeHost: HostAddress | undefined;
+  idPrefix = "";
+  /** `idPrefix` and the hex of the offset's upper 32 bits, for offsets with `idHigh` as those. */
+  idHigh = -1;
+  idHighPrefix = "";
+  bornBits = -1;
+  bornPort = -1;
+  bornHost: HostAddress | undefined;
+
+  /** The topic at `pos`, reusing the previous one when its bytes are the same. */
+  topicAt(bytes: Uint8Array, pos: number, length: number): string {
+    const last = this.topicPos;
+    if (length === this.topicLength && last >= 0) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (bytes[pos + i] !== bytes[last + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.topicPos = pos;
+        return this.topic;
+      }
+    }
+    this.topicPos = pos;
+    this.topicLength = length;
+    this.topic = decoder.decode(bytes.subarray(pos, pos + length));
+    return this.topic;
+  }
+
+  /** The store host at `pos` (and sets `idPrefix` for it). */
+  storeHostAt(view: DataView, bytes: Uint8Array, pos: number, ipLength: 4 | 16): HostAddress {
+    const port = view.getInt32(pos + ipLength);
+    if (ipLength === 4) {
+      const bits = view.getInt32(pos);
+      if (bits === this.storeBits && port === this.storePort) return this.storeHost!;
+      this.storeBits = bits;
+      this.storePort = port;
+    } else {
+      this.storeBits = -1;
+    }
+    const host: HostAddress = Object.freeze({ address: formatIp(bytes, pos, ipLength), port });
+    this.storeHost = host;
+    this.idPrefix = messageIdPrefix(host);
+    this.idHigh = -1;
+    return host;
+  }
+
+  /** The offset message id of the record at `commitLogOffset` stored by the last store host read. */
+  messageId(commitLogOffset: number): string {
+    const high = Math.floor(commitLogOffset / TWO_32);
+    if (high !== this.idHigh) {
+      this.idHigh = high;
+      this.idHighPrefix = offsetMessageId(this.idPrefix, high * TWO_32).slice(0, -8);
+    }
+    return this.idHighPrefix + hex32(commitLogOffset >>> 0);
+  }
+
+  /** The born host at `pos`. */
+  bornHostAt(view: DataView, bytes: Uint8Array, pos: number, ipLength: 4 | 16): HostAddress {
+    const port = view.getInt32(pos + ipLength);
+    if (ipLength === 4) {
+      const bits = view.getInt32(pos);
+      if (bits === this.bornBits && port === this.bornPort) return this.bornHost!;
+      this.bornBits = bits;
+      this.bornPort = port;
+    } else {
+      this.bornBits = -1;
+    }
+    const host: HostAddress = Object.freeze({ address: formatIp(bytes, pos, ipLength), port });
+    this.bornHost = host;
+    return host;
+  }
+}
+
 /**
  * Decodes one record.
  *
  * @param bytes The buffer holding the record.
  * @param pos Where it starts.
- * @returns The message; `body` is a copy, compressed if the sysflag says so.
+ * @param options Whether the body is copied.
+ * @returns The message; `body` is a copy unless `copyBody` is false, compressed if the sysflag
+ * says so. `bornHost` and `storeHost` are frozen.
  * @throws {RangeError} When the bytes are truncated or not a message record.
  */
-export function decodeRecord(bytes: Uint8Array, pos: number): MessageExt {
-  const view = viewOf(bytes);
+export function decodeRecord(bytes: Uint8Array, pos: number, options?: DecodeRecordOptions): MessageExt {
+  return decodeAt(bytes, viewOf(bytes), pos, new DecodeMemo(), options?.copyBody !== false);
+}
+
+function decodeAt(bytes: Uint8Array, view: DataView, pos: number, memo: DecodeMemo, copyBody: boolean): MessageExt {
   const layout = layoutOf(view, pos, bytes.length - pos);
   if (typeof layout === "string") throw new RangeError(`Cannot decode record at ${pos}: ${layout}`);
   const bornHostPort = pos + BORN_HOST_POS + layout.bornIpLength;
@@ -355,16 +456,14 @@ export function decodeRecord(bytes: Uint8Array, pos: number): MessageExt {
   const storeHostPos = storeTimestampPos + 8;
   const storeHostPort = storeHostPos + layout.storeIpLength;
   const commitLogOffset = getInt64(view, pos + PHYSICAL_OFFSET_POS);
-  const storeHost: HostAddress = {
-    address: formatIp(bytes, storeHostPos, layout.storeIpLength),
-    port: view.getInt32(storeHostPort),
-  };
+  const storeHost = memo.storeHostAt(view, bytes, storeHostPos, layout.storeIpLength);
   const properties = layout.propertiesLength === 0 ? {} : decodeProperties(
     decoder.decode(bytes.subarray(layout.propertiesPos, layout.propertiesPos + layout.propertiesLength)),
   );
   const keys = properties[MessageConst.KEYS];
+  const bodyEnd = layout.bodyPos + layout.bodyLength;
   const message: MessageExt = {
-    topic: decoder.decode(bytes.subarray(layout.topicPos, layout.topicPos + layout.topicLength)),
+    topic: memo.topicAt(bytes, layout.topicPos, layout.topicLength),
     queueId: view.getInt32(pos + 12),
     queueOffset: getInt64(view, pos + QUEUE_OFFSET_POS),
     commitLogOffset,
@@ -373,17 +472,14 @@ export function decodeRecord(bytes: Uint8Array, pos: number): MessageExt {
     flag: view.getInt32(pos + 16),
     sysFlag: layout.sysFlag,
     bornTimestamp: getInt64(view, pos + 40),
-    bornHost: {
-      address: formatIp(bytes, pos + BORN_HOST_POS, layout.bornIpLength),
-      port: view.getInt32(bornHostPort),
-    },
+    bornHost: memo.bornHostAt(view, bytes, pos + BORN_HOST_POS, layout.bornIpLength),
     storeTimestamp: getInt64(view, storeTimestampPos),
     storeHost,
     reconsumeTimes: view.getInt32(storeHostPort + 4),
     preparedTransactionOffset: getInt64(view, storeHostPort + 8),
-    body: bytes.slice(layout.bodyPos, layout.bodyPos + layout.bodyLength),
+    body: copyBody ? bytes.slice(layout.bodyPos, bodyEnd) : bytes.subarray(layout.bodyPos, bodyEnd),
     properties,
-    msgId: createOffsetMessageId(storeHost, commitLogOffset),
+    msgId: memo.messageId(commitLogOffset),
     keys: keys ? keys.split(MessageConst.KEY_SEPARATOR).filter((k) => k !== "") : [],
   };
   const tags = properties[MessageConst.TAGS];
@@ -397,14 +493,18 @@ export function decodeRecord(bytes: Uint8Array, pos: number): MessageExt {
  * Decodes concatenated records, as a pull response body carries them.
  *
  * @param bytes The records back to back.
+ * @param options Whether bodies are copied (see `DecodeRecordOptions.copyBody`).
  * @returns The messages in order.
  * @throws {RangeError} When a record is truncated or malformed.
  */
-export function decodeRecords(bytes: Uint8Array): MessageExt[] {
+export function decodeRecords(bytes: Uint8Array, options?: DecodeRecordOptions): MessageExt[] {
   const messages: MessageExt[] = [];
+  const view = viewOf(bytes);
+  const memo = new DecodeMemo();
+  const copyBody = options?.copyBody !== false;
   let pos = 0;
   while (pos < bytes.length) {
-    const message = decodeRecord(bytes, pos);
+    const message = decodeAt(bytes, view, pos, memo, copyBody);
     messages.push(message);
     pos += message.storeSize;
   }

@@ -26,6 +26,34 @@ describe("ProcessQueue", () => {
     expect(pq.count).toBe(0);
   });
 
+  test("many pulls with gaps, finished in random order: commitOffset is always the lowest held offset", () => {
+    const pq = new ProcessQueue(QUEUE);
+    const held = new Set<number>();
+    const all: MessageExt[] = [];
+    let offset = 0;
+    for (let pull = 0; pull < 50; pull++) {
+      const batch: MessageExt[] = [];
+      for (let i = 0; i < 1 + (pull % 7); i++) {
+        offset += 1 + (pull % 3 === 0 ? 0 : i % 3); // dense pulls and pulls with gaps (tag filtering)
+        batch.push(message(offset));
+        held.add(offset);
+      }
+      pq.add(batch);
+      all.push(...batch);
+    }
+    expect(pq.count).toBe(all.length);
+    let seed = 7;
+    const order = all.map((m) => ({ m, key: (seed = (seed * 48271) % 2147483647) })).sort((a, b) => a.key - b.key);
+    for (const { m } of order) {
+      const commit = pq.remove([m, m]); // the same message twice counts once
+      held.delete(m.queueOffset);
+      expect(pq.count).toBe(held.size);
+      expect(commit).toBe(held.size === 0 ? offset + 1 : Math.min(...held));
+      expect(pq.peek(3).map((x) => x.queueOffset)).toEqual([...held].sort((a, b) => a - b).slice(0, 3));
+    }
+    expect(pq.bytes).toBe(0);
+  });
+
   test("advanceTo() lets the offset pass filtered-out messages once nothing before them is held", () => {
     const pq = new ProcessQueue(QUEUE);
     const m3 = message(3);
