@@ -58,10 +58,25 @@ export class InFlightLimiter {
    * @throws {RequestTimeoutError} When no room frees up in time.
    */
   acquire(bytes: number, timeoutMs: number): Promise<void> {
+    if (this.tryAcquire(bytes)) return Promise.resolve();
+    return this.#wait(bytes, timeoutMs);
+  }
+
+  /**
+   * Takes room for `bytes` if there is some now and nobody waits.
+   *
+   * @param bytes Size of what is sent.
+   * @returns Whether the room was taken (else call `acquire`).
+   */
+  tryAcquire(bytes: number): boolean {
     if (this.#waiters.length === 0 && this.#fits(bytes)) {
       this.#take(bytes);
-      return Promise.resolve();
+      return true;
     }
+    return false;
+  }
+
+  #wait(bytes: number, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { bytes, resolve, reject, timer: undefined };
       waiter.timer = setTimeout(() => {

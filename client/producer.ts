@@ -63,7 +63,7 @@ export interface SendOptions {
  * How the broker stored a sent message. Anything but `SEND_OK` means the message is stored but
  * not as safely as the broker is configured to make it.
  */
-export type SendStatus = "SEND_OK" | "FLUSH_DISK_TIMEOUT" | "SLAVE_NOT_AVAILABLE";
+export type SendStatus = "SEND_OK" | "FLUSH_DISK_TIMEOUT" | "FLUSH_SLAVE_TIMEOUT" | "SLAVE_NOT_AVAILABLE";
 
 /** The answer to `send`. */
 export interface SendResult {
@@ -96,6 +96,7 @@ export interface BatchSendResult {
 const SEND_STATUS: Readonly<Record<number, SendStatus>> = {
   [ResponseCode.SUCCESS]: "SEND_OK",
   [ResponseCode.FLUSH_DISK_TIMEOUT]: "FLUSH_DISK_TIMEOUT",
+  [ResponseCode.FLUSH_SLAVE_TIMEOUT]: "FLUSH_SLAVE_TIMEOUT",
   [ResponseCode.SLAVE_NOT_AVAILABLE]: "SLAVE_NOT_AVAILABLE",
 };
 const STORED_CODES: readonly number[] = Object.keys(SEND_STATUS).map(Number);
@@ -253,7 +254,7 @@ export class Producer {
     const deadline = Date.now() + timeoutMs;
     const prepared = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next() });
     const size = preparedSize(prepared);
-    await this.#limiter.acquire(size, timeoutMs);
+    if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     try {
       const { queue, response } = await this.#deliver(message, options, deadline, (queue, address, remaining) =>
         this.#client!.invoke(address, {
@@ -291,7 +292,7 @@ export class Producer {
     const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs;
     const prepared = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next() });
     const size = preparedSize(prepared);
-    await this.#limiter.acquire(size, timeoutMs);
+    if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     try {
       const route = await this.#routes!.get(prepared.topic);
       const queue = this.#chooseQueue(route, message, options, undefined);
@@ -350,7 +351,7 @@ export class Producer {
       pos += one.body.length;
     }
     const entries = prepared.map((one) => ({ size: one.body.length, flag: one.flag, properties: encodeProperties(one.properties) }));
-    await this.#limiter.acquire(size, timeoutMs);
+    if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     try {
       const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) =>
         this.#client!.invoke(address, {
@@ -441,7 +442,7 @@ export class Producer {
     for (let i = 0; i < attempts; i++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      const route = await this.#routes!.get(message.topic);
+      const route = this.#routes!.cached(message.topic) ?? await this.#routes!.get(message.topic);
       const queue = this.#chooseQueue(route, message, options, lastBroker);
       try {
         const address = this.#masterAddress(queue);

@@ -74,6 +74,8 @@ export class RemotingClient {
   readonly #onRequest: RequestHandler | undefined;
   /** Keyed by address, then `address#lane` for lanes above 0. */
   readonly #connections = new Map<string, Promise<Connection>>();
+  /** Connections known open, by the same keys: requests on them skip the pool's promises. */
+  readonly #ready = new Map<string, Connection>();
   readonly #lanes: number;
   readonly #signer: OrderedSigner | undefined;
   #closed = false;
@@ -104,8 +106,7 @@ export class RemotingClient {
    * @throws {ClientError} After `shutdown()`.
    */
   async connection(address: string, lane = 0): Promise<Connection> {
-    const index = Math.abs(Math.trunc(lane)) % this.#lanes;
-    const key = index === 0 ? address : `${address}#${index}`;
+    const key = this.#key(address, lane);
     for (let attempt = 0;; attempt++) {
       if (this.#closed) throw new ClientError("Client is shut down");
       let opening = this.#connections.get(key);
@@ -118,7 +119,10 @@ export class RemotingClient {
         opening = fresh;
       }
       const connection = await opening;
-      if (!connection.closed) return connection;
+      if (!connection.closed) {
+        if (!this.#closed && this.#connections.get(key) === opening) this.#ready.set(key, connection);
+        return connection;
+      }
       if (this.#connections.get(key) === opening) this.#connections.delete(key);
       // A pooled connection closed: open one new one, but do not spin on a server that hangs up at once.
       if (attempt > 0) throw new ConnectionClosedError(`Connection to ${address} closed as soon as it opened`);
@@ -134,7 +138,22 @@ export class RemotingClient {
    * @throws {ConnectionClosedError} When the connection cannot be opened or closes first.
    * @throws {RequestTimeoutError} When no answer comes in time.
    */
-  async request(address: string, request: RemotingRequest): Promise<Command> {
+  request(address: string, request: RemotingRequest): Promise<Command> {
+    if (this.#signer === undefined && !this.#closed) {
+      const ready = this.#ready.get(this.#key(address, request.lane));
+      if (ready !== undefined && !ready.closed) {
+        return ready.request(request.code, request.header, request.body, request.timeoutMs ?? this.#requestTimeoutMs);
+      }
+    }
+    return this.#request(address, request);
+  }
+
+  #key(address: string, lane = 0): string {
+    const index = lane === 0 ? 0 : Math.abs(Math.trunc(lane)) % this.#lanes;
+    return index === 0 ? address : `${address}#${index}`;
+  }
+
+  async #request(address: string, request: RemotingRequest): Promise<Command> {
     if (this.#signer !== undefined) {
       const [connection, header] = await Promise.all([
         this.connection(address, request.lane),
@@ -156,12 +175,14 @@ export class RemotingClient {
    * @throws {ConnectionClosedError} When the connection cannot be opened or closes first.
    * @throws {RequestTimeoutError} When no answer comes in time.
    */
-  async invoke(address: string, request: InvokeRequest): Promise<Command> {
-    const response = await this.request(address, request);
-    if (!(request.accept ?? SUCCESS_ONLY).includes(response.code)) {
-      throw new BrokerError(response.code, response.remark ?? `Request ${request.code} to ${address} failed`);
-    }
-    return response;
+  invoke(address: string, request: InvokeRequest): Promise<Command> {
+    const accept = request.accept ?? SUCCESS_ONLY;
+    return this.request(address, request).then((response) => {
+      if (!accept.includes(response.code)) {
+        throw new BrokerError(response.code, response.remark ?? `Request ${request.code} to ${address} failed`);
+      }
+      return response;
+    });
   }
 
   /**
@@ -198,6 +219,7 @@ export class RemotingClient {
 
   async #closeKey(key: string): Promise<void> {
     const opening = this.#connections.get(key);
+    this.#ready.delete(key);
     if (opening === undefined) return;
     this.#connections.delete(key);
     try {
@@ -241,6 +263,7 @@ export class RemotingClient {
 
   /** Drops a closed connection from the pool, unless a newer one already replaced it. */
   #forget(key: string, closed: Connection): void {
+    if (this.#ready.get(key) === closed) this.#ready.delete(key);
     const current = this.#connections.get(key);
     if (current === undefined) return;
     current.then((connection) => {

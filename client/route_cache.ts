@@ -98,6 +98,16 @@ export class RouteCache {
   }
 
   /**
+   * The cached route of a topic, without fetching.
+   *
+   * @param topic The topic.
+   * @returns The route, or undefined when none is cached.
+   */
+  cached(topic: string): TopicRoute | undefined {
+    return this.#routes.get(topic);
+  }
+
+  /**
    * The cached route of a topic, fetched first if there is none.
    *
    * @param topic The topic.
@@ -139,6 +149,18 @@ export class RouteCache {
     if (members["0"] !== undefined || masterOnly) return members["0"];
     const ids = Object.keys(members).map(Number).filter(Number.isInteger).sort((a, b) => a - b);
     return ids.length > 0 ? members[String(ids[0])] : undefined;
+  }
+
+  /**
+   * The members of a broker group, master (id 0) first, then slaves by id.
+   *
+   * @param brokerName The broker group.
+   * @returns Addresses in that order; empty when no cached route names the group.
+   */
+  brokerMembers(brokerName: string): string[] {
+    const members = this.#brokers.get(brokerName);
+    if (members === undefined) return [];
+    return Object.keys(members).map(Number).filter(Number.isInteger).sort((a, b) => a - b).map((id) => members[String(id)]!);
   }
 
   /** Every broker address in the cached routes. */

@@ -18,9 +18,14 @@ export interface CborDecodeOptions {
 const TEXT_DECODER = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 
-/** Short ASCII keys decoded before, so repeated header keys cost one lookup. */
-const KEY_CACHE = new Map<number, string>();
-const KEY_CACHE_MAX = 4096;
+/**
+ * Short ASCII texts decoded before (header keys, and values such as topic and group that repeat
+ * in every request), in a direct-mapped table: a text is found by the hash of its bytes, and a new
+ * one takes the slot of whatever was there, so unique texts cannot crowd out repeated ones.
+ */
+const TEXT_SLOTS = 2048;
+const TEXT_CACHE: (string | undefined)[] = new Array(TEXT_SLOTS).fill(undefined);
+const CACHED_TEXT_MAX = 32;
 
 /**
  * Decodes exactly one CBOR item.
@@ -173,36 +178,8 @@ class Reader {
     this.#need(1);
     const initial = this.bytes[this.pos]!;
     if (initial >> 5 === 3) {
-      const info = initial & 31;
-      // Short ASCII keys repeat in every header: look them up by their bytes.
-      if (info > 0 && info <= 12) {
-        this.#need(1 + info);
-        let hash = info;
-        const bytes = this.bytes;
-        const start = this.pos + 1;
-        let ascii = true;
-        for (let i = 0; i < info; i++) {
-          const b = bytes[start + i]!;
-          if (b >= 0x80) {
-            ascii = false;
-            break;
-          }
-          hash = (Math.imul(hash, 31) + b) | 0;
-        }
-        if (ascii) {
-          const cached = KEY_CACHE.get(hash);
-          if (cached !== undefined && cached.length === info && sameAscii(cached, bytes, start)) {
-            this.pos = start + info;
-            return cached;
-          }
-          this.pos += 1;
-          const key = this.#text(info);
-          if (KEY_CACHE.size < KEY_CACHE_MAX) KEY_CACHE.set(hash, key);
-          return key;
-        }
-      }
       this.pos += 1;
-      return this.#text(this.#arg(info));
+      return this.#text(this.#arg(initial & 31));
     }
     // Read at the depth limit, so that a key can be a scalar but never an array or a map.
     const key = this.read(this.maxDepth);
@@ -215,17 +192,29 @@ class Reader {
     this.#need(n);
     const bytes = this.bytes;
     const start = this.pos;
-    this.pos += n;
-    if (n <= 16) {
-      let s = "";
-      for (let i = start; i < start + n; i++) {
+    const end = start + n;
+    this.pos = end;
+    if (n <= CACHED_TEXT_MAX) {
+      let hash = n;
+      for (let i = start; i < end; i++) {
         const b = bytes[i]!;
-        if (b >= 0x80) return TEXT_DECODER.decode(bytes.subarray(start, start + n));
-        s += String.fromCharCode(b);
+        if (b >= 0x80) return TEXT_DECODER.decode(bytes.subarray(start, end));
+        hash = (Math.imul(hash, 31) + b) | 0;
       }
+      const slot = hash & (TEXT_SLOTS - 1);
+      const cached = TEXT_CACHE[slot];
+      if (cached !== undefined && cached.length === n && sameAscii(cached, bytes, start)) return cached;
+      let s: string;
+      if (n <= 16) {
+        s = "";
+        for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
+      } else {
+        s = TEXT_DECODER.decode(bytes.subarray(start, end));
+      }
+      TEXT_CACHE[slot] = s;
       return s;
     }
-    return TEXT_DECODER.decode(bytes.subarray(start, start + n));
+    return TEXT_DECODER.decode(bytes.subarray(start, end));
   }
 }
 

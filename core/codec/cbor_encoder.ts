@@ -44,6 +44,15 @@ export class CborWriter {
     return out;
   }
 
+  /**
+   * The bytes written so far, without copying: valid until the next write, `take` or `clear`.
+   *
+   * @returns A view of this writer's buffer.
+   */
+  written(): Uint8Array {
+    return this.#buf.subarray(0, this.#pos);
+  }
+
   /** Forgets everything written since the last `take`. */
   clear(): void {
     this.#pos = 0;

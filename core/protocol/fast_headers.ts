@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type PullMessageHeader, type SendMessageHeader, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from "./headers.ts";
+import { type PullMessageHeader, type SendBatchHeader, type SendMessageHeader, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from "./headers.ts";
 
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
@@ -63,6 +63,42 @@ export function fastSendHeader(header: unknown): SendMessageHeader | undefined {
   const out: SendMessageHeader = { producerGroup, topic, queueId, bornTimestamp, flag, sysFlag, properties, reconsumeTimes, defaultTopicQueueNums };
   if (maxReconsumeTimes !== undefined) out.maxReconsumeTimes = maxReconsumeTimes as number;
   return out;
+}
+
+const BATCH_KEYS = new Set(["producerGroup", "topic", "queueId", "bornTimestamp", "messages", "defaultTopicQueueNums"]);
+const ENTRY_KEYS = new Set(["size", "flag", "properties"]);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/**
+ * Parses a SEND_BATCH_MESSAGE header whose fields and entries are all plainly valid.
+ *
+ * @param header The decoded header.
+ * @returns The header with defaults, or undefined to let the schema decide.
+ */
+export function fastSendBatchHeader(header: unknown): SendBatchHeader | undefined {
+  if (!isPlainObject(header) || !onlyKnownKeys(header, BATCH_KEYS)) return undefined;
+  const { producerGroup = "", topic, queueId, bornTimestamp, messages, defaultTopicQueueNums = 4 } = header;
+  if (
+    typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
+    !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !Array.isArray(messages) || messages.length < 1 ||
+    messages.length > 4096 || !isInt(defaultTopicQueueNums, 1, 1024)
+  ) {
+    return undefined;
+  }
+  const entries: SendBatchHeader["messages"] = new Array(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const entry: unknown = messages[i];
+    if (!isPlainObject(entry) || !onlyKnownKeys(entry, ENTRY_KEYS)) return undefined;
+    const { size, flag = 0, properties = "" } = entry;
+    if (!isInt(size, 0, INT32_MAX) || !isInt(flag, INT32_MIN, INT32_MAX) || typeof properties !== "string" || properties.length > 65535) {
+      return undefined;
+    }
+    entries[i] = { size, flag, properties };
+  }
+  return { producerGroup, topic, queueId, bornTimestamp, messages: entries, defaultTopicQueueNums };
 }
 
 const PULL_KEYS = new Set([

@@ -25,6 +25,10 @@ export const RequestCode = {
   NOTIFY_CONSUMER_IDS_CHANGED: 40,
   LOCK_BATCH_MQ: 41,
   UNLOCK_BATCH_MQ: 42,
+  /** Every consumer group's committed offsets (a slave copies them from its master). */
+  GET_ALL_CONSUMER_OFFSET: 43,
+  /** Delivery progress of every delay level (a slave copies it from its master). */
+  GET_ALL_DELAY_OFFSET: 45,
   REGISTER_BROKER: 103,
   UNREGISTER_BROKER: 104,
   GET_ROUTEINFO_BY_TOPIC: 105,
@@ -44,7 +48,10 @@ export const ResponseCode = {
   SYSTEM_BUSY: 2,
   REQUEST_CODE_NOT_SUPPORTED: 3,
   FLUSH_DISK_TIMEOUT: 10,
+  /** SYNC_MASTER: stored on the master, but no slave is connected (or close enough) to copy it. */
   SLAVE_NOT_AVAILABLE: 11,
+  /** SYNC_MASTER: stored on the master, but no slave confirmed a copy within `syncSlaveTimeoutMs`. */
+  FLUSH_SLAVE_TIMEOUT: 12,
   MESSAGE_ILLEGAL: 13,
   SERVICE_NOT_AVAILABLE: 14,
   NO_PERMISSION: 16,

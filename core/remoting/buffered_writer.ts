@@ -27,19 +27,19 @@ export class BufferedWriter {
   }
 
   /**
-   * Writes bytes now if the socket takes them, else queues the rest.
+   * Writes bytes now if the socket takes them, else queues a copy of the rest.
    *
-   * @param data Bytes to send; the writer takes ownership.
+   * @param data Bytes to send; the caller may reuse the array once this returns.
    */
   write(data: Uint8Array): void {
     if (this.#buffered > 0) {
-      this.#queue.push(data);
+      this.#queue.push(data.slice());
       this.#buffered += data.length;
       return;
     }
     const written = this.#socket.write(data);
     if (written >= data.length) return;
-    const rest = written > 0 ? data.subarray(written) : data;
+    const rest = data.slice(Math.max(0, written));
     this.#queue.push(rest);
     this.#buffered += rest.length;
   }

@@ -83,6 +83,7 @@ export function callbackDialer<S extends CallbackSocket>(open: OpenCallbackSocke
         return w.buffered;
       },
       write: (data) => w.write(data),
+      writeCopies: true,
       close: () => w.whenEmpty(() => socket.end()),
     };
     return transport;

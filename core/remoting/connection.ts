@@ -196,7 +196,12 @@ export class Connection {
     this.#flushQueued = false;
     const transport = this.#transport;
     if (transport === undefined || this.#out.length === 0) return;
-    transport.write(this.#out.take());
+    if (transport.writeCopies === true) {
+      transport.write(this.#out.written());
+      this.#out.clear();
+    } else {
+      transport.write(this.#out.take());
+    }
     if (this.#drainWaiters.length > 0 && transport.bufferedAmount === 0) this.#onDrain();
   }
 

@@ -24,6 +24,11 @@ export interface Transport {
   readonly remoteAddress: string;
   /** Bytes accepted by `write` but not yet taken by the socket. */
   readonly bufferedAmount: number;
+  /**
+   * True when `write` is done with its bytes once it returns (it copies what the socket did not
+   * take), so the caller may reuse them; otherwise `write` takes ownership of the array.
+   */
+  readonly writeCopies?: boolean;
 }
 
 /** What an adapter calls as bytes arrive and when the socket ends. */

@@ -36,6 +36,7 @@ export const listen: Listen = (options, accept) => {
             return writer.buffered;
           },
           write: (data) => writer.write(data),
+          writeCopies: true,
           close: () => writer.whenEmpty(() => socket.end()),
         };
         state.handlers = accept(transport);

@@ -6,7 +6,7 @@
  */
 
 import { setInterval } from "node:timers";
-import { createOffsetMessageId } from "../../core/model/message_id.ts";
+import { createOffsetMessageId, messageIdPrefix, offsetMessageId } from "../../core/model/message_id.ts";
 import { decodeRecord, PreparedRecord, readStoreTimestamp } from "../../core/model/record.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageExt } from "../../core/model/message.ts";
@@ -16,6 +16,7 @@ import { FileSegmentStorage } from "./file_segment_storage.ts";
 import { DEFAULT_MAX_BYTES, findOffsetByTime, readQueue, RECORD_HEAD } from "./queue_reader.ts";
 import { type DispatchItem, QueueTable } from "./queue_table.ts";
 import { joinPath } from "./segment_storage.ts";
+import { installNativeCrc32 } from "./native_crc32.ts";
 import { recoverStore } from "./store_recovery.ts";
 import type {
   GetResult,
@@ -56,6 +57,8 @@ export class MessageStore {
   #queues: QueueTable;
   #checkpoint: Checkpoint;
   #options: Required<Omit<MessageStoreOptions, "storage">>;
+  /** Message id prefix of the store host. */
+  #idPrefix: string;
   #recovery: RecoveryReport;
   #pending: PutGroup[] = [];
   #writeScheduled = false;
@@ -81,6 +84,7 @@ export class MessageStore {
     this.#queues = parts.queues;
     this.#checkpoint = parts.checkpoint;
     this.#options = options;
+    this.#idPrefix = messageIdPrefix(options.storeHost);
     this.#recovery = recovery;
     this.#visibleOffset = parts.commitLog.maxOffset;
   }
@@ -95,6 +99,7 @@ export class MessageStore {
    * @returns The open store, with everything recovered fsynced and a fresh checkpoint.
    */
   static async open(options: MessageStoreOptions): Promise<MessageStore> {
+    installNativeCrc32();
     const storage = options.storage ?? new FileSegmentStorage();
     const resolved = {
       dataDir: options.dataDir,
@@ -264,7 +269,7 @@ export class MessageStore {
           status: "PUT_OK",
           queueOffset: queueOffsets[k]!,
           commitLogOffset: offsets[k]!,
-          msgId: createOffsetMessageId(this.#options.storeHost, offsets[k]!),
+          msgId: offsetMessageId(this.#idPrefix, offsets[k]!),
           storeTimestamp,
         });
       }

@@ -8,7 +8,7 @@ import { decodeProperties, encodeProperties, isWellFormedProperties } from "../.
 import { RETRY_GROUP_TOPIC_PREFIX } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import { SendBatchHeader, SendMessageHeader, type TopicConfig } from "../../../core/protocol/headers.ts";
-import { fastSendHeader } from "../../../core/protocol/fast_headers.ts";
+import { fastSendBatchHeader, fastSendHeader } from "../../../core/protocol/fast_headers.ts";
 import { Perm, ResponseCode } from "../../../core/protocol/request_code.ts";
 import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
@@ -50,17 +50,28 @@ function putReply(result: PutResult): Reply | undefined {
  *
  * @returns The config and queue to write, or an error reply.
  */
-async function resolveQueue(
+function resolveQueue(
   ctx: BrokerContext,
   topic: string,
   queueId: number,
   queueNums: number,
-): Promise<{ config: TopicConfig; queueId: number } | Reply> {
+): { config: TopicConfig; queueId: number } | Reply | Promise<{ config: TopicConfig; queueId: number } | Reply> {
   if (SYSTEM_TOPICS.has(topic)) {
     return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${topic}" is reserved for the broker` };
   }
-  let config = ctx.topics.get(topic);
-  if (config === undefined && ctx.topics.autoCreateTopicEnable) config = await ctx.topics.autoCreate(topic, queueNums);
+  const config = ctx.topics.get(topic);
+  if (config === undefined && ctx.topics.autoCreateTopicEnable) {
+    return ctx.topics.autoCreate(topic, queueNums).then((created) => checkQueue(ctx, topic, queueId, created));
+  }
+  return checkQueue(ctx, topic, queueId, config);
+}
+
+function checkQueue(
+  ctx: BrokerContext,
+  topic: string,
+  queueId: number,
+  config: TopicConfig | undefined,
+): { config: TopicConfig; queueId: number } | Reply {
   if (config === undefined) {
     return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `Topic "${topic}" does not exist on broker "${ctx.brokerName}"` };
   }
@@ -134,7 +145,8 @@ export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageH
     if ("code" in sent) return sent;
     let properties = "text" in sent ? sent.text : storedProperties(ctx, sent.map);
     if (typeof properties !== "string") return properties;
-    const resolved = await resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
+    let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
+    if (resolved instanceof Promise) resolved = await resolved;
     if (!("config" in resolved)) return resolved;
     let route: Route = { topic: header.topic, queueId: resolved.queueId, realQueueId: resolved.queueId };
     if ("map" in sent) {
@@ -221,7 +233,8 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
       });
       pos += entry.size;
     }
-    const resolved = await resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
+    let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
+    if (resolved instanceof Promise) resolved = await resolved;
     if (!("config" in resolved)) return resolved;
     // Text without DELAY needs no routing; otherwise every entry is routed as a map.
     const mapped = routed ? header.messages.map((e, i) => typeof e.properties === "string" ? decodeProperties(e.properties) : entryProperties[i]!) : entryProperties;
@@ -252,5 +265,5 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
       code: ResponseCode.SUCCESS,
       header: { msgIds: results.map((r) => r.msgId), queueId: resolved.queueId, queueOffset: results[0]!.queueOffset },
     };
-  });
+  }, fastSendBatchHeader);
 }

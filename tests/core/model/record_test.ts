@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { bodyCrc, crc32 } from "../../../core/model/crc32.ts";
+import * as zlib from "node:zlib";
+import { bodyCrc, crc32, portableCrc32, useCrc32 } from "../../../core/model/crc32.ts";
 import { SysFlag } from "../../../core/model/message.ts";
 import { createOffsetMessageId, decodeOffsetMessageId } from "../../../core/model/message_id.ts";
 import { decodeProperties, encodeProperties } from "../../../core/model/properties.ts";
@@ -56,6 +57,19 @@ describe("crc32", () => {
       for (let end = start; end <= data.length; end += 5) {
         expect(crc32(data, start, end)).toBe(crc32(data.slice(start, end)));
       }
+    }
+  });
+
+  test("useCrc32() refuses an implementation that disagrees, and takes zlib's, which agrees with the tables", () => {
+    expect(useCrc32(() => 42)).toBe(false);
+    expect(useCrc32(() => {
+      throw new Error("broken");
+    })).toBe(false);
+    expect(crc32(enc.encode("123456789"))).toBe(0xcbf43926);
+    expect(useCrc32((bytes) => zlib.crc32(bytes))).toBe(true);
+    const data = new Uint8Array(3000).map((_, i) => (i * 97 + 13) & 0xff);
+    for (let length = 0; length < 2100; length += 37) {
+      expect(crc32(data, 5, 5 + length)).toBe(portableCrc32(data, 5, 5 + length));
     }
   });
 

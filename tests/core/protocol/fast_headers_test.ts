@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { fastPullHeader, fastSendHeader } from "../../../core/protocol/fast_headers.ts";
-import { PullMessageHeader, SendMessageHeader } from "../../../core/protocol/headers.ts";
+import { fastPullHeader, fastSendBatchHeader, fastSendHeader } from "../../../core/protocol/fast_headers.ts";
+import { PullMessageHeader, SendBatchHeader, SendMessageHeader } from "../../../core/protocol/headers.ts";
 
 const NASTY: unknown[] = [
   undefined, null, "", "x", "bad topic", "%RETRY%g", "a".repeat(127), "a".repeat(128), "a".repeat(256), -2, -1, 0, 1, 0.5,
@@ -59,6 +59,21 @@ describe("fast header parsers agree with their schemas", () => {
     };
     expect(agree(fastPullHeader, PullMessageHeader, base, 20_000)).toBeGreaterThan(1000);
     expect(agree(fastPullHeader, PullMessageHeader, { consumerGroup: "g", topic: "t", queueId: 0, queueOffset: 0, maxMsgNums: 1 }, 5000)).toBeGreaterThan(100);
+  });
+
+  test("fastSendBatchHeader() on 20,000 mutated batch headers (and mutated entries)", () => {
+    const entry = () => ({ size: 10, flag: 0, properties: "TAGS\u0001a\u0002" });
+    const base = { producerGroup: "p", topic: "orders", queueId: 2, bornTimestamp: Date.now(), messages: [entry(), entry(), entry()], defaultTopicQueueNums: 4 };
+    expect(agree(fastSendBatchHeader, SendBatchHeader, base, 20_000)).toBeGreaterThan(1000);
+    let hits = 0;
+    for (let i = 0; i < 5000; i++) {
+      const messages: unknown[] = [entry(), entry(), entry()];
+      const at = Math.floor(Math.random() * messages.length);
+      messages[at] = mutate(messages[at] as Record<string, unknown>);
+      hits += agree(fastSendBatchHeader, SendBatchHeader, { ...base, messages }, 1);
+    }
+    expect(hits).toBeGreaterThan(100);
+    expect(agree(fastSendBatchHeader, SendBatchHeader, { topic: "t", queueId: -1, bornTimestamp: 1, messages: [{ size: 0 }] }, 5000)).toBeGreaterThan(100);
   });
 
   test("a map of properties is left to the schema", () => {
