@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { encodeProperties } from "../core/model/properties.ts";
+import { joinProperties } from "../core/model/properties.ts";
 import { BrokerError, ClientError, ConnectionClosedError, RequestTimeoutError } from "../core/errors.ts";
 import { type Message, MessageConst } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
@@ -350,7 +350,7 @@ export class Producer {
       body.set(one.body, pos);
       pos += one.body.length;
     }
-    const entries = prepared.map((one) => ({ size: one.body.length, flag: one.flag, properties: encodeProperties(one.properties) }));
+    const entries = prepared.map((one) => ({ size: one.body.length, flag: one.flag, properties: joinProperties(one.properties) }));
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     try {
       const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) =>
@@ -419,7 +419,7 @@ export class Producer {
       queueId: queue.queueId,
       bornTimestamp: Date.now(),
       flag: prepared.flag,
-      properties: encodeProperties(prepared.properties),
+      properties: joinProperties(prepared.properties),
       defaultTopicQueueNums: this.#defaultTopicQueueNums,
     };
   }
@@ -429,17 +429,59 @@ export class Producer {
    * out. A queue fixed by the caller (explicit or selected) gets one attempt, so ordered messages
    * never move to another queue.
    */
-  async #deliver(
+  #deliver(
     message: Message,
     options: SendOptions,
     deadline: number,
     attempt: (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command>,
   ): Promise<{ queue: MessageQueue; response: Command }> {
+    // The common case, route cached: first attempt without an extra async frame.
+    const route = this.#routes!.cached(message.topic);
+    const remaining = deadline - Date.now();
+    if (route === undefined || remaining <= 0) return this.#retry(message, options, deadline, attempt, 0, undefined, undefined);
+    let queue: MessageQueue;
+    let address: string;
+    try {
+      queue = this.#chooseQueue(route, message, options, undefined);
+      address = this.#masterAddress(queue);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return attempt(queue, address, remaining).then(
+      (response) => ({ queue, response }),
+      (error: unknown) => {
+        if (!this.#retryable(error, options, queue, message.topic)) throw error;
+        return this.#retry(message, options, deadline, attempt, 1, queue.brokerName, error);
+      },
+    );
+  }
+
+  /** Whether a failed attempt may be retried (noting the broker as failing when it may). */
+  #retryable(error: unknown, options: SendOptions, queue: MessageQueue, topic: string): boolean {
+    if (!isRetryableSendError(error)) return false;
+    if (error instanceof ConnectionClosedError || error instanceof RequestTimeoutError) {
+      this.#isolated.set(queue.brokerName, Date.now() + BROKER_ISOLATION_MS);
+    }
+    // The route may have changed (broker gone, topic moved): refresh it for later sends.
+    this.#routes!.refresh(topic).catch(() => {});
+    return !(options.queue !== undefined || options.selector !== undefined);
+  }
+
+  /** Attempts from number `first` on, until one succeeds or attempts or time run out. */
+  async #retry(
+    message: Message,
+    options: SendOptions,
+    deadline: number,
+    attempt: (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command>,
+    first: number,
+    lastBrokerBefore: string | undefined,
+    lastErrorBefore: unknown,
+  ): Promise<{ queue: MessageQueue; response: Command }> {
     const fixed = options.queue !== undefined || options.selector !== undefined;
     const attempts = fixed ? 1 : 1 + this.#retryTimes;
-    let lastBroker: string | undefined;
-    let lastError: unknown;
-    for (let i = 0; i < attempts; i++) {
+    let lastBroker = lastBrokerBefore;
+    let lastError = lastErrorBefore;
+    for (let i = first; i < attempts; i++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
       const route = this.#routes!.cached(message.topic) ?? await this.#routes!.get(message.topic);
@@ -448,14 +490,9 @@ export class Producer {
         const address = this.#masterAddress(queue);
         return { queue, response: await attempt(queue, address, remaining) };
       } catch (error) {
-        if (!isRetryableSendError(error)) throw error;
+        if (!this.#retryable(error, options, queue, message.topic)) throw error;
         lastError = error;
         lastBroker = queue.brokerName;
-        if (error instanceof ConnectionClosedError || error instanceof RequestTimeoutError) {
-          this.#isolated.set(queue.brokerName, Date.now() + BROKER_ISOLATION_MS);
-        }
-        // The route may have changed (broker gone, topic moved): refresh it for later sends.
-        this.#routes!.refresh(message.topic).catch(() => {});
       }
     }
     throw lastError ?? new RequestTimeoutError(`Send to topic "${message.topic}" timed out`);

@@ -36,6 +36,22 @@ export function encodeProperties(properties: Record<string, string>): string {
 }
 
 /**
+ * Encodes properties whose names and values are known to be free of separators (checked when
+ * they were gathered), without checking them again.
+ *
+ * @param properties Names and values without U+0001 or U+0002.
+ * @returns The encoded text (empty for no properties).
+ */
+export function joinProperties(properties: Record<string, string>): string {
+  let text = "";
+  for (const name in properties) {
+    const value = properties[name];
+    if (value !== undefined) text += name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
+  }
+  return text;
+}
+
+/**
  * Decodes property text. Tolerates a missing final separator and empty text; an entry without
  * a name/value separator is skipped.
  *
