@@ -13,6 +13,7 @@ import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
 import { RouteCache } from "./route_cache.ts";
+import { BrokerChoice } from "./_broker_choice.ts";
 import type { PullResult } from "./pull_consumer.ts";
 import { PULL_CODES, pullHeader, type PullSpec, readPullResponse } from "./_pull.ts";
 
@@ -70,6 +71,7 @@ export class ConsumerClient {
   readonly client: RemotingClient;
   readonly routes: RouteCache;
   readonly #requestTimeoutMs: number;
+  readonly #choice: BrokerChoice;
 
   /** @param options NameServers, dialer, timeouts and the notification hook. */
   constructor(options: ConsumerClientOptions) {
@@ -96,6 +98,7 @@ export class ConsumerClient {
       requestTimeoutMs: options.requestTimeoutMs,
     });
     this.routes.start();
+    this.#choice = new BrokerChoice(this.routes);
   }
 
   /** Stops route polling and closes every connection. */
@@ -105,17 +108,19 @@ export class ConsumerClient {
   }
 
   /**
-   * The address of a broker group: its master, else its lowest-id member.
+   * The address of a broker group: its master, else (the master missing from the route or failing
+   * moments ago) its lowest-id slave that did not fail.
    *
    * @param brokerName The broker group.
    * @param topic A topic it serves, to fetch routes for when none names the group yet.
    * @param masterOnly Only the master will do.
    */
   async brokerAddress(brokerName: string, topic: string, masterOnly = false): Promise<string> {
-    let address = this.routes.brokerAddress(brokerName, masterOnly);
+    const pick = () => masterOnly ? this.routes.brokerAddress(brokerName, true) : this.#choice.readAddress(brokerName);
+    let address = pick();
     if (address !== undefined) return address;
     await this.routes.refresh(topic);
-    address = this.routes.brokerAddress(brokerName, masterOnly);
+    address = pick();
     if (address === undefined) throw new ClientError(`Cannot reach broker "${brokerName}": no route of topic "${topic}" names it`);
     return address;
   }
@@ -124,8 +129,11 @@ export class ConsumerClient {
   async invoke(queue: MessageQueue, request: InvokeRequest, masterOnly = false): Promise<Command> {
     const address = await this.brokerAddress(queue.brokerName, queue.topic, masterOnly);
     try {
-      return await this.client.invoke(address, request);
+      const response = await this.client.invoke(address, request);
+      this.#choice.observe(address);
+      return response;
     } catch (error) {
+      this.#choice.observe(address, error);
       const stale = error instanceof ConnectionClosedError || error instanceof RequestTimeoutError ||
         (error instanceof BrokerError && error.code === ResponseCode.TOPIC_NOT_EXIST);
       if (stale) this.routes.refresh(queue.topic).catch(() => {});
@@ -155,12 +163,12 @@ export class ConsumerClient {
     return response.code === ResponseCode.QUERY_NOT_FOUND ? -1 : readOffset(response, queue);
   }
 
-  /** UPDATE_CONSUMER_OFFSET. */
+  /** UPDATE_CONSUMER_OFFSET, to the master or, while it is unreachable, a slave (which keeps it until its next copy from the master). */
   async commitOffset(group: string, queue: MessageQueue, offset: number): Promise<void> {
     await this.invoke(queue, {
       code: RequestCode.UPDATE_CONSUMER_OFFSET,
       header: { consumerGroup: group, topic: queue.topic, queueId: queue.queueId, commitOffset: offset },
-    }, true);
+    });
   }
 
   /** GET_MIN_OFFSET, GET_MAX_OFFSET or SEARCH_OFFSET_BY_TIMESTAMP. */
@@ -176,12 +184,13 @@ export class ConsumerClient {
   }
 
   /**
-   * HEART_BEAT to every master serving the topics; failures are returned, not thrown.
+   * HEART_BEAT to every broker (masters and slaves) serving the topics, so a slave knows the
+   * group's members when consumers read from it; failures are returned, not thrown.
    *
    * @returns The errors of brokers that did not take it.
    */
   async heartbeat(topics: readonly string[], clientId: string, consumer: ConsumerData): Promise<unknown[]> {
-    const addresses = await this.masterAddresses(topics);
+    const addresses = await this.memberAddresses(topics);
     const header = { clientId, runtime: runtimeName(), producerGroups: [], consumers: [consumer] };
     const results = await Promise.allSettled(
       addresses.map((address) => this.client.invoke(address, { code: RequestCode.HEART_BEAT, header })),
@@ -189,9 +198,9 @@ export class ConsumerClient {
     return results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason);
   }
 
-  /** UNREGISTER_CLIENT on every master serving the topics; best effort. */
+  /** UNREGISTER_CLIENT on every broker serving the topics; best effort. */
   async unregister(topics: readonly string[], clientId: string, group: string): Promise<void> {
-    const addresses = await this.masterAddresses(topics);
+    const addresses = await this.memberAddresses(topics);
     await Promise.allSettled(addresses.map((address) =>
       this.client.invoke(address, {
         code: RequestCode.UNREGISTER_CLIENT,
@@ -200,15 +209,14 @@ export class ConsumerClient {
     ));
   }
 
-  /** Masters of the brokers in the routes of some topics (topics without a route are skipped). */
-  async masterAddresses(topics: readonly string[]): Promise<string[]> {
+  /** Every member (master and slaves) of the brokers in the routes of some topics (topics without a route are skipped). */
+  async memberAddresses(topics: readonly string[]): Promise<string[]> {
     const addresses = new Set<string>();
     for (const topic of topics) {
       try {
         const route = await this.routes.get(topic);
         for (const broker of route.data.brokerDatas) {
-          const master = broker.brokerAddrs["0"];
-          if (master !== undefined) addresses.add(master);
+          for (const address of Object.values(broker.brokerAddrs)) addresses.add(address);
         }
       } catch {
         // Not routed yet (a retry topic before its first heartbeat): the next round tries again.
@@ -217,10 +225,10 @@ export class ConsumerClient {
     return [...addresses].sort();
   }
 
-  /** GET_CONSUMER_LIST_BY_GROUP, asked of a broker serving the topic. */
+  /** GET_CONSUMER_LIST_BY_GROUP, asked of a broker serving the topic (a slave when its master failed moments ago). */
   async consumerIds(group: string, topic: string): Promise<string[]> {
     const route = await this.routes.get(topic);
-    const brokers = route.data.brokerDatas.map((b) => b.brokerAddrs["0"] ?? Object.values(b.brokerAddrs)[0]).filter(
+    const brokers = route.data.brokerDatas.map((b) => this.#choice.readAddress(b.brokerName)).filter(
       (a): a is string => a !== undefined,
     ).sort();
     let lastError: unknown = new ClientError(`No broker serves topic "${topic}"`);
@@ -234,8 +242,10 @@ export class ConsumerClient {
         if (!Array.isArray(ids) || ids.some((id) => typeof id !== "string")) {
           throw new ProtocolError(`Broker ${address} sent a malformed consumer list for group "${group}"`);
         }
+        this.#choice.observe(address);
         return [...(ids as string[])].sort();
       } catch (error) {
+        this.#choice.observe(address, error);
         lastError = error;
       }
     }

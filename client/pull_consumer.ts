@@ -19,6 +19,7 @@ import { matchesTag, parseTagExpression } from "./_tag_filter.ts";
 import { defaultDialer } from "./default_dialer.ts";
 import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
 import { RouteCache } from "./route_cache.ts";
+import { BrokerChoice } from "./_broker_choice.ts";
 import { PULL_CODES, pullHeader, readPullResponse } from "./_pull.ts";
 
 /** Options of a `PullConsumer`. */
@@ -97,6 +98,7 @@ export class PullConsumer {
   readonly #pollIntervalMs: number;
   #client: RemotingClient | undefined;
   #routes: RouteCache | undefined;
+  #choice: BrokerChoice | undefined;
   #state: State = "created";
   #starting: Promise<void> | undefined;
 
@@ -148,6 +150,7 @@ export class PullConsumer {
       routes.start();
       this.#client = client;
       this.#routes = routes;
+      this.#choice = new BrokerChoice(routes);
       this.#state = "running";
     })();
     return this.#starting;
@@ -336,13 +339,19 @@ export class PullConsumer {
     return readOffset(response.header, queue);
   }
 
-  /** Sends a request to the broker holding a queue; refreshes the route when that broker is unreachable. */
+  /**
+   * Sends a request to the broker holding a queue — its master, or a slave while the master is
+   * unreachable — and refreshes the route when that broker is unreachable.
+   */
   async #invoke(queue: MessageQueue, request: InvokeRequest): Promise<Command> {
     checkQueue(queue);
     const address = await this.#brokerAddress(queue);
     try {
-      return await this.#client!.invoke(address, request);
+      const response = await this.#client!.invoke(address, request);
+      this.#choice!.observe(address);
+      return response;
     } catch (error) {
+      this.#choice!.observe(address, error);
       const stale = error instanceof ConnectionClosedError || error instanceof RequestTimeoutError ||
         (error instanceof BrokerError && error.code === ResponseCode.TOPIC_NOT_EXIST);
       if (stale) this.#routes!.refresh(queue.topic).catch(() => {});
@@ -352,10 +361,10 @@ export class PullConsumer {
 
   async #brokerAddress(queue: MessageQueue): Promise<string> {
     const routes = this.#routes!;
-    let address = routes.brokerAddress(queue.brokerName);
+    let address = this.#choice!.readAddress(queue.brokerName);
     if (address !== undefined) return address;
     await routes.refresh(queue.topic);
-    address = routes.brokerAddress(queue.brokerName);
+    address = this.#choice!.readAddress(queue.brokerName);
     if (address === undefined) {
       throw new ClientError(`Cannot reach ${describe(queue)}: no route names broker "${queue.brokerName}"`);
     }

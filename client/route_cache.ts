@@ -64,6 +64,8 @@ export class RouteCache {
   readonly #fetching = new Map<string, Promise<TopicRoute>>();
   /** Broker group name to its members' addresses by broker id, from every cached route. */
   #brokers = new Map<string, Record<string, string>>();
+  /** `brokerMembers` answers, worked out once per route update (every pull asks). */
+  #members = new Map<string, string[]>();
   #nameServerIndex: number;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -155,12 +157,16 @@ export class RouteCache {
    * The members of a broker group, master (id 0) first, then slaves by id.
    *
    * @param brokerName The broker group.
-   * @returns Addresses in that order; empty when no cached route names the group.
+   * @returns Addresses in that order (shared: do not change the array); empty when no cached route names the group.
    */
   brokerMembers(brokerName: string): string[] {
+    const known = this.#members.get(brokerName);
+    if (known !== undefined) return known;
     const members = this.#brokers.get(brokerName);
     if (members === undefined) return [];
-    return Object.keys(members).map(Number).filter(Number.isInteger).sort((a, b) => a - b).map((id) => members[String(id)]!);
+    const sorted = Object.keys(members).map(Number).filter(Number.isInteger).sort((a, b) => a - b).map((id) => members[String(id)]!);
+    this.#members.set(brokerName, sorted);
+    return sorted;
   }
 
   /** Every broker address in the cached routes. */
@@ -247,6 +253,7 @@ export class RouteCache {
       for (const broker of route.data.brokerDatas) brokers.set(broker.brokerName, broker.brokerAddrs);
     }
     this.#brokers = brokers;
+    this.#members = new Map();
   }
 }
 

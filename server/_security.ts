@@ -22,6 +22,12 @@ export interface ServerSecurity {
   tls?: TlsServerOptions;
   /** How a broker dials its NameServers. */
   nameServerDial: DialOptions;
+  /**
+   * How a slave dials its master (HA and client ports): TLS whenever this broker has a TLS
+   * identity, trusting `tls.ca` or else its own certificate (one self-signed certificate shared by
+   * the group); plain TCP without one.
+   */
+  replicationDial: DialOptions;
   /** The account a broker signs NameServer registrations with. */
   nameServerCredentials?: () => Credentials | undefined;
   /** Stops watching the ACL file. */
@@ -57,11 +63,13 @@ export function loadServerSecurity(
   const dialTls = config.tls.nameServers ?? (options.standalone === true && tls !== undefined);
   const trusted = ca !== undefined ? readPem(ca, "CA") : options.standalone === true ? tls?.cert : undefined;
   const nameServerDial: DialOptions = dialTls ? { tls: trusted === undefined ? {} : { ca: trusted } } : {};
+  const replicationCa = ca !== undefined ? readPem(ca, "CA") : tls?.cert;
+  const replicationDial: DialOptions = tls === undefined ? {} : { tls: replicationCa === undefined ? {} : { ca: replicationCa } };
   const explicit = config.acl.accessKey !== undefined && config.acl.secretKey !== undefined
     ? { accessKey: config.acl.accessKey, secretKey: config.acl.secretKey }
     : undefined;
   if (config.acl.file === undefined) {
-    return { tls, nameServerDial, ...(explicit === undefined ? {} : { nameServerCredentials: () => explicit }), close() {} };
+    return { tls, nameServerDial, replicationDial, ...(explicit === undefined ? {} : { nameServerCredentials: () => explicit }), close() {} };
   }
   let file: AclFile;
   try {
@@ -75,6 +83,7 @@ export function loadServerSecurity(
     rules,
     tls,
     nameServerDial,
+    replicationDial,
     nameServerCredentials: () => {
       if (explicit !== undefined) return explicit;
       const admin = file.rules.firstAdmin();

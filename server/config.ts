@@ -30,6 +30,12 @@ const BrokerSection = v.strictObject({
   clusterName: v.optional(host, "DefaultCluster"),
   brokerName: v.optional(host, "broker-a"),
   brokerId: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "must be 0 (master) or more")), 0),
+  brokerRole: v.optional(v.picklist(["ASYNC_MASTER", "SYNC_MASTER", "SLAVE"], 'expected "ASYNC_MASTER", "SYNC_MASTER" or "SLAVE"'), "ASYNC_MASTER"),
+  /** Masters: the replication port (default: the client port + 1). */
+  haPort: v.optional(port),
+  /** Slaves: the master's replication host:port (default: learned from the NameServers). */
+  haMasterAddress: v.optional(address),
+  syncSlaveTimeoutMs: v.optional(v.pipe(positive, v.maxValue(600_000, "must be at most 600000")), 3000),
   flushMode: v.optional(v.picklist(["async", "sync"], 'expected "async" or "sync"'), "async"),
   flushIntervalMs: v.optional(positive, 500),
   commitLogSegmentSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(65536, "must be at least 65536")), 1024 ** 3),
@@ -62,11 +68,11 @@ const AclSection = v.strictObject({
 });
 
 const TlsSection = v.strictObject({
-  /** PEM certificate of the client and admin listeners; TLS is off without it. */
+  /** PEM certificate of the client, replication and admin listeners; TLS is off without it. */
   cert: v.optional(path),
   /** PEM private key matching `cert`. */
   key: v.optional(path),
-  /** PEM CA a broker trusts when dialing TLS NameServers (standalone: `cert`). */
+  /** PEM CA a broker trusts when dialing TLS NameServers and a slave its master (default for the master: `cert`). */
   ca: v.optional(path),
   /** Whether the broker dials its NameServers over TLS. @default false (standalone: when cert is set) */
   nameServers: v.optional(v.boolean()),

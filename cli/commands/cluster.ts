@@ -13,6 +13,8 @@ export interface ClusterBroker {
   brokerName: string;
   brokerId: number;
   role: string;
+  /** ASYNC_MASTER, SYNC_MASTER or SLAVE (the local broker only). */
+  brokerRole?: string;
   address: string;
   local: boolean;
   alive: boolean;
@@ -22,6 +24,25 @@ export interface ClusterBroker {
   tps?: { in: number; out: number };
   connections?: number;
   lastHeartbeatAt?: number;
+  /** Replication state (the local broker only): a master's slaves, or a slave's link. */
+  replication?:
+    | { role: string; haAddress: string | null; slaves: Array<{ brokerId: number; address: string; lagBytes: number }> }
+    | { role: "SLAVE"; link: { connected: boolean; masterHaAddress: string | null; lagBytes: number; lastError: string | null } };
+}
+
+/**
+ * A broker's replication in a few words: its role, then a master's slaves with their lag, or a
+ * slave's lag behind its master ("link down" while its link is down).
+ *
+ * @param b The broker.
+ * @returns The cell text, or null when the view does not say (a remote broker).
+ */
+export function replicationCell(b: ClusterBroker): string | null {
+  const r = b.replication;
+  if (r === undefined) return null;
+  if ("link" in r) return `SLAVE: ${r.link.connected ? `lag ${formatBytes(r.link.lagBytes)}` : "link down"}`;
+  const slaves = r.slaves.length === 0 ? "no slave" : r.slaves.map((s) => `#${s.brokerId} lag ${formatBytes(s.lagBytes)}`).join(", ");
+  return `${r.role}: ${slaves}`;
 }
 
 /** `GET /api/cluster`. */
@@ -45,6 +66,7 @@ export const BROKER_COLUMNS = [
   { header: "STORE", cell: (b: ClusterBroker) => (b.storeSize === undefined ? null : formatBytes(b.storeSize)), right: true },
   { header: "DISK FREE", cell: (b: ClusterBroker) => (b.diskFree == null ? null : formatBytes(b.diskFree)), right: true },
   { header: "CONNS", cell: (b: ClusterBroker) => b.connections, right: true },
+  { header: "REPLICATION", cell: replicationCell },
   { header: "UPTIME", cell: (b: ClusterBroker) => (b.uptimeMs === undefined ? null : formatDuration(b.uptimeMs)) },
 ];
 

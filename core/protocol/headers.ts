@@ -264,6 +264,8 @@ export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.CONSUMER_SEND_MSG_BACK]: SendMessageBackHeader,
   [RequestCode.LOCK_BATCH_MQ]: LockBatchHeader,
   [RequestCode.UNLOCK_BATCH_MQ]: LockBatchHeader,
+  [RequestCode.GET_ALL_CONSUMER_OFFSET]: EmptyHeader,
+  [RequestCode.GET_ALL_DELAY_OFFSET]: EmptyHeader,
 };
 
 /** The result of `validateHeader`. */

@@ -142,6 +142,7 @@ export function describeLocalBroker(state: AdminState, ctx: BrokerContext, conne
     brokerName: ctx.brokerName,
     brokerId: ctx.brokerId,
     role: ctx.brokerId === 0 ? "master" : "slave",
+    brokerRole: ctx.replication.role,
     address: ctx.advertisedAddress,
     local: true,
     alive: true,
@@ -168,5 +169,6 @@ export function describeLocalBroker(state: AdminState, ctx: BrokerContext, conne
     },
     connections,
     pendingLongPolls: ctx.holds.size,
+    replication: ctx.replication.status(),
   };
 }

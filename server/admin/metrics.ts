@@ -81,6 +81,23 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   if (free !== undefined) out.family("rocketmq_disk_free_bytes", "gauge", "Free bytes on the file system of the data directory", [[b, free]]);
   out.family("rocketmq_pending_long_polls", "gauge", "Pull requests parked waiting for messages", [[b, ctx.holds.size]]);
   out.family("rocketmq_connections", "gauge", "Open client connections", [[b, connections]]);
+  const replication = ctx.replication.status();
+  if (replication.role === "SLAVE") {
+    const link = replication.link;
+    out.family("rocketmq_replication_connected", "gauge", "1 while the slave's replication link to its master is up", [[b, link.connected ? 1 : 0]]);
+    out.family("rocketmq_replication_lag_bytes", "gauge", "CommitLog bytes the master has that this slave does not (as of the master's last word)", [[
+      { ...b, master: link.masterHaAddress ?? "" },
+      link.lagBytes,
+    ]]);
+  } else {
+    out.family("rocketmq_replication_slaves", "gauge", "Slaves connected to this master's replication listener", [[b, replication.slaves.length]]);
+    out.family(
+      "rocketmq_replication_lag_bytes",
+      "gauge",
+      "CommitLog bytes visible on this master that a slave has not acknowledged, per slave",
+      replication.slaves.map((slave) => [{ ...b, slave_id: String(slave.brokerId), slave: slave.address }, slave.lagBytes]),
+    );
+  }
 
   const lag: Array<[Labels, number]> = [];
   const members: Array<[Labels, number]> = [];

@@ -45,6 +45,15 @@ import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { TlsServerOptions } from "../../core/remoting/transport.ts";
+import {
+  type BrokerRole,
+  type Replication,
+  type SlaveReplication,
+  startMasterReplication,
+  startSlaveReplication,
+} from "../ha/replication.ts";
+import { readOnlyProcessor } from "../ha/read_only.ts";
+import { allConsumerOffsetProcessor, allDelayOffsetProcessor } from "./processors/ha_sync.ts";
 
 /** Options of `startBroker`. */
 export interface BrokerOptions {
@@ -68,8 +77,21 @@ export interface BrokerOptions {
   clusterName?: string;
   /** @default "broker-a" */
   brokerName?: string;
-  /** 0 for a master. @default 0 */
+  /** 0 for a master, 1 or more for a slave. @default 0 */
   brokerId?: number;
+  /**
+   * Role in the broker group: `ASYNC_MASTER` answers sends once stored locally, `SYNC_MASTER` once
+   * a slave also holds them, `SLAVE` copies its master and takes no sends. @default "ASYNC_MASTER"
+   */
+  brokerRole?: BrokerRole;
+  /** Masters: the replication (HA) port; 0 picks a free one. @default the client port + 1 (0 when that is 0) */
+  haPort?: number;
+  /** Slaves: the master's HA `host:port`. @default learned from the NameServers' registration answers */
+  haMasterAddress?: string;
+  /** SYNC_MASTER: how long a send waits for a slave before answering FLUSH_SLAVE_TIMEOUT. @default 3000 */
+  syncSlaveTimeoutMs?: number;
+  /** Slaves: dials the master's HA and client ports (TLS when the cluster uses it). @default `dial` */
+  haDial?: Dialer;
   /** "sync": a send is answered after the fsync covering it. @default "async" */
   flushMode?: "async" | "sync";
   /** Async flush period. @default 500 */
@@ -181,6 +203,21 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
   let accepting = true;
   let onConnectionClosed: (c: Connection) => void = () => {};
+  const role = options.brokerRole ?? "ASYNC_MASTER";
+  const brokerId = options.brokerId ?? 0;
+  if (role === "SLAVE" ? brokerId < 1 : brokerId !== 0) {
+    throw new RangeError(
+      role === "SLAVE"
+        ? `A slave needs brokerId 1 or more (brokerId 0 is the master's), got ${brokerId}`
+        : `A master (brokerRole "${role}") has brokerId 0, got ${brokerId}: set brokerRole to "SLAVE" for a slave`,
+    );
+  }
+  if (role === "SLAVE" && options.haMasterAddress === undefined && (options.nameServers ?? []).length === 0) {
+    throw new RangeError(
+      "A slave needs its master's replication address: set haMasterAddress (--ha-master-address host:port), " +
+        "or NameServers (--namesrv) to learn it from",
+    );
+  }
   const maxPullBatchSize = options.maxPullBatchSize ?? 1024;
   if (!Number.isSafeInteger(maxPullBatchSize) || maxPullBatchSize < 1 || maxPullBatchSize > 1024) {
     throw new RangeError(`Invalid maxPullBatchSize "${maxPullBatchSize}": expected an integer from 1 to 1024`);
@@ -268,10 +305,49 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     await store.close();
     throw error;
   }
+  const brokerName = options.brokerName ?? "broker-a";
+  let replication: Replication;
+  let slave: SlaveReplication | undefined;
+  try {
+    replication = role === "SLAVE"
+      ? slave = startSlaveReplication({
+        dial: options.haDial ?? options.dial,
+        store,
+        brokerName,
+        brokerId,
+        haMasterAddress: options.haMasterAddress,
+        topics,
+        offsets,
+        schedule,
+        credentials: options.nameServerCredentials,
+        reregister: () => void registrar.registerAll(),
+        log,
+      })
+      : await startMasterReplication({
+        role,
+        listen: options.listen,
+        hostname,
+        haPort: options.haPort ?? (listener.port === 0 || options.port === 0 ? 0 : listener.port + 1),
+        haPortExplicit: options.haPort !== undefined,
+        advertisedHost: advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host,
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+        store,
+        brokerName,
+        clientAddress: address,
+        syncSlaveTimeoutMs: options.syncSlaveTimeoutMs ?? 3000,
+        log,
+      });
+  } catch (error) {
+    await listener.close();
+    await store.close();
+    throw error;
+  }
   const holds = new PullHoldService({ maxHeld: options.maxHeldPulls });
   store.onArrive = (topic, queueId, _offset, tagHash) => {
     holds.notify(topic, queueId, tagHash);
-    if (topic === SCHEDULE_TOPIC) schedule.wake(queueId);
+    // A slave never delivers delayed messages itself: its master does, and the result is replicated.
+    if (topic === SCHEDULE_TOPIC && role !== "SLAVE") schedule.wake(queueId);
+    replication.notify(topic);
   };
   const locks = new QueueLockManager({ lockExpiryMs: options.lockExpiryMs });
   const consumers = new ConsumerManager({
@@ -287,8 +363,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const stats: BrokerStats = createBrokerStats();
   const ctx: BrokerContext = {
     clusterName: options.clusterName ?? "DefaultCluster",
-    brokerName: options.brokerName ?? "broker-a",
-    brokerId: options.brokerId ?? 0,
+    brokerName,
+    brokerId,
     advertisedAddress: address,
     storeHost,
     maxMessageSize: options.maxMessageSize ?? 4 * 1024 * 1024,
@@ -303,6 +379,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     schedule,
     stats,
     startedAt: Date.now(),
+    replication,
   };
 
   const counter: { inFlight: number; idle?: () => void } = { inFlight: 0 };
@@ -326,14 +403,21 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.CONSUMER_SEND_MSG_BACK]: sendBackProcessor(ctx),
     [RequestCode.LOCK_BATCH_MQ]: lockBatchProcessor(ctx),
     [RequestCode.UNLOCK_BATCH_MQ]: unlockBatchProcessor(ctx),
+    [RequestCode.GET_ALL_CONSUMER_OFFSET]: allConsumerOffsetProcessor(ctx),
+    [RequestCode.GET_ALL_DELAY_OFFSET]: allDelayOffsetProcessor(ctx),
   };
+  if (role === "SLAVE") {
+    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.CONSUMER_SEND_MSG_BACK]) {
+      processors[code] = readOnlyProcessor(processors[code]!, ctx);
+    }
+  }
   for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter, inFlight);
   const dispatcher = createDispatcher(processors, {
     onError: (error, request) => log(`Request ${request.code} failed: ${(error as Error)?.stack ?? error}`),
   });
   dispatch = options.acl === undefined ? dispatcher : options.acl.wrap(dispatcher);
   ready();
-  schedule.start();
+  if (role !== "SLAVE") schedule.start();
 
   const registrar = new NameServerRegistrar({
     dial: options.dial,
@@ -342,6 +426,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     brokerName: ctx.brokerName,
     brokerId: ctx.brokerId,
     brokerAddr: address,
+    ...(replication.haAddress === undefined ? {} : { haServerAddr: replication.haAddress }),
+    ...(slave === undefined ? {} : { onRegistered: ({ haServerAddr }: { haServerAddr: string }) => slave.learnMaster(haServerAddr) }),
     topicConfigs: () => topics.all(),
     intervalMs: options.registerIntervalMs,
     credentials: options.nameServerCredentials,
@@ -349,6 +435,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   });
   topics.onChange = () => registrar.scheduleRegister();
   await registrar.start();
+  replication.start();
 
   const persistTimer = setInterval(() => {
     offsets.persist().catch((error) => log(`Cannot save consumer offsets: ${(error as Error).message}`));
@@ -359,6 +446,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     closing ??= (async () => {
       accepting = false;
       await listener.close();
+      await replication.close();
       await registrar.stop();
       holds.shutdown();
       if (counter.inFlight > 0) {
@@ -378,6 +466,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     return closing;
   };
 
-  log(`Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}) listening on ${hostname}:${listener.port}, advertised as ${address}`);
+  log(`Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}, ${role}) listening on ${hostname}:${listener.port}, advertised as ${address}`);
   return { address, port: listener.port, context: ctx, connections, close };
 }

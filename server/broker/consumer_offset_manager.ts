@@ -86,6 +86,27 @@ export class ConsumerOffsetManager {
     }
   }
 
+  /**
+   * Replaces every offset with a master's table (a slave's periodic copy); saved by the next
+   * `persist()` when anything changed.
+   *
+   * @param offsets The master's offsets: `topic@group` → queue id → offset.
+   */
+  replaceAll(offsets: OffsetTable["offsets"]): void {
+    const next = new Map<string, Map<number, number>>();
+    for (const [key, queues] of Object.entries(offsets)) {
+      next.set(key, new Map(Object.entries(queues).map(([q, o]) => [Number(q), o])));
+    }
+    const same = next.size === this.#table.size && [...next].every(([key, queues]) => {
+      const mine = this.#table.get(key);
+      return mine !== undefined && mine.size === queues.size && [...queues].every(([q, o]) => mine.get(q) === o);
+    });
+    if (same) return;
+    this.#table.clear();
+    for (const [key, queues] of next) this.#table.set(key, queues);
+    this.#dirty = true;
+  }
+
   /** Saves the table if it changed. */
   async persist(): Promise<void> {
     if (!this.#dirty) return;

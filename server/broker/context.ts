@@ -12,6 +12,7 @@ import type { PullHoldService } from "./pull_hold_service.ts";
 import type { QueueLockManager } from "./queue_lock_manager.ts";
 import type { ScheduleMessageService } from "./schedule_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
+import type { Replication } from "../ha/replication.ts";
 
 /** Counters the broker keeps for admin views and metrics. */
 export interface BrokerStats {
@@ -51,4 +52,6 @@ export interface BrokerContext {
   schedule: ScheduleMessageService;
   stats: BrokerStats;
   startedAt: number;
+  /** Master/slave replication: the role, its peers, and for a SYNC_MASTER the wait a send makes for a slave. */
+  replication: Replication;
 }

@@ -27,6 +27,11 @@ export interface NameServerRegistrarOptions {
   intervalMs?: number;
   /** The account registrations are signed with, read at each request; none sends them unsigned. */
   credentials?: () => Credentials | undefined;
+  /**
+   * Called with each successful registration's answer: a slave learns its master's client and
+   * replication addresses from it ("" when the NameServer knows no master of the group).
+   */
+  onRegistered?: (answer: { masterAddr: string; haServerAddr: string }) => void;
   log?: (line: string) => void;
 }
 
@@ -86,6 +91,8 @@ export class NameServerRegistrar {
         o.log?.(`NameServer ${address} refused registration: ${response.remark ?? response.code}`);
         return;
       }
+      const { masterAddr, haServerAddr } = response.header;
+      if (typeof masterAddr === "string" && typeof haServerAddr === "string") o.onRegistered?.({ masterAddr, haServerAddr });
       const retry = this.#retries.get(address);
       if (retry !== undefined) {
         clearTimeout(retry.timer);

@@ -217,6 +217,19 @@ export class ScheduleMessageService {
     }));
   }
 
+  /**
+   * Takes a master's delivery progress (a slave's periodic copy; a slave never delivers itself).
+   * Saved by the next `persist()`.
+   *
+   * @param offsets Next queue offset to deliver, by level (as text).
+   */
+  replaceOffsets(offsets: DelayOffsetTable["offsets"]): void {
+    for (const state of this.#levels) {
+      const offset = offsets[String(state.level)];
+      if (offset !== undefined) this.#advance(state, offset);
+    }
+  }
+
   /** Saves the progress if it moved. */
   persist(): Promise<void> {
     this.#saving = this.#saving.catch(() => {}).then(async () => {

@@ -146,6 +146,30 @@ export class TopicConfigManager {
   }
 
   /**
+   * Replaces every topic with a master's table (a slave's periodic copy). The template topic stays
+   * as this broker configures it.
+   *
+   * @param configs The master's topics.
+   * @returns Whether anything changed; the table is saved only then.
+   */
+  async replaceAll(configs: readonly TopicConfig[]): Promise<boolean> {
+    const next = new Map(configs.filter((c) => c.topicName !== AUTO_CREATE_TOPIC_KEY).map((c) => [c.topicName, c]));
+    const current = [...this.#topics.values()].filter((c) => c.topicName !== AUTO_CREATE_TOPIC_KEY);
+    const same = current.length === next.size && current.every((c) => {
+      const other = next.get(c.topicName);
+      return other !== undefined && other.readQueueNums === c.readQueueNums && other.writeQueueNums === c.writeQueueNums &&
+        other.perm === c.perm && other.order === c.order;
+    });
+    if (same) return false;
+    const template = this.#topics.get(AUTO_CREATE_TOPIC_KEY);
+    this.#topics.clear();
+    for (const [name, config] of next) this.#topics.set(name, config);
+    if (template !== undefined) this.#topics.set(AUTO_CREATE_TOPIC_KEY, template);
+    await this.#save();
+    return true;
+  }
+
+  /**
    * Deletes a topic and saves the table.
    *
    * @param topic The topic.

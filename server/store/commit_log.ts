@@ -291,6 +291,27 @@ export class CommitLog {
   }
 
   /**
+   * Replication (slave): writes bytes received from the master at exactly `offset`, which must
+   * be the log's end — or, for an empty log, any segment start (a slave joining a master whose
+   * older segments retention deleted). The bytes never cross a segment; see `server/store/replica.ts`.
+   *
+   * @param offset Where the bytes go.
+   * @param data Verified whole records, possibly ending with a blank marker.
+   * @param end The log's end afterwards (the segment end after a blank marker).
+   * @throws {RangeError} When `offset` is not where the log ends or the bytes do not fit the segment.
+   */
+  appendAt(offset: number, data: Uint8Array, end: number): void {
+    if (data.length === 0) return;
+    if (this.#segments.length === 0 && this.#maxOffset === 0 && offset % this.segmentSize === 0) this.#maxOffset = offset;
+    if (offset !== this.#maxOffset) {
+      throw new RangeError(`Cannot write replicated bytes at CommitLog offset ${offset}: the log ends at ${this.#maxOffset}`);
+    }
+    const segment = this.#writableSegment();
+    segment.append(data);
+    this.#maxOffset = end;
+  }
+
+  /**
    * Fsyncs every segment holding bytes past the flushed offset.
    *
    * @returns The new flushed offset (the log end when the flush started).

@@ -18,6 +18,7 @@ import { type DispatchItem, QueueTable } from "./queue_table.ts";
 import { joinPath } from "./segment_storage.ts";
 import { installNativeCrc32 } from "./native_crc32.ts";
 import { recoverStore } from "./store_recovery.ts";
+import { checkReplicaChunk, readReplicaChunk, type ReplicaChunk } from "./replica.ts";
 import type {
   GetResult,
   MessageStoreOptions,
@@ -554,6 +555,59 @@ export class MessageStore {
       for (const state of this.#queues.states()) state.cq?.dropBelow(this.#commitLog.minOffset);
     }
     return deleted;
+  }
+
+  /** CommitLog segment size in bytes (a master and its slaves must agree on it). */
+  get commitLogSegmentSize(): number {
+    return this.#commitLog.segmentSize;
+  }
+
+  /**
+   * Replication (master): raw CommitLog bytes from `offset`, whole records only and never past
+   * what consumers may see (so a slave never holds what the flush mode could take back).
+   *
+   * @param offset A record boundary or segment start.
+   * @param maxBytes Byte budget (one larger record is still returned whole).
+   * @returns The bytes and where the next chunk starts.
+   * @throws {RangeError} When no record starts at `offset`.
+   */
+  readReplica(offset: number, maxBytes: number): ReplicaChunk {
+    return readReplicaChunk(this.#commitLog, offset, this.#visibleOffset, maxBytes);
+  }
+
+  /**
+   * Replication (slave): verifies records received from the master, writes them at the same
+   * CommitLog offsets, fsyncs them under sync flush, then indexes them and makes them visible
+   * (firing `onArrive`). Only for a store that takes no puts of its own.
+   *
+   * @param offset Where the bytes start: the CommitLog end (any segment start when empty).
+   * @param bytes Whole records from the master's log.
+   * @returns The CommitLog end afterwards: what the slave may acknowledge.
+   * @throws {RangeError} When a record is invalid or `offset` is not the end.
+   * @throws {Error} When the store is closed or the write or fsync fails.
+   */
+  async appendReplica(offset: number, bytes: Uint8Array): Promise<number> {
+    const unavailable = this.#unavailable();
+    if (unavailable) throw new Error(unavailable);
+    const chunk = checkReplicaChunk(offset, bytes, this.#commitLog.segmentSize, this.#queues);
+    this.#commitLog.appendAt(offset, bytes, chunk.end);
+    if (this.#options.flushMode === "sync") {
+      while (this.#commitLog.flushedOffset < chunk.end && !this.#failure) await this.#requestFlush();
+      if (this.#failure) throw new Error(`Flush failed: ${this.#failure.message}`, { cause: this.#failure });
+    }
+    this.#queues.dispatch(chunk.items);
+    this.#visibleOffset = chunk.end;
+    const listener = this.onArrive;
+    if (listener) {
+      for (const item of chunk.items) {
+        try {
+          listener(item.state.topic, item.state.queueId, item.queueOffset, item.tagHash);
+        } catch {
+          // A listener's failure must not break the store.
+        }
+      }
+    }
+    return chunk.end;
   }
 
   /** Offsets and health of the store. */

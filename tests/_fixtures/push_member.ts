@@ -4,6 +4,7 @@
  * and `H <queueId> <body>` for every handled message; each handler takes about `handleMs`.
  * Usage: bun tests/_fixtures/push_member.ts <nameServer> <group> <topic> <handleMs>
  */
+import { writeSync } from "node:fs";
 import { PushConsumer } from "../../client/push_consumer.ts";
 
 const [nameServer, group, topic, handleMsText] = process.argv.slice(2);
@@ -29,7 +30,10 @@ const consumer = new PushConsumer({
 consumer.subscribe(topic!);
 consumer.onMessage(async (message) => {
   if (handleMs > 0) await new Promise((r) => setTimeout(r, handleMs));
-  out.push(`H ${message.queueId} ${decoder.decode(message.body)}\n`);
+  // Written before the handler returns: once it answers SUCCESS the offset may be committed at
+  // once, and a SIGKILL must not lose the record of a message the group counts as done.
+  flush();
+  writeSync(1, `H ${message.queueId} ${decoder.decode(message.body)}\n`);
   return "SUCCESS";
 });
 await consumer.start();

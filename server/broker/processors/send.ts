@@ -182,8 +182,10 @@ export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageH
       return failure;
     }
     countIn(ctx.stats, header.topic, 1, body.length);
+    // SYNC_MASTER: stored here either way; the code says whether a slave holds it too.
+    const awaitReplica = ctx.replication.awaitReplica;
     return {
-      code: ResponseCode.SUCCESS,
+      code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset),
       header: { msgId: result.msgId, queueId: route.realQueueId, queueOffset: result.queueOffset },
     };
   }, fastSendHeader);
@@ -261,8 +263,9 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
       }
     }
     countIn(ctx.stats, header.topic, inputs.length, body.length);
+    const awaitReplica = ctx.replication.awaitReplica;
     return {
-      code: ResponseCode.SUCCESS,
+      code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(results.at(-1)!.commitLogOffset),
       header: { msgIds: results.map((r) => r.msgId), queueId: resolved.queueId, queueOffset: results[0]!.queueOffset },
     };
   }, fastSendBatchHeader);

@@ -1,0 +1,201 @@
+/**
+ * A master's replication service (RocketMQ's `HAService`): the HA listener, the links of its
+ * slaves, and — for a SYNC_MASTER — sends waiting until a slave acknowledged their records.
+ *
+ * @module
+ */
+import type { Listen, Listener, TlsServerOptions } from "../../core/remoting/transport.ts";
+import type { MessageStore } from "../store/message_store.ts";
+import { type LinkHost, SlaveLink } from "./ha_slave_link.ts";
+
+/** A slave lagging further than this (in bytes) does not count for SYNC_MASTER sends (RocketMQ's `haSlaveFallbehindMax`). */
+export const SLAVE_FALL_BEHIND_MAX = 256 * 1024 * 1024;
+
+/** Options of `HaMaster.start`. */
+export interface HaMasterOptions {
+  /** The runtime's listen adapter. */
+  listen: Listen;
+  /** Address to bind. */
+  hostname: string;
+  /** HA port; 0 picks a free one. */
+  port: number;
+  /** Serve the link over TLS with this identity. */
+  tls?: TlsServerOptions;
+  store: MessageStore;
+  brokerName: string;
+  /** The master's client address, told to slaves (they copy topics and offsets from it). */
+  clientAddress: string;
+  log: (line: string) => void;
+}
+
+/** One slave as admin views show it. */
+export interface SlaveStatus {
+  brokerId: number;
+  /** The slave's address as the HA listener sees it. */
+  address: string;
+  /** The slave holds every CommitLog byte below this. */
+  ackOffset: number;
+  /** Bytes visible on the master that the slave has not acknowledged. */
+  lagBytes: number;
+  connectedAt: number;
+}
+
+/** How a SYNC_MASTER wait ended. */
+export type SlaveWait = "ACKED" | "TIMEOUT" | "NO_SLAVE";
+
+interface Waiter {
+  offset: number;
+  deadline: number;
+  resolve(result: SlaveWait): void;
+}
+
+/** The HA listener and its slaves. */
+export class HaMaster implements LinkHost {
+  readonly store: MessageStore;
+  readonly brokerName: string;
+  readonly clientAddress: string;
+  readonly #log: (line: string) => void;
+  readonly #links = new Set<SlaveLink>();
+  #listener: Listener | undefined;
+  #waiters: Waiter[] = [];
+  #ackedMax = 0;
+  #pumpQueued = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  private constructor(options: HaMasterOptions) {
+    this.store = options.store;
+    this.brokerName = options.brokerName;
+    this.clientAddress = options.clientAddress;
+    this.#log = options.log;
+  }
+
+  /**
+   * Starts listening for slaves.
+   *
+   * @param options Where to listen and what to serve.
+   * @returns The running service.
+   * @throws {Error} When the port cannot be bound.
+   */
+  static async start(options: HaMasterOptions): Promise<HaMaster> {
+    const master = new HaMaster(options);
+    master.#listener = await options.listen(
+      { hostname: options.hostname, port: options.port, ...(options.tls === undefined ? {} : { tls: options.tls }) },
+      (transport) => {
+        const link = new SlaveLink(master, transport);
+        if (master.#closed) link.close();
+        else master.#links.add(link);
+        return link.handlers;
+      },
+    );
+    master.#timer = setInterval(() => master.#tick(), 100);
+    (master.#timer as { unref?: () => void }).unref?.();
+    return master;
+  }
+
+  /** The bound HA port. */
+  get port(): number {
+    return this.#listener?.port ?? 0;
+  }
+
+  log(line: string): void {
+    this.#log(line);
+  }
+
+  /** New records became visible: every link sends them (once per tick, however many arrived). */
+  notify(): void {
+    if (this.#pumpQueued) return;
+    this.#pumpQueued = true;
+    queueMicrotask(() => {
+      this.#pumpQueued = false;
+      for (const link of this.#links) link.pump();
+    });
+  }
+
+  linked(link: SlaveLink): void {
+    // A slave that reconnects may leave a half-open link behind: the newer one wins.
+    for (const other of this.#links) {
+      if (other !== link && other.hello?.brokerId === link.hello?.brokerId) other.close();
+    }
+    this.acked(link);
+  }
+
+  acked(link: SlaveLink): void {
+    if (link.ackOffset <= this.#ackedMax) return;
+    this.#ackedMax = link.ackOffset;
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (waiter.offset < this.#ackedMax) waiter.resolve("ACKED");
+      else still.push(waiter);
+    }
+    this.#waiters = still;
+  }
+
+  unlinked(link: SlaveLink): void {
+    this.#links.delete(link);
+    let max = 0;
+    for (const other of this.#links) if (other.live && other.ackOffset > max) max = other.ackOffset;
+    this.#ackedMax = max;
+  }
+
+  /**
+   * SYNC_MASTER: waits until a slave holds the record starting at `offset` (slaves acknowledge
+   * whole records, so an acknowledgement past the start covers the record).
+   *
+   * @param offset The record's CommitLog offset.
+   * @param timeoutMs How long to wait.
+   * @returns `ACKED`, `TIMEOUT`, or `NO_SLAVE` at once when no slave is connected or every one
+   *   lags more than `SLAVE_FALL_BEHIND_MAX` bytes.
+   */
+  awaitSlave(offset: number, timeoutMs: number): Promise<SlaveWait> {
+    if (this.#ackedMax > offset) return Promise.resolve("ACKED");
+    let live = false;
+    for (const link of this.#links) if (link.live) live = true;
+    if (!live || offset - this.#ackedMax > SLAVE_FALL_BEHIND_MAX) return Promise.resolve("NO_SLAVE");
+    return new Promise((resolve) => this.#waiters.push({ offset, deadline: Date.now() + timeoutMs, resolve }));
+  }
+
+  /** Every accepted slave with its acknowledged offset and lag. */
+  slaves(): SlaveStatus[] {
+    const end = this.store.stats.visibleOffset;
+    const out: SlaveStatus[] = [];
+    for (const link of this.#links) {
+      if (!link.live) continue;
+      out.push({
+        brokerId: link.hello!.brokerId,
+        address: link.remoteAddress,
+        ackOffset: link.ackOffset,
+        lagBytes: Math.max(0, end - link.ackOffset),
+        connectedAt: link.connectedAt,
+      });
+    }
+    return out.sort((a, b) => a.brokerId - b.brokerId);
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    if (this.#waiters.length > 0) {
+      const still: Waiter[] = [];
+      for (const waiter of this.#waiters) {
+        if (waiter.deadline <= now) waiter.resolve("TIMEOUT");
+        else still.push(waiter);
+      }
+      this.#waiters = still;
+    }
+    for (const link of this.#links) {
+      link.heartbeat(now);
+      link.pump();
+    }
+  }
+
+  /** Stops listening, closes every link and ends every wait (`TIMEOUT`). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#listener?.close();
+    for (const link of [...this.#links]) link.close();
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve("TIMEOUT");
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * A slave's replication client (RocketMQ's `HAClient`): connects to the master's HA listener,
+ * says where its CommitLog ends, writes every chunk it receives at the same offsets (verified
+ * record by record, see `server/store/replica.ts`), acknowledges what it stored, and reconnects
+ * with backoff when the link drops.
+ *
+ * @module
+ */
+import type { Dialer, Transport } from "../../core/remoting/transport.ts";
+import type { MessageStore } from "../store/message_store.ts";
+import {
+  encodeHello,
+  encodeReport,
+  HA_PROTOCOL_VERSION,
+  type HaFrame,
+  HaFrameDecoder,
+  HaFrameType,
+} from "./ha_protocol.ts";
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 5000;
+
+/** Options of `HaSlave`. */
+export interface HaSlaveOptions {
+  /** Dials the master (TLS when the replication link uses it). */
+  dial: Dialer;
+  store: MessageStore;
+  brokerName: string;
+  brokerId: number;
+  /** The master's HA address: configured, or learned from the NameServers; undefined until known. */
+  masterHaAddress: () => string | undefined;
+  /** Called while no master address is known (the broker re-registers to learn it). */
+  onNeedAddress?: () => void;
+  /** Called when the master accepted the link, with its client address. */
+  onConnected?: (masterAddress: string) => void;
+  /** How often the stored offset is reported besides after each write. @default 1000 */
+  reportIntervalMs?: number;
+  log: (line: string) => void;
+}
+
+/** A slave's replication state, for admin views. */
+export interface HaSlaveStatus {
+  /** The master's HA address in use, if known. */
+  masterHaAddress: string | null;
+  /** The master's client address, once a link was accepted. */
+  masterAddress: string | null;
+  connected: boolean;
+  /** The slave's CommitLog end. */
+  offset: number;
+  /** The master's replicable end, as last heard. */
+  masterOffset: number;
+  /** `masterOffset - offset` (0 when not yet known). */
+  lagBytes: number;
+  /** Why the last link failed, if it did. */
+  lastError: string | null;
+}
+
+/** The replication client of a slave. */
+export class HaSlave {
+  readonly #o: HaSlaveOptions;
+  #closed = false;
+  #transport: Transport | undefined;
+  #connected = false;
+  #masterOffset = 0;
+  #masterAddress: string | undefined;
+  #haAddress: string | undefined;
+  #lastError: string | undefined;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+
+  /** @param options Master, store and identity. */
+  constructor(options: HaSlaveOptions) {
+    this.#o = options;
+  }
+
+  /** Starts connecting (and reconnecting) to the master. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Replication state for admin views and metrics. */
+  status(): HaSlaveStatus {
+    const offset = this.#o.store.stats.commitLogMaxOffset;
+    return {
+      masterHaAddress: this.#haAddress ?? this.#o.masterHaAddress() ?? null,
+      masterAddress: this.#masterAddress ?? null,
+      connected: this.#connected,
+      offset,
+      masterOffset: this.#masterOffset,
+      lagBytes: Math.max(0, this.#masterOffset - offset),
+      lastError: this.#lastError ?? null,
+    };
+  }
+
+  /** Stops: closes the link and stops reconnecting. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#transport?.close();
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let delay = RETRY_MIN_MS;
+    while (!this.#closed) {
+      const address = this.#o.masterHaAddress();
+      if (address === undefined) {
+        this.#fail("No master replication address known yet: set haMasterAddress, or start the master so the NameServers name it");
+        this.#o.onNeedAddress?.();
+      } else {
+        this.#haAddress = address;
+        const welcomed = await this.#session(address);
+        if (welcomed) delay = RETRY_MIN_MS;
+      }
+      if (this.#closed) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+  }
+
+  /** Logs a failure once (the same failure again on every retry would flood the log). */
+  #fail(message: string): void {
+    if (message !== this.#lastError) this.#o.log(message);
+    this.#lastError = message;
+  }
+
+  /** One link, from dial to close. @returns whether the master accepted it. */
+  async #session(address: string): Promise<boolean> {
+    const { store } = this.#o;
+    const segmentSize = store.commitLogSegmentSize;
+    const decoder = new HaFrameDecoder({ maxFrameSize: Math.min(segmentSize, 256 * 1024 * 1024) + 64 });
+    let expected = store.stats.commitLogMaxOffset;
+    let welcomed = false;
+    let failure: string | undefined;
+    let chain = Promise.resolve();
+    let reportTimer: ReturnType<typeof setInterval> | undefined;
+    let transport: Transport | undefined;
+    let closed!: () => void;
+    const done = new Promise<void>((resolve) => (closed = resolve));
+    const fail = (message: string) => {
+      failure ??= message;
+      transport?.close();
+    };
+    const handle = async (frame: HaFrame): Promise<void> => {
+      if (frame.type === HaFrameType.REFUSE) {
+        failure ??= `Master ${address} refused replication: ${frame.reason}`;
+        return;
+      }
+      if (!welcomed) {
+        if (frame.type !== HaFrameType.WELCOME) throw new Error(`sent frame type 0x${frame.type.toString(16)} before WELCOME`);
+        if (frame.version !== HA_PROTOCOL_VERSION) throw new Error(`speaks protocol version ${frame.version}, this slave ${HA_PROTOCOL_VERSION}`);
+        const empty = expected === 0 && frame.startOffset % segmentSize === 0;
+        if (frame.startOffset !== expected && !empty) {
+          throw new Error(`offered CommitLog offset ${frame.startOffset}, but this slave's log ends at ${expected}`);
+        }
+        expected = frame.startOffset;
+        welcomed = true;
+        this.#connected = true;
+        this.#masterOffset = frame.masterOffset;
+        this.#masterAddress = frame.masterAddress;
+        this.#lastError = undefined;
+        this.#o.log(
+          `Replicating from master ${address} (clients: ${frame.masterAddress}) from CommitLog offset ${expected}; master at ${frame.masterOffset}`,
+        );
+        this.#o.onConnected?.(frame.masterAddress);
+        reportTimer = setInterval(() => transport?.write(encodeReport(expected)), this.#o.reportIntervalMs ?? 1000);
+        return;
+      }
+      if (frame.type !== HaFrameType.DATA) throw new Error(`sent frame type 0x${frame.type.toString(16)} where DATA was expected`);
+      if (frame.offset !== expected) throw new Error(`sent bytes at CommitLog offset ${frame.offset}, expected ${expected}`);
+      this.#masterOffset = frame.masterOffset;
+      if (frame.bytes.length === 0) return;
+      expected = await store.appendReplica(frame.offset, frame.bytes);
+      transport?.write(encodeReport(expected));
+    };
+    try {
+      transport = await this.#o.dial(address, {
+        data: (chunk) => {
+          // A TLS record (alert 0x15 or handshake 0x16, version 3.x) where a frame length should be.
+          if (!welcomed && failure === undefined && chunk.length >= 2 && (chunk[0] === 0x15 || chunk[0] === 0x16) && chunk[1] === 0x03) {
+            fail(`Master ${address} answered with TLS: it serves replication over TLS; give the slave tls.cert and tls.key (and tls.ca) too`);
+            return;
+          }
+          let frames: HaFrame[];
+          try {
+            frames = decoder.push(chunk);
+          } catch (error) {
+            fail(`Master ${address} sent a malformed replication frame: ${(error as Error).message}`);
+            return;
+          }
+          for (const frame of frames) {
+            chain = chain.then(() => (failure === undefined ? handle(frame) : undefined)).catch((error) => {
+              fail(`Replication from master ${address} stopped: it ${(error as Error).message}`);
+            });
+          }
+        },
+        close: (error) => {
+          if (error !== undefined && failure === undefined && welcomed) failure = `Replication link to master ${address} closed: ${error.message}`;
+          closed();
+        },
+      });
+    } catch (error) {
+      this.#fail(`Cannot connect to master ${address} for replication: ${(error as Error).message}`);
+      return false;
+    }
+    this.#transport = transport;
+    if (this.#closed) transport.close();
+    transport.write(encodeHello({
+      version: HA_PROTOCOL_VERSION,
+      offset: expected,
+      segmentSize,
+      brokerId: this.#o.brokerId,
+      brokerName: this.#o.brokerName,
+    }));
+    await done;
+    await chain;
+    clearInterval(reportTimer);
+    this.#connected = false;
+    this.#transport = undefined;
+    if (this.#closed) return welcomed;
+    if (failure === undefined) {
+      failure = welcomed
+        ? `Replication link to master ${address} closed; reconnecting`
+        : `Replication link to master ${address} closed before the master answered: is it a master's HA port?`;
+    }
+    this.#fail(failure);
+    return welcomed;
+  }
+}

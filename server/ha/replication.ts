@@ -1,0 +1,204 @@
+/**
+ * A broker's replication role, put together: a master runs the HA listener (and, as SYNC_MASTER,
+ * makes sends wait for a slave); a slave runs the replication client and copies topics and
+ * offsets from its master. See docs/REPLICATION.md.
+ *
+ * @module
+ */
+import { ResponseCode } from "../../core/protocol/request_code.ts";
+import type { Dialer, Listen, TlsServerOptions } from "../../core/remoting/transport.ts";
+import type { Credentials } from "../../core/auth/signing.ts";
+import type { ConsumerOffsetManager } from "../broker/consumer_offset_manager.ts";
+import type { ScheduleMessageService } from "../broker/schedule_service.ts";
+import { SYSTEM_TOPICS, type TopicConfigManager } from "../broker/topic_config_manager.ts";
+import type { MessageStore } from "../store/message_store.ts";
+import { HaMaster, type SlaveStatus } from "./ha_master.ts";
+import { HaSlave, type HaSlaveStatus } from "./ha_slave.ts";
+import { SlaveSync, type SlaveSyncStatus } from "./slave_sync.ts";
+
+/** RocketMQ's broker roles. */
+export const BROKER_ROLES = ["ASYNC_MASTER", "SYNC_MASTER", "SLAVE"] as const;
+/** A broker's role in its group. */
+export type BrokerRole = typeof BROKER_ROLES[number];
+
+/** What admin views and metrics show of replication. */
+export type ReplicationStatus =
+  | { role: "ASYNC_MASTER" | "SYNC_MASTER"; haAddress: string | null; slaves: SlaveStatus[] }
+  | { role: "SLAVE"; link: HaSlaveStatus; sync: SlaveSyncStatus };
+
+/** A broker's replication, whatever its role. */
+export interface Replication {
+  readonly role: BrokerRole;
+  /** The HA listener's advertised `host:port` (masters), for NameServer registration. */
+  readonly haAddress: string | undefined;
+  /**
+   * A record of `topic` became visible: a master sends it to its slaves; a slave that does not
+   * know the topic yet copies the master's topics now rather than at the next 10 s round.
+   */
+  notify(topic: string): void;
+  /**
+   * SYNC_MASTER only: waits until a slave holds the record at `commitLogOffset`.
+   *
+   * @returns `SUCCESS`, `FLUSH_SLAVE_TIMEOUT` or `SLAVE_NOT_AVAILABLE`.
+   */
+  awaitReplica?: (commitLogOffset: number) => Promise<number>;
+  /** The current state. */
+  status(): ReplicationStatus;
+  /** Starts what runs after registration (a slave's link and copies). */
+  start(): void;
+  close(): Promise<void>;
+}
+
+/** Options of `startMasterReplication`. */
+export interface MasterReplicationOptions {
+  role: "ASYNC_MASTER" | "SYNC_MASTER";
+  listen: Listen;
+  hostname: string;
+  /** HA port; 0 picks a free one. */
+  haPort: number;
+  /** Whether `haPort` was configured; a default port that is taken only costs a warning (ASYNC_MASTER). */
+  haPortExplicit: boolean;
+  /** Host advertised for the HA listener. */
+  advertisedHost: string;
+  tls?: TlsServerOptions;
+  store: MessageStore;
+  brokerName: string;
+  clientAddress: string;
+  /** SYNC_MASTER wait. */
+  syncSlaveTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+/**
+ * Starts a master's HA listener.
+ *
+ * @param options Role, listener and store.
+ * @returns The replication of a master.
+ * @throws {Error} When the HA port cannot be bound and it was configured, or the role is SYNC_MASTER.
+ */
+export async function startMasterReplication(options: MasterReplicationOptions): Promise<Replication> {
+  let master: HaMaster | undefined;
+  try {
+    master = await HaMaster.start({
+      listen: options.listen,
+      hostname: options.hostname,
+      port: options.haPort,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      store: options.store,
+      brokerName: options.brokerName,
+      clientAddress: options.clientAddress,
+      log: options.log,
+    });
+  } catch (error) {
+    const message = `Cannot listen for replication on ${options.hostname}:${options.haPort}: ${(error as Error).message}`;
+    if (options.haPortExplicit || options.role === "SYNC_MASTER") throw new Error(`${message} (set broker.haPort / --ha-port to a free port)`, { cause: error });
+    options.log(`Warning: ${message}; slaves cannot connect (set broker.haPort / --ha-port to a free port)`);
+  }
+  const haAddress = master === undefined ? undefined : `${options.advertisedHost}:${master.port}`;
+  if (master !== undefined) options.log(`Replication (${options.role}) accepts slaves on ${options.hostname}:${master.port}${options.tls ? " (TLS)" : ""}`);
+  const timeoutMs = options.syncSlaveTimeoutMs;
+  return {
+    role: options.role,
+    haAddress,
+    notify: () => master?.notify(),
+    ...(options.role === "SYNC_MASTER" && master !== undefined
+      ? {
+        awaitReplica: async (offset: number) => {
+          const result = await master!.awaitSlave(offset, timeoutMs);
+          return result === "ACKED"
+            ? ResponseCode.SUCCESS
+            : result === "TIMEOUT"
+            ? ResponseCode.FLUSH_SLAVE_TIMEOUT
+            : ResponseCode.SLAVE_NOT_AVAILABLE;
+        },
+      }
+      : {}),
+    status: () => ({ role: options.role, haAddress: haAddress ?? null, slaves: master?.slaves() ?? [] }),
+    start() {},
+    close: async () => await master?.close(),
+  };
+}
+
+/** Options of `startSlaveReplication`. */
+export interface SlaveReplicationOptions {
+  /** Dials the master's HA and client ports. */
+  dial: Dialer;
+  store: MessageStore;
+  brokerName: string;
+  brokerId: number;
+  /** The configured master HA address; otherwise learned from NameServer registrations. */
+  haMasterAddress?: string;
+  topics: TopicConfigManager;
+  offsets: ConsumerOffsetManager;
+  schedule: ScheduleMessageService;
+  credentials?: () => Credentials | undefined;
+  /** Asks the broker to register again (to learn the master's address). */
+  reregister: () => void;
+  log: (line: string) => void;
+}
+
+/** A slave's replication, with the hook its NameServer registrations feed. */
+export interface SlaveReplication extends Replication {
+  /** The NameServer named the master's HA address (in a registration's answer). */
+  learnMaster(haServerAddr: string): void;
+}
+
+/**
+ * Prepares a slave's replication client and state copies; `start()` connects.
+ *
+ * @param options Store, identity, master address and what to copy into.
+ * @returns The replication of a slave.
+ */
+export function startSlaveReplication(options: SlaveReplicationOptions): SlaveReplication {
+  let learned: string | undefined;
+  let lastAsk = 0;
+  let lastUnknownTopicSync = 0;
+  const sync = new SlaveSync({
+    dial: options.dial,
+    topics: options.topics,
+    offsets: options.offsets,
+    schedule: options.schedule,
+    credentials: options.credentials,
+    log: options.log,
+  });
+  const client = new HaSlave({
+    dial: options.dial,
+    store: options.store,
+    brokerName: options.brokerName,
+    brokerId: options.brokerId,
+    masterHaAddress: () => options.haMasterAddress ?? learned,
+    onNeedAddress: () => {
+      if (Date.now() - lastAsk < 2000) return;
+      lastAsk = Date.now();
+      options.reregister();
+    },
+    onConnected: (masterAddress) => sync.setMaster(masterAddress),
+    log: options.log,
+  });
+  return {
+    role: "SLAVE",
+    haAddress: undefined,
+    notify(topic) {
+      if (options.topics.get(topic) !== undefined || SYSTEM_TOPICS.has(topic)) return;
+      const now = Date.now();
+      if (now - lastUnknownTopicSync < 1000) return;
+      lastUnknownTopicSync = now;
+      void sync.syncNow();
+    },
+    learnMaster(haServerAddr) {
+      if (haServerAddr !== "" && haServerAddr !== learned) {
+        if (options.haMasterAddress === undefined) options.log(`NameServer names the master's replication address: ${haServerAddr}`);
+        learned = haServerAddr;
+      }
+    },
+    status: () => ({ role: "SLAVE", link: client.status(), sync: sync.status() }),
+    start() {
+      client.start();
+      sync.start();
+    },
+    async close() {
+      await client.close();
+      await sync.close();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Shared pieces of the replication tests: master and slave broker processes on loopback, and
+ * CommitLog comparisons straight from their data directories.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, type Child, start } from "../_helpers/process.ts";
+import { startTestBroker } from "../faults/_common.ts";
+
+/** Segment size of every test broker: small, so blank markers and segment changes happen. */
+export const SEGMENT_SIZE = 1024 * 1024;
+
+/** How a test master runs. */
+export interface MasterOptions {
+  dataDir: string;
+  port: number;
+  haPort: number;
+  namesrv?: string[];
+  role?: "ASYNC_MASTER" | "SYNC_MASTER";
+  flush?: "sync" | "async";
+  extraArgs?: string[];
+}
+
+/**
+ * Starts a master broker process (topics auto-created) and waits until it listens.
+ *
+ * @returns The running child.
+ */
+export function startMaster(options: MasterOptions): Promise<Child> {
+  return startTestBroker({
+    dataDir: options.dataDir,
+    port: options.port,
+    flush: options.flush ?? "async",
+    segmentSize: SEGMENT_SIZE,
+    namesrv: options.namesrv,
+    extraArgs: ["--ha-port", String(options.haPort), "--broker-role", options.role ?? "ASYNC_MASTER", ...(options.extraArgs ?? [])],
+  });
+}
+
+/** How a test slave runs. */
+export interface SlaveOptions {
+  dataDir: string;
+  port: number;
+  /** The master's HA address; learned from the NameServers when absent. */
+  haMaster?: string;
+  namesrv?: string[];
+  brokerId?: number;
+  flush?: "sync" | "async";
+  extraArgs?: string[];
+  /** Wait for this line instead of the replication link coming up. */
+  waitFor?: string | RegExp;
+}
+
+/**
+ * Starts a slave broker process and waits until its replication link is up (or `waitFor`).
+ *
+ * @returns The running child.
+ */
+export async function startSlave(options: SlaveOptions): Promise<Child> {
+  const args = [
+    "run", "server/broker.ts",
+    "--host", "127.0.0.1",
+    "--port", String(options.port),
+    "--data-dir", options.dataDir,
+    "--flush", options.flush ?? "async",
+    "--segment-size", String(SEGMENT_SIZE),
+    "--broker-role", "SLAVE",
+    "--broker-id", String(options.brokerId ?? 1),
+  ];
+  if (options.haMaster !== undefined) args.push("--ha-master-address", options.haMaster);
+  if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
+  if (options.extraArgs) args.push(...options.extraArgs);
+  const child = start(BUN, args);
+  try {
+    await child.waitFor(options.waitFor ?? "Replicating from master", 20_000);
+  } catch (error) {
+    child.kill("SIGKILL"); // the caller never gets it to stop
+    throw error;
+  }
+  return child;
+}
+
+/** The CommitLog segment files of a broker's data dir, name → bytes. */
+export function commitLogFiles(dataDir: string): Map<string, Uint8Array> {
+  const dir = join(dataDir, "store", "commitlog");
+  const out = new Map<string, Uint8Array>();
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir).sort()) out.set(name, new Uint8Array(readFileSync(join(dir, name))));
+  return out;
+}
+
+/** Total bytes of a broker's CommitLog files. */
+export function commitLogSize(dataDir: string): number {
+  const dir = join(dataDir, "store", "commitlog");
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).reduce((n, name) => n + statSync(join(dir, name)).size, 0);
+}
+
+/**
+ * Waits until `check` holds, polling every 20 ms.
+ *
+ * @throws {Error} Naming `what` after `timeoutMs`.
+ */
+export async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Waits until the slave's CommitLog is as long as the master's, then checks that every segment
+ * file is byte for byte the same.
+ *
+ * @returns The number of bytes compared.
+ */
+export async function expectSameCommitLog(masterDir: string, slaveDir: string, timeoutMs = 15_000): Promise<number> {
+  await until(() => commitLogSize(slaveDir) === commitLogSize(masterDir) && commitLogSize(masterDir) > 0, timeoutMs, "the slave to catch up");
+  const master = commitLogFiles(masterDir);
+  const slave = commitLogFiles(slaveDir);
+  if ([...master.keys()].join() !== [...slave.keys()].join()) {
+    throw new Error(`Segment files differ: master ${[...master.keys()].join()}, slave ${[...slave.keys()].join()}`);
+  }
+  let bytes = 0;
+  for (const [name, data] of master) {
+    const copy = slave.get(name)!;
+    if (Buffer.compare(copy, data) !== 0) throw new Error(`Segment ${name} differs`);
+    bytes += data.length;
+  }
+  return bytes;
+}

@@ -1,0 +1,69 @@
+import { describe, expect, test } from "bun:test";
+import {
+  encodeData,
+  encodeHello,
+  encodeRefuse,
+  encodeReport,
+  encodeWelcome,
+  HA_PROTOCOL_VERSION,
+  HaFrameDecoder,
+  HaFrameType,
+  MAX_SLAVE_FRAME,
+} from "../../../server/ha/ha_protocol.ts";
+
+const hello = { version: HA_PROTOCOL_VERSION, offset: 2 ** 40 + 7, segmentSize: 1024 ** 3, brokerId: 3, brokerName: "broker-ä" };
+
+describe("replication frames", () => {
+  test("every frame type round-trips, fed one byte at a time", () => {
+    const bytes = [
+      encodeHello(hello),
+      encodeReport(12345),
+      encodeWelcome({ version: 1, startOffset: 0, masterOffset: 99, masterAddress: "10.0.0.1:10911" }),
+      encodeData(4096, 8192, new Uint8Array([1, 2, 3])),
+      encodeData(4096, 8192, new Uint8Array(0)),
+      encodeRefuse("no such thing"),
+    ];
+    const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
+    let at = 0;
+    for (const b of bytes) {
+      all.set(b, at);
+      at += b.length;
+    }
+    const decoder = new HaFrameDecoder({ maxFrameSize: 4096 });
+    const frames = [];
+    for (let i = 0; i < all.length; i++) frames.push(...decoder.push(all.subarray(i, i + 1)));
+    expect(frames.map((f) => f.type)).toEqual([
+      HaFrameType.HELLO, HaFrameType.REPORT, HaFrameType.WELCOME, HaFrameType.DATA, HaFrameType.DATA, HaFrameType.REFUSE,
+    ]);
+    expect(frames[0]).toEqual({ type: HaFrameType.HELLO, ...hello });
+    expect(frames[1]).toEqual({ type: HaFrameType.REPORT, offset: 12345 });
+    expect(frames[2]).toMatchObject({ startOffset: 0, masterOffset: 99, masterAddress: "10.0.0.1:10911" });
+    expect(frames[3]).toMatchObject({ offset: 4096, masterOffset: 8192, bytes: new Uint8Array([1, 2, 3]) });
+    expect(frames[5]).toEqual({ type: HaFrameType.REFUSE, reason: "no such thing" });
+  });
+
+  test("several frames in one chunk decode together", () => {
+    const decoder = new HaFrameDecoder({ maxFrameSize: MAX_SLAVE_FRAME });
+    const a = encodeReport(1);
+    const b = encodeReport(2);
+    const chunk = new Uint8Array(a.length + b.length);
+    chunk.set(a);
+    chunk.set(b, a.length);
+    expect(decoder.push(chunk)).toEqual([{ type: HaFrameType.REPORT, offset: 1 }, { type: HaFrameType.REPORT, offset: 2 }]);
+  });
+
+  test("garbage is refused: a length past the maximum, an unknown type, a wrong payload size", () => {
+    const text = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n");
+    expect(() => new HaFrameDecoder({ maxFrameSize: MAX_SLAVE_FRAME }).push(text)).toThrow(/outside 1\.\.512/);
+    expect(() => new HaFrameDecoder({ maxFrameSize: 512 }).push(new Uint8Array([0, 0, 0, 1, 0x7f]))).toThrow(/Unknown replication frame type 0x7f/);
+    expect(() => new HaFrameDecoder({ maxFrameSize: 512 }).push(new Uint8Array([0, 0, 0, 3, 2, 0, 0]))).toThrow(/expected 9/);
+    expect(() => new HaFrameDecoder({ maxFrameSize: 512 }).push(new Uint8Array([0, 0, 0, 0]))).toThrow(RangeError);
+  });
+
+  test("offsets past 2^53 are refused", () => {
+    const report = encodeReport(1);
+    report.fill(0xff, 5);
+    expect(() => new HaFrameDecoder({ maxFrameSize: 512 }).push(report)).toThrow(/beyond 2\^53/);
+    expect(() => encodeReport(-1)).toThrow(RangeError);
+  });
+});
