@@ -53,9 +53,13 @@ export class CborWriter {
     return this.#buf.subarray(0, this.#pos);
   }
 
-  /** Forgets everything written since the last `take`. */
+  /** Forgets everything written since the last `take` (a buffer that grew past 1 MiB is let go). */
   clear(): void {
     this.#pos = 0;
+    if (this.#buf.length > 1024 * 1024) {
+      this.#buf = new Uint8Array(MIN_CAPACITY);
+      this.#view = new DataView(this.#buf.buffer);
+    }
   }
 
   /**
