@@ -193,6 +193,8 @@ export class PushConsumer {
   #tasks: ConsumeTask[] = [];
   #taskHead = 0;
   #running = 0;
+  /** Queues with messages finished whose offset is not yet in the offset store. */
+  #finished = new Set<ProcessQueue>();
 
   /**
    * Creates a consumer; subscribe, set a handler, then `start()`.
@@ -646,9 +648,6 @@ export class PushConsumer {
     const offset = pq.remove(messages);
     if (!pq.dropped && offset >= 0) this.#offsets!.update(pq.queue, offset, true);
   }
-
-  /** Queues with messages finished whose offset is not yet in the offset store. */
-  #finished = new Set<ProcessQueue>();
 
   /** Moves the offsets of queues with finished messages into the offset store. */
   #commitFinished(): void {

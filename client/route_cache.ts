@@ -148,9 +148,7 @@ export class RouteCache {
   brokerAddress(brokerName: string, masterOnly = false): string | undefined {
     const members = this.#brokers.get(brokerName);
     if (members === undefined) return undefined;
-    if (members["0"] !== undefined || masterOnly) return members["0"];
-    const ids = Object.keys(members).map(Number).filter(Number.isInteger).sort((a, b) => a - b);
-    return ids.length > 0 ? members[String(ids[0])] : undefined;
+    return masterOnly ? members["0"] : this.brokerMembers(brokerName)[0];
   }
 
   /**

@@ -26,19 +26,9 @@ export function createOffsetMessageId(host: HostAddress, commitLogOffset: number
   if (!Number.isSafeInteger(commitLogOffset) || commitLogOffset < 0) {
     throw new RangeError(`Cannot encode commit log offset "${commitLogOffset}" in a message id`);
   }
-  return offsetMessageId(hostPrefix(host), commitLogOffset);
+  return offsetMessageId(messageIdPrefix(host), commitLogOffset);
 }
 
-/**
- * The part of an offset message id that names the host (address and port as hex), for building
- * many ids of one host with `offsetMessageId`.
- *
- * @param host The broker's store host.
- * @returns 16 (IPv4) or 40 (IPv6) upper-case hex characters.
- */
-export function messageIdPrefix(host: HostAddress): string {
-  return hostPrefix(host);
-}
 
 /**
  * Completes an offset message id from its host prefix.
@@ -57,7 +47,14 @@ const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toSt
 const PREFIXES = new Map<string, string>();
 const PREFIXES_MAX = 1024;
 
-function hostPrefix(host: HostAddress): string {
+/**
+ * The part of an offset message id that names the host (address and port as hex), for building
+ * many ids of one host with `offsetMessageId`.
+ *
+ * @param host The broker's store host.
+ * @returns 16 (IPv4) or 40 (IPv6) upper-case hex characters.
+ */
+export function messageIdPrefix(host: HostAddress): string {
   const key = `${host.address}|${host.port}`;
   let prefix = PREFIXES.get(key);
   if (prefix === undefined) {

@@ -9,7 +9,7 @@
 import { formatIp, parseIp } from "./_ip.ts";
 import { bodyCrc, crc32 } from "./crc32.ts";
 import { type HostAddress, MessageConst, type MessageExt, SysFlag } from "./message.ts";
-import { hex32, messageIdPrefix, offsetMessageId } from "./message_id.ts";
+import { hex32, messageIdPrefix } from "./message_id.ts";
 import { decodeProperties } from "./properties.ts";
 
 /** Magic code of a message record (`0xDAA320A7`). */
@@ -348,6 +348,24 @@ export interface DecodeRecordOptions {
   copyBody?: boolean;
 }
 
+/** The last host read at one place of the records, kept while the next records repeat it. */
+class HostSlot {
+  #bits = -1;
+  #port = -1;
+  host: HostAddress | undefined;
+
+  /** The host at `pos`; `changed` tells whether it differs from the last one read here. */
+  at(view: DataView, bytes: Uint8Array, pos: number, ipLength: 4 | 16): { host: HostAddress; changed: boolean } {
+    const port = view.getInt32(pos + ipLength);
+    const bits = ipLength === 4 ? view.getInt32(pos) : -1;
+    if (ipLength === 4 && bits === this.#bits && port === this.#port) return { host: this.host!, changed: false };
+    this.#bits = bits; // IPv6 hosts are not remembered (-1 never matches a new read)
+    this.#port = port;
+    this.host = Object.freeze({ address: formatIp(bytes, pos, ipLength), port });
+    return { host: this.host, changed: true };
+  }
+}
+
 /**
  * Values that repeat from record to record of one buffer (a pull carries one topic from one
  * broker, mostly from one producer), decoded once: topic text, hosts and the message id prefix.
@@ -356,16 +374,11 @@ class DecodeMemo {
   topicPos = -1;
   topicLength = -1;
   topic = "";
-  storeBits = -1;
-  storePort = -1;
-  storeHost: HostAddress | undefined;
-  idPrefix = "";
-  /** `idPrefix` and the hex of the offset's upper 32 bits, for offsets with `idHigh` as those. */
-  idHigh = -1;
+  readonly store = new HostSlot();
+  readonly born = new HostSlot();
+  /** Message id text before the offset's lower 32 bits, for the store host and `idHigh`. */
   idHighPrefix = "";
-  bornBits = -1;
-  bornPort = -1;
-  bornHost: HostAddress | undefined;
+  idHigh = -1;
 
   /** The topic at `pos`, reusing the previous one when its bytes are the same. */
   topicAt(bytes: Uint8Array, pos: number, length: number): string {
@@ -389,21 +402,10 @@ class DecodeMemo {
     return this.topic;
   }
 
-  /** The store host at `pos` (and sets `idPrefix` for it). */
+  /** The store host at `pos` (a new one resets the message id prefix). */
   storeHostAt(view: DataView, bytes: Uint8Array, pos: number, ipLength: 4 | 16): HostAddress {
-    const port = view.getInt32(pos + ipLength);
-    if (ipLength === 4) {
-      const bits = view.getInt32(pos);
-      if (bits === this.storeBits && port === this.storePort) return this.storeHost!;
-      this.storeBits = bits;
-      this.storePort = port;
-    } else {
-      this.storeBits = -1;
-    }
-    const host: HostAddress = Object.freeze({ address: formatIp(bytes, pos, ipLength), port });
-    this.storeHost = host;
-    this.idPrefix = messageIdPrefix(host);
-    this.idHigh = -1;
+    const { host, changed } = this.store.at(view, bytes, pos, ipLength);
+    if (changed) this.idHigh = -1;
     return host;
   }
 
@@ -412,25 +414,9 @@ class DecodeMemo {
     const high = Math.floor(commitLogOffset / TWO_32);
     if (high !== this.idHigh) {
       this.idHigh = high;
-      this.idHighPrefix = offsetMessageId(this.idPrefix, high * TWO_32).slice(0, -8);
+      this.idHighPrefix = messageIdPrefix(this.store.host!) + hex32(high);
     }
     return this.idHighPrefix + hex32(commitLogOffset >>> 0);
-  }
-
-  /** The born host at `pos`. */
-  bornHostAt(view: DataView, bytes: Uint8Array, pos: number, ipLength: 4 | 16): HostAddress {
-    const port = view.getInt32(pos + ipLength);
-    if (ipLength === 4) {
-      const bits = view.getInt32(pos);
-      if (bits === this.bornBits && port === this.bornPort) return this.bornHost!;
-      this.bornBits = bits;
-      this.bornPort = port;
-    } else {
-      this.bornBits = -1;
-    }
-    const host: HostAddress = Object.freeze({ address: formatIp(bytes, pos, ipLength), port });
-    this.bornHost = host;
-    return host;
   }
 }
 
@@ -472,7 +458,7 @@ function decodeAt(bytes: Uint8Array, view: DataView, pos: number, memo: DecodeMe
     flag: view.getInt32(pos + 16),
     sysFlag: layout.sysFlag,
     bornTimestamp: getInt64(view, pos + 40),
-    bornHost: memo.bornHostAt(view, bytes, pos + BORN_HOST_POS, layout.bornIpLength),
+    bornHost: memo.born.at(view, bytes, pos + BORN_HOST_POS, layout.bornIpLength).host,
     storeTimestamp: getInt64(view, storeTimestampPos),
     storeHost,
     reconsumeTimes: view.getInt32(storeHostPort + 4),

@@ -2,12 +2,13 @@
  * A push consumer group member as its own process, for failover tests. Prints `READY` once
  * started, `ASSIGN <queueIds>` (queues of the topic, comma separated) whenever its share changes,
  * and `H <queueId> <body>` for every handled message; each handler takes about `handleMs`.
- * Usage: bun tests/_fixtures/push_member.ts <nameServer> <group> <topic> <handleMs>
+ * `options` (JSON) adds or overrides `PushConsumerOptions`, e.g. small pulls and buffers.
+ * Usage: bun tests/_fixtures/push_member.ts <nameServer> <group> <topic> <handleMs> [options]
  */
 import { writeSync } from "node:fs";
 import { PushConsumer } from "../../client/push_consumer.ts";
 
-const [nameServer, group, topic, handleMsText] = process.argv.slice(2);
+const [nameServer, group, topic, handleMsText, optionsJson] = process.argv.slice(2);
 const handleMs = Number(handleMsText);
 const decoder = new TextDecoder();
 let out: string[] = [];
@@ -26,6 +27,7 @@ const consumer = new PushConsumer({
   persistOffsetIntervalMs: 200,
   suspendMs: 2000,
   log: (line) => out.push(`LOG ${line}\n`),
+  ...(optionsJson === undefined ? {} : JSON.parse(optionsJson)),
 });
 consumer.subscribe(topic!);
 consumer.onMessage(async (message) => {

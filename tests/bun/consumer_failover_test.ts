@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Producer } from "../../client/producer.ts";
 import { dial, startCluster, type TestCluster } from "../_helpers/consumer_cluster.ts";
 import { BUN, type Child, start, stop } from "../_helpers/process.ts";
+import { until } from "../_helpers/wait.ts";
 
 const TOPIC = "failover_topic";
 const GROUP = "failover_group";
@@ -46,13 +47,6 @@ function spawnMember(): Member {
 
 const current = (m: Member) => m.assignments.at(-1)?.queues ?? [];
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 beforeAll(async () => {
   cluster = await startCluster();
@@ -70,7 +64,7 @@ afterAll(async () => {
 test("a member killed mid-stream: its queues move to the others and every message is handled at least once", async () => {
   const [a, b, victim] = [spawnMember(), spawnMember(), spawnMember()];
   await Promise.all([a, b, victim].map((m) => m.child.waitFor("READY", 15_000)));
-  await until(() => [a, b, victim].reduce((n, m) => n + current(m).length, 0) === 8 && current(victim).length > 0, 10_000, "8 queues over 3 members");
+  await until(() => [a, b, victim].reduce((n, m) => n + current(m).length, 0) === 8 && current(victim).length > 0, 10_000, "8 queues over 3 members", 5);
 
   // Send at a steady pace so consumption is in full swing when the member dies.
   let sent = 0;
@@ -82,19 +76,20 @@ test("a member killed mid-stream: its queues move to the others and every messag
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  await until(() => victim.handled.length > 1500, 15_000, "the victim to be consuming");
+  await until(() => victim.handled.length > 1500, 15_000, "the victim to be consuming", 5);
   const victimQueues = current(victim);
   const killedAt = Date.now();
   victim.child.kill("SIGKILL");
   await victim.child.exited;
 
   const survivors = [a, b];
-  await until(() => victimQueues.every((q) => survivors.some((m) => current(m).includes(q))), 10_000, "the victim's queues to move");
+  await until(() => victimQueues.every((q) => survivors.some((m) => current(m).includes(q))), 10_000, "the victim's queues to move", 5);
   const reassignedAt = Math.max(...survivors.map((m) => m.assignments.at(-1)!.at));
   await until(
     () => victimQueues.every((q) => survivors.some((m) => m.handled.some((h) => h.queueId === q && h.at > killedAt))),
     15_000,
     "a survivor to handle each of the victim's queues",
+    5,
   );
   const resumedAt = Math.max(...victimQueues.map((q) =>
     Math.min(...survivors.flatMap((m) => m.handled.filter((h) => h.queueId === q && h.at > killedAt).map((h) => h.at)))
@@ -107,7 +102,7 @@ test("a member killed mid-stream: its queues move to the others and every messag
     for (const m of members) for (const h of m.handled) counts.set(h.body, (counts.get(h.body) ?? 0) + 1);
     return counts.size;
   };
-  await until(() => count() === TOTAL, 20_000, "every message handled at least once");
+  await until(() => count() === TOTAL, 20_000, "every message handled at least once", 5);
   const duplicates = [...counts.values()].reduce((n, c) => n + c - 1, 0);
   const reassignMs = reassignedAt - killedAt;
   const resumeMs = resumedAt - killedAt;

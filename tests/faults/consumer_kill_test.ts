@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Producer } from "../../client/producer.ts";
+import { until } from "../_helpers/wait.ts";
 import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
 import { startTestBroker, startTestNameServer } from "./_common.ts";
 
@@ -30,13 +31,6 @@ function handled(member: Child): string[] {
   return [...member.output().matchAll(/^H \d+ (\S+)$/gm)].map((m) => m[1]!);
 }
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("consumer SIGKILL mid-batch", () => {
   test("the surviving member gets the killed member's uncommitted messages", async () => {

@@ -6,6 +6,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, type Child, start } from "../_helpers/process.ts";
 import { startTestBroker } from "../faults/_common.ts";
+import { until } from "../_helpers/wait.ts";
+
+export { until };
 
 /** Segment size of every test broker: small, so blank markers and segment changes happen. */
 export const SEGMENT_SIZE = 1024 * 1024;
@@ -96,18 +99,6 @@ export function commitLogSize(dataDir: string): number {
   return readdirSync(dir).reduce((n, name) => n + statSync(join(dir, name)).size, 0);
 }
 
-/**
- * Waits until `check` holds, polling every 20 ms.
- *
- * @throws {Error} Naming `what` after `timeoutMs`.
- */
-export async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /**
  * Waits until the slave's CommitLog is as long as the master's, then checks that every segment

@@ -49,7 +49,10 @@ describe("master SIGKILL during consumption", () => {
 
     // 4 handlers of 2 ms and at most 16 messages buffered per queue: the master dies mid-consumption
     // with most messages not yet pulled, so they can only come from the slave.
-    const consumer = start(BUN, ["tests/_fixtures/ha_consumer.ts", nameServer, GROUP, TOPIC, "2"]);
+    const consumer = start(BUN, [
+      "tests/_fixtures/push_member.ts", nameServer, GROUP, TOPIC, "2",
+      JSON.stringify({ pullBatchSize: 8, pullThresholdForQueue: 16, consumeThreads: 4 }),
+    ]);
     children.push(consumer);
     await until(() => handled(consumer).length >= 400, 20_000, "the consumer to get going");
     master.kill("SIGKILL");

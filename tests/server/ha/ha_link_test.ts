@@ -6,20 +6,13 @@ import { HaSlave } from "../../../server/ha/ha_slave.ts";
 import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
 import { MessageStore } from "../../../server/store/message_store.ts";
 import { HOST, msg } from "../store/_store_helpers.ts";
+import { until } from "../../_helpers/wait.ts";
 
 const SEGMENT = 64 * 1024;
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function store(dataDir: string, options: { segmentSize?: number; now?: () => number } = {}): Promise<MessageStore> {
   const opened = await MessageStore.open({
@@ -86,7 +79,7 @@ describe("replication link", () => {
     const ha = await master(source, masterLines);
     const behindLines: string[] = [];
     slave(behind, ha.port, behindLines);
-    await until(() => behindLines.some((l) => l.includes("refused")), "the refusal");
+    await until(() => behindLines.some((l) => l.includes("refused")), 5000, "the refusal", 10);
     expect(behindLines[0]).toBe(
       `Master 127.0.0.1:${ha.port} refused replication: Slave 1 needs CommitLog offset ${first.next}, but this master deleted everything ` +
         `below ${min} (retention, fileReservedTimeHours): the slave cannot catch up; move its store directory aside to copy the master from ${min}`,
@@ -97,13 +90,13 @@ describe("replication link", () => {
     const fresh = await store("/fresh");
     const freshLines: string[] = [];
     const client = slave(fresh, ha.port, freshLines);
-    await until(() => fresh.stats.commitLogMaxOffset === source.stats.visibleOffset, "the empty slave to catch up");
+    await until(() => fresh.stats.commitLogMaxOffset === source.stats.visibleOffset, 5000, "the empty slave to catch up", 10);
     expect(fresh.stats.commitLogMinOffset).toBe(min);
     expect(freshLines[0]).toContain(`from CommitLog offset ${min}`);
     // New records keep flowing, and the master sees the acknowledgement.
     await source.putMessage(msg("orders", { body: "late" }));
-    await until(() => fresh.stats.commitLogMaxOffset === source.stats.visibleOffset, "the new record");
-    await until(() => ha.slaves()[0]?.lagBytes === 0, "the acknowledgement");
+    await until(() => fresh.stats.commitLogMaxOffset === source.stats.visibleOffset, 5000, "the new record", 10);
+    await until(() => ha.slaves()[0]?.lagBytes === 0, 5000, "the acknowledgement", 10);
     expect(client.status()).toMatchObject({ connected: true, lagBytes: 0, masterAddress: "127.0.0.1:10911" });
   });
 
@@ -115,7 +108,7 @@ describe("replication link", () => {
     const other = await store("/s", { segmentSize: 2 * SEGMENT });
     const lines: string[] = [];
     slave(other, ha.port, lines);
-    await until(() => lines.length > 0, "the refusal");
+    await until(() => lines.length > 0, 5000, "the refusal", 10);
     expect(lines[0]).toContain(`uses CommitLog segments of ${2 * SEGMENT} bytes, this master ${SEGMENT}: set the same commitLogSegmentSize on both`);
   });
 
@@ -124,7 +117,7 @@ describe("replication link", () => {
     const ha = await master(source, []);
     const target = await store("/s");
     slave(target, ha.port, []);
-    await until(() => ha.slaves().length === 1, "the slave");
+    await until(() => ha.slaves().length === 1, 5000, "the slave", 10);
     const put = await source.putMessage(msg("orders", { body: "wait for me" }));
     ha.notify();
     expect(await ha.awaitSlave(put.commitLogOffset, 3000)).toBe("ACKED");
