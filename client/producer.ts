@@ -8,7 +8,8 @@ import { BrokerError, ClientError, ConnectionClosedError, RequestTimeoutError } 
 import { type Message, MessageConst } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
 import type { Command } from "../core/protocol/command.ts";
-import { GroupName, type SendBatchResponseHeader, type SendResponseHeader } from "../core/protocol/headers.ts";
+import { GroupName, type SendBatchV2ResponseHeader, type SendV2ResponseHeader } from "../core/protocol/headers.ts";
+import { offsetMessageId } from "../core/model/message_id.ts";
 import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import * as v from "valibot";
@@ -258,19 +259,19 @@ export class Producer {
     try {
       const { queue, response } = await this.#deliver(message, options, deadline, (queue, address, remaining) =>
         this.#client!.invoke(address, {
-          code: RequestCode.SEND_MESSAGE,
+          code: RequestCode.SEND_MESSAGE_V2,
           header: this.#sendHeader(prepared, queue),
           body: prepared.body,
           timeoutMs: remaining,
           lane: queue.queueId,
           accept: STORED_CODES,
         }));
-      const header = response.header as unknown as SendResponseHeader;
+      const header = response.header as unknown as SendV2ResponseHeader;
       return {
         status: SEND_STATUS[response.code]!,
-        msgId: header.msgId,
-        messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.queueId ?? queue.queueId },
-        queueOffset: header.queueOffset,
+        msgId: offsetMessageId(header.s, header.c),
+        messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.q ?? queue.queueId },
+        queueOffset: header.o,
         uniqueKey: prepared.uniqueKey,
       };
     } finally {
@@ -298,7 +299,7 @@ export class Producer {
       const queue = this.#chooseQueue(route, message, options, undefined);
       const address = this.#masterAddress(queue);
       await this.#client!.oneway(address, {
-        code: RequestCode.SEND_MESSAGE,
+        code: RequestCode.SEND_MESSAGE_V2,
         header: this.#sendHeader(prepared, queue),
         body: prepared.body,
         lane: queue.queueId,
@@ -350,32 +351,32 @@ export class Producer {
       body.set(one.body, pos);
       pos += one.body.length;
     }
-    const entries = prepared.map((one) => ({ size: one.body.length, flag: one.flag, properties: joinProperties(one.properties) }));
+    const entries = prepared.map((one) => [one.body.length, one.flag, joinProperties(one.properties)]);
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     try {
       const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) =>
         this.#client!.invoke(address, {
-          code: RequestCode.SEND_BATCH_MESSAGE,
+          code: RequestCode.SEND_BATCH_MESSAGE_V2,
           header: {
-            producerGroup: this.#group,
-            topic: queue.topic,
-            queueId: queue.queueId,
-            bornTimestamp: Date.now(),
-            messages: entries,
-            defaultTopicQueueNums: this.#defaultTopicQueueNums,
+            a: this.#group,
+            b: queue.topic,
+            d: this.#defaultTopicQueueNums,
+            e: queue.queueId,
+            g: Date.now(),
+            m: entries,
           },
           body,
           lane: queue.queueId,
           timeoutMs: remaining,
           accept: STORED_CODES,
         }));
-      const header = response.header as unknown as SendBatchResponseHeader;
+      const header = response.header as unknown as SendBatchV2ResponseHeader;
       return {
         status: SEND_STATUS[response.code]!,
-        msgIds: header.msgIds,
+        msgIds: header.c.map((offset) => offsetMessageId(header.s, offset)),
         uniqueKeys: prepared.map((one) => one.uniqueKey),
-        messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.queueId ?? queue.queueId },
-        queueOffset: header.queueOffset,
+        messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.q ?? queue.queueId },
+        queueOffset: header.o,
       };
     } finally {
       this.#limiter.release(size);
@@ -412,15 +413,16 @@ export class Producer {
     throw new ClientError(this.#state === "stopped" ? "Producer is shut down" : "Producer is not started: call start() first");
   }
 
+  /** A SEND_MESSAGE_V2 header (RocketMQ's one-letter names). */
   #sendHeader(prepared: PreparedMessage, queue: MessageQueue): Record<string, unknown> {
     return {
-      producerGroup: this.#group,
-      topic: prepared.topic,
-      queueId: queue.queueId,
-      bornTimestamp: Date.now(),
-      flag: prepared.flag,
-      properties: joinProperties(prepared.properties),
-      defaultTopicQueueNums: this.#defaultTopicQueueNums,
+      a: this.#group,
+      b: prepared.topic,
+      d: this.#defaultTopicQueueNums,
+      e: queue.queueId,
+      g: Date.now(),
+      h: prepared.flag,
+      i: joinProperties(prepared.properties),
     };
   }
 

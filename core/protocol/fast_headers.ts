@@ -65,6 +65,32 @@ export function fastSendHeader(header: unknown): SendMessageHeader | undefined {
   return out;
 }
 
+const SEND_V2_KEYS = new Set(["a", "b", "d", "e", "f", "g", "h", "i", "j", "l"]);
+
+/**
+ * Parses a SEND_MESSAGE_V2 header (one-letter names) whose fields are all plainly valid.
+ *
+ * @param header The decoded header.
+ * @returns The header with defaults, under SEND_MESSAGE's names, or undefined to let the schema decide.
+ */
+export function fastSendV2Header(header: unknown): SendMessageHeader | undefined {
+  if (typeof header !== "object" || header === null || Object.getPrototypeOf(header) !== Object.prototype) return undefined;
+  const h = header as Record<string, unknown>;
+  if (!onlyKnownKeys(h, SEND_V2_KEYS)) return undefined;
+  const { a: producerGroup = "", b: topic, d: defaultTopicQueueNums = 4, e: queueId, f: sysFlag = 0, g: bornTimestamp, h: flag = 0, i: properties = "", j: reconsumeTimes = 0, l: maxReconsumeTimes } = h;
+  if (
+    typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
+    !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !isInt(flag, INT32_MIN, INT32_MAX) || !isInt(sysFlag, 0, INT32_MAX) ||
+    typeof properties !== "string" || properties.length > 65535 || !isInt(reconsumeTimes, 0, INT32_MAX) ||
+    (maxReconsumeTimes !== undefined && !isInt(maxReconsumeTimes, 0, INT32_MAX)) || !isInt(defaultTopicQueueNums, 1, 1024)
+  ) {
+    return undefined;
+  }
+  const out: SendMessageHeader = { producerGroup, topic, queueId, bornTimestamp, flag, sysFlag, properties, reconsumeTimes, defaultTopicQueueNums };
+  if (maxReconsumeTimes !== undefined) out.maxReconsumeTimes = maxReconsumeTimes as number;
+  return out;
+}
+
 const BATCH_KEYS = new Set(["producerGroup", "topic", "queueId", "bornTimestamp", "messages", "defaultTopicQueueNums"]);
 const ENTRY_KEYS = new Set(["size", "flag", "properties"]);
 
@@ -93,6 +119,38 @@ export function fastSendBatchHeader(header: unknown): SendBatchHeader | undefine
     const entry: unknown = messages[i];
     if (!isPlainObject(entry) || !onlyKnownKeys(entry, ENTRY_KEYS)) return undefined;
     const { size, flag = 0, properties = "" } = entry;
+    if (!isInt(size, 0, INT32_MAX) || !isInt(flag, INT32_MIN, INT32_MAX) || typeof properties !== "string" || properties.length > 65535) {
+      return undefined;
+    }
+    entries[i] = { size, flag, properties };
+  }
+  return { producerGroup, topic, queueId, bornTimestamp, messages: entries, defaultTopicQueueNums };
+}
+
+const BATCH_V2_KEYS = new Set(["a", "b", "d", "e", "g", "m"]);
+
+/**
+ * Parses a SEND_BATCH_MESSAGE_V2 header (one-letter names, entries as tuples) whose fields and
+ * entries are all plainly valid.
+ *
+ * @param header The decoded header.
+ * @returns The header with defaults, under SEND_BATCH_MESSAGE's names, or undefined to let the schema decide.
+ */
+export function fastSendBatchV2Header(header: unknown): SendBatchHeader | undefined {
+  if (!isPlainObject(header) || !onlyKnownKeys(header, BATCH_V2_KEYS)) return undefined;
+  const { a: producerGroup = "", b: topic, d: defaultTopicQueueNums = 4, e: queueId, g: bornTimestamp, m: messages } = header;
+  if (
+    typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
+    !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !Array.isArray(messages) || messages.length < 1 ||
+    messages.length > 4096 || !isInt(defaultTopicQueueNums, 1, 1024)
+  ) {
+    return undefined;
+  }
+  const entries: SendBatchHeader["messages"] = new Array(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const entry: unknown = messages[i];
+    if (!Array.isArray(entry) || entry.length !== 3) return undefined;
+    const [size, flag, properties] = entry;
     if (!isInt(size, 0, INT32_MAX) || !isInt(flag, INT32_MIN, INT32_MAX) || typeof properties !== "string" || properties.length > 65535) {
       return undefined;
     }

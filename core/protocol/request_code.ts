@@ -36,7 +36,11 @@ export const RequestCode = {
   GET_ALL_TOPIC_LIST_FROM_NAMESERVER: 206,
   DELETE_TOPIC_IN_BROKER: 215,
   DELETE_TOPIC_IN_NAMESRV: 216,
+  /** SEND_MESSAGE with RocketMQ's one-letter header names and a compact answer (what producers send). */
+  SEND_MESSAGE_V2: 310,
   SEND_BATCH_MESSAGE: 320,
+  /** SEND_BATCH_MESSAGE with one-letter header names, entries as tuples and a compact answer (rocketmq-ts's own code). */
+  SEND_BATCH_MESSAGE_V2: 330,
 } as const;
 /** One of the `RequestCode` values. */
 export type RequestCode = typeof RequestCode[keyof typeof RequestCode];

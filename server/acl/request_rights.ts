@@ -33,6 +33,7 @@ function records(value: unknown): Header[] {
 /** Requests any valid account may make (route and metadata reads, offsets bounds are topic reads). */
 const ANY_ACCOUNT: Check = () => undefined;
 const TOPIC_PUB: Check = (rules, account, h) => publish(rules, account, h.topic);
+const TOPIC_PUB_V2: Check = (rules, account, h) => publish(rules, account, h.b);
 const TOPIC_SUB: Check = (rules, account, h) => subscribe(rules, account, h.topic);
 const GROUP_TOPIC_SUB: Check = (rules, account, h) => group(rules, account, h.consumerGroup) ?? subscribe(rules, account, h.topic);
 const GROUP_SUB: Check = (rules, account, h) => group(rules, account, h.consumerGroup);
@@ -60,6 +61,8 @@ const HEARTBEAT: Check = (rules, account, h) => {
 const CHECKS: Readonly<Record<number, Check>> = {
   [RequestCode.SEND_MESSAGE]: TOPIC_PUB,
   [RequestCode.SEND_BATCH_MESSAGE]: TOPIC_PUB,
+  [RequestCode.SEND_MESSAGE_V2]: TOPIC_PUB_V2,
+  [RequestCode.SEND_BATCH_MESSAGE_V2]: TOPIC_PUB_V2,
   [RequestCode.PULL_MESSAGE]: GROUP_TOPIC_SUB,
   [RequestCode.QUERY_CONSUMER_OFFSET]: GROUP_TOPIC_SUB,
   [RequestCode.UPDATE_CONSUMER_OFFSET]: GROUP_TOPIC_SUB,

@@ -386,6 +386,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const processors: Record<number, Processor<any>> = {
     [RequestCode.SEND_MESSAGE]: sendMessageProcessor(ctx),
     [RequestCode.SEND_BATCH_MESSAGE]: sendBatchProcessor(ctx),
+    [RequestCode.SEND_MESSAGE_V2]: sendMessageProcessor(ctx, "v2"),
+    [RequestCode.SEND_BATCH_MESSAGE_V2]: sendBatchProcessor(ctx, "v2"),
     [RequestCode.PULL_MESSAGE]: pullMessageProcessor(ctx),
     [RequestCode.GET_MAX_OFFSET]: maxOffsetProcessor(ctx),
     [RequestCode.GET_MIN_OFFSET]: minOffsetProcessor(ctx),
@@ -407,7 +409,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.GET_ALL_DELAY_OFFSET]: allDelayOffsetProcessor(ctx),
   };
   if (role === "SLAVE") {
-    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.CONSUMER_SEND_MSG_BACK]) {
+    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.CONSUMER_SEND_MSG_BACK]) {
       processors[code] = readOnlyProcessor(processors[code]!, ctx);
     }
   }

@@ -153,6 +153,11 @@ export class MessageStore {
     return store;
   }
 
+  /** The store host as an offset message id's prefix: a record's id is this and its offset (`offsetMessageId`). */
+  get messageIdPrefix(): string {
+    return this.#idPrefix;
+  }
+
   /**
    * Appends one message. Writes made in the same tick share one file write; in sync mode the
    * promise resolves after the fsync that covers the record.

@@ -15,8 +15,19 @@ await producer.shutdown();
 
 const consumer = new PullConsumer({ nameServer: namesrv!, group: "roundtrip" });
 await consumer.start();
+// The broker tells the NameServer about the topic it created on the first send a moment later.
+async function queuesOf(name: string) {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await consumer.fetchMessageQueues(name);
+    } catch (error) {
+      if (attempt === 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
 const seen = new Set<string>();
-for (const queue of await consumer.fetchMessageQueues(topic!)) {
+for (const queue of await queuesOf(topic!)) {
   let offset = 0;
   for (;;) {
     const result = await consumer.pull(queue, offset, { maxNums: 64 });

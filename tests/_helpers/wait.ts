@@ -11,9 +11,9 @@
  * @param everyMs Poll interval. @default 20
  * @throws {Error} Naming `what` after `timeoutMs`.
  */
-export async function until(check: () => boolean, timeoutMs: number, what: string, everyMs = 20): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 20): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { BUN, type Child, start } from "../_helpers/process.ts";
 import { startTestBroker } from "../faults/_common.ts";
 import { until } from "../_helpers/wait.ts";
+import { RequestCode } from "../../core/protocol/request_code.ts";
+import type { Connection } from "../../core/remoting/connection.ts";
 
 export { until };
 
@@ -106,6 +108,20 @@ export function commitLogSize(dataDir: string): number {
  *
  * @returns The number of bytes compared.
  */
+/**
+ * Waits until a slave has copied a topic's config from its master (it answers pulls of a topic it
+ * does not know yet with TOPIC_NOT_EXIST).
+ *
+ * @param connection A connection to the slave.
+ * @param topic The topic.
+ */
+export async function slaveKnowsTopic(connection: Connection, topic: string, timeoutMs = 15_000): Promise<void> {
+  await until(async () => {
+    const answer = await connection.request(RequestCode.GET_ALL_TOPIC_CONFIG, {});
+    return topic in ((answer.header.topicConfigs ?? {}) as object);
+  }, timeoutMs, `the slave to copy topic "${topic}" from its master`, 50);
+}
+
 export async function expectSameCommitLog(masterDir: string, slaveDir: string, timeoutMs = 15_000): Promise<number> {
   await until(() => commitLogSize(slaveDir) === commitLogSize(masterDir) && commitLogSize(masterDir) > 0, timeoutMs, "the slave to catch up");
   const master = commitLogFiles(masterDir);

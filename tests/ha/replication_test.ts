@@ -18,7 +18,7 @@ import { encodeHello, encodeReport, HA_PROTOCOL_VERSION } from "../../server/ha/
 import { rmq } from "../cli/_cli.ts";
 import { type Child, freePort, stop } from "../_helpers/process.ts";
 import { drainTopic, startTestNameServer } from "../faults/_common.ts";
-import { expectSameCommitLog, SEGMENT_SIZE, startMaster, startSlave, until } from "./_ha.ts";
+import { expectSameCommitLog, SEGMENT_SIZE, startMaster, slaveKnowsTopic, startSlave, until } from "./_ha.ts";
 
 const TOPIC = "ha_orders";
 const QUEUES = [0, 1, 2, 3];
@@ -67,6 +67,7 @@ async function send(count: number, from: number): Promise<void> {
 async function pullAll(address: string): Promise<string[]> {
   const connection: Connection = await connect(dial, address);
   try {
+    await slaveKnowsTopic(connection, TOPIC);
     return (await drainTopic(connection, TOPIC, QUEUES)).flat().map((m) => new TextDecoder().decode(m.body).split("-").slice(0, 2).join("-"));
   } finally {
     connection.close();

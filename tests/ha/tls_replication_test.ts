@@ -13,7 +13,7 @@ import { connect } from "../../core/remoting/connection.ts";
 import { type Child, freePort, stop } from "../_helpers/process.ts";
 import { drainTopic } from "../faults/_common.ts";
 import { makeTestCert, type TestCert } from "../security/_certs.ts";
-import { expectSameCommitLog, startMaster, startSlave } from "./_ha.ts";
+import { expectSameCommitLog, slaveKnowsTopic, startMaster, startSlave } from "./_ha.ts";
 
 const TOPIC = "ha_tls";
 let dir: string;
@@ -50,6 +50,7 @@ describe("replication over TLS", () => {
     toMaster.close();
     await expectSameCommitLog(join(dir, "master"), join(dir, "slave"));
     const connection = await connect(dial, `127.0.0.1:${slavePort}`);
+    await slaveKnowsTopic(connection, TOPIC);
     const messages = (await drainTopic(connection, TOPIC, [0, 1, 2, 3])).flat();
     connection.close();
     expect(messages.length).toBe(500);

@@ -175,6 +175,10 @@ describe("ACL on the broker", () => {
       expect(error).toBeInstanceOf(BrokerError);
       expect((error as BrokerError).code).toBe(ResponseCode.NO_PERMISSION);
       expect((error as BrokerError).message).toContain('Account "ak1" may not publish to topic "payments"');
+      const batchError = await producer.sendBatch([{ topic: "payments", body }]).catch((e: unknown) => e);
+      expect((batchError as BrokerError).code).toBe(ResponseCode.NO_PERMISSION);
+      expect((batchError as BrokerError).message).toContain('Account "ak1" may not publish to topic "payments"');
+      expect((await producer.sendBatch([{ topic: "orders", body }, { topic: "orders", body }])).msgIds).toHaveLength(2);
       await routed(consumer, "orders");
       const pulled = await consumer.pull(sent.messageQueue, sent.queueOffset);
       expect(pulled.messages.map((m) => new TextDecoder().decode(m.body))).toEqual(["payload"]);

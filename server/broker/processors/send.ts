@@ -1,5 +1,6 @@
 /**
- * SEND_MESSAGE and SEND_BATCH_MESSAGE: validate, resolve the topic and queue, append to the store.
+ * SEND_MESSAGE and SEND_BATCH_MESSAGE, and their V2 forms (one-letter header names, answers with
+ * numbers instead of message-id text): validate, resolve the topic and queue, append to the store.
  *
  * @module
  */
@@ -7,8 +8,14 @@ import { MessageConst } from "../../../core/model/message.ts";
 import { decodeProperties, encodeProperties, isWellFormedProperties } from "../../../core/model/properties.ts";
 import { RETRY_GROUP_TOPIC_PREFIX } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
-import { SendBatchHeader, SendMessageHeader, type TopicConfig } from "../../../core/protocol/headers.ts";
-import { fastSendBatchHeader, fastSendHeader } from "../../../core/protocol/fast_headers.ts";
+import {
+  SendBatchHeader,
+  SendBatchV2Header,
+  SendMessageHeader,
+  SendMessageV2Header,
+  type TopicConfig,
+} from "../../../core/protocol/headers.ts";
+import { fastSendBatchHeader, fastSendBatchV2Header, fastSendHeader, fastSendV2Header } from "../../../core/protocol/fast_headers.ts";
 import { Perm, ResponseCode } from "../../../core/protocol/request_code.ts";
 import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
@@ -127,14 +134,19 @@ function storedProperties(ctx: BrokerContext, properties: Record<string, string>
   return text;
 }
 
+/** Which form of a send request a processor takes, and answers in. */
+export type SendForm = "v1" | "v2";
+
 /**
- * SEND_MESSAGE.
+ * SEND_MESSAGE, or SEND_MESSAGE_V2.
  *
  * @param ctx The broker.
+ * @param form `v2` for SEND_MESSAGE_V2.
  * @returns The processor.
  */
-export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageHeader> {
-  return processor(SendMessageHeader, async (header, request: Command, connection: Connection) => {
+export function sendMessageProcessor(ctx: BrokerContext, form: SendForm = "v1"): Processor<SendMessageHeader> {
+  const schema = form === "v2" ? SendMessageV2Header : SendMessageHeader;
+  return processor(schema, async (header, request: Command, connection: Connection) => {
     const started = performance.now();
     const body = request.body ?? EMPTY;
     if (body.length === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Message body is empty" };
@@ -186,19 +198,23 @@ export function sendMessageProcessor(ctx: BrokerContext): Processor<SendMessageH
     const awaitReplica = ctx.replication.awaitReplica;
     return {
       code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset),
-      header: { msgId: result.msgId, queueId: route.realQueueId, queueOffset: result.queueOffset },
+      header: form === "v2"
+        ? { q: route.realQueueId, o: result.queueOffset, c: result.commitLogOffset, s: ctx.store.messageIdPrefix }
+        : { msgId: result.msgId, queueId: route.realQueueId, queueOffset: result.queueOffset },
     };
-  }, fastSendHeader);
+  }, form === "v2" ? fastSendV2Header : fastSendHeader);
 }
 
 /**
- * SEND_BATCH_MESSAGE: every message to one queue, consecutive offsets.
+ * SEND_BATCH_MESSAGE, or SEND_BATCH_MESSAGE_V2: every message to one queue, consecutive offsets.
  *
  * @param ctx The broker.
+ * @param form `v2` for SEND_BATCH_MESSAGE_V2.
  * @returns The processor.
  */
-export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeader> {
-  return processor(SendBatchHeader, async (header, request: Command, connection: Connection) => {
+export function sendBatchProcessor(ctx: BrokerContext, form: SendForm = "v1"): Processor<SendBatchHeader> {
+  const schema = form === "v2" ? SendBatchV2Header : SendBatchHeader;
+  return processor(schema, async (header, request: Command, connection: Connection) => {
     const started = performance.now();
     const body = request.body ?? EMPTY;
     const total = header.messages.reduce((n, m) => n + m.size, 0);
@@ -266,7 +282,9 @@ export function sendBatchProcessor(ctx: BrokerContext): Processor<SendBatchHeade
     const awaitReplica = ctx.replication.awaitReplica;
     return {
       code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(results.at(-1)!.commitLogOffset),
-      header: { msgIds: results.map((r) => r.msgId), queueId: resolved.queueId, queueOffset: results[0]!.queueOffset },
+      header: form === "v2"
+        ? { q: resolved.queueId, o: results[0]!.queueOffset, c: results.map((r) => r.commitLogOffset), s: ctx.store.messageIdPrefix }
+        : { msgIds: results.map((r) => r.msgId), queueId: resolved.queueId, queueOffset: results[0]!.queueOffset },
     };
-  }, fastSendBatchHeader);
+  }, form === "v2" ? fastSendBatchV2Header : fastSendBatchHeader);
 }

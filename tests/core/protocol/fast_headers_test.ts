@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { fastPullHeader, fastSendBatchHeader, fastSendHeader } from "../../../core/protocol/fast_headers.ts";
-import { PullMessageHeader, SendBatchHeader, SendMessageHeader } from "../../../core/protocol/headers.ts";
+import { fastPullHeader, fastSendBatchHeader, fastSendBatchV2Header, fastSendHeader, fastSendV2Header } from "../../../core/protocol/fast_headers.ts";
+import { PullMessageHeader, SendBatchHeader, SendBatchV2Header, SendMessageHeader, SendMessageV2Header } from "../../../core/protocol/headers.ts";
 
 const NASTY: unknown[] = [
   undefined, null, "", "x", "bad topic", "%RETRY%g", "a".repeat(127), "a".repeat(128), "a".repeat(256), -2, -1, 0, 1, 0.5,
@@ -22,7 +22,7 @@ function mutate(base: Record<string, unknown>): unknown {
     const roll = Math.random();
     if (roll < 0.3) delete h[pick(keys)];
     else if (roll < 0.9) h[pick(keys)] = pick(NASTY);
-    else h[pick(["extra", "__proto__x", "Topic"])] = pick(NASTY);
+    else h[pick(["extra", "__proto__x", "Topic", "c", "k"])] = pick(NASTY);
   }
   return h;
 }
@@ -74,6 +74,45 @@ describe("fast header parsers agree with their schemas", () => {
     }
     expect(hits).toBeGreaterThan(100);
     expect(agree(fastSendBatchHeader, SendBatchHeader, { topic: "t", queueId: -1, bornTimestamp: 1, messages: [{ size: 0 }] }, 5000)).toBeGreaterThan(100);
+  });
+
+  test("fastSendV2Header() on 20,000 mutated SEND_MESSAGE_V2 headers", () => {
+    const base = { a: "p", b: "orders", d: 4, e: 2, f: 0, g: Date.now(), h: 0, i: "TAGS\u0001a\u0002", j: 0, l: 16 };
+    expect(agree(fastSendV2Header, SendMessageV2Header, base, 20_000)).toBeGreaterThan(1000);
+    expect(agree(fastSendV2Header, SendMessageV2Header, { b: "t", e: -1, g: 1 }, 5000)).toBeGreaterThan(100);
+  });
+
+  test("a V2 send header parses to what the same fields under SEND_MESSAGE's names parse to", () => {
+    const v2 = { a: "p", b: "orders", d: 8, e: 1, f: 4, g: 1234, h: -7, i: "KEYS\u0001k\u0002", j: 2, l: 3 };
+    const v1 = {
+      producerGroup: "p", topic: "orders", defaultTopicQueueNums: 8, queueId: 1, sysFlag: 4, bornTimestamp: 1234, flag: -7,
+      properties: "KEYS\u0001k\u0002", reconsumeTimes: 2, maxReconsumeTimes: 3,
+    };
+    expect(fastSendV2Header(v2)).toEqual(fastSendHeader(v1)!);
+    expect(v.parse(SendMessageV2Header, v2)).toEqual(v.parse(SendMessageHeader, v1));
+    const problem = v.safeParse(SendMessageV2Header, { ...v2, b: "bad topic" });
+    expect(problem.success).toBe(false);
+  });
+
+  test("fastSendBatchV2Header() on 20,000 mutated SEND_BATCH_MESSAGE_V2 headers (and mutated entries)", () => {
+    const entry = (): unknown[] => [10, 0, "TAGS\u0001a\u0002"];
+    const base = { a: "p", b: "orders", d: 4, e: 2, g: Date.now(), m: [entry(), entry(), entry()] };
+    expect(agree(fastSendBatchV2Header, SendBatchV2Header, base, 20_000)).toBeGreaterThan(1000);
+    let hits = 0;
+    for (let i = 0; i < 5000; i++) {
+      const m: unknown[] = [entry(), entry(), entry()];
+      const at = Math.floor(Math.random() * m.length);
+      const broken = [...(m[at] as unknown[])];
+      const roll = Math.random();
+      if (roll < 0.2) broken.pop();
+      else if (roll < 0.3) broken.push(pick(NASTY));
+      else broken[Math.floor(Math.random() * 3)] = pick(NASTY);
+      m[at] = Math.random() < 0.05 ? pick(NASTY) : broken;
+      hits += agree(fastSendBatchV2Header, SendBatchV2Header, { ...base, m }, 1);
+    }
+    expect(hits).toBeGreaterThan(100);
+    const batch = fastSendBatchV2Header({ b: "t", e: -1, g: 1, m: [[3, 1, "x"], [0, 0, ""]] });
+    expect(batch).toEqual(fastSendBatchHeader({ topic: "t", queueId: -1, bornTimestamp: 1, messages: [{ size: 3, flag: 1, properties: "x" }, { size: 0 }] })!);
   });
 
   test("a map of properties is left to the schema", () => {

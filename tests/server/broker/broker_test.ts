@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { offsetMessageId } from "../../../core/model/message_id.ts";
 import { decodeRecords } from "../../../core/model/record.ts";
 import { PullSysFlag, RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../../core/remoting/connection.ts";
@@ -148,6 +149,39 @@ describe("broker", () => {
     expect(answer.header.msgIds).toHaveLength(3);
     const pulled = await pull("batch", 1, 0);
     expect(decodeRecords(pulled.body!).map((m) => dec.decode(m.body))).toEqual(["one", "two", "three"]);
+  });
+
+  test("SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE_V2: one-letter headers, answers with offsets that make the message ids", async () => {
+    await boot();
+    const one = await client.request(RequestCode.SEND_MESSAGE_V2, { a: "p", b: "v2", e: 1, g: Date.now(), i: "KEYS\u0001k1\u0002" }, enc.encode("single"));
+    expect(one.code).toBe(ResponseCode.SUCCESS);
+    expect(one.header).toEqual({ q: 1, o: 0, c: expect.any(Number), s: expect.stringMatching(/^[0-9A-F]{16}$/) });
+    const bodies = ["b1", "b22", "b333"].map((text) => enc.encode(text));
+    const body = new Uint8Array([...bodies[0]!, ...bodies[1]!, ...bodies[2]!]);
+    const batch = await client.request(RequestCode.SEND_BATCH_MESSAGE_V2, {
+      b: "v2", e: 1, g: Date.now(), m: bodies.map((b, i) => [b.length, i, `KEYS\u0001b${i}\u0002`]),
+    }, body);
+    expect(batch.code).toBe(ResponseCode.SUCCESS);
+    expect(batch.header.q).toBe(1);
+    expect(batch.header.o).toBe(1);
+    expect(batch.header.s).toBe(one.header.s);
+    const pulled = decodeRecords((await pull("v2", 1, 0)).body!);
+    expect(pulled.map((m) => dec.decode(m.body))).toEqual(["single", "b1", "b22", "b333"]);
+    expect(pulled.map((m) => m.flag)).toEqual([0, 0, 1, 2]);
+    expect(pulled.map((m) => m.properties.KEYS)).toEqual(["k1", "b0", "b1", "b2"]);
+    const offsets = [one.header.c as number, ...(batch.header.c as number[])];
+    expect(pulled.map((m) => m.commitLogOffset)).toEqual(offsets);
+    expect(pulled.map((m) => m.msgId)).toEqual(offsets.map((c) => offsetMessageId(one.header.s as string, c)));
+    // Bad V2 headers are refused naming the field, like SEND_MESSAGE's.
+    const badTopic = await client.request(RequestCode.SEND_MESSAGE_V2, { b: "bad topic!", e: 0, g: 1 }, enc.encode("x"));
+    expect(badTopic.code).toBe(ResponseCode.INVALID_HEADER);
+    expect(badTopic.remark).toContain('"b"');
+    const badEntry = await client.request(RequestCode.SEND_BATCH_MESSAGE_V2, { b: "v2", e: 0, g: 1, m: [[1, 0]] }, enc.encode("x"));
+    expect(badEntry.code).toBe(ResponseCode.INVALID_HEADER);
+    expect(badEntry.remark).toContain('"m.0.2"');
+    const short = await client.request(RequestCode.SEND_BATCH_MESSAGE_V2, { b: "v2", e: 0, g: 1, m: [[5, 0, ""]] }, enc.encode("x"));
+    expect(short.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+    expect((await client.request(RequestCode.SEND_MESSAGE_V2, { b: "v2", e: 0, g: 1 }, enc.encode("ok"))).code).toBe(ResponseCode.SUCCESS);
   });
 
   test("bad requests get clear errors and the connection keeps working", async () => {
