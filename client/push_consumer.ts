@@ -127,6 +127,14 @@ const LOCK_TRUST_MS = 30_000;
 const LOCK_RETRY_MS = 500;
 /** Flow control: pause before a throttled queue is looked at again. */
 const FLOW_CONTROL_PAUSE_MS = 50;
+
+/**
+ * Runs `fn` after the current task and every microtask queued by it (`setImmediate` where the
+ * runtime has it: Bun, Deno, Node; otherwise a zero timeout).
+ */
+const afterThisTask: (fn: () => void) => void = typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+  ? (fn) => (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate(fn)
+  : (fn) => void setTimeout(fn, 0);
 /** Concurrent mode: how long releasing a queue waits for its running handlers before committing. */
 const RELEASE_WAIT_MS = 1000;
 /** Orderly mode: how long releasing a queue waits for its running handler before unlocking. */
@@ -193,6 +201,7 @@ export class PushConsumer {
   #tasks: ConsumeTask[] = [];
   #taskHead = 0;
   #running = 0;
+  #pumpScheduled = false;
   /** Queues with messages finished whose offset is not yet in the offset store. */
   #finished = new Set<ProcessQueue>();
 
@@ -533,9 +542,18 @@ export class PushConsumer {
     this.#submit({ pq, messages: undefined, next: 0 });
   }
 
+  /**
+   * Queues a task. Handlers start after this task, so the pull request that follows a pulled
+   * batch leaves first and the broker reads the next batch while the handlers run.
+   */
   #submit(task: ConsumeTask): void {
     this.#tasks.push(task);
-    this.#pump();
+    if (this.#pumpScheduled || this.#running >= this.#consumeThreads) return;
+    this.#pumpScheduled = true;
+    afterThisTask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
   }
 
   /**

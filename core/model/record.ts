@@ -73,12 +73,16 @@ function topicBytes(topic: string): Uint8Array {
  * writer's critical section only copies bytes.
  */
 export class PreparedRecord {
-  /** The input this was prepared from. */
-  readonly input: RecordInput;
+  /** The input this was prepared from (its `storeHost` may be given apart: see `storeHost`). */
+  readonly input: Omit<RecordInput, "storeHost">;
+  /** The store host. */
+  readonly storeHost: HostAddress;
   /** UTF-8 topic. */
   readonly topic: Uint8Array;
-  /** UTF-8 property text. */
-  readonly properties: Uint8Array;
+  /** UTF-8 property text; undefined when the text is ASCII, which is written straight from `input.properties`. */
+  readonly propertyBytes: Uint8Array | undefined;
+  /** Bytes of the property text. */
+  readonly propertiesLength: number;
   /** Born host address bytes (4 or 16). */
   readonly bornIp: Uint8Array;
   /** Store host address bytes (4 or 16). */
@@ -92,35 +96,47 @@ export class PreparedRecord {
 
   /**
    * @param input The record to prepare.
+   * @param storeHost The store host, when `input` does not name it (a store fills it in).
    * @throws {RangeError} When the topic or properties are too long for the format.
-   * @throws {TypeError} When a host address cannot be parsed.
+   * @throws {TypeError} When a host address cannot be parsed or no store host is given.
    */
-  constructor(input: RecordInput) {
+  constructor(input: Omit<RecordInput, "storeHost"> & { storeHost?: HostAddress }, storeHost?: HostAddress) {
     this.input = input;
+    const store = storeHost ?? input.storeHost;
+    if (store === undefined) throw new TypeError("A record needs a store host");
+    this.storeHost = store;
     this.topic = topicBytes(input.topic);
     if (this.topic.length > MAX_TOPIC_BYTES || this.topic.length === 0) {
       throw new RangeError(
         `Cannot store topic "${input.topic}": ${this.topic.length} bytes, expected 1 to ${MAX_TOPIC_BYTES}`,
       );
     }
-    this.properties = input.properties ? encoder.encode(input.properties) : EMPTY;
-    if (this.properties.length > MAX_PROPERTIES_BYTES) {
+    const text = input.properties;
+    let ascii = true;
+    for (let i = 0; i < text.length; i++) {
+      if (text.charCodeAt(i) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    // ASCII (what clients send) needs no encoded copy: its bytes are its characters.
+    this.propertyBytes = ascii ? undefined : encoder.encode(text);
+    this.propertiesLength = ascii ? text.length : this.propertyBytes!.length;
+    if (this.propertiesLength > MAX_PROPERTIES_BYTES) {
       throw new RangeError(
-        `Cannot store properties of ${this.properties.length} bytes: the limit is ${MAX_PROPERTIES_BYTES}`,
+        `Cannot store properties of ${this.propertiesLength} bytes: the limit is ${MAX_PROPERTIES_BYTES}`,
       );
     }
     this.bornIp = parseIp(input.bornHost.address);
-    this.storeIp = parseIp(input.storeHost.address);
+    this.storeIp = parseIp(store.address);
     this.sysFlag = (input.sysFlag & ~HOST_BITS) |
       (this.bornIp.length === 16 ? SysFlag.BORN_HOST_V6 : 0) |
       (this.storeIp.length === 16 ? SysFlag.STORE_HOST_V6 : 0);
     this.bodyCrc = bodyCrc(input.body);
     this.size = FIXED_V4 + (this.bornIp.length - 4) + (this.storeIp.length - 4) + 4 +
-      input.body.length + 1 + this.topic.length + 2 + this.properties.length;
+      input.body.length + 1 + this.topic.length + 2 + this.propertiesLength;
   }
 }
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Size in bytes of the record `input` encodes to.
@@ -217,7 +233,7 @@ export function encodeRecord(
   p += 12;
   target.set(rec.storeIp, p);
   p += rec.storeIp.length;
-  view.setInt32(p, m.storeHost.port);
+  view.setInt32(p, rec.storeHost.port);
   view.setInt32(p + 4, m.reconsumeTimes);
   setInt64(view, p + 8, m.preparedTransactionOffset);
   p += 16;
@@ -227,8 +243,14 @@ export function encodeRecord(
   target[p] = rec.topic.length;
   target.set(rec.topic, p + 1);
   p += 1 + rec.topic.length;
-  view.setInt16(p, rec.properties.length);
-  target.set(rec.properties, p + 2);
+  view.setInt16(p, rec.propertiesLength);
+  p += 2;
+  const bytes = rec.propertyBytes;
+  if (bytes !== undefined) target.set(bytes, p);
+  else {
+    const text = m.properties;
+    for (let i = 0; i < text.length; i++) target[p + i] = text.charCodeAt(i);
+  }
   return size;
 }
 

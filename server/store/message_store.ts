@@ -202,7 +202,8 @@ export class MessageStore {
   }
 
   #prepare(input: StoreInput, first: StoreInput): PreparedRecord | PutResult {
-    if (!TOPIC_PATTERN.test(input.topic) || input.topic.length > 127) {
+    // Later inputs must name the first one's topic, which is checked once.
+    if ((input === first || input.topic !== first.topic) && (!TOPIC_PATTERN.test(input.topic) || input.topic.length > 127)) {
       return failed("MESSAGE_ILLEGAL", `Invalid topic "${input.topic}"`);
     }
     if (!Number.isInteger(input.queueId) || input.queueId < 0 || input.queueId > 0x7fffffff) {
@@ -213,7 +214,7 @@ export class MessageStore {
     }
     let record: PreparedRecord;
     try {
-      record = new PreparedRecord({ ...input, storeHost: this.#options.storeHost });
+      record = new PreparedRecord(input, this.#options.storeHost);
     } catch (error) {
       // The topic was checked above, so a RangeError here means the properties are too long.
       const status = error instanceof RangeError ? "PROPERTIES_SIZE_EXCEEDED" : "MESSAGE_ILLEGAL";
@@ -271,13 +272,7 @@ export class MessageStore {
       const results: PutResult[] = [];
       for (let i = 0; i < group.records.length; i++, k++) {
         items[k]!.offset = offsets[k]!;
-        results.push({
-          status: "PUT_OK",
-          queueOffset: queueOffsets[k]!,
-          commitLogOffset: offsets[k]!,
-          msgId: offsetMessageId(this.#idPrefix, offsets[k]!),
-          storeTimestamp,
-        });
+        results.push(new StoredPut(queueOffsets[k]!, offsets[k]!, storeTimestamp, this.#idPrefix));
       }
       batch.groups.push({ group, results });
     }
@@ -648,6 +643,20 @@ export class MessageStore {
     this.#commitLog.close();
     this.#queues.close();
     if (error) throw error;
+  }
+}
+
+/** A successful put; its message id text is put together only when asked for. */
+class StoredPut implements PutResult {
+  readonly status = "PUT_OK";
+  readonly #idPrefix: string;
+
+  constructor(readonly queueOffset: number, readonly commitLogOffset: number, readonly storeTimestamp: number, idPrefix: string) {
+    this.#idPrefix = idPrefix;
+  }
+
+  get msgId(): string {
+    return offsetMessageId(this.#idPrefix, this.commitLogOffset);
   }
 }
 

@@ -19,7 +19,7 @@ import { fastSendBatchHeader, fastSendBatchV2Header, fastSendHeader, fastSendV2H
 import { Perm, ResponseCode } from "../../../core/protocol/request_code.ts";
 import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
-import type { PutResult } from "../../store/store_types.ts";
+import type { PutResult, StoreInput } from "../../store/store_types.ts";
 import { toHostAddress } from "../_host.ts";
 import { countIn } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
@@ -222,22 +222,27 @@ export function sendBatchProcessor(ctx: BrokerContext, form: SendForm = "v1"): P
       return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Batch sizes add up to ${total} bytes but the body has ${body.length}` };
     }
     const bornHost = toHostAddress(connection.remoteAddress);
-    const inputs = [];
-    const entryProperties: Record<string, string>[] = [];
-    let routed = false;
+    const entries = header.messages;
+    const inputs: StoreInput[] = new Array(entries.length);
+    // Entries whose properties need routing (DELAY, retry topics), as maps; undefined while none does.
+    let maps: (Record<string, string> | undefined)[] | undefined;
     let pos = 0;
-    for (const [i, entry] of header.messages.entries()) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
       if (entry.size === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch has an empty body` };
       if (entry.size > ctx.maxMessageSize) {
         return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch exceeds the limit of ${ctx.maxMessageSize} bytes` };
       }
       const sent = readProperties(ctx, header.topic, entry.properties);
       if ("code" in sent) return { ...sent, remark: `Message ${i} of the batch: ${sent.remark}` };
-      const properties = "text" in sent ? sent.text : storedProperties(ctx, sent.map);
+      let properties: string | Reply;
+      if ("text" in sent) properties = sent.text;
+      else {
+        properties = storedProperties(ctx, sent.map);
+        (maps ??= new Array(entries.length))[i] = sent.map;
+      }
       if (typeof properties !== "string") return properties;
-      if ("map" in sent) routed = true;
-      entryProperties.push("map" in sent ? sent.map : {});
-      inputs.push({
+      inputs[i] = {
         topic: header.topic,
         queueId: 0,
         flag: entry.flag,
@@ -248,25 +253,30 @@ export function sendBatchProcessor(ctx: BrokerContext, form: SendForm = "v1"): P
         preparedTransactionOffset: 0,
         body: body.subarray(pos, pos + entry.size),
         properties,
-      });
+      };
       pos += entry.size;
     }
     let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
     if (resolved instanceof Promise) resolved = await resolved;
     if (!("config" in resolved)) return resolved;
-    // Text without DELAY needs no routing; otherwise every entry is routed as a map.
-    const mapped = routed ? header.messages.map((e, i) => typeof e.properties === "string" ? decodeProperties(e.properties) : entryProperties[i]!) : entryProperties;
-    const route = routed
-      ? routeBatch(ctx, { topic: header.topic, queueId: resolved.queueId, properties: mapped })
-      : { topic: header.topic, queueId: resolved.queueId, properties: mapped };
-    if ("code" in route) return route;
-    for (const [i, input] of inputs.entries()) {
-      input.topic = route.topic;
-      input.queueId = route.queueId;
-      if (route.properties[i] !== mapped[i]) {
-        const properties = storedProperties(ctx, route.properties[i]!);
-        if (typeof properties !== "string") return properties;
-        input.properties = properties;
+    if (maps === undefined) {
+      // Text without DELAY or WAIT, not a retry topic: stored as sent.
+      for (const input of inputs) input.queueId = resolved.queueId;
+    } else {
+      // Otherwise every entry is routed as a map.
+      const known = maps;
+      const mapped = entries.map((e, i) => known[i] ?? decodeProperties(e.properties as string));
+      const route = routeBatch(ctx, { topic: header.topic, queueId: resolved.queueId, properties: mapped });
+      if ("code" in route) return route;
+      for (let i = 0; i < inputs.length; i++) {
+        const input = inputs[i]!;
+        input.topic = route.topic;
+        input.queueId = route.queueId;
+        if (route.properties[i] !== mapped[i]) {
+          const properties = storedProperties(ctx, route.properties[i]!);
+          if (typeof properties !== "string") return properties;
+          input.properties = properties;
+        }
       }
     }
     const results = await ctx.store.putMessages(inputs);

@@ -276,6 +276,19 @@ describe("record", () => {
     expect(verifyRecord(new Uint8Array(100), 0, 100)).toMatchObject({ ok: false });
   });
 
+  test("ASCII and non-ASCII property text both store as UTF-8 and decode back", () => {
+    for (const properties of ["KEYS\u0001k1\u0002UNIQ_KEY\u0001ABC\u0002", "user-prop\u0001värde ✓ 中文\u0002TAGS\u0001t\u0002", ""]) {
+      const prepared = new PreparedRecord(input({ properties }));
+      const utf8 = new TextEncoder().encode(properties);
+      expect(prepared.propertiesLength).toBe(utf8.length);
+      const bytes = new Uint8Array(prepared.size + 5).fill(0xee);
+      encodeRecord(prepared, bytes, 5, 0, 0, 1);
+      const decoded = decodeRecord(bytes, 5);
+      expect(decoded.properties).toEqual(decodeProperties(properties));
+      expect(decoded.storeSize).toBe(prepared.size);
+    }
+  });
+
   test("a prepared record encodes identically at any buffer position", () => {
     const prepared = new PreparedRecord(input());
     const big = new Uint8Array(prepared.size + 13);
