@@ -34,9 +34,21 @@ export interface ReadRequest {
   maxBytes?: number | undefined;
 }
 
+/** Largest distance between two records of a run read at once. */
+const MAX_GAP_BYTES = 16 * 1024;
+/** Largest span read at once. */
+const MAX_SPAN_BYTES = 1024 * 1024;
+let spanBytes = new Uint8Array(64 * 1024);
+
+/** A view of `length` bytes of the shared span buffer (reads are synchronous, so one is enough). */
+function spanBuffer(length: number): Uint8Array {
+  if (spanBytes.length < length) spanBytes = new Uint8Array(Math.min(MAX_SPAN_BYTES, Math.max(length, spanBytes.length * 2)));
+  return spanBytes.subarray(0, length);
+}
+
 /**
  * Reads matching records of a queue, with RocketMQ's statuses for offsets out of range.
- * Contiguous records are read from the CommitLog in one read.
+ * Records back to back, or a few other records apart, are read from the CommitLog in one read.
  *
  * @param source The queue (undefined when it does not exist) and the CommitLog.
  * @param request Offset, count, filter and byte budget.
@@ -81,18 +93,42 @@ export function readQueue(source: QueueSource, request: ReadRequest): GetResult 
   let pos = 0;
   let count = 0;
   for (let i = 0; i < picked.length;) {
+    // A run of records to read at once: back to back, or a few other records apart (queues
+    // written in the same ticks interleave in the log), in which case the span is read whole.
+    const start = picked[i]!.offset;
+    let end = start + picked[i]!.size;
+    // Reads stop at a segment's end, so a run does not cross one.
+    const segmentEnd = start - (start % commitLog.segmentSize) + commitLog.segmentSize;
+    let contiguous = true;
     let j = i + 1;
-    let length = picked[i]!.size;
-    while (j < picked.length && picked[j]!.offset === picked[j - 1]!.offset + picked[j - 1]!.size) {
-      length += picked[j]!.size;
+    while (j < picked.length) {
+      const next = picked[j]!;
+      const gap = next.offset - end;
+      if (gap < 0 || gap > MAX_GAP_BYTES || next.offset + next.size - start > MAX_SPAN_BYTES || next.offset >= segmentEnd) break;
+      if (gap > 0) contiguous = false;
+      end = next.offset + next.size;
       j++;
     }
-    const got = commitLog.read(picked[i]!.offset, body.subarray(pos, pos + length));
-    let whole = 0;
-    while (i < j && whole + picked[i]!.size <= got) whole += picked[i++]!.size;
-    pos += whole;
+    if (contiguous) {
+      const got = commitLog.read(start, body.subarray(pos, pos + end - start));
+      let whole = 0;
+      while (i < j && whole + picked[i]!.size <= got) whole += picked[i++]!.size;
+      pos += whole;
+      count = i;
+      if (whole < end - start) break;
+      continue;
+    }
+    const span = spanBuffer(end - start);
+    const got = commitLog.read(start, span);
+    while (i < j) {
+      const { offset: at, size } = picked[i]!;
+      if (at + size - start > got) break;
+      body.set(span.subarray(at - start, at - start + size), pos);
+      pos += size;
+      i++;
+    }
     count = i;
-    if (whole < length) break;
+    if (i < j) break;
   }
   if (count === 0) return { status: "OFFSET_FOUND_NULL", nextBeginOffset: picked[0]!.queueOffset + 1, ...base };
   if (count < picked.length) next = picked[count]!.queueOffset;
