@@ -58,6 +58,12 @@ export interface LoadOptions {
   queues: number;
   /** e2e: messages a second. */
   rate: number;
+  /**
+   * Messages sent (produce) or filled and read (consume) the same way on a topic of their own
+   * before the measured run, not counted: the runtimes compile hot code after it has run a while.
+   * @default 0
+   */
+  warmup?: number;
   /** A broker process to meter through `/proc`. */
   brokerPid?: number;
   /** Called about ten times a second while a mode runs. */
@@ -274,11 +280,53 @@ function finish(
   };
 }
 
+/** Sends `count` messages to `topic` in one of the produce modes, counting them in `tally`. */
+async function sendMode(
+  mode: LoadMode,
+  producer: Producer,
+  tally: Tally,
+  count: number,
+  deadline: number,
+  topic: string,
+  body: Uint8Array,
+  options: LoadOptions,
+): Promise<void> {
+  if (mode === "sync" || mode === "async") {
+    await sendPipelined(producer, tally, count, mode === "sync" ? options.concurrency : options.inflight, deadline, () => ({ topic, body }));
+  } else if (mode === "oneway") {
+    for (let i = 0; i < count && performance.now() < deadline; i++) {
+      try {
+        await producer.sendOneway({ topic, body });
+        tally.ok++;
+      } catch (error) {
+        tally.fail(error);
+      }
+    }
+  } else {
+    const batches = Math.ceil(count / options.batch);
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(options.concurrency, batches) }, async () => {
+      while (next < batches && performance.now() < deadline) {
+        const n = Math.min(options.batch, count - next * options.batch);
+        next++;
+        const t0 = performance.now();
+        try {
+          await producer.sendBatch(Array.from({ length: n }, () => ({ topic, body })));
+          tally.ok += n;
+          tally.latency.add(performance.now() - t0);
+        } catch (error) {
+          tally.fail(error, n);
+        }
+      }
+    }));
+  }
+}
+
 /**
  * Runs one produce mode on topic `<topic>_<mode>`: `--concurrency` awaiting senders (sync),
  * `--inflight` outstanding sends (async), one sender that does not wait (oneway) or
- * `--concurrency` senders of `--batch` messages a request (batch). One warm-up send first
- * (routes, topic creation, connection) is not counted.
+ * `--concurrency` senders of `--batch` messages a request (batch). One send first (routes, topic
+ * creation, connection) and `--warmup` messages to another topic are not counted.
  *
  * @param mode How to send.
  * @param options What to send and where.
@@ -295,38 +343,18 @@ export async function runLoad(mode: LoadMode, options: LoadOptions): Promise<Loa
   let usage;
   try {
     await producer.send({ topic, body });
+    if ((options.warmup ?? 0) > 0) {
+      const warm = new Tally(`${mode} warm-up`, options, options.warmup);
+      try {
+        await sendMode(mode, producer, warm, options.warmup!, Infinity, `${topic}_warmup`, body, options);
+      } finally {
+        warm.stop();
+      }
+    }
     const deadline = options.durationMs === undefined ? Infinity : performance.now() + options.durationMs;
     const measure = meters(options);
     started = performance.now();
-    if (mode === "sync" || mode === "async") {
-      await sendPipelined(producer, tally, count, mode === "sync" ? options.concurrency : options.inflight, deadline, () => ({ topic, body }));
-    } else if (mode === "oneway") {
-      for (let i = 0; i < count && performance.now() < deadline; i++) {
-        try {
-          await producer.sendOneway({ topic, body });
-          tally.ok++;
-        } catch (error) {
-          tally.fail(error);
-        }
-      }
-    } else {
-      const batches = Math.ceil(count / options.batch);
-      let next = 0;
-      await Promise.all(Array.from({ length: Math.min(options.concurrency, batches) }, async () => {
-        while (next < batches && performance.now() < deadline) {
-          const n = Math.min(options.batch, count - next * options.batch);
-          next++;
-          const t0 = performance.now();
-          try {
-            await producer.sendBatch(Array.from({ length: n }, () => ({ topic, body })));
-            tally.ok += n;
-            tally.latency.add(performance.now() - t0);
-          } catch (error) {
-            tally.fail(error, n);
-          }
-        }
-      }));
-    }
+    await sendMode(mode, producer, tally, count, deadline, topic, body, options);
     usage = measure();
   } finally {
     tally.stop();
@@ -394,6 +422,10 @@ async function waitFor(done: () => boolean, progress: () => number): Promise<voi
  * @returns The report; `consumed` should equal `ok`.
  */
 export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promise<LoadReport> {
+  if ((options.warmup ?? 0) > 0) {
+    // The same workload on a backlog of `--warmup` messages of its own topic, not reported.
+    await runConsume(mode, { ...options, topic: `${options.topic}_warmup`, count: options.warmup!, warmup: 0, onProgress: undefined });
+  }
   const topic = `${options.topic}_${mode}`;
   const body = new Uint8Array(options.size).fill(0x62);
   const tally = new Tally("fill", options, options.count, true);

@@ -48,6 +48,7 @@ const spec = {
     concurrency: { description: "Concurrent senders (sync, batch)", default: "10", valueName: "n" },
     inflight: { description: "Sends in flight (async, consume's fill, e2e)", default: "1000", valueName: "n" },
     batch: { description: "Messages per batch send, and per pull", default: "32", valueName: "n" },
+    warmup: { description: "produce, consume: messages sent (and read) the same way before each measured mode, not counted", default: "0", valueName: "n" },
     rate: { description: "e2e: messages sent a second", default: "5000", valueName: "n" },
     topic: { description: "Topic prefix; each mode uses <topic>_<mode> (default: bench_<time>)", valueName: "topic" },
     queues: { description: "Queues of each topic created", default: "4", valueName: "n" },
@@ -74,6 +75,7 @@ const spec = {
     concurrency: integerFlag(1, 10_000),
     inflight: integerFlag(1, 100_000),
     batch: integerFlag(1, 1024),
+    warmup: integerFlag(0, 100_000_000),
     rate: integerFlag(1, 10_000_000),
     topic: v.optional(TopicName),
     queues: integerFlag(1, 1024),
@@ -131,6 +133,7 @@ export const bench: Command = {
       batch: flags.batch,
       queues: flags.queues,
       rate: flags.rate,
+      warmup: flags.warmup,
       brokerPid,
       onProgress: line.update,
     };
@@ -157,6 +160,7 @@ export const bench: Command = {
           batch: flags.batch,
           queues: flags.queues,
           rate: flags.rate,
+          warmup: flags.warmup,
           flush: server === undefined ? undefined : flags.flush,
         },
         server: server === undefined ? null : {

@@ -36,10 +36,12 @@ function checkCounts(r: LoadReport): void {
 
 describe("rmq bench", () => {
   test("produce against a server of its own: every mode adds up, and the server's startup is reported", async () => {
-    const run = await rmq(["bench", "produce", "--count", "300", "--size", "64", "--batch", "16", "--queues", "2", "--json"]);
+    // --warmup sends go to a topic of their own first: the measured topic holds exactly the counted messages.
+    const run = await rmq(["bench", "produce", "--count", "300", "--size", "64", "--batch", "16", "--queues", "2", "--warmup", "100", "--json"]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as LoadRun;
+    expect(result.settings.warmup).toBe(100);
     expect(result.reports.map((r) => r.mode)).toEqual(["sync", "async", "oneway", "batch"]);
     for (const r of result.reports) {
       checkCounts(r);
