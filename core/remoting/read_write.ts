@@ -30,6 +30,8 @@ export function readWriteTransport(
   getHandlers: (transport: Transport) => TransportHandlers,
 ): Transport {
   let closed = false;
+  /** `close()` was called while bytes waited: the connection closes once they are written. */
+  let closing = false;
   let queue: Uint8Array[] = [];
   let buffered = 0;
   let writing = false;
@@ -63,7 +65,8 @@ export function readWriteTransport(
         while (pos < data.length) pos += await conn.write(data.subarray(pos));
         buffered -= data.length;
       }
-      if (buffered === 0) handlers.drain?.();
+      if (closing) finish();
+      else if (buffered === 0) handlers.drain?.();
     } catch (error) {
       finish(error instanceof Error ? error : new Error(String(error)));
     } finally {
@@ -76,13 +79,15 @@ export function readWriteTransport(
       return buffered;
     },
     write(data) {
-      if (closed) return;
+      if (closed || closing) return;
       queue.push(data);
       buffered += data.length;
       if (!writing) pump();
     },
     close() {
-      finish();
+      // What was written before the close still leaves (oneway sends right before a shutdown).
+      if (writing || queue.length > 0) closing = true;
+      else finish();
     },
   };
   handlers = getHandlers(transport);

@@ -11,6 +11,9 @@ const count = Number(countText);
 const producer = new Producer({ nameServer: namesrv! });
 await producer.start();
 await Promise.all(Array.from({ length: count }, (_, i) => producer.send({ topic: topic!, tags: "x", keys: `k${i}`, body: `body-${i}` })));
+// Oneway sends right before the shutdown must still leave: closing waits for written bytes.
+const oneway = 500;
+for (let i = 0; i < oneway; i++) await producer.sendOneway({ topic: topic!, body: `oneway-${i}` });
 await producer.shutdown();
 
 const consumer = new PullConsumer({ nameServer: namesrv!, group: "roundtrip" });
@@ -37,7 +40,8 @@ for (const queue of await queuesOf(topic!)) {
   }
 }
 await consumer.shutdown();
-const missing = Array.from({ length: count }, (_, i) => `body-${i}`).filter((b) => !seen.has(b));
+const expected = [...Array.from({ length: count }, (_, i) => `body-${i}`), ...Array.from({ length: oneway }, (_, i) => `oneway-${i}`)];
+const missing = expected.filter((b) => !seen.has(b));
 if (missing.length > 0) {
   console.log(`ROUNDTRIP FAILED: ${missing.length} missing, e.g. ${missing.slice(0, 3).join(", ")}`);
   process.exit(1);

@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import { type ReadWriteConn, readWriteTransport } from "../../../core/remoting/read_write.ts";
+
+/** A connection whose writes take a while and take at most `chunk` bytes each, like a busy socket. */
+function slowConn(chunk: number) {
+  const written: number[] = [];
+  let closedWith = -1;
+  let endRead: (n: number | null) => void = () => {};
+  const conn: ReadWriteConn = {
+    read: () => new Promise((resolve) => (endRead = resolve)),
+    async write(data) {
+      await new Promise((r) => setTimeout(r, 1));
+      if (closedWith >= 0) throw new Error("write after close");
+      const n = Math.min(chunk, data.length);
+      written.push(...data.subarray(0, n));
+      return n;
+    },
+    close() {
+      closedWith = written.length;
+      endRead(null);
+    },
+  };
+  return { conn, written, closedAt: () => closedWith };
+}
+
+describe("readWriteTransport", () => {
+  test("close() lets bytes written before it leave first, then closes; later writes are dropped", async () => {
+    const { conn, written, closedAt } = slowConn(1000);
+    let closed = 0;
+    const transport = readWriteTransport(conn, "peer:1", () => ({ data: () => {}, close: () => closed++ }));
+    const frames = Array.from({ length: 20 }, (_, i) => new Uint8Array(700).fill(i));
+    for (const frame of frames) transport.write(frame);
+    transport.close();
+    transport.write(new Uint8Array(10).fill(99));
+    expect(closedAt()).toBe(-1);
+    const deadline = Date.now() + 5000;
+    while (closedAt() < 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(closedAt()).toBe(20 * 700);
+    expect(written).toEqual(frames.flatMap((f) => [...f]));
+    expect(closed).toBe(1);
+  });
+
+  test("close() with nothing queued closes at once", () => {
+    const { conn, closedAt } = slowConn(1000);
+    const transport = readWriteTransport(conn, "peer:1", () => ({ data: () => {}, close: () => {} }));
+    transport.close();
+    expect(closedAt()).toBe(0);
+  });
+});
