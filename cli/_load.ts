@@ -59,7 +59,7 @@ export interface LoadOptions {
   /** e2e: messages a second. */
   rate: number;
   /**
-   * Messages sent (produce) or filled and read (consume) the same way on a topic of their own
+   * Messages sent (produce, e2e) or filled and read (consume) the same way on a topic of their own
    * before the measured run, not counted: the runtimes compile hot code after it has run a while.
    * @default 0
    */
@@ -527,6 +527,10 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
  * @returns The report; `consumed` should equal `ok`.
  */
 export async function runE2e(options: LoadOptions): Promise<LoadReport> {
+  if ((options.warmup ?? 0) > 0) {
+    // The same workload, `--warmup` messages at the rate on a topic of their own, not reported.
+    await runE2e({ ...options, topic: `${options.topic}_warmup`, count: options.warmup!, durationMs: undefined, warmup: 0, onProgress: undefined });
+  }
   const topic = `${options.topic}_e2e`;
   const size = options.size;
   const template = new Uint8Array(size).fill(0x63);

@@ -21,7 +21,7 @@ export interface RunSettings {
   batch: number;
   queues: number;
   rate: number;
-  /** Produce and consume: uncounted messages sent (and read) before each mode. */
+  /** Uncounted messages sent (and read) before each mode. */
   warmup: number;
   /** Broker flush mode, when the tool started the broker. */
   flush: string | undefined;
@@ -107,7 +107,7 @@ export function formatLoadRun(run: LoadRun): string {
     ? `${s.count} messages`
     : `${s.durationMs / 1000} s${s.count === null ? "" : ` (at most ${s.count} messages)`}`;
   const broker = run.server === null ? "given broker" : `${run.server.runtime} broker, flush ${s.flush}`;
-  const warm = s.workload !== "e2e" && s.warmup > 0 ? ` after ${s.warmup} warm-up messages` : "";
+  const warm = s.warmup > 0 ? ` after ${s.warmup} warm-up messages` : "";
   const lines = [`${s.workload}: ${amount} of ${s.size} bytes per mode${warm}, ${s.queues} queues, ${broker}, ${run.reports[0]?.runtime ?? ""} client`];
   const consuming = s.workload !== "produce";
   const headers = ["mode", "shape", "msgs/s", "MB/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "success", consuming ? "consumed" : "stored"];

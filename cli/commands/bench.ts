@@ -48,7 +48,7 @@ const spec = {
     concurrency: { description: "Concurrent senders (sync, batch)", default: "10", valueName: "n" },
     inflight: { description: "Sends in flight (async, consume's fill, e2e)", default: "1000", valueName: "n" },
     batch: { description: "Messages per batch send, and per pull", default: "32", valueName: "n" },
-    warmup: { description: "produce, consume: messages sent (and read) the same way before each measured mode, not counted", default: "0", valueName: "n" },
+    warmup: { description: "Messages sent (and read) the same way on a topic of their own before each measured mode, not counted", default: "0", valueName: "n" },
     rate: { description: "e2e: messages sent a second", default: "5000", valueName: "n" },
     topic: { description: "Topic prefix; each mode uses <topic>_<mode> (default: bench_<time>)", valueName: "topic" },
     queues: { description: "Queues of each topic created", default: "4", valueName: "n" },
