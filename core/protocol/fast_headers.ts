@@ -41,17 +41,23 @@ const SEND_KEYS = new Set([
   "maxReconsumeTimes", "defaultTopicQueueNums",
 ]);
 
-/**
- * Parses a SEND_MESSAGE header whose fields are all plainly valid.
- *
- * @param header The decoded header.
- * @returns The header with defaults, or undefined to let the schema decide.
- */
-export function fastSendHeader(header: unknown): SendMessageHeader | undefined {
-  if (typeof header !== "object" || header === null || Object.getPrototypeOf(header) !== Object.prototype) return undefined;
-  const h = header as Record<string, unknown>;
-  if (!onlyKnownKeys(h, SEND_KEYS)) return undefined;
-  const { producerGroup = "", topic, queueId, bornTimestamp, flag = 0, sysFlag = 0, properties = "", reconsumeTimes = 0, maxReconsumeTimes, defaultTopicQueueNums = 4 } = h;
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** A send header from its fields (defaults applied by the caller), or undefined when one is unusual. */
+function sendHeaderOf(
+  producerGroup: unknown,
+  topic: unknown,
+  queueId: unknown,
+  bornTimestamp: unknown,
+  flag: unknown,
+  sysFlag: unknown,
+  properties: unknown,
+  reconsumeTimes: unknown,
+  maxReconsumeTimes: unknown,
+  defaultTopicQueueNums: unknown,
+): SendMessageHeader | undefined {
   if (
     typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
     !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !isInt(flag, INT32_MIN, INT32_MAX) || !isInt(sysFlag, 0, INT32_MAX) ||
@@ -63,6 +69,18 @@ export function fastSendHeader(header: unknown): SendMessageHeader | undefined {
   const out: SendMessageHeader = { producerGroup, topic, queueId, bornTimestamp, flag, sysFlag, properties, reconsumeTimes, defaultTopicQueueNums };
   if (maxReconsumeTimes !== undefined) out.maxReconsumeTimes = maxReconsumeTimes as number;
   return out;
+}
+
+/**
+ * Parses a SEND_MESSAGE header whose fields are all plainly valid.
+ *
+ * @param header The decoded header.
+ * @returns The header with defaults, or undefined to let the schema decide.
+ */
+export function fastSendHeader(header: unknown): SendMessageHeader | undefined {
+  if (!isPlainObject(header) || !onlyKnownKeys(header, SEND_KEYS)) return undefined;
+  const { producerGroup = "", topic, queueId, bornTimestamp, flag = 0, sysFlag = 0, properties = "", reconsumeTimes = 0, maxReconsumeTimes, defaultTopicQueueNums = 4 } = header;
+  return sendHeaderOf(producerGroup, topic, queueId, bornTimestamp, flag, sysFlag, properties, reconsumeTimes, maxReconsumeTimes, defaultTopicQueueNums);
 }
 
 const SEND_V2_KEYS = new Set(["a", "b", "d", "e", "f", "g", "h", "i", "j", "l"]);
@@ -74,28 +92,56 @@ const SEND_V2_KEYS = new Set(["a", "b", "d", "e", "f", "g", "h", "i", "j", "l"])
  * @returns The header with defaults, under SEND_MESSAGE's names, or undefined to let the schema decide.
  */
 export function fastSendV2Header(header: unknown): SendMessageHeader | undefined {
-  if (typeof header !== "object" || header === null || Object.getPrototypeOf(header) !== Object.prototype) return undefined;
-  const h = header as Record<string, unknown>;
-  if (!onlyKnownKeys(h, SEND_V2_KEYS)) return undefined;
-  const { a: producerGroup = "", b: topic, d: defaultTopicQueueNums = 4, e: queueId, f: sysFlag = 0, g: bornTimestamp, h: flag = 0, i: properties = "", j: reconsumeTimes = 0, l: maxReconsumeTimes } = h;
-  if (
-    typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
-    !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !isInt(flag, INT32_MIN, INT32_MAX) || !isInt(sysFlag, 0, INT32_MAX) ||
-    typeof properties !== "string" || properties.length > 65535 || !isInt(reconsumeTimes, 0, INT32_MAX) ||
-    (maxReconsumeTimes !== undefined && !isInt(maxReconsumeTimes, 0, INT32_MAX)) || !isInt(defaultTopicQueueNums, 1, 1024)
-  ) {
-    return undefined;
-  }
-  const out: SendMessageHeader = { producerGroup, topic, queueId, bornTimestamp, flag, sysFlag, properties, reconsumeTimes, defaultTopicQueueNums };
-  if (maxReconsumeTimes !== undefined) out.maxReconsumeTimes = maxReconsumeTimes as number;
-  return out;
+  if (!isPlainObject(header) || !onlyKnownKeys(header, SEND_V2_KEYS)) return undefined;
+  const { a = "", b, d = 4, e, f = 0, g, h = 0, i = "", j = 0, l } = header;
+  return sendHeaderOf(a, b, e, g, h, f, i, j, l, d);
 }
 
 const BATCH_KEYS = new Set(["producerGroup", "topic", "queueId", "bornTimestamp", "messages", "defaultTopicQueueNums"]);
 const ENTRY_KEYS = new Set(["size", "flag", "properties"]);
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+/** One batch entry from its fields, or undefined when one is unusual. */
+function entryOf(size: unknown, flag: unknown, properties: unknown): SendBatchHeader["messages"][number] | undefined {
+  if (!isInt(size, 0, INT32_MAX) || !isInt(flag, INT32_MIN, INT32_MAX) || typeof properties !== "string" || properties.length > 65535) {
+    return undefined;
+  }
+  return { size, flag, properties };
+}
+
+/** A batch header from its fields, each entry read by `readEntry`; undefined when one is unusual. */
+function batchHeaderOf(
+  producerGroup: unknown,
+  topic: unknown,
+  queueId: unknown,
+  bornTimestamp: unknown,
+  messages: unknown,
+  defaultTopicQueueNums: unknown,
+  readEntry: (entry: unknown) => SendBatchHeader["messages"][number] | undefined,
+): SendBatchHeader | undefined {
+  if (
+    typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
+    !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !Array.isArray(messages) || messages.length < 1 ||
+    messages.length > 4096 || !isInt(defaultTopicQueueNums, 1, 1024)
+  ) {
+    return undefined;
+  }
+  const entries: SendBatchHeader["messages"] = new Array(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const entry = readEntry(messages[i]);
+    if (entry === undefined) return undefined;
+    entries[i] = entry;
+  }
+  return { producerGroup, topic, queueId, bornTimestamp, messages: entries, defaultTopicQueueNums };
+}
+
+function objectEntry(entry: unknown): SendBatchHeader["messages"][number] | undefined {
+  if (!isPlainObject(entry) || !onlyKnownKeys(entry, ENTRY_KEYS)) return undefined;
+  const { size, flag = 0, properties = "" } = entry;
+  return entryOf(size, flag, properties);
+}
+
+function tupleEntry(entry: unknown): SendBatchHeader["messages"][number] | undefined {
+  return Array.isArray(entry) && entry.length === 3 ? entryOf(entry[0], entry[1], entry[2]) : undefined;
 }
 
 /**
@@ -107,24 +153,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export function fastSendBatchHeader(header: unknown): SendBatchHeader | undefined {
   if (!isPlainObject(header) || !onlyKnownKeys(header, BATCH_KEYS)) return undefined;
   const { producerGroup = "", topic, queueId, bornTimestamp, messages, defaultTopicQueueNums = 4 } = header;
-  if (
-    typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
-    !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !Array.isArray(messages) || messages.length < 1 ||
-    messages.length > 4096 || !isInt(defaultTopicQueueNums, 1, 1024)
-  ) {
-    return undefined;
-  }
-  const entries: SendBatchHeader["messages"] = new Array(messages.length);
-  for (let i = 0; i < messages.length; i++) {
-    const entry: unknown = messages[i];
-    if (!isPlainObject(entry) || !onlyKnownKeys(entry, ENTRY_KEYS)) return undefined;
-    const { size, flag = 0, properties = "" } = entry;
-    if (!isInt(size, 0, INT32_MAX) || !isInt(flag, INT32_MIN, INT32_MAX) || typeof properties !== "string" || properties.length > 65535) {
-      return undefined;
-    }
-    entries[i] = { size, flag, properties };
-  }
-  return { producerGroup, topic, queueId, bornTimestamp, messages: entries, defaultTopicQueueNums };
+  return batchHeaderOf(producerGroup, topic, queueId, bornTimestamp, messages, defaultTopicQueueNums, objectEntry);
 }
 
 const BATCH_V2_KEYS = new Set(["a", "b", "d", "e", "g", "m"]);
@@ -138,25 +167,8 @@ const BATCH_V2_KEYS = new Set(["a", "b", "d", "e", "g", "m"]);
  */
 export function fastSendBatchV2Header(header: unknown): SendBatchHeader | undefined {
   if (!isPlainObject(header) || !onlyKnownKeys(header, BATCH_V2_KEYS)) return undefined;
-  const { a: producerGroup = "", b: topic, d: defaultTopicQueueNums = 4, e: queueId, g: bornTimestamp, m: messages } = header;
-  if (
-    typeof producerGroup !== "string" || !isTopic(topic) || !isInt(queueId, -1, INT32_MAX) ||
-    !isInt(bornTimestamp, 0, Number.MAX_SAFE_INTEGER) || !Array.isArray(messages) || messages.length < 1 ||
-    messages.length > 4096 || !isInt(defaultTopicQueueNums, 1, 1024)
-  ) {
-    return undefined;
-  }
-  const entries: SendBatchHeader["messages"] = new Array(messages.length);
-  for (let i = 0; i < messages.length; i++) {
-    const entry: unknown = messages[i];
-    if (!Array.isArray(entry) || entry.length !== 3) return undefined;
-    const [size, flag, properties] = entry;
-    if (!isInt(size, 0, INT32_MAX) || !isInt(flag, INT32_MIN, INT32_MAX) || typeof properties !== "string" || properties.length > 65535) {
-      return undefined;
-    }
-    entries[i] = { size, flag, properties };
-  }
-  return { producerGroup, topic, queueId, bornTimestamp, messages: entries, defaultTopicQueueNums };
+  const { a = "", b, d = 4, e, g, m } = header;
+  return batchHeaderOf(a, b, e, g, m, d, tupleEntry);
 }
 
 const PULL_KEYS = new Set([
@@ -170,9 +182,8 @@ const PULL_KEYS = new Set([
  * @returns The header with defaults, or undefined to let the schema decide.
  */
 export function fastPullHeader(header: unknown): PullMessageHeader | undefined {
-  if (typeof header !== "object" || header === null || Object.getPrototypeOf(header) !== Object.prototype) return undefined;
-  const h = header as Record<string, unknown>;
-  if (!onlyKnownKeys(h, PULL_KEYS)) return undefined;
+  if (!isPlainObject(header) || !onlyKnownKeys(header, PULL_KEYS)) return undefined;
+  const h = header;
   const { consumerGroup, topic, queueId, queueOffset, maxMsgNums, sysFlag = 0, commitOffset = -1, suspendTimeoutMillis = 0, subscription = "*" } = h;
   if (
     !isGroup(consumerGroup) || !isTopic(topic) || !isInt(queueId, 0, INT32_MAX) || !isInt(queueOffset, 0, Number.MAX_SAFE_INTEGER) ||

@@ -81,7 +81,14 @@ export const SendBatchHeader = v.object({
 });
 export type SendBatchHeader = v.InferOutput<typeof SendBatchHeader>;
 
-const QueueNums = v.optional(v.pipe(int, v.minValue(1), v.maxValue(1024)), 4);
+/** The fields SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE_V2 share, under their one-letter names. */
+const V2_SEND_FIELDS = {
+  a: v.optional(v.string(), ""),
+  b: TopicName,
+  d: v.optional(v.pipe(int, v.minValue(1), v.maxValue(1024)), 4),
+  e: QueueId,
+  g: uint,
+};
 
 /**
  * SEND_MESSAGE_V2 request: SEND_MESSAGE's fields under RocketMQ's one-letter names (its
@@ -91,12 +98,8 @@ const QueueNums = v.optional(v.pipe(int, v.minValue(1), v.maxValue(1024)), 4);
  */
 export const SendMessageV2Header = v.pipe(
   v.object({
-    a: v.optional(v.string(), ""),
-    b: TopicName,
-    d: QueueNums,
-    e: QueueId,
+    ...V2_SEND_FIELDS,
     f: v.optional(nonNegInt32, 0),
-    g: uint,
     h: v.optional(int32, 0),
     i: v.optional(Properties, ""),
     j: v.optional(nonNegInt32, 0),
@@ -119,11 +122,7 @@ export const SendMessageV2Header = v.pipe(
  */
 export const SendBatchV2Header = v.pipe(
   v.object({
-    a: v.optional(v.string(), ""),
-    b: TopicName,
-    d: QueueNums,
-    e: QueueId,
-    g: uint,
+    ...V2_SEND_FIELDS,
     m: v.pipe(
       v.array(v.tuple([nonNegInt32, int32, Properties])),
       v.minLength(1, "Batch is empty"),
