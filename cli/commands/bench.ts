@@ -30,6 +30,9 @@ import { type LoadServer, startLoadServer } from "../_load_server.ts";
 import { processCpuSeconds, processMemory } from "../_load_stats.ts";
 import { CliError, ExitCode, printJson, write } from "../_output.ts";
 
+/** Warm-up messages before each mode unless `--warmup` says otherwise (at most `--count`). */
+const DEFAULT_WARMUP = 20_000;
+
 const spec = {
   usage: "rmq bench [produce|consume|e2e] [flags]",
   summary: "Load test. produce (the default): send throughput and latency per mode, and a check that the broker stored " +
@@ -48,7 +51,7 @@ const spec = {
     concurrency: { description: "Concurrent senders (sync, batch)", default: "10", valueName: "n" },
     inflight: { description: "Sends in flight (async, consume's fill, e2e)", default: "1000", valueName: "n" },
     batch: { description: "Messages per batch send, and per pull", default: "32", valueName: "n" },
-    warmup: { description: "Messages sent (and read) the same way on a topic of their own before each measured mode, not counted", default: "0", valueName: "n" },
+    warmup: { description: "Messages sent (and read) the same way on a topic of their own before each measured mode, not counted; 0 for none (default: the smaller of --count and 20000)", valueName: "n" },
     rate: { description: "e2e: messages sent a second", default: "5000", valueName: "n" },
     topic: { description: "Topic prefix; each mode uses <topic>_<mode> (default: bench_<time>)", valueName: "topic" },
     queues: { description: "Queues of each topic created", default: "4", valueName: "n" },
@@ -75,7 +78,7 @@ const spec = {
     concurrency: integerFlag(1, 10_000),
     inflight: integerFlag(1, 100_000),
     batch: integerFlag(1, 1024),
-    warmup: integerFlag(0, 100_000_000),
+    warmup: v.optional(integerFlag(0, 100_000_000)),
     rate: integerFlag(1, 10_000_000),
     topic: v.optional(TopicName),
     queues: integerFlag(1, 1024),
@@ -115,6 +118,8 @@ export const bench: Command = {
       throw new CliError("--duration applies to produce and e2e; consume reads a backlog of --count messages", ExitCode.USAGE);
     }
     const count = flags.count ?? (flags.duration === undefined ? 50_000 : Number.MAX_SAFE_INTEGER);
+    // Figures of compiled code by default: a fresh broker's first tens of thousands of messages run slower.
+    const warmup = flags.warmup ?? Math.min(count, DEFAULT_WARMUP);
     let server: LoadServer | undefined;
     if (flags.namesrv === undefined) {
       server = await startLoadServer({ runtime: flags.runtime ?? ("Deno" in globalThis ? "deno" : "bun"), flush: flags.flush });
@@ -133,7 +138,7 @@ export const bench: Command = {
       batch: flags.batch,
       queues: flags.queues,
       rate: flags.rate,
-      warmup: flags.warmup,
+      warmup,
       brokerPid,
       onProgress: line.update,
     };
@@ -160,7 +165,7 @@ export const bench: Command = {
           batch: flags.batch,
           queues: flags.queues,
           rate: flags.rate,
-          warmup: flags.warmup,
+          warmup,
           flush: server === undefined ? undefined : flags.flush,
         },
         server: server === undefined ? null : {
