@@ -15,6 +15,8 @@ export interface ReadWriteConn {
 }
 
 const READ_SIZE = 64 * 1024;
+/** Room below which the next read gets a fresh buffer. */
+const MIN_READ = 16 * 1024;
 
 /**
  * Adapts a read/write connection.
@@ -93,11 +95,19 @@ export function readWriteTransport(
   handlers = getHandlers(transport);
   (async () => {
     try {
+      // Reads fill one buffer front to back: a small read does not cost a fresh 64 KiB. What was
+      // handed out is never written again (bodies may be views of it); a full buffer is replaced.
+      let buf = new Uint8Array(READ_SIZE);
+      let used = 0;
       for (;;) {
-        const buf = new Uint8Array(READ_SIZE);
-        const n = await conn.read(buf);
+        if (buf.length - used < MIN_READ) {
+          buf = new Uint8Array(READ_SIZE);
+          used = 0;
+        }
+        const n = await conn.read(used === 0 ? buf : buf.subarray(used));
         if (n === null) break;
-        handlers.data(buf.subarray(0, n));
+        handlers.data(buf.subarray(used, used + n));
+        used += n;
       }
       finish();
     } catch (error) {

@@ -40,6 +40,33 @@ describe("readWriteTransport", () => {
     expect(closed).toBe(1);
   });
 
+  test("reads share a buffer, but bytes handed out are never written again", async () => {
+    // Reads of varying sizes, each filled with its own number, many buffers' worth.
+    const sizes = Array.from({ length: 400 }, (_, i) => 1 + ((i * 7919) % 9000));
+    let next = 0;
+    const conn: ReadWriteConn = {
+      read(buffer) {
+        if (next === sizes.length) return new Promise(() => {});
+        const n = Math.min(sizes[next]!, buffer.length);
+        buffer.fill(next % 251, 0, n);
+        next++;
+        return Promise.resolve(n);
+      },
+      write: (data) => Promise.resolve(data.length),
+      close() {},
+    };
+    const chunks: Uint8Array[] = [];
+    readWriteTransport(conn, "peer:1", () => ({ data: (chunk) => chunks.push(chunk), close: () => {} }));
+    const deadline = Date.now() + 5000;
+    while (chunks.length < sizes.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    expect(chunks.length).toBe(sizes.length);
+    chunks.forEach((chunk, i) => {
+      expect(chunk.length).toBe(sizes[i]!);
+      expect(chunk.every((b) => b === i % 251)).toBe(true);
+    });
+    expect(new Set(chunks.map((c) => c.buffer)).size).toBeLessThan(sizes.length / 2);
+  });
+
   test("close() with nothing queued closes at once", () => {
     const { conn, closedAt } = slowConn(1000);
     const transport = readWriteTransport(conn, "peer:1", () => ({ data: () => {}, close: () => {} }));
