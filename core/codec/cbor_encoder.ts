@@ -182,10 +182,14 @@ export class CborWriter {
           throw new TypeError(`Cannot encode an instance of ${(value as object).constructor?.name ?? "an unknown class"}`);
         }
         const record = value as Record<string, unknown>;
+        // Object.keys rather than for-in: V8 (Deno) falls off its fast path when for-in meets the
+        // many header shapes a server encodes, and then it costs microseconds an object.
+        const keys = Object.keys(record);
         let count = 0;
-        for (const key in record) if (record[key] !== undefined) count++;
+        for (let i = 0; i < keys.length; i++) if (record[keys[i]!] !== undefined) count++;
         this.#head(5, count);
-        for (const key in record) {
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i]!;
           const item = record[key];
           if (item === undefined) continue;
           this.#string(key);
