@@ -17,6 +17,10 @@ export interface ReadWriteConn {
 const READ_SIZE = 64 * 1024;
 /** Room below which the next read gets a fresh buffer. */
 const MIN_READ = 16 * 1024;
+/** First size of the write buffers. */
+const WRITE_SIZE = 64 * 1024;
+/** A write buffer that grew past this is dropped after use rather than kept. */
+const KEEP_WRITE_SIZE = 4 * 1024 * 1024;
 
 /**
  * Adapts a read/write connection.
@@ -34,7 +38,11 @@ export function readWriteTransport(
   let closed = false;
   /** `close()` was called while bytes waited: the connection closes once they are written. */
   let closing = false;
-  let queue: Uint8Array[] = [];
+  // Two buffers take turns: `write` copies into `pending` while the other one is on its way, so
+  // writes cost a copy but no allocation (a fresh array a flush made V8 collect garbage often).
+  let pending: Uint8Array = new Uint8Array(WRITE_SIZE);
+  let pendingLength = 0;
+  let spare: Uint8Array | undefined;
   let buffered = 0;
   let writing = false;
   let handlers: TransportHandlers;
@@ -51,21 +59,16 @@ export function readWriteTransport(
   const pump = async () => {
     writing = true;
     try {
-      while (queue.length > 0 && !closed) {
-        let data: Uint8Array;
-        if (queue.length === 1) data = queue[0]!;
-        else {
-          data = new Uint8Array(buffered);
-          let pos = 0;
-          for (const part of queue) {
-            data.set(part, pos);
-            pos += part.length;
-          }
-        }
-        queue = [];
+      while (pendingLength > 0 && !closed) {
+        const data = pending;
+        const length = pendingLength;
+        pending = spare ?? new Uint8Array(WRITE_SIZE);
+        pendingLength = 0;
+        spare = undefined;
         let pos = 0;
-        while (pos < data.length) pos += await conn.write(data.subarray(pos));
-        buffered -= data.length;
+        while (pos < length) pos += await conn.write(data.subarray(pos, length));
+        buffered -= length;
+        if (data.length <= KEEP_WRITE_SIZE) spare = data;
       }
       if (closing) finish();
       else if (buffered === 0) handlers.drain?.();
@@ -80,15 +83,24 @@ export function readWriteTransport(
     get bufferedAmount() {
       return buffered;
     },
+    writeCopies: true,
     write(data) {
       if (closed || closing) return;
-      queue.push(data);
+      if (pendingLength + data.length > pending.length) {
+        let size = pending.length * 2;
+        while (size < pendingLength + data.length) size *= 2;
+        const grown = new Uint8Array(size);
+        grown.set(pending.subarray(0, pendingLength));
+        pending = grown;
+      }
+      pending.set(data, pendingLength);
+      pendingLength += data.length;
       buffered += data.length;
       if (!writing) pump();
     },
     close() {
       // What was written before the close still leaves (oneway sends right before a shutdown).
-      if (writing || queue.length > 0) closing = true;
+      if (writing || pendingLength > 0) closing = true;
       else finish();
     },
   };

@@ -67,6 +67,27 @@ describe("readWriteTransport", () => {
     expect(new Set(chunks.map((c) => c.buffer)).size).toBeLessThan(sizes.length / 2);
   });
 
+  test("write() copies: the caller reuses its array at once, and every byte leaves in order", async () => {
+    const { conn, written } = slowConn(5000);
+    const transport = readWriteTransport(conn, "peer:1", () => ({ data: () => {}, close: () => {} }));
+    expect(transport.writeCopies).toBe(true);
+    const reused = new Uint8Array(3000);
+    const expected: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const n = 1 + ((i * 911) % 3000);
+      reused.fill(i % 256, 0, n);
+      transport.write(reused.subarray(0, n));
+      reused.fill(255 - (i % 256)); // the caller scribbles over it right away
+      for (let k = 0; k < n; k++) expected.push(i % 256);
+      if (i % 37 === 0) await new Promise((r) => setTimeout(r, 2)); // some writes land mid-flight
+    }
+    const deadline = Date.now() + 10_000;
+    while (written.length < expected.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    expect(written.length).toBe(expected.length);
+    expect(written).toEqual(expected);
+    expect(transport.bufferedAmount).toBe(0);
+  });
+
   test("close() with nothing queued closes at once", () => {
     const { conn, closedAt } = slowConn(1000);
     const transport = readWriteTransport(conn, "peer:1", () => ({ data: () => {}, close: () => {} }));
