@@ -182,6 +182,18 @@ function newProducer(options: LoadOptions): Producer {
   });
 }
 
+/** A push consumer of a group of its own (`<topic>_group`, one member) reading `topic` from its first offset. */
+function newPushConsumer(options: LoadOptions, topic: string): PushConsumer {
+  return new PushConsumer({
+    nameServer: options.nameServers,
+    dial: options.dial,
+    group: `${topic}_group`,
+    consumeFromWhere: "FIRST_OFFSET",
+    pullBatchSize: options.batch,
+    log: () => {},
+  });
+}
+
 /** Queues of a topic whose route may not have reached the NameServer yet. */
 async function topicQueues(consumer: PullConsumer, topic: string): Promise<MessageQueue[]> {
   for (let attempt = 0;; attempt++) {
@@ -447,14 +459,7 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
   tally.restart(mode);
   try {
     if (mode === "push") {
-      const consumer = new PushConsumer({
-        nameServer: options.nameServers,
-        dial: options.dial,
-        group: `${topic}_group`,
-        consumeFromWhere: "FIRST_OFFSET",
-        pullBatchSize: options.batch,
-        log: () => {},
-      });
+      const consumer = newPushConsumer(options, topic);
       consumer.subscribe(topic, "*");
       consumer.onMessage((message: MessageExt) => {
         if (seen.add(message)) {
@@ -538,14 +543,7 @@ export async function runE2e(options: LoadOptions): Promise<LoadReport> {
   const tally = new Tally("e2e", options, options.durationMs === undefined ? count : undefined, true);
   const seen = new Seen();
   const producer = newProducer(options);
-  const consumer = new PushConsumer({
-    nameServer: options.nameServers,
-    dial: options.dial,
-    group: `${topic}_group`,
-    consumeFromWhere: "FIRST_OFFSET",
-    pullBatchSize: options.batch,
-    log: () => {},
-  });
+  const consumer = newPushConsumer(options, topic);
   consumer.subscribe(topic, "*");
   let finished = 0;
   consumer.onMessage((message: MessageExt) => {
