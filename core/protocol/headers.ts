@@ -139,6 +139,15 @@ export const SendBatchV2Header = v.pipe(
   })),
 );
 
+/** What the one-letter fields of the V2 sends stand for, so errors can name them (`"b" (topic)`). */
+const FIELD_NAMES = new WeakMap<object, Readonly<Record<string, string>>>();
+const V2_FIELD_NAMES = {
+  a: "producerGroup", b: "topic", d: "defaultTopicQueueNums", e: "queueId", f: "sysFlag", g: "bornTimestamp", h: "flag",
+  i: "properties", j: "reconsumeTimes", l: "maxReconsumeTimes", m: "messages",
+};
+FIELD_NAMES.set(SendMessageV2Header, V2_FIELD_NAMES);
+FIELD_NAMES.set(SendBatchV2Header, V2_FIELD_NAMES);
+
 /** PULL_MESSAGE request. */
 export const PullMessageHeader = v.object({
   consumerGroup: GroupName,
@@ -343,7 +352,9 @@ export function validateHeader<T>(schema: v.GenericSchema<unknown, T>, header: u
   if (result.success) return { ok: true, header: result.output };
   const issue = result.issues[0];
   const path = v.getDotPath(issue);
-  return { ok: false, error: path ? `Invalid header field "${path}": ${issue.message}` : `Invalid header: ${issue.message}` };
+  if (!path) return { ok: false, error: `Invalid header: ${issue.message}` };
+  const name = FIELD_NAMES.get(schema)?.[path.split(".")[0]!];
+  return { ok: false, error: `Invalid header field "${path}"${name === undefined ? "" : ` (${name})`}: ${issue.message}` };
 }
 
 /** Response header of SEND_MESSAGE. */

@@ -176,9 +176,11 @@ describe("broker", () => {
     const badTopic = await client.request(RequestCode.SEND_MESSAGE_V2, { b: "bad topic!", e: 0, g: 1 }, enc.encode("x"));
     expect(badTopic.code).toBe(ResponseCode.INVALID_HEADER);
     expect(badTopic.remark).toContain('"b"');
+    expect(badTopic.remark).toContain('"b" (topic)');
     const badEntry = await client.request(RequestCode.SEND_BATCH_MESSAGE_V2, { b: "v2", e: 0, g: 1, m: [[1, 0]] }, enc.encode("x"));
     expect(badEntry.code).toBe(ResponseCode.INVALID_HEADER);
     expect(badEntry.remark).toContain('"m.0.2"');
+    expect(badEntry.remark).toContain('"m.0.2" (messages)');
     const short = await client.request(RequestCode.SEND_BATCH_MESSAGE_V2, { b: "v2", e: 0, g: 1, m: [[5, 0, ""]] }, enc.encode("x"));
     expect(short.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
     expect((await client.request(RequestCode.SEND_MESSAGE_V2, { b: "v2", e: 0, g: 1 }, enc.encode("ok"))).code).toBe(ResponseCode.SUCCESS);
