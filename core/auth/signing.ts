@@ -1,6 +1,6 @@
 /**
  * Request signing for ACL (in the spirit of Apache RocketMQ's plain ACL): a client adds `accessKey`,
- * `timestamp` and `signature` to every request header, where
+ * `timestamp`, `nonce` and `signature` to every request header, where
  *
  * ```text
  * signature = base64(HMAC-SHA256(secretKey, canonical string))
@@ -13,8 +13,11 @@
  * ```
  *
  * Canonical JSON is `JSON.stringify` with object keys sorted at every level (undefined members left
- * out, as CBOR leaves them out). `accessKey` and `timestamp` are header fields, so the signature
- * covers them. Only Web Crypto (`crypto.subtle`) is used, so this loads on every runtime.
+ * out, as CBOR leaves them out). `accessKey`, `timestamp` and `nonce` are header fields, so the
+ * signature covers them. The nonce (unique per signer: a random prefix and a counter) keeps two
+ * identical requests signed in the same millisecond apart, which the server's replay check would
+ * otherwise take for one request sent twice. Only Web Crypto (`crypto.subtle`) is used, so this
+ * loads on every runtime.
  *
  * @module
  */
@@ -32,6 +35,7 @@ export interface Credentials {
 export const SIGNATURE_FIELDS = {
   ACCESS_KEY: "accessKey",
   TIMESTAMP: "timestamp",
+  NONCE: "nonce",
   SIGNATURE: "signature",
 } as const;
 
@@ -105,20 +109,24 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /**
- * Decodes standard base64, or returns undefined when the text is not base64.
+ * Decodes standard base64 in its one canonical form (what `toBase64` writes: `=` padding, no
+ * whitespace, unused bits zero), or returns undefined. `atob` alone is lenient: it also takes the
+ * text without padding, with spaces, or with other unused bits, so one signature would have many
+ * spellings, and a replay check keyed on the text could be passed by respelling it.
  *
  * @param text The base64 text.
- * @returns The bytes, or undefined.
+ * @returns The bytes, or undefined when the text is not canonical base64.
  */
 export function fromBase64(text: string): Uint8Array | undefined {
+  let binary: string;
   try {
-    const binary = atob(text);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
+    binary = atob(text);
   } catch {
     return undefined;
   }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return toBase64(bytes) === text ? bytes : undefined;
 }
 
 /** Options of `RequestSigner`. */
@@ -142,6 +150,9 @@ export interface RequestSignerOptions {
 export class RequestSigner {
   readonly #credentials: Credentials;
   readonly #now: () => number;
+  /** Random per signer, so nonces of two signers of one account differ too. */
+  readonly #noncePrefix: string;
+  #nonceCounter = 0;
   #key: Promise<CryptoKey> | undefined;
 
   /**
@@ -151,6 +162,9 @@ export class RequestSigner {
   constructor(credentials: Credentials, options: RequestSignerOptions = {}) {
     this.#credentials = credentials;
     this.#now = options.now ?? Date.now;
+    let prefix = "";
+    for (const byte of crypto.getRandomValues(new Uint8Array(8))) prefix += HEX[byte];
+    this.#noncePrefix = `${prefix}.`;
   }
 
   /** The account's access key. */
@@ -159,7 +173,7 @@ export class RequestSigner {
   }
 
   /**
-   * Returns a copy of `header` with `accessKey`, `timestamp` and `signature` added.
+   * Returns a copy of `header` with `accessKey`, `timestamp`, `nonce` and `signature` added.
    *
    * @param code The request code.
    * @param header The request header (left unchanged).
@@ -168,7 +182,12 @@ export class RequestSigner {
    */
   async sign(code: number, header: Header, body?: Uint8Array): Promise<Header> {
     this.#key ??= importHmacKey(this.#credentials.secretKey);
-    const signed: Header = { ...header, [SIGNATURE_FIELDS.ACCESS_KEY]: this.#credentials.accessKey, [SIGNATURE_FIELDS.TIMESTAMP]: this.#now() };
+    const signed: Header = {
+      ...header,
+      [SIGNATURE_FIELDS.ACCESS_KEY]: this.#credentials.accessKey,
+      [SIGNATURE_FIELDS.TIMESTAMP]: this.#now(),
+      [SIGNATURE_FIELDS.NONCE]: this.#noncePrefix + (this.#nonceCounter++).toString(36),
+    };
     delete signed[SIGNATURE_FIELDS.SIGNATURE];
     const text = canonicalString(code, signed, await bodyDigest(body));
     const mac = await crypto.subtle.sign("HMAC", await this.#key, ENCODER.encode(text));
@@ -178,7 +197,9 @@ export class RequestSigner {
 }
 
 /**
- * Checks a signature against a request with a key from `importHmacKey` (constant time).
+ * Checks a signature against a request with a key from `importHmacKey` (constant time). Only the
+ * canonical base64 spelling of the MAC is accepted (see `fromBase64`), so a valid signature has
+ * exactly one text, the one replay checks remember.
  *
  * @param key The account's HMAC key.
  * @param code The request code.

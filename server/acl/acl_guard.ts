@@ -13,7 +13,8 @@ import { SIGNATURE_FIELDS, verifySignature } from "../../core/auth/signing.ts";
 import type { Command } from "../../core/protocol/command.ts";
 import { ResponseCode } from "../../core/protocol/request_code.ts";
 import type { Connection, RequestHandler } from "../../core/remoting/connection.ts";
-import type { AclRules } from "./acl_rules.ts";
+import type { AclAccount, AclRules } from "./acl_rules.ts";
+import { type Access, accountAccess, attachAccess } from "./access.ts";
 import { ReplayCache } from "./replay_cache.ts";
 import { checkRights } from "./request_rights.ts";
 
@@ -43,6 +44,8 @@ export class AclGuard {
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #replays: ReplayCache;
+  /** One `Access` per account object (a reload makes new account objects, so new entries). */
+  readonly #access = new WeakMap<AclAccount, Access>();
 
   /** @param options The rules, window and clock. */
   constructor(options: AclGuardOptions) {
@@ -56,31 +59,36 @@ export class AclGuard {
    * Checks one request.
    *
    * @param request The request as received.
-   * @returns Why it is refused, or undefined when it may proceed.
+   * @returns Why it is refused, or the access of its account when it may proceed.
    */
-  async check(request: Command): Promise<Denial | undefined> {
+  async check(request: Command): Promise<{ denial: Denial } | { access: Access }> {
     const header = request.header;
     const accessKey = header[SIGNATURE_FIELDS.ACCESS_KEY];
     const timestamp = header[SIGNATURE_FIELDS.TIMESTAMP];
     const signature = header[SIGNATURE_FIELDS.SIGNATURE];
     if (typeof accessKey !== "string" || typeof timestamp !== "number" || typeof signature !== "string") {
-      return { code: ResponseCode.NO_PERMISSION, remark: NOT_SIGNED };
+      return refuse(NOT_SIGNED);
     }
     const rules = this.#rules();
     const account = rules.account(accessKey);
-    if (account === undefined) return { code: ResponseCode.NO_PERMISSION, remark: `Access key "${accessKey}" is unknown` };
+    if (account === undefined) return refuse(`Access key "${accessKey}" is unknown`);
     const now = this.#now();
     if (!Number.isFinite(timestamp) || Math.abs(now - timestamp) > this.#windowMs) {
-      return { code: ResponseCode.NO_PERMISSION, remark: `Request timestamp is outside the ${Math.round(this.#windowMs / 1000)} s window` };
+      return refuse(`Request timestamp is outside the ${Math.round(this.#windowMs / 1000)} s window`);
     }
+    // Only the canonical base64 spelling verifies, so the text remembered below is the one text
+    // this MAC has: dropping padding or adding whitespace cannot make a replay look new.
     if (!(await verifySignature(await account.key, request.code, header, request.body))) {
-      return { code: ResponseCode.NO_PERMISSION, remark: "Request signature is invalid" };
+      return refuse("Request signature is invalid");
     }
     const admission = this.#replays.admit(signature, timestamp + this.#windowMs, this.#now());
-    if (admission === "replayed") return { code: ResponseCode.NO_PERMISSION, remark: "Request was replayed" };
-    if (admission === "full") return { code: ResponseCode.SYSTEM_BUSY, remark: "Too many signed requests in the replay window: retry later" };
+    if (admission === "replayed") return refuse("Request was replayed");
+    if (admission === "full") return { denial: { code: ResponseCode.SYSTEM_BUSY, remark: "Too many signed requests in the replay window: retry later" } };
     const denied = checkRights(rules, account, request.code, header);
-    return denied === undefined ? undefined : { code: ResponseCode.NO_PERMISSION, remark: denied };
+    if (denied !== undefined) return refuse(denied);
+    let access = this.#access.get(account);
+    if (access === undefined) this.#access.set(account, (access = accountAccess(this.#rules, account)));
+    return { access };
   }
 
   /**
@@ -97,15 +105,17 @@ export class AclGuard {
       const previous = tails.get(connection);
       const turn = previous === undefined ? verdict : previous.then(() => verdict);
       const tail = turn.then(
-        (denial) => {
+        (verdict) => {
           if (tails.get(connection) === tail) tails.delete(connection);
-          if (denial !== undefined) {
-            connection.respond(request, denial);
+          if ("denial" in verdict) {
+            connection.respond(request, verdict.denial);
             return;
           }
+          attachAccess(request, verdict.access);
           const header = request.header;
           delete header[SIGNATURE_FIELDS.ACCESS_KEY];
           delete header[SIGNATURE_FIELDS.TIMESTAMP];
+          delete header[SIGNATURE_FIELDS.NONCE];
           delete header[SIGNATURE_FIELDS.SIGNATURE];
           try {
             const result = handler(request, connection);
@@ -122,6 +132,10 @@ export class AclGuard {
       tails.set(connection, tail);
     };
   }
+}
+
+function refuse(remark: string): { denial: Denial } {
+  return { denial: { code: ResponseCode.NO_PERMISSION, remark } };
 }
 
 function fail(connection: Connection, request: Command, error: unknown): void {

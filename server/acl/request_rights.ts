@@ -3,6 +3,12 @@
  * the admin right, or only a valid signature. Codes not listed need the admin right, so a new
  * request code is closed until someone decides otherwise.
  *
+ * These checks see only the header. What a header selects only through broker state is checked
+ * again by the processor with the request's `Access` (`access.ts`): the topic of the stored message
+ * a request names by commit log offset (VIEW_MESSAGE_BY_ID, CONSUMER_SEND_MSG_BACK), the groups
+ * UNREGISTER_CLIENT leaves when it names none, and the account that registered the client id a
+ * heartbeat, unregister or queue lock names.
+ *
  * @module
  */
 import type { Header } from "../../core/protocol/command.ts";
@@ -11,17 +17,41 @@ import type { AclAccount, AclRules } from "./acl_rules.ts";
 
 type Check = (rules: AclRules, account: AclAccount, header: Header) => string | undefined;
 
-function publish(rules: AclRules, account: AclAccount, topic: unknown): string | undefined {
+/**
+ * Why an account may not publish to a topic.
+ *
+ * @param rules The rules in force.
+ * @param account The account.
+ * @param topic The topic (anything but a string is left to header validation).
+ * @returns The refusal, or undefined when allowed.
+ */
+export function publish(rules: AclRules, account: AclAccount, topic: unknown): string | undefined {
   if (typeof topic !== "string" || rules.topicAllowed(account, topic, "PUB")) return undefined;
   return `Account "${account.accessKey}" may not publish to topic "${topic}"`;
 }
 
-function subscribe(rules: AclRules, account: AclAccount, topic: unknown): string | undefined {
+/**
+ * Why an account may not subscribe to (read) a topic.
+ *
+ * @param rules The rules in force.
+ * @param account The account.
+ * @param topic The topic (anything but a string is left to header validation).
+ * @returns The refusal, or undefined when allowed.
+ */
+export function subscribe(rules: AclRules, account: AclAccount, topic: unknown): string | undefined {
   if (typeof topic !== "string" || rules.topicAllowed(account, topic, "SUB")) return undefined;
   return `Account "${account.accessKey}" may not subscribe to topic "${topic}"`;
 }
 
-function group(rules: AclRules, account: AclAccount, name: unknown): string | undefined {
+/**
+ * Why an account may not use a consumer group.
+ *
+ * @param rules The rules in force.
+ * @param account The account.
+ * @param name The group (anything but a string is left to header validation).
+ * @returns The refusal, or undefined when allowed.
+ */
+export function group(rules: AclRules, account: AclAccount, name: unknown): string | undefined {
   if (typeof name !== "string" || rules.groupAllowed(account, name)) return undefined;
   return `Account "${account.accessKey}" may not use consumer group "${name}"`;
 }
@@ -32,6 +62,11 @@ function records(value: unknown): Header[] {
 
 /** Requests any valid account may make (route and metadata reads, offsets bounds are topic reads). */
 const ANY_ACCOUNT: Check = () => undefined;
+/**
+ * Requests naming a stored message by commit log offset: any account may ask; the processor reads
+ * the record and refuses unless the account may subscribe to the topic it is stored in.
+ */
+const STORED_MESSAGE: Check = () => undefined;
 const TOPIC_PUB: Check = (rules, account, h) => publish(rules, account, h.topic);
 const TOPIC_PUB_V2: Check = (rules, account, h) => publish(rules, account, h.b);
 const TOPIC_SUB: Check = (rules, account, h) => subscribe(rules, account, h.topic);
@@ -80,6 +115,7 @@ const CHECKS: Readonly<Record<number, Check>> = {
   [RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER]: ANY_ACCOUNT,
   [RequestCode.GET_ALL_TOPIC_CONFIG]: ANY_ACCOUNT,
   [RequestCode.GET_BROKER_RUNTIME_INFO]: ANY_ACCOUNT,
+  [RequestCode.VIEW_MESSAGE_BY_ID]: STORED_MESSAGE,
 };
 
 const CODE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(RequestCode).map(([name, code]) => [code, name]));

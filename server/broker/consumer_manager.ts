@@ -13,6 +13,8 @@ export interface ConsumerMember {
   readonly clientId: string;
   /** The connection its latest heartbeat came on; NOTIFY_CONSUMER_IDS_CHANGED goes there. */
   connection: Connection;
+  /** Access key of the account whose heartbeat registered it (ACL on); only it may act for the member. */
+  owner: string | undefined;
   /** e.g. `bun 1.3.0`. */
   runtime: string;
   /** `host:port` of that connection. */
@@ -25,8 +27,8 @@ export interface ConsumerMember {
   subscriptions: SubscriptionData[];
 }
 
-/** A member as admin views show it (no connection object). */
-export type ConsumerMemberInfo = Omit<ConsumerMember, "connection">;
+/** A member as admin views show it (no connection object, no owner). */
+export type ConsumerMemberInfo = Omit<ConsumerMember, "connection" | "owner">;
 
 /** Members of one group that disagree about one topic. */
 export interface SubscriptionConflict {
@@ -109,8 +111,9 @@ export class ConsumerManager {
    *
    * @param connection The connection the heartbeat came on.
    * @param heartbeat The heartbeat header.
+   * @param owner The access key of the account that signed it (ACL on).
    */
-  heartbeat(connection: Connection, heartbeat: HeartbeatHeader): void {
+  heartbeat(connection: Connection, heartbeat: HeartbeatHeader, owner?: string): void {
     const now = this.#now();
     for (const data of heartbeat.consumers) {
       let group = this.#groups.get(data.group);
@@ -131,6 +134,7 @@ export class ConsumerManager {
       const member: ConsumerMember = {
         clientId: heartbeat.clientId,
         connection,
+        owner,
         runtime: heartbeat.runtime,
         remoteAddress: connection.remoteAddress,
         lastHeartbeat: now,
@@ -158,6 +162,14 @@ export class ConsumerManager {
   unregister(clientId: string, group?: string): string[] {
     const names = group === undefined ? [...this.#groups.keys()] : [group];
     return names.filter((name) => this.#remove(name, clientId, "unregistered"));
+  }
+
+  /**
+   * @param clientId A client.
+   * @returns The groups it is a member of, sorted.
+   */
+  groupsOf(clientId: string): string[] {
+    return [...this.#groups].filter(([, group]) => group.members.has(clientId)).map(([name]) => name).sort();
   }
 
   /**
@@ -223,7 +235,7 @@ export class ConsumerManager {
     if (found === undefined) return undefined;
     const members = [...found.members.values()]
       .sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0))
-      .map(({ connection: _, ...info }) => ({ ...info, subscriptions: info.subscriptions.map((s) => ({ ...s })) }));
+      .map(({ connection: _, owner: _owner, ...info }) => ({ ...info, subscriptions: info.subscriptions.map((s) => ({ ...s })) }));
     const newest = new Map<string, SubscriptionData>();
     for (const member of members) {
       for (const subscription of member.subscriptions) {

@@ -1,5 +1,7 @@
 /**
- * Committed consumer offsets per (group, topic, queue), persisted atomically on an interval.
+ * Committed consumer offsets per (group, topic, queue), persisted atomically on an interval; and,
+ * in memory only, how far pulls delivered each queue to each group (what CONSUMER_SEND_MSG_BACK
+ * may send back).
  *
  * @module
  */
@@ -16,6 +18,8 @@ export type OffsetTable = v.InferOutput<typeof OffsetTable>;
 export class ConsumerOffsetManager {
   readonly #file: JsonFile<OffsetTable>;
   readonly #table = new Map<string, Map<number, number>>();
+  /** `topic@group` → queue id → the offset after the last message a pull returned. */
+  readonly #delivered = new Map<string, Map<number, number>>();
   #dirty = false;
 
   /** @param file Where offsets live. */
@@ -64,6 +68,34 @@ export class ConsumerOffsetManager {
     return this.#table.get(`${topic}@${group}`)?.get(queueId) ?? -1;
   }
 
+  /**
+   * Records that a pull delivered a queue's messages below `nextOffset` to a group.
+   *
+   * @param group The consumer group.
+   * @param topic The topic.
+   * @param queueId The queue.
+   * @param nextOffset The pull's next begin offset.
+   */
+  delivered(group: string, topic: string, queueId: number, nextOffset: number): void {
+    const key = `${topic}@${group}`;
+    let queues = this.#delivered.get(key);
+    if (queues === undefined) this.#delivered.set(key, (queues = new Map()));
+    if ((queues.get(queueId) ?? -1) < nextOffset) queues.set(queueId, nextOffset);
+  }
+
+  /**
+   * Whether a pull of this broker delivered a message to a group (since the broker started).
+   *
+   * @param group The consumer group.
+   * @param topic The message's topic.
+   * @param queueId Its queue.
+   * @param queueOffset Its queue offset.
+   * @returns Whether the group was handed it.
+   */
+  wasDelivered(group: string, topic: string, queueId: number, queueOffset: number): boolean {
+    return queueOffset < (this.#delivered.get(`${topic}@${group}`)?.get(queueId) ?? 0);
+  }
+
   /** Every `[topic, group, queueId, offset]`, for admin views. */
   *entries(): Generator<[string, string, number, number]> {
     for (const [key, queues] of this.#table) {
@@ -78,6 +110,9 @@ export class ConsumerOffsetManager {
    * @param topic The deleted topic.
    */
   deleteTopic(topic: string): void {
+    for (const key of [...this.#delivered.keys()]) {
+      if (key.slice(0, key.lastIndexOf("@")) === topic) this.#delivered.delete(key);
+    }
     for (const key of [...this.#table.keys()]) {
       if (key.slice(0, key.lastIndexOf("@")) === topic) {
         this.#table.delete(key);

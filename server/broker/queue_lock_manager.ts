@@ -19,6 +19,8 @@ export interface LockRequest {
   group: string;
   clientId: string;
   queues: readonly LockedQueue[];
+  /** Access key of the account asking (ACL on): a lock is renewed or released only by its taker's account. */
+  owner?: string;
 }
 
 /** Who holds a queue lock. */
@@ -30,6 +32,7 @@ export interface QueueLock {
 
 interface Entry extends QueueLock {
   queue: LockedQueue;
+  owner: string | undefined;
   /** The connection of the latest lock request; its close releases the lock. */
   connection: Connection | undefined;
 }
@@ -59,15 +62,15 @@ export class QueueLockManager {
   }
 
   /**
-   * Locks queues for a client: each is granted when unlocked, already held by this client
-   * (which renews it) or held by a lock that expired.
+   * Locks queues for a client: each is granted when unlocked, already held by this client under
+   * the same account (which renews it) or held by a lock that expired.
    *
    * @param request The consumer group, the client asking and the queues it wants.
    * @param connection The connection asking; when it closes, these locks are released.
    * @returns The queues the client now holds, in request order.
    */
   tryLockBatch(request: LockRequest, connection?: Connection): LockedQueue[] {
-    const { group, clientId, queues } = request;
+    const { group, clientId, queues, owner } = request;
     const now = this.#now();
     let locks = this.#groups.get(group);
     if (locks === undefined) this.#groups.set(group, (locks = new Map()));
@@ -75,8 +78,8 @@ export class QueueLockManager {
     for (const queue of queues) {
       const key = keyOf(queue);
       const lock = locks.get(key);
-      if (lock === undefined || lock.clientId === clientId || now - lock.lastUpdate > this.#expiryMs) {
-        locks.set(key, { clientId, lastUpdate: now, queue: { ...queue }, connection });
+      if (lock === undefined || (lock.clientId === clientId && lock.owner === owner) || now - lock.lastUpdate > this.#expiryMs) {
+        locks.set(key, { clientId, owner, lastUpdate: now, queue: { ...queue }, connection });
         granted.push(queue);
       }
     }
@@ -85,19 +88,21 @@ export class QueueLockManager {
   }
 
   /**
-   * Releases the queues a client holds; queues held by others are left alone.
+   * Releases the queues a client holds; queues held by others (or taken under another account)
+   * are left alone.
    *
    * @param request The consumer group, the client and the queues to release.
    * @returns How many locks were released.
    */
   unlockBatch(request: LockRequest): number {
-    const { group, clientId, queues } = request;
+    const { group, clientId, queues, owner } = request;
     const locks = this.#groups.get(group);
     if (locks === undefined) return 0;
     let released = 0;
     for (const queue of queues) {
       const key = keyOf(queue);
-      if (locks.get(key)?.clientId === clientId) {
+      const lock = locks.get(key);
+      if (lock !== undefined && lock.clientId === clientId && lock.owner === owner) {
         locks.delete(key);
         released++;
       }

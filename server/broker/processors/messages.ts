@@ -3,17 +3,29 @@
  *
  * @module
  */
+import { readRecordIndexFields } from "../../../core/model/record.ts";
 import { EmptyHeader, ViewMessageHeader } from "../../../core/protocol/headers.ts";
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
 import { processor, type Processor } from "../../../core/remoting/dispatcher.ts";
+import { accessOf } from "../../acl/access.ts";
 import type { BrokerContext } from "../context.ts";
 
-/** VIEW_MESSAGE_BY_ID: the stored record at a commit log offset. */
+/**
+ * VIEW_MESSAGE_BY_ID: the stored record at a commit log offset, for an account that may subscribe
+ * to the topic it is stored in.
+ */
 export function viewMessageProcessor(ctx: BrokerContext): Processor<ViewMessageHeader> {
-  return processor(ViewMessageHeader, (h) => {
+  return processor(ViewMessageHeader, (h, request) => {
     const record = ctx.store.lookMessageBytesByOffset(h.offset);
     if (record === undefined) {
       return { code: ResponseCode.SYSTEM_ERROR, remark: `No message at commit log offset ${h.offset}` };
+    }
+    const access = accessOf(request);
+    if (access.subscribe(readRecordIndexFields(record, 0).topic) !== undefined) {
+      return {
+        code: ResponseCode.NO_PERMISSION,
+        remark: `Account "${access.accessKey}" may not subscribe to the topic of the message at commit log offset ${h.offset}`,
+      };
     }
     return { code: ResponseCode.SUCCESS, body: record };
   });

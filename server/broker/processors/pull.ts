@@ -64,6 +64,7 @@ function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: n
   if (code === ResponseCode.SUCCESS && result.body !== undefined) {
     reply.body = result.body;
     countOut(ctx.stats, header.topic, result.count, result.body.length);
+    ctx.offsets.delivered(header.consumerGroup, header.topic, header.queueId, result.nextBeginOffset);
   }
   return reply;
 }
