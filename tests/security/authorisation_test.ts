@@ -3,8 +3,8 @@
  * second, hostile client over raw signed frames, and ordinary clients keep working beside it.
  *
  * Accounts: `orders-svc` owns topic `orders` and group `orders-group`; `orders-audit` may read
- * `orders` and use `orders-group` too (a co-tenant of the group); `mallory` owns only
- * `mallory-topic` and `mallory-group`.
+ * `orders` and use `orders-group` too (a co-tenant of the group); `orders-helper` may use
+ * `orders-group` but read no topic; `mallory` owns only `mallory-topic` and `mallory-group`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decodeOffsetMessageId } from "../../core/model/message_id.ts";
@@ -21,6 +21,7 @@ import { routed } from "./_routed.ts";
 const ADMIN = { accessKey: "admin-ak", secretKey: "admin-secret-1", admin: true };
 const VICTIM = { accessKey: "orders-svc", secretKey: "orders-secret-1", topicPerms: ["orders=PUB|SUB"], groupPerms: ["orders-group=SUB"] };
 const COTENANT = { accessKey: "orders-audit", secretKey: "audit-secret-1", topicPerms: ["orders=SUB"], groupPerms: ["orders-group=SUB"] };
+const HELPER = { accessKey: "orders-helper", secretKey: "helper-secret-1", groupPerms: ["orders-group=SUB"] };
 const MALLORY = { accessKey: "mallory", secretKey: "mallory-secret-1", topicPerms: ["mallory-topic=PUB|SUB"], groupPerms: ["mallory-group=SUB"] };
 
 const encoder = new TextEncoder();
@@ -71,7 +72,7 @@ function lock(clientId: string, queueId: number) {
 }
 
 beforeAll(async () => {
-  server = await startAclStandalone([ADMIN, VICTIM, COTENANT, MALLORY]);
+  server = await startAclStandalone([ADMIN, VICTIM, COTENANT, HELPER, MALLORY]);
   victim = await server.raw();
   attacker = await server.raw();
   await createTopic("orders", 4);
@@ -93,6 +94,13 @@ describe("requests naming a stored message by offset", () => {
     const dead = await pull(attacker, MALLORY, "mallory-group", "%DLQ%mallory-group", 0);
     expect(dead.messages.map((m) => decoder.decode(m.body))).toEqual([]);
     expect(await maxOffset("%RETRY%mallory-group", 0)).toBe(0);
+
+    // A member of the group that was delivered the message, but that may not read its topic.
+    expect((await pull(victim, VICTIM, "orders-group", "orders", 0)).messages.map((m) => m.commitLogOffset)).toContain(secret);
+    const helper = await signed(attacker, HELPER, RequestCode.CONSUMER_SEND_MSG_BACK, { consumerGroup: "orders-group", offset: secret, delayLevel: -1 });
+    expect(helper.code).toBe(ResponseCode.NO_PERMISSION);
+    expect(helper.remark).toBe(`Account "orders-helper" may not subscribe to the topic of the message at commit log offset ${secret}`);
+    expect(await maxOffset("%DLQ%orders-group", 0)).toBe(0);
   });
 
   test("send-back takes only a message a pull delivered to the caller's group", async () => {
@@ -266,5 +274,15 @@ describe("replay protection", () => {
     // Fresh signatures of the same account still work.
     await send(victim, VICTIM, "orders", 2, "pay twice, on purpose");
     expect(await maxOffset("orders", 2)).toBe(before + 2);
+  });
+
+  test("two identical requests signed in the same millisecond are two requests, not a replay", async () => {
+    const now = Date.now();
+    const signer = new RequestSigner(VICTIM, { now: () => now });
+    const request = { topic: "orders", queueId: 2 };
+    const answers = await Promise.all([0, 1].map(async () =>
+      victim.request(RequestCode.GET_MAX_OFFSET, await signer.sign(RequestCode.GET_MAX_OFFSET, request))
+    ));
+    expect(answers.map((a) => a.code)).toEqual([ResponseCode.SUCCESS, ResponseCode.SUCCESS]);
   });
 });
