@@ -197,7 +197,7 @@ export async function runBroker(args: readonly string[], options: RunBrokerOptio
   }
   let admin: HttpServer | undefined;
   if (flags.adminPort !== undefined || layered.isSet("admin", "port")) {
-    const { host, port, token } = config.admin;
+    const { host, port, token, allowedOrigins } = config.admin;
     try {
       admin = await startAdminServer({
         serve: options.serve ?? await defaultServe(),
@@ -206,6 +206,7 @@ export async function runBroker(args: readonly string[], options: RunBrokerOptio
         broker,
         dataDir,
         token: token || undefined,
+        allowedOrigins,
         acl: security.rules,
         tls: security.tls,
       });

@@ -105,7 +105,7 @@ export async function runNameServer(args: readonly string[], options: RunNameSer
   console.log(`NameServer listening on ${nameServer.hostname}:${nameServer.port}`);
   let admin: HttpServer | undefined;
   if (flags.adminPort !== undefined || layered.isSet("admin", "port")) {
-    const { host, port, token } = config.admin;
+    const { host, port, token, allowedOrigins } = config.admin;
     try {
       admin = await startAdminServer({
         serve: options.serve ?? await defaultServe(),
@@ -113,6 +113,7 @@ export async function runNameServer(args: readonly string[], options: RunNameSer
         port,
         nameServer,
         token: token || undefined,
+        allowedOrigins,
         acl: security.rules,
         tls: security.tls,
       });

@@ -55,6 +55,12 @@ const AdminSection = v.strictObject({
   host: v.optional(host, "127.0.0.1"),
   port: v.optional(port, 8080),
   token: v.optional(v.string()),
+  /**
+   * Origins besides the admin server's own address that may use it (a reverse proxy's
+   * `https://mq.example.com`, a container name's `http://broker-a:8080`): their host names are
+   * answered and their pages may make changes. IP addresses and localhost always are.
+   */
+  allowedOrigins: v.optional(v.array(v.pipe(v.string(), v.regex(/^https?:\/\/[^/\s?#]+\/?$/, 'expected an origin such as "https://mq.example.com"'))), []),
 });
 
 const path = v.pipe(v.string(), v.minLength(1, "must not be empty"));
@@ -145,7 +151,7 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, Record
       let value: unknown = text;
       if (/^-?\d+$/.test(text)) value = Number(text);
       else if (text === "true" || text === "false") value = text === "true";
-      else if (key === "nameServers") value = text.split(",").map((s) => s.trim()).filter(Boolean);
+      else if (key === "nameServers" || key === "allowedOrigins") value = text.split(",").map((s) => s.trim()).filter(Boolean);
       (out[section] ??= {})[key] = value;
     }
   }

@@ -103,7 +103,7 @@ export async function standalone(args: string[], runtime: { listen: Listen; dial
   });
   let admin: HttpServer | undefined;
   if (!flags.noAdmin) {
-    const { host, port, token } = config.admin;
+    const { host, port, token, allowedOrigins } = config.admin;
     try {
       admin = await startAdminServer({
         serve: runtime.serve ?? await defaultServe(),
@@ -113,6 +113,7 @@ export async function standalone(args: string[], runtime: { listen: Listen; dial
         nameServer: system.nameServer,
         dataDir: b.dataDir,
         token: token || undefined,
+        allowedOrigins,
         acl: security.rules,
         tls: security.tls,
       });

@@ -1,6 +1,8 @@
 /**
  * The dashboard's script: vanilla JS that polls the admin API and renders with DOM calls
- * (`textContent` only, so message bodies can never inject markup).
+ * (`textContent` only, so message bodies can never inject markup). With ACL on it signs in first:
+ * the session cookie is HttpOnly, and the CSRF token the sign-in answers stays in this tab's
+ * sessionStorage and goes with every request.
  *
  * @module
  */
@@ -9,9 +11,11 @@
 export const DASHBOARD_SCRIPT = String.raw`
 (function () {
   "use strict";
-  var config = window.RMQ_DASHBOARD || { version: "", tokenRequired: false };
+  var config = window.RMQ_DASHBOARD || { version: "", tokenRequired: false, acl: false };
   var state = {
     token: sessionStorage.getItem("rmq-admin-token") || "",
+    csrf: sessionStorage.getItem("rmq-admin-csrf") || "",
+    running: false,
     topics: [],
     tps: [],
     selectedTopic: null,
@@ -93,6 +97,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     var headers = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (state.token) headers.authorization = "Bearer " + state.token;
+    if (state.csrf) headers["x-csrf-token"] = state.csrf;
     var response = await fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) });
     var data = null;
     try { data = await response.json(); } catch (e) { data = null; }
@@ -100,7 +105,9 @@ export const DASHBOARD_SCRIPT = String.raw`
       var message = data && data.error ? data.error.message : response.status + " " + response.statusText;
       var error = new Error(message);
       error.status = response.status;
-      if (response.status === 401) $("token-box").hidden = false;
+      if (response.status === 401) {
+        if (config.acl) signedOut(); else $("token-box").hidden = false;
+      }
       throw error;
     }
     return data;
@@ -200,6 +207,7 @@ export const DASHBOARD_SCRIPT = String.raw`
 
   var clusterFailures = 0;
   async function pollCluster() {
+    if (!state.running) return;
     try {
       var cluster = await api("GET", "/api/cluster");
       clusterFailures = 0;
@@ -208,9 +216,9 @@ export const DASHBOARD_SCRIPT = String.raw`
     } catch (error) {
       clusterFailures++;
       $("status-dot").className = "bad";
-      if (clusterFailures === 3) notice("Cannot reach the admin API: " + error.message, true);
+      if (clusterFailures === 3 && state.running) notice("Cannot reach the admin API: " + error.message, true);
     }
-    setTimeout(pollCluster, 1000);
+    if (state.running) setTimeout(pollCluster, 1000);
   }
 
   // ---- topics
@@ -449,7 +457,61 @@ export const DASHBOARD_SCRIPT = String.raw`
       }) })));
   }
 
+  // ---- signing in (ACL on)
+
+  function signedIn(who) {
+    $("signin").hidden = true;
+    $("main").hidden = false;
+    $("who").textContent = "Signed in as " + who.accessKey + (who.admin ? " (admin)" : "");
+    $("who").hidden = false;
+    $("sign-out").hidden = false;
+    start();
+  }
+
+  function signedOut() {
+    state.running = false;
+    state.csrf = "";
+    sessionStorage.removeItem("rmq-admin-csrf");
+    $("main").hidden = true;
+    $("who").hidden = true;
+    $("sign-out").hidden = true;
+    $("signin").hidden = false;
+    $("signin-access-key").focus();
+  }
+
+  async function signIn(event) {
+    var form = event.target;
+    $("signin-button").disabled = true;
+    try {
+      var who = await api("POST", "/api/session", { accessKey: form.accessKey.value.trim(), secretKey: form.secretKey.value });
+      form.secretKey.value = "";
+      state.csrf = who.csrfToken;
+      sessionStorage.setItem("rmq-admin-csrf", state.csrf);
+      signedIn(who);
+    } finally {
+      $("signin-button").disabled = false;
+    }
+  }
+
+  async function signOut() {
+    try { await api("DELETE", "/api/session"); } finally { signedOut(); }
+  }
+
   // ---- wiring
+
+  function start() {
+    if (state.running) return;
+    state.running = true;
+    clusterFailures = 0;
+    pollCluster();
+    var slow = function () {
+      if (!state.running) return;
+      Promise.all([refreshTopics(), refreshGroups()]).catch(function (error) { if (state.running) notice(error.message, true); }).then(function () {
+        if (state.running) setTimeout(slow, 3000);
+      });
+    };
+    slow();
+  }
 
   function init() {
     if (config.tokenRequired) $("token-box").hidden = false;
@@ -491,11 +553,11 @@ export const DASHBOARD_SCRIPT = String.raw`
       });
     });
     window.addEventListener("resize", drawChart);
-    pollCluster();
-    var slow = function () {
-      Promise.all([refreshTopics(), refreshGroups()]).catch(function (error) { notice(error.message, true); }).then(function () { setTimeout(slow, 3000); });
-    };
-    slow();
+    $("signin-form").addEventListener("submit", guard(signIn));
+    $("sign-out").addEventListener("click", guard(signOut));
+    if (!config.acl) { start(); return; }
+    if (!state.csrf) { signedOut(); return; }
+    api("GET", "/api/session").then(signedIn, signedOut);
   }
 
   init();

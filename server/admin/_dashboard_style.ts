@@ -67,5 +67,7 @@ button:disabled { opacity: .5; cursor: default; }
 pre.detail { background: #f7f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 10px; overflow: auto; max-height: 420px; font-size: 12px; }
 .muted { color: var(--muted); }
 .empty { color: var(--muted); font-style: italic; padding: 6px 0; }
+section.signin { max-width: 640px; margin: 40px auto; }
+#who { color: #c9d1e0; font-size: 12px; }
 [hidden] { display: none !important; }
 `;

@@ -19,6 +19,8 @@ export type AdminErrorCode =
   | "UNPROCESSABLE"
   | "NOT_AVAILABLE"
   | "PAYLOAD_TOO_LARGE"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "MISDIRECTED_REQUEST"
   | "INTERNAL";
 
 /**
@@ -55,6 +57,42 @@ export function validate<T>(schema: v.GenericSchema<unknown, T>, input: unknown,
 export const MAX_JSON_BODY = 4 * 1024 * 1024 + 64 * 1024;
 
 /**
+ * Reads a request body, counting bytes as they arrive: a body past the limit is refused as soon as
+ * the limit is passed (the rest is never read), whether or not it announced its length.
+ *
+ * @param c The request context.
+ * @param limit Most bytes accepted.
+ * @returns The body as text.
+ * @throws {HTTPException} 413 once the body passes `limit`.
+ */
+async function readBody(c: Context, limit: number = MAX_JSON_BODY): Promise<string> {
+  const length = Number(c.req.header("content-length") ?? "0");
+  if (length > limit) throw httpError(413, "PAYLOAD_TOO_LARGE", `Request body of ${length} bytes exceeds ${limit} bytes`);
+  const stream = c.req.raw.body;
+  if (stream === null) return "";
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      reader.cancel().catch(() => {});
+      throw httpError(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/**
  * Reads and validates a JSON request body.
  *
  * @param c The request context.
@@ -63,10 +101,7 @@ export const MAX_JSON_BODY = 4 * 1024 * 1024 + 64 * 1024;
  * @throws {HTTPException} 400 for a body that is not JSON or does not match, 413 for one too large.
  */
 export async function jsonBody<T>(c: Context, schema: v.GenericSchema<unknown, T>): Promise<T> {
-  const length = Number(c.req.header("content-length") ?? "0");
-  if (length > MAX_JSON_BODY) throw httpError(413, "PAYLOAD_TOO_LARGE", `Request body of ${length} bytes exceeds ${MAX_JSON_BODY} bytes`);
-  const text = await c.req.text();
-  if (text.length > MAX_JSON_BODY) throw httpError(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${MAX_JSON_BODY} bytes`);
+  const text = await readBody(c);
   let value: unknown;
   try {
     value = text === "" ? {} : JSON.parse(text);

@@ -33,14 +33,25 @@ export interface AdminAppOptions {
   dataDir?: string;
   /** The NameServer this process runs, if any (its route table gives the cluster view). */
   nameServer?: Pick<NameServer, "routeTable" | "port">;
-  /** When set, mutating requests need `Authorization: Bearer <token>`. */
+  /** When set (and ACL is off), mutating requests need `Authorization: Bearer <token>`. */
   token?: string;
   /**
-   * The ACL in force (see `server/acl/`): every request but `/healthz` then needs
-   * `Authorization: Basic base64(accessKey:secretKey)` of an account, and changes an admin account.
-   * Supersedes `token`.
+   * The ACL in force (see `server/acl/`): every request but `/healthz` and the dashboard page then
+   * needs an account, signed in on the dashboard (session cookie and CSRF token) or sent as
+   * `Authorization: Basic base64(accessKey:secretKey)`; each route authorises like the wire request
+   * it matches (see `_auth.ts`). Supersedes `token`.
    */
   acl?: () => AclRules;
+  /**
+   * Origins besides the server's own address whose pages may use the API, e.g. a reverse proxy's
+   * `https://mq.example.com` or `http://broker-a:8080`. Requests are answered only for a Host that
+   * is an IP address, `localhost`, the `hostname` or one of these origins' hosts (DNS rebinding),
+   * and changes only from pages of the same origin or one of these (cross-site forgery).
+   * @default []
+   */
+  allowedOrigins?: readonly string[];
+  /** The address the server listens on; a host name there is answered too. @default none */
+  hostname?: string;
   /** The rocketmq-ts version, reported by `/api/cluster` and `/metrics`. */
   version: string;
   /** Clock in ms. @default Date.now */

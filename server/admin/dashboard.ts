@@ -21,11 +21,12 @@ function nonce(): string {
 /**
  * The page.
  *
- * @param options What the page says about the server: version and whether changes need a token.
+ * @param options What the page says about the server: version, whether changes need a token, and
+ *   whether ACL is on (the page then signs in with an account first).
  * @param cspNonce The nonce of the inline style and script.
  * @returns The HTML.
  */
-export function dashboardHtml(options: { version: string; tokenRequired: boolean }, cspNonce: string): string {
+export function dashboardHtml(options: { version: string; tokenRequired: boolean; acl: boolean }, cspNonce: string): string {
   const config = JSON.stringify(options).replace(/</g, "\\u003c");
   return `<!doctype html>
 <html lang="en">
@@ -43,7 +44,17 @@ export function dashboardHtml(options: { version: string; tokenRequired: boolean
   <span class="version">v${escapeHtml(options.version)}</span>
   <span class="spacer"></span>
   <label id="token-box" hidden>Token <input id="token" type="password" autocomplete="off" placeholder="admin token"></label>
+  <span id="who" hidden></span>
+  <button type="button" id="sign-out" class="secondary" hidden>Sign out</button>
 </header>
+<section class="panel signin" id="signin" hidden>
+  <h2>Sign in <span class="hint">ACL is on: use an account of the ACL file</span></h2>
+  <form class="inline" id="signin-form">
+    <label>Access key <input name="accessKey" id="signin-access-key" autocomplete="username" required></label>
+    <label>Secret key <input name="secretKey" id="signin-secret-key" type="password" autocomplete="current-password" required></label>
+    <button type="submit" id="signin-button">Sign in</button>
+  </form>
+</section>
 <nav>
   <a href="#overview" class="active">Overview</a>
   <a href="#topics">Topics</a>
@@ -51,7 +62,7 @@ export function dashboardHtml(options: { version: string; tokenRequired: boolean
   <a href="#messages">Messages</a>
   <a href="#dlq">Dead letters</a>
 </nav>
-<main>
+<main id="main">
   <section class="panel" id="overview">
     <h2>Cluster <span class="hint" id="cluster-hint"></span></h2>
     <div class="cards" id="cards"></div>
@@ -159,7 +170,8 @@ export function dashboardRoutes(state: AdminState): Hono {
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "no-referrer");
     c.header("Cache-Control", "no-store");
-    return c.html(dashboardHtml({ version: state.options.version, tokenRequired: state.options.token !== undefined }, cspNonce));
+    const acl = state.options.acl !== undefined;
+    return c.html(dashboardHtml({ version: state.options.version, tokenRequired: !acl && state.options.token !== undefined, acl }, cspNonce));
   });
   return app;
 }

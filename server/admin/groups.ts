@@ -1,5 +1,6 @@
 /**
- * Consumer groups: list, detail (members, per-queue offsets and lag) and offset reset.
+ * Consumer groups: list, detail (members, per-queue offsets and lag) and offset reset. With ACL on
+ * an account sees only the groups it may use, and the queues of topics it may subscribe to.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import type { BrokerContext } from "../broker/context.ts";
 import { groupLag, queueIdsOf } from "./_figures.ts";
 import { httpError, jsonBody, validate } from "./_http.ts";
 import { type AdminState, requireBroker } from "./_state.ts";
+import { accessOfRequest, authorize } from "./_auth.ts";
 
 /** Path parameters naming a group. */
 export const GroupParam = v.object({ group: GroupName });
@@ -47,9 +49,11 @@ export function groupRoutes(state: AdminState): Hono {
 
   app.get("/", (c) => {
     const ctx = requireBroker(state);
-    const groups = groupNames(ctx).map((group) => {
+    const access = accessOfRequest(c);
+    const groups = groupNames(ctx).filter((group) => access.group(group) === undefined).map((group) => {
       const info = ctx.consumers.groupInfo(group);
-      const { queues, totalLag } = groupLag(ctx, group, subscribedTopics(ctx, group));
+      const topics = subscribedTopics(ctx, group).filter((topic) => access.subscribe(topic) === undefined);
+      const { queues, totalLag } = groupLag(ctx, group, topics);
       return {
         group,
         members: info?.members.length ?? 0,
@@ -65,9 +69,12 @@ export function groupRoutes(state: AdminState): Hono {
 
   app.get("/:group", (c) => {
     const { group } = validate(GroupParam, c.req.param(), "path");
+    const access = accessOfRequest(c);
+    authorize(access.group(group));
     const ctx = requireBroker(state);
     const info = ctx.consumers.groupInfo(group);
-    const { queues, totalLag } = groupLag(ctx, group, subscribedTopics(ctx, group));
+    const topics = subscribedTopics(ctx, group).filter((topic) => access.subscribe(topic) === undefined);
+    const { queues, totalLag } = groupLag(ctx, group, topics);
     if (info === undefined && queues.length === 0) {
       throw httpError(404, "NOT_FOUND", `Consumer group "${group}" has no offsets and no online members on broker "${ctx.brokerName}"`);
     }
@@ -86,7 +93,10 @@ export function groupRoutes(state: AdminState): Hono {
 
   app.post("/:group/reset-offset", async (c) => {
     const { group } = validate(GroupParam, c.req.param(), "path");
+    const access = accessOfRequest(c);
+    authorize(access.group(group));
     const body = await jsonBody(c, ResetOffsetBody);
+    authorize(access.subscribe(body.topic));
     const ctx = requireBroker(state);
     if (ctx.topics.get(body.topic) === undefined && ctx.store.queueIds(body.topic).length === 0) {
       throw httpError(404, "NOT_FOUND", `Topic "${body.topic}" does not exist on broker "${ctx.brokerName}"`);

@@ -1,6 +1,7 @@
 /**
  * Messages: look up by id, browse a queue page by page, search a topic by key, send a test
- * message, and re-send a dead letter to its original topic.
+ * message, and re-send a dead letter to its original topic. Reads need SUB on the message's topic,
+ * sends PUB on the topic, and a re-send the dead-letter group and PUB on the topic it writes to.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import { queueIdsOf } from "./_figures.ts";
 import { httpError, integerParam, jsonBody, validate } from "./_http.ts";
 import { messageJson } from "./_message_json.ts";
 import { type AdminState, localRequest, replyError, requireBroker } from "./_state.ts";
+import { accessOfRequest, authorize } from "./_auth.ts";
 
 /** Most messages a browse page returns. */
 export const MAX_PAGE = 100;
@@ -134,11 +136,17 @@ export function messageRoutes(state: AdminState): Hono {
   app.get("/messages/:msgId", (c) => {
     const { msgId } = validate(MessageIdParam, c.req.param(), "path");
     const ctx = requireBroker(state);
-    return c.json({ message: messageJson(lookUp(ctx, msgId)) });
+    const message = lookUp(ctx, msgId);
+    const access = accessOfRequest(c);
+    if (access.subscribe(message.topic) !== undefined) {
+      authorize(`Account "${access.accessKey}" may not read message "${msgId}": it may not subscribe to the message's topic`);
+    }
+    return c.json({ message: messageJson(message) });
   });
 
   app.get("/messages", (c) => {
     const query = validate(KeyQuery, c.req.query(), "query");
+    authorize(accessOfRequest(c).subscribe(query.topic));
     const ctx = requireBroker(state);
     const queueIds = queueIdsOf(ctx, query.topic);
     if (queueIds.length === 0) throw httpError(404, "NOT_FOUND", `Topic "${query.topic}" does not exist on broker "${ctx.brokerName}"`);
@@ -180,6 +188,7 @@ export function messageRoutes(state: AdminState): Hono {
   app.get("/topics/:topic/queues/:queueId/messages", (c) => {
     const { topic, queueId } = validate(BrowseParams, c.req.param(), "path");
     const query = validate(BrowseQuery, c.req.query(), "query");
+    authorize(accessOfRequest(c).subscribe(topic));
     const ctx = requireBroker(state);
     if (!queueIdsOf(ctx, topic).includes(queueId)) {
       throw httpError(404, "NOT_FOUND", `Queue ${queueId} of topic "${topic}" does not exist on broker "${ctx.brokerName}"`);
@@ -202,6 +211,7 @@ export function messageRoutes(state: AdminState): Hono {
 
   app.post("/topics/:topic/messages", async (c) => {
     const topic = validate(v.object({ topic: TopicName }), c.req.param(), "path").topic;
+    authorize(accessOfRequest(c).publish(topic));
     const body = await jsonBody(c, SendBody);
     const ctx = requireBroker(state);
     const config = ctx.topics.get(topic);
@@ -217,6 +227,8 @@ export function messageRoutes(state: AdminState): Hono {
 
   app.post("/dlq/:group/resend", async (c) => {
     const { group } = validate(v.object({ group: GroupName }), c.req.param(), "path");
+    const access = accessOfRequest(c);
+    authorize(access.group(group));
     const { msgId } = await jsonBody(c, ResendBody);
     const ctx = requireBroker(state);
     const dead = lookUp(ctx, msgId);
@@ -227,6 +239,9 @@ export function messageRoutes(state: AdminState): Hono {
     if (original === undefined || original === "") {
       throw httpError(422, "UNPROCESSABLE", `Dead letter "${msgId}" has no ${MessageConst.RETRY_TOPIC} property: its original topic is unknown`);
     }
+    // The topic comes from the dead letter's own properties, which whoever could write to the
+    // dead-letter topic chose: the re-send is a write on the caller's behalf, so it needs PUB there.
+    authorize(access.publish(original));
     const properties: Record<string, string> = {};
     for (const [name, value] of Object.entries(dead.properties)) if (!TRANSIT_PROPERTIES.includes(name)) properties[name] = value;
     properties[MessageConst.ORIGIN_MESSAGE_ID] = dead.properties[MessageConst.ORIGIN_MESSAGE_ID] ?? dead.msgId;

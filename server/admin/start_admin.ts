@@ -13,7 +13,7 @@ import type { TlsServerOptions } from "../../core/remoting/transport.ts";
 export const VERSION = "0.1.0";
 
 /** Options of `startAdminServer`. */
-export interface AdminServerOptions extends Omit<AdminAppOptions, "version"> {
+export interface AdminServerOptions extends Omit<AdminAppOptions, "version" | "hostname"> {
   /** The runtime's HTTP adapter (`server/bun/serve.ts`, `server/deno/serve.ts`). */
   serve: Serve;
   /** Address to bind. @default "127.0.0.1" */
@@ -34,7 +34,7 @@ export interface AdminServerOptions extends Omit<AdminAppOptions, "version"> {
  */
 export function startAdminServer(options: AdminServerOptions): Promise<HttpServer> {
   const { serve, hostname = "127.0.0.1", port = 8080, version = VERSION, tls, ...appOptions } = options;
-  const app = createAdminApp({ ...appOptions, version });
+  const app = createAdminApp({ ...appOptions, hostname, version });
   return serve({ hostname, port, ...(tls === undefined ? {} : { tls }) }, app.fetch);
 }
 

@@ -12,6 +12,7 @@ import { createTopicProcessor, deleteTopicProcessor } from "../broker/processors
 import { queueFigures, queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, jsonBody, validate } from "./_http.ts";
 import { type AdminState, localRequest, replyError, requireBroker } from "./_state.ts";
+import { accessOfRequest, authorize } from "./_auth.ts";
 
 const QueueNums = v.pipe(v.number(), v.safeInteger("expected a whole number"), v.minValue(1), v.maxValue(1024));
 
@@ -144,6 +145,7 @@ export function topicRoutes(state: AdminState): Hono {
 
   app.get("/:topic/status", (c) => {
     const { topic } = validate(TopicParam, c.req.param(), "path");
+    authorize(accessOfRequest(c).subscribe(topic));
     const ctx = requireBroker(state);
     const config = ctx.topics.get(topic);
     const ids = queueIdsOf(ctx, topic);
