@@ -462,6 +462,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   function signedIn(who) {
     $("signin").hidden = true;
     $("main").hidden = false;
+    $("nav").hidden = false;
     $("who").textContent = "Signed in as " + who.accessKey + (who.admin ? " (admin)" : "");
     $("who").hidden = false;
     $("sign-out").hidden = false;
@@ -473,6 +474,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     state.csrf = "";
     sessionStorage.removeItem("rmq-admin-csrf");
     $("main").hidden = true;
+    $("nav").hidden = true;
     $("who").hidden = true;
     $("sign-out").hidden = true;
     $("signin").hidden = false;

@@ -55,7 +55,7 @@ export function dashboardHtml(options: { version: string; tokenRequired: boolean
     <button type="submit" id="signin-button">Sign in</button>
   </form>
 </section>
-<nav>
+<nav id="nav">
   <a href="#overview" class="active">Overview</a>
   <a href="#topics">Topics</a>
   <a href="#groups">Consumer groups</a>
