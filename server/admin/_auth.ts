@@ -28,8 +28,9 @@ import { SessionStore } from "./_session.ts";
 /** The access of each request the middleware let through. */
 const ACCESS = new WeakMap<Request, Access>();
 
-/** The `WWW-Authenticate` challenges of 401 answers: neither is one browsers prompt for. */
+/** The `WWW-Authenticate` challenge of 401 answers with ACL on: not one browsers prompt for (Basic is). */
 export const SESSION_CHALLENGE = 'Session realm="rocketmq-ts admin"';
+/** The `WWW-Authenticate` challenge of 401 answers with ACL off (the `token` of changes). */
 export const BEARER_CHALLENGE = 'Bearer realm="rocketmq-ts admin"';
 
 /** The header the dashboard sends its session's CSRF token in. */
