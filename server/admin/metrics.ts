@@ -76,6 +76,15 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   out.family("rocketmq_commitlog_unflushed_bytes", "gauge", "Bytes written but not yet fsynced (flush backlog)", [[b, store.commitLogMaxOffset - store.flushedOffset]]);
   out.family("rocketmq_commitlog_segments", "gauge", "CommitLog segment files", [[b, store.segmentCount]]);
   out.family("rocketmq_store_write_failed", "gauge", "1 when the store stopped accepting writes after an I/O error", [[b, store.writeFailure === undefined ? 0 : 1]]);
+  out.family("rocketmq_commitlog_segments_deleted_total", "counter", "CommitLog segments deleted: past retention (time) or above the disk high-water mark (disk)", [
+    [{ ...b, reason: "time" }, store.deletedSegments.time],
+    [{ ...b, reason: "disk" }, store.deletedSegments.disk],
+  ]);
+  if (store.disk !== undefined) {
+    out.family("rocketmq_disk_used_ratio", "gauge", "Share of the data disk in use (0 to 1), as of the store's last reading", [[b, store.disk.usedPercent / 100]]);
+    out.family("rocketmq_store_disk_full", "gauge", "1 while sends are refused because the data disk is at or above diskHardLimitPercent", [[b, store.disk.refusingWrites ? 1 : 0]]);
+    out.family("rocketmq_store_disk_refused_total", "counter", "Messages refused because the data disk was at or above diskHardLimitPercent", [[b, store.disk.refusedPuts]]);
+  }
   const dataDir = state.options.dataDir;
   const free = dataDir === undefined ? undefined : (state.options.freeDisk ?? freeDiskOf)(dataDir);
   if (free !== undefined) out.family("rocketmq_disk_free_bytes", "gauge", "Free bytes on the file system of the data directory", [[b, free]]);

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import * as v from "valibot";
-import { TopicName } from "../../core/protocol/headers.ts";
+import { RetentionHours, TopicName } from "../../core/protocol/headers.ts";
 import { Perm, RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import { createTopicProcessor, deleteTopicProcessor } from "../broker/processors/topics.ts";
@@ -33,6 +33,8 @@ const CreateTopicBody = v.object({
   writeQueueNums: v.optional(QueueNums),
   perm: v.optional(PermInput),
   order: v.optional(v.boolean()),
+  /** The topic's own retention in hours; 0 goes back to the broker's fileReservedTimeHours. */
+  retentionHours: v.optional(v.union([v.literal(0), RetentionHours], "expected 0 (the broker's retention) or hours from 1 to 87600")),
 });
 
 /** Path parameters naming a topic. */
@@ -63,6 +65,8 @@ function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: st
     writeQueueNums: config?.writeQueueNums ?? null,
     perm: config === undefined ? null : permText(config.perm),
     order: config?.order ?? false,
+    /** The topic's own retention; null: the broker's fileReservedTimeHours. */
+    retentionHours: config?.retentionHours ?? null,
     queues,
     /** Messages still stored (sum of max - min over the queues). */
     messages,
@@ -107,12 +111,14 @@ export function topicRoutes(state: AdminState): Hono {
     const readQueueNums = body.readQueueNums ?? body.queueNums ?? existing?.readQueueNums ?? 4;
     const writeQueueNums = body.writeQueueNums ?? body.queueNums ?? existing?.writeQueueNums ?? 4;
     const perm = body.perm ?? existing?.perm ?? (Perm.READ | Perm.WRITE);
+    const retentionHours = body.retentionHours ?? existing?.retentionHours ?? 0;
     const reply = await localRequest(create!, RequestCode.UPDATE_AND_CREATE_TOPIC, {
       topic: body.topic,
       readQueueNums,
       writeQueueNums,
       perm,
       order: body.order ?? existing?.order ?? false,
+      ...(retentionHours === 0 ? {} : { retentionHours }),
     });
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
     return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName]) }, existing === undefined ? 201 : 200);

@@ -158,7 +158,7 @@ export class TopicConfigManager {
     const same = current.length === next.size && current.every((c) => {
       const other = next.get(c.topicName);
       return other !== undefined && other.readQueueNums === c.readQueueNums && other.writeQueueNums === c.writeQueueNums &&
-        other.perm === c.perm && other.order === c.order;
+        other.perm === c.perm && other.order === c.order && other.retentionHours === c.retentionHours;
     });
     if (same) return false;
     const template = this.#topics.get(AUTO_CREATE_TOPIC_KEY);

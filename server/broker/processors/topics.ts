@@ -20,6 +20,7 @@ export function createTopicProcessor(ctx: BrokerContext): Processor<CreateTopicH
       writeQueueNums: h.writeQueueNums,
       perm: h.perm,
       order: h.order,
+      ...(h.retentionHours === undefined ? {} : { retentionHours: h.retentionHours }),
     });
     return { code: ResponseCode.SUCCESS };
   });
