@@ -10,11 +10,13 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
+import { PushConsumer } from "../../client/push_consumer.ts";
+import type { MessageExt } from "../../core/model/message.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import { type Child, freePort, stop } from "../_helpers/process.ts";
 import { until } from "../_helpers/wait.ts";
-import { startTestBroker } from "./_common.ts";
+import { startTestBroker, startTestNameServer } from "./_common.ts";
 
 const TOPIC = "marks";
 const BODY = new TextEncoder().encode("m".repeat(4000));
@@ -70,7 +72,7 @@ async function metric(adminPort: number, name: string): Promise<number | undefin
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
-async function startOnDisk(dir: string): Promise<{ broker: Child; connection: Connection; adminPort: number }> {
+async function startOnDisk(dir: string, namesrv?: string): Promise<{ broker: Child; connection: Connection; adminPort: number }> {
   const port = await freePort();
   const adminPort = await freePort();
   const broker = await startTestBroker({
@@ -79,7 +81,14 @@ async function startOnDisk(dir: string): Promise<{ broker: Child; connection: Co
     flush: "async",
     flushIntervalMs: 100,
     segmentSize: SEGMENT,
-    extraArgs: ["--admin-port", String(adminPort), "--disk-high-water-percent", "75", "--disk-hard-limit-percent", "90"],
+    ...(namesrv === undefined ? {} : { namesrv: [namesrv] }),
+    extraArgs: [
+      "--admin-port", String(adminPort),
+      "--disk-high-water-percent", "75",
+      "--disk-hard-limit-percent", "90",
+      "--file-reserved-time-hours", "48",
+      "--delete-when", "01;02",
+    ],
   });
   children.push(broker);
   return { broker, connection: await connect(dial, `127.0.0.1:${port}`), adminPort };
@@ -102,7 +111,15 @@ describe("disk marks on a 64 MiB tmpfs", () => {
       console.warn(`Skipped: cannot mount a tmpfs here (${mountError})`);
       return;
     }
-    const { broker, connection, adminPort } = await startOnDisk(disk);
+    const namesrvPort = await freePort();
+    const nameServer = await startTestNameServer(namesrvPort);
+    children.push(nameServer);
+    const { broker, connection, adminPort } = await startOnDisk(disk, `127.0.0.1:${namesrvPort}`);
+    // The flags reached the store.
+    const info = await connection.request(RequestCode.GET_BROKER_RUNTIME_INFO, {});
+    expect(info.header.retention).toEqual({ fileReservedTimeMs: 48 * 3_600_000, deleteWhen: "01;02", diskHighWaterPercent: 75, diskHardLimitPercent: 90 });
+    // A group that consumed nothing yet: its committed offset 0 will be below the queue's min.
+    await connection.request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: "late", topic: TOPIC, queueId: 0, commitOffset: 0 });
     let seq = 0;
     // Fill to 80%: past the high-water mark, short of the hard limit.
     while (usedPercent(disk) < 80) {
@@ -121,6 +138,25 @@ describe("disk marks on a 64 MiB tmpfs", () => {
     expect(first.code).toBe(ResponseCode.SUCCESS);
     // Sends go on.
     expect((await send(connection, seq++)).code).toBe(ResponseCode.SUCCESS);
+    // A consumer whose offset is past retention starts at the new min offset, and misses nothing after it.
+    const received: MessageExt[] = [];
+    const lines: string[] = [];
+    const consumer = new PushConsumer({ nameServer: `127.0.0.1:${namesrvPort}`, group: "late", dial, log: (line) => lines.push(line) });
+    consumer.subscribe(TOPIC, "*");
+    consumer.onMessage((m) => {
+      received.push(m);
+      return "SUCCESS";
+    });
+    await consumer.start();
+    try {
+      await until(() => received.length >= seq - min, 20_000, "the consumer to read the queue from its new min offset");
+    } finally {
+      await consumer.shutdown();
+    }
+    const offsets = received.map((m) => m.queueOffset).sort((a, b) => a - b);
+    expect(offsets[0]).toBe(min);
+    expect(new Set(offsets).size).toBe(seq - min);
+    expect(lines.join("\n")).toContain(`Offset 0 of queue 0 of "${TOPIC}" is illegal; continuing at ${min}`);
     console.log(`high-water: ${seq} sends, queue now starts at ${min}, disk ${usedPercent(disk).toFixed(1)}% used`);
     connection.close();
   }, 60_000);
