@@ -128,8 +128,9 @@ export function topicRoutes(state: AdminState): Hono {
     const { topic } = validate(TopicParam, c.req.param(), "path");
     const ctx = requireBroker(state);
     const reply = await localRequest(remove!, RequestCode.DELETE_TOPIC_IN_BROKER, { topic });
-    nameServer?.routeTable.deleteTopic(topic);
+    // A refused or failed delete leaves the route alone (deleting TBW102's would stop auto-creation).
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
+    nameServer?.routeTable.deleteTopic(topic);
     return c.json({ deleted: topic, broker: ctx.brokerName });
   });
 

@@ -6,7 +6,7 @@
  */
 import { MessageConst } from "../../../core/model/message.ts";
 import { decodeProperties, encodeProperties, isWellFormedProperties } from "../../../core/model/properties.ts";
-import { RETRY_GROUP_TOPIC_PREFIX } from "../../../core/model/system_topics.ts";
+import { RETRY_GROUP_TOPIC_PREFIX, SYSTEM_TOPICS } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import {
   SendBatchHeader,
@@ -31,7 +31,6 @@ interface Route {
   queueId: number;
   realQueueId: number;
 }
-import { SYSTEM_TOPICS } from "../topic_config_manager.ts";
 
 const ENCODER = new TextEncoder();
 const EMPTY = new Uint8Array(0);
