@@ -158,7 +158,7 @@ export function describeLocalBroker(state: AdminState, ctx: BrokerContext, conne
       segments: store.segmentCount,
     },
     writeFailure: store.writeFailure ?? null,
-    tps: state.tps.sample(now, ctx.stats.messagesIn, ctx.stats.messagesOut),
+    tps: ctx.traffic.rates(now),
     totals: {
       messagesIn: ctx.stats.messagesIn,
       bytesIn: ctx.stats.bytesIn,

@@ -45,7 +45,7 @@ export function permText(perm: number): string {
   return `${perm & Perm.READ ? "r" : "-"}${perm & Perm.WRITE ? "w" : "-"}`;
 }
 
-function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: string[]) {
+function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: string[], now: number) {
   const config = ctx?.topics.get(topic);
   let messages = 0;
   let maxOffset = 0;
@@ -72,6 +72,8 @@ function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: st
     messages,
     /** Messages ever written (sum of max offsets). */
     maxOffset,
+    /** Messages in and out per second over the broker's trailing window. */
+    tps: ctx === undefined ? null : ctx.traffic.topicRates(topic, now),
     brokers,
   };
 }
@@ -100,7 +102,8 @@ export function topicRoutes(state: AdminState): Hono {
         names.set(topic, [...new Set([...(names.get(topic) ?? []), ...brokers])].sort());
       }
     }
-    const topics = [...names.keys()].sort().map((topic) => topicSummary(ctx, topic, names.get(topic)!));
+    const now = state.now();
+    const topics = [...names.keys()].sort().map((topic) => topicSummary(ctx, topic, names.get(topic)!, now));
     return c.json({ topics });
   });
 
@@ -121,7 +124,7 @@ export function topicRoutes(state: AdminState): Hono {
       ...(retentionHours === 0 ? {} : { retentionHours }),
     });
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
-    return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName]) }, existing === undefined ? 201 : 200);
+    return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName], state.now()) }, existing === undefined ? 201 : 200);
   });
 
   app.delete("/:topic", async (c) => {

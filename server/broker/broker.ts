@@ -42,6 +42,7 @@ import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight
 import { QueueLockManager } from "./queue_lock_manager.ts";
 import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
 import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
+import { TrafficWindow } from "./traffic_window.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { TlsServerOptions } from "../../core/remoting/transport.ts";
@@ -383,6 +384,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     locks.connectionClosed(c);
   };
   const stats: BrokerStats = createBrokerStats();
+  const startedAt = Date.now();
+  const traffic = new TrafficWindow(stats, { startedAt });
+  const trafficTimer = setInterval(() => traffic.sample(Date.now()), 1000);
+  (trafficTimer as { unref?: () => void }).unref?.();
   const ctx: BrokerContext = {
     clusterName: options.clusterName ?? "DefaultCluster",
     brokerName,
@@ -400,7 +405,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     locks,
     schedule,
     stats,
-    startedAt: Date.now(),
+    traffic,
+    startedAt,
     replication,
   };
 
@@ -483,6 +489,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       consumers.shutdown();
       await schedule.close().catch((error) => log(`Cannot save delay offsets: ${(error as Error).message}`));
       clearInterval(persistTimer);
+      clearInterval(trafficTimer);
       await offsets.persist();
       await store.close();
       for (const connection of connections) connection.close();
