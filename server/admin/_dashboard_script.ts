@@ -404,7 +404,8 @@ export const DASHBOARD_SCRIPT = String.raw`
     var data = await api("GET", "/api/messages/" + encodeURIComponent(msgId));
     var detail = $("message-detail");
     detail.hidden = false;
-    detail.textContent = JSON.stringify(data.message, null, 2);
+    // A unique key is found by a bounded scan: say how far it looked.
+    detail.textContent = (data.lookup && data.lookup.note ? data.lookup.note + "\n\n" : "") + JSON.stringify(data.message, null, 2);
   }
 
   async function searchKey() {
