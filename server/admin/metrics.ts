@@ -60,6 +60,12 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   out.family("rocketmq_messages_out_total", "counter", "Messages handed to consumers by pulls, per topic", topics.map(([topic, t]) => [{ ...b, topic }, t.messagesOut]));
   out.family("rocketmq_bytes_out_total", "counter", "Stored bytes handed to consumers by pulls, per topic", topics.map(([topic, t]) => [{ ...b, topic }, t.bytesOut]));
   out.family("rocketmq_send_errors_total", "counter", "Sends the store refused or failed", [[b, stats.sendErrors]]);
+  const deadLetters: Array<[Labels, number]> = [];
+  for (const group of [...stats.deadLetters.keys()].sort()) {
+    const byTopic = stats.deadLetters.get(group)!;
+    for (const topic of [...byTopic.keys()].sort()) deadLetters.push([{ ...b, group, topic }, byTopic.get(topic)!]);
+  }
+  out.family("rocketmq_dead_letters_total", "counter", "Messages moved to a consumer group's dead-letter topic, per group and original topic", deadLetters);
   const latency = stats.sendLatency;
   out.histogram(
     "rocketmq_send_latency_seconds",

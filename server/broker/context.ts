@@ -26,6 +26,8 @@ export interface BrokerStats {
   byTopic: Map<string, TopicCounters>;
   /** Time from a send request's arrival to its store result. */
   sendLatency: LatencyHistogram;
+  /** Messages moved to a dead-letter topic: consumer group → original topic → count (see `countDeadLetter`). */
+  deadLetters: Map<string, Map<string, number>>;
 }
 
 /** Shared broker state handed to processors. */

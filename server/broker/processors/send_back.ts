@@ -10,6 +10,7 @@ import { dlqTopic, retryTopic } from "../../../core/model/system_topics.ts";
 import { SendMessageBackHeader } from "../../../core/protocol/headers.ts";
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
 import { processor, type Processor } from "../../../core/remoting/dispatcher.ts";
+import { countDeadLetter } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
 import { ensureGroupTopic } from "../message_routing.ts";
 
@@ -75,6 +76,7 @@ export function sendBackProcessor(ctx: BrokerContext): Processor<SendMessageBack
         remark: `Cannot store message ${original.msgId} in "${topic}": ${result.error ?? result.status}`,
       };
     }
+    if (toDlq) countDeadLetter(ctx.stats, header.consumerGroup, properties[MessageConst.RETRY_TOPIC]!);
     return { code: ResponseCode.SUCCESS, header: { topic, msgId: result.msgId, reconsumeTimes, delayLevel } };
   });
 }
