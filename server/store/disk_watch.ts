@@ -19,9 +19,9 @@ export interface DiskWatchOptions {
   storage: SegmentStorage;
   /** A directory on the disk to watch (the store's data directory). */
   path: string;
-  /** Percent in use above which the oldest segments are deleted. */
+  /** Percent in use above which the oldest segments are deleted (100: never). */
   highWaterPercent: number;
-  /** Percent in use at or above which puts are refused. */
+  /** Percent in use at or above which puts are refused; 100 turns the refusal off (a full disk then fails writes with ENOSPC). */
   hardLimitPercent: number;
 }
 
@@ -96,8 +96,8 @@ export class DiskWatch {
     this.#threshold = Math.min(MAX_WRITTEN_BYTES, Math.max(MIN_WRITTEN_BYTES, Math.floor(total * WRITTEN_FRACTION)));
     const percent = usedRatio(usage) * 100;
     const limit = this.#options.hardLimitPercent;
-    this.#refusal = percent >= limit
-      ? `Disk of "${this.#options.path}" is ${percent.toFixed(1)}% full, at or above the hard limit of ${limit}% (diskHardLimitPercent): ` +
+    this.#refusal = limit < 100 && percent >= limit
+      ? `Disk full: "${this.#options.path}" is ${percent.toFixed(1)}% used, at or above the hard limit of ${limit}% (diskHardLimitPercent); ` +
         "the message was not stored, sends resume once space is freed"
       : undefined;
   }

@@ -178,7 +178,7 @@ describe("disk marks on a 64 MiB tmpfs", () => {
       return refused !== undefined;
     }, 10_000, "a send refused at the hard limit");
     expect(refused!.code).toBe(ResponseCode.SERVICE_NOT_AVAILABLE);
-    expect(refused!.remark).toMatch(/^Disk of ".*" is 9\d\.\d% full, at or above the hard limit of 90% \(diskHardLimitPercent\): the message was not stored, sends resume once space is freed$/);
+    expect(refused!.remark).toMatch(/^Disk full: ".*" is 9\d\.\d% used, at or above the hard limit of 90% \(diskHardLimitPercent\); the message was not stored, sends resume once space is freed$/);
     // Refused before the disk was actually full.
     expect(usedPercent(disk)).toBeLessThan(99);
     expect(await metric(adminPort, "rocketmq_store_disk_full")).toBe(1);

@@ -188,7 +188,9 @@ for (const backend of BACKENDS) {
       await until(() => store.stats.disk?.refusingWrites === true, 5000, "the disk to count as full");
       const refused = await store.putMessages([msg("A"), msg("A")]);
       expect(refused.map((r) => r.status)).toEqual(["SERVICE_NOT_AVAILABLE", "SERVICE_NOT_AVAILABLE"]);
-      expect(refused[0]!.error).toContain("is 92.0% full, at or above the hard limit of 90% (diskHardLimitPercent): the message was not stored, sends resume once space is freed");
+      expect(refused[0]!.error).toBe(
+        `Disk full: "${env.dataDir}" is 92.0% used, at or above the hard limit of 90% (diskHardLimitPercent); the message was not stored, sends resume once space is freed`,
+      );
       expect(store.stats.disk).toMatchObject({ usedPercent: 92, refusingWrites: true, refusedPuts: 2 });
       used = 60;
       await until(() => store.stats.disk?.refusingWrites === false, 5000, "the disk to have room again");
