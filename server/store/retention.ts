@@ -7,7 +7,7 @@
 
 import type { CommitLog } from "./commit_log.ts";
 import { CQ_ENTRY_SIZE, decodeEntry } from "./consume_queue.ts";
-import { findOffsetByTime, RECORD_HEAD } from "./queue_reader.ts";
+import { RECORD_HEAD } from "./queue_reader.ts";
 import type { QueueState } from "./queue_table.ts";
 import { readStoreTimestamp } from "../../core/model/record.ts";
 
@@ -40,8 +40,8 @@ export function parseDeleteWhen(text: string): number[] {
 
 /**
  * Stops serving a queue's messages stored before `deadline`: its min offset moves to the first
- * message stored at or after it (skipping holes at the front), or to its max offset when every
- * message is older. Entries are in CommitLog order, so store times rise along the queue.
+ * message stored at or after it (past holes, entries never written), or to its max offset when
+ * every message is older. Entries are in CommitLog order, so store times rise along the queue.
  *
  * @param state The queue.
  * @param commitLog The log its entries point into.
@@ -53,10 +53,23 @@ export function expireQueue(state: QueueState, commitLog: CommitLog, deadline: n
   if (cq === undefined || cq.minOffset >= cq.maxOffset) return false;
   const before = cq.minOffset;
   const head = new Uint8Array(RECORD_HEAD);
+  /** Expired: deleted with its segment, or stored before the deadline. A hole or an unreadable record is not. */
+  const expired = (offset: number): boolean => {
+    const e = cq.entry(offset);
+    if (e === undefined || e.size === 0) return false;
+    if (e.offset < commitLog.minOffset) return true;
+    return commitLog.read(e.offset, head) === head.length && readStoreTimestamp(head, 0) < deadline;
+  };
   const first = cq.entry(before);
-  const live = first !== undefined && first.size > 0 && first.offset >= commitLog.minOffset &&
-    commitLog.read(first.offset, head) === head.length && readStoreTimestamp(head, 0) >= deadline;
-  if (!live) cq.advanceMin(findOffsetByTime({ cq, commitLog }, deadline));
+  if (first !== undefined && first.size > 0 && !expired(before)) return false;
+  let lo = before;
+  let hi = cq.maxOffset;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (expired(mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  cq.advanceMin(lo);
   skipHoles(state);
   return cq.minOffset !== before;
 }
@@ -64,11 +77,12 @@ export function expireQueue(state: QueueState, commitLog: CommitLog, deadline: n
 /** Moves a queue's min offset past entries that were never written (they are never served). */
 function skipHoles(state: QueueState): void {
   const cq = state.cq!;
+  if (cq.minOffset >= cq.maxOffset || cq.entry(cq.minOffset)?.size !== 0) return;
   const chunk = new Uint8Array(Math.min(MAX_HOLES, cq.maxOffset - cq.minOffset) * CQ_ENTRY_SIZE);
   const read = cq.read(cq.minOffset, chunk);
   let holes = 0;
   while (holes < read && decodeEntry(chunk, holes * CQ_ENTRY_SIZE).size === 0) holes++;
-  if (holes > 0) cq.advanceMin(cq.minOffset + holes);
+  cq.advanceMin(cq.minOffset + holes);
 }
 
 /**

@@ -4,7 +4,11 @@
  * test controls (the real disk is tested on a tmpfs in tests/faults/disk_marks_test.ts).
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { PreparedRecord } from "../../../core/model/record.ts";
+import { CommitLog } from "../../../server/store/commit_log.ts";
+import { ConsumeQueue, CQ_ENTRY_SIZE, encodeEntry } from "../../../server/store/consume_queue.ts";
 import { MessageStore } from "../../../server/store/message_store.ts";
+import { expireQueue } from "../../../server/store/retention.ts";
 import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
 import type { DiskUsage, SegmentStorage } from "../../../server/store/segment_storage.ts";
 import type { MessageStoreOptions, PutResult } from "../../../server/store/store_types.ts";
@@ -237,4 +241,34 @@ test("a memory storage has no disk to read: the disk marks are off", async () =>
   expect(store.stats.disk).toBeUndefined();
   expect((await store.putMessage(msg("A"))).status).toBe("PUT_OK");
   await store.close();
+});
+
+test("expireQueue() moves a queue's min offset past expired messages and past holes, never past a live message", () => {
+  const storage = new MemorySegmentStorage();
+  const log = CommitLog.open("/d/commitlog", { storage, segmentSize: SEGMENT });
+  const stored = [10, 20, 30].map((storeTimestamp, i) => {
+    const record = new PreparedRecord({ ...msg("T"), storeHost: HOST });
+    return { offset: log.append([record], { queueOffsets: [i], storeTimestamp })[0]!, size: record.size };
+  });
+  const cq = ConsumeQueue.open("/d/consumequeue/T/0", { storage, entriesPerFile: 100 });
+  const entry = (i: number) => {
+    const bytes = new Uint8Array(CQ_ENTRY_SIZE);
+    encodeEntry(bytes, 0, { ...stored[i]!, tagHash: 0 });
+    return bytes;
+  };
+  cq.write(0, entry(0));
+  cq.write(2, entry(1)); // queue offset 1 is a hole (an entry lost from the ConsumeQueue)
+  cq.write(3, entry(2));
+  const state = { topic: "T", queueId: 0, cq, next: 4, deleted: false };
+  expect(expireQueue(state, log, 5)).toBe(false);
+  expect(cq.minOffset).toBe(0);
+  // The first message expired: the min offset skips it and the hole, and stops at the live one.
+  expect(expireQueue(state, log, 15)).toBe(true);
+  expect(cq.minOffset).toBe(2);
+  expect(expireQueue(state, log, 25)).toBe(true);
+  expect(cq.minOffset).toBe(3);
+  expect(expireQueue(state, log, 31)).toBe(true);
+  expect(cq.minOffset).toBe(4);
+  expect(cq.maxOffset).toBe(4);
+  expect(expireQueue(state, log, 100)).toBe(false);
 });
