@@ -316,6 +316,7 @@ export class LitePullConsumer {
       topics: () => [...this.#subscriptions.keys()],
       assign: (queue) => this.#add(queue, -1),
       release: (queue) => this.#release(queue),
+      heartbeat: () => this.#heartbeat(),
       log: this.#log,
     });
     await this.#heartbeat();

@@ -196,7 +196,6 @@ export class PushConsumer {
   #state: State = "created";
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
-  #rebalanceSoon: ReturnType<typeof setTimeout> | undefined;
   /** Consume tasks waiting for a free handler slot, FIFO from `#taskHead`. */
   #tasks: ConsumeTask[] = [];
   #taskHead = 0;
@@ -358,6 +357,7 @@ export class PushConsumer {
       topics: () => [...this.#subscriptions.keys()],
       assign: (queue) => this.#assign(queue),
       release: (queue) => this.#release(queue),
+      heartbeat: () => this.#heartbeat(),
       log: this.#log,
     });
     this.#state = "running";
@@ -389,13 +389,8 @@ export class PushConsumer {
 
   async #rebalance(): Promise<void> {
     if (this.#state !== "running") return;
-    const ok = await this.#rebalancer!.trigger();
-    if (ok || this.#rebalanceSoon !== undefined || this.#state !== "running") return;
-    // A topic could not be balanced (not routed yet, member list stale): heartbeat and try again soon.
-    this.#rebalanceSoon = setTimeout(() => {
-      this.#rebalanceSoon = undefined;
-      void this.#heartbeat().then(() => this.#rebalance());
-    }, Math.min(1000, this.#rebalanceIntervalMs));
+    // A round that fails (a topic not routed yet, a stale member list) is retried soon by the rebalancer.
+    await this.#rebalancer!.trigger();
   }
 
   async #persist(): Promise<void> {
@@ -798,7 +793,6 @@ export class PushConsumer {
     for (const timer of this.#timers) clearInterval(timer);
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
-    clearTimeout(this.#rebalanceSoon);
     const client = this.#client;
     if (client === undefined) {
       this.#state = "stopped";

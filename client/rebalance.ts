@@ -32,22 +32,46 @@ export interface RebalancerOptions {
   assign: (queue: MessageQueue) => void;
   /** Stops consuming a queue this member lost; a round waits for it. */
   release: (queue: MessageQueue) => Promise<void>;
-  /** Where failures are reported. */
+  /**
+   * Tells the brokers this member is alive; sent before a retry round, since a failed round often
+   * means a broker has not seen the member yet.
+   */
+  heartbeat: () => Promise<void>;
+  /** Where failures are reported (only those that outlast the first few seconds). */
   log: (line: string) => void;
+}
+
+/** First pause before a failed round is tried again; it doubles up to `MAX_RETRY_MS`. */
+const FIRST_RETRY_MS = 20;
+const MAX_RETRY_MS = 1000;
+/**
+ * A failure is logged only once it has lasted this long: a topic created by a producer's first
+ * send reaches the NameServers moments later, and a member is listed once its heartbeat arrived.
+ */
+const QUIET_MS = 3000;
+
+/** The failure of a topic's rounds, and since when it lasts. */
+interface Failure {
+  message: string;
+  since: number;
+  logged: boolean;
 }
 
 /**
  * Runs rebalance rounds one at a time. A round asked for while one runs is merged into one more
- * round after it. A topic whose route or member list cannot be fetched keeps its current queues.
+ * round after it. A topic whose route or member list cannot be fetched keeps its current queues,
+ * and the round is tried again soon (after a heartbeat): 20 ms, doubling to 1 s.
  */
 export class Rebalancer {
   readonly #options: RebalancerOptions;
   readonly #assigned = new Map<string, MessageQueue>();
-  /** The last failure reported per topic, so a lasting problem is logged once, not every round. */
-  readonly #lastFailure = new Map<string, string>();
+  /** The current failure per topic, so a lasting problem is logged once, not every round. */
+  readonly #failures = new Map<string, Failure>();
   #running: Promise<boolean> | undefined;
   #next: Promise<boolean> | undefined;
   #stopped = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = FIRST_RETRY_MS;
 
   /** @param options Group, member, strategy and the consumer's hooks. */
   constructor(options: RebalancerOptions) {
@@ -67,7 +91,10 @@ export class Rebalancer {
   trigger(): Promise<boolean> {
     if (this.#stopped) return Promise.resolve(true);
     if (this.#running === undefined) {
-      this.#running = this.#round().finally(() => (this.#running = undefined));
+      this.#running = this.#round().then((ok) => {
+        this.#afterRound(ok);
+        return ok;
+      }).finally(() => (this.#running = undefined));
       return this.#running;
     }
     this.#next ??= this.#running.then(() => {
@@ -84,6 +111,7 @@ export class Rebalancer {
    */
   async stop(): Promise<MessageQueue[]> {
     this.#stopped = true;
+    clearTimeout(this.#retryTimer);
     await this.#running?.catch(() => false);
     const queues = this.assigned;
     this.#assigned.clear();
@@ -111,16 +139,11 @@ export class Rebalancer {
           mine = strategy(queues, ids, clientId);
         }
         for (const queue of mine) wanted.set(messageQueueKey(queue), queue);
-        this.#lastFailure.delete(topic);
+        this.#failures.delete(topic);
       } catch (error) {
         ok = false;
         failed.add(topic);
-        const message = (error as Error).message;
-        // A retry topic is created by the first heartbeat and routed moments later: not worth a line.
-        const expected = topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) && error instanceof BrokerError &&
-          error.code === ResponseCode.TOPIC_NOT_EXIST;
-        if (!expected && this.#lastFailure.get(topic) !== message) log(`Rebalance of topic "${topic}" for group "${group}" failed: ${message}`);
-        this.#lastFailure.set(topic, message);
+        this.#failed(topic, error as Error, log);
       }
     }
     if (this.#stopped) return ok;
@@ -139,5 +162,41 @@ export class Rebalancer {
     }
     await Promise.all(releases);
     return ok;
+  }
+
+  /** Notes a topic's failure; logs it once it has outlasted the quiet start, and again when it changes after that. */
+  #failed(topic: string, error: Error, log: (line: string) => void): void {
+    const now = Date.now();
+    const message = error.message;
+    let failure = this.#failures.get(topic);
+    if (failure === undefined) {
+      failure = { message, since: now, logged: false };
+      this.#failures.set(topic, failure);
+    } else if (failure.message !== message) {
+      failure.message = message;
+      failure.logged = false;
+    }
+    // A retry topic is created by the first heartbeat and routed moments later: never worth a line.
+    const expected = topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) && error instanceof BrokerError &&
+      error.code === ResponseCode.TOPIC_NOT_EXIST;
+    if (expected || failure.logged || now - failure.since < QUIET_MS) return;
+    failure.logged = true;
+    log(`Rebalance of topic "${topic}" for group "${this.#options.group}" failed: ${message}`);
+  }
+
+  /** After a failed round: heartbeat, then another round soon, backing off; after a good one: back to a quick first retry. */
+  #afterRound(ok: boolean): void {
+    if (ok) {
+      this.#retryMs = FIRST_RETRY_MS;
+      return;
+    }
+    if (this.#stopped || this.#retryTimer !== undefined) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(MAX_RETRY_MS, delay * 2);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#options.heartbeat().catch(() => {}).then(() => this.trigger());
+    }, delay);
+    (this.#retryTimer as { unref?: () => void }).unref?.();
   }
 }

@@ -12,6 +12,10 @@ import { parse as parseYaml } from "yaml";
 const port = v.pipe(v.number(), v.integer(), v.minValue(0, "must be 0 to 65535"), v.maxValue(65535, "must be 0 to 65535"));
 const positive = v.pipe(v.number(), v.integer(), v.minValue(1, "must be at least 1"));
 const host = v.pipe(v.string(), v.minLength(1, "must not be empty"));
+const percent = v.pipe(v.number(), v.integer(), v.minValue(1, "must be 1 to 100"), v.maxValue(100, "must be 1 to 100"));
+/** RocketMQ's deleteWhen: hours 0-23 separated by ";", or "*". */
+const DELETE_WHEN = /^\s*(\*|([01]?\d|2[0-3])(\s*;\s*([01]?\d|2[0-3]))*)\s*$/;
+const DELETE_WHEN_TEXT = 'expected hours 0 to 23 separated by ";" (e.g. "04" or "01;02;03"), or "*"';
 const address = v.pipe(v.string(), v.regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, "expected host:port"));
 
 const NameServerSection = v.strictObject({
@@ -39,7 +43,21 @@ const BrokerSection = v.strictObject({
   flushMode: v.optional(v.picklist(["async", "sync"], 'expected "async" or "sync"'), "async"),
   flushIntervalMs: v.optional(positive, 500),
   commitLogSegmentSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(65536, "must be at least 65536")), 1024 ** 3),
+  /** Messages are kept (served) this long unless their topic sets its own retentionHours. */
   fileReservedTimeHours: v.optional(positive, 72),
+  /** Hours of the day (local time) segments are deleted for age, ";"-separated as RocketMQ's deleteWhen ("04", "01;02;03"), or "*". */
+  deleteWhen: v.optional(
+    v.union([
+      v.pipe(v.string(), v.regex(DELETE_WHEN, DELETE_WHEN_TEXT)),
+      // One hour written as a number (YAML `deleteWhen: 4`, RMQ_BROKER_DELETE_WHEN=04).
+      v.pipe(v.number(), v.integer(), v.minValue(0, DELETE_WHEN_TEXT), v.maxValue(23, DELETE_WHEN_TEXT), v.transform(String)),
+    ], DELETE_WHEN_TEXT),
+    "04",
+  ),
+  /** Above this percent of the data disk in use, the oldest segments are deleted even if young. */
+  diskHighWaterPercent: v.optional(percent, 75),
+  /** At or above this percent of the data disk in use, sends are refused with a retryable error. */
+  diskHardLimitPercent: v.optional(percent, 90),
   autoCreateTopicEnable: v.optional(v.boolean()),
   defaultTopicQueueNums: v.optional(v.pipe(positive, v.maxValue(1024, "must be at most 1024")), 8),
   maxMessageSize: v.optional(v.pipe(positive, v.maxValue(64 * 1024 * 1024, "must be at most 64 MiB")), 4 * 1024 * 1024),

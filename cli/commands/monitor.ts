@@ -37,6 +37,8 @@ interface TopicRow {
   queues: number;
   messages: number;
   maxOffset: number;
+  /** Over the broker's trailing window; null from a NameServer-only admin API. */
+  tps: { in: number; out: number } | null;
 }
 
 /** One reading of the cluster. */
@@ -61,27 +63,13 @@ async function snapshot(client: AdminClient, all: boolean): Promise<Snapshot> {
   };
 }
 
-/** Messages written per second per topic, from two readings. */
-function topicRates(previous: Snapshot | undefined, current: Snapshot): Map<string, number> {
-  const rates = new Map<string, number>();
-  if (previous === undefined) return rates;
-  const seconds = (current.at - previous.at) / 1000;
-  const before = new Map(previous.topics.map((t) => [t.topic, t.maxOffset]));
-  for (const t of current.topics) {
-    const was = before.get(t.topic);
-    if (was !== undefined && seconds > 0) rates.set(t.topic, Math.max(0, Math.round(((t.maxOffset - was) / seconds) * 10) / 10));
-  }
-  return rates;
-}
-
-function render(server: string, current: Snapshot | undefined, previous: Snapshot | undefined, error: string | undefined, rows: number): string {
+function render(server: string, current: Snapshot | undefined, error: string | undefined, rows: number): string {
   const out: string[] = [`rmq monitor  ${server}  ${formatTime(Date.now())}  (q or Ctrl-C quits)`, ""];
   if (error !== undefined) out.push(`! ${error}`, "");
   if (current !== undefined) {
     const { cluster } = current;
     out.push(`Brokers (${cluster.brokers.length})  version ${cluster.version}` + (cluster.nameServer === null ? "" : `  NameServer :${cluster.nameServer.port}, ${cluster.nameServer.topics} routed topics`));
     out.push(table(BROKER_COLUMNS, cluster.brokers).trimEnd(), "");
-    const rates = topicRates(previous, current);
     const room = Math.max(3, Math.floor((rows - 12 - cluster.brokers.length) / 2));
     const topics = current.topics.slice(0, room);
     out.push(`Topics (${current.topics.length})`);
@@ -90,7 +78,7 @@ function render(server: string, current: Snapshot | undefined, previous: Snapsho
       { header: "QUEUES", cell: (t: TopicRow) => t.queues, right: true },
       { header: "MESSAGES", cell: (t: TopicRow) => t.messages, right: true },
       { header: "WRITTEN", cell: (t: TopicRow) => t.maxOffset, right: true },
-      { header: "IN/S", cell: (t: TopicRow) => rates.get(t.topic) ?? "-", right: true },
+      { header: "IN/S", cell: (t: TopicRow) => t.tps?.in ?? "-", right: true },
     ], topics).trimEnd());
     if (current.topics.length > topics.length) out.push(`… ${current.topics.length - topics.length} more`);
     out.push("", `Consumer groups (${current.groups.length})`);
@@ -127,16 +115,13 @@ export const monitor: Command = {
       stdin.resume();
       stdin.on("data", onKey);
     }
-    let previous: Snapshot | undefined;
     let current: Snapshot | undefined;
     let iterations = 0;
     try {
       while (!done) {
         let error: string | undefined;
         try {
-          const next = await snapshot(client, flags.all);
-          previous = current;
-          current = next;
+          current = await snapshot(client, flags.all);
         } catch (e) {
           error = (e as Error).message;
         }
@@ -144,7 +129,7 @@ export const monitor: Command = {
         if (flags.json) {
           await write(JSON.stringify(error === undefined ? current : { at: Date.now(), error }) + "\n");
         } else {
-          const frame = render(client.base, current, previous, error, process.stdout.rows ?? 40);
+          const frame = render(client.base, current, error, process.stdout.rows ?? 40);
           await write(interactive ? `\x1b[H\x1b[2J${frame}` : `${frame}\n`);
         }
         if (flags.iterations !== undefined && ++iterations >= flags.iterations) break;

@@ -25,23 +25,38 @@ export const MESSAGE_COLUMNS = [
   { header: "BODY", cell: (m: MessageView) => (m.bodyEncoding === "base64" ? `<${m.bodySize} bytes binary>` : clip(m.body, 50)) },
 ];
 
+/** How `msg get` found a message. */
+interface Lookup {
+  by: "offsetId" | "uniqueKey";
+  /** Set for a unique key: how far the bounded scan looked. */
+  note?: string;
+}
+
 const get = {
-  summary: "Show one message by its message id",
+  summary: "Show one message by its message id or unique key",
   async run(args: string[]) {
     const flags = parse({
-      usage: "rmq msg get --id <msgId> [flags]",
-      summary: "Shows a stored message: where it is, when it was born and stored, its properties and its body.",
-      flags: { id: { description: "Offset message id (32 or 56 hex characters)", valueName: "msgId", short: "i" }, ...ADMIN_FLAGS },
+      usage: "rmq msg get --id <msgId> [--topic <topic>] [flags]",
+      summary: "Shows a stored message: where it is, when it was born and stored, its properties and its body. The id is the " +
+        "offset message id (what the broker answers a send) or the unique key (what RocketMQ clients show as the message id); " +
+        "a unique key is found by a bounded scan of the newest messages, which the answer reports.",
+      flags: {
+        id: { description: "Offset message id (32 or 56 hex characters) or unique key (32 hex characters)", valueName: "msgId", short: "i" },
+        topic: { description: "Look for a unique key in this topic only (default: every topic)", valueName: "topic", short: "t" },
+        ...ADMIN_FLAGS,
+      },
       schema: v.object({
-        id: v.pipe(v.string(), v.regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{56})$/, "expected an offset message id: 32 or 56 hex characters")),
+        id: v.pipe(v.string(), v.regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{56})$/, "expected an offset message id (32 or 56 hex characters) or a unique key (32 hex characters)")),
+        topic: v.optional(TopicName),
         ...ADMIN_ENTRIES,
       }),
     }, args);
-    const { message: m } = await adminClient(flags).get<{ message: MessageView }>(`/api/messages/${segment(flags.id)}`);
+    const { message: m, lookup } = await adminClient(flags).get<{ message: MessageView; lookup: Lookup }>(`/api/messages/${segment(flags.id)}`, { topic: flags.topic });
     if (flags.json) {
-      await printJson({ message: m });
+      await printJson({ message: m, lookup });
       return 0;
     }
+    if (lookup.note !== undefined) await write(`${lookup.note}\n\n`);
     await write(keyValues([
       ["Message id", m.msgId],
       ["Topic", m.topic],

@@ -19,6 +19,7 @@ interface TopicSummary {
   writeQueueNums: number | null;
   perm: string | null;
   order: boolean;
+  retentionHours: number | null;
   queues: number;
   messages: number;
   maxOffset: number;
@@ -31,6 +32,7 @@ const TOPIC_COLUMNS = [
   { header: "QUEUES(R/W)", cell: (t: TopicSummary) => t.readQueueNums === null ? "-" : `${t.readQueueNums}/${t.writeQueueNums}`, right: true },
   { header: "PERM", cell: (t: TopicSummary) => t.perm },
   { header: "ORDER", cell: (t: TopicSummary) => (t.order ? "yes" : "no") },
+  { header: "RETENTION", cell: (t: TopicSummary) => (t.retentionHours === null ? "default" : `${t.retentionHours}h`) },
   { header: "MESSAGES", cell: (t: TopicSummary) => t.messages, right: true },
   { header: "WRITTEN", cell: (t: TopicSummary) => t.maxOffset, right: true },
   { header: "BROKERS", cell: (t: TopicSummary) => t.brokers.join(",") },
@@ -66,6 +68,7 @@ const create = {
         "write-queues": { description: "Write queue count", valueName: "n" },
         perm: { description: "Permission: rw, r, w or - (no access)", valueName: "perm" },
         order: { description: "Mark the topic as ordered", type: "boolean" },
+        "retention-hours": { description: "Serve the topic's messages this long (0: the broker's fileReservedTimeHours)", valueName: "h" },
         ...ADMIN_FLAGS,
       },
       schema: v.object({
@@ -75,6 +78,7 @@ const create = {
         writeQueues: v.optional(integerFlag(1, 1024)),
         perm: v.optional(v.pipe(v.picklist(["rw", "r", "w", "-"], "expected rw, r, w or -"), v.transform((p) => (p === "-" ? "" : p)))),
         order: v.optional(v.boolean()),
+        retentionHours: v.optional(integerFlag(0, 87_600)),
         ...ADMIN_ENTRIES,
       }),
     }, args);
@@ -85,11 +89,13 @@ const create = {
       writeQueueNums: flags.writeQueues,
       perm: flags.perm,
       order: flags.order,
+      retentionHours: flags.retentionHours,
     });
     if (flags.json) await printJson(result);
     else {
       const t = result.topic;
-      await write(`${result.created ? "Created" : "Updated"} topic "${t.topic}": ${t.readQueueNums} read / ${t.writeQueueNums} write queues, perm ${t.perm}${t.order ? ", ordered" : ""}\n`);
+      const retention = t.retentionHours === null ? "" : `, retention ${t.retentionHours} h`;
+      await write(`${result.created ? "Created" : "Updated"} topic "${t.topic}": ${t.readQueueNums} read / ${t.writeQueueNums} write queues, perm ${t.perm}${t.order ? ", ordered" : ""}${retention}\n`);
     }
     return 0;
   },

@@ -5,12 +5,21 @@
  * @module
  */
 
+import { AUTO_CREATE_TOPIC_KEY } from "../protocol/request_code.ts";
+
 /** Prefix of a group's retry topic. */
 export const RETRY_GROUP_TOPIC_PREFIX = "%RETRY%";
 /** Prefix of a group's dead-letter topic. */
 export const DLQ_GROUP_TOPIC_PREFIX = "%DLQ%";
 /** Where delayed messages wait, one queue per delay level (queue id = level - 1). */
 export const SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX";
+/** Where transactional half messages wait (RocketMQ's name). */
+export const TRANSACTION_HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC";
+/**
+ * Topics only the broker itself writes to and nobody may create or delete: the auto-create
+ * template (`TBW102`), the schedule topic and the transaction half topic.
+ */
+export const SYSTEM_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY, SCHEDULE_TOPIC, TRANSACTION_HALF_TOPIC]);
 /** RocketMQ's default delay levels; level 1 is the first. */
 export const DEFAULT_DELAY_LEVELS = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
 

@@ -183,6 +183,9 @@ export const UpdateConsumerOffsetHeader = v.object({
 });
 export type UpdateConsumerOffsetHeader = v.InferOutput<typeof UpdateConsumerOffsetHeader>;
 
+/** A topic's own retention in hours: 1 hour to 10 years. */
+export const RetentionHours = v.pipe(int, v.minValue(1, "must be at least 1 hour"), v.maxValue(87_600, "must be at most 87600 hours (10 years)"));
+
 /** UPDATE_AND_CREATE_TOPIC request. */
 export const CreateTopicHeader = v.object({
   topic: TopicName,
@@ -190,6 +193,8 @@ export const CreateTopicHeader = v.object({
   writeQueueNums: v.optional(v.pipe(int, v.minValue(1), v.maxValue(1024)), 4),
   perm: v.optional(v.pipe(int, v.minValue(0), v.maxValue(15)), 6),
   order: v.optional(v.boolean(), false),
+  /** The topic's own retention; absent: the broker's fileReservedTimeHours. */
+  retentionHours: v.optional(RetentionHours),
 });
 export type CreateTopicHeader = v.InferOutput<typeof CreateTopicHeader>;
 
@@ -211,6 +216,8 @@ export const TopicConfig = v.object({
   writeQueueNums: v.pipe(int, v.minValue(0), v.maxValue(1024)),
   perm: v.pipe(int, v.minValue(0), v.maxValue(15)),
   order: v.optional(v.boolean(), false),
+  /** Messages older than this are no longer served; absent: the broker's fileReservedTimeHours. */
+  retentionHours: v.optional(RetentionHours),
 });
 export type TopicConfig = v.InferOutput<typeof TopicConfig>;
 

@@ -233,7 +233,8 @@ export const DASHBOARD_SCRIPT = String.raw`
         h("td", null, h("span", { className: "mono", text: t.topic }), " ", kindTag(t.kind)),
         num(fmtInt(t.queues)), td(t.perm === null ? "–" : t.perm),
         h("td", { className: "num messages", text: fmtInt(t.messages) }),
-        h("td", null, h("button", { className: "danger", type: "button", text: "Delete", onclick: guard(function (event) {
+        // The broker refuses to delete its system topics: no button to press.
+        h("td", null, t.kind === "system" ? null : h("button", { className: "danger", type: "button", text: "Delete", onclick: guard(function (event) {
           event.stopPropagation();
           if (!confirm("Delete topic \"" + t.topic + "\" and its queues?")) return;
           return api("DELETE", "/api/topics/" + encodeURIComponent(t.topic)).then(function () {
@@ -411,7 +412,8 @@ export const DASHBOARD_SCRIPT = String.raw`
     var data = await api("GET", "/api/messages/" + encodeURIComponent(msgId));
     var detail = $("message-detail");
     detail.hidden = false;
-    detail.textContent = JSON.stringify(data.message, null, 2);
+    // A unique key is found by a bounded scan: say how far it looked.
+    detail.textContent = (data.lookup && data.lookup.note ? data.lookup.note + "\n\n" : "") + JSON.stringify(data.message, null, 2);
   }
 
   async function searchKey() {

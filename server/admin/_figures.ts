@@ -6,8 +6,7 @@
  */
 import { statfsSync } from "node:fs";
 import { readStoreTimestamp } from "../../core/model/record.ts";
-import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SCHEDULE_TOPIC } from "../../core/model/system_topics.ts";
-import { AUTO_CREATE_TOPIC_KEY } from "../../core/protocol/request_code.ts";
+import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import type { AdminState } from "./_state.ts";
 
@@ -21,7 +20,7 @@ export type TopicKind = "normal" | "retry" | "dlq" | "system";
 export function topicKind(topic: string): TopicKind {
   if (topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) return "retry";
   if (topic.startsWith(DLQ_GROUP_TOPIC_PREFIX)) return "dlq";
-  if (topic === AUTO_CREATE_TOPIC_KEY || topic === SCHEDULE_TOPIC || topic === "RMQ_SYS_TRANS_HALF_TOPIC") return "system";
+  if (SYSTEM_TOPICS.has(topic)) return "system";
   return "normal";
 }
 
@@ -159,7 +158,7 @@ export function describeLocalBroker(state: AdminState, ctx: BrokerContext, conne
       segments: store.segmentCount,
     },
     writeFailure: store.writeFailure ?? null,
-    tps: state.tps.sample(now, ctx.stats.messagesIn, ctx.stats.messagesOut),
+    tps: ctx.traffic.rates(now),
     totals: {
       messagesIn: ctx.stats.messagesIn,
       bytesIn: ctx.stats.bytesIn,

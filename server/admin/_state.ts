@@ -14,7 +14,6 @@ import type { BrokerContext } from "../broker/context.ts";
 import type { NameServer } from "../namesrv/name_server.ts";
 import { httpError } from "./_http.ts";
 import type { AclRules } from "../acl/acl_rules.ts";
-import { TpsMeter } from "./_tps.ts";
 
 /** The parts of a running broker the admin app reads. `startBroker`'s `Broker` fits. */
 export interface AdminBrokerView {
@@ -66,8 +65,6 @@ export interface AdminAppOptions {
 export interface AdminState {
   readonly options: AdminAppOptions;
   readonly now: () => number;
-  /** Messages in/out per second over a short sliding window. */
-  readonly tps: TpsMeter;
   /** Process start, for the uptime of a NameServer-only process. */
   readonly startedAt: number;
 }
@@ -80,7 +77,7 @@ export interface AdminState {
  */
 export function createAdminState(options: AdminAppOptions): AdminState {
   const now = options.now ?? Date.now;
-  return { options, now, tps: new TpsMeter({ startedAt: options.broker?.context.startedAt ?? now() }), startedAt: now() };
+  return { options, now, startedAt: now() };
 }
 
 /**

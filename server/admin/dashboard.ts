@@ -133,7 +133,7 @@ export function dashboardHtml(options: { version: string; tokenRequired: boolean
       <button type="button" class="secondary" id="browse-next">Newer ▶</button>
     </form>
     <form class="inline" id="search-form">
-      <label>Message id <input name="msgId" size="36" placeholder="7F0000010000…"></label>
+      <label>Message id or unique key <input name="msgId" size="36" placeholder="7F0000010000…"></label>
       <button type="submit" class="secondary">Find by id</button>
       <label>Key <input name="key" placeholder="order-1"></label>
       <button type="button" class="secondary" id="search-key">Find by key in topic</button>

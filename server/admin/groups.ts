@@ -33,7 +33,16 @@ function groupNames(ctx: BrokerContext): string[] {
   const names = new Set<string>();
   for (const [, group] of ctx.offsets.entries()) names.add(group);
   for (const group of ctx.consumers.groups()) names.add(group);
+  for (const group of ctx.stats.deadLetters.keys()) names.add(group);
   return [...names].sort();
+}
+
+/** Messages the group moved to its dead-letter topic since the broker started, in all and per original topic. */
+function deadLettersOf(ctx: BrokerContext, group: string): { total: number; byTopic: Record<string, number> } {
+  const byTopic = ctx.stats.deadLetters.get(group) ?? new Map<string, number>();
+  let total = 0;
+  for (const n of byTopic.values()) total += n;
+  return { total, byTopic: Object.fromEntries([...byTopic].sort(([a], [z]) => (a < z ? -1 : 1))) };
 }
 
 function subscribedTopics(ctx: BrokerContext, group: string): string[] {
@@ -62,6 +71,7 @@ export function groupRoutes(state: AdminState): Hono {
         topics: [...new Set(queues.map((q) => q.topic))],
         totalLag,
         inconsistent: info?.inconsistency !== undefined,
+        deadLetters: deadLettersOf(ctx, group).total,
       };
     });
     return c.json({ groups });
@@ -75,7 +85,8 @@ export function groupRoutes(state: AdminState): Hono {
     const info = ctx.consumers.groupInfo(group);
     const topics = subscribedTopics(ctx, group).filter((topic) => access.subscribe(topic) === undefined);
     const { queues, totalLag } = groupLag(ctx, group, topics);
-    if (info === undefined && queues.length === 0) {
+    const deadLetters = deadLettersOf(ctx, group);
+    if (info === undefined && queues.length === 0 && deadLetters.total === 0) {
       throw httpError(404, "NOT_FOUND", `Consumer group "${group}" has no offsets and no online members on broker "${ctx.brokerName}"`);
     }
     return c.json({
@@ -87,6 +98,7 @@ export function groupRoutes(state: AdminState): Hono {
       subscriptions: info?.subscriptions ?? [],
       inconsistency: info?.inconsistency ?? null,
       totalLag,
+      deadLetters,
       queues: queues.map((q) => ({ brokerName: ctx.brokerName, ...q })),
     });
   });

@@ -15,7 +15,7 @@ import { GroupName, TopicName } from "../../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import { sendMessageProcessor } from "../broker/processors/send.ts";
-import { queueIdsOf } from "./_figures.ts";
+import { queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, integerParam, jsonBody, validate } from "./_http.ts";
 import { messageJson } from "./_message_json.ts";
 import { type AdminState, localRequest, replyError, requireBroker } from "./_state.ts";
@@ -23,7 +23,7 @@ import { accessOfRequest, authorize } from "./_auth.ts";
 
 /** Most messages a browse page returns. */
 export const MAX_PAGE = 100;
-/** Most messages a key search reads (there is no key index yet). */
+/** Most messages a key or unique-key search reads (there is no key index yet). */
 export const KEY_SCAN_LIMIT = 20_000;
 /** Body bytes shown per message in lists. */
 const LIST_BODY_BYTES = 2048;
@@ -32,9 +32,17 @@ const SCAN_STEP = 256;
 
 const ENCODER = new TextEncoder();
 
+const OffsetMessageId = v.pipe(v.string(), v.regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{56})$/, "expected an offset message id: 32 or 56 hex characters"));
+
 const MessageIdParam = v.object({
-  msgId: v.pipe(v.string(), v.regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{56})$/, "expected an offset message id: 32 or 56 hex characters")),
+  msgId: v.pipe(
+    v.string(),
+    v.regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{56})$/, "expected a message id: an offset id (32 or 56 hex characters) or a unique key (32 hex characters)"),
+  ),
 });
+
+/** Narrows a unique-key lookup to one topic. */
+const FindQuery = v.object({ topic: v.optional(TopicName) });
 
 const BrowseParams = v.object({ topic: TopicName, queueId: integerParam(0, 0x7fffffff) });
 
@@ -62,7 +70,7 @@ const SendBody = v.object({
   queueId: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(-1), v.maxValue(0x7fffffff)), -1),
 });
 
-const ResendBody = v.object({ msgId: MessageIdParam.entries.msgId });
+const ResendBody = v.object({ msgId: OffsetMessageId });
 
 /** Properties the broker sets while a message moves through retry, delay and DLQ topics. */
 const TRANSIT_PROPERTIES: readonly string[] = [
@@ -76,27 +84,122 @@ const TRANSIT_PROPERTIES: readonly string[] = [
   MessageConst.MAX_OFFSET,
 ];
 
-/** Finds a message by offset message id in the local store. */
-function lookUp(ctx: BrokerContext, msgId: string): MessageExt {
+/** What an offset message id says about a message of the local store. */
+type OffsetLookup = { message: MessageExt } | { otherHost: string } | { missing: true };
+
+/** Looks an offset message id up directly: its host must be this broker, its offset a record with that id. */
+function lookUpOffsetId(ctx: BrokerContext, msgId: string): OffsetLookup {
   let decoded: ReturnType<typeof decodeOffsetMessageId>;
   try {
     decoded = decodeOffsetMessageId(msgId);
-  } catch (error) {
-    throw httpError(400, "BAD_REQUEST", (error as Error).message);
+  } catch {
+    // Not an offset id (a unique key decodes to an offset beyond 2^53).
+    return { missing: true };
   }
   const { host } = decoded;
-  if (host.address !== ctx.storeHost.address || host.port !== ctx.storeHost.port) {
+  if (host.address !== ctx.storeHost.address || host.port !== ctx.storeHost.port) return { otherHost: `${host.address}:${host.port}` };
+  const message = ctx.store.lookMessageByOffset(decoded.commitLogOffset);
+  return message !== undefined && message.msgId === msgId.toUpperCase() ? { message } : { missing: true };
+}
+
+/** Finds a dead letter to re-send by its offset message id. */
+function lookUp(ctx: BrokerContext, msgId: string): MessageExt {
+  const found = lookUpOffsetId(ctx, msgId);
+  if ("message" in found) return found.message;
+  if ("otherHost" in found) {
     throw httpError(
       404,
       "NOT_FOUND",
-      `Message "${msgId}" was stored by the broker at ${host.address}:${host.port}, not by "${ctx.brokerName}" (${ctx.storeHost.address}:${ctx.storeHost.port}): ask its admin endpoint`,
+      `Message "${msgId}" was stored by the broker at ${found.otherHost}, not by "${ctx.brokerName}" (${ctx.storeHost.address}:${ctx.storeHost.port}): ask its admin endpoint`,
     );
   }
-  const message = ctx.store.lookMessageByOffset(decoded.commitLogOffset);
-  if (message === undefined || message.msgId !== msgId.toUpperCase()) {
-    throw httpError(404, "NOT_FOUND", `No message "${msgId}" on broker "${ctx.brokerName}": it never existed or retention deleted it`);
+  throw httpError(404, "NOT_FOUND", `No message "${msgId}" on broker "${ctx.brokerName}": it never existed or retention deleted it`);
+}
+
+/** How far a bounded scan of the newest messages of some queues looked. */
+interface ScanExtent {
+  /** Messages read. */
+  scanned: number;
+  /** Queues looked at. */
+  queues: number;
+  /** Newest messages read per queue, at most. */
+  perQueue: number;
+  /** Whether every stored message of those queues was read. */
+  complete: boolean;
+}
+
+/**
+ * Reads the newest messages of every queue of some topics, up to `limit` in all (split evenly over
+ * the queues), and keeps those `match` accepts. There is no key index yet, so this is how keys and
+ * unique keys are found.
+ */
+function scanNewest(ctx: BrokerContext, topics: readonly string[], limit: number, match: (m: MessageExt) => boolean): ScanExtent & { found: MessageExt[] } {
+  const queues = topics.flatMap((topic) => queueIdsOf(ctx, topic).map((queueId) => ({ topic, queueId })));
+  const perQueue = Math.max(1, Math.floor(limit / Math.max(1, queues.length)));
+  const found: MessageExt[] = [];
+  let scanned = 0;
+  let complete = true;
+  for (const { topic, queueId } of queues) {
+    const min = ctx.store.getMinOffset(topic, queueId);
+    const max = ctx.store.getMaxOffset(topic, queueId);
+    const from = Math.max(min, max - perQueue);
+    if (from > min) complete = false;
+    for (let offset = from; offset < max;) {
+      const result = ctx.store.getMessage(topic, queueId, offset, Math.min(SCAN_STEP, max - offset));
+      if (result.body === undefined || result.count === 0) break;
+      for (const message of decodeRecords(result.body)) {
+        scanned++;
+        if (match(message)) found.push(message);
+      }
+      offset = result.nextBeginOffset;
+    }
   }
-  return message;
+  return { found, scanned, queues: queues.length, perQueue, complete };
+}
+
+/** How far a scan looked, in words. */
+function extentText(extent: ScanExtent): string {
+  return extent.complete
+    ? `all ${extent.scanned} stored messages of ${extent.queues} queue(s)`
+    : `the newest ${extent.perQueue} messages of each of ${extent.queues} queue(s) (${extent.scanned} messages)`;
+}
+
+/**
+ * Finds a message by either id RocketMQ clients know: the offset message id (store host and
+ * CommitLog offset) is looked up directly; a unique key (the producer's `UNIQ_KEY`, what RocketMQ
+ * clients show as the message id) by a bounded scan of the newest messages, which the answer
+ * reports; only topics `readable` accepts are scanned. Of several copies of a unique key (retries,
+ * dead letters) the first stored is shown.
+ */
+function findById(ctx: BrokerContext, id: string, topic: string | undefined, readable: (topic: string) => boolean) {
+  const direct = lookUpOffsetId(ctx, id);
+  if ("message" in direct) return { message: messageJson(direct.message), lookup: { by: "offsetId" } };
+  const elsewhere = "otherHost" in direct ? ` (as an offset message id it names the broker at ${direct.otherHost}: ask its admin endpoint)` : "";
+  if (id.length !== 32) throw httpError(404, "NOT_FOUND", `No message "${id}" on broker "${ctx.brokerName}"${elsewhere}: it never existed or retention deleted it`);
+  if (topic !== undefined && queueIdsOf(ctx, topic).length === 0) throw httpError(404, "NOT_FOUND", `Topic "${topic}" does not exist on broker "${ctx.brokerName}"`);
+  const key = id.toUpperCase();
+  const scan = scanNewest(ctx, topic === undefined ? ctx.store.topics().filter(readable) : [topic], KEY_SCAN_LIMIT, (m) => m.uniqueKey?.toUpperCase() === key);
+  const { found, ...extent } = scan;
+  if (found.length === 0) {
+    throw httpError(
+      404,
+      "NOT_FOUND",
+      `No message "${id}" on broker "${ctx.brokerName}"${elsewhere}: no offset message id matches, and no unique key within ${extentText(extent)}` +
+        `${topic === undefined ? "" : ` of topic "${topic}"`} (a bounded scan: there is no key index yet)`,
+    );
+  }
+  found.sort((a, b) => a.commitLogOffset - b.commitLogOffset);
+  const first = found.find((m) => topicKind(m.topic) === "normal") ?? found[0]!;
+  return {
+    message: messageJson(first),
+    lookup: {
+      by: "uniqueKey",
+      boundedScan: true,
+      ...extent,
+      matches: found.length,
+      note: `Found by unique key in ${extentText(extent)} (a bounded scan: there is no key index yet)`,
+    },
+  };
 }
 
 /**
@@ -135,13 +238,14 @@ export function messageRoutes(state: AdminState): Hono {
 
   app.get("/messages/:msgId", (c) => {
     const { msgId } = validate(MessageIdParam, c.req.param(), "path");
-    const ctx = requireBroker(state);
-    const message = lookUp(ctx, msgId);
+    const { topic } = validate(FindQuery, c.req.query(), "query");
     const access = accessOfRequest(c);
-    if (access.subscribe(message.topic) !== undefined) {
+    if (topic !== undefined) authorize(access.subscribe(topic));
+    const found = findById(requireBroker(state), msgId, topic, (t) => access.subscribe(t) === undefined);
+    if (access.subscribe(found.message.topic) !== undefined) {
       authorize(`Account "${access.accessKey}" may not read message "${msgId}": it may not subscribe to the message's topic`);
     }
-    return c.json({ message: messageJson(message) });
+    return c.json(found);
   });
 
   app.get("/messages", (c) => {
@@ -150,26 +254,12 @@ export function messageRoutes(state: AdminState): Hono {
     const ctx = requireBroker(state);
     const queueIds = queueIdsOf(ctx, query.topic);
     if (queueIds.length === 0) throw httpError(404, "NOT_FOUND", `Topic "${query.topic}" does not exist on broker "${ctx.brokerName}"`);
-    // Without a key index, read the newest messages of each queue, newest first, up to the bound.
-    const perQueue = Math.max(1, Math.floor(KEY_SCAN_LIMIT / queueIds.length));
-    const found: MessageExt[] = [];
-    let scanned = 0;
-    let complete = true;
-    for (const queueId of queueIds) {
-      const min = ctx.store.getMinOffset(query.topic, queueId);
-      const max = ctx.store.getMaxOffset(query.topic, queueId);
-      const from = Math.max(min, max - perQueue);
-      if (from > min) complete = false;
-      for (let offset = from; offset < max;) {
-        const result = ctx.store.getMessage(query.topic, queueId, offset, Math.min(SCAN_STEP, max - offset));
-        if (result.body === undefined || result.count === 0) break;
-        for (const message of decodeRecords(result.body)) {
-          scanned++;
-          if (message.keys.includes(query.key) || message.uniqueKey === query.key) found.push(message);
-        }
-        offset = result.nextBeginOffset;
-      }
-    }
+    const { found, scanned, complete, perQueue } = scanNewest(
+      ctx,
+      [query.topic],
+      KEY_SCAN_LIMIT,
+      (message) => message.keys.includes(query.key) || message.uniqueKey === query.key,
+    );
     found.sort((a, b) => b.storeTimestamp - a.storeTimestamp || b.commitLogOffset - a.commitLogOffset);
     return c.json({
       topic: query.topic,

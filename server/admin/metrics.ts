@@ -60,6 +60,12 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   out.family("rocketmq_messages_out_total", "counter", "Messages handed to consumers by pulls, per topic", topics.map(([topic, t]) => [{ ...b, topic }, t.messagesOut]));
   out.family("rocketmq_bytes_out_total", "counter", "Stored bytes handed to consumers by pulls, per topic", topics.map(([topic, t]) => [{ ...b, topic }, t.bytesOut]));
   out.family("rocketmq_send_errors_total", "counter", "Sends the store refused or failed", [[b, stats.sendErrors]]);
+  const deadLetters: Array<[Labels, number]> = [];
+  for (const group of [...stats.deadLetters.keys()].sort()) {
+    const byTopic = stats.deadLetters.get(group)!;
+    for (const topic of [...byTopic.keys()].sort()) deadLetters.push([{ ...b, group, topic }, byTopic.get(topic)!]);
+  }
+  out.family("rocketmq_dead_letters_total", "counter", "Messages moved to a consumer group's dead-letter topic, per group and original topic", deadLetters);
   const latency = stats.sendLatency;
   out.histogram(
     "rocketmq_send_latency_seconds",
@@ -76,6 +82,15 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   out.family("rocketmq_commitlog_unflushed_bytes", "gauge", "Bytes written but not yet fsynced (flush backlog)", [[b, store.commitLogMaxOffset - store.flushedOffset]]);
   out.family("rocketmq_commitlog_segments", "gauge", "CommitLog segment files", [[b, store.segmentCount]]);
   out.family("rocketmq_store_write_failed", "gauge", "1 when the store stopped accepting writes after an I/O error", [[b, store.writeFailure === undefined ? 0 : 1]]);
+  out.family("rocketmq_commitlog_segments_deleted_total", "counter", "CommitLog segments deleted: past retention (time) or above the disk high-water mark (disk)", [
+    [{ ...b, reason: "time" }, store.deletedSegments.time],
+    [{ ...b, reason: "disk" }, store.deletedSegments.disk],
+  ]);
+  if (store.disk !== undefined) {
+    out.family("rocketmq_disk_used_ratio", "gauge", "Share of the data disk in use (0 to 1), as of the store's last reading", [[b, store.disk.usedPercent / 100]]);
+    out.family("rocketmq_store_disk_full", "gauge", "1 while sends are refused because the data disk is at or above diskHardLimitPercent", [[b, store.disk.refusingWrites ? 1 : 0]]);
+    out.family("rocketmq_store_disk_refused_total", "counter", "Messages refused because the data disk was at or above diskHardLimitPercent", [[b, store.disk.refusedPuts]]);
+  }
   const dataDir = state.options.dataDir;
   const free = dataDir === undefined ? undefined : (state.options.freeDisk ?? freeDiskOf)(dataDir);
   if (free !== undefined) out.family("rocketmq_disk_free_bytes", "gauge", "Free bytes on the file system of the data directory", [[b, free]]);

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import * as v from "valibot";
-import { TopicName } from "../../core/protocol/headers.ts";
+import { RetentionHours, TopicName } from "../../core/protocol/headers.ts";
 import { Perm, RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import { createTopicProcessor, deleteTopicProcessor } from "../broker/processors/topics.ts";
@@ -34,6 +34,8 @@ const CreateTopicBody = v.object({
   writeQueueNums: v.optional(QueueNums),
   perm: v.optional(PermInput),
   order: v.optional(v.boolean()),
+  /** The topic's own retention in hours; 0 goes back to the broker's fileReservedTimeHours. */
+  retentionHours: v.optional(v.union([v.literal(0), RetentionHours], "expected 0 (the broker's retention) or hours from 1 to 87600")),
 });
 
 /** Path parameters naming a topic. */
@@ -44,7 +46,7 @@ export function permText(perm: number): string {
   return `${perm & Perm.READ ? "r" : "-"}${perm & Perm.WRITE ? "w" : "-"}`;
 }
 
-function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: string[]) {
+function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: string[], now: number) {
   const config = ctx?.topics.get(topic);
   let messages = 0;
   let maxOffset = 0;
@@ -64,11 +66,15 @@ function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: st
     writeQueueNums: config?.writeQueueNums ?? null,
     perm: config === undefined ? null : permText(config.perm),
     order: config?.order ?? false,
+    /** The topic's own retention; null: the broker's fileReservedTimeHours. */
+    retentionHours: config?.retentionHours ?? null,
     queues,
     /** Messages still stored (sum of max - min over the queues). */
     messages,
     /** Messages ever written (sum of max offsets). */
     maxOffset,
+    /** Messages in and out per second over the broker's trailing window. */
+    tps: ctx === undefined ? null : ctx.traffic.topicRates(topic, now),
     brokers,
   };
 }
@@ -97,7 +103,8 @@ export function topicRoutes(state: AdminState): Hono {
         names.set(topic, [...new Set([...(names.get(topic) ?? []), ...brokers])].sort());
       }
     }
-    const topics = [...names.keys()].sort().map((topic) => topicSummary(ctx, topic, names.get(topic)!));
+    const now = state.now();
+    const topics = [...names.keys()].sort().map((topic) => topicSummary(ctx, topic, names.get(topic)!, now));
     return c.json({ topics });
   });
 
@@ -108,23 +115,26 @@ export function topicRoutes(state: AdminState): Hono {
     const readQueueNums = body.readQueueNums ?? body.queueNums ?? existing?.readQueueNums ?? 4;
     const writeQueueNums = body.writeQueueNums ?? body.queueNums ?? existing?.writeQueueNums ?? 4;
     const perm = body.perm ?? existing?.perm ?? (Perm.READ | Perm.WRITE);
+    const retentionHours = body.retentionHours ?? existing?.retentionHours ?? 0;
     const reply = await localRequest(create!, RequestCode.UPDATE_AND_CREATE_TOPIC, {
       topic: body.topic,
       readQueueNums,
       writeQueueNums,
       perm,
       order: body.order ?? existing?.order ?? false,
+      ...(retentionHours === 0 ? {} : { retentionHours }),
     });
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
-    return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName]) }, existing === undefined ? 201 : 200);
+    return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName], state.now()) }, existing === undefined ? 201 : 200);
   });
 
   app.delete("/:topic", async (c) => {
     const { topic } = validate(TopicParam, c.req.param(), "path");
     const ctx = requireBroker(state);
     const reply = await localRequest(remove!, RequestCode.DELETE_TOPIC_IN_BROKER, { topic });
-    nameServer?.routeTable.deleteTopic(topic);
+    // A refused or failed delete leaves the route alone (deleting TBW102's would stop auto-creation).
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
+    nameServer?.routeTable.deleteTopic(topic);
     return c.json({ deleted: topic, broker: ctx.brokerName });
   });
 

@@ -42,6 +42,7 @@ import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight
 import { QueueLockManager } from "./queue_lock_manager.ts";
 import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
 import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
+import { TrafficWindow } from "./traffic_window.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { TlsServerOptions } from "../../core/remoting/transport.ts";
@@ -100,6 +101,14 @@ export interface BrokerOptions {
   commitLogSegmentSize?: number;
   /** Entries per ConsumeQueue file. @default 300000 */
   consumeQueueEntriesPerFile?: number;
+  /** Messages are kept this long unless their topic sets `retentionHours`. @default 72 */
+  fileReservedTimeHours?: number;
+  /** Hours of the day (local time) segments are deleted for age: `"04"`, `"01;02;03"`, `"*"`. @default "04" */
+  deleteWhen?: string;
+  /** Above this percent of the data disk in use, the oldest segments are deleted even if young. @default 75 */
+  diskHighWaterPercent?: number;
+  /** At or above this percent of the data disk in use, sends are refused (SERVICE_NOT_AVAILABLE). @default 90 */
+  diskHardLimitPercent?: number;
   /** Create unknown topics on first send. @default false */
   autoCreateTopicEnable?: boolean;
   /** Queues of the auto-create template topic. @default 8 */
@@ -151,6 +160,8 @@ export interface Broker {
   /** Stops accepting, finishes in-flight requests, flushes, unregisters and closes the store. */
   close(): Promise<void>;
 }
+
+const HOUR_MS = 3_600_000;
 
 function jsonFile<T>(storage: SegmentStorage, path: string, schema: v.GenericSchema<unknown, T>): JsonFile<T> {
   return new JsonFile<T>(path, {
@@ -261,8 +272,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const advertised = parseAddress(address);
   const storeHost: HostAddress = { address: advertised.host, port: advertised.port };
 
+  const configStorage = options.storage ?? new FileSegmentStorage();
+  const configDir = join(options.dataDir, "config");
+  const topics = new TopicConfigManager(jsonFile(configStorage, join(configDir, STATE_FILES.topics.file), TopicTable), {
+    autoCreateTopicEnable: options.autoCreateTopicEnable ?? false,
+    defaultTopicQueueNums: options.defaultTopicQueueNums,
+  });
+  let topicsWarning: string | undefined;
   let store: MessageStore;
   try {
+    // Topics first: the store applies their retention as it opens.
+    topicsWarning = loadState(topics, STATE_FILES.topics, join(configDir, STATE_FILES.topics.file));
     store = await MessageStore.open({
       dataDir: join(options.dataDir, "store"),
       storage: options.storage,
@@ -271,18 +291,21 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       commitLogSegmentSize: options.commitLogSegmentSize,
       consumeQueueEntriesPerFile: options.consumeQueueEntriesPerFile,
       maxMessageSize: options.maxMessageSize,
+      fileReservedTimeMs: options.fileReservedTimeHours === undefined ? undefined : options.fileReservedTimeHours * HOUR_MS,
+      topicRetentionMs: (topic) => {
+        const hours = topics.get(topic)?.retentionHours;
+        return hours === undefined ? undefined : hours * HOUR_MS;
+      },
+      deleteWhen: options.deleteWhen,
+      diskHighWaterPercent: options.diskHighWaterPercent,
+      diskHardLimitPercent: options.diskHardLimitPercent,
       storeHost,
+      log,
     });
   } catch (error) {
     await listener.close();
     throw error;
   }
-  const configStorage = options.storage ?? new FileSegmentStorage();
-  const configDir = join(options.dataDir, "config");
-  const topics = new TopicConfigManager(jsonFile(configStorage, join(configDir, STATE_FILES.topics.file), TopicTable), {
-    autoCreateTopicEnable: options.autoCreateTopicEnable ?? false,
-    defaultTopicQueueNums: options.defaultTopicQueueNums,
-  });
   const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(configDir, STATE_FILES.offsets.file), OffsetTable));
   let schedule: ScheduleMessageService;
   try {
@@ -295,7 +318,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     });
     const warnings = [
       store.stats.recovery.checkpointWarning,
-      loadState(topics, STATE_FILES.topics, join(configDir, STATE_FILES.topics.file)),
+      topicsWarning,
       loadState(offsets, STATE_FILES.offsets, join(configDir, STATE_FILES.offsets.file)),
       loadState(schedule, STATE_FILES.delayOffsets, join(configDir, STATE_FILES.delayOffsets.file)),
     ];
@@ -361,6 +384,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     locks.connectionClosed(c);
   };
   const stats: BrokerStats = createBrokerStats();
+  const startedAt = Date.now();
+  const traffic = new TrafficWindow(stats, { startedAt });
+  const trafficTimer = setInterval(() => traffic.sample(Date.now()), 1000);
+  (trafficTimer as { unref?: () => void }).unref?.();
   const ctx: BrokerContext = {
     clusterName: options.clusterName ?? "DefaultCluster",
     brokerName,
@@ -378,7 +405,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     locks,
     schedule,
     stats,
-    startedAt: Date.now(),
+    traffic,
+    startedAt,
     replication,
   };
 
@@ -461,6 +489,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       consumers.shutdown();
       await schedule.close().catch((error) => log(`Cannot save delay offsets: ${(error as Error).message}`));
       clearInterval(persistTimer);
+      clearInterval(trafficTimer);
       await offsets.persist();
       await store.close();
       for (const connection of connections) connection.close();

@@ -62,7 +62,24 @@ export function createBrokerStats(): BrokerStats {
     sendErrors: 0,
     byTopic: new Map(),
     sendLatency: new LatencyHistogram(),
+    deadLetters: new Map(),
   };
+}
+
+/**
+ * Counts a message stored in a group's dead-letter topic.
+ *
+ * @param stats The broker's stats.
+ * @param group The consumer group that gave up on it.
+ * @param topic The topic it was first sent to.
+ */
+export function countDeadLetter(stats: BrokerStats, group: string, topic: string): void {
+  let byTopic = stats.deadLetters.get(group);
+  if (byTopic === undefined) {
+    byTopic = new Map();
+    stats.deadLetters.set(group, byTopic);
+  }
+  byTopic.set(topic, (byTopic.get(topic) ?? 0) + 1);
 }
 
 /**

@@ -12,6 +12,7 @@ import type { PullHoldService } from "./pull_hold_service.ts";
 import type { QueueLockManager } from "./queue_lock_manager.ts";
 import type { ScheduleMessageService } from "./schedule_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
+import type { TrafficWindow } from "./traffic_window.ts";
 import type { Replication } from "../ha/replication.ts";
 
 /** Counters the broker keeps for admin views and metrics. */
@@ -25,6 +26,8 @@ export interface BrokerStats {
   byTopic: Map<string, TopicCounters>;
   /** Time from a send request's arrival to its store result. */
   sendLatency: LatencyHistogram;
+  /** Messages moved to a dead-letter topic: consumer group → original topic → count (see `countDeadLetter`). */
+  deadLetters: Map<string, Map<string, number>>;
 }
 
 /** Shared broker state handed to processors. */
@@ -51,6 +54,8 @@ export interface BrokerContext {
   /** Delayed delivery (delay levels, retry backoff). */
   schedule: ScheduleMessageService;
   stats: BrokerStats;
+  /** Messages in and out per second over the last few seconds, sampled once a second. */
+  traffic: TrafficWindow;
   startedAt: number;
   /** Master/slave replication: the role, its peers, and for a SYNC_MASTER the wait a send makes for a slave. */
   replication: Replication;

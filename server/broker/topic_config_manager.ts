@@ -4,7 +4,6 @@
  * @module
  */
 import * as v from "valibot";
-import { SCHEDULE_TOPIC } from "../../core/model/system_topics.ts";
 import { AUTO_CREATE_TOPIC_KEY, Perm } from "../../core/protocol/request_code.ts";
 import { TopicConfig } from "../../core/protocol/headers.ts";
 import type { JsonFile } from "../store/json_file.ts";
@@ -14,9 +13,6 @@ export type TopicTable = v.InferOutput<typeof TopicTable>;
 
 /** Schema of the persisted topic table. */
 export const TopicTable = v.object({ version: v.number(), topics: v.record(v.string(), TopicConfig) });
-
-/** Topics only the broker itself writes to. */
-export const SYSTEM_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY, SCHEDULE_TOPIC, "RMQ_SYS_TRANS_HALF_TOPIC"]);
 
 /** Options of `TopicConfigManager`. */
 export interface TopicConfigManagerOptions {
@@ -158,7 +154,7 @@ export class TopicConfigManager {
     const same = current.length === next.size && current.every((c) => {
       const other = next.get(c.topicName);
       return other !== undefined && other.readQueueNums === c.readQueueNums && other.writeQueueNums === c.writeQueueNums &&
-        other.perm === c.perm && other.order === c.order;
+        other.perm === c.perm && other.order === c.order && other.retentionHours === c.retentionHours;
     });
     if (same) return false;
     const template = this.#topics.get(AUTO_CREATE_TOPIC_KEY);
@@ -176,8 +172,16 @@ export class TopicConfigManager {
    * @returns Whether it existed.
    */
   async delete(topic: string): Promise<boolean> {
-    if (!this.#topics.delete(topic)) return false;
-    await this.#save();
+    const config = this.#topics.get(topic);
+    if (config === undefined) return false;
+    this.#topics.delete(topic);
+    try {
+      await this.#save();
+    } catch (error) {
+      // A delete that could not be saved changes nothing.
+      this.#topics.set(topic, config);
+      throw error;
+    }
     return true;
   }
 

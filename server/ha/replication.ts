@@ -10,7 +10,8 @@ import type { Dialer, Listen, TlsServerOptions } from "../../core/remoting/trans
 import type { Credentials } from "../../core/auth/signing.ts";
 import type { ConsumerOffsetManager } from "../broker/consumer_offset_manager.ts";
 import type { ScheduleMessageService } from "../broker/schedule_service.ts";
-import { SYSTEM_TOPICS, type TopicConfigManager } from "../broker/topic_config_manager.ts";
+import type { TopicConfigManager } from "../broker/topic_config_manager.ts";
+import { SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import { HaMaster, type SlaveStatus } from "./ha_master.ts";
 import { HaSlave, type HaSlaveStatus } from "./ha_slave.ts";

@@ -9,6 +9,7 @@ import {
   TopicHeader,
   UnregisterBrokerHeader,
 } from "../../core/protocol/headers.ts";
+import { SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { type Processor, processor } from "../../core/remoting/dispatcher.ts";
 import type { RouteTable } from "./route_table.ts";
@@ -71,6 +72,10 @@ export function createNameServerProcessors(
     })),
 
     [RequestCode.DELETE_TOPIC_IN_NAMESRV]: processor(TopicHeader, (header) => {
+      // Without TBW102's route producers cannot have topics auto-created until brokers register again.
+      if (SYSTEM_TOPICS.has(header.topic)) {
+        return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${header.topic}" is reserved for the brokers` };
+      }
       if (routeTable.deleteTopic(header.topic)) log?.(`Topic "${header.topic}" deleted`);
       return { code: ResponseCode.SUCCESS };
     }),

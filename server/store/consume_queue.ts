@@ -222,23 +222,12 @@ export class ConsumeQueue {
   }
 
   /**
-   * Deletes whole files whose entries all point below `commitLogMin` and moves `minOffset` to
-   * the first entry still pointing into the CommitLog.
+   * Moves `minOffset` to the first entry still pointing into the CommitLog (its records below
+   * `commitLogMin` were deleted), deleting files holding only older entries.
    *
    * @param commitLogMin The CommitLog's first stored offset.
    */
   dropBelow(commitLogMin: number): void {
-    while (this.#files.length > 1) {
-      const first = this.#files[0]!;
-      const lastOfFile = this.entry(first.limit / CQ_ENTRY_SIZE - 1);
-      if (!lastOfFile || lastOfFile.offset >= commitLogMin) break;
-      this.#files.shift();
-      first.file.close();
-      this.#dirty.delete(first);
-      this.#storage.remove(first.file.path);
-      this.#dirDirty = true;
-      this.#minOffset = this.#files[0]!.start / CQ_ENTRY_SIZE;
-    }
     let lo = this.#minOffset;
     let hi = this.#maxOffset;
     while (lo < hi) {
@@ -247,7 +236,27 @@ export class ConsumeQueue {
       if (e.offset < commitLogMin) lo = mid + 1;
       else hi = mid;
     }
-    this.#minOffset = lo;
+    this.advanceMin(lo);
+  }
+
+  /**
+   * Stops serving the entries below queue offset `offset` (retention): `minOffset` moves there,
+   * at most to `maxOffset`, and files holding only such entries are deleted (the last file stays,
+   * so the queue keeps its end).
+   *
+   * @param offset The new first served queue offset; lower values change nothing.
+   */
+  advanceMin(offset: number): void {
+    const target = Math.min(offset, this.#maxOffset);
+    if (target <= this.#minOffset) return;
+    while (this.#files.length > 1 && this.#files[0]!.limit / CQ_ENTRY_SIZE <= target) {
+      const first = this.#files.shift()!;
+      first.file.close();
+      this.#dirty.delete(first);
+      this.#storage.remove(first.file.path);
+      this.#dirDirty = true;
+    }
+    this.#minOffset = target;
   }
 
   /** Fsyncs files with unsynced entries. */

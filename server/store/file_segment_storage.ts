@@ -7,7 +7,7 @@
  */
 
 import * as fs from "node:fs";
-import type { SegmentFile, SegmentStorage } from "./segment_storage.ts";
+import type { DiskUsage, SegmentFile, SegmentStorage } from "./segment_storage.ts";
 
 /** Files on the local file system. */
 export class FileSegmentStorage implements SegmentStorage {
@@ -66,6 +66,17 @@ export class FileSegmentStorage implements SegmentStorage {
       });
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /** @inheritdoc */
+  usage(path: string): DiskUsage | undefined {
+    try {
+      const stats = fs.statfsSync(path);
+      const block = Number(stats.bsize);
+      return { usedBytes: (Number(stats.blocks) - Number(stats.bfree)) * block, availableBytes: Number(stats.bavail) * block };
+    } catch {
+      return undefined;
     }
   }
 }

@@ -7,30 +7,35 @@
 
 import { setInterval } from "node:timers";
 import { createOffsetMessageId, messageIdPrefix, offsetMessageId } from "../../core/model/message_id.ts";
-import { decodeRecord, PreparedRecord, readStoreTimestamp } from "../../core/model/record.ts";
+import { decodeRecord, PreparedRecord, readRecordIndexFields } from "../../core/model/record.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageExt } from "../../core/model/message.ts";
 import { Checkpoint } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
 import { FileSegmentStorage } from "./file_segment_storage.ts";
-import { DEFAULT_MAX_BYTES, findOffsetByTime, readQueue, RECORD_HEAD } from "./queue_reader.ts";
+import { DEFAULT_MAX_BYTES, findOffsetByTime, readQueue } from "./queue_reader.ts";
 import { type DispatchItem, QueueTable } from "./queue_table.ts";
 import { joinPath } from "./segment_storage.ts";
 import { installNativeCrc32 } from "./native_crc32.ts";
 import { recoverStore } from "./store_recovery.ts";
 import { checkReplicaChunk, readReplicaChunk, type ReplicaChunk } from "./replica.ts";
+import { DiskWatch } from "./disk_watch.ts";
+import { expireQueue, inDeleteWindow, lowestServedOffset, parseDeleteWhen } from "./retention.ts";
 import type {
   GetResult,
   MessageStoreOptions,
   PutResult,
   PutStatus,
   RecoveryReport,
+  RetentionReport,
   StoreInput,
   StoreStats,
 } from "./store_types.ts";
 
 const GIB = 1024 * 1024 * 1024;
 const RETENTION_CHECK_MS = 60_000;
+/** Most segments one retention run deletes (each deletion is a synchronous unlink). */
+const MAX_DELETES_PER_RUN = 10;
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
 
 /** Puts waiting for the writer: one group is one `putMessage` or `putMessages` call. */
@@ -50,6 +55,9 @@ interface WrittenBatch {
 /** Callback fired when a message becomes visible to consumers. */
 export type ArriveListener = (topic: string, queueId: number, queueOffset: number, tagHash: number) => void;
 
+/** Resolved options of a store. */
+type ResolvedOptions = Required<Omit<MessageStoreOptions, "storage" | "topicRetentionMs" | "log">>;
+
 /** The message store of one broker. Open it with `MessageStore.open`. */
 export class MessageStore {
   /** Called once per message when it becomes visible to consumers (for long polling). */
@@ -57,7 +65,13 @@ export class MessageStore {
   #commitLog: CommitLog;
   #queues: QueueTable;
   #checkpoint: Checkpoint;
-  #options: Required<Omit<MessageStoreOptions, "storage">>;
+  #options: ResolvedOptions;
+  #topicRetentionMs: ((topic: string) => number | undefined) | undefined;
+  #log: ((line: string) => void) | undefined;
+  /** Hours of the day in which segments are deleted for age. */
+  #deleteHours: number[];
+  #disk: DiskWatch;
+  #deletedSegments = { time: 0, disk: 0 };
   /** Message id prefix of the store host. */
   #idPrefix: string;
   #recovery: RecoveryReport;
@@ -77,14 +91,19 @@ export class MessageStore {
   #lastRetentionCheck = 0;
 
   private constructor(
-    parts: { commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint },
-    options: Required<Omit<MessageStoreOptions, "storage">>,
+    parts: { commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint; disk: DiskWatch },
+    options: ResolvedOptions & Pick<MessageStoreOptions, "topicRetentionMs" | "log">,
     recovery: RecoveryReport,
   ) {
     this.#commitLog = parts.commitLog;
     this.#queues = parts.queues;
     this.#checkpoint = parts.checkpoint;
-    this.#options = options;
+    this.#disk = parts.disk;
+    const { topicRetentionMs, log, ...resolved } = options;
+    this.#options = resolved;
+    this.#topicRetentionMs = topicRetentionMs;
+    this.#log = log;
+    this.#deleteHours = parseDeleteWhen(resolved.deleteWhen);
     this.#idPrefix = messageIdPrefix(options.storeHost);
     this.#recovery = recovery;
     this.#visibleOffset = parts.commitLog.maxOffset;
@@ -110,16 +129,27 @@ export class MessageStore {
       consumeQueueEntriesPerFile: options.consumeQueueEntriesPerFile ?? 300_000,
       maxMessageSize: options.maxMessageSize ?? 4 * 1024 * 1024,
       fileReservedTimeMs: options.fileReservedTimeMs ?? 72 * 3600 * 1000,
+      deleteWhen: options.deleteWhen ?? "04",
+      diskHighWaterPercent: options.diskHighWaterPercent ?? 75,
+      diskHardLimitPercent: options.diskHardLimitPercent ?? 90,
       storeHost: options.storeHost,
       now: options.now ?? Date.now,
-    } satisfies Required<Omit<MessageStoreOptions, "storage">>;
+    } satisfies ResolvedOptions;
     if (!Number.isSafeInteger(resolved.commitLogSegmentSize) || resolved.commitLogSegmentSize < 4096) {
       throw new RangeError(`Invalid commitLogSegmentSize "${resolved.commitLogSegmentSize}": expected at least 4096`);
     }
     if (!Number.isSafeInteger(resolved.consumeQueueEntriesPerFile) || resolved.consumeQueueEntriesPerFile < 1) {
       throw new RangeError(`Invalid consumeQueueEntriesPerFile "${resolved.consumeQueueEntriesPerFile}"`);
     }
+    if (!(resolved.fileReservedTimeMs > 0)) throw new RangeError(`Invalid fileReservedTimeMs "${resolved.fileReservedTimeMs}": expected more than 0`);
+    parseDeleteWhen(resolved.deleteWhen); // throws early on a bad window
     createOffsetMessageId(resolved.storeHost, 0); // throws early on an unparsable store host
+    const disk = new DiskWatch({
+      storage,
+      path: resolved.dataDir,
+      highWaterPercent: resolved.diskHighWaterPercent,
+      hardLimitPercent: resolved.diskHardLimitPercent,
+    });
     storage.mkdir(resolved.dataDir);
     const commitLog = CommitLog.open(joinPath(resolved.dataDir, "commitlog"), {
       storage,
@@ -147,7 +177,14 @@ export class MessageStore {
       queues.close();
       throw error;
     }
-    const store = new MessageStore({ commitLog, queues, checkpoint }, resolved, recovery);
+    const store = new MessageStore(
+      { commitLog, queues, checkpoint, disk },
+      { ...resolved, topicRetentionMs: options.topicRetentionMs, log: options.log },
+      recovery,
+    );
+    // Messages past their retention are not served even for a moment after a restart.
+    store.#expireMessages();
+    disk.refresh();
     store.#timer = setInterval(() => void store.#housekeep(), resolved.flushIntervalMs);
     store.#timer.unref?.();
     return store;
@@ -177,8 +214,11 @@ export class MessageStore {
    * @returns One outcome per input; never rejects.
    */
   putMessages(inputs: readonly StoreInput[]): Promise<PutResult[]> {
-    const unavailable = this.#unavailable();
-    if (unavailable) return Promise.resolve(inputs.map(() => failed("SERVICE_NOT_AVAILABLE", unavailable)));
+    const unavailable = this.#unavailable() ?? this.#disk.refusal;
+    if (unavailable) {
+      if (unavailable === this.#disk.refusal) this.#disk.refusedPuts += inputs.length;
+      return Promise.resolve(inputs.map(() => failed("SERVICE_NOT_AVAILABLE", unavailable)));
+    }
     if (inputs.length === 0) return Promise.resolve([]);
     const records: PreparedRecord[] = [];
     for (const input of inputs) {
@@ -266,6 +306,7 @@ export class MessageStore {
       return;
     }
     this.#lastWriteError = undefined;
+    this.#disk.wrote(this.#commitLog.maxOffset - start);
     const batch: WrittenBatch = { start, end: this.#commitLog.maxOffset, items, groups: [] };
     let k = 0;
     for (const group of groups) {
@@ -431,17 +472,26 @@ export class MessageStore {
   }
 
   /**
-   * The visible record stored at a CommitLog offset, bytes as stored.
+   * The visible record stored at a CommitLog offset, bytes as stored, unless its queue no longer
+   * serves it (retention moved the queue's min offset past it).
    *
    * @param commitLogOffset A record's physical offset (from a message id or ConsumeQueue).
-   * @returns The record bytes, or undefined when no visible record starts there.
+   * @returns The record bytes, or undefined when no served record starts there.
    */
   lookMessageBytesByOffset(commitLogOffset: number): Uint8Array | undefined {
     if (commitLogOffset < this.#commitLog.minOffset || commitLogOffset >= this.#visibleOffset) return undefined;
     const size = this.#commitLog.sizeAt(commitLogOffset);
     if (size <= 0 || commitLogOffset + size > this.#visibleOffset) return undefined;
     const bytes = new Uint8Array(size);
-    return this.#commitLog.read(commitLogOffset, bytes) === size ? bytes : undefined;
+    if (this.#commitLog.read(commitLogOffset, bytes) !== size) return undefined;
+    let fields;
+    try {
+      fields = readRecordIndexFields(bytes, 0);
+    } catch {
+      return undefined;
+    }
+    const cq = this.#queues.find(fields.topic, fields.queueId)?.cq;
+    return cq !== undefined && fields.queueOffset < cq.minOffset ? undefined : bytes;
   }
 
   /**
@@ -524,11 +574,11 @@ export class MessageStore {
     if (this.#closed) return;
     if (this.#options.flushMode === "async") await this.#requestFlush();
     try {
+      this.#disk.refresh();
       const now = this.#options.now();
-      if (now - this.#lastRetentionCheck >= RETENTION_CHECK_MS) {
-        this.#lastRetentionCheck = now;
-        this.deleteExpiredSegments();
-      }
+      const ageCheck = now - this.#lastRetentionCheck >= RETENTION_CHECK_MS;
+      if (ageCheck) this.#lastRetentionCheck = now;
+      if (ageCheck || this.#disk.aboveHighWater) this.#retention(ageCheck);
       await this.#saveCheckpoint();
       this.#backgroundError = undefined;
     } catch (error) {
@@ -537,24 +587,86 @@ export class MessageStore {
   }
 
   /**
-   * Deletes CommitLog segments (never the last) whose newest record is older than
-   * `fileReservedTimeMs`, and moves ConsumeQueue min offsets past them.
+   * One retention run, as the background task makes it every minute: queues stop serving
+   * messages older than their topic's retention; in the `deleteWhen` hours, segments none of
+   * whose messages is served any more are deleted; and while the disk is above the high-water
+   * mark, the oldest segments are deleted even if young. At most 10 segments go per kind and run.
+   *
+   * @returns What was done.
+   */
+  runRetention(): RetentionReport {
+    return this.#retention(true);
+  }
+
+  #retention(byAge: boolean): RetentionReport {
+    const report: RetentionReport = { expiredQueues: 0, timeSegments: 0, diskSegments: 0 };
+    if (byAge) {
+      report.expiredQueues = this.#expireMessages();
+      if (inDeleteWindow(this.#deleteHours, this.#options.now())) report.timeSegments = this.#deleteUnserved();
+    }
+    report.diskSegments = this.#deleteForSpace();
+    return report;
+  }
+
+  /**
+   * Deletes CommitLog segments (never the last) none of whose messages any queue still serves:
+   * messages past their topic's retention (`fileReservedTimeMs` or the topic's own), or of
+   * deleted topics. Unlike the background task, it ignores the `deleteWhen` hours.
    *
    * @returns How many segments were deleted.
    */
   deleteExpiredSegments(): number {
-    const deadline = this.#options.now() - this.#options.fileReservedTimeMs;
-    const head = new Uint8Array(RECORD_HEAD);
-    const deleted = this.#commitLog.deleteSegments((_start, nextStart) => {
-      // A segment's last write happened just before the next segment's first record.
-      if (nextStart + head.length > this.#visibleOffset) return false;
-      if (this.#commitLog.read(nextStart, head) < head.length) return false;
-      return readStoreTimestamp(head, 0) < deadline;
-    });
+    this.#expireMessages();
+    return this.#deleteUnserved();
+  }
+
+  /** Moves each queue's min offset past its messages older than its topic's retention. */
+  #expireMessages(): number {
+    const now = this.#options.now();
+    let moved = 0;
+    for (const state of this.#queues.states()) {
+      const retention = this.#topicRetentionMs?.(state.topic) ?? this.#options.fileReservedTimeMs;
+      if (expireQueue(state, this.#commitLog, now - retention)) moved++;
+    }
+    return moved;
+  }
+
+  #deleteUnserved(): number {
+    const lowest = Math.min(lowestServedOffset(this.#queues.states(), this.#visibleOffset), this.#visibleOffset);
+    let n = 0;
+    const deleted = this.#commitLog.deleteSegments((_start, limit) => limit <= lowest && n++ < MAX_DELETES_PER_RUN);
     if (deleted > 0) {
-      for (const state of this.#queues.states()) state.cq?.dropBelow(this.#commitLog.minOffset);
+      this.#deletedSegments.time += deleted;
+      this.#afterDeletion();
+      this.#log?.(`Deleted ${deleted} CommitLog segment(s) whose messages are all past retention; the log now starts at ${this.#commitLog.minOffset}`);
     }
     return deleted;
+  }
+
+  /** While the disk is above the high-water mark: deletes the oldest segments, reading the disk again after each. */
+  #deleteForSpace(): number {
+    if (!this.#disk.aboveHighWater) return 0;
+    const before = this.#disk.status()!.usedPercent;
+    let n = 0;
+    const deleted = this.#commitLog.deleteSegments((_start, limit) => {
+      if (n > 0) this.#disk.refresh();
+      return limit <= this.#visibleOffset && this.#disk.aboveHighWater && n++ < MAX_DELETES_PER_RUN;
+    });
+    if (deleted > 0) {
+      this.#deletedSegments.disk += deleted;
+      this.#afterDeletion();
+      const status = this.#disk.status()!;
+      this.#log?.(
+        `Disk ${before}% full, above the high-water mark of ${status.highWaterPercent}% (diskHighWaterPercent): deleted the ` +
+          `${deleted} oldest CommitLog segment(s), messages within retention included; now ${status.usedPercent}%, the log starts at ${this.#commitLog.minOffset}`,
+      );
+    }
+    return deleted;
+  }
+
+  #afterDeletion(): void {
+    for (const state of this.#queues.states()) state.cq?.dropBelow(this.#commitLog.minOffset);
+    this.#disk.refresh();
   }
 
   /** CommitLog segment size in bytes (a master and its slaves must agree on it). */
@@ -619,7 +731,16 @@ export class MessageStore {
       visibleOffset: this.#visibleOffset,
       segmentCount: this.#commitLog.segmentCount,
       recovery: this.#recovery,
+      retention: {
+        fileReservedTimeMs: this.#options.fileReservedTimeMs,
+        deleteWhen: this.#options.deleteWhen,
+        diskHighWaterPercent: this.#options.diskHighWaterPercent,
+        diskHardLimitPercent: this.#options.diskHardLimitPercent,
+      },
+      deletedSegments: { ...this.#deletedSegments },
     };
+    const disk = this.#disk.status();
+    if (disk !== undefined) stats.disk = disk;
     if (this.#failure) stats.writeFailure = this.#failure.message;
     if (this.#lastWriteError) stats.lastWriteError = this.#lastWriteError;
     if (this.#backgroundError) stats.lastBackgroundError = this.#backgroundError.message;

@@ -23,6 +23,14 @@ export interface SegmentFile {
   close(): void;
 }
 
+/** Space on the file system holding a path, as `df` counts it. */
+export interface DiskUsage {
+  /** Bytes in use (by anyone). */
+  usedBytes: number;
+  /** Bytes an unprivileged writer may still use. */
+  availableBytes: number;
+}
+
 /** A tree of files addressed by `/`-separated paths. */
 export interface SegmentStorage {
   /** Names directly inside `dir`, sorted; empty when `dir` does not exist. */
@@ -39,6 +47,22 @@ export interface SegmentStorage {
   rename(from: string, to: string): void;
   /** Makes creations, renames and removals inside `dir` durable. */
   syncDir(dir: string): Promise<void>;
+  /**
+   * Space of the file system holding `path`, for the store's disk marks; absent (or undefined)
+   * where there is no such file system (memory storage), which turns the marks off.
+   */
+  usage?(path: string): DiskUsage | undefined;
+}
+
+/**
+ * The share of a file system in use, as `df` shows it: used / (used + available).
+ *
+ * @param usage A reading of `SegmentStorage.usage`.
+ * @returns A ratio from 0 to 1 (0 for an empty reading).
+ */
+export function usedRatio(usage: DiskUsage): number {
+  const total = usage.usedBytes + usage.availableBytes;
+  return total > 0 ? usage.usedBytes / total : 0;
 }
 
 /**

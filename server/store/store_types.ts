@@ -6,6 +6,7 @@
 
 import type { HostAddress } from "../../core/model/message.ts";
 import type { RecordInput } from "../../core/model/record.ts";
+import type { DiskStatus } from "./disk_watch.ts";
 import type { SegmentStorage } from "./segment_storage.ts";
 
 /** Options of `MessageStore.open`. */
@@ -29,12 +30,33 @@ export interface MessageStoreOptions {
   consumeQueueEntriesPerFile?: number;
   /** Largest record (header, body, topic and properties) accepted. @default 4194304 (4 MiB) */
   maxMessageSize?: number;
-  /** CommitLog segments whose last write is older than this are deleted. @default 259200000 (72 h) */
+  /**
+   * How long messages are kept, unless their topic has a retention of its own
+   * (`topicRetentionMs`): older ones are no longer served, and a CommitLog segment is deleted (in
+   * the `deleteWhen` hours) once none of its messages is served. @default 259200000 (72 h)
+   */
   fileReservedTimeMs?: number;
+  /**
+   * A topic's own retention in ms (a topic attribute), or undefined for `fileReservedTimeMs`.
+   * Asked for every queue on each retention check. @default every topic keeps fileReservedTimeMs
+   */
+  topicRetentionMs?: (topic: string) => number | undefined;
+  /**
+   * Hours of the day (local time) in which segments are deleted for age, `;`-separated as
+   * RocketMQ's `deleteWhen` (`"04"`, `"01;02;03"`), or `"*"` for any hour. Expired messages stop
+   * being served at once either way; deletions for disk space ignore the window. @default "04"
+   */
+  deleteWhen?: string;
+  /** Above this percent of the disk in use, the oldest segments are deleted even if young. @default 75 */
+  diskHighWaterPercent?: number;
+  /** At or above this percent of the disk in use, puts are refused (SERVICE_NOT_AVAILABLE). @default 90 */
+  diskHardLimitPercent?: number;
   /** The broker's address, written into every record and message id. */
   storeHost: HostAddress;
   /** Clock (ms since epoch) for store timestamps and retention. @default Date.now */
   now?: () => number;
+  /** Where retention reports segment deletions. @default none */
+  log?: (line: string) => void;
 }
 
 /** What a put supplies: a record without the store host, which the store fills in. */
@@ -107,6 +129,22 @@ export interface StoreStats {
   lastBackgroundError?: string;
   /** What recovery did when the store was opened. */
   recovery: RecoveryReport;
+  /** The data disk and its marks, when the storage is a file system. */
+  disk?: DiskStatus;
+  /** The retention settings in force. */
+  retention: { fileReservedTimeMs: number; deleteWhen: string; diskHighWaterPercent: number; diskHardLimitPercent: number };
+  /** CommitLog segments deleted since the store opened: for age, and for disk space. */
+  deletedSegments: { time: number; disk: number };
+}
+
+/** What one retention run did (`MessageStore.runRetention`). */
+export interface RetentionReport {
+  /** Queues whose min offset moved past expired messages. */
+  expiredQueues: number;
+  /** Segments deleted because none of their messages is served any more. */
+  timeSegments: number;
+  /** Segments deleted, oldest first, because the disk was above the high-water mark. */
+  diskSegments: number;
 }
 
 /** What recovery found when the store was opened. */

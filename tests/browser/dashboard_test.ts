@@ -128,6 +128,13 @@ describe("dashboard in Chromium", () => {
     );
     expect(system.broker.context.stats.messagesIn).toBe(3);
 
+    // System topics are listed on request, without a Delete button (the broker refuses to delete them).
+    await page.check("#show-system");
+    await page.locator('#topic-table tr[data-topic="TBW102"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#topic-table tr[data-topic="TBW102"] button').count()).toBe(0);
+    expect(await page.locator('#topic-table tr[data-topic="orders"] button', { hasText: "Delete" }).count()).toBe(1);
+    await page.uncheck("#show-system");
+
     // Browse the topic: the newest page of a queue shows stored bodies.
     await page.locator('#topic-table tr[data-topic="orders"]').click();
     await page.locator("#queue-table tbody tr").first().waitFor();

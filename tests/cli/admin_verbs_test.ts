@@ -48,12 +48,19 @@ describe("rmq topic", () => {
     const updated = await json(["topic", "create", "-t", "orders", "--perm", "r"]);
     expect(updated).toMatchObject({ created: false, topic: { topic: "orders", perm: "r-", readQueueNums: 3 } });
     await rmq(["topic", "create", "-t", "orders", "--perm", "rw", ...admin]);
+    // A topic's own retention, shown, kept by later updates, and cleared with 0.
+    const retained = await rmq(["topic", "create", "-t", "orders", "--retention-hours", "12", ...admin]);
+    expect(retained.stdout).toBe('Updated topic "orders": 3 read / 3 write queues, perm rw, retention 12 h\n');
+    expect(server.system.broker.context.topics.get("orders")?.retentionHours).toBe(12);
+    expect((await json(["topic", "create", "-t", "orders", "--perm", "rw"])).topic.retentionHours).toBe(12);
+    expect((await rmq(["topic", "create", "-t", "orders", "--retention-hours", "0", ...admin])).stdout).not.toContain("retention");
+    expect(server.system.broker.context.topics.get("orders")?.retentionHours).toBeUndefined();
 
     const list = await rmq(["topic", "list", ...admin]);
     expect(list.code).toBe(0);
     const lines = list.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^TOPIC\s+KIND\s+QUEUES\(R\/W\)\s+PERM\s+ORDER\s+MESSAGES\s+WRITTEN\s+BROKERS$/);
-    expect(lines.find((l) => l.startsWith("orders "))).toMatch(/^orders\s+normal\s+3\/3\s+rw\s+no\s+0\s+0\s+broker-a$/);
+    expect(lines[0]).toMatch(/^TOPIC\s+KIND\s+QUEUES\(R\/W\)\s+PERM\s+ORDER\s+RETENTION\s+MESSAGES\s+WRITTEN\s+BROKERS$/);
+    expect(lines.find((l) => l.startsWith("orders "))).toMatch(/^orders\s+normal\s+3\/3\s+rw\s+no\s+default\s+0\s+0\s+broker-a$/);
     // System topics only with --all.
     expect(list.stdout).not.toContain("TBW102");
     const all = await json(["topic", "list", "--all"]);
@@ -172,6 +179,12 @@ describe("rmq msg", () => {
     const shown = await rmq(["msg", "get", "-i", sent.msgId, ...admin]);
     expect(shown.stdout).toMatch(/^Topic:\s+lookup$/m);
     expect(shown.stdout.trimEnd().endsWith("hello world")).toBe(true);
+    // The unique key, what RocketMQ clients show as the message id, works too (a bounded scan, said so).
+    expect(got.message.uniqueKey).toMatch(/^[0-9A-F]{32}$/);
+    const byKey = await rmq(["msg", "get", "-i", got.message.uniqueKey, ...admin]);
+    expect(byKey.code).toBe(0);
+    expect(byKey.stdout).toMatch(/^Found by unique key in .* \(a bounded scan: there is no key index yet\)\n\n/);
+    expect(byKey.stdout).toMatch(new RegExp(`^Message id:\\s+${sent.msgId}$`, "m"));
 
     const found = await json(["msg", "query-key", "-t", "lookup", "-k", "order-7"]);
     expect(found.messages.map((m: { msgId: string }) => m.msgId)).toEqual([sent.msgId]);

@@ -72,7 +72,9 @@ describe("disk full", () => {
       const dataDir = join(disk, "broker");
       const port = await freePort();
       // 256 KiB segments, so a full disk also hits the roll to a new segment.
-      let broker = await startTestBroker({ dataDir, port, flush, segmentSize: 256 * 1024 });
+      // The disk marks off: this test is about what a write that meets ENOSPC does (disk_marks_test.ts tests the marks).
+      const marksOff = ["--disk-high-water-percent", "100", "--disk-hard-limit-percent", "100"];
+      let broker = await startTestBroker({ dataDir, port, flush, segmentSize: 256 * 1024, extraArgs: marksOff });
       children.push(broker);
       const connection = await connect(dial, `127.0.0.1:${port}`);
       const acked = new Set<number>();
@@ -126,7 +128,7 @@ describe("disk full", () => {
 
       broker.kill("SIGKILL");
       await broker.exited;
-      broker = await startTestBroker({ dataDir, port, flush, segmentSize: 256 * 1024 });
+      broker = await startTestBroker({ dataDir, port, flush, segmentSize: 256 * 1024, extraArgs: marksOff });
       children.push(broker);
       const again = await connect(dial, `127.0.0.1:${port}`);
       await checkStored(again);

@@ -49,6 +49,17 @@ describe("loadConfig()", () => {
     expect(() => loadConfig({ env: { RMQ_ADMIN_PORT: "-5" } })).toThrow(/"admin.port"/);
   });
 
+  test("retention settings: deleteWhen as hours text or one number, disk marks as percents", () => {
+    expect(loadConfig().broker).toMatchObject({ fileReservedTimeHours: 72, deleteWhen: "04", diskHighWaterPercent: 75, diskHardLimitPercent: 90 });
+    expect(loadConfig({ env: { RMQ_BROKER_DELETE_WHEN: "04" } }).broker.deleteWhen).toBe("4");
+    expect(loadConfig({ file: file("broker:\n  deleteWhen: 3\n") }).broker.deleteWhen).toBe("3");
+    expect(loadConfig({ file: file('broker:\n  deleteWhen: "01; 02;03"\n') }).broker.deleteWhen).toBe("01; 02;03");
+    expect(loadConfig({ env: { RMQ_BROKER_DELETE_WHEN: "*", RMQ_BROKER_DISK_HARD_LIMIT_PERCENT: "95" } }).broker).toMatchObject({ deleteWhen: "*", diskHardLimitPercent: 95 });
+    expect(() => loadConfig({ file: file("broker:\n  deleteWhen: 25\n") })).toThrow(/"broker.deleteWhen" expected hours 0 to 23 separated by ";"/);
+    expect(() => loadConfig({ file: file('broker:\n  deleteWhen: "4am"\n') })).toThrow(/"broker.deleteWhen" expected hours/);
+    expect(() => loadConfig({ env: { RMQ_BROKER_DISK_HIGH_WATER_PERCENT: "0" } })).toThrow(/"broker.diskHighWaterPercent" must be 1 to 100/);
+  });
+
   test("unreadable files and broken YAML are clear errors", () => {
     expect(() => loadConfig({ file: join(dir, "missing.yaml") })).toThrow(ConfigError);
     expect(() => loadConfig({ file: file("broker: [unclosed\n") })).toThrow(/is not valid YAML/);

@@ -37,7 +37,7 @@ export function viewMessageProcessor(ctx: BrokerContext): Processor<ViewMessageH
  */
 export function runtimeInfoProcessor(ctx: BrokerContext): Processor<Record<string, never>> {
   return processor(EmptyHeader, () => {
-    const { byTopic, sendLatency, ...counters } = ctx.stats;
+    const { byTopic, sendLatency, deadLetters, ...counters } = ctx.stats;
     return {
       code: ResponseCode.SUCCESS,
       header: {
@@ -49,6 +49,7 @@ export function runtimeInfoProcessor(ctx: BrokerContext): Processor<Record<strin
         ...counters,
         byTopic: Object.fromEntries([...byTopic].map(([topic, c]) => [topic, { ...c }])),
         sendLatency: { bounds: [...sendLatency.bounds], counts: [...sendLatency.counts], count: sendLatency.count, sum: sendLatency.sum },
+        deadLetters: Object.fromEntries([...deadLetters].map(([group, topics]) => [group, Object.fromEntries(topics)])),
         pendingLongPolls: ctx.holds.size,
         ...ctx.store.stats,
       },

@@ -6,7 +6,7 @@
  */
 import { MessageConst } from "../../../core/model/message.ts";
 import { decodeProperties, encodeProperties, isWellFormedProperties } from "../../../core/model/properties.ts";
-import { RETRY_GROUP_TOPIC_PREFIX } from "../../../core/model/system_topics.ts";
+import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SYSTEM_TOPICS } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import {
   SendBatchHeader,
@@ -21,7 +21,7 @@ import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
 import type { PutResult, StoreInput } from "../../store/store_types.ts";
 import { toHostAddress } from "../_host.ts";
-import { countIn } from "../broker_stats.ts";
+import { countDeadLetter, countIn } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
 import { routeBatch, routeSend } from "../message_routing.ts";
 
@@ -31,7 +31,6 @@ interface Route {
   queueId: number;
   realQueueId: number;
 }
-import { SYSTEM_TOPICS } from "../topic_config_manager.ts";
 
 const ENCODER = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -161,6 +160,8 @@ export function sendMessageProcessor(ctx: BrokerContext, form: SendForm = "v1"):
     if (resolved instanceof Promise) resolved = await resolved;
     if (!("config" in resolved)) return resolved;
     let route: Route = { topic: header.topic, queueId: resolved.queueId, realQueueId: resolved.queueId };
+    /** Set when a retry past its limit goes to the group's dead-letter topic. */
+    let deadLetter: { group: string; topic: string } | undefined;
     if ("map" in sent) {
       let routed = routeSend(ctx, {
         topic: header.topic,
@@ -174,6 +175,9 @@ export function sendMessageProcessor(ctx: BrokerContext, form: SendForm = "v1"):
       if (routed.properties !== sent.map) properties = storedProperties(ctx, routed.properties);
       if (typeof properties !== "string") return properties;
       route = routed;
+      if (route.topic.startsWith(DLQ_GROUP_TOPIC_PREFIX)) {
+        deadLetter = { group: route.topic.slice(DLQ_GROUP_TOPIC_PREFIX.length), topic: routed.properties[MessageConst.RETRY_TOPIC] ?? header.topic };
+      }
     }
     const result = await ctx.store.putMessage({
       topic: route.topic,
@@ -194,6 +198,7 @@ export function sendMessageProcessor(ctx: BrokerContext, form: SendForm = "v1"):
       return failure;
     }
     countIn(ctx.stats, header.topic, 1, body.length);
+    if (deadLetter !== undefined) countDeadLetter(ctx.stats, deadLetter.group, deadLetter.topic);
     // SYNC_MASTER: stored here either way; the code says whether a slave holds it too.
     const awaitReplica = ctx.replication.awaitReplica;
     return {

@@ -11,6 +11,7 @@ import { SendMessageBackHeader } from "../../../core/protocol/headers.ts";
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
 import { processor, type Processor } from "../../../core/remoting/dispatcher.ts";
 import { accessOf } from "../../acl/access.ts";
+import { countDeadLetter } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
 import { ensureGroupTopic } from "../message_routing.ts";
 
@@ -94,6 +95,7 @@ export function sendBackProcessor(ctx: BrokerContext): Processor<SendMessageBack
         remark: `Cannot store message ${original.msgId} in "${topic}": ${result.error ?? result.status}`,
       };
     }
+    if (toDlq) countDeadLetter(ctx.stats, header.consumerGroup, properties[MessageConst.RETRY_TOPIC]!);
     return { code: ResponseCode.SUCCESS, header: { topic, msgId: result.msgId, reconsumeTimes, delayLevel } };
   });
 }

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { decodeRecords } from "../../../core/model/record.ts";
 import { RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
 import { type AdminFixture, startAdminFixture } from "./_admin_fixture.ts";
 
@@ -21,7 +22,7 @@ describe("admin consumer groups", () => {
     const list = await f.call("GET", "/api/groups");
     expect(list.status).toBe(200);
     expect(list.json.groups).toEqual([
-      { group: "billing", members: 0, consumeType: null, messageModel: null, topics: ["orders"], totalLag: 5, inconsistent: false },
+      { group: "billing", members: 0, consumeType: null, messageModel: null, topics: ["orders"], totalLag: 5, inconsistent: false, deadLetters: 0 },
     ]);
     const detail = await f.call("GET", "/api/groups/billing");
     expect(detail.status).toBe(200);
@@ -58,6 +59,45 @@ describe("admin consumer groups", () => {
     const forced = await f.call("POST", "/api/groups/billing/reset-offset", { topic: "orders", to: "latest", force: true });
     expect(forced.status).toBe(200);
     expect((await f.call("GET", "/api/groups/billing")).json.totalLag).toBe(0);
+  });
+
+  test("dead letters are counted per group and original topic, in /api/groups and /metrics", async () => {
+    const client = await f.client();
+    await client.request(RequestCode.HEART_BEAT, {
+      clientId: "c1",
+      runtime: "bun test",
+      consumers: [{ group: "billing", consumeType: "PUSH", messageModel: "CLUSTERING", subscriptions: [{ topic: "orders", expression: "*" }] }],
+    });
+    // A consumer's own retry past its limit, as a consumer sends it when send-back fails.
+    const enc = new TextEncoder();
+    for (const [topic, n] of [["orders", 2], ["invoices", 1]] as const) {
+      for (let i = 0; i < n; i++) {
+        const sent = await client.request(RequestCode.SEND_MESSAGE, {
+          topic: "%RETRY%billing",
+          queueId: 0,
+          bornTimestamp: Date.now(),
+          properties: { RETRY_TOPIC: topic },
+          reconsumeTimes: 17,
+          maxReconsumeTimes: 16,
+        }, enc.encode("dead"));
+        expect(sent.code).toBe(ResponseCode.SUCCESS);
+      }
+    }
+    // Through CONSUMER_SEND_MSG_BACK with delay level -1.
+    const pulled = await client.request(RequestCode.PULL_MESSAGE, { consumerGroup: "billing", topic: "orders", queueId: 0, queueOffset: 0, maxMsgNums: 1 });
+    const back = await client.request(RequestCode.CONSUMER_SEND_MSG_BACK, {
+      consumerGroup: "billing",
+      offset: decodeRecords(pulled.body!)[0]!.commitLogOffset,
+      delayLevel: -1,
+    });
+    expect(back.header.topic).toBe("%DLQ%billing");
+    const detail = await f.call("GET", "/api/groups/billing");
+    expect(detail.json.deadLetters).toEqual({ total: 4, byTopic: { invoices: 1, orders: 3 } });
+    expect((await f.call("GET", "/api/groups")).json.groups.find((g: { group: string }) => g.group === "billing").deadLetters).toBe(4);
+    const metrics = await (await f.app.request("/metrics")).text();
+    expect(metrics).toContain('# TYPE rocketmq_dead_letters_total counter');
+    expect(metrics).toContain('rocketmq_dead_letters_total{broker="broker-a",broker_id="0",group="billing",topic="invoices"} 1\n');
+    expect(metrics).toContain('rocketmq_dead_letters_total{broker="broker-a",broker_id="0",group="billing",topic="orders"} 3\n');
   });
 
   test("POST /api/groups/:group/reset-offset moves offsets to earliest, latest or a time", async () => {

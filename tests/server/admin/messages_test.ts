@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { encodeProperties } from "../../../core/model/properties.ts";
 import { createOffsetMessageId } from "../../../core/model/message_id.ts";
+import { UniqueKeyGenerator } from "../../../client/_unique_key.ts";
 import { type AdminFixture, startAdminFixture } from "./_admin_fixture.ts";
 
 let f: AdminFixture;
@@ -83,6 +84,56 @@ describe("admin messages", () => {
     const other = await f.call("GET", `/api/messages/${elsewhere}`);
     expect(other.status).toBe(404);
     expect(other.json.error.message).toContain("10.1.2.3:10911");
+  });
+
+  test("GET /api/messages/:id finds a message by its unique key (what RocketMQ clients show) by a bounded scan, and says so", async () => {
+    // A unique key decodes as an offset id of some host with an offset beyond 2^53.
+    const uniqueKey = new UniqueKeyGenerator({ prefix: new Uint8Array([10, 1, 2, 3, 0x4e, 0x5f]) }).next();
+    await send({ body: "before" });
+    const sent = await send({ body: "wanted", properties: { UNIQ_KEY: uniqueKey } });
+    await send({ body: "other", properties: { UNIQ_KEY: "0A0102034E5F00000192A3B4C5D6FFFF" } }, "orders");
+    const r = await f.call("GET", `/api/messages/${uniqueKey.toLowerCase()}`);
+    expect(r.status).toBe(200);
+    expect(r.json.message).toMatchObject({ body: "wanted", msgId: sent.msgId, uniqueKey });
+    expect(r.json.lookup).toMatchObject({ by: "uniqueKey", boundedScan: true, scanned: 3, complete: true, matches: 1 });
+    expect(r.json.lookup.note).toBe("Found by unique key in all 3 stored messages of 2 queue(s) (a bounded scan: there is no key index yet)");
+    // The offset id is looked up directly.
+    const direct = await f.call("GET", `/api/messages/${sent.msgId}`);
+    expect(direct.json.lookup).toEqual({ by: "offsetId" });
+    // Narrowed to a topic; and a key nobody sent is "not found within", never "beyond 2^53".
+    expect((await f.call("GET", `/api/messages/${uniqueKey}?topic=orders`)).json.message.body).toBe("wanted");
+    expect((await f.call("GET", `/api/messages/${uniqueKey}?topic=ghost`)).status).toBe(404);
+    const missing = await f.call("GET", "/api/messages/0A0102034E5F00000192A3B4C5D60000");
+    expect(missing.status).toBe(404);
+    expect(missing.json.error.message).toStartWith('No message "0A0102034E5F00000192A3B4C5D60000" on broker "broker-a"');
+    expect(missing.json.error.message).toContain("no unique key within all 3 stored messages of 2 queue(s) (a bounded scan: there is no key index yet)");
+    expect(missing.json.error.message).not.toContain("2^53");
+  });
+
+  test("a unique-key scan is bounded: past the newest 20,000 messages it answers how far it looked", async () => {
+    const store = f.system.broker.context.store;
+    const input = (i: number) => ({
+      topic: "orders",
+      queueId: 0,
+      flag: 0,
+      sysFlag: 0,
+      bornTimestamp: Date.now(),
+      bornHost: { address: "10.0.0.1", port: 5000 },
+      reconsumeTimes: 0,
+      preparedTransactionOffset: 0,
+      body: new TextEncoder().encode(`m${i}`),
+      properties: encodeProperties({ UNIQ_KEY: `0A0102034E5F00000192A3B4${i.toString(16).toUpperCase().padStart(8, "0")}` }),
+    });
+    for (let i = 0; i < 10_050; i += 525) await store.putMessages(Array.from({ length: Math.min(525, 10_050 - i) }, (_, k) => input(i + k)));
+    // 20,000 messages over the topic's 2 queues: the newest 10,000 of queue 0.
+    const old = await f.call("GET", "/api/messages/0A0102034E5F00000192A3B400000000?topic=orders");
+    expect(old.status).toBe(404);
+    expect(old.json.error.message).toContain(
+      'no unique key within the newest 10000 messages of each of 2 queue(s) (10000 messages) of topic "orders" (a bounded scan: there is no key index yet)',
+    );
+    const recent = await f.call("GET", `/api/messages/0A0102034E5F00000192A3B4${(10_000).toString(16).toUpperCase().padStart(8, "0")}?topic=orders`);
+    expect(recent.json.message.body).toBe("m10000");
+    expect(recent.json.lookup).toMatchObject({ scanned: 10_000, perQueue: 10_000, complete: false });
   });
 
   test("GET /api/topics/:topic/queues/:queueId/messages pages through a queue", async () => {

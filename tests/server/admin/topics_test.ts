@@ -1,4 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { until } from "../../_helpers/wait.ts";
 import { type AdminFixture, startAdminFixture } from "./_admin_fixture.ts";
 
 let f: AdminFixture;
@@ -106,6 +109,41 @@ describe("admin topics", () => {
     const again = await f.call("DELETE", "/api/topics/orders");
     expect(again.status).toBe(404);
     expect(again.json.error.code).toBe("NOT_FOUND");
+  });
+
+  test("a refused DELETE changes nothing: system topics (TBW102's route included) and other topics' offsets stay", async () => {
+    // The auto-create template is routed once the broker has registered.
+    const nameServer = f.system.nameServer;
+    await until(() => nameServer.routeTable.getRoute("TBW102") !== undefined, 5000, "the route of TBW102");
+    for (const topic of ["TBW102", "SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC"]) {
+      const r = await f.call("DELETE", `/api/topics/${topic}`);
+      expect(nameServer.routeTable.getRoute("TBW102")).toBeDefined();
+      expect(r.status).toBe(403);
+      expect(r.json.error.message).toBe(`Topic "${topic}" is reserved for the broker`);
+    }
+    expect(f.system.broker.context.topics.get("TBW102")).toBeDefined();
+    // An unknown topic: 404, and another topic's route and offsets stay.
+    await f.call("POST", "/api/topics", { topic: "kept", queueNums: 1 });
+    f.system.broker.context.offsets.commit("g", "kept", 0, 5);
+    const missing = await f.call("DELETE", "/api/topics/missing");
+    expect(missing.status).toBe(404);
+    expect(f.system.broker.context.offsets.entries().some(([topic]) => topic === "kept")).toBe(true);
+  });
+
+  test("a DELETE whose topic table cannot be saved fails and leaves the topic, its queues and its route", async () => {
+    await f.call("POST", "/api/topics", { topic: "orders", queueNums: 1 });
+    await f.call("POST", "/api/topics/orders/messages", { body: "x" });
+    const nameServer = f.system.nameServer;
+    await until(() => nameServer.routeTable.getRoute("orders") !== undefined, 5000, "the route of orders");
+    // Make the table's file unwritable: its directory becomes a file.
+    rmSync(join(f.dir, "config"), { recursive: true, force: true });
+    writeFileSync(join(f.dir, "config"), "not a directory");
+    const r = await f.call("DELETE", "/api/topics/orders");
+    expect(r.status).toBe(500);
+    expect(f.system.broker.context.topics.get("orders")).toBeDefined();
+    expect(f.system.broker.context.store.getMaxOffset("orders", 0)).toBe(1);
+    expect(nameServer.routeTable.getRoute("orders")).toBeDefined();
+    rmSync(join(f.dir, "config"));
   });
 
   test("unknown routes answer a JSON 404", async () => {

@@ -79,6 +79,8 @@ describe("send back", () => {
     expect(dead.properties).toMatchObject({ RETRY_TOPIC: "orders", ORIGIN_MESSAGE_ID: sent.header.msgId as string, TAGS: "paid" });
     expect(dead.properties.DELAY).toBeUndefined();
     expect((await pull(connection, "%RETRY%g", 2)).code).toBe(ResponseCode.PULL_NOT_FOUND);
+    // Counted once, for the group and the topic it was first sent to; retries are not dead letters.
+    expect(fx.broker.context.stats.deadLetters).toEqual(new Map([["g", new Map([["orders", 1]])]]));
   });
 
   test("an explicit delay level is used and clamped; -1 goes straight to the DLQ", async () => {
@@ -95,6 +97,7 @@ describe("send back", () => {
     const dead = await sendBack(original.commitLogOffset, { delayLevel: -1 });
     expect(dead.header).toMatchObject({ topic: "%DLQ%g", reconsumeTimes: 1 });
     expect((await pullOne("%DLQ%g", 0, 0)).properties.RETRY_TOPIC).toBe("orders");
+    expect(fx.broker.context.stats.deadLetters.get("g")?.get("orders")).toBe(1);
   });
 
   test("an unknown offset is answered with a clear error", async () => {
@@ -118,5 +121,8 @@ describe("send back", () => {
     expect(dec.decode(dead.body)).toBe("dead");
     expect(dead.reconsumeTimes).toBe(3);
     expect(dead.properties.DELAY).toBeUndefined();
+    expect(fx.broker.context.stats.deadLetters).toEqual(new Map([["g", new Map([["orders", 1]])]]));
+    const info = await connection.request(RequestCode.GET_BROKER_RUNTIME_INFO, {});
+    expect(info.header.deadLetters).toEqual({ g: { orders: 1 } });
   });
 });

@@ -191,6 +191,15 @@ describe("startNameServer()", () => {
     expect((await broker.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, {})).header).toEqual({ topics: ["TBW102"] });
   });
 
+  test("DELETE_TOPIC_IN_NAMESRV refuses TBW102 and keeps its route, so topics can still be auto-created", async () => {
+    const s = await setup();
+    const broker = await client(s);
+    await broker.request(RequestCode.REGISTER_BROKER, registration());
+    const reply = await broker.request(RequestCode.DELETE_TOPIC_IN_NAMESRV, { topic: "TBW102" });
+    expect(reply).toMatchObject({ code: ResponseCode.NO_PERMISSION, remark: 'Topic "TBW102" is reserved for the brokers' });
+    expect((await broker.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: "TBW102" })).code).toBe(ResponseCode.SUCCESS);
+  });
+
   test("drops a broker silent past the expiry on the next scan", async () => {
     const s = await setup({ brokerExpiryMs: 1000, scanIntervalMs: 5 });
     const broker = await client(s);
