@@ -1,6 +1,8 @@
 /**
- * Real processes for multi-process tests: free loopback ports, servers started and awaited until
- * they print their listening line, and stopped by PID.
+ * Real processes for multi-process tests: servers started on port 0 (they bind a free port
+ * themselves and print it), awaited until they print their listening line, and stopped by PID.
+ * Children get this process's environment without its `RMQ_*` variables, so a developer's own
+ * settings never leak into a test.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
@@ -13,7 +15,14 @@ export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
 export const BUN: string = process.execPath;
 export const DENO: string = join(ROOT, "node_modules", ".bin", "deno");
 
-/** A free TCP port on 127.0.0.1. */
+/** The listening line of a broker or NameServer; group 1 is the port. */
+export const LISTENING: RegExp = /listening on [^\s,]*:(\d+)/;
+
+/**
+ * A free TCP port on 127.0.0.1, released before it is returned: another process may take it
+ * before the caller binds it. Servers under test bind port 0 instead (see `startServer`); use this
+ * only for a port nothing binds (a refused connection) or one the test itself binds at once.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -23,6 +32,20 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The environment for a child process: this process's without any `RMQ_*` variable, plus `extra`.
+ *
+ * @param extra Variables to set.
+ * @returns The environment.
+ */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !name.startsWith("RMQ_")) env[name] = value;
+  }
+  return { ...env, ...extra };
 }
 
 /** A child process with its output collected. */
@@ -39,15 +62,21 @@ export interface Child {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/** A server process and the port it listens on. */
+export interface Server extends Child {
+  port: number;
+}
+
 /**
  * Starts a process.
  *
  * @param command The executable.
  * @param args Its arguments.
+ * @param env Extra environment (on top of `childEnv()`).
  * @returns The running child.
  */
 export function start(command: string, args: string[], env: Record<string, string> = {}): Child {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, { cwd: ROOT, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const waiters = new Set<() => void>();
   const onData = (chunk: Buffer) => {
@@ -95,6 +124,56 @@ export function start(command: string, args: string[], env: Record<string, strin
       });
     },
   };
+}
+
+/** Options of `startServer`. */
+export interface StartServerOptions {
+  /** The line that says the server is up; group 1 is its port. @default LISTENING */
+  ready?: RegExp;
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** How long one start may take. @default 20000 */
+  timeoutMs?: number;
+  /** How long a start that cannot bind its (fixed) port is retried. @default 10000 */
+  retryMs?: number;
+}
+
+/** What a server prints when its port is taken (Bun: "Failed to listen at", Deno: "Address already in use"). */
+const PORT_TAKEN = /EADDRINUSE|[Aa]ddress already in use|Failed to listen at/;
+
+/**
+ * Starts a server and waits until it prints the line naming its port. Pass port 0 so the server
+ * binds a free port itself: nothing can take it between choosing and binding. A restart that must
+ * reuse a port (clients know it) passes that port; a start that finds it still taken is retried.
+ *
+ * @param command The executable.
+ * @param args Its arguments.
+ * @param options Ready line, environment, timeouts.
+ * @returns The running server and its port.
+ */
+export async function startServer(command: string, args: string[], options: StartServerOptions = {}): Promise<Server> {
+  const ready = options.ready ?? LISTENING;
+  const deadline = Date.now() + (options.retryMs ?? 10_000);
+  for (;;) {
+    const child = start(command, args, options.env);
+    try {
+      await child.waitFor(ready, options.timeoutMs ?? 20_000);
+    } catch (error) {
+      child.kill("SIGKILL");
+      await child.exited;
+      if (PORT_TAKEN.test(child.output()) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      throw error;
+    }
+    const port = Number(ready.exec(child.output())?.[1]);
+    if (!Number.isInteger(port) || port <= 0) {
+      child.kill("SIGKILL");
+      throw new Error(`No port in the line ${String(ready)} of:\n${child.output()}`);
+    }
+    return Object.assign(child, { port });
+  }
 }
 
 /**

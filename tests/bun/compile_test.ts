@@ -8,14 +8,14 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rmq } from "../cli/_cli.ts";
-import { BUN, freePort, ROOT, start, stop } from "../_helpers/process.ts";
+import { BUN, childEnv, ROOT, startServer, stop } from "../_helpers/process.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rmq-compile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the compiled rmq binary serves a standalone and runs topic list, send and consume", async () => {
   const binary = join(dir, "rmq");
-  const build = spawnSync(BUN, ["build", "--compile", join(ROOT, "cli/bun.ts"), "--outfile", binary], { cwd: ROOT, encoding: "utf8" });
+  const build = spawnSync(BUN, ["build", "--compile", join(ROOT, "cli/bun.ts"), "--outfile", binary], { cwd: ROOT, encoding: "utf8", env: childEnv() });
   expect(build.status).toBe(0);
   expect(statSync(binary).size).toBeGreaterThan(1024 * 1024);
 
@@ -23,11 +23,12 @@ test("the compiled rmq binary serves a standalone and runs topic list, send and 
   expect(help.code).toBe(0);
   expect(help.stdout).toContain("Usage: rmq <command> [flags]");
 
-  const [port, nsPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const server = start(binary, ["standalone", "--host", "127.0.0.1", "--port", String(port), "--namesrv-port", String(nsPort), "--admin-port", String(adminPort), "--data-dir", join(dir, "data")]);
+  const server = await startServer(binary, ["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--data-dir", join(dir, "data")], {
+    ready: /Dashboard and admin API on http:\/\/127\.0\.0\.1:(\d+)/,
+  });
+  const adminPort = server.port;
   try {
-    await server.waitFor("Dashboard and admin API on");
-    const namesrv = `127.0.0.1:${nsPort}`;
+    const namesrv = /Standalone ready: NameServer (\S+),/.exec(server.output())![1]!;
     const sent = await rmq(["send", "-t", "compiled", "-b", "from the binary", "--json", "-n", namesrv], {}, [binary]);
     expect(sent.code).toBe(0);
     const list = await rmq(["topic", "list", "--json", "--server", `http://127.0.0.1:${adminPort}`], {}, [binary]);

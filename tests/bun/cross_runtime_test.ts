@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, type Child, DENO, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, DENO, start, startServer, stop } from "../_helpers/process.ts";
 
 const children: Child[] = [];
 const dirs: string[] = [];
@@ -16,19 +16,18 @@ afterAll(async () => {
 async function startCluster(runtime: "bun" | "deno"): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `rmq-${runtime}-`));
   dirs.push(dir);
-  const [nsPort, brokerPort] = [await freePort(), await freePort()];
   const run = (script: string, args: string[]) =>
-    runtime === "bun" ? start(BUN, ["run", script, ...args]) : start(DENO, ["run", "-A", script, ...args]);
-  const ns = run("server/nameserver.ts", ["--host", "127.0.0.1", "--port", String(nsPort)]);
+    runtime === "bun"
+      ? startServer(BUN, ["run", script, ...args], { timeoutMs: 30_000 })
+      : startServer(DENO, ["run", "-A", script, ...args], { timeoutMs: 30_000 });
+  const ns = await run("server/nameserver.ts", ["--host", "127.0.0.1", "--port", "0"]);
   children.push(ns);
-  await ns.waitFor("listening", 30_000);
-  const broker = run("server/broker.ts", [
-    "--host", "127.0.0.1", "--port", String(brokerPort), "--namesrv", `127.0.0.1:${nsPort}`,
+  const broker = await run("server/broker.ts", [
+    "--host", "127.0.0.1", "--port", "0", "--namesrv", `127.0.0.1:${ns.port}`,
     "--data-dir", dir, "--flush", "sync", "--auto-create-topic",
   ]);
   children.push(broker);
-  await broker.waitFor("listening on", 30_000);
-  return `127.0.0.1:${nsPort}`;
+  return `127.0.0.1:${ns.port}`;
 }
 
 async function roundtrip(runtime: "bun" | "deno", namesrv: string, topic: string): Promise<void> {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { MessageExt } from "../../core/model/message.ts";
 import type { MessageQueue } from "../../core/model/message_queue.ts";
 import { Producer, PullConsumer } from "../../mod.ts";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, type Server, startServer, stop } from "../_helpers/process.ts";
 
 const TOPIC = "e2e_orders";
 const SYNC = 4000;
@@ -15,17 +15,18 @@ const TOTAL = SYNC + ASYNC + ONEWAY;
 
 let dir: string;
 const children: Child[] = [];
-let ns1: Child;
-let ns2: Child;
+let ns1: Server;
+let ns2: Server;
 let nameServers: string[];
-let brokerPort: number;
+/** 0 until the first start picks a port; the restart reuses it. */
+let brokerPort = 0;
 
 function bodyOf(mode: string, seq: number): string {
   return `${mode}:${seq}:${"p".repeat(900)}`;
 }
 
-async function startBroker(): Promise<Child> {
-  const broker = start(BUN, [
+async function startBroker(): Promise<Server> {
+  const broker = await startServer(BUN, [
     "run", "server/broker.ts",
     "--host", "127.0.0.1",
     "--port", String(brokerPort),
@@ -35,7 +36,7 @@ async function startBroker(): Promise<Child> {
     "--auto-create-topic",
   ]);
   children.push(broker);
-  await broker.waitFor("listening on");
+  brokerPort = broker.port;
   return broker;
 }
 
@@ -57,13 +58,10 @@ async function readAll(consumer: PullConsumer, queues: MessageQueue[], expressio
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "rmq-e2e-"));
-  const [p1, p2] = [await freePort(), await freePort()];
-  brokerPort = await freePort();
-  ns1 = start(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(p1)]);
-  ns2 = start(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(p2)]);
+  const [a, b] = await Promise.all([0, 1].map(() => startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", "0"])));
+  [ns1, ns2] = [a!, b!];
   children.push(ns1, ns2);
-  await Promise.all([ns1.waitFor("listening"), ns2.waitFor("listening")]);
-  nameServers = [`127.0.0.1:${p1}`, `127.0.0.1:${p2}`];
+  nameServers = [`127.0.0.1:${ns1.port}`, `127.0.0.1:${ns2.port}`];
 });
 
 afterAll(async () => {

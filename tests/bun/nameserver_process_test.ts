@@ -4,7 +4,7 @@ import { dial } from "../../client/bun/connect.ts";
 import type { TopicRouteData } from "../../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
-import { BUN, type Child, DENO, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, DENO, start, startServer, stop } from "../_helpers/process.ts";
 
 const RUNTIMES: Array<{ name: string; command: string; args: string[] }> = [
   { name: "Bun", command: BUN, args: ["run", "server/nameserver.ts"] },
@@ -43,10 +43,12 @@ const REGISTRATION = {
 for (const runtime of RUNTIMES) {
   describe(`nameserver.ts on ${runtime.name}`, () => {
     test("serves routes over a real socket, drops a broker whose connection closes and exits 0 on SIGTERM", async () => {
-      const port = await freePort();
-      const child = spawnNameServer(runtime, ["--host", "127.0.0.1", "--port", String(port)]);
-      await child.waitFor(`NameServer listening on 127.0.0.1:${port}`, 30_000);
-      const address = `127.0.0.1:${port}`;
+      const child = await startServer(runtime.command, [...runtime.args, "--host", "127.0.0.1", "--port", "0"], {
+        ready: /NameServer listening on 127\.0\.0\.1:(\d+)/,
+        timeoutMs: 30_000,
+      });
+      children.push(child);
+      const address = `127.0.0.1:${child.port}`;
 
       const broker = await open(address);
       const registered = await broker.request(RequestCode.REGISTER_BROKER, REGISTRATION);

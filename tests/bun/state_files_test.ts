@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect } from "../../core/remoting/connection.ts";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, start, startServer, stop } from "../_helpers/process.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -18,10 +18,8 @@ afterAll(() => {
 });
 
 async function startBroker(dataDir: string): Promise<{ child: Child; address: string }> {
-  const port = await freePort();
-  const child = start(BUN, ["run", "server/broker.ts", "--host", "127.0.0.1", "-p", String(port), "--data-dir", dataDir, "--auto-create-topic"]);
-  await child.waitFor("listening on");
-  return { child, address: `127.0.0.1:${port}` };
+  const child = await startServer(BUN, ["run", "server/broker.ts", "--host", "127.0.0.1", "-p", "0", "--data-dir", dataDir, "--auto-create-topic"]);
+  return { child, address: `127.0.0.1:${child.port}` };
 }
 
 /** Starts a broker, commits `offset` for g/orders/0 (creating the topic with a send), stops it gracefully. */
@@ -73,8 +71,7 @@ describe("state files on disk", () => {
     await commitAndStop(dataDir, 7);
     writeFileSync(file, "{\"offsets\": {\"orders@g\": {\"0\": ");
     writeFileSync(`${file}.bak`, "\u0000\u0000\u0000garbage");
-    const port = await freePort();
-    const child = start(BUN, ["run", "server/broker.ts", "--host", "127.0.0.1", "-p", String(port), "--data-dir", dataDir]);
+    const child = start(BUN, ["run", "server/broker.ts", "--host", "127.0.0.1", "-p", "0", "--data-dir", dataDir]);
     const code = await Promise.race([child.exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 15_000))]);
     if (code === "still running") await stop(child);
     expect(code).toBe(1);
@@ -95,8 +92,7 @@ describe("state files on disk", () => {
     rmSync(`${file}.bak`, { force: true });
     writeFileSync(file, "not json");
     expect(existsSync(`${file}.bak`)).toBe(false);
-    const port = await freePort();
-    const child = start(BUN, ["run", "server/broker.ts", "--host", "127.0.0.1", "-p", String(port), "--data-dir", dataDir]);
+    const child = start(BUN, ["run", "server/broker.ts", "--host", "127.0.0.1", "-p", "0", "--data-dir", dataDir]);
     const code = await Promise.race([child.exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 15_000))]);
     if (code === "still running") await stop(child);
     expect(code).toBe(1);

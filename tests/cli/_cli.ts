@@ -12,7 +12,7 @@ import { serve } from "../../server/bun/serve.ts";
 import type { HttpServer } from "../../server/admin/serve_types.ts";
 import { startAdminServer } from "../../server/admin/start_admin.ts";
 import { type Standalone, startStandalone } from "../../server/standalone.ts";
-import { BUN, ROOT } from "../_helpers/process.ts";
+import { BUN, childEnv, ROOT } from "../_helpers/process.ts";
 
 /** The outcome of one `rmq` run. */
 export interface CliRun {
@@ -29,9 +29,8 @@ export interface CliRun {
  * @param command The executable and its leading arguments. @default bun run cli/bun.ts
  */
 export function rmq(args: string[], env: Record<string, string> = {}, command: string[] = [BUN, "run", join(ROOT, "cli/bun.ts")]): Promise<CliRun> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("RMQ_")));
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], { cwd: ROOT, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command[0]!, [...command.slice(1), ...args], { cwd: ROOT, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

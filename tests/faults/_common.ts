@@ -6,12 +6,13 @@ import { readFileSync } from "node:fs";
 import type { MessageExt } from "../../core/model/message.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
 import { drainQueue } from "../_helpers/raw_client.ts";
-import { BUN, type Child, start } from "../_helpers/process.ts";
+import { BUN, type Server, startServer } from "../_helpers/process.ts";
 
 /** How a test broker runs. */
 export interface TestBrokerOptions {
   dataDir: string;
-  port: number;
+  /** The client port; 0 (the default) lets the broker bind a free one. A restart passes the port it had. */
+  port?: number;
   flush?: "sync" | "async";
   flushIntervalMs?: number;
   namesrv?: string[];
@@ -25,13 +26,13 @@ export interface TestBrokerOptions {
  * Starts `server/broker.ts` with auto-created topics and waits until it listens.
  *
  * @param options Data dir, port, flush mode, NameServers.
- * @returns The running child.
+ * @returns The running broker and its port.
  */
-export async function startTestBroker(options: TestBrokerOptions): Promise<Child> {
+export function startTestBroker(options: TestBrokerOptions): Promise<Server> {
   const args = [
     "run", "server/broker.ts",
     "--host", "127.0.0.1",
-    "--port", String(options.port),
+    "--port", String(options.port ?? 0),
     "--data-dir", options.dataDir,
     "--flush", options.flush ?? "sync",
     "--flush-interval-ms", String(options.flushIntervalMs ?? 500),
@@ -41,21 +42,17 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<Child
   ];
   if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
   if (options.extraArgs) args.push(...options.extraArgs);
-  const child = start(BUN, args);
-  await child.waitFor("listening on", 20_000);
-  return child;
+  return startServer(BUN, args);
 }
 
 /**
- * Starts `server/nameserver.ts` on a port and waits until it listens.
+ * Starts `server/nameserver.ts` and waits until it listens.
  *
- * @param port The port.
- * @returns The running child.
+ * @param port The port; 0 (the default) lets it bind a free one. A restart passes the port it had.
+ * @returns The running NameServer and its port.
  */
-export async function startTestNameServer(port: number): Promise<Child> {
-  const child = start(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(port)]);
-  await child.waitFor(/listening|started/i, 20_000);
-  return child;
+export function startTestNameServer(port = 0): Promise<Server> {
+  return startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(port)]);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { expect } from "bun:test";
 import { dial } from "../../client/bun/connect.ts";
 import { connect } from "../../core/remoting/connection.ts";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, start, stop } from "../_helpers/process.ts";
 import { drainTopic, keyOf, startTestBroker } from "./_common.ts";
 
 const TOPIC = "crash";
@@ -44,10 +44,11 @@ export async function runKillCycle(
   options: { dataDir: string; flush: "sync" | "async"; producers: number; perProducer: number; kills: number },
   children: Child[],
 ): Promise<KillCycleResult> {
-  const port = await freePort();
-  const brokerOptions = { dataDir: options.dataDir, port, flush: options.flush, flushIntervalMs: 500, segmentSize: 512 * 1024 };
+  const brokerOptions = { dataDir: options.dataDir, flush: options.flush, flushIntervalMs: 500, segmentSize: 512 * 1024 };
   let broker = await startTestBroker(brokerOptions);
   children.push(broker);
+  // Restarts reuse the port: the producers reconnect to it.
+  const port = broker.port;
   const senders = Array.from({ length: options.producers }, (_, i) => {
     const s = start(BUN, ["tests/_fixtures/keyed_sender.ts", `127.0.0.1:${port}`, TOPIC, `p${i}`, String(options.perProducer), "8"]);
     children.push(s);
@@ -59,7 +60,7 @@ export async function runKillCycle(
     await waitUntil(() => ackCount(senders) >= target, 20_000, `${target} acknowledgements`);
     broker.kill("SIGKILL");
     expect(await broker.exited).toBe("SIGKILL");
-    broker = await startTestBroker(brokerOptions);
+    broker = await startTestBroker({ ...brokerOptions, port });
     children.push(broker);
   }
   await Promise.all(senders.map((s) => s.waitFor("DONE", 30_000)));

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Producer } from "../../client/producer.ts";
 import { until } from "../_helpers/wait.ts";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, start, stop } from "../_helpers/process.ts";
 import { startTestBroker, startTestNameServer } from "./_common.ts";
 
 const TOPIC = "ck_fault";
@@ -34,10 +34,10 @@ function handled(member: Child): string[] {
 
 describe("consumer SIGKILL mid-batch", () => {
   test("the surviving member gets the killed member's uncommitted messages", async () => {
-    const [nsPort, brokerPort] = [await freePort(), await freePort()];
-    const nameServer = `127.0.0.1:${nsPort}`;
-    children.push(await startTestNameServer(nsPort));
-    children.push(await startTestBroker({ dataDir: dir, port: brokerPort, flush: "async", namesrv: [nameServer] }));
+    const ns = await startTestNameServer();
+    children.push(ns);
+    const nameServer = `127.0.0.1:${ns.port}`;
+    children.push(await startTestBroker({ dataDir: dir, flush: "async", namesrv: [nameServer] }));
     const producer = new Producer({ nameServer });
     await producer.start();
     await Promise.all(Array.from({ length: COUNT }, (_, i) => producer.send({ topic: TOPIC, body: `m-${i}` })));

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Producer } from "../../client/producer.ts";
 import { PushConsumer } from "../../client/push_consumer.ts";
-import { type Child, freePort, stop } from "../_helpers/process.ts";
+import { type Child, stop } from "../_helpers/process.ts";
 import { startTestBroker, startTestNameServer } from "./_common.ts";
 
 const TOPIC = "ns_fault";
@@ -44,13 +44,13 @@ async function sendBatch(producer: Producer, from: number, count: number): Promi
 
 describe("NameServer failures", () => {
   test("clients survive losing one NameServer, then all; routes heal when one returns", async () => {
-    const [ns1Port, ns2Port, brokerPort] = [await freePort(), await freePort(), await freePort()];
-    const ns1Address = `127.0.0.1:${ns1Port}`;
-    const ns2Address = `127.0.0.1:${ns2Port}`;
-    let ns1 = await startTestNameServer(ns1Port);
-    const ns2 = await startTestNameServer(ns2Port);
+    let ns1 = await startTestNameServer();
+    const ns2 = await startTestNameServer();
     children.push(ns1, ns2);
-    const broker = await startTestBroker({ dataDir: dir, port: brokerPort, flush: "async", namesrv: [ns1Address, ns2Address] });
+    const ns1Port = ns1.port;
+    const ns1Address = `127.0.0.1:${ns1Port}`;
+    const ns2Address = `127.0.0.1:${ns2.port}`;
+    const broker = await startTestBroker({ dataDir: dir, flush: "async", namesrv: [ns1Address, ns2Address] });
     children.push(broker);
 
     const producer = new Producer({ nameServer: [ns1Address, ns2Address], sendTimeoutMs: 3000 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, start, stop } from "../_helpers/process.ts";
 import { rssKiB, startTestBroker, startTestNameServer } from "./_common.ts";
 
 const DURATION_MS = 20_000;
@@ -28,10 +28,11 @@ afterAll(async () => {
 
 describe("slow consumer, fast producer", () => {
   test(`${DURATION_MS / 1000} s of backlog growth keeps broker and consumer memory bounded`, async () => {
-    const [nsPort, brokerPort] = [await freePort(), await freePort()];
-    const nameServer = `127.0.0.1:${nsPort}`;
-    children.push(await startTestNameServer(nsPort));
-    const broker = await startTestBroker({ dataDir: dir, port: brokerPort, flush: "async", namesrv: [nameServer], segmentSize: 16 * 1024 * 1024 });
+    const ns = await startTestNameServer();
+    children.push(ns);
+    const nameServer = `127.0.0.1:${ns.port}`;
+    const broker = await startTestBroker({ dataDir: dir, flush: "async", namesrv: [nameServer], segmentSize: 16 * 1024 * 1024 });
+    const brokerPort = broker.port;
     children.push(broker);
     // Bounded: at most 400,000 sends (3 in flight keeps it sending for the whole run), stopped after DURATION_MS.
     const producer = start(BUN, ["tests/_fixtures/keyed_sender.ts", `127.0.0.1:${brokerPort}`, "slow", "p", "400000", "3"]);

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, type Child, start } from "../_helpers/process.ts";
+import { BUN, type Server, startServer } from "../_helpers/process.ts";
 import { startTestBroker } from "../faults/_common.ts";
 import { until } from "../_helpers/wait.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
@@ -18,8 +18,10 @@ export const SEGMENT_SIZE = 1024 * 1024;
 /** How a test master runs. */
 export interface MasterOptions {
   dataDir: string;
-  port: number;
-  haPort: number;
+  /** 0 (the default) lets the broker bind a free port; a restart passes the one it had. */
+  port?: number;
+  /** 0 (the default) lets the broker bind a free port; its log line names it (`haPortOf`). */
+  haPort?: number;
   namesrv?: string[];
   role?: "ASYNC_MASTER" | "SYNC_MASTER";
   flush?: "sync" | "async";
@@ -29,23 +31,24 @@ export interface MasterOptions {
 /**
  * Starts a master broker process (topics auto-created) and waits until it listens.
  *
- * @returns The running child.
+ * @returns The running broker and its client port.
  */
-export function startMaster(options: MasterOptions): Promise<Child> {
+export function startMaster(options: MasterOptions): Promise<Server> {
   return startTestBroker({
     dataDir: options.dataDir,
     port: options.port,
     flush: options.flush ?? "async",
     segmentSize: SEGMENT_SIZE,
     namesrv: options.namesrv,
-    extraArgs: ["--ha-port", String(options.haPort), "--broker-role", options.role ?? "ASYNC_MASTER", ...(options.extraArgs ?? [])],
+    extraArgs: ["--ha-port", String(options.haPort ?? 0), "--broker-role", options.role ?? "ASYNC_MASTER", ...(options.extraArgs ?? [])],
   });
 }
 
 /** How a test slave runs. */
 export interface SlaveOptions {
   dataDir: string;
-  port: number;
+  /** 0 (the default) lets the broker bind a free port; a restart passes the one it had. */
+  port?: number;
   /** The master's HA address; learned from the NameServers when absent. */
   haMaster?: string;
   namesrv?: string[];
@@ -57,15 +60,16 @@ export interface SlaveOptions {
 }
 
 /**
- * Starts a slave broker process and waits until its replication link is up (or `waitFor`).
+ * Starts a slave broker process and waits until it listens and its replication link is up (or
+ * `waitFor`).
  *
- * @returns The running child.
+ * @returns The running broker and its client port.
  */
-export async function startSlave(options: SlaveOptions): Promise<Child> {
+export async function startSlave(options: SlaveOptions): Promise<Server> {
   const args = [
     "run", "server/broker.ts",
     "--host", "127.0.0.1",
-    "--port", String(options.port),
+    "--port", String(options.port ?? 0),
     "--data-dir", options.dataDir,
     "--flush", options.flush ?? "async",
     "--segment-size", String(SEGMENT_SIZE),
@@ -75,7 +79,7 @@ export async function startSlave(options: SlaveOptions): Promise<Child> {
   if (options.haMaster !== undefined) args.push("--ha-master-address", options.haMaster);
   if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
   if (options.extraArgs) args.push(...options.extraArgs);
-  const child = start(BUN, args);
+  const child = await startServer(BUN, args);
   try {
     await child.waitFor(options.waitFor ?? "Replicating from master", 20_000);
   } catch (error) {
@@ -83,6 +87,18 @@ export async function startSlave(options: SlaveOptions): Promise<Child> {
     throw error;
   }
   return child;
+}
+
+/**
+ * The replication port a master printed ("accepts slaves on host:port").
+ *
+ * @param master The master's process.
+ * @returns The port.
+ */
+export function haPortOf(master: Server): number {
+  const match = /accepts slaves on [^\s]*:(\d+)/.exec(master.output());
+  if (!match) throw new Error(`The master named no replication port:\n${master.output()}`);
+  return Number(match[1]);
 }
 
 /** The CommitLog segment files of a broker's data dir, name → bytes. */

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Producer } from "../../client/producer.ts";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, start, stop } from "../_helpers/process.ts";
 import { startTestNameServer } from "../faults/_common.ts";
-import { expectSameCommitLog, startMaster, startSlave, until } from "./_ha.ts";
+import { expectSameCommitLog, haPortOf, startMaster, startSlave, until } from "./_ha.ts";
 
 const TOPIC = "ha_failover";
 const GROUP = "ha_failover_group";
@@ -33,13 +33,14 @@ function handled(member: Child): string[] {
 
 describe("master SIGKILL during consumption", () => {
   test("a push consumer continues from the slave and receives every message at least once", async () => {
-    const [nsPort, masterPort, haPort, slavePort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const nameServer = `127.0.0.1:${nsPort}`;
-    children.push(await startTestNameServer(nsPort));
-    const masterOptions = { dataDir: join(dir, "master"), port: masterPort, haPort, namesrv: [nameServer] };
-    const master = await startMaster(masterOptions);
+    const ns = await startTestNameServer();
+    children.push(ns);
+    const nameServer = `127.0.0.1:${ns.port}`;
+    const master = await startMaster({ dataDir: join(dir, "master"), namesrv: [nameServer] });
     children.push(master);
-    children.push(await startSlave({ dataDir: join(dir, "slave"), port: slavePort, namesrv: [nameServer], haMaster: `127.0.0.1:${haPort}` }));
+    // The master comes back on the same ports: the slave knows its replication address.
+    const masterOptions = { dataDir: join(dir, "master"), port: master.port, haPort: haPortOf(master), namesrv: [nameServer] };
+    children.push(await startSlave({ dataDir: join(dir, "slave"), namesrv: [nameServer], haMaster: `127.0.0.1:${masterOptions.haPort}` }));
 
     const producer = new Producer({ nameServer });
     await producer.start();

@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { createDialer } from "../../client/bun/connect.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect } from "../../core/remoting/connection.ts";
-import { type Child, freePort, stop } from "../_helpers/process.ts";
+import { type Child, stop } from "../_helpers/process.ts";
 import { drainTopic } from "../faults/_common.ts";
 import { makeTestCert, type TestCert } from "../security/_certs.ts";
-import { expectSameCommitLog, slaveKnowsTopic, startMaster, startSlave } from "./_ha.ts";
+import { expectSameCommitLog, haPortOf, slaveKnowsTopic, startMaster, startSlave } from "./_ha.ts";
 
 const TOPIC = "ha_tls";
 let dir: string;
@@ -33,13 +33,14 @@ afterAll(async () => {
 
 describe("replication over TLS", () => {
   test("a TLS slave copies a TLS master; a plaintext slave fails clearly", async () => {
-    const [masterPort, haPort, slavePort, plainPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const tlsArgs = ["--tls-cert", cert.certFile, "--tls-key", cert.keyFile];
-    const master = await startMaster({ dataDir: join(dir, "master"), port: masterPort, haPort, extraArgs: tlsArgs });
+    const master = await startMaster({ dataDir: join(dir, "master"), extraArgs: tlsArgs });
     children.push(master);
+    const [masterPort, haPort] = [master.port, haPortOf(master)];
     expect(master.output()).toContain(`accepts slaves on 127.0.0.1:${haPort} (TLS)`);
-    const slave = await startSlave({ dataDir: join(dir, "slave"), port: slavePort, haMaster: `127.0.0.1:${haPort}`, extraArgs: tlsArgs });
+    const slave = await startSlave({ dataDir: join(dir, "slave"), haMaster: `127.0.0.1:${haPort}`, extraArgs: tlsArgs });
     children.push(slave);
+    const slavePort = slave.port;
 
     // Clients reach both brokers over TLS too; sends go straight to the master (no NameServer here).
     const dial = createDialer({ tls: { ca: cert.cert } });
@@ -58,7 +59,6 @@ describe("replication over TLS", () => {
     // A slave without TLS settings cannot replicate from the TLS master, and its log says why.
     const plain = await startSlave({
       dataDir: join(dir, "plain"),
-      port: plainPort,
       brokerId: 2,
       haMaster: `127.0.0.1:${haPort}`,
       waitFor: "answered with TLS",

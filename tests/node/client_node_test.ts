@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { dial } from "../../server/bun/connect.ts";
 import { listen } from "../../server/bun/listen.ts";
 import { type Standalone, startStandalone } from "../../server/standalone.ts";
+import { childEnv } from "../_helpers/process.ts";
 
 /** Runs under Node against the bundled `mod.ts`: sends, then pulls the message back. */
 const SCRIPT = `
@@ -79,6 +80,7 @@ test("the bundled client sends and pulls under Node over real sockets", async ()
   expect(build.success).toBe(true);
   await writeFile(join(dir, "out", "run.mjs"), SCRIPT);
   const child = Bun.spawn(["node", join(dir, "out", "run.mjs"), standalone.nameServerAddress], {
+    env: childEnv(),
     stdout: "pipe",
     stderr: "pipe",
   });
