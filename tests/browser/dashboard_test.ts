@@ -5,7 +5,7 @@
  * on that session (form post, no-cors and CORS fetches) changes nothing; a page reached through a
  * rebound host name gets nothing.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import { dial } from "../../server/bun/connect.ts";
 import { listen } from "../../server/bun/listen.ts";
 import { serve } from "../../server/bun/serve.ts";
 import { type Standalone, startStandalone } from "../../server/standalone.ts";
+import { needs } from "../_helpers/skip.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dir, "artifacts");
@@ -94,7 +95,7 @@ afterAll(async () => {
 });
 
 describe("dashboard in Chromium", () => {
-  test.skipIf(!existsSync(CHROMIUM))("shows a topic's message count, sends a message and sees the count change", async () => {
+  needs(existsSync(CHROMIUM) ? undefined : `needs Chromium at ${CHROMIUM} (apt-get install chromium)`)("shows a topic's message count, sends a message and sees the count change", async () => {
     const base = adminUrl(admin);
     await fetch(`${base}api/topics`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ topic: "orders", queueNums: 2 }) });
     for (const body of ["first", "second"]) {

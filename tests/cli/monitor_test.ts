@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { BUN, ROOT } from "../_helpers/process.ts";
+import { needs } from "../_helpers/skip.ts";
 import { type CliServer, rmq, startCliServer } from "./_cli.ts";
 
 const HAS_TMUX = spawnSync("tmux", ["-V"]).status === 0;
@@ -24,7 +25,7 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-test.skipIf(!HAS_TMUX)("monitor draws brokers and topics in tmux and exits on q", async () => {
+needs(HAS_TMUX ? undefined : "needs tmux (apt-get install tmux)")("monitor draws brokers and topics in tmux and exits on q", async () => {
   const session = `rmq-monitor-${process.pid}`;
   const command = `${BUN} run ${join(ROOT, "cli/bun.ts")} monitor --server ${server.adminUrl} --interval 0.3; echo "EXIT=$?"; sleep 20`;
   execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "150", "-y", "40", command]);

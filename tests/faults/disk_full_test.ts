@@ -4,7 +4,7 @@
  * sends succeed again without a restart, and a SIGKILL + restart recovers exactly what was
  * acknowledged.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
-import { type Child, freePort, stop } from "../_helpers/process.ts";
+import { type Child, stop } from "../_helpers/process.ts";
+import { needs } from "../_helpers/skip.ts";
 import { drainTopic, keyOf, startTestBroker } from "./_common.ts";
 
 const TOPIC = "full";
@@ -21,6 +22,22 @@ const BODY = "d".repeat(1000);
 let root: string;
 const mounts: string[] = [];
 const children: Child[] = [];
+
+/** Why a tmpfs cannot be mounted here (not root, or a sandbox that forbids it), or undefined. */
+function cannotMount(): string | undefined {
+  if (process.getuid?.() !== 0) return "needs root to mount a small tmpfs";
+  const probe = mkdtempSync(join(tmpdir(), "rmq-mount-probe-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], { stdio: "ignore" });
+    execFileSync("umount", [probe], { stdio: "ignore" });
+    return undefined;
+  } catch {
+    return "needs permission to mount a tmpfs (root outside a restricted sandbox)";
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+const MOUNT_MISSING = cannotMount();
 
 /** Mounts an 8 MiB tmpfs (we run as root); throws when the sandbox forbids it. */
 function mountSmallDisk(dir: string): void {
@@ -66,16 +83,16 @@ afterAll(async () => {
 
 describe("disk full", () => {
   for (const flush of ["sync", "async"] as const) {
-    test(`${flush} flush: sends fail with a retryable "Disk full" error, nothing stored is damaged, sends resume when space returns`, async () => {
+    needs(MOUNT_MISSING)(`${flush} flush: sends fail with a retryable "Disk full" error, nothing stored is damaged, sends resume when space returns`, async () => {
       const disk = join(root, flush);
       mountSmallDisk(disk);
       const dataDir = join(disk, "broker");
-      const port = await freePort();
       // 256 KiB segments, so a full disk also hits the roll to a new segment.
       // The disk marks off: this test is about what a write that meets ENOSPC does (disk_marks_test.ts tests the marks).
       const marksOff = ["--disk-high-water-percent", "100", "--disk-hard-limit-percent", "100"];
-      let broker = await startTestBroker({ dataDir, port, flush, segmentSize: 256 * 1024, extraArgs: marksOff });
+      let broker = await startTestBroker({ dataDir, flush, segmentSize: 256 * 1024, extraArgs: marksOff });
       children.push(broker);
+      const port = broker.port; // the restart below reuses it
       const connection = await connect(dial, `127.0.0.1:${port}`);
       const acked = new Set<number>();
       const refused = new Set<number>();
