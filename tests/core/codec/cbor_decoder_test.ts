@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Encoder } from "cbor-x/encode";
 import { decodeCbor } from "../../../core/codec/cbor_decoder.ts";
 import { CborWriter } from "../../../core/codec/cbor_encoder.ts";
+import { type Random, replayable } from "../../_helpers/random.ts";
 
 const reference = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
 
@@ -11,38 +12,38 @@ function ours(value: unknown): Uint8Array {
   return writer.take();
 }
 
-function randomString(): string {
+function randomString(r: Random): string {
   const pools = ["abcXYZ019_-", "äöüß€", "日本語", "🎉", "\u0001\u0002"];
-  const chars = [...pools[Math.floor(Math.random() * pools.length)]!];
-  const n = [0, 1, 5, 12, 13, 23, 24, 32, 33, 200][Math.floor(Math.random() * 10)]!;
-  return Array.from({ length: n }, () => chars[Math.floor(Math.random() * chars.length)]).join("");
+  const chars = [...pools[r.int(pools.length)]!];
+  const n = [0, 1, 5, 12, 13, 23, 24, 32, 33, 200][r.int(10)]!;
+  return Array.from({ length: n }, () => chars[r.int(chars.length)]).join("");
 }
 
-function randomValue(depth: number): unknown {
-  switch (Math.floor(Math.random() * (depth > 3 ? 6 : 8))) {
-    case 0: return (Math.floor(Math.random() * 2 ** (Math.random() * 53)) * (Math.random() < 0.3 ? -1 : 1)) || 0; // no -0: cbor-x writes it as 0
-    case 1: return randomString();
-    case 2: return Math.random() < 0.5;
+function randomValue(r: Random, depth: number): unknown {
+  switch (r.int(depth > 3 ? 6 : 8)) {
+    case 0: return (r.int(2 ** (r.next() * 53)) * (r.next() < 0.3 ? -1 : 1)) || 0; // no -0: cbor-x writes it as 0
+    case 1: return randomString(r);
+    case 2: return r.next() < 0.5;
     case 3: return null;
-    case 4: return Math.random() * 1e9;
-    case 5: return crypto.getRandomValues(new Uint8Array(Math.floor(Math.random() * 100)));
-    case 6: return Array.from({ length: Math.floor(Math.random() * 5) }, () => randomValue(depth + 1));
+    case 4: return r.next() * 1e9;
+    case 5: return r.bytes(r.int(100));
+    case 6: return Array.from({ length: r.int(5) }, () => randomValue(r, depth + 1));
     default: {
       const o: Record<string, unknown> = {};
-      for (let i = Math.floor(Math.random() * 6); i > 0; i--) o[randomString() || "k"] = randomValue(depth + 1);
+      for (let i = r.int(6); i > 0; i--) o[randomString(r) || "k"] = randomValue(r, depth + 1);
       return o;
     }
   }
 }
 
 describe("decodeCbor()", () => {
-  test("decodes 5,000 random values encoded by cbor-x and by CborWriter", () => {
+  test("decodes 5,000 random values encoded by cbor-x and by CborWriter", () => replayable((r) => {
     for (let i = 0; i < 5000; i++) {
-      const value = randomValue(0);
+      const value = randomValue(r, 0);
       expect(decodeCbor(ours(value))).toEqual(value);
       expect(decodeCbor(reference.encode(value))).toEqual(value);
     }
-  });
+  }));
 
   test("reads half, single and double floats and every integer width", () => {
     expect(decodeCbor(new Uint8Array([0xf9, 0x3c, 0x00]))).toBe(1);
@@ -84,14 +85,14 @@ describe("decodeCbor()", () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
-  test("2,000 random byte strings never escape as anything but TypeError or RangeError", () => {
+  test("2,000 random byte strings never escape as anything but TypeError or RangeError", () => replayable((r) => {
     for (let i = 0; i < 2000; i++) {
-      const bytes = crypto.getRandomValues(new Uint8Array(1 + Math.floor(Math.random() * 64)));
+      const bytes = r.bytes(1 + r.int(64));
       try {
         decodeCbor(bytes);
       } catch (error) {
         expect(error instanceof TypeError || error instanceof RangeError).toBe(true);
       }
     }
-  });
+  }));
 });

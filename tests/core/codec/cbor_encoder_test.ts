@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Decoder } from "cbor-x/decode";
 import { CborWriter } from "../../../core/codec/cbor_encoder.ts";
+import { type Random, replayable } from "../../_helpers/random.ts";
 
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true } as ConstructorParameters<typeof Decoder>[0]);
 
@@ -10,27 +11,27 @@ function roundTrip(value: unknown): unknown {
   return decoder.decode(writer.take());
 }
 
-function randomString(): string {
+function randomString(r: Random): string {
   const pools = ["abcXYZ019_-", "äöüß€", "日本語テキスト", "🎉🚀", "\u0001\u0002"];
-  const pool = pools[Math.floor(Math.random() * pools.length)]!;
+  const pool = pools[r.int(pools.length)]!;
   const chars = [...pool];
-  const n = [0, 1, 5, 23, 24, 30, 63, 64, 200, 300][Math.floor(Math.random() * 10)]!;
-  return Array.from({ length: n }, () => chars[Math.floor(Math.random() * chars.length)]).join("");
+  const n = [0, 1, 5, 23, 24, 30, 63, 64, 200, 300][r.int(10)]!;
+  return Array.from({ length: n }, () => chars[r.int(chars.length)]).join("");
 }
 
-function randomValue(depth: number): unknown {
-  const kind = Math.floor(Math.random() * (depth > 3 ? 6 : 9));
+function randomValue(r: Random, depth: number): unknown {
+  const kind = r.int(depth > 3 ? 6 : 9);
   switch (kind) {
-    case 0: return Math.floor(Math.random() * 2 ** (Math.random() * 53)) * (Math.random() < 0.3 ? -1 : 1);
-    case 1: return randomString();
-    case 2: return Math.random() < 0.5;
+    case 0: return r.int(2 ** (r.next() * 53)) * (r.next() < 0.3 ? -1 : 1);
+    case 1: return randomString(r);
+    case 2: return r.next() < 0.5;
     case 3: return null;
-    case 4: return Math.random() * 1e6;
-    case 5: return crypto.getRandomValues(new Uint8Array(Math.floor(Math.random() * 300)));
-    case 6: return Array.from({ length: Math.floor(Math.random() * 5) }, () => randomValue(depth + 1));
+    case 4: return r.next() * 1e6;
+    case 5: return r.bytes(r.int(300));
+    case 6: return Array.from({ length: r.int(5) }, () => randomValue(r, depth + 1));
     default: {
       const o: Record<string, unknown> = {};
-      for (let i = Math.floor(Math.random() * 6); i > 0; i--) o[randomString() || "k"] = randomValue(depth + 1);
+      for (let i = r.int(6); i > 0; i--) o[randomString(r) || "k"] = randomValue(r, depth + 1);
       return o;
     }
   }
@@ -53,12 +54,12 @@ describe("CborWriter", () => {
     expect(roundTrip({ a: 1, b: undefined, c: "x" })).toEqual({ a: 1, c: "x" });
   });
 
-  test("5,000 random nested values round-trip exactly", () => {
+  test("5,000 random nested values round-trip exactly", () => replayable((r) => {
     for (let i = 0; i < 5000; i++) {
-      const value = randomValue(0);
+      const value = randomValue(r, 0);
       expect(roundTrip(value)).toEqual(value);
     }
-  });
+  }));
 
   test("several items back to back with length prefixes", () => {
     const writer = new CborWriter(8);

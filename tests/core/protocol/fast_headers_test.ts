@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { fastPullHeader, fastSendBatchHeader, fastSendBatchV2Header, fastSendHeader, fastSendV2Header } from "../../../core/protocol/fast_headers.ts";
 import { PullMessageHeader, SendBatchHeader, SendBatchV2Header, SendMessageHeader, SendMessageV2Header } from "../../../core/protocol/headers.ts";
+import { type Random, replayable } from "../../_helpers/random.ts";
 
 const NASTY: unknown[] = [
   undefined, null, "", "x", "bad topic", "%RETRY%g", "a".repeat(127), "a".repeat(128), "a".repeat(256), -2, -1, 0, 1, 0.5,
@@ -9,28 +10,24 @@ const NASTY: unknown[] = [
   {}, [], new Uint8Array(1), { a: "b" }, "TAGS\u0001a\u0002", "x".repeat(65536), "__proto__",
 ];
 
-function pick<T>(items: readonly T[]): T {
-  return items[Math.floor(Math.random() * items.length)]!;
-}
-
 /** Random mutations of a valid header: fields dropped, replaced with odd values, or added. */
-function mutate(base: Record<string, unknown>): unknown {
-  if (Math.random() < 0.05) return pick([null, "header", [], 7]);
+function mutate(r: Random, base: Record<string, unknown>): unknown {
+  if (r.chance(0.05)) return r.pick([null, "header", [], 7]);
   const h: Record<string, unknown> = { ...base };
   const keys = Object.keys(base);
-  for (let n = Math.floor(Math.random() * 3); n > 0; n--) {
-    const roll = Math.random();
-    if (roll < 0.3) delete h[pick(keys)];
-    else if (roll < 0.9) h[pick(keys)] = pick(NASTY);
-    else h[pick(["extra", "__proto__x", "Topic", "c", "k"])] = pick(NASTY);
+  for (let n = r.int(3); n > 0; n--) {
+    const roll = r.next();
+    if (roll < 0.3) delete h[r.pick(keys)];
+    else if (roll < 0.9) h[r.pick(keys)] = r.pick(NASTY);
+    else h[r.pick(["extra", "__proto__x", "Topic", "c", "k"])] = r.pick(NASTY);
   }
   return h;
 }
 
-function agree(fast: (h: unknown) => unknown, schema: v.GenericSchema, base: Record<string, unknown>, runs: number): number {
+function agree(r: Random, fast: (h: unknown) => unknown, schema: v.GenericSchema, base: Record<string, unknown>, runs: number): number {
   let fastHits = 0;
   for (let i = 0; i < runs; i++) {
-    const header = i === 0 ? base : mutate(base);
+    const header = i === 0 ? base : mutate(r, base);
     const quick = fast(header);
     if (quick === undefined) continue;
     fastHits++;
@@ -42,45 +39,45 @@ function agree(fast: (h: unknown) => unknown, schema: v.GenericSchema, base: Rec
 }
 
 describe("fast header parsers agree with their schemas", () => {
-  test("fastSendHeader() on 20,000 mutated send headers", () => {
+  test("fastSendHeader() on 20,000 mutated send headers", () => replayable((r) => {
     const base = {
       producerGroup: "p", topic: "orders", queueId: 2, bornTimestamp: Date.now(), flag: 0, sysFlag: 0,
       properties: "TAGS\u0001a\u0002", reconsumeTimes: 0, maxReconsumeTimes: 16, defaultTopicQueueNums: 4,
     };
-    const hits = agree(fastSendHeader, SendMessageHeader, base, 20_000);
+    const hits = agree(r, fastSendHeader, SendMessageHeader, base, 20_000);
     expect(hits).toBeGreaterThan(1000); // the fast path is really taken
-    expect(agree(fastSendHeader, SendMessageHeader, { topic: "t", queueId: -1, bornTimestamp: 1 }, 5000)).toBeGreaterThan(100);
-  });
+    expect(agree(r, fastSendHeader, SendMessageHeader, { topic: "t", queueId: -1, bornTimestamp: 1 }, 5000)).toBeGreaterThan(100);
+  }));
 
-  test("fastPullHeader() on 20,000 mutated pull headers", () => {
+  test("fastPullHeader() on 20,000 mutated pull headers", () => replayable((r) => {
     const base = {
       consumerGroup: "g", topic: "orders", queueId: 1, queueOffset: 10, maxMsgNums: 32, sysFlag: 6,
       commitOffset: -1, suspendTimeoutMillis: 15000, subscription: "a || b",
     };
-    expect(agree(fastPullHeader, PullMessageHeader, base, 20_000)).toBeGreaterThan(1000);
-    expect(agree(fastPullHeader, PullMessageHeader, { consumerGroup: "g", topic: "t", queueId: 0, queueOffset: 0, maxMsgNums: 1 }, 5000)).toBeGreaterThan(100);
-  });
+    expect(agree(r, fastPullHeader, PullMessageHeader, base, 20_000)).toBeGreaterThan(1000);
+    expect(agree(r, fastPullHeader, PullMessageHeader, { consumerGroup: "g", topic: "t", queueId: 0, queueOffset: 0, maxMsgNums: 1 }, 5000)).toBeGreaterThan(100);
+  }));
 
-  test("fastSendBatchHeader() on 20,000 mutated batch headers (and mutated entries)", () => {
+  test("fastSendBatchHeader() on 20,000 mutated batch headers (and mutated entries)", () => replayable((r) => {
     const entry = () => ({ size: 10, flag: 0, properties: "TAGS\u0001a\u0002" });
     const base = { producerGroup: "p", topic: "orders", queueId: 2, bornTimestamp: Date.now(), messages: [entry(), entry(), entry()], defaultTopicQueueNums: 4 };
-    expect(agree(fastSendBatchHeader, SendBatchHeader, base, 20_000)).toBeGreaterThan(1000);
+    expect(agree(r, fastSendBatchHeader, SendBatchHeader, base, 20_000)).toBeGreaterThan(1000);
     let hits = 0;
     for (let i = 0; i < 5000; i++) {
       const messages: unknown[] = [entry(), entry(), entry()];
-      const at = Math.floor(Math.random() * messages.length);
-      messages[at] = mutate(messages[at] as Record<string, unknown>);
-      hits += agree(fastSendBatchHeader, SendBatchHeader, { ...base, messages }, 1);
+      const at = r.int(messages.length);
+      messages[at] = mutate(r, messages[at] as Record<string, unknown>);
+      hits += agree(r, fastSendBatchHeader, SendBatchHeader, { ...base, messages }, 1);
     }
     expect(hits).toBeGreaterThan(100);
-    expect(agree(fastSendBatchHeader, SendBatchHeader, { topic: "t", queueId: -1, bornTimestamp: 1, messages: [{ size: 0 }] }, 5000)).toBeGreaterThan(100);
-  });
+    expect(agree(r, fastSendBatchHeader, SendBatchHeader, { topic: "t", queueId: -1, bornTimestamp: 1, messages: [{ size: 0 }] }, 5000)).toBeGreaterThan(100);
+  }));
 
-  test("fastSendV2Header() on 20,000 mutated SEND_MESSAGE_V2 headers", () => {
+  test("fastSendV2Header() on 20,000 mutated SEND_MESSAGE_V2 headers", () => replayable((r) => {
     const base = { a: "p", b: "orders", d: 4, e: 2, f: 0, g: Date.now(), h: 0, i: "TAGS\u0001a\u0002", j: 0, l: 16 };
-    expect(agree(fastSendV2Header, SendMessageV2Header, base, 20_000)).toBeGreaterThan(1000);
-    expect(agree(fastSendV2Header, SendMessageV2Header, { b: "t", e: -1, g: 1 }, 5000)).toBeGreaterThan(100);
-  });
+    expect(agree(r, fastSendV2Header, SendMessageV2Header, base, 20_000)).toBeGreaterThan(1000);
+    expect(agree(r, fastSendV2Header, SendMessageV2Header, { b: "t", e: -1, g: 1 }, 5000)).toBeGreaterThan(100);
+  }));
 
   test("a V2 send header parses to what the same fields under SEND_MESSAGE's names parse to", () => {
     const v2 = { a: "p", b: "orders", d: 8, e: 1, f: 4, g: 1234, h: -7, i: "KEYS\u0001k\u0002", j: 2, l: 3 };
@@ -94,26 +91,26 @@ describe("fast header parsers agree with their schemas", () => {
     expect(problem.success).toBe(false);
   });
 
-  test("fastSendBatchV2Header() on 20,000 mutated SEND_BATCH_MESSAGE_V2 headers (and mutated entries)", () => {
+  test("fastSendBatchV2Header() on 20,000 mutated SEND_BATCH_MESSAGE_V2 headers (and mutated entries)", () => replayable((r) => {
     const entry = (): unknown[] => [10, 0, "TAGS\u0001a\u0002"];
     const base = { a: "p", b: "orders", d: 4, e: 2, g: Date.now(), m: [entry(), entry(), entry()] };
-    expect(agree(fastSendBatchV2Header, SendBatchV2Header, base, 20_000)).toBeGreaterThan(1000);
+    expect(agree(r, fastSendBatchV2Header, SendBatchV2Header, base, 20_000)).toBeGreaterThan(1000);
     let hits = 0;
     for (let i = 0; i < 5000; i++) {
       const m: unknown[] = [entry(), entry(), entry()];
-      const at = Math.floor(Math.random() * m.length);
+      const at = r.int(m.length);
       const broken = [...(m[at] as unknown[])];
-      const roll = Math.random();
+      const roll = r.next();
       if (roll < 0.2) broken.pop();
-      else if (roll < 0.3) broken.push(pick(NASTY));
-      else broken[Math.floor(Math.random() * 3)] = pick(NASTY);
-      m[at] = Math.random() < 0.05 ? pick(NASTY) : broken;
-      hits += agree(fastSendBatchV2Header, SendBatchV2Header, { ...base, m }, 1);
+      else if (roll < 0.3) broken.push(r.pick(NASTY));
+      else broken[r.int(3)] = r.pick(NASTY);
+      m[at] = r.next() < 0.05 ? r.pick(NASTY) : broken;
+      hits += agree(r, fastSendBatchV2Header, SendBatchV2Header, { ...base, m }, 1);
     }
     expect(hits).toBeGreaterThan(100);
     const batch = fastSendBatchV2Header({ b: "t", e: -1, g: 1, m: [[3, 1, "x"], [0, 0, ""]] });
     expect(batch).toEqual(fastSendBatchHeader({ topic: "t", queueId: -1, bornTimestamp: 1, messages: [{ size: 3, flag: 1, properties: "x" }, { size: 0 }] })!);
-  });
+  }));
 
   test("a map of properties is left to the schema", () => {
     expect(fastSendHeader({ topic: "t", queueId: 0, bornTimestamp: 1, properties: { TAGS: "a" } })).toBeUndefined();

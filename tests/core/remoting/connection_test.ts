@@ -5,6 +5,7 @@ import { ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../..
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
 import { createDispatcher, processor } from "../../../core/remoting/dispatcher.ts";
 import * as v from "valibot";
+import { replayable } from "../../_helpers/random.ts";
 
 /** Two connections joined by synchronous in-memory transports that count writes. */
 function pair(server: ConstructorParameters<typeof Connection>[0] = {}, client: ConstructorParameters<typeof Connection>[0] = {}) {
@@ -37,15 +38,15 @@ function pair(server: ConstructorParameters<typeof Connection>[0] = {}, client: 
 }
 
 describe("Connection", () => {
-  test("request() gets its own answer with many in flight answered out of order", async () => {
+  test("request() gets its own answer with many in flight answered out of order", () => replayable(async (random) => {
     const { client } = pair({
       onRequest: (req, c) => {
-        setTimeout(() => c.respond(req, { code: 0, header: { echo: req.header.n } }), Math.random() * 20);
+        setTimeout(() => c.respond(req, { code: 0, header: { echo: req.header.n } }), random.int(20));
       },
     });
     const answers = await Promise.all(Array.from({ length: 500 }, (_, n) => client.request(1, { n })));
     expect(answers.map((a) => a.header.echo)).toEqual(Array.from({ length: 500 }, (_, n) => n));
-  });
+  }));
 
   test("writes made in one tick leave in one socket write", async () => {
     const { client, writes } = pair({ onRequest: (req, c) => c.respond(req, { code: 0 }) });
