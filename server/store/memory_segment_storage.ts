@@ -1,7 +1,8 @@
 /**
  * An in-memory `SegmentStorage` for tests and edge demos. File contents live in fixed-size
- * pages, so growing a file never copies it. It remembers how much of each file was synced, so
- * `crash()` can model a power loss that drops everything written since.
+ * pages, so growing a file never copies it. It remembers how much of each file was synced (as of
+ * the last `sync()` that resolved), so `crash()` can model a power loss that drops everything
+ * written since.
  *
  * @module
  */
@@ -152,10 +153,20 @@ class MemoryFile implements SegmentFile {
     cut(this.#check(), size);
   }
 
+  /**
+   * Marks what was written before the call as synced when the returned promise resolves (a task
+   * later, as a disk answers later), not when it is called: a `crash()` in between loses it, so a
+   * caller that acknowledges before awaiting the sync is caught.
+   */
   sync(): Promise<void> {
     const node = this.#check();
-    node.syncedLength = node.length;
-    return Promise.resolve();
+    const length = node.length;
+    return new Promise((resolve) => {
+      setTimeout(() => {
+        node.syncedLength = Math.max(node.syncedLength, Math.min(length, node.length));
+        resolve();
+      }, 0);
+    });
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { decodeRecords } from "../../../core/model/record.ts";
 import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
 import { MessageStore } from "../../../server/store/message_store.ts";
 import type { MessageStoreOptions } from "../../../server/store/store_types.ts";
@@ -71,6 +72,26 @@ describe("sync flush", () => {
     memory.crash();
     const again = await openOn(new FaultyStorage(memory), "/data");
     expect(again.getMaxOffset("V", 0)).toBe(1);
+    await again.close();
+  });
+
+  test("what a put acknowledged survives a power loss right after the acknowledgement; what was pending does not", async () => {
+    // Plain memory storage: a sync counts only once it resolves, as a disk's does.
+    const memory = new MemorySegmentStorage();
+    const store = await openOn(new FaultyStorage(memory), "/data");
+    const acked = await store.putMessage(msg("P", { body: "acked" }));
+    expect(acked.status).toBe("PUT_OK");
+    memory.crash();
+    let pendingSettled = false;
+    void store.putMessage(msg("P", { body: "pending" })).then(() => (pendingSettled = true));
+    await Promise.resolve();
+    memory.crash(); // before the second put's sync resolved
+    expect(pendingSettled).toBe(false);
+    const again = await openOn(new FaultyStorage(memory), "/data");
+    expect(again.getMaxOffset("P", 0)).toBe(1);
+    const read = again.getMessage("P", 0, 0, 10);
+    expect(read.count).toBe(1);
+    expect(decodeRecords(read.body!).map((m) => new TextDecoder().decode(m.body))).toEqual(["acked"]);
     await again.close();
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
 import { joinPath, parseSegmentName, segmentName } from "../../../server/store/segment_storage.ts";
 import { BACKENDS } from "./_store_helpers.ts";
 
@@ -46,6 +47,26 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+test("MemorySegmentStorage counts a sync() only once it resolves: a crash() before that loses the bytes", async () => {
+  const storage = new MemorySegmentStorage();
+  const file = storage.open("/d/f", { create: true });
+  file.write(new Uint8Array([1, 2, 3]), 0);
+  const syncing = file.sync();
+  storage.crash();
+  expect(file.size()).toBe(0);
+  await syncing;
+  storage.crash();
+  expect(file.size()).toBe(0);
+  file.write(new Uint8Array([4, 5]), 0);
+  await file.sync();
+  file.write(new Uint8Array([6]), 2); // after the sync: not covered by it
+  storage.crash();
+  expect(file.size()).toBe(2);
+  const out = new Uint8Array(2);
+  file.read(out, 0);
+  expect([...out]).toEqual([4, 5]);
+});
 
 test("segment names are 20-digit start offsets", () => {
   expect(segmentName(1073741824)).toBe("00000000001073741824");
