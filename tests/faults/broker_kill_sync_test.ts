@@ -1,8 +1,9 @@
 /**
- * SIGKILL of a sync-flush broker under sustained sends from three producer processes, three
- * times in a row on the same data dir: no acknowledged message is lost, every record read back
- * passes its CRC check, queue offsets stay contiguous, and the only duplicates are of sends the
- * producer retried.
+ * SIGKILL of a sync-flush broker process under sustained sends from three producer processes,
+ * three times in a row on the same data dir: no acknowledged message is lost, every record read
+ * back passes its CRC check, queue offsets stay contiguous, and the only duplicates are of sends the
+ * producer retried. A process crash, not a power loss: the page cache survives it, so this holds
+ * with or without fsync (tests/bun/sync_flush_fsync_test.ts proves the fsync).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,8 +24,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("broker SIGKILL under sync flush", () => {
-  test("3 kills with 3 producer processes lose no acknowledged message", async () => {
+describe("broker process SIGKILL under sync flush", () => {
+  test("3 process kills with 3 producer processes lose no acknowledged message (a process crash: the page cache survives it)", async () => {
     const r = await runKillCycle({ dataDir: dir, flush: "sync", producers: 3, perProducer: 6000, kills: 3 }, children);
     console.log(
       `broker kill (sync): ${r.acked} acknowledged over 3 SIGKILLs in ${r.elapsedMs} ms, ${r.lost} lost, ` +
