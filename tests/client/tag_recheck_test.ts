@@ -1,0 +1,145 @@
+/**
+ * Every consumer re-checks tags exactly. The broker filters by tag hash code, and "Aa" and "BB"
+ * have the same Java hashCode, so both reach every consumer subscribed to either; each consumer
+ * must hand over only the tag it asked for, and still move past the other. New consumer kinds
+ * (POP, SQL filters) join the table below.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { LitePullConsumer } from "../../client/lite_pull_consumer.ts";
+import { Producer } from "../../client/producer.ts";
+import { PullConsumer } from "../../client/pull_consumer.ts";
+import { PushConsumer } from "../../client/push_consumer.ts";
+import { RemotingClient } from "../../client/remoting_client.ts";
+import { tagHash } from "../../core/model/tag_hash.ts";
+import type { MessageQueue } from "../../core/model/message_queue.ts";
+import { RequestCode } from "../../core/protocol/request_code.ts";
+import { type Standalone, startStandalone } from "../../server/standalone.ts";
+import { MemorySegmentStorage } from "../../server/store/memory_segment_storage.ts";
+import { MemoryNetwork } from "../_helpers/memory_network.ts";
+import { until } from "../_helpers/wait.ts";
+
+const TOPIC = "collide";
+const QUEUE: MessageQueue = { topic: TOPIC, brokerName: "broker-a", queueId: 0 };
+/** Sent in this order to the topic's only queue. */
+const SENT = [{ tags: "BB", body: "b1" }, { tags: "Aa", body: "a1" }, { tags: "BB", body: "b2" }, { tags: "Aa", body: "a2" }];
+const decoder = new TextDecoder();
+
+let network: MemoryNetwork;
+let standalone: Standalone;
+
+/** A consumer kind: subscribes `group` to `expression`, reads until it has passed every message, returns the bodies it handed over. */
+interface ConsumerKind {
+  name: string;
+  consume(group: string, expression: string): Promise<string[]>;
+}
+
+const options = (group: string) => ({ nameServer: standalone.nameServerAddress, dial: network.dial, group, log: () => {} });
+
+/** Waits until a consumer's only queue would commit past every sent message. */
+async function passedAll(stats: () => { queue: MessageQueue; commitOffset: number }[], what: string): Promise<void> {
+  await until(() => stats().some((s) => s.queue.topic === TOPIC && s.commitOffset === SENT.length), 10_000, `${what} to move past all ${SENT.length} messages`);
+}
+
+const KINDS: ConsumerKind[] = [
+  {
+    name: "PullConsumer",
+    async consume(group, expression) {
+      const consumer = new PullConsumer(options(group));
+      await consumer.start();
+      try {
+        const bodies: string[] = [];
+        let offset = 0;
+        while (offset < SENT.length) {
+          const result = await consumer.pull(QUEUE, offset, { expression });
+          bodies.push(...result.messages.map((m) => decoder.decode(m.body)));
+          offset = result.nextBeginOffset;
+        }
+        return bodies;
+      } finally {
+        await consumer.shutdown();
+      }
+    },
+  },
+  ...[false, true].map((orderly): ConsumerKind => ({
+    name: `PushConsumer (${orderly ? "orderly" : "concurrent"})`,
+    async consume(group, expression) {
+      const consumer = new PushConsumer({ ...options(group), consumeFromWhere: "FIRST_OFFSET", orderly, suspendMs: 1000 });
+      const bodies: string[] = [];
+      consumer.subscribe(TOPIC, expression);
+      consumer.onMessage((m) => {
+        bodies.push(decoder.decode(m.body));
+        return "SUCCESS";
+      });
+      await consumer.start();
+      try {
+        await passedAll(() => consumer.queueStats(), group);
+        return bodies;
+      } finally {
+        await consumer.shutdown();
+      }
+    },
+  })),
+  {
+    name: "LitePullConsumer",
+    async consume(group, expression) {
+      const consumer = new LitePullConsumer({ ...options(group), consumeFromWhere: "FIRST_OFFSET", suspendMs: 1000 });
+      consumer.subscribe(TOPIC, expression);
+      await consumer.start();
+      try {
+        const bodies: string[] = [];
+        const stats = () => consumer.queueStats();
+        while (!stats().some((s) => s.queue.topic === TOPIC && s.nextPullOffset === SENT.length && s.cachedCount === 0)) {
+          bodies.push(...(await consumer.poll(100)).map((m) => decoder.decode(m.body)));
+        }
+        bodies.push(...(await consumer.poll(0)).map((m) => decoder.decode(m.body)));
+        return bodies;
+      } finally {
+        await consumer.shutdown();
+      }
+    },
+  },
+];
+
+beforeAll(async () => {
+  network = new MemoryNetwork();
+  standalone = await startStandalone({
+    listen: network.listen,
+    dial: network.dial,
+    dataDir: "/data",
+    storage: new MemorySegmentStorage(),
+    port: 0,
+    nameServerPort: 0,
+    log: () => {},
+  });
+  const admin = new RemotingClient({ dial: network.dial });
+  await admin.invoke(standalone.brokerAddress, { code: RequestCode.UPDATE_AND_CREATE_TOPIC, header: { topic: TOPIC, readQueueNums: 1, writeQueueNums: 1 } });
+  await until(async () => {
+    const route = await admin.request(standalone.nameServerAddress, { code: RequestCode.GET_ROUTEINFO_BY_TOPIC, header: { topic: TOPIC } });
+    return (route.header.queueDatas as unknown[] | undefined)?.length === 1;
+  }, 5000, "the topic's route");
+  await admin.shutdown();
+  const producer = new Producer({ nameServer: standalone.nameServerAddress, dial: network.dial, group: "collide_producer" });
+  await producer.start();
+  for (const message of SENT) await producer.send({ topic: TOPIC, ...message }, { queue: QUEUE });
+  await producer.shutdown();
+});
+
+afterAll(async () => {
+  await standalone.close();
+});
+
+test('"Aa" and "BB" share a tag hash, so the broker passes both to either subscription', () => {
+  expect(tagHash("Aa")).toBe(tagHash("BB"));
+});
+
+describe("every consumer re-checks tags exactly", () => {
+  for (const kind of KINDS) {
+    test(`${kind.name}: a subscription to "Aa" gets only the Aa messages and one to "BB" only the BB ones`, async () => {
+      const slug = kind.name.replace(/\W+/g, "_");
+      // Sorted: concurrent handlers may finish in any order; which messages arrive is the point.
+      expect((await kind.consume(`${slug}_aa`, "Aa")).sort()).toEqual(["a1", "a2"]);
+      expect((await kind.consume(`${slug}_bb`, "BB")).sort()).toEqual(["b1", "b2"]);
+      expect((await kind.consume(`${slug}_either`, "Aa || BB")).sort()).toEqual(["a1", "a2", "b1", "b2"]);
+    }, 30_000);
+  }
+});
