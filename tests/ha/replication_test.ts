@@ -3,7 +3,7 @@
  * the slave byte for byte at the same CommitLog offsets and can all be pulled from it; the slave
  * refuses sends; garbage on the HA port costs only that connection; a slave SIGKILLed mid-stream
  * and restarted resumes from its recovered offset; the admin API, /metrics and `rmq cluster list`
- * show roles and lag.
+ * show roles and lag, and the lag grows while a slave is stopped and returns to 0 when it resumes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,39 +16,39 @@ import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import { encodeHello, encodeReport, HA_PROTOCOL_VERSION } from "../../server/ha/ha_protocol.ts";
 import { rmq } from "../cli/_cli.ts";
-import { type Child, freePort, stop } from "../_helpers/process.ts";
+import { type Child, type Server, stop } from "../_helpers/process.ts";
+import { replayable } from "../_helpers/random.ts";
 import { drainTopic, startTestNameServer } from "../faults/_common.ts";
-import { expectSameCommitLog, SEGMENT_SIZE, startMaster, slaveKnowsTopic, startSlave, until } from "./_ha.ts";
+import { expectSameCommitLog, haPortOf, SEGMENT_SIZE, startMaster, slaveKnowsTopic, startSlave, until } from "./_ha.ts";
 
 const TOPIC = "ha_orders";
 const QUEUES = [0, 1, 2, 3];
 let dir: string;
 let nameServer: string;
-let masterPort: number;
 let haPort: number;
 let adminPort: number;
 let slavePort: number;
-let master: Child;
-let slave: Child;
+let master: Server;
+let slave: Server;
 const children: Child[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "rmq-ha-"));
-  const nsPort = await freePort();
-  [masterPort, haPort, adminPort, slavePort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  nameServer = `127.0.0.1:${nsPort}`;
-  children.push(await startTestNameServer(nsPort));
+  const ns = await startTestNameServer();
+  children.push(ns);
+  nameServer = `127.0.0.1:${ns.port}`;
   master = await startMaster({
     dataDir: join(dir, "master"),
-    port: masterPort,
-    haPort,
     namesrv: [nameServer],
-    extraArgs: ["--admin-port", String(adminPort)],
+    extraArgs: ["--admin-port", "0"],
   });
   children.push(master);
+  await master.waitFor(/dashboard on http:\/\/127\.0\.0\.1:\d+/);
+  [haPort, adminPort] = [haPortOf(master), Number(/dashboard on http:\/\/127\.0\.0\.1:(\d+)/.exec(master.output())![1])];
   // The slave learns the master's HA address from the NameServer.
-  slave = await startSlave({ dataDir: join(dir, "slave"), port: slavePort, namesrv: [nameServer] });
+  slave = await startSlave({ dataDir: join(dir, "slave"), namesrv: [nameServer] });
   children.push(slave);
+  slavePort = slave.port;
 }, 30_000);
 
 afterAll(async () => {
@@ -120,8 +120,7 @@ describe("master/slave replication (ASYNC_MASTER)", () => {
     await closed(encodeReport(5)); // a REPORT before HELLO
     const wrongGroup = await closed(encodeHello({ version: HA_PROTOCOL_VERSION, offset: 0, segmentSize: SEGMENT_SIZE, brokerId: 2, brokerName: "broker-z" }));
     expect(wrongGroup).toContain('belongs to broker group "broker-z", this master to "broker-a"');
-    const random = new Uint8Array(4096).map(() => Math.floor(Math.random() * 256));
-    await closed(random);
+    await replayable((random) => closed(random.bytes(4096)));
     await until(() => (master.output().match(/Replication peer \S+ dropped: it sent/g) ?? []).length >= 2, 5000, "the drop log lines");
     expect(master.output()).toContain("dropped: it sent a malformed frame: Replication frame length");
     expect(master.output()).toContain("dropped: it sent frame type 0x2 before HELLO");
@@ -131,29 +130,49 @@ describe("master/slave replication (ASYNC_MASTER)", () => {
   }, 20_000);
 
   test("a slave SIGKILLed mid-stream resumes from its recovered offset after a restart", async () => {
-    // Killed while a burst streams to it; more is sent while it is down.
+    const slaveDir = join(dir, "slave");
+    const masterOffset = async () => {
+      const view = await (await fetch(`http://127.0.0.1:${adminPort}/api/cluster`)).json() as { brokers: Array<{ local: boolean; commitLog: { maxOffset: number } }> };
+      return view.brokers.find((b) => b.local)!.commitLog.maxOffset;
+    };
+    const toSlave = await connect(dial, `127.0.0.1:${slavePort}`);
+    const slaveOffset = async () => (await toSlave.request(RequestCode.GET_BROKER_RUNTIME_INFO, {})).header.commitLogMaxOffset as number;
+    const burstStart = await masterOffset();
+    await until(async () => (await slaveOffset()) === burstStart, 10_000, "the slave to catch up before the burst");
+    // Killed as soon as the first bytes of a burst reach it, while the rest still streams; more is
+    // sent while it is down.
     const sending = send(3000, 20_000);
-    await new Promise((r) => setTimeout(r, 50));
+    await until(async () => (await slaveOffset()) > burstStart, 10_000, "the burst to reach the slave", 1);
     slave.kill("SIGKILL");
     await slave.exited;
+    toSlave.close();
     await sending;
+    const burstEnd = await masterOffset();
     await send(3000, 23_000);
-    const restarted = await startSlave({ dataDir: join(dir, "slave"), port: slavePort, namesrv: [nameServer] });
+    const restarted = await startSlave({ dataDir: slaveDir, port: slavePort, namesrv: [nameServer] });
     children.push(restarted);
     slave = restarted;
     const resumedAt = Number(/from CommitLog offset (\d+)/.exec(restarted.output())![1]);
-    expect(resumedAt).toBeGreaterThan(0);
-    const view = await (await fetch(`http://127.0.0.1:${adminPort}/api/cluster`)).json() as { brokers: Array<{ local: boolean; commitLog: { maxOffset: number } }> };
-    expect(resumedAt).toBeLessThan(view.brokers.find((b) => b.local)!.commitLog.maxOffset); // killed mid-stream: it had more to fetch
-    await expectSameCommitLog(join(dir, "master"), join(dir, "slave"));
+    expect(resumedAt).toBeGreaterThan(burstStart); // it had copied part of the burst…
+    expect(resumedAt).toBeLessThan(burstEnd); // …but not all of it: killed mid-stream
+    await expectSameCommitLog(join(dir, "master"), slaveDir);
     expect((await pullAll(`127.0.0.1:${slavePort}`)).length).toBe(17_000);
-    console.log(`replication: slave restarted and resumed at CommitLog offset ${resumedAt}`);
+    console.log(`replication: slave killed mid-burst [${burstStart}, ${burstEnd}), restarted and resumed at CommitLog offset ${resumedAt}`);
   }, 30_000);
 
-  test("the admin API, /metrics and rmq cluster list show the role and each slave's lag", async () => {
+  test("the admin API, /metrics and rmq cluster list show the role and each slave's lag; the lag grows while the slave is stopped", async () => {
     const base = `http://127.0.0.1:${adminPort}`;
-    const view = await (await fetch(`${base}/api/cluster`)).json() as { brokers: Array<Record<string, any>> };
-    const local = view.brokers.find((b) => b.local)!;
+    const cluster = async () => {
+      const view = await (await fetch(`${base}/api/cluster`)).json() as { brokers: Array<Record<string, any>> };
+      return view.brokers.find((b) => b.local)!;
+    };
+    const metricLag = async () => {
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      const sample = /rocketmq_replication_lag_bytes\{broker="broker-a",broker_id="0",slave_id="1",slave="127\.0\.0\.1:\d+"\} (\d+)/.exec(metrics);
+      return sample === null ? undefined : Number(sample[1]);
+    };
+    await until(async () => (await metricLag()) === 0, 10_000, "the restarted slave to catch up");
+    const local = await cluster();
     expect(local.brokerRole).toBe("ASYNC_MASTER");
     expect(local.replication.haAddress).toBe(`127.0.0.1:${haPort}`);
     expect(local.replication.slaves).toHaveLength(1);
@@ -165,5 +184,23 @@ describe("master/slave replication (ASYNC_MASTER)", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("REPLICATION");
     expect(run.stdout).toMatch(/broker-a\s+0\s+master\s.*ASYNC_MASTER: #1 lag 0 B/);
-  }, 15_000);
+
+    // A stopped slave acknowledges nothing: its lag is exactly what the master stored since.
+    const caughtUpAt = local.commitLog.maxOffset as number;
+    slave.kill("SIGSTOP");
+    let grown: number;
+    try {
+      await send(200, 40_000);
+      grown = (await cluster()).commitLog.maxOffset - caughtUpAt;
+      expect(grown).toBeGreaterThan(0);
+      expect(await metricLag()).toBe(grown);
+      expect((await cluster()).replication.slaves[0]).toMatchObject({ brokerId: 1, lagBytes: grown });
+      const lagging = await rmq(["cluster", "list", "--server", base]);
+      expect(lagging.stdout).toMatch(/ASYNC_MASTER: #1 lag [1-9]/);
+    } finally {
+      slave.kill("SIGCONT");
+    }
+    await until(async () => (await metricLag()) === 0, 10_000, "the lag to return to 0 once the slave resumes");
+    console.log(`replication: a stopped slave lagged ${grown} bytes, back to 0 after SIGCONT`);
+  }, 30_000);
 });

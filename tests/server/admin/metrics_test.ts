@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
+import { PullSysFlag, RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
+import { until } from "../../_helpers/wait.ts";
 import { type AdminFixture, startAdminFixture } from "./_admin_fixture.ts";
 
 let f: AdminFixture;
@@ -70,20 +71,42 @@ describe("admin /metrics", () => {
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
   });
 
-  test("sends from the admin API count too, and a failed send is an error", async () => {
+  test("sends from the admin API count too, and a send the store refuses is an error", async () => {
     await f.call("POST", "/api/topics/orders/messages", { body: "abc" });
-    const g = await startAdminFixture({ autoCreateTopicEnable: false });
-    try {
-      const client = await g.client();
-      const refused = await client.request(RequestCode.SEND_MESSAGE, { topic: "ghost", queueId: 0, bornTimestamp: Date.now() }, new Uint8Array([1]));
-      expect(refused.code).toBe(ResponseCode.TOPIC_NOT_EXIST);
-    } finally {
-      await g.close();
-    }
-    const samples = await scrape();
-    expect(samples.get(`rocketmq_messages_in_total{${B},topic="orders"}`)).toBe(1);
-    expect(samples.get(`rocketmq_bytes_in_total{${B},topic="orders"}`)).toBe(3);
-    expect(samples.get(`rocketmq_send_errors_total{${B}}`)).toBe(0);
+    const before = await scrape();
+    expect(before.get(`rocketmq_messages_in_total{${B},topic="orders"}`)).toBe(1);
+    expect(before.get(`rocketmq_bytes_in_total{${B},topic="orders"}`)).toBe(3);
+    expect(before.get(`rocketmq_send_errors_total{${B}}`)).toBe(0);
+    // Under the broker's body limit (4 MiB) but larger than a 1 MiB segment: the store refuses it.
+    const client = await f.client();
+    const refused = await client.request(RequestCode.SEND_MESSAGE, { topic: "orders", queueId: 0, bornTimestamp: Date.now() }, new Uint8Array(1024 * 1024));
+    expect(refused.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+    expect(refused.remark).toContain("exceeds the limit");
+    const after = await scrape();
+    expect(after.get(`rocketmq_send_errors_total{${B}}`)).toBe(1);
+    expect(after.get(`rocketmq_messages_in_total{${B},topic="orders"}`)).toBe(1);
+    expect(after.get(`rocketmq_bytes_in_total{${B},topic="orders"}`)).toBe(3);
+  });
+
+  test("the pending long-poll gauge counts a parked pull and drops when a message wakes it", async () => {
+    const client = await f.client();
+    const enc = new TextEncoder();
+    expect((await client.request(RequestCode.SEND_MESSAGE, { topic: "polled", queueId: 0, bornTimestamp: Date.now() }, enc.encode("first"))).code).toBe(ResponseCode.SUCCESS);
+    expect((await scrape()).get(`rocketmq_pending_long_polls{${B}}`)).toBe(0);
+    const parked = client.request(RequestCode.PULL_MESSAGE, {
+      consumerGroup: "g",
+      topic: "polled",
+      queueId: 0,
+      queueOffset: 1,
+      maxMsgNums: 8,
+      sysFlag: PullSysFlag.SUSPEND,
+      suspendTimeoutMillis: 30_000,
+    }, undefined, 40_000);
+    await until(() => f.system.broker.context.holds.size === 1, 5000, "the pull to be parked");
+    expect((await scrape()).get(`rocketmq_pending_long_polls{${B}}`)).toBe(1);
+    expect((await client.request(RequestCode.SEND_MESSAGE, { topic: "polled", queueId: 0, bornTimestamp: Date.now() }, enc.encode("second"))).code).toBe(ResponseCode.SUCCESS);
+    expect((await parked).code).toBe(ResponseCode.SUCCESS);
+    expect((await scrape()).get(`rocketmq_pending_long_polls{${B}}`)).toBe(0);
   });
 
   test("label values are escaped", async () => {
