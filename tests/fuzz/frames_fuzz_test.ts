@@ -5,9 +5,9 @@
  * is answered in time every PROBE_EVERY cases), bounded broker memory, and that a normal producer
  * and consumer still work afterwards.
  *
- * FUZZ_CASES (default 100000) and FUZZ_SEED (default: fixed under CI=true, else time-based; printed)
- * tune a run:
- *   FUZZ_CASES=20000 FUZZ_SEED=42 bun test tests/fuzz/frames_fuzz_test.ts
+ * FUZZ_CASES (default 100000) and TEST_SEED (default: fixed under CI=true, else random; printed, and
+ * named in a failure; FUZZ_SEED is read too) tune a run:
+ *   FUZZ_CASES=20000 TEST_SEED=42 bun test tests/fuzz/frames_fuzz_test.ts
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -17,11 +17,12 @@ import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { type Connection, connect } from "../../core/remoting/connection.ts";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Server, start, startServer, stop } from "../_helpers/process.ts";
+import { replayable, runSeed, seeded } from "../_helpers/random.ts";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 100_000);
 // CI runs one fixed sequence (reproducible, never flaky); elsewhere every run explores a new one.
-const SEED = Number(process.env.FUZZ_SEED ?? (process.env.CI ? 20261124 : Date.now() % 0x7fffffff));
+const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : runSeed();
 /** Sockets writing cases at once. */
 const CONCURRENCY = 32;
 /** A probe request on a normal connection after every this many cases. */
@@ -35,22 +36,9 @@ const MAX_FRAME_SIZE = 1024 * 1024;
 
 // ---- deterministic randomness -------------------------------------------------------------------
 
-let rngState = SEED >>> 0;
-function random(): number {
-  rngState = (rngState + 0x6d2b79f5) >>> 0;
-  let t = rngState;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const int = (n: number) => Math.floor(random() * n);
-const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-const chance = (p: number) => random() < p;
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = int(256);
-  return out;
-}
+const rng = seeded(SEED);
+const { int, pick, chance } = rng;
+const randomBytes = rng.bytes;
 
 // ---- a CBOR writer that can also write what a well-behaved encoder never would ------------------
 
@@ -349,8 +337,8 @@ function badCase(toNameServer: boolean): { bytes: Uint8Array; kind: string } {
 // ---- processes, probes ----------------------------------------------------------------------------
 
 let dataDir: string;
-let nameServer: Child;
-let broker: Child;
+let nameServer: Server;
+let broker: Server;
 let nsAddress: string;
 let brokerAddress: string;
 
@@ -362,17 +350,13 @@ function rss(pid: number): number {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "rmq-fuzz-"));
-  const nsPort = await freePort();
-  const brokerPort = await freePort();
-  nsAddress = `127.0.0.1:${nsPort}`;
-  brokerAddress = `127.0.0.1:${brokerPort}`;
-  nameServer = start(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(nsPort)]);
-  await nameServer.waitFor("NameServer listening on");
-  broker = start(BUN, [
-    "run", "server/broker.ts", "--host", "127.0.0.1", "-p", String(brokerPort), "-n", nsAddress, "--data-dir", dataDir,
+  nameServer = await startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", "0"]);
+  nsAddress = `127.0.0.1:${nameServer.port}`;
+  broker = await startServer(BUN, [
+    "run", "server/broker.ts", "--host", "127.0.0.1", "-p", "0", "-n", nsAddress, "--data-dir", dataDir,
     "--auto-create-topic", "--max-frame-size", String(MAX_FRAME_SIZE),
   ]);
-  await broker.waitFor("listening on");
+  brokerAddress = `127.0.0.1:${broker.port}`;
 });
 
 afterAll(async () => {
@@ -402,9 +386,11 @@ function exchange(port: number, bytes: Uint8Array): Promise<"closed" | "slow"> {
   });
 }
 
-test(`frame fuzzing: ${CASES} cases leave the broker and NameServer alive, responsive and bounded`, async () => {
+test(`frame fuzzing: ${CASES} cases leave the broker and NameServer alive, responsive and bounded`, () => replayable(fuzz, rng), 180_000);
+
+async function fuzz(): Promise<void> {
   const started = performance.now();
-  console.log(`fuzz: ${CASES} cases, seed ${SEED} (FUZZ_SEED=${SEED} reproduces the case sequence)`);
+  console.log(`fuzz: ${CASES} cases, seed ${SEED} (TEST_SEED=${SEED} reproduces the case sequence)`);
   const brokerPort = Number(brokerAddress.split(":")[1]);
   const nsPort = Number(nsAddress.split(":")[1]);
   const brokerProbe: Connection = await connect(dial, brokerAddress);
@@ -481,6 +467,8 @@ test(`frame fuzzing: ${CASES} cases leave the broker and NameServer alive, respo
       `kinds ${JSON.stringify(Object.fromEntries(kinds))}`,
   );
   expect(generated).toBe(CASES);
+  // No hang: the server closed every connection after its malformed frame or the client's end.
+  expect(slow).toBe(0);
   expect(rssAfter - rssBefore).toBeLessThan(MAX_RSS_GROWTH);
   // A normal producer and consumer still work, routed through the fuzzed NameServer.
   const created = await brokerProbe.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "fuzz_roundtrip", readQueueNums: 4, writeQueueNums: 4 });
@@ -507,4 +495,4 @@ test(`frame fuzzing: ${CASES} cases leave the broker and NameServer alive, respo
   await stop(nameServer);
   expect(await broker.exited).toBe(0);
   expect(await nameServer.exited).toBe(0);
-}, 180_000);
+}
