@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, freePort, ROOT, start, stop } from "../_helpers/process.ts";
+import { until } from "../_helpers/wait.ts";
 import { type CliServer, rmq, startCliServer } from "./_cli.ts";
 
 let server: CliServer;
@@ -40,7 +41,7 @@ describe("rmq send and consume", () => {
     await rmq(["send", "-t", "live", "-b", "before", "-n", server.namesrv]);
     const waiting = start(BUN, ["run", join(ROOT, "cli/bun.ts"), "consume", "-t", "live", "--count", "1", "--json", "-n", server.namesrv]);
     await waiting.waitFor('Consuming "live"');
-    await Bun.sleep(300); // the pulls are parked on the broker by now
+    await until(() => server.system.broker.context.holds.size > 0, 10_000, "the consumer's pulls to be parked on the broker");
     const sent = JSON.parse((await rmq(["send", "-t", "live", "-b", "late", "--json", "-n", server.namesrv])).stdout);
     expect(await waiting.exited).toBe(0);
     const line = waiting.output().split("\n").find((l) => l.startsWith("{"))!;

@@ -1,7 +1,8 @@
 /**
  * 1,000 concurrent client connections (two processes holding 500 each) plus connection churn
- * (open, one request, close, in loops) for 6 s: the broker keeps answering a normal client
- * within a bound, and every held connection still answers at the end.
+ * (open, one request, close, in loops) for 6 s: the broker keeps answering a normal client (every
+ * probe answered, the median quickly; a stalled broker fails the probe's request timeout), and
+ * every held connection still answers at the end.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
@@ -10,13 +11,18 @@ import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import { connect } from "../../core/remoting/connection.ts";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, start, stop } from "../_helpers/process.ts";
 import { rssKiB, startTestBroker } from "./_common.ts";
 
 const HOLD_PER_PROCESS = 500;
 const CHURN_MS = 6000;
-/** A normal request must be answered within this, on a 2-core machine shared with the storm. */
-const LATENCY_BOUND_MS = 1000;
+/**
+ * A probe unanswered this long fails the test: the broker stalled. (Single probes on a 2-core
+ * machine shared with the storm and other tests can take hundreds of ms without any fault.)
+ */
+const PROBE_TIMEOUT_MS = 5000;
+/** The median probe must be answered within this: the broker is responsive, not merely alive. */
+const MEDIAN_BOUND_MS = 250;
 let dir: string;
 const children: Child[] = [];
 
@@ -31,15 +37,14 @@ afterAll(async () => {
 
 describe("connection load", () => {
   test("1,000 held connections and churn leave the broker responsive", async () => {
-    const port = await freePort();
     const broker = await startTestBroker({
       dataDir: dir,
-      port,
       flush: "async",
       // Every client here is 127.0.0.1; the per-IP cap (1,000 by default) would refuse the 1,001st.
       extraArgs: ["--max-connections-per-ip", "1100"],
     });
     children.push(broker);
+    const port = broker.port;
     const probe = await connect(dial, `127.0.0.1:${port}`);
     const rssBefore = rssKiB(broker.pid);
     const storms = [0, 1].map(() => {
@@ -55,7 +60,7 @@ describe("connection load", () => {
     done.then(() => (finished = true), () => (finished = true));
     while (!finished) {
       const t0 = performance.now();
-      await probe.request(RequestCode.GET_MAX_OFFSET, { topic: "probe", queueId: 0 }, undefined, 5000);
+      await probe.request(RequestCode.GET_MAX_OFFSET, { topic: "probe", queueId: 0 }, undefined, PROBE_TIMEOUT_MS);
       latencies.push(performance.now() - t0);
       peakRss = Math.max(peakRss, rssKiB(broker.pid));
       peakConnections = Math.max(peakConnections, countSockets(broker.pid));
@@ -77,7 +82,8 @@ describe("connection load", () => {
     expect(peakConnections).toBeGreaterThanOrEqual(2 * HOLD_PER_PROCESS);
     expect(errors).toBe(0);
     expect(cycles).toBeGreaterThan(100);
-    expect(max).toBeLessThan(LATENCY_BOUND_MS);
+    expect(latencies.length).toBeGreaterThan(10);
+    expect(p50).toBeLessThan(MEDIAN_BOUND_MS);
     // After the storm the broker has let go of every connection but the probe's.
     probe.close();
     await stop(broker);
