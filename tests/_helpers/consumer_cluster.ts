@@ -1,7 +1,11 @@
 /**
- * A standalone NameServer + Broker in this process over real loopback sockets, with helpers for
- * consumer tests: topic creation, waiting on a condition, and message bodies.
+ * A standalone NameServer + Broker in this process over real loopback sockets, on in-memory or
+ * file storage, with helpers for consumer tests: topic creation, waiting on a condition, and
+ * message bodies.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { RemotingClient } from "../../client/remoting_client.ts";
 import { dial as clientDial } from "../../client/bun/connect.ts";
 import type { MessageQueue } from "../../core/model/message_queue.ts";
@@ -9,6 +13,7 @@ import { RequestCode } from "../../core/protocol/request_code.ts";
 import { dial as serverDial } from "../../server/bun/connect.ts";
 import { listen } from "../../server/bun/listen.ts";
 import { type Standalone, startStandalone } from "../../server/standalone.ts";
+import { FileSegmentStorage } from "../../server/store/file_segment_storage.ts";
 import { MemorySegmentStorage } from "../../server/store/memory_segment_storage.ts";
 import type { BrokerOptions } from "../../server/broker/broker.ts";
 
@@ -24,18 +29,26 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
+/** Where a test cluster keeps its data: `MemorySegmentStorage`, or files in a temporary directory. */
+export type TestStore = "memory" | "file";
+
+/** Both stores, for tests that run on each. */
+export const TEST_STORES: readonly TestStore[] = ["memory", "file"];
+
 /**
- * Starts a standalone on 127.0.0.1 with free ports and in-memory storage.
+ * Starts a standalone on 127.0.0.1 with free ports.
  *
  * @param options Extra broker options (delay levels, lock expiry…).
+ * @param store In-memory storage, or the file store in a temporary directory (removed on close).
  */
-export async function startCluster(options: Partial<BrokerOptions> = {}): Promise<TestCluster> {
+export async function startCluster(options: Partial<BrokerOptions> = {}, store: TestStore = "memory"): Promise<TestCluster> {
+  const dir = store === "file" ? mkdtempSync(join(tmpdir(), "rmq-cluster-")) : undefined;
   const standalone = await startStandalone({
     listen,
     dial: serverDial,
     hostname: "127.0.0.1",
-    dataDir: "/data",
-    storage: new MemorySegmentStorage(),
+    dataDir: dir ?? "/data",
+    storage: dir === undefined ? new MemorySegmentStorage() : new FileSegmentStorage(),
     port: 0,
     nameServerPort: 0,
     log: () => {},
@@ -61,6 +74,7 @@ export async function startCluster(options: Partial<BrokerOptions> = {}): Promis
     async close() {
       await admin.shutdown();
       await standalone.close();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
