@@ -9,13 +9,9 @@ import { LitePullConsumer } from "../../client/lite_pull_consumer.ts";
 import { Producer } from "../../client/producer.ts";
 import { PullConsumer } from "../../client/pull_consumer.ts";
 import { PushConsumer } from "../../client/push_consumer.ts";
-import { RemotingClient } from "../../client/remoting_client.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageQueue } from "../../core/model/message_queue.ts";
-import { RequestCode } from "../../core/protocol/request_code.ts";
-import { type Standalone, startStandalone } from "../../server/standalone.ts";
-import { MemorySegmentStorage } from "../../server/store/memory_segment_storage.ts";
-import { MemoryNetwork } from "../_helpers/memory_network.ts";
+import { dial, startCluster, type TestCluster } from "../_helpers/consumer_cluster.ts";
 import { until } from "../_helpers/wait.ts";
 
 const TOPIC = "collide";
@@ -24,8 +20,7 @@ const QUEUE: MessageQueue = { topic: TOPIC, brokerName: "broker-a", queueId: 0 }
 const SENT = [{ tags: "BB", body: "b1" }, { tags: "Aa", body: "a1" }, { tags: "BB", body: "b2" }, { tags: "Aa", body: "a2" }];
 const decoder = new TextDecoder();
 
-let network: MemoryNetwork;
-let standalone: Standalone;
+let cluster: TestCluster;
 
 /** A consumer kind: subscribes `group` to `expression`, reads until it has passed every message, returns the bodies it handed over. */
 interface ConsumerKind {
@@ -33,7 +28,7 @@ interface ConsumerKind {
   consume(group: string, expression: string): Promise<string[]>;
 }
 
-const options = (group: string) => ({ nameServer: standalone.nameServerAddress, dial: network.dial, group, log: () => {} });
+const options = (group: string) => ({ nameServer: cluster.nameServer, dial, group, log: () => {} });
 
 /** Waits until a consumer's only queue would commit past every sent message. */
 async function passedAll(stats: () => { queue: MessageQueue; commitOffset: number }[], what: string): Promise<void> {
@@ -101,31 +96,16 @@ const KINDS: ConsumerKind[] = [
 ];
 
 beforeAll(async () => {
-  network = new MemoryNetwork();
-  standalone = await startStandalone({
-    listen: network.listen,
-    dial: network.dial,
-    dataDir: "/data",
-    storage: new MemorySegmentStorage(),
-    port: 0,
-    nameServerPort: 0,
-    log: () => {},
-  });
-  const admin = new RemotingClient({ dial: network.dial });
-  await admin.invoke(standalone.brokerAddress, { code: RequestCode.UPDATE_AND_CREATE_TOPIC, header: { topic: TOPIC, readQueueNums: 1, writeQueueNums: 1 } });
-  await until(async () => {
-    const route = await admin.request(standalone.nameServerAddress, { code: RequestCode.GET_ROUTEINFO_BY_TOPIC, header: { topic: TOPIC } });
-    return (route.header.queueDatas as unknown[] | undefined)?.length === 1;
-  }, 5000, "the topic's route");
-  await admin.shutdown();
-  const producer = new Producer({ nameServer: standalone.nameServerAddress, dial: network.dial, group: "collide_producer" });
+  cluster = await startCluster();
+  await cluster.createTopic(TOPIC, 1);
+  const producer = new Producer({ nameServer: cluster.nameServer, dial, group: "collide_producer" });
   await producer.start();
   for (const message of SENT) await producer.send({ topic: TOPIC, ...message }, { queue: QUEUE });
   await producer.shutdown();
 });
 
 afterAll(async () => {
-  await standalone.close();
+  await cluster.close();
 });
 
 test('"Aa" and "BB" share a tag hash, so the broker passes both to either subscription', () => {
