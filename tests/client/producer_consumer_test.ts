@@ -353,6 +353,11 @@ describe("Producer retries on another broker", () => {
     for (const address of [standalone.brokerAddress, second.address]) {
       await admin.invoke(address, { code: RequestCode.UPDATE_AND_CREATE_TOPIC, header: { topic, readQueueNums: 4, writeQueueNums: 4 } });
     }
+    // Both brokers registered the topic before any producer caches its route.
+    await eventually(async () => {
+      const route = await admin.request(standalone.nameServerAddress, { code: RequestCode.GET_ROUTEINFO_BY_TOPIC, header: { topic } });
+      if ((route.header.brokerDatas as unknown[] | undefined)?.length !== 2) throw new Error("The NameServer routes the topic to one broker only");
+    }, 10_000);
     const retrying = new Producer({ nameServer: standalone.nameServerAddress, dial: network.dial });
     const single = new Producer({ nameServer: standalone.nameServerAddress, dial: network.dial, retryTimesWhenSendFailed: 0 });
     await retrying.start();
