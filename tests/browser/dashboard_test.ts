@@ -21,6 +21,7 @@ import { type Standalone, startStandalone } from "../../server/standalone.ts";
 import { needs } from "../_helpers/skip.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
+const NO_CHROMIUM = existsSync(CHROMIUM) ? undefined : `needs Chromium at ${CHROMIUM} (apt-get install chromium)`;
 const ARTIFACTS = join(import.meta.dir, "artifacts");
 
 let dir: string;
@@ -95,7 +96,7 @@ afterAll(async () => {
 });
 
 describe("dashboard in Chromium", () => {
-  needs(existsSync(CHROMIUM) ? undefined : `needs Chromium at ${CHROMIUM} (apt-get install chromium)`)("shows a topic's message count, sends a message and sees the count change", async () => {
+  needs(NO_CHROMIUM)("shows a topic's message count, sends a message and sees the count change", async () => {
     const base = adminUrl(admin);
     await fetch(`${base}api/topics`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ topic: "orders", queueNums: 2 }) });
     for (const body of ["first", "second"]) {
@@ -171,7 +172,7 @@ async function runAttack(context: BrowserContext, target: string): Promise<Recor
 }
 
 describe("forged changes without ACL, in Chromium", () => {
-  test.skipIf(!existsSync(CHROMIUM))("a page of another loopback origin cannot change anything", async () => {
+  needs(NO_CHROMIUM)("a page of another loopback origin cannot change anything", async () => {
     const context = await browser!.newContext();
     const results = await runAttack(context, adminUrl(admin));
     await context.close();
@@ -225,7 +226,7 @@ describe("dashboard with ACL on, in Chromium", () => {
     rmSync(aclDir, { recursive: true, force: true });
   });
 
-  test.skipIf(!existsSync(CHROMIUM))("signs in with the form; the session cookie is HttpOnly and SameSite=Strict", async () => {
+  needs(NO_CHROMIUM)("signs in with the form; the session cookie is HttpOnly and SameSite=Strict", async () => {
     const page = await context.newPage();
     const problems: string[] = [];
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
@@ -261,7 +262,7 @@ describe("dashboard with ACL on, in Chromium", () => {
     await page.close();
   }, 60_000);
 
-  test.skipIf(!existsSync(CHROMIUM))("a page of another loopback origin cannot make changes with the admin's session", async () => {
+  needs(NO_CHROMIUM)("a page of another loopback origin cannot make changes with the admin's session", async () => {
     expect((await context.cookies(adminUrl(aclAdmin))).length).toBe(1);
     const results = await runAttack(context, adminUrl(aclAdmin));
     expect([results.cors, results.corsDelete]).toEqual(["blocked", "blocked"]);
@@ -274,7 +275,7 @@ describe("dashboard with ACL on, in Chromium", () => {
     expect(topics.get("orders")).toBeDefined();
   }, 30_000);
 
-  test.skipIf(!existsSync(CHROMIUM))("a page reached through a rebound host name is refused", async () => {
+  needs(NO_CHROMIUM)("a page reached through a rebound host name is refused", async () => {
     const page = await context.newPage();
     for (const path of ["/", "/api/topics", "/api/session"]) {
       const response = await page.goto(`http://rebind.test:${aclAdmin.port}${path}`);

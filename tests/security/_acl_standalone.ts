@@ -12,7 +12,7 @@ import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
 import { dial } from "../../client/bun/connect.ts";
 import { withCredentials } from "../../client/_signer.ts";
-import { BUN, type Child, freePort, ROOT, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, ROOT, type Server, startServer, stop } from "../_helpers/process.ts";
 
 /** One account of the ACL file. */
 export interface TestAccount extends Credentials {
@@ -60,29 +60,34 @@ export async function startAclStandalone(accounts: readonly TestAccount[], env: 
   const dir = mkdtempSync(join(tmpdir(), "rmq-authz-"));
   const aclFile = join(dir, "acl.yaml");
   writeFileSync(aclFile, aclYaml(accounts));
-  const [port, namesrvPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const child = start(BUN, [
-    "run", join(ROOT, "cli/bun.ts"), "standalone",
-    "--host", "127.0.0.1", "--port", String(port), "--namesrv-port", String(namesrvPort),
-    "--admin-port", String(adminPort), "--data-dir", join(dir, "data"), "--acl", aclFile,
-  ], { RMQ_BROKER_MESSAGE_DELAY_LEVEL: "100ms 100ms 100ms 100ms 100ms 100ms", ...env });
+  // Port 0 everywhere: the standalone binds free ports and prints them.
+  let child: Server;
   try {
-    await child.waitFor("Dashboard and admin API on", 30_000);
+    child = await startServer(BUN, [
+      "run", join(ROOT, "cli/bun.ts"), "standalone",
+      "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0",
+      "--admin-port", "0", "--data-dir", join(dir, "data"), "--acl", aclFile,
+    ], {
+      ready: /Dashboard and admin API on https?:\/\/127\.0\.0\.1:(\d+)/,
+      env: { RMQ_BROKER_MESSAGE_DELAY_LEVEL: "100ms 100ms 100ms 100ms 100ms 100ms", ...env },
+      timeoutMs: 30_000,
+    });
   } catch (error) {
-    await stop(child);
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+  const adminPort = child.port;
+  const [, nameServer, broker] = /Standalone ready: NameServer (\S+), broker (\S+),/.exec(child.output())!;
   const connections: Connection[] = [];
   return {
     child,
-    nameServer: `127.0.0.1:${namesrvPort}`,
-    broker: `127.0.0.1:${port}`,
+    nameServer: nameServer!,
+    broker: broker!,
     adminUrl: `http://127.0.0.1:${adminPort}`,
     adminPort,
     dir,
     async raw() {
-      const connection = await connect(dial, `127.0.0.1:${port}`);
+      const connection = await connect(dial, broker!);
       connections.push(connection);
       return connection;
     },
