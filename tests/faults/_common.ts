@@ -2,7 +2,10 @@
  * Shared pieces of the fault tests: brokers and NameServers as child processes on loopback,
  * whole-topic reads with CRC checks, and process memory sampling.
  */
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { MessageExt } from "../../core/model/message.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
 import { drainQueue } from "../_helpers/raw_client.ts";
@@ -53,6 +56,26 @@ export function startTestBroker(options: TestBrokerOptions): Promise<Server> {
  */
 export function startTestNameServer(port = 0): Promise<Server> {
   return startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(port)]);
+}
+
+/**
+ * Why this process cannot mount a small tmpfs (not root, or a sandbox that forbids it), for the
+ * disk tests to skip with; undefined when it can. Probes with a real mount and unmount.
+ *
+ * @returns The reason, or undefined.
+ */
+export function cannotMountTmpfs(): string | undefined {
+  if (process.getuid?.() !== 0) return "needs root to mount a small tmpfs";
+  const probe = mkdtempSync(join(tmpdir(), "rmq-mount-probe-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], { stdio: "ignore" });
+    execFileSync("umount", [probe], { stdio: "ignore" });
+    return undefined;
+  } catch {
+    return "needs permission to mount a tmpfs (root outside a restricted sandbox)";
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import { type Child, stop } from "../_helpers/process.ts";
 import { needs } from "../_helpers/skip.ts";
-import { drainTopic, keyOf, startTestBroker } from "./_common.ts";
+import { cannotMountTmpfs, drainTopic, keyOf, startTestBroker } from "./_common.ts";
 
 const TOPIC = "full";
 const QUEUES = [0, 1, 2, 3];
@@ -23,21 +23,7 @@ let root: string;
 const mounts: string[] = [];
 const children: Child[] = [];
 
-/** Why a tmpfs cannot be mounted here (not root, or a sandbox that forbids it), or undefined. */
-function cannotMount(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root to mount a small tmpfs";
-  const probe = mkdtempSync(join(tmpdir(), "rmq-mount-probe-"));
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], { stdio: "ignore" });
-    execFileSync("umount", [probe], { stdio: "ignore" });
-    return undefined;
-  } catch {
-    return "needs permission to mount a tmpfs (root outside a restricted sandbox)";
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
-const MOUNT_MISSING = cannotMount();
+const MOUNT_MISSING = cannotMountTmpfs();
 
 /** Mounts an 8 MiB tmpfs (we run as root); throws when the sandbox forbids it. */
 function mountSmallDisk(dir: string): void {

@@ -4,7 +4,7 @@
  * new min offset is moved there; at the hard limit (90%) sends are refused with a retryable
  * error and a metric before the disk is actually full, and taken again once space frees.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,9 +14,10 @@ import { PushConsumer } from "../../client/push_consumer.ts";
 import type { MessageExt } from "../../core/model/message.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
-import { type Child, freePort, stop } from "../_helpers/process.ts";
+import { type Child, stop } from "../_helpers/process.ts";
+import { needs } from "../_helpers/skip.ts";
 import { until } from "../_helpers/wait.ts";
-import { startTestBroker, startTestNameServer } from "./_common.ts";
+import { cannotMountTmpfs, startTestBroker, startTestNameServer } from "./_common.ts";
 
 const TOPIC = "marks";
 const BODY = new TextEncoder().encode("m".repeat(4000));
@@ -24,19 +25,13 @@ const SEGMENT = 1024 * 1024;
 let root: string;
 const mounts: string[] = [];
 const children: Child[] = [];
-let mountError: string | undefined;
+const MOUNT_MISSING = cannotMountTmpfs();
 
-/** Mounts a 64 MiB tmpfs (we run as root); returns false when the sandbox forbids it. */
-function mountSmallDisk(dir: string): boolean {
+/** Mounts a 64 MiB tmpfs (we run as root, checked by MOUNT_MISSING). */
+function mountSmallDisk(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", dir], { stdio: "pipe" });
-  } catch (error) {
-    mountError = (error as Error).message;
-    return false;
-  }
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", dir], { stdio: "pipe" });
   mounts.push(dir);
-  return true;
 }
 
 /** Percent of a file system in use, as `df` counts it. */
@@ -73,17 +68,14 @@ async function metric(adminPort: number, name: string): Promise<number | undefin
 }
 
 async function startOnDisk(dir: string, namesrv?: string): Promise<{ broker: Child; connection: Connection; adminPort: number }> {
-  const port = await freePort();
-  const adminPort = await freePort();
   const broker = await startTestBroker({
     dataDir: join(dir, "broker"),
-    port,
     flush: "async",
     flushIntervalMs: 100,
     segmentSize: SEGMENT,
     ...(namesrv === undefined ? {} : { namesrv: [namesrv] }),
     extraArgs: [
-      "--admin-port", String(adminPort),
+      "--admin-port", "0",
       "--disk-high-water-percent", "75",
       "--disk-hard-limit-percent", "90",
       "--file-reserved-time-hours", "48",
@@ -91,7 +83,9 @@ async function startOnDisk(dir: string, namesrv?: string): Promise<{ broker: Chi
     ],
   });
   children.push(broker);
-  return { broker, connection: await connect(dial, `127.0.0.1:${port}`), adminPort };
+  await broker.waitFor(/dashboard on http:\/\/127\.0\.0\.1:\d+/);
+  const adminPort = Number(/dashboard on http:\/\/127\.0\.0\.1:(\d+)/.exec(broker.output())![1]);
+  return { broker, connection: await connect(dial, `127.0.0.1:${broker.port}`), adminPort };
 }
 
 beforeAll(() => {
@@ -105,15 +99,12 @@ afterAll(async () => {
 });
 
 describe("disk marks on a 64 MiB tmpfs", () => {
-  test("above the high-water mark the oldest segments are deleted though young, and pulls move to the new min offset", async () => {
+  needs(MOUNT_MISSING)("above the high-water mark the oldest segments are deleted though young, and pulls move to the new min offset", async () => {
     const disk = join(root, "high");
-    if (!mountSmallDisk(disk)) {
-      console.warn(`Skipped: cannot mount a tmpfs here (${mountError})`);
-      return;
-    }
-    const namesrvPort = await freePort();
-    const nameServer = await startTestNameServer(namesrvPort);
+    mountSmallDisk(disk);
+    const nameServer = await startTestNameServer();
     children.push(nameServer);
+    const namesrvPort = nameServer.port;
     const { broker, connection, adminPort } = await startOnDisk(disk, `127.0.0.1:${namesrvPort}`);
     // The flags reached the store.
     const info = await connection.request(RequestCode.GET_BROKER_RUNTIME_INFO, {});
@@ -161,12 +152,9 @@ describe("disk marks on a 64 MiB tmpfs", () => {
     connection.close();
   }, 60_000);
 
-  test("at the hard limit sends are refused with a retryable error and a metric, and taken again once space frees", async () => {
+  needs(MOUNT_MISSING)("at the hard limit sends are refused with a retryable error and a metric, and taken again once space frees", async () => {
     const disk = join(root, "hard");
-    if (!mountSmallDisk(disk)) {
-      console.warn(`Skipped: cannot mount a tmpfs here (${mountError})`);
-      return;
-    }
+    mountSmallDisk(disk);
     const { broker, connection, adminPort } = await startOnDisk(disk);
     for (let i = 0; i < 100; i++) expect((await send(connection, i)).code).toBe(ResponseCode.SUCCESS);
     const filler = join(disk, "filler");
