@@ -360,6 +360,73 @@ export function verifyRecord(bytes: Uint8Array, pos: number, available: number):
   return { ok: true, size: layout.size, blank: false };
 }
 
+/** What an index entry says of its record, for `recordMatches`. */
+export interface RecordIdentity {
+  /** Total size. */
+  size: number;
+  /** CommitLog offset. */
+  physicalOffset: number;
+  queueId: number;
+  queueOffset: number;
+  /** UTF-8 topic. */
+  topic: Uint8Array;
+}
+
+/**
+ * Whether the record at `pos` is the one an index entry names: size, magic, queue id, queue
+ * offset, physical offset and topic all as expected (the body CRC is not checked). A few
+ * comparisons, so a read path can afford it for every record it serves.
+ *
+ * @param bytes The buffer holding the record.
+ * @param pos Where it starts.
+ * @param expected What the entry says.
+ * @returns True when every field matches.
+ *
+ * @example A record is itself
+ * ```ts
+ * import { encodeRecord, recordMatches, recordSize } from "./record.ts";
+ * const host = { address: "127.0.0.1", port: 10911 };
+ * const input = { topic: "T", queueId: 2, flag: 0, sysFlag: 0, bornTimestamp: 1, bornHost: host,
+ *   storeHost: host, reconsumeTimes: 0, preparedTransactionOffset: 0, body: new Uint8Array(3), properties: "" };
+ * const bytes = new Uint8Array(recordSize(input));
+ * encodeRecord(input, bytes, 0, 7, 4096, 1);
+ * recordMatches(bytes, 0, { size: bytes.length, physicalOffset: 4096, queueId: 2, queueOffset: 7,
+ *   topic: new TextEncoder().encode("T") }); // true
+ * ```
+ */
+export function recordMatches(bytes: Uint8Array, pos: number, expected: RecordIdentity): boolean {
+  const end = pos + expected.size;
+  if (expected.size < MIN_RECORD_SIZE || end > bytes.length) return false;
+  const view = viewOf(bytes);
+  if (view.getInt32(pos) !== expected.size || view.getInt32(pos + 4) !== MESSAGE_MAGIC) return false;
+  if (view.getInt32(pos + 12) !== expected.queueId) return false;
+  if (getInt64(view, pos + QUEUE_OFFSET_POS) !== expected.queueOffset) return false;
+  if (getInt64(view, pos + PHYSICAL_OFFSET_POS) !== expected.physicalOffset) return false;
+  const sysFlag = view.getInt32(pos + SYSFLAG_POS);
+  const bodyLengthPos = pos + FIXED_V4 + (sysFlag & SysFlag.BORN_HOST_V6 ? 12 : 0) + (sysFlag & SysFlag.STORE_HOST_V6 ? 12 : 0);
+  if (bodyLengthPos + 4 > end) return false;
+  const bodyLength = view.getInt32(bodyLengthPos);
+  const topicLengthPos = bodyLengthPos + 4 + bodyLength;
+  const topic = expected.topic;
+  if (bodyLength < 0 || topicLengthPos + 1 + topic.length > end || bytes[topicLengthPos] !== topic.length) return false;
+  for (let i = 0; i < topic.length; i++) if (bytes[topicLengthPos + 1 + i] !== topic[i]) return false;
+  return true;
+}
+
+/** A record `decodeRecords` left out because its bytes fail their check. */
+export interface CorruptRecord {
+  /** Where it starts in the buffer. */
+  position: number;
+  /** Bytes it spans (to the buffer's end when its size field cannot be trusted). */
+  size: number;
+  /** Its queue offset field (untrusted, as stored). */
+  queueOffset: number;
+  /** Its physical offset field (untrusted, as stored). */
+  commitLogOffset: number;
+  /** What is wrong. */
+  reason: string;
+}
+
 /** Options of `decodeRecord` and `decodeRecords`. */
 export interface DecodeRecordOptions {
   /**
@@ -368,6 +435,13 @@ export interface DecodeRecordOptions {
    * @default true
    */
   copyBody?: boolean;
+  /**
+   * `decodeRecords` only. When given, each body's CRC is checked, and a record whose CRC or
+   * layout is wrong is handed to this function and left out, instead of being returned (bad
+   * CRC) or making the whole call throw (bad layout). Decoding goes on after it as long as its
+   * size field fits the buffer. @default undefined (no CRC check; a bad layout throws)
+   */
+  onCorrupt?: (record: CorruptRecord) => void;
 }
 
 /** The last host read at one place of the records, kept while the next records repeat it. */
@@ -510,11 +584,47 @@ export function decodeRecords(bytes: Uint8Array, options?: DecodeRecordOptions):
   const view = viewOf(bytes);
   const memo = new DecodeMemo();
   const copyBody = options?.copyBody !== false;
+  const onCorrupt = options?.onCorrupt;
   let pos = 0;
   while (pos < bytes.length) {
-    const message = decodeAt(bytes, view, pos, memo, copyBody);
-    messages.push(message);
+    if (onCorrupt === undefined) {
+      const message = decodeAt(bytes, view, pos, memo, copyBody);
+      messages.push(message);
+      pos += message.storeSize;
+      continue;
+    }
+    let message: MessageExt;
+    try {
+      message = decodeAt(bytes, view, pos, memo, copyBody);
+    } catch (error) {
+      const left = bytes.length - pos;
+      const size = left >= 4 ? view.getInt32(pos) : left;
+      const whole = size >= MIN_RECORD_SIZE && size <= left;
+      const fields = left >= PHYSICAL_OFFSET_POS + 8 ? readRecordOffsets(bytes, pos) : { queueOffset: -1, physicalOffset: -1 };
+      onCorrupt({
+        position: pos,
+        size: whole ? size : left,
+        queueOffset: fields.queueOffset,
+        commitLogOffset: fields.physicalOffset,
+        reason: (error as Error).message,
+      });
+      if (!whole) break;
+      pos += size;
+      continue;
+    }
     pos += message.storeSize;
+    const crc = bodyCrc(message.body);
+    if (crc === message.bodyCRC) {
+      messages.push(message);
+    } else {
+      onCorrupt({
+        position: pos - message.storeSize,
+        size: message.storeSize,
+        queueOffset: message.queueOffset,
+        commitLogOffset: message.commitLogOffset,
+        reason: `body CRC ${message.bodyCRC} does not match the computed ${crc}`,
+      });
+    }
   }
   return messages;
 }

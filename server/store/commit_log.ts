@@ -6,13 +6,16 @@
  */
 
 import {
+  BLANK_MAGIC,
   BLANK_MARKER_SIZE,
   encodeBlankMarker,
   encodeRecord,
+  MESSAGE_MAGIC,
   PHYSICAL_OFFSET_POS,
   type PreparedRecord,
   readRecordOffsets,
   verifyRecord,
+  type VerifyResult,
 } from "../../core/model/record.ts";
 import { Segment } from "./segment.ts";
 import { joinPath, parseSegmentName, type SegmentStorage, segmentName } from "./segment_storage.ts";
@@ -24,16 +27,33 @@ export interface CommitLogOptions {
   segmentSize: number;
 }
 
-/** Where recovery stopped and why. */
-export interface CommitLogRecovery {
-  /** The log's end after recovery. */
-  end: number;
-  /** Offset where an invalid record was cut, if any. */
-  cutAt?: number;
-  /** Why it was cut. */
-  reason?: string;
+/** A stretch of the CommitLog that recovery could not read as records. */
+export interface DamagedRegion {
+  /** CommitLog offset of its first byte. */
+  from: number;
+  /** Where valid records resume; for a damaged tail, the end of the data on disk. */
+  to: number;
+  /** Bytes of the stretch present in segment files (fewer than `to - from` when a segment file is short). */
+  bytes: number;
+  /** Record headers inside it that still name their own offset: messages whose bodies or fields are damaged. */
+  records: number;
+  /** What was wrong where the stretch starts. */
+  reason: string;
 }
 
+/** What `CommitLog.recover` found. */
+export interface CommitLogRecovery {
+  /** Where the valid records end (the start of `tail` when there is one). */
+  end: number;
+  /** Bytes scanned, from the scan start to the end of the data. */
+  scannedBytes: number;
+  /** Valid records scanned. */
+  scannedRecords: number;
+  /** Damaged stretches with valid records after them: left in place and skipped. */
+  damaged: DamagedRegion[];
+  /** A damaged stretch with no valid record after it, reaching the end of the data (see `cutTail`, `keepTail`). */
+  tail?: DamagedRegion;
+}
 const SCAN_WINDOW = 4 * 1024 * 1024;
 const KEEP_BUFFER_LIMIT = 16 * 1024 * 1024;
 
@@ -71,6 +91,13 @@ export class CommitLog {
     for (const name of options.storage.list(dir)) {
       const start = parseSegmentName(name);
       if (start === undefined) continue;
+      if (expected !== undefined && start > expected && start % options.segmentSize === 0) {
+        log.close();
+        throw new Error(
+          `Commit log segment "${joinPath(dir, segmentName(expected))}" is missing: the log goes on at "${joinPath(dir, name)}". ` +
+            `Refusing to start without the records it held; restore it (from a backup or a slave), or move the later segments aside to start without them`,
+        );
+      }
       if (start % options.segmentSize !== 0 || (expected !== undefined && start !== expected)) {
         log.close();
         throw new Error(
@@ -121,89 +148,191 @@ export class CommitLog {
   }
 
   /**
-   * Verifies records from `from` to the end and cuts the log at the first invalid one (torn
-   * write, bad CRC, wrong physical offset, missing blank marker), deleting later segments.
+   * Verifies records from `from` to the end of the data without changing any file. A record that
+   * fails (torn, bad CRC, a layout that does not add up, a wrong physical offset, a blank marker
+   * that does not reach its segment's end, a segment ending without one) starts a damaged
+   * stretch; the scan resynchronises at the next offset holding a valid record that names that
+   * very offset as its own (or a segment start, or a blank marker reaching exactly to its
+   * segment's end), so what follows a damaged record is kept. Random bytes cannot pass for such a
+   * record: magic, layout, body CRC and the self-reference must all agree.
+   *
+   * Afterwards the log ends at `end`, or, with a damaged `tail`, at the end of the data until the
+   * caller decides: `cutTail` or `keepTail`.
    *
    * @param from A record boundary to start at; clamped into the stored range.
    * @param visit Called for each valid record with a buffer, its position and its offset.
-   * @returns Where the log now ends and, if it was cut, where and why.
+   * @returns The valid end, damaged stretches, and what was scanned.
    */
   recover(
     from: number,
     visit: (bytes: Uint8Array, pos: number, offset: number) => void,
   ): CommitLogRecovery {
-    if (this.#segments.length === 0) return { end: this.#maxOffset };
+    const result: CommitLogRecovery = { end: this.#maxOffset, scannedBytes: 0, scannedRecords: 0, damaged: [] };
+    if (this.#segments.length === 0) return result;
+    const walk = this.#walk(from, Infinity, (bytes, pos, offset) => {
+      visit(bytes, pos, offset);
+      result.scannedRecords++;
+      return true;
+    }, (region) => result.damaged.push(region));
+    result.scannedBytes = walk.end - walk.start;
+    if (walk.open) {
+      result.tail = this.#closeRegion(walk.open, walk.end);
+      result.end = walk.open.from;
+    } else {
+      result.end = walk.end;
+    }
+    this.#maxOffset = walk.end;
+    this.#flushedOffset = Math.min(walk.start, result.end);
+    return result;
+  }
+
+  /**
+   * Visits the valid records from `from` (a record boundary) up to `to`, passing over damaged
+   * stretches as `recover` does; nothing is changed.
+   *
+   * @param from Where to start.
+   * @param to Records starting at or past it are not visited.
+   * @param visit Called per valid record; returning false stops the walk.
+   */
+  forEachRecord(from: number, to: number, visit: (bytes: Uint8Array, pos: number, offset: number) => boolean): void {
+    if (this.#segments.length > 0) this.#walk(from, to, visit, () => {});
+  }
+
+  /** The scan behind `recover` and `forEachRecord`. */
+  #walk(
+    from: number,
+    to: number,
+    visit: (bytes: Uint8Array, pos: number, offset: number) => boolean,
+    damaged: (region: DamagedRegion) => void,
+  ): { start: number; end: number; open: DamagedRegion | undefined } {
     let index = this.#segmentIndex(Math.max(from, this.minOffset));
     if (index < 0 || index >= this.#segments.length) index = this.#segments.length - 1;
     let offset = Math.max(from, this.#segments[index]!.start);
     if (offset > this.#segments[index]!.end) offset = this.#segments[index]!.start;
-    const scanStart = offset;
-    this.#flushedOffset = scanStart;
-    let window = new Uint8Array(SCAN_WINDOW);
-    let windowStart = -1;
-    let windowLength = 0;
-    while (true) {
+    const start = offset;
+    const window = new ScanWindow();
+    let open: DamagedRegion | undefined;
+    while (offset < to) {
       const segment = this.#segments[index]!;
       const isLast = index === this.#segments.length - 1;
-      if (offset === segment.end) {
-        if (isLast) return this.#recovered(offset, scanStart);
-        return this.#cut(index, offset, "segment ends without a blank marker");
-      }
-      if (windowStart < 0 || offset < windowStart || offset + 8 > windowStart + windowLength) {
-        windowStart = offset;
-        windowLength = segment.read(offset, window);
-      }
-      let pos = offset - windowStart;
-      let check = verifyRecord(window, pos, windowLength - pos);
-      if (!check.ok && windowLength - pos >= 8) {
-        const size = new DataView(window.buffer).getInt32(pos);
-        const available = segment.end - offset;
-        if (size > windowLength - pos && size <= available) {
-          if (size > window.length) window = new Uint8Array(size);
-          windowStart = offset;
-          windowLength = segment.read(offset, window);
-          pos = 0;
-          check = verifyRecord(window, pos, windowLength);
-        }
-      }
-      if (!check.ok) return this.#cut(index, offset, check.reason);
-      if (check.blank) {
-        if (check.size !== segment.limit - offset) {
-          return this.#cut(index, offset, `blank marker size ${check.size} does not reach the segment end`);
-        }
-        if (isLast) return this.#recovered(segment.limit, scanStart);
+      if (offset >= segment.end) {
+        if (isLast) break;
+        // A writer always closes a segment with a blank marker: the rest of this one is missing.
+        open ??= newRegion(offset, `segment "${segment.file.path}" ends at offset ${offset} without a blank marker`);
         index++;
-        offset = segment.limit;
+        offset = this.#segments[index]!.start;
         continue;
       }
-      const stored = readRecordOffsets(window, pos).physicalOffset;
-      if (stored !== offset) {
-        return this.#cut(index, offset, `record claims physical offset ${stored}`);
+      const check = checkAt(window, segment, offset);
+      if (check.ok) {
+        if (open) {
+          damaged(this.#closeRegion(open, offset));
+          open = undefined;
+        }
+        if (check.blank) {
+          offset = segment.limit;
+          if (isLast) break;
+          index++;
+          continue;
+        }
+        if (!visit(window.bytes, check.pos, offset)) break;
+        offset += check.size;
+        continue;
       }
-      visit(window, pos, offset);
-      offset += check.size;
+      if (open === undefined) {
+        open = newRegion(offset, check.reason);
+        if (namesItself(window, segment, offset)) open.records++;
+      }
+      const next = resync(window, segment, offset + 1, open);
+      if (next !== undefined) {
+        offset = next;
+        continue;
+      }
+      if (isLast) {
+        offset = segment.end;
+        break;
+      }
+      index++;
+      offset = this.#segments[index]!.start;
+    }
+    return { start, end: offset, open };
+  }
+
+  #closeRegion(region: DamagedRegion, to: number): DamagedRegion {
+    region.to = to;
+    region.bytes = 0;
+    for (const segment of this.#segments) {
+      region.bytes += Math.max(0, Math.min(to, segment.end) - Math.max(region.from, segment.start));
+    }
+    return region;
+  }
+
+  /**
+   * After `recover` found a damaged tail it may cut (one it can prove was never acknowledged as
+   * durable, copied aside first): cuts the log at its start, deleting segments after it.
+   *
+   * @param offset The damaged tail's start.
+   */
+  cutTail(offset: number): void {
+    this.truncateTo(offset);
+  }
+
+  /**
+   * After `recover` found a damaged tail it may not cut: keeps its bytes in place, and new records
+   * follow them. When fewer than 8 bytes would be left in the segment (no room for the blank
+   * marker that closes it), the segment is zero-filled to its end so writing goes on in the next.
+   */
+  keepTail(): void {
+    const last = this.#segments.at(-1);
+    if (!last) return;
+    const left = last.limit - last.end;
+    if (left > 0 && left < BLANK_MARKER_SIZE) {
+      last.truncate(last.limit);
+      this.#maxOffset = last.limit;
     }
   }
 
-  #recovered(end: number, scanStart: number): CommitLogRecovery {
-    this.#maxOffset = end;
-    this.#flushedOffset = Math.min(scanStart, end);
-    return { end };
+  /**
+   * Whether a record, a blank marker that ends its segment, a segment or the log's end starts at
+   * `offset`, checked against the bytes (a valid record naming that offset as its own).
+   *
+   * @param offset A CommitLog offset.
+   * @returns True when a scan may start at `offset`.
+   */
+  isBoundary(offset: number): boolean {
+    if (offset === this.#maxOffset) return true;
+    const segment = this.#segments[this.#segmentIndex(offset)];
+    if (!segment || offset >= segment.end) return false;
+    if (offset === segment.start) return true;
+    return checkAt(new ScanWindow(), segment, offset).ok;
   }
 
-  #cut(index: number, offset: number, reason: string): CommitLogRecovery {
-    const segment = this.#segments[index]!;
-    segment.truncate(offset);
-    for (const later of this.#segments.splice(index + 1)) {
-      later.file.close();
-      this.#storage.remove(later.file.path);
-      this.#dirDirty = true;
+  /**
+   * Copies the bytes of `[from, to)` that segment files hold, back to back.
+   *
+   * @param from First offset.
+   * @param to One past the last offset.
+   * @returns The bytes.
+   */
+  readRange(from: number, to: number): Uint8Array {
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for (const segment of this.#segments) {
+      const start = Math.max(from, segment.start);
+      const stop = Math.min(to, segment.end);
+      if (stop <= start) continue;
+      const part = new Uint8Array(stop - start);
+      parts.push(part.subarray(0, segment.read(start, part)));
+      total += parts.at(-1)!.length;
     }
-    this.#maxOffset = offset;
-    this.#flushedOffset = Math.min(this.#flushedOffset, offset);
-    return { end: offset, cutAt: offset, reason };
+    const out = new Uint8Array(total);
+    let pos = 0;
+    for (const part of parts) {
+      out.set(part, pos);
+      pos += part.length;
+    }
+    return out;
   }
-
   /**
    * Encodes and writes records at the end of the log with one write per touched segment.
    * A record that does not fit in the current segment leaves a blank marker there and starts
@@ -390,4 +519,113 @@ export class CommitLog {
     for (const segment of this.#segments) segment.file.close();
     this.#segments = [];
   }
+}
+function newRegion(from: number, reason: string): DamagedRegion {
+  return { from, to: from, bytes: 0, records: 0, reason };
+}
+
+/** A read buffer over one segment at a time, for the recovery scan. */
+class ScanWindow {
+  bytes = new Uint8Array(SCAN_WINDOW);
+  /** Global offset of `bytes[0]`. */
+  start = -1;
+  /** Bytes of `bytes` holding data. */
+  length = 0;
+  #segment: Segment | undefined;
+
+  /**
+   * Makes `need` bytes from `offset` available (as far as the segment has them), reading from
+   * `offset` when the window does not hold them.
+   *
+   * @returns The position of `offset` in `bytes`.
+   */
+  at(segment: Segment, offset: number, need: number): number {
+    const held = segment === this.#segment && offset >= this.start && offset <= this.start + this.length;
+    if (!held || (offset + need > this.start + this.length && this.start + this.length < segment.end)) {
+      if (need > this.bytes.length) this.bytes = new Uint8Array(need);
+      this.#segment = segment;
+      this.start = offset;
+      this.length = segment.read(offset, this.bytes);
+    }
+    return offset - this.start;
+  }
+}
+
+type ScanCheck = (VerifyResult & { ok: false }) | { ok: true; size: number; blank: boolean; pos: number };
+
+/** Verifies the record or blank marker at `offset`, including that a record names `offset` as its own. */
+function checkAt(window: ScanWindow, segment: Segment, offset: number): ScanCheck {
+  let pos = window.at(segment, offset, 8);
+  let available = Math.min(window.length - pos, segment.end - offset);
+  if (available >= 8) {
+    const size = new DataView(window.bytes.buffer).getInt32(pos);
+    if (size > available && offset + size <= segment.end) {
+      pos = window.at(segment, offset, size);
+      available = Math.min(window.length - pos, segment.end - offset);
+    }
+  }
+  const check = verifyRecord(window.bytes, pos, available);
+  if (!check.ok) return check;
+  if (check.blank) {
+    if (check.size !== segment.limit - offset) {
+      return { ok: false, reason: `blank marker size ${check.size} does not reach the segment end` };
+    }
+    return { ...check, pos };
+  }
+  const stored = readRecordOffsets(window.bytes, pos).physicalOffset;
+  if (stored !== offset) return { ok: false, reason: `record claims physical offset ${stored}` };
+  return { ...check, pos };
+}
+
+/** Whether the bytes at `offset` carry the message magic and name `offset` as their physical offset. */
+function namesItself(window: ScanWindow, segment: Segment, offset: number): boolean {
+  const pos = window.at(segment, offset, PHYSICAL_OFFSET_POS + 8);
+  if (window.length - pos < PHYSICAL_OFFSET_POS + 8) return false;
+  const view = new DataView(window.bytes.buffer);
+  return view.getInt32(pos + 4) === MESSAGE_MAGIC && readRecordOffsets(window.bytes, pos).physicalOffset === offset;
+}
+
+const MAGIC_FIRST = MESSAGE_MAGIC >>> 24;
+const BLANK_FIRST = BLANK_MAGIC >>> 24;
+
+/**
+ * Finds the first offset from `from` in the segment where a valid record (naming that offset) or
+ * a blank marker reaching the segment's end starts, counting the damaged record headers passed
+ * on the way into `region.records`.
+ *
+ * @returns That offset, or undefined when the rest of the segment holds none.
+ */
+function resync(window: ScanWindow, segment: Segment, from: number, region: DamagedRegion): number | undefined {
+  let p = from;
+  while (p + 8 <= segment.end) {
+    const base = window.at(segment, p, 8);
+    const last = window.length - 8;
+    let found = -1;
+    // Where each magic's first byte occurs next (-1: nowhere), searched again only once passed.
+    let a = -2;
+    let b = -2;
+    for (let i = base; i <= last;) {
+      if (a !== -1 && a < i + 4) a = window.bytes.indexOf(MAGIC_FIRST, i + 4);
+      if (b !== -1 && b < i + 4) b = window.bytes.indexOf(BLANK_FIRST, i + 4);
+      const hit = a < 0 ? b : b < 0 ? a : Math.min(a, b);
+      if (hit < 0 || hit - 4 > last) break;
+      const candidate = hit - 4;
+      const magic = new DataView(window.bytes.buffer).getInt32(candidate + 4);
+      if (magic === MESSAGE_MAGIC || magic === BLANK_MAGIC) {
+        found = candidate;
+        break;
+      }
+      i = candidate + 1;
+    }
+    if (found < 0) {
+      if (window.start + window.length >= segment.end) return undefined;
+      p = window.start + Math.max(last + 1, base + 1);
+      continue;
+    }
+    const offset = window.start + found;
+    if (checkAt(window, segment, offset).ok) return offset;
+    if (namesItself(window, segment, offset)) region.records++;
+    p = offset + 1;
+  }
+  return undefined;
 }

@@ -11,6 +11,12 @@ import { joinPath, parseSegmentName, type SegmentStorage, segmentName } from "./
 
 /** Bytes per entry. */
 export const CQ_ENTRY_SIZE = 20;
+/**
+ * Record size of a skipped entry: a queue offset whose record is known to be unreadable
+ * (quarantined by recovery, or lost), so readers pass over it. An all-zero entry instead means
+ * "never written", which in the middle of a queue is damage.
+ */
+export const SKIPPED_ENTRY_SIZE = -1;
 
 const TWO_32 = 0x100000000;
 
@@ -18,7 +24,7 @@ const TWO_32 = 0x100000000;
 export interface ConsumeQueueEntry {
   /** CommitLog offset of the record. */
   offset: number;
-  /** Record size; 0 marks a hole (an entry never written). */
+  /** Record size; 0 marks an entry never written, `SKIPPED_ENTRY_SIZE` one passed over on purpose. */
   size: number;
   /** Tag hash (Java `String.hashCode()` of `TAGS`). */
   tagHash: number;
@@ -42,6 +48,8 @@ export class ConsumeQueue {
   #maxOffset = 0;
   #dirty = new Set<Segment>();
   #dirDirty = false;
+  /** What `open` found wrong with the files (a missing file in the middle, a torn entry). */
+  readonly problems: string[] = [];
 
   private constructor(dir: string, options: ConsumeQueueOptions) {
     this.dir = dir;
@@ -50,7 +58,10 @@ export class ConsumeQueue {
   }
 
   /**
-   * Opens (or creates) the queue in `dir`, dropping a partial or zeroed tail entry.
+   * Opens (or creates) the queue in `dir`, dropping a partial or zeroed tail entry (what a crash
+   * leaves). A missing file between two others, or a partial entry at the end of a file that is
+   * not the last, is noted in `problems` (the store then rebuilds the queue); only the files up
+   * to such a gap are opened.
    *
    * @param dir The queue directory (`consumequeue/<topic>/<queueId>`).
    * @param options Storage and file size.
@@ -63,9 +74,13 @@ export class ConsumeQueue {
       const start = parseSegmentName(name);
       if (start === undefined || start % queue.#fileSize !== 0) continue;
       if (expected !== undefined && start !== expected) {
-        // A gap: keep only the contiguous files after it.
-        for (const file of queue.#files) file.file.close();
-        queue.#files = [];
+        queue.problems.push(`file "${joinPath(dir, segmentName(expected))}" is missing before "${joinPath(dir, name)}"`);
+        break;
+      }
+      const last = queue.#files.at(-1);
+      if (last && last.wrote !== queue.#fileSize) {
+        queue.problems.push(`file "${last.file.path}" holds ${last.wrote} bytes but is followed by "${joinPath(dir, name)}"`);
+        break;
       }
       const file = options.storage.open(joinPath(dir, name));
       const segment = new Segment(file, { start, capacity: queue.#fileSize });
@@ -93,8 +108,8 @@ export class ConsumeQueue {
   }
 
   /**
-   * Writes consecutive entries starting at queue offset `first`. A gap before `first` is left
-   * as zeroed holes.
+   * Writes consecutive entries starting at queue offset `first`. A gap before `first` is filled
+   * with skipped entries (`SKIPPED_ENTRY_SIZE`) carrying the first new entry's CommitLog offset.
    *
    * @param first Queue offset of the first entry.
    * @param entries `count * 20` bytes of encoded entries.
@@ -107,7 +122,12 @@ export class ConsumeQueue {
       this.#minOffset = first;
       this.#maxOffset = first;
     } else if (first > this.#maxOffset) {
-      this.write(this.#maxOffset, new Uint8Array((first - this.#maxOffset) * CQ_ENTRY_SIZE));
+      const skipped = { offset: decodeEntry(entries, 0).offset, size: SKIPPED_ENTRY_SIZE, tagHash: 0 };
+      const gap = new Uint8Array(Math.min(first - this.#maxOffset, 4096) * CQ_ENTRY_SIZE);
+      for (let pos = 0; pos < gap.length; pos += CQ_ENTRY_SIZE) encodeEntry(gap, pos, skipped);
+      while (this.#maxOffset < first) {
+        this.write(this.#maxOffset, gap.subarray(0, Math.min(first - this.#maxOffset, 4096) * CQ_ENTRY_SIZE));
+      }
     }
     let written = 0;
     let offset = first;
@@ -168,6 +188,40 @@ export class ConsumeQueue {
     return this.read(offset, bytes) === 1 ? decodeEntry(bytes, 0) : undefined;
   }
 
+  /**
+   * Replaces one stored entry (a repair, or marking it skipped).
+   *
+   * @param offset Queue offset in `[minOffset, maxOffset)`.
+   * @param entry The new entry.
+   * @throws {RangeError} Outside the stored entries.
+   */
+  overwrite(offset: number, entry: ConsumeQueueEntry): void {
+    const file = offset >= this.#minOffset && offset < this.#maxOffset ? this.#files[this.#fileIndex(offset)] : undefined;
+    if (!file) throw new RangeError(`Cannot overwrite queue offset ${offset} outside [${this.#minOffset}, ${this.#maxOffset})`);
+    const bytes = new Uint8Array(CQ_ENTRY_SIZE);
+    encodeEntry(bytes, 0, entry);
+    file.file.write(bytes, offset * CQ_ENTRY_SIZE - file.start);
+    this.#dirty.add(file);
+  }
+
+  /**
+   * The first queue offset whose entry points at or past a CommitLog offset, by binary search
+   * (entries of a queue are in CommitLog order).
+   *
+   * @param commitLogOffset A CommitLog offset.
+   * @returns That queue offset, or `maxOffset` when every entry points below it.
+   */
+  firstAtOrAfter(commitLogOffset: number): number {
+    let lo = this.#minOffset;
+    let hi = this.#maxOffset;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.entry(mid)!.offset < commitLogOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   #fileIndex(offset: number): number {
     const first = this.#files[0];
     if (!first) return -1;
@@ -175,7 +229,8 @@ export class ConsumeQueue {
   }
 
   /**
-   * Drops entries that point at or beyond `commitLogEnd` (they lost their records in a crash).
+   * Drops entries that point at or beyond `commitLogEnd` (they lost their records in a crash),
+   * and zeroed entries before them.
    *
    * @param commitLogEnd The recovered CommitLog end.
    * @returns How many entries were dropped.
@@ -190,7 +245,7 @@ export class ConsumeQueue {
       let keep = start + count;
       for (let i = count - 1; i >= 0; i--) {
         const e = decodeEntry(chunk, i * CQ_ENTRY_SIZE);
-        if (e.size !== 0 && e.offset + e.size <= commitLogEnd) break;
+        if (e.size !== 0 && e.offset + Math.max(e.size, 0) <= commitLogEnd) break;
         keep = start + i;
       }
       if (keep === this.#maxOffset) break;
@@ -228,15 +283,7 @@ export class ConsumeQueue {
    * @param commitLogMin The CommitLog's first stored offset.
    */
   dropBelow(commitLogMin: number): void {
-    let lo = this.#minOffset;
-    let hi = this.#maxOffset;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      const e = this.entry(mid)!;
-      if (e.offset < commitLogMin) lo = mid + 1;
-      else hi = mid;
-    }
-    this.advanceMin(lo);
+    this.advanceMin(this.firstAtOrAfter(commitLogMin));
   }
 
   /**

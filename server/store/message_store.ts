@@ -10,11 +10,13 @@ import { createOffsetMessageId, messageIdPrefix, offsetMessageId } from "../../c
 import { decodeRecord, PreparedRecord, readRecordIndexFields } from "../../core/model/record.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageExt } from "../../core/model/message.ts";
-import { Checkpoint } from "./checkpoint.ts";
+import { Checkpoint, type CheckpointQueue, type CheckpointState } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
 import { FileSegmentStorage } from "./file_segment_storage.ts";
 import { DEFAULT_MAX_BYTES, findOffsetByTime, readQueue } from "./queue_reader.ts";
-import { type DispatchItem, QueueTable } from "./queue_table.ts";
+import { Quarantine, type QuarantineFile } from "./quarantine.ts";
+import { repairEntries } from "./queue_repair.ts";
+import { type DispatchItem, type QueueState, QueueTable } from "./queue_table.ts";
 import { joinPath } from "./segment_storage.ts";
 import { installNativeCrc32 } from "./native_crc32.ts";
 import { recoverStore } from "./store_recovery.ts";
@@ -89,11 +91,16 @@ export class MessageStore {
   #timer: ReturnType<typeof setInterval> | undefined;
   #housekeeping: Promise<void> | undefined;
   #lastRetentionCheck = 0;
+  #quarantine: Quarantine;
+  /** Deleted topics and the CommitLog end at deletion (kept in the checkpoint). */
+  #deletedTopics: Map<string, number>;
+  #repairedEntries = 0;
+  #unreadableRecords = 0;
 
   private constructor(
-    parts: { commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint; disk: DiskWatch },
+    parts: { commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint; disk: DiskWatch; quarantine: Quarantine },
     options: ResolvedOptions & Pick<MessageStoreOptions, "topicRetentionMs" | "log">,
-    recovery: RecoveryReport,
+    recovered: { report: RecoveryReport; deletedTopics: Map<string, number> },
   ) {
     this.#commitLog = parts.commitLog;
     this.#queues = parts.queues;
@@ -104,19 +111,25 @@ export class MessageStore {
     this.#topicRetentionMs = topicRetentionMs;
     this.#log = log;
     this.#deleteHours = parseDeleteWhen(resolved.deleteWhen);
+    this.#quarantine = parts.quarantine;
     this.#idPrefix = messageIdPrefix(options.storeHost);
-    this.#recovery = recovery;
+    this.#recovery = recovered.report;
+    this.#deletedTopics = recovered.deletedTopics;
     this.#visibleOffset = parts.commitLog.maxOffset;
   }
 
   /**
-   * Opens the store under `options.dataDir`, recovering from a crash if needed: the CommitLog
-   * is verified from the checkpoint (at least its last segment), cut at the first torn or
-   * corrupt record, ConsumeQueue entries pointing past its end are dropped and missing ones
-   * rebuilt.
+   * Opens the store under `options.dataDir`, recovering from a crash if needed: the checkpoint
+   * is checked against the log, the CommitLog verified from it (at least its last segment),
+   * damaged records set aside (the records after them kept), a damaged tail cut only when it
+   * lies past the last recorded fsync, ConsumeQueues checked and rebuilt when damaged, entries
+   * pointing past the log's end dropped and missing ones written. `stats.recovery` says what
+   * was done (see docs/STORAGE.md, "Recovery").
    *
    * @param options Where and how to store.
    * @returns The open store, with everything recovered fsynced and a fresh checkpoint.
+   * @throws {Error} When a CommitLog segment is missing between others, or the checkpoint proves
+   * fsynced bytes missing: the store refuses to open rather than lose or reuse them.
    */
   static async open(options: MessageStoreOptions): Promise<MessageStore> {
     installNativeCrc32();
@@ -160,27 +173,29 @@ export class MessageStore {
       entriesPerFile: resolved.consumeQueueEntriesPerFile,
     });
     const checkpoint = new Checkpoint(joinPath(resolved.dataDir, "checkpoint"), { storage });
-    let recovery: RecoveryReport;
+    const quarantine = new Quarantine(joinPath(resolved.dataDir, "quarantine"), { storage });
+    let recovered: Awaited<ReturnType<typeof recoverStore>>;
     try {
       queues.load();
-      recovery = recoverStore({ commitLog, queues, checkpoint });
+      recovered = await recoverStore({ commitLog, queues, checkpoint, quarantine });
       await commitLog.flush();
       await queues.flush();
-      await checkpoint.save({
-        version: 1,
+      await checkpoint.save(checkpointState({
         physicalOffset: commitLog.flushedOffset,
         logicsOffset: commitLog.maxOffset,
         timestamp: resolved.now(),
-      });
+        queues: queueTable(queues),
+        deletedTopics: recovered.deletedTopics,
+      }));
     } catch (error) {
       commitLog.close();
       queues.close();
       throw error;
     }
     const store = new MessageStore(
-      { commitLog, queues, checkpoint, disk },
+      { commitLog, queues, checkpoint, disk, quarantine },
       { ...resolved, topicRetentionMs: options.topicRetentionMs, log: options.log },
-      recovery,
+      recovered,
     );
     // Messages past their retention are not served even for a moment after a restart.
     store.#expireMessages();
@@ -430,10 +445,37 @@ export class MessageStore {
     filter?: (tagHash: number) => boolean,
     maxBytes: number = DEFAULT_MAX_BYTES,
   ): GetResult {
-    return readQueue(
-      { cq: this.#queues.find(topic, queueId)?.cq, commitLog: this.#commitLog },
-      { offset, maxMsgNums, filter, maxBytes },
-    );
+    const state = this.#queues.find(topic, queueId);
+    if (state === undefined) return readQueue(this.#emptySource(topic, queueId), { offset, maxMsgNums, filter, maxBytes });
+    return readQueue({
+      cq: state.cq,
+      commitLog: this.#commitLog,
+      state,
+      repair: (queueOffsets) => this.#repair(state, queueOffsets),
+      unreadable: (count) => {
+        this.#unreadableRecords += count;
+      },
+    }, { offset, maxMsgNums, filter, maxBytes });
+  }
+
+  #emptySource(topic: string, queueId: number): Parameters<typeof readQueue>[0] {
+    const state: QueueState = { topic, topicBytes: new Uint8Array(0), queueId, cq: undefined, next: 0, deleted: false };
+    return { cq: undefined, commitLog: this.#commitLog, state, repair: () => false, unreadable: () => {} };
+  }
+
+  /** Mends the entries of runs of `queueOffsets` from the CommitLog; true when any changed. */
+  #repair(state: QueueState, queueOffsets: number[]): boolean {
+    let changed = false;
+    for (let i = 0; i < queueOffsets.length;) {
+      let j = i + 1;
+      while (j < queueOffsets.length && queueOffsets[j] === queueOffsets[j - 1]! + 1) j++;
+      const outcome = repairEntries(this.#commitLog, state, { from: queueOffsets[i]!, to: queueOffsets[j - 1]! + 1 }, this.#visibleOffset);
+      this.#log?.(`Warning: ${outcome.description}`);
+      this.#repairedEntries += outcome.repaired;
+      if (outcome.repaired + outcome.skipped > 0) changed = true;
+      i = j;
+    }
+    return changed;
   }
 
   /**
@@ -527,12 +569,15 @@ export class MessageStore {
 
   /**
    * Removes a topic's ConsumeQueues (its records stay in the CommitLog until retention deletes
-   * them) and writes a checkpoint past them so recovery does not index them again.
+   * them). The checkpoint records the deletion first, so recovery never indexes those records
+   * again, not even after a crash in the middle of this.
    *
    * @param topic Topic name.
    */
   async deleteTopic(topic: string): Promise<void> {
     await this.flush();
+    this.#deletedTopics.set(topic, this.#commitLog.maxOffset);
+    await this.#saveCheckpoint(topic);
     await this.#queues.delete(topic);
     await this.#saveCheckpoint();
   }
@@ -547,16 +592,21 @@ export class MessageStore {
     await this.#saveCheckpoint();
   }
 
-  #saveCheckpoint(): Promise<void> {
+  /** Saves the checkpoint; the queue table it records leaves out `deleting` (a topic being deleted). */
+  #saveCheckpoint(deleting?: string): Promise<void> {
     const run = async () => {
       const logicsOffset = this.#visibleOffset;
+      // Taken with the visible offset, before the flush that makes these entries durable.
+      const queues = queueTable(this.#queues, deleting);
       await this.#queues.flush();
-      await this.#checkpoint.save({
-        version: 1,
+      for (const [topic, at] of this.#deletedTopics) if (at <= this.#commitLog.minOffset) this.#deletedTopics.delete(topic);
+      await this.#checkpoint.save(checkpointState({
         physicalOffset: this.#commitLog.flushedOffset,
         logicsOffset,
         timestamp: this.#options.now(),
-      });
+        queues,
+        deletedTopics: this.#deletedTopics,
+      }));
     };
     const next = this.#checkpointChain.then(run, run);
     this.#checkpointChain = next.catch(() => {});
@@ -738,6 +788,8 @@ export class MessageStore {
         diskHardLimitPercent: this.#options.diskHardLimitPercent,
       },
       deletedSegments: { ...this.#deletedSegments },
+      repairedEntries: this.#repairedEntries,
+      unreadableRecords: this.#unreadableRecords,
     };
     const disk = this.#disk.status();
     if (disk !== undefined) stats.disk = disk;
@@ -745,6 +797,15 @@ export class MessageStore {
     if (this.#lastWriteError) stats.lastWriteError = this.#lastWriteError;
     if (this.#backgroundError) stats.lastBackgroundError = this.#backgroundError.message;
     return stats;
+  }
+
+  /**
+   * The copies of damaged CommitLog stretches under `<dataDir>/quarantine/`.
+   *
+   * @returns One entry per copy, in offset order.
+   */
+  quarantineFiles(): QuarantineFile[] {
+    return this.#quarantine.list();
   }
 
   /** Stops background work, flushes everything, writes the checkpoint and closes the files. */
@@ -794,6 +855,32 @@ function isDiskFull(error: Error): boolean {
 /** Says what a failed write means, naming a full disk plainly. */
 function writeErrorText(error: Error): string {
   return isDiskFull(error) ? `Disk full: ${error.message}` : `Write failed: ${error.message}`;
+}
+
+/** Every queue's extent, for the checkpoint; `except` leaves out a topic being deleted. */
+function queueTable(queues: QueueTable, except?: string): CheckpointQueue[] {
+  const out: CheckpointQueue[] = [];
+  for (const state of queues.states()) {
+    if (state.cq && state.topic !== except && !state.deleted) out.push([state.topic, state.queueId, state.cq.minOffset, state.cq.maxOffset]);
+  }
+  return out;
+}
+
+function checkpointState(parts: {
+  physicalOffset: number;
+  logicsOffset: number;
+  timestamp: number;
+  queues: CheckpointQueue[];
+  deletedTopics: Map<string, number>;
+}): CheckpointState {
+  return {
+    version: 2,
+    physicalOffset: parts.physicalOffset,
+    logicsOffset: parts.logicsOffset,
+    timestamp: parts.timestamp,
+    queues: parts.queues,
+    deletedTopics: Object.fromEntries(parts.deletedTopics),
+  };
 }
 
 function tagsOf(properties: string): string | undefined {

@@ -4,9 +4,10 @@
  * @module
  */
 
-import { readStoreTimestamp } from "../../core/model/record.ts";
+import { readStoreTimestamp, recordMatches, type RecordIdentity } from "../../core/model/record.ts";
 import type { CommitLog } from "./commit_log.ts";
-import { type ConsumeQueue, CQ_ENTRY_SIZE, decodeEntry } from "./consume_queue.ts";
+import { type ConsumeQueue, CQ_ENTRY_SIZE, decodeEntry, SKIPPED_ENTRY_SIZE } from "./consume_queue.ts";
+import type { QueueState } from "./queue_table.ts";
 import type { GetResult } from "./store_types.ts";
 
 /** Most ConsumeQueue entries one filtered pull scans. */
@@ -20,6 +21,19 @@ export const RECORD_HEAD = 80;
 export interface QueueSource {
   cq: ConsumeQueue | undefined;
   commitLog: CommitLog;
+}
+
+/** A queue to read, with what to do when a record read is not the one its entry names. */
+export interface CheckedQueueSource extends QueueSource {
+  /** The queue: each record read must carry its topic, queue id, queue offset, size and offset. */
+  state: QueueState;
+  /**
+   * Given queue offsets whose records did not match their entries, mends what it can and says
+   * whether to read again; records that still do not match are left out.
+   */
+  repair: (queueOffsets: number[]) => boolean;
+  /** Told how many records were left out. */
+  unreadable: (count: number) => void;
 }
 
 /** What a pull asks for. */
@@ -49,45 +63,122 @@ function spanBuffer(length: number): Uint8Array {
 /**
  * Reads matching records of a queue, with RocketMQ's statuses for offsets out of range.
  * Records back to back, or a few other records apart, are read from the CommitLog in one read.
+ * Each record read is checked to be the one its entry names (`recordMatches`: a few field
+ * comparisons); one that is not is mended through `source.repair` or left out, so a damaged
+ * ConsumeQueue never hands a consumer the wrong bytes.
  *
- * @param source The queue (undefined when it does not exist) and the CommitLog.
+ * @param source The queue (its `cq` undefined when it does not exist) and the CommitLog.
  * @param request Offset, count, filter and byte budget.
  * @returns The status, next offset and the records as stored.
  */
-export function readQueue(source: QueueSource, request: ReadRequest): GetResult {
+export function readQueue(source: CheckedQueueSource, request: ReadRequest): GetResult {
+  let read = readEntries(source, request);
+  let bad = mismatches(source.state, read);
+  if (bad.length > 0 && source.repair(bad.map((i) => read.picked[i]!.queueOffset))) {
+    read = readEntries(source, request);
+    bad = mismatches(source.state, read);
+  }
+  if (bad.length > 0) {
+    source.unreadable(bad.length);
+    return leaveOut(read, bad);
+  }
+  return read.result;
+}
+
+interface Picked {
+  offset: number;
+  size: number;
+  tagHash: number;
+  queueOffset: number;
+}
+
+/** A read and the entries of the records in its body. */
+interface EntriesRead {
+  result: GetResult;
+  picked: Picked[];
+}
+
+/** Indexes of the records in the body that are not what their entries name. */
+function mismatches(state: QueueState, read: EntriesRead): number[] {
+  const { result, picked } = read;
+  if (result.count === 0) return [];
+  const body = result.body!;
+  const identity: RecordIdentity = { size: 0, physicalOffset: 0, queueId: state.queueId, queueOffset: 0, topic: state.topicBytes };
+  const bad: number[] = [];
+  let pos = 0;
+  for (let i = 0; i < result.count; i++) {
+    const p = picked[i]!;
+    identity.size = p.size;
+    identity.physicalOffset = p.offset;
+    identity.queueOffset = p.queueOffset;
+    if (!recordMatches(body, pos, identity)) bad.push(i);
+    pos += p.size;
+  }
+  return bad;
+}
+
+/** The read without the records at `bad`. */
+function leaveOut(read: EntriesRead, bad: number[]): GetResult {
+  const { result, picked } = read;
+  const skip = new Set(bad);
+  const { status: _status, body: all, count: _count, tagHashes: _hashes, ...offsets } = result;
+  if (bad.length === result.count) return { ...offsets, status: "OFFSET_FOUND_NULL", count: 0 };
+  const kept = picked.slice(0, result.count).filter((_, i) => !skip.has(i));
+  const body = new Uint8Array(kept.reduce((n, p) => n + p.size, 0));
+  let from = 0;
+  let to = 0;
+  for (let i = 0; i < result.count; i++) {
+    const size = picked[i]!.size;
+    if (!skip.has(i)) {
+      body.set(all!.subarray(from, from + size), to);
+      to += size;
+    }
+    from += size;
+  }
+  return { ...offsets, status: "FOUND", body, count: kept.length, tagHashes: kept.map((p) => p.tagHash) };
+}
+
+/** `readQueue` before the records are checked against their entries. */
+function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
   const { cq, commitLog } = source;
   const { offset, maxMsgNums, filter, maxBytes = DEFAULT_MAX_BYTES } = request;
   const minOffset = cq?.minOffset ?? 0;
   const maxOffset = cq?.maxOffset ?? 0;
   const base = { minOffset, maxOffset, count: 0 };
-  if (!cq || maxOffset === 0) return { status: "NO_MESSAGE_IN_QUEUE", nextBeginOffset: 0, ...base };
-  if (offset < minOffset) return { status: "OFFSET_TOO_SMALL", nextBeginOffset: minOffset, ...base };
-  if (offset === maxOffset) return { status: "OFFSET_OVERFLOW_ONE", nextBeginOffset: offset, ...base };
-  if (offset > maxOffset) return { status: "OFFSET_OVERFLOW_BADLY", nextBeginOffset: maxOffset, ...base };
+  const none: Picked[] = [];
+  if (!cq || maxOffset === 0) return { result: { status: "NO_MESSAGE_IN_QUEUE", nextBeginOffset: 0, ...base }, picked: none };
+  if (offset < minOffset) return { result: { status: "OFFSET_TOO_SMALL", nextBeginOffset: minOffset, ...base }, picked: none };
+  if (offset === maxOffset) return { result: { status: "OFFSET_OVERFLOW_ONE", nextBeginOffset: offset, ...base }, picked: none };
+  if (offset > maxOffset) return { result: { status: "OFFSET_OVERFLOW_BADLY", nextBeginOffset: maxOffset, ...base }, picked: none };
   const want = Math.max(1, Math.floor(maxMsgNums));
   const scan = Math.min(maxOffset - offset, filter ? Math.max(want, MAX_SCAN_ENTRIES) : want);
   const entries = new Uint8Array(scan * CQ_ENTRY_SIZE);
   const read = cq.read(offset, entries);
   const logMin = commitLog.minOffset;
-  const picked: { offset: number; size: number; tagHash: number; queueOffset: number }[] = [];
+  const segmentSize = commitLog.segmentSize;
+  const picked: Picked[] = [];
   let bytes = 0;
   let filtered = 0;
   let next = offset;
   for (let i = 0; i < read && picked.length < want; i++) {
     const e = decodeEntry(entries, i * CQ_ENTRY_SIZE);
-    if (e.size > 0 && e.offset >= logMin) {
+    // Skipped entries and records deleted by retention are passed over. An entry never written
+    // (all zero) or with an impossible size is damage: picked with nothing to read, so the
+    // check of what was read sends it to repair.
+    if (e.size !== SKIPPED_ENTRY_SIZE && !(e.size > 0 && e.offset < logMin)) {
+      const size = e.size > 0 && (e.offset % segmentSize) + e.size <= segmentSize ? e.size : 0;
       if (filter && !filter(e.tagHash)) {
         filtered++;
       } else {
-        if (picked.length > 0 && bytes + e.size > maxBytes) break;
-        picked.push({ ...e, queueOffset: offset + i });
-        bytes += e.size;
+        if (picked.length > 0 && bytes + size > maxBytes) break;
+        picked.push({ offset: e.offset, size, tagHash: e.tagHash, queueOffset: offset + i });
+        bytes += size;
       }
     }
     next = offset + i + 1;
   }
   if (picked.length === 0) {
-    return { status: filtered > 0 ? "NO_MATCHED_MESSAGE" : "OFFSET_FOUND_NULL", nextBeginOffset: next, ...base };
+    return { result: { status: filtered > 0 ? "NO_MATCHED_MESSAGE" : "OFFSET_FOUND_NULL", nextBeginOffset: next, ...base }, picked };
   }
   const body = new Uint8Array(bytes);
   let pos = 0;
@@ -130,9 +221,9 @@ export function readQueue(source: QueueSource, request: ReadRequest): GetResult 
     count = i;
     if (i < j) break;
   }
-  if (count === 0) return { status: "OFFSET_FOUND_NULL", nextBeginOffset: picked[0]!.queueOffset + 1, ...base };
+  if (count === 0) return { result: { status: "OFFSET_FOUND_NULL", nextBeginOffset: picked[0]!.queueOffset + 1, ...base }, picked };
   if (count < picked.length) next = picked[count]!.queueOffset;
-  return {
+  const result: GetResult = {
     status: "FOUND",
     nextBeginOffset: next,
     minOffset,
@@ -141,6 +232,7 @@ export function readQueue(source: QueueSource, request: ReadRequest): GetResult 
     count,
     tagHashes: picked.slice(0, count).map((p) => p.tagHash),
   };
+  return { result, picked };
 }
 
 /**

@@ -8,9 +8,13 @@
 import { ConsumeQueue, CQ_ENTRY_SIZE, encodeEntry } from "./consume_queue.ts";
 import { joinPath, type SegmentStorage } from "./segment_storage.ts";
 
+const encoder = new TextEncoder();
+
 /** One topic queue. */
 export interface QueueState {
   topic: string;
+  /** The topic in UTF-8, as records hold it. */
+  topicBytes: Uint8Array;
   queueId: number;
   /** Opened lazily, on the first dispatch, when the queue has no files yet. */
   cq: ConsumeQueue | undefined;
@@ -81,7 +85,7 @@ export class QueueTable {
     }
     let state = queues.get(queueId);
     if (!state) {
-      state = { topic, queueId, cq: undefined, next: 0, deleted: false };
+      state = { topic, topicBytes: encoder.encode(topic), queueId, cq: undefined, next: 0, deleted: false };
       queues.set(queueId, state);
     }
     return state;
@@ -137,6 +141,19 @@ export class QueueTable {
       // Before the first message of any topic there is no ConsumeQueue directory to sync.
       if ((error as { code?: string }).code !== "ENOENT") throw error;
     }
+  }
+
+  /**
+   * Removes a queue's ConsumeQueue files so it can be rebuilt from the CommitLog; the queue
+   * stays in the table, empty.
+   *
+   * @param state The queue.
+   */
+  reset(state: QueueState): void {
+    state.cq?.close();
+    state.cq = undefined;
+    state.next = 0;
+    this.#storage.remove(joinPath(this.dir, state.topic, String(state.queueId)));
   }
 
   /**

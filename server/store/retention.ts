@@ -53,10 +53,10 @@ export function expireQueue(state: QueueState, commitLog: CommitLog, deadline: n
   if (cq === undefined || cq.minOffset >= cq.maxOffset) return false;
   const before = cq.minOffset;
   const head = new Uint8Array(RECORD_HEAD);
-  /** Expired: deleted with its segment, or stored before the deadline. A hole or an unreadable record is not. */
+  /** Expired: deleted with its segment, or stored before the deadline. A hole (never written, or skipped) or an unreadable record is not. */
   const expired = (offset: number): boolean => {
     const e = cq.entry(offset);
-    if (e === undefined || e.size === 0) return false;
+    if (e === undefined || e.size <= 0) return false;
     if (e.offset < commitLog.minOffset) return true;
     return commitLog.read(e.offset, head) === head.length && readStoreTimestamp(head, 0) < deadline;
   };
@@ -74,14 +74,14 @@ export function expireQueue(state: QueueState, commitLog: CommitLog, deadline: n
   return cq.minOffset !== before;
 }
 
-/** Moves a queue's min offset past entries that were never written (they are never served). */
+/** Moves a queue's min offset past entries never written or skipped (they are never served). */
 function skipHoles(state: QueueState): void {
   const cq = state.cq!;
-  if (cq.minOffset >= cq.maxOffset || cq.entry(cq.minOffset)?.size !== 0) return;
+  if (cq.minOffset >= cq.maxOffset || !(cq.entry(cq.minOffset)!.size <= 0)) return;
   const chunk = new Uint8Array(Math.min(MAX_HOLES, cq.maxOffset - cq.minOffset) * CQ_ENTRY_SIZE);
   const read = cq.read(cq.minOffset, chunk);
   let holes = 0;
-  while (holes < read && decodeEntry(chunk, holes * CQ_ENTRY_SIZE).size === 0) holes++;
+  while (holes < read && decodeEntry(chunk, holes * CQ_ENTRY_SIZE).size <= 0) holes++;
   cq.advanceMin(cq.minOffset + holes);
 }
 

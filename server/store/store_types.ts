@@ -55,7 +55,7 @@ export interface MessageStoreOptions {
   storeHost: HostAddress;
   /** Clock (ms since epoch) for store timestamps and retention. @default Date.now */
   now?: () => number;
-  /** Where retention reports segment deletions. @default none */
+  /** Where the store reports what a person should know of at run time: segments deleted by retention, ConsumeQueue entries mended on a read. @default none */
   log?: (line: string) => void;
 }
 
@@ -127,6 +127,10 @@ export interface StoreStats {
   lastWriteError?: string;
   /** Last error of the background ConsumeQueue flush or checkpoint, if any. */
   lastBackgroundError?: string;
+  /** ConsumeQueue entries found wrong on the read path and rewritten from the CommitLog. */
+  repairedEntries: number;
+  /** Records not served because their bytes no longer match their ConsumeQueue entry and none could be found in their place. */
+  unreadableRecords: number;
   /** What recovery did when the store was opened. */
   recovery: RecoveryReport;
   /** The data disk and its marks, when the storage is a file system. */
@@ -147,19 +151,69 @@ export interface RetentionReport {
   diskSegments: number;
 }
 
-/** What recovery found when the store was opened. */
+/** A damaged stretch of the CommitLog that recovery found. */
+export interface QuarantinedRegion {
+  /** CommitLog offset of its first byte. */
+  from: number;
+  /** Where valid records resume (for the tail: where the data ended). */
+  to: number;
+  /** Bytes of it present on disk. */
+  bytes: number;
+  /** Damaged record headers inside it (messages lost to consumers; garbage counts none). */
+  records: number;
+  /** What was wrong where it starts. */
+  reason: string;
+  /**
+   * `kept`: left in place and skipped (records after it are served). `cut`: the damaged tail,
+   * cut from the log after being copied to `copy` (only a tail past the last fsync recorded in
+   * the checkpoint is ever cut).
+   */
+  action: "kept" | "cut";
+  /** The file under `<dataDir>/quarantine/` holding a copy of its bytes, when one was written. */
+  copy?: string;
+}
+
+/** A ConsumeQueue that recovery rebuilt from the CommitLog. */
+export interface RebuiltQueue {
+  topic: string;
+  queueId: number;
+  /** Why it was rebuilt. */
+  reason: string;
+}
+
+/** What recovery found and did when the store was opened. */
 export interface RecoveryReport {
   /** Where the CommitLog scan started. */
   scanFrom: number;
   /** The CommitLog end after recovery. */
   end: number;
-  /** ConsumeQueue entries rebuilt from the CommitLog. */
+  /** Bytes and valid records the scan read. */
+  scannedBytes: number;
+  scannedRecords: number;
+  /**
+   * The checkpoint the scan started from: `main`, `backup` (the main copy was unusable), or
+   * `none` (missing, or no copy fits the log: the whole log was scanned).
+   */
+  checkpoint: "main" | "backup" | "none";
+  /** Set when the checkpoint was unusable, refused, or came from its backup copy. */
+  checkpointWarning?: string;
+  /** ConsumeQueue entries written from the CommitLog. */
   rebuiltEntries: number;
   /** ConsumeQueue entries dropped because their records were gone. */
   trimmedEntries: number;
-  /** Where the CommitLog was cut, and why, when an invalid record was found. */
+  /** ConsumeQueue entries marked skipped because their records lie in a damaged stretch. */
+  skippedEntries: number;
+  /** ConsumeQueues rebuilt from the CommitLog (missing, shorter than the checkpoint says, damaged). */
+  rebuiltQueues: RebuiltQueue[];
+  /** Valid records left unindexed because their queue offset does not fit their queue's sequence. */
+  unindexedRecords: number;
+  /** Damaged stretches, in log order (a cut tail last). */
+  quarantined: QuarantinedRegion[];
+  /** Where the CommitLog was cut, and why, when a damaged tail was cut. */
   cutAt?: number;
   cutReason?: string;
-  /** Set when the checkpoint was unusable or came from its backup copy. */
-  checkpointWarning?: string;
+  /** Other things a person should know: a copy that could not be written, the first records left unindexed. */
+  notes: string[];
+  /** Milliseconds recovery took. */
+  durationMs: number;
 }

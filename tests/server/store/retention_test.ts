@@ -259,7 +259,7 @@ test("expireQueue() moves a queue's min offset past expired messages and past ho
   cq.write(0, entry(0));
   cq.write(2, entry(1)); // queue offset 1 is a hole (an entry lost from the ConsumeQueue)
   cq.write(3, entry(2));
-  const state = { topic: "T", queueId: 0, cq, next: 4, deleted: false };
+  const state = { topic: "T", topicBytes: new TextEncoder().encode("T"), queueId: 0, cq, next: 4, deleted: false };
   expect(expireQueue(state, log, 5)).toBe(false);
   expect(cq.minOffset).toBe(0);
   // The first message expired: the min offset skips it and the hole, and stops at the live one.
