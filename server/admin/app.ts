@@ -17,6 +17,7 @@ import { dashboardRoutes } from "./dashboard.ts";
 import { groupRoutes } from "./groups.ts";
 import { messageRoutes } from "./messages.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { storeRoutes } from "./store.ts";
 import { topicRoutes } from "./topics.ts";
 
 export type { AdminAppOptions, AdminBrokerView } from "./_state.ts";
@@ -69,6 +70,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.route("/api/topics", topicRoutes(state));
   app.route("/api/groups", groupRoutes(state));
   app.route("/api", messageRoutes(state));
+  app.route("/api/store", storeRoutes(state));
   app.route("/", dashboardRoutes(state));
 
   app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404));

@@ -91,6 +91,21 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
     out.family("rocketmq_store_disk_full", "gauge", "1 while sends are refused because the data disk is at or above diskHardLimitPercent", [[b, store.disk.refusingWrites ? 1 : 0]]);
     out.family("rocketmq_store_disk_refused_total", "counter", "Messages refused because the data disk was at or above diskHardLimitPercent", [[b, store.disk.refusedPuts]]);
   }
+  const recovery = store.recovery;
+  const kept = recovery.quarantined.filter((r) => r.action === "kept");
+  out.family("rocketmq_store_recovery_scanned_bytes", "gauge", "CommitLog bytes the recovery at start scanned", [[b, recovery.scannedBytes]]);
+  out.family("rocketmq_store_recovery_scanned_records", "gauge", "Valid records the recovery at start scanned", [[b, recovery.scannedRecords]]);
+  out.family("rocketmq_store_recovery_checkpoint_used", "gauge", "1 when recovery started from a checkpoint (main or backup copy), 0 when it scanned the whole log", [[b, recovery.checkpoint === "none" ? 0 : 1]]);
+  out.family("rocketmq_store_recovery_quarantined_regions", "gauge", "Damaged CommitLog stretches recovery kept in place and skipped", [[b, kept.length]]);
+  out.family("rocketmq_store_recovery_quarantined_bytes", "gauge", "Bytes of the damaged stretches recovery kept in place and skipped", [[b, kept.reduce((n, r) => n + r.bytes, 0)]]);
+  out.family("rocketmq_store_recovery_damaged_records", "gauge", "Damaged record headers inside the stretches recovery set aside", [[b, recovery.quarantined.reduce((n, r) => n + r.records, 0)]]);
+  out.family("rocketmq_store_recovery_cut_bytes", "gauge", "Bytes of the damaged tail recovery cut (past the last recorded fsync; copied to quarantine first)", [[b, recovery.quarantined.filter((r) => r.action === "cut").reduce((n, r) => n + r.bytes, 0)]]);
+  out.family("rocketmq_store_recovery_rebuilt_queues", "gauge", "ConsumeQueues recovery rebuilt from the CommitLog", [[b, recovery.rebuiltQueues.length]]);
+  out.family("rocketmq_store_recovery_rebuilt_entries", "gauge", "ConsumeQueue entries recovery wrote from the CommitLog", [[b, recovery.rebuiltEntries]]);
+  out.family("rocketmq_store_recovery_skipped_entries", "gauge", "ConsumeQueue entries recovery marked skipped (their records are damaged)", [[b, recovery.skippedEntries]]);
+  out.family("rocketmq_store_recovery_unindexed_records", "gauge", "Valid records recovery left unindexed (queue offsets that do not fit their queues)", [[b, recovery.unindexedRecords]]);
+  out.family("rocketmq_store_consumequeue_repaired_entries_total", "counter", "ConsumeQueue entries found wrong on the read path and rewritten from the CommitLog", [[b, store.repairedEntries]]);
+  out.family("rocketmq_store_unreadable_records_total", "counter", "Records left out of reads because they no longer match their ConsumeQueue entries", [[b, store.unreadableRecords]]);
   const dataDir = state.options.dataDir;
   const free = dataDir === undefined ? undefined : (state.options.freeDisk ?? freeDiskOf)(dataDir);
   if (free !== undefined) out.family("rocketmq_disk_free_bytes", "gauge", "Free bytes on the file system of the data directory", [[b, free]]);

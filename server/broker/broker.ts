@@ -15,6 +15,7 @@ import * as v from "valibot";
 import { FileSegmentStorage } from "../store/file_segment_storage.ts";
 import { JsonFile } from "../store/json_file.ts";
 import { MessageStore } from "../store/message_store.ts";
+import { describeRecovery } from "../store/store_recovery.ts";
 import type { SegmentStorage } from "../store/segment_storage.ts";
 import { createBrokerStats } from "./broker_stats.ts";
 import { ConsumerManager } from "./consumer_manager.ts";
@@ -306,6 +307,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     await listener.close();
     throw error;
   }
+  const recovered = describeRecovery(store.stats.recovery);
+  log(recovered.summary);
+  for (const warning of recovered.warnings) log(`Warning: ${warning}`);
   const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(configDir, STATE_FILES.offsets.file), OffsetTable));
   let schedule: ScheduleMessageService;
   try {
@@ -317,7 +321,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       log,
     });
     const warnings = [
-      store.stats.recovery.checkpointWarning,
       topicsWarning,
       loadState(offsets, STATE_FILES.offsets, join(configDir, STATE_FILES.offsets.file)),
       loadState(schedule, STATE_FILES.delayOffsets, join(configDir, STATE_FILES.delayOffsets.file)),
