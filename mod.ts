@@ -96,6 +96,7 @@ export {
   BrokerError,
   ClientError,
   ConnectionClosedError,
+  CorruptMessageError,
   ProtocolError,
   RequestTimeoutError,
 } from "./core/errors.ts";

@@ -1,7 +1,8 @@
 /**
  * Micro benchmarks of the read side of a pull: ConsumeQueue reads (memory and file storage), the
- * tag filter (expression parsing, the broker's hash match and the client's text match) and the
- * client's decoding of a pull body of 32 records.
+ * tag filter (expression parsing, the broker's hash match and the client's text match), the
+ * broker's check that each record read is the one its entry names, and the client's decoding of
+ * a pull body of 32 records, with and without the body CRC check consumers do.
  * Run: `bun bench/pull_bench.ts` or `deno run -A bench/pull_bench.ts`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,7 +11,8 @@ import { join } from "node:path";
 import { bench, do_not_optimize, run, summary } from "mitata";
 import { matchesTag, parseTagExpression as parseClientTags } from "../client/_tag_filter.ts";
 import { encodeProperties } from "../core/model/properties.ts";
-import { decodeRecords, encodeRecord, PreparedRecord, type RecordInput } from "../core/model/record.ts";
+import "../client/node/native_crc32.ts";
+import { decodeRecords, encodeRecord, PreparedRecord, type RecordInput, recordMatches } from "../core/model/record.ts";
 import { tagHash } from "../core/model/tag_hash.ts";
 import { parseTagExpression as parseBrokerTags } from "../server/broker/subscription.ts";
 import { ConsumeQueue, CQ_ENTRY_SIZE, decodeEntry, encodeEntry } from "../server/store/consume_queue.ts";
@@ -95,7 +97,26 @@ const records = Array.from({ length: 32 }, (_, i) => record(i));
 const pullBody = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
 records.reduce((pos, r) => (pullBody.set(r, pos), pos + r.length), 0);
 
-bench("decodeRecords: pull body of 32 x 1 KiB records", () => do_not_optimize(decodeRecords(pullBody)));
+const topicBytes = new TextEncoder().encode("BenchTopic");
+summary(() => {
+  bench("decodeRecords: pull body of 32 x 1 KiB records", () => do_not_optimize(decodeRecords(pullBody, { copyBody: false })));
+  bench("decodeRecords + body CRC check (zlib): 32 x 1 KiB records", () => {
+    return do_not_optimize(decodeRecords(pullBody, { copyBody: false, onCorrupt: () => {} }));
+  });
+});
+bench("broker: recordMatches on 32 records read", () => {
+  const identity = { size: 0, physicalOffset: 0, queueId: 1, queueOffset: 0, topic: topicBytes };
+  let pos = 0;
+  let ok = 0;
+  for (let i = 0; i < 32; i++) {
+    identity.size = records[i]!.length;
+    identity.physicalOffset = i * identity.size;
+    identity.queueOffset = i;
+    if (recordMatches(pullBody, pos, identity)) ok++;
+    pos += identity.size;
+  }
+  return do_not_optimize(ok);
+});
 
 try {
   await run();

@@ -3,14 +3,17 @@
  *
  * @module
  */
-import { ProtocolError } from "../core/errors.ts";
+import { CorruptMessageError, ProtocolError } from "../core/errors.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
-import { decodeRecords } from "../core/model/record.ts";
+import { type CorruptRecord, decodeRecords } from "../core/model/record.ts";
 import type { Command, Header } from "../core/protocol/command.ts";
 import type { PullResponseHeader } from "../core/protocol/headers.ts";
 import { PullSysFlag, ResponseCode } from "../core/protocol/request_code.ts";
 import type { PullResult, PullStatus } from "./pull_consumer.ts";
+
+// Every pulled body is CRC-checked: use the runtime's zlib CRC-32 where there is one.
+import("./node/native_crc32.ts").catch(() => {});
 
 const PULL_STATUS: Readonly<Record<number, PullStatus>> = {
   [ResponseCode.SUCCESS]: "FOUND",
@@ -58,7 +61,8 @@ export function pullHeader(queue: MessageQueue, pull: PullSpec): Header {
 }
 
 /**
- * Reads a pull's answer (one of `PULL_CODES`), decoding the records of a FOUND.
+ * Reads a pull's answer (one of `PULL_CODES`), decoding the records of a FOUND and checking each
+ * body's CRC: a record that fails is left out of `messages` and described in `corrupt`.
  *
  * @param response The answer.
  * @param queue The queue pulled, for the error message.
@@ -69,9 +73,11 @@ export function readPullResponse(response: Command, queue: MessageQueue): PullRe
   const header = response.header as unknown as PullResponseHeader;
   const status = PULL_STATUS[response.code]!;
   let messages: MessageExt[] = [];
+  const corrupt: CorruptMessageError[] = [];
   if (status === "FOUND") {
+    const onCorrupt = (record: CorruptRecord) => corrupt.push(new CorruptMessageError({ ...queue, ...record }));
     try {
-      messages = decodeRecords(response.body ?? new Uint8Array(0), { copyBody: false });
+      messages = decodeRecords(response.body ?? new Uint8Array(0), { copyBody: false, onCorrupt });
     } catch (cause) {
       throw new ProtocolError(
         `Broker sent undecodable records for queue ${queue.queueId} of topic "${queue.topic}" on broker "${queue.brokerName}": ${(cause as Error).message}`,
@@ -79,5 +85,5 @@ export function readPullResponse(response: Command, queue: MessageQueue): PullRe
       );
     }
   }
-  return { status, nextBeginOffset: header.nextBeginOffset, minOffset: header.minOffset, maxOffset: header.maxOffset, messages };
+  return { status, nextBeginOffset: header.nextBeginOffset, minOffset: header.minOffset, maxOffset: header.maxOffset, messages, corrupt };
 }

@@ -407,6 +407,7 @@ export class LitePullConsumer {
           this.#log(`Offset ${pq.nextPullOffset} of queue ${queue.queueId} of "${queue.topic}" is illegal; continuing at ${result.nextBeginOffset}`);
           if (pq.count === 0) this.#offsets!.update(queue, result.nextBeginOffset);
         }
+        pq.noteCorrupt(result.corrupt, this.#log);
         pq.nextPullOffset = result.nextBeginOffset;
         const messages = result.messages.filter((m) => matchesTag(subscription?.tags, m.tags)).map(restoreRetryTopic);
         pq.add(messages);

@@ -24,6 +24,8 @@ export interface ProcessQueueStats {
   lastConsumeTime: number;
   /** Orderly mode: whether this member holds the broker's lock on the queue. */
   locked: boolean;
+  /** Messages pulled whose bytes failed their check (body CRC): not delivered, logged. */
+  corruptMessages: number;
 }
 
 /**
@@ -64,6 +66,8 @@ export class ProcessQueue {
   lastLockTime = 0;
   /** Orderly mode: a consume task is running or scheduled for this queue. */
   consuming = false;
+  /** Messages pulled whose bytes failed their check: not delivered. */
+  corruptMessages = 0;
 
   /** @param queue The queue this cache belongs to. */
   constructor(queue: MessageQueue) {
@@ -250,7 +254,22 @@ export class ProcessQueue {
       lastPullTime: this.lastPullTime,
       lastConsumeTime: this.lastConsumeTime,
       locked: this.locked,
+      corruptMessages: this.corruptMessages,
     };
+  }
+
+  /**
+   * Counts and reports the corrupt records of a pull (left out of its messages; the offset moves
+   * past them with the rest).
+   *
+   * @param errors `PullResult.corrupt`.
+   * @param log Where to report each.
+   */
+  noteCorrupt(errors: readonly Error[], log: (line: string) => void): void {
+    for (const error of errors) {
+      this.corruptMessages++;
+      log(error.message);
+    }
   }
 }
 

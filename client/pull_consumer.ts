@@ -4,11 +4,18 @@
  *
  * @module
  */
-import { BrokerError, ClientError, ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../core/errors.ts";
+import {
+  BrokerError,
+  ClientError,
+  ConnectionClosedError,
+  type CorruptMessageError,
+  ProtocolError,
+  RequestTimeoutError,
+} from "../core/errors.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
 import { decodeOffsetMessageId } from "../core/model/message_id.ts";
-import { decodeRecords } from "../core/model/record.ts";
+import { type CorruptRecord, decodeRecords } from "../core/model/record.ts";
 import type { Command } from "../core/protocol/command.ts";
 import { GroupName } from "../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
@@ -67,6 +74,11 @@ export interface PullResult {
   maxOffset: number;
   /** The messages, in queue order. */
   messages: MessageExt[];
+  /**
+   * Records of the answer whose bytes failed their check (body CRC, layout): left out of
+   * `messages`, which go on after them. Usually empty.
+   */
+  corrupt: CorruptMessageError[];
 }
 
 const MAX_SUSPEND_MS = 120_000;
@@ -307,11 +319,13 @@ export class PullConsumer {
       header: { offset: decoded.commitLogOffset },
     });
     let messages: MessageExt[];
+    let corrupt: CorruptRecord | undefined;
     try {
-      messages = decodeRecords(response.body ?? new Uint8Array(0));
+      messages = decodeRecords(response.body ?? new Uint8Array(0), { onCorrupt: (record) => corrupt ??= record });
     } catch (cause) {
       throw new ProtocolError(`Broker ${address} sent an undecodable record for "${msgId}"`, { cause });
     }
+    if (corrupt !== undefined) throw new ProtocolError(`Broker ${address} sent a corrupt record for "${msgId}": ${corrupt.reason}`);
     const message = messages[0];
     if (message === undefined || message.commitLogOffset !== decoded.commitLogOffset) {
       throw new ProtocolError(`Broker ${address} did not return the record at offset ${decoded.commitLogOffset}`);

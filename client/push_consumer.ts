@@ -485,6 +485,7 @@ export class PushConsumer {
           }
           continue;
         }
+        pq.noteCorrupt(result.corrupt, this.#log);
         pq.nextPullOffset = result.nextBeginOffset;
         let messages = result.messages;
         if (subscription.tags !== undefined) messages = messages.filter((m) => matchesTag(subscription.tags, m.tags));

@@ -81,3 +81,46 @@ export class ClientError extends Error {
     this.name = "ClientError";
   }
 }
+
+/**
+ * A pulled message whose stored bytes fail their check (body CRC, or a layout that does not add
+ * up): corrupted on the broker's disk or on the way. It is not delivered; consumers report it
+ * and count it (`PullResult.corrupt`, the push consumer's log and queue stats) and go on after it.
+ */
+export class CorruptMessageError extends Error {
+  /** Topic of the queue pulled. */
+  readonly topic: string;
+  /** Broker group of the queue pulled. */
+  readonly brokerName: string;
+  /** Queue id of the queue pulled. */
+  readonly queueId: number;
+  /** The record's queue offset, as stored (-1 when unreadable). */
+  readonly queueOffset: number;
+  /** The record's CommitLog offset, as stored (-1 when unreadable). */
+  readonly commitLogOffset: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param record Where the record was and what is wrong with it.
+   */
+  constructor(record: {
+    topic: string;
+    brokerName: string;
+    queueId: number;
+    queueOffset: number;
+    commitLogOffset: number;
+    reason: string;
+  }) {
+    super(
+      `Message at queue offset ${record.queueOffset} of queue ${record.queueId} of topic "${record.topic}" on broker "${record.brokerName}" ` +
+        `(CommitLog offset ${record.commitLogOffset}) is corrupt and was not delivered: ${record.reason}`,
+    );
+    this.name = "CorruptMessageError";
+    this.topic = record.topic;
+    this.brokerName = record.brokerName;
+    this.queueId = record.queueId;
+    this.queueOffset = record.queueOffset;
+    this.commitLogOffset = record.commitLogOffset;
+  }
+}

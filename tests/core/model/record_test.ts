@@ -13,6 +13,8 @@ import {
   type RecordInput,
   readRecordIndexFields,
   readStoreTimestamp,
+  type CorruptRecord,
+  recordMatches,
   recordSize,
   verifyRecord,
 } from "../../../core/model/record.ts";
@@ -310,5 +312,46 @@ describe("isWellFormedProperties()", () => {
     for (const bad of ["TAGS", "TAGS\u0001a", "\u0001a\u0002", "A\u0001b\u0001c\u0002", "\u0002", "A\u0001b\u0002\u0002"]) {
       expect(isWellFormedProperties(bad)).toBe(false);
     }
+  });
+});
+
+describe("checking records", () => {
+  const topic = enc.encode("TopicTest");
+
+  test("recordMatches() holds a record to its size, offsets, queue id and topic", () => {
+    const bytes = encode(input({ bornHost: { address: "::1", port: 1 } }));
+    const identity = { size: bytes.length, physicalOffset: 4096, queueId: 3, queueOffset: 42, topic };
+    expect(recordMatches(bytes, 0, identity)).toBe(true);
+    expect(recordMatches(bytes, 0, { ...identity, size: bytes.length - 1 })).toBe(false);
+    expect(recordMatches(bytes, 0, { ...identity, physicalOffset: 4097 })).toBe(false);
+    expect(recordMatches(bytes, 0, { ...identity, queueId: 2 })).toBe(false);
+    expect(recordMatches(bytes, 0, { ...identity, queueOffset: 41 })).toBe(false);
+    expect(recordMatches(bytes, 0, { ...identity, topic: enc.encode("TopicTesu") })).toBe(false);
+    expect(recordMatches(bytes.subarray(0, bytes.length - 1), 0, identity)).toBe(false);
+  });
+
+  test("decodeRecords() with onCorrupt leaves out a record whose body CRC or layout is wrong and goes on", () => {
+    const a = encode(input({ body: enc.encode("first") }), 0, 0);
+    const b = encode(input({ body: enc.encode("second") }), 1, a.length);
+    const c = encode(input({ body: enc.encode("third") }), 2, a.length + b.length);
+    const all = new Uint8Array(a.length + b.length + c.length);
+    all.set(a, 0);
+    all.set(b, a.length);
+    all.set(c, a.length + b.length);
+    const bodyAt = a.length + 84 + 4 + 2; // IPv4 hosts: the body length at 84, the body after it
+    all[bodyAt]! ^= 1;
+    const corrupt: CorruptRecord[] = [];
+    const messages = decodeRecords(all, { onCorrupt: (record) => corrupt.push(record) });
+    expect(messages.map((m) => new TextDecoder().decode(m.body))).toEqual(["first", "third"]);
+    expect(corrupt).toMatchObject([{ position: a.length, size: b.length, queueOffset: 1, commitLogOffset: a.length }]);
+    expect(corrupt[0]!.reason).toContain("body CRC");
+    expect(decodeRecords(all).length).toBe(3);
+    // A layout that does not add up (body length past the record) is reported, not thrown.
+    const broken = all.slice();
+    new DataView(broken.buffer).setInt32(a.length + 84, 10_000);
+    const found: CorruptRecord[] = [];
+    expect(decodeRecords(broken, { onCorrupt: (record) => found.push(record) }).length).toBe(2);
+    expect(found[0]!.reason).toContain("bad body length");
+    expect(() => decodeRecords(broken)).toThrow(RangeError);
   });
 });
