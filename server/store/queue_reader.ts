@@ -98,10 +98,14 @@ interface EntriesRead {
   picked: Picked[];
 }
 
-/** Indexes of the records in the body that are not what their entries name. */
+/**
+ * Indexes of the picked records that are not what their entries name: those in the body that do
+ * not match, and the one whose bytes could not be read at all (the entry points past the data).
+ */
 function mismatches(state: QueueState, read: EntriesRead): number[] {
   const { result, picked } = read;
-  if (result.count === 0) return [];
+  const unread = result.count < picked.length ? [result.count] : [];
+  if (result.count === 0) return unread;
   const body = result.body!;
   const identity: RecordIdentity = { size: 0, physicalOffset: 0, queueId: state.queueId, queueOffset: 0, topic: state.topicBytes };
   const bad: number[] = [];
@@ -114,15 +118,16 @@ function mismatches(state: QueueState, read: EntriesRead): number[] {
     if (!recordMatches(body, pos, identity)) bad.push(i);
     pos += p.size;
   }
-  return bad;
+  return bad.concat(unread);
 }
 
-/** The read without the records at `bad`. */
+/** The read without the records at `bad`; the next read goes on after an unreadable one. */
 function leaveOut(read: EntriesRead, bad: number[]): GetResult {
   const { result, picked } = read;
   const skip = new Set(bad);
   const { status: _status, body: all, count: _count, tagHashes: _hashes, ...offsets } = result;
-  if (bad.length === result.count) return { ...offsets, status: "OFFSET_FOUND_NULL", count: 0 };
+  if (skip.has(result.count)) offsets.nextBeginOffset = picked[result.count]!.queueOffset + 1;
+  if (bad.filter((i) => i < result.count).length === result.count) return { ...offsets, status: "OFFSET_FOUND_NULL", count: 0 };
   const kept = picked.slice(0, result.count).filter((_, i) => !skip.has(i));
   const body = new Uint8Array(kept.reduce((n, p) => n + p.size, 0));
   let from = 0;
@@ -221,8 +226,9 @@ function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
     count = i;
     if (i < j) break;
   }
-  if (count === 0) return { result: { status: "OFFSET_FOUND_NULL", nextBeginOffset: picked[0]!.queueOffset + 1, ...base }, picked };
+  // A read that came back short stops the batch; `readQueue` deals with that record.
   if (count < picked.length) next = picked[count]!.queueOffset;
+  if (count === 0) return { result: { status: "OFFSET_FOUND_NULL", nextBeginOffset: next, ...base }, picked };
   const result: GetResult = {
     status: "FOUND",
     nextBeginOffset: next,
