@@ -217,5 +217,5 @@ describe("bit flips in a stopped broker's data dir", () => {
         `${outcomes.refused} refused with a clear message; ${outcomes.damagedRecords} records hit; flips by place: ` +
         [...outcomes.flips].map(([kind, n]) => `${kind} ${n}`).join(", "),
     );
-  }, 120_000);
+  }, Math.max(120_000, ITERATIONS * 6_000));
 });
