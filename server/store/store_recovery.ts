@@ -293,7 +293,7 @@ export function describeRecovery(report: RecoveryReport): { summary: string; war
   const source = report.checkpoint === "main" ? "the checkpoint" : report.checkpoint === "backup" ? "the checkpoint's backup" : "no checkpoint";
   const damaged = report.quarantined.filter((r) => r.action === "kept");
   const parts = [
-    `Store recovered in ${report.durationMs} ms: scanned ${report.scannedBytes} bytes (${report.scannedRecords} records) from CommitLog offset ${report.scanFrom} using ${source}; the log ends at ${report.end}`,
+    `Store recovered in ${report.durationMs} ms: scanned ${report.scannedBytes} bytes (${report.scannedRecords} records) starting at offset ${report.scanFrom} using ${source}; the log ends at ${report.end}`,
     `${report.rebuiltEntries} ConsumeQueue entries written, ${report.trimmedEntries} trimmed`,
   ];
   if (report.rebuiltQueues.length > 0) parts.push(`${report.rebuiltQueues.length} ConsumeQueues rebuilt`);

@@ -65,7 +65,7 @@ afterAll(async () => {
 describe("store recovery reporting", () => {
   test("the broker logs a recovery summary and a warning naming the damaged stretch", () => {
     const summary = lines.find((line) => line.startsWith("Store recovered in "));
-    expect(summary).toMatch(/scanned \d+ bytes \(19 records\) from CommitLog offset 0 using the checkpoint; the log ends at \d+/);
+    expect(summary).toMatch(/scanned \d+ bytes \(19 records\) starting at offset 0 using the checkpoint; the log ends at \d+/);
     expect(summary).toContain("1 damaged stretches");
     const warning = lines.find((line) => line.startsWith("Warning: Damaged CommitLog stretch"));
     expect(warning).toContain(`at offsets ${victim} to ${next}`);
