@@ -126,7 +126,7 @@ export async function standalone(args: string[], runtime: { listen: Listen; dial
       throw new Error(`Cannot serve the admin API on ${host}:${port}: ${(error as Error).message}`, { cause: error });
     }
   }
-  console.log(`Standalone ready: NameServer ${system.nameServerAddress}, broker ${system.brokerAddress}, data in ${b.dataDir}`);
+  console.log(`Standalone ready (pid ${process.pid}): NameServer ${system.nameServerAddress}, broker ${system.brokerAddress}, data in ${b.dataDir}`);
   if (admin !== undefined) console.log(`Dashboard and admin API on ${adminUrl(admin, security.tls !== undefined)}`);
   if (security.guard !== undefined) console.log(`ACL on: requests must be signed (${config.acl.file})`);
   let stopping = false;
