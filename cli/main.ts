@@ -24,7 +24,7 @@ import { topic } from "./commands/topic.ts";
 export type { Runtime } from "./_command.ts";
 
 const COMMANDS: Record<string, Command> = {
-  standalone: { summary: "Run a NameServer and a Broker in one process", run: standalone },
+  standalone,
   nameserver: nameserver,
   broker: broker,
   topic,

@@ -20,6 +20,8 @@ export interface FlagSpec {
   valueName?: string;
   /** A one-letter alias (`p` for `-p`). */
   short?: string;
+  /** A boolean flag that also has a `--no-<name>` form, which gives false. @default false */
+  negatable?: boolean;
 }
 
 /** A command's flags and how to check them. */
@@ -30,6 +32,8 @@ export interface CommandSpec<S extends v.GenericSchema> {
   summary: string;
   /** The flags by kebab-case name. `help` (`-h`) is added. */
   flags: Readonly<Record<string, FlagSpec>>;
+  /** Text printed after the flags in `--help`. */
+  epilog?: string;
   /**
    * Validates the flags, given as an object keyed by the camelCase flag names (`broker-expiry-ms` →
    * `brokerExpiryMs`) with string values (booleans for boolean flags, absent when unset without a
@@ -112,6 +116,7 @@ export function parseFlags<S extends v.GenericSchema>(
   const parseOptions: Record<string, { type: "string" | "boolean"; short?: string }> = {};
   for (const [name, flag] of Object.entries(flags)) {
     parseOptions[name] = { type: flag.type ?? "string", ...(flag.short === undefined ? {} : { short: flag.short }) };
+    if (flag.negatable === true) parseOptions[`no-${name}`] = { type: "boolean" };
   }
   // Non-strict with tokens, so that errors are worded here, the same on every runtime.
   const { tokens } = parseArgs({ args: [...args], options: parseOptions, strict: false, allowPositionals: true, tokens: true });
@@ -124,6 +129,12 @@ export function parseFlags<S extends v.GenericSchema>(
   for (const token of tokens) {
     if (token.kind === "positional") return { kind: "error", message: `Unexpected argument "${token.value}"` };
     if (token.kind === "option-terminator") continue;
+    const negated = token.name.startsWith("no-") && flags[token.name.slice(3)]?.negatable === true && token.rawName.startsWith("--");
+    if (negated) {
+      if (token.value !== undefined) return { kind: "error", message: `Flag --${token.name} takes no value` };
+      raw[token.name.slice(3)] = false;
+      continue;
+    }
     const flag = flags[token.name];
     const viaShort = !token.rawName.startsWith("--");
     if (flag === undefined || (viaShort && flag.short !== token.rawName.slice(1))) {
@@ -190,12 +201,13 @@ export function helpText<S extends v.GenericSchema>(spec: CommandSpec<S>): strin
   const rows = Object.entries(allFlags(spec)).map(([name, flag]) => {
     const short = flag.short === undefined ? "    " : `-${flag.short}, `;
     const value = (flag.type ?? "string") === "string" ? ` <${flag.valueName ?? "value"}>` : "";
+    const dashes = flag.negatable === true ? "--[no-]" : "--";
     const suffix = flag.default === undefined ? "" : ` (default: ${flag.default})`;
-    return [`${short}--${name}${value}`, `${flag.description}${suffix}`] as const;
+    return [`${short}${dashes}${name}${value}`, `${flag.description}${suffix}`] as const;
   });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   const lines = rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`);
-  return `Usage: ${spec.usage}\n\n${spec.summary}\n\nFlags:\n${lines.join("\n")}\n`;
+  return `Usage: ${spec.usage}\n\n${spec.summary}\n\nFlags:\n${lines.join("\n")}\n${spec.epilog === undefined ? "" : `\n${spec.epilog}\n`}`;
 }
 
 function allFlags<S extends v.GenericSchema>(spec: CommandSpec<S>): Record<string, FlagSpec> {

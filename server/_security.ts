@@ -92,10 +92,3 @@ export function loadServerSecurity(
     close: () => file.close(),
   };
 }
-
-/** The flags every server entrypoint adds for ACL and TLS. */
-export const SECURITY_FLAGS = {
-  acl: { description: "ACL file (see config/acl.yaml): every request must be signed by an account allowed to make it", valueName: "file" },
-  "tls-cert": { description: "PEM certificate: serve clients and the admin API over TLS", valueName: "file" },
-  "tls-key": { description: "PEM private key of --tls-cert", valueName: "file" },
-} as const;

@@ -1,135 +1,471 @@
 /**
- * The configuration file (`config/config.yaml`): one YAML document for the NameServer, broker,
- * admin server and client defaults. Precedence, lowest first: built-in defaults, the file,
- * environment variables (`RMQ_<SECTION>_<KEY>`, e.g. `RMQ_BROKER_FLUSH_MODE=sync`), command-line flags.
+ * Every setting of the servers, described once. `SETTINGS` is the single source: for each key it
+ * holds the value's schema, its default (per command where they differ), a one-line doc, its flag,
+ * and the component option it sets. Everything else is derived from it:
+ *
+ * - `loadConfig`: the YAML file (`--config`), `RMQ_<SECTION>_<KEY>` environment variables and
+ *   flags, layered (defaults < file < environment < flags), each layer checked on its own so that an
+ *   error names where the bad value came from;
+ * - the flags and `--help` of `rmq standalone|broker|nameserver` and `server/*.ts`
+ *   (`server/_config_layers.ts`);
+ * - the options each component is started with (`componentOptions`): `startNameServer`,
+ *   `startBroker`, `MessageStore.open` (through the broker), `startAdminServer`,
+ *   `loadServerSecurity` and `createLogger` (`server/_entry.ts`);
+ * - `config/config.yaml` and `docs/CONFIG.md` (`npm run gen:config`, `server/_config_doc.ts`).
+ *
+ * ## Adding a setting
+ *
+ * 1. Give the component its option (`BrokerOptions.fooMs`, with a JSDoc `@default`).
+ * 2. Add one entry to the section in `SETTINGS`:
+ *    `fooMs: setting({ ...int(1, 60_000, "ms"), default: 1000, example: 250, doc: "What it does", to: broker("fooMs") })`.
+ *    The file key (`broker.fooMs`), the variable (`RMQ_BROKER_FOO_MS`), the flag (`--foo-ms`, on
+ *    every command that runs the component) and its `--help` line follow. `flag`, `short`,
+ *    `commands` and `defaults` adjust what is derived; `to: broker("x", map)` converts the value.
+ * 3. Run `npm run gen:config` to regenerate config/config.yaml and docs/CONFIG.md.
+ *
+ * `tests/server/config_test.ts` fails until both files match the schema, and it starts every command
+ * with every key set away from its default, through file, environment and flags, and checks that
+ * each value reaches its component: a key that reaches nothing fails it.
  *
  * @module
  */
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { parse as parseYaml } from "yaml";
+import type { AdminServerOptions } from "./admin/start_admin.ts";
+import type { BrokerOptions } from "./broker/broker.ts";
+import type { LoggerOptions } from "./logger.ts";
+import type { NameServerOptions } from "./namesrv/name_server.ts";
+import type { MessageStoreOptions } from "./store/store_types.ts";
 
-const port = v.pipe(v.number(), v.integer(), v.minValue(0, "must be 0 to 65535"), v.maxValue(65535, "must be 0 to 65535"));
-const positive = v.pipe(v.number(), v.integer(), v.minValue(1, "must be at least 1"));
-const host = v.pipe(v.string(), v.minLength(1, "must not be empty"));
-const percent = v.pipe(v.number(), v.integer(), v.minValue(1, "must be 1 to 100"), v.maxValue(100, "must be 1 to 100"));
+/** The commands that run servers: each takes the settings of the components it runs. */
+export type CommandName = "standalone" | "broker" | "nameserver";
+
+/** Every server command. */
+export const COMMANDS: readonly CommandName[] = ["standalone", "broker", "nameserver"];
+
+/** How the text of a flag or environment variable becomes a value. */
+export type ValueKind = "string" | "integer" | "boolean" | "list";
+
+/** A value's type: its schema, how text becomes it, and its placeholder in `--help`. */
+export interface ValueSpec<T> {
+  kind: ValueKind;
+  schema: v.GenericSchema<unknown, T>;
+  /** The placeholder of the value in `--help` (`<port>`). */
+  valueName: string;
+}
+
+/** What `admin` settings start: `startAdminServer`'s address and token, and whether to start it. */
+export type AdminSettings = Pick<AdminServerOptions, "hostname" | "port" | "token" | "allowedOrigins"> & {
+  /** Serve the admin API at all (when a port is set). */
+  enabled?: boolean;
+};
+
+/** The option objects settings are delivered into, by component. */
+export interface ComponentOptions {
+  nameserver: NameServerOptions;
+  broker: BrokerOptions;
+  /** `MessageStoreOptions`, handed through the broker's options of the same names. */
+  store: Pick<MessageStoreOptions, keyof MessageStoreOptions & keyof BrokerOptions> & Pick<BrokerOptions, keyof MessageStoreOptions & keyof BrokerOptions>;
+  admin: AdminSettings;
+  log: LoggerOptions;
+}
+
+/** A component that reads its settings from its config sections itself (`loadServerSecurity`). */
+export type SectionReader = "security";
+
+/** Where a setting's value goes. Contravariant in T: a target taking a wider type fits. */
+export interface Target<in T> {
+  /** The component that consumes it. */
+  component: keyof ComponentOptions | SectionReader;
+  /** Its option name (`maxFrameSize`), absent for a section reader. */
+  option?: string;
+  /** Turns the setting's value into the option's. */
+  map: (value: T) => unknown;
+}
+
+function target<C extends keyof ComponentOptions>(component: C) {
+  function to<K extends keyof ComponentOptions[C]>(option: K): Target<NonNullable<ComponentOptions[C][K]>>;
+  function to<K extends keyof ComponentOptions[C], T>(option: K, map: (value: T) => ComponentOptions[C][K]): Target<T>;
+  function to(option: string, map: (value: unknown) => unknown = (value) => value): Target<unknown> {
+    return { component, option, map };
+  }
+  return to;
+}
+
+/** A `NameServerOptions` option. */
+export const nameserver = target("nameserver");
+/** A `BrokerOptions` option. */
+export const broker = target("broker");
+/** A `MessageStoreOptions` option (handed through `BrokerOptions`). */
+export const store = target("store");
+/** An admin server setting. */
+export const admin = target("admin");
+/** A `LoggerOptions` option. */
+export const logger = target("log");
+
+/** Read by `loadServerSecurity` from the `acl` and `tls` sections. */
+function security<T>(): Target<T> {
+  return { component: "security", map: (value) => value };
+}
+
+/** A default that copies another setting (`"broker.host"`) when the key is not given. */
+export interface SameAs {
+  sameAs: string;
+}
+
+/** The description of one setting. */
+export interface SettingSpec<T> extends ValueSpec<T> {
+  /** The value when no layer gives one; absent: unset (the component's own default or "off"). */
+  default?: T;
+  /** Defaults of particular commands, where they differ from `default`. */
+  defaults?: Partial<Record<CommandName, T | SameAs>>;
+  /** A valid value other than the default: the reference shows it; tests set it. */
+  example: T;
+  /** One line for `--help`, config.yaml and docs/CONFIG.md. */
+  doc: string;
+  /** The component option it sets. */
+  to: Target<T>;
+  /** The flag's full name instead of the derived one; false: file and environment only. */
+  flag?: string | false;
+  /** One-letter alias of the flag. */
+  short?: string;
+  /** The commands that take it. @default those that run the section's component */
+  commands?: readonly CommandName[];
+}
+
+/** A setting; `D` says whether it always has a value. */
+export type Setting<T, D extends boolean = boolean> = SettingSpec<T> & { readonly hasDefault: D };
+
+/**
+ * Declares a setting.
+ *
+ * @param spec The setting.
+ * @returns It, typed for `Config`.
+ */
+export function setting<T>(spec: SettingSpec<T> & { default: T }): Setting<T, true>;
+export function setting<T>(spec: SettingSpec<T>): Setting<T, false>;
+export function setting<T>(spec: SettingSpec<T>): Setting<T> {
+  return { ...spec, hasDefault: spec.default !== undefined };
+}
+
+// ---- value types ----
+
+/** A TCP port; 0 picks a free one. */
+export function port(): ValueSpec<number> {
+  return { kind: "integer", valueName: "port", schema: v.pipe(v.number(), v.integer(), v.minValue(0, "must be at least 0"), v.maxValue(65535, "must be at most 65535")) };
+}
+
+/** A whole number from `min` to `max`. */
+export function int(min: number, max: number = Number.MAX_SAFE_INTEGER, valueName = "n"): ValueSpec<number> {
+  return { kind: "integer", valueName, schema: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(min, `must be at least ${min}`), v.maxValue(max, `must be at most ${max}`)) };
+}
+
+/** Text that is not empty. */
+export function text(valueName: string): ValueSpec<string> {
+  return { kind: "string", valueName, schema: v.pipe(v.string(), v.minLength(1, "must not be empty")) };
+}
+
+/** Text of at least `min` characters. */
+export function secret(min: number, valueName: string): ValueSpec<string> {
+  return { kind: "string", valueName, schema: v.pipe(v.string(), v.minLength(min, `must have at least ${min} characters`)) };
+}
+
+/** One of a few words. */
+export function choice<const T extends string>(values: readonly T[], valueName: string): ValueSpec<T> {
+  const quoted = values.map((value) => `"${value}"`);
+  const list = quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+  return { kind: "string", valueName, schema: v.picklist(values, `expected ${list}`) };
+}
+
+/** true or false; flags `--x` and `--no-x`. */
+export function bool(): ValueSpec<boolean> {
+  return { kind: "boolean", valueName: "", schema: v.boolean() };
+}
+
+const ADDRESS = /^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):\d{1,5}$/;
+
+/** `host:port`. */
+export function address(): ValueSpec<string> {
+  return { kind: "string", valueName: "host:port", schema: v.pipe(v.string(), v.regex(ADDRESS, "expected host:port")) };
+}
+
+/** `host:port` addresses; in a flag or variable, separated by commas or semicolons. */
+export function addresses(): ValueSpec<string[]> {
+  return { kind: "list", valueName: "host:port,…", schema: v.array(v.pipe(v.string(), v.regex(ADDRESS, "expected host:port"))) };
+}
+
+/** A percentage from 1 to 100. */
+function percent(): ValueSpec<number> {
+  return { kind: "integer", valueName: "%", schema: v.pipe(v.number(), v.integer(), v.minValue(1, "must be 1 to 100"), v.maxValue(100, "must be 1 to 100")) };
+}
+
 /** RocketMQ's deleteWhen: hours 0-23 separated by ";", or "*". */
 const DELETE_WHEN = /^\s*(\*|([01]?\d|2[0-3])(\s*;\s*([01]?\d|2[0-3]))*)\s*$/;
 const DELETE_WHEN_TEXT = 'expected hours 0 to 23 separated by ";" (e.g. "04" or "01;02;03"), or "*"';
-const address = v.pipe(v.string(), v.regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, "expected host:port"));
 
-const NameServerSection = v.strictObject({
-  host: v.optional(host, "0.0.0.0"),
-  port: v.optional(port, 9876),
-  brokerExpiryMs: v.optional(positive, 120_000),
-  scanIntervalMs: v.optional(positive, 10_000),
-});
+/** Durations such as `1s 5m 2h`. */
+function durations(): ValueSpec<string> {
+  return {
+    kind: "string",
+    valueName: "durations",
+    schema: v.pipe(v.string(), v.regex(/^\s*\d+(ms|s|m|h|d)(\s+\d+(ms|s|m|h|d))*\s*$/, 'expected durations such as "1s 5s 1m"')),
+  };
+}
 
-const BrokerSection = v.strictObject({
-  host: v.optional(host, "0.0.0.0"),
-  port: v.optional(port, 10911),
-  advertisedAddress: v.optional(address),
-  nameServers: v.optional(v.array(address), []),
-  dataDir: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty")), "./data"),
-  clusterName: v.optional(host, "DefaultCluster"),
-  brokerName: v.optional(host, "broker-a"),
-  brokerId: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "must be 0 (master) or more")), 0),
-  brokerRole: v.optional(v.picklist(["ASYNC_MASTER", "SYNC_MASTER", "SLAVE"], 'expected "ASYNC_MASTER", "SYNC_MASTER" or "SLAVE"'), "ASYNC_MASTER"),
-  /** Masters: the replication port (default: the client port + 1). */
-  haPort: v.optional(port),
-  /** Slaves: the master's replication host:port (default: learned from the NameServers). */
-  haMasterAddress: v.optional(address),
-  syncSlaveTimeoutMs: v.optional(v.pipe(positive, v.maxValue(600_000, "must be at most 600000")), 3000),
-  flushMode: v.optional(v.picklist(["async", "sync"], 'expected "async" or "sync"'), "async"),
-  flushIntervalMs: v.optional(positive, 500),
-  commitLogSegmentSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(65536, "must be at least 65536")), 1024 ** 3),
-  /** Messages are kept (served) this long unless their topic sets its own retentionHours. */
-  fileReservedTimeHours: v.optional(positive, 72),
-  /** Hours of the day (local time) segments are deleted for age, ";"-separated as RocketMQ's deleteWhen ("04", "01;02;03"), or "*". */
-  deleteWhen: v.optional(
-    v.union([
-      v.pipe(v.string(), v.regex(DELETE_WHEN, DELETE_WHEN_TEXT)),
-      // One hour written as a number (YAML `deleteWhen: 4`, RMQ_BROKER_DELETE_WHEN=04).
-      v.pipe(v.number(), v.integer(), v.minValue(0, DELETE_WHEN_TEXT), v.maxValue(23, DELETE_WHEN_TEXT), v.transform(String)),
-    ], DELETE_WHEN_TEXT),
-    "04",
-  ),
-  /** Above this percent of the data disk in use, the oldest segments are deleted even if young. */
-  diskHighWaterPercent: v.optional(percent, 75),
-  /** At or above this percent of the data disk in use, sends are refused with a retryable error. */
-  diskHardLimitPercent: v.optional(percent, 90),
-  autoCreateTopicEnable: v.optional(v.boolean()),
-  defaultTopicQueueNums: v.optional(v.pipe(positive, v.maxValue(1024, "must be at most 1024")), 8),
-  maxMessageSize: v.optional(v.pipe(positive, v.maxValue(64 * 1024 * 1024, "must be at most 64 MiB")), 4 * 1024 * 1024),
-  maxFrameSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(64 * 1024, "must be at least 65536"), v.maxValue(256 * 1024 * 1024, "must be at most 256 MiB")), 8 * 1024 * 1024),
-  maxInFlightPerConnection: v.optional(v.pipe(positive, v.maxValue(1_000_000, "must be at most 1000000")), 10_000),
-  maxConnectionsPerIp: v.optional(v.pipe(positive, v.maxValue(1_000_000, "must be at most 1000000")), 1000),
-  maxPullBatchSize: v.optional(v.pipe(positive, v.maxValue(1024, "must be at most 1024")), 1024),
-  maxHeldPulls: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "must be 0 or more"), v.maxValue(10_000_000, "must be at most 10000000")), 10_000),
-  messageDelayLevel: v.optional(v.pipe(v.string(), v.regex(/^\s*\d+(ms|s|m|h|d)(\s+\d+(ms|s|m|h|d))*\s*$/, "expected durations such as \"1s 5s 1m\"")), "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"),
-});
+const SERVERS: readonly CommandName[] = COMMANDS;
 
-const AdminSection = v.strictObject({
-  host: v.optional(host, "127.0.0.1"),
-  port: v.optional(port, 8080),
-  token: v.optional(v.string()),
-  /**
-   * Origins besides the admin server's own address that may use it (a reverse proxy's
-   * `https://mq.example.com`, a container name's `http://broker-a:8080`): their host names are
-   * answered and their pages may make changes. IP addresses and localhost always are.
-   */
-  allowedOrigins: v.optional(v.array(v.pipe(v.string(), v.regex(/^https?:\/\/[^/\s?#]+\/?$/, 'expected an origin such as "https://mq.example.com"'))), []),
-});
+// ---- the settings ----
 
-const path = v.pipe(v.string(), v.minLength(1, "must not be empty"));
+/** Every setting, by section and key. See the module doc for how to add one. */
+export const SETTINGS = {
+  nameserver: {
+    host: setting({
+      ...text("host"), default: "0.0.0.0", defaults: { standalone: { sameAs: "broker.host" } }, example: "127.0.0.1",
+      doc: "Address the NameServer listens on", to: nameserver("hostname"),
+    }),
+    port: setting({ ...port(), default: 9876, example: 19876, doc: "Port for brokers and clients; 0 picks a free one", to: nameserver("port") }),
+    brokerExpiryMs: setting({
+      ...int(1, Number.MAX_SAFE_INTEGER, "ms"), default: 120_000, example: 60_000,
+      doc: "A broker silent this long is dropped from routes", to: nameserver("brokerExpiryMs"),
+    }),
+    scanIntervalMs: setting({ ...int(1, Number.MAX_SAFE_INTEGER, "ms"), default: 10_000, example: 5000, doc: "How often silent brokers are looked for", to: nameserver("scanIntervalMs") }),
+  },
+  broker: {
+    host: setting({ ...text("host"), default: "0.0.0.0", example: "127.0.0.1", doc: "Address the broker listens on (clients and replication)", to: broker("hostname") }),
+    port: setting({ ...port(), default: 10911, example: 20911, short: "p", doc: "Port for producers and consumers; 0 picks a free one", to: broker("port") }),
+    advertisedAddress: setting({
+      ...address(), example: "127.0.0.1:20911",
+      doc: "host:port clients are told to use; set it in containers and clusters (default: the listen host, 127.0.0.1 for 0.0.0.0, and port)",
+      to: broker("advertisedAddress"),
+    }),
+    nameServers: setting({
+      ...addresses(), default: [], example: ["127.0.0.1:19876"], flag: "namesrv", short: "n", commands: ["broker"],
+      doc: "NameServers to register with (standalone: its own)", to: broker("nameServers"),
+    }),
+    dataDir: setting({
+      ...text("dir"), default: "./data", defaults: { broker: "./data/broker" }, example: "./data/example",
+      doc: "Where the CommitLog, queues, topics and offsets live", to: broker("dataDir"),
+    }),
+    clusterName: setting({ ...text("name"), default: "DefaultCluster", example: "ExampleCluster", flag: "cluster", doc: "Cluster the broker belongs to", to: broker("clusterName") }),
+    brokerName: setting({ ...text("name"), default: "broker-a", example: "broker-b", doc: "The broker group; masters and slaves of a group share it", to: broker("brokerName") }),
+    brokerId: setting({
+      ...int(0, 1024, "id"), default: 0, example: 1, commands: ["broker"],
+      doc: "0 for a master, 1 or more for a slave (must match brokerRole)", to: broker("brokerId"),
+    }),
+    brokerRole: setting({
+      ...choice(["ASYNC_MASTER", "SYNC_MASTER", "SLAVE"], "role"), default: "ASYNC_MASTER", example: "SLAVE", commands: ["broker"],
+      doc: "ASYNC_MASTER: a send is answered once stored here; SYNC_MASTER: once a slave holds it too; SLAVE: copies its master",
+      to: broker("brokerRole"),
+    }),
+    replication: setting({
+      ...bool(), default: true, example: false,
+      doc: "Masters: accept slaves on haPort (false: no replication listener; not for SYNC_MASTER)", to: broker("replication"),
+    }),
+    haPort: setting({
+      ...port(), example: 20912,
+      doc: "Masters: the replication listener's port (default: port + 1; 0 picks a free one); TLS with tls.cert",
+      to: broker("haPort"),
+    }),
+    haMasterAddress: setting({
+      ...address(), example: "127.0.0.1:20912", commands: ["broker"],
+      doc: "Slaves: the master's haPort host:port (default: learned from the NameServers)", to: broker("haMasterAddress"),
+    }),
+    syncSlaveTimeoutMs: setting({
+      ...int(1, 600_000, "ms"), default: 3000, example: 1500, commands: ["broker"],
+      doc: "SYNC_MASTER: how long a send waits for a slave's copy (then FLUSH_SLAVE_TIMEOUT)", to: broker("syncSlaveTimeoutMs"),
+    }),
+    flushMode: setting({
+      ...choice(["async", "sync"], "mode"), default: "async", example: "sync", flag: "flush",
+      doc: "async: fsync every flushIntervalMs; sync: a send is answered after the fsync covering it", to: store("flushMode"),
+    }),
+    flushIntervalMs: setting({ ...int(1, 60_000, "ms"), default: 500, example: 250, doc: "Async flush period", to: store("flushIntervalMs") }),
+    commitLogSegmentSize: setting({
+      ...int(65_536, 2 ** 40, "bytes"), default: 1024 ** 3, example: 64 * 1024 * 1024, flag: "segment-size",
+      doc: "Bytes per CommitLog segment file (1 GiB)", to: store("commitLogSegmentSize"),
+    }),
+    fileReservedTimeHours: setting({
+      ...int(1, 24 * 365 * 100, "hours"), default: 72, example: 24,
+      doc: "Messages older than this are no longer served (a topic may set its own retentionHours)", to: broker("fileReservedTimeHours"),
+    }),
+    deleteWhen: setting({
+      kind: "string", valueName: "hours",
+      schema: v.union([
+        v.pipe(v.string(), v.regex(DELETE_WHEN, DELETE_WHEN_TEXT)),
+        // One hour written as a number in YAML (`deleteWhen: 4`).
+        v.pipe(v.number(), v.integer(), v.minValue(0, DELETE_WHEN_TEXT), v.maxValue(23, DELETE_WHEN_TEXT), v.transform(String)),
+      ], DELETE_WHEN_TEXT),
+      default: "04", example: "01;02;03",
+      doc: 'Hours (local time) in which segments past retention are deleted: "04", "01;02;03" or "*"', to: store("deleteWhen"),
+    }),
+    diskHighWaterPercent: setting({
+      ...percent(), default: 75, example: 80,
+      doc: "Above this much of the data disk in use, the oldest segments go even if young", to: store("diskHighWaterPercent"),
+    }),
+    diskHardLimitPercent: setting({
+      ...percent(), default: 90, example: 95,
+      doc: "From this much of the data disk in use, sends are refused (retryable) until space frees", to: store("diskHardLimitPercent"),
+    }),
+    autoCreateTopicEnable: setting({
+      ...bool(), default: false, defaults: { standalone: true }, example: true, flag: "auto-create-topic",
+      doc: "Create unknown topics on first send", to: broker("autoCreateTopicEnable"),
+    }),
+    defaultTopicQueueNums: setting({ ...int(1, 1024), default: 8, example: 4, doc: "Queues of a topic created on first send (at most)", to: broker("defaultTopicQueueNums") }),
+    maxMessageSize: setting({
+      ...int(1, 64 * 1024 * 1024, "bytes"), default: 4 * 1024 * 1024, example: 1024 * 1024,
+      doc: "Largest message body in bytes (4 MiB)", to: broker("maxMessageSize"),
+    }),
+    maxFrameSize: setting({
+      ...int(64 * 1024, 256 * 1024 * 1024, "bytes"), default: 8 * 1024 * 1024, example: 2 * 1024 * 1024,
+      doc: "Largest request frame in bytes (8 MiB); a larger length prefix closes the connection", to: broker("maxFrameSize"),
+    }),
+    maxInFlightPerConnection: setting({
+      ...int(1, 1_000_000), default: 10_000, example: 64,
+      doc: "Requests processed at once per connection; more are answered SYSTEM_BUSY (retryable) at once", to: broker("maxInFlightPerConnection"),
+    }),
+    maxConnectionsPerIp: setting({
+      ...int(1, 1_000_000), default: 1000, example: 50,
+      doc: "Open connections from one IP; more are closed on arrival, with a log line", to: broker("maxConnectionsPerIp"),
+    }),
+    maxPullBatchSize: setting({
+      ...int(1, 1024), default: 1024, example: 32,
+      doc: "Most messages one pull returns; a larger maxMsgNums is cut to it", to: broker("maxPullBatchSize"),
+    }),
+    maxHeldPulls: setting({
+      ...int(0, 10_000_000), default: 10_000, example: 0,
+      doc: "Long-polling pulls parked at once; past it an empty pull is answered at once (0: no long polling)", to: broker("maxHeldPulls"),
+    }),
+    messageDelayLevel: setting({
+      ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",
+      doc: "Delay of each delay level, level 1 first", to: broker("messageDelayLevel"),
+    }),
+  },
+  admin: {
+    enabled: setting({
+      ...bool(), default: true, example: false, flag: "admin",
+      doc: "Serve the admin API, metrics and dashboard when admin.port is set", to: admin("enabled"),
+    }),
+    host: setting({ ...text("host"), default: "127.0.0.1", example: "::1", doc: "Address the admin API binds; expose it with care", to: admin("hostname") }),
+    port: setting({
+      ...port(), defaults: { standalone: 8080 }, example: 18080,
+      doc: "Port of the admin API; broker and nameserver serve it only when it is set", to: admin("port"),
+    }),
+    token: setting({
+      ...secret(8, "token"), example: "example-token",
+      doc: 'When set, changes need "Authorization: Bearer <token>" (superseded by ACL)', to: admin("token"),
+    }),
+    allowedOrigins: setting({
+      kind: "list", valueName: "origin,…",
+      schema: v.array(v.pipe(v.string(), v.regex(/^https?:\/\/[^/\s?#]+\/?$/, 'expected an origin such as "https://mq.example.com"'))),
+      default: [], example: ["https://mq.example.com"],
+      doc: "Origins besides IP addresses and localhost it answers to, and whose pages may make changes (a reverse proxy, a container name)",
+      to: admin("allowedOrigins"),
+    }),
+  },
+  acl: {
+    file: setting({
+      ...text("file"), example: "config/acl.yaml", flag: "acl",
+      doc: "ACL file (docs/SECURITY.md): every request must be signed by an account allowed to make it; re-read on change",
+      to: security(),
+    }),
+    accessKey: setting({
+      ...text("key"), example: "rocketmq-admin", flag: false, commands: ["broker", "standalone"],
+      doc: "The account a broker signs its NameServer registrations with (default: the ACL file's first admin)", to: security(),
+    }),
+    secretKey: setting({ ...text("secret"), example: "example-secret", flag: false, commands: ["broker", "standalone"], doc: "The secret key of accessKey", to: security() }),
+  },
+  tls: {
+    cert: setting({
+      ...text("file"), example: "/etc/rmq/cert.pem",
+      doc: "PEM certificate of the client, replication and admin listeners; TLS is off without it", to: security(),
+    }),
+    key: setting({ ...text("file"), example: "/etc/rmq/key.pem", doc: "PEM private key of tls.cert", to: security() }),
+    ca: setting({
+      ...text("file"), example: "/etc/rmq/ca.pem", commands: ["broker", "standalone"],
+      doc: "PEM CA a broker trusts when dialing TLS NameServers, and a slave its master (default for that: tls.cert)", to: security(),
+    }),
+    nameServers: setting({
+      ...bool(), example: true, commands: ["broker", "standalone"],
+      doc: "The broker dials its NameServers over TLS (default: false; standalone: whenever tls.cert is set)", to: security(),
+    }),
+  },
+  log: {
+    level: setting({ ...choice(["debug", "info", "warn", "error"], "level"), default: "info", example: "warn", doc: "Lines below this level are dropped", to: logger("level") }),
+    format: setting({
+      ...choice(["text", "json"], "format"), default: "text", example: "json",
+      doc: "text: time LEVEL [component] line; json: one object a line", to: logger("format"),
+    }),
+  },
+} as const;
 
-const AclSection = v.strictObject({
-  /** The ACL file (config/acl.yaml); ACL is off without it. */
-  file: v.optional(path),
-  /** The account a broker signs its NameServer registrations with (default: the file's first admin). */
-  accessKey: v.optional(v.string()),
-  secretKey: v.optional(v.string()),
-});
+/** The sections of the file. */
+export type Section = keyof typeof SETTINGS;
 
-const TlsSection = v.strictObject({
-  /** PEM certificate of the client, replication and admin listeners; TLS is off without it. */
-  cert: v.optional(path),
-  /** PEM private key matching `cert`. */
-  key: v.optional(path),
-  /** PEM CA a broker trusts when dialing TLS NameServers and a slave its master (default for the master: `cert`). */
-  ca: v.optional(path),
-  /** Whether the broker dials its NameServers over TLS. @default false (standalone: when cert is set) */
-  nameServers: v.optional(v.boolean()),
-});
+/** The commands that take a section's settings unless a setting says otherwise. */
+const SECTION_COMMANDS: Record<Section, readonly CommandName[]> = {
+  nameserver: ["nameserver", "standalone"],
+  broker: ["broker", "standalone"],
+  admin: SERVERS,
+  acl: SERVERS,
+  tls: SERVERS,
+  log: SERVERS,
+};
 
-const ProducerSection = v.strictObject({
-  group: v.optional(v.string(), "DEFAULT_PRODUCER"),
-  sendTimeoutMs: v.optional(positive, 3000),
-  retryTimesWhenSendFailed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 2),
-  maxInFlight: v.optional(positive, 10_000),
-});
-
-const ConsumerSection = v.strictObject({
-  pullBatchSize: v.optional(v.pipe(positive, v.maxValue(1024)), 32),
-  consumeThreads: v.optional(positive, 20),
-  maxReconsumeTimes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 16),
-});
-
-/** The whole file. Every key is optional. */
-export const ConfigSchema = v.strictObject({
-  nameserver: v.optional(NameServerSection, {}),
-  broker: v.optional(BrokerSection, {}),
-  admin: v.optional(AdminSection, {}),
-  acl: v.optional(AclSection, {}),
-  tls: v.optional(TlsSection, {}),
-  producer: v.optional(ProducerSection, {}),
-  consumer: v.optional(ConsumerSection, {}),
-});
+type ValueOf<S> = S extends Setting<infer T, infer D> ? (D extends true ? T : T | undefined) : never;
 
 /** A validated configuration with every default filled in. */
-export type Config = v.InferOutput<typeof ConfigSchema>;
+export type Config = { [S in Section]: { -readonly [K in keyof (typeof SETTINGS)[S]]: ValueOf<(typeof SETTINGS)[S][K]> } };
 
-/** A configuration that failed to load; the message names the file and the key. */
+/** One setting with where it lives. */
+export interface SettingEntry {
+  section: Section;
+  key: string;
+  /** `section.key`. */
+  path: string;
+  setting: Setting<unknown>;
+}
+
+/** Every setting, in file order. */
+export const SETTING_LIST: readonly SettingEntry[] = Object.entries(SETTINGS).flatMap(([section, keys]) =>
+  Object.entries(keys).map(([key, value]) => ({ section: section as Section, key, path: `${section}.${key}`, setting: value as Setting<unknown> }))
+);
+
+/** The commands that take a setting. */
+export function commandsOf(entry: SettingEntry): readonly CommandName[] {
+  return entry.setting.commands ?? SECTION_COMMANDS[entry.section];
+}
+
+/** The environment variable of a setting: `RMQ_BROKER_FLUSH_MODE`. */
+export function envName(entry: Pick<SettingEntry, "section" | "key">): string {
+  return `RMQ_${entry.section.toUpperCase()}_${entry.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/**
+ * The flag of a setting on a command (without dashes), if it has one there: the key in kebab case,
+ * prefixed with its section (`admin-port`) unless the command runs that section's component itself
+ * (`rmq broker --port`); in `standalone`, broker keys are unprefixed and NameServer keys take
+ * `namesrv-` (`--namesrv-port`).
+ */
+export function flagName(entry: SettingEntry, command: CommandName): string | undefined {
+  if (!commandsOf(entry).includes(command) || entry.setting.flag === false) return undefined;
+  if (entry.setting.flag !== undefined) return entry.setting.flag;
+  const kebab = entry.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const own = entry.section === command || (command === "standalone" && entry.section === "broker");
+  return own ? kebab : `${entry.section === "nameserver" ? "namesrv" : entry.section}-${kebab}`;
+}
+
+/** The default of a setting on a command (`undefined`: unset), or the setting it copies. */
+export function defaultOf(entry: SettingEntry, command?: CommandName): unknown {
+  const defaults = entry.setting.defaults as Partial<Record<CommandName, unknown>> | undefined;
+  return command !== undefined && defaults !== undefined && command in defaults ? defaults[command] : entry.setting.default;
+}
+
+/** Whether a default copies another setting. */
+export function isSameAs(value: unknown): value is SameAs {
+  return typeof value === "object" && value !== null && "sameAs" in value;
+}
+
+/** A configuration that failed to load; the message names the source and the key. */
 export class ConfigError extends Error {
   /**
    * @param message What is wrong and where.
@@ -141,87 +477,177 @@ export class ConfigError extends Error {
   }
 }
 
+/** Values by section, as a layer gives them. */
+export type ConfigLayer = { [S in Section]?: Partial<Config[S]> };
+
 /** Options of `loadConfig`. */
 export interface LoadConfigOptions {
   /** YAML file to read; none means defaults (and environment). */
   file?: string;
   /** Environment variables. @default {} */
   env?: Record<string, string | undefined>;
-  /** Values from flags, by section, applied last. */
-  overrides?: { [S in keyof Config]?: Partial<Config[S]> };
+  /** Values from flags, by section, applied last; undefined values are skipped. */
+  overrides?: ConfigLayer;
+  /** The command whose defaults apply. @default none: the plain defaults */
+  command?: CommandName;
 }
 
-const SECTIONS = ["nameserver", "broker", "admin", "acl", "tls", "producer", "consumer"] as const;
-
-function camelToSnake(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+/** A loaded configuration and the keys a layer gave. */
+export interface LoadedConfig {
+  config: Config;
+  /** `section.key` of every setting the file, the environment or a flag gave. */
+  given: ReadonlySet<string>;
 }
 
-/** Reads `RMQ_<SECTION>_<KEY>` variables into a raw partial config (strings coerced by the schema's shape). */
-function fromEnv(env: Record<string, string | undefined>): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const section of SECTIONS) {
-    const entries = (ConfigSchema.entries[section] as unknown as { wrapped: v.StrictObjectSchema<v.ObjectEntries, undefined> }).wrapped.entries;
-    for (const key of Object.keys(entries)) {
-      const name = `RMQ_${section.toUpperCase()}_${camelToSnake(key)}`;
-      const text = env[name];
-      if (text === undefined) continue;
-      let value: unknown = text;
-      if (/^-?\d+$/.test(text)) value = Number(text);
-      else if (text === "true" || text === "false") value = text === "true";
-      else if (key === "nameServers" || key === "allowedOrigins") value = text.split(",").map((s) => s.trim()).filter(Boolean);
-      (out[section] ??= {})[key] = value;
-    }
-  }
-  return out;
-}
+const LAYER_SCHEMA = v.strictObject(
+  Object.fromEntries(
+    Object.entries(SETTINGS).map(([section, keys]) => [
+      section,
+      // A section whose keys are all commented out reads as null.
+      v.nullish(v.strictObject(Object.fromEntries(Object.entries(keys).map(([key, s]) => [key, v.optional((s as Setting<unknown>).schema)])))),
+    ]),
+  ),
+);
 
-function issueText(source: string, issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+function issueText(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
   const issue = issues[0];
-  const path = v.getDotPath(issue);
-  if (issue.type === "strict_object" && issue.path !== undefined) {
-    const where = issue.path.map((p) => String(p.key)).join(".");
-    return `${source}: unknown key "${where}"`;
+  if (issue.type === "strict_object" && issue.expected === "never" && issue.path !== undefined) {
+    return `unknown key "${issue.path.map((p) => String(p.key)).join(".")}"`;
   }
-  return `${source}: ${path ? `"${path}" ` : ""}${issue.message}`;
+  const path = v.getDotPath(issue);
+  return `${path ? `"${path}" ` : ""}${issue.message}`;
+}
+
+function checkLayer(layer: unknown, source: string): ConfigLayer {
+  const result = v.safeParse(LAYER_SCHEMA, layer);
+  if (!result.success) throw new ConfigError(`${source}: ${issueText(result.issues)}`);
+  return result.output as ConfigLayer;
+}
+
+/**
+ * The value a flag or environment variable's text stands for, by the setting's kind (its schema
+ * checks it next).
+ *
+ * @param kind The setting's kind.
+ * @param value The text.
+ * @returns The value, or a message saying what was expected.
+ */
+export function fromText(kind: ValueKind, value: string): { value: unknown } | { error: string } {
+  switch (kind) {
+    case "integer":
+      return /^-?\d+$/.test(value.trim()) ? { value: Number(value) } : { error: "expected a whole number" };
+    case "boolean":
+      return value === "true" || value === "false" ? { value: value === "true" } : { error: "expected true or false" };
+    case "list":
+      return { value: value.split(/[,;]/).map((s) => s.trim()).filter((s) => s !== "") };
+    case "string":
+      return { value };
+  }
+}
+
+function readFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new ConfigError(`Cannot read config file "${file}": ${(cause as Error).message}`, { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (cause) {
+    throw new ConfigError(`Config file "${file}" is not valid YAML: ${(cause as Error).message}`, { cause });
+  }
+  if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`Config file "${file}" must hold a mapping of sections`);
+  return raw;
+}
+
+function fromEnv(env: Record<string, string | undefined>): ConfigLayer {
+  const layer: Record<string, Record<string, unknown>> = {};
+  for (const entry of SETTING_LIST) {
+    const name = envName(entry);
+    const raw = env[name];
+    if (raw === undefined) continue;
+    const parsed = fromText(entry.setting.kind, raw);
+    const checked = "error" in parsed ? parsed : v.safeParse(entry.setting.schema, parsed.value);
+    if ("error" in checked || !checked.success) {
+      const message = "error" in checked ? checked.error : checked.issues[0].message;
+      throw new ConfigError(`Environment variable ${name}="${raw}": "${entry.path}" ${message}`);
+    }
+    (layer[entry.section] ??= {})[entry.key] = checked.output;
+  }
+  return layer;
+}
+
+/**
+ * Loads and validates the configuration, and says which keys were given.
+ *
+ * @param options File, environment, flag overrides and the command.
+ * @returns The configuration with defaults filled in.
+ * @throws {ConfigError} When the file cannot be read or parsed, or a key or value is invalid (the
+ *   message names the source and the key).
+ */
+export function loadConfigLayers(options: LoadConfigOptions = {}): LoadedConfig {
+  const layers = [
+    options.file === undefined ? {} : checkLayer(readFile(options.file), `Config file "${options.file}"`),
+    fromEnv(options.env ?? {}),
+    checkLayer(
+      Object.fromEntries(Object.entries(options.overrides ?? {}).map(([s, keys]) => [s, Object.fromEntries(Object.entries(keys ?? {}).filter(([, value]) => value !== undefined))])),
+      "Flags",
+    ),
+  ];
+  const config: Record<string, Record<string, unknown>> = {};
+  const given = new Set<string>();
+  const copies: Array<[SettingEntry, SameAs]> = [];
+  for (const entry of SETTING_LIST) {
+    const section = (config[entry.section] ??= {});
+    let value: unknown;
+    for (const layer of layers) {
+      const layered = (layer as Record<string, Record<string, unknown> | undefined>)[entry.section]?.[entry.key];
+      if (layered !== undefined) value = layered;
+    }
+    if (value !== undefined) {
+      given.add(entry.path);
+      section[entry.key] = value;
+      continue;
+    }
+    const fallback = defaultOf(entry, options.command);
+    if (isSameAs(fallback)) copies.push([entry, fallback]);
+    else section[entry.key] = fallback;
+  }
+  for (const [entry, { sameAs }] of copies) {
+    const [section, key] = sameAs.split(".") as [string, string];
+    config[entry.section]![entry.key] = config[section]![key];
+  }
+  return { config: config as Config, given };
 }
 
 /**
  * Loads and validates the configuration.
  *
- * @param options File, environment and flag overrides.
+ * @param options File, environment, flag overrides and the command.
  * @returns The configuration with defaults filled in.
  * @throws {ConfigError} When the file cannot be read or parsed, or a key or value is invalid (the
- *   message names the key).
+ *   message names the source and the key).
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
-  let raw: unknown = {};
-  if (options.file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(options.file, "utf8");
-    } catch (cause) {
-      throw new ConfigError(`Cannot read config file "${options.file}": ${(cause as Error).message}`, { cause });
-    }
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (cause) {
-      throw new ConfigError(`Config file "${options.file}" is not valid YAML: ${(cause as Error).message}`, { cause });
-    }
-    if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`Config file "${options.file}" must hold a mapping of sections`);
+  return loadConfigLayers(options).config;
+}
+
+/**
+ * The options a component is started with, from every setting that targets it.
+ *
+ * @param config The configuration.
+ * @param component The component.
+ * @returns Its options; unset settings are left out, so the component's defaults apply.
+ */
+export function componentOptions<C extends keyof ComponentOptions>(config: Config, component: C): Partial<ComponentOptions[C]> {
+  const out: Record<string, unknown> = {};
+  for (const entry of SETTING_LIST) {
+    const to = entry.setting.to;
+    if (to.component !== component || to.option === undefined) continue;
+    const value = (config as Record<string, Record<string, unknown>>)[entry.section]![entry.key];
+    if (value !== undefined) out[to.option] = to.map(value);
   }
-  const fileResult = v.safeParse(ConfigSchema, raw);
-  if (!fileResult.success) throw new ConfigError(issueText(`Config file "${options.file}"`, fileResult.issues));
-  const merged: Record<string, Record<string, unknown>> = {};
-  const env = fromEnv(options.env ?? {});
-  for (const section of SECTIONS) {
-    merged[section] = {
-      ...(raw as Record<string, Record<string, unknown>>)[section],
-      ...env[section],
-      ...Object.fromEntries(Object.entries(options.overrides?.[section] ?? {}).filter(([, value]) => value !== undefined)),
-    };
-  }
-  const result = v.safeParse(ConfigSchema, merged);
-  if (!result.success) throw new ConfigError(issueText("Configuration (file, RMQ_* environment and flags)", result.issues));
-  return result.output;
+  return out as Partial<ComponentOptions[C]>;
 }

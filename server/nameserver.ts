@@ -1,5 +1,5 @@
 /**
- * Runs a NameServer until SIGINT or SIGTERM.
+ * Runs a NameServer until SIGINT or SIGTERM. The same as `rmq nameserver`.
  *
  * ```sh
  * bun run server/nameserver.ts --port 9876
@@ -9,8 +9,8 @@
  * @module
  */
 import process from "node:process";
-import { runNameServer } from "./_entry_nameserver.ts";
+import { runServer } from "./_entry.ts";
 
-await runNameServer(process.argv.slice(2), {
+await runServer("nameserver", process.argv.slice(2), {
   usage: "bun run server/nameserver.ts [flags]  |  deno run -A server/nameserver.ts [flags]",
 });

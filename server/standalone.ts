@@ -5,7 +5,7 @@
  */
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
 import { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
-import { type NameServer, startNameServer } from "./namesrv/name_server.ts";
+import { type NameServer, type NameServerOptions, startNameServer } from "./namesrv/name_server.ts";
 
 /** Options of `startStandalone`. */
 export interface StandaloneOptions extends Omit<BrokerOptions, "nameServers" | "listen" | "dial"> {
@@ -13,6 +13,20 @@ export interface StandaloneOptions extends Omit<BrokerOptions, "nameServers" | "
   dial: Dialer;
   /** NameServer port; 0 picks a free one. @default 9876 */
   nameServerPort?: number;
+  /** The rest of the NameServer's options (its address defaults to the broker's `hostname`). */
+  nameServer?: Omit<NameServerOptions, "listen" | "port" | "acl" | "tls">;
+}
+
+/**
+ * The `host:port` a co-located broker or client reaches a NameServer at: its bound address, with a
+ * wildcard one (`0.0.0.0`, `::`) as 127.0.0.1.
+ *
+ * @param nameServer The running NameServer.
+ * @returns The address.
+ */
+export function nameServerAddressOf(nameServer: Pick<NameServer, "hostname" | "port">): string {
+  const host = nameServer.hostname === "0.0.0.0" || nameServer.hostname === "::" ? "127.0.0.1" : nameServer.hostname;
+  return `${host.includes(":") ? `[${host}]` : host}:${nameServer.port}`;
 }
 
 /** A running standalone system. */
@@ -36,21 +50,21 @@ export interface Standalone {
  * @returns The running pair.
  */
 export async function startStandalone(options: StandaloneOptions): Promise<Standalone> {
-  const hostname = options.hostname ?? "0.0.0.0";
+  const { nameServer: nameServerOptions, nameServerPort, ...brokerOptions } = options;
   const nameServer = await startNameServer({
-    listen: options.listen,
-    hostname,
-    port: options.nameServerPort ?? 9876,
+    hostname: options.hostname ?? "0.0.0.0",
     log: options.log,
+    ...nameServerOptions,
+    listen: options.listen,
+    port: nameServerPort ?? 9876,
     ...(options.acl === undefined ? {} : { acl: options.acl }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
-  const nsHost = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
-  const nameServerAddress = `${nsHost}:${nameServer.port}`;
+  const nameServerAddress = nameServerAddressOf(nameServer);
   let broker: Broker;
   try {
     broker = await startBroker({
-      ...options,
+      ...brokerOptions,
       autoCreateTopicEnable: options.autoCreateTopicEnable ?? true,
       nameServers: [nameServerAddress],
     });

@@ -3,12 +3,11 @@
  *
  * @module
  */
-import { runBroker } from "../../server/_entry_broker.ts";
+import { runServer } from "../../server/_entry.ts";
 import type { Command } from "../_command.ts";
 
 /** `rmq broker [flags]`. */
 export const broker: Command = {
   summary: "Run a Broker that registers with NameServers",
-  run: (args, runtime) =>
-    runBroker(args, { usage: "rmq broker [flags]", listen: runtime.listen, dial: runtime.dial, serve: runtime.serve }),
+  run: (args, runtime) => runServer("broker", args, { usage: "rmq broker [flags]", runtime }),
 };

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { runNameServer } from "../../server/_entry_nameserver.ts";
+import { runServer } from "../../server/_entry.ts";
 import type { Command } from "../_command.ts";
 
 /** `rmq nameserver [flags]`. */
 export const nameserver: Command = {
   summary: "Run a NameServer (route table and broker liveness)",
-  run: (args, runtime) => runNameServer(args, { usage: "rmq nameserver [flags]", listen: runtime.listen, serve: runtime.serve }),
+  run: (args, runtime) => runServer("nameserver", args, { usage: "rmq nameserver [flags]", runtime }),
 };

@@ -88,6 +88,8 @@ export interface BrokerOptions {
   brokerRole?: BrokerRole;
   /** Masters: the replication (HA) port; 0 picks a free one. @default the client port + 1 (0 when that is 0) */
   haPort?: number;
+  /** Masters: listen for slaves on `haPort`; false opens no replication port (not for SYNC_MASTER). @default true */
+  replication?: boolean;
   /** Slaves: the master's HA `host:port`. @default learned from the NameServers' registration answers */
   haMasterAddress?: string;
   /** SYNC_MASTER: how long a send waits for a slave before answering FLUSH_SLAVE_TIMEOUT. @default 3000 */
@@ -155,6 +157,8 @@ export interface Broker {
   /** `host:port` advertised to clients. */
   readonly address: string;
   readonly port: number;
+  /** The options it was started with. */
+  readonly options: Readonly<BrokerOptions>;
   readonly context: BrokerContext;
   /** Live client connections. */
   readonly connections: ReadonlySet<Connection>;
@@ -355,6 +359,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         hostname,
         haPort: options.haPort ?? (listener.port === 0 || options.port === 0 ? 0 : listener.port + 1),
         haPortExplicit: options.haPort !== undefined,
+        enabled: options.replication ?? true,
         advertisedHost: advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host,
         ...(options.tls === undefined ? {} : { tls: options.tls }),
         store,
@@ -500,6 +505,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     return closing;
   };
 
-  log(`Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}, ${role}) listening on ${hostname}:${listener.port}, advertised as ${address}`);
-  return { address, port: listener.port, context: ctx, connections, close };
+  log(
+    `Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}, ${role}, flush ${options.flushMode ?? "async"}) ` +
+      `listening on ${hostname}:${listener.port}, advertised as ${address}`,
+  );
+  return { address, port: listener.port, options, context: ctx, connections, close };
 }

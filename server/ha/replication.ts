@@ -16,6 +16,7 @@ import type { MessageStore } from "../store/message_store.ts";
 import { HaMaster, type SlaveStatus } from "./ha_master.ts";
 import { HaSlave, type HaSlaveStatus } from "./ha_slave.ts";
 import { SlaveSync, type SlaveSyncStatus } from "./slave_sync.ts";
+import { listenFailure } from "../_listen_error.ts";
 
 /** RocketMQ's broker roles. */
 export const BROKER_ROLES = ["ASYNC_MASTER", "SYNC_MASTER", "SLAVE"] as const;
@@ -57,6 +58,8 @@ export interface MasterReplicationOptions {
   hostname: string;
   /** HA port; 0 picks a free one. */
   haPort: number;
+  /** Whether to listen for slaves at all (false: a master no slave can copy). @default true */
+  enabled?: boolean;
   /** Whether `haPort` was configured; a default port that is taken only costs a warning (ASYNC_MASTER). */
   haPortExplicit: boolean;
   /** Host advertised for the HA listener. */
@@ -79,8 +82,11 @@ export interface MasterReplicationOptions {
  */
 export async function startMasterReplication(options: MasterReplicationOptions): Promise<Replication> {
   let master: HaMaster | undefined;
+  if (options.enabled === false && options.role === "SYNC_MASTER") {
+    throw new Error("A SYNC_MASTER waits for a slave's copy, so it needs replication (broker.replication true)");
+  }
   try {
-    master = await HaMaster.start({
+    master = options.enabled === false ? undefined : await HaMaster.start({
       listen: options.listen,
       hostname: options.hostname,
       port: options.haPort,
@@ -91,10 +97,12 @@ export async function startMasterReplication(options: MasterReplicationOptions):
       log: options.log,
     });
   } catch (error) {
-    const message = `Cannot listen for replication on ${options.hostname}:${options.haPort}: ${(error as Error).message}`;
-    if (options.haPortExplicit || options.role === "SYNC_MASTER") throw new Error(`${message} (set broker.haPort / --ha-port to a free port)`, { cause: error });
-    options.log(`Warning: ${message}; slaves cannot connect (set broker.haPort / --ha-port to a free port)`);
+    const message = `Cannot listen for replication on ${options.hostname}:${options.haPort}: ${listenFailure(error) ?? (error as Error).message}`;
+    const hint = "pick a free port with --ha-port (broker.haPort), or turn replication off with --no-replication";
+    if (options.haPortExplicit || options.role === "SYNC_MASTER") throw new Error(`${message}; ${hint}`, { cause: error });
+    options.log(`Warning: ${message}; slaves cannot connect: ${hint}`);
   }
+  if (options.enabled === false) options.log("Replication off (broker.replication false): no slave can copy this broker");
   const haAddress = master === undefined ? undefined : `${options.advertisedHost}:${master.port}`;
   if (master !== undefined) options.log(`Replication (${options.role}) accepts slaves on ${options.hostname}:${master.port}${options.tls ? " (TLS)" : ""}`);
   const timeoutMs = options.syncSlaveTimeoutMs;

@@ -40,6 +40,8 @@ export interface NameServer {
   readonly hostname: string;
   /** The bound port (the one picked when 0 was asked for). */
   readonly port: number;
+  /** The options it was started with. */
+  readonly options: Readonly<NameServerOptions>;
   /** The live route table. */
   readonly routeTable: RouteTable;
   /** Stops listening, stops the expiry scan and closes every connection. */
@@ -103,6 +105,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
   return {
     hostname: listener.hostname,
     port: listener.port,
+    options,
     routeTable,
     close() {
       closing ??= (async () => {

@@ -58,7 +58,7 @@ interface WrittenBatch {
 export type ArriveListener = (topic: string, queueId: number, queueOffset: number, tagHash: number) => void;
 
 /** Resolved options of a store. */
-type ResolvedOptions = Required<Omit<MessageStoreOptions, "storage" | "topicRetentionMs" | "log">>;
+export type ResolvedOptions = Required<Omit<MessageStoreOptions, "storage" | "topicRetentionMs" | "log">>;
 
 /** The message store of one broker. Open it with `MessageStore.open`. */
 export class MessageStore {
@@ -116,6 +116,11 @@ export class MessageStore {
     this.#recovery = recovered.report;
     this.#deletedTopics = recovered.deletedTopics;
     this.#visibleOffset = parts.commitLog.maxOffset;
+  }
+
+  /** The options in force, defaults filled in. */
+  get options(): Readonly<ResolvedOptions> {
+    return this.#options;
   }
 
   /**

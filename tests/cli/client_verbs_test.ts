@@ -118,7 +118,7 @@ describe("--config", () => {
       expect(a.code).toBe(1);
       expect(a.stderr).toContain('unknown key "broker.flushMod"');
       expect(b.code).toBe(1);
-      expect(b.stderr).toContain('"nameserver.port" must be 0 to 65535');
+      expect(b.stderr).toContain('"nameserver.port" must be at most 65535');
       expect(c.code).toBe(1);
       expect(c.stderr).toContain("Cannot read config file");
       expect(d.code).toBe(1);
