@@ -120,7 +120,7 @@ export async function startServers(command: CommandName, config: Config, options
   };
   try {
     if (command !== "broker") {
-      const ns = componentOptions(config, "nameserver");
+      const ns = componentOptions(config, "nameserver", command);
       const log = logger.child("nameserver");
       try {
         nameServer = await startNameServer({
@@ -138,8 +138,8 @@ export async function startServers(command: CommandName, config: Config, options
     if (command !== "nameserver") {
       const plainDial = runtime.dial ?? await defaultDial();
       const options: BrokerOptions = {
-        ...componentOptions(config, "broker"),
-        ...componentOptions(config, "store"),
+        ...componentOptions(config, "broker", command),
+        ...componentOptions(config, "store", command),
         dataDir: config.broker.dataDir,
         listen,
         dial: security.nameServerDial.tls === undefined ? plainDial : await defaultDial(security.nameServerDial),
@@ -156,7 +156,7 @@ export async function startServers(command: CommandName, config: Config, options
         throw listenError("the broker", options.hostname ?? "0.0.0.0", options.port, error, command, "broker.port");
       }
     }
-    const { enabled, ...adminOptions } = componentOptions(config, "admin");
+    const { enabled, ...adminOptions } = componentOptions(config, "admin", command);
     if (enabled !== false && adminOptions.port !== undefined) {
       try {
         admin = await startAdminServer({
@@ -212,12 +212,37 @@ export async function runServer(command: CommandName, args: readonly string[], o
   }
   const { config, given } = parsed.loaded;
   const logger = createLogger({ ...componentOptions(config, "log"), component: command });
-  let servers: RunningServers;
+  // Signals are handled from the start: one that arrives while components start stops them once up.
+  let servers: RunningServers | undefined;
+  let stopping = false;
+  const shutdown = (running: RunningServers) =>
+    running.close().then(
+      () => {
+        logger("Stopped");
+        process.exit(0);
+      },
+      (error) => {
+        logger.error(`Did not stop cleanly: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger(`${signal} received, stopping`);
+    if (servers !== undefined) void shutdown(servers);
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
   try {
     servers = await startServers(command, config, { runtime: options.runtime, logger, given });
   } catch (error) {
     logger.error(`${(error as Error).message}`);
     process.exit(1);
+  }
+  if (stopping) {
+    void shutdown(servers);
+    return;
   }
   const { nameServer, broker, admin, security } = servers;
   const secure = security.tls !== undefined;
@@ -228,22 +253,4 @@ export async function runServer(command: CommandName, args: readonly string[], o
     logger(`Admin API, metrics and dashboard on ${adminUrl(admin, secure)}`);
   }
   if (security.guard !== undefined) logger(`ACL on: requests must be signed (${config.acl.file})`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger(`${signal} received, stopping`);
-    servers.close().then(
-      () => {
-        logger("Stopped");
-        process.exit(0);
-      },
-      (error) => {
-        logger.error(`Did not stop cleanly: ${(error as Error).message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
 }

@@ -639,13 +639,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
  *
  * @param config The configuration.
  * @param component The component.
+ * @param command The command starting it: only the settings it takes are used.
  * @returns Its options; unset settings are left out, so the component's defaults apply.
  */
-export function componentOptions<C extends keyof ComponentOptions>(config: Config, component: C): Partial<ComponentOptions[C]> {
+export function componentOptions<C extends keyof ComponentOptions>(config: Config, component: C, command?: CommandName): Partial<ComponentOptions[C]> {
   const out: Record<string, unknown> = {};
   for (const entry of SETTING_LIST) {
     const to = entry.setting.to;
     if (to.component !== component || to.option === undefined) continue;
+    if (command !== undefined && !commandsOf(entry).includes(command)) continue;
     const value = (config as Record<string, Record<string, unknown>>)[entry.section]![entry.key];
     if (value !== undefined) out[to.option] = to.map(value);
   }

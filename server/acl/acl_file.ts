@@ -9,6 +9,7 @@ import { readFileSync, statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { AclRules } from "./acl_rules.ts";
+import { createLogger, type Log } from "../logger.ts";
 
 /** The outcome of one reload. */
 export type AclReload = { ok: true; accounts: number } | { ok: false; error: string };
@@ -17,8 +18,8 @@ export type AclReload = { ok: true; accounts: number } | { ok: false; error: str
 export interface AclFileOptions {
   /** How often the file is looked at. @default 1000 */
   pollIntervalMs?: number;
-  /** Where reloads and rejected versions are reported. @default console.log */
-  log?: (line: string) => void;
+  /** Where reloads and rejected versions are reported. @default a logger naming "acl" */
+  log?: Log;
   /** Called after each attempt to reload a changed file. */
   onReload?: (result: AclReload) => void;
 }
@@ -87,7 +88,7 @@ export class AclFile {
   async check(): Promise<void> {
     if (this.#checking) return;
     this.#checking = true;
-    const log = this.#options.log ?? ((line: string) => console.log(line));
+    const log = this.#options.log ?? createLogger({ component: "acl" });
     try {
       let seen: string;
       try {
@@ -104,7 +105,7 @@ export class AclFile {
         log(`ACL file "${this.path}" reloaded: ${this.#rules.size} account(s)`);
       } catch (error) {
         result = { ok: false, error: (error as Error).message };
-        log(`${(error as Error).message}; keeping the previous rules`);
+        log(`${(error as Error).message}; keeping the previous rules`, "warn");
       }
       this.#options.onReload?.(result);
     } finally {

@@ -14,6 +14,7 @@ import type { BrokerContext } from "../broker/context.ts";
 import type { NameServer } from "../namesrv/name_server.ts";
 import { httpError } from "./_http.ts";
 import type { AclRules } from "../acl/acl_rules.ts";
+import type { Log } from "../logger.ts";
 
 /** The parts of a running broker the admin app reads. `startBroker`'s `Broker` fits. */
 export interface AdminBrokerView {
@@ -55,8 +56,8 @@ export interface AdminAppOptions {
   version: string;
   /** Clock in ms. @default Date.now */
   now?: () => number;
-  /** Where unexpected failures are reported. @default console.error */
-  log?: (line: string) => void;
+  /** Where unexpected failures are reported. @default a logger naming "admin" */
+  log?: Log;
   /** Free bytes of the file system holding a path. @default statfs of node:fs */
   freeDisk?: (path: string) => number | undefined;
 }

@@ -19,6 +19,7 @@ import { messageRoutes } from "./messages.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { storeRoutes } from "./store.ts";
 import { topicRoutes } from "./topics.ts";
+import { createLogger } from "../logger.ts";
 
 export type { AdminAppOptions, AdminBrokerView } from "./_state.ts";
 
@@ -83,7 +84,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       const headers = status === 401 ? { "WWW-Authenticate": acl === undefined ? BEARER_CHALLENGE : SESSION_CHALLENGE } : undefined;
       return c.json({ error: { code, message: error.message } }, status, headers);
     }
-    (options.log ?? console.error)(`Admin request ${c.req.method} ${c.req.path} failed: ${(error as Error)?.stack ?? error}`);
+    (options.log ?? createLogger({ component: "admin" }))(`Admin request ${c.req.method} ${c.req.path} failed: ${(error as Error)?.stack ?? error}`, "error");
     return c.json({ error: { code: "INTERNAL", message: `Internal error: ${(error as Error)?.message ?? String(error)}` } }, 500);
   });
 

@@ -56,6 +56,7 @@ import {
 } from "../ha/replication.ts";
 import { readOnlyProcessor } from "../ha/read_only.ts";
 import { allConsumerOffsetProcessor, allDelayOffsetProcessor } from "./processors/ha_sync.ts";
+import { createLogger, type Log } from "../logger.ts";
 
 /** Options of `startBroker`. */
 export interface BrokerOptions {
@@ -142,8 +143,8 @@ export interface BrokerOptions {
   clientScanIntervalMs?: number;
   /** A queue lock not renewed for this long may be taken by another client. @default 60000 */
   lockExpiryMs?: number;
-  /** Where log lines go. @default console.log */
-  log?: (line: string) => void;
+  /** Where log lines go. @default a logger naming "broker" */
+  log?: Log;
   /** Checks every client request against an ACL (see `server/acl/`). @default none: ACL off */
   acl?: AclGuard;
   /** Serve clients over TLS with this certificate and key (PEM). @default plain TCP */
@@ -211,7 +212,7 @@ function tracked<H>(proc: Processor<H>, counter: { inFlight: number; idle?: () =
  * @returns The running broker.
  */
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? createLogger({ component: "broker" });
   const hostname = options.hostname ?? "0.0.0.0";
   const connections = new Set<Connection>();
   let dispatch: ((request: import("../../core/protocol/command.ts").Command, c: Connection) => void) | undefined;
@@ -263,7 +264,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         if (ip !== undefined) perIp.release(ip);
         if (!connections.delete(c)) return;
         onConnectionClosed(c);
-        if (error !== undefined) log(`Connection ${c.remoteAddress} closed: ${error.message}`);
+        if (error !== undefined) log(`Connection ${c.remoteAddress} closed: ${error.message}`, "warn");
       },
     });
     connection.attach(transport);
@@ -451,7 +452,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }
   for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter, inFlight);
   const dispatcher = createDispatcher(processors, {
-    onError: (error, request) => log(`Request ${request.code} failed: ${(error as Error)?.stack ?? error}`),
+    onError: (error, request) => log(`Request ${request.code} failed: ${(error as Error)?.stack ?? error}`, "error"),
   });
   dispatch = options.acl === undefined ? dispatcher : options.acl.wrap(dispatcher);
   ready();
@@ -476,7 +477,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   replication.start();
 
   const persistTimer = setInterval(() => {
-    offsets.persist().catch((error) => log(`Cannot save consumer offsets: ${(error as Error).message}`));
+    offsets.persist().catch((error) => log(`Cannot save consumer offsets: ${(error as Error).message}`, "error"));
   }, options.offsetPersistIntervalMs ?? 5000);
 
   let closing: Promise<void> | undefined;
@@ -495,7 +496,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       }
       onConnectionClosed = () => {};
       consumers.shutdown();
-      await schedule.close().catch((error) => log(`Cannot save delay offsets: ${(error as Error).message}`));
+      await schedule.close().catch((error) => log(`Cannot save delay offsets: ${(error as Error).message}`, "error"));
       clearInterval(persistTimer);
       clearInterval(trafficTimer);
       await offsets.persist();

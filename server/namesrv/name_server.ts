@@ -11,6 +11,7 @@ import type { Listen, TlsServerOptions } from "../../core/remoting/transport.ts"
 import { createNameServerProcessors } from "./processors.ts";
 import { RouteTable } from "./route_table.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
+import type { Log } from "../logger.ts";
 
 /** Options of `startNameServer`. */
 export interface NameServerOptions {
@@ -26,8 +27,8 @@ export interface NameServerOptions {
   scanIntervalMs?: number;
   /** The clock, in milliseconds. @default Date.now */
   now?: () => number;
-  /** Where broker arrivals and departures and unexpected failures are reported. */
-  log?: (line: string) => void;
+  /** Where broker arrivals and departures and unexpected failures are reported. @default nowhere */
+  log?: Log;
   /** Checks every request against an ACL (see `server/acl/`). @default none: ACL off */
   acl?: AclGuard;
   /** Serve over TLS with this certificate and key (PEM). @default plain TCP */
@@ -73,7 +74,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
   const log = options.log;
   const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs });
   const processors = createDispatcher(createNameServerProcessors(routeTable, { log }), {
-    onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`),
+    onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`, "error"),
   });
   const dispatcher = options.acl === undefined ? processors : options.acl.wrap(processors);
 

@@ -67,8 +67,8 @@ test("npx rmq --help", () => {
 test("SIGTERM to `npm start` stops the server and frees its ports", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rmq-readme-"));
   dirs.push(dir);
-  const [port, namesrvPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const npm = start("npm", ["start", "--", "--port", String(port), "--namesrv-port", String(namesrvPort), "--admin-port", String(adminPort), "--data-dir", dir], ENV);
+  const [port, namesrvPort, adminPort, haPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const npm = start("npm", ["start", "--", "--port", String(port), "--namesrv-port", String(namesrvPort), "--admin-port", String(adminPort), "--ha-port", String(haPort), "--data-dir", dir], ENV);
   let serverPid: number | undefined;
   try {
     await npm.waitFor(/Standalone ready \(pid \d+\)/, 30_000);
@@ -79,7 +79,7 @@ test("SIGTERM to `npm start` stops the server and frees its ports", async () => 
     const deadline = Date.now() + 10_000;
     while (isAlive(serverPid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(isAlive(serverPid)).toBe(false);
-    for (const p of [port, namesrvPort, adminPort]) expect({ port: p, free: await canBind(p) }).toEqual({ port: p, free: true });
+    for (const p of [port, namesrvPort, adminPort, haPort]) expect({ port: p, free: await canBind(p) }).toEqual({ port: p, free: true });
   } finally {
     npm.kill("SIGKILL");
     if (serverPid !== undefined && isAlive(serverPid)) process.kill(serverPid, "SIGKILL");
