@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -182,6 +183,18 @@ const SCENARIOS: Array<{ name: string; keys: (e: SettingEntry) => boolean; besid
   { name: "admin API off", keys: (e) => e.path === "admin.enabled", beside: ["admin.port"] },
 ];
 
+/** The status of GET /api/cluster on the admin API at [::1]:port with the given Host header. */
+function statusWithHost(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: "::1", port, path: "/api/cluster", headers: { host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode!);
+    });
+    request.once("error", reject);
+    request.end();
+  });
+}
+
 /** How to set a value through a flag or a variable. */
 function asText(value: unknown): string {
   return Array.isArray(value) ? value.join(",") : String(value);
@@ -210,6 +223,11 @@ async function reached(servers: RunningServers, entry: SettingEntry, value: unkn
       if (option === "enabled") return expect(servers.admin).toBeUndefined();
       if (option === "port") return expect(servers.admin?.port).toBe(expected as number);
       if (option === "hostname") return expect(servers.admin?.hostname).toBe(expected as string);
+      if (option === "allowedOrigins") {
+        // A configured origin's host name is answered; any other name is refused as a rebinding.
+        expect(await statusWithHost(servers.admin!.port, new URL((expected as string[])[0]!).host)).not.toBe(421);
+        return expect(await statusWithHost(servers.admin!.port, "elsewhere.example")).toBe(421);
+      }
       if (option === "token") {
         const url = `http://[::1]:${servers.admin!.port}/api/topics/no-such-topic`;
         expect((await fetch(url, { method: "DELETE" })).status).toBe(401);
