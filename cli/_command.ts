@@ -8,7 +8,7 @@ import process from "node:process";
 import * as v from "valibot";
 import { ClientError, ConnectionClosedError, RequestTimeoutError } from "../core/errors.ts";
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
-import { type CommandSpec, type FlagSpec, parseFlagsOrExit } from "../server/_flags.ts";
+import { type CommandSpec, type FlagSpec, parseFlags } from "../server/_flags.ts";
 import type { Serve } from "../server/admin/serve_types.ts";
 import { AdminClient } from "./_admin_client.ts";
 import { CliError, ExitCode, write } from "./_output.ts";
@@ -102,15 +102,19 @@ export function nameServers(given: string[] | undefined): string[] {
 }
 
 /**
- * Parses a verb's flags: prints help and exits 0 on `--help`, prints the error and exits 2 on a
- * bad flag.
+ * Parses a verb's flags: prints help and exits 0 on `--help`.
  *
  * @param spec The verb's flags.
  * @param args Its arguments.
  * @returns The values.
+ * @throws {CliError} Exit 2, with the usage line, on a bad flag.
  */
 export function parse<S extends v.GenericSchema>(spec: CommandSpec<S>, args: readonly string[]): v.InferOutput<S> {
-  return parseFlagsOrExit(spec, args);
+  const result = parseFlags(spec, args);
+  if (result.kind === "values") return result.values;
+  if (result.kind === "error") throw new CliError(result.message, ExitCode.USAGE, { usage: spec.usage });
+  process.stdout.write(result.text);
+  process.exit(ExitCode.OK);
 }
 
 /**

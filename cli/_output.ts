@@ -5,6 +5,7 @@
  * @module
  */
 import process from "node:process";
+import { ConnectionClosedError, RequestTimeoutError } from "../core/errors.ts";
 
 /** Exit codes of `rmq`. */
 export const ExitCode = {
@@ -24,18 +25,63 @@ export class CliError extends Error {
   readonly exitCode: ExitCode;
   /** The HTTP status of a refused admin request. */
   readonly httpStatus: number | undefined;
+  /** The usage line to show after a usage error. */
+  readonly usage: string | undefined;
 
   /**
    * @param message What went wrong, for the person at the terminal.
    * @param exitCode The exit code. @default 1
-   * @param options The cause, and the HTTP status of a refused admin request.
+   * @param options The cause, the HTTP status of a refused admin request, the usage line of a usage error.
    */
-  constructor(message: string, exitCode: ExitCode = ExitCode.FAILED, options?: ErrorOptions & { httpStatus?: number }) {
+  constructor(message: string, exitCode: ExitCode = ExitCode.FAILED, options?: ErrorOptions & { httpStatus?: number; usage?: string }) {
     super(message, options);
     this.name = "CliError";
     this.exitCode = exitCode;
     this.httpStatus = options?.httpStatus;
+    this.usage = options?.usage;
   }
+}
+
+/**
+ * The exit code of a failure: a `CliError`'s own, 3 for a server that cannot be reached (a closed
+ * connection or no answer), 1 for anything else.
+ *
+ * @param error What a verb threw.
+ * @returns The exit code.
+ */
+export function exitCodeOf(error: unknown): ExitCode {
+  if (error instanceof CliError) return error.exitCode;
+  if (error instanceof ConnectionClosedError || error instanceof RequestTimeoutError) return ExitCode.UNREACHABLE;
+  return ExitCode.FAILED;
+}
+
+/**
+ * A failure as `--json` prints it: `{ "error": { "message", "exitCode", "httpStatus"?, "usage"? } }`.
+ *
+ * @param error What a verb threw.
+ * @returns The object.
+ */
+export function errorJson(error: unknown): { error: { message: string; exitCode: ExitCode; httpStatus?: number; usage?: string } } {
+  const message = (error as Error)?.message ?? String(error);
+  const extra = error instanceof CliError
+    ? { ...(error.httpStatus === undefined ? {} : { httpStatus: error.httpStatus }), ...(error.usage === undefined ? {} : { usage: error.usage }) }
+    : {};
+  return { error: { message, exitCode: exitCodeOf(error), ...extra } };
+}
+
+/**
+ * Prints a failure on stderr: `Error: …` (with the usage line after a usage error), or one line of
+ * `errorJson` under `--json`.
+ *
+ * @param error What a verb threw.
+ * @param json Whether `--json` was given.
+ * @returns Once written.
+ */
+export function printError(error: unknown, json: boolean): Promise<void> {
+  const text = json
+    ? `${JSON.stringify(errorJson(error))}\n`
+    : `Error: ${(error as Error)?.message ?? String(error)}\n${error instanceof CliError && error.usage !== undefined ? `Usage: ${error.usage}\nRun with --help to see every flag.\n` : ""}`;
+  return new Promise((resolve) => process.stderr.write(text, () => resolve()));
 }
 
 /** Writes to stdout and resolves once the text is handed to the OS (so an exit cannot cut it). */

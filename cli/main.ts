@@ -6,7 +6,7 @@
  */
 import process from "node:process";
 import type { Command, Runtime } from "./_command.ts";
-import { CliError, ExitCode, write } from "./_output.ts";
+import { CliError, exitCodeOf, ExitCode, printError, write } from "./_output.ts";
 import { bench } from "./commands/bench.ts";
 import { broker } from "./commands/broker.ts";
 import { cluster } from "./commands/cluster.ts";
@@ -61,18 +61,20 @@ export async function main(argv: string[], runtime: Runtime): Promise<void> {
     if (name === undefined) process.exit(ExitCode.USAGE);
     return;
   }
+  // Under --json every failure, usage errors included, is printed as JSON.
+  const json = rest.includes("--json");
   const command = COMMANDS[name];
   if (command === undefined) {
-    process.stderr.write(`Error: unknown command "${name}"\n${usage()}`);
+    await printError(new CliError(`Unknown command "${name}"`, ExitCode.USAGE, { usage: "rmq <command> [flags]" }), json);
+    if (!json) process.stderr.write(`\n${usage()}`);
     process.exit(ExitCode.USAGE);
   }
   let code: number | void;
   try {
     code = await command.run(rest, runtime);
   } catch (error) {
-    const exitCode = error instanceof CliError ? error.exitCode : ExitCode.FAILED;
-    process.stderr.write(`Error: ${(error as Error).message}\n`);
-    process.exit(exitCode);
+    await printError(error, json);
+    process.exit(exitCodeOf(error));
   }
   if (code !== undefined) process.exit(code);
 }

@@ -1,10 +1,10 @@
 /**
- * Command-line flags for server entrypoints: declared once with descriptions and defaults, read with
- * `parseArgs` from `node:util`, validated with a valibot schema, with `--help` text and clear errors.
+ * Command-line flags of the `rmq` verbs and the server commands: declared once with descriptions
+ * and defaults, read with `parseArgs` from `node:util`, validated with a valibot schema, with
+ * `--help` text and clear errors.
  *
  * @module
  */
-import process from "node:process";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
 
@@ -84,7 +84,7 @@ export const PortFlag = integerFlag(0, 65535);
 export const HostFlag = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"));
 
 /**
- * Reads and validates flags. Never exits or prints; see `parseFlagsOrExit` for entrypoints.
+ * Reads and validates flags. Never exits or prints.
  *
  * @param spec The command's flags and schema.
  * @param args The arguments after the script name.
@@ -165,30 +165,6 @@ export function parseFlags<S extends v.GenericSchema>(
     kind: "error",
     message: given === undefined ? `Flag --${name} is required` : `Invalid value "${String(given)}" for --${name}: ${issue.message}`,
   };
-}
-
-/**
- * Reads flags for an entrypoint: prints the help and exits 0 on `--help`, prints the error and
- * exits 2 on a bad flag.
- *
- * @param spec The command's flags and schema.
- * @param args The arguments after the script name. @default process.argv.slice(2)
- * @param options Whether defaults are filled in.
- * @returns The validated values.
- */
-export function parseFlagsOrExit<S extends v.GenericSchema>(
-  spec: CommandSpec<S>,
-  args: readonly string[] = process.argv.slice(2),
-  options: ParseFlagsOptions = {},
-): v.InferOutput<S> {
-  const result = parseFlags(spec, args, options);
-  if (result.kind === "values") return result.values;
-  if (result.kind === "help") {
-    process.stdout.write(result.text);
-    process.exit(0);
-  }
-  process.stderr.write(`Error: ${result.message}\nUsage: ${spec.usage}\nRun with --help to see every flag.\n`);
-  process.exit(2);
 }
 
 /**

@@ -10,17 +10,18 @@ import * as v from "valibot";
 import { integerFlag } from "../../server/_flags.ts";
 import type { AdminClient } from "../_admin_client.ts";
 import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, type Command, parse } from "../_command.ts";
-import { clip, formatTime, table, write } from "../_output.ts";
+import { clip, errorJson, formatTime, table, write } from "../_output.ts";
 import { BROKER_COLUMNS, type ClusterView } from "./cluster.ts";
 import { GROUP_COLUMNS, type GroupSummary } from "./group.ts";
+import { ALL_TOPICS_FLAG, shownTopics } from "./topic.ts";
 
 const spec = {
   usage: "rmq monitor [flags]",
   summary: "Shows brokers (TPS in/out, store), topics (messages) and consumer groups (lag), refreshed in place. Press q or Ctrl-C to quit.",
   flags: {
     interval: { description: "Seconds between refreshes", default: "1", valueName: "s", short: "i" },
-    iterations: { description: "Stop after this many refreshes (default: until q or Ctrl-C)", valueName: "n" },
-    all: { description: "Include retry, dead-letter and system topics", type: "boolean" as const },
+    iterations: { description: "Stop after this many refreshes and exit with the last one's code: 0, or 3/1 when it failed (default: until q or Ctrl-C)", valueName: "n" },
+    all: { description: ALL_TOPICS_FLAG.description, type: "boolean" as const },
     ...ADMIN_FLAGS,
   },
   schema: v.object({
@@ -58,7 +59,7 @@ async function snapshot(client: AdminClient, all: boolean): Promise<Snapshot> {
   return {
     at: Date.now(),
     cluster,
-    topics: all ? topics.topics : topics.topics.filter((t) => t.kind === "normal"),
+    topics: shownTopics(topics.topics, all),
     groups: groups.groups,
   };
 }
@@ -117,22 +118,27 @@ export const monitor: Command = {
     }
     let current: Snapshot | undefined;
     let iterations = 0;
+    let failure: unknown;
     try {
       while (!done) {
-        let error: string | undefined;
+        failure = undefined;
         try {
           current = await snapshot(client, flags.all);
         } catch (e) {
-          error = (e as Error).message;
+          failure = e;
         }
         if (done) break;
         if (flags.json) {
-          await write(JSON.stringify(error === undefined ? current : { at: Date.now(), error }) + "\n");
+          await write(JSON.stringify(failure === undefined ? current : { at: Date.now(), ...errorJson(failure) }) + "\n");
         } else {
+          const error = failure === undefined ? undefined : (failure as Error).message;
           const frame = render(client.base, current, error, process.stdout.rows ?? 40);
           await write(interactive ? `\x1b[H\x1b[2J${frame}` : `${frame}\n`);
         }
-        if (flags.iterations !== undefined && ++iterations >= flags.iterations) break;
+        if (flags.iterations !== undefined && ++iterations >= flags.iterations) {
+          if (failure !== undefined) throw failure;
+          return 0;
+        }
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([quitting, new Promise<void>((resolve) => (timer = setTimeout(resolve, flags.interval * 1000)))]);
         clearTimeout(timer);

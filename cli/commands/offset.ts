@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { GroupName, TopicName } from "../../core/protocol/headers.ts";
 import { segment } from "../_admin_client.ts";
 import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group, parse } from "../_command.ts";
-import { printJson, progress, table, write } from "../_output.ts";
+import { CliError, printJson, progress, table, write } from "../_output.ts";
 
 /** `earliest`, `latest`, ms since the epoch, or an ISO 8601 time. */
 const ResetTarget = v.union([
@@ -53,6 +53,12 @@ const reset = {
         results.push(await client.request<ResetResult>("POST", `/api/groups/${segment(flags.group)}/reset-offset`, { topic, to: flags.to, force: flags.force }));
         bar.tick();
       }
+    } catch (error) {
+      // The API names its body field; here the remedy is a flag.
+      if (error instanceof CliError && error.httpStatus === 409) {
+        throw new CliError(error.message.replace(/pass "force": true/, "pass --force"), error.exitCode, { cause: error, httpStatus: 409 });
+      }
+      throw error;
     } finally {
       bar.done();
     }

@@ -12,6 +12,21 @@ import { formatTime, keyValues, printJson, table, write } from "../_output.ts";
 
 const TOPIC_FLAG = { topic: { description: "Topic name", valueName: "topic", short: "t" } };
 
+/** The flag that shows retry, dead-letter and system topics, which every topic view hides by default. */
+export const ALL_TOPICS_FLAG = { description: "Include retry (%RETRY%…), dead-letter (%DLQ%…) and system topics", type: "boolean" as const };
+
+/**
+ * The topics a view shows: ordinary topics only, or every one with `--all` (the dashboard's "show
+ * system topics" follows the same rule).
+ *
+ * @param topics Topics with their kind.
+ * @param all Whether `--all` was given.
+ * @returns The topics shown.
+ */
+export function shownTopics<T extends { kind: string }>(topics: readonly T[], all: boolean): T[] {
+  return all ? [...topics] : topics.filter((t) => t.kind === "normal");
+}
+
 interface TopicSummary {
   topic: string;
   kind: string;
@@ -43,12 +58,13 @@ const list = {
   async run(args: string[]) {
     const flags = parse({
       usage: "rmq topic list [flags]",
-      summary: "Lists topics: queues, permission, messages stored and written, and the brokers serving them. System topics are hidden unless --all.",
-      flags: { ...ADMIN_FLAGS, all: { description: "Include system topics (SCHEDULE_TOPIC_XXXX, TBW102, …)", type: "boolean" } },
+      summary: "Lists topics: queues, permission, messages stored and written, and the brokers serving them. " +
+        "Retry, dead-letter and system topics are hidden unless --all.",
+      flags: { ...ADMIN_FLAGS, all: ALL_TOPICS_FLAG },
       schema: v.object({ ...ADMIN_ENTRIES, all: v.optional(v.boolean(), false) }),
     }, args);
     const { topics } = await adminClient(flags).get<{ topics: TopicSummary[] }>("/api/topics");
-    const shown = flags.all ? topics : topics.filter((t) => t.kind !== "system");
+    const shown = shownTopics(topics, flags.all);
     if (flags.json) await printJson({ topics: shown });
     else await write(table(TOPIC_COLUMNS, shown));
     return 0;

@@ -115,12 +115,12 @@ describe("a port in use", () => {
 
 describe("the replication port", () => {
   test("standalone takes --ha-port, and --no-replication opens none", async () => {
-    const [ns, ha] = await ports(2);
+    const [ns, ha, first] = await ports(3);
     // A broker port whose successor (the default replication port) is free too.
     let port = await freePort();
-    while (!(await canBind(port + 1))) port = await freePort();
+    while (port === 65535 || !(await canBind(port + 1))) port = await freePort();
     const base = ["standalone", "--host", "127.0.0.1", "--namesrv-port", String(ns), "--no-admin"];
-    const withHa = rmq([...base, "--port", String(port), "--ha-port", String(ha), "--data-dir", join(dir, "ha")]);
+    const withHa = rmq([...base, "--port", String(first), "--ha-port", String(ha), "--data-dir", join(dir, "ha")]);
     await withHa.waitFor("Standalone ready");
     expect(withHa.output()).toContain(`Replication (ASYNC_MASTER) accepts slaves on 127.0.0.1:${ha}`);
     expect(await canBind(ha)).toBe(false);
