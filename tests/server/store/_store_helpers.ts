@@ -25,11 +25,17 @@ export const BACKENDS: Backend[] = [
   {
     name: "FileSegmentStorage",
     make() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rmq-store-"));
+      // Made on first use: suites make the next backend after each test, and the one made after
+      // the last test is never used, so it must not leave a directory behind.
+      let dir: string | undefined;
       return {
         storage: new FileSegmentStorage(),
-        dataDir: dir,
-        cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+        get dataDir() {
+          return (dir ??= fs.mkdtempSync(path.join(os.tmpdir(), "rmq-store-")));
+        },
+        cleanup: () => {
+          if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+        },
       };
     },
   },
