@@ -2,7 +2,7 @@
  * Quick start, part 2: consume the orders in a consumer group. With the standalone server running
  * (`npm start`):
  *
- *   bun run examples/consumer.ts
+ *   npx bun examples/consumer.ts      # or: bun examples/consumer.ts, deno run -A examples/consumer.ts
  *
  * Start it several times to see the group share the queues; stop one with Ctrl-C and the others
  * take its queues over. Messages are delivered at least once: a handler that throws gets the

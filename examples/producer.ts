@@ -1,7 +1,7 @@
 /**
  * Quick start, part 1: send some orders. Start the standalone server first (`npm start`), then:
  *
- *   bun run examples/producer.ts [count]
+ *   npx bun examples/producer.ts [count]      # or: bun examples/producer.ts, deno run -A examples/producer.ts
  *
  * The topic is created on first send (standalone mode auto-creates topics).
  */

@@ -3,23 +3,35 @@
  * its component and flag, the replication port under the user's control, and settings a command
  * does not use reported instead of silently dropped.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, DENO, freePort, ROOT, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, DENO, freePort, ROOT, start, stop } from "../_helpers/process.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rmq-servers-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Every process a test started; whatever still runs after it (a failed test) is killed by PID. */
+const children: Child[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL");
+});
 
 const RUNTIMES = [
   { name: "Bun", rmq: [BUN, "run", join(ROOT, "cli/bun.ts")] },
   { name: "Deno", rmq: [DENO, "run", "-A", join(ROOT, "cli/deno.ts")] },
 ];
 
-function rmq(args: string[], runtime = RUNTIMES[0]!) {
-  return start(runtime.rmq[0]!, [...runtime.rmq.slice(1), ...args]);
+function spawn(command: string, args: string[], env: Record<string, string> = {}): Child {
+  const child = start(command, args, env);
+  children.push(child);
+  return child;
+}
+
+function rmq(args: string[], runtime = RUNTIMES[0]!): Child {
+  return spawn(runtime.rmq[0]!, [...runtime.rmq.slice(1), ...args]);
 }
 
 /** Holds a port on 127.0.0.1 until closed. */
@@ -68,13 +80,13 @@ describe("log lines", () => {
 
   test("text lines carry the timestamp, level and component; RMQ_LOG_LEVEL=warn keeps only warnings and errors", async () => {
     const [port] = await ports(1);
-    const child = start(BUN, ["run", join(ROOT, "server/nameserver.ts"), "--host", "127.0.0.1", "--port", String(port)]);
+    const child = spawn(BUN, ["run", join(ROOT, "server/nameserver.ts"), "--host", "127.0.0.1", "--port", String(port)]);
     await child.waitFor(`NameServer listening on 127.0.0.1:${port}`);
     await stop(child);
     expect(child.output()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  \[nameserver\] NameServer listening on 127\.0\.0\.1:\d+$/m);
     const held = await occupy();
     try {
-      const failing = start(BUN, ["run", join(ROOT, "server/nameserver.ts"), "--host", "127.0.0.1", "--port", String(held.port)], { RMQ_LOG_LEVEL: "warn" });
+      const failing = spawn(BUN, ["run", join(ROOT, "server/nameserver.ts"), "--host", "127.0.0.1", "--port", String(held.port)], { RMQ_LOG_LEVEL: "warn" });
       expect(await failing.exited).toBe(1);
       expect(failing.output()).toMatch(/^\S+Z ERROR \[nameserver\] Cannot start the NameServer on 127\.0\.0\.1:\d+: /m);
       expect(failing.output()).not.toContain("INFO");
