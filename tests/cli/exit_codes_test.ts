@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PushConsumer } from "../../client/push_consumer.ts";
 import { dial } from "../../client/bun/connect.ts";
-import { encodeProperties } from "../../core/model/properties.ts";
 import { freePort } from "../_helpers/process.ts";
+import { msg } from "../server/store/_store_helpers.ts";
 import { type CliServer, rmq, startCliServer } from "./_cli.ts";
 
 let server: CliServer;
@@ -113,18 +113,7 @@ describe("a refusal", () => {
 describe("which topics a view shows", () => {
   test("topic list and monitor hide retry, dead-letter and system topics unless --all", async () => {
     for (const topic of ["%RETRY%viewers", "%DLQ%viewers", "visible"]) {
-      const put = await server.system.broker.context.store.putMessage({
-        topic,
-        queueId: 0,
-        flag: 0,
-        sysFlag: 0,
-        bornTimestamp: Date.now(),
-        bornHost: { address: "127.0.0.1", port: 1 },
-        reconsumeTimes: 0,
-        preparedTransactionOffset: 0,
-        body: new TextEncoder().encode("x"),
-        properties: encodeProperties({}),
-      });
+      const put = await server.system.broker.context.store.putMessage(msg(topic));
       expect(put.status).toBe("PUT_OK");
     }
     const names = (run: { stdout: string }, pick: (parsed: any) => Array<{ topic: string }>) => pick(JSON.parse(run.stdout)).map((t) => t.topic);
