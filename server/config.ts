@@ -25,7 +25,10 @@
  *
  * `tests/server/config_test.ts` fails until both files match the schema, and it starts every command
  * with every key set away from its default, through file, environment and flags, and checks that
- * each value reaches its component: a key that reaches nothing fails it.
+ * each value reaches its component: a key that reaches nothing fails it. Keys delivered as options
+ * (`to: broker(…)`, `nameserver(…)`, `store(…)`, `admin(…)`, `logger(…)`) are checked there without
+ * more ado; a key that `loadServerSecurity` reads from its section (`to: security()`) needs a line in
+ * that test's `reached()` saying where its effect shows.
  *
  * @module
  */
