@@ -75,7 +75,7 @@ function listenError(what: string, host: string, port: number | undefined, error
   if (reason === undefined) return new StartError(`Cannot start ${what}: ${(error as Error).message}`, { cause: error });
   const entry = SETTING_LIST.find((e) => e.path === portKey)!;
   const flag = flagName(entry, command);
-  const hint = reason.startsWith("this machine")
+  const hint = reason.includes("EADDRNOTAVAIL")
     ? "listen on another address"
     : `pick another port with ${flag === undefined ? "" : `--${flag} or `}${portKey}, or stop what holds it`;
   return new StartError(`Cannot start ${what} on ${host}:${port ?? "?"}: ${reason}; ${hint}`, { cause: error });

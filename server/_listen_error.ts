@@ -8,18 +8,19 @@
  */
 
 const REASONS: Record<string, string> = {
-  EADDRINUSE: "the port is in use (another process holds it)",
+  EADDRINUSE: "the port is in use, another process holds it",
   EADDRNOTAVAIL: "this machine has no such address",
-  EACCES: "permission denied (ports below 1024 need privileges)",
+  EACCES: "permission denied, ports below 1024 need privileges",
 };
 
 /**
- * Why a listen failed, if the error is a listen failure.
+ * Why a listen failed, if the error is a listen failure: the reason with its system code
+ * (`the port is in use, another process holds it (EADDRINUSE)`).
  *
  * @param error What the listen adapter threw.
  * @returns The reason, or undefined for any other error.
  */
 export function listenFailure(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? REASONS[code] : undefined;
+  return typeof code === "string" && code in REASONS ? `${REASONS[code]} (${code})` : undefined;
 }

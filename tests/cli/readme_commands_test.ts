@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { freePort, ROOT, start } from "../_helpers/process.ts";
+import { ROOT, start } from "../_helpers/process.ts";
 
 /** Node's directory and the system's: what "only Node.js and npm" means here. */
 const NODE_ONLY_PATH = [dirname(spawnSync("sh", ["-c", "command -v node"], { encoding: "utf8" }).stdout.trim()), "/usr/bin", "/bin"].join(":");
@@ -67,19 +67,21 @@ test("npx rmq --help", () => {
 test("SIGTERM to `npm start` stops the server and frees its ports", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rmq-readme-"));
   dirs.push(dir);
-  const [port, namesrvPort, adminPort, haPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const npm = start("npm", ["start", "--", "--port", String(port), "--namesrv-port", String(namesrvPort), "--admin-port", String(adminPort), "--ha-port", String(haPort), "--data-dir", dir], ENV);
+  // Every port picked by the system and read back from the server's lines.
+  const npm = start("npm", ["start", "--", "--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--ha-port", "0", "--data-dir", dir], ENV);
   let serverPid: number | undefined;
   try {
-    await npm.waitFor(/Standalone ready \(pid \d+\)/, 30_000);
+    await npm.waitFor("Dashboard and admin API on", 30_000);
     serverPid = Number(/Standalone ready \(pid (\d+)\)/.exec(npm.output())![1]);
+    const ports = [...npm.output().matchAll(/(?:listening on |accepts slaves on |admin API on http:\/\/)[^\s,]*?:(\d+)/g)].map((m) => Number(m[1]));
+    expect(ports).toHaveLength(4);
     npm.kill("SIGTERM");
     await npm.exited;
     // The server exits too: its process is gone and every port it held can be bound again.
     const deadline = Date.now() + 10_000;
     while (isAlive(serverPid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(isAlive(serverPid)).toBe(false);
-    for (const p of [port, namesrvPort, adminPort, haPort]) expect({ port: p, free: await canBind(p) }).toEqual({ port: p, free: true });
+    for (const port of ports) expect({ port, free: await canBind(port) }).toEqual({ port, free: true });
   } finally {
     npm.kill("SIGKILL");
     if (serverPid !== undefined && isAlive(serverPid)) process.kill(serverPid, "SIGKILL");

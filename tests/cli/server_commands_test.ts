@@ -41,10 +41,12 @@ async function occupy(): Promise<{ port: number; server: Server }> {
   return { port, server };
 }
 
-async function ports(n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await freePort());
-  return out;
+/** Every port of a standalone picked by the system, so nothing can take one first. */
+const ZERO_PORTS = ["--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--ha-port", "0"];
+
+/** The ports a server's lines say it listens on (NameServer, broker, replication). */
+function listening(output: string): number[] {
+  return [...output.matchAll(/(?:listening on|accepts slaves on) [^\s,]*:(\d+)/g)].map((m) => Number(m[1]));
 }
 
 async function canBind(port: number): Promise<boolean> {
@@ -57,10 +59,8 @@ async function canBind(port: number): Promise<boolean> {
 
 describe("log lines", () => {
   test("--log-format json: every line is an object with time, level and component; the broker's start line shows its flush mode", async () => {
-    const [port, ns, admin, ha] = await ports(4);
     const child = rmq([
-      "standalone", "--host", "127.0.0.1", "--port", String(port), "--namesrv-port", String(ns), "--admin-port", String(admin),
-      "--ha-port", String(ha), "--data-dir", join(dir, "json"), "--flush", "sync", "--log-format", "json",
+      "standalone", "--host", "127.0.0.1", ...ZERO_PORTS, "--data-dir", join(dir, "json"), "--flush", "sync", "--log-format", "json",
     ]);
     await child.waitFor("Standalone ready");
     await stop(child);
@@ -79,9 +79,8 @@ describe("log lines", () => {
   }, 30_000);
 
   test("text lines carry the timestamp, level and component; RMQ_LOG_LEVEL=warn keeps only warnings and errors", async () => {
-    const [port] = await ports(1);
-    const child = spawn(BUN, ["run", join(ROOT, "server/nameserver.ts"), "--host", "127.0.0.1", "--port", String(port)]);
-    await child.waitFor(`NameServer listening on 127.0.0.1:${port}`);
+    const child = spawn(BUN, ["run", join(ROOT, "server/nameserver.ts"), "--host", "127.0.0.1", "--port", "0"]);
+    await child.waitFor("NameServer listening on 127.0.0.1:");
     await stop(child);
     expect(child.output()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  \[nameserver\] NameServer listening on 127\.0\.0\.1:\d+$/m);
     const held = await occupy();
@@ -101,23 +100,23 @@ describe("a port in use", () => {
     test(`names the component, the address and the flag that moves it, and exits 1 (${runtime.name})`, async () => {
       const held = await occupy();
       try {
-        const [a, b, c] = await ports(3);
         const broker = rmq(["broker", "--host", "127.0.0.1", "--port", String(held.port), "--data-dir", join(dir, `busy-${runtime.name}`)], runtime);
         const admin = rmq([
-          "standalone", "--host", "127.0.0.1", "--port", String(a), "--namesrv-port", String(b), "--ha-port", String(c),
-          "--admin-port", String(held.port), "--data-dir", join(dir, `busy-admin-${runtime.name}`),
+          "standalone", "--host", "127.0.0.1", ...ZERO_PORTS, "--admin-port", String(held.port), "--data-dir", join(dir, `busy-admin-${runtime.name}`),
         ], runtime);
         const nameserver = rmq(["standalone", "--host", "127.0.0.1", "--namesrv-port", String(held.port), "--no-admin", "--data-dir", join(dir, `busy-ns-${runtime.name}`)], runtime);
         expect(await broker.exited).toBe(1);
         expect(broker.output()).toContain(
-          `Cannot start the broker on 127.0.0.1:${held.port}: the port is in use (another process holds it); pick another port with --port or broker.port, or stop what holds it`,
+          `Cannot start the broker on 127.0.0.1:${held.port}: the port is in use, another process holds it (EADDRINUSE); pick another port with --port or broker.port, or stop what holds it`,
         );
         expect(await admin.exited).toBe(1);
-        expect(admin.output()).toContain(`Cannot start the admin API on 127.0.0.1:${held.port}: the port is in use (another process holds it); pick another port with --admin-port or admin.port`);
+        expect(admin.output()).toContain(`Cannot start the admin API on 127.0.0.1:${held.port}: the port is in use, another process holds it (EADDRINUSE); pick another port with --admin-port or admin.port`);
         expect(await nameserver.exited).toBe(1);
-        expect(nameserver.output()).toContain(`Cannot start the NameServer on 127.0.0.1:${held.port}: the port is in use (another process holds it); pick another port with --namesrv-port or nameserver.port`);
-        // What had started before the admin API failed was stopped again.
-        for (const port of [a, b, c]) expect(await canBind(port)).toBe(true);
+        expect(nameserver.output()).toContain(`Cannot start the NameServer on 127.0.0.1:${held.port}: the port is in use, another process holds it (EADDRINUSE); pick another port with --namesrv-port or nameserver.port`);
+        // What had started before the admin API failed (NameServer, broker, replication) was stopped again.
+        const started = listening(admin.output());
+        expect(started).toHaveLength(3);
+        for (const port of started) expect(await canBind(port)).toBe(true);
       } finally {
         held.server.close();
       }
@@ -127,33 +126,30 @@ describe("a port in use", () => {
 
 describe("the replication port", () => {
   test("standalone takes --ha-port, and --no-replication opens none", async () => {
-    const [ns, ha, first] = await ports(3);
-    // A broker port whose successor (the default replication port) is free too.
-    let port = await freePort();
-    while (port === 65535 || !(await canBind(port + 1))) port = await freePort();
-    const base = ["standalone", "--host", "127.0.0.1", "--namesrv-port", String(ns), "--no-admin"];
-    const withHa = rmq([...base, "--port", String(first), "--ha-port", String(ha), "--data-dir", join(dir, "ha")]);
+    // A port of our choosing (not the default, the broker's port + 1): nothing binds it meanwhile but the broker.
+    const ha = await freePort();
+    const base = ["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin"];
+    const withHa = rmq([...base, "--ha-port", String(ha), "--data-dir", join(dir, "ha")]);
     await withHa.waitFor("Standalone ready");
     expect(withHa.output()).toContain(`Replication (ASYNC_MASTER) accepts slaves on 127.0.0.1:${ha}`);
     expect(await canBind(ha)).toBe(false);
     await stop(withHa);
 
-    const off = rmq([...base, "--port", String(port), "--no-replication", "--data-dir", join(dir, "no-ha")]);
+    const off = rmq([...base, "--no-replication", "--data-dir", join(dir, "no-ha")]);
     await off.waitFor("Standalone ready");
     expect(off.output()).toContain("Replication off (broker.replication false)");
     expect(off.output()).not.toContain("accepts slaves");
-    expect(await canBind(port + 1)).toBe(true);
+    expect(listening(off.output())).toHaveLength(2); // the NameServer and the broker only
     await stop(off);
   }, 30_000);
 
   test("a taken replication port names --ha-port and --no-replication", async () => {
     const held = await occupy();
     try {
-      const [port, ns] = await ports(2);
-      const child = rmq(["standalone", "--host", "127.0.0.1", "--port", String(port), "--namesrv-port", String(ns), "--no-admin", "--ha-port", String(held.port), "--data-dir", join(dir, "ha-busy")]);
+      const child = rmq(["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--ha-port", String(held.port), "--data-dir", join(dir, "ha-busy")]);
       expect(await child.exited).toBe(1);
       expect(child.output()).toContain(
-        `Cannot listen for replication on 127.0.0.1:${held.port}: the port is in use (another process holds it); pick a free port with --ha-port (broker.haPort), or turn replication off with --no-replication`,
+        `Cannot listen for replication on 127.0.0.1:${held.port}: the port is in use, another process holds it (EADDRINUSE); pick a free port with --ha-port (broker.haPort), or turn replication off with --no-replication`,
       );
     } finally {
       held.server.close();
@@ -162,10 +158,9 @@ describe("the replication port", () => {
 });
 
 test("standalone warns about a broker key it does not use instead of dropping it silently", async () => {
-  const [port, ns] = await ports(2);
   const file = join(dir, "cluster.yaml");
   writeFileSync(file, "broker:\n  brokerRole: SYNC_MASTER\n");
-  const child = rmq(["standalone", "-c", file, "--host", "127.0.0.1", "--port", String(port), "--namesrv-port", String(ns), "--no-admin", "--no-replication", "--data-dir", join(dir, "warn")]);
+  const child = rmq(["standalone", "-c", file, "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--no-replication", "--data-dir", join(dir, "warn")]);
   await child.waitFor("Standalone ready");
   await stop(child);
   expect(child.output()).toMatch(/WARN  \[standalone\] Warning: "broker\.brokerRole" is not used by standalone \(only by broker\); ignored/);
