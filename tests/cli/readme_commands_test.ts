@@ -72,7 +72,7 @@ test("SIGTERM to `npm start` stops the server and frees its ports", async () => 
   let serverPid: number | undefined;
   try {
     await npm.waitFor("Dashboard and admin API on", 30_000);
-    serverPid = Number(/Standalone ready \(pid (\d+)\)/.exec(npm.output())![1]);
+    serverPid = Number(/Standalone ready: .*, pid (\d+)$/m.exec(npm.output())![1]);
     const ports = [...npm.output().matchAll(/(?:listening on |accepts slaves on |admin API on http:\/\/)[^\s,]*?:(\d+)/g)].map((m) => Number(m[1]));
     expect(ports).toHaveLength(4);
     npm.kill("SIGTERM");
