@@ -4,9 +4,14 @@
  * place, fsync the directory. Loading falls back to the `.bak` copy when the main file is
  * missing or corrupt.
  *
+ * A saved object carries the CRC-32 of its compact JSON under the key `"#crc32"`, so a flipped bit
+ * that still parses (a topic name, an offset digit) is found at load instead of trusted. A file
+ * without the key (written by hand) is taken as it is.
+ *
  * @module
  */
 
+import { crc32 } from "../../core/model/crc32.ts";
 import type { SegmentStorage } from "./segment_storage.ts";
 
 /** Options of `JsonFile`. */
@@ -93,7 +98,7 @@ export class JsonFile<T> {
   }
 
   async #write(value: T): Promise<void> {
-    const bytes = encoder.encode(`${JSON.stringify(value, null, 2)}\n`);
+    const bytes = encoder.encode(`${JSON.stringify(withChecksum(value), null, 2)}\n`);
     const tmp = `${this.path}.tmp`;
     const dir = parentDir(this.path);
     this.#storage.mkdir(dir);
@@ -126,13 +131,37 @@ export class JsonFile<T> {
     try {
       const bytes = new Uint8Array(file.size());
       file.read(bytes, 0);
-      return this.#validate(JSON.parse(decoder.decode(bytes)));
+      return this.#validate(verifyChecksum(JSON.parse(decoder.decode(bytes))));
     } catch (error) {
       throw new Error(`File "${path}" is corrupt: ${(error as Error).message}`, { cause: error });
     } finally {
       file.close();
     }
   }
+}
+
+const CHECKSUM_KEY = "#crc32";
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function checksumOf(value: unknown): number {
+  return crc32(encoder.encode(JSON.stringify(value)));
+}
+
+/** The object with its checksum as its first key; other values as they are. */
+function withChecksum(value: unknown): unknown {
+  return isPlainObject(value) ? { [CHECKSUM_KEY]: checksumOf(value), ...value } : value;
+}
+
+/** The value without its checksum key, once the checksum matched. */
+function verifyChecksum(parsed: unknown): unknown {
+  if (!isPlainObject(parsed) || !(CHECKSUM_KEY in parsed)) return parsed;
+  const { [CHECKSUM_KEY]: stored, ...value } = parsed;
+  const actual = checksumOf(value);
+  if (stored !== actual) throw new Error(`checksum ${JSON.stringify(stored)} does not match the content's ${actual}`);
+  return value;
 }
 
 function parentDir(path: string): string {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { JsonFile } from "../../../server/store/json_file.ts";
+import type { SegmentStorage } from "../../../server/store/segment_storage.ts";
 import { BACKENDS } from "./_store_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -24,6 +25,33 @@ for (const backend of BACKENDS) {
       await Promise.all(Array.from({ length: 20 }, (_, n) => file.save({ n })));
       expect(file.load()).toEqual({ value: { n: 19 }, source: "main" });
       expect(env.storage.exists(`${env.dataDir}/config/state.json.tmp`)).toBe(false);
+      env.cleanup();
+    });
+
+    test("load() finds a flipped bit that still parses (a topic name, a digit) and serves the .bak copy", async () => {
+      const env = backend.make();
+      const path = `${env.dataDir}/topics.json`;
+      const file = new JsonFile<{ topics: Record<string, { queues: number }> }>(path, { storage: env.storage });
+      await file.save({ topics: { flip: { queues: 4 } } });
+      await file.save({ topics: { flip: { queues: 8 } } });
+      for (const [from, to] of [["flip", "flhp"], ['"queues": 8', '"queues": 9']] as const) {
+        const text = new TextDecoder().decode(readAll(env.storage, path));
+        expect(text).toContain(from);
+        writeAll(env.storage, path, encoder.encode(text.replace(from, to)));
+        const loaded = file.load()!;
+        expect(loaded.source).toBe("backup");
+        expect(loaded.value).toEqual({ topics: { flip: { queues: 4 } } });
+        expect(loaded.mainError?.message).toContain("checksum");
+        await file.save({ topics: { flip: { queues: 8 } } });
+      }
+      env.cleanup();
+    });
+
+    test("load() takes a file without a checksum (written by hand) as it is", async () => {
+      const env = backend.make();
+      const path = `${env.dataDir}/state.json`;
+      writeAll(env.storage, path, encoder.encode('{ "n": 7 }\n'));
+      expect(new JsonFile<{ n: number }>(path, { storage: env.storage }).load()).toEqual({ value: { n: 7 }, source: "main" });
       env.cleanup();
     });
 
@@ -72,4 +100,25 @@ for (const backend of BACKENDS) {
       env.cleanup();
     });
   });
+}
+
+function readAll(storage: SegmentStorage, path: string): Uint8Array {
+  const handle = storage.open(path);
+  try {
+    const bytes = new Uint8Array(handle.size());
+    handle.read(bytes, 0);
+    return bytes;
+  } finally {
+    handle.close();
+  }
+}
+
+function writeAll(storage: SegmentStorage, path: string, bytes: Uint8Array): void {
+  storage.remove(path);
+  const handle = storage.open(path, { create: true });
+  try {
+    handle.write(bytes, 0);
+  } finally {
+    handle.close();
+  }
 }
