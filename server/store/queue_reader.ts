@@ -160,6 +160,7 @@ function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
   const entries = new Uint8Array(scan * CQ_ENTRY_SIZE);
   const read = cq.read(offset, entries);
   const logMin = commitLog.minOffset;
+  const logMax = commitLog.maxOffset;
   const segmentSize = commitLog.segmentSize;
   const picked: Picked[] = [];
   let bytes = 0;
@@ -171,7 +172,9 @@ function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
     // (all zero) or with an impossible size is damage: picked with nothing to read, so the
     // check of what was read sends it to repair.
     if (e.size !== SKIPPED_ENTRY_SIZE && !(e.size > 0 && e.offset < logMin)) {
-      const size = e.size > 0 && (e.offset % segmentSize) + e.size <= segmentSize ? e.size : 0;
+      // An entry pointing past the log's end (a flipped high bit can make it beyond 2^53, where
+      // `offset + size` is `offset` again) has nothing to read either.
+      const size = e.size > 0 && e.offset + e.size <= logMax && (e.offset % segmentSize) + e.size <= segmentSize ? e.size : 0;
       if (filter && !filter(e.tagHash)) {
         filtered++;
       } else {
