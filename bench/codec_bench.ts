@@ -1,6 +1,8 @@
 /**
  * Micro benchmarks of the frame codec: a send request with a 1 KiB body and its response, encoded
- * and decoded, plus the FrameDecoder on a chunk of 64 frames and header validation.
+ * and decoded, the FrameDecoder on 64 frames in one chunk, split at TCP segment size (1,460 bytes)
+ * and as one 1 MiB frame in 64 KiB reads, a server Connection receiving split frames, and header
+ * validation.
  * Run: `bun bench/codec_bench.ts` or `deno run -A bench/codec_bench.ts`.
  */
 import { bench, do_not_optimize, run, summary } from "mitata";
@@ -9,6 +11,7 @@ import { decodeCommand, encodeCommand, encodeFrame, FrameDecoder } from "../core
 import type { Command } from "../core/protocol/command.ts";
 import { SendMessageHeader } from "../core/protocol/headers.ts";
 import { RequestCode } from "../core/protocol/request_code.ts";
+import { Connection } from "../core/remoting/connection.ts";
 
 const request: Command = {
   code: RequestCode.SEND_MESSAGE,
@@ -37,6 +40,21 @@ const responseBytes = encodeCommand(response).slice();
 const frames = new Uint8Array(64 * (requestBytes.length + 4));
 for (let i = 0; i < 64; i++) frames.set(encodeFrame(request), i * (requestBytes.length + 4));
 
+/** `bytes` cut into pieces of `size`, as a socket hands them over. */
+function chunks(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let pos = 0; pos < bytes.length; pos += size) out.push(bytes.subarray(pos, pos + size));
+  return out;
+}
+const segments = chunks(frames, 1460);
+const bigFrame = encodeFrame({ ...request, body: new Uint8Array(1024 * 1024) }).slice();
+const bigReads = chunks(bigFrame, 64 * 1024);
+
+/** A server-side connection whose requests are counted and whose transport drops what is written. */
+let handled = 0;
+const server = new Connection({ onRequest: () => void handled++ });
+server.attach({ write() {}, close() {}, remoteAddress: "127.0.0.1:1", bufferedAmount: 0, writeCopies: true });
+
 summary(() => {
   bench("encode send request (1 KiB body)", () => do_not_optimize(encodeCommand(request)));
   bench("decode send request (1 KiB body)", () => do_not_optimize(decodeCommand(requestBytes)));
@@ -45,6 +63,18 @@ summary(() => {
 });
 
 bench("FrameDecoder.push: 64 send frames in one chunk", () => do_not_optimize(new FrameDecoder().push(frames)));
+bench("FrameDecoder.push: 64 send frames in 1,460-byte segments", () => {
+  const decoder = new FrameDecoder();
+  for (const segment of segments) do_not_optimize(decoder.push(segment));
+});
+bench("FrameDecoder.push: one 1 MiB frame in 64 KiB reads", () => {
+  const decoder = new FrameDecoder();
+  for (const read of bigReads) do_not_optimize(decoder.push(read));
+});
+bench("Connection: receive 64 send frames in 1,460-byte segments", () => {
+  for (const segment of segments) server.handlers.data(segment);
+  do_not_optimize(handled);
+});
 bench("valibot: validate a send header", () => do_not_optimize(v.safeParse(SendMessageHeader, request.header)));
 
 await run();
