@@ -118,34 +118,81 @@ function readLength(source: Uint8Array, pos: number): number {
   return ((source[pos]! << 24) >>> 0) + (source[pos + 1]! << 16) + (source[pos + 2]! << 8) + source[pos + 3]!;
 }
 
+/**
+ * Pays for the buffers of incomplete frames, so a server can bound what slow or stalled peers make
+ * it hold. The decoder reserves before it allocates and releases when the frame completes or the
+ * decoder is reset.
+ */
+export interface FrameBudget {
+  /**
+   * Asks for `bytes` more of buffer.
+   *
+   * @param bytes How many more bytes the decoder wants to allocate.
+   * @throws Any error to refuse; the decoder passes it on and allocates nothing.
+   */
+  reserve(bytes: number): void;
+  /**
+   * Gives back bytes reserved earlier.
+   *
+   * @param bytes How many.
+   */
+  release(bytes: number): void;
+}
+
 /** Options of `FrameDecoder`. */
 export interface FrameDecoderOptions {
   /** Largest CBOR item accepted, in bytes. @default DEFAULT_MAX_FRAME_SIZE */
   maxFrameSize?: number;
+  /** Pays for the buffers of incomplete frames. @default none: no limit but `maxFrameSize` */
+  budget?: FrameBudget;
+}
+
+/**
+ * First buffer of an incomplete frame: frames up to this size get their whole buffer at once,
+ * larger ones grow from here as their bytes arrive.
+ */
+export const FRAME_BUFFER_START = 64 * 1024;
+const NO_BUFFER = new Uint8Array(0);
+const GROWTH = 4;
+
+/** Frees an array's memory now rather than at the next garbage collection (the array is unusable after). */
+function discard(buffer: Uint8Array): void {
+  if (buffer.length > 0) (buffer.buffer as ArrayBuffer).transfer(0);
 }
 
 /**
  * A push-style frame decoder: bytes in, whole commands out. Copes with frames split across chunks
- * and several frames in one chunk; rejects a length above `maxFrameSize` before allocating.
- * Chunks handed to `push` must not be reused by the caller (bodies may point into them).
+ * and several frames in one chunk; rejects a length above `maxFrameSize` before allocating. The
+ * buffer of an incomplete frame grows as its bytes arrive (fourfold each time, from `FRAME_BUFFER_START`),
+ * so a peer that announces a large frame and sends little costs little, and a `budget` can bound
+ * the total. Chunks handed to `push` must not be reused by the caller (bodies may point into them).
  */
 export class FrameDecoder {
   readonly #maxFrameSize: number;
+  readonly #budget: FrameBudget | undefined;
   /** Bytes of an incomplete length prefix. */
   #prefix = new Uint8Array(FRAME_PREFIX_SIZE);
   #prefixFill = 0;
-  /** The frame being assembled, sized once its length is known. */
+  /** The buffer of the frame being assembled (its capacity is its length); undefined between frames. */
   #frame: Uint8Array | undefined;
+  /** The length of the frame being assembled. */
+  #frameLength = 0;
   #frameFill = 0;
 
   /** @param options Limits. */
   constructor(options: FrameDecoderOptions = {}) {
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#budget = options.budget;
   }
 
-  /** Bytes held for an incomplete frame. */
+  /** Bytes received of an incomplete frame, its length prefix included. */
   get pendingBytes(): number {
-    return this.#prefixFill + this.#frameFill;
+    return this.#frame === undefined ? this.#prefixFill : FRAME_PREFIX_SIZE + this.#frameFill;
+  }
+
+  /** Bytes allocated for an incomplete frame (what the budget pays for). */
+  get bufferedBytes(): number {
+    return this.#frame?.length ?? 0;
   }
 
   /**
@@ -155,6 +202,7 @@ export class FrameDecoder {
    * @returns The commands completed by this chunk, in order.
    * @throws {RangeError} When a frame's length is 0 or above `maxFrameSize`.
    * @throws {TypeError} When a frame is not a well-formed command.
+   * @throws What the budget throws when it refuses more buffer.
    */
   push(chunk: Uint8Array): Command[] {
     const out: Command[] = [];
@@ -162,14 +210,16 @@ export class FrameDecoder {
     const end = chunk.length;
     while (pos < end) {
       if (this.#frame !== undefined) {
-        const frame = this.#frame;
-        const take = Math.min(frame.length - this.#frameFill, end - pos);
+        let frame = this.#frame;
+        const take = Math.min(this.#frameLength - this.#frameFill, end - pos);
+        if (this.#frameFill + take > frame.length) frame = this.#grow(this.#frameFill + take);
         frame.set(chunk.subarray(pos, pos + take), this.#frameFill);
         this.#frameFill += take;
         pos += take;
-        if (this.#frameFill === frame.length) {
+        if (this.#frameFill === this.#frameLength) {
           this.#frame = undefined;
           this.#frameFill = 0;
+          this.#budget?.release(frame.length);
           out.push(decodeCommand(frame));
         }
         continue;
@@ -189,11 +239,49 @@ export class FrameDecoder {
         out.push(decodeCommand(chunk.subarray(pos, pos + length)));
         pos += length;
       } else {
-        this.#frame = new Uint8Array(length);
+        this.#frameLength = length;
         this.#frameFill = 0;
+        // A small frame gets its whole buffer now; a large one gets nothing until its bytes arrive.
+        if (length > FRAME_BUFFER_START) {
+          this.#frame = NO_BUFFER;
+        } else {
+          this.#budget?.reserve(length);
+          this.#frame = new Uint8Array(length);
+        }
       }
     }
     return out;
+  }
+
+  /**
+   * Drops an incomplete frame and gives its memory back at once (call when the connection closes).
+   */
+  reset(): void {
+    const frame = this.#frame;
+    this.#frame = undefined;
+    this.#frameFill = 0;
+    this.#prefixFill = 0;
+    if (frame === undefined) return;
+    this.#budget?.release(frame.length);
+    discard(frame);
+  }
+
+  /**
+   * Replaces the frame's buffer with one of at least `needed` bytes: four times as large (fewer
+   * copies than doubling), at least the start size, and the whole frame once that is at most twice
+   * as much.
+   */
+  #grow(needed: number): Uint8Array {
+    const old = this.#frame!;
+    let capacity = Math.max(needed, old.length * GROWTH, FRAME_BUFFER_START);
+    // Half-way or more: take the whole frame now rather than copy nearly all of it again later.
+    if (capacity * 2 >= this.#frameLength) capacity = this.#frameLength;
+    this.#budget?.reserve(capacity - old.length);
+    const grown = new Uint8Array(capacity);
+    grown.set(old.subarray(0, this.#frameFill));
+    this.#frame = grown;
+    discard(old);
+    return grown;
   }
 
   #checkLength(length: number): void {

@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { decodeCommand, encodeFrame, FrameDecoder, FrameDecoderStream } from "../../../core/codec/frame.ts";
+import {
+  decodeCommand,
+  encodeFrame,
+  FRAME_BUFFER_START,
+  type FrameBudget,
+  FrameDecoder,
+  FrameDecoderStream,
+} from "../../../core/codec/frame.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 
 const body = new Uint8Array(1024).map((_, i) => i & 0xff);
@@ -83,6 +90,117 @@ describe("FrameDecoder", () => {
     expect(() => decodeCommand(new Uint8Array([0x84, 1, 2, 3, 0x61, 0x78]))).toThrow("Command header must be a map");
     // CBOR: ["a", 2, 3, {}]
     expect(() => decodeCommand(new Uint8Array([0x84, 0x61, 0x61, 2, 3, 0xa0]))).toThrow(TypeError);
+  });
+
+  test("push() decodes a large frame fed one byte at a time, buffering at most eight times what arrived", () => {
+    const big: Command = { code: 10, id: 9, flags: 0, header: { topic: "big" }, body: new Uint8Array(300_000).map((_, i) => i * 7) };
+    const bytes = concat([encodeFrame(sample[1]!), encodeFrame(big), encodeFrame(sample[2]!)]);
+    const decoder = new FrameDecoder();
+    const out: Command[] = [];
+    let most = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      out.push(...decoder.push(bytes.subarray(i, i + 1).slice()));
+      const pending = decoder.pendingBytes;
+      if (pending > 4 + FRAME_BUFFER_START) expect(decoder.bufferedBytes).toBeLessThanOrEqual(8 * pending);
+      most = Math.max(most, decoder.bufferedBytes);
+    }
+    expect(out).toEqual([sample[1]!, big, sample[2]!]);
+    expect(most).toBe(encodeFrame(big).length - 4);
+    expect([decoder.pendingBytes, decoder.bufferedBytes]).toEqual([0, 0]);
+  });
+
+  test("push() allocates nothing for a large frame's announced length until its bytes arrive", () => {
+    const decoder = new FrameDecoder();
+    decoder.push(new Uint8Array([0, 0x80, 0, 0])); // 8 MiB announced
+    expect([decoder.pendingBytes, decoder.bufferedBytes]).toEqual([4, 0]);
+    decoder.push(new Uint8Array(100));
+    expect(decoder.bufferedBytes).toBe(FRAME_BUFFER_START);
+    decoder.push(new Uint8Array(FRAME_BUFFER_START));
+    expect(decoder.bufferedBytes).toBe(4 * FRAME_BUFFER_START);
+    expect(decoder.pendingBytes).toBe(4 + 100 + FRAME_BUFFER_START);
+  });
+
+  test("push() decodes frames of every size split into chunks of random sizes", () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const frames: Command[] = [1, 100, 65_000, 70_000, 300_000, 1_100_000, 12].map((size, id) => ({
+      code: 10,
+      id,
+      flags: 0,
+      header: {},
+      body: new Uint8Array(size).map((_, i) => (i * 31 + id) & 0xff),
+    }));
+    const bytes = concat(frames.map(encodeFrame));
+    for (const most of [3, 1500, 70_000, 2_000_000]) {
+      const decoder = new FrameDecoder();
+      const out: Command[] = [];
+      for (let pos = 0; pos < bytes.length;) {
+        const size = 1 + Math.floor(random() * most);
+        out.push(...decoder.push(bytes.slice(pos, pos + size)));
+        pos += size;
+      }
+      expect(out).toEqual(frames);
+    }
+  });
+
+  test("push() pays for incomplete frames from its budget before allocating, and is paid back", () => {
+    let held = 0;
+    const asked: number[] = [];
+    const budget: FrameBudget = {
+      reserve: (bytes) => {
+        asked.push(bytes);
+        held += bytes;
+      },
+      release: (bytes) => void (held -= bytes),
+    };
+    const decoder = new FrameDecoder({ budget });
+    const big = encodeFrame({ code: 10, id: 1, flags: 0, header: {}, body: new Uint8Array(1_000_000) });
+    const small = encodeFrame(sample[0]!);
+    // Frames whole in a chunk need no buffer.
+    decoder.push(concat([small, small]));
+    expect(asked).toEqual([]);
+    for (let pos = 0; pos < big.length; pos += 10_000) {
+      decoder.push(big.slice(pos, pos + 10_000));
+      expect(held).toBe(decoder.bufferedBytes);
+    }
+    expect(asked).toEqual([FRAME_BUFFER_START, 3 * FRAME_BUFFER_START, big.length - 4 - 4 * FRAME_BUFFER_START]);
+    expect(held).toBe(0);
+    // A small split frame is paid for whole, at once.
+    decoder.push(small.slice(0, 10));
+    expect(held).toBe(small.length - 4);
+    decoder.push(small.slice(10));
+    expect(held).toBe(0);
+  });
+
+  test("push() passes on a budget's refusal and holds no more than before", () => {
+    const refusal = new Error("No more");
+    let held = 0;
+    const decoder = new FrameDecoder({
+      budget: {
+        reserve: (bytes) => {
+          if (held + bytes > 100_000) throw refusal;
+          held += bytes;
+        },
+        release: (bytes) => void (held -= bytes),
+      },
+    });
+    const big = encodeFrame({ code: 10, id: 1, flags: 0, header: {}, body: new Uint8Array(1_000_000) });
+    decoder.push(big.slice(0, 1000));
+    expect(held).toBe(FRAME_BUFFER_START);
+    expect(() => decoder.push(big.slice(1000, 70_000))).toThrow(refusal);
+    expect([held, decoder.bufferedBytes]).toEqual([FRAME_BUFFER_START, FRAME_BUFFER_START]);
+  });
+
+  test("reset() drops an incomplete frame and pays its budget back", () => {
+    let held = 0;
+    const decoder = new FrameDecoder({ budget: { reserve: (bytes) => void (held += bytes), release: (bytes) => void (held -= bytes) } });
+    const frame = encodeFrame({ code: 10, id: 1, flags: 0, header: {}, body: new Uint8Array(500_000) });
+    decoder.push(frame.slice(0, 200_000));
+    expect(held).toBeGreaterThan(0);
+    decoder.reset();
+    expect([held, decoder.pendingBytes, decoder.bufferedBytes]).toEqual([0, 0, 0]);
+    // The decoder starts afresh.
+    expect(decoder.push(encodeFrame(sample[1]!))).toEqual([sample[1]!]);
   });
 
   test("FrameDecoderStream decodes a chunked stream", async () => {
