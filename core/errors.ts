@@ -124,3 +124,24 @@ export class CorruptMessageError extends Error {
     this.commitLogOffset = record.commitLogOffset;
   }
 }
+
+/**
+ * A peer went past a server's limit before it was trusted (buffer of incomplete frames, time to
+ * send a frame); its connection is cut.
+ */
+export class LimitExceededError extends Error {
+  /** The limit's name as configured, e.g. `maxPendingFrameBytesPerIp`. */
+  readonly limit: string;
+  /**
+   * Creates the error.
+   *
+   * @param limit The limit's name.
+   * @param message What the peer did and the limit it went past.
+   * @param options The underlying cause.
+   */
+  constructor(limit: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LimitExceededError";
+    this.limit = limit;
+  }
+}

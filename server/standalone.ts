@@ -6,6 +6,8 @@
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
 import { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
 import { type NameServer, type NameServerOptions, startNameServer } from "./namesrv/name_server.ts";
+import { ConnectionGuard } from "../core/remoting/connection_guard.ts";
+import { createLogger } from "./logger.ts";
 
 /** Options of `startStandalone`. */
 export interface StandaloneOptions extends Omit<BrokerOptions, "nameServers" | "listen" | "dial"> {
@@ -44,19 +46,23 @@ export interface Standalone {
 /**
  * Starts a NameServer and a Broker registered with it. Topics are auto-created on first send
  * unless `autoCreateTopicEnable` is false. `acl` and `tls` apply to both listeners; with TLS, pass
- * a `dial` that speaks TLS, since the broker registers with the NameServer over it.
+ * a `dial` that speaks TLS, since the broker registers with the NameServer over it. Both servers
+ * share one `connectionGuard`, so its limits are the process's.
  *
  * @param options Ports, data directory and broker settings.
  * @returns The running pair.
  */
 export async function startStandalone(options: StandaloneOptions): Promise<Standalone> {
   const { nameServer: nameServerOptions, nameServerPort, ...brokerOptions } = options;
+  const log = options.log ?? createLogger({ component: "standalone" });
+  const connectionGuard = options.connectionGuard ?? new ConnectionGuard({ log: (line) => log(line, "warn") });
   const nameServer = await startNameServer({
     hostname: options.hostname ?? "0.0.0.0",
     log: options.log,
     ...nameServerOptions,
     listen: options.listen,
     port: nameServerPort ?? 9876,
+    connectionGuard,
     ...(options.acl === undefined ? {} : { acl: options.acl }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
@@ -65,6 +71,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   try {
     broker = await startBroker({
       ...brokerOptions,
+      connectionGuard,
       autoCreateTopicEnable: options.autoCreateTopicEnable ?? true,
       nameServers: [nameServerAddress],
     });

@@ -4,10 +4,10 @@
  * @module
  */
 import { CborWriter } from "../codec/cbor_encoder.ts";
-import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder, writeFrame } from "../codec/frame.ts";
+import { DEFAULT_MAX_FRAME_SIZE, type FrameBudget, FrameDecoder, writeFrame } from "../codec/frame.ts";
 import { type Command, CommandFlag, type Header } from "../protocol/command.ts";
 import { ResponseCode } from "../protocol/request_code.ts";
-import { ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../errors.ts";
+import { ConnectionClosedError, LimitExceededError, ProtocolError, RequestTimeoutError } from "../errors.ts";
 import type { Transport, TransportHandlers } from "./transport.ts";
 
 /** Handles an incoming request. Answer it with `connection.respond(request, …)` (not for oneways). */
@@ -23,6 +23,15 @@ export interface ConnectionOptions {
   maxFrameSize?: number;
   /** Timeout of `request` when none is given. @default 3000 */
   requestTimeoutMs?: number;
+  /** Pays for the buffers of incomplete frames; a refusal cuts the connection. @default none */
+  frameBudget?: FrameBudget;
+  /**
+   * Cuts the connection when no whole frame arrived this long after `attach` (a peer that connects
+   * and says nothing, or stalls a TLS handshake). @default none
+   */
+  handshakeTimeoutMs?: number;
+  /** Cuts the connection when a frame stays incomplete this long (a slow or stalled sender). @default none */
+  frameReadTimeoutMs?: number;
 }
 
 interface Pending {
@@ -33,6 +42,12 @@ interface Pending {
 }
 
 const SWEEP_INTERVAL_MS = 20;
+
+/** Lets the process exit while the timer is pending (where the runtime supports it). */
+function unrefTimer<T>(timer: T): T {
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
+}
 const MAX_ID = 0x7fffffff;
 
 /**
@@ -54,13 +69,19 @@ export class Connection {
   #closed = false;
   #closeError: Error | undefined;
   #drainWaiters: { resolve(): void; reject(error: Error): void }[] = [];
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #frameReadTimeoutMs: number;
+  /** When the incomplete frame now being received began (0: none is being timed). */
+  #partialSince = 0;
+  #frameTimer: ReturnType<typeof setTimeout> | undefined;
   /** Free-form per-connection state for servers (client id, group, …). */
   readonly attributes: Map<string, unknown> = new Map();
 
   /** @param options Handlers and limits. */
   constructor(options: ConnectionOptions = {}) {
     this.#options = options;
-    this.#decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE });
+    this.#decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, budget: options.frameBudget });
+    this.#frameReadTimeoutMs = options.frameReadTimeoutMs ?? 0;
     this.handlers = {
       data: (chunk) => this.#receive(chunk),
       close: (error) => this.#onTransportClosed(error),
@@ -75,8 +96,20 @@ export class Connection {
    */
   attach(transport: Transport): void {
     this.#transport = transport;
-    if (this.#closed) transport.close();
-    else if (this.#out.length > 0) this.#scheduleFlush();
+    if (this.#closed) {
+      transport.close();
+      return;
+    }
+    if (this.#out.length > 0) this.#scheduleFlush();
+    const handshakeTimeoutMs = this.#options.handshakeTimeoutMs;
+    if (handshakeTimeoutMs !== undefined) {
+      this.#handshakeTimer = unrefTimer(setTimeout(() => {
+        this.#cut(new LimitExceededError(
+          "handshakeTimeoutMs",
+          `No whole frame from ${this.remoteAddress || "peer"} within ${handshakeTimeoutMs} ms of connecting (limit handshakeTimeoutMs)`,
+        ));
+      }, handshakeTimeoutMs));
+    }
   }
 
   /** The peer as `host:port` ("" before attach). */
@@ -212,16 +245,34 @@ export class Connection {
     for (const waiter of waiters) waiter.resolve();
   }
 
+  /** Closes at once, dropping what waits to leave: the peer broke a limit and gets no more of our time. */
+  #cut(error: LimitExceededError): void {
+    if (this.#closed) return;
+    this.#onTransportClosed(error);
+    const transport = this.#transport;
+    if (transport?.abort !== undefined) transport.abort();
+    else transport?.close();
+  }
+
   #receive(chunk: Uint8Array): void {
     if (this.#closed) return;
     let commands: Command[];
     try {
       commands = this.#decoder.push(chunk);
     } catch (cause) {
+      if (cause instanceof LimitExceededError) {
+        this.#cut(cause);
+        return;
+      }
       const message = cause instanceof Error ? cause.message : String(cause);
       this.close(new ProtocolError(`Bad frame from ${this.remoteAddress || "peer"}: ${message}`, { cause }));
       return;
     }
+    if (this.#handshakeTimer !== undefined && commands.length > 0) {
+      clearTimeout(this.#handshakeTimer);
+      this.#handshakeTimer = undefined;
+    }
+    if (this.#frameReadTimeoutMs > 0) this.#timeFrame(commands.length > 0);
     for (const command of commands) {
       if ((command.flags & CommandFlag.RESPONSE) !== 0) this.#settle(command);
       else this.#dispatch(command);
@@ -253,6 +304,34 @@ export class Connection {
     }
   }
 
+  /** Notes when an incomplete frame began and makes sure a timer will look at it. */
+  #timeFrame(completedSome: boolean): void {
+    if (this.#decoder.pendingBytes === 0) {
+      this.#partialSince = 0;
+      return;
+    }
+    if (this.#partialSince !== 0 && !completedSome) return;
+    this.#partialSince = Date.now();
+    if (this.#frameTimer === undefined) this.#armFrameTimer(this.#frameReadTimeoutMs);
+  }
+
+  #armFrameTimer(ms: number): void {
+    this.#frameTimer = unrefTimer(setTimeout(() => {
+      this.#frameTimer = undefined;
+      if (this.#closed || this.#partialSince === 0) return;
+      const left = this.#partialSince + this.#frameReadTimeoutMs - Date.now();
+      if (left > 0) {
+        this.#armFrameTimer(left);
+        return;
+      }
+      this.#cut(new LimitExceededError(
+        "frameReadTimeoutMs",
+        `A frame from ${this.remoteAddress || "peer"} stayed incomplete for ${this.#frameReadTimeoutMs} ms ` +
+          `(${this.#decoder.pendingBytes} bytes of it arrived; limit frameReadTimeoutMs)`,
+      ));
+    }, ms));
+  }
+
   #startSweeper(): void {
     this.#sweeper = setInterval(() => {
       if (this.#pending.size === 0) {
@@ -269,7 +348,7 @@ export class Connection {
       }
     }, SWEEP_INTERVAL_MS);
     // Never keep a process alive just to time out requests.
-    (this.#sweeper as { unref?: () => void }).unref?.();
+    unrefTimer(this.#sweeper);
   }
 
   #closedError(): ConnectionClosedError {
@@ -282,6 +361,10 @@ export class Connection {
     this.#closeError = error;
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#frameTimer);
+    this.#handshakeTimer = this.#frameTimer = undefined;
+    this.#decoder.reset();
     const closedError = this.#closedError();
     for (const pending of this.#pending.values()) pending.reject(closedError);
     this.#pending.clear();

@@ -103,6 +103,9 @@ export function readWriteTransport(
       if (writing || pendingLength > 0) closing = true;
       else finish();
     },
+    abort() {
+      finish();
+    },
   };
   handlers = getHandlers(transport);
   (async () => {

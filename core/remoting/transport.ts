@@ -20,6 +20,11 @@ export interface Transport {
   write(data: Uint8Array): void;
   /** Closes the socket; `TransportHandlers.close` follows. */
   close(): void;
+  /**
+   * Closes the socket at once, dropping what `write` still holds (for a peer that is cut off, which
+   * may not be reading); `close` is used where absent.
+   */
+  abort?(): void;
   /** The peer as `host:port`. */
   readonly remoteAddress: string;
   /** Bytes accepted by `write` but not yet taken by the socket. */

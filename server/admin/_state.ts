@@ -32,7 +32,7 @@ export interface AdminAppOptions {
   /** The broker's data directory, for the free disk figure. */
   dataDir?: string;
   /** The NameServer this process runs, if any (its route table gives the cluster view). */
-  nameServer?: Pick<NameServer, "routeTable" | "port">;
+  nameServer?: Pick<NameServer, "routeTable" | "port" | "connectionGuard">;
   /** When set (and ACL is off), mutating requests need `Authorization: Bearer <token>`. */
   token?: string;
   /**

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import type { BrokerContext } from "../broker/context.ts";
 import { freeDiskOf, groupLag } from "./_figures.ts";
 import type { AdminState } from "./_state.ts";
+import type { ConnectionGuard } from "../../core/remoting/connection_guard.ts";
 
 type Labels = Record<string, string>;
 
@@ -148,6 +149,28 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   out.family("rocketmq_consumer_group_members", "gauge", "Online members of a consumer group", members);
 }
 
+/** The limits on unauthenticated connections, once per guard (standalone's servers share one). */
+function guardMetrics(out: Exposition, guards: Array<[Labels, ConnectionGuard]>): void {
+  const seen = new Set<ConnectionGuard>();
+  const distinct = guards.filter(([, guard]) => !seen.has(guard) && seen.add(guard));
+  if (distinct.length === 0) return;
+  out.family(
+    "rocketmq_pending_frame_bytes",
+    "gauge",
+    "Bytes held in buffers of incomplete frames, by connections not authenticated (limited) and authenticated",
+    distinct.flatMap(([labels, guard]) => {
+      const bytes = guard.pendingFrameBytes;
+      return [[{ ...labels, peer: "unauthenticated" }, bytes.untrusted], [{ ...labels, peer: "authenticated" }, bytes.trusted]];
+    }),
+  );
+  out.family(
+    "rocketmq_connections_cut_total",
+    "counter",
+    "Connections cut for going past a limit before authentication, by limit",
+    distinct.flatMap(([labels, guard]) => [...guard.cuts].sort().map(([limit, n]): [Labels, number] => [{ ...labels, limit }, n])),
+  );
+}
+
 /**
  * @param state The admin state.
  * @returns The routes, mounted at `/`.
@@ -160,6 +183,10 @@ export function metricsRoutes(state: AdminState): Hono {
     const role = broker && nameServer ? "standalone" : broker ? "broker" : "nameserver";
     out.family("rocketmq_build_info", "gauge", "Version and role of this process", [[{ version: state.options.version, role }, 1]]);
     if (broker !== undefined) brokerMetrics(out, state, broker.context, broker.connections.size);
+    const guards: Array<[Labels, ConnectionGuard]> = [];
+    if (broker !== undefined) guards.push([{ server: "broker" }, broker.context.connectionGuard]);
+    if (nameServer !== undefined) guards.push([{ server: "nameserver" }, nameServer.connectionGuard]);
+    guardMetrics(out, guards);
     if (nameServer !== undefined) {
       const info = nameServer.routeTable.getClusterInfo();
       out.family("rocketmq_namesrv_live_brokers", "gauge", "Brokers registered and alive", [[{}, Object.keys(info.brokerLiveTable).length]]);

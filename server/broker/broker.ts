@@ -38,7 +38,8 @@ import { sendBackProcessor } from "./processors/send_back.ts";
 import { sendBatchProcessor, sendMessageProcessor } from "./processors/send.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
 import { loadState, STATE_FILES } from "./state_files.ts";
-import { ConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP } from "./connections_per_ip.ts";
+import { ConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP, hostOf } from "./connections_per_ip.ts";
+import { ConnectionGuard, type GuardedConnection } from "../../core/remoting/connection_guard.ts";
 import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight_limit.ts";
 import { QueueLockManager } from "./queue_lock_manager.ts";
 import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
@@ -125,6 +126,12 @@ export interface BrokerOptions {
   maxInFlightPerConnection?: number;
   /** Open connections from one IP; past it new connections are closed (and logged). @default 1000 */
   maxConnectionsPerIp?: number;
+  /**
+   * Bounds what unauthenticated connections may buffer in incomplete frames (per IP and in all) and
+   * how long they may take to send frames; share one between the servers of a process.
+   * @default a guard with the default limits, logging to `log`
+   */
+  connectionGuard?: ConnectionGuard;
   /** Most messages one pull returns (a larger `maxMsgNums` is cut to it), 1 to 1024. @default 1024 */
   maxPullBatchSize?: number;
   /** Pulls parked by long polling at once; past it a pull that found nothing is answered at once. @default 10000 */
@@ -241,11 +248,16 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }
   const inFlight = new InFlightLimit(options.maxInFlightPerConnection ?? DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION);
   const perIp = new ConnectionsPerIp({ max: options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP, log });
+  const guard = options.connectionGuard ?? new ConnectionGuard({ log: (line) => log(line, "warn") });
+  const guarded = new WeakMap<Connection, GuardedConnection>();
 
   const listenOptions = { hostname, port: options.port ?? 10911, ...(options.tls === undefined ? {} : { tls: options.tls }) };
   const listener: Listener = await options.listen(listenOptions, (transport) => {
     const ip = accepting ? perIp.admit(transport.remoteAddress) : undefined;
+    const host = ip ?? hostOf(transport.remoteAddress);
+    const limits = guard.open(host);
     const connection = new Connection({
+      ...limits.options,
       maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
       onRequest: (request, c) => {
         if (!inFlight.admit(request, c)) return;
@@ -262,11 +274,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       },
       onClose: (c, error) => {
         if (ip !== undefined) perIp.release(ip);
+        const cut = guard.closed(c.remoteAddress, host, error);
         if (!connections.delete(c)) return;
         onConnectionClosed(c);
-        if (error !== undefined) log(`Connection ${c.remoteAddress} closed: ${error.message}`, "warn");
+        if (error !== undefined && !cut) log(`Connection ${c.remoteAddress} closed: ${error.message}`, "warn");
       },
     });
+    guarded.set(connection, limits);
     connection.attach(transport);
     if (ip === undefined) connection.close();
     else connections.add(connection);
@@ -415,6 +429,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     schedule,
     stats,
     traffic,
+    connectionGuard: guard,
     startedAt,
     replication,
   };
@@ -454,7 +469,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const dispatcher = createDispatcher(processors, {
     onError: (error, request) => log(`Request ${request.code} failed: ${(error as Error)?.stack ?? error}`, "error"),
   });
-  dispatch = options.acl === undefined ? dispatcher : options.acl.wrap(dispatcher);
+  // A request that passed the ACL proves its connection's peer: its frames no longer count as unauthenticated.
+  dispatch = options.acl === undefined ? dispatcher : options.acl.wrap((request, c) => {
+    guarded.get(c)?.trust();
+    return dispatcher(request, c);
+  });
   ready();
   if (role !== "SLAVE") schedule.start();
 

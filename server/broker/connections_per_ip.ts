@@ -5,11 +5,10 @@
  * @module
  */
 
+import { LogThrottle } from "../../core/remoting/log_throttle.ts";
+
 /** Default most open connections from one IP address. */
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 1000;
-
-/** How often a refusing IP is logged again. */
-const LOG_EVERY_MS = 10_000;
 
 /** Options of `ConnectionsPerIp`. */
 export interface ConnectionsPerIpOptions {
@@ -40,9 +39,7 @@ export class ConnectionsPerIp {
   /** The limit per IP. */
   readonly max: number;
   readonly #open = new Map<string, number>();
-  readonly #refusals = new Map<string, { lastLog: number; unlogged: number }>();
-  readonly #log: (line: string) => void;
-  readonly #now: () => number;
+  readonly #refusals: LogThrottle;
 
   /**
    * @param options Limit and log.
@@ -52,8 +49,7 @@ export class ConnectionsPerIp {
     const max = options.max ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`Invalid maxConnectionsPerIp "${max}": expected an integer of at least 1`);
     this.max = max;
-    this.#log = options.log ?? (() => {});
-    this.#now = options.now ?? Date.now;
+    this.#refusals = new LogThrottle({ log: options.log ?? (() => {}), now: options.now });
   }
 
   /**
@@ -74,7 +70,10 @@ export class ConnectionsPerIp {
     const ip = hostOf(remoteAddress);
     const open = this.#open.get(ip) ?? 0;
     if (open >= this.max) {
-      this.#refused(ip);
+      this.#refusals.report(ip, (unlogged) => {
+        const more = unlogged > 0 ? ` (${unlogged} more refused since the last report)` : "";
+        return `Connection from ${ip} refused: it already has ${this.max} open connections (limit maxConnectionsPerIp)${more}`;
+      });
       return undefined;
     }
     this.#open.set(ip, open + 1);
@@ -90,18 +89,5 @@ export class ConnectionsPerIp {
     const open = this.#open.get(ip) ?? 0;
     if (open <= 1) this.#open.delete(ip);
     else this.#open.set(ip, open - 1);
-  }
-
-  #refused(ip: string): void {
-    const now = this.#now();
-    const state = this.#refusals.get(ip);
-    if (state !== undefined && now - state.lastLog < LOG_EVERY_MS) {
-      state.unlogged++;
-      return;
-    }
-    const more = state !== undefined && state.unlogged > 0 ? ` (${state.unlogged} more refused since the last report)` : "";
-    this.#log(`Connection from ${ip} refused: it already has ${this.max} open connections (limit maxConnectionsPerIp)${more}`);
-    this.#refusals.set(ip, { lastLog: now, unlogged: 0 });
-    if (this.#refusals.size > 10_000) this.#refusals.clear();
   }
 }

@@ -14,6 +14,7 @@ import type { ScheduleMessageService } from "./schedule_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
 import type { TrafficWindow } from "./traffic_window.ts";
 import type { Replication } from "../ha/replication.ts";
+import type { ConnectionGuard } from "../../core/remoting/connection_guard.ts";
 
 /** Counters the broker keeps for admin views and metrics. */
 export interface BrokerStats {
@@ -56,6 +57,8 @@ export interface BrokerContext {
   stats: BrokerStats;
   /** Messages in and out per second over the last few seconds, sampled once a second. */
   traffic: TrafficWindow;
+  /** Limits on unauthenticated connections (incomplete frames, timeouts) and the cuts made. */
+  connectionGuard: ConnectionGuard;
   startedAt: number;
   /** Master/slave replication: the role, its peers, and for a SYNC_MASTER the wait a send makes for a slave. */
   replication: Replication;

@@ -38,6 +38,7 @@ export const listen: Listen = (options, accept) => {
           write: (data) => writer.write(data),
           writeCopies: true,
           close: () => writer.whenEmpty(() => socket.end()),
+          abort: () => socket.terminate(),
         };
         state.handlers = accept(transport);
       },

@@ -12,6 +12,8 @@ import { createNameServerProcessors } from "./processors.ts";
 import { RouteTable } from "./route_table.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { Log } from "../logger.ts";
+import { ConnectionGuard, type GuardedConnection } from "../../core/remoting/connection_guard.ts";
+import { hostOf } from "../broker/connections_per_ip.ts";
 
 /** Options of `startNameServer`. */
 export interface NameServerOptions {
@@ -33,6 +35,12 @@ export interface NameServerOptions {
   acl?: AclGuard;
   /** Serve over TLS with this certificate and key (PEM). @default plain TCP */
   tls?: TlsServerOptions;
+  /**
+   * Bounds what unauthenticated connections may buffer in incomplete frames (per IP and in all) and
+   * how long they may take to send frames; share one between the servers of a process.
+   * @default a guard with the default limits, logging to `log`
+   */
+  connectionGuard?: ConnectionGuard;
 }
 
 /** A running NameServer. */
@@ -45,6 +53,8 @@ export interface NameServer {
   readonly options: Readonly<NameServerOptions>;
   /** The live route table. */
   readonly routeTable: RouteTable;
+  /** Limits on unauthenticated connections (incomplete frames, timeouts) and the cuts made. */
+  readonly connectionGuard: ConnectionGuard;
   /** Stops listening, stops the expiry scan and closes every connection. */
   close(): Promise<void>;
 }
@@ -76,20 +86,32 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
   const processors = createDispatcher(createNameServerProcessors(routeTable, { log }), {
     onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`, "error"),
   });
-  const dispatcher = options.acl === undefined ? processors : options.acl.wrap(processors);
+  const guard = options.connectionGuard ?? new ConnectionGuard({ log: (line) => log?.(line, "warn") });
+  const guarded = new WeakMap<Connection, GuardedConnection>();
+  // A request that passed the ACL proves its connection's peer: its frames no longer count as unauthenticated.
+  const dispatcher = options.acl === undefined ? processors : options.acl.wrap((request, connection) => {
+    guarded.get(connection)?.trust();
+    return processors(request, connection);
+  });
 
   const connections = new Set<Connection>();
-  const onClose = (connection: Connection) => {
-    connections.delete(connection);
-    for (const addr of routeTable.dropSession(connection)) {
-      log?.(`Broker at ${addr} dropped: its connection from ${connection.remoteAddress} closed`);
-    }
-  };
-
   const listener = await options.listen(
     { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? DEFAULT_NAME_SERVER_PORT, ...(options.tls === undefined ? {} : { tls: options.tls }) },
     (transport) => {
-      const connection = new Connection({ onRequest: dispatcher, onClose });
+      const ip = hostOf(transport.remoteAddress);
+      const limits = guard.open(ip);
+      const connection = new Connection({
+        ...limits.options,
+        onRequest: dispatcher,
+        onClose: (c, error) => {
+          guard.closed(c.remoteAddress, ip, error);
+          connections.delete(c);
+          for (const addr of routeTable.dropSession(c)) {
+            log?.(`Broker at ${addr} dropped: its connection from ${c.remoteAddress} closed`);
+          }
+        },
+      });
+      guarded.set(connection, limits);
       connections.add(connection);
       connection.attach(transport);
       return connection.handlers;
@@ -108,6 +130,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
     port: listener.port,
     options,
     routeTable,
+    connectionGuard: guard,
     close() {
       closing ??= (async () => {
         clearInterval(scanner);

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { Connection } from "../../../core/remoting/connection.ts";
 import type { Transport, TransportHandlers } from "../../../core/remoting/transport.ts";
-import { ConnectionClosedError, ProtocolError, RequestTimeoutError } from "../../../core/errors.ts";
+import { ConnectionClosedError, LimitExceededError, ProtocolError, RequestTimeoutError } from "../../../core/errors.ts";
+import { encodeFrame } from "../../../core/codec/frame.ts";
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
 import { createDispatcher, processor } from "../../../core/remoting/dispatcher.ts";
 import * as v from "valibot";
@@ -101,6 +102,113 @@ describe("Connection", () => {
     const answer = await client.request(1, {});
     expect(answer.code).toBe(ResponseCode.SYSTEM_ERROR);
     expect(answer.remark).toContain("boom");
+  });
+});
+
+/** A server-side connection on a fake socket that records how it was closed. */
+function guarded(options: ConstructorParameters<typeof Connection>[0]) {
+  const state = { aborted: false, ended: false, error: undefined as Error | undefined };
+  let resolveClosed: (error: Error | undefined) => void;
+  const closed = new Promise<Error | undefined>((resolve) => (resolveClosed = resolve));
+  const connection = new Connection({
+    onRequest: (request, c) => c.respond(request, { code: 0 }),
+    ...options,
+    onClose: (_c, error) => {
+      state.error = error;
+      resolveClosed(error);
+    },
+  });
+  connection.attach({
+    remoteAddress: "10.0.0.9:5000",
+    bufferedAmount: 0,
+    write() {},
+    close() {
+      state.ended = true;
+    },
+    abort() {
+      state.aborted = true;
+    },
+  });
+  return { connection, state, closed };
+}
+
+const frame = encodeFrame({ code: 1, id: 1, flags: 0, header: {} }).slice();
+/** The length prefix of an 8 MiB frame and its first bytes. */
+const bigStart = new Uint8Array([0, 0x80, 0, 0, 0x85, 1, 2, 0, 0xa0]);
+
+describe("Connection limits", () => {
+  test("handshakeTimeoutMs cuts a connection that sends no whole frame in time, at once", async () => {
+    const { connection, state, closed } = guarded({ handshakeTimeoutMs: 50 });
+    const started = Date.now();
+    connection.handlers.data(frame.subarray(0, 3));
+    const error = await closed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(error).toBeInstanceOf(LimitExceededError);
+    expect((error as LimitExceededError).limit).toBe("handshakeTimeoutMs");
+    expect(error!.message).toBe("No whole frame from 10.0.0.9:5000 within 50 ms of connecting (limit handshakeTimeoutMs)");
+    expect([state.aborted, state.ended, connection.closed]).toEqual([true, false, true]);
+  });
+
+  test("a whole frame in time stops the handshake timer", async () => {
+    const { connection } = guarded({ handshakeTimeoutMs: 30 });
+    connection.handlers.data(frame);
+    await Bun.sleep(90);
+    expect(connection.closed).toBe(false);
+    connection.close();
+  });
+
+  test("frameReadTimeoutMs cuts a connection whose frame stays incomplete, though bytes keep trickling in", async () => {
+    let held = 0;
+    const { connection, state, closed } = guarded({
+      frameReadTimeoutMs: 80,
+      frameBudget: { reserve: (n) => void (held += n), release: (n) => void (held -= n) },
+    });
+    connection.handlers.data(frame);
+    const started = Date.now();
+    connection.handlers.data(bigStart);
+    const trickle = setInterval(() => connection.handlers.data(new Uint8Array(1)), 10);
+    const error = await closed;
+    clearInterval(trickle);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(75);
+    expect((error as LimitExceededError).limit).toBe("frameReadTimeoutMs");
+    expect(error!.message).toMatch(/^A frame from 10\.0\.0\.9:5000 stayed incomplete for 80 ms \(\d+ bytes of it arrived; limit frameReadTimeoutMs\)$/);
+    expect(state.aborted).toBe(true);
+    // The incomplete frame's buffer went back to the budget.
+    expect(held).toBe(0);
+  });
+
+  test("frames that each complete in time are never cut, however long the connection lives", async () => {
+    const { connection } = guarded({ frameReadTimeoutMs: 40 });
+    const until = Date.now() + 200;
+    while (Date.now() < until) {
+      connection.handlers.data(frame.subarray(0, 5));
+      await Bun.sleep(15);
+      connection.handlers.data(frame.subarray(5));
+    }
+    expect(connection.closed).toBe(false);
+    connection.close();
+  });
+
+  test("a budget's refusal cuts the connection with its error and every reserved byte comes back", () => {
+    let held = 0;
+    const refusal = new LimitExceededError("maxPendingFrameBytesPerIp", "Too much");
+    const { connection, state } = guarded({
+      frameBudget: {
+        reserve: (n) => {
+          if (held + n > 100_000) throw refusal;
+          held += n;
+        },
+        release: (n) => void (held -= n),
+      },
+    });
+    connection.handlers.data(bigStart);
+    connection.handlers.data(new Uint8Array(1000));
+    expect(held).toBe(65_536);
+    expect(connection.closed).toBe(false);
+    connection.handlers.data(new Uint8Array(70_000));
+    expect(connection.closed).toBe(true);
+    expect(state.error).toBe(refusal);
+    expect([state.aborted, held]).toEqual([true, 0]);
   });
 });
 

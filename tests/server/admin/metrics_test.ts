@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { PullSysFlag, RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
 import { until } from "../../_helpers/wait.ts";
+import { LimitExceededError } from "../../../core/errors.ts";
 import { type AdminFixture, startAdminFixture } from "./_admin_fixture.ts";
 
 let f: AdminFixture;
@@ -107,6 +108,23 @@ describe("admin /metrics", () => {
     expect((await client.request(RequestCode.SEND_MESSAGE, { topic: "polled", queueId: 0, bornTimestamp: Date.now() }, enc.encode("second"))).code).toBe(ResponseCode.SUCCESS);
     expect((await parked).code).toBe(ResponseCode.SUCCESS);
     expect((await scrape()).get(`rocketmq_pending_long_polls{${B}}`)).toBe(0);
+  });
+
+  test("incomplete frames and connections cut are exported, once for standalone's shared guard", async () => {
+    const guard = f.system.broker.context.connectionGuard;
+    expect(f.system.nameServer.connectionGuard).toBe(guard);
+    const raw = await f.net.dial(f.system.brokerAddress, { data() {}, close() {} });
+    // An 8 MiB length prefix and 100 bytes of the frame.
+    raw.write(new Uint8Array([0, 0x80, 0, 0, ...new Uint8Array(100)]));
+    await until(() => guard.pendingFrameBytes.untrusted > 0, 2000, "the broker to buffer the incomplete frame", 5);
+    guard.closed("10.0.0.1:1", "10.0.0.1", new LimitExceededError("handshakeTimeoutMs", "No whole frame"));
+    const text = await (await f.app.request("/metrics")).text();
+    expect(text.match(/^# TYPE rocketmq_pending_frame_bytes gauge$/gm)).toHaveLength(1);
+    const samples = parse(text);
+    expect(samples.get('rocketmq_pending_frame_bytes{server="broker",peer="unauthenticated"}')).toBe(64 * 1024);
+    expect(samples.get('rocketmq_pending_frame_bytes{server="broker",peer="authenticated"}')).toBe(0);
+    expect(samples.get('rocketmq_connections_cut_total{server="broker",limit="handshakeTimeoutMs"}')).toBe(1);
+    raw.close();
   });
 
   test("label values are escaped", async () => {

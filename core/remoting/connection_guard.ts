@@ -1,0 +1,188 @@
+/**
+ * What a connection may cost a server before its peer is trusted: the buffers of its incomplete
+ * frames (counted against a share per client IP and a total for the process) and the time it may
+ * take to send its first frame and each frame after. Connections past a limit are cut, with a log
+ * line (at most one per IP and limit every 10 s) and a count for metrics.
+ *
+ * A peer becomes trusted once it authenticates (a request passed the ACL's signature check); its
+ * incomplete frames then count apart, against no share, so hostile unauthenticated connections
+ * cannot starve it. Without ACL no peer is trusted.
+ *
+ * @module
+ */
+import type { FrameBudget } from "../codec/frame.ts";
+import { LimitExceededError } from "../errors.ts";
+import type { ConnectionOptions } from "./connection.ts";
+import { LogThrottle } from "./log_throttle.ts";
+
+/** Default most bytes all untrusted connections of a process may hold in incomplete frames: 256 MiB. */
+export const DEFAULT_MAX_PENDING_FRAME_BYTES = 256 * 1024 * 1024;
+/** Default most bytes the untrusted connections of one IP may hold in incomplete frames: 64 MiB. */
+export const DEFAULT_MAX_PENDING_FRAME_BYTES_PER_IP = 64 * 1024 * 1024;
+/** Default time a new connection has to deliver its first whole frame (TLS handshake included). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Default time a frame may stay incomplete. */
+export const DEFAULT_FRAME_READ_TIMEOUT_MS = 30_000;
+
+/** Options of `ConnectionGuard`. */
+export interface ConnectionGuardOptions {
+  /** Most bytes all untrusted connections together may hold in incomplete frames. @default DEFAULT_MAX_PENDING_FRAME_BYTES */
+  maxPendingFrameBytes?: number;
+  /** Most bytes the untrusted connections of one IP may hold in incomplete frames. @default DEFAULT_MAX_PENDING_FRAME_BYTES_PER_IP */
+  maxPendingFrameBytesPerIp?: number;
+  /** A connection with no whole frame this long after it opened is cut. @default DEFAULT_HANDSHAKE_TIMEOUT_MS */
+  handshakeTimeoutMs?: number;
+  /** A connection whose frame stays incomplete this long is cut. @default DEFAULT_FRAME_READ_TIMEOUT_MS */
+  frameReadTimeoutMs?: number;
+  /** Where cuts are reported. @default no log */
+  log?: (line: string) => void;
+}
+
+/** The limits of one connection. */
+export interface GuardedConnection {
+  /** Spread these into the connection's options. */
+  readonly options: Pick<ConnectionOptions, "frameBudget" | "handshakeTimeoutMs" | "frameReadTimeoutMs">;
+  /** The peer authenticated: its incomplete frames no longer count against the untrusted limits. */
+  trust(): void;
+}
+
+/** Bytes held in incomplete frames. */
+export interface PendingFrameBytes {
+  untrusted: number;
+  trusted: number;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`Invalid ${name} "${value}": expected an integer of at least 1`);
+  return value;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** The limits on a server's connections before their peers are trusted; one per process. */
+export class ConnectionGuard {
+  readonly maxPendingFrameBytes: number;
+  readonly maxPendingFrameBytesPerIp: number;
+  readonly handshakeTimeoutMs: number;
+  readonly frameReadTimeoutMs: number;
+  #untrusted = 0;
+  #trusted = 0;
+  readonly #byIp = new Map<string, number>();
+  readonly #cuts = new Map<string, number>();
+  readonly #reports: LogThrottle;
+
+  /**
+   * @param options Limits and log.
+   * @throws {RangeError} When a limit is not a positive integer.
+   */
+  constructor(options: ConnectionGuardOptions = {}) {
+    this.maxPendingFrameBytes = positiveInteger("maxPendingFrameBytes", options.maxPendingFrameBytes ?? DEFAULT_MAX_PENDING_FRAME_BYTES);
+    this.maxPendingFrameBytesPerIp = positiveInteger(
+      "maxPendingFrameBytesPerIp",
+      options.maxPendingFrameBytesPerIp ?? DEFAULT_MAX_PENDING_FRAME_BYTES_PER_IP,
+    );
+    this.handshakeTimeoutMs = positiveInteger("handshakeTimeoutMs", options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    this.frameReadTimeoutMs = positiveInteger("frameReadTimeoutMs", options.frameReadTimeoutMs ?? DEFAULT_FRAME_READ_TIMEOUT_MS);
+    this.#reports = new LogThrottle({ log: options.log ?? (() => {}) });
+  }
+
+  /** Bytes now held in incomplete frames, by untrusted and trusted connections. */
+  get pendingFrameBytes(): PendingFrameBytes {
+    return { untrusted: this.#untrusted, trusted: this.#trusted };
+  }
+
+  /** Connections cut so far, by the limit they went past. */
+  get cuts(): ReadonlyMap<string, number> {
+    return this.#cuts;
+  }
+
+  /**
+   * @param ip A client IP.
+   * @returns Bytes its untrusted connections hold in incomplete frames.
+   */
+  pendingFrameBytesOf(ip: string): number {
+    return this.#byIp.get(ip) ?? 0;
+  }
+
+  /**
+   * The limits of a new connection.
+   *
+   * @param ip The client's IP (its share of the budget).
+   * @returns Options for its `Connection`, and how to trust it.
+   */
+  open(ip: string): GuardedConnection {
+    let reserved = 0;
+    let trusted = false;
+    const frameBudget: FrameBudget = {
+      reserve: (bytes) => {
+        if (trusted) {
+          this.#trusted += bytes;
+          reserved += bytes;
+          return;
+        }
+        const ipBytes = (this.#byIp.get(ip) ?? 0) + bytes;
+        if (ipBytes > this.maxPendingFrameBytesPerIp) {
+          throw new LimitExceededError(
+            "maxPendingFrameBytesPerIp",
+            `Incomplete frames from ${ip} would hold ${mib(ipBytes)}, past the ${mib(this.maxPendingFrameBytesPerIp)} ` +
+              "allowed per IP (limit maxPendingFrameBytesPerIp)",
+          );
+        }
+        if (this.#untrusted + bytes > this.maxPendingFrameBytes) {
+          throw new LimitExceededError(
+            "maxPendingFrameBytes",
+            `Incomplete frames of unauthenticated connections would hold ${mib(this.#untrusted + bytes)}, past the ` +
+              `${mib(this.maxPendingFrameBytes)} allowed in all (limit maxPendingFrameBytes)`,
+          );
+        }
+        this.#byIp.set(ip, ipBytes);
+        this.#untrusted += bytes;
+        reserved += bytes;
+      },
+      release: (bytes) => {
+        if (bytes === 0) return;
+        reserved -= bytes;
+        if (trusted) this.#trusted -= bytes;
+        else this.#releaseUntrusted(ip, bytes);
+      },
+    };
+    return {
+      options: { frameBudget, handshakeTimeoutMs: this.handshakeTimeoutMs, frameReadTimeoutMs: this.frameReadTimeoutMs },
+      trust: () => {
+        if (trusted) return;
+        trusted = true;
+        this.#releaseUntrusted(ip, reserved);
+        this.#trusted += reserved;
+      },
+    };
+  }
+
+  /**
+   * Counts and reports a connection that closed because it went past a limit (other closes are
+   * ignored). Call it from the connection's `onClose`.
+   *
+   * @param remoteAddress The peer as `host:port`.
+   * @param ip The client's IP, as given to `open`.
+   * @param error Why the connection closed.
+   * @returns Whether a limit closed it.
+   */
+  closed(remoteAddress: string, ip: string, error: Error | undefined): boolean {
+    if (!(error instanceof LimitExceededError)) return false;
+    this.#cuts.set(error.limit, (this.#cuts.get(error.limit) ?? 0) + 1);
+    this.#reports.report(`${ip} ${error.limit}`, (unlogged) => {
+      const more = unlogged > 0 ? ` (${unlogged} more from ${ip} cut by this limit since the last report)` : "";
+      return `Connection ${remoteAddress} cut: ${error.message}${more}`;
+    });
+    return true;
+  }
+
+  #releaseUntrusted(ip: string, bytes: number): void {
+    if (bytes === 0) return;
+    this.#untrusted -= bytes;
+    const left = (this.#byIp.get(ip) ?? 0) - bytes;
+    if (left <= 0) this.#byIp.delete(ip);
+    else this.#byIp.set(ip, left);
+  }
+}
