@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { CorruptMessageError, ProtocolError } from "../core/errors.ts";
+import { BrokerError, CorruptMessageError, ProtocolError } from "../core/errors.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
 import { type CorruptRecord, decodeRecords } from "../core/model/record.ts";
@@ -24,6 +24,18 @@ const PULL_STATUS: Readonly<Record<number, PullStatus>> = {
 
 /** Response codes of a pull that are statuses, not errors. */
 export const PULL_CODES: readonly number[] = Object.keys(PULL_STATUS).map(Number);
+
+/**
+ * Whether a pull failed only because the broker is busy: its long-polling slots are taken (in all
+ * or for this connection), or it is shutting down. Nothing is wrong with the queue; pull loops back
+ * off (with jitter) and try again, and say so once rather than at every attempt.
+ *
+ * @param error What the pull threw.
+ * @returns True for a SYSTEM_BUSY answer.
+ */
+export function isBrokerBusy(error: unknown): boolean {
+  return error instanceof BrokerError && error.code === ResponseCode.SYSTEM_BUSY;
+}
 
 /** What one pull asks for. */
 export interface PullSpec {

@@ -9,6 +9,7 @@ import type { MessageExt } from "../core/model/message.ts";
 import { type MessageQueue, messageQueueKey } from "../core/model/message_queue.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import { ConsumerClient, newClientId, restoreRetryTopic } from "./_consumer_client.ts";
+import { isBrokerBusy } from "./_pull.ts";
 import {
   backoffMs,
   checkConsumeFromWhere,
@@ -421,7 +422,10 @@ export class LitePullConsumer {
       } catch (error) {
         if (!this.#live(pq)) break;
         failures++;
-        this.#log(`Pulling queue ${queue.queueId} of "${queue.topic}" failed (attempt ${failures}): ${(error as Error).message}`);
+        // A busy broker is reported once per spell; every failure backs off, with jitter.
+        if (failures === 1 || !isBrokerBusy(error)) {
+          this.#log(`Pulling queue ${queue.queueId} of "${queue.topic}" failed (attempt ${failures}): ${(error as Error).message}`);
+        }
         await sleep(backoffMs(failures));
       }
     }

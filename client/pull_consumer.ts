@@ -189,7 +189,8 @@ export class PullConsumer {
    * @param options Batch size, tag expression, long-poll time and timeout.
    * @returns The status, messages and the offset to continue from.
    * @throws {ClientError} When an argument is invalid or the consumer is not running.
-   * @throws {BrokerError} When the broker refuses the pull (unknown topic, no permission…).
+   * @throws {BrokerError} When the broker refuses the pull (unknown topic, no permission…); code
+   *   `SYSTEM_BUSY` when it has no long-polling slot for a pull with `suspendMs`: pull again after a pause.
    * @throws {ConnectionClosedError} When the broker cannot be reached.
    * @throws {RequestTimeoutError} When no answer comes within `suspendMs + timeoutMs`.
    */

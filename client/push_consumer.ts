@@ -11,6 +11,7 @@ import { RETRY_GROUP_TOPIC_PREFIX, retryTopic } from "../core/model/system_topic
 import type { ConsumerData } from "../core/protocol/headers.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import { ConsumerClient, newClientId, restoreRetryTopic } from "./_consumer_client.ts";
+import { isBrokerBusy } from "./_pull.ts";
 import {
   backoffMs,
   checkConsumeFromWhere,
@@ -501,7 +502,10 @@ export class PushConsumer {
       } catch (error) {
         if (!this.#live(pq)) break;
         failures++;
-        this.#log(`Pulling queue ${queue.queueId} of "${queue.topic}" failed (attempt ${failures}): ${(error as Error).message}`);
+        // A busy broker is reported once per spell; every failure backs off, with jitter.
+        if (failures === 1 || !isBrokerBusy(error)) {
+          this.#log(`Pulling queue ${queue.queueId} of "${queue.topic}" failed (attempt ${failures}): ${(error as Error).message}`);
+        }
         await sleep(backoffMs(failures));
       }
     }

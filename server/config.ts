@@ -336,7 +336,13 @@ export const SETTINGS = {
     }),
     maxHeldPulls: setting({
       ...int(0, 10_000_000), default: 10_000, example: 0,
-      doc: "Long-polling pulls parked at once; past it an empty pull is answered at once (0: no long polling)", to: broker("maxHeldPulls"),
+      doc: "Long-polling pulls parked at once; past it an empty pull is answered SYSTEM_BUSY and consumers back off (0: no long polling)",
+      to: broker("maxHeldPulls"),
+    }),
+    maxHeldPullsPerConnection: setting({
+      ...int(1, 10_000_000), default: 1000, example: 16,
+      doc: "Long-polling pulls one connection may park at once, so one client cannot take every slot; past it: SYSTEM_BUSY",
+      to: broker("maxHeldPullsPerConnection"),
     }),
     messageDelayLevel: setting({
       ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",

@@ -111,6 +111,12 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   const free = dataDir === undefined ? undefined : (state.options.freeDisk ?? freeDiskOf)(dataDir);
   if (free !== undefined) out.family("rocketmq_disk_free_bytes", "gauge", "Free bytes on the file system of the data directory", [[b, free]]);
   out.family("rocketmq_pending_long_polls", "gauge", "Pull requests parked waiting for messages", [[b, ctx.holds.size]]);
+  out.family(
+    "rocketmq_long_poll_busy_total",
+    "counter",
+    "Pulls answered SYSTEM_BUSY because every long-polling slot, or every slot their connection may take, was in use",
+    [[b, ctx.holds.refused]],
+  );
   out.family("rocketmq_connections", "gauge", "Open client connections", [[b, connections]]);
   const replication = ctx.replication.status();
   if (replication.role === "SLAVE") {

@@ -134,8 +134,10 @@ export interface BrokerOptions {
   connectionGuard?: ConnectionGuard;
   /** Most messages one pull returns (a larger `maxMsgNums` is cut to it), 1 to 1024. @default 1024 */
   maxPullBatchSize?: number;
-  /** Pulls parked by long polling at once; past it a pull that found nothing is answered at once. @default 10000 */
+  /** Pulls parked by long polling at once; past it a pull that found nothing is answered SYSTEM_BUSY (consumers back off). @default 10000 */
   maxHeldPulls?: number;
+  /** Pulls one connection may park at once, so one client cannot take every slot; past it: SYSTEM_BUSY. @default 1000 */
+  maxHeldPullsPerConnection?: number;
   /** NameServer re-registration period. @default 30000 */
   registerIntervalMs?: number;
   /** Consumer offsets are saved this often. @default 5000 */
@@ -246,6 +248,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   if (!Number.isSafeInteger(maxPullBatchSize) || maxPullBatchSize < 1 || maxPullBatchSize > 1024) {
     throw new RangeError(`Invalid maxPullBatchSize "${maxPullBatchSize}": expected an integer from 1 to 1024`);
   }
+  const holds = new PullHoldService({ maxHeld: options.maxHeldPulls, maxHeldPerConnection: options.maxHeldPullsPerConnection });
   const inFlight = new InFlightLimit(options.maxInFlightPerConnection ?? DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION);
   const perIp = new ConnectionsPerIp({ max: options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP, log });
   const guard = options.connectionGuard ?? new ConnectionGuard({ log: (line) => log(line, "warn") });
@@ -388,7 +391,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     await store.close();
     throw error;
   }
-  const holds = new PullHoldService({ maxHeld: options.maxHeldPulls });
   store.onArrive = (topic, queueId, _offset, tagHash) => {
     holds.notify(topic, queueId, tagHash);
     // A slave never delivers delayed messages itself: its master does, and the result is replicated.

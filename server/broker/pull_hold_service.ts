@@ -23,27 +23,50 @@ export interface HeldPull {
 export interface PullHoldServiceOptions {
   /** How often expired holds are answered. @default 100 */
   checkIntervalMs?: number;
-  /** Most held pulls at once; past it pulls are answered at once (0 disables long polling). @default 10000 */
+  /** Most held pulls at once; past it pulls are refused (0 disables long polling). @default 10000 */
   maxHeld?: number;
+  /** Most held pulls of one connection, so one client cannot take every slot. @default 1000 */
+  maxHeldPerConnection?: number;
   now?: () => number;
 }
 
-/** Parks pull requests by `topic@queueId`. */
-export class PullHoldService {
-  readonly #held = new Map<string, HeldPull[]>();
-  readonly #timer: ReturnType<typeof setInterval>;
-  readonly #now: () => number;
-  readonly #maxHeld: number;
-  #count = 0;
+/**
+ * What `hold` did: parked the pull, or refused it because every slot, or every slot its connection
+ * may have, is taken, or because the service shut down.
+ */
+export type HoldResult = "HELD" | "FULL" | "CONNECTION_FULL" | "STOPPED";
 
-  /** @param options Intervals and limits. */
+/** Parks pull requests by `topic@queueId`, within a total and a per-connection number of slots. */
+export class PullHoldService {
+  /** Most held pulls at once. */
+  readonly maxHeld: number;
+  /** Most held pulls of one connection. */
+  readonly maxHeldPerConnection: number;
+  readonly #held = new Map<string, HeldPull[]>();
+  readonly #byConnection = new Map<Connection, number>();
+  /** Answers expired holds; runs from the first hold until `shutdown`. */
+  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #checkIntervalMs: number;
+  readonly #now: () => number;
+  #count = 0;
+  #refused = 0;
+  #stopped = false;
+
+  /**
+   * @param options Intervals and limits.
+   * @throws {RangeError} When a limit is not a whole number in range.
+   */
   constructor(options: PullHoldServiceOptions = {}) {
     this.#now = options.now ?? Date.now;
-    this.#maxHeld = options.maxHeld ?? 10_000;
-    if (!Number.isSafeInteger(this.#maxHeld) || this.#maxHeld < 0) {
-      throw new RangeError(`Invalid maxHeldPulls "${this.#maxHeld}": expected an integer of at least 0`);
+    this.maxHeld = options.maxHeld ?? 10_000;
+    if (!Number.isSafeInteger(this.maxHeld) || this.maxHeld < 0) {
+      throw new RangeError(`Invalid maxHeldPulls "${this.maxHeld}": expected an integer of at least 0`);
     }
-    this.#timer = setInterval(() => this.#expire(), options.checkIntervalMs ?? 100);
+    this.maxHeldPerConnection = options.maxHeldPerConnection ?? 1000;
+    if (!Number.isSafeInteger(this.maxHeldPerConnection) || this.maxHeldPerConnection < 1) {
+      throw new RangeError(`Invalid maxHeldPullsPerConnection "${this.maxHeldPerConnection}": expected an integer of at least 1`);
+    }
+    this.#checkIntervalMs = options.checkIntervalMs ?? 100;
   }
 
   /** Pulls parked now. */
@@ -51,22 +74,42 @@ export class PullHoldService {
     return this.#count;
   }
 
+  /** Pulls refused so far because the slots (in all or of their connection) were taken. */
+  get refused(): number {
+    return this.#refused;
+  }
+
   /**
-   * Parks a pull.
+   * @param connection A client connection.
+   * @returns Its pulls parked now.
+   */
+  heldBy(connection: Connection): number {
+    return this.#byConnection.get(connection) ?? 0;
+  }
+
+  /**
+   * Parks a pull, unless every slot or every slot of its connection is taken.
    *
    * @param topic The topic.
    * @param queueId The queue.
    * @param pull The request and how to answer it.
-   * @returns False when the service is full (answer the pull now instead).
+   * @returns "HELD", or why not (then answer the pull now, as busy).
    */
-  hold(topic: string, queueId: number, pull: HeldPull): boolean {
-    if (this.#count >= this.#maxHeld) return false;
+  hold(topic: string, queueId: number, pull: HeldPull): HoldResult {
+    const mine = this.#byConnection.get(pull.connection) ?? 0;
+    if (this.#stopped) return "STOPPED";
+    if (this.#count >= this.maxHeld || mine >= this.maxHeldPerConnection) {
+      this.#refused++;
+      return this.#count >= this.maxHeld ? "FULL" : "CONNECTION_FULL";
+    }
     const key = `${topic}@${queueId}`;
     const list = this.#held.get(key);
     if (list === undefined) this.#held.set(key, [pull]);
     else list.push(pull);
+    this.#byConnection.set(pull.connection, mine + 1);
     this.#count++;
-    return true;
+    this.#timer ??= setInterval(() => this.#expire(), this.#checkIntervalMs);
+    return "HELD";
   }
 
   /**
@@ -84,23 +127,35 @@ export class PullHoldService {
     const stay: HeldPull[] = [];
     const wake: HeldPull[] = [];
     for (const pull of list) {
-      if (pull.connection.closed) continue;
-      if (pull.accepts === undefined || pull.accepts(tagHash)) wake.push(pull);
-      else stay.push(pull);
+      if (pull.connection.closed) this.#release(pull);
+      else if (pull.accepts === undefined || pull.accepts(tagHash)) {
+        this.#release(pull);
+        wake.push(pull);
+      } else stay.push(pull);
     }
-    this.#count -= list.length - stay.length;
     if (stay.length === 0) this.#held.delete(key);
     else this.#held.set(key, stay);
     for (const pull of wake) pull.wake();
   }
 
-  /** Answers every parked pull now and stops the timer. */
+  /** Answers every parked pull now and parks no more. */
   shutdown(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
+    this.#timer = undefined;
     const all = [...this.#held.values()].flat();
     this.#held.clear();
+    this.#byConnection.clear();
     this.#count = 0;
     for (const pull of all) if (!pull.connection.closed) pull.wake();
+  }
+
+  /** Frees a pull's slot (the pull has left its list or is about to). */
+  #release(pull: HeldPull): void {
+    this.#count--;
+    const mine = (this.#byConnection.get(pull.connection) ?? 1) - 1;
+    if (mine <= 0) this.#byConnection.delete(pull.connection);
+    else this.#byConnection.set(pull.connection, mine);
   }
 
   #expire(): void {
@@ -109,14 +164,17 @@ export class PullHoldService {
     const due: HeldPull[] = [];
     for (const [key, list] of this.#held) {
       const stay = list.filter((pull) => {
-        if (pull.connection.closed) return false;
+        if (pull.connection.closed) {
+          this.#release(pull);
+          return false;
+        }
         if (pull.deadline <= now) {
+          this.#release(pull);
           due.push(pull);
           return false;
         }
         return true;
       });
-      this.#count -= list.length - stay.length;
       if (stay.length === 0) this.#held.delete(key);
       else if (stay.length !== list.length) this.#held.set(key, stay);
     }

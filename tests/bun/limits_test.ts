@@ -109,7 +109,7 @@ describe("broker limits", () => {
     c.close();
   });
 
-  test("past maxHeldPulls a pull that finds nothing is answered at once instead of parked", async () => {
+  test("past maxHeldPulls a pull that finds nothing is answered SYSTEM_BUSY at once instead of parked", async () => {
     const b = await broker({ maxHeldPulls: 1 });
     const c = await connect(dial, b.address);
     expect((await send(c, "held")).code).toBe(ResponseCode.SUCCESS);
@@ -133,12 +133,50 @@ describe("broker limits", () => {
     const second = pull().finally(() => (secondDone = true));
     await until(() => secondDone || b.context.holds.size > 1, 5000, "the second pull to be answered or parked");
     expect(b.context.holds.size).toBe(1);
-    expect((await second).code).toBe(ResponseCode.PULL_NOT_FOUND);
+    const answer = await second;
+    expect(answer.code).toBe(ResponseCode.SYSTEM_BUSY);
+    expect(answer.remark).toBe('Broker "broker-a" already holds 1 pulls waiting for messages (limit maxHeldPulls): pull again later');
+    expect(b.context.holds.refused).toBe(1);
     expect(firstDone).toBe(false);
     // The parked pull is woken by the next message.
     expect((await send(c, "held")).code).toBe(ResponseCode.SUCCESS);
     expect((await first).code).toBe(ResponseCode.SUCCESS);
     c.close();
+  });
+
+  test("past maxHeldPullsPerConnection a connection's pulls are answered SYSTEM_BUSY; another connection still gets a slot", async () => {
+    const b = await broker({ maxHeldPulls: 10, maxHeldPullsPerConnection: 3 });
+    const greedy = await connect(dial, b.address);
+    expect((await send(greedy, "fair")).code).toBe(ResponseCode.SUCCESS);
+    const pull = (c: Connection, queueOffset = 1) =>
+      c.request(RequestCode.PULL_MESSAGE, {
+        consumerGroup: "g",
+        topic: "fair",
+        queueId: 0,
+        queueOffset,
+        maxMsgNums: 32,
+        sysFlag: PullSysFlag.SUSPEND,
+        suspendTimeoutMillis: 5000,
+      }, undefined, 10_000);
+    const held = Array.from({ length: 3 }, () => pull(greedy));
+    const refused = await Promise.all(Array.from({ length: 5 }, () => pull(greedy)));
+    expect(refused.map((a) => a.code)).toEqual(Array(5).fill(ResponseCode.SYSTEM_BUSY));
+    expect(refused[0]!.remark).toBe(
+      'This connection already has 3 pulls waiting for messages on broker "broker-a" (limit maxHeldPullsPerConnection): pull again later',
+    );
+    expect(b.context.holds.size).toBe(3);
+    // Another client's pull is parked, and a pull that finds messages is answered whatever the slots.
+    const other = await connect(dial, b.address);
+    const otherHeld = pull(other);
+    await until(() => b.context.holds.size === 4, 2000, "the other connection's pull to be parked");
+    expect((await pull(greedy, 0)).code).toBe(ResponseCode.SUCCESS);
+    expect((await send(other, "fair")).code).toBe(ResponseCode.SUCCESS);
+    expect((await otherHeld).code).toBe(ResponseCode.SUCCESS);
+    for (const answer of await Promise.all(held)) expect(answer.code).toBe(ResponseCode.SUCCESS);
+    // The slots came back with the answers.
+    expect([b.context.holds.size, b.context.holds.heldBy(greedy), b.context.holds.heldBy(other)]).toEqual([0, 0, 0]);
+    greedy.close();
+    other.close();
   });
 
   test("an oversized frame closes only its connection (maxFrameSize)", async () => {
@@ -161,12 +199,13 @@ describe("broker limits", () => {
     await expect(broker({ maxPullBatchSize: 2000 })).rejects.toThrow(/maxPullBatchSize "2000"/);
     await expect(broker({ maxInFlightPerConnection: 0 })).rejects.toThrow(/maxInFlightPerConnection "0"/);
     await expect(broker({ maxConnectionsPerIp: -1 })).rejects.toThrow(/maxConnectionsPerIp "-1"/);
+    await expect(broker({ maxHeldPullsPerConnection: 0 })).rejects.toThrow(/maxHeldPullsPerConnection "0"/);
   });
 
   test("limits have config keys with safe defaults", () => {
     const b = loadConfig().broker;
-    expect([b.maxFrameSize, b.maxInFlightPerConnection, b.maxConnectionsPerIp, b.maxPullBatchSize, b.maxHeldPulls])
-      .toEqual([8 * 1024 * 1024, 10_000, 1000, 1024, 10_000]);
+    expect([b.maxFrameSize, b.maxInFlightPerConnection, b.maxConnectionsPerIp, b.maxPullBatchSize, b.maxHeldPulls, b.maxHeldPullsPerConnection])
+      .toEqual([8 * 1024 * 1024, 10_000, 1000, 1024, 10_000, 1000]);
     const env = loadConfig({ env: { RMQ_BROKER_MAX_IN_FLIGHT_PER_CONNECTION: "64", RMQ_BROKER_MAX_HELD_PULLS: "0" } }).broker;
     expect([env.maxInFlightPerConnection, env.maxHeldPulls]).toEqual([64, 0]);
     expect(() => loadConfig({ overrides: { broker: { maxPullBatchSize: 5000 } } })).toThrow(/maxPullBatchSize/);

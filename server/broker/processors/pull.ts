@@ -10,6 +10,7 @@ import { Perm, PullSysFlag, ResponseCode } from "../../../core/protocol/request_
 import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
 import { countOut } from "../broker_stats.ts";
+import type { HoldResult } from "../pull_hold_service.ts";
 import type { BrokerContext } from "../context.ts";
 import { parseTagExpression } from "../subscription.ts";
 
@@ -72,8 +73,10 @@ function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: n
 /**
  * PULL_MESSAGE: reads from the ConsumeQueue, filters by tag hash, parks the request when nothing is
  * there and the client allows suspending. A pull returns at most `ctx.maxPullBatchSize` messages
- * (RocketMQ's cap: the client simply pulls again from `nextBeginOffset`), and when the hold service
- * is full a pull that found nothing is answered PULL_NOT_FOUND at once instead of parked.
+ * (RocketMQ's cap: the client simply pulls again from `nextBeginOffset`). When the hold service
+ * has no slot for it (all taken, or all its connection may take), a pull that found nothing and asked
+ * to wait is answered SYSTEM_BUSY at once, a retryable answer on which consumers back off; answering
+ * "nothing yet" instead would have them pull again at once, in a loop.
  *
  * @param ctx The broker.
  * @returns The processor.
@@ -95,6 +98,19 @@ export function pullMessageProcessor(ctx: BrokerContext): Processor<PullMessageH
       accepts,
       wake: () => connection.respond(request, evaluate(ctx, header, accepts)),
     });
-    return held ? undefined : reply;
+    return held === "HELD" ? undefined : busy(ctx, held);
   }, fastPullHeader);
+}
+
+function busy(ctx: BrokerContext, why: Exclude<HoldResult, "HELD">): Reply {
+  const holds = ctx.holds;
+  const remark = why === "STOPPED"
+    ? `Broker "${ctx.brokerName}" is shutting down: pull again later`
+    : why === "CONNECTION_FULL"
+    ? `This connection already has ${holds.maxHeldPerConnection} pulls waiting for messages on broker "${ctx.brokerName}" ` +
+      "(limit maxHeldPullsPerConnection): pull again later"
+    : holds.maxHeld === 0
+    ? `Long polling is off on broker "${ctx.brokerName}" (maxHeldPulls 0): pull again later`
+    : `Broker "${ctx.brokerName}" already holds ${holds.maxHeld} pulls waiting for messages (limit maxHeldPulls): pull again later`;
+  return { code: ResponseCode.SYSTEM_BUSY, remark };
 }

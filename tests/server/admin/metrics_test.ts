@@ -110,7 +110,7 @@ describe("admin /metrics", () => {
     expect((await scrape()).get(`rocketmq_pending_long_polls{${B}}`)).toBe(0);
   });
 
-  test("incomplete frames and connections cut are exported, once for standalone's shared guard", async () => {
+  test("incomplete frames, connections cut and busy long polls are exported, once for standalone's shared guard", async () => {
     const guard = f.system.broker.context.connectionGuard;
     expect(f.system.nameServer.connectionGuard).toBe(guard);
     const raw = await f.net.dial(f.system.brokerAddress, { data() {}, close() {} });
@@ -124,6 +124,7 @@ describe("admin /metrics", () => {
     expect(samples.get('rocketmq_pending_frame_bytes{server="broker",peer="unauthenticated"}')).toBe(64 * 1024);
     expect(samples.get('rocketmq_pending_frame_bytes{server="broker",peer="authenticated"}')).toBe(0);
     expect(samples.get('rocketmq_connections_cut_total{server="broker",limit="handshakeTimeoutMs"}')).toBe(1);
+    expect(samples.get(`rocketmq_long_poll_busy_total{${B}}`)).toBe(0);
     raw.close();
   });
 
