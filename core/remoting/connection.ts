@@ -254,19 +254,20 @@ export class Connection {
     else transport?.close();
   }
 
-  #receive(chunk: Uint8Array): void {
-    if (this.#closed) return;
+  /** @returns Whether nothing of `chunk` was kept (no command came of it: its bytes were copied), so it may be reused. */
+  #receive(chunk: Uint8Array): boolean {
+    if (this.#closed) return true;
     let commands: Command[];
     try {
       commands = this.#decoder.push(chunk);
     } catch (cause) {
       if (cause instanceof LimitExceededError) {
         this.#cut(cause);
-        return;
+        return true;
       }
       const message = cause instanceof Error ? cause.message : String(cause);
       this.close(new ProtocolError(`Bad frame from ${this.remoteAddress || "peer"}: ${message}`, { cause }));
-      return;
+      return true;
     }
     if (this.#handshakeTimer !== undefined && commands.length > 0) {
       clearTimeout(this.#handshakeTimer);
@@ -277,6 +278,7 @@ export class Connection {
       if ((command.flags & CommandFlag.RESPONSE) !== 0) this.#settle(command);
       else this.#dispatch(command);
     }
+    return commands.length === 0;
   }
 
   #settle(response: Command): void {

@@ -111,7 +111,9 @@ export function readWriteTransport(
   (async () => {
     try {
       // Reads fill one buffer front to back: a small read does not cost a fresh 64 KiB. What was
-      // handed out is never written again (bodies may be views of it); a full buffer is replaced.
+      // handed out and kept is never written again (bodies may be views of it); a full buffer is
+      // replaced. What the handler copied and let go (parts of a large frame) is read over, so a
+      // large or slow frame costs no garbage here.
       let buf = new Uint8Array(READ_SIZE);
       let used = 0;
       for (;;) {
@@ -121,8 +123,7 @@ export function readWriteTransport(
         }
         const n = await conn.read(used === 0 ? buf : buf.subarray(used));
         if (n === null) break;
-        handlers.data(buf.subarray(used, used + n));
-        used += n;
+        if (handlers.data(buf.subarray(used, used + n)) !== true) used += n;
       }
       finish();
     } catch (error) {

@@ -38,8 +38,12 @@ export interface Transport {
 
 /** What an adapter calls as bytes arrive and when the socket ends. */
 export interface TransportHandlers {
-  /** Bytes from the peer; the adapter must not reuse `chunk` afterwards. */
-  data(chunk: Uint8Array): void;
+  /**
+   * Bytes from the peer. Returns true when it kept no reference to `chunk` (it copied what it
+   * needed), so the adapter may read into that memory again; otherwise the adapter must not reuse
+   * `chunk`.
+   */
+  data(chunk: Uint8Array): boolean | void;
   /** The socket closed (with the error that closed it, if any). Called once. */
   close(error?: Error): void;
   /** The socket took all buffered bytes (optional). */

@@ -42,6 +42,11 @@ export const listen: Listen = (options, accept) => {
         };
         state.handlers = accept(transport);
       },
+      // Having this callback makes Bun call `open` as the TCP connection arrives rather than after
+      // the TLS handshake, so the connection's handshake timeout also covers a stalled TLS handshake.
+      handshake(socket, success) {
+        if (!success) socket.terminate();
+      },
       data(socket, data) {
         socket.data.handlers.data(data);
       },

@@ -189,6 +189,14 @@ describe("Connection limits", () => {
     connection.close();
   });
 
+  test("handlers.data() lets the transport reuse a chunk only when no command came of it", () => {
+    const { connection } = guarded({});
+    expect(connection.handlers.data(frame.subarray(0, 5))).toBe(true);
+    expect(connection.handlers.data(frame.subarray(5))).toBe(false);
+    expect(connection.handlers.data(frame)).toBe(false);
+    connection.close();
+  });
+
   test("a budget's refusal cuts the connection with its error and every reserved byte comes back", () => {
     let held = 0;
     const refusal = new LimitExceededError("maxPendingFrameBytesPerIp", "Too much");

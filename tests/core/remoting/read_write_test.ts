@@ -56,7 +56,7 @@ describe("readWriteTransport", () => {
       close() {},
     };
     const chunks: Uint8Array[] = [];
-    readWriteTransport(conn, "peer:1", () => ({ data: (chunk) => chunks.push(chunk), close: () => {} }));
+    readWriteTransport(conn, "peer:1", () => ({ data: (chunk) => void chunks.push(chunk), close: () => {} }));
     const deadline = Date.now() + 5000;
     while (chunks.length < sizes.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
     expect(chunks.length).toBe(sizes.length);
@@ -65,6 +65,43 @@ describe("readWriteTransport", () => {
       expect(chunk.every((b) => b === i % 251)).toBe(true);
     });
     expect(new Set(chunks.map((c) => c.buffer)).size).toBeLessThan(sizes.length / 2);
+  });
+
+  test("reads land again where a chunk the handler let go was (it copied what it needed); kept chunks are never written over", async () => {
+    const sizes = Array.from({ length: 300 }, (_, i) => 100 + ((i * 7919) % 5000));
+    let next = 0;
+    const conn: ReadWriteConn = {
+      read(buffer) {
+        if (next === sizes.length) return new Promise(() => {});
+        const n = Math.min(sizes[next]!, buffer.length);
+        buffer.fill(next % 251, 0, n);
+        next++;
+        return Promise.resolve(n);
+      },
+      write: (data) => Promise.resolve(data.length),
+      close() {},
+    };
+    // Every third chunk is kept (as a command's body would be); the others are copied and let go.
+    const kept: { chunk: Uint8Array; fill: number }[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    let seen = 0;
+    readWriteTransport(conn, "peer:1", () => ({
+      data: (chunk) => {
+        const i = seen++;
+        expect(chunk.every((b) => b === i % 251)).toBe(true);
+        buffers.add(chunk.buffer);
+        if (i % 3 !== 0) return true;
+        kept.push({ chunk, fill: i % 251 });
+      },
+      close: () => {},
+    }));
+    const deadline = Date.now() + 5000;
+    while (seen < sizes.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    expect(seen).toBe(sizes.length);
+    for (const { chunk, fill } of kept) expect(chunk.every((b) => b === fill)).toBe(true);
+    // About a third of the bytes were kept, so about a third of the buffers were needed.
+    const total = sizes.reduce((a, b) => a + b, 0);
+    expect(buffers.size).toBeLessThan(total / (3 * 48 * 1024) + 3);
   });
 
   test("write() copies: the caller reuses its array at once, and every byte leaves in order", async () => {
