@@ -138,3 +138,36 @@ describe("LitePullConsumer", () => {
     expect(got.every((m) => m.tags === "even")).toBe(true);
   }, 20_000);
 });
+
+describe("LitePullConsumer against a broker with no long-polling slot", () => {
+  test("backs off while the broker answers its pulls busy, and still gets new messages", async () => {
+    const busyCluster = await startCluster({ maxHeldPulls: 0 });
+    const lines: string[] = [];
+    const c = new LitePullConsumer({ nameServer: busyCluster.nameServer, group: "lite_busy_group", dial, suspendMs: 1000, log: (line) => lines.push(line) });
+    try {
+      const topic = "lite_busy";
+      await busyCluster.createTopic(topic, 4);
+      c.assign([0, 1, 2, 3].map((queueId) => ({ topic, brokerName: "broker-a", queueId })));
+      await c.start();
+      const holds = busyCluster.standalone.broker.context.holds;
+      await waitFor(() => holds.refused >= 4, 5000, "the first busy answers");
+      const before = holds.refused;
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      // Backed off (100 ms doubling to 3 s, with jitter): a handful per queue, where pulling again at
+      // once would be thousands.
+      expect(holds.refused - before).toBeLessThan(40);
+      // Said once per queue, not at every attempt.
+      const told = lines.filter((line) => line.includes("Long polling is off on broker"));
+      expect(told.length).toBeGreaterThanOrEqual(1);
+      expect(told.length).toBeLessThanOrEqual(4);
+      const sender = new Producer({ nameServer: busyCluster.nameServer, dial, group: "lite_busy_producer" });
+      await sender.start();
+      await sender.send({ topic, body: "after busy" });
+      await sender.shutdown();
+      expect(await drain(c, 1)).toEqual(["after busy"]);
+    } finally {
+      await c.shutdown();
+      await busyCluster.close();
+    }
+  }, 20_000);
+});

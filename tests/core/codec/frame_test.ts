@@ -93,7 +93,7 @@ describe("FrameDecoder", () => {
   });
 
   test("push() decodes a large frame fed one byte at a time, buffering at most eight times what arrived", () => {
-    const big: Command = { code: 10, id: 9, flags: 0, header: { topic: "big" }, body: new Uint8Array(300_000).map((_, i) => i * 7) };
+    const big: Command = { code: 10, id: 9, flags: 0, header: { topic: "big" }, body: new Uint8Array(700_000).map((_, i) => i * 7) };
     const bytes = concat([encodeFrame(sample[1]!), encodeFrame(big), encodeFrame(sample[2]!)]);
     const decoder = new FrameDecoder();
     const out: Command[] = [];
