@@ -30,7 +30,10 @@ export interface ConnectionOptions {
    * and says nothing, or stalls a TLS handshake). @default none
    */
   handshakeTimeoutMs?: number;
-  /** Cuts the connection when a frame stays incomplete this long (a slow or stalled sender). @default none */
+  /**
+   * Cuts the connection when a frame stays incomplete this long (a slow or stalled sender); looked
+   * at every period, so a frame is cut within twice this. @default none
+   */
   frameReadTimeoutMs?: number;
 }
 
@@ -70,10 +73,13 @@ export class Connection {
   #closeError: Error | undefined;
   #drainWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #frameReadTimeoutMs: number;
-  /** When the incomplete frame now being received began (0: none is being timed). */
-  #partialSince = 0;
-  #frameTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Looks every frameReadTimeoutMs for a frame that stayed incomplete since the last look. */
+  #frameTimer: ReturnType<typeof setInterval> | undefined;
+  /** Frames received so far, and as of the frame timer's last look. */
+  #framesIn = 0;
+  #framesAtLook = 0;
+  /** Whether a frame was incomplete at the frame timer's last look. */
+  #partialAtLook = false;
   /** Free-form per-connection state for servers (client id, group, …). */
   readonly attributes: Map<string, unknown> = new Map();
 
@@ -81,7 +87,6 @@ export class Connection {
   constructor(options: ConnectionOptions = {}) {
     this.#options = options;
     this.#decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, budget: options.frameBudget });
-    this.#frameReadTimeoutMs = options.frameReadTimeoutMs ?? 0;
     this.handlers = {
       data: (chunk) => this.#receive(chunk),
       close: (error) => this.#onTransportClosed(error),
@@ -110,6 +115,8 @@ export class Connection {
         ));
       }, handshakeTimeoutMs));
     }
+    const frameReadTimeoutMs = this.#options.frameReadTimeoutMs;
+    if (frameReadTimeoutMs !== undefined) this.#frameTimer = unrefTimer(setInterval(() => this.#lookAtFrame(frameReadTimeoutMs), frameReadTimeoutMs));
   }
 
   /** The peer as `host:port` ("" before attach). */
@@ -269,11 +276,11 @@ export class Connection {
       this.close(new ProtocolError(`Bad frame from ${this.remoteAddress || "peer"}: ${message}`, { cause }));
       return true;
     }
+    this.#framesIn += commands.length;
     if (this.#handshakeTimer !== undefined && commands.length > 0) {
       clearTimeout(this.#handshakeTimer);
       this.#handshakeTimer = undefined;
     }
-    if (this.#frameReadTimeoutMs > 0) this.#timeFrame(commands.length > 0);
     for (const command of commands) {
       if ((command.flags & CommandFlag.RESPONSE) !== 0) this.#settle(command);
       else this.#dispatch(command);
@@ -306,32 +313,22 @@ export class Connection {
     }
   }
 
-  /** Notes when an incomplete frame began and makes sure a timer will look at it. */
-  #timeFrame(completedSome: boolean): void {
-    if (this.#decoder.pendingBytes === 0) {
-      this.#partialSince = 0;
-      return;
-    }
-    if (this.#partialSince !== 0 && !completedSome) return;
-    this.#partialSince = Date.now();
-    if (this.#frameTimer === undefined) this.#armFrameTimer(this.#frameReadTimeoutMs);
-  }
-
-  #armFrameTimer(ms: number): void {
-    this.#frameTimer = unrefTimer(setTimeout(() => {
-      this.#frameTimer = undefined;
-      if (this.#closed || this.#partialSince === 0) return;
-      const left = this.#partialSince + this.#frameReadTimeoutMs - Date.now();
-      if (left > 0) {
-        this.#armFrameTimer(left);
-        return;
-      }
+  /**
+   * Cuts the connection when a frame was incomplete at the last look and still is, with no frame
+   * completed in between: it has been incomplete for a whole period (at most two, when cut).
+   */
+  #lookAtFrame(frameReadTimeoutMs: number): void {
+    const partial = this.#decoder.pendingBytes > 0;
+    if (partial && this.#partialAtLook && this.#framesIn === this.#framesAtLook) {
       this.#cut(new LimitExceededError(
         "frameReadTimeoutMs",
-        `A frame from ${this.remoteAddress || "peer"} stayed incomplete for ${this.#frameReadTimeoutMs} ms ` +
+        `A frame from ${this.remoteAddress || "peer"} stayed incomplete for over ${frameReadTimeoutMs} ms ` +
           `(${this.#decoder.pendingBytes} bytes of it arrived; limit frameReadTimeoutMs)`,
       ));
-    }, ms));
+      return;
+    }
+    this.#partialAtLook = partial;
+    this.#framesAtLook = this.#framesIn;
   }
 
   #startSweeper(): void {
@@ -364,7 +361,7 @@ export class Connection {
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     clearTimeout(this.#handshakeTimer);
-    clearTimeout(this.#frameTimer);
+    clearInterval(this.#frameTimer);
     this.#handshakeTimer = this.#frameTimer = undefined;
     this.#decoder.reset();
     const closedError = this.#closedError();

@@ -44,6 +44,21 @@ export interface GuardedConnection {
   readonly options: Pick<ConnectionOptions, "frameBudget" | "handshakeTimeoutMs" | "frameReadTimeoutMs">;
   /** The peer authenticated: its incomplete frames no longer count against the untrusted limits. */
   trust(): void;
+  /**
+   * Call from the connection's `onClose`: counts and reports a cut (at most one line per IP and
+   * limit every 10 s).
+   *
+   * @param remoteAddress The peer as `host:port`.
+   * @param error Why the connection closed.
+   * @returns Whether a limit closed it.
+   */
+  closed(remoteAddress: string, error: Error | undefined): boolean;
+}
+
+/** What the untrusted connections of one IP hold, and how many connections share it. */
+interface IpShare {
+  bytes: number;
+  connections: number;
 }
 
 /** Bytes held in incomplete frames. */
@@ -69,7 +84,7 @@ export class ConnectionGuard {
   readonly frameReadTimeoutMs: number;
   #untrusted = 0;
   #trusted = 0;
-  readonly #byIp = new Map<string, number>();
+  readonly #byIp = new Map<string, IpShare>();
   readonly #cuts = new Map<string, number>();
   readonly #reports: LogThrottle;
 
@@ -103,49 +118,55 @@ export class ConnectionGuard {
    * @returns Bytes its untrusted connections hold in incomplete frames.
    */
   pendingFrameBytesOf(ip: string): number {
-    return this.#byIp.get(ip) ?? 0;
+    return this.#byIp.get(ip)?.bytes ?? 0;
   }
 
   /**
    * The limits of a new connection.
    *
    * @param ip The client's IP (its share of the budget).
-   * @returns Options for its `Connection`, and how to trust it.
+   * @returns Options for its `Connection`, how to trust it and what to call when it closes.
    */
   open(ip: string): GuardedConnection {
+    let share = this.#byIp.get(ip);
+    if (share === undefined) this.#byIp.set(ip, share = { bytes: 0, connections: 0 });
+    share.connections++;
+    const ipShare = share;
     let reserved = 0;
     let trusted = false;
+    let open = true;
     const frameBudget: FrameBudget = {
       reserve: (bytes) => {
-        if (trusted) {
+        if (!trusted) {
+          if (ipShare.bytes + bytes > this.maxPendingFrameBytesPerIp) {
+            throw new LimitExceededError(
+              "maxPendingFrameBytesPerIp",
+              `Incomplete frames from ${ip} would hold ${mib(ipShare.bytes + bytes)}, past the ${mib(this.maxPendingFrameBytesPerIp)} ` +
+                "allowed per IP (limit maxPendingFrameBytesPerIp)",
+            );
+          }
+          if (this.#untrusted + bytes > this.maxPendingFrameBytes) {
+            throw new LimitExceededError(
+              "maxPendingFrameBytes",
+              `Incomplete frames of unauthenticated connections would hold ${mib(this.#untrusted + bytes)}, past the ` +
+                `${mib(this.maxPendingFrameBytes)} allowed in all (limit maxPendingFrameBytes)`,
+            );
+          }
+          ipShare.bytes += bytes;
+          this.#untrusted += bytes;
+        } else {
           this.#trusted += bytes;
-          reserved += bytes;
-          return;
         }
-        const ipBytes = (this.#byIp.get(ip) ?? 0) + bytes;
-        if (ipBytes > this.maxPendingFrameBytesPerIp) {
-          throw new LimitExceededError(
-            "maxPendingFrameBytesPerIp",
-            `Incomplete frames from ${ip} would hold ${mib(ipBytes)}, past the ${mib(this.maxPendingFrameBytesPerIp)} ` +
-              "allowed per IP (limit maxPendingFrameBytesPerIp)",
-          );
-        }
-        if (this.#untrusted + bytes > this.maxPendingFrameBytes) {
-          throw new LimitExceededError(
-            "maxPendingFrameBytes",
-            `Incomplete frames of unauthenticated connections would hold ${mib(this.#untrusted + bytes)}, past the ` +
-              `${mib(this.maxPendingFrameBytes)} allowed in all (limit maxPendingFrameBytes)`,
-          );
-        }
-        this.#byIp.set(ip, ipBytes);
-        this.#untrusted += bytes;
         reserved += bytes;
       },
       release: (bytes) => {
-        if (bytes === 0) return;
         reserved -= bytes;
-        if (trusted) this.#trusted -= bytes;
-        else this.#releaseUntrusted(ip, bytes);
+        if (trusted) {
+          this.#trusted -= bytes;
+        } else {
+          ipShare.bytes -= bytes;
+          this.#untrusted -= bytes;
+        }
       },
     };
     return {
@@ -153,36 +174,23 @@ export class ConnectionGuard {
       trust: () => {
         if (trusted) return;
         trusted = true;
-        this.#releaseUntrusted(ip, reserved);
+        ipShare.bytes -= reserved;
+        this.#untrusted -= reserved;
         this.#trusted += reserved;
       },
+      closed: (remoteAddress, error) => {
+        if (open) {
+          open = false;
+          if (--ipShare.connections === 0 && this.#byIp.get(ip) === ipShare) this.#byIp.delete(ip);
+        }
+        if (!(error instanceof LimitExceededError)) return false;
+        this.#cuts.set(error.limit, (this.#cuts.get(error.limit) ?? 0) + 1);
+        this.#reports.report(`${ip} ${error.limit}`, (unlogged) => {
+          const more = unlogged > 0 ? ` (${unlogged} more from ${ip} cut by this limit since the last report)` : "";
+          return `Connection ${remoteAddress} cut: ${error.message}${more}`;
+        });
+        return true;
+      },
     };
-  }
-
-  /**
-   * Counts and reports a connection that closed because it went past a limit (other closes are
-   * ignored). Call it from the connection's `onClose`.
-   *
-   * @param remoteAddress The peer as `host:port`.
-   * @param ip The client's IP, as given to `open`.
-   * @param error Why the connection closed.
-   * @returns Whether a limit closed it.
-   */
-  closed(remoteAddress: string, ip: string, error: Error | undefined): boolean {
-    if (!(error instanceof LimitExceededError)) return false;
-    this.#cuts.set(error.limit, (this.#cuts.get(error.limit) ?? 0) + 1);
-    this.#reports.report(`${ip} ${error.limit}`, (unlogged) => {
-      const more = unlogged > 0 ? ` (${unlogged} more from ${ip} cut by this limit since the last report)` : "";
-      return `Connection ${remoteAddress} cut: ${error.message}${more}`;
-    });
-    return true;
-  }
-
-  #releaseUntrusted(ip: string, bytes: number): void {
-    if (bytes === 0) return;
-    this.#untrusted -= bytes;
-    const left = (this.#byIp.get(ip) ?? 0) - bytes;
-    if (left <= 0) this.#byIp.delete(ip);
-    else this.#byIp.set(ip, left);
   }
 }

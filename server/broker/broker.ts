@@ -257,8 +257,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const listenOptions = { hostname, port: options.port ?? 10911, ...(options.tls === undefined ? {} : { tls: options.tls }) };
   const listener: Listener = await options.listen(listenOptions, (transport) => {
     const ip = accepting ? perIp.admit(transport.remoteAddress) : undefined;
-    const host = ip ?? hostOf(transport.remoteAddress);
-    const limits = guard.open(host);
+    const limits = guard.open(ip ?? hostOf(transport.remoteAddress));
     const connection = new Connection({
       ...limits.options,
       maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
@@ -277,7 +276,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       },
       onClose: (c, error) => {
         if (ip !== undefined) perIp.release(ip);
-        const cut = guard.closed(c.remoteAddress, host, error);
+        const cut = limits.closed(c.remoteAddress, error);
         if (!connections.delete(c)) return;
         onConnectionClosed(c);
         if (error !== undefined && !cut) log(`Connection ${c.remoteAddress} closed: ${error.message}`, "warn");

@@ -104,7 +104,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
         ...limits.options,
         onRequest: dispatcher,
         onClose: (c, error) => {
-          guard.closed(c.remoteAddress, ip, error);
+          limits.closed(c.remoteAddress, error);
           connections.delete(c);
           for (const addr of routeTable.dropSession(c)) {
             log?.(`Broker at ${addr} dropped: its connection from ${c.remoteAddress} closed`);

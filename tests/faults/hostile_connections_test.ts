@@ -112,7 +112,7 @@ for (const runtime of ["bun", "deno"] as const) {
       }
       for (const at of slowClosed) {
         expect(at - trickleFrom).toBeGreaterThanOrEqual(1900);
-        expect(at - trickleFrom).toBeLessThan(5000);
+        expect(at - trickleFrom).toBeLessThan(6000);
       }
       const latencies = await steady.stop();
       expect(latencies.length).toBeGreaterThan(20);
@@ -120,7 +120,7 @@ for (const runtime of ["bun", "deno"] as const) {
       expect(normal.closed).toBe(false);
       const out = broker.child.output();
       expect(out).toMatch(/cut: No whole frame from 127\.0\.0\.1:\d+ within 1000 ms of connecting \(limit handshakeTimeoutMs\)/);
-      expect(out).toMatch(/cut: A frame from 127\.0\.0\.1:\d+ stayed incomplete for 2000 ms \(\d+ bytes of it arrived; limit frameReadTimeoutMs\)/);
+      expect(out).toMatch(/cut: A frame from 127\.0\.0\.1:\d+ stayed incomplete for over 2000 ms \(\d+ bytes of it arrived; limit frameReadTimeoutMs\)/);
       normal.close();
       await stop(broker.child);
     }, 60_000);
@@ -193,6 +193,8 @@ for (const runtime of ["bun", "deno"] as const) {
       await Promise.all(attackers.map((s) => s.closed));
       const closedAt = Date.now();
       await until(() => rssKiB(broker.child.pid) - baseline < 24 * 1024, 3000, "the broker's memory to come back");
+      const after = rssKiB(broker.child.pid);
+      const afterMs = Date.now() - closedAt;
       const latencies = await steady.stop();
       expect(Math.max(...latencies)).toBeLessThan(1000);
       // A normal client's big frame (a 4 MiB message) still goes through.
@@ -203,7 +205,7 @@ for (const runtime of ["bun", "deno"] as const) {
       );
       console.log(
         `${runtime} broker RSS: ${(baseline / 1024).toFixed(0)} MiB before, peak ${(peak / 1024).toFixed(0)} MiB with 50 partial 8 MiB frames ` +
-          `(${50 - open.length} cut), ${(rssKiB(broker.child.pid) / 1024).toFixed(0)} MiB ${Date.now() - closedAt} ms after they closed`,
+          `(${50 - open.length} cut), ${(after / 1024).toFixed(0)} MiB ${afterMs} ms after they closed`,
       );
       normal.close();
       await stop(broker.child);
@@ -305,12 +307,12 @@ describe("limits before authentication on a NameServer", () => {
     clearInterval(trickle);
     expect(silentAt - silent.openedAt).toBeGreaterThanOrEqual(900);
     expect(slowAt - trickleFrom).toBeGreaterThanOrEqual(1900);
-    expect(slowAt - trickleFrom).toBeLessThan(5000);
+    expect(slowAt - trickleFrom).toBeLessThan(6000);
     const latencies = await steady.stop();
     expect(Math.max(...latencies)).toBeLessThan(1000);
     const out = ns.child.output();
     expect(out).toMatch(/cut: No whole frame from 127\.0\.0\.1:\d+ within 1000 ms of connecting/);
-    expect(out).toMatch(/cut: A frame from 127\.0\.0\.1:\d+ stayed incomplete for 2000 ms/);
+    expect(out).toMatch(/cut: A frame from 127\.0\.0\.1:\d+ stayed incomplete for over 2000 ms/);
     expect(out).toMatch(/cut: Incomplete frames from 127\.0\.0\.1 would hold [\d.]+ MiB, past the 16\.0 MiB allowed per IP/);
     for (const socket of big) socket.destroy();
     normal.close();

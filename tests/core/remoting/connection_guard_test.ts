@@ -90,11 +90,12 @@ describe("ConnectionGuard", () => {
     const lines: string[] = [];
     const guard = new ConnectionGuard({ log: (line) => lines.push(line) });
     const cut = (limit: string) => new LimitExceededError(limit, `Too slow (limit ${limit})`);
-    expect(guard.closed("10.0.0.1:1", "10.0.0.1", new Error("Reset by peer"))).toBe(false);
-    expect(guard.closed("10.0.0.1:1", "10.0.0.1", undefined)).toBe(false);
-    for (let i = 0; i < 5; i++) expect(guard.closed(`10.0.0.1:${i}`, "10.0.0.1", cut("frameReadTimeoutMs"))).toBe(true);
-    guard.closed("10.0.0.1:9", "10.0.0.1", cut("handshakeTimeoutMs"));
-    guard.closed("10.0.0.2:9", "10.0.0.2", cut("handshakeTimeoutMs"));
+    const closed = (ip: string, port: number, error?: Error) => guard.open(ip).closed(`${ip}:${port}`, error);
+    expect(closed("10.0.0.1", 1, new Error("Reset by peer"))).toBe(false);
+    expect(closed("10.0.0.1", 1)).toBe(false);
+    for (let i = 0; i < 5; i++) expect(closed("10.0.0.1", i, cut("frameReadTimeoutMs"))).toBe(true);
+    closed("10.0.0.1", 9, cut("handshakeTimeoutMs"));
+    closed("10.0.0.2", 9, cut("handshakeTimeoutMs"));
     expect(lines).toEqual([
       "Connection 10.0.0.1:0 cut: Too slow (limit frameReadTimeoutMs)",
       "Connection 10.0.0.1:9 cut: Too slow (limit handshakeTimeoutMs)",

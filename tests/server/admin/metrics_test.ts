@@ -117,7 +117,7 @@ describe("admin /metrics", () => {
     // An 8 MiB length prefix and 100 bytes of the frame.
     raw.write(new Uint8Array([0, 0x80, 0, 0, ...new Uint8Array(100)]));
     await until(() => guard.pendingFrameBytes.untrusted > 0, 2000, "the broker to buffer the incomplete frame", 5);
-    guard.closed("10.0.0.1:1", "10.0.0.1", new LimitExceededError("handshakeTimeoutMs", "No whole frame"));
+    guard.open("10.0.0.1").closed("10.0.0.1:1", new LimitExceededError("handshakeTimeoutMs", "No whole frame"));
     const text = await (await f.app.request("/metrics")).text();
     expect(text.match(/^# TYPE rocketmq_pending_frame_bytes gauge$/gm)).toHaveLength(1);
     const samples = parse(text);
