@@ -37,6 +37,7 @@ import * as v from "valibot";
 import { parse as parseYaml } from "yaml";
 import type { AdminServerOptions } from "./admin/start_admin.ts";
 import type { BrokerOptions } from "./broker/broker.ts";
+import type { ConnectionLimits } from "../core/remoting/connection_guard.ts";
 import type { LoggerOptions } from "./logger.ts";
 import type { NameServerOptions } from "./namesrv/name_server.ts";
 import type { MessageStoreOptions } from "./store/store_types.ts";
@@ -218,6 +219,36 @@ function durations(): ValueSpec<string> {
 
 const SERVERS: readonly CommandName[] = COMMANDS;
 
+/**
+ * Limits on connections not (yet) authenticated (docs/SECURITY.md, "Limits before authentication"),
+ * for the NameServer's or the broker's options; standalone's two servers share the broker's.
+ */
+function connectionLimits(to: (option: keyof ConnectionLimits) => Target<number>, commands?: readonly CommandName[]) {
+  const only = commands === undefined ? {} : { commands };
+  return {
+    maxPendingFrameBytes: setting({
+      ...int(64 * 1024, 2 ** 40, "bytes"), default: 256 * 1024 * 1024, example: 32 * 1024 * 1024, ...only,
+      doc: "Bytes all unauthenticated connections may hold in incomplete frames (256 MiB); past it the connection needing more is cut",
+      to: to("maxPendingFrameBytes"),
+    }),
+    maxPendingFrameBytesPerIp: setting({
+      ...int(64 * 1024, 2 ** 40, "bytes"), default: 64 * 1024 * 1024, example: 16 * 1024 * 1024, ...only,
+      doc: "Bytes the unauthenticated connections of one IP may hold in incomplete frames (64 MiB); past it the connection needing more is cut",
+      to: to("maxPendingFrameBytesPerIp"),
+    }),
+    handshakeTimeoutMs: setting({
+      ...int(1, 3_600_000, "ms"), default: 10_000, example: 5000, ...only,
+      doc: "A connection with no whole frame this long after it opened (TLS handshake included) is cut",
+      to: to("handshakeTimeoutMs"),
+    }),
+    frameReadTimeoutMs: setting({
+      ...int(1, 3_600_000, "ms"), default: 30_000, example: 15_000, ...only,
+      doc: "A connection whose frame stays incomplete this long is cut (within twice this)",
+      to: to("frameReadTimeoutMs"),
+    }),
+  };
+}
+
 // ---- the settings ----
 
 /** Every setting, by section and key. See the module doc for how to add one. */
@@ -233,6 +264,7 @@ export const SETTINGS = {
       doc: "A broker silent this long is dropped from routes", to: nameserver("brokerExpiryMs"),
     }),
     scanIntervalMs: setting({ ...int(1, Number.MAX_SAFE_INTEGER, "ms"), default: 10_000, example: 5000, doc: "How often silent brokers are looked for", to: nameserver("scanIntervalMs") }),
+    ...connectionLimits((option) => nameserver(option), ["nameserver"]),
   },
   broker: {
     host: setting({ ...text("host"), default: "0.0.0.0", example: "127.0.0.1", doc: "Address the broker listens on (clients and replication)", to: broker("hostname") }),
@@ -344,6 +376,7 @@ export const SETTINGS = {
       doc: "Long-polling pulls one connection may park at once, so one client cannot take every slot; past it: SYSTEM_BUSY",
       to: broker("maxHeldPullsPerConnection"),
     }),
+    ...connectionLimits((option) => broker(option)),
     messageDelayLevel: setting({
       ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",
       doc: "Delay of each delay level, level 1 first", to: broker("messageDelayLevel"),

@@ -6,7 +6,7 @@
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
 import { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
 import { type NameServer, type NameServerOptions, startNameServer } from "./namesrv/name_server.ts";
-import { ConnectionGuard } from "../core/remoting/connection_guard.ts";
+import { connectionGuardOf, type ConnectionLimits } from "../core/remoting/connection_guard.ts";
 import { createLogger } from "./logger.ts";
 
 /** Options of `startStandalone`. */
@@ -16,7 +16,7 @@ export interface StandaloneOptions extends Omit<BrokerOptions, "nameServers" | "
   /** NameServer port; 0 picks a free one. @default 9876 */
   nameServerPort?: number;
   /** The rest of the NameServer's options (its address defaults to the broker's `hostname`). */
-  nameServer?: Omit<NameServerOptions, "listen" | "port" | "acl" | "tls">;
+  nameServer?: Omit<NameServerOptions, "listen" | "port" | "acl" | "tls" | "connectionGuard" | keyof ConnectionLimits>;
 }
 
 /**
@@ -47,7 +47,8 @@ export interface Standalone {
  * Starts a NameServer and a Broker registered with it. Topics are auto-created on first send
  * unless `autoCreateTopicEnable` is false. `acl` and `tls` apply to both listeners; with TLS, pass
  * a `dial` that speaks TLS, since the broker registers with the NameServer over it. Both servers
- * share one `connectionGuard`, so its limits are the process's.
+ * share one `connectionGuard` (by default one with the broker's limits), so its limits are the
+ * process's.
  *
  * @param options Ports, data directory and broker settings.
  * @returns The running pair.
@@ -55,7 +56,7 @@ export interface Standalone {
 export async function startStandalone(options: StandaloneOptions): Promise<Standalone> {
   const { nameServer: nameServerOptions, nameServerPort, ...brokerOptions } = options;
   const log = options.log ?? createLogger({ component: "standalone" });
-  const connectionGuard = options.connectionGuard ?? new ConnectionGuard({ log: (line) => log(line, "warn") });
+  const connectionGuard = options.connectionGuard ?? connectionGuardOf(brokerOptions, (line) => log(line, "warn"));
   const nameServer = await startNameServer({
     hostname: options.hostname ?? "0.0.0.0",
     log: options.log,

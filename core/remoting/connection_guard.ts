@@ -24,18 +24,39 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Default time a frame may stay incomplete. */
 export const DEFAULT_FRAME_READ_TIMEOUT_MS = 30_000;
 
-/** Options of `ConnectionGuard`. */
-export interface ConnectionGuardOptions {
+/** The limits of a `ConnectionGuard`; servers take them among their options. */
+export interface ConnectionLimits {
   /** Most bytes all untrusted connections together may hold in incomplete frames. @default DEFAULT_MAX_PENDING_FRAME_BYTES */
   maxPendingFrameBytes?: number;
   /** Most bytes the untrusted connections of one IP may hold in incomplete frames. @default DEFAULT_MAX_PENDING_FRAME_BYTES_PER_IP */
   maxPendingFrameBytesPerIp?: number;
   /** A connection with no whole frame this long after it opened is cut. @default DEFAULT_HANDSHAKE_TIMEOUT_MS */
   handshakeTimeoutMs?: number;
-  /** A connection whose frame stays incomplete this long is cut. @default DEFAULT_FRAME_READ_TIMEOUT_MS */
+  /** A connection whose frame stays incomplete this long is cut (within twice this). @default DEFAULT_FRAME_READ_TIMEOUT_MS */
   frameReadTimeoutMs?: number;
+}
+
+/** Options of `ConnectionGuard`. */
+export interface ConnectionGuardOptions extends ConnectionLimits {
   /** Where cuts are reported. @default no log */
   log?: (line: string) => void;
+}
+
+/**
+ * A guard with the limits among a server's options.
+ *
+ * @param options The server's options (other keys are ignored).
+ * @param log Where cuts are reported.
+ * @returns The guard.
+ */
+export function connectionGuardOf(options: ConnectionLimits, log: (line: string) => void): ConnectionGuard {
+  return new ConnectionGuard({
+    maxPendingFrameBytes: options.maxPendingFrameBytes,
+    maxPendingFrameBytesPerIp: options.maxPendingFrameBytesPerIp,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    frameReadTimeoutMs: options.frameReadTimeoutMs,
+    log,
+  });
 }
 
 /** The limits of one connection. */

@@ -39,7 +39,12 @@ import { sendBatchProcessor, sendMessageProcessor } from "./processors/send.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
 import { loadState, STATE_FILES } from "./state_files.ts";
 import { ConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP, hostOf } from "./connections_per_ip.ts";
-import { ConnectionGuard, type GuardedConnection } from "../../core/remoting/connection_guard.ts";
+import {
+  type ConnectionGuard,
+  connectionGuardOf,
+  type ConnectionLimits,
+  type GuardedConnection,
+} from "../../core/remoting/connection_guard.ts";
 import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight_limit.ts";
 import { QueueLockManager } from "./queue_lock_manager.ts";
 import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
@@ -60,7 +65,7 @@ import { allConsumerOffsetProcessor, allDelayOffsetProcessor } from "./processor
 import { createLogger, type Log } from "../logger.ts";
 
 /** Options of `startBroker`. */
-export interface BrokerOptions {
+export interface BrokerOptions extends ConnectionLimits {
   /** The runtime's listen adapter. */
   listen: Listen;
   /** The runtime's dialer, for NameServer links. */
@@ -128,8 +133,9 @@ export interface BrokerOptions {
   maxConnectionsPerIp?: number;
   /**
    * Bounds what unauthenticated connections may buffer in incomplete frames (per IP and in all) and
-   * how long they may take to send frames; share one between the servers of a process.
-   * @default a guard with the default limits, logging to `log`
+   * how long they may take to send frames; share one between the servers of a process (the limits
+   * among these options are then not read).
+   * @default a guard with the limits among these options, logging to `log`
    */
   connectionGuard?: ConnectionGuard;
   /** Most messages one pull returns (a larger `maxMsgNums` is cut to it), 1 to 1024. @default 1024 */
@@ -251,7 +257,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const holds = new PullHoldService({ maxHeld: options.maxHeldPulls, maxHeldPerConnection: options.maxHeldPullsPerConnection });
   const inFlight = new InFlightLimit(options.maxInFlightPerConnection ?? DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION);
   const perIp = new ConnectionsPerIp({ max: options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP, log });
-  const guard = options.connectionGuard ?? new ConnectionGuard({ log: (line) => log(line, "warn") });
+  const guard = options.connectionGuard ?? connectionGuardOf(options, (line) => log(line, "warn"));
   const guarded = new WeakMap<Connection, GuardedConnection>();
 
   const listenOptions = { hostname, port: options.port ?? 10911, ...(options.tls === undefined ? {} : { tls: options.tls }) };

@@ -12,11 +12,16 @@ import { createNameServerProcessors } from "./processors.ts";
 import { RouteTable } from "./route_table.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { Log } from "../logger.ts";
-import { ConnectionGuard, type GuardedConnection } from "../../core/remoting/connection_guard.ts";
+import {
+  type ConnectionGuard,
+  connectionGuardOf,
+  type ConnectionLimits,
+  type GuardedConnection,
+} from "../../core/remoting/connection_guard.ts";
 import { hostOf } from "../broker/connections_per_ip.ts";
 
 /** Options of `startNameServer`. */
-export interface NameServerOptions {
+export interface NameServerOptions extends ConnectionLimits {
   /** The runtime's listen adapter (`server/bun/listen.ts`, `server/deno/listen.ts`, or an in-memory one). */
   listen: Listen;
   /** Address to bind. @default "0.0.0.0" */
@@ -37,8 +42,9 @@ export interface NameServerOptions {
   tls?: TlsServerOptions;
   /**
    * Bounds what unauthenticated connections may buffer in incomplete frames (per IP and in all) and
-   * how long they may take to send frames; share one between the servers of a process.
-   * @default a guard with the default limits, logging to `log`
+   * how long they may take to send frames; share one between the servers of a process (the limits
+   * among these options are then not read).
+   * @default a guard with the limits among these options, logging to `log`
    */
   connectionGuard?: ConnectionGuard;
 }
@@ -86,7 +92,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
   const processors = createDispatcher(createNameServerProcessors(routeTable, { log }), {
     onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`, "error"),
   });
-  const guard = options.connectionGuard ?? new ConnectionGuard({ log: (line) => log?.(line, "warn") });
+  const guard = options.connectionGuard ?? connectionGuardOf(options, (line) => log?.(line, "warn"));
   const guarded = new WeakMap<Connection, GuardedConnection>();
   // A request that passed the ACL proves its connection's peer: its frames no longer count as unauthenticated.
   const dispatcher = options.acl === undefined ? processors : options.acl.wrap((request, connection) => {

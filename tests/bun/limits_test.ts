@@ -11,6 +11,8 @@ import { hostOf } from "../../server/broker/connections_per_ip.ts";
 import { listen } from "../../server/bun/listen.ts";
 import { dial as serverDial } from "../../server/bun/connect.ts";
 import { loadConfig } from "../../server/config.ts";
+import { startNameServer } from "../../server/namesrv/name_server.ts";
+import { startStandalone } from "../../server/standalone.ts";
 import { until } from "../_helpers/wait.ts";
 
 const dirs: string[] = [];
@@ -209,6 +211,33 @@ describe("broker limits", () => {
     const env = loadConfig({ env: { RMQ_BROKER_MAX_IN_FLIGHT_PER_CONNECTION: "64", RMQ_BROKER_MAX_HELD_PULLS: "0" } }).broker;
     expect([env.maxInFlightPerConnection, env.maxHeldPulls]).toEqual([64, 0]);
     expect(() => loadConfig({ overrides: { broker: { maxPullBatchSize: 5000 } } })).toThrow(/maxPullBatchSize/);
+    const auth = [b.maxPendingFrameBytes, b.maxPendingFrameBytesPerIp, b.handshakeTimeoutMs, b.frameReadTimeoutMs];
+    expect(auth).toEqual([256 * 1024 * 1024, 64 * 1024 * 1024, 10_000, 30_000]);
+    const n = loadConfig({ command: "nameserver" }).nameserver;
+    expect([n.maxPendingFrameBytes, n.maxPendingFrameBytesPerIp, n.handshakeTimeoutMs, n.frameReadTimeoutMs]).toEqual(auth);
+  });
+
+  test("limits before authentication: a server builds its guard from its options; standalone's two servers share the broker's", async () => {
+    const b = await broker({ maxPendingFrameBytesPerIp: 1024 * 1024, frameReadTimeoutMs: 4321 });
+    expect([b.context.connectionGuard.maxPendingFrameBytesPerIp, b.context.connectionGuard.frameReadTimeoutMs]).toEqual([1024 * 1024, 4321]);
+    const ns = await startNameServer({ listen, hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 1234 });
+    expect(ns.connectionGuard.handshakeTimeoutMs).toBe(1234);
+    await ns.close();
+    const dir = mkdtempSync(join(tmpdir(), "rmq-limits-"));
+    dirs.push(dir);
+    const system = await startStandalone({
+      listen,
+      dial: serverDial,
+      hostname: "127.0.0.1",
+      port: 0,
+      nameServerPort: 0,
+      dataDir: dir,
+      maxPendingFrameBytes: 32 * 1024 * 1024,
+      log: () => {},
+    });
+    expect(system.nameServer.connectionGuard).toBe(system.broker.context.connectionGuard);
+    expect(system.nameServer.connectionGuard.maxPendingFrameBytes).toBe(32 * 1024 * 1024);
+    await system.close();
   });
 
   test("GET_BROKER_RUNTIME_INFO is answered with plain data (found by the frame fuzzer)", async () => {
