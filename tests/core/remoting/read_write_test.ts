@@ -23,6 +23,22 @@ function slowConn(chunk: number) {
   return { conn, written, closedAt: () => closedWith };
 }
 
+/** A connection whose reads return `sizes` bytes in turn, the i-th read's bytes all `i % 251`. */
+function fillingConn(sizes: readonly number[]): ReadWriteConn {
+  let next = 0;
+  return {
+    read(buffer) {
+      if (next === sizes.length) return new Promise(() => {});
+      const n = Math.min(sizes[next]!, buffer.length);
+      buffer.fill(next % 251, 0, n);
+      next++;
+      return Promise.resolve(n);
+    },
+    write: (data) => Promise.resolve(data.length),
+    close() {},
+  };
+}
+
 describe("readWriteTransport", () => {
   test("close() lets bytes written before it leave first, then closes; later writes are dropped", async () => {
     const { conn, written, closedAt } = slowConn(1000);
@@ -43,18 +59,7 @@ describe("readWriteTransport", () => {
   test("reads share a buffer, but bytes handed out are never written again", async () => {
     // Reads of varying sizes, each filled with its own number, many buffers' worth.
     const sizes = Array.from({ length: 400 }, (_, i) => 1 + ((i * 7919) % 9000));
-    let next = 0;
-    const conn: ReadWriteConn = {
-      read(buffer) {
-        if (next === sizes.length) return new Promise(() => {});
-        const n = Math.min(sizes[next]!, buffer.length);
-        buffer.fill(next % 251, 0, n);
-        next++;
-        return Promise.resolve(n);
-      },
-      write: (data) => Promise.resolve(data.length),
-      close() {},
-    };
+    const conn = fillingConn(sizes);
     const chunks: Uint8Array[] = [];
     readWriteTransport(conn, "peer:1", () => ({ data: (chunk) => void chunks.push(chunk), close: () => {} }));
     const deadline = Date.now() + 5000;
@@ -69,18 +74,7 @@ describe("readWriteTransport", () => {
 
   test("reads land again where a chunk the handler let go was (it copied what it needed); kept chunks are never written over", async () => {
     const sizes = Array.from({ length: 300 }, (_, i) => 100 + ((i * 7919) % 5000));
-    let next = 0;
-    const conn: ReadWriteConn = {
-      read(buffer) {
-        if (next === sizes.length) return new Promise(() => {});
-        const n = Math.min(sizes[next]!, buffer.length);
-        buffer.fill(next % 251, 0, n);
-        next++;
-        return Promise.resolve(n);
-      },
-      write: (data) => Promise.resolve(data.length),
-      close() {},
-    };
+    const conn = fillingConn(sizes);
     // Every third chunk is kept (as a command's body would be); the others are copied and let go.
     const kept: { chunk: Uint8Array; fill: number }[] = [];
     const buffers = new Set<ArrayBufferLike>();
