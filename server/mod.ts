@@ -17,6 +17,13 @@
  */
 export { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
 export { type NameServer, type NameServerOptions, startNameServer } from "./namesrv/name_server.ts";
+export {
+  ConnectionGuard,
+  type ConnectionGuardOptions,
+  type ConnectionLimits,
+  type GuardedConnection,
+  type PendingFrameBytes,
+} from "../core/remoting/connection_guard.ts";
 export { type Standalone, type StandaloneOptions, startStandalone } from "./standalone.ts";
 export { MessageStore } from "./store/message_store.ts";
 export type { GetResult, MessageStoreOptions, PutResult, StoreInput } from "./store/store_types.ts";

@@ -84,7 +84,9 @@ interface IpShare {
 
 /** Bytes held in incomplete frames. */
 export interface PendingFrameBytes {
+  /** By connections not authenticated (what the limits bound). */
   untrusted: number;
+  /** By connections that authenticated. */
   trusted: number;
 }
 
@@ -99,9 +101,13 @@ function mib(bytes: number): string {
 
 /** The limits on a server's connections before their peers are trusted; one per process. */
 export class ConnectionGuard {
+  /** Most bytes all untrusted connections may hold in incomplete frames. */
   readonly maxPendingFrameBytes: number;
+  /** Most bytes the untrusted connections of one IP may hold in incomplete frames. */
   readonly maxPendingFrameBytesPerIp: number;
+  /** Time a new connection has for its first whole frame. */
   readonly handshakeTimeoutMs: number;
+  /** Time a frame may stay incomplete. */
   readonly frameReadTimeoutMs: number;
   #untrusted = 0;
   #trusted = 0;
@@ -110,6 +116,8 @@ export class ConnectionGuard {
   readonly #reports: LogThrottle;
 
   /**
+   * Creates a guard.
+   *
    * @param options Limits and log.
    * @throws {RangeError} When a limit is not a positive integer.
    */
@@ -135,6 +143,8 @@ export class ConnectionGuard {
   }
 
   /**
+   * What one IP's untrusted connections hold.
+   *
    * @param ip A client IP.
    * @returns Bytes its untrusted connections hold in incomplete frames.
    */
