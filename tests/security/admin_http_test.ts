@@ -204,7 +204,7 @@ describe("forged browser requests", () => {
 
 describe("request bodies", () => {
   test("a chunked body is refused with 413 as soon as it passes the limit, not after it was buffered", async () => {
-    const total = 64 * 1024 * 1024;
+    const total = 128 * 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024, 0x20);
     const socket = tcpConnect(server.adminPort, "127.0.0.1");
     await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
@@ -238,9 +238,10 @@ describe("request bodies", () => {
     await answered;
     socket.destroy();
     expect(response.split("\r\n")[0]).toBe("HTTP/1.1 413 Payload Too Large");
-    // Past the limit by little more than what sockets buffer on the way; without the running count
-    // the server would have taken all 64 MiB before answering.
-    expect(written).toBeLessThan(MAX_JSON_BODY + 16 * 1024 * 1024);
+    // Past the limit by what the sockets and the runtime's reader buffer on the way while the answer
+    // is on its way (tens of MiB on a loaded machine); without the running count the server would
+    // have taken all 128 MiB before answering.
+    expect(written).toBeLessThan(total / 2);
     expect((await call("GET", "/api/topics", { as: ADMIN })).status).toBe(200);
   }, 30_000);
 });
