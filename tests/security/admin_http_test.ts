@@ -8,7 +8,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect as tcpConnect } from "node:net";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
-import { MAX_JSON_BODY } from "../../server/admin/_http.ts";
 import { type AclStandalone, signed, startAclStandalone } from "./_acl_standalone.ts";
 
 const ADMIN = { accessKey: "admin-ak", secretKey: "admin-secret-1", admin: true };
