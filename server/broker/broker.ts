@@ -51,6 +51,7 @@ import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts"
 import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
 import { TrafficWindow } from "./traffic_window.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
+import { clusterCredentials } from "../_cluster_secret.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { TlsServerOptions } from "../../core/remoting/transport.ts";
 import {
@@ -166,6 +167,17 @@ export interface BrokerOptions extends ConnectionLimits {
   tls?: TlsServerOptions;
   /** The account NameServer registrations are signed with (when the NameServers enforce ACL). */
   nameServerCredentials?: () => Credentials | undefined;
+  /**
+   * The cluster secret: NameServer registrations are signed with it (rather than with
+   * `nameServerCredentials`), and master and slaves prove it to each other on the HA port.
+   * @default none
+   */
+  clusterSecret?: string;
+  /**
+   * With ACL: the secret key of an admin account, which a slave may authenticate as on a master's
+   * HA port (a slave without a cluster secret authenticates as `nameServerCredentials`). @default none
+   */
+  peerAccountSecret?: (accessKey: string) => string | undefined;
 }
 
 /** A running broker. */
@@ -359,6 +371,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     throw error;
   }
   const brokerName = options.brokerName ?? "broker-a";
+  const secret = options.clusterSecret;
+  const secretCredentials = secret === undefined ? undefined : clusterCredentials(secret);
   let replication: Replication;
   let slave: SlaveReplication | undefined;
   try {
@@ -373,6 +387,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         offsets,
         schedule,
         credentials: options.nameServerCredentials,
+        haCredentials: () => {
+          if (secret !== undefined) return { kind: "secret", secret };
+          const account = options.nameServerCredentials?.();
+          return account === undefined ? undefined : { kind: "account", ...account };
+        },
         reregister: () => void registrar.registerAll(),
         log,
       })
@@ -389,6 +408,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         brokerName,
         clientAddress: address,
         syncSlaveTimeoutMs: options.syncSlaveTimeoutMs ?? 3000,
+        auth: {
+          ...(secret === undefined ? {} : { clusterSecret: secret }),
+          ...(options.peerAccountSecret === undefined ? {} : { accountSecret: options.peerAccountSecret }),
+        },
         log,
       });
   } catch (error) {
@@ -495,7 +518,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     ...(slave === undefined ? {} : { onRegistered: ({ haServerAddr }: { haServerAddr: string }) => slave.learnMaster(haServerAddr) }),
     topicConfigs: () => topics.all(),
     intervalMs: options.registerIntervalMs,
-    credentials: options.nameServerCredentials,
+    credentials: secretCredentials === undefined ? options.nameServerCredentials : () => secretCredentials,
     log,
   });
   topics.onChange = () => registrar.scheduleRegister();

@@ -1,22 +1,36 @@
 import { describe, expect, test } from "bun:test";
 import {
+  encodeAuth,
+  encodeChallenge,
   encodeData,
   encodeHello,
   encodeRefuse,
   encodeReport,
   encodeWelcome,
   HA_PROTOCOL_VERSION,
+  HaAuthKind,
   HaFrameDecoder,
   HaFrameType,
   MAX_SLAVE_FRAME,
 } from "../../../server/ha/ha_protocol.ts";
 
-const hello = { version: HA_PROTOCOL_VERSION, offset: 2 ** 40 + 7, segmentSize: 1024 ** 3, brokerId: 3, brokerName: "broker-ä" };
+const hello = {
+  version: HA_PROTOCOL_VERSION,
+  offset: 2 ** 40 + 7,
+  segmentSize: 1024 ** 3,
+  brokerId: 3,
+  brokerName: "broker-ä",
+  authKind: HaAuthKind.ACCOUNT,
+  accessKey: "rocketmq-admin",
+  nonce: new Uint8Array(32).fill(9),
+};
 
 describe("replication frames", () => {
   test("every frame type round-trips, fed one byte at a time", () => {
     const bytes = [
       encodeHello(hello),
+      encodeChallenge(new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)),
+      encodeAuth(new Uint8Array(32).fill(3)),
       encodeReport(12345),
       encodeWelcome({ version: 1, startOffset: 0, masterOffset: 99, masterAddress: "10.0.0.1:10911" }),
       encodeData(4096, 8192, new Uint8Array([1, 2, 3])),
@@ -33,13 +47,15 @@ describe("replication frames", () => {
     const frames = [];
     for (let i = 0; i < all.length; i++) frames.push(...decoder.push(all.subarray(i, i + 1)));
     expect(frames.map((f) => f.type)).toEqual([
-      HaFrameType.HELLO, HaFrameType.REPORT, HaFrameType.WELCOME, HaFrameType.DATA, HaFrameType.DATA, HaFrameType.REFUSE,
+      HaFrameType.HELLO, HaFrameType.CHALLENGE, HaFrameType.AUTH, HaFrameType.REPORT, HaFrameType.WELCOME, HaFrameType.DATA, HaFrameType.DATA, HaFrameType.REFUSE,
     ]);
     expect(frames[0]).toEqual({ type: HaFrameType.HELLO, ...hello });
-    expect(frames[1]).toEqual({ type: HaFrameType.REPORT, offset: 12345 });
-    expect(frames[2]).toMatchObject({ startOffset: 0, masterOffset: 99, masterAddress: "10.0.0.1:10911" });
-    expect(frames[3]).toMatchObject({ offset: 4096, masterOffset: 8192, bytes: new Uint8Array([1, 2, 3]) });
-    expect(frames[5]).toEqual({ type: HaFrameType.REFUSE, reason: "no such thing" });
+    expect(frames[1]).toEqual({ type: HaFrameType.CHALLENGE, nonce: new Uint8Array(32).fill(1), proof: new Uint8Array(32).fill(2) });
+    expect(frames[2]).toEqual({ type: HaFrameType.AUTH, proof: new Uint8Array(32).fill(3) });
+    expect(frames[3]).toEqual({ type: HaFrameType.REPORT, offset: 12345 });
+    expect(frames[4]).toMatchObject({ startOffset: 0, masterOffset: 99, masterAddress: "10.0.0.1:10911" });
+    expect(frames[5]).toMatchObject({ offset: 4096, masterOffset: 8192, bytes: new Uint8Array([1, 2, 3]) });
+    expect(frames[7]).toEqual({ type: HaFrameType.REFUSE, reason: "no such thing" });
   });
 
   test("several frames in one chunk decode together", () => {
@@ -54,7 +70,7 @@ describe("replication frames", () => {
 
   test("garbage is refused: a length past the maximum, an unknown type, a wrong payload size", () => {
     const text = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n");
-    expect(() => new HaFrameDecoder({ maxFrameSize: MAX_SLAVE_FRAME }).push(text)).toThrow(/outside 1\.\.512/);
+    expect(() => new HaFrameDecoder({ maxFrameSize: MAX_SLAVE_FRAME }).push(text)).toThrow(/outside 1\.\.1024/);
     expect(() => new HaFrameDecoder({ maxFrameSize: 512 }).push(new Uint8Array([0, 0, 0, 1, 0x7f]))).toThrow(/Unknown replication frame type 0x7f/);
     expect(() => new HaFrameDecoder({ maxFrameSize: 512 }).push(new Uint8Array([0, 0, 0, 3, 2, 0, 0]))).toThrow(/expected 9/);
     expect(() => new HaFrameDecoder({ maxFrameSize: 512 }).push(new Uint8Array([0, 0, 0, 0]))).toThrow(RangeError);
