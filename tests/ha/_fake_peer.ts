@@ -28,6 +28,8 @@ export interface RawPeer {
   /** Waits for a frame of a type. */
   next(type: HaFrameType, timeoutMs?: number): Promise<HaFrame>;
   send(bytes: Uint8Array): void;
+  /** Called with every frame as it arrives. */
+  onFrame?: (frame: HaFrame) => void;
 }
 
 function wrap(socket: Socket, maxFrameSize: number): RawPeer {
@@ -35,8 +37,13 @@ function wrap(socket: Socket, maxFrameSize: number): RawPeer {
   const frames: HaFrame[] = [];
   const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
   socket.on("error", () => {});
-  socket.on("data", (chunk: Buffer) => frames.push(...decoder.push(new Uint8Array(chunk))));
-  return {
+  socket.on("data", (chunk: Buffer) => {
+    for (const frame of decoder.push(new Uint8Array(chunk))) {
+      frames.push(frame);
+      peer.onFrame?.(frame);
+    }
+  });
+  const peer: RawPeer = {
     socket,
     frames,
     closed,
@@ -46,6 +53,7 @@ function wrap(socket: Socket, maxFrameSize: number): RawPeer {
     },
     send: (bytes) => void socket.write(bytes),
   };
+  return peer;
 }
 
 /** What a fake slave claims and proves. */
@@ -58,6 +66,11 @@ export interface FakeSlaveOptions {
   secret?: string;
   /** Prove an ACL account instead of the cluster secret. */
   accessKey?: string;
+  /**
+   * Acknowledge every DATA frame as soon as it arrives, without storing anything: what a fake
+   * slave does to turn SYNC_MASTER's "no slave available" into SEND_OK. @default false
+   */
+  ackWhatArrives?: boolean;
 }
 
 /**
@@ -83,6 +96,11 @@ export async function fakeSlave(options: FakeSlaveOptions): Promise<RawPeer & { 
     nonce: newNonce(),
   };
   const helloBytes = encodeHello(hello);
+  if (options.ackWhatArrives === true) {
+    peer.onFrame = (frame) => {
+      if (frame.type === HaFrameType.DATA && frame.bytes.length > 0) peer.send(encodeReport(frame.offset + frame.bytes.length));
+    };
+  }
   peer.send(helloBytes);
   let authSent = Promise.resolve();
   if (options.secret !== undefined) {
@@ -92,7 +110,7 @@ export async function fakeSlave(options: FakeSlaveOptions): Promise<RawPeer & { 
       peer.send(encodeAuth(await proveKey(await importHmacKey(secret), "slave", helloBytes, frame.nonce)));
     }, () => {});
   }
-  return { ...peer, authSent };
+  return Object.assign(peer, { authSent });
 }
 
 /**
