@@ -265,6 +265,10 @@ export const SETTINGS = {
     }),
     scanIntervalMs: setting({ ...int(1, Number.MAX_SAFE_INTEGER, "ms"), default: 10_000, example: 5000, doc: "How often silent brokers are looked for", to: nameserver("scanIntervalMs") }),
     ...connectionLimits((option) => nameserver(option), ["nameserver"]),
+    maxTopicsPerBroker: setting({
+      ...int(1, 10_000_000), default: 100_000, example: 5000,
+      doc: "Most topics one broker may register; a larger registration is refused (the broker logs why)", to: nameserver("maxTopicsPerBroker"),
+    }),
     allowOpenRegistration: setting({
       ...bool(), default: false, example: true, commands: ["nameserver"],
       doc: "Beyond loopback, accept broker registrations from anyone when neither ACL nor a cluster secret is set (else: refuse to start)",
@@ -349,6 +353,14 @@ export const SETTINGS = {
     autoCreateTopicEnable: setting({
       ...bool(), default: false, defaults: { standalone: true }, example: true, flag: "auto-create-topic",
       doc: "Create unknown topics on first send", to: broker("autoCreateTopicEnable"),
+    }),
+    autoCreateTopicRate: setting({
+      ...int(1, 1_000_000), default: 100, example: 10,
+      doc: "Most topics created on first send per second (also the burst); more sends to new topics get SYSTEM_BUSY", to: broker("autoCreateTopicRate"),
+    }),
+    maxTopicCount: setting({
+      ...int(1, 10_000_000), default: 100_000, example: 5000,
+      doc: "Most topics the broker holds (retry and dead-letter ones count); creating more is refused", to: broker("maxTopicCount"),
     }),
     defaultTopicQueueNums: setting({ ...int(1, 1024), default: 8, example: 4, doc: "Queues of a topic created on first send (at most)", to: broker("defaultTopicQueueNums") }),
     maxMessageSize: setting({

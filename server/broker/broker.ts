@@ -124,6 +124,10 @@ export interface BrokerOptions extends ConnectionLimits {
   autoCreateTopicEnable?: boolean;
   /** Queues of the auto-create template topic. @default 8 */
   defaultTopicQueueNums?: number;
+  /** Most topics auto-created per second (and in one burst); more sends to new topics get SYSTEM_BUSY. @default 100 */
+  autoCreateTopicRate?: number;
+  /** Most topics the broker holds (retry and dead-letter topics count); creating more is refused. @default 100000 */
+  maxTopicCount?: number;
   /** Largest message body in bytes. @default 4 MiB */
   maxMessageSize?: number;
   /** Largest frame in bytes. @default 8 MiB */
@@ -317,6 +321,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const topics = new TopicConfigManager(jsonFile(configStorage, join(configDir, STATE_FILES.topics.file), TopicTable), {
     autoCreateTopicEnable: options.autoCreateTopicEnable ?? false,
     defaultTopicQueueNums: options.defaultTopicQueueNums,
+    ...(options.autoCreateTopicRate === undefined ? {} : { autoCreateTopicRate: options.autoCreateTopicRate }),
+    ...(options.maxTopicCount === undefined ? {} : { maxTopicCount: options.maxTopicCount }),
+    brokerName: options.brokerName ?? "broker-a",
   });
   let topicsWarning: string | undefined;
   let store: MessageStore;

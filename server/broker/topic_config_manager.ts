@@ -1,10 +1,13 @@
 /**
- * The broker's topics: their queue counts and permissions, persisted atomically.
+ * The broker's topics: their queue counts and permissions, persisted atomically. Changes that
+ * arrive while the table is being written share the next write (group commit), so a burst of
+ * auto-created topics costs two writes, not one per topic. The table holds at most
+ * `maxTopicCount` topics, and auto-creation is rate-limited.
  *
  * @module
  */
 import * as v from "valibot";
-import { AUTO_CREATE_TOPIC_KEY, Perm } from "../../core/protocol/request_code.ts";
+import { AUTO_CREATE_TOPIC_KEY, Perm, ResponseCode } from "../../core/protocol/request_code.ts";
 import { TopicConfig } from "../../core/protocol/headers.ts";
 import type { JsonFile } from "../store/json_file.ts";
 
@@ -14,12 +17,32 @@ export type TopicTable = v.InferOutput<typeof TopicTable>;
 /** Schema of the persisted topic table. */
 export const TopicTable = v.object({ version: v.number(), topics: v.record(v.string(), TopicConfig) });
 
+/** Most topics a broker holds unless configured otherwise. */
+export const DEFAULT_MAX_TOPIC_COUNT = 100_000;
+
+/** Topics auto-created per second (and in one burst) unless configured otherwise. */
+export const DEFAULT_AUTO_CREATE_TOPIC_RATE = 100;
+
 /** Options of `TopicConfigManager`. */
 export interface TopicConfigManagerOptions {
   /** Create unknown topics on first send. @default false */
   autoCreateTopicEnable?: boolean;
   /** Queues of the auto-create template topic (`TBW102`). @default 8 */
   defaultTopicQueueNums?: number;
+  /** Most topics the table holds (retry and dead-letter topics count); creating more is refused. @default DEFAULT_MAX_TOPIC_COUNT */
+  maxTopicCount?: number;
+  /** Topics auto-created per second at most (also the burst); more sends to new topics get SYSTEM_BUSY. @default DEFAULT_AUTO_CREATE_TOPIC_RATE */
+  autoCreateTopicRate?: number;
+  /** The broker's name, for refusals. @default "broker" */
+  brokerName?: string;
+  /** The clock, in ms. @default Date.now */
+  now?: () => number;
+}
+
+/** Why a send's auto-creation created nothing: answer this. */
+export interface TopicRefusal {
+  code: number;
+  remark: string;
 }
 
 /** Holds the topic table and saves it on every change. */
@@ -27,17 +50,37 @@ export class TopicConfigManager {
   readonly #file: JsonFile<TopicTable>;
   readonly #topics = new Map<string, TopicConfig>();
   readonly #options: TopicConfigManagerOptions;
+  readonly #maxTopics: number;
+  readonly #rate: number;
+  readonly #now: () => number;
   #version = 0;
-  /** Called after any change (the broker re-registers with NameServers). */
+  /** The write under way (resolved when none). */
+  #writing: Promise<void> = Promise.resolve();
+  /** The next write, shared by every change made while `#writing` runs. */
+  #queued: Promise<void> | undefined;
+  /** Auto-creation tokens (a bucket of `#rate`, refilled at `#rate` per second). */
+  #tokens: number;
+  #tokensAt: number;
+  /** Called after any change is saved (the broker re-registers with NameServers). */
   onChange: (() => void) | undefined;
 
   /**
    * @param file Where the table lives.
-   * @param options Auto-creation settings.
+   * @param options Auto-creation settings and limits.
    */
   constructor(file: JsonFile<TopicTable>, options: TopicConfigManagerOptions = {}) {
     this.#file = file;
     this.#options = options;
+    this.#maxTopics = options.maxTopicCount ?? DEFAULT_MAX_TOPIC_COUNT;
+    this.#rate = options.autoCreateTopicRate ?? DEFAULT_AUTO_CREATE_TOPIC_RATE;
+    this.#now = options.now ?? Date.now;
+    this.#tokens = this.#rate;
+    this.#tokensAt = this.#now();
+  }
+
+  /** Topics in the table (the template topic not counted). */
+  get size(): number {
+    return this.#topics.size - (this.#topics.has(AUTO_CREATE_TOPIC_KEY) ? 1 : 0);
   }
 
   /**
@@ -94,24 +137,55 @@ export class TopicConfigManager {
    * Creates or updates a topic and saves the table.
    *
    * @param config The topic's config.
+   * @throws {RangeError} When the topic is new and the table holds `maxTopicCount` topics.
    */
   async put(config: TopicConfig): Promise<void> {
+    const refusal = this.#full(config.topicName);
+    if (refusal !== undefined) throw new RangeError(refusal);
     this.#topics.set(config.topicName, config);
     await this.#save();
   }
 
+  /** The refusal of a new topic when the table is full. */
+  #full(topic: string): string | undefined {
+    if (this.#topics.has(topic) || this.size < this.#maxTopics) return undefined;
+    return `Cannot create topic "${topic}": broker "${this.#options.brokerName ?? "broker"}" already holds ${this.size} topics, ` +
+      `its maximum (broker.maxTopicCount); delete unused topics or raise the limit`;
+  }
+
+  /** Takes an auto-creation token; false when the rate is exhausted. */
+  #takeToken(): boolean {
+    const now = this.#now();
+    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#tokensAt) / 1000) * this.#rate);
+    this.#tokensAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens--;
+    return true;
+  }
+
   /**
-   * Creates a topic on first send from the template, RocketMQ-style.
+   * Creates a topic on first send from the template, RocketMQ-style, within the topic cap and the
+   * auto-creation rate.
    *
    * @param topic The new topic.
    * @param queueNums Queues the producer asked for.
-   * @returns The new config, or undefined when auto-creation is off.
+   * @returns The new config, undefined when auto-creation is off, or a refusal to answer (the
+   *   table is full, or too many topics were auto-created this second).
    */
-  async autoCreate(topic: string, queueNums: number): Promise<TopicConfig | undefined> {
+  async autoCreate(topic: string, queueNums: number): Promise<TopicConfig | TopicRefusal | undefined> {
     const existing = this.#topics.get(topic);
     if (existing !== undefined) return existing;
     const template = this.#topics.get(AUTO_CREATE_TOPIC_KEY);
     if (template === undefined || (template.perm & Perm.INHERIT) === 0) return undefined;
+    const full = this.#full(topic);
+    if (full !== undefined) return { code: ResponseCode.SYSTEM_ERROR, remark: full };
+    if (!this.#takeToken()) {
+      return {
+        code: ResponseCode.SYSTEM_BUSY,
+        remark: `Not creating topic "${topic}" now: more than ${this.#rate} topics were auto-created in the last second ` +
+          "(broker.autoCreateTopicRate); retry later, or create topics ahead with rmq topic create",
+      };
+    }
     const n = Math.min(queueNums, template.writeQueueNums);
     const config: TopicConfig = {
       topicName: topic,
@@ -132,6 +206,7 @@ export class TopicConfigManager {
    * @param queueNums Its read and write queue count.
    * @param perm Its permission bits (`Perm`).
    * @returns The existing or new config.
+   * @throws {RangeError} When the topic is new and the table holds `maxTopicCount` topics.
    */
   async ensure(topic: string, queueNums: number, perm: number): Promise<TopicConfig> {
     const existing = this.#topics.get(topic);
@@ -185,11 +260,20 @@ export class TopicConfigManager {
     return true;
   }
 
-  async #save(): Promise<void> {
+  /**
+   * Saves the table: once the write under way (if any) is done, one write carries every change
+   * made until it starts. Resolves once a write covering this change is durable.
+   */
+  #save(): Promise<void> {
     this.#version++;
-    const topics: Record<string, TopicConfig> = {};
-    for (const [name, config] of this.#topics) if (name !== AUTO_CREATE_TOPIC_KEY) topics[name] = config;
-    await this.#file.save({ version: this.#version, topics });
-    this.onChange?.();
+    this.#queued ??= this.#writing.catch(() => {}).then(() => {
+      this.#queued = undefined;
+      const topics: Record<string, TopicConfig> = {};
+      for (const [name, config] of this.#topics) if (name !== AUTO_CREATE_TOPIC_KEY) topics[name] = config;
+      const write = this.#file.save({ version: this.#version, topics });
+      this.#writing = write;
+      return write;
+    }).then(() => this.onChange?.());
+    return this.#queued;
   }
 }

@@ -31,6 +31,8 @@ export interface NameServerOptions extends ConnectionLimits {
   port?: number;
   /** A broker silent for longer than this is dropped. @default 120000 */
   brokerExpiryMs?: number;
+  /** Most topics one broker may register; a larger registration is refused with a remark saying so. @default 100000 */
+  maxTopicsPerBroker?: number;
   /** How often silent brokers are looked for. @default 10000 */
   scanIntervalMs?: number;
   /** The clock, in milliseconds. @default Date.now */
@@ -108,7 +110,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
         "turn on ACL (--acl), listen on 127.0.0.1, or accept the risk with --allow-open-registration (nameserver.allowOpenRegistration)",
     );
   }
-  const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs });
+  const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs, maxTopicsPerBroker: options.maxTopicsPerBroker });
   const processors = createDispatcher(createNameServerProcessors(routeTable, { log }), {
     onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`, "error"),
   });

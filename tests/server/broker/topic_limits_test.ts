@@ -1,0 +1,194 @@
+/**
+ * Large topic tables and topic creation limits (docs/RELIABILITY.md, "Topic tables and
+ * registration"): against real NameServer and broker processes, 30,000 topics register in chunks and
+ * the broker stays in the routes; a refused or dropped registration is logged, never silent; the
+ * topic cap and the auto-creation rate answer with clear errors; a burst of changes to the topic
+ * table shares its writes.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dial } from "../../../client/bun/connect.ts";
+import type { TopicRouteData } from "../../../core/protocol/headers.ts";
+import { RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
+import { connect, type Connection } from "../../../core/remoting/connection.ts";
+import { TopicConfigManager, type TopicTable } from "../../../server/broker/topic_config_manager.ts";
+import { JsonFile } from "../../../server/store/json_file.ts";
+import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
+import { testClusterSecretFile } from "../../_helpers/cluster_secret.ts";
+import { BUN, type Child, freePort, start, stop } from "../../_helpers/process.ts";
+import { until } from "../../_helpers/wait.ts";
+import { startTestBroker, startTestNameServer } from "../../faults/_common.ts";
+
+const TOPICS = 30_000;
+let dir: string;
+const children: Child[] = [];
+const connections: Connection[] = [];
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "rmq-topic-limits-"));
+});
+
+afterAll(async () => {
+  for (const connection of connections) connection.close();
+  for (const child of children) await stop(child);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(address: string): Promise<Connection> {
+  const connection = await connect(dial, address);
+  connections.push(connection);
+  return connection;
+}
+
+/** A topic name near the 127-character limit, so the table is as large as names allow. */
+function topicName(i: number): string {
+  return `bulk_${String(i).padStart(6, "0")}_${"t".repeat(110)}`;
+}
+
+/** Writes a broker's topic table before it starts. */
+function writeTopics(dataDir: string, count: number): void {
+  const topics: TopicTable["topics"] = {};
+  for (let i = 0; i < count; i++) {
+    const name = topicName(i);
+    topics[name] = { topicName: name, readQueueNums: 4, writeQueueNums: 4, perm: 6, order: false };
+  }
+  mkdirSync(join(dataDir, "config"), { recursive: true });
+  writeFileSync(join(dataDir, "config", "topics.json"), JSON.stringify({ version: 1, topics }));
+}
+
+async function masterOf(connection: Connection, topic: string): Promise<string | undefined> {
+  const route = await connection.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic });
+  if (route.code !== ResponseCode.SUCCESS) return undefined;
+  return (route.header as unknown as TopicRouteData).brokerDatas[0]?.brokerAddrs["0"];
+}
+
+describe("a broker with 30,000 topics", () => {
+  let brokerAddress: string;
+  let broker: Child;
+  let ns: Connection;
+  let capped: Child;
+  let cappedAddress: string;
+  let dropper: Server;
+  let dropperAddress: string;
+
+  beforeAll(async () => {
+    const [nsPort, cappedPort, dropperPort, brokerPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    children.push(await startTestNameServer(nsPort));
+    cappedAddress = `127.0.0.1:${cappedPort}`;
+    capped = start(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(cappedPort), "--cluster-secret-file", testClusterSecretFile()], {
+      RMQ_NAMESERVER_MAX_TOPICS_PER_BROKER: "10000",
+    });
+    children.push(capped);
+    await capped.waitFor("NameServer listening");
+    // A "NameServer" that drops every connection as soon as a frame arrives.
+    dropper = createServer((socket) => socket.once("data", () => socket.destroy()));
+    await new Promise<void>((resolve) => dropper.listen(dropperPort, "127.0.0.1", resolve));
+    dropperAddress = `127.0.0.1:${dropperPort}`;
+    const dataDir = join(dir, "big");
+    writeTopics(dataDir, TOPICS);
+    brokerAddress = `127.0.0.1:${brokerPort}`;
+    const started = Date.now();
+    broker = await startTestBroker({ dataDir, port: brokerPort, namesrv: [`127.0.0.1:${nsPort}`, cappedAddress, dropperAddress] });
+    children.push(broker);
+    ns = await open(`127.0.0.1:${nsPort}`);
+    await until(async () => (await masterOf(ns, topicName(TOPICS - 1))) === brokerAddress, 20_000, "the last topic's route");
+    console.log(`registration: ${TOPICS} topics of 122 characters routed ${Date.now() - started} ms after the broker process started`);
+  }, 40_000);
+
+  afterAll(() => new Promise<void>((resolve) => dropper.close(() => resolve())));
+
+  test("registers in chunks: every topic is routed to it, and it stays in the routes after re-registering", async () => {
+    const list = await ns.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, {});
+    expect((list.header.topics as string[]).filter((t) => t.startsWith("bulk_")).length).toBe(TOPICS);
+    expect(await masterOf(ns, topicName(0))).toBe(brokerAddress);
+    // A new topic re-registers the whole table (in chunks again): the broker stays, the topic joins.
+    const client = await open(brokerAddress);
+    expect((await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "one_more", readQueueNums: 2, writeQueueNums: 2 })).code).toBe(ResponseCode.SUCCESS);
+    await until(async () => (await masterOf(ns, "one_more")) === brokerAddress, 10_000, "the new topic's route");
+    expect(await masterOf(ns, topicName(12_345))).toBe(brokerAddress);
+    expect(broker.output()).not.toContain(`Cannot register with NameServer ${ns.remoteAddress}`);
+    expect(broker.output()).not.toContain(`NameServer ${ns.remoteAddress} refused`);
+  });
+
+  test("a registration a NameServer refuses is logged on both sides with the reason", async () => {
+    await broker.waitFor(new RegExp(`NameServer ${cappedAddress.replace(/\./g, "\\.")} refused registration \\(chunk 3 of 8, 3000[01] topics\\)`));
+    expect(broker.output()).toContain(
+      `Broker "broker-a" at ${brokerAddress} registers more than this NameServer's maximum of 10000 topics per broker (nameserver.maxTopicsPerBroker; 12000 so far): the registration is refused`,
+    );
+    await capped.waitFor("Registration refused: Broker \"broker-a\"");
+  });
+
+  test("a NameServer that drops the connection mid-registration is logged, not silently retried forever", async () => {
+    await broker.waitFor(new RegExp(`Cannot register with NameServer ${dropperAddress.replace(/\./g, "\\.")} \\(at chunk 1 of 8, 3000[01] topics\\): `));
+  });
+});
+
+describe("topic creation limits", () => {
+  test("past --max-topic-count, creating a topic (by request, on first send, or a retry topic) is refused with a clear error", async () => {
+    const port = await freePort();
+    children.push(await startTestBroker({ dataDir: join(dir, "capped"), port, extraArgs: ["--max-topic-count", "3"] }));
+    const client = await open(`127.0.0.1:${port}`);
+    for (const topic of ["a1", "a2", "a3"]) {
+      expect((await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: 1, writeQueueNums: 1 })).code).toBe(ResponseCode.SUCCESS);
+    }
+    const fourth = await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "a4", readQueueNums: 1, writeQueueNums: 1 });
+    const refusal = 'broker "broker-a" already holds 3 topics, its maximum (broker.maxTopicCount); delete unused topics or raise the limit';
+    expect(fourth).toMatchObject({ code: ResponseCode.SYSTEM_ERROR, remark: `Cannot create topic "a4": ${refusal}` });
+    const autoCreated = await client.request(RequestCode.SEND_MESSAGE, { topic: "a5", queueId: 0, bornTimestamp: Date.now(), properties: "" }, new Uint8Array([1]));
+    expect(autoCreated).toMatchObject({ code: ResponseCode.SYSTEM_ERROR, remark: `Cannot create topic "a5": ${refusal}` });
+    // Changing a topic that exists is not creating one.
+    expect((await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "a1", readQueueNums: 2, writeQueueNums: 2 })).code).toBe(ResponseCode.SUCCESS);
+    const sent = await client.request(RequestCode.SEND_MESSAGE, { topic: "a1", queueId: 0, bornTimestamp: Date.now(), properties: "" }, new Uint8Array([1]));
+    expect(sent.code).toBe(ResponseCode.SUCCESS);
+    // The broker's first message is at CommitLog offset 0; sending it back needs the group's retry topic.
+    const sendBack = await client.request(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: 0, consumerGroup: "g1", delayLevel: 0 });
+    expect(sendBack).toMatchObject({ code: ResponseCode.SYSTEM_ERROR, remark: `Cannot create topic "%RETRY%g1": ${refusal}` });
+  }, 20_000);
+
+  test("auto-creation past --auto-create-topic-rate answers SYSTEM_BUSY with a remark, and works again a second later", async () => {
+    const port = await freePort();
+    children.push(await startTestBroker({ dataDir: join(dir, "rate"), port, extraArgs: ["--auto-create-topic-rate", "5"] }));
+    const client = await open(`127.0.0.1:${port}`);
+    const sendTo = (topic: string) =>
+      client.request(RequestCode.SEND_MESSAGE, { topic, queueId: 0, bornTimestamp: Date.now(), properties: "" }, new Uint8Array([1]));
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => sendTo(`burst_${i}`)));
+    const created = answers.filter((a) => a.code === ResponseCode.SUCCESS).length;
+    const busy = answers.filter((a) => a.code === ResponseCode.SYSTEM_BUSY);
+    expect(created).toBeGreaterThanOrEqual(5);
+    expect(created).toBeLessThanOrEqual(6); // 5 in the bucket, at most one refilled meanwhile
+    expect(busy.length).toBe(40 - created);
+    expect(busy[0]!.remark).toMatch(/^Not creating topic "burst_\d+" now: more than 5 topics were auto-created in the last second \(broker\.autoCreateTopicRate\)/);
+    // Topics that exist are not limited; new ones are created again once the bucket refills.
+    expect((await sendTo("burst_0")).code).toBe(answers[0]!.code === ResponseCode.SUCCESS ? ResponseCode.SUCCESS : ResponseCode.SYSTEM_BUSY);
+    await until(async () => (await sendTo("after_the_burst")).code === ResponseCode.SUCCESS, 3000, "auto-creation to work again");
+  }, 20_000);
+});
+
+describe("the topic table's writes", () => {
+  test("200 topics created at once share the table's writes (at most two), and every one is saved", async () => {
+    const storage = new MemorySegmentStorage();
+    let writes = 0;
+    const open = storage.open.bind(storage);
+    storage.open = (path, options) => {
+      if (path.endsWith("topics.json.tmp") && options?.create === true) writes++;
+      return open(path, options);
+    };
+    const file = new JsonFile<TopicTable>("/config/topics.json", { storage });
+    const topics = new TopicConfigManager(file, { autoCreateTopicEnable: true, autoCreateTopicRate: 1000 });
+    topics.load();
+    let changes = 0;
+    topics.onChange = () => changes++;
+    await Promise.all(Array.from({ length: 200 }, (_, i) => topics.autoCreate(`t${i}`, 4)));
+    expect(writes).toBeLessThanOrEqual(2);
+    expect(changes).toBe(writes);
+    const saved = new JsonFile<TopicTable>("/config/topics.json", { storage }).load()!.value;
+    expect(Object.keys(saved.topics).length).toBe(200);
+    // Changes made while a write runs go in the next one, which the callers wait for.
+    await Promise.all([topics.put({ topicName: "late1", readQueueNums: 1, writeQueueNums: 1, perm: 6, order: false }), topics.delete("t0")]);
+    const after = new JsonFile<TopicTable>("/config/topics.json", { storage }).load()!.value;
+    expect("late1" in after.topics && !("t0" in after.topics)).toBe(true);
+  });
+});
