@@ -6,7 +6,7 @@
  * table shares its writes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import { TopicConfigManager, type TopicTable } from "../../../server/broker/topi
 import { JsonFile } from "../../../server/store/json_file.ts";
 import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
 import { testClusterSecretFile } from "../../_helpers/cluster_secret.ts";
+import { bulkTopicName, writeTopicTable } from "../../_helpers/topic_table.ts";
 import { BUN, type Child, freePort, start, stop } from "../../_helpers/process.ts";
 import { until } from "../../_helpers/wait.ts";
 import { startTestBroker, startTestNameServer } from "../../faults/_common.ts";
@@ -41,22 +42,6 @@ async function open(address: string): Promise<Connection> {
   const connection = await connect(dial, address);
   connections.push(connection);
   return connection;
-}
-
-/** A topic name near the 127-character limit, so the table is as large as names allow. */
-function topicName(i: number): string {
-  return `bulk_${String(i).padStart(6, "0")}_${"t".repeat(110)}`;
-}
-
-/** Writes a broker's topic table before it starts. */
-function writeTopics(dataDir: string, count: number): void {
-  const topics: TopicTable["topics"] = {};
-  for (let i = 0; i < count; i++) {
-    const name = topicName(i);
-    topics[name] = { topicName: name, readQueueNums: 4, writeQueueNums: 4, perm: 6, order: false };
-  }
-  mkdirSync(join(dataDir, "config"), { recursive: true });
-  writeFileSync(join(dataDir, "config", "topics.json"), JSON.stringify({ version: 1, topics }));
 }
 
 async function masterOf(connection: Connection, topic: string): Promise<string | undefined> {
@@ -88,13 +73,13 @@ describe("a broker with 30,000 topics", () => {
     await new Promise<void>((resolve) => dropper.listen(dropperPort, "127.0.0.1", resolve));
     dropperAddress = `127.0.0.1:${dropperPort}`;
     const dataDir = join(dir, "big");
-    writeTopics(dataDir, TOPICS);
+    writeTopicTable(dataDir, TOPICS);
     brokerAddress = `127.0.0.1:${brokerPort}`;
     const started = Date.now();
     broker = await startTestBroker({ dataDir, port: brokerPort, namesrv: [`127.0.0.1:${nsPort}`, cappedAddress, dropperAddress] });
     children.push(broker);
     ns = await open(`127.0.0.1:${nsPort}`);
-    await until(async () => (await masterOf(ns, topicName(TOPICS - 1))) === brokerAddress, 20_000, "the last topic's route");
+    await until(async () => (await masterOf(ns, bulkTopicName(TOPICS - 1))) === brokerAddress, 20_000, "the last topic's route");
     console.log(`registration: ${TOPICS} topics of 122 characters routed ${Date.now() - started} ms after the broker process started`);
   }, 40_000);
 
@@ -103,12 +88,12 @@ describe("a broker with 30,000 topics", () => {
   test("registers in chunks: every topic is routed to it, and it stays in the routes after re-registering", async () => {
     const list = await ns.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, {});
     expect((list.header.topics as string[]).filter((t) => t.startsWith("bulk_")).length).toBe(TOPICS);
-    expect(await masterOf(ns, topicName(0))).toBe(brokerAddress);
+    expect(await masterOf(ns, bulkTopicName(0))).toBe(brokerAddress);
     // A new topic re-registers the whole table (in chunks again): the broker stays, the topic joins.
     const client = await open(brokerAddress);
     expect((await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "one_more", readQueueNums: 2, writeQueueNums: 2 })).code).toBe(ResponseCode.SUCCESS);
     await until(async () => (await masterOf(ns, "one_more")) === brokerAddress, 10_000, "the new topic's route");
-    expect(await masterOf(ns, topicName(12_345))).toBe(brokerAddress);
+    expect(await masterOf(ns, bulkTopicName(12_345))).toBe(brokerAddress);
     expect(broker.output()).not.toContain(`Cannot register with NameServer ${ns.remoteAddress}`);
     expect(broker.output()).not.toContain(`NameServer ${ns.remoteAddress} refused`);
   });
