@@ -48,7 +48,8 @@ import {
 import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight_limit.ts";
 import { QueueLockManager } from "./queue_lock_manager.ts";
 import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
-import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
+import { TopicChange, TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
+import { JsonJournal } from "../store/json_journal.ts";
 import { TrafficWindow } from "./traffic_window.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
 import { clusterCredentials } from "../_cluster_secret.ts";
@@ -200,15 +201,19 @@ export interface Broker {
 
 const HOUR_MS = 3_600_000;
 
+/** Changes to the topic table since `topics.json` was written (see `TopicConfigManager`). */
+const TOPICS_JOURNAL_FILE = "topics.journal";
+
+function validator<T>(schema: v.GenericSchema<unknown, T>): (value: unknown) => T {
+  return (value) => {
+    const parsed = v.safeParse(schema, value);
+    if (!parsed.success) throw new TypeError(v.summarize(parsed.issues));
+    return parsed.output;
+  };
+}
+
 function jsonFile<T>(storage: SegmentStorage, path: string, schema: v.GenericSchema<unknown, T>): JsonFile<T> {
-  return new JsonFile<T>(path, {
-    storage,
-    validate: (value) => {
-      const parsed = v.safeParse(schema, value);
-      if (!parsed.success) throw new TypeError(v.summarize(parsed.issues));
-      return parsed.output;
-    },
-  });
+  return new JsonFile<T>(path, { storage, validate: validator(schema) });
 }
 
 function tracked<H>(proc: Processor<H>, counter: { inFlight: number; idle?: () => void }, limit: InFlightLimit): Processor<H> {
@@ -319,6 +324,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const configStorage = options.storage ?? new FileSegmentStorage();
   const configDir = join(options.dataDir, "config");
   const topics = new TopicConfigManager(jsonFile(configStorage, join(configDir, STATE_FILES.topics.file), TopicTable), {
+    journal: new JsonJournal(join(configDir, TOPICS_JOURNAL_FILE), { storage: configStorage, validate: validator(TopicChange) }),
     autoCreateTopicEnable: options.autoCreateTopicEnable ?? false,
     defaultTopicQueueNums: options.defaultTopicQueueNums,
     ...(options.autoCreateTopicRate === undefined ? {} : { autoCreateTopicRate: options.autoCreateTopicRate }),

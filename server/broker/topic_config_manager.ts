@@ -1,21 +1,32 @@
 /**
- * The broker's topics: their queue counts and permissions, persisted atomically. Changes that
- * arrive while the table is being written share the next write (group commit), so a burst of
- * auto-created topics costs two writes, not one per topic. The table holds at most
- * `maxTopicCount` topics, and auto-creation is rate-limited.
+ * The broker's topics: their queue counts and permissions. With a journal, each change is appended
+ * to it (one line, one fsync) and the whole table is rewritten only once the journal holds about
+ * half as many changes as the table has topics (at least 1,024); without one, every change
+ * rewrites the table atomically. Changes that arrive while a write runs share the next write (group
+ * commit). The table holds at most `maxTopicCount` topics, and auto-creation is rate-limited.
  *
  * @module
  */
 import * as v from "valibot";
 import { AUTO_CREATE_TOPIC_KEY, Perm, ResponseCode } from "../../core/protocol/request_code.ts";
-import { TopicConfig } from "../../core/protocol/headers.ts";
+import { TopicConfig, TopicName } from "../../core/protocol/headers.ts";
 import type { JsonFile } from "../store/json_file.ts";
+import type { JsonJournal } from "../store/json_journal.ts";
+import { StateFileError } from "./state_files.ts";
 
 /** The persisted topic table. */
 export type TopicTable = v.InferOutput<typeof TopicTable>;
 
 /** Schema of the persisted topic table. */
 export const TopicTable = v.object({ version: v.number(), topics: v.record(v.string(), TopicConfig) });
+
+/** One change to the topic table, as the journal keeps it. */
+export const TopicChange = v.union([v.strictObject({ put: TopicConfig }), v.strictObject({ delete: TopicName })]);
+/** One change to the topic table. */
+export type TopicChange = v.InferOutput<typeof TopicChange>;
+
+/** The journal is folded into a new snapshot once it holds this many changes, or half the table's size if larger. */
+const MIN_COMPACT_ENTRIES = 1024;
 
 /** Most topics a broker holds unless configured otherwise. */
 export const DEFAULT_MAX_TOPIC_COUNT = 100_000;
@@ -37,6 +48,8 @@ export interface TopicConfigManagerOptions {
   brokerName?: string;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
+  /** Where changes are appended between snapshots. @default none: every change rewrites the table */
+  journal?: JsonJournal<TopicChange>;
 }
 
 /** Why a send's auto-creation created nothing: answer this. */
@@ -58,6 +71,10 @@ export class TopicConfigManager {
   #writing: Promise<void> = Promise.resolve();
   /** The next write, shared by every change made while `#writing` runs. */
   #queued: Promise<void> | undefined;
+  /** Changes the next write carries (to the journal). */
+  #changes: TopicChange[] = [];
+  /** The next write must be a snapshot (the table was replaced). */
+  #snapshotNext = false;
   /** Auto-creation tokens (a bucket of `#rate`, refilled at `#rate` per second). */
   #tokens: number;
   #tokensAt: number;
@@ -94,6 +111,27 @@ export class TopicConfigManager {
       this.#version = loaded.value.version;
       for (const [name, config] of Object.entries(loaded.value.topics)) this.#topics.set(name, config);
     }
+    const warnings: string[] = [];
+    if (loaded?.source === "backup") warnings.push(`Topic table restored from its backup: ${loaded.mainError?.message}`);
+    const journal = this.#options.journal;
+    if (journal !== undefined) {
+      let read;
+      try {
+        read = journal.read();
+      } catch (error) {
+        throw new StateFileError(
+          `${(error as Error).message}. Refusing to start rather than lose the topic changes after it. To recover, restore the ` +
+            `journal from a backup, or cut it before that line (every change it still holds is then kept)`,
+          { cause: error },
+        );
+      }
+      for (const change of read.entries) {
+        if ("put" in change) this.#topics.set(change.put.topicName, change.put);
+        else this.#topics.delete(change.delete);
+      }
+      this.#version += read.entries.length;
+      if (read.tornTail) warnings.push(`Topic journal "${journal.path}" ended in a torn line (a change cut off by a crash, never acknowledged): ignored`);
+    }
     if (this.#options.autoCreateTopicEnable) {
       const n = this.#options.defaultTopicQueueNums ?? 8;
       this.#topics.set(AUTO_CREATE_TOPIC_KEY, {
@@ -106,8 +144,7 @@ export class TopicConfigManager {
     } else {
       this.#topics.delete(AUTO_CREATE_TOPIC_KEY);
     }
-    if (loaded?.source === "backup") return `Topic table restored from its backup: ${loaded.mainError?.message}`;
-    return undefined;
+    return warnings.length === 0 ? undefined : warnings.join("; ");
   }
 
   /** Whether unknown topics are created on first send. */
@@ -143,7 +180,7 @@ export class TopicConfigManager {
     const refusal = this.#full(config.topicName);
     if (refusal !== undefined) throw new RangeError(refusal);
     this.#topics.set(config.topicName, config);
-    await this.#save();
+    await this.#save({ put: config });
   }
 
   /** The refusal of a new topic when the table is full. */
@@ -236,7 +273,7 @@ export class TopicConfigManager {
     this.#topics.clear();
     for (const [name, config] of next) this.#topics.set(name, config);
     if (template !== undefined) this.#topics.set(AUTO_CREATE_TOPIC_KEY, template);
-    await this.#save();
+    await this.#save(undefined);
     return true;
   }
 
@@ -251,7 +288,7 @@ export class TopicConfigManager {
     if (config === undefined) return false;
     this.#topics.delete(topic);
     try {
-      await this.#save();
+      await this.#save({ delete: topic });
     } catch (error) {
       // A delete that could not be saved changes nothing.
       this.#topics.set(topic, config);
@@ -261,19 +298,39 @@ export class TopicConfigManager {
   }
 
   /**
-   * Saves the table: once the write under way (if any) is done, one write carries every change
-   * made until it starts. Resolves once a write covering this change is durable.
+   * Persists a change (`undefined`: the whole table was replaced). Once the write under way (if
+   * any) is done, one write carries every change made until it starts: an append to the journal,
+   * or a snapshot of the table when there is no journal, it grew past its bound, or the table was
+   * replaced. Resolves once a write covering this change is durable.
    */
-  #save(): Promise<void> {
+  #save(change: TopicChange | undefined): Promise<void> {
     this.#version++;
+    if (change === undefined) this.#snapshotNext = true;
+    else this.#changes.push(change);
     this.#queued ??= this.#writing.catch(() => {}).then(() => {
       this.#queued = undefined;
-      const topics: Record<string, TopicConfig> = {};
-      for (const [name, config] of this.#topics) if (name !== AUTO_CREATE_TOPIC_KEY) topics[name] = config;
-      const write = this.#file.save({ version: this.#version, topics });
+      const write = this.#write();
       this.#writing = write;
       return write;
     }).then(() => this.onChange?.());
     return this.#queued;
+  }
+
+  async #write(): Promise<void> {
+    const changes = this.#changes.splice(0);
+    const journal = this.#options.journal;
+    const snapshot = this.#snapshotNext || journal === undefined ||
+      journal.entries + changes.length >= Math.max(MIN_COMPACT_ENTRIES, this.#topics.size / 2);
+    this.#snapshotNext = false;
+    try {
+      if (!snapshot) return await journal!.append(changes);
+      const topics: Record<string, TopicConfig> = {};
+      for (const [name, config] of this.#topics) if (name !== AUTO_CREATE_TOPIC_KEY) topics[name] = config;
+      await this.#file.save({ version: this.#version, topics });
+      await journal?.reset();
+    } catch (error) {
+      this.#snapshotNext = true; // these changes are only in memory: the next write saves the whole table
+      throw error;
+    }
   }
 }

@@ -6,7 +6,7 @@
  * table shares its writes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,8 +14,9 @@ import { dial } from "../../../client/bun/connect.ts";
 import type { TopicRouteData } from "../../../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../../core/remoting/connection.ts";
-import { TopicConfigManager, type TopicTable } from "../../../server/broker/topic_config_manager.ts";
+import { type TopicChange, TopicConfigManager, type TopicTable } from "../../../server/broker/topic_config_manager.ts";
 import { JsonFile } from "../../../server/store/json_file.ts";
+import { JsonJournal } from "../../../server/store/json_journal.ts";
 import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
 import { testClusterSecretFile } from "../../_helpers/cluster_secret.ts";
 import { bulkTopicName, writeTopicTable } from "../../_helpers/topic_table.ts";
@@ -152,6 +153,40 @@ describe("topic creation limits", () => {
   }, 20_000);
 });
 
+describe("the topic table on disk", () => {
+  test("topics auto-created one by one are appended to topics.journal (topics.json is not rewritten) and survive SIGKILL", async () => {
+    const dataDir = join(dir, "journal");
+    writeTopicTable(dataDir, TOPICS);
+    const table = join(dataDir, "config", "topics.json");
+    const before = readFileSync(table);
+    const port = await freePort();
+    const args = ["--auto-create-topic-rate", "1000"];
+    const broker = await startTestBroker({ dataDir, port, extraArgs: args });
+    const client = await open(`127.0.0.1:${port}`);
+    const started = performance.now();
+    for (let i = 0; i < 200; i++) {
+      const answer = await client.request(RequestCode.SEND_MESSAGE, { topic: `one_by_one_${i}`, queueId: 0, bornTimestamp: Date.now(), properties: "" }, new Uint8Array([1]));
+      expect(answer.code).toBe(ResponseCode.SUCCESS);
+    }
+    const ms = performance.now() - started;
+    console.log(`topic table: 200 topics auto-created one after another on a ${TOPICS}-topic broker in ${ms.toFixed(0)} ms`);
+    expect(Buffer.compare(readFileSync(table), before)).toBe(0);
+    expect(readFileSync(join(dataDir, "config", "topics.journal"), "utf8").split("\n").filter(Boolean).length).toBe(200);
+    broker.kill("SIGKILL");
+    await broker.exited;
+    const restarted = await startTestBroker({ dataDir, port, extraArgs: args });
+    children.push(restarted);
+    const again = await open(`127.0.0.1:${port}`);
+    const big = await connect(dial, `127.0.0.1:${port}`, { maxFrameSize: 64 * 1024 * 1024 });
+    connections.push(big);
+    const all = await big.request(RequestCode.GET_ALL_TOPIC_CONFIG, {});
+    const names = Object.keys(all.header.topicConfigs as object);
+    expect(names.filter((n) => n.startsWith("one_by_one_")).length).toBe(200);
+    expect(names.filter((n) => n.startsWith("bulk_")).length).toBe(TOPICS);
+    expect((await again.request(RequestCode.GET_MAX_OFFSET, { topic: "one_by_one_199", queueId: 0 })).header.offset).toBe(1);
+  }, 60_000);
+});
+
 describe("the topic table's writes", () => {
   test("200 topics created at once share the table's writes (at most two), and every one is saved", async () => {
     const storage = new MemorySegmentStorage();
@@ -175,5 +210,25 @@ describe("the topic table's writes", () => {
     await Promise.all([topics.put({ topicName: "late1", readQueueNums: 1, writeQueueNums: 1, perm: 6, order: false }), topics.delete("t0")]);
     const after = new JsonFile<TopicTable>("/config/topics.json", { storage }).load()!.value;
     expect("late1" in after.topics && !("t0" in after.topics)).toBe(true);
+  });
+
+  test("the journal is folded into topics.json once it holds 1,024 changes, and a reload sees every change either way", async () => {
+    const storage = new MemorySegmentStorage();
+    const make = () =>
+      new TopicConfigManager(new JsonFile<TopicTable>("/config/topics.json", { storage }), {
+        journal: new JsonJournal("/config/topics.journal", { storage, validate: (value) => value as TopicChange }),
+      });
+    const topics = make();
+    topics.load();
+    for (let i = 0; i < 1100; i++) await topics.put({ topicName: `t${i}`, readQueueNums: 1, writeQueueNums: 1, perm: 6, order: false });
+    await topics.delete("t5");
+    const snapshot = new JsonFile<TopicTable>("/config/topics.json", { storage }).load()!.value;
+    expect(Object.keys(snapshot.topics).length).toBe(1024); // written when the journal reached 1,024 changes
+    const reloaded = make();
+    reloaded.load();
+    expect(reloaded.size).toBe(1099);
+    expect(reloaded.get("t5")).toBeUndefined();
+    expect(reloaded.get("t1099")).toMatchObject({ topicName: "t1099" });
+    expect(reloaded.version).toBe(topics.version);
   });
 });
