@@ -11,12 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
 import { RequestSigner } from "../../core/auth/signing.ts";
-import type { TopicRouteData } from "../../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import { CLUSTER_ACCESS_KEY } from "../../server/_cluster_secret.ts";
 import { otherClusterSecretFile, TEST_CLUSTER_SECRET, testClusterSecretFile } from "../_helpers/cluster_secret.ts";
 import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { masterOf } from "../_helpers/routes.ts";
 import { until } from "../_helpers/wait.ts";
 import { startTestBroker, startTestNameServer } from "../faults/_common.ts";
 
@@ -41,11 +41,6 @@ async function open(address: string): Promise<Connection> {
   return connection;
 }
 
-async function masterOf(connection: Connection, topic: string): Promise<string | undefined> {
-  const route = await connection.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic });
-  if (route.code !== ResponseCode.SUCCESS) return undefined;
-  return (route.header as unknown as TopicRouteData).brokerDatas.find((b) => b.brokerName === "broker-a")?.brokerAddrs["0"];
-}
 
 describe("a NameServer with a cluster secret", () => {
   let nameServer: Child;
@@ -64,7 +59,7 @@ describe("a NameServer with a cluster secret", () => {
     const broker = await open(brokerAddress);
     expect((await broker.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: TOPIC, readQueueNums: 4, writeQueueNums: 4 })).code).toBe(ResponseCode.SUCCESS);
     user = await open(nsAddress);
-    await until(async () => (await masterOf(user, TOPIC)) === brokerAddress, 10_000, "the real broker's route");
+    await until(async () => (await masterOf(user, TOPIC, "broker-a")) === brokerAddress, 10_000, "the real broker's route");
   }, 30_000);
 
   const fake = (overrides: Record<string, unknown> = {}) => ({
@@ -90,7 +85,7 @@ describe("a NameServer with a cluster secret", () => {
     const asAccount = await attacker.request(RequestCode.REGISTER_BROKER, await account.sign(RequestCode.REGISTER_BROKER, fake()));
     expect(asAccount.code).toBe(ResponseCode.NO_PERMISSION);
     expect(asAccount.remark).toBe('Broker registration must be signed with the cluster secret (cluster.secretFile), not as account "rocketmq-admin"');
-    expect(await masterOf(user, TOPIC)).toBe(brokerAddress);
+    expect(await masterOf(user, TOPIC, "broker-a")).toBe(brokerAddress);
     await until(() => nameServer.output().includes("Refused registration of broker"), 5000, "the NameServer's log line");
     expect(nameServer.output()).toMatch(/Refused registration of broker "broker-a" at "127\.0\.0\.1:1" from 127\.0\.0\.1:\d+: Broker registration must be signed/);
   });
@@ -100,7 +95,7 @@ describe("a NameServer with a cluster secret", () => {
     const identity = { clusterName: "DefaultCluster", brokerName: "broker-a", brokerAddr: brokerAddress, brokerId: 0 };
     const answer = await attacker.request(RequestCode.UNREGISTER_BROKER, identity);
     expect(answer.code).toBe(ResponseCode.NO_PERMISSION);
-    expect(await masterOf(user, TOPIC)).toBe(brokerAddress);
+    expect(await masterOf(user, TOPIC, "broker-a")).toBe(brokerAddress);
     const cluster = await user.request(RequestCode.GET_BROKER_CLUSTER_INFO, {});
     expect(Object.keys(cluster.header.brokerLiveTable as object)).toEqual([brokerAddress]);
   });
@@ -114,7 +109,7 @@ describe("a NameServer with a cluster secret", () => {
     const replayed = await (await open(nsAddress)).request(RequestCode.REGISTER_BROKER, { ...signed });
     expect(replayed.code).toBe(ResponseCode.NO_PERMISSION);
     expect(replayed.remark).toBe("Broker registration refused: Request was replayed");
-    expect(await masterOf(user, TOPIC)).toBe(brokerAddress);
+    expect(await masterOf(user, TOPIC, "broker-a")).toBe(brokerAddress);
   });
 
   test("a broker without the secret, or with another one, is refused and says so in its log", async () => {

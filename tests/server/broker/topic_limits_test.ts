@@ -11,7 +11,6 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dial } from "../../../client/bun/connect.ts";
-import type { TopicRouteData } from "../../../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../../core/remoting/connection.ts";
 import { type TopicChange, TopicConfigManager, type TopicTable } from "../../../server/broker/topic_config_manager.ts";
@@ -21,6 +20,7 @@ import { MemorySegmentStorage } from "../../../server/store/memory_segment_stora
 import { testClusterSecretFile } from "../../_helpers/cluster_secret.ts";
 import { bulkTopicName, writeTopicTable } from "../../_helpers/topic_table.ts";
 import { BUN, type Child, freePort, start, stop } from "../../_helpers/process.ts";
+import { masterOf } from "../../_helpers/routes.ts";
 import { until } from "../../_helpers/wait.ts";
 import { startTestBroker, startTestNameServer } from "../../faults/_common.ts";
 
@@ -45,11 +45,6 @@ async function open(address: string): Promise<Connection> {
   return connection;
 }
 
-async function masterOf(connection: Connection, topic: string): Promise<string | undefined> {
-  const route = await connection.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic });
-  if (route.code !== ResponseCode.SUCCESS) return undefined;
-  return (route.header as unknown as TopicRouteData).brokerDatas[0]?.brokerAddrs["0"];
-}
 
 describe("a broker with 30,000 topics", () => {
   let brokerAddress: string;
