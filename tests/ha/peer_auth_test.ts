@@ -17,9 +17,9 @@ import { connect, type Connection } from "../../core/remoting/connection.ts";
 import { newNonce } from "../../server/ha/ha_auth.ts";
 import { encodeChallenge, encodeData, encodeWelcome, HA_PROTOCOL_VERSION, HaFrameType } from "../../server/ha/ha_protocol.ts";
 import { otherClusterSecretFile, TEST_CLUSTER_SECRET } from "../_helpers/cluster_secret.ts";
-import { type Child, freePort, stop } from "../_helpers/process.ts";
+import { type Child, type Server, stop } from "../_helpers/process.ts";
 import { acknowledgeEverything, fakeMaster, fakeSlave } from "./_fake_peer.ts";
-import { commitLogSize, SEGMENT_SIZE, startMaster, startSlave, until } from "./_ha.ts";
+import { commitLogSize, haPortOf, SEGMENT_SIZE, startMaster, startSlave, until } from "./_ha.ts";
 
 const TOPIC = "ha_auth";
 let dir: string;
@@ -42,22 +42,15 @@ async function send(connection: Connection, body: string, header: Record<string,
 }
 
 describe("replication peers with the cluster secret", () => {
-  let master: Child;
+  let master: Server;
   let haPort: number;
   let client: Connection;
 
   beforeAll(async () => {
-    const masterPort = await freePort();
-    haPort = await freePort();
-    master = await startMaster({
-      dataDir: join(dir, "sync-master"),
-      port: masterPort,
-      haPort,
-      role: "SYNC_MASTER",
-      extraArgs: ["--sync-slave-timeout-ms", "1000"],
-    });
+    master = await startMaster({ dataDir: join(dir, "sync-master"), role: "SYNC_MASTER", extraArgs: ["--sync-slave-timeout-ms", "1000"] });
     children.push(master);
-    client = await connect(dial, `127.0.0.1:${masterPort}`);
+    haPort = haPortOf(master);
+    client = await connect(dial, `127.0.0.1:${master.port}`);
     expect((await send(client, "before any slave")).code).toBe(ResponseCode.SLAVE_NOT_AVAILABLE);
   }, 30_000);
 
@@ -102,14 +95,13 @@ describe("replication peers with the cluster secret", () => {
   });
 
   test("a real slave with the secret replicates; one with another secret is refused and copies nothing", async () => {
-    const good = await startSlave({ dataDir: join(dir, "good-slave"), port: await freePort(), haMaster: `127.0.0.1:${haPort}` });
+    const good = await startSlave({ dataDir: join(dir, "good-slave"), haMaster: `127.0.0.1:${haPort}` });
     children.push(good);
     expect(good.output()).toContain("(authenticated with the cluster secret)");
     expect((await send(client, "with a real slave")).code).toBe(ResponseCode.SUCCESS);
     const wrongDir = join(dir, "wrong-slave");
     const wrong = await startSlave({
       dataDir: wrongDir,
-      port: await freePort(),
       brokerId: 2,
       haMaster: `127.0.0.1:${haPort}`,
       clusterSecretFile: otherClusterSecretFile("another-cluster-secret-0123456789"),
@@ -144,7 +136,6 @@ describe("a real slave and a fake master", () => {
       const slaveDir = join(dir, "fooled-slave");
       const slave = await startSlave({
         dataDir: slaveDir,
-        port: await freePort(),
         haMaster: `127.0.0.1:${fake.port}`,
         waitFor: "did not complete the replication handshake within 10 s",
       });
@@ -178,18 +169,16 @@ describe("replication peers with ACL accounts", () => {
       "    defaultTopicPerm: PUB|SUB",
       "",
     ].join("\n"));
-    const [masterPort, haPort] = [await freePort(), await freePort()];
     const master = await startMaster({
       dataDir: join(dir, "acl-master"),
-      port: masterPort,
-      haPort,
       role: "SYNC_MASTER",
       clusterSecretFile: false,
       extraArgs: ["--acl", aclFile, "--sync-slave-timeout-ms", "1000"],
     });
     children.push(master);
+    const haPort = haPortOf(master);
     expect(master.output()).toContain(`accepts slaves on 127.0.0.1:${haPort} (ACL accounts)`);
-    const client = await connect(dial, `127.0.0.1:${masterPort}`);
+    const client = await connect(dial, `127.0.0.1:${master.port}`);
     const app = new RequestSigner({ accessKey: "app", secretKey: "app-secret-123" });
     try {
       expect((await send(client, "no slave", {}, app)).code).toBe(ResponseCode.SLAVE_NOT_AVAILABLE);
@@ -209,7 +198,6 @@ describe("replication peers with ACL accounts", () => {
 
       const slave = await startSlave({
         dataDir: join(dir, "acl-slave"),
-        port: await freePort(),
         haMaster: `127.0.0.1:${haPort}`,
         clusterSecretFile: false,
         extraArgs: ["--acl", aclFile],

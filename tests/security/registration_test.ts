@@ -15,7 +15,7 @@ import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import { CLUSTER_ACCESS_KEY } from "../../server/_cluster_secret.ts";
 import { otherClusterSecretFile, TEST_CLUSTER_SECRET, testClusterSecretFile } from "../_helpers/cluster_secret.ts";
-import { BUN, type Child, freePort, start, stop } from "../_helpers/process.ts";
+import { BUN, type Child, type Server, start, startServer, stop } from "../_helpers/process.ts";
 import { masterOf } from "../_helpers/routes.ts";
 import { until } from "../_helpers/wait.ts";
 import { startTestBroker, startTestNameServer } from "../faults/_common.ts";
@@ -43,19 +43,18 @@ async function open(address: string): Promise<Connection> {
 
 
 describe("a NameServer with a cluster secret", () => {
-  let nameServer: Child;
+  let nameServer: Server;
   let nsAddress: string;
   let brokerAddress: string;
   let user: Connection;
 
   beforeAll(async () => {
-    const nsPort = await freePort();
-    nsAddress = `127.0.0.1:${nsPort}`;
-    nameServer = await startTestNameServer(nsPort);
+    nameServer = await startTestNameServer();
     children.push(nameServer);
-    const brokerPort = await freePort();
-    brokerAddress = `127.0.0.1:${brokerPort}`;
-    children.push(await startTestBroker({ dataDir: join(dir, "broker"), port: brokerPort, namesrv: [nsAddress] }));
+    nsAddress = `127.0.0.1:${nameServer.port}`;
+    const brokerProcess = await startTestBroker({ dataDir: join(dir, "broker"), namesrv: [nsAddress] });
+    children.push(brokerProcess);
+    brokerAddress = `127.0.0.1:${brokerProcess.port}`;
     const broker = await open(brokerAddress);
     expect((await broker.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: TOPIC, readQueueNums: 4, writeQueueNums: 4 })).code).toBe(ResponseCode.SUCCESS);
     user = await open(nsAddress);
@@ -113,10 +112,8 @@ describe("a NameServer with a cluster secret", () => {
   });
 
   test("a broker without the secret, or with another one, is refused and says so in its log", async () => {
-    const [plainPort, otherPort] = [await freePort(), await freePort()];
     const plain = await startTestBroker({
       dataDir: join(dir, "plain"),
-      port: plainPort,
       brokerName: "broker-p",
       namesrv: [nsAddress],
       clusterSecretFile: false,
@@ -125,7 +122,6 @@ describe("a NameServer with a cluster secret", () => {
     await plain.waitFor(`NameServer ${nsAddress} refused registration: Broker registration must be signed with the cluster secret (cluster.secretFile)`);
     const other = await startTestBroker({
       dataDir: join(dir, "other"),
-      port: otherPort,
       brokerName: "broker-o",
       namesrv: [nsAddress],
       clusterSecretFile: otherClusterSecretFile("another-cluster-secret-0123456789"),
@@ -140,19 +136,18 @@ describe("a NameServer with a cluster secret", () => {
 
 describe("an open NameServer", () => {
   test("beyond loopback without ACL or a secret it refuses to start; --allow-open-registration opens it with a loud warning; on loopback it warns", async () => {
-    const refused = start(BUN, ["run", "server/nameserver.ts", "--host", "0.0.0.0", "--port", String(await freePort())]);
+    const refused = start(BUN, ["run", "server/nameserver.ts", "--host", "0.0.0.0", "--port", "0"]);
     expect(await refused.exited).toBe(1);
     expect(refused.output()).toContain(
       "Broker registration would be open to anyone who reaches 0.0.0.0 (neither ACL nor a cluster secret is set), so any host could register a fake broker",
     );
-    const opened = start(BUN, ["run", "server/nameserver.ts", "--host", "0.0.0.0", "--port", String(await freePort()), "--allow-open-registration"]);
+    const opened = await startServer(BUN, ["run", "server/nameserver.ts", "--host", "0.0.0.0", "--port", "0", "--allow-open-registration"]);
     children.push(opened);
-    await opened.waitFor("NameServer listening on");
     expect(opened.output()).toContain("WARNING: broker registration is open to anyone who reaches 0.0.0.0:");
-    const loopback = await startTestNameServer(await freePort(), false);
+    const loopback = await startTestNameServer(0, false);
     children.push(loopback);
     expect(loopback.output()).toContain("Warning: broker registration is open (neither ACL nor a cluster secret is set)");
-    const secured = await startTestNameServer(await freePort(), testClusterSecretFile());
+    const secured = await startTestNameServer(0, testClusterSecretFile());
     children.push(secured);
     expect(secured.output()).not.toContain("registration is open");
   }, 30_000);
@@ -161,11 +156,10 @@ describe("an open NameServer", () => {
 describe("standalone's cluster secret", () => {
   test("is created in the data dir with mode 0600 on first start, kept on the next, and lets a separate broker join", async () => {
     const dataDir = join(dir, "standalone");
-    const [nsPort, port] = [await freePort(), await freePort()];
-    const args = ["run", "cli/bun.ts", "standalone", "--host", "127.0.0.1", "--port", String(port), "--namesrv-port", String(nsPort), "--no-admin", "--data-dir", dataDir];
-    const first = start(BUN, args);
+    const ready = /Standalone ready: NameServer [^\s,]*:(\d+)/;
+    const args = ["run", "cli/bun.ts", "standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--data-dir", dataDir];
+    const first = await startServer(BUN, args, { ready });
     children.push(first);
-    await first.waitFor("Standalone ready", 20_000);
     const file = join(dataDir, "cluster.secret");
     expect(first.output()).toContain(`Cluster secret created in ${file}`);
     expect(existsSync(file)).toBe(true);
@@ -174,15 +168,13 @@ describe("standalone's cluster secret", () => {
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
     await stop(first);
 
-    const second = start(BUN, args);
+    const second = await startServer(BUN, args, { ready });
     children.push(second);
-    await second.waitFor("Standalone ready", 20_000);
+    const nsPort = second.port;
     expect(second.output()).toContain(`Cluster secret read from ${file}`);
     expect(readFileSync(file, "utf8").trim()).toBe(secret);
-    const joinerPort = await freePort();
     const joiner = await startTestBroker({
       dataDir: join(dir, "joiner"),
-      port: joinerPort,
       brokerName: "broker-j",
       namesrv: [`127.0.0.1:${nsPort}`],
       clusterSecretFile: file,

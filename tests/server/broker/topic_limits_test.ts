@@ -19,7 +19,7 @@ import { JsonJournal } from "../../../server/store/json_journal.ts";
 import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
 import { testClusterSecretFile } from "../../_helpers/cluster_secret.ts";
 import { bulkTopicName, writeTopicTable } from "../../_helpers/topic_table.ts";
-import { BUN, type Child, freePort, start, stop } from "../../_helpers/process.ts";
+import { BUN, type Child, type Server as ServerProcess, startServer, stop } from "../../_helpers/process.ts";
 import { masterOf } from "../../_helpers/routes.ts";
 import { until } from "../../_helpers/wait.ts";
 import { startTestBroker, startTestNameServer } from "../../faults/_common.ts";
@@ -48,7 +48,7 @@ async function open(address: string): Promise<Connection> {
 
 describe("a broker with 30,000 topics", () => {
   let brokerAddress: string;
-  let broker: Child;
+  let broker: ServerProcess;
   let ns: Connection;
   let capped: Child;
   let cappedAddress: string;
@@ -56,25 +56,25 @@ describe("a broker with 30,000 topics", () => {
   let dropperAddress: string;
 
   beforeAll(async () => {
-    const [nsPort, cappedPort, dropperPort, brokerPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    children.push(await startTestNameServer(nsPort));
-    cappedAddress = `127.0.0.1:${cappedPort}`;
-    capped = start(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(cappedPort), "--cluster-secret-file", testClusterSecretFile()], {
-      RMQ_NAMESERVER_MAX_TOPICS_PER_BROKER: "10000",
+    const nameServer = await startTestNameServer();
+    children.push(nameServer);
+    const cappedServer = await startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", "0", "--cluster-secret-file", testClusterSecretFile()], {
+      env: { RMQ_NAMESERVER_MAX_TOPICS_PER_BROKER: "10000" },
     });
+    capped = cappedServer;
     children.push(capped);
-    await capped.waitFor("NameServer listening");
+    cappedAddress = `127.0.0.1:${cappedServer.port}`;
     // A "NameServer" that drops every connection as soon as a frame arrives.
     dropper = createServer((socket) => socket.once("data", () => socket.destroy()));
-    await new Promise<void>((resolve) => dropper.listen(dropperPort, "127.0.0.1", resolve));
-    dropperAddress = `127.0.0.1:${dropperPort}`;
+    await new Promise<void>((resolve) => dropper.listen(0, "127.0.0.1", resolve));
+    dropperAddress = `127.0.0.1:${(dropper.address() as { port: number }).port}`;
     const dataDir = join(dir, "big");
     writeTopicTable(dataDir, TOPICS);
-    brokerAddress = `127.0.0.1:${brokerPort}`;
     const started = Date.now();
-    broker = await startTestBroker({ dataDir, port: brokerPort, namesrv: [`127.0.0.1:${nsPort}`, cappedAddress, dropperAddress] });
+    broker = await startTestBroker({ dataDir, namesrv: [`127.0.0.1:${nameServer.port}`, cappedAddress, dropperAddress] });
     children.push(broker);
-    ns = await open(`127.0.0.1:${nsPort}`);
+    brokerAddress = `127.0.0.1:${broker.port}`;
+    ns = await open(`127.0.0.1:${nameServer.port}`);
     await until(async () => (await masterOf(ns, bulkTopicName(TOPICS - 1))) === brokerAddress, 20_000, "the last topic's route");
     console.log(`registration: ${TOPICS} topics of 122 characters routed ${Date.now() - started} ms after the broker process started`);
   }, 40_000);
@@ -109,9 +109,9 @@ describe("a broker with 30,000 topics", () => {
 
 describe("topic creation limits", () => {
   test("past --max-topic-count, creating a topic (by request, on first send, or a retry topic) is refused with a clear error", async () => {
-    const port = await freePort();
-    children.push(await startTestBroker({ dataDir: join(dir, "capped"), port, extraArgs: ["--max-topic-count", "3"] }));
-    const client = await open(`127.0.0.1:${port}`);
+    const capBroker = await startTestBroker({ dataDir: join(dir, "capped"), extraArgs: ["--max-topic-count", "3"] });
+    children.push(capBroker);
+    const client = await open(`127.0.0.1:${capBroker.port}`);
     for (const topic of ["a1", "a2", "a3"]) {
       expect((await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, readQueueNums: 1, writeQueueNums: 1 })).code).toBe(ResponseCode.SUCCESS);
     }
@@ -124,15 +124,19 @@ describe("topic creation limits", () => {
     expect((await client.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "a1", readQueueNums: 2, writeQueueNums: 2 })).code).toBe(ResponseCode.SUCCESS);
     const sent = await client.request(RequestCode.SEND_MESSAGE, { topic: "a1", queueId: 0, bornTimestamp: Date.now(), properties: "" }, new Uint8Array([1]));
     expect(sent.code).toBe(ResponseCode.SUCCESS);
-    // The broker's first message is at CommitLog offset 0; sending it back needs the group's retry topic.
+    // The broker's first message is at CommitLog offset 0; once delivered to g1, sending it back needs g1's retry topic.
+    const pulled = await client.request(RequestCode.PULL_MESSAGE, {
+      consumerGroup: "g1", topic: "a1", queueId: 0, queueOffset: 0, maxMsgNums: 1, sysFlag: 0, commitOffset: 0, suspendTimeoutMillis: 0, subscription: "*",
+    });
+    expect(pulled.code).toBe(ResponseCode.SUCCESS);
     const sendBack = await client.request(RequestCode.CONSUMER_SEND_MSG_BACK, { offset: 0, consumerGroup: "g1", delayLevel: 0 });
     expect(sendBack).toMatchObject({ code: ResponseCode.SYSTEM_ERROR, remark: `Cannot create topic "%RETRY%g1": ${refusal}` });
   }, 20_000);
 
   test("auto-creation past --auto-create-topic-rate answers SYSTEM_BUSY with a remark, and works again a second later", async () => {
-    const port = await freePort();
-    children.push(await startTestBroker({ dataDir: join(dir, "rate"), port, extraArgs: ["--auto-create-topic-rate", "5"] }));
-    const client = await open(`127.0.0.1:${port}`);
+    const rateBroker = await startTestBroker({ dataDir: join(dir, "rate"), extraArgs: ["--auto-create-topic-rate", "5"] });
+    children.push(rateBroker);
+    const client = await open(`127.0.0.1:${rateBroker.port}`);
     const sendTo = (topic: string) =>
       client.request(RequestCode.SEND_MESSAGE, { topic, queueId: 0, bornTimestamp: Date.now(), properties: "" }, new Uint8Array([1]));
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => sendTo(`burst_${i}`)));
@@ -154,9 +158,9 @@ describe("the topic table on disk", () => {
     writeTopicTable(dataDir, TOPICS);
     const table = join(dataDir, "config", "topics.json");
     const before = readFileSync(table);
-    const port = await freePort();
     const args = ["--auto-create-topic-rate", "1000"];
-    const broker = await startTestBroker({ dataDir, port, extraArgs: args });
+    const broker = await startTestBroker({ dataDir, extraArgs: args });
+    const port = broker.port;
     const client = await open(`127.0.0.1:${port}`);
     const started = performance.now();
     for (let i = 0; i < 200; i++) {
