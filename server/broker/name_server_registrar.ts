@@ -54,8 +54,8 @@ export class NameServerRegistrar {
   readonly #retries = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
   /** Per NameServer: the registration under way, and whether another must follow it. */
   readonly #running = new Map<string, { done: Promise<void>; again: boolean }>();
-  /** Per NameServer: the last failure logged, when, and how often it happened since. */
-  readonly #failures = new Map<string, { message: string; loggedAt: number; repeats: number }>();
+  /** Per NameServer since its last success: each failure logged, when, and how often it happened since. */
+  readonly #failures = new Map<string, Map<string, { loggedAt: number; repeats: number }>>();
 
   /** @param options Who to register as and where. */
   constructor(options: NameServerRegistrarOptions) {
@@ -133,12 +133,13 @@ export class NameServerRegistrar {
       }
       const { masterAddr, haServerAddr } = response!.header;
       if (typeof masterAddr === "string" && typeof haServerAddr === "string") o.onRegistered?.({ masterAddr, haServerAddr });
+      // Back after a failure or a dropped connection (whose retry may be what just succeeded).
       const retry = this.#retries.get(address);
       if (retry !== undefined) {
         clearTimeout(retry.timer);
         this.#retries.delete(address);
       }
-      if (this.#failures.delete(address)) o.log?.(`Registered with NameServer ${address} again`);
+      if (this.#failures.delete(address) || retry !== undefined) o.log?.(`Registered with NameServer ${address} again`);
     } catch (error) {
       const part = count === 1 ? "" : ` (at chunk ${index + 1} of ${count}, ${configs.length} topics)`;
       this.#failed(address, `Cannot register with NameServer ${address}${part}: ${(error as Error).message}`);
@@ -149,14 +150,17 @@ export class NameServerRegistrar {
   /** Logs a failed registration: a new failure at once, the same one again every 30 s with a count. */
   #failed(address: string, message: string): void {
     const now = Date.now();
-    const last = this.#failures.get(address);
-    if (last !== undefined && last.message === message && now - last.loggedAt < REPEAT_LOG_MS) {
+    let seen = this.#failures.get(address);
+    if (seen === undefined) this.#failures.set(address, (seen = new Map()));
+    const last = seen.get(message);
+    if (last !== undefined && now - last.loggedAt < REPEAT_LOG_MS) {
       last.repeats++;
       return;
     }
-    const repeats = last !== undefined && last.message === message ? last.repeats : 0;
-    this.#options.log?.(repeats === 0 ? message : `${message} (failed ${repeats + 1} times in the last ${Math.round((now - last!.loggedAt) / 1000)} s)`);
-    this.#failures.set(address, { message, loggedAt: now, repeats: 0 });
+    const repeats = last?.repeats ?? 0;
+    this.#options.log?.(repeats === 0 ? message : `${message} (${repeats + 1} times in the last ${Math.round((now - last!.loggedAt) / 1000)} s)`);
+    if (seen.size >= 16) seen.delete(seen.keys().next().value!);
+    seen.set(message, { loggedAt: now, repeats: 0 });
   }
 
   /** Registers with one NameServer again soon; each failed attempt doubles the wait up to 5 s. */
@@ -214,7 +218,9 @@ export class NameServerRegistrar {
       // A NameServer that went away forgot us: register again as soon as it is back.
       onClose: () => {
         if (this.#connections.get(address) === promise) this.#connections.delete(address);
-        if (!this.#stopped) this.#retryLater(address);
+        if (this.#stopped) return;
+        this.#failed(address, `Connection to NameServer ${address} closed; registering again`);
+        this.#retryLater(address);
       },
     });
     this.#connections.set(address, promise);
