@@ -12,6 +12,7 @@ import { parseServerArgs } from "./_config_layers.ts";
 import { listenFailure } from "./_listen_error.ts";
 import { defaultDial, defaultListen, defaultServe } from "./_runtime.ts";
 import { loadServerSecurity, type ServerSecurity } from "./_security.ts";
+import { standaloneClusterSecret } from "./_cluster_secret.ts";
 import type { HttpServer, Serve } from "./admin/serve_types.ts";
 import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
 import { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
@@ -108,6 +109,15 @@ export async function startServers(command: CommandName, config: Config, options
   } catch (error) {
     throw new StartError(`Cannot start ${command === "nameserver" ? "the NameServer" : command === "broker" ? "the broker" : "rmq standalone"}: ${(error as Error).message}`, { cause: error });
   }
+  let clusterSecret = security.clusterSecret;
+  if (standalone && clusterSecret === undefined) {
+    try {
+      clusterSecret = standaloneClusterSecret(config.broker.dataDir, logger.child("standalone"));
+    } catch (error) {
+      security.close();
+      throw new StartError(`Cannot start rmq standalone: ${(error as Error).message}`, { cause: error });
+    }
+  }
   const listen = runtime.listen ?? await defaultListen();
   let nameServer: NameServer | undefined;
   let broker: Broker | undefined;
@@ -129,6 +139,7 @@ export async function startServers(command: CommandName, config: Config, options
           log,
           ...(security.guard === undefined ? {} : { acl: security.guard }),
           ...(security.tls === undefined ? {} : { tls: security.tls }),
+          ...(clusterSecret === undefined ? {} : { clusterSecret }),
         });
       } catch (error) {
         throw listenError("the NameServer", ns.hostname ?? "0.0.0.0", ns.port, error, command, "nameserver.port");
@@ -148,6 +159,8 @@ export async function startServers(command: CommandName, config: Config, options
         ...(security.guard === undefined ? {} : { acl: security.guard }),
         ...(security.tls === undefined ? {} : { tls: security.tls }),
         ...(security.nameServerCredentials === undefined ? {} : { nameServerCredentials: security.nameServerCredentials }),
+        ...(clusterSecret === undefined ? {} : { clusterSecret }),
+        ...(security.peerAccountSecret === undefined ? {} : { peerAccountSecret: security.peerAccountSecret }),
         ...(nameServer === undefined ? {} : { nameServers: [nameServerAddressOf(nameServer)] }),
       };
       try {

@@ -1,6 +1,7 @@
 /**
- * ACL and TLS for the server entrypoints: loads the ACL file (watching it) and the TLS identity
- * named by the `acl` and `tls` configuration sections (`--acl`, `--tls-cert`, `--tls-key`).
+ * ACL, TLS and the cluster secret for the server entrypoints: loads the ACL file (watching it), the
+ * TLS identity and the cluster secret named by the `acl`, `tls` and `cluster` configuration sections
+ * (`--acl`, `--tls-cert`, `--tls-key`, `--cluster-secret-file`).
  *
  * @module
  */
@@ -10,6 +11,7 @@ import type { DialOptions, TlsServerOptions } from "../core/remoting/transport.t
 import { AclFile } from "./acl/acl_file.ts";
 import { AclGuard } from "./acl/acl_guard.ts";
 import type { AclRules } from "./acl/acl_rules.ts";
+import { checkClusterSecret, readClusterSecretFile } from "./_cluster_secret.ts";
 import { type Config, ConfigError } from "./config.ts";
 
 /** ACL and TLS settings ready to hand to `startBroker`, `startNameServer` and the admin server. */
@@ -30,6 +32,10 @@ export interface ServerSecurity {
   replicationDial: DialOptions;
   /** The account a broker signs NameServer registrations with. */
   nameServerCredentials?: () => Credentials | undefined;
+  /** The cluster secret (`cluster.secret` or `cluster.secretFile`), when configured. */
+  clusterSecret?: string;
+  /** With ACL: the secret key of an admin account, which replication peers may authenticate as. */
+  peerAccountSecret?: (accessKey: string) => string | undefined;
   /** Stops watching the ACL file. */
   close(): void;
 }
@@ -52,9 +58,11 @@ function readPem(file: string, what: string): string {
  * @throws {ConfigError} When a file is missing or invalid, or only one of cert and key is given.
  */
 export function loadServerSecurity(
-  config: Pick<Config, "acl" | "tls">,
+  config: Pick<Config, "acl" | "tls" | "cluster">,
   options: { standalone?: boolean; log?: (line: string) => void } = {},
 ): ServerSecurity {
+  const clusterSecret = loadClusterSecret(config.cluster, options.log);
+  const secret = clusterSecret === undefined ? {} : { clusterSecret };
   const { cert, key, ca } = config.tls;
   if ((cert === undefined) !== (key === undefined)) {
     throw new ConfigError("TLS needs both a certificate and a key (--tls-cert and --tls-key, or tls.cert and tls.key)");
@@ -69,7 +77,7 @@ export function loadServerSecurity(
     ? { accessKey: config.acl.accessKey, secretKey: config.acl.secretKey }
     : undefined;
   if (config.acl.file === undefined) {
-    return { tls, nameServerDial, replicationDial, ...(explicit === undefined ? {} : { nameServerCredentials: () => explicit }), close() {} };
+    return { tls, nameServerDial, replicationDial, ...secret, ...(explicit === undefined ? {} : { nameServerCredentials: () => explicit }), close() {} };
   }
   let file: AclFile;
   try {
@@ -84,6 +92,11 @@ export function loadServerSecurity(
     tls,
     nameServerDial,
     replicationDial,
+    ...secret,
+    peerAccountSecret: (accessKey) => {
+      const account = file.rules.account(accessKey);
+      return account?.admin === true ? account.secretKey : undefined;
+    },
     nameServerCredentials: () => {
       if (explicit !== undefined) return explicit;
       const admin = file.rules.firstAdmin();
@@ -91,4 +104,13 @@ export function loadServerSecurity(
     },
     close: () => file.close(),
   };
+}
+
+function loadClusterSecret(cluster: Config["cluster"], log?: (line: string) => void): string | undefined {
+  if (cluster.secret !== undefined && cluster.secretFile !== undefined) {
+    throw new ConfigError("Set the cluster secret once: cluster.secret (RMQ_CLUSTER_SECRET) or cluster.secretFile (--cluster-secret-file), not both");
+  }
+  if (cluster.secret !== undefined) return checkClusterSecret(cluster.secret, "cluster.secret (RMQ_CLUSTER_SECRET)");
+  if (cluster.secretFile !== undefined) return readClusterSecretFile(cluster.secretFile, log);
+  return undefined;
 }

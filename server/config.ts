@@ -108,7 +108,7 @@ export const admin = target("admin");
 /** A `LoggerOptions` option. */
 export const logger = target("log");
 
-/** Read by `loadServerSecurity` from the `acl` and `tls` sections. */
+/** Read by `loadServerSecurity` from the `acl`, `tls` and `cluster` sections. */
 function security<T>(): Target<T> {
   return { component: "security", map: (value) => value };
 }
@@ -265,6 +265,15 @@ export const SETTINGS = {
     }),
     scanIntervalMs: setting({ ...int(1, Number.MAX_SAFE_INTEGER, "ms"), default: 10_000, example: 5000, doc: "How often silent brokers are looked for", to: nameserver("scanIntervalMs") }),
     ...connectionLimits((option) => nameserver(option), ["nameserver"]),
+    maxTopicsPerBroker: setting({
+      ...int(1, 10_000_000), default: 100_000, example: 5000,
+      doc: "Most topics one broker may register; a larger registration is refused (the broker logs why)", to: nameserver("maxTopicsPerBroker"),
+    }),
+    allowOpenRegistration: setting({
+      ...bool(), default: false, example: true, commands: ["nameserver"],
+      doc: "Beyond loopback, accept broker registrations from anyone when neither ACL nor a cluster secret is set (else: refuse to start)",
+      to: nameserver("allowOpenRegistration"),
+    }),
   },
   broker: {
     host: setting({ ...text("host"), default: "0.0.0.0", example: "127.0.0.1", doc: "Address the broker listens on (clients and replication)", to: broker("hostname") }),
@@ -344,6 +353,14 @@ export const SETTINGS = {
     autoCreateTopicEnable: setting({
       ...bool(), default: false, defaults: { standalone: true }, example: true, flag: "auto-create-topic",
       doc: "Create unknown topics on first send", to: broker("autoCreateTopicEnable"),
+    }),
+    autoCreateTopicRate: setting({
+      ...int(1, 1_000_000), default: 100, example: 10,
+      doc: "Most topics created on first send per second (also the burst); more sends to new topics get SYSTEM_BUSY", to: broker("autoCreateTopicRate"),
+    }),
+    maxTopicCount: setting({
+      ...int(1, 10_000_000), default: 100_000, example: 5000,
+      doc: "Most topics the broker holds (retry and dead-letter ones count); creating more is refused", to: broker("maxTopicCount"),
     }),
     defaultTopicQueueNums: setting({ ...int(1, 1024), default: 8, example: 4, doc: "Queues of a topic created on first send (at most)", to: broker("defaultTopicQueueNums") }),
     maxMessageSize: setting({
@@ -431,6 +448,18 @@ export const SETTINGS = {
       doc: "The broker dials its NameServers over TLS (default: false; standalone: whenever tls.cert is set)", to: security(),
     }),
   },
+  cluster: {
+    secretFile: setting({
+      ...text("file"), example: "/etc/rmq/cluster.secret", flag: "cluster-secret-file",
+      doc: "File with the cluster secret (16+ characters, mode 0600): brokers sign NameServer registrations with it, master and slaves prove it " +
+        "to each other (standalone: <dataDir>/cluster.secret, created on first start)",
+      to: security(),
+    }),
+    secret: setting({
+      ...secret(16, "secret"), example: "example-cluster-secret-0123", flag: false,
+      doc: "The cluster secret itself, instead of secretFile (docs/SECURITY.md, \"Peers\")", to: security(),
+    }),
+  },
   log: {
     level: setting({ ...choice(["debug", "info", "warn", "error"], "level"), default: "info", example: "warn", doc: "Lines below this level are dropped", to: logger("level") }),
     format: setting({
@@ -450,6 +479,7 @@ const SECTION_COMMANDS: Record<Section, readonly CommandName[]> = {
   admin: SERVERS,
   acl: SERVERS,
   tls: SERVERS,
+  cluster: SERVERS,
   log: SERVERS,
 };
 

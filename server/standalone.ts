@@ -4,6 +4,7 @@
  * @module
  */
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
+import { generateClusterSecret, standaloneClusterSecret } from "./_cluster_secret.ts";
 import { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
 import { type NameServer, type NameServerOptions, startNameServer } from "./namesrv/name_server.ts";
 import { connectionGuardOf, type ConnectionLimits } from "../core/remoting/connection_guard.ts";
@@ -16,7 +17,7 @@ export interface StandaloneOptions extends Omit<BrokerOptions, "nameServers" | "
   /** NameServer port; 0 picks a free one. @default 9876 */
   nameServerPort?: number;
   /** The rest of the NameServer's options (its address defaults to the broker's `hostname`). */
-  nameServer?: Omit<NameServerOptions, "listen" | "port" | "acl" | "tls" | "connectionGuard" | keyof ConnectionLimits>;
+  nameServer?: Omit<NameServerOptions, "listen" | "port" | "acl" | "tls" | "connectionGuard" | "clusterSecret" | keyof ConnectionLimits>;
 }
 
 /**
@@ -39,6 +40,8 @@ export interface Standalone {
   nameServerAddress: string;
   /** `host:port` of the broker. */
   brokerAddress: string;
+  /** The cluster secret other brokers joining this NameServer must be given (`clusterSecret`). */
+  clusterSecret: string;
   /** Stops the broker, then the NameServer. */
   close(): Promise<void>;
 }
@@ -50,6 +53,10 @@ export interface Standalone {
  * share one `connectionGuard` (by default one with the broker's limits), so its limits are the
  * process's.
  *
+ * Broker registration is protected by the cluster secret: `clusterSecret` when given, else the one
+ * in `<dataDir>/cluster.secret` (created with mode 0600 on first start; with a `storage` of its
+ * own, such as memory, a fresh secret per start). Brokers joining this NameServer need it.
+ *
  * @param options Ports, data directory and broker settings.
  * @returns The running pair.
  */
@@ -57,6 +64,8 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   const { nameServer: nameServerOptions, nameServerPort, ...brokerOptions } = options;
   const log = options.log ?? createLogger({ component: "standalone" });
   const connectionGuard = options.connectionGuard ?? connectionGuardOf(brokerOptions, (line) => log(line, "warn"));
+  const clusterSecret = options.clusterSecret ??
+    (options.storage !== undefined ? generateClusterSecret() : standaloneClusterSecret(options.dataDir, log));
   const nameServer = await startNameServer({
     hostname: options.hostname ?? "0.0.0.0",
     log: options.log,
@@ -64,6 +73,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     listen: options.listen,
     port: nameServerPort ?? 9876,
     connectionGuard,
+    clusterSecret,
     ...(options.acl === undefined ? {} : { acl: options.acl }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
@@ -73,6 +83,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     broker = await startBroker({
       ...brokerOptions,
       connectionGuard,
+      clusterSecret,
       autoCreateTopicEnable: options.autoCreateTopicEnable ?? true,
       nameServers: [nameServerAddress],
     });
@@ -85,6 +96,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     broker,
     nameServerAddress,
     brokerAddress: broker.address,
+    clusterSecret,
     async close() {
       await broker.close();
       await nameServer.close();

@@ -221,6 +221,21 @@ export const TopicConfig = v.object({
 });
 export type TopicConfig = v.InferOutput<typeof TopicConfig>;
 
+/** Most topics one REGISTER_BROKER frame carries; a larger table is registered in chunks. */
+export const REGISTER_TOPICS_PER_CHUNK = 4000;
+
+/**
+ * Which part of a chunked registration a REGISTER_BROKER request carries: `count` requests with
+ * the same `id` and `index` 0 to `count - 1`, in order, together list the broker's topics; the
+ * NameServer applies them once the last one arrived.
+ */
+export const RegistrationChunk = v.object({
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  index: uint,
+  count: v.pipe(uint, v.minValue(1), v.maxValue(10_000)),
+});
+export type RegistrationChunk = v.InferOutput<typeof RegistrationChunk>;
+
 /** REGISTER_BROKER request. */
 export const RegisterBrokerHeader = v.object({
   clusterName: v.pipe(v.string(), v.minLength(1), v.maxLength(255), v.check(RESERVED_NAME, 'Cluster name "__proto__" is reserved')),
@@ -229,6 +244,8 @@ export const RegisterBrokerHeader = v.object({
   brokerId: uint,
   haServerAddr: v.optional(v.string(), ""),
   topicConfigs: v.record(TopicName, TopicConfig),
+  /** Set when the topic table is split over several requests. @default a whole registration */
+  chunk: v.optional(RegistrationChunk),
 });
 export type RegisterBrokerHeader = v.InferOutput<typeof RegisterBrokerHeader>;
 

@@ -118,3 +118,14 @@ export function parseAddress(address: string): { host: string; port: number } {
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   return { host, port };
 }
+
+/**
+ * Whether a listen or dial host is a loopback address (reachable only from this machine).
+ *
+ * @param host A hostname or IP address, IPv6 with or without brackets.
+ * @returns True for `localhost`, `127.0.0.0/8` and `::1`.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) || /^::ffff:127\./i.test(bare);
+}

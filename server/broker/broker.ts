@@ -48,9 +48,11 @@ import {
 import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight_limit.ts";
 import { QueueLockManager } from "./queue_lock_manager.ts";
 import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
-import { TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
+import { TopicChange, TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
+import { JsonJournal } from "../store/json_journal.ts";
 import { TrafficWindow } from "./traffic_window.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
+import { clusterCredentials } from "../_cluster_secret.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { TlsServerOptions } from "../../core/remoting/transport.ts";
 import {
@@ -123,6 +125,10 @@ export interface BrokerOptions extends ConnectionLimits {
   autoCreateTopicEnable?: boolean;
   /** Queues of the auto-create template topic. @default 8 */
   defaultTopicQueueNums?: number;
+  /** Most topics auto-created per second (and in one burst); more sends to new topics get SYSTEM_BUSY. @default 100 */
+  autoCreateTopicRate?: number;
+  /** Most topics the broker holds (retry and dead-letter topics count); creating more is refused. @default 100000 */
+  maxTopicCount?: number;
   /** Largest message body in bytes. @default 4 MiB */
   maxMessageSize?: number;
   /** Largest frame in bytes. @default 8 MiB */
@@ -166,6 +172,17 @@ export interface BrokerOptions extends ConnectionLimits {
   tls?: TlsServerOptions;
   /** The account NameServer registrations are signed with (when the NameServers enforce ACL). */
   nameServerCredentials?: () => Credentials | undefined;
+  /**
+   * The cluster secret: NameServer registrations are signed with it (rather than with
+   * `nameServerCredentials`), and master and slaves prove it to each other on the HA port.
+   * @default none
+   */
+  clusterSecret?: string;
+  /**
+   * With ACL: the secret key of an admin account, which a slave may authenticate as on a master's
+   * HA port (a slave without a cluster secret authenticates as `nameServerCredentials`). @default none
+   */
+  peerAccountSecret?: (accessKey: string) => string | undefined;
 }
 
 /** A running broker. */
@@ -184,15 +201,19 @@ export interface Broker {
 
 const HOUR_MS = 3_600_000;
 
+/** Changes to the topic table since `topics.json` was written (see `TopicConfigManager`). */
+const TOPICS_JOURNAL_FILE = "topics.journal";
+
+function validator<T>(schema: v.GenericSchema<unknown, T>): (value: unknown) => T {
+  return (value) => {
+    const parsed = v.safeParse(schema, value);
+    if (!parsed.success) throw new TypeError(v.summarize(parsed.issues));
+    return parsed.output;
+  };
+}
+
 function jsonFile<T>(storage: SegmentStorage, path: string, schema: v.GenericSchema<unknown, T>): JsonFile<T> {
-  return new JsonFile<T>(path, {
-    storage,
-    validate: (value) => {
-      const parsed = v.safeParse(schema, value);
-      if (!parsed.success) throw new TypeError(v.summarize(parsed.issues));
-      return parsed.output;
-    },
-  });
+  return new JsonFile<T>(path, { storage, validate: validator(schema) });
 }
 
 function tracked<H>(proc: Processor<H>, counter: { inFlight: number; idle?: () => void }, limit: InFlightLimit): Processor<H> {
@@ -303,8 +324,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const configStorage = options.storage ?? new FileSegmentStorage();
   const configDir = join(options.dataDir, "config");
   const topics = new TopicConfigManager(jsonFile(configStorage, join(configDir, STATE_FILES.topics.file), TopicTable), {
+    journal: new JsonJournal(join(configDir, TOPICS_JOURNAL_FILE), { storage: configStorage, validate: validator(TopicChange) }),
     autoCreateTopicEnable: options.autoCreateTopicEnable ?? false,
     defaultTopicQueueNums: options.defaultTopicQueueNums,
+    ...(options.autoCreateTopicRate === undefined ? {} : { autoCreateTopicRate: options.autoCreateTopicRate }),
+    ...(options.maxTopicCount === undefined ? {} : { maxTopicCount: options.maxTopicCount }),
+    brokerName: options.brokerName ?? "broker-a",
   });
   let topicsWarning: string | undefined;
   let store: MessageStore;
@@ -359,6 +384,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     throw error;
   }
   const brokerName = options.brokerName ?? "broker-a";
+  const secret = options.clusterSecret;
+  const secretCredentials = secret === undefined ? undefined : clusterCredentials(secret);
   let replication: Replication;
   let slave: SlaveReplication | undefined;
   try {
@@ -373,6 +400,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         offsets,
         schedule,
         credentials: options.nameServerCredentials,
+        haCredentials: () => {
+          if (secret !== undefined) return { kind: "secret", secret };
+          const account = options.nameServerCredentials?.();
+          return account === undefined ? undefined : { kind: "account", ...account };
+        },
         reregister: () => void registrar.registerAll(),
         log,
       })
@@ -389,6 +421,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         brokerName,
         clientAddress: address,
         syncSlaveTimeoutMs: options.syncSlaveTimeoutMs ?? 3000,
+        auth: {
+          ...(secret === undefined ? {} : { clusterSecret: secret }),
+          ...(options.peerAccountSecret === undefined ? {} : { accountSecret: options.peerAccountSecret }),
+        },
         log,
       });
   } catch (error) {
@@ -495,7 +531,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     ...(slave === undefined ? {} : { onRegistered: ({ haServerAddr }: { haServerAddr: string }) => slave.learnMaster(haServerAddr) }),
     topicConfigs: () => topics.all(),
     intervalMs: options.registerIntervalMs,
-    credentials: options.nameServerCredentials,
+    credentials: secretCredentials === undefined ? options.nameServerCredentials : () => secretCredentials,
     log,
   });
   topics.onChange = () => registrar.scheduleRegister();

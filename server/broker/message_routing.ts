@@ -49,7 +49,13 @@ export async function ensureGroupTopic(ctx: BrokerContext, topic: string): Promi
       remark: `Topic "${topic}" would be longer than ${TOPIC_MAX_LENGTH} characters: use a shorter consumer group name`,
     };
   }
-  const config = await ctx.topics.ensure(topic, GROUP_TOPIC_QUEUE_NUMS, Perm.READ | Perm.WRITE);
+  let config: TopicConfig;
+  try {
+    config = await ctx.topics.ensure(topic, GROUP_TOPIC_QUEUE_NUMS, Perm.READ | Perm.WRITE);
+  } catch (error) {
+    if (error instanceof RangeError) return { code: ResponseCode.SYSTEM_ERROR, remark: error.message };
+    throw error;
+  }
   if ((config.perm & Perm.WRITE) === 0 || config.writeQueueNums === 0) {
     return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${topic}" is not writable on broker "${ctx.brokerName}"` };
   }

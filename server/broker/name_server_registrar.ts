@@ -1,11 +1,14 @@
 /**
  * Keeps a broker registered with every NameServer: on start, on topic changes and every 30 s,
  * and — when a NameServer cannot be reached or its connection drops — again within seconds
- * (backing off from 500 ms to 5 s) until it answers, so a restarted NameServer heals fast.
+ * (backing off from 500 ms to 5 s) until it answers, so a restarted NameServer heals fast. A topic
+ * table larger than `REGISTER_TOPICS_PER_CHUNK` goes in chunks (one frame each, in order); one
+ * registration per NameServer runs at a time. Every failure is logged (the same failure again at
+ * most every 30 s, with a count).
  *
  * @module
  */
-import type { TopicConfig } from "../../core/protocol/headers.ts";
+import { REGISTER_TOPICS_PER_CHUNK, type TopicConfig } from "../../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
@@ -37,6 +40,8 @@ export interface NameServerRegistrarOptions {
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
+/** The same failure is logged again after this long (with how often it happened meanwhile). */
+const REPEAT_LOG_MS = 30_000;
 
 /** Registers with every NameServer and re-registers periodically. */
 export class NameServerRegistrar {
@@ -47,6 +52,10 @@ export class NameServerRegistrar {
   #stopped = false;
   #signer: { credentials: Credentials; signer: RequestSigner } | undefined;
   readonly #retries = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
+  /** Per NameServer: the registration under way, and whether another must follow it. */
+  readonly #running = new Map<string, { done: Promise<void>; again: boolean }>();
+  /** Per NameServer since its last success: each failure logged, when, and how often it happened since. */
+  readonly #failures = new Map<string, Map<string, { loggedAt: number; repeats: number }>>();
 
   /** @param options Who to register as and where. */
   constructor(options: NameServerRegistrarOptions) {
@@ -73,36 +82,85 @@ export class NameServerRegistrar {
     await Promise.all(this.#options.nameServers.map((address) => this.#register(address)));
   }
 
-  async #register(address: string): Promise<void> {
+  /** Registers with one NameServer; a call while one runs makes it run once more afterwards. */
+  #register(address: string): Promise<void> {
+    const running = this.#running.get(address);
+    if (running !== undefined) {
+      running.again = true;
+      return running.done;
+    }
+    const state = { done: Promise.resolve(), again: false };
+    state.done = (async () => {
+      do {
+        state.again = false;
+        await this.#registerOnce(address);
+      } while (state.again && !this.#stopped);
+    })().finally(() => this.#running.delete(address));
+    this.#running.set(address, state);
+    return state.done;
+  }
+
+  async #registerOnce(address: string): Promise<void> {
     const o = this.#options;
-    const topicConfigs = Object.fromEntries(o.topicConfigs().map((c) => [c.topicName, c]));
-    const header = {
+    const configs = o.topicConfigs();
+    const base = {
       clusterName: o.clusterName,
       brokerName: o.brokerName,
       brokerAddr: o.brokerAddr,
       brokerId: o.brokerId,
       haServerAddr: o.haServerAddr ?? "",
-      topicConfigs,
     };
+    const count = Math.max(1, Math.ceil(configs.length / REGISTER_TOPICS_PER_CHUNK));
+    const id = count === 1 ? "" : crypto.randomUUID();
+    let index = 0;
     try {
       const connection = await this.#connection(address);
-      const response = await connection.request(RequestCode.REGISTER_BROKER, await this.#sign(RequestCode.REGISTER_BROKER, header), undefined, 5000);
-      if (response.code !== ResponseCode.SUCCESS) {
-        o.log?.(`NameServer ${address} refused registration: ${response.remark ?? response.code}`);
+      let response;
+      for (; index < count; index++) {
+        const part = configs.slice(index * REGISTER_TOPICS_PER_CHUNK, (index + 1) * REGISTER_TOPICS_PER_CHUNK);
+        const header = {
+          ...base,
+          topicConfigs: Object.fromEntries(part.map((c) => [c.topicName, c])),
+          ...(count === 1 ? {} : { chunk: { id, index, count } }),
+        };
+        response = await connection.request(RequestCode.REGISTER_BROKER, await this.#sign(RequestCode.REGISTER_BROKER, header), undefined, 5000);
+        if (response.code !== ResponseCode.SUCCESS) break;
+      }
+      if (response!.code !== ResponseCode.SUCCESS) {
+        const part = count === 1 ? "" : ` (chunk ${index + 1} of ${count}, ${configs.length} topics)`;
+        this.#failed(address, `NameServer ${address} refused registration${part}: ${response!.remark ?? `response code ${response!.code}`}`);
         return;
       }
-      const { masterAddr, haServerAddr } = response.header;
+      const { masterAddr, haServerAddr } = response!.header;
       if (typeof masterAddr === "string" && typeof haServerAddr === "string") o.onRegistered?.({ masterAddr, haServerAddr });
+      // Back after a failure or a dropped connection (whose retry may be what just succeeded).
       const retry = this.#retries.get(address);
       if (retry !== undefined) {
         clearTimeout(retry.timer);
         this.#retries.delete(address);
-        o.log?.(`Registered with NameServer ${address} again`);
       }
+      if (this.#failures.delete(address) || retry !== undefined) o.log?.(`Registered with NameServer ${address} again`);
     } catch (error) {
-      if (!this.#retries.has(address)) o.log?.(`Cannot register with NameServer ${address}: ${(error as Error).message}`);
+      const part = count === 1 ? "" : ` (at chunk ${index + 1} of ${count}, ${configs.length} topics)`;
+      this.#failed(address, `Cannot register with NameServer ${address}${part}: ${(error as Error).message}`);
       this.#retryLater(address);
     }
+  }
+
+  /** Logs a failed registration: a new failure at once, the same one again every 30 s with a count. */
+  #failed(address: string, message: string): void {
+    const now = Date.now();
+    let seen = this.#failures.get(address);
+    if (seen === undefined) this.#failures.set(address, (seen = new Map()));
+    const last = seen.get(message);
+    if (last !== undefined && now - last.loggedAt < REPEAT_LOG_MS) {
+      last.repeats++;
+      return;
+    }
+    const repeats = last?.repeats ?? 0;
+    this.#options.log?.(repeats === 0 ? message : `${message} (${repeats + 1} times in the last ${Math.round((now - last!.loggedAt) / 1000)} s)`);
+    if (seen.size >= 16) seen.delete(seen.keys().next().value!);
+    seen.set(message, { loggedAt: now, repeats: 0 });
   }
 
   /** Registers with one NameServer again soon; each failed attempt doubles the wait up to 5 s. */
@@ -160,7 +218,9 @@ export class NameServerRegistrar {
       // A NameServer that went away forgot us: register again as soon as it is back.
       onClose: () => {
         if (this.#connections.get(address) === promise) this.#connections.delete(address);
-        if (!this.#stopped) this.#retryLater(address);
+        if (this.#stopped) return;
+        this.#failed(address, `Connection to NameServer ${address} closed; registering again`);
+        this.#retryLater(address);
       },
     });
     this.#connections.set(address, promise);

@@ -25,7 +25,8 @@ export const STATE_FILES = {
     file: "topics.json",
     what: "Topic table",
     loss: "forget every topic created on this broker",
-    recover: "restore the file (or its .bak) from a backup, or move both aside and re-create the topics (rmq topic create)",
+    recover: "restore the file (or its .bak) from a backup, or move both aside and re-create the topics (rmq topic create); " +
+      "topics.journal beside it holds the changes since the file was written",
   },
   offsets: {
     file: "consumer_offsets.json",
@@ -74,6 +75,7 @@ export function loadState(manager: { load(): string | undefined }, file: StateFi
   try {
     return manager.load();
   } catch (error) {
+    if (error instanceof StateFileError) throw error;
     const noBackup = error instanceof Error && error.message.includes("no backup exists");
     throw new StateFileError(
       `${file.what} file "${path}" is unusable and ${noBackup ? "has no backup" : `so is its backup "${path}.bak"`}: ${reasons(error)}. ` +

@@ -6,10 +6,14 @@
  */
 import type { Listen, Listener, TlsServerOptions } from "../../core/remoting/transport.ts";
 import type { MessageStore } from "../store/message_store.ts";
+import type { HaMasterAuth } from "./ha_auth.ts";
 import { type LinkHost, SlaveLink } from "./ha_slave_link.ts";
 
 /** A slave lagging further than this (in bytes) does not count for SYNC_MASTER sends (RocketMQ's `haSlaveFallbehindMax`). */
 export const SLAVE_FALL_BEHIND_MAX = 256 * 1024 * 1024;
+
+/** Links still in their handshake at once, at most; more are closed at accept (each costs a timer and 1 KiB). */
+export const MAX_PENDING_HANDSHAKES = 64;
 
 /** Options of `HaMaster.start`. */
 export interface HaMasterOptions {
@@ -25,6 +29,8 @@ export interface HaMasterOptions {
   brokerName: string;
   /** The master's client address, told to slaves (they copy topics and offsets from it). */
   clientAddress: string;
+  /** What slaves must prove (see `ha_auth.ts`). @default none: any peer may replicate */
+  auth?: HaMasterAuth;
   log: (line: string) => void;
 }
 
@@ -54,6 +60,7 @@ export class HaMaster implements LinkHost {
   readonly store: MessageStore;
   readonly brokerName: string;
   readonly clientAddress: string;
+  readonly auth: HaMasterAuth | undefined;
   readonly #log: (line: string) => void;
   readonly #links = new Set<SlaveLink>();
   #listener: Listener | undefined;
@@ -62,11 +69,13 @@ export class HaMaster implements LinkHost {
   #pumpQueued = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  #lastBusyLog = 0;
 
   private constructor(options: HaMasterOptions) {
     this.store = options.store;
     this.brokerName = options.brokerName;
     this.clientAddress = options.clientAddress;
+    this.auth = options.auth;
     this.#log = options.log;
   }
 
@@ -84,13 +93,26 @@ export class HaMaster implements LinkHost {
       (transport) => {
         const link = new SlaveLink(master, transport);
         if (master.#closed) link.close();
-        else master.#links.add(link);
+        else if (master.#pendingCount() >= MAX_PENDING_HANDSHAKES) {
+          const now = Date.now();
+          if (now - master.#lastBusyLog > 10_000) {
+            master.#lastBusyLog = now;
+            master.#log(`Replication peer ${transport.remoteAddress} refused: ${MAX_PENDING_HANDSHAKES} handshakes are already under way`);
+          }
+          link.close();
+        } else master.#links.add(link);
         return link.handlers;
       },
     );
     master.#timer = setInterval(() => master.#tick(), 100);
     (master.#timer as { unref?: () => void }).unref?.();
     return master;
+  }
+
+  #pendingCount(): number {
+    let n = 0;
+    for (const link of this.#links) if (link.pending) n++;
+    return n;
   }
 
   /** The bound HA port. */

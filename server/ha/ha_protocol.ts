@@ -3,11 +3,13 @@
  * frames, `[u32 length][u8 type][payload]`, big-endian, offsets as unsigned 64-bit integers (safe
  * JavaScript integers only). See docs/PROTOCOL.md, "Replication".
  *
- * - slave → master: `HELLO` once (who it is, its CommitLog end), then `REPORT` with the offset it
- *   has stored (its acknowledgement), after every write and every second.
- * - master → slave: `WELCOME` once (where streaming starts, the master's end and client address),
- *   then `DATA` frames `[offset, master end, whole records]` (empty ones as heartbeats), or
- *   `REFUSE` with a reason before it closes the link.
+ * - slave → master: `HELLO` once (who it is, its CommitLog end, how it authenticates and a fresh
+ *   nonce); when it authenticates, `AUTH` with its proof once the master answered `CHALLENGE`; then
+ *   `REPORT` with the offset it has stored (its acknowledgement), after every write and every second.
+ * - master → slave: `CHALLENGE` (its nonce and its own proof) when the slave authenticates,
+ *   `WELCOME` once accepted (where streaming starts, the master's end and client address), then
+ *   `DATA` frames `[offset, master end, whole records]` (empty ones as heartbeats), or `REFUSE` with
+ *   a reason before it closes the link.
  *
  * Encoding and decoding are pure; `HaFrameDecoder` is push-style (bytes in, frames out) and throws
  * `RangeError`/`TypeError` on anything malformed, which costs the peer its connection.
@@ -15,22 +17,42 @@
  * @module
  */
 
-/** Protocol version carried by `HELLO` and `WELCOME`. */
-export const HA_PROTOCOL_VERSION = 1;
+/** Protocol version carried by `HELLO` and `WELCOME` (2: the handshake authenticates both sides). */
+export const HA_PROTOCOL_VERSION = 2;
 
 /** Frame types. Slave → master below 0x80, master → slave from 0x80. */
 export const HaFrameType = {
   HELLO: 0x01,
   REPORT: 0x02,
+  AUTH: 0x03,
   WELCOME: 0x81,
   DATA: 0x82,
   REFUSE: 0x83,
+  CHALLENGE: 0x84,
 } as const;
 /** One of the `HaFrameType` values. */
 export type HaFrameType = typeof HaFrameType[keyof typeof HaFrameType];
 
-/** Largest frame a slave may send (a `HELLO` with a 255-byte broker name is far below it). */
-export const MAX_SLAVE_FRAME = 512;
+/** Largest frame a slave may send (a `HELLO` with a 255-byte broker name and access key is far below it). */
+export const MAX_SLAVE_FRAME = 1024;
+
+/** Largest frame a slave accepts before `WELCOME` (`CHALLENGE`, `WELCOME`, `REFUSE` are small). */
+export const MAX_HANDSHAKE_FRAME = 8192;
+
+/** Bytes of each side's nonce and of each proof (HMAC-SHA256). */
+export const HA_NONCE_BYTES = 32;
+
+/** How a slave authenticates, as `HELLO` says. */
+export const HaAuthKind = {
+  /** No proof: only an open master (no cluster secret, no ACL) accepts it. */
+  NONE: 0,
+  /** Proof of the cluster secret. */
+  CLUSTER_SECRET: 1,
+  /** Proof of an ACL account's secret key (the account is named in `accessKey`). */
+  ACCOUNT: 2,
+} as const;
+/** One of the `HaAuthKind` values. */
+export type HaAuthKind = typeof HaAuthKind[keyof typeof HaAuthKind];
 
 /** Slave → master: the first frame of a link. */
 export interface HelloFrame {
@@ -42,6 +64,25 @@ export interface HelloFrame {
   segmentSize: number;
   brokerId: number;
   brokerName: string;
+  /** How the slave authenticates. */
+  authKind: HaAuthKind;
+  /** The ACL account, for `HaAuthKind.ACCOUNT` ("" otherwise). */
+  accessKey: string;
+  /** The slave's fresh random nonce (`HA_NONCE_BYTES`). */
+  nonce: Uint8Array;
+}
+
+/** Slave → master: its proof of the shared key, answering a `CHALLENGE`. */
+export interface AuthFrame {
+  type: typeof HaFrameType.AUTH;
+  proof: Uint8Array;
+}
+
+/** Master → slave: its nonce and its proof of the shared key (checked by the slave before it answers). */
+export interface ChallengeFrame {
+  type: typeof HaFrameType.CHALLENGE;
+  nonce: Uint8Array;
+  proof: Uint8Array;
 }
 
 /** Slave → master: everything below `offset` is stored on the slave. */
@@ -77,7 +118,7 @@ export interface RefuseFrame {
 }
 
 /** Any frame. */
-export type HaFrame = HelloFrame | ReportFrame | WelcomeFrame | DataFrame | RefuseFrame;
+export type HaFrame = HelloFrame | ReportFrame | AuthFrame | WelcomeFrame | DataFrame | RefuseFrame | ChallengeFrame;
 
 const TWO_32 = 0x100000000;
 const encoder = new TextEncoder();
@@ -104,22 +145,59 @@ function frame(type: HaFrameType, payloadLength: number): { bytes: Uint8Array; v
 }
 
 /**
- * Encodes a `HELLO`.
+ * Encodes a `HELLO`. Both sides' proofs cover these bytes, so the encoding is deterministic.
  *
- * @param hello Version, offset, segment size and the slave's identity.
+ * @param hello Version, offset, segment size, the slave's identity, how it authenticates and its nonce.
  * @returns The frame bytes.
- * @throws {RangeError} When the name is longer than 255 UTF-8 bytes or a number is out of range.
+ * @throws {RangeError} When the name or access key is longer than 255 UTF-8 bytes, the nonce is
+ *   not `HA_NONCE_BYTES` long or a number is out of range.
  */
 export function encodeHello(hello: Omit<HelloFrame, "type">): Uint8Array {
   const name = encoder.encode(hello.brokerName);
   if (name.length > 255) throw new RangeError(`Broker name "${hello.brokerName}" is longer than 255 bytes`);
-  const { bytes, view } = frame(HaFrameType.HELLO, 1 + 8 + 8 + 4 + 1 + name.length);
+  const accessKey = encoder.encode(hello.accessKey);
+  if (accessKey.length > 255) throw new RangeError(`Access key "${hello.accessKey}" is longer than 255 bytes`);
+  if (hello.nonce.length !== HA_NONCE_BYTES) throw new RangeError(`Nonce has ${hello.nonce.length} bytes, expected ${HA_NONCE_BYTES}`);
+  const { bytes, view } = frame(HaFrameType.HELLO, HELLO_FIXED + 2 + name.length + accessKey.length);
   view.setUint8(5, hello.version);
   setUint64(view, 6, hello.offset);
   setUint64(view, 14, hello.segmentSize);
   view.setUint32(22, hello.brokerId);
-  view.setUint8(26, name.length);
-  bytes.set(name, 27);
+  view.setUint8(26, hello.authKind);
+  bytes.set(hello.nonce, 27);
+  view.setUint8(27 + HA_NONCE_BYTES, name.length);
+  bytes.set(name, 28 + HA_NONCE_BYTES);
+  view.setUint8(28 + HA_NONCE_BYTES + name.length, accessKey.length);
+  bytes.set(accessKey, 29 + HA_NONCE_BYTES + name.length);
+  return bytes;
+}
+
+/** Payload bytes of a `HELLO` (after the type) up to its name: version, offset, segment size, id, auth kind, nonce. */
+const HELLO_FIXED = 1 + 8 + 8 + 4 + 1 + HA_NONCE_BYTES;
+
+/**
+ * Encodes an `AUTH`.
+ *
+ * @param proof The slave's proof (`HA_NONCE_BYTES`).
+ * @returns The frame bytes.
+ */
+export function encodeAuth(proof: Uint8Array): Uint8Array {
+  const { bytes } = frame(HaFrameType.AUTH, HA_NONCE_BYTES);
+  bytes.set(proof.subarray(0, HA_NONCE_BYTES), 5);
+  return bytes;
+}
+
+/**
+ * Encodes a `CHALLENGE`.
+ *
+ * @param nonce The master's fresh nonce (`HA_NONCE_BYTES`).
+ * @param proof The master's proof (`HA_NONCE_BYTES`).
+ * @returns The frame bytes.
+ */
+export function encodeChallenge(nonce: Uint8Array, proof: Uint8Array): Uint8Array {
+  const { bytes } = frame(HaFrameType.CHALLENGE, 2 * HA_NONCE_BYTES);
+  bytes.set(nonce.subarray(0, HA_NONCE_BYTES), 5);
+  bytes.set(proof.subarray(0, HA_NONCE_BYTES), 5 + HA_NONCE_BYTES);
   return bytes;
 }
 
@@ -193,18 +271,32 @@ function decodePayload(body: Uint8Array): HaFrame {
   };
   switch (type) {
     case HaFrameType.HELLO: {
-      need(23, false);
-      const nameLength = view.getUint8(22);
-      need(23 + nameLength);
+      const at = 1 + HELLO_FIXED; // the name's length byte
+      need(at + 2, false);
+      const nameLength = view.getUint8(at);
+      need(at + 2 + nameLength, false);
+      const keyLength = view.getUint8(at + 1 + nameLength);
+      need(at + 2 + nameLength + keyLength);
+      const authKind = view.getUint8(22);
+      if (authKind > HaAuthKind.ACCOUNT) throw new TypeError(`Unknown authentication kind ${authKind}`);
       return {
         type,
         version: view.getUint8(1),
         offset: getUint64(view, 2, "offset"),
         segmentSize: getUint64(view, 10, "segmentSize"),
         brokerId: view.getUint32(18),
-        brokerName: decoder.decode(body.subarray(23)),
+        authKind: authKind as HaAuthKind,
+        nonce: body.slice(23, 23 + HA_NONCE_BYTES),
+        brokerName: decoder.decode(body.subarray(at + 1, at + 1 + nameLength)),
+        accessKey: decoder.decode(body.subarray(at + 2 + nameLength)),
       };
     }
+    case HaFrameType.AUTH:
+      need(1 + HA_NONCE_BYTES);
+      return { type, proof: body.slice(1) };
+    case HaFrameType.CHALLENGE:
+      need(1 + 2 * HA_NONCE_BYTES);
+      return { type, nonce: body.slice(1, 1 + HA_NONCE_BYTES), proof: body.slice(1 + HA_NONCE_BYTES) };
     case HaFrameType.REPORT:
       need(9);
       return { type, offset: getUint64(view, 1, "offset") };
@@ -236,8 +328,9 @@ function decodePayload(body: Uint8Array): HaFrame {
 
 /**
  * Push-style decoder: feed it chunks as they arrive, get whole frames. Frames split or merged
- * across chunks are handled; a length above `maxFrameSize` is refused before anything is
- * allocated for it.
+ * across chunks are handled in linear time (a frame's chunks are kept as they come and joined once
+ * it is complete); a length above the maximum is refused as soon as its four bytes are in, before
+ * anything is buffered for it.
  *
  * @example Decoding a report split over two chunks
  * ```ts
@@ -250,12 +343,27 @@ function decodePayload(body: Uint8Array): HaFrame {
  * ```
  */
 export class HaFrameDecoder {
-  readonly #maxFrameSize: number;
-  #buffer = new Uint8Array(0);
+  #maxFrameSize: number;
+  #upgrade: { after: HaFrameType; maxFrameSize: number } | undefined;
+  /** Bytes of an incomplete frame, in arrival order. */
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  /** The incomplete frame's whole size (length prefix included), once its prefix is in; else 0. */
+  #need = 0;
 
-  /** @param options The largest frame (type and payload) accepted. */
-  constructor(options: { maxFrameSize: number }) {
+  /**
+   * @param options The largest frame (type and payload) accepted, and optionally a larger one
+   *   accepted once a frame of type `upgrade.after` was decoded (a slave takes only small frames
+   *   until `WELCOME`; bytes after it in the same chunk already get the larger limit).
+   */
+  constructor(options: { maxFrameSize: number; upgrade?: { after: HaFrameType; maxFrameSize: number } }) {
     this.#maxFrameSize = options.maxFrameSize;
+    this.#upgrade = options.upgrade;
+  }
+
+  /** The largest frame accepted now. */
+  get maxFrameSize(): number {
+    return this.#maxFrameSize;
   }
 
   /**
@@ -267,26 +375,70 @@ export class HaFrameDecoder {
    * @throws {TypeError} On an unknown frame type or text that is not UTF-8.
    */
   push(chunk: Uint8Array): HaFrame[] {
+    if (chunk.length === 0) return [];
     let data: Uint8Array;
-    if (this.#buffer.length === 0) data = chunk;
+    if (this.#buffered === 0) data = chunk;
     else {
-      data = new Uint8Array(this.#buffer.length + chunk.length);
-      data.set(this.#buffer);
-      data.set(chunk, this.#buffer.length);
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      if (this.#need === 0 && this.#buffered >= 4) this.#need = this.#frameSize(this.#prefix());
+      if (this.#need === 0 || this.#buffered < this.#need) return [];
+      data = join(this.#chunks, this.#buffered);
+      this.#chunks = [];
+      this.#buffered = 0;
+      this.#need = 0;
     }
     const frames: HaFrame[] = [];
     let pos = 0;
     while (data.length - pos >= 4) {
-      const length = new DataView(data.buffer, data.byteOffset + pos, 4).getUint32(0);
-      if (length === 0 || length > this.#maxFrameSize) {
-        throw new RangeError(`Replication frame length ${length} is outside 1..${this.#maxFrameSize}`);
+      const size = this.#frameSize(new DataView(data.buffer, data.byteOffset + pos, 4).getUint32(0));
+      if (data.length - pos < size) {
+        this.#need = size;
+        break;
       }
-      if (data.length - pos - 4 < length) break;
-      frames.push(decodePayload(data.subarray(pos + 4, pos + 4 + length)));
-      pos += 4 + length;
+      const decoded = decodePayload(data.subarray(pos + 4, pos + size));
+      frames.push(decoded);
+      pos += size;
+      if (decoded.type === this.#upgrade?.after) {
+        this.#maxFrameSize = this.#upgrade.maxFrameSize;
+        this.#upgrade = undefined;
+      }
     }
-    // Keep the rest; copy it so a large chunk is not held alive by a small tail.
-    this.#buffer = pos === data.length ? new Uint8Array(0) : data.slice(pos);
+    if (pos < data.length) {
+      // Keep the rest; copy it so a large chunk is not held alive by a small tail.
+      const rest = data.slice(pos);
+      this.#chunks = [rest];
+      this.#buffered = rest.length;
+    }
     return frames;
   }
+
+  /** Checks a length prefix; returns the frame's size with its prefix. */
+  #frameSize(length: number): number {
+    if (length === 0 || length > this.#maxFrameSize) {
+      throw new RangeError(`Replication frame length ${length} is outside 1..${this.#maxFrameSize}`);
+    }
+    return 4 + length;
+  }
+
+  /** The length prefix of the buffered frame (its first four bytes may span chunks). */
+  #prefix(): number {
+    let value = 0;
+    let got = 0;
+    for (const part of this.#chunks) {
+      for (let i = 0; i < part.length && got < 4; i++, got++) value = value * 256 + part[i]!;
+      if (got === 4) break;
+    }
+    return value;
+  }
+}
+
+function join(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of chunks) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }

@@ -6,19 +6,26 @@
  *
  * @module
  */
+import { importHmacKey } from "../../core/auth/signing.ts";
 import type { Dialer, Transport } from "../../core/remoting/transport.ts";
 import type { MessageStore } from "../store/message_store.ts";
+import { type HaSlaveCredentials, newNonce, proveKey, verifyKeyProof } from "./ha_auth.ts";
 import {
+  encodeAuth,
   encodeHello,
   encodeReport,
   HA_PROTOCOL_VERSION,
+  HaAuthKind,
   type HaFrame,
   HaFrameDecoder,
   HaFrameType,
+  MAX_HANDSHAKE_FRAME,
 } from "./ha_protocol.ts";
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
+/** A master that has not welcomed the slave this long after the dial is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** Options of `HaSlave`. */
 export interface HaSlaveOptions {
@@ -33,6 +40,11 @@ export interface HaSlaveOptions {
   onNeedAddress?: () => void;
   /** Called when the master accepted the link, with its client address. */
   onConnected?: (masterAddress: string) => void;
+  /**
+   * What the slave proves itself with; it then also requires the master to prove the same key
+   * before it takes a byte. @default none: only an open master accepts it
+   */
+  credentials?: () => HaSlaveCredentials | undefined;
   /** How often the stored offset is reported besides after each write. @default 1000 */
   reportIntervalMs?: number;
   log: (line: string) => void;
@@ -134,12 +146,31 @@ export class HaSlave {
   async #session(address: string): Promise<boolean> {
     const { store } = this.#o;
     const segmentSize = store.commitLogSegmentSize;
-    const decoder = new HaFrameDecoder({ maxFrameSize: Math.min(segmentSize, 256 * 1024 * 1024) + 64 });
+    // Small frames only until WELCOME (which, with credentials, follows the master's proof).
+    const decoder = new HaFrameDecoder({
+      maxFrameSize: MAX_HANDSHAKE_FRAME,
+      upgrade: { after: HaFrameType.WELCOME, maxFrameSize: Math.min(segmentSize, 256 * 1024 * 1024) + 64 },
+    });
+    const credentials = this.#o.credentials?.();
+    const key = credentials === undefined ? undefined : importHmacKey(credentials.kind === "secret" ? credentials.secret : credentials.secretKey);
+    const what = credentials?.kind === "account" ? `the secret key of account "${credentials.accessKey}"` : "the cluster secret";
+    const helloBytes = encodeHello({
+      version: HA_PROTOCOL_VERSION,
+      offset: store.stats.commitLogMaxOffset,
+      segmentSize,
+      brokerId: this.#o.brokerId,
+      brokerName: this.#o.brokerName,
+      authKind: credentials === undefined ? HaAuthKind.NONE : credentials.kind === "secret" ? HaAuthKind.CLUSTER_SECRET : HaAuthKind.ACCOUNT,
+      accessKey: credentials?.kind === "account" ? credentials.accessKey : "",
+      nonce: newNonce(),
+    });
     let expected = store.stats.commitLogMaxOffset;
     let welcomed = false;
+    let challenged = false;
     let failure: string | undefined;
     let chain = Promise.resolve();
     let reportTimer: ReturnType<typeof setInterval> | undefined;
+    let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
     let transport: Transport | undefined;
     let closed!: () => void;
     const done = new Promise<void>((resolve) => (closed = resolve));
@@ -152,13 +183,33 @@ export class HaSlave {
         failure ??= `Master ${address} refused replication: ${frame.reason}`;
         return;
       }
+      if (!welcomed && frame.type === HaFrameType.CHALLENGE) {
+        if (key === undefined) {
+          fail(`Master ${address} requires authentication: give this slave the cluster secret (cluster.secretFile) or an ACL admin account`);
+          return;
+        }
+        if (challenged) throw new Error("sent a second CHALLENGE");
+        challenged = true;
+        const k = await key;
+        if (!(await verifyKeyProof(k, "master", helloBytes, frame.nonce, frame.proof))) {
+          fail(`Master ${address} failed to prove ${what}: the secrets differ, or it is not the real master; nothing was replicated`);
+          return;
+        }
+        transport?.write(encodeAuth(await proveKey(k, "slave", helloBytes, frame.nonce)));
+        return;
+      }
       if (!welcomed) {
         if (frame.type !== HaFrameType.WELCOME) throw new Error(`sent frame type 0x${frame.type.toString(16)} before WELCOME`);
+        if (key !== undefined && !challenged) {
+          fail(`Master ${address} accepted the link without proving ${what}: it has none set, or it is not the real master; nothing was replicated`);
+          return;
+        }
         if (frame.version !== HA_PROTOCOL_VERSION) throw new Error(`speaks protocol version ${frame.version}, this slave ${HA_PROTOCOL_VERSION}`);
         const empty = expected === 0 && frame.startOffset % segmentSize === 0;
         if (frame.startOffset !== expected && !empty) {
           throw new Error(`offered CommitLog offset ${frame.startOffset}, but this slave's log ends at ${expected}`);
         }
+        clearTimeout(handshakeTimer);
         expected = frame.startOffset;
         welcomed = true;
         this.#connected = true;
@@ -166,7 +217,8 @@ export class HaSlave {
         this.#masterAddress = frame.masterAddress;
         this.#lastError = undefined;
         this.#o.log(
-          `Replicating from master ${address} (clients: ${frame.masterAddress}) from CommitLog offset ${expected}; master at ${frame.masterOffset}`,
+          `Replicating from master ${address} (clients: ${frame.masterAddress}) from CommitLog offset ${expected}; master at ${frame.masterOffset}` +
+            (key === undefined ? "" : ` (authenticated with ${what})`),
         );
         this.#o.onConnected?.(frame.masterAddress);
         reportTimer = setInterval(() => transport?.write(encodeReport(expected)), this.#o.reportIntervalMs ?? 1000);
@@ -211,15 +263,14 @@ export class HaSlave {
     }
     this.#transport = transport;
     if (this.#closed) transport.close();
-    transport.write(encodeHello({
-      version: HA_PROTOCOL_VERSION,
-      offset: expected,
-      segmentSize,
-      brokerId: this.#o.brokerId,
-      brokerName: this.#o.brokerName,
-    }));
+    handshakeTimer = setTimeout(
+      () => fail(`Master ${address} did not complete the replication handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`),
+      HANDSHAKE_TIMEOUT_MS,
+    );
+    transport.write(helloBytes);
     await done;
     await chain;
+    clearTimeout(handshakeTimer);
     clearInterval(reportTimer);
     this.#connected = false;
     this.#transport = undefined;

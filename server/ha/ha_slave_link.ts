@@ -1,19 +1,24 @@
 /**
- * The master's end of one slave's replication link (RocketMQ's `HAConnection`): checks the
- * slave's `HELLO`, streams CommitLog chunks from the offset it asked for, and tracks the offset it
- * acknowledged. Anything the peer sends that is not the protocol drops the link with a log line;
- * the master keeps serving.
+ * The master's end of one slave's replication link (RocketMQ's `HAConnection`): authenticates the
+ * slave (see `ha_auth.ts`) before it learns anything, checks its `HELLO`, streams CommitLog chunks
+ * from the offset it asked for, and tracks the offset it acknowledged. Anything the peer sends that
+ * is not the protocol drops the link with a log line; the master keeps serving.
  *
  * @module
  */
+import { importHmacKey } from "../../core/auth/signing.ts";
 import type { Transport, TransportHandlers } from "../../core/remoting/transport.ts";
 import type { MessageStore } from "../store/message_store.ts";
+import { type HaMasterAuth, masterSecret, newNonce, proveKey, requiresAuth, verifyKeyProof } from "./ha_auth.ts";
 import {
+  encodeChallenge,
   encodeData,
+  encodeHello,
   encodeRefuse,
   encodeWelcome,
   HA_PROTOCOL_VERSION,
   type HaFrame,
+  HaAuthKind,
   HaFrameDecoder,
   HaFrameType,
   type HelloFrame,
@@ -26,8 +31,8 @@ const CHUNK_BYTES = 1024 * 1024;
 const WINDOW_BYTES = 16 * 1024 * 1024;
 /** Bytes waiting in the socket buffer before the link waits for a drain. */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
-/** A peer that has not said `HELLO` within this time is dropped. */
-export const HELLO_TIMEOUT_MS = 10_000;
+/** A peer that has not completed the handshake (`HELLO`, and `AUTH` when asked) within this time is dropped. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** What a link needs from the master. */
 export interface LinkHost {
@@ -35,6 +40,8 @@ export interface LinkHost {
   readonly brokerName: string;
   /** The master's client address, told to the slave. */
   readonly clientAddress: string;
+  /** What slaves must prove; open (no proof) when it asks for none. */
+  readonly auth: HaMasterAuth | undefined;
   log(line: string): void;
   /** The link said `WELCOME`. */
   linked(link: SlaveLink): void;
@@ -50,7 +57,7 @@ export class SlaveLink {
   readonly handlers: TransportHandlers;
   /** `host:port` of the peer. */
   readonly remoteAddress: string;
-  /** The slave's `HELLO`, once received. */
+  /** The slave's `HELLO`, once received (its identity is only a claim until the link is live). */
   hello: HelloFrame | undefined;
   /** The slave holds every CommitLog byte below this. */
   ackOffset = 0;
@@ -61,7 +68,13 @@ export class SlaveLink {
   readonly #host: LinkHost;
   readonly #transport: Transport;
   readonly #decoder = new HaFrameDecoder({ maxFrameSize: MAX_SLAVE_FRAME });
-  readonly #helloTimer: ReturnType<typeof setTimeout>;
+  readonly #handshakeTimer: ReturnType<typeof setTimeout>;
+  /** `hello`: waiting for HELLO; `auth`: CHALLENGE sent, waiting for AUTH; `verifying`: checking it. */
+  #state: "hello" | "auth" | "verifying" | "live" = "hello";
+  /** The shared key and what the proofs cover, while authenticating. */
+  #challenge: { key: Promise<CryptoKey>; hello: Uint8Array; nonce: Uint8Array } | undefined;
+  /** The slave proved the key (or the master is open). */
+  #authenticated = false;
   #lastSendAt = 0;
   #closed = false;
 
@@ -73,7 +86,10 @@ export class SlaveLink {
     this.#host = host;
     this.#transport = transport;
     this.remoteAddress = transport.remoteAddress;
-    this.#helloTimer = setTimeout(() => this.drop(`no HELLO within ${HELLO_TIMEOUT_MS / 1000} s`), HELLO_TIMEOUT_MS);
+    this.#handshakeTimer = setTimeout(
+      () => this.drop(`did not complete the handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`),
+      HANDSHAKE_TIMEOUT_MS,
+    );
     this.handlers = {
       data: (chunk) => this.#receive(chunk),
       close: (error) => this.#closedByPeer(error),
@@ -81,14 +97,21 @@ export class SlaveLink {
     };
   }
 
-  /** Whether the slave was accepted and the link is open. */
+  /** Whether the slave was accepted (authenticated, `WELCOME` sent) and the link is open. */
   get live(): boolean {
-    return this.hello !== undefined && !this.#closed;
+    return this.#state === "live" && !this.#closed;
   }
 
-  /** Describes the slave for log lines. */
+  /** Whether the handshake is still under way. */
+  get pending(): boolean {
+    return this.#state !== "live" && !this.#closed;
+  }
+
+  /** Describes the slave for log lines (by its claimed id only once it authenticated, or on an open master). */
   get name(): string {
-    return this.hello === undefined ? `Replication peer ${this.remoteAddress}` : `Slave ${this.hello.brokerId} (${this.remoteAddress})`;
+    if (this.hello === undefined) return `Replication peer ${this.remoteAddress}`;
+    if (!this.#authenticated) return `Replication peer ${this.remoteAddress} (claiming slave ${this.hello.brokerId})`;
+    return `Slave ${this.hello.brokerId} (${this.remoteAddress})`;
   }
 
   #receive(chunk: Uint8Array): void {
@@ -102,23 +125,73 @@ export class SlaveLink {
     }
     for (const frame of frames) {
       if (this.#closed) return;
-      if (this.hello === undefined) {
-        if (frame.type !== HaFrameType.HELLO) {
-          this.drop(`sent frame type 0x${frame.type.toString(16)} before HELLO`);
-          return;
-        }
-        this.#onHello(frame);
-      } else if (frame.type === HaFrameType.REPORT) {
-        this.#onReport(frame.offset);
-      } else {
-        this.drop(`sent frame type 0x${frame.type.toString(16)} where a REPORT was expected`);
+      const expected = this.#state === "hello" ? HaFrameType.HELLO : this.#state === "auth" ? HaFrameType.AUTH : this.#state === "live" ? HaFrameType.REPORT : undefined;
+      if (frame.type !== expected) {
+        const what = this.#state === "hello" ? "before HELLO" : this.#state === "live" ? "where a REPORT was expected" : "where AUTH was expected";
+        this.drop(`sent frame type 0x${frame.type.toString(16)} ${this.#state === "verifying" ? "before its AUTH was checked" : what}`);
         return;
       }
+      if (frame.type === HaFrameType.HELLO) this.#onHello(frame);
+      else if (frame.type === HaFrameType.AUTH) void this.#onAuth(frame.proof);
+      else if (frame.type === HaFrameType.REPORT) this.#onReport(frame.offset);
     }
   }
 
   #onHello(hello: HelloFrame): void {
-    clearTimeout(this.#helloTimer);
+    this.hello = hello;
+    const auth = this.#host.auth;
+    if (!requiresAuth(auth)) {
+      this.#authenticated = true;
+      if (hello.authKind !== HaAuthKind.NONE) {
+        this.drop("offers a proof, but this master accepts slaves without authentication: give the master the same cluster secret (cluster.secretFile)");
+        return;
+      }
+      this.#accept(hello);
+      return;
+    }
+    if (hello.version !== HA_PROTOCOL_VERSION) {
+      this.drop(`speaks replication protocol version ${hello.version}, this master ${HA_PROTOCOL_VERSION}`);
+      return;
+    }
+    const secret = masterSecret(auth!, hello);
+    if ("refusal" in secret) {
+      this.drop(secret.refusal);
+      return;
+    }
+    const key = importHmacKey(secret.secret);
+    const challenge = { key, hello: encodeHello(hello), nonce: newNonce() };
+    this.#challenge = challenge;
+    this.#state = "auth";
+    key.then((k) => proveKey(k, "master", challenge.hello, challenge.nonce)).then(
+      (proof) => {
+        if (!this.#closed) this.#send(encodeChallenge(challenge.nonce, proof));
+      },
+      (error) => this.drop(`cannot be challenged: ${(error as Error).message}`),
+    );
+  }
+
+  async #onAuth(proof: Uint8Array): Promise<void> {
+    const challenge = this.#challenge!;
+    this.#state = "verifying";
+    let right = false;
+    try {
+      right = await verifyKeyProof(await challenge.key, "slave", challenge.hello, challenge.nonce, proof);
+    } catch {
+      right = false;
+    }
+    if (this.#closed) return;
+    if (!right) {
+      const what = this.hello!.authKind === HaAuthKind.ACCOUNT ? `the secret key of account "${this.hello!.accessKey}"` : "the cluster secret";
+      this.drop(`failed authentication: its proof of ${what} is wrong`);
+      return;
+    }
+    this.#authenticated = true;
+    this.#accept(this.hello!);
+  }
+
+  /** Checks the slave's identity and offset (after it authenticated, or on an open master) and welcomes it. */
+  #accept(hello: HelloFrame): void {
+    clearTimeout(this.#handshakeTimer);
     const { store, brokerName } = this.#host;
     const stats = store.stats;
     const end = stats.visibleOffset;
@@ -151,11 +224,11 @@ export class SlaveLink {
         refusal = `asked for CommitLog offset ${start}, which is not a record boundary on this master: ${(error as Error).message}`;
       }
     }
-    this.hello = hello;
     if (refusal !== undefined) {
       this.drop(refusal);
       return;
     }
+    this.#state = "live";
     this.ackOffset = start;
     this.sendOffset = start;
     this.connectedAt = Date.now();
@@ -230,7 +303,7 @@ export class SlaveLink {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#helloTimer);
+    clearTimeout(this.#handshakeTimer);
     this.#transport.close();
     this.#host.unlinked(this);
   }
@@ -238,8 +311,8 @@ export class SlaveLink {
   #closedByPeer(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#helloTimer);
-    if (this.hello !== undefined) {
+    clearTimeout(this.#handshakeTimer);
+    if (this.#state === "live") {
       this.#host.log(`${this.name} disconnected${error === undefined ? "" : `: ${error.message}`} (acknowledged up to ${this.ackOffset})`);
     }
     this.#host.unlinked(this);

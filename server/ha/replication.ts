@@ -6,13 +6,14 @@
  * @module
  */
 import { ResponseCode } from "../../core/protocol/request_code.ts";
-import type { Dialer, Listen, TlsServerOptions } from "../../core/remoting/transport.ts";
+import { type Dialer, isLoopbackHost, type Listen, type TlsServerOptions } from "../../core/remoting/transport.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
 import type { ConsumerOffsetManager } from "../broker/consumer_offset_manager.ts";
 import type { ScheduleMessageService } from "../broker/schedule_service.ts";
 import type { TopicConfigManager } from "../broker/topic_config_manager.ts";
 import { SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import type { MessageStore } from "../store/message_store.ts";
+import { type HaMasterAuth, type HaSlaveCredentials, requiresAuth } from "./ha_auth.ts";
 import { HaMaster, type SlaveStatus } from "./ha_master.ts";
 import { HaSlave, type HaSlaveStatus } from "./ha_slave.ts";
 import { SlaveSync, type SlaveSyncStatus } from "./slave_sync.ts";
@@ -70,6 +71,11 @@ export interface MasterReplicationOptions {
   clientAddress: string;
   /** SYNC_MASTER wait. */
   syncSlaveTimeoutMs: number;
+  /**
+   * What slaves must prove. Without it the HA port accepts any peer, so it is opened only on a
+   * loopback host (with a warning); beyond loopback replication stays off. @default none
+   */
+  auth?: HaMasterAuth;
   log: (line: string) => void;
 }
 
@@ -78,12 +84,24 @@ export interface MasterReplicationOptions {
  *
  * @param options Role, listener and store.
  * @returns The replication of a master.
- * @throws {Error} When the HA port cannot be bound and it was configured, or the role is SYNC_MASTER.
+ * @throws {Error} When the HA port cannot be bound, or would be open beyond loopback, and it was
+ *   configured or the role is SYNC_MASTER.
  */
 export async function startMasterReplication(options: MasterReplicationOptions): Promise<Replication> {
   let master: HaMaster | undefined;
   if (options.enabled === false && options.role === "SYNC_MASTER") {
     throw new Error("A SYNC_MASTER waits for a slave's copy, so it needs replication (broker.replication true)");
+  }
+  const open = !requiresAuth(options.auth);
+  const required = options.haPortExplicit || options.role === "SYNC_MASTER";
+  if (options.enabled !== false && open && !isLoopbackHost(options.hostname)) {
+    const reason = `without a cluster secret (cluster.secretFile) or ACL, the replication port would let any peer that reaches ${options.hostname} ` +
+      "copy the whole CommitLog and acknowledge sends";
+    if (required) {
+      throw new Error(`Cannot accept slaves on ${options.hostname}:${options.haPort}: ${reason}; give this broker and its slaves the same cluster secret, or listen on 127.0.0.1`);
+    }
+    options.log(`Warning: replication is off: ${reason}; give this broker and its slaves the same cluster secret (cluster.secretFile) to accept slaves`);
+    return masterReplication(options, undefined);
   }
   try {
     master = options.enabled === false ? undefined : await HaMaster.start({
@@ -94,17 +112,31 @@ export async function startMasterReplication(options: MasterReplicationOptions):
       store: options.store,
       brokerName: options.brokerName,
       clientAddress: options.clientAddress,
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
       log: options.log,
     });
   } catch (error) {
     const message = `Cannot listen for replication on ${options.hostname}:${options.haPort}: ${listenFailure(error) ?? (error as Error).message}`;
     const hint = "pick a free port with --ha-port (broker.haPort), or turn replication off with --no-replication";
-    if (options.haPortExplicit || options.role === "SYNC_MASTER") throw new Error(`${message}; ${hint}`, { cause: error });
+    if (required) throw new Error(`${message}; ${hint}`, { cause: error });
     options.log(`Warning: ${message}; slaves cannot connect: ${hint}`);
   }
   if (options.enabled === false) options.log("Replication off (broker.replication false): no slave can copy this broker");
+  if (master !== undefined) {
+    const how = [options.tls ? "TLS" : "", open ? "" : options.auth?.clusterSecret !== undefined ? "cluster secret" : "ACL accounts"].filter(Boolean).join(", ");
+    options.log(`Replication (${options.role}) accepts slaves on ${options.hostname}:${master.port}${how === "" ? "" : ` (${how})`}`);
+    if (open) {
+      options.log(
+        `Warning: the replication port ${options.hostname}:${master.port} accepts slaves without authentication (no cluster secret, no ACL): ` +
+          "any process on this machine can copy the CommitLog and acknowledge SYNC_MASTER sends",
+      );
+    }
+  }
+  return masterReplication(options, master);
+}
+
+function masterReplication(options: MasterReplicationOptions, master: HaMaster | undefined): Replication {
   const haAddress = master === undefined ? undefined : `${options.advertisedHost}:${master.port}`;
-  if (master !== undefined) options.log(`Replication (${options.role}) accepts slaves on ${options.hostname}:${master.port}${options.tls ? " (TLS)" : ""}`);
   const timeoutMs = options.syncSlaveTimeoutMs;
   return {
     role: options.role,
@@ -141,6 +173,8 @@ export interface SlaveReplicationOptions {
   offsets: ConsumerOffsetManager;
   schedule: ScheduleMessageService;
   credentials?: () => Credentials | undefined;
+  /** What the slave proves itself with on the HA port (and requires the master to prove). @default none */
+  haCredentials?: () => HaSlaveCredentials | undefined;
   /** Asks the broker to register again (to learn the master's address). */
   reregister: () => void;
   log: (line: string) => void;
@@ -182,6 +216,7 @@ export function startSlaveReplication(options: SlaveReplicationOptions): SlaveRe
       options.reregister();
     },
     onConnected: (masterAddress) => sync.setMaster(masterAddress),
+    ...(options.haCredentials === undefined ? {} : { credentials: options.haCredentials }),
     log: options.log,
   });
   return {

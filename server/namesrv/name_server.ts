@@ -7,8 +7,9 @@
  */
 import { Connection } from "../../core/remoting/connection.ts";
 import { createDispatcher } from "../../core/remoting/dispatcher.ts";
-import type { Listen, TlsServerOptions } from "../../core/remoting/transport.ts";
+import { isLoopbackHost, type Listen, type TlsServerOptions } from "../../core/remoting/transport.ts";
 import { createNameServerProcessors } from "./processors.ts";
+import { guardRegistration } from "./registration_guard.ts";
 import { RouteTable } from "./route_table.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { Log } from "../logger.ts";
@@ -30,6 +31,8 @@ export interface NameServerOptions extends ConnectionLimits {
   port?: number;
   /** A broker silent for longer than this is dropped. @default 120000 */
   brokerExpiryMs?: number;
+  /** Most topics one broker may register; a larger registration is refused with a remark saying so. @default 100000 */
+  maxTopicsPerBroker?: number;
   /** How often silent brokers are looked for. @default 10000 */
   scanIntervalMs?: number;
   /** The clock, in milliseconds. @default Date.now */
@@ -47,6 +50,16 @@ export interface NameServerOptions extends ConnectionLimits {
    * @default a guard with the limits among these options, logging to `log`
    */
   connectionGuard?: ConnectionGuard;
+  /**
+   * The cluster secret: `REGISTER_BROKER`/`UNREGISTER_BROKER` must be signed with it (or, with ACL,
+   * by an admin account). @default none
+   */
+  clusterSecret?: string;
+  /**
+   * Listen beyond loopback although neither ACL nor a cluster secret protects registration (anyone
+   * could then register a fake broker). Without it such a NameServer refuses to start. @default false
+   */
+  allowOpenRegistration?: boolean;
 }
 
 /** A running NameServer. */
@@ -88,21 +101,33 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
   const scanIntervalMs = options.scanIntervalMs ?? 10_000;
   if (!(scanIntervalMs > 0)) throw new RangeError(`Scan interval must be above 0 ms, got ${scanIntervalMs}`);
   const log = options.log;
-  const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs });
+  const hostname = options.hostname ?? "0.0.0.0";
+  const open = options.acl === undefined && options.clusterSecret === undefined;
+  if (open && !isLoopbackHost(hostname) && options.allowOpenRegistration !== true) {
+    throw new Error(
+      `Broker registration would be open to anyone who reaches ${hostname} (neither ACL nor a cluster secret is set), so any host ` +
+        "could register a fake broker and take over a broker's routes: set a cluster secret (--cluster-secret-file, cluster.secretFile), " +
+        "turn on ACL (--acl), listen on 127.0.0.1, or accept the risk with --allow-open-registration (nameserver.allowOpenRegistration)",
+    );
+  }
+  const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs, maxTopicsPerBroker: options.maxTopicsPerBroker });
   const processors = createDispatcher(createNameServerProcessors(routeTable, { log }), {
     onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`, "error"),
   });
   const guard = options.connectionGuard ?? connectionGuardOf(options, (line) => log?.(line, "warn"));
   const guarded = new WeakMap<Connection, GuardedConnection>();
-  // A request that passed the ACL proves its connection's peer: its frames no longer count as unauthenticated.
-  const dispatcher = options.acl === undefined ? processors : options.acl.wrap((request, connection) => {
-    guarded.get(connection)?.trust();
-    return processors(request, connection);
+  // A request that passed the ACL or the cluster secret proves its connection's peer: its frames no
+  // longer count as unauthenticated.
+  const dispatcher = guardRegistration(processors, {
+    ...(options.clusterSecret === undefined ? {} : { clusterSecret: options.clusterSecret }),
+    ...(options.acl === undefined ? {} : { acl: options.acl }),
+    ...(log === undefined ? {} : { log }),
+    onAuthenticated: (connection) => guarded.get(connection)?.trust(),
   });
 
   const connections = new Set<Connection>();
   const listener = await options.listen(
-    { hostname: options.hostname ?? "0.0.0.0", port: options.port ?? DEFAULT_NAME_SERVER_PORT, ...(options.tls === undefined ? {} : { tls: options.tls }) },
+    { hostname, port: options.port ?? DEFAULT_NAME_SERVER_PORT, ...(options.tls === undefined ? {} : { tls: options.tls }) },
     (transport) => {
       const ip = hostOf(transport.remoteAddress);
       const limits = guard.open(ip);
@@ -123,6 +148,16 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
       return connection.handlers;
     },
   );
+
+  if (open) {
+    log?.(
+      isLoopbackHost(hostname)
+        ? `Warning: broker registration is open (neither ACL nor a cluster secret is set): any process on this machine can register ` +
+          "or unregister brokers and take over their routes"
+        : `WARNING: broker registration is open to anyone who reaches ${hostname}:${listener.port} (--allow-open-registration, no ACL, ` +
+          "no cluster secret): any host can register a fake broker and receive producers' messages",
+    );
+  }
 
   const scanner = setInterval(() => {
     for (const { brokerAddr, info } of routeTable.scanExpired()) {

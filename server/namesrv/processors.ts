@@ -35,7 +35,15 @@ export function createNameServerProcessors(
   const log = options.log;
   return {
     [RequestCode.REGISTER_BROKER]: processor(RegisterBrokerHeader, (header, _request, connection) => {
-      const result = routeTable.registerBroker(header, connection);
+      let result;
+      try {
+        result = header.chunk === undefined ? routeTable.registerBroker(header, connection) : routeTable.registerBrokerChunk(header, header.chunk, connection);
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        log?.(`Registration refused: ${error.message}`);
+        return { code: ResponseCode.SYSTEM_ERROR, remark: error.message };
+      }
+      if (result === undefined) return { code: ResponseCode.SUCCESS, header: { haServerAddr: "", masterAddr: "" } };
       if (result.isNew) {
         const role = header.brokerId === 0 ? "master" : `slave ${header.brokerId}`;
         log?.(`Broker "${header.brokerName}" (${role}) of cluster "${header.clusterName}" registered from ${header.brokerAddr}`);

@@ -5,10 +5,17 @@
  *
  * @module
  */
-import type { BrokerData, ClusterInfo, QueueData, TopicConfig, TopicRouteData } from "../../core/protocol/headers.ts";
+import type { BrokerData, ClusterInfo, QueueData, RegistrationChunk, TopicConfig, TopicRouteData } from "../../core/protocol/headers.ts";
 
 /** The broker id of a group's master; slaves have ids above it. */
 export const MASTER_ID = 0;
+
+/** Most topics one broker may register. */
+export const DEFAULT_MAX_TOPICS_PER_BROKER = 100_000;
+
+/** A chunked registration whose next chunk does not come within this time is forgotten. */
+const CHUNK_TIMEOUT_MS = 60_000;
+
 
 /** Options of a `RouteTable`. */
 export interface RouteTableOptions {
@@ -16,6 +23,8 @@ export interface RouteTableOptions {
   now?: () => number;
   /** A broker not heard from for longer than this is dead. @default 120000 */
   brokerExpiryMs?: number;
+  /** Most topics one broker may register; more is refused. @default DEFAULT_MAX_TOPICS_PER_BROKER */
+  maxTopicsPerBroker?: number;
 }
 
 /** A broker's registration, as `registerBroker` takes it. */
@@ -69,6 +78,17 @@ interface LiveEntry extends BrokerLiveInfo {
   session: object | undefined;
 }
 
+/** The chunks of one registration received so far. */
+interface PendingRegistration {
+  id: string;
+  count: number;
+  /** The index expected next. */
+  next: number;
+  topicConfigs: Record<string, TopicConfig>;
+  topics: number;
+  expiresAt: number;
+}
+
 interface Group {
   cluster: string;
   /** Address by broker id. */
@@ -110,12 +130,66 @@ export class RouteTable {
   readonly #clusters = new Map<string, Set<string>>();
   /** brokerAddr → liveness. */
   readonly #live = new Map<string, LiveEntry>();
+  /** brokerAddr → the chunked registration under way. */
+  readonly #pending = new Map<string, PendingRegistration>();
+  readonly #maxTopics: number;
 
-  /** @param options Clock and expiry. */
+  /** @param options Clock, expiry and the topic cap. */
   constructor(options: RouteTableOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#expiryMs = options.brokerExpiryMs ?? 120_000;
+    this.#maxTopics = options.maxTopicsPerBroker ?? DEFAULT_MAX_TOPICS_PER_BROKER;
     if (!(this.#expiryMs > 0)) throw new RangeError(`Broker expiry must be above 0 ms, got ${this.#expiryMs}`);
+  }
+
+  /**
+   * Takes one chunk of a registration split over several requests; the last one registers the
+   * broker with every chunk's topics (a slave's topics are not kept: they never become routes).
+   *
+   * @param registration Who the broker is, and this chunk's topics.
+   * @param chunk Which chunk.
+   * @param session What the broker registered on.
+   * @returns The registration's result after the last chunk, `undefined` before.
+   * @throws {RangeError} When chunks arrive out of order or the topics pass the cap.
+   */
+  registerBrokerChunk(registration: BrokerRegistration, chunk: RegistrationChunk, session?: object): RegisterBrokerResult | undefined {
+    const { brokerAddr, brokerName } = registration;
+    const now = this.#now();
+    for (const [addr, pending] of this.#pending) if (pending.expiresAt <= now) this.#pending.delete(addr);
+    let pending = this.#pending.get(brokerAddr);
+    if (chunk.index === 0) {
+      pending = { id: chunk.id, count: chunk.count, next: 0, topicConfigs: Object.create(null), topics: 0, expiresAt: 0 };
+      this.#pending.set(brokerAddr, pending);
+    }
+    if (pending === undefined || pending.id !== chunk.id || pending.count !== chunk.count || pending.next !== chunk.index || chunk.index >= chunk.count) {
+      this.#pending.delete(brokerAddr);
+      throw new RangeError(
+        `Registration chunk ${chunk.index + 1} of ${chunk.count} from broker "${brokerName}" at ${brokerAddr} does not follow the chunks received: ` +
+          "the broker starts its registration again",
+      );
+    }
+    if (registration.brokerId === MASTER_ID) {
+      for (const [name, config] of Object.entries(registration.topicConfigs)) {
+        if (!(name in pending.topicConfigs)) pending.topics++;
+        pending.topicConfigs[name] = config;
+      }
+      if (pending.topics > this.#maxTopics) {
+        this.#pending.delete(brokerAddr);
+        throw this.#tooManyTopics(registration, pending.topics);
+      }
+    }
+    pending.next++;
+    pending.expiresAt = now + CHUNK_TIMEOUT_MS;
+    if (pending.next < pending.count) return undefined;
+    this.#pending.delete(brokerAddr);
+    return this.registerBroker({ ...registration, topicConfigs: pending.topicConfigs }, session);
+  }
+
+  #tooManyTopics(registration: BrokerRegistration, topics: number): RangeError {
+    return new RangeError(
+      `Broker "${registration.brokerName}" at ${registration.brokerAddr} registers more than this NameServer's maximum of ` +
+        `${this.#maxTopics} topics per broker (nameserver.maxTopicsPerBroker; ${topics} so far): the registration is refused`,
+    );
   }
 
   /** How long a broker may stay silent before it counts as dead, in milliseconds. */
@@ -129,9 +203,14 @@ export class RouteTable {
    * @param registration Who the broker is and, for a master, its topics.
    * @param session What the broker registered on; passing it to `dropSession` later removes the broker.
    * @returns The master's addresses for a slave, and whether the broker is new.
+   * @throws {RangeError} When a master registers more topics than the cap.
    */
   registerBroker(registration: BrokerRegistration, session?: object): RegisterBrokerResult {
     const { clusterName, brokerName, brokerAddr, brokerId } = registration;
+    if (brokerId === MASTER_ID) {
+      const topics = Object.keys(registration.topicConfigs).length;
+      if (topics > this.#maxTopics) throw this.#tooManyTopics(registration, topics);
+    }
     const previous = this.#live.get(brokerAddr);
     // The address now belongs to another group or cluster: forget its old place first.
     if (previous !== undefined && (previous.brokerName !== brokerName || previous.clusterName !== clusterName)) {

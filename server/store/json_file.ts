@@ -12,7 +12,7 @@
  */
 
 import { crc32 } from "../../core/model/crc32.ts";
-import type { SegmentStorage } from "./segment_storage.ts";
+import { parentDir, type SegmentStorage } from "./segment_storage.ts";
 
 /** Options of `JsonFile`. */
 export interface JsonFileOptions<T> {
@@ -150,21 +150,27 @@ function checksumOf(value: unknown): number {
   return crc32(encoder.encode(JSON.stringify(value)));
 }
 
-/** The object with its checksum as its first key; other values as they are. */
-function withChecksum(value: unknown): unknown {
+/**
+ * The object with its checksum (`"#crc32"`, of its JSON text) as its first key; other values as they are.
+ *
+ * @param value A JSON-serialisable value.
+ * @returns What to write.
+ */
+export function withChecksum(value: unknown): unknown {
   return isPlainObject(value) ? { [CHECKSUM_KEY]: checksumOf(value), ...value } : value;
 }
 
-/** The value without its checksum key, once the checksum matched. */
-function verifyChecksum(parsed: unknown): unknown {
+/**
+ * The value without its checksum key, once the checksum matched (a value without one as it is).
+ *
+ * @param parsed What was read.
+ * @returns The value.
+ * @throws {Error} When the checksum does not match the content.
+ */
+export function verifyChecksum(parsed: unknown): unknown {
   if (!isPlainObject(parsed) || !(CHECKSUM_KEY in parsed)) return parsed;
   const { [CHECKSUM_KEY]: stored, ...value } = parsed;
   const actual = checksumOf(value);
   if (stored !== actual) throw new Error(`checksum ${JSON.stringify(stored)} does not match the content's ${actual}`);
   return value;
-}
-
-function parentDir(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
 }

@@ -76,6 +76,17 @@ export function joinPath(...parts: string[]): string {
 }
 
 /**
+ * The directory part of a `/`-separated path.
+ *
+ * @param path A file's path.
+ * @returns Its directory (`.` for a bare name, `/` for a file at the root).
+ */
+export function parentDir(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
+}
+
+/**
  * Names a segment file by its start offset: 20 zero-padded decimal digits.
  *
  * @param offset The start offset.

@@ -339,6 +339,7 @@ describe("Producer retries on another broker", () => {
       port: 0,
       brokerName: "broker-b",
       nameServers: [standalone.nameServerAddress],
+      clusterSecret: standalone.clusterSecret,
       autoCreateTopicEnable: true,
       log: quiet,
     });

@@ -12,7 +12,7 @@ let address: string;
 
 beforeAll(async () => {
   network = new MemoryNetwork();
-  nameServer = await startNameServer({ listen: network.listen, port: 0 });
+  nameServer = await startNameServer({ listen: network.listen, hostname: "127.0.0.1", port: 0 });
   address = `127.0.0.1:${nameServer.port}`;
 });
 

@@ -35,7 +35,7 @@ async function register(brokerName: string, brokerId: number, brokerAddr: string
 
 beforeAll(async () => {
   network = new MemoryNetwork();
-  nameServer = await startNameServer({ listen: network.listen, port: 0 });
+  nameServer = await startNameServer({ listen: network.listen, hostname: "127.0.0.1", port: 0 });
   nameServerAddress = `127.0.0.1:${nameServer.port}`;
   registrar = new RemotingClient({ dial: network.dial });
   client = new RemotingClient({ dial: network.dial });

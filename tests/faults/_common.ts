@@ -10,6 +10,7 @@ import type { MessageExt } from "../../core/model/message.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
 import { drainQueue } from "../_helpers/raw_client.ts";
 import { BUN, type Server, startServer } from "../_helpers/process.ts";
+import { testClusterSecretFile } from "../_helpers/cluster_secret.ts";
 
 /** How a test broker runs. */
 export interface TestBrokerOptions {
@@ -23,6 +24,8 @@ export interface TestBrokerOptions {
   brokerName?: string;
   /** More flags, e.g. a limit raised for a load test. */
   extraArgs?: string[];
+  /** The cluster secret file; `false` runs without one. @default the shared test secret */
+  clusterSecretFile?: string | false;
 }
 
 /**
@@ -43,6 +46,8 @@ export function startTestBroker(options: TestBrokerOptions): Promise<Server> {
     "--broker-name", options.brokerName ?? "broker-a",
     "--auto-create-topic",
   ];
+  const secretFile = options.clusterSecretFile ?? testClusterSecretFile();
+  if (secretFile !== false) args.push("--cluster-secret-file", secretFile);
   if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
   if (options.extraArgs) args.push(...options.extraArgs);
   return startServer(BUN, args);
@@ -52,10 +57,13 @@ export function startTestBroker(options: TestBrokerOptions): Promise<Server> {
  * Starts `server/nameserver.ts` and waits until it listens.
  *
  * @param port The port; 0 (the default) lets it bind a free one. A restart passes the port it had.
+ * @param clusterSecretFile The cluster secret file; `false` runs without one. @default the shared test secret
  * @returns The running NameServer and its port.
  */
-export function startTestNameServer(port = 0): Promise<Server> {
-  return startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(port)]);
+export function startTestNameServer(port = 0, clusterSecretFile: string | false = testClusterSecretFile()): Promise<Server> {
+  const args = ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(port)];
+  if (clusterSecretFile !== false) args.push("--cluster-secret-file", clusterSecretFile);
+  return startServer(BUN, args);
 }
 
 /**

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { BUN, type Server, startServer } from "../_helpers/process.ts";
 import { startTestBroker } from "../faults/_common.ts";
 import { until } from "../_helpers/wait.ts";
+import { testClusterSecretFile } from "../_helpers/cluster_secret.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
 
@@ -26,6 +27,8 @@ export interface MasterOptions {
   role?: "ASYNC_MASTER" | "SYNC_MASTER";
   flush?: "sync" | "async";
   extraArgs?: string[];
+  /** The cluster secret file; `false` runs without one. @default the shared test secret */
+  clusterSecretFile?: string | false;
 }
 
 /**
@@ -40,6 +43,7 @@ export function startMaster(options: MasterOptions): Promise<Server> {
     flush: options.flush ?? "async",
     segmentSize: SEGMENT_SIZE,
     namesrv: options.namesrv,
+    ...(options.clusterSecretFile === undefined ? {} : { clusterSecretFile: options.clusterSecretFile }),
     extraArgs: ["--ha-port", String(options.haPort ?? 0), "--broker-role", options.role ?? "ASYNC_MASTER", ...(options.extraArgs ?? [])],
   });
 }
@@ -57,6 +61,8 @@ export interface SlaveOptions {
   extraArgs?: string[];
   /** Wait for this line instead of the replication link coming up. */
   waitFor?: string | RegExp;
+  /** The cluster secret file; `false` runs without one. @default the shared test secret */
+  clusterSecretFile?: string | false;
 }
 
 /**
@@ -76,6 +82,8 @@ export async function startSlave(options: SlaveOptions): Promise<Server> {
     "--broker-role", "SLAVE",
     "--broker-id", String(options.brokerId ?? 1),
   ];
+  const secretFile = options.clusterSecretFile ?? testClusterSecretFile();
+  if (secretFile !== false) args.push("--cluster-secret-file", secretFile);
   if (options.haMaster !== undefined) args.push("--ha-master-address", options.haMaster);
   if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
   if (options.extraArgs) args.push(...options.extraArgs);

@@ -14,7 +14,7 @@ import { dial } from "../../client/bun/connect.ts";
 import { Producer } from "../../client/producer.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
-import { encodeHello, encodeReport, HA_PROTOCOL_VERSION } from "../../server/ha/ha_protocol.ts";
+import { encodeHello, encodeReport, HA_PROTOCOL_VERSION, HaAuthKind } from "../../server/ha/ha_protocol.ts";
 import { rmq } from "../cli/_cli.ts";
 import { type Child, type Server, stop } from "../_helpers/process.ts";
 import { replayable } from "../_helpers/random.ts";
@@ -118,8 +118,19 @@ describe("master/slave replication (ASYNC_MASTER)", () => {
       });
     await closed(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     await closed(encodeReport(5)); // a REPORT before HELLO
-    const wrongGroup = await closed(encodeHello({ version: HA_PROTOCOL_VERSION, offset: 0, segmentSize: SEGMENT_SIZE, brokerId: 2, brokerName: "broker-z" }));
-    expect(wrongGroup).toContain('belongs to broker group "broker-z", this master to "broker-a"');
+    const unauthenticated = await closed(encodeHello({
+      version: HA_PROTOCOL_VERSION,
+      offset: 0,
+      segmentSize: SEGMENT_SIZE,
+      brokerId: 2,
+      brokerName: "broker-z",
+      authKind: HaAuthKind.NONE,
+      accessKey: "",
+      nonce: new Uint8Array(32),
+    }));
+    // Refused before the master says anything about itself (its group, segment size or end).
+    expect(unauthenticated).toContain("did not authenticate: this master requires the cluster secret");
+    expect(unauthenticated).not.toContain("broker-a");
     await replayable((random) => closed(random.bytes(4096)));
     await until(() => (master.output().match(/Replication peer \S+ dropped: it sent/g) ?? []).length >= 2, 5000, "the drop log lines");
     expect(master.output()).toContain("dropped: it sent a malformed frame: Replication frame length");

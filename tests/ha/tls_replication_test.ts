@@ -37,7 +37,7 @@ describe("replication over TLS", () => {
     const master = await startMaster({ dataDir: join(dir, "master"), extraArgs: tlsArgs });
     children.push(master);
     const [masterPort, haPort] = [master.port, haPortOf(master)];
-    expect(master.output()).toContain(`accepts slaves on 127.0.0.1:${haPort} (TLS)`);
+    expect(master.output()).toContain(`accepts slaves on 127.0.0.1:${haPort} (TLS, cluster secret)`);
     const slave = await startSlave({ dataDir: join(dir, "slave"), haMaster: `127.0.0.1:${haPort}`, extraArgs: tlsArgs });
     children.push(slave);
     const slavePort = slave.port;

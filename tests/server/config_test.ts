@@ -170,17 +170,25 @@ async function testValue(entry: SettingEntry): Promise<unknown> {
       return cert.certFile;
     case "tls.key":
       return cert.keyFile;
+    case "cluster.secretFile":
+      return file(`${FILE_SECRET}\n`);
     default:
       return entry.setting.example;
   }
 }
 
+/** The cluster secret the `cluster.secretFile` test value holds. */
+const FILE_SECRET = "config-test-cluster-secret-0001";
 const SECURITY = (e: SettingEntry) => e.section === "acl" || e.section === "tls";
 /** Runs that each set and check a group of keys (together every key a command takes), with helpers set beside them. */
 const SCENARIOS: Array<{ name: string; keys: (e: SettingEntry) => boolean; beside?: string[] }> = [
-  { name: "every plain setting", keys: (e) => !SECURITY(e) && e.path !== "admin.enabled" },
+  { name: "every plain setting", keys: (e) => !SECURITY(e) && e.section !== "cluster" && e.path !== "admin.enabled" },
   { name: "ACL and TLS", keys: SECURITY },
-  { name: "admin API off", keys: (e) => e.path === "admin.enabled", beside: ["admin.port"] },
+  // One at a time: giving both the secret and its file is refused.
+  { name: "cluster secret file", keys: (e) => e.path === "cluster.secretFile" },
+  { name: "cluster secret", keys: (e) => e.path === "cluster.secret" },
+  // An open NameServer on the default 0.0.0.0 refuses to start unless told it may.
+  { name: "admin API off", keys: (e) => e.path === "admin.enabled", beside: ["admin.port", "nameserver.allowOpenRegistration"] },
 ];
 
 /** The status of GET /api/cluster on the admin API at [::1]:port with the given Host header. */
@@ -256,6 +264,12 @@ async function reached(servers: RunningServers, entry: SettingEntry, value: unkn
           return expect(security.replicationDial.tls?.ca).toBe(cert.cert);
         case "tls.nameServers":
           return expect(security.nameServerDial.tls).toEqual({ ca: cert.cert });
+        case "cluster.secretFile":
+        case "cluster.secret": {
+          const secret = entry.path === "cluster.secret" ? value : FILE_SECRET;
+          for (const o of listeners) expect(o.clusterSecret).toBe(secret as string);
+          return;
+        }
       }
     }
   }

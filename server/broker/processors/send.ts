@@ -67,7 +67,9 @@ function resolveQueue(
   }
   const config = ctx.topics.get(topic);
   if (config === undefined && ctx.topics.autoCreateTopicEnable) {
-    return ctx.topics.autoCreate(topic, queueNums).then((created) => checkQueue(ctx, topic, queueId, created));
+    return ctx.topics.autoCreate(topic, queueNums).then((created) =>
+      created !== undefined && "remark" in created ? created : checkQueue(ctx, topic, queueId, created)
+    );
   }
   return checkQueue(ctx, topic, queueId, config);
 }

@@ -18,14 +18,19 @@ function reserved(topic: string) {
 export function createTopicProcessor(ctx: BrokerContext): Processor<CreateTopicHeader> {
   return processor(CreateTopicHeader, async (h) => {
     if (SYSTEM_TOPICS.has(h.topic)) return reserved(h.topic);
-    await ctx.topics.put({
-      topicName: h.topic,
-      readQueueNums: h.readQueueNums,
-      writeQueueNums: h.writeQueueNums,
-      perm: h.perm,
-      order: h.order,
-      ...(h.retentionHours === undefined ? {} : { retentionHours: h.retentionHours }),
-    });
+    try {
+      await ctx.topics.put({
+        topicName: h.topic,
+        readQueueNums: h.readQueueNums,
+        writeQueueNums: h.writeQueueNums,
+        perm: h.perm,
+        order: h.order,
+        ...(h.retentionHours === undefined ? {} : { retentionHours: h.retentionHours }),
+      });
+    } catch (error) {
+      if (error instanceof RangeError) return { code: ResponseCode.SYSTEM_ERROR, remark: error.message };
+      throw error;
+    }
     return { code: ResponseCode.SUCCESS };
   });
 }
