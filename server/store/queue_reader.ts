@@ -171,10 +171,11 @@ function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
     // Skipped entries and records deleted by retention are passed over. An entry never written
     // (all zero) or with an impossible size is damage: picked with nothing to read, so the
     // check of what was read sends it to repair.
-    if (e.size !== SKIPPED_ENTRY_SIZE && !(e.size > 0 && e.offset < logMin)) {
-      // An entry pointing past the log's end (a flipped high bit can make it beyond 2^53, where
-      // `offset + size` is `offset` again) has nothing to read either.
-      const size = e.size > 0 && e.offset + e.size <= logMax && (e.offset % segmentSize) + e.size <= segmentSize ? e.size : 0;
+    if (e.size !== SKIPPED_ENTRY_SIZE && !(e.size > 0 && e.offset >= 0 && e.offset < logMin)) {
+      // An entry pointing before the log's start (a flipped sign bit) or past its end (a flipped
+      // high bit can make it beyond 2^53, where `offset + size` is `offset` again) has nothing to
+      // read either.
+      const size = e.size > 0 && e.offset >= 0 && e.offset + e.size <= logMax && (e.offset % segmentSize) + e.size <= segmentSize ? e.size : 0;
       if (filter && !filter(e.tagHash)) {
         filtered++;
       } else {

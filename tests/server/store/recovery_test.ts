@@ -338,7 +338,7 @@ for (const backend of BACKENDS) {
       await again.close();
     });
 
-    test("a ConsumeQueue entry whose offset's high bit flipped (beyond 2^53) is mended, not read forever", async () => {
+    test("ConsumeQueue entries whose offsets' high or sign bit flipped are mended, not read forever or passed over", async () => {
       const store = await openStore();
       await fill(store, 100);
       await store.close();
@@ -353,10 +353,15 @@ for (const backend of BACKENDS) {
       view.setUint32(4, 1024);
       view.setInt32(8, 200);
       file.write(entry, 40 * 20);
+      // Entry 45's sign bit: a negative offset, which is no record deleted by retention.
+      const sign = new Uint8Array(1);
+      file.read(sign, 45 * 20);
+      sign[0]! ^= 0x80;
+      file.write(sign, 45 * 20);
       file.close();
       const again = await openStore();
       expect(bodies(again, "R", 0)).toEqual(expected(100, 0));
-      expect(again.stats.repairedEntries).toBe(1);
+      expect(again.stats.repairedEntries).toBe(2);
       await again.close();
     });
 
