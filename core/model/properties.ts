@@ -80,6 +80,32 @@ export function decodeProperties(text: string): Record<string, string> {
   return properties;
 }
 
+/**
+ * The value of one property in encoded text, without decoding the rest: what the store's write
+ * path needs of every message (its tags and keys).
+ *
+ * @param text Encoded properties.
+ * @param name The property name.
+ * @returns Its value, or undefined when the text has no such property.
+ *
+ * @example The keys of a message
+ * ```ts
+ * import { propertyValue } from "./properties.ts";
+ * propertyValue("TAGS\u0001TagA\u0002KEYS\u0001k1 k2\u0002", "KEYS"); // "k1 k2"
+ * ```
+ */
+export function propertyValue(text: string, name: string): string | undefined {
+  let start: number;
+  if (text.startsWith(name, 0) && text.charCodeAt(name.length) === 1) start = name.length + 1;
+  else {
+    const at = text.indexOf(PROPERTY_SEPARATOR + name + NAME_VALUE_SEPARATOR);
+    if (at < 0) return undefined;
+    start = at + name.length + 2;
+  }
+  const end = text.indexOf(PROPERTY_SEPARATOR, start);
+  return text.slice(start, end < 0 ? text.length : end);
+}
+
 /** Property names seen, by length: a name repeats in every message, and a known string is cheaper as a key. */
 const NAMES_BY_LENGTH: string[][] = [];
 let namesKnown = 0;
