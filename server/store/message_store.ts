@@ -608,7 +608,7 @@ export class MessageStore {
    * @param topic The topic.
    * @param key The key or unique key.
    * @param options Time range, most messages, unique key only, byte budget.
-   * @returns The records and whether they are every match.
+   * @returns The records back to back and whether they are every match.
    * @throws {Error} When the key index is off.
    */
   queryMessage(topic: string, key: string, options: KeyQueryOptions = {}): KeyQueryResult {
@@ -644,13 +644,22 @@ export class MessageStore {
     if (walk.exhausted) incomplete ??= `the lookup stopped after reading ${walk.read} index entries (keys of other messages share this key's hash slot)`;
     const last = index.lastUpdate;
     const result: KeyQueryResult = {
-      records,
+      count: records.length,
       complete: incomplete === undefined,
       entriesRead: walk.read,
       indexLastUpdateTimestamp: last.timestamp,
       indexLastUpdatePhyoffset: last.offset,
     };
     if (incomplete !== undefined) result.incomplete = incomplete;
+    if (records.length > 0) {
+      const body = new Uint8Array(bytes);
+      let pos = 0;
+      for (const record of records) {
+        body.set(record, pos);
+        pos += record.length;
+      }
+      result.body = body;
+    }
     return result;
   }
 

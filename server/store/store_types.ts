@@ -171,10 +171,12 @@ export interface KeyQueryOptions {
 
 /** What `MessageStore.queryMessage` found. */
 export interface KeyQueryResult {
-  /** The matching visible records, bytes as stored, newest first. */
-  records: Uint8Array[];
+  /** The matching visible records back to back, bytes as stored, newest first (present when `count > 0`). */
+  body?: Uint8Array;
+  /** Number of records in `body`. */
+  count: number;
   /**
-   * True when `records` holds every stored message of the topic with that key in the time range;
+   * True when `body` holds every stored message of the topic with that key in the time range;
    * false when `maxNum`, `maxBytes` or the index-read budget cut the answer short (`incomplete`
    * says which).
    */

@@ -5,7 +5,7 @@
  * the most-messages bound and the completeness flag.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { decodeRecord } from "../../../core/model/record.ts";
+import { decodeRecords } from "../../../core/model/record.ts";
 import { encodeProperties } from "../../../core/model/properties.ts";
 import { SysFlag } from "../../../core/model/message.ts";
 import { tagHash } from "../../../core/model/tag_hash.ts";
@@ -13,7 +13,7 @@ import { KeyIndex } from "../../../server/store/key_index.ts";
 import { MessageStore } from "../../../server/store/message_store.ts";
 import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
 import { joinPath } from "../../../server/store/segment_storage.ts";
-import type { MessageStoreOptions, StoreInput } from "../../../server/store/store_types.ts";
+import type { KeyQueryResult, MessageStoreOptions, StoreInput } from "../../../server/store/store_types.ts";
 import { BACKENDS, HOST, msg } from "./_store_helpers.ts";
 
 const text = new TextDecoder();
@@ -27,8 +27,8 @@ function keyed(topic: string, options: { body: string; keys?: string; uniq?: str
   return { ...msg(topic, { body: options.body }), sysFlag: options.sysFlag ?? 0, properties: encodeProperties(properties) };
 }
 
-function bodies(records: Uint8Array[]): string[] {
-  return records.map((r) => text.decode(decodeRecord(r, 0).body));
+function bodies(result: KeyQueryResult): string[] {
+  return result.body === undefined ? [] : decodeRecords(result.body).map((m) => text.decode(m.body));
 }
 
 for (const backend of BACKENDS) {
@@ -68,14 +68,14 @@ for (const backend of BACKENDS) {
       await store.putMessage(keyed("orders", { body: "b", keys: "k2" }));
       await store.putMessage(keyed("refunds", { body: "c", keys: "k2", uniq: "U1" }));
       await store.putMessage(keyed("orders", { body: "d", keys: "k3" }));
-      expect(bodies(store.queryMessage("orders", "k2").records)).toEqual(["b", "a"]);
-      expect(bodies(store.queryMessage("orders", "k1").records)).toEqual(["a"]);
-      expect(bodies(store.queryMessage("orders", "U1").records)).toEqual(["a"]);
-      expect(bodies(store.queryMessage("refunds", "U1", { uniqueKey: true }).records)).toEqual(["c"]);
+      expect(bodies(store.queryMessage("orders", "k2"))).toEqual(["b", "a"]);
+      expect(bodies(store.queryMessage("orders", "k1"))).toEqual(["a"]);
+      expect(bodies(store.queryMessage("orders", "U1"))).toEqual(["a"]);
+      expect(bodies(store.queryMessage("refunds", "U1", { uniqueKey: true }))).toEqual(["c"]);
       // A unique-key query matches UNIQ_KEY only; a key query matches either.
-      expect(store.queryMessage("orders", "k1", { uniqueKey: true }).records).toEqual([]);
+      expect(store.queryMessage("orders", "k1", { uniqueKey: true }).count).toBe(0);
       const none = store.queryMessage("orders", "nothing");
-      expect(none).toMatchObject({ records: [], complete: true });
+      expect(none).toMatchObject({ count: 0, complete: true });
       expect(store.stats.index).toMatchObject({ files: 1, entries: 7 });
     });
 
@@ -86,10 +86,10 @@ for (const backend of BACKENDS) {
       // A different hash in the one slot, too.
       await store.putMessage(keyed("orders", { body: "other", keys: "zz" }));
       const aa = store.queryMessage("orders", "Aa", { maxNum: 100 });
-      expect(aa.records.length).toBe(10);
-      expect(bodies(aa.records).every((b) => b.startsWith("Aa-"))).toBe(true);
-      expect(bodies(store.queryMessage("orders", "BB", { maxNum: 3 }).records)).toEqual(["BB-18", "BB-16", "BB-14"]);
-      expect(bodies(store.queryMessage("orders", "zz").records)).toEqual(["other"]);
+      expect(aa.count).toBe(10);
+      expect(bodies(aa).every((b) => b.startsWith("Aa-"))).toBe(true);
+      expect(bodies(store.queryMessage("orders", "BB", { maxNum: 3 }))).toEqual(["BB-18", "BB-16", "BB-14"]);
+      expect(bodies(store.queryMessage("orders", "zz"))).toEqual(["other"]);
       // The collision cost index reads, not wrong answers: every entry of the one chain was read.
       expect(aa.entriesRead).toBe(21);
     });
@@ -101,22 +101,22 @@ for (const backend of BACKENDS) {
       expect(stats.entries).toBe(900);
       expect(stats.files).toBe(Math.ceil(900 / 128));
       for (const i of [0, 42, 127, 128, 200, 299]) {
-        expect(bodies(store.queryMessage("t", `k${i}`).records)).toEqual([`m${i}`]);
-        expect(bodies(store.queryMessage("t", `U${i}`, { uniqueKey: true }).records)).toEqual([`m${i}`]);
+        expect(bodies(store.queryMessage("t", `k${i}`))).toEqual([`m${i}`]);
+        expect(bodies(store.queryMessage("t", `U${i}`, { uniqueKey: true }))).toEqual([`m${i}`]);
       }
       const all = store.queryMessage("t", "common", { maxNum: 1000 });
-      expect(all.records.length).toBe(300);
+      expect(all.count).toBe(300);
       expect(all.complete).toBe(true);
-      expect(bodies(all.records)).toEqual(Array.from({ length: 300 }, (_, i) => `m${299 - i}`));
+      expect(bodies(all)).toEqual(Array.from({ length: 300 }, (_, i) => `m${299 - i}`));
       // And the same after a restart, when the sealed files serve from their stored slot tables.
       const again = await reopen(store, { maxIndexNum: 128, maxHashSlotNum: 64 });
       expect(again.stats.index!.recovery.records).toBe(0);
-      for (const i of [0, 127, 128, 299]) expect(bodies(again.queryMessage("t", `k${i}`).records)).toEqual([`m${i}`]);
-      expect(again.queryMessage("t", "common", { maxNum: 1000 }).records.length).toBe(300);
+      for (const i of [0, 127, 128, 299]) expect(bodies(again.queryMessage("t", `k${i}`))).toEqual([`m${i}`]);
+      expect(again.queryMessage("t", "common", { maxNum: 1000 }).count).toBe(300);
       // New entries go on in the last file and roll on.
       for (let i = 300; i < 400; i++) await again.putMessage(keyed("t", { body: `m${i}`, keys: `k${i} common` }));
-      expect(bodies(again.queryMessage("t", "k399").records)).toEqual(["m399"]);
-      expect(again.queryMessage("t", "common", { maxNum: 1000 }).records.length).toBe(400);
+      expect(bodies(again.queryMessage("t", "k399"))).toEqual(["m399"]);
+      expect(again.queryMessage("t", "common", { maxNum: 1000 }).count).toBe(400);
     });
 
     test("a time range and a most-messages bound limit the answer, which says when it is not complete", async () => {
@@ -126,19 +126,19 @@ for (const backend of BACKENDS) {
         await store.putMessage(keyed("t", { body: `m${i}`, keys: "k" }));
       }
       const window = store.queryMessage("t", "k", { beginTimestamp: T0 + 2 * 60_000, endTimestamp: T0 + 5 * 60_000 });
-      expect(bodies(window.records)).toEqual(["m5", "m4", "m3", "m2"]);
+      expect(bodies(window)).toEqual(["m5", "m4", "m3", "m2"]);
       expect(window.complete).toBe(true);
       // Millisecond bounds, though entries keep whole seconds.
-      expect(bodies(store.queryMessage("t", "k", { beginTimestamp: T0 + 2 * 60_000 + 1, endTimestamp: T0 + 5 * 60_000 - 1 }).records)).toEqual(["m4", "m3"]);
+      expect(bodies(store.queryMessage("t", "k", { beginTimestamp: T0 + 2 * 60_000 + 1, endTimestamp: T0 + 5 * 60_000 - 1 }))).toEqual(["m4", "m3"]);
       const capped = store.queryMessage("t", "k", { maxNum: 3 });
-      expect(bodies(capped.records)).toEqual(["m9", "m8", "m7"]);
+      expect(bodies(capped)).toEqual(["m9", "m8", "m7"]);
       expect(capped).toMatchObject({ complete: false, incomplete: "more than 3 messages match" });
       // Exactly as many as asked is complete.
       expect(store.queryMessage("t", "k", { maxNum: 10 }).complete).toBe(true);
       const bounded = store.queryMessage("t", "k", { maxBytes: 1 });
-      expect(bounded.records.length).toBe(1);
+      expect(bounded.count).toBe(1);
       expect(bounded.complete).toBe(false);
-      expect(store.queryMessage("t", "k", { beginTimestamp: T0 + 3_600_000 })).toMatchObject({ records: [], complete: true });
+      expect(store.queryMessage("t", "k", { beginTimestamp: T0 + 3_600_000 })).toMatchObject({ count: 0, complete: true });
     });
 
     test("a time range is honoured when the clock went back", async () => {
@@ -149,10 +149,10 @@ for (const backend of BACKENDS) {
       await store.putMessage(keyed("t", { body: "early", keys: "k" }));
       clock = T0 + 601_000;
       await store.putMessage(keyed("t", { body: "later", keys: "k" }));
-      expect(bodies(store.queryMessage("t", "k", { beginTimestamp: T0 + 500_000 }).records)).toEqual(["later", "late"]);
+      expect(bodies(store.queryMessage("t", "k", { beginTimestamp: T0 + 500_000 }))).toEqual(["later", "late"]);
       const again = await reopen(store);
-      expect(bodies(again.queryMessage("t", "k", { beginTimestamp: T0 + 500_000 }).records)).toEqual(["later", "late"]);
-      expect(bodies(again.queryMessage("t", "k", { endTimestamp: T0 + 1000 }).records)).toEqual(["early"]);
+      expect(bodies(again.queryMessage("t", "k", { beginTimestamp: T0 + 500_000 }))).toEqual(["later", "late"]);
+      expect(bodies(again.queryMessage("t", "k", { endTimestamp: T0 + 1000 }))).toEqual(["early"]);
     });
 
     test("a restart keeps the index and a missing index is built from the log", async () => {
@@ -160,14 +160,14 @@ for (const backend of BACKENDS) {
       for (let i = 0; i < 100; i++) await store.putMessage(keyed("t", { body: `m${i}`, keys: `k${i}` }));
       const again = await reopen(store, { maxIndexNum: 128 });
       expect(again.stats.index!.recovery).toMatchObject({ records: 0, notes: [] });
-      expect(bodies(again.queryMessage("t", "k7").records)).toEqual(["m7"]);
+      expect(bodies(again.queryMessage("t", "k7"))).toEqual(["m7"]);
       await again.close();
       open.splice(0);
       env.storage.remove(joinPath(env.dataDir, "index"));
       const rebuilt = await openStore({ maxIndexNum: 128 });
       expect(rebuilt.stats.index!.recovery).toMatchObject({ from: 0, records: 100 });
-      expect(bodies(rebuilt.queryMessage("t", "k99").records)).toEqual(["m99"]);
-      expect(bodies(rebuilt.queryMessage("t", "k0").records)).toEqual(["m0"]);
+      expect(bodies(rebuilt.queryMessage("t", "k99"))).toEqual(["m99"]);
+      expect(bodies(rebuilt.queryMessage("t", "k0"))).toEqual(["m0"]);
     });
 
     test("with indexing off nothing is indexed and lookups refuse; on again, the index catches up", async () => {
@@ -180,14 +180,14 @@ for (const backend of BACKENDS) {
       expect(() => off.queryMessage("t", "k")).toThrow("Key lookups are off on this store: messageIndexEnable is false");
       const on = await reopen(off);
       expect(on.stats.index!.recovery.records).toBe(1);
-      expect(bodies(on.queryMessage("t", "k").records)).toEqual(["while off", "before"]);
+      expect(bodies(on.queryMessage("t", "k"))).toEqual(["while off", "before"]);
     });
 
     test("a rolled-back transaction's record is not indexed", async () => {
       const store = await openStore();
       await store.putMessage(keyed("t", { body: "rolled back", keys: "k", sysFlag: SysFlag.TRANSACTION_ROLLBACK }));
       await store.putMessage(keyed("t", { body: "committed", keys: "k", sysFlag: SysFlag.TRANSACTION_COMMIT }));
-      expect(bodies(store.queryMessage("t", "k").records)).toEqual(["committed"]);
+      expect(bodies(store.queryMessage("t", "k"))).toEqual(["committed"]);
       expect(store.stats.index!.entries).toBe(1);
     });
 
@@ -205,14 +205,14 @@ for (const backend of BACKENDS) {
       const after = store.stats.index!;
       expect(after.files).toBeLessThan(before);
       // What is left still covers every record from the log's start on.
-      expect(bodies(store.queryMessage("t", "common", { maxNum: 1000 }).records)).toEqual(["fresh"]);
-      expect(store.queryMessage("t", "k0").records).toEqual([]);
+      expect(bodies(store.queryMessage("t", "common", { maxNum: 1000 }))).toEqual(["fresh"]);
+      expect(store.queryMessage("t", "k0").count).toBe(0);
       const files = env.storage.list(joinPath(env.dataDir, "index")).filter((n) => /^\d{20}$/.test(n));
       expect(files.length).toBe(after.files);
       expect(Number(files[0])).toBeLessThanOrEqual(min);
       const again = await reopen(store, { commitLogSegmentSize: 16 * 1024, maxIndexNum: 128, fileReservedTimeMs: 3_600_000, deleteWhen: "*" });
       expect(again.stats.index!.files).toBe(after.files);
-      expect(bodies(again.queryMessage("t", "common", { maxNum: 1000 }).records)).toEqual(["fresh"]);
+      expect(bodies(again.queryMessage("t", "common", { maxNum: 1000 }))).toEqual(["fresh"]);
     });
 
     test("a damaged index file is rebuilt from the log, with the files after it", async () => {
@@ -230,8 +230,8 @@ for (const backend of BACKENDS) {
       const recovery = again.stats.index!.recovery;
       expect(recovery.from).toBe(Number(names[1]));
       expect(recovery.notes[0]).toContain("has no index header: rebuilding the key index from CommitLog offset");
-      for (const i of [0, 63, 64, 150, 199]) expect(bodies(again.queryMessage("t", `k${i}`).records)).toEqual([`m${i}`]);
-      expect(again.queryMessage("t", "c", { maxNum: 1000 }).records.length).toBe(200);
+      for (const i of [0, 63, 64, 150, 199]) expect(bodies(again.queryMessage("t", `k${i}`))).toEqual([`m${i}`]);
+      expect(again.queryMessage("t", "c", { maxNum: 1000 }).count).toBe(200);
     });
   });
 }
@@ -253,10 +253,10 @@ describe("key index after a power loss (memory storage)", () => {
     const again = await openOn(storage, "sync");
     const recovery = again.stats.index!.recovery;
     expect(recovery.records).toBe(150);
-    for (let i = 0; i < 200; i += 7) expect(bodies(again.queryMessage("t", `k${i}`).records)).toEqual([`m${i}`]);
+    for (let i = 0; i < 200; i += 7) expect(bodies(again.queryMessage("t", `k${i}`))).toEqual([`m${i}`]);
     const all = again.queryMessage("t", "all", { maxNum: 1000 });
-    expect(all.records.length).toBe(200);
-    expect(new Set(bodies(all.records)).size).toBe(200);
+    expect(all.count).toBe(200);
+    expect(new Set(bodies(all)).size).toBe(200);
     await again.close();
   });
 
