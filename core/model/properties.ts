@@ -80,6 +80,28 @@ export function decodeProperties(text: string): Record<string, string> {
   return properties;
 }
 
+/** `U+0002 name U+0001` for the names looked up, built once each. */
+const NEEDLES = new Map<string, string>();
+
+/**
+ * Where the value of one property starts in encoded text, without decoding the rest (it ends at
+ * the next U+0002 or the end of the text).
+ *
+ * @param text Encoded properties.
+ * @param name The property name.
+ * @returns The index of its first character, or -1 when the text has no such property.
+ */
+export function propertyValueStart(text: string, name: string): number {
+  if (text.startsWith(name, 0) && text.charCodeAt(name.length) === 1) return name.length + 1;
+  let needle = NEEDLES.get(name);
+  if (needle === undefined) {
+    needle = PROPERTY_SEPARATOR + name + NAME_VALUE_SEPARATOR;
+    if (NEEDLES.size < 64) NEEDLES.set(name, needle);
+  }
+  const at = text.indexOf(needle);
+  return at < 0 ? -1 : at + needle.length;
+}
+
 /**
  * The value of one property in encoded text, without decoding the rest: what the store's write
  * path needs of every message (its tags and keys).
@@ -95,13 +117,8 @@ export function decodeProperties(text: string): Record<string, string> {
  * ```
  */
 export function propertyValue(text: string, name: string): string | undefined {
-  let start: number;
-  if (text.startsWith(name, 0) && text.charCodeAt(name.length) === 1) start = name.length + 1;
-  else {
-    const at = text.indexOf(PROPERTY_SEPARATOR + name + NAME_VALUE_SEPARATOR);
-    if (at < 0) return undefined;
-    start = at + name.length + 2;
-  }
+  const start = propertyValueStart(text, name);
+  if (start < 0) return undefined;
   const end = text.indexOf(PROPERTY_SEPARATOR, start);
   return text.slice(start, end < 0 ? text.length : end);
 }

@@ -5,9 +5,11 @@
  * before it, so a lookup walks one chain newest first. See docs/STORAGE.md, "Key index".
  *
  * Unlike RocketMQ's memory-mapped file, the slot table of the file being written lives in memory
- * and reaches the disk once, when the file is sealed: entries are appended with one write per
- * batch and a put never costs a random 4-byte write. After a crash the table is rebuilt from the
- * entries, which are the truth (each names its predecessor).
+ * and reaches the disk when the file is sealed (full) or the store closes: entries are appended
+ * with one write per batch and a put never costs a random 4-byte write. After a crash the table
+ * is rebuilt from the entries, which are the truth (each names its predecessor). The header's
+ * slot count says how many entries the stored table covers; it is trusted only when that is
+ * exactly the number of entries kept.
  *
  * @module
  */
@@ -25,6 +27,8 @@ const MAGIC = 0x524d5149; // "RMQI"
 const VERSION = 1;
 /** Header flag: some entry's store time is below an earlier entry's (the clock went back). */
 const FLAG_UNORDERED = 1;
+/** Header flag: the file is full and complete; it takes no more entries. */
+const FLAG_SEALED = 2;
 const TWO_32 = 0x100000000;
 const INT32_MAX = 0x7fffffff;
 /** Entries buffered before one write. */
@@ -76,6 +80,8 @@ export class IndexFile {
   #slots: Int32Array | undefined;
   /** `open`: taking entries; `slots-written`: table written, header not yet; `sealed`: complete on disk. */
   #state: "open" | "slots-written" | "sealed" = "open";
+  /** Entries the slot table stored in an unsealed file covers (a clean close), 0 for none. */
+  #savedCover = 0;
   #pending = new Uint8Array(WRITE_BATCH * INDEX_ENTRY_SIZE);
   #pendingView = new DataView(this.#pending.buffer);
   #pendingCount = 0;
@@ -105,7 +111,7 @@ export class IndexFile {
     file.truncate(0);
     const index = new IndexFile(file, options.storage, options);
     index.#slots = new Int32Array(options.slots);
-    index.#writeHeader(0);
+    index.#writeHeader(0, false);
     return index;
   }
 
@@ -134,19 +140,23 @@ export class IndexFile {
       }
       const index = new IndexFile(file, options.storage, { firstOffset, slots, capacity, baseTimestamp: getInt64(view, 16) });
       const entriesAt = index.#entriesAt;
-      const sealed = view.getInt32(56);
-      if (sealed > 0) {
-        if (sealed > capacity || file.size() < entriesAt + sealed * INDEX_ENTRY_SIZE) {
-          throw new RangeError(`Index file "${path}" is sealed with ${sealed} entries but holds fewer`);
-        }
-        index.#count = sealed;
-        index.#state = "sealed";
+      const cover = view.getInt32(56);
+      const flags = view.getInt32(60);
+      if (cover < 0 || cover > capacity) throw new RangeError(`Index file "${path}" has a damaged header: its slot table covers ${cover} entries`);
+      const held = Math.max(0, Math.min(capacity, Math.floor((file.size() - entriesAt) / INDEX_ENTRY_SIZE)));
+      if (cover > 0) {
         index.#minTimestamp = getInt64(view, 24);
         index.#maxTimestamp = getInt64(view, 32);
         index.#lastOffset = getInt64(view, 48);
-        index.#ordered = (view.getInt32(60) & FLAG_UNORDERED) === 0;
+        index.#ordered = (flags & FLAG_UNORDERED) === 0;
+      }
+      if (flags & FLAG_SEALED) {
+        if (cover === 0 || held < cover) throw new RangeError(`Index file "${path}" is sealed with ${cover} entries but holds ${held}`);
+        index.#count = cover;
+        index.#state = "sealed";
       } else {
-        index.#count = Math.max(0, Math.min(capacity, Math.floor((file.size() - entriesAt) / INDEX_ENTRY_SIZE)));
+        index.#count = held;
+        index.#savedCover = cover;
       }
       return index;
     } catch (error) {
@@ -200,8 +210,9 @@ export class IndexFile {
   }
 
   /**
-   * Makes the file take entries again: keeps its first `count` entries (all when not given),
-   * rebuilds the slot table and the time range from them, and clears a sealed header.
+   * Makes the file take entries again: keeps its first `count` entries (all when not given) and
+   * loads the slot table the last clean close stored when it covers exactly those, else rebuilds
+   * it (and the time range) from the entries. Cutting entries or unsealing clears the stored table.
    *
    * @param count Entries to keep.
    */
@@ -211,9 +222,15 @@ export class IndexFile {
       this.#file.truncate(this.#entriesAt + count * INDEX_ENTRY_SIZE);
       this.#dirty = true;
     }
-    if (this.#state !== "open") {
+    if (this.#state !== "open" || this.#savedCover > this.#count) {
+      // The stored table describes entries that are gone (or the file takes entries again).
       this.#state = "open";
-      this.#writeHeader(0);
+      this.#savedCover = 0;
+      this.#writeHeader(0, false);
+    }
+    if (this.#savedCover > 0 && this.#savedCover === this.#count) {
+      this.#slots = this.#readSlots();
+      return;
     }
     const slots = new Int32Array(this.slotCount);
     this.#minTimestamp = Number.MAX_SAFE_INTEGER;
@@ -279,10 +296,7 @@ export class IndexFile {
     const slots = this.#slots;
     if (slots === undefined) return;
     this.writePending();
-    const bytes = new Uint8Array(this.slotCount * INDEX_SLOT_SIZE);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < slots.length; i++) if (slots[i] !== 0) view.setInt32(i * INDEX_SLOT_SIZE, slots[i]!);
-    this.#file.write(bytes, INDEX_HEADER_SIZE);
+    this.#file.write(slotBytes(slots), INDEX_HEADER_SIZE);
     this.#slots = undefined;
     this.#state = "slots-written";
     this.#dirty = true;
@@ -292,10 +306,36 @@ export class IndexFile {
   async completeSeal(): Promise<void> {
     if (this.#state !== "slots-written") return;
     await this.#file.sync();
-    this.#writeHeader(this.#count);
+    this.#writeHeader(this.#count, true);
     await this.#file.sync();
     this.#state = "sealed";
     this.#dirty = false;
+  }
+
+  /**
+   * At a clean close: stores the slot table of the file being written, then a header saying it
+   * covers the entries written so far, each fsynced, so the next open loads it instead of reading
+   * every entry. The file still takes entries afterwards.
+   */
+  async saveSlots(): Promise<void> {
+    const slots = this.#slots;
+    if (slots === undefined || this.#state !== "open") return;
+    this.writePending();
+    this.#file.write(slotBytes(slots), INDEX_HEADER_SIZE);
+    await this.#file.sync();
+    this.#writeHeader(this.#count, false);
+    await this.#file.sync();
+    this.#savedCover = this.#count;
+    this.#dirty = false;
+  }
+
+  #readSlots(): Int32Array {
+    const bytes = new Uint8Array(this.slotCount * INDEX_SLOT_SIZE);
+    const got = this.#file.read(bytes, INDEX_HEADER_SIZE);
+    const view = new DataView(bytes.buffer);
+    const slots = new Int32Array(this.slotCount);
+    for (let i = 0; i < Math.floor(got / INDEX_SLOT_SIZE); i++) slots[i] = view.getInt32(i * INDEX_SLOT_SIZE);
+    return slots;
   }
 
   /** Fsyncs what was written (buffered entries are written first). */
@@ -404,7 +444,7 @@ export class IndexFile {
     }
   }
 
-  #writeHeader(sealedCount: number): void {
+  #writeHeader(slotsCover: number, sealed: boolean): void {
     const head = new Uint8Array(INDEX_HEADER_SIZE);
     const view = new DataView(head.buffer);
     view.setInt32(0, MAGIC);
@@ -412,12 +452,12 @@ export class IndexFile {
     view.setInt32(8, this.slotCount);
     view.setInt32(12, this.capacity);
     setInt64(view, 16, this.baseTimestamp);
-    setInt64(view, 24, sealedCount > 0 ? this.#minTimestamp : 0);
-    setInt64(view, 32, sealedCount > 0 ? this.#maxTimestamp : 0);
+    setInt64(view, 24, slotsCover > 0 ? this.#minTimestamp : 0);
+    setInt64(view, 32, slotsCover > 0 ? this.#maxTimestamp : 0);
     setInt64(view, 40, this.firstOffset);
-    setInt64(view, 48, sealedCount > 0 ? this.#lastOffset : 0);
-    view.setInt32(56, sealedCount);
-    view.setInt32(60, this.#ordered ? 0 : FLAG_UNORDERED);
+    setInt64(view, 48, slotsCover > 0 ? this.#lastOffset : 0);
+    view.setInt32(56, slotsCover);
+    view.setInt32(60, (this.#ordered ? 0 : FLAG_UNORDERED) | (sealed ? FLAG_SEALED : 0));
     this.#file.write(head, 0);
     this.#dirty = true;
   }
@@ -433,6 +473,14 @@ export class IndexFile {
     this.#file.close();
     this.#storage.remove(this.#file.path);
   }
+}
+
+/** A slot table as stored: big-endian int32s. */
+function slotBytes(slots: Int32Array): Uint8Array {
+  const bytes = new Uint8Array(slots.length * INDEX_SLOT_SIZE);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < slots.length; i++) if (slots[i] !== 0) view.setInt32(i * INDEX_SLOT_SIZE, slots[i]!);
+  return bytes;
 }
 
 function getInt64(view: DataView, pos: number): number {

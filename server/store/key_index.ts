@@ -10,7 +10,7 @@
 
 import { setImmediate } from "node:timers";
 import { MessageConst, SysFlag } from "../../core/model/message.ts";
-import { propertyValue } from "../../core/model/properties.ts";
+import { PROPERTY_SEPARATOR, propertyValueStart } from "../../core/model/properties.ts";
 import { readRecordIndexFields, readStoreTimestamp, SYSFLAG_POS } from "../../core/model/record.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { CommitLog } from "./commit_log.ts";
@@ -127,6 +127,7 @@ export class KeyIndex {
   /** Files retention dropped while a flush was under way: removed once it ends. */
   #doomed: IndexFile[] = [];
   #recovery: KeyIndexRecovery = { from: 0, records: 0, durationMs: 0, notes: [] };
+  #keys = new KeyScan();
 
   /**
    * @param dir The index directory.
@@ -275,18 +276,24 @@ export class KeyIndex {
     const pending = this.#pending;
     if (pending.length === 0) return;
     this.#pending = [];
-    const keys: string[] = [];
+    const keys = this.#keys;
+    let topic = "";
+    let topicHash = 0;
     for (const record of pending) {
       this.#indexedOffset = record.offset + record.size;
       // As in RocketMQ, a rolled-back transaction's record is not indexed.
-      if ((record.sysFlag & ROLLBACK) === ROLLBACK) continue;
-      keysOf(record.properties, keys);
-      for (const key of keys) this.#put(record, key);
+      if ((record.sysFlag & ROLLBACK) === ROLLBACK || record.properties === "") continue;
+      if (record.topic !== topic) {
+        topic = record.topic;
+        topicHash = hashOn(tagHash(topic), "#");
+      }
+      const count = keys.read(record.properties, topicHash);
+      for (let i = 0; i < count; i++) this.#put(record, keys.hashes[i]!);
     }
     this.#files.at(-1)?.writePending();
   }
 
-  #put(record: Pending, key: string): void {
+  #put(record: Pending, hash: number): void {
     let file = this.#files.at(-1);
     if (file === undefined || !file.active || file.full) {
       file?.writeSlots();
@@ -300,8 +307,7 @@ export class KeyIndex {
       this.#files.push(file);
       this.#dirDirty = true;
     }
-    // Java's String.hashCode() of "topic#key", as RocketMQ builds index keys ('#' never occurs in a topic).
-    file.add(tagHash(`${record.topic}#${key}`), record.offset, record.storeTimestamp);
+    file.add(hash, record.offset, record.storeTimestamp);
   }
 
   /**
@@ -317,7 +323,7 @@ export class KeyIndex {
    */
   lookup(topic: string, key: string, range: KeyLookup, visit: (offset: number) => boolean): { read: number; exhausted: boolean } {
     this.drain();
-    const hash = tagHash(`${topic}#${key}`);
+    const hash = keyHash(topic, key);
     let read = 0;
     let stopped = false;
     const onCandidate = (offset: number) => {
@@ -444,6 +450,8 @@ export class KeyIndex {
   async close(): Promise<void> {
     try {
       await this.flush();
+      // A clean close stores the slot table of the file being written: the next open need not read its entries.
+      await this.#files.at(-1)?.saveSlots();
     } finally {
       for (const file of this.#files) file.close();
       this.#files = [];
@@ -455,18 +463,75 @@ export class KeyIndex {
   }
 }
 
-/** Fills `out` with a message's unique key and keys, without repeats, at most `MAX_KEYS_PER_MESSAGE`. */
-function keysOf(properties: string, out: string[]): void {
-  out.length = 0;
-  if (properties === "") return;
-  const unique = propertyValue(properties, MessageConst.UNIQ_KEY);
-  if (unique !== undefined && unique !== "") out.push(unique);
-  const keys = propertyValue(properties, MessageConst.KEYS);
-  if (keys === undefined || keys === "") return;
-  for (const key of keys.split(MessageConst.KEY_SEPARATOR)) {
-    if (out.length >= MAX_KEYS_PER_MESSAGE) return;
-    if (key !== "" && !out.includes(key)) out.push(key);
+/**
+ * The hash of an index key: Java's `String.hashCode()` of `topic#key`, as RocketMQ builds index
+ * keys ('#' never occurs in a topic name).
+ *
+ * @param topic The topic.
+ * @param key The key.
+ * @returns A signed 32-bit integer.
+ */
+export function keyHash(topic: string, key: string): number {
+  return hashOn(hashOn(tagHash(topic), "#"), key);
+}
+
+/** Java's `String.hashCode()` of a text that starts with one whose hash is `h` and goes on with `more`. */
+function hashOn(h: number, more: string): number {
+  for (let i = 0; i < more.length; i++) h = (Math.imul(h, 31) + more.charCodeAt(i)) | 0;
+  return h;
+}
+
+/**
+ * Finds a message's unique key and keys in its property text and hashes each as `topic#key`
+ * without cutting the text into strings (the put path runs it for every message): at most
+ * `MAX_KEYS_PER_MESSAGE`, a key repeated (or equal to the unique key) only once.
+ */
+class KeyScan {
+  readonly hashes = new Int32Array(MAX_KEYS_PER_MESSAGE);
+  readonly #starts = new Int32Array(MAX_KEYS_PER_MESSAGE);
+  readonly #ends = new Int32Array(MAX_KEYS_PER_MESSAGE);
+  #count = 0;
+
+  /** Fills `hashes`; returns how many keys were found. */
+  read(text: string, topicHash: number): number {
+    this.#count = 0;
+    const unique = propertyValueStart(text, MessageConst.UNIQ_KEY);
+    if (unique >= 0) this.#take(text, topicHash, unique, valueEnd(text, unique));
+    const keys = propertyValueStart(text, MessageConst.KEYS);
+    if (keys < 0) return this.#count;
+    const end = valueEnd(text, keys);
+    for (let from = keys; from < end && this.#count < MAX_KEYS_PER_MESSAGE;) {
+      let to = text.indexOf(MessageConst.KEY_SEPARATOR, from);
+      if (to < 0 || to > end) to = end;
+      this.#take(text, topicHash, from, to);
+      from = to + 1;
+    }
+    return this.#count;
   }
+
+  #take(text: string, topicHash: number, start: number, end: number): void {
+    if (end <= start) return;
+    let h = topicHash;
+    for (let i = start; i < end; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+    for (let k = 0; k < this.#count; k++) {
+      if (this.hashes[k] === h && same(text, start, end, this.#starts[k]!, this.#ends[k]!)) return;
+    }
+    const n = this.#count++;
+    this.hashes[n] = h;
+    this.#starts[n] = start;
+    this.#ends[n] = end;
+  }
+}
+
+function valueEnd(text: string, start: number): number {
+  const end = text.indexOf(PROPERTY_SEPARATOR, start);
+  return end < 0 ? text.length : end;
+}
+
+function same(text: string, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (let i = 0; i < aEnd - a; i++) if (text.charCodeAt(a + i) !== text.charCodeAt(b + i)) return false;
+  return true;
 }
 
 /**

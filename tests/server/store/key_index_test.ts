@@ -260,6 +260,43 @@ describe("key index after a power loss (memory storage)", () => {
     await again.close();
   });
 
+  test("the slot table a clean close stored is used only for exactly the entries it covers", async () => {
+    const storage = new MemorySegmentStorage();
+    const a = await openOn(storage, "sync");
+    for (let i = 0; i < 100; i++) await a.putMessage(keyed("t", { body: `m${i}`, keys: `k${i}` }));
+    await a.close();
+    // Reopened on the stored table; 50 more whose entries a power loss takes (the log keeps them).
+    const b = await openOn(storage, "sync");
+    expect(b.stats.index!.recovery.records).toBe(0);
+    for (let i = 100; i < 150; i++) await b.putMessage(keyed("t", { body: `m${i}`, keys: `k${i}` }));
+    storage.crash();
+    const c = await openOn(storage, "sync");
+    expect(c.stats.index!.recovery.records).toBe(50);
+    for (let i = 0; i < 150; i++) expect(bodies(c.queryMessage("t", `k${i}`))).toEqual([`m${i}`]);
+    await c.close();
+  });
+
+  test("a checkpoint restored from its backup cuts the file below its stored slot table, which is then rebuilt", async () => {
+    const storage = new MemorySegmentStorage();
+    const a = await openOn(storage, "sync");
+    for (let i = 0; i < 60; i++) await a.putMessage(keyed("t", { body: `m${i}`, keys: `k${i} all` }));
+    await a.flush();
+    for (let i = 60; i < 100; i++) await a.putMessage(keyed("t", { body: `m${i}`, keys: `k${i} all` }));
+    await a.close();
+    // The main checkpoint is damaged: its backup (taken at the flush) counts fewer entries than the stored table covers.
+    const main = storage.open("/data/index/checkpoint");
+    main.write(new TextEncoder().encode("{ broken"), 0);
+    main.close();
+    const b = await openOn(storage, "sync");
+    const recovery = b.stats.index!.recovery;
+    expect(recovery.notes[0]).toStartWith("Key index checkpoint restored from its backup");
+    expect(recovery.records).toBe(40);
+    for (let i = 0; i < 100; i++) expect(bodies(b.queryMessage("t", `k${i}`))).toEqual([`m${i}`]);
+    expect(b.queryMessage("t", "all", { maxNum: 1000 }).count).toBe(100);
+    expect(b.stats.index!.entries).toBe(200);
+    await b.close();
+  });
+
   test("entries pointing past the recovered log's end are dropped (records an async flush lost), files and all", async () => {
     const storage = new MemorySegmentStorage();
     const shape = { storage, hashSlots: 16, entriesPerFile: 128 };
