@@ -8,6 +8,7 @@
  * 2. Lookups among many messages: builds a store of `--messages` (default 10,000,000) messages with
  *    `putMessages`, reopens it (a restart), then times lookups of random unique keys, random keys
  *    of one message, and keys shared by 100 messages (32 returned).
+ * 3. Rebuild: removes the index directory and reopens, which indexes the whole log again.
  *
  * Run: `bun bench/key_index_bench.ts [--messages 10000000] [--put-messages 200000] [--dir /tmp/x] [--keep]`.
  * Needs about 260 bytes of disk per message (10M: ~2.6 GB, removed at the end unless --keep).
@@ -132,7 +133,10 @@ console.log(
 await store.close();
 const openStart = performance.now();
 store = await open(dir, true);
-console.log(`  reopened in ${(performance.now() - openStart).toFixed(0)} ms (clean shutdown: nothing to re-index)`);
+console.log(
+  `  reopened in ${(performance.now() - openStart).toFixed(0)} ms (clean shutdown: nothing to re-index; of it CommitLog recovery ` +
+    `${store.stats.recovery.durationMs} ms, key index ${store.stats.index!.recovery.durationMs} ms)`,
+);
 
 /** Simple deterministic PRNG, so runs look up the same keys. */
 let seed = 12345;
@@ -163,6 +167,15 @@ time("unique key (queryMessage uniqueKey)", 2000, (i) => store.queryMessage("Ben
 time("key of one message (order-<i>)", 2000, (i) => store.queryMessage("BenchTopic", `order-${i}`), (_, r) => r.count === 1 && r.complete);
 time(`key of ${perKey(0)} messages, ≤ 32 returned (user-<n>)`, 500, (i) => store.queryMessage("BenchTopic", `user-${i % 100_000}`), (i, r) => r.count === Math.min(32, perKey(i)) && r.complete === (perKey(i) <= 32));
 time("key nobody sent", 2000, (i) => store.queryMessage("BenchTopic", `nobody-${i}`), (_, r) => r.count === 0 && r.complete);
+await store.close();
+
+// ---- 3. the whole index lost: rebuilt from the log at open
+rmSync(join(dir, "index"), { recursive: true, force: true });
+console.log("\nIndex directory removed; reopening …");
+const rebuildStart = performance.now();
+store = await open(dir, true);
+console.log(`  reopened in ${((performance.now() - rebuildStart) / 1000).toFixed(1)} s, ${store.stats.index!.recovery.records} records indexed again`);
+time("unique key after the rebuild", 200, (i) => store.queryMessage("BenchTopic", uniqueKey(i), { uniqueKey: true }), (_, r) => r.count === 1 && r.complete);
 await store.close();
 if (!values.keep) rmSync(root, { recursive: true, force: true });
 else console.log(`\nKept ${root}`);
