@@ -574,7 +574,7 @@ export async function openKeyIndex(dir: string, options: KeyIndexOptions & { com
 export function describeKeyIndexRecovery(recovery: KeyIndexRecovery): string[] {
   const lines: string[] = [];
   if (recovery.records > 0) {
-    lines.push(`Key index caught up in ${recovery.durationMs} ms: ${recovery.records} records indexed from CommitLog offset ${recovery.from}`);
+    lines.push(`Key index caught up in ${recovery.durationMs} ms: ${recovery.records} records indexed again, starting at CommitLog offset ${recovery.from}`);
   }
   for (const note of recovery.notes) lines.push(`Warning: ${note}`);
   return lines;

@@ -88,7 +88,7 @@ describe("key index after a broker process SIGKILL", () => {
     connection.close();
 
     broker = await startBroker();
-    const caughtUp = /Key index caught up in \d+ ms: (\d+) records indexed from CommitLog offset (\d+)/.exec(broker.output());
+    const caughtUp = /Key index caught up in \d+ ms: (\d+) records indexed again, starting at CommitLog offset (\d+)/.exec(broker.output());
     expect(caughtUp).not.toBeNull();
     expect(Number(caughtUp![1])).toBeGreaterThanOrEqual(acked.size);
     expect(Number(caughtUp![2])).toBe(0);
