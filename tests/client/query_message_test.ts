@@ -33,7 +33,7 @@ let admin: Admin;
 beforeAll(async () => {
   network = new MemoryNetwork();
   standalone = await startStandalone({ listen: network.listen, dial: network.dial, dataDir: "/a", storage: new MemorySegmentStorage(), port: 0, nameServerPort: 0, log: quiet });
-  const common = { listen: network.listen, dial: network.dial, storage: new MemorySegmentStorage(), port: 0, nameServers: [standalone.nameServerAddress], log: quiet };
+  const common = { listen: network.listen, dial: network.dial, storage: new MemorySegmentStorage(), port: 0, nameServers: [standalone.nameServerAddress], clusterSecret: standalone.clusterSecret, log: quiet };
   second = await startBroker({ ...common, dataDir: "/b", brokerName: "broker-b" });
   noIndex = await startBroker({ ...common, dataDir: "/c", brokerName: "broker-c", storage: new MemorySegmentStorage(), messageIndexEnable: false });
   raw = new RemotingClient({ dial: network.dial });
