@@ -78,6 +78,8 @@ export type {
   OffsetStore,
   ProcessQueueStats,
   PushConsumerOptions,
+  QueryMessageOptions,
+  QueryMessageResult,
   HostAddress,
   Message,
   MessageExt,

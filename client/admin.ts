@@ -1,6 +1,7 @@
 /**
- * Client-side administration of consumer groups: browsing a group's dead letters and sending one
- * back to its original topic.
+ * Client-side administration: looking messages up by key or unique key (QUERY_MESSAGE, through
+ * the brokers' key index), browsing a group's dead letters and sending one back to its original
+ * topic.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { ResponseCode } from "../core/protocol/request_code.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import { ConsumerClient } from "./_consumer_client.ts";
 import { checkGroup, intOption, nameServerList } from "./_consumer_options.ts";
+import { type QueryMessageOptions, type QueryMessageResult, queryMessages } from "./_query_message.ts";
 import { sortQueues } from "./allocate.ts";
 import { defaultDialer } from "./default_dialer.ts";
 import { Producer, type SendResult } from "./producer.ts";
@@ -111,6 +113,52 @@ export class Admin {
       await this.#producer.start();
     })();
     return this.#starting;
+  }
+
+  /**
+   * The messages of a topic with a key (in their `keys`) or unique key, stored in a time range,
+   * newest first, from every broker of the topic, found through the brokers' key index at any age.
+   * The result says whether it is every match.
+   *
+   * @param topic The topic.
+   * @param key The key.
+   * @param options Store-time range (ms since the epoch) and most messages.
+   * @returns The messages, and whether that is all of them.
+   * @throws {BrokerError} When every broker refuses (the account may not subscribe to the topic,
+   * key lookups are off) or no NameServer knows the topic.
+   *
+   * @example Every order message with a key, from the last hour
+   * ```ts ignore
+   * import { Admin } from "./admin.ts";
+   * const admin = new Admin({ nameServer: "127.0.0.1:9876" });
+   * await admin.start();
+   * const { messages, complete } = await admin.queryMessage("orders", "order-42", { begin: Date.now() - 3_600_000 });
+   * console.log(messages.length, complete ? "(all)" : "(more exist)");
+   * await admin.shutdown();
+   * ```
+   */
+  queryMessage(topic: string, key: string, options: QueryMessageOptions = {}): Promise<QueryMessageResult> {
+    return queryMessages(this.#running(), topic, key, options);
+  }
+
+  /**
+   * The message with a unique key: the id RocketMQ clients show (`SendResult.uniqueKey`,
+   * `MessageExt.uniqueKey`), as RocketMQ's `viewMessage(topic, uniqueKey)`. Of several stored
+   * copies (a producer's retries) the first stored is returned.
+   *
+   * @param topic The topic it was sent to.
+   * @param uniqueKey The unique key.
+   * @returns The message.
+   * @throws {ClientError} When no broker of the topic holds a message with that unique key.
+   */
+  async viewMessageByUniqueKey(topic: string, uniqueKey: string): Promise<MessageExt> {
+    const result = await queryMessages(this.#running(), topic, uniqueKey, { uniqueKey: true });
+    const first = result.messages.at(-1);
+    if (first === undefined) {
+      const partly = result.complete ? "" : ` (${result.incomplete.join("; ")})`;
+      throw new ClientError(`No message of topic "${topic}" has unique key "${uniqueKey}"${partly}`);
+    }
+    return first;
   }
 
   /**

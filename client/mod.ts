@@ -54,6 +54,7 @@ export { LitePullConsumer } from "./lite_pull_consumer.ts";
 export type { LitePullConsumerOptions } from "./lite_pull_consumer.ts";
 export { Admin } from "./admin.ts";
 export type { AdminOptions, DeadLetterPage, DeadLetterPageOptions, DeadLetterRef } from "./admin.ts";
+export type { QueryMessageOptions, QueryMessageResult } from "./_query_message.ts";
 export { allocateAveragely, allocateByConsistentHash } from "./allocate.ts";
 export type { AllocateStrategy, AllocateStrategyName } from "./allocate.ts";
 export { MemoryOffsetStore } from "./offset_store.ts";

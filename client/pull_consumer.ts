@@ -28,6 +28,7 @@ import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
 import { RouteCache } from "./route_cache.ts";
 import { BrokerChoice } from "./_broker_choice.ts";
 import { PULL_CODES, pullHeader, readPullResponse } from "./_pull.ts";
+import { type QueryMessageOptions, type QueryMessageResult, queryMessages } from "./_query_message.ts";
 
 /** Options of a `PullConsumer`. */
 export interface PullConsumerOptions {
@@ -332,6 +333,20 @@ export class PullConsumer {
       throw new ProtocolError(`Broker ${address} did not return the record at offset ${decoded.commitLogOffset}`);
     }
     return message;
+  }
+
+  /**
+   * The messages of a topic with a key or unique key in a store-time range, newest first, from
+   * every broker of the topic (see `Admin.queryMessage`).
+   *
+   * @param topic The topic.
+   * @param key The key.
+   * @param options Store-time range (ms since the epoch) and most messages.
+   * @returns The messages, and whether that is all of them.
+   */
+  queryMessage(topic: string, key: string, options: QueryMessageOptions = {}): Promise<QueryMessageResult> {
+    this.#checkRunning();
+    return queryMessages({ routes: this.#routes!, invoke: (queue, request) => this.#invoke(queue, request) }, topic, key, options);
   }
 
   /** Stops route polling and closes every connection; pulls in flight fail. */

@@ -350,6 +350,18 @@ export const SETTINGS = {
       ...percent(), default: 90, example: 95,
       doc: "From this much of the data disk in use, sends are refused (retryable) until space frees", to: store("diskHardLimitPercent"),
     }),
+    messageIndexEnable: setting({
+      ...bool(), default: true, example: false, flag: "message-index",
+      doc: "Index message keys and unique keys for lookups by key at any age (QUERY_MESSAGE, rmq msg query-key|get)", to: store("messageIndexEnable"),
+    }),
+    maxHashSlotNum: setting({
+      ...int(1, 100_000_000), default: 1_000_000, example: 500_000,
+      doc: "Hash slots of each key index file (4 bytes each, in memory for the file being written)", to: store("maxHashSlotNum"),
+    }),
+    maxIndexNum: setting({
+      ...int(128, 100_000_000), default: 4_000_000, example: 2_000_000,
+      doc: "Entries of each key index file (20 bytes each on disk: 84 MB files by default)", to: store("maxIndexNum"),
+    }),
     autoCreateTopicEnable: setting({
       ...bool(), default: false, defaults: { standalone: true }, example: true, flag: "auto-create-topic",
       doc: "Create unknown topics on first send", to: broker("autoCreateTopicEnable"),

@@ -28,9 +28,15 @@ export const MESSAGE_COLUMNS = [
 /** How `msg get` found a message. */
 interface Lookup {
   by: "offsetId" | "uniqueKey";
-  /** Set for a unique key: how far the bounded scan looked. */
-  note?: string;
+  /** Set for a unique key: the stored copies of it found (the first stored is shown). */
+  matches?: number;
 }
+
+/** A store time: ms since the epoch, or an ISO 8601 time; parsed to ms. */
+const TimeFlag = v.union([
+  v.pipe(v.string(), v.regex(/^\d+$/), v.transform(Number), v.safeInteger()),
+  v.pipe(v.string(), v.check((t) => /^\d{4}-\d\d-\d\d/.test(t) && !Number.isNaN(Date.parse(t))), v.transform((t) => Date.parse(t))),
+], "expected ms since the epoch or an ISO 8601 time such as 2025-01-31T12:00:00Z");
 
 const get = {
   summary: "Show one message by its message id or unique key",
@@ -38,8 +44,8 @@ const get = {
     const flags = parse({
       usage: "rmq msg get --id <msgId> [--topic <topic>] [flags]",
       summary: "Shows a stored message: where it is, when it was born and stored, its properties and its body. The id is the " +
-        "offset message id (what the broker answers a send) or the unique key (what RocketMQ clients show as the message id); " +
-        "a unique key is found by a bounded scan of the newest messages, which the answer reports.",
+        "offset message id (what the broker answers a send) or the unique key (what RocketMQ clients show as the message id), " +
+        "which the broker's key index finds at any age.",
       flags: {
         id: { description: "Offset message id (32 or 56 hex characters) or unique key (32 hex characters)", valueName: "msgId", short: "i" },
         topic: { description: "Look for a unique key in this topic only (default: every topic)", valueName: "topic", short: "t" },
@@ -56,7 +62,9 @@ const get = {
       await printJson({ message: m, lookup });
       return 0;
     }
-    if (lookup.note !== undefined) await write(`${lookup.note}\n\n`);
+    if (lookup.by === "uniqueKey" && lookup.matches !== undefined && lookup.matches > 1) {
+      await write(`Found by unique key: ${lookup.matches} stored copies (retries or re-sends), the first stored is shown\n\n`);
+    }
     await write(keyValues([
       ["Message id", m.msgId],
       ["Topic", m.topic],
@@ -80,23 +88,33 @@ const queryKey = {
   async run(args: string[]) {
     const flags = parse({
       usage: "rmq msg query-key --topic <topic> --key <key> [flags]",
-      summary: "Finds messages of a topic with a key (or unique key), newest first. The broker scans the newest messages of each queue.",
+      summary: "Finds messages of a topic with a key (or unique key), newest first, at any age, through the broker's key index; " +
+        "the answer says when it is not every match (more than --limit, or a lookup cut short).",
       flags: {
         topic: { description: "Topic name", valueName: "topic", short: "t" },
         key: { description: "Message key", valueName: "key", short: "k" },
         limit: { description: "Most messages shown (1 to 100)", default: "32", valueName: "n" },
+        begin: { description: "Stored at or after this time: ms since the epoch or ISO 8601 (default: any)", valueName: "time" },
+        end: { description: "Stored at or before this time (default: any)", valueName: "time" },
         ...ADMIN_FLAGS,
       },
-      schema: v.object({ topic: TopicName, key: v.pipe(v.string(), v.minLength(1, "must not be empty")), limit: integerFlag(1, 100), ...ADMIN_ENTRIES }),
+      schema: v.object({
+        topic: TopicName,
+        key: v.pipe(v.string(), v.minLength(1, "must not be empty")),
+        limit: integerFlag(1, 100),
+        begin: v.optional(TimeFlag),
+        end: v.optional(TimeFlag),
+        ...ADMIN_ENTRIES,
+      }),
     }, args);
-    const result = await adminClient(flags).get<{ messages: MessageView[]; matched: number; scanned: number; complete: boolean; note: string }>(
+    const result = await adminClient(flags).get<{ messages: MessageView[]; matched: number; complete: boolean; note: string }>(
       "/api/messages",
-      { topic: flags.topic, key: flags.key, limit: flags.limit },
+      { topic: flags.topic, key: flags.key, limit: flags.limit, begin: flags.begin, end: flags.end },
     );
     if (flags.json) await printJson(result);
     else {
       await write(table(MESSAGE_COLUMNS, result.messages));
-      await write(`${result.matched} match(es) in ${result.scanned} message(s) scanned${result.complete ? "" : `; ${result.note}`}\n`);
+      await write(`${result.matched} match(es)${result.complete ? "" : `; ${result.note}`}\n`);
     }
     return 0;
   },

@@ -80,6 +80,49 @@ export function decodeProperties(text: string): Record<string, string> {
   return properties;
 }
 
+/** `U+0002 name U+0001` for the names looked up, built once each. */
+const NEEDLES = new Map<string, string>();
+
+/**
+ * Where the value of one property starts in encoded text, without decoding the rest (it ends at
+ * the next U+0002 or the end of the text).
+ *
+ * @param text Encoded properties.
+ * @param name The property name.
+ * @returns The index of its first character, or -1 when the text has no such property.
+ */
+export function propertyValueStart(text: string, name: string): number {
+  if (text.startsWith(name, 0) && text.charCodeAt(name.length) === 1) return name.length + 1;
+  let needle = NEEDLES.get(name);
+  if (needle === undefined) {
+    needle = PROPERTY_SEPARATOR + name + NAME_VALUE_SEPARATOR;
+    if (NEEDLES.size < 64) NEEDLES.set(name, needle);
+  }
+  const at = text.indexOf(needle);
+  return at < 0 ? -1 : at + needle.length;
+}
+
+/**
+ * The value of one property in encoded text, without decoding the rest: what the store's write
+ * path needs of every message (its tags and keys).
+ *
+ * @param text Encoded properties.
+ * @param name The property name.
+ * @returns Its value, or undefined when the text has no such property.
+ *
+ * @example The keys of a message
+ * ```ts
+ * import { propertyValue } from "./properties.ts";
+ * propertyValue("TAGS\u0001TagA\u0002KEYS\u0001k1 k2\u0002", "KEYS"); // "k1 k2"
+ * ```
+ */
+export function propertyValue(text: string, name: string): string | undefined {
+  const start = propertyValueStart(text, name);
+  if (start < 0) return undefined;
+  const end = text.indexOf(PROPERTY_SEPARATOR, start);
+  return text.slice(start, end < 0 ? text.length : end);
+}
+
 /** Property names seen, by length: a name repeats in every message, and a known string is cheaper as a key. */
 const NAMES_BY_LENGTH: string[][] = [];
 let namesKnown = 0;

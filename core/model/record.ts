@@ -650,6 +650,8 @@ export interface RecordIndexFields {
   size: number;
   /** The `TAGS` property, when set. */
   tags: string | undefined;
+  /** The encoded property text (empty when the record has none). */
+  properties: string;
 }
 
 /**
@@ -665,10 +667,9 @@ export function readRecordIndexFields(bytes: Uint8Array, pos: number): RecordInd
   const layout = layoutOf(view, pos, bytes.length - pos);
   if (typeof layout === "string") throw new RangeError(`Cannot read record at ${pos}: ${layout}`);
   let tags: string | undefined;
+  let text = "";
   if (layout.propertiesLength > 0) {
-    const text = decoder.decode(
-      bytes.subarray(layout.propertiesPos, layout.propertiesPos + layout.propertiesLength),
-    );
+    text = decoder.decode(bytes.subarray(layout.propertiesPos, layout.propertiesPos + layout.propertiesLength));
     tags = decodeProperties(text)[MessageConst.TAGS];
   }
   return {
@@ -677,6 +678,7 @@ export function readRecordIndexFields(bytes: Uint8Array, pos: number): RecordInd
     queueOffset: getInt64(view, pos + QUEUE_OFFSET_POS),
     size: layout.size,
     tags,
+    properties: text,
   };
 }
 

@@ -206,6 +206,26 @@ export type TopicHeader = v.InferOutput<typeof TopicHeader>;
 export const ViewMessageHeader = v.object({ offset: uint });
 export type ViewMessageHeader = v.InferOutput<typeof ViewMessageHeader>;
 
+/** Most messages one QUERY_MESSAGE returns. */
+export const QUERY_MESSAGE_MAX_NUM = 1024;
+
+/**
+ * QUERY_MESSAGE: a topic's messages with a key stored in a time range (ms since epoch,
+ * inclusive), newest first. `_UNIQUE_KEY_QUERY` `"true"` (RocketMQ's ext field) matches the unique
+ * key only and answers at most 32, as RocketMQ's "view message by unique key" asks. The answer's
+ * header says `complete` (and `incomplete`, why not) besides RocketMQ's `indexLastUpdateTimestamp`
+ * and `indexLastUpdatePhyoffset`; its body is the records as stored.
+ */
+export const QueryMessageHeader = v.object({
+  topic: TopicName,
+  key: v.pipe(v.string(), v.minLength(1, "Key is empty"), v.maxLength(32767, "Key is longer than 32767 characters")),
+  maxNum: v.pipe(int, v.minValue(1, "maxNum must be at least 1"), v.maxValue(QUERY_MESSAGE_MAX_NUM, `maxNum must be at most ${QUERY_MESSAGE_MAX_NUM}`)),
+  beginTimestamp: uint,
+  endTimestamp: uint,
+  _UNIQUE_KEY_QUERY: v.optional(v.picklist(["true", "false"], 'expected "true" or "false"')),
+});
+export type QueryMessageHeader = v.InferOutput<typeof QueryMessageHeader>;
+
 /** Requests without fields. */
 export const EmptyHeader = v.object({});
 
@@ -344,6 +364,7 @@ export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.GET_ALL_TOPIC_CONFIG]: EmptyHeader,
   [RequestCode.GET_BROKER_RUNTIME_INFO]: EmptyHeader,
   [RequestCode.VIEW_MESSAGE_BY_ID]: ViewMessageHeader,
+  [RequestCode.QUERY_MESSAGE]: QueryMessageHeader,
   [RequestCode.REGISTER_BROKER]: RegisterBrokerHeader,
   [RequestCode.UNREGISTER_BROKER]: UnregisterBrokerHeader,
   [RequestCode.GET_ROUTEINFO_BY_TOPIC]: TopicHeader,

@@ -116,6 +116,8 @@ const CHECKS: Readonly<Record<number, Check>> = {
   [RequestCode.GET_ALL_TOPIC_CONFIG]: ANY_ACCOUNT,
   [RequestCode.GET_BROKER_RUNTIME_INFO]: ANY_ACCOUNT,
   [RequestCode.VIEW_MESSAGE_BY_ID]: STORED_MESSAGE,
+  // Every record the answer holds is checked to be of the header's topic.
+  [RequestCode.QUERY_MESSAGE]: TOPIC_SUB,
 };
 
 const CODE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(RequestCode).map(([name, code]) => [code, name]));

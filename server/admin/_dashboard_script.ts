@@ -412,8 +412,10 @@ export const DASHBOARD_SCRIPT = String.raw`
     var data = await api("GET", "/api/messages/" + encodeURIComponent(msgId));
     var detail = $("message-detail");
     detail.hidden = false;
-    // A unique key is found by a bounded scan: say how far it looked.
-    detail.textContent = (data.lookup && data.lookup.note ? data.lookup.note + "\n\n" : "") + JSON.stringify(data.message, null, 2);
+    // A unique key may have several stored copies (retries, re-sends): say which one this is.
+    var lookup = data.lookup || {};
+    var note = lookup.by === "uniqueKey" ? "Found by unique key: " + lookup.matches + " stored cop" + (lookup.matches === 1 ? "y" : "ies") + ", the first stored is shown\n\n" : "";
+    detail.textContent = note + JSON.stringify(data.message, null, 2);
   }
 
   async function searchKey() {
@@ -422,7 +424,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (!topic) throw new Error("Pick the topic to search in");
     if (!key) throw new Error("Type a key to search for");
     var result = await api("GET", "/api/messages?topic=" + encodeURIComponent(topic) + "&key=" + encodeURIComponent(key));
-    $("browse-info").textContent = result.matched + " match(es) for key \"" + key + "\" in " + topic + " (" + result.scanned + " scanned). " + result.note;
+    $("browse-info").textContent = result.matched + " match(es) for key \"" + key + "\" in " + topic + ". " + result.note;
     fill($("message-table").tBodies[0], messageRows(result.messages), "No message with this key", 7);
   }
 

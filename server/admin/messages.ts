@@ -1,5 +1,6 @@
 /**
- * Messages: look up by id, browse a queue page by page, search a topic by key, send a test
+ * Messages: look up by id (an offset message id directly, a unique key through the store's key
+ * index), browse a queue page by page, search a topic by key (the key index), send a test
  * message, and re-send a dead letter to its original topic. Reads need SUB on the message's topic,
  * sends PUB on the topic, and a re-send the dead-letter group and PUB on the topic it writes to.
  *
@@ -23,12 +24,10 @@ import { accessOfRequest, authorize } from "./_auth.ts";
 
 /** Most messages a browse page returns. */
 export const MAX_PAGE = 100;
-/** Most messages a key or unique-key search reads (there is no key index yet). */
-export const KEY_SCAN_LIMIT = 20_000;
 /** Body bytes shown per message in lists. */
 const LIST_BODY_BYTES = 2048;
-/** Records read from the store per step of a scan. */
-const SCAN_STEP = 256;
+/** Copies of one unique key a lookup gathers per topic (retries, producer re-sends), as RocketMQ's `defaultQueryMaxNum`. */
+const UNIQUE_KEY_COPIES = 32;
 
 const ENCODER = new TextEncoder();
 
@@ -55,6 +54,10 @@ const KeyQuery = v.object({
   topic: TopicName,
   key: v.pipe(v.string(), v.minLength(1, "must not be empty"), v.maxLength(1024)),
   limit: v.optional(integerParam(1, MAX_PAGE), "32"),
+  /** Earliest store time, ms since the epoch. */
+  begin: v.optional(integerParam(0)),
+  /** Latest store time, ms since the epoch. */
+  end: v.optional(integerParam(0)),
 });
 
 const Keys = v.union([
@@ -116,60 +119,19 @@ function lookUp(ctx: BrokerContext, msgId: string): MessageExt {
   throw httpError(404, "NOT_FOUND", `No message "${msgId}" on broker "${ctx.brokerName}": it never existed or retention deleted it`);
 }
 
-/** How far a bounded scan of the newest messages of some queues looked. */
-interface ScanExtent {
-  /** Messages read. */
-  scanned: number;
-  /** Queues looked at. */
-  queues: number;
-  /** Newest messages read per queue, at most. */
-  perQueue: number;
-  /** Whether every stored message of those queues was read. */
-  complete: boolean;
-}
-
-/**
- * Reads the newest messages of every queue of some topics, up to `limit` in all (split evenly over
- * the queues), and keeps those `match` accepts. There is no key index yet, so this is how keys and
- * unique keys are found.
- */
-function scanNewest(ctx: BrokerContext, topics: readonly string[], limit: number, match: (m: MessageExt) => boolean): ScanExtent & { found: MessageExt[] } {
-  const queues = topics.flatMap((topic) => queueIdsOf(ctx, topic).map((queueId) => ({ topic, queueId })));
-  const perQueue = Math.max(1, Math.floor(limit / Math.max(1, queues.length)));
-  const found: MessageExt[] = [];
-  let scanned = 0;
-  let complete = true;
-  for (const { topic, queueId } of queues) {
-    const min = ctx.store.getMinOffset(topic, queueId);
-    const max = ctx.store.getMaxOffset(topic, queueId);
-    const from = Math.max(min, max - perQueue);
-    if (from > min) complete = false;
-    for (let offset = from; offset < max;) {
-      const result = ctx.store.getMessage(topic, queueId, offset, Math.min(SCAN_STEP, max - offset));
-      if (result.body === undefined || result.count === 0) break;
-      for (const message of decodeRecords(result.body)) {
-        scanned++;
-        if (match(message)) found.push(message);
-      }
-      offset = result.nextBeginOffset;
-    }
+/** Refuses key lookups on a broker whose key index is off. */
+function requireIndex(ctx: BrokerContext, what: string): void {
+  if (!ctx.store.indexEnabled) {
+    throw httpError(503, "NOT_AVAILABLE", `Cannot look up ${what} on broker "${ctx.brokerName}": its key index is off (messageIndexEnable: false)`);
   }
-  return { found, scanned, queues: queues.length, perQueue, complete };
-}
-
-/** How far a scan looked, in words. */
-function extentText(extent: ScanExtent): string {
-  return extent.complete
-    ? `all ${extent.scanned} stored messages of ${extent.queues} queue(s)`
-    : `the newest ${extent.perQueue} messages of each of ${extent.queues} queue(s) (${extent.scanned} messages)`;
 }
 
 /**
  * Finds a message by either id RocketMQ clients know: the offset message id (store host and
  * CommitLog offset) is looked up directly; a unique key (the producer's `UNIQ_KEY`, what RocketMQ
- * clients show as the message id) by a bounded scan of the newest messages, which the answer
- * reports; only topics `readable` accepts are scanned. Of several copies of a unique key (retries,
- * dead letters) the first stored is shown.
+ * clients show as the message id) through the key index, in `topic` or in every topic `readable`
+ * accepts. Of several copies of a unique key (retries, re-sends) the first stored in a normal
+ * topic is shown.
  */
 function findById(ctx: BrokerContext, id: string, topic: string | undefined, readable: (topic: string) => boolean) {
   const direct = lookUpOffsetId(ctx, id);
@@ -177,29 +139,27 @@ function findById(ctx: BrokerContext, id: string, topic: string | undefined, rea
   const elsewhere = "otherHost" in direct ? ` (as an offset message id it names the broker at ${direct.otherHost}: ask its admin endpoint)` : "";
   if (id.length !== 32) throw httpError(404, "NOT_FOUND", `No message "${id}" on broker "${ctx.brokerName}"${elsewhere}: it never existed or retention deleted it`);
   if (topic !== undefined && queueIdsOf(ctx, topic).length === 0) throw httpError(404, "NOT_FOUND", `Topic "${topic}" does not exist on broker "${ctx.brokerName}"`);
+  requireIndex(ctx, `unique key "${id}"`);
   const key = id.toUpperCase();
-  const scan = scanNewest(ctx, topic === undefined ? ctx.store.topics().filter(readable) : [topic], KEY_SCAN_LIMIT, (m) => m.uniqueKey?.toUpperCase() === key);
-  const { found, ...extent } = scan;
+  const found: MessageExt[] = [];
+  let complete = true;
+  for (const t of topic === undefined ? ctx.store.topics().filter(readable) : [topic]) {
+    const result = ctx.store.queryMessage(t, key, { uniqueKey: true, maxNum: UNIQUE_KEY_COPIES });
+    if (result.body !== undefined) found.push(...decodeRecords(result.body));
+    complete &&= result.complete;
+  }
+  const where = topic === undefined ? "any topic" : `topic "${topic}"`;
   if (found.length === 0) {
     throw httpError(
       404,
       "NOT_FOUND",
-      `No message "${id}" on broker "${ctx.brokerName}"${elsewhere}: no offset message id matches, and no unique key within ${extentText(extent)}` +
-        `${topic === undefined ? "" : ` of topic "${topic}"`} (a bounded scan: there is no key index yet)`,
+      `No message "${id}" on broker "${ctx.brokerName}"${elsewhere}: no offset message id matches, and no message of ${where} has that unique key` +
+        (complete ? "" : " among the index entries read (the lookup stopped early)"),
     );
   }
   found.sort((a, b) => a.commitLogOffset - b.commitLogOffset);
   const first = found.find((m) => topicKind(m.topic) === "normal") ?? found[0]!;
-  return {
-    message: messageJson(first),
-    lookup: {
-      by: "uniqueKey",
-      boundedScan: true,
-      ...extent,
-      matches: found.length,
-      note: `Found by unique key in ${extentText(extent)} (a bounded scan: there is no key index yet)`,
-    },
-  };
+  return { message: messageJson(first), lookup: { by: "uniqueKey", matches: found.length, complete } };
 }
 
 /**
@@ -252,26 +212,27 @@ export function messageRoutes(state: AdminState): Hono {
     const query = validate(KeyQuery, c.req.query(), "query");
     authorize(accessOfRequest(c).subscribe(query.topic));
     const ctx = requireBroker(state);
-    const queueIds = queueIdsOf(ctx, query.topic);
-    if (queueIds.length === 0) throw httpError(404, "NOT_FOUND", `Topic "${query.topic}" does not exist on broker "${ctx.brokerName}"`);
-    const { found, scanned, complete, perQueue } = scanNewest(
-      ctx,
-      [query.topic],
-      KEY_SCAN_LIMIT,
-      (message) => message.keys.includes(query.key) || message.uniqueKey === query.key,
-    );
-    found.sort((a, b) => b.storeTimestamp - a.storeTimestamp || b.commitLogOffset - a.commitLogOffset);
+    if (queueIdsOf(ctx, query.topic).length === 0) throw httpError(404, "NOT_FOUND", `Topic "${query.topic}" does not exist on broker "${ctx.brokerName}"`);
+    if (query.begin !== undefined && query.end !== undefined && query.begin > query.end) {
+      throw httpError(400, "BAD_REQUEST", `Invalid query: begin ${query.begin} is after end ${query.end}`);
+    }
+    requireIndex(ctx, `key "${query.key}"`);
+    const result = ctx.store.queryMessage(query.topic, query.key, {
+      maxNum: query.limit,
+      ...(query.begin === undefined ? {} : { beginTimestamp: query.begin }),
+      ...(query.end === undefined ? {} : { endTimestamp: query.end }),
+    });
+    const messages = result.body === undefined ? [] : decodeRecords(result.body);
     return c.json({
       topic: query.topic,
       key: query.key,
-      messages: found.slice(0, query.limit).map((m) => messageJson(m, LIST_BODY_BYTES)),
-      matched: found.length,
-      scanned,
-      scanLimit: KEY_SCAN_LIMIT,
-      complete,
-      note: complete
-        ? "Every stored message of the topic was scanned (there is no key index yet)"
-        : `Only the newest ${perQueue} messages of each queue were scanned (there is no key index yet): older matches are not shown`,
+      messages: messages.map((m) => messageJson(m, LIST_BODY_BYTES)),
+      matched: messages.length,
+      complete: result.complete,
+      note: result.complete
+        ? "Every stored message of the topic with this key (or unique key) in the time range"
+        : `Not every match is shown: ${result.incomplete}`,
+      indexLastUpdateTimestamp: result.indexLastUpdateTimestamp,
     });
   });
 

@@ -23,7 +23,7 @@ import { ConsumerOffsetManager, OffsetTable } from "./consumer_offset_manager.ts
 import type { BrokerContext, BrokerStats } from "./context.ts";
 import { NameServerRegistrar } from "./name_server_registrar.ts";
 import { allTopicConfigProcessor, createTopicProcessor, deleteTopicProcessor } from "./processors/topics.ts";
-import { runtimeInfoProcessor, viewMessageProcessor } from "./processors/messages.ts";
+import { queryMessageProcessor, runtimeInfoProcessor, viewMessageProcessor } from "./processors/messages.ts";
 import {
   maxOffsetProcessor,
   minOffsetProcessor,
@@ -121,6 +121,12 @@ export interface BrokerOptions extends ConnectionLimits {
   diskHighWaterPercent?: number;
   /** At or above this percent of the data disk in use, sends are refused (SERVICE_NOT_AVAILABLE). @default 90 */
   diskHardLimitPercent?: number;
+  /** Index messages' keys and unique keys for QUERY_MESSAGE and the admin lookups. @default true */
+  messageIndexEnable?: boolean;
+  /** Hash slots of each key index file. @default 1000000 */
+  maxHashSlotNum?: number;
+  /** Entries of each key index file. @default 4000000 */
+  maxIndexNum?: number;
   /** Create unknown topics on first send. @default false */
   autoCreateTopicEnable?: boolean;
   /** Queues of the auto-create template topic. @default 8 */
@@ -352,6 +358,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       deleteWhen: options.deleteWhen,
       diskHighWaterPercent: options.diskHighWaterPercent,
       diskHardLimitPercent: options.diskHardLimitPercent,
+      messageIndexEnable: options.messageIndexEnable,
+      maxHashSlotNum: options.maxHashSlotNum,
+      maxIndexNum: options.maxIndexNum,
       storeHost,
       log,
     });
@@ -493,6 +502,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.DELETE_TOPIC_IN_BROKER]: deleteTopicProcessor(ctx),
     [RequestCode.GET_ALL_TOPIC_CONFIG]: allTopicConfigProcessor(ctx),
     [RequestCode.VIEW_MESSAGE_BY_ID]: viewMessageProcessor(ctx),
+    [RequestCode.QUERY_MESSAGE]: queryMessageProcessor(ctx),
     [RequestCode.GET_BROKER_RUNTIME_INFO]: runtimeInfoProcessor(ctx),
     [RequestCode.HEART_BEAT]: heartbeatProcessor(ctx),
     [RequestCode.UNREGISTER_CLIENT]: unregisterClientProcessor(ctx),

@@ -7,7 +7,9 @@
 
 import { setInterval } from "node:timers";
 import { createOffsetMessageId, messageIdPrefix, offsetMessageId } from "../../core/model/message_id.ts";
-import { decodeRecord, PreparedRecord, readRecordIndexFields } from "../../core/model/record.ts";
+import { MessageConst } from "../../core/model/message.ts";
+import { propertyValue } from "../../core/model/properties.ts";
+import { decodeRecord, PreparedRecord, readRecordIndexFields, readStoreTimestamp } from "../../core/model/record.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageExt } from "../../core/model/message.ts";
 import { Checkpoint, type CheckpointQueue, type CheckpointState } from "./checkpoint.ts";
@@ -22,9 +24,12 @@ import { installNativeCrc32 } from "./native_crc32.ts";
 import { recoverStore } from "./store_recovery.ts";
 import { checkReplicaChunk, readReplicaChunk, type ReplicaChunk } from "./replica.ts";
 import { DiskWatch } from "./disk_watch.ts";
+import { describeKeyIndexRecovery, type KeyIndex, MIN_ENTRIES_PER_FILE, openKeyIndex } from "./key_index.ts";
 import { expireQueue, inDeleteWindow, lowestServedOffset, parseDeleteWhen } from "./retention.ts";
 import type {
   GetResult,
+  KeyQueryOptions,
+  KeyQueryResult,
   MessageStoreOptions,
   PutResult,
   PutStatus,
@@ -39,6 +44,10 @@ const RETENTION_CHECK_MS = 60_000;
 /** Most segments one retention run deletes (each deletion is a synchronous unlink). */
 const MAX_DELETES_PER_RUN = 10;
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+/** Most messages one key lookup returns. */
+export const MAX_QUERY_NUM = 1024;
+/** Most index entries one key lookup reads (a key whose slot is flooded by other keys answers "incomplete" past it). */
+const MAX_INDEX_READS = 50_000;
 
 /** Puts waiting for the writer: one group is one `putMessage` or `putMessages` call. */
 interface PutGroup {
@@ -96,9 +105,11 @@ export class MessageStore {
   #deletedTopics: Map<string, number>;
   #repairedEntries = 0;
   #unreadableRecords = 0;
+  /** The key index, unless `messageIndexEnable` is off. */
+  #index: KeyIndex | undefined;
 
   private constructor(
-    parts: { commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint; disk: DiskWatch; quarantine: Quarantine },
+    parts: { commitLog: CommitLog; queues: QueueTable; checkpoint: Checkpoint; disk: DiskWatch; quarantine: Quarantine; index: KeyIndex | undefined },
     options: ResolvedOptions & Pick<MessageStoreOptions, "topicRetentionMs" | "log">,
     recovered: { report: RecoveryReport; deletedTopics: Map<string, number> },
   ) {
@@ -112,6 +123,7 @@ export class MessageStore {
     this.#log = log;
     this.#deleteHours = parseDeleteWhen(resolved.deleteWhen);
     this.#quarantine = parts.quarantine;
+    this.#index = parts.index;
     this.#idPrefix = messageIdPrefix(options.storeHost);
     this.#recovery = recovered.report;
     this.#deletedTopics = recovered.deletedTopics;
@@ -150,6 +162,9 @@ export class MessageStore {
       deleteWhen: options.deleteWhen ?? "04",
       diskHighWaterPercent: options.diskHighWaterPercent ?? 75,
       diskHardLimitPercent: options.diskHardLimitPercent ?? 90,
+      messageIndexEnable: options.messageIndexEnable ?? true,
+      maxHashSlotNum: options.maxHashSlotNum ?? 1_000_000,
+      maxIndexNum: options.maxIndexNum ?? 4_000_000,
       storeHost: options.storeHost,
       now: options.now ?? Date.now,
     } satisfies ResolvedOptions;
@@ -158,6 +173,12 @@ export class MessageStore {
     }
     if (!Number.isSafeInteger(resolved.consumeQueueEntriesPerFile) || resolved.consumeQueueEntriesPerFile < 1) {
       throw new RangeError(`Invalid consumeQueueEntriesPerFile "${resolved.consumeQueueEntriesPerFile}"`);
+    }
+    if (!Number.isSafeInteger(resolved.maxHashSlotNum) || resolved.maxHashSlotNum < 1 || resolved.maxHashSlotNum > 100_000_000) {
+      throw new RangeError(`Invalid maxHashSlotNum "${resolved.maxHashSlotNum}": expected 1 to 100000000`);
+    }
+    if (!Number.isSafeInteger(resolved.maxIndexNum) || resolved.maxIndexNum < MIN_ENTRIES_PER_FILE || resolved.maxIndexNum > 100_000_000) {
+      throw new RangeError(`Invalid maxIndexNum "${resolved.maxIndexNum}": expected ${MIN_ENTRIES_PER_FILE} to 100000000`);
     }
     if (!(resolved.fileReservedTimeMs > 0)) throw new RangeError(`Invalid fileReservedTimeMs "${resolved.fileReservedTimeMs}": expected more than 0`);
     parseDeleteWhen(resolved.deleteWhen); // throws early on a bad window
@@ -180,6 +201,7 @@ export class MessageStore {
     const checkpoint = new Checkpoint(joinPath(resolved.dataDir, "checkpoint"), { storage });
     const quarantine = new Quarantine(joinPath(resolved.dataDir, "quarantine"), { storage });
     let recovered: Awaited<ReturnType<typeof recoverStore>>;
+    let index: KeyIndex | undefined;
     try {
       queues.load();
       recovered = await recoverStore({ commitLog, queues, checkpoint, quarantine });
@@ -192,13 +214,22 @@ export class MessageStore {
         queues: queueTable(queues),
         deletedTopics: recovered.deletedTopics,
       }));
+      if (resolved.messageIndexEnable) {
+        index = await openKeyIndex(joinPath(resolved.dataDir, "index"), {
+          storage,
+          hashSlots: resolved.maxHashSlotNum,
+          entriesPerFile: resolved.maxIndexNum,
+          commitLog,
+        });
+        for (const line of describeKeyIndexRecovery(index.stats.recovery)) options.log?.(line);
+      }
     } catch (error) {
       commitLog.close();
       queues.close();
       throw error;
     }
     const store = new MessageStore(
-      { commitLog, queues, checkpoint, disk, quarantine },
+      { commitLog, queues, checkpoint, disk, quarantine, index },
       { ...resolved, topicRetentionMs: options.topicRetentionMs, log: options.log },
       recovered,
     );
@@ -311,7 +342,7 @@ export class MessageStore {
           queueOffset: state.next++,
           offset: 0,
           size: record.size,
-          tagHash: tagHash(tagsOf(record.input.properties)),
+          tagHash: tagHash(propertyValue(record.input.properties, MessageConst.TAGS)),
         });
       }
     }
@@ -359,6 +390,12 @@ export class MessageStore {
       return;
     }
     this.#visibleOffset = batch.end;
+    const index = this.#index;
+    if (index) {
+      for (const { group, results } of batch.groups) {
+        for (let i = 0; i < results.length; i++) index.add(group.records[i]!.input, results[i]!.commitLogOffset, group.records[i]!.size, results[i]!.storeTimestamp);
+      }
+    }
     const listener = this.onArrive;
     if (listener) {
       for (const item of batch.items) {
@@ -557,6 +594,75 @@ export class MessageStore {
     }
   }
 
+  /** Whether the key index is on (`messageIndexEnable`): `queryMessage` works only then. */
+  get indexEnabled(): boolean {
+    return this.#index !== undefined;
+  }
+
+  /**
+   * The visible messages of a topic with a key (in `KEYS`) or unique key (`UNIQ_KEY`), stored in
+   * a time range, newest first, found through the key index. Every candidate the index names is
+   * checked against its record (topic, key, store time), so a hash collision never shows a wrong
+   * message; messages past retention or of a deleted topic are left out.
+   *
+   * @param topic The topic.
+   * @param key The key or unique key.
+   * @param options Time range, most messages, unique key only, byte budget.
+   * @returns The records back to back and whether they are every match.
+   * @throws {Error} When the key index is off.
+   */
+  queryMessage(topic: string, key: string, options: KeyQueryOptions = {}): KeyQueryResult {
+    const index = this.#index;
+    if (index === undefined) throw new Error("Key lookups are off on this store: messageIndexEnable is false");
+    const begin = options.beginTimestamp ?? 0;
+    const end = options.endTimestamp ?? Number.MAX_SAFE_INTEGER;
+    const maxNum = Math.max(1, Math.min(MAX_QUERY_NUM, options.maxNum ?? 32));
+    const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+    const uniqueOnly = options.uniqueKey === true;
+    const deletedAt = this.#deletedTopics.get(topic);
+    const seen = new Set<number>();
+    const records: Uint8Array[] = [];
+    let bytes = 0;
+    let incomplete: string | undefined;
+    const walk = index.lookup(topic, key, { begin, end, budget: MAX_INDEX_READS }, (offset) => {
+      if (seen.has(offset) || (deletedAt !== undefined && offset < deletedAt)) return true;
+      seen.add(offset);
+      const record = this.lookMessageBytesByOffset(offset);
+      if (record === undefined || !recordHasKey(record, { topic, key, begin, end, uniqueOnly })) return true;
+      if (records.length >= maxNum) {
+        incomplete = `more than ${maxNum} messages match`;
+        return false;
+      }
+      if (records.length > 0 && bytes + record.length > maxBytes) {
+        incomplete = `the matches exceed ${maxBytes} bytes`;
+        return false;
+      }
+      records.push(record);
+      bytes += record.length;
+      return true;
+    });
+    if (walk.exhausted) incomplete ??= `the lookup stopped after reading ${walk.read} index entries (keys of other messages share this key's hash slot)`;
+    const last = index.lastUpdate;
+    const result: KeyQueryResult = {
+      count: records.length,
+      complete: incomplete === undefined,
+      entriesRead: walk.read,
+      indexLastUpdateTimestamp: last.timestamp,
+      indexLastUpdatePhyoffset: last.offset,
+    };
+    if (incomplete !== undefined) result.incomplete = incomplete;
+    if (records.length > 0) {
+      const body = new Uint8Array(bytes);
+      let pos = 0;
+      for (const record of records) {
+        body.set(record, pos);
+        pos += record.length;
+      }
+      result.body = body;
+    }
+    return result;
+  }
+
   /** Topics with at least one queue, sorted. */
   topics(): string[] {
     return this.#queues.topics();
@@ -595,6 +701,7 @@ export class MessageStore {
     if (this.#failure) throw new Error(`Flush failed: ${this.#failure.message}`, { cause: this.#failure });
     await this.#queues.flush();
     await this.#saveCheckpoint();
+    await this.#index?.flush();
   }
 
   /** Saves the checkpoint; the queue table it records leaves out `deleting` (a topic being deleted). */
@@ -635,6 +742,7 @@ export class MessageStore {
       if (ageCheck) this.#lastRetentionCheck = now;
       if (ageCheck || this.#disk.aboveHighWater) this.#retention(ageCheck);
       await this.#saveCheckpoint();
+      await this.#index?.flush();
       this.#backgroundError = undefined;
     } catch (error) {
       this.#backgroundError = error as Error;
@@ -721,6 +829,7 @@ export class MessageStore {
 
   #afterDeletion(): void {
     for (const state of this.#queues.states()) state.cq?.dropBelow(this.#commitLog.minOffset);
+    this.#index?.dropBelow(this.#commitLog.minOffset);
     this.#disk.refresh();
   }
 
@@ -763,6 +872,7 @@ export class MessageStore {
       if (this.#failure) throw new Error(`Flush failed: ${this.#failure.message}`, { cause: this.#failure });
     }
     this.#queues.dispatch(chunk.items);
+    for (const item of chunk.items) this.#index?.addRecord(bytes, item.offset - offset, item.offset);
     this.#visibleOffset = chunk.end;
     const listener = this.onArrive;
     if (listener) {
@@ -801,6 +911,7 @@ export class MessageStore {
     if (this.#failure) stats.writeFailure = this.#failure.message;
     if (this.#lastWriteError) stats.lastWriteError = this.#lastWriteError;
     if (this.#backgroundError) stats.lastBackgroundError = this.#backgroundError.message;
+    if (this.#index) stats.index = this.#index.stats;
     return stats;
   }
 
@@ -827,6 +938,9 @@ export class MessageStore {
     }
     await this.#housekeeping?.catch(() => {});
     this.#closed = true;
+    await this.#index?.close().catch((e) => {
+      error ??= e;
+    });
     this.#commitLog.close();
     this.#queues.close();
     if (error) throw error;
@@ -888,14 +1002,19 @@ function checkpointState(parts: {
   };
 }
 
-function tagsOf(properties: string): string | undefined {
-  let start: number;
-  if (properties.startsWith("TAGS\u0001")) start = 5;
-  else {
-    const at = properties.indexOf("\u0002TAGS\u0001");
-    if (at < 0) return undefined;
-    start = at + 6;
+/** Whether a stored record is of `topic`, carries `key` (as a key, or as its unique key) and was stored in `[begin, end]`. */
+function recordHasKey(record: Uint8Array, want: { topic: string; key: string; begin: number; end: number; uniqueOnly: boolean }): boolean {
+  let fields;
+  try {
+    fields = readRecordIndexFields(record, 0);
+  } catch {
+    return false;
   }
-  const end = properties.indexOf("\u0002", start);
-  return properties.slice(start, end < 0 ? properties.length : end);
+  if (fields.topic !== want.topic) return false;
+  const stored = readStoreTimestamp(record, 0);
+  if (stored < want.begin || stored > want.end) return false;
+  if (propertyValue(fields.properties, MessageConst.UNIQ_KEY) === want.key) return true;
+  if (want.uniqueOnly) return false;
+  const keys = propertyValue(fields.properties, MessageConst.KEYS);
+  return keys !== undefined && keys.split(MessageConst.KEY_SEPARATOR).includes(want.key);
 }

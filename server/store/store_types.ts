@@ -7,6 +7,7 @@
 import type { HostAddress } from "../../core/model/message.ts";
 import type { RecordInput } from "../../core/model/record.ts";
 import type { DiskStatus } from "./disk_watch.ts";
+import type { KeyIndexStats } from "./key_index.ts";
 import type { SegmentStorage } from "./segment_storage.ts";
 
 /** Options of `MessageStore.open`. */
@@ -55,6 +56,17 @@ export interface MessageStoreOptions {
   storeHost: HostAddress;
   /** Clock (ms since epoch) for store timestamps and retention. @default Date.now */
   now?: () => number;
+  /**
+   * Index every message's keys and unique key under `<dataDir>/index/` for `queryMessage` (lookups
+   * by key at any age). Off, `queryMessage` refuses and nothing is indexed; turned on again, the
+   * index catches up from where it stopped (or builds itself from the log) when the store opens.
+   * @default true
+   */
+  messageIndexEnable?: boolean;
+  /** Hash slots of each index file (RocketMQ's `maxHashSlotNum`); 4 bytes each, in memory for the file being written. @default 1000000 */
+  maxHashSlotNum?: number;
+  /** Entries of each index file (RocketMQ's `maxIndexNum`), 20 bytes each; at least 128. @default 4000000 */
+  maxIndexNum?: number;
   /** Where the store reports what a person should know of at run time: segments deleted by retention, ConsumeQueue entries mended on a read. @default none */
   log?: (line: string) => void;
 }
@@ -139,6 +151,44 @@ export interface StoreStats {
   retention: { fileReservedTimeMs: number; deleteWhen: string; diskHighWaterPercent: number; diskHardLimitPercent: number };
   /** CommitLog segments deleted since the store opened: for age, and for disk space. */
   deletedSegments: { time: number; disk: number };
+  /** The key index, when `messageIndexEnable` is on. */
+  index?: KeyIndexStats;
+}
+
+/** Options of `MessageStore.queryMessage`. */
+export interface KeyQueryOptions {
+  /** Earliest store time (ms since epoch, inclusive). @default 0 */
+  beginTimestamp?: number;
+  /** Latest store time (ms since epoch, inclusive). @default Number.MAX_SAFE_INTEGER */
+  endTimestamp?: number;
+  /** Most messages returned (1 to `MAX_QUERY_NUM`). @default 32 */
+  maxNum?: number;
+  /** Match only the unique key (`UNIQ_KEY`), not the keys (`KEYS`). @default false */
+  uniqueKey?: boolean;
+  /** Byte budget of the records (at least one record is returned). @default 4194304 */
+  maxBytes?: number;
+}
+
+/** What `MessageStore.queryMessage` found. */
+export interface KeyQueryResult {
+  /** The matching visible records back to back, bytes as stored, newest first (present when `count > 0`). */
+  body?: Uint8Array;
+  /** Number of records in `body`. */
+  count: number;
+  /**
+   * True when `body` holds every stored message of the topic with that key in the time range;
+   * false when `maxNum`, `maxBytes` or the index-read budget cut the answer short (`incomplete`
+   * says which).
+   */
+  complete: boolean;
+  /** Why the answer is not complete, for people. */
+  incomplete?: string;
+  /** Index entries read. */
+  entriesRead: number;
+  /** Store time of the newest index entry (RocketMQ's `indexLastUpdateTimestamp`). */
+  indexLastUpdateTimestamp: number;
+  /** CommitLog offset of the newest index entry (RocketMQ's `indexLastUpdatePhyoffset`). */
+  indexLastUpdatePhyoffset: number;
 }
 
 /** What one retention run did (`MessageStore.runRetention`). */

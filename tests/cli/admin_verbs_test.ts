@@ -179,17 +179,31 @@ describe("rmq msg", () => {
     const shown = await rmq(["msg", "get", "-i", sent.msgId, ...admin]);
     expect(shown.stdout).toMatch(/^Topic:\s+lookup$/m);
     expect(shown.stdout.trimEnd().endsWith("hello world")).toBe(true);
-    // The unique key, what RocketMQ clients show as the message id, works too (a bounded scan, said so).
+    // The unique key, what RocketMQ clients show as the message id, works too (through the key index).
     expect(got.message.uniqueKey).toMatch(/^[0-9A-F]{32}$/);
     const byKey = await rmq(["msg", "get", "-i", got.message.uniqueKey, ...admin]);
     expect(byKey.code).toBe(0);
-    expect(byKey.stdout).toMatch(/^Found by unique key in .* \(a bounded scan: there is no key index yet\)\n\n/);
     expect(byKey.stdout).toMatch(new RegExp(`^Message id:\\s+${sent.msgId}$`, "m"));
+    const byKeyJson = await json(["msg", "get", "-i", got.message.uniqueKey]);
+    expect(byKeyJson.lookup).toEqual({ by: "uniqueKey", matches: 1, complete: true });
 
     const found = await json(["msg", "query-key", "-t", "lookup", "-k", "order-7"]);
     expect(found.messages.map((m: { msgId: string }) => m.msgId)).toEqual([sent.msgId]);
+    expect(found).toMatchObject({ matched: 1, complete: true });
+    const table = await rmq(["msg", "query-key", "-t", "lookup", "-k", "order-7", ...admin]);
+    expect(table.stdout).toMatch(/^QUEUE\s+OFFSET\s+MSG ID/);
+    expect(table.stdout).toContain(sent.msgId);
+    expect(table.stdout).toContain("1 match(es)\n");
     const none = await rmq(["msg", "query-key", "-t", "lookup", "-k", "nothing", ...admin]);
-    expect(none.stdout).toContain("0 match(es) in 1 message(s) scanned");
+    expect(none.stdout).toContain("0 match(es)\n");
+    // A time range before the message was sent finds nothing; ISO 8601 and ms both work.
+    const before = await json(["msg", "query-key", "-t", "lookup", "-k", "order-7", "--end", "2001-01-01T00:00:00Z"]);
+    expect(before).toMatchObject({ matched: 0, complete: true });
+    const since = await json(["msg", "query-key", "-t", "lookup", "-k", "order-7", "--begin", "1000"]);
+    expect(since.matched).toBe(1);
+    const badTime = await rmq(["msg", "query-key", "-t", "lookup", "-k", "order-7", "--begin", "yesterday", ...admin]);
+    expect(badTime.code).toBe(2);
+    expect(badTime.stderr).toContain("expected ms since the epoch or an ISO 8601 time");
 
     const page = await json(["msg", "browse", "-t", "lookup", "--queue", String(sent.queueId)]);
     expect(page.messages[0]).toMatchObject({ msgId: sent.msgId, queueOffset: 0 });

@@ -218,6 +218,7 @@ const TEMPLATES: { code: number; header: () => Record<string, unknown>; body?: (
   { code: RequestCode.DELETE_TOPIC_IN_BROKER, header: () => ({ topic: "fz_gone" }) },
   { code: RequestCode.GET_ALL_TOPIC_CONFIG, header: () => ({}) },
   { code: RequestCode.VIEW_MESSAGE_BY_ID, header: () => ({ offset: int(100_000) }) },
+  { code: RequestCode.QUERY_MESSAGE, header: () => ({ topic: "fz", key: `k${int(8)}`, maxNum: 1 + int(64), beginTimestamp: int(2) * Date.now(), endTimestamp: Number.MAX_SAFE_INTEGER }) },
   { code: RequestCode.GET_BROKER_RUNTIME_INFO, header: () => ({}) },
   { code: RequestCode.HEART_BEAT, header: () => ({ clientId: "fuzz", consumers: [{ group: "g", consumeType: "PUSH", messageModel: "CLUSTERING", subscriptions: [{ topic: "fz", expression: "*" }] }] }) },
   { code: RequestCode.UNREGISTER_CLIENT, header: () => ({ clientId: "fuzz", consumerGroup: "g" }) },

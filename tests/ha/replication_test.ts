@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
 import { Producer } from "../../client/producer.ts";
+import { decodeRecords } from "../../core/model/record.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import { encodeHello, encodeReport, HA_PROTOCOL_VERSION, HaAuthKind } from "../../server/ha/ha_protocol.ts";
@@ -100,6 +101,10 @@ describe("master/slave replication (ASYNC_MASTER)", () => {
     expect(max.header.offset).toBeGreaterThan(2000);
     const view = await connection.request(RequestCode.VIEW_MESSAGE_BY_ID, { offset: 0 });
     expect(view.code).toBe(ResponseCode.SUCCESS);
+    // The slave indexed what replication brought: a key of the first test's messages is found there.
+    const byKey = await connection.request(RequestCode.QUERY_MESSAGE, { topic: TOPIC, key: "k4321", maxNum: 4, beginTimestamp: 0, endTimestamp: Number.MAX_SAFE_INTEGER });
+    expect(byKey.code).toBe(ResponseCode.SUCCESS);
+    expect(decodeRecords(byKey.body!).map((m) => m.keys)).toEqual([["k4321"]]);
     // Topics and offsets are copied from the master: the topic exists on the slave.
     const topics = await connection.request(RequestCode.GET_ALL_TOPIC_CONFIG, {});
     expect(Object.keys(topics.header.topicConfigs as object)).toContain(TOPIC);

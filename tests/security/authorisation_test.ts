@@ -173,6 +173,28 @@ describe("requests naming a stored message by offset", () => {
   });
 });
 
+describe("key lookups", () => {
+  test("QUERY_MESSAGE answers only an account that may subscribe to the topic, by key or unique key", async () => {
+    const header = { topic: "orders", queueId: 2, bornTimestamp: Date.now(), producerGroup: "authz-producer", properties: { KEYS: "secret-key", UNIQ_KEY: "0A000007AABB0000019300000000ABCD" } };
+    expect((await signed(victim, VICTIM, RequestCode.SEND_MESSAGE, header, encoder.encode("secret order 3"))).code).toBe(ResponseCode.SUCCESS);
+    const query = { topic: "orders", key: "secret-key", maxNum: 32, beginTimestamp: 0, endTimestamp: Number.MAX_SAFE_INTEGER };
+    const unique = { ...query, key: "0A000007AABB0000019300000000ABCD", _UNIQUE_KEY_QUERY: "true" };
+    for (const asked of [query, unique]) {
+      const refused = await signed(attacker, MALLORY, RequestCode.QUERY_MESSAGE, asked);
+      expect(refused.code).toBe(ResponseCode.NO_PERMISSION);
+      expect(refused.remark).toBe('Account "mallory" may not subscribe to topic "orders"');
+      expect(refused.body).toBeUndefined();
+      const allowed = await signed(victim, COTENANT, RequestCode.QUERY_MESSAGE, asked);
+      expect(allowed.code).toBe(ResponseCode.SUCCESS);
+      expect(decodeRecords(allowed.body!).map((m) => decoder.decode(m.body))).toEqual(["secret order 3"]);
+    }
+    // Asking under a topic of her own never reaches another topic's messages.
+    const own = await signed(attacker, MALLORY, RequestCode.QUERY_MESSAGE, { ...query, topic: "mallory-topic" });
+    expect(own.code).toBe(ResponseCode.QUERY_NOT_FOUND);
+    expect(own.body).toBeUndefined();
+  });
+});
+
 describe("requests naming a client or group", () => {
   test("UNREGISTER_CLIENT cannot evict another account's consumer, with or without a group", async () => {
     const clientId = "victim-consumer@10.0.0.7";

@@ -1,10 +1,10 @@
 /**
- * VIEW_MESSAGE_BY_ID and GET_BROKER_RUNTIME_INFO.
+ * VIEW_MESSAGE_BY_ID, QUERY_MESSAGE and GET_BROKER_RUNTIME_INFO.
  *
  * @module
  */
 import { readRecordIndexFields } from "../../../core/model/record.ts";
-import { EmptyHeader, ViewMessageHeader } from "../../../core/protocol/headers.ts";
+import { EmptyHeader, QueryMessageHeader, ViewMessageHeader } from "../../../core/protocol/headers.ts";
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
 import { processor, type Processor } from "../../../core/remoting/dispatcher.ts";
 import { accessOf } from "../../acl/access.ts";
@@ -28,6 +28,43 @@ export function viewMessageProcessor(ctx: BrokerContext): Processor<ViewMessageH
       };
     }
     return { code: ResponseCode.SUCCESS, body: record };
+  });
+}
+
+/** What RocketMQ's broker answers a unique-key query at most (`defaultQueryMaxNum`). */
+const UNIQUE_KEY_QUERY_MAX_NUM = 32;
+
+/**
+ * QUERY_MESSAGE: a topic's messages by key or unique key through the store's key index (the ACL
+ * checked SUB on the topic; every record returned is of that topic). The records go back to back
+ * in the body, newest first; `complete` says whether they are every match.
+ */
+export function queryMessageProcessor(ctx: BrokerContext): Processor<QueryMessageHeader> {
+  return processor(QueryMessageHeader, (h) => {
+    if (!ctx.store.indexEnabled) {
+      return { code: ResponseCode.SERVICE_NOT_AVAILABLE, remark: `Key lookups are off on broker "${ctx.brokerName}": messageIndexEnable is false` };
+    }
+    if (h.beginTimestamp > h.endTimestamp) {
+      return { code: ResponseCode.INVALID_HEADER, remark: `Invalid header: beginTimestamp ${h.beginTimestamp} is after endTimestamp ${h.endTimestamp}` };
+    }
+    const uniqueKey = h._UNIQUE_KEY_QUERY === "true";
+    const found = ctx.store.queryMessage(h.topic, h.key, {
+      beginTimestamp: h.beginTimestamp,
+      endTimestamp: h.endTimestamp,
+      maxNum: uniqueKey ? Math.min(h.maxNum, UNIQUE_KEY_QUERY_MAX_NUM) : h.maxNum,
+      uniqueKey,
+    });
+    const header: Record<string, unknown> = {
+      indexLastUpdateTimestamp: found.indexLastUpdateTimestamp,
+      indexLastUpdatePhyoffset: found.indexLastUpdatePhyoffset,
+      complete: found.complete,
+    };
+    if (found.incomplete !== undefined) header.incomplete = found.incomplete;
+    if (found.body === undefined) {
+      const what = uniqueKey ? "unique key" : "key";
+      return { code: ResponseCode.QUERY_NOT_FOUND, header, remark: `No message of topic "${h.topic}" with ${what} "${h.key}" was stored in the time range` };
+    }
+    return { code: ResponseCode.SUCCESS, header, body: found.body };
   });
 }
 

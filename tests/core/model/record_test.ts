@@ -231,6 +231,7 @@ describe("record", () => {
       queueOffset: 42,
       size: recordSize(rec),
       tags: "标签",
+      properties: "TAGS\u0001标签\u0002",
     });
   });
 

@@ -24,11 +24,11 @@ export interface AdminFixture {
 }
 
 export async function startAdminFixture(
-  extra: Partial<Omit<AdminAppOptions, "broker" | "nameServer">> & { autoCreateTopicEnable?: boolean } = {},
+  extra: Partial<Omit<AdminAppOptions, "broker" | "nameServer">> & { autoCreateTopicEnable?: boolean; messageIndexEnable?: boolean } = {},
 ): Promise<AdminFixture> {
   const net = new MemoryNetwork();
   const dir = mkdtempSync(join(tmpdir(), "rmq-admin-"));
-  const { autoCreateTopicEnable, ...appOptions } = extra;
+  const { autoCreateTopicEnable, messageIndexEnable, ...appOptions } = extra;
   const system = await startStandalone({
     listen: net.listen,
     dial: net.dial,
@@ -37,6 +37,7 @@ export async function startAdminFixture(
     nameServerPort: 0,
     commitLogSegmentSize: 1024 * 1024,
     autoCreateTopicEnable,
+    messageIndexEnable,
     log: () => {},
   });
   const app = createAdminApp({ broker: system.broker, nameServer: system.nameServer, dataDir: dir, version: "9.9.9", ...appOptions });

@@ -86,7 +86,7 @@ describe("admin messages", () => {
     expect(other.json.error.message).toContain("10.1.2.3:10911");
   });
 
-  test("GET /api/messages/:id finds a message by its unique key (what RocketMQ clients show) by a bounded scan, and says so", async () => {
+  test("GET /api/messages/:id finds a message by its unique key (what RocketMQ clients show) through the key index", async () => {
     // A unique key decodes as an offset id of some host with an offset beyond 2^53.
     const uniqueKey = new UniqueKeyGenerator({ prefix: new Uint8Array([10, 1, 2, 3, 0x4e, 0x5f]) }).next();
     await send({ body: "before" });
@@ -95,22 +95,21 @@ describe("admin messages", () => {
     const r = await f.call("GET", `/api/messages/${uniqueKey.toLowerCase()}`);
     expect(r.status).toBe(200);
     expect(r.json.message).toMatchObject({ body: "wanted", msgId: sent.msgId, uniqueKey });
-    expect(r.json.lookup).toMatchObject({ by: "uniqueKey", boundedScan: true, scanned: 3, complete: true, matches: 1 });
-    expect(r.json.lookup.note).toBe("Found by unique key in all 3 stored messages of 2 queue(s) (a bounded scan: there is no key index yet)");
+    expect(r.json.lookup).toEqual({ by: "uniqueKey", matches: 1, complete: true });
     // The offset id is looked up directly.
     const direct = await f.call("GET", `/api/messages/${sent.msgId}`);
     expect(direct.json.lookup).toEqual({ by: "offsetId" });
-    // Narrowed to a topic; and a key nobody sent is "not found within", never "beyond 2^53".
+    // Narrowed to a topic; and a key nobody sent is "not found", never "beyond 2^53".
     expect((await f.call("GET", `/api/messages/${uniqueKey}?topic=orders`)).json.message.body).toBe("wanted");
     expect((await f.call("GET", `/api/messages/${uniqueKey}?topic=ghost`)).status).toBe(404);
     const missing = await f.call("GET", "/api/messages/0A0102034E5F00000192A3B4C5D60000");
     expect(missing.status).toBe(404);
     expect(missing.json.error.message).toStartWith('No message "0A0102034E5F00000192A3B4C5D60000" on broker "broker-a"');
-    expect(missing.json.error.message).toContain("no unique key within all 3 stored messages of 2 queue(s) (a bounded scan: there is no key index yet)");
+    expect(missing.json.error.message).toContain("no message of any topic has that unique key");
     expect(missing.json.error.message).not.toContain("2^53");
   });
 
-  test("a unique-key scan is bounded: past the newest 20,000 messages it answers how far it looked", async () => {
+  test("a unique key is found at any age: the oldest of 20,000 messages, which a scan of the newest missed", async () => {
     const store = f.system.broker.context.store;
     const input = (i: number) => ({
       topic: "orders",
@@ -122,18 +121,33 @@ describe("admin messages", () => {
       reconsumeTimes: 0,
       preparedTransactionOffset: 0,
       body: new TextEncoder().encode(`m${i}`),
-      properties: encodeProperties({ UNIQ_KEY: `0A0102034E5F00000192A3B4${i.toString(16).toUpperCase().padStart(8, "0")}` }),
+      properties: encodeProperties({ UNIQ_KEY: `0A0102034E5F00000192A3B4${i.toString(16).toUpperCase().padStart(8, "0")}`, KEYS: `order-${i % 7}` }),
     });
-    for (let i = 0; i < 10_050; i += 525) await store.putMessages(Array.from({ length: Math.min(525, 10_050 - i) }, (_, k) => input(i + k)));
-    // 20,000 messages over the topic's 2 queues: the newest 10,000 of queue 0.
+    for (let i = 0; i < 20_000; i += 500) await store.putMessages(Array.from({ length: 500 }, (_, k) => input(i + k)));
     const old = await f.call("GET", "/api/messages/0A0102034E5F00000192A3B400000000?topic=orders");
-    expect(old.status).toBe(404);
-    expect(old.json.error.message).toContain(
-      'no unique key within the newest 10000 messages of each of 2 queue(s) (10000 messages) of topic "orders" (a bounded scan: there is no key index yet)',
-    );
-    const recent = await f.call("GET", `/api/messages/0A0102034E5F00000192A3B4${(10_000).toString(16).toUpperCase().padStart(8, "0")}?topic=orders`);
-    expect(recent.json.message.body).toBe("m10000");
-    expect(recent.json.lookup).toMatchObject({ scanned: 10_000, perQueue: 10_000, complete: false });
+    expect(old.status).toBe(200);
+    expect(old.json.message.body).toBe("m0");
+    const anywhere = await f.call("GET", `/api/messages/0A0102034E5F00000192A3B4${(12_345).toString(16).toUpperCase().padStart(8, "0")}`);
+    expect(anywhere.json.message.body).toBe("m12345");
+    // A key of 2,858 messages: the page is the newest, and the answer says it is not all.
+    const page = await f.call("GET", "/api/messages?topic=orders&key=order-3&limit=5");
+    expect(page.json.messages.map((m: { body: string }) => m.body)).toEqual(["m19995", "m19988", "m19981", "m19974", "m19967"]);
+    expect(page.json).toMatchObject({ matched: 5, complete: false, note: "Not every match is shown: more than 5 messages match" });
+  });
+
+  test("key lookups answer 503 when the key index is off, while offset ids still work", async () => {
+    const g = await startAdminFixture({ messageIndexEnable: false });
+    try {
+      await g.call("POST", "/api/topics", { topic: "orders", queueNums: 1 });
+      const sent = (await g.call("POST", "/api/topics/orders/messages", { body: "x", keys: ["k"] })).json as { msgId: string };
+      const byKey = await g.call("GET", "/api/messages?topic=orders&key=k");
+      expect(byKey.status).toBe(503);
+      expect(byKey.json.error.message).toBe('Cannot look up key "k" on broker "broker-a": its key index is off (messageIndexEnable: false)');
+      expect((await g.call("GET", "/api/messages/0A0102034E5F00000192A3B4C5D60000")).status).toBe(503);
+      expect((await g.call("GET", `/api/messages/${sent.msgId}`)).json.message.body).toBe("x");
+    } finally {
+      await g.close();
+    }
   });
 
   test("GET /api/topics/:topic/queues/:queueId/messages pages through a queue", async () => {
@@ -178,15 +192,18 @@ describe("admin messages", () => {
     expect(r.json.message).toMatchObject({ body: "//4AAQ==", bodyEncoding: "base64", bodySize: 4 });
   });
 
-  test("GET /api/messages?topic=&key= finds messages by key or unique key and says how far it scanned", async () => {
+  test("GET /api/messages?topic=&key= finds messages by key or unique key, newest first, and says when that is all", async () => {
     await send({ body: "a", keys: "order-1" });
     await send({ body: "b", keys: "order-2 order-1" });
     await send({ body: "c", keys: "order-3", properties: { UNIQ_KEY: "U1" } });
     const r = await f.call("GET", "/api/messages?topic=orders&key=order-1");
     expect(r.status).toBe(200);
-    expect(r.json.messages.map((m: { body: string }) => m.body).sort()).toEqual(["a", "b"]);
-    expect(r.json).toMatchObject({ matched: 2, scanned: 3, complete: true, scanLimit: 20000 });
-    expect(r.json.note).toContain("no key index");
+    expect(r.json.messages.map((m: { body: string }) => m.body)).toEqual(["b", "a"]);
+    expect(r.json).toMatchObject({ matched: 2, complete: true, note: "Every stored message of the topic with this key (or unique key) in the time range" });
+    const stored = r.json.messages[1].storeTimestamp as number;
+    expect((await f.call("GET", `/api/messages?topic=orders&key=order-1&end=${stored - 1}`)).json).toMatchObject({ matched: 0, complete: true });
+    expect((await f.call("GET", `/api/messages?topic=orders&key=order-1&begin=${stored}&end=${stored}`)).json.messages.map((m: { body: string }) => m.body)).toContain("a");
+    expect((await f.call("GET", "/api/messages?topic=orders&key=order-1&begin=5&end=4")).status).toBe(400);
     const unique = await f.call("GET", "/api/messages?topic=orders&key=U1");
     expect(unique.json.messages.map((m: { body: string }) => m.body)).toEqual(["c"]);
     expect((await f.call("GET", "/api/messages?topic=orders")).status).toBe(400);
