@@ -19,7 +19,7 @@ import { decodeOffsetMessageId } from "../../core/model/message_id.ts";
 import { decodeRecords } from "../../core/model/record.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
-import { type Child, freePort, stop } from "../_helpers/process.ts";
+import { type Child, stop } from "../_helpers/process.ts";
 import { startTestBroker } from "./_common.ts";
 
 const TOPIC = "flip";
@@ -112,10 +112,9 @@ async function drain(connection: Connection): Promise<Map<number, { body: string
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "rmq-bitflip-"));
   pristine = join(root, "pristine");
-  const port = await freePort();
-  const broker = await startTestBroker({ dataDir: pristine, port, flush: "sync", segmentSize: SEGMENT });
+  const broker = await startTestBroker({ dataDir: pristine, flush: "sync", segmentSize: SEGMENT });
   children.push(broker);
-  const connection = await connect(dial, `127.0.0.1:${port}`);
+  const connection = await connect(dial, `127.0.0.1:${broker.port}`);
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
     while (next < MESSAGES) {
@@ -178,10 +177,9 @@ describe("bit flips in a stopped broker's data dir", () => {
         }
       }
       const replay = `run ${run} of seed ${SEED} (RMQ_FAULT_SEED=${SEED}), flips ${flips.join(", ")}`;
-      const port = await freePort();
-      let broker: Child;
+      let broker: Child & { port: number };
       try {
-        broker = await startTestBroker({ dataDir: dir, port, flush: "sync", segmentSize: SEGMENT });
+        broker = await startTestBroker({ dataDir: dir, flush: "sync", segmentSize: SEGMENT });
       } catch (error) {
         // It may refuse, but only with a message that says why.
         const message = String((error as Error).message);
@@ -193,7 +191,7 @@ describe("bit flips in a stopped broker's data dir", () => {
       }
       children.push(broker);
       outcomes.started++;
-      const connection = await connect(dial, `127.0.0.1:${port}`);
+      const connection = await connect(dial, `127.0.0.1:${broker.port}`);
       const served = await drain(connection);
       connection.close();
       // The damaged copy is thrown away: no need for a clean shutdown.
