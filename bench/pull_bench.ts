@@ -1,20 +1,22 @@
 /**
  * Micro benchmarks of the read side of a pull: ConsumeQueue reads (memory and file storage), the
- * tag filter (expression parsing, the broker's hash match and the client's text match), the
- * broker's check that each record read is the one its entry names, and the client's decoding of
- * a pull body of 32 records, with and without the body CRC check consumers do.
+ * tag filter (expression parsing, the compiled-filter cache a pull uses, the broker's hash match
+ * and the client's text match), SQL92 filters (compiling, and evaluating on the properties of 32
+ * stored records), the broker's check that each record read is the one its entry names, and the
+ * client's decoding of a pull body of 32 records, with and without the body CRC check consumers do.
  * Run: `bun bench/pull_bench.ts` or `deno run -A bench/pull_bench.ts`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, do_not_optimize, run, summary } from "mitata";
-import { matchesTag, parseTagExpression as parseClientTags } from "../client/_tag_filter.ts";
 import { encodeProperties } from "../core/model/properties.ts";
 import "../client/node/native_crc32.ts";
 import { decodeRecords, encodeRecord, PreparedRecord, type RecordInput, recordMatches } from "../core/model/record.ts";
+import { compileFilter } from "../core/model/message_filter.ts";
+import { compileSqlFilter } from "../core/model/sql_filter.ts";
+import { matchesTag, parseTagExpression } from "../core/model/tag_expression.ts";
 import { tagHash } from "../core/model/tag_hash.ts";
-import { parseTagExpression as parseBrokerTags } from "../server/broker/subscription.ts";
 import { ConsumeQueue, CQ_ENTRY_SIZE, decodeEntry, encodeEntry } from "../server/store/consume_queue.ts";
 import { FileSegmentStorage } from "../server/store/file_segment_storage.ts";
 import { MemorySegmentStorage } from "../server/store/memory_segment_storage.ts";
@@ -51,14 +53,14 @@ summary(() => {
 // Tag filtering: the broker keeps entries whose tag hash the expression names; the client then
 // checks the tag text of what came back (two tags can share a hash).
 const expression = "TagA || TagC";
-const brokerFilter = parseBrokerTags(expression)!;
-const clientFilter = parseClientTags(expression);
+const brokerFilter = parseTagExpression(expression)!;
+const clientFilter = parseTagExpression(expression);
 const hashes32 = Array.from({ length: 32 }, (_, i) => decodeEntry(entries, i * CQ_ENTRY_SIZE).tagHash);
 const tags32 = Array.from({ length: 32 }, (_, i) => TAGS[i % TAGS.length]);
 
 summary(() => {
-  bench("parse tag expression (broker: tags + hashes)", () => do_not_optimize(parseBrokerTags(expression)));
-  bench("parse tag expression (client: tag set)", () => do_not_optimize(parseClientTags(expression)));
+  bench("parse tag expression (tags + hashes)", () => do_not_optimize(parseTagExpression(expression)));
+  bench("compileFilter: a pull's tag filter, from the cache", () => do_not_optimize(compileFilter("TAG", expression)));
 });
 summary(() => {
   bench("broker hash match, 32 entries", () => {
@@ -74,7 +76,7 @@ summary(() => {
 });
 
 // A pull response body: 32 records of 1 KiB back to back, as the broker sends them.
-function record(queueOffset: number): Uint8Array {
+function record(queueOffset: number, extra: Record<string, string> = {}): Uint8Array {
   const input: RecordInput = {
     topic: "BenchTopic",
     queueId: 1,
@@ -86,7 +88,12 @@ function record(queueOffset: number): Uint8Array {
     reconsumeTimes: 0,
     preparedTransactionOffset: 0,
     body: new Uint8Array(1024).map((_, i) => i * 7),
-    properties: encodeProperties({ TAGS: TAGS[queueOffset % TAGS.length]!, KEYS: `order-${queueOffset}`, UNIQ_KEY: `0A0000020000C3500000000000${String(queueOffset).padStart(4, "0")}` }),
+    properties: encodeProperties({
+      TAGS: TAGS[queueOffset % TAGS.length]!,
+      KEYS: `order-${queueOffset}`,
+      UNIQ_KEY: `0A0000020000C3500000000000${String(queueOffset).padStart(4, "0")}`,
+      ...extra,
+    }),
   };
   const prepared = new PreparedRecord(input);
   const bytes = new Uint8Array(prepared.size);
@@ -96,6 +103,29 @@ function record(queueOffset: number): Uint8Array {
 const records = Array.from({ length: 32 }, (_, i) => record(i));
 const pullBody = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
 records.reduce((pos, r) => (pullBody.set(r, pos), pos + r.length), 0);
+
+// SQL92: what a pull pays per record read (its properties found and the filter evaluated), and
+// what compiling costs (once per distinct text: pulls take it from the cache).
+const sqlText = "region = 'eu' AND amount > 100";
+const sql = compileSqlFilter(sqlText);
+// Half the records match: region alternates, amount grows by 7.
+const sqlRecords = Array.from({ length: 32 }, (_, i) => record(i, { region: i % 2 === 0 ? "eu" : "us", amount: String(i * 7) }));
+const sqlBody = new Uint8Array(sqlRecords.reduce((n, r) => n + r.length, 0));
+sqlRecords.reduce((pos, r) => (sqlBody.set(r, pos), pos + r.length), 0);
+summary(() => {
+  bench("compileSqlFilter: region = 'eu' AND amount > 100", () => do_not_optimize(compileSqlFilter(sqlText)));
+  bench("compileFilter: a pull's SQL92 filter, from the cache", () => do_not_optimize(compileFilter("SQL92", sqlText)));
+});
+bench("broker: SQL92 filter on 32 stored records (properties found in place)", () => {
+  let kept = 0;
+  let pos = 0;
+  for (let i = 0; i < 32; i++) {
+    const size = sqlRecords[i]!.length;
+    if (sql.matchesRecord(sqlBody, pos, size)) kept++;
+    pos += size;
+  }
+  return do_not_optimize(kept);
+});
 
 const topicBytes = new TextEncoder().encode("BenchTopic");
 summary(() => {

@@ -5,6 +5,7 @@
  */
 import { BrokerError, CorruptMessageError, ProtocolError } from "../core/errors.ts";
 import type { MessageExt } from "../core/model/message.ts";
+import type { ExpressionType } from "../core/model/message_filter.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
 import { type CorruptRecord, decodeRecords } from "../core/model/record.ts";
 import type { Command, Header } from "../core/protocol/command.ts";
@@ -42,8 +43,10 @@ export interface PullSpec {
   group: string;
   offset: number;
   maxNums: number;
-  /** Tag expression, sent so the broker filters by tag hash. */
+  /** The subscription's expression, sent so the broker filters (by tag hash, or SQL92 exactly). */
   expression: string;
+  /** How the broker reads `expression`. @default "TAG" */
+  expressionType?: ExpressionType;
   /** Long-poll time; 0 answers at once. */
   suspendMs: number;
   /** Offset to commit with the pull; -1 for none. */
@@ -69,6 +72,8 @@ export function pullHeader(queue: MessageQueue, pull: PullSpec): Header {
     commitOffset: commit ? pull.commitOffset : -1,
     suspendTimeoutMillis: pull.suspendMs,
     subscription: pull.expression,
+    // Tag pulls leave the type out: the broker's default.
+    ...(pull.expressionType === "SQL92" ? { expressionType: "SQL92" } : {}),
   };
 }
 

@@ -22,7 +22,7 @@ import {
   sleep,
 } from "./_consumer_options.ts";
 import { checkTopic } from "./_prepare_message.ts";
-import { matchesTag, parseTagExpression } from "./_tag_filter.ts";
+import { keptMessages, type MessageSelector, type Subscription, subscriptionOf } from "./_subscription.ts";
 import { ALLOCATE_STRATEGIES, type AllocateStrategy, type AllocateStrategyName, sortQueues } from "./allocate.ts";
 import { defaultDialer } from "./default_dialer.ts";
 import { MemoryOffsetStore, type OffsetStore, RemoteOffsetStore } from "./offset_store.ts";
@@ -113,7 +113,7 @@ export class LitePullConsumer {
   readonly #requestTimeoutMs: number;
   readonly #pollIntervalMs: number;
   readonly #log: (line: string) => void;
-  readonly #subscriptions = new Map<string, { expression: string; tags: Set<string> | undefined; version: number }>();
+  readonly #subscriptions = new Map<string, Subscription & { version: number }>();
   readonly #queues = new Map<string, ProcessQueue>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   #assigned: MessageQueue[] | undefined;
@@ -164,13 +164,16 @@ export class LitePullConsumer {
    * Subscribes to a topic, balanced within the group. Call before `start()`; not with `assign`.
    *
    * @param topic The topic.
-   * @param expression `*`, a tag, or tags joined by `||`.
+   * @param selector `*`, a tag, or tags joined by `||`; or `{ sql }`, a SQL92 filter the broker
+   *   evaluates on each message's properties (`{ sql: "region = 'eu' AND amount > 100" }`).
+   * @throws {ClientError} When the topic or selector is invalid, or after `start()` or `assign()`.
+   * @throws {FilterExpressionError} When the SQL expression is invalid (the message names the column).
    */
-  subscribe(topic: string, expression = "*"): void {
+  subscribe(topic: string, selector: MessageSelector = "*"): void {
     if (this.#state !== "created") throw new ClientError("Subscribe before start()");
     if (this.#assigned !== undefined) throw new ClientError("A consumer either subscribes or assigns queues, not both");
     checkTopic(topic);
-    this.#subscriptions.set(topic, { expression, tags: parseTagExpression(expression), version: Date.now() });
+    this.#subscriptions.set(topic, { ...subscriptionOf(selector), version: Date.now() });
   }
 
   /**
@@ -335,7 +338,7 @@ export class LitePullConsumer {
       consumeType: "PULL",
       messageModel: this.#messageModel,
       consumeFromWhere: consumeFromWhereName(this.#consumeFromWhere),
-      subscriptions: [...this.#subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, version: s.version })),
+      subscriptions: [...this.#subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, expressionType: s.expressionType, version: s.version })),
     });
     for (const error of errors) this.#log(`Heartbeat of group "${this.#group}" failed: ${(error as Error).message}`);
   }
@@ -398,6 +401,7 @@ export class LitePullConsumer {
           offset: pq.nextPullOffset,
           maxNums: this.#pullBatchSize,
           expression: subscription?.expression ?? "*",
+          expressionType: subscription?.expressionType ?? "TAG",
           suspendMs: this.#suspendMs,
           commitOffset: -1,
         });
@@ -410,7 +414,7 @@ export class LitePullConsumer {
         }
         pq.noteCorrupt(result.corrupt, this.#log);
         pq.nextPullOffset = result.nextBeginOffset;
-        const messages = result.messages.filter((m) => matchesTag(subscription?.tags, m.tags)).map(restoreRetryTopic);
+        const messages = keptMessages(subscription, result.messages).map(restoreRetryTopic);
         pq.add(messages);
         pq.advanceTo(result.nextBeginOffset);
         if (messages.length === 0) {

@@ -22,7 +22,7 @@ import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import { type Dialer, parseAddress } from "../core/remoting/transport.ts";
 import * as v from "valibot";
 import { checkTopic } from "./_prepare_message.ts";
-import { matchesTag, parseTagExpression } from "./_tag_filter.ts";
+import { keptMessages, subscriptionOf } from "./_subscription.ts";
 import { defaultDialer } from "./default_dialer.ts";
 import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
 import { RouteCache } from "./route_cache.ts";
@@ -48,8 +48,13 @@ export interface PullConsumerOptions {
 export interface PullOptions {
   /** Most messages returned (1 to 1024). @default 32 */
   maxNums?: number;
-  /** Tag expression: `*`, `TagA` or `TagA || TagB`. @default "*" */
+  /** Tag expression: `*`, `TagA` or `TagA || TagB` (not with `sql`). @default "*" */
   expression?: string;
+  /**
+   * A SQL92 filter the broker evaluates on each message's properties and `TAGS`, such as
+   * `region = 'eu' AND amount > 100` (not with `expression`; see docs/CONSUMING.md).
+   */
+  sql?: string;
   /** Network time allowed on top of `suspendMs`. @default requestTimeoutMs */
   timeoutMs?: number;
   /** Long poll: how long the broker may hold the pull while there is nothing new (0 to 120000; 0 answers at once). @default 0 */
@@ -187,9 +192,10 @@ export class PullConsumer {
    *
    * @param queue The queue.
    * @param offset The first offset wanted.
-   * @param options Batch size, tag expression, long-poll time and timeout.
+   * @param options Batch size, tag expression or SQL92 filter, long-poll time and timeout.
    * @returns The status, messages and the offset to continue from.
    * @throws {ClientError} When an argument is invalid or the consumer is not running.
+   * @throws {FilterExpressionError} When `sql` is invalid (the message names the column).
    * @throws {BrokerError} When the broker refuses the pull (unknown topic, no permission…); code
    *   `SYSTEM_BUSY` when it has no long-polling slot for a pull with `suspendMs`: pull again after a pause.
    * @throws {ConnectionClosedError} When the broker cannot be reached.
@@ -198,7 +204,6 @@ export class PullConsumer {
   async pull(queue: MessageQueue, offset: number, options: PullOptions = {}): Promise<PullResult> {
     this.#checkRunning();
     const maxNums = options.maxNums ?? 32;
-    const expression = options.expression ?? "*";
     const suspendMs = options.suspendMs ?? 0;
     checkOffset(offset);
     if (!Number.isInteger(maxNums) || maxNums < 1 || maxNums > 1024) {
@@ -207,17 +212,19 @@ export class PullConsumer {
     if (!Number.isInteger(suspendMs) || suspendMs < 0 || suspendMs > MAX_SUSPEND_MS) {
       throw new ClientError(`suspendMs "${suspendMs}" must be an integer from 0 to ${MAX_SUSPEND_MS}`);
     }
-    if (typeof expression !== "string") throw new ClientError("Tag expression must be a string");
-    const tags = parseTagExpression(expression);
+    if (options.sql !== undefined && options.expression !== undefined) throw new ClientError("Pass expression (tags) or sql, not both");
+    if (options.expression !== undefined && typeof options.expression !== "string") throw new ClientError("Tag expression must be a string");
+    const subscription = subscriptionOf(options.sql !== undefined ? { sql: options.sql } : options.expression ?? "*");
+    const { expression, expressionType } = subscription;
     const response = await this.#invoke(queue, {
       code: RequestCode.PULL_MESSAGE,
-      header: pullHeader(queue, { group: this.#group, offset, maxNums, expression, suspendMs, commitOffset: -1 }),
+      header: pullHeader(queue, { group: this.#group, offset, maxNums, expression, expressionType, suspendMs, commitOffset: -1 }),
       timeoutMs: suspendMs + (options.timeoutMs ?? this.#requestTimeoutMs),
       accept: PULL_CODES,
     });
     const result = readPullResponse(response, queue);
-    if (result.status === "FOUND" && tags !== undefined) {
-      result.messages = result.messages.filter((message) => matchesTag(tags, message.tags));
+    if (result.status === "FOUND" && subscription.tags !== undefined) {
+      result.messages = keptMessages(subscription, result.messages);
       if (result.messages.length === 0) result.status = "NO_MATCHED_MSG";
     }
     return result;

@@ -24,7 +24,7 @@ import {
   sleep,
 } from "./_consumer_options.ts";
 import { checkTopic } from "./_prepare_message.ts";
-import { matchesTag, parseTagExpression } from "./_tag_filter.ts";
+import { keptMessages, type MessageSelector, type Subscription as Selected, subscriptionOf } from "./_subscription.ts";
 import { ALLOCATE_STRATEGIES, type AllocateStrategy, type AllocateStrategyName } from "./allocate.ts";
 import { defaultDialer } from "./default_dialer.ts";
 import { MemoryOffsetStore, type OffsetStore, RemoteOffsetStore } from "./offset_store.ts";
@@ -104,9 +104,7 @@ export interface PushConsumerOptions {
 
 type State = "created" | "starting" | "running" | "stopping" | "stopped";
 
-interface Subscription {
-  expression: string;
-  tags: Set<string> | undefined;
+interface Subscription extends Selected {
   version: number;
 }
 
@@ -256,17 +254,18 @@ export class PushConsumer {
   }
 
   /**
-   * Subscribes to a topic. Call before `start()`; a second call for a topic replaces its expression.
+   * Subscribes to a topic. Call before `start()`; a second call for a topic replaces its selector.
    *
    * @param topic The topic.
-   * @param expression `*`, a tag, or tags joined by `||`.
-   * @throws {ClientError} When the topic is invalid or the consumer has started.
+   * @param selector `*`, a tag, or tags joined by `||`; or `{ sql }`, a SQL92 filter the broker
+   *   evaluates on each message's properties (`{ sql: "region = 'eu' AND amount > 100" }`).
+   * @throws {ClientError} When the topic or selector is invalid or the consumer has started.
+   * @throws {FilterExpressionError} When the SQL expression is invalid (the message names the column).
    */
-  subscribe(topic: string, expression = "*"): void {
+  subscribe(topic: string, selector: MessageSelector = "*"): void {
     if (this.#state !== "created") throw new ClientError("Subscribe before start()");
     checkTopic(topic);
-    if (typeof expression !== "string") throw new ClientError("Tag expression must be a string");
-    this.#subscriptions.set(topic, { expression, tags: parseTagExpression(expression), version: Date.now() });
+    this.#subscriptions.set(topic, { ...subscriptionOf(selector), version: Date.now() });
   }
 
   /**
@@ -341,7 +340,7 @@ export class PushConsumer {
     });
     this.#client = client;
     if (this.#messageModel === "CLUSTERING") {
-      this.#subscriptions.set(retryTopic(this.#group), { expression: "*", tags: undefined, version: Date.now() });
+      this.#subscriptions.set(retryTopic(this.#group), { ...subscriptionOf("*"), version: Date.now() });
     }
     this.#offsets ??= this.#messageModel === "CLUSTERING"
       ? new RemoteOffsetStore({
@@ -378,7 +377,7 @@ export class PushConsumer {
       consumeType: "PUSH",
       messageModel: this.#messageModel,
       consumeFromWhere: consumeFromWhereName(this.#consumeFromWhere),
-      subscriptions: [...this.#subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, version: s.version })),
+      subscriptions: [...this.#subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, expressionType: s.expressionType, version: s.version })),
     };
   }
 
@@ -471,6 +470,7 @@ export class PushConsumer {
           offset: pq.nextPullOffset,
           maxNums: this.#pullBatchSize,
           expression: subscription.expression,
+          expressionType: subscription.expressionType,
           suspendMs: this.#suspendMs,
           commitOffset: this.#messageModel === "CLUSTERING" ? this.#offsets!.get(queue) : -1,
         });
@@ -488,8 +488,7 @@ export class PushConsumer {
         }
         pq.noteCorrupt(result.corrupt, this.#log);
         pq.nextPullOffset = result.nextBeginOffset;
-        let messages = result.messages;
-        if (subscription.tags !== undefined) messages = messages.filter((m) => matchesTag(subscription.tags, m.tags));
+        let messages = keptMessages(subscription, result.messages);
         if (queue.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) messages = messages.map(restoreRetryTopic);
         pq.add(messages);
         // Messages filtered out count as done: the offset may move past them once nothing before is in process.

@@ -145,3 +145,29 @@ export class LimitExceededError extends Error {
     this.limit = limit;
   }
 }
+
+/**
+ * A SQL92 filter expression that cannot be compiled: a syntax error, a comparison that can never
+ * be made (`'abc' > 1`), a literal out of range, or an expression too long or nested too deeply.
+ * The message names the place: `Invalid SQL filter at column 14: expected a value after ">"`.
+ */
+export class FilterExpressionError extends SyntaxError {
+  /** 1-based column (within its line) of the place the error names, or 0 when it concerns the whole text. */
+  readonly column: number;
+  /** 1-based line of that place (1 for a one-line expression). */
+  readonly line: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param detail What is wrong, e.g. `expected a value after ">"`.
+   * @param place Where: the 1-based line and column, or undefined for the whole text.
+   */
+  constructor(detail: string, place?: { line: number; column: number }) {
+    const where = place === undefined ? "" : place.line > 1 ? ` at line ${place.line}, column ${place.column}` : ` at column ${place.column}`;
+    super(`Invalid SQL filter${where}: ${detail}`);
+    this.name = "FilterExpressionError";
+    this.line = place?.line ?? 0;
+    this.column = place?.column ?? 0;
+  }
+}

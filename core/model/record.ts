@@ -413,6 +413,33 @@ export function recordMatches(bytes: Uint8Array, pos: number, expected: RecordId
   return true;
 }
 
+/**
+ * Where the properties text of the record at `pos` starts, found from its length fields without
+ * decoding anything (the text runs to the record's end).
+ *
+ * @param bytes The buffer holding the record.
+ * @param pos Where it starts.
+ * @param size Its total size.
+ * @returns The offset of the properties text in `bytes`, or -1 when the lengths do not add up.
+ */
+export function recordPropertiesStart(bytes: Uint8Array, pos: number, size: number): number {
+  const end = pos + size;
+  if (size < MIN_RECORD_SIZE || end > bytes.length) return -1;
+  // Read byte by byte: records of a pull come from many buffers, and a DataView each would allocate.
+  const sysFlag = bytes[pos + SYSFLAG_POS + 3]!;
+  const bodyLengthPos = pos + FIXED_V4 + (sysFlag & SysFlag.BORN_HOST_V6 ? 12 : 0) + (sysFlag & SysFlag.STORE_HOST_V6 ? 12 : 0);
+  if (bodyLengthPos + 4 > end) return -1;
+  const bodyLength = (bytes[bodyLengthPos]! << 24) | (bytes[bodyLengthPos + 1]! << 16) | (bytes[bodyLengthPos + 2]! << 8) | bytes[bodyLengthPos + 3]!;
+  const topicLengthPos = bodyLengthPos + 4 + bodyLength;
+  if (bodyLength < 0 || topicLengthPos + 1 > end) return -1;
+  const propertiesLengthPos = topicLengthPos + 1 + bytes[topicLengthPos]!;
+  if (propertiesLengthPos + 2 > end) return -1;
+  const start = propertiesLengthPos + 2;
+  const high = bytes[propertiesLengthPos]!;
+  // A signed 16-bit length: the high bit set is a negative one.
+  return high < 0x80 && ((high << 8) | bytes[propertiesLengthPos + 1]!) === end - start ? start : -1;
+}
+
 /** A record `decodeRecords` left out because its bytes fail their check. */
 export interface CorruptRecord {
   /** Where it starts in the buffer. */

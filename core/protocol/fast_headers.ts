@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MAX_EXPRESSION_LENGTH } from "../model/message_filter.ts";
 import { type PullMessageHeader, type SendBatchHeader, type SendMessageHeader, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from "./headers.ts";
 
 const INT32_MIN = -0x80000000;
@@ -173,6 +174,7 @@ export function fastSendBatchV2Header(header: unknown): SendBatchHeader | undefi
 
 const PULL_KEYS = new Set([
   "consumerGroup", "topic", "queueId", "queueOffset", "maxMsgNums", "sysFlag", "commitOffset", "suspendTimeoutMillis", "subscription",
+  "expressionType",
 ]);
 
 /**
@@ -184,13 +186,17 @@ const PULL_KEYS = new Set([
 export function fastPullHeader(header: unknown): PullMessageHeader | undefined {
   if (!isPlainObject(header) || !onlyKnownKeys(header, PULL_KEYS)) return undefined;
   const h = header;
-  const { consumerGroup, topic, queueId, queueOffset, maxMsgNums, sysFlag = 0, commitOffset = -1, suspendTimeoutMillis = 0, subscription = "*" } = h;
+  const {
+    consumerGroup, topic, queueId, queueOffset, maxMsgNums, sysFlag = 0, commitOffset = -1, suspendTimeoutMillis = 0, subscription = "*",
+    expressionType = "TAG",
+  } = h;
   if (
     !isGroup(consumerGroup) || !isTopic(topic) || !isInt(queueId, 0, INT32_MAX) || !isInt(queueOffset, 0, Number.MAX_SAFE_INTEGER) ||
     !isInt(maxMsgNums, 1, 1024) || !isInt(sysFlag, 0, INT32_MAX) || !isInt(commitOffset, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) ||
-    !isInt(suspendTimeoutMillis, 0, 120_000) || typeof subscription !== "string" || subscription.length > 4096
+    !isInt(suspendTimeoutMillis, 0, 120_000) || typeof subscription !== "string" || subscription.length > MAX_EXPRESSION_LENGTH ||
+    (expressionType !== "TAG" && expressionType !== "SQL92")
   ) {
     return undefined;
   }
-  return { consumerGroup, topic, queueId, queueOffset, maxMsgNums, sysFlag, commitOffset, suspendTimeoutMillis, subscription };
+  return { consumerGroup, topic, queueId, queueOffset, maxMsgNums, sysFlag, commitOffset, suspendTimeoutMillis, subscription, expressionType };
 }

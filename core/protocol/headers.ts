@@ -4,6 +4,7 @@
  * @module
  */
 import * as v from "valibot";
+import { EXPRESSION_TYPES, MAX_EXPRESSION_LENGTH } from "../model/message_filter.ts";
 import { RequestCode } from "./request_code.ts";
 
 /** Largest topic name, in characters (RocketMQ's limit). */
@@ -148,6 +149,11 @@ const V2_FIELD_NAMES = {
 FIELD_NAMES.set(SendMessageV2Header, V2_FIELD_NAMES);
 FIELD_NAMES.set(SendBatchV2Header, V2_FIELD_NAMES);
 
+/** A subscription expression: tags joined by `||`, or SQL92, at most `MAX_EXPRESSION_LENGTH` characters. */
+const Expression = v.pipe(v.string(), v.maxLength(MAX_EXPRESSION_LENGTH, `Expression is longer than ${MAX_EXPRESSION_LENGTH} characters`));
+/** `TAG` or `SQL92`. */
+const ExpressionTypeName = v.picklist(EXPRESSION_TYPES, 'Expression type must be "TAG" or "SQL92"');
+
 /** PULL_MESSAGE request. */
 export const PullMessageHeader = v.object({
   consumerGroup: GroupName,
@@ -158,7 +164,9 @@ export const PullMessageHeader = v.object({
   sysFlag: v.optional(nonNegInt32, 0),
   commitOffset: v.optional(int, -1),
   suspendTimeoutMillis: v.optional(v.pipe(int, v.minValue(0), v.maxValue(120_000)), 0),
-  subscription: v.optional(v.pipe(v.string(), v.maxLength(4096)), "*"),
+  subscription: v.optional(Expression, "*"),
+  /** How `subscription` is read: `TAG` (tags joined by `||`) or `SQL92`. */
+  expressionType: v.optional(ExpressionTypeName, "TAG"),
 });
 export type PullMessageHeader = v.InferOutput<typeof PullMessageHeader>;
 
@@ -281,8 +289,10 @@ export type UnregisterBrokerHeader = v.InferOutput<typeof UnregisterBrokerHeader
 /** One subscription of a consumer group member. */
 export const SubscriptionData = v.object({
   topic: TopicName,
-  /** `*`, `TagA` or `TagA || TagB`. */
-  expression: v.pipe(v.string(), v.maxLength(4096)),
+  /** `*`, `TagA` or `TagA || TagB`; or SQL92 when `expressionType` says so. */
+  expression: Expression,
+  /** How `expression` is read. */
+  expressionType: v.optional(ExpressionTypeName, "TAG"),
   /** When the member made this subscription (ms); newer wins. */
   version: v.optional(uint, 0),
 });

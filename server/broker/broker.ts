@@ -156,6 +156,11 @@ export interface BrokerOptions extends ConnectionLimits {
   maxHeldPulls?: number;
   /** Pulls one connection may park at once, so one client cannot take every slot; past it: SYSTEM_BUSY. @default 1000 */
   maxHeldPullsPerConnection?: number;
+  /**
+   * Serve SQL92 subscriptions (filters on message properties, evaluated here); off, such pulls
+   * are refused with SYSTEM_ERROR. RocketMQ's `enablePropertyFilter`. @default true
+   */
+  enablePropertyFilter?: boolean;
   /** NameServer re-registration period. @default 30000 */
   registerIntervalMs?: number;
   /** Consumer offsets are saved this often. @default 5000 */
@@ -472,6 +477,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     maxMessageSize: options.maxMessageSize ?? 4 * 1024 * 1024,
     maxPropertiesSize: 32767,
     maxPullBatchSize,
+    enablePropertyFilter: options.enablePropertyFilter ?? true,
     store,
     topics,
     offsets,

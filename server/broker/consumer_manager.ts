@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { normalizeTagExpression } from "../../core/model/tag_expression.ts";
 import type { ConsumerData, HeartbeatHeader, SubscriptionData } from "../../core/protocol/headers.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
@@ -269,7 +270,7 @@ export class ConsumerManager {
     if (found === undefined || found.members.size < 2) return undefined;
     const byMember = [...found.members.values()].map((member) => ({
       clientId: member.clientId,
-      expressions: new Map(member.subscriptions.map((s) => [s.topic, normalizeExpression(s.expression)])),
+      expressions: new Map(member.subscriptions.map((s) => [s.topic, normalizeExpression(s)])),
     }));
     const topics = new Set(byMember.flatMap((m) => [...m.expressions.keys()]));
     const conflicts: SubscriptionConflict[] = [];
@@ -346,9 +347,8 @@ export class ConsumerManager {
   }
 }
 
-/** `B||A `, `A || B` and `A || B || A` are the same expression; empty is `*`. */
-function normalizeExpression(expression: string): string {
-  const tags = expression.split("||").map((t) => t.trim()).filter((t) => t !== "");
-  if (tags.length === 0 || expression.trim() === "*") return "*";
-  return [...new Set(tags)].sort().join(" || ");
+/** `B||A `, `A || B` and `A || B || A` are the same tag expression, empty is `*`; SQL92 ones are named so. */
+function normalizeExpression(subscription: SubscriptionData): string {
+  if (subscription.expressionType === "SQL92") return `SQL92: ${subscription.expression.trim()}`;
+  return normalizeTagExpression(subscription.expression);
 }

@@ -44,6 +44,8 @@ export interface BrokerContext {
   maxPropertiesSize: number;
   /** Most messages one pull returns; a larger `maxMsgNums` is cut to it. */
   maxPullBatchSize: number;
+  /** SQL92 subscriptions are served (RocketMQ's `enablePropertyFilter`). */
+  enablePropertyFilter: boolean;
   store: MessageStore;
   topics: TopicConfigManager;
   offsets: ConsumerOffsetManager;

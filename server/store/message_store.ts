@@ -15,7 +15,7 @@ import type { MessageExt } from "../../core/model/message.ts";
 import { Checkpoint, type CheckpointQueue, type CheckpointState } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
 import { FileSegmentStorage } from "./file_segment_storage.ts";
-import { DEFAULT_MAX_BYTES, findOffsetByTime, readQueue } from "./queue_reader.ts";
+import { DEFAULT_MAX_BYTES, findOffsetByTime, type ReadRequest, readQueue, type RecordFilter } from "./queue_reader.ts";
 import { Quarantine, type QuarantineFile } from "./quarantine.ts";
 import { repairEntries } from "./queue_repair.ts";
 import { type DispatchItem, type QueueState, QueueTable } from "./queue_table.ts";
@@ -475,7 +475,8 @@ export class MessageStore {
    * @param queueId Queue id.
    * @param offset First queue offset to read.
    * @param maxMsgNums Most messages to return.
-   * @param filter Keeps a message when it returns true for its tag hash.
+   * @param filter Keeps a message when it returns true for its tag hash (a function), or for its
+   *   stored record (a `RecordFilter`, such as a compiled SQL92 filter).
    * @param maxBytes Byte budget of the body (at least one message is returned). @default 262144
    * @returns Status, next offset and the stored records as they are on disk.
    */
@@ -484,11 +485,14 @@ export class MessageStore {
     queueId: number,
     offset: number,
     maxMsgNums: number,
-    filter?: (tagHash: number) => boolean,
+    filter?: ((tagHash: number) => boolean) | RecordFilter,
     maxBytes: number = DEFAULT_MAX_BYTES,
   ): GetResult {
+    const request: ReadRequest = typeof filter === "object"
+      ? { offset, maxMsgNums, recordFilter: filter, maxBytes }
+      : { offset, maxMsgNums, filter, maxBytes };
     const state = this.#queues.find(topic, queueId);
-    if (state === undefined) return readQueue(this.#emptySource(topic, queueId), { offset, maxMsgNums, filter, maxBytes });
+    if (state === undefined) return readQueue(this.#emptySource(topic, queueId), request);
     return readQueue({
       cq: state.cq,
       commitLog: this.#commitLog,
@@ -497,7 +501,7 @@ export class MessageStore {
       unreadable: (count) => {
         this.#unreadableRecords += count;
       },
-    }, { offset, maxMsgNums, filter, maxBytes });
+    }, request);
   }
 
   #emptySource(topic: string, queueId: number): Parameters<typeof readQueue>[0] {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { readStoreTimestamp, recordMatches, type RecordIdentity } from "../../core/model/record.ts";
+import { readRecordOffsets, readStoreTimestamp, recordMatches, type RecordIdentity } from "../../core/model/record.ts";
 import type { CommitLog } from "./commit_log.ts";
 import { type ConsumeQueue, CQ_ENTRY_SIZE, decodeEntry, SKIPPED_ENTRY_SIZE } from "./consume_queue.ts";
 import type { QueueState } from "./queue_table.ts";
@@ -12,6 +12,8 @@ import type { GetResult } from "./store_types.ts";
 
 /** Most ConsumeQueue entries one filtered pull scans. */
 const MAX_SCAN_ENTRIES = 2000;
+/** Most bytes of records one pull with a record filter reads looking for matches. */
+const MAX_SCAN_BYTES = 4 * 1024 * 1024;
 /** Default byte budget of one pull. */
 export const DEFAULT_MAX_BYTES = 256 * 1024;
 /** Bytes of a record head that hold its store timestamp (IPv6 born host included). */
@@ -36,6 +38,17 @@ export interface CheckedQueueSource extends QueueSource {
   unreadable: (count: number) => void;
 }
 
+/** Decides on a record by its stored bytes. */
+export interface RecordFilter {
+  /**
+   * @param bytes Holds the record.
+   * @param pos Where it starts.
+   * @param size Its size.
+   * @returns Whether to keep it.
+   */
+  matchesRecord(bytes: Uint8Array, pos: number, size: number): boolean;
+}
+
 /** What a pull asks for. */
 export interface ReadRequest {
   /** First queue offset to read. */
@@ -44,6 +57,13 @@ export interface ReadRequest {
   maxMsgNums: number;
   /** Keeps a message when it returns true for its tag hash. */
   filter?: ((tagHash: number) => boolean) | undefined;
+  /**
+   * Keeps a message when it returns true for its stored record (read from the CommitLog and
+   * checked against its entry first), e.g. a SQL92 filter on its properties. Records it refuses
+   * are neither returned nor counted against `maxMsgNums` or `maxBytes`; a pull scans at most
+   * `MAX_SCAN_ENTRIES` entries and `MAX_SCAN_BYTES` of records for matches.
+   */
+  recordFilter?: RecordFilter | undefined;
   /** Byte budget (at least one message is returned). @default 262144 */
   maxBytes?: number | undefined;
 }
@@ -72,6 +92,82 @@ function spanBuffer(length: number): Uint8Array {
  * @returns The status, next offset and the records as stored.
  */
 export function readQueue(source: CheckedQueueSource, request: ReadRequest): GetResult {
+  if (request.recordFilter !== undefined) return readFiltered(source, request, request.recordFilter);
+  return readChecked(source, request);
+}
+
+/**
+ * `readQueue` with a record filter: reads the queue in steps (each checked as a plain read is),
+ * keeps the records the filter takes, and goes on until it has `maxMsgNums` of them, the byte
+ * budget is spent, the queue ends or the scan limits are reached.
+ */
+function readFiltered(source: CheckedQueueSource, request: ReadRequest, filter: RecordFilter): GetResult {
+  const want = Math.max(1, Math.floor(request.maxMsgNums));
+  const maxBytes = request.maxBytes ?? DEFAULT_MAX_BYTES;
+  const kept: Uint8Array[] = [];
+  const tagHashes: number[] = [];
+  let keptBytes = 0;
+  let scannedEntries = 0;
+  let scannedBytes = 0;
+  let refused = 0;
+  let offset = request.offset;
+  let last: GetResult | undefined;
+  let full = false;
+  while (!full && scannedEntries < MAX_SCAN_ENTRIES && scannedBytes < MAX_SCAN_BYTES) {
+    // The first step reads as many as are wanted (every one may match); later ones as many as the
+    // match rate so far says should yield the rest, plus a quarter.
+    const remaining = want - kept.length;
+    const estimate = scannedEntries === 0 ? remaining : Math.ceil((remaining * scannedEntries * 1.25) / Math.max(kept.length, 1));
+    const step = readChecked(source, {
+      offset,
+      maxMsgNums: Math.min(MAX_SCAN_ENTRIES - scannedEntries, Math.max(remaining, estimate)),
+      filter: request.filter,
+      maxBytes: MAX_SCAN_BYTES - scannedBytes,
+    });
+    last = step;
+    if (step.status !== "FOUND") break;
+    const body = step.body!;
+    let pos = 0;
+    let next = step.nextBeginOffset;
+    for (let i = 0; i < step.count; i++) {
+      const size = (body[pos]! << 24) | (body[pos + 1]! << 16) | (body[pos + 2]! << 8) | body[pos + 3]!;
+      if (filter.matchesRecord(body, pos, size)) {
+        if (kept.length === want || (kept.length > 0 && keptBytes + size > maxBytes)) {
+          // Full: the next pull starts at this record.
+          next = readRecordOffsets(body, pos).queueOffset;
+          full = true;
+          break;
+        }
+        kept.push(body.subarray(pos, pos + size));
+        tagHashes.push(step.tagHashes![i]!);
+        keptBytes += size;
+      } else {
+        refused++;
+      }
+      pos += size;
+    }
+    scannedEntries += next - offset;
+    scannedBytes += pos;
+    offset = next;
+    if (kept.length === want) full = true;
+  }
+  const { minOffset, maxOffset } = last!;
+  if (kept.length === 0) {
+    // Nothing matched: move past what was scanned (to the end, when the queue ran out).
+    if (refused === 0) return last!;
+    return { status: "NO_MATCHED_MESSAGE", nextBeginOffset: offset, minOffset, maxOffset, count: 0 };
+  }
+  const body = new Uint8Array(keptBytes);
+  let at = 0;
+  for (const record of kept) {
+    body.set(record, at);
+    at += record.length;
+  }
+  return { status: "FOUND", nextBeginOffset: offset, minOffset, maxOffset, body, count: kept.length, tagHashes };
+}
+
+/** `readQueue` without a record filter: one read, its records checked against their entries. */
+function readChecked(source: CheckedQueueSource, request: ReadRequest): GetResult {
   let read = readEntries(source, request);
   let bad = mismatches(source.state, read);
   if (bad.length > 0 && source.repair(bad.map((i) => read.picked[i]!.queueOffset))) {

@@ -3,6 +3,9 @@
  *
  * @module
  */
+import { FilterExpressionError } from "../../../core/errors.ts";
+import { compileFilter, type MessageFilter } from "../../../core/model/message_filter.ts";
+import type { SqlFilter } from "../../../core/model/sql_filter.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import { PullMessageHeader } from "../../../core/protocol/headers.ts";
 import { fastPullHeader } from "../../../core/protocol/fast_headers.ts";
@@ -12,13 +15,12 @@ import { processor, type Processor, type Reply } from "../../../core/remoting/di
 import { countOut } from "../broker_stats.ts";
 import type { HoldResult } from "../pull_hold_service.ts";
 import type { BrokerContext } from "../context.ts";
-import { parseTagExpression } from "../subscription.ts";
 
 /** Most bytes of stored records one pull returns. */
 const MAX_PULL_BYTES = 4 * 1024 * 1024;
 
-/** Evaluates a pull against the store; `held` is set when the caller may park it instead. */
-function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: number) => boolean) | undefined): Reply {
+/** Evaluates a pull against the store, keeping messages by tag hash or by a SQL92 filter. */
+function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: number) => boolean) | SqlFilter | undefined): Reply {
   const config = ctx.topics.get(header.topic);
   if (config === undefined) {
     return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `Topic "${header.topic}" does not exist on broker "${ctx.brokerName}"` };
@@ -71,26 +73,74 @@ function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: n
 }
 
 /**
- * PULL_MESSAGE: reads from the ConsumeQueue, filters by tag hash, parks the request when nothing is
- * there and the client allows suspending. A pull returns at most `ctx.maxPullBatchSize` messages
- * (RocketMQ's cap: the client simply pulls again from `nextBeginOffset`). When the hold service
- * has no slot for it (all taken, or all its connection may take), a pull that found nothing and asked
- * to wait is answered SYSTEM_BUSY at once, a retryable answer on which consumers back off; answering
- * "nothing yet" instead would have them pull again at once, in a loop.
+ * Parks a SQL92 pull that found nothing to match up to the end of its queue. Each message that
+ * arrives on the queue meanwhile is evaluated for it (from where the last one left off), so only
+ * a matching message wakes it, and it is answered from past the ones that did not match.
+ */
+function holdSqlPull(ctx: BrokerContext, header: PullMessageHeader, request: Command, connection: Connection, sql: SqlFilter, reply: Reply): Reply | undefined {
+  const { nextBeginOffset, maxOffset } = reply.header as { nextBeginOffset: number; maxOffset: number };
+  const atEnd = reply.code === ResponseCode.PULL_NOT_FOUND || (reply.code === ResponseCode.PULL_RETRY_IMMEDIATELY && nextBeginOffset === maxOffset);
+  if (!atEnd) return reply;
+  let from = nextBeginOffset;
+  const held = ctx.holds.hold(header.topic, header.queueId, {
+    request,
+    connection,
+    deadline: Date.now() + header.suspendTimeoutMillis,
+    accepts: () => {
+      const found = ctx.store.getMessage(header.topic, header.queueId, from, 1, sql);
+      if (found.status !== "NO_MATCHED_MESSAGE" && found.status !== "OFFSET_OVERFLOW_ONE") return true;
+      from = found.nextBeginOffset;
+      return false;
+    },
+    wake: () => connection.respond(request, evaluate(ctx, from === header.queueOffset ? header : { ...header, queueOffset: from }, sql)),
+  });
+  return held === "HELD" ? undefined : busy(ctx, held);
+}
+
+/** The compiled filter of a pull, or the reply refusing it (a SQL92 expression that does not compile, or SQL92 turned off). */
+function pullFilter(ctx: BrokerContext, header: PullMessageHeader): { reply: Reply; filter?: undefined } | { filter: MessageFilter; reply?: undefined } {
+  let filter: MessageFilter;
+  try {
+    filter = compileFilter(header.expressionType, header.subscription);
+  } catch (error) {
+    if (!(error instanceof FilterExpressionError)) throw error;
+    return { reply: { code: ResponseCode.SUBSCRIPTION_PARSE_FAILED, remark: error.message } };
+  }
+  if (filter.sql !== undefined && !ctx.enablePropertyFilter) {
+    return {
+      reply: { code: ResponseCode.SYSTEM_ERROR, remark: `Broker "${ctx.brokerName}" does not filter by SQL92: enablePropertyFilter is off` },
+    };
+  }
+  return { filter };
+}
+
+/**
+ * PULL_MESSAGE: reads from the ConsumeQueue, filters by tag hash or by a SQL92 expression on each
+ * record's properties, parks the request when nothing is there and the client allows suspending.
+ * A pull returns at most `ctx.maxPullBatchSize` messages (RocketMQ's cap: the client simply pulls
+ * again from `nextBeginOffset`). When the hold service has no slot for it (all taken, or all its
+ * connection may take), a pull that found nothing and asked to wait is answered SYSTEM_BUSY at
+ * once, a retryable answer on which consumers back off; answering "nothing yet" instead would have
+ * them pull again at once, in a loop. A SQL92 expression that does not compile is answered
+ * SUBSCRIPTION_PARSE_FAILED with the column of the error; compiled ones are cached.
  *
  * @param ctx The broker.
  * @returns The processor.
  */
 export function pullMessageProcessor(ctx: BrokerContext): Processor<PullMessageHeader> {
   return processor(PullMessageHeader, (header, request: Command, connection: Connection) => {
-    const filter = parseTagExpression(header.subscription);
-    const accepts = filter === undefined ? undefined : (hash: number) => filter.hashes.has(hash);
+    const { filter, reply: refused } = pullFilter(ctx, header);
+    if (refused !== undefined) return refused;
     if ((header.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0 && header.commitOffset >= 0) {
       ctx.offsets.commit(header.consumerGroup, header.topic, header.queueId, header.commitOffset);
     }
-    const reply = evaluate(ctx, header, accepts);
+    const sql = filter.sql;
+    const accepts = filter.acceptsTagHash;
+    const reply = evaluate(ctx, header, sql ?? accepts);
     const suspend = (header.sysFlag & PullSysFlag.SUSPEND) !== 0 && header.suspendTimeoutMillis > 0;
-    if (reply.code !== ResponseCode.PULL_NOT_FOUND || !suspend) return reply;
+    if (!suspend) return reply;
+    if (sql !== undefined) return holdSqlPull(ctx, header, request, connection, sql, reply);
+    if (reply.code !== ResponseCode.PULL_NOT_FOUND) return reply;
     const held = ctx.holds.hold(header.topic, header.queueId, {
       request,
       connection,

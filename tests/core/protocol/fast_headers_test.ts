@@ -8,6 +8,7 @@ const NASTY: unknown[] = [
   undefined, null, "", "x", "bad topic", "%RETRY%g", "a".repeat(127), "a".repeat(128), "a".repeat(256), -2, -1, 0, 1, 0.5,
   1024, 1025, 120_000, 120_001, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53, Number.NaN, Infinity, true,
   {}, [], new Uint8Array(1), { a: "b" }, "TAGS\u0001a\u0002", "x".repeat(65536), "__proto__",
+  "TAG", "SQL92", "sql92", "a".repeat(4096), "a".repeat(4097),
 ];
 
 /** Random mutations of a valid header: fields dropped, replaced with odd values, or added. */
@@ -55,6 +56,7 @@ describe("fast header parsers agree with their schemas", () => {
       commitOffset: -1, suspendTimeoutMillis: 15000, subscription: "a || b",
     };
     expect(agree(r, fastPullHeader, PullMessageHeader, base, 20_000)).toBeGreaterThan(1000);
+    expect(agree(r, fastPullHeader, PullMessageHeader, { ...base, subscription: "a > 1", expressionType: "SQL92" }, 10_000)).toBeGreaterThan(500);
     expect(agree(r, fastPullHeader, PullMessageHeader, { consumerGroup: "g", topic: "t", queueId: 0, queueOffset: 0, maxMsgNums: 1 }, 5000)).toBeGreaterThan(100);
   }));
 

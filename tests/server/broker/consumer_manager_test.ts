@@ -38,7 +38,7 @@ describe("consumer manager", () => {
     const info = fx.broker.context.consumers.groupInfo("g1")!;
     expect(info.messageModel).toBe("CLUSTERING");
     expect(info.members.map((m) => [m.clientId, m.runtime])).toEqual([["client-a", "bun test"], ["client-b", "bun test"]]);
-    expect(info.subscriptions).toEqual([{ topic: "orders", expression: "*", version: 0 }]);
+    expect(info.subscriptions).toEqual([{ topic: "orders", expression: "*", expressionType: "TAG", version: 0 }]);
     expect(info.inconsistency).toBeUndefined();
   });
 
