@@ -405,6 +405,11 @@ export const SETTINGS = {
       doc: "Long-polling pulls one connection may park at once, so one client cannot take every slot; past it: SYSTEM_BUSY",
       to: broker("maxHeldPullsPerConnection"),
     }),
+    enablePropertyFilter: setting({
+      ...bool(), default: true, example: false,
+      doc: "Serve SQL92 subscriptions (filters on message properties, evaluated by the broker); false refuses such pulls with SYSTEM_ERROR",
+      to: broker("enablePropertyFilter"),
+    }),
     ...connectionLimits((option) => broker(option)),
     messageDelayLevel: setting({
       ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",

@@ -1,6 +1,6 @@
 /**
  * `rmq consume`: tails a topic with the client `PullConsumer` and long polling, printing each
- * message until Ctrl-C or `--count` messages.
+ * message until Ctrl-C or `--count` messages; `--tag` or `--sql` says which.
  *
  * @module
  */
@@ -8,11 +8,12 @@ import process from "node:process";
 import * as v from "valibot";
 import { PullConsumer } from "../../client/pull_consumer.ts";
 import type { MessageExt } from "../../core/model/message.ts";
+import { compileFilter } from "../../core/model/message_filter.ts";
 import type { MessageQueue } from "../../core/model/message_queue.ts";
 import { GroupName, TopicName } from "../../core/protocol/headers.ts";
 import { integerFlag } from "../../server/_flags.ts";
 import { clientFailure, type Command, NAMESRV_FLAG, nameServers, NamesrvEntry, parse } from "../_command.ts";
-import { formatTime, write } from "../_output.ts";
+import { CliError, ExitCode, formatTime, write } from "../_output.ts";
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 /** How long the broker may hold one pull while the queue is empty. */
@@ -25,6 +26,7 @@ const spec = {
   flags: {
     topic: { description: "Topic name", valueName: "topic", short: "t" },
     tag: { description: "Tag expression: *, TagA or TagA || TagB", default: "*", valueName: "expr" },
+    sql: { description: "SQL92 filter on message properties and TAGS, evaluated by the broker (instead of --tag), e.g. \"region = 'eu' AND amount > 100\"", valueName: "expr" },
     from: { description: "Where to start: latest (only new messages) or earliest (everything stored)", default: "latest", valueName: "where" },
     count: { description: "Stop after this many messages (default: run until Ctrl-C)", valueName: "n", short: "c" },
     group: { description: "Consumer group the pulls are made for", default: "rmq-cli-consume", valueName: "group", short: "g" },
@@ -34,6 +36,7 @@ const spec = {
   schema: v.object({
     topic: TopicName,
     tag: v.pipe(v.string(), v.minLength(1, "must not be empty")),
+    sql: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
     from: v.picklist(["latest", "earliest"], "expected latest or earliest"),
     count: v.optional(integerFlag(1)),
     group: GroupName,
@@ -82,6 +85,15 @@ export const consume: Command = {
   summary: "Tail a topic with long polling, printing messages",
   async run(args, runtime) {
     const flags = parse(spec, args);
+    if (flags.sql !== undefined && flags.tag !== "*") throw new CliError("Pass --tag or --sql, not both", ExitCode.USAGE);
+    const selector = flags.sql === undefined ? { expression: flags.tag } : { sql: flags.sql };
+    if (flags.sql !== undefined) {
+      try {
+        compileFilter("SQL92", flags.sql);
+      } catch (error) {
+        throw new CliError(`Invalid value of --sql: ${(error as Error).message}`, ExitCode.USAGE);
+      }
+    }
     const consumer = new PullConsumer({ nameServer: nameServers(flags.namesrv), group: flags.group, dial: runtime.dial });
     let stopping = false;
     let wake: () => void = () => {};
@@ -116,7 +128,7 @@ export const consume: Command = {
         let failures = 0;
         while (!stopping) {
           try {
-            const result = await consumer.pull(queue, offset, { maxNums: 32, expression: flags.tag, suspendMs: SUSPEND_MS });
+            const result = await consumer.pull(queue, offset, { maxNums: 32, ...selector, suspendMs: SUSPEND_MS });
             failures = 0;
             offset = result.nextBeginOffset;
             for (const message of result.messages) {
