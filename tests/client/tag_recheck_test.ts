@@ -1,8 +1,9 @@
 /**
  * Every consumer re-checks tags exactly. The broker filters by tag hash code, and "Aa" and "BB"
  * have the same Java hashCode, so both reach every consumer subscribed to either; each consumer
- * must hand over only the tag it asked for, and still move past the other. New consumer kinds
- * (POP, SQL filters) join the table below.
+ * must hand over only the tag it asked for, and still move past the other. Through a SQL92
+ * filter on `TAGS` the broker compares the text itself, so the same must hold. New consumer kinds
+ * (POP) join the table below.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { LitePullConsumer } from "../../client/lite_pull_consumer.ts";
@@ -11,6 +12,7 @@ import { PullConsumer } from "../../client/pull_consumer.ts";
 import { PushConsumer } from "../../client/push_consumer.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageQueue } from "../../core/model/message_queue.ts";
+import type { MessageSelector } from "../../client/_subscription.ts";
 import { dial, startCluster, type TestCluster } from "../_helpers/consumer_cluster.ts";
 import { until } from "../_helpers/wait.ts";
 
@@ -22,10 +24,10 @@ const decoder = new TextDecoder();
 
 let cluster: TestCluster;
 
-/** A consumer kind: subscribes `group` to `expression`, reads until it has passed every message, returns the bodies it handed over. */
+/** A consumer kind: subscribes `group` with `selector`, reads until it has passed every message, returns the bodies it handed over. */
 interface ConsumerKind {
   name: string;
-  consume(group: string, expression: string): Promise<string[]>;
+  consume(group: string, selector: MessageSelector): Promise<string[]>;
 }
 
 const options = (group: string) => ({ nameServer: cluster.nameServer, dial, group, log: () => {} });
@@ -38,14 +40,14 @@ async function passedAll(stats: () => { queue: MessageQueue; commitOffset: numbe
 const KINDS: ConsumerKind[] = [
   {
     name: "PullConsumer",
-    async consume(group, expression) {
+    async consume(group, selector) {
       const consumer = new PullConsumer(options(group));
       await consumer.start();
       try {
         const bodies: string[] = [];
         let offset = 0;
         while (offset < SENT.length) {
-          const result = await consumer.pull(QUEUE, offset, { expression });
+          const result = await consumer.pull(QUEUE, offset, typeof selector === "string" ? { expression: selector } : selector);
           bodies.push(...result.messages.map((m) => decoder.decode(m.body)));
           offset = result.nextBeginOffset;
         }
@@ -57,10 +59,10 @@ const KINDS: ConsumerKind[] = [
   },
   ...[false, true].map((orderly): ConsumerKind => ({
     name: `PushConsumer (${orderly ? "orderly" : "concurrent"})`,
-    async consume(group, expression) {
+    async consume(group, selector) {
       const consumer = new PushConsumer({ ...options(group), consumeFromWhere: "FIRST_OFFSET", orderly, suspendMs: 1000 });
       const bodies: string[] = [];
-      consumer.subscribe(TOPIC, expression);
+      consumer.subscribe(TOPIC, selector);
       consumer.onMessage((m) => {
         bodies.push(decoder.decode(m.body));
         return "SUCCESS";
@@ -76,9 +78,9 @@ const KINDS: ConsumerKind[] = [
   })),
   {
     name: "LitePullConsumer",
-    async consume(group, expression) {
+    async consume(group, selector) {
       const consumer = new LitePullConsumer({ ...options(group), consumeFromWhere: "FIRST_OFFSET", suspendMs: 1000 });
-      consumer.subscribe(TOPIC, expression);
+      consumer.subscribe(TOPIC, selector);
       await consumer.start();
       try {
         const bodies: string[] = [];
@@ -120,6 +122,17 @@ describe("every consumer re-checks tags exactly", () => {
       expect((await kind.consume(`${slug}_aa`, "Aa")).sort()).toEqual(["a1", "a2"]);
       expect((await kind.consume(`${slug}_bb`, "BB")).sort()).toEqual(["b1", "b2"]);
       expect((await kind.consume(`${slug}_either`, "Aa || BB")).sort()).toEqual(["a1", "a2", "b1", "b2"]);
+    }, 30_000);
+  }
+});
+
+describe("every consumer gets exactly the tag a SQL92 filter on TAGS names", () => {
+  for (const kind of KINDS) {
+    test(`${kind.name}: TAGS = 'Aa' gets only the Aa messages, TAGS = 'BB' only the BB ones, TAGS IN ('Aa', 'BB') both`, async () => {
+      const slug = kind.name.replace(/\W+/g, "_");
+      expect((await kind.consume(`${slug}_sql_aa`, { sql: "TAGS = 'Aa'" })).sort()).toEqual(["a1", "a2"]);
+      expect((await kind.consume(`${slug}_sql_bb`, { sql: "TAGS = 'BB'" })).sort()).toEqual(["b1", "b2"]);
+      expect((await kind.consume(`${slug}_sql_either`, { sql: "TAGS IN ('Aa', 'BB')" })).sort()).toEqual(["a1", "a2", "b1", "b2"]);
     }, 30_000);
   }
 });
