@@ -85,6 +85,7 @@ export type {
   MessageExt,
   MessageQueue,
   MessageQueueSelector,
+  MessageSelector,
   ProducerOptions,
   PullConsumerOptions,
   PullOptions,
@@ -99,6 +100,7 @@ export {
   ClientError,
   ConnectionClosedError,
   CorruptMessageError,
+  FilterExpressionError,
   ProtocolError,
   RequestTimeoutError,
 } from "./core/errors.ts";

@@ -110,6 +110,7 @@ function readFiltered(source: CheckedQueueSource, request: ReadRequest, filter: 
   let scannedEntries = 0;
   let scannedBytes = 0;
   let refused = 0;
+  let steps = 0;
   let offset = request.offset;
   let last: GetResult | undefined;
   let full = false;
@@ -125,6 +126,7 @@ function readFiltered(source: CheckedQueueSource, request: ReadRequest, filter: 
       maxBytes: MAX_SCAN_BYTES - scannedBytes,
     });
     last = step;
+    steps++;
     if (step.status !== "FOUND") break;
     const body = step.body!;
     let pos = 0;
@@ -157,6 +159,8 @@ function readFiltered(source: CheckedQueueSource, request: ReadRequest, filter: 
     if (refused === 0) return last!;
     return { status: "NO_MATCHED_MESSAGE", nextBeginOffset: offset, minOffset, maxOffset, count: 0 };
   }
+  // One read kept whole (every record matched): its body is the answer as it is.
+  if (steps === 1 && refused === 0 && kept.length === last!.count) return last!;
   const body = new Uint8Array(keptBytes);
   let at = 0;
   for (const record of kept) {

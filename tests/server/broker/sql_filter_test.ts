@@ -59,7 +59,7 @@ async function readAll(connection: Connection, subscription: string, expressionT
     const response = await pull(connection, offset, subscription, { expressionType });
     pulls++;
     if (response.code === ResponseCode.PULL_NOT_FOUND) break;
-    expect([ResponseCode.SUCCESS, ResponseCode.PULL_RETRY_IMMEDIATELY]).toContain(response.code);
+    expect<number[]>([ResponseCode.SUCCESS, ResponseCode.PULL_RETRY_IMMEDIATELY]).toContain(response.code);
     if (response.body !== undefined) {
       bytes += response.body.length;
       for (const m of decodeRecords(response.body)) bodies.push(dec.decode(m.body).split("-").slice(0, 2).join("-"));
