@@ -488,9 +488,14 @@ export class MessageStore {
     filter?: ((tagHash: number) => boolean) | RecordFilter,
     maxBytes: number = DEFAULT_MAX_BYTES,
   ): GetResult {
-    const request: ReadRequest = typeof filter === "object"
-      ? { offset, maxMsgNums, recordFilter: filter, maxBytes }
-      : { offset, maxMsgNums, filter, maxBytes };
+    // One shape for every read, so the read path's code sees one kind of object.
+    const request: ReadRequest = {
+      offset,
+      maxMsgNums,
+      filter: typeof filter === "function" ? filter : undefined,
+      recordFilter: typeof filter === "object" ? filter : undefined,
+      maxBytes,
+    };
     const state = this.#queues.find(topic, queueId);
     if (state === undefined) return readQueue(this.#emptySource(topic, queueId), request);
     return readQueue({

@@ -123,6 +123,7 @@ function readFiltered(source: CheckedQueueSource, request: ReadRequest, filter: 
       offset,
       maxMsgNums: Math.min(MAX_SCAN_ENTRIES - scannedEntries, Math.max(remaining, estimate)),
       filter: request.filter,
+      recordFilter: undefined,
       maxBytes: MAX_SCAN_BYTES - scannedBytes,
     });
     last = step;
