@@ -349,7 +349,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     $("group-detail-title").textContent = group + " — total lag " + fmtInt(g.totalLag);
     var members = g.members.map(function (m) {
       return h("li", null, h("span", { className: "mono", text: m.clientId }), " from " + m.remoteAddress + " (" + (m.runtime || "unknown runtime") + "), subscribes " +
-        m.subscriptions.map(function (s) { return s.topic + " [" + s.expression + "]"; }).join(", "));
+        m.subscriptions.map(function (s) { return s.topic + " [" + (s.expressionType === "SQL92" ? "SQL92: " : "") + s.expression + "]"; }).join(", "));
     });
     var box = $("group-members");
     box.replaceChildren(members.length ? h("ul", null) : h("div", { className: "empty", text: "No member online" }));

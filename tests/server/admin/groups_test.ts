@@ -48,7 +48,7 @@ describe("admin consumer groups", () => {
     expect(detail.status).toBe(200);
     expect(detail.json).toMatchObject({ consumeType: "PUSH", messageModel: "CLUSTERING", totalLag: 6 });
     expect(detail.json.members.map((m: { clientId: string }) => m.clientId)).toEqual(["c1"]);
-    expect(detail.json.subscriptions).toEqual([{ topic: "orders", expression: "*", version: 0 }]);
+    expect(detail.json.subscriptions).toEqual([{ topic: "orders", expression: "*", expressionType: "TAG", version: 0 }]);
     const list = await f.call("GET", "/api/groups");
     expect(list.json.groups[0]).toMatchObject({ group: "billing", members: 1, totalLag: 6 });
 
