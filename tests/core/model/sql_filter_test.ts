@@ -6,6 +6,7 @@
  * soup) that must be refused clearly and quickly.
  */
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { FilterExpressionError } from "../../../core/errors.ts";
 import { MAX_SQL_DEPTH, MAX_SQL_LENGTH, parseSql, type SqlCondition, type SqlValue } from "../../../core/model/_sql_parser.ts";
 import { compileFilter } from "../../../core/model/message_filter.ts";
@@ -101,6 +102,17 @@ describe("SQL92 filter semantics", () => {
   test("a property whose name another's begins with is not confused with it", () => {
     expect(matches("region = 'eu'", { regions: "eu", regio: "eu" })).toBe(false);
   });
+
+  test("evaluating allocates nothing: 2,000,000 evaluations in a child run without a garbage collection", () => {
+    const child = Bun.spawnSync([process.execPath, "run", join(import.meta.dir, "_sql_alloc_probe.ts")], { env: { ...process.env, BUN_JSC_logGC: "1" } });
+    const log = child.stderr.toString();
+    expect(child.exitCode).toBe(0);
+    expect(Number(child.stdout.toString())).toBeGreaterThan(0);
+    const window = log.slice(log.indexOf("PROBE START"), log.indexOf("PROBE END"));
+    expect(window).not.toBe("");
+    // One small object an evaluation would fill the young generation dozens of times over.
+    expect(window.match(/GC END/g)?.length ?? 0).toBeLessThanOrEqual(1);
+  }, 30_000);
 
   test("matchesRecord() reads the properties of a stored record without decoding it", () => {
     const host = { address: "127.0.0.1", port: 10911 };
