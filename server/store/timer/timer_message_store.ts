@@ -1,0 +1,786 @@
+/**
+ * Timer messages: delivery at any time, kept on disk. A timer message is first stored in the
+ * CommitLog under `rmq_sys_wheel_timer` (so it is durable and replicated like any record); this
+ * service reads that topic's queue and links each record into a timer log entry of its wheel
+ * second, then, second by second, loads the due chains, waits for each timer's exact time and
+ * stores the message again under its real topic. Timers due beyond the wheel are carried forward
+ * (stored again in the timer topic when the wheel reaches its last second), so a month-long timer
+ * is not limited by the wheel and never pins old CommitLog segments for long. A recall is a record
+ * in the timer topic too; it lands in the same second as its timer and stops it.
+ *
+ * Crash safety: the checkpoint names the queue offset and timer log position fully reflected in
+ * the wheel file, and the first wheel second not fully delivered. On open the timer log's valid
+ * tail is replayed into the wheel, enqueueing resumes after its last entry, and the CommitLog from
+ * where the first undelivered second was loaded is scanned for copies this store already wrote
+ * (they carry `TIMER_ID`), so a timer delivered just before a crash is not delivered again.
+ * See docs/STORAGE.md ("Timer store").
+ *
+ * @module
+ */
+
+import * as v from "valibot";
+import { MessageConst, type MessageExt } from "../../../core/model/message.ts";
+import { encodeProperties } from "../../../core/model/properties.ts";
+import { decodeRecord, decodeRecords } from "../../../core/model/record.ts";
+import { TIMER_TOPIC } from "../../../core/model/system_topics.ts";
+import { JsonFile } from "../json_file.ts";
+import { scanLog } from "../_log_scan.ts";
+import type { MessageStore } from "../message_store.ts";
+import { joinPath, type SegmentStorage } from "../segment_storage.ts";
+import { FileSegmentStorage } from "../file_segment_storage.ts";
+import { FireQueue, type LoadedTimer } from "./_fire_queue.ts";
+import { TIMER_ENTRY_SIZE, type TimerEntry, TimerKind, TimerLog } from "./timer_log.ts";
+import { TimerWheel } from "./timer_wheel.ts";
+
+const nonNeg = v.pipe(v.number(), v.safeInteger(), v.minValue(-1));
+
+/** Schema of the timer checkpoint (`timer/checkpoint`). */
+export const TimerCheckpoint = v.object({
+  version: v.literal(1),
+  /** Next timer topic queue offset to enqueue (entries before it are in the log up to `logEnd`). */
+  enqueueOffset: nonNeg,
+  /** Timer log position whose entries are all reflected in the wheel file. */
+  logEnd: nonNeg,
+  /** First wheel second not fully delivered. */
+  readSecond: nonNeg,
+  /** CommitLog offset from which copies of timers of `readSecond` on may lie. */
+  scanFrom: nonNeg,
+  /** CommitLog end when the checkpoint was taken (copies before it are in the counters). */
+  captureOffset: nonNeg,
+  pending: v.number(),
+  delivered: nonNeg,
+  recalled: nonNeg,
+  rolled: nonNeg,
+  /** Per timer log segment: the last wheel second its entries use and the lowest CommitLog offset they need. */
+  segments: v.record(v.string(), v.tuple([nonNeg, nonNeg])),
+});
+/** The timer checkpoint. */
+export type TimerCheckpoint = v.InferOutput<typeof TimerCheckpoint>;
+
+/** Options of `TimerMessageStore.open`. */
+export interface TimerMessageStoreOptions {
+  /** The message store timers wait in and are delivered to. */
+  store: MessageStore;
+  /** Where the timer files live (`<store>/timer`). */
+  dir: string;
+  /** Disk port. @default new FileSegmentStorage() */
+  storage?: SegmentStorage;
+  /** Seconds the wheel spans; later timers are carried forward. Fixed for an existing store. @default 86400 (one day) */
+  wheelSlots?: number;
+  /** Entries per timer log file (56 bytes each). @default 1048576 */
+  logEntriesPerSegment?: number;
+  /** Period of the checkpoint (timer log and wheel fsync). @default 1000 */
+  flushIntervalMs?: number;
+  /** How long before its second a slot's timers are loaded into memory. @default 250 */
+  lookaheadMs?: number;
+  /** Most timers held in memory at once; past it loading waits for firing. @default 200000 */
+  maxLoaded?: number;
+  /** Wait before trying a delivery again after the store refused it. @default 1000 */
+  retryIntervalMs?: number;
+  /** Gets each delivered timer's lateness (delivery stored minus due time, ms). */
+  observeLateness?: (ms: number) => void;
+  /** Where log lines go. @default no logging */
+  log?: (line: string) => void;
+  /** Clock (ms since epoch); must match the store's. @default Date.now */
+  now?: () => number;
+}
+
+/** Counters of the timer store, for admin views and metrics. */
+export interface TimerStats {
+  /** Timers stored and not yet delivered or recalled (after a crash, within the deliveries in flight then). */
+  pending: number;
+  /** Timers delivered since the store was created. */
+  delivered: number;
+  /** Timers recalled since the store was created. */
+  recalled: number;
+  /** Times a far timer was carried forward. */
+  rolled: number;
+  /** Timers loaded in memory, waiting for their time. */
+  loaded: number;
+  /** First wheel second not fully delivered (ms since epoch: × 1000). */
+  readSecond: number;
+  /** Timer topic queue offset enqueueing has reached, and the queue's end. */
+  enqueueOffset: number;
+  enqueueMax: number;
+  /** Timer log entries kept on disk. */
+  logEntries: number;
+  /** The last delivery or checkpoint error, if any. */
+  lastError?: string;
+}
+
+/** Why a recall was refused. */
+export type RecallRefusal = { code: "NOT_PENDING" | "UNAVAILABLE"; message: string };
+
+interface SegmentInfo {
+  maxSlot: number;
+  minLogOffset: number;
+}
+
+const ENQUEUE_BATCH = 512;
+const FIRE_BATCH = 2000;
+const MAX_READ_BYTES = 8 * 1024 * 1024;
+
+/** The timer service of one master broker. Open it with `TimerMessageStore.open`. */
+export class TimerMessageStore {
+  readonly #store: MessageStore;
+  readonly #log: TimerLog;
+  readonly #wheel: TimerWheel;
+  readonly #checkpoint: JsonFile<TimerCheckpoint>;
+  readonly #flushIntervalMs: number;
+  readonly #lookaheadMs: number;
+  readonly #maxLoaded: number;
+  readonly #retryIntervalMs: number;
+  readonly #observeLateness: (ms: number) => void;
+  readonly #say: (line: string) => void;
+  readonly #now: () => number;
+  #enqueueOffset: number;
+  #readSecond: number;
+  #loadedSecond: number;
+  /** Loaded seconds: timers of each not yet finished. */
+  readonly #outstanding = new Map<number, number>();
+  /** Loaded seconds: the CommitLog end when each was loaded (its copies lie after it). */
+  readonly #loadOffset = new Map<number, number>();
+  readonly #queue = new FireQueue();
+  /** Recalled timer ids and the second after which the note can go. */
+  readonly #recalls = new Map<number, number>();
+  /** Timers of loaded seconds already acted on (to refuse a late recall), by id, with their second. */
+  readonly #done = new Map<number, number>();
+  /** Copies found in the CommitLog tail at open: `d:<id>:<rolls>` or `r:<id>:<rolls>` → offset. */
+  readonly #copies = new Map<string, number>();
+  /** The last wheel second pending at open; past it `#copies` can go. */
+  #copiesUntil = 0;
+  #captureOffset: number;
+  readonly #segments = new Map<number, SegmentInfo>();
+  #pending: number;
+  #delivered: number;
+  #recalled: number;
+  #rolled: number;
+  #lastError: string | undefined;
+  #started = false;
+  #closed = false;
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  #pumpAt = Infinity;
+  #pumping: Promise<void> | undefined;
+  #enqueueScheduled = false;
+  #flushTimer: ReturnType<typeof setInterval> | undefined;
+  #saving: Promise<void> = Promise.resolve();
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  private constructor(parts: { store: MessageStore; log: TimerLog; wheel: TimerWheel; checkpoint: JsonFile<TimerCheckpoint> }, options: TimerMessageStoreOptions, state: TimerCheckpoint) {
+    this.#store = parts.store;
+    this.#log = parts.log;
+    this.#wheel = parts.wheel;
+    this.#checkpoint = parts.checkpoint;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 1000;
+    this.#lookaheadMs = options.lookaheadMs ?? 250;
+    this.#maxLoaded = options.maxLoaded ?? 200_000;
+    this.#retryIntervalMs = options.retryIntervalMs ?? 1000;
+    this.#observeLateness = options.observeLateness ?? (() => {});
+    this.#say = options.log ?? (() => {});
+    this.#now = options.now ?? Date.now;
+    this.#enqueueOffset = state.enqueueOffset;
+    this.#readSecond = state.readSecond;
+    this.#loadedSecond = state.readSecond;
+    this.#captureOffset = state.captureOffset;
+    this.#pending = state.pending;
+    this.#delivered = state.delivered;
+    this.#recalled = state.recalled;
+    this.#rolled = state.rolled;
+    for (const [start, [maxSlot, minLogOffset]] of Object.entries(state.segments)) this.#segments.set(Number(start), { maxSlot, minLogOffset });
+  }
+
+  /**
+   * Opens the timer files under `options.dir`, replays the timer log's tail into the wheel and
+   * scans the CommitLog for copies written after the checkpoint. Without a checkpoint (a new
+   * store, or a slave's data promoted) everything is rebuilt from the timer topic.
+   *
+   * @param options Store, directory and tuning.
+   * @returns The store, not yet started.
+   * @throws {RangeError} When the wheel file has another number of slots.
+   */
+  static async open(options: TimerMessageStoreOptions): Promise<TimerMessageStore> {
+    const storage = options.storage ?? new FileSegmentStorage();
+    const now = (options.now ?? Date.now)();
+    storage.mkdir(options.dir);
+    const checkpoint = new JsonFile<TimerCheckpoint>(joinPath(options.dir, "checkpoint"), {
+      storage,
+      validate: (value) => {
+        const parsed = v.safeParse(TimerCheckpoint, value);
+        if (!parsed.success) throw new TypeError(v.summarize(parsed.issues));
+        return parsed.output;
+      },
+    });
+    let loaded: ReturnType<typeof checkpoint.load>;
+    try {
+      loaded = checkpoint.load();
+    } catch (error) {
+      options.log?.(`Warning: timer checkpoint unusable, rebuilding the timer index from the timer topic: ${(error as Error).message}`);
+      loaded = undefined;
+    }
+    if (loaded?.source === "backup") options.log?.(`Warning: timer checkpoint restored from its backup: ${loaded.mainError?.message}`);
+    if (loaded === undefined) {
+      // Without a checkpoint nothing on disk can be trusted: rebuild from the timer topic.
+      storage.remove(joinPath(options.dir, "timerlog"));
+      storage.remove(joinPath(options.dir, "wheel"));
+    }
+    const log = new TimerLog(joinPath(options.dir, "timerlog"), {
+      storage,
+      entriesPerSegment: options.logEntriesPerSegment ?? 1_048_576,
+    });
+    let wheel: TimerWheel;
+    try {
+      wheel = new TimerWheel(joinPath(options.dir, "wheel"), { storage, slots: options.wheelSlots ?? 86_400 });
+    } catch (error) {
+      log.close();
+      throw error;
+    }
+    const minQueueOffset = options.store.getMinOffset(TIMER_TOPIC, 0);
+    let state: TimerCheckpoint;
+    if (loaded === undefined) {
+      // Rebuild: every record of the timer topic is placed anew; copies written since its first
+      // record (by this broker, or by the master a slave's data came from) are skipped.
+      const first = options.store.getMessage(TIMER_TOPIC, 0, minQueueOffset, 1);
+      const firstOffset = first.count > 0 ? decodeRecord(first.body!, 0).commitLogOffset : options.store.stats.visibleOffset;
+      state = {
+        version: 1,
+        enqueueOffset: minQueueOffset,
+        logEnd: log.end,
+        readSecond: Math.floor(now / 1000),
+        scanFrom: firstOffset,
+        captureOffset: options.store.stats.visibleOffset,
+        pending: 0,
+        delivered: 0,
+        recalled: 0,
+        rolled: 0,
+        segments: {},
+      };
+    } else {
+      state = { ...loaded.value };
+    }
+    const timers = new TimerMessageStore({ store: options.store, log, wheel, checkpoint }, options, state);
+    timers.#replay(state.logEnd);
+    if (timers.#enqueueOffset < minQueueOffset) {
+      options.log?.(`Warning: timer queue offset ${timers.#enqueueOffset} was deleted by retention, continuing at ${minQueueOffset}`);
+      timers.#enqueueOffset = minQueueOffset;
+    }
+    timers.#scanCopies(state.scanFrom);
+    await timers.#saveCheckpoint();
+    return timers;
+  }
+
+  /** Replays timer log entries from `from` into the wheel and the counters. */
+  #replay(from: number): void {
+    this.#log.recover(from, (entry, position) => {
+      const second = this.#wheel.secondOf(entry.slot);
+      // A newer wheel file already holds this entry, or the slot moved on to a later round.
+      const reflected = second === entry.slot && this.#wheel.head(entry.slot) >= position;
+      if (entry.kind !== TimerKind.SKIP && !reflected && second <= entry.slot) this.#wheel.setHead(entry.slot, position);
+      this.#noteSegment(position, entry);
+      this.#enqueueOffset = Math.max(this.#enqueueOffset, entry.queueOffset + 1);
+      if (entry.kind === TimerKind.DELIVER || entry.kind === TimerKind.ROLL) {
+        if (entry.logOffset === entry.timerId) this.#pending++;
+      }
+    });
+  }
+
+  /** Notes the copies (deliveries and carried-forward timers) written from `from` on. */
+  #scanCopies(from: number): void {
+    this.#copiesUntil = this.#readSecond + this.#wheel.slots;
+    scanLog(this.#store, from, (bytes, pos, offset) => {
+      let message: MessageExt;
+      try {
+        message = decodeRecord(bytes, pos);
+      } catch {
+        return;
+      }
+      const id = message.properties[MessageConst.TIMER_ID];
+      if (id === undefined) return;
+      const rolls = message.properties[MessageConst.TIMER_ROLL_TIMES] ?? "0";
+      const key = `${message.topic === TIMER_TOPIC ? "r" : "d"}:${id}:${rolls}`;
+      if (!this.#copies.has(key)) this.#copies.set(key, offset);
+    });
+  }
+
+  /** Starts enqueueing and delivering (a master only). */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    this.#flushTimer = setInterval(() => {
+      this.#saveCheckpoint().catch((error) => {
+        this.#lastError = `Cannot save the timer checkpoint: ${(error as Error).message}`;
+        this.#say(this.#lastError);
+      });
+    }, this.#flushIntervalMs);
+    (this.#flushTimer as { unref?: () => void }).unref?.();
+    this.wake();
+    this.#schedulePump(0);
+  }
+
+  /** New records arrived in the timer topic: enqueue them soon. */
+  wake(): void {
+    if (!this.#started || this.#closed || this.#enqueueScheduled) return;
+    this.#enqueueScheduled = true;
+    setTimeout(() => {
+      this.#enqueueScheduled = false;
+      this.#enqueue();
+    }, 0);
+  }
+
+  /** Counters, for admin views and metrics. */
+  get stats(): TimerStats {
+    const stats: TimerStats = {
+      pending: this.#pending,
+      delivered: this.#delivered,
+      recalled: this.#recalled,
+      rolled: this.#rolled,
+      loaded: this.#queue.size,
+      readSecond: this.#readSecond,
+      enqueueOffset: this.#enqueueOffset,
+      enqueueMax: this.#store.getMaxOffset(TIMER_TOPIC, 0),
+      logEntries: (this.#log.end - this.#log.start) / TIMER_ENTRY_SIZE,
+    };
+    if (this.#lastError !== undefined) stats.lastError = this.#lastError;
+    return stats;
+  }
+
+  /**
+   * The lowest CommitLog offset a pending timer still needs: retention must not delete the
+   * segment holding it (`MessageStore.retentionFloor`).
+   *
+   * @returns That offset (the log's end when no timer is pending).
+   */
+  minOffsetNeeded(): number {
+    let min = Infinity;
+    for (const info of this.#segments.values()) if (info.minLogOffset < min) min = info.minLogOffset;
+    // Records not yet enqueued are needed too.
+    if (this.#enqueueOffset < this.#store.getMaxOffset(TIMER_TOPIC, 0)) {
+      const next = this.#store.getMessage(TIMER_TOPIC, 0, this.#enqueueOffset, 1);
+      if (next.count > 0) min = Math.min(min, decodeRecord(next.body!, 0).commitLogOffset);
+    }
+    return min === Infinity ? this.#store.stats.commitLogMaxOffset : min;
+  }
+
+  /**
+   * Whether a timer may still be recalled, from what this store knows without reading the log:
+   * refuses one whose second is delivered or that was already acted on.
+   *
+   * @param timerId The timer's id.
+   * @param dueMs Its due time.
+   * @returns Undefined when it may be pending, else why not.
+   */
+  checkRecall(timerId: number, dueMs: number): RecallRefusal | undefined {
+    if (this.#closed) return { code: "UNAVAILABLE", message: "Timer store is closed" };
+    if (this.#recalls.has(timerId)) return { code: "NOT_PENDING", message: `Timer ${timerId} was already recalled` };
+    const second = Math.floor(dueMs / 1000);
+    if (this.#done.has(timerId) || second < this.#readSecond) {
+      return { code: "NOT_PENDING", message: `Timer ${timerId} is no longer pending: it was delivered (due ${new Date(dueMs).toISOString()})` };
+    }
+    return undefined;
+  }
+
+  /**
+   * Notes a recall about to be stored: the timer is not delivered from now on, even if its second
+   * is loaded before the recall record is enqueued.
+   *
+   * @param timerId The timer's id.
+   * @param dueMs Its due time.
+   */
+  noteRecall(timerId: number, dueMs: number): void {
+    this.#recalls.set(timerId, Math.floor(dueMs / 1000));
+  }
+
+  /**
+   * Takes back a note whose recall record could not be stored.
+   *
+   * @param timerId The timer's id.
+   * @returns Whether the timer can still be delivered (false when it was already passed over).
+   */
+  forgetRecall(timerId: number): boolean {
+    this.#recalls.delete(timerId);
+    return !this.#done.has(timerId);
+  }
+
+  /** Stops, waits for deliveries under way and writes the checkpoint. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#flushTimer);
+    clearTimeout(this.#pumpTimer);
+    await this.#pumping?.catch(() => {});
+    await Promise.allSettled([...this.#inFlight]);
+    try {
+      await this.#saveCheckpoint();
+    } finally {
+      this.#log.close();
+      this.#wheel.close();
+    }
+  }
+
+  // ---- enqueue: timer topic records → timer log entries ----
+
+  #enqueue(): void {
+    if (this.#closed) return;
+    let rounds = 0;
+    while (rounds++ < 8) {
+      const result = this.#store.getMessage(TIMER_TOPIC, 0, this.#enqueueOffset, ENQUEUE_BATCH, undefined, MAX_READ_BYTES);
+      if (result.status === "OFFSET_OVERFLOW_ONE" || result.status === "NO_MESSAGE_IN_QUEUE") return;
+      if (result.status !== "FOUND") {
+        this.#say(`Timer queue offset ${this.#enqueueOffset} is unreadable (${result.status}), continuing at ${result.nextBeginOffset}`);
+        this.#enqueueOffset = result.nextBeginOffset;
+        continue;
+      }
+      this.#link(decodeRecords(result.body!));
+      this.#enqueueOffset = result.nextBeginOffset;
+    }
+    // More to do: let sends and deliveries run in between.
+    this.wake();
+  }
+
+  /** Appends one entry per record and links it into its second; due timers of loaded seconds join the fire queue. */
+  #link(messages: readonly MessageExt[]): void {
+    const entries: TimerEntry[] = [];
+    for (const message of messages) entries.push(this.#entryOf(message));
+    let position = this.#log.end;
+    for (const entry of entries) {
+      if (entry.kind !== TimerKind.SKIP) {
+        entry.prev = this.#wheel.head(entry.slot);
+        this.#wheel.setHead(entry.slot, position);
+      }
+      position += TIMER_ENTRY_SIZE;
+    }
+    const first = this.#log.append(entries);
+    for (const [i, entry] of entries.entries()) {
+      this.#noteSegment(first + i * TIMER_ENTRY_SIZE, entry);
+      if ((entry.kind === TimerKind.DELIVER || entry.kind === TimerKind.ROLL) && entry.logOffset === entry.timerId) this.#pending++;
+      // A second already loaded missed this entry: act on it from memory.
+      if (entry.kind !== TimerKind.SKIP && entry.slot < this.#loadedSecond) this.#load(entry, entry.slot);
+    }
+    this.#schedulePump(0);
+  }
+
+  #entryOf(message: MessageExt): TimerEntry {
+    const properties = message.properties;
+    const dueMs = Number(properties[MessageConst.TIMER_OUT_MS]);
+    const entry: TimerEntry = {
+      prev: -1,
+      dueMs: Number.isSafeInteger(dueMs) ? dueMs : 0,
+      logOffset: message.commitLogOffset,
+      timerId: message.commitLogOffset,
+      queueOffset: message.queueOffset,
+      size: message.storeSize,
+      kind: TimerKind.SKIP,
+      slot: 0,
+    };
+    const deleteKey = properties[MessageConst.TIMER_DEL_UNIQKEY];
+    const idText = deleteKey === undefined ? properties[MessageConst.TIMER_ID] : deleteKey.slice(deleteKey.lastIndexOf("+") + 1);
+    if (idText !== undefined) entry.timerId = Number(idText);
+    if (!Number.isSafeInteger(dueMs) || dueMs < 0 || !Number.isSafeInteger(entry.timerId) || properties[MessageConst.REAL_TOPIC] === undefined) {
+      this.#say(`Timer record at CommitLog offset ${message.commitLogOffset} has no valid TIMER_OUT_MS, REAL_TOPIC or timer id: skipped`);
+      return entry;
+    }
+    const due = Math.floor(dueMs / 1000);
+    const last = this.#readSecond + this.#wheel.slots - 1;
+    const far = due > last;
+    entry.slot = far ? last : Math.max(due, this.#readSecond);
+    if (deleteKey !== undefined) entry.kind = far ? TimerKind.DELETE_ROLL : TimerKind.DELETE;
+    else entry.kind = far ? TimerKind.ROLL : TimerKind.DELIVER;
+    return entry;
+  }
+
+  #noteSegment(position: number, entry: TimerEntry): void {
+    const start = position - (position % this.#log.segmentBytes);
+    let info = this.#segments.get(start);
+    if (info === undefined) {
+      info = { maxSlot: 0, minLogOffset: Number.MAX_SAFE_INTEGER };
+      this.#segments.set(start, info);
+    }
+    if (entry.kind === TimerKind.SKIP) return;
+    if (entry.slot > info.maxSlot) info.maxSlot = entry.slot;
+    if (entry.kind !== TimerKind.DELETE && entry.logOffset < info.minLogOffset) info.minLogOffset = entry.logOffset;
+  }
+
+  // ---- dequeue: load due seconds, fire at the exact time ----
+
+  #schedulePump(delayMs: number): void {
+    if (!this.#started || this.#closed) return;
+    const at = this.#now() + Math.max(0, delayMs);
+    if (this.#pumping !== undefined) {
+      this.#pumpAt = Math.min(this.#pumpAt, at);
+      return;
+    }
+    if (this.#pumpTimer !== undefined && this.#pumpAt <= at) return;
+    clearTimeout(this.#pumpTimer);
+    this.#pumpAt = at;
+    this.#pumpTimer = setTimeout(() => {
+      this.#pumpTimer = undefined;
+      this.#pumpAt = Infinity;
+      this.#pumping = this.#pump().catch((error) => {
+        this.#lastError = `Timer delivery failed: ${(error as Error)?.stack ?? error}`;
+        this.#say(this.#lastError);
+      }).finally(() => {
+        this.#pumping = undefined;
+        const next = this.#pumpAt;
+        this.#pumpAt = Infinity;
+        this.#schedulePump(this.#nextWake(next) - this.#now());
+      });
+    }, Math.max(0, delayMs));
+  }
+
+  /** When the pump must run next: the earliest timer, the next second to load, or an earlier request. */
+  #nextWake(requested: number): number {
+    let at = requested;
+    const top = this.#queue.peek();
+    if (top !== undefined) at = Math.min(at, top.fireAt);
+    if (this.#queue.size < this.#maxLoaded) at = Math.min(at, this.#loadedSecond * 1000 - this.#lookaheadMs);
+    return at;
+  }
+
+  async #pump(): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      const now = this.#now();
+      while (this.#queue.size < this.#maxLoaded && this.#loadedSecond * 1000 - this.#lookaheadMs <= now) {
+        this.#loadSecond(this.#loadedSecond);
+        this.#loadedSecond++;
+      }
+      const due: LoadedTimer[] = [];
+      while (due.length < FIRE_BATCH && (this.#queue.peek()?.fireAt ?? Infinity) <= now) due.push(this.#queue.pop()!);
+      if (due.length === 0) {
+        this.#advanceRead();
+        return;
+      }
+      await Promise.all(due.map((timer) => this.#fire(timer)));
+      this.#advanceRead();
+    }
+  }
+
+  #loadSecond(second: number): void {
+    this.#loadOffset.set(second, this.#store.stats.commitLogMaxOffset);
+    if (!this.#outstanding.has(second)) this.#outstanding.set(second, 0);
+    const chain: TimerEntry[] = [];
+    let position = this.#wheel.head(second);
+    while (position >= 0) {
+      const entry = this.#log.read(position);
+      if (entry === undefined) {
+        this.#lastError = `Timer log entry at ${position} (second ${second}) is unreadable; the rest of that second's chain is lost`;
+        this.#say(this.#lastError);
+        break;
+      }
+      if (entry.slot !== second) break;
+      chain.push(entry);
+      position = entry.prev;
+    }
+    // Recalls first, so a timer of the same second is stopped whatever the order of their records.
+    for (const entry of chain) if (entry.kind === TimerKind.DELETE) this.#recalls.set(entry.timerId, second);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const entry = chain[i]!;
+      if (entry.kind !== TimerKind.DELETE) this.#load(entry, second);
+    }
+  }
+
+  #load(entry: TimerEntry, second: number): void {
+    if (entry.kind === TimerKind.DELETE) {
+      this.#recalls.set(entry.timerId, second);
+      return;
+    }
+    const fireAt = entry.kind === TimerKind.DELIVER ? entry.dueMs : second * 1000;
+    this.#queue.push({ fireAt, dueMs: entry.dueMs, slot: second, kind: entry.kind, logOffset: entry.logOffset, size: entry.size, timerId: entry.timerId });
+    this.#outstanding.set(second, (this.#outstanding.get(second) ?? 0) + 1);
+  }
+
+  #advanceRead(): void {
+    let moved = false;
+    // A second is done once it is over and every timer of it was acted on.
+    const current = Math.floor(this.#now() / 1000);
+    while (this.#readSecond < this.#loadedSecond && this.#readSecond < current && (this.#outstanding.get(this.#readSecond) ?? 0) === 0) {
+      this.#outstanding.delete(this.#readSecond);
+      this.#loadOffset.delete(this.#readSecond);
+      this.#readSecond++;
+      moved = true;
+    }
+    if (!moved) return;
+    // Every second that was pending at open is done: copies never matched belong to nothing.
+    if (this.#copies.size > 0 && this.#readSecond > this.#copiesUntil) this.#copies.clear();
+    for (const [id, second] of this.#recalls) if (second < this.#readSecond) this.#recalls.delete(id);
+    for (const [id, second] of this.#done) if (second < this.#readSecond) this.#done.delete(id);
+    // Timer log files go oldest first, once every second their entries use is delivered.
+    for (const start of this.#log.segmentStarts.slice(0, -1)) {
+      const info = this.#segments.get(start);
+      if (info !== undefined && info.maxSlot >= this.#readSecond) break;
+      this.#log.deleteBelow(start + this.#log.segmentBytes);
+      this.#segments.delete(start);
+    }
+  }
+
+  #finish(timer: LoadedTimer): void {
+    if (timer.kind === TimerKind.DELIVER) this.#done.set(timer.timerId, timer.slot);
+    const left = (this.#outstanding.get(timer.slot) ?? 1) - 1;
+    this.#outstanding.set(timer.slot, left);
+  }
+
+  async #fire(timer: LoadedTimer): Promise<void> {
+    const recalled = this.#recalls.has(timer.timerId);
+    if (recalled && (timer.kind === TimerKind.DELIVER || timer.kind === TimerKind.ROLL)) {
+      this.#recalled++;
+      this.#pending--;
+      this.#finish(timer);
+      return;
+    }
+    const bytes = this.#store.lookMessageBytesByOffset(timer.logOffset);
+    let message: MessageExt | undefined;
+    try {
+      message = bytes === undefined ? undefined : decodeRecord(bytes, 0);
+    } catch {
+      message = undefined;
+    }
+    if (message === undefined || message.topic !== TIMER_TOPIC) {
+      this.#lastError = `Timer ${timer.timerId}: its record at CommitLog offset ${timer.logOffset} is gone; not delivered`;
+      this.#say(this.#lastError);
+      if (timer.kind === TimerKind.DELIVER) this.#pending--;
+      this.#finish(timer);
+      return;
+    }
+    // From here on a recall is too late (a carried-forward timer can still be recalled).
+    if (timer.kind === TimerKind.DELIVER) this.#done.set(timer.timerId, timer.slot);
+    const copy = this.#copyOf(message, timer);
+    const key = `${copy.topic === TIMER_TOPIC ? "r" : "d"}:${timer.timerId}:${copy.properties[MessageConst.TIMER_ROLL_TIMES] ?? "0"}`;
+    // Copies of recalls are not noted (a second one is harmless).
+    const earlier = timer.kind === TimerKind.DELETE_ROLL ? undefined : this.#copies.get(key);
+    if (earlier !== undefined) {
+      // Written before a crash: not again.
+      this.#copies.delete(key);
+      if (earlier >= this.#captureOffset) this.#count(timer);
+      this.#finish(timer);
+      return;
+    }
+    const put = this.#store.putMessage({
+      topic: copy.topic,
+      queueId: copy.queueId,
+      flag: message.flag,
+      sysFlag: message.sysFlag,
+      bornTimestamp: message.bornTimestamp,
+      bornHost: message.bornHost,
+      reconsumeTimes: message.reconsumeTimes,
+      preparedTransactionOffset: message.preparedTransactionOffset,
+      body: message.body,
+      properties: encodeProperties(copy.properties),
+    });
+    this.#inFlight.add(put);
+    const result = await put;
+    this.#inFlight.delete(put);
+    switch (result.status) {
+      case "PUT_OK":
+        if (timer.kind === TimerKind.DELIVER) this.#observeLateness(result.storeTimestamp - timer.dueMs);
+        this.#count(timer);
+        this.#finish(timer);
+        return;
+      case "MESSAGE_ILLEGAL":
+      case "PROPERTIES_SIZE_EXCEEDED":
+        this.#lastError = `Timer ${timer.timerId} for "${copy.topic}" dropped: ${result.error ?? result.status}`;
+        this.#say(this.#lastError);
+        if (timer.kind === TimerKind.DELIVER) this.#pending--;
+        this.#finish(timer);
+        return;
+      default:
+        this.#lastError = `Timer ${timer.timerId}: cannot store it yet: ${result.error ?? result.status}`;
+        this.#done.delete(timer.timerId);
+        if (!this.#closed) {
+          this.#say(this.#lastError);
+          this.#queue.push({ ...timer, fireAt: this.#now() + this.#retryIntervalMs });
+        }
+    }
+  }
+
+  #count(timer: LoadedTimer): void {
+    if (timer.kind === TimerKind.DELIVER) {
+      this.#delivered++;
+      this.#pending--;
+    } else if (timer.kind === TimerKind.ROLL) this.#rolled++;
+  }
+
+  /** What a due timer becomes: the message under its real topic, or a copy carried forward. */
+  #copyOf(message: MessageExt, timer: LoadedTimer): { topic: string; queueId: number; properties: Record<string, string> } {
+    const properties = { ...message.properties };
+    properties[MessageConst.TIMER_ID] = String(timer.timerId);
+    if (timer.kind === TimerKind.DELIVER) {
+      const topic = properties[MessageConst.REAL_TOPIC]!;
+      const queueId = Number(properties[MessageConst.REAL_QID] ?? 0);
+      delete properties[MessageConst.REAL_TOPIC];
+      delete properties[MessageConst.REAL_QID];
+      properties[MessageConst.TIMER_DEQUEUE_MS] = String(this.#now());
+      return { topic, queueId: Number.isSafeInteger(queueId) && queueId >= 0 ? queueId : 0, properties };
+    }
+    properties[MessageConst.TIMER_ROLL_TIMES] = String(Number(properties[MessageConst.TIMER_ROLL_TIMES] ?? 0) + 1);
+    if (timer.kind === TimerKind.DELETE_ROLL) delete properties[MessageConst.TIMER_ID];
+    return { topic: TIMER_TOPIC, queueId: 0, properties };
+  }
+
+  // ---- checkpoint ----
+
+  #saveCheckpoint(): Promise<void> {
+    const run = async () => {
+      // What the checkpoint says must hold once it is on disk: capture, then make it durable.
+      const state: TimerCheckpoint = {
+        version: 1,
+        enqueueOffset: this.#enqueueOffset,
+        logEnd: this.#log.end,
+        readSecond: this.#readSecond,
+        scanFrom: this.#loadOffset.get(this.#readSecond) ?? this.#store.stats.commitLogMaxOffset,
+        captureOffset: this.#store.stats.commitLogMaxOffset,
+        pending: this.#pending,
+        delivered: this.#delivered,
+        recalled: this.#recalled,
+        rolled: this.#rolled,
+        segments: Object.fromEntries([...this.#segments].map(([start, info]) => [String(start), [info.maxSlot, info.minLogOffset]])),
+      };
+      // Copies found at open and not yet matched must be found again after another crash.
+      for (const offset of this.#copies.values()) if (offset < state.scanFrom) state.scanFrom = offset;
+      await this.#log.flush();
+      await this.#wheel.flush();
+      await this.#checkpoint.save(state);
+    };
+    const next = this.#saving.then(run, run);
+    this.#saving = next.catch(() => {});
+    return next;
+  }
+}
+
+/**
+ * The properties of a timer message as stored in the timer topic.
+ *
+ * @param properties The message's properties (not modified), without the `TIMER_DELIVER_MS`,
+ *   `TIMER_DELAY_MS` and `TIMER_DELAY_SEC` it was sent with.
+ * @param destination Real topic and queue, due and enqueue times.
+ * @returns The properties to store.
+ */
+export function timerProperties(
+  properties: Readonly<Record<string, string>>,
+  destination: { topic: string; queueId: number; dueMs: number; enqueueMs: number },
+): Record<string, string> {
+  const stored: Record<string, string> = { ...properties };
+  delete stored[MessageConst.TIMER_DELIVER_MS];
+  delete stored[MessageConst.TIMER_DELAY_MS];
+  delete stored[MessageConst.TIMER_DELAY_SEC];
+  stored[MessageConst.REAL_TOPIC] = destination.topic;
+  stored[MessageConst.REAL_QID] = String(destination.queueId);
+  stored[MessageConst.TIMER_OUT_MS] = String(destination.dueMs);
+  stored[MessageConst.TIMER_ENQUEUE_MS] = String(destination.enqueueMs);
+  return stored;
+}
+
+/**
+ * The properties of a recall record.
+ *
+ * @param topic The timer's real topic.
+ * @param timerId The timer's id.
+ * @param dueMs Its due time.
+ * @returns The properties to store in the timer topic.
+ */
+export function recallProperties(topic: string, timerId: number, dueMs: number): Record<string, string> {
+  return {
+    [MessageConst.REAL_TOPIC]: topic,
+    [MessageConst.REAL_QID]: "0",
+    [MessageConst.TIMER_OUT_MS]: String(dueMs),
+    [MessageConst.TIMER_DEL_UNIQKEY]: `${topic}+${timerId}`,
+  };
+}
