@@ -18,6 +18,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import * as v from "valibot";
 import { MessageConst, type MessageExt } from "../../../core/model/message.ts";
 import { encodeProperties } from "../../../core/model/properties.ts";
@@ -45,8 +46,7 @@ export const TimerCheckpoint = v.object({
   readSecond: nonNeg,
   /** CommitLog offset from which copies of timers of `readSecond` on may lie. */
   scanFrom: nonNeg,
-  /** CommitLog end when the checkpoint was taken (copies before it are in the counters). */
-  captureOffset: nonNeg,
+  /** Counters of the seconds before `readSecond` (later seconds are counted again when redone). */
   pending: v.number(),
   delivered: nonNeg,
   recalled: nonNeg,
@@ -87,7 +87,7 @@ export interface TimerMessageStoreOptions {
 
 /** Counters of the timer store, for admin views and metrics. */
 export interface TimerStats {
-  /** Timers stored and not yet delivered or recalled (after a crash, within the deliveries in flight then). */
+  /** Timers stored and not yet delivered or recalled. */
   pending: number;
   /** Timers delivered since the store was created. */
   delivered: number;
@@ -111,13 +111,26 @@ export interface TimerStats {
 /** Why a recall was refused. */
 export type RecallRefusal = { code: "NOT_PENDING" | "UNAVAILABLE"; message: string };
 
+interface Counters {
+  pending: number;
+  delivered: number;
+  recalled: number;
+  rolled: number;
+}
+
 interface SegmentInfo {
   maxSlot: number;
   minLogOffset: number;
 }
 
 const ENQUEUE_BATCH = 512;
-const FIRE_BATCH = 2000;
+const FIRE_BATCH = 500;
+/** Records of due timers at most this far apart are read together… */
+const RUN_GAP = 64 * 1024;
+/** …in reads of at most this many bytes. */
+const RUN_BYTES = 1024 * 1024;
+/** Chain entries loaded between yields to other work. */
+const LOAD_STEP = 8192;
 const MAX_READ_BYTES = 8 * 1024 * 1024;
 
 /** The timer service of one master broker. Open it with `TimerMessageStore.open`. */
@@ -149,12 +162,11 @@ export class TimerMessageStore {
   readonly #copies = new Map<string, number>();
   /** The last wheel second pending at open; past it `#copies` can go. */
   #copiesUntil = 0;
-  #captureOffset: number;
   readonly #segments = new Map<number, SegmentInfo>();
-  #pending: number;
-  #delivered: number;
-  #recalled: number;
-  #rolled: number;
+  /** Counters of the seconds before `#readSecond`, and of enqueued timers. */
+  readonly #base: Counters;
+  /** What each loaded second changed, folded into `#base` once the second is done. */
+  readonly #bySecond = new Map<number, Counters>();
   #lastError: string | undefined;
   #started = false;
   #closed = false;
@@ -181,11 +193,7 @@ export class TimerMessageStore {
     this.#enqueueOffset = state.enqueueOffset;
     this.#readSecond = state.readSecond;
     this.#loadedSecond = state.readSecond;
-    this.#captureOffset = state.captureOffset;
-    this.#pending = state.pending;
-    this.#delivered = state.delivered;
-    this.#recalled = state.recalled;
-    this.#rolled = state.rolled;
+    this.#base = { pending: state.pending, delivered: state.delivered, recalled: state.recalled, rolled: state.rolled };
     for (const [start, [maxSlot, minLogOffset]] of Object.entries(state.segments)) this.#segments.set(Number(start), { maxSlot, minLogOffset });
   }
 
@@ -247,7 +255,6 @@ export class TimerMessageStore {
         logEnd: log.end,
         readSecond: Math.floor(now / 1000),
         scanFrom: firstOffset,
-        captureOffset: options.store.stats.visibleOffset,
         pending: 0,
         delivered: 0,
         recalled: 0,
@@ -278,7 +285,7 @@ export class TimerMessageStore {
       this.#noteSegment(position, entry);
       this.#enqueueOffset = Math.max(this.#enqueueOffset, entry.queueOffset + 1);
       if (entry.kind === TimerKind.DELIVER || entry.kind === TimerKind.ROLL) {
-        if (entry.logOffset === entry.timerId) this.#pending++;
+        if (entry.logOffset === entry.timerId) this.#base.pending++;
       }
     });
   }
@@ -328,11 +335,15 @@ export class TimerMessageStore {
 
   /** Counters, for admin views and metrics. */
   get stats(): TimerStats {
+    const counters = { ...this.#base };
+    for (const changed of this.#bySecond.values()) {
+      counters.pending += changed.pending;
+      counters.delivered += changed.delivered;
+      counters.recalled += changed.recalled;
+      counters.rolled += changed.rolled;
+    }
     const stats: TimerStats = {
-      pending: this.#pending,
-      delivered: this.#delivered,
-      recalled: this.#recalled,
-      rolled: this.#rolled,
+      ...counters,
       loaded: this.#queue.size,
       readSecond: this.#readSecond,
       enqueueOffset: this.#enqueueOffset,
@@ -451,7 +462,7 @@ export class TimerMessageStore {
     const first = this.#log.append(entries);
     for (const [i, entry] of entries.entries()) {
       this.#noteSegment(first + i * TIMER_ENTRY_SIZE, entry);
-      if ((entry.kind === TimerKind.DELIVER || entry.kind === TimerKind.ROLL) && entry.logOffset === entry.timerId) this.#pending++;
+      if ((entry.kind === TimerKind.DELIVER || entry.kind === TimerKind.ROLL) && entry.logOffset === entry.timerId) this.#base.pending++;
       // A second already loaded missed this entry: act on it from memory.
       if (entry.kind !== TimerKind.SKIP && entry.slot < this.#loadedSecond) this.#load(entry, entry.slot);
     }
@@ -540,8 +551,8 @@ export class TimerMessageStore {
       if (this.#closed) return;
       const now = this.#now();
       while (this.#queue.size < this.#maxLoaded && this.#loadedSecond * 1000 - this.#lookaheadMs <= now) {
-        this.#loadSecond(this.#loadedSecond);
-        this.#loadedSecond++;
+        // Counted as loaded first: entries enqueued while its chain is read go to memory directly.
+        await this.#loadSecond(this.#loadedSecond++);
       }
       const due: LoadedTimer[] = [];
       while (due.length < FIRE_BATCH && (this.#queue.peek()?.fireAt ?? Infinity) <= now) due.push(this.#queue.pop()!);
@@ -549,17 +560,20 @@ export class TimerMessageStore {
         this.#advanceRead();
         return;
       }
-      await Promise.all(due.map((timer) => this.#fire(timer)));
+      const records = this.#readRecords(due);
+      await Promise.all(due.map((timer) => this.#fire(timer, records.get(timer.logOffset))));
       this.#advanceRead();
     }
   }
 
-  #loadSecond(second: number): void {
+  /** Loads a second's chain into the fire queue, yielding to other work every `LOAD_STEP` entries. */
+  async #loadSecond(second: number): Promise<void> {
     this.#loadOffset.set(second, this.#store.stats.commitLogMaxOffset);
     if (!this.#outstanding.has(second)) this.#outstanding.set(second, 0);
     const chain: TimerEntry[] = [];
     let position = this.#wheel.head(second);
     while (position >= 0) {
+      if (chain.length % LOAD_STEP === LOAD_STEP - 1) await new Promise((resolve) => setImmediate(resolve));
       const entry = this.#log.read(position);
       if (entry === undefined) {
         this.#lastError = `Timer log entry at ${position} (second ${second}) is unreadable; the rest of that second's chain is lost`;
@@ -595,6 +609,14 @@ export class TimerMessageStore {
     while (this.#readSecond < this.#loadedSecond && this.#readSecond < current && (this.#outstanding.get(this.#readSecond) ?? 0) === 0) {
       this.#outstanding.delete(this.#readSecond);
       this.#loadOffset.delete(this.#readSecond);
+      const changed = this.#bySecond.get(this.#readSecond);
+      if (changed !== undefined) {
+        this.#bySecond.delete(this.#readSecond);
+        this.#base.pending += changed.pending;
+        this.#base.delivered += changed.delivered;
+        this.#base.recalled += changed.recalled;
+        this.#base.rolled += changed.rolled;
+      }
       this.#readSecond++;
       moved = true;
     }
@@ -618,15 +640,50 @@ export class TimerMessageStore {
     this.#outstanding.set(timer.slot, left);
   }
 
-  async #fire(timer: LoadedTimer): Promise<void> {
+  /**
+   * Reads the records of a batch of due timers with one read per run of records lying close
+   * together in the CommitLog (timers sent together were stored together), instead of one or two
+   * reads a record.
+   */
+  #readRecords(due: readonly LoadedTimer[]): Map<number, Uint8Array> {
+    const records = new Map<number, Uint8Array>();
+    const sorted = due.filter((t) => t.kind !== TimerKind.DELETE && t.size > 0).sort((a, b) => a.logOffset - b.logOffset);
+    let i = 0;
+    while (i < sorted.length) {
+      const start = sorted[i]!.logOffset;
+      let j = i + 1;
+      let end = start + sorted[i]!.size;
+      while (j < sorted.length && sorted[j]!.logOffset - end <= RUN_GAP && sorted[j]!.logOffset + sorted[j]!.size - start <= RUN_BYTES) {
+        end = Math.max(end, sorted[j]!.logOffset + sorted[j]!.size);
+        j++;
+      }
+      if (j - i > 1) {
+        try {
+          const chunk = this.#store.readReplica(start, end - start);
+          for (let k = i; k < j; k++) {
+            const timer = sorted[k]!;
+            const at = timer.logOffset - chunk.offset;
+            if (at + timer.size <= chunk.bytes.length) records.set(timer.logOffset, chunk.bytes.subarray(at, at + timer.size));
+          }
+        } catch {
+          // Read one by one instead (`#fire` falls back).
+        }
+      }
+      i = j;
+    }
+    return records;
+  }
+
+  async #fire(timer: LoadedTimer, prefetched?: Uint8Array): Promise<void> {
     const recalled = this.#recalls.has(timer.timerId);
     if (recalled && (timer.kind === TimerKind.DELIVER || timer.kind === TimerKind.ROLL)) {
-      this.#recalled++;
-      this.#pending--;
+      const changed = this.#changed(timer.slot);
+      changed.recalled++;
+      changed.pending--;
       this.#finish(timer);
       return;
     }
-    const bytes = this.#store.lookMessageBytesByOffset(timer.logOffset);
+    const bytes = prefetched ?? this.#store.lookMessageBytesByOffset(timer.logOffset);
     let message: MessageExt | undefined;
     try {
       message = bytes === undefined ? undefined : decodeRecord(bytes, 0);
@@ -636,7 +693,7 @@ export class TimerMessageStore {
     if (message === undefined || message.topic !== TIMER_TOPIC) {
       this.#lastError = `Timer ${timer.timerId}: its record at CommitLog offset ${timer.logOffset} is gone; not delivered`;
       this.#say(this.#lastError);
-      if (timer.kind === TimerKind.DELIVER) this.#pending--;
+      if (timer.kind === TimerKind.DELIVER) this.#changed(timer.slot).pending--;
       this.#finish(timer);
       return;
     }
@@ -649,7 +706,7 @@ export class TimerMessageStore {
     if (earlier !== undefined) {
       // Written before a crash: not again.
       this.#copies.delete(key);
-      if (earlier >= this.#captureOffset) this.#count(timer);
+      this.#count(timer);
       this.#finish(timer);
       return;
     }
@@ -678,7 +735,7 @@ export class TimerMessageStore {
       case "PROPERTIES_SIZE_EXCEEDED":
         this.#lastError = `Timer ${timer.timerId} for "${copy.topic}" dropped: ${result.error ?? result.status}`;
         this.#say(this.#lastError);
-        if (timer.kind === TimerKind.DELIVER) this.#pending--;
+        if (timer.kind === TimerKind.DELIVER) this.#changed(timer.slot).pending--;
         this.#finish(timer);
         return;
       default:
@@ -692,10 +749,20 @@ export class TimerMessageStore {
   }
 
   #count(timer: LoadedTimer): void {
+    const changed = this.#changed(timer.slot);
     if (timer.kind === TimerKind.DELIVER) {
-      this.#delivered++;
-      this.#pending--;
-    } else if (timer.kind === TimerKind.ROLL) this.#rolled++;
+      changed.delivered++;
+      changed.pending--;
+    } else if (timer.kind === TimerKind.ROLL) changed.rolled++;
+  }
+
+  #changed(second: number): Counters {
+    let changed = this.#bySecond.get(second);
+    if (changed === undefined) {
+      changed = { pending: 0, delivered: 0, recalled: 0, rolled: 0 };
+      this.#bySecond.set(second, changed);
+    }
+    return changed;
   }
 
   /** What a due timer becomes: the message under its real topic, or a copy carried forward. */
@@ -726,11 +793,7 @@ export class TimerMessageStore {
         logEnd: this.#log.end,
         readSecond: this.#readSecond,
         scanFrom: this.#loadOffset.get(this.#readSecond) ?? this.#store.stats.commitLogMaxOffset,
-        captureOffset: this.#store.stats.commitLogMaxOffset,
-        pending: this.#pending,
-        delivered: this.#delivered,
-        recalled: this.#recalled,
-        rolled: this.#rolled,
+        ...this.#base,
         segments: Object.fromEntries([...this.#segments].map(([start, info]) => [String(start), [info.maxSlot, info.minLogOffset]])),
       };
       // Copies found at open and not yet matched must be found again after another crash.

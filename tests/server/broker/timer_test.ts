@@ -182,7 +182,7 @@ describe("idempotent sends", () => {
     const third = await send(connection, "dedup", "one", { DEDUP_ID: "order-42" });
     expect(third.code).toBe(ResponseCode.SUCCESS);
     // The restarted broker listens on another port (part of the id); the CommitLog offset is the same.
-    expect(third.header.msgId.slice(-16)).toBe(first.header.msgId.slice(-16));
+    expect((third.header.msgId as string).slice(-16)).toBe((first.header.msgId as string).slice(-16));
     expect(third.header).toMatchObject({ queueId: 0, queueOffset: 0, duplicate: true });
     expect(fx.broker.context.store.getMaxOffset("dedup", 0)).toBe(1);
     // The key is (topic, id): another topic stores its own.
