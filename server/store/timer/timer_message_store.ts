@@ -570,10 +570,11 @@ export class TimerMessageStore {
   async #loadSecond(second: number): Promise<void> {
     this.#loadOffset.set(second, this.#store.stats.commitLogMaxOffset);
     if (!this.#outstanding.has(second)) this.#outstanding.set(second, 0);
-    const chain: TimerEntry[] = [];
     let position = this.#wheel.head(second);
-    while (position >= 0) {
-      if (chain.length % LOAD_STEP === LOAD_STEP - 1) await new Promise((resolve) => setImmediate(resolve));
+    // Recalls take effect when a timer fires, and nothing fires while the chain is read, so the
+    // order of a second's entries does not matter.
+    for (let walked = 1; position >= 0; walked++) {
+      if (walked % LOAD_STEP === 0) await new Promise((resolve) => setImmediate(resolve));
       const entry = this.#log.read(position);
       if (entry === undefined) {
         this.#lastError = `Timer log entry at ${position} (second ${second}) is unreadable; the rest of that second's chain is lost`;
@@ -581,14 +582,8 @@ export class TimerMessageStore {
         break;
       }
       if (entry.slot !== second) break;
-      chain.push(entry);
+      this.#load(entry, second);
       position = entry.prev;
-    }
-    // Recalls first, so a timer of the same second is stopped whatever the order of their records.
-    for (const entry of chain) if (entry.kind === TimerKind.DELETE) this.#recalls.set(entry.timerId, second);
-    for (let i = chain.length - 1; i >= 0; i--) {
-      const entry = chain[i]!;
-      if (entry.kind !== TimerKind.DELETE) this.#load(entry, second);
     }
   }
 
