@@ -168,10 +168,10 @@ describe("timer messages on a broker process", () => {
         `probe sends during the burst: ${probe.length}, p50 ${percentile(probe, 0.5).toFixed(1)} ms, p99 ${percentile(probe, 0.99).toFixed(1)} ms, ` +
         `max ${probe.at(-1)!.toFixed(1)} ms`,
     );
-    // Sends are not stalled: answered at once during the burst but for the odd slice of firing
-    // work (the machine may be shared: the bound leaves room for a descheduled moment).
+    // Sends are not stalled: answered between slices of firing work (the bound leaves room for a
+    // descheduled moment on a shared machine; the burst itself takes over a second).
     expect(percentile(probe, 0.99)).toBeLessThan(250);
-    expect(probe.at(-1)!).toBeLessThan(5000);
+    expect(probe.at(-1)!).toBeLessThan(1000);
     connection.close();
     await stop(child);
   }, 180_000);

@@ -563,6 +563,8 @@ export class TimerMessageStore {
       const records = this.#readRecords(due);
       await Promise.all(due.map((timer) => this.#fire(timer, records.get(timer.logOffset))));
       this.#advanceRead();
+      // Stores resolve in microtasks (async flush): let sockets and timers in between slices.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
