@@ -21,7 +21,6 @@
 import { setImmediate } from "node:timers";
 import * as v from "valibot";
 import { MessageConst, type MessageExt } from "../../../core/model/message.ts";
-import { encodeProperties } from "../../../core/model/properties.ts";
 import { decodeRecord, decodeRecords } from "../../../core/model/record.ts";
 import { TIMER_TOPIC } from "../../../core/model/system_topics.ts";
 import { JsonFile } from "../json_file.ts";
@@ -29,6 +28,7 @@ import { scanLog } from "../_log_scan.ts";
 import type { MessageStore } from "../message_store.ts";
 import { joinPath, type SegmentStorage } from "../segment_storage.ts";
 import { FileSegmentStorage } from "../file_segment_storage.ts";
+import { restoredInput } from "../store_input.ts";
 import { FireQueue, type LoadedTimer } from "./_fire_queue.ts";
 import { TIMER_ENTRY_SIZE, type TimerEntry, TimerKind, TimerLog } from "./timer_log.ts";
 import { TimerWheel } from "./timer_wheel.ts";
@@ -707,18 +707,7 @@ export class TimerMessageStore {
       this.#finish(timer);
       return;
     }
-    const put = this.#store.putMessage({
-      topic: copy.topic,
-      queueId: copy.queueId,
-      flag: message.flag,
-      sysFlag: message.sysFlag,
-      bornTimestamp: message.bornTimestamp,
-      bornHost: message.bornHost,
-      reconsumeTimes: message.reconsumeTimes,
-      preparedTransactionOffset: message.preparedTransactionOffset,
-      body: message.body,
-      properties: encodeProperties(copy.properties),
-    });
+    const put = this.#store.putMessage(restoredInput(message, copy));
     this.#inFlight.add(put);
     const result = await put;
     this.#inFlight.delete(put);
