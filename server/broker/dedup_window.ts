@@ -10,7 +10,7 @@
 import { MessageConst } from "../../core/model/message.ts";
 import { decodeRecord, readStoreTimestamp } from "../../core/model/record.ts";
 import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SCHEDULE_TOPIC, TIMER_TOPIC } from "../../core/model/system_topics.ts";
-import { scanLog } from "../store/_log_scan.ts";
+import { readLogRecord, scanLog } from "../store/_log_scan.ts";
 import type { MessageStore } from "../store/message_store.ts";
 
 /** What a repeat is answered with. */
@@ -169,7 +169,7 @@ function windowStart(store: MessageStore, since: number): number {
   let start = commitLogMinOffset;
   // Every segment starts with a record; keep the last whose first record is older than `since`.
   for (let offset = commitLogMinOffset; offset < commitLogMaxOffset; offset += segment) {
-    const first = store.lookMessageBytesByOffset(offset);
+    const first = readLogRecord(store, offset);
     if (first === undefined) continue;
     if (readStoreTimestamp(first, 0) >= since) break;
     start = offset;

@@ -38,3 +38,25 @@ export function scanLog(store: MessageStore, from: number, visit: (bytes: Uint8A
   }
   return visited;
 }
+
+/**
+ * The record stored at a CommitLog offset, bytes as stored, whether or not its queue still serves
+ * it (retention may have moved the queue's min offset past it while its segment is kept).
+ *
+ * @param store The store.
+ * @param offset A record's offset.
+ * @returns The bytes, or undefined when no visible record starts there.
+ */
+export function readLogRecord(store: MessageStore, offset: number): Uint8Array | undefined {
+  if (offset < store.stats.commitLogMinOffset || offset >= store.stats.visibleOffset) return undefined;
+  try {
+    // A budget below a record's size still returns that record whole, and only it.
+    const { bytes } = store.readReplica(offset, 8);
+    if (bytes.length < 8) return undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const size = view.getInt32(0);
+    return view.getInt32(4) === BLANK_MAGIC || size > bytes.length ? undefined : bytes.subarray(0, size);
+  } catch {
+    return undefined;
+  }
+}

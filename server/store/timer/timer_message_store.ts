@@ -24,7 +24,7 @@ import { MessageConst, type MessageExt } from "../../../core/model/message.ts";
 import { decodeRecord, decodeRecords } from "../../../core/model/record.ts";
 import { TIMER_TOPIC } from "../../../core/model/system_topics.ts";
 import { JsonFile } from "../json_file.ts";
-import { scanLog } from "../_log_scan.ts";
+import { readLogRecord, scanLog } from "../_log_scan.ts";
 import type { MessageStore } from "../message_store.ts";
 import { joinPath, type SegmentStorage } from "../segment_storage.ts";
 import { FileSegmentStorage } from "../file_segment_storage.ts";
@@ -680,7 +680,7 @@ export class TimerMessageStore {
       this.#finish(timer);
       return;
     }
-    const bytes = prefetched ?? this.#store.lookMessageBytesByOffset(timer.logOffset);
+    const bytes = prefetched ?? readLogRecord(this.#store, timer.logOffset);
     let message: MessageExt | undefined;
     try {
       message = bytes === undefined ? undefined : decodeRecord(bytes, 0);

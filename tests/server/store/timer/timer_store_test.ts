@@ -3,6 +3,7 @@ import { encodeProperties } from "../../../../core/model/properties.ts";
 import { TIMER_TOPIC } from "../../../../core/model/system_topics.ts";
 import { MemorySegmentStorage } from "../../../../server/store/memory_segment_storage.ts";
 import { MessageStore } from "../../../../server/store/message_store.ts";
+import { readLogRecord } from "../../../../server/store/_log_scan.ts";
 import { TIMER_ENTRY_SIZE, type TimerEntry, TimerKind, TimerLog } from "../../../../server/store/timer/timer_log.ts";
 import { TimerMessageStore, timerProperties } from "../../../../server/store/timer/timer_message_store.ts";
 import { TimerWheel } from "../../../../server/store/timer/timer_wheel.ts";
@@ -157,7 +158,7 @@ describe("retention floor", () => {
     store.retentionFloor = () => needed;
     expect(store.deleteExpiredSegments()).toBe(2);
     expect(store.stats.commitLogMinOffset).toBe(2 * 64 * 1024);
-    expect(store.lookMessageBytesByOffset(needed)).toBeDefined();
+    expect(readLogRecord(store, needed)).toBeDefined();
     store.retentionFloor = undefined;
     expect(store.deleteExpiredSegments()).toBe(segments - 3);
     await store.close();
