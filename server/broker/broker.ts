@@ -405,7 +405,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   let timers: TimerMessageStore | undefined;
   let recallSigner: RecallSigner;
   try {
-    recallSigner = await RecallSigner.load(join(configDir, "recall_key.json"), configStorage);
+    recallSigner = await RecallSigner.load(join(configDir, "recall_key.json"), configStorage, log);
     // A slave never delivers timers: its master does, and the result is replicated. Its timer
     // index is rebuilt from the timer topic if it is ever started as a master.
     if (role !== "SLAVE") {

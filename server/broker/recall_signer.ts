@@ -27,13 +27,16 @@ export class RecallSigner {
   }
 
   /**
-   * Loads the key, making and saving one when there is none.
+   * Loads the key, making and saving one when there is none. A damaged key file (and backup) is
+   * replaced by a new key, with a warning: handles issued before no longer recall their timers
+   * (they are refused as not issued by this broker), which loses no message.
    *
    * @param path The key file.
    * @param storage Disk port.
+   * @param log Where the warning goes.
    * @returns The signer.
    */
-  static async load(path: string, storage: SegmentStorage): Promise<RecallSigner> {
+  static async load(path: string, storage: SegmentStorage, log: (line: string) => void = () => {}): Promise<RecallSigner> {
     const file = new JsonFile(path, {
       storage,
       validate: (value) => {
@@ -42,7 +45,12 @@ export class RecallSigner {
         return parsed.output;
       },
     });
-    const loaded = file.load();
+    let loaded: ReturnType<typeof file.load>;
+    try {
+      loaded = file.load();
+    } catch (error) {
+      log(`Warning: recall key unusable, making a new one (recall handles issued before are refused): ${(error as Error).message}`);
+    }
     if (loaded !== undefined) return new RecallSigner(Uint8Array.from(Buffer.from(loaded.value.key, "hex")));
     const key = randomBytes(32);
     await file.save({ key: key.toString("hex") });

@@ -19,9 +19,12 @@ describe("rmq timers and dedup ids", () => {
     const recalled = await rmq(["recall", "-t", "cli_timers", "--handle", recallHandle, "-n", server.namesrv]);
     expect(recalled.stdout).toBe("Recalled: the timer message will not be delivered\n");
     expect(recalled.code).toBe(0);
-    const again = await rmq(["recall", "-t", "cli_timers", "--handle", recallHandle, "-n", server.namesrv]);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toContain("already recalled");
+    // A timer already delivered cannot be recalled.
+    const soon = await rmq(["send", "-t", "cli_timers", "-b", "soon", "--delay-ms", "200", "--json", "-n", server.namesrv]);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const stale = await rmq(["recall", "-t", "cli_timers", "--handle", JSON.parse(soon.stdout).recallHandle, "-n", server.namesrv]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain("no longer pending");
     const forged = await rmq(["recall", "-t", "cli_timers", "--handle", "bm9wZQ", "-n", server.namesrv]);
     expect(forged.code).toBe(2);
 

@@ -253,6 +253,25 @@ export class TimerLog {
     return this.end;
   }
 
+  /**
+   * Visits every valid entry from the log's start, skipping invalid ones (the fallback when a
+   * wheel slot or a chain is damaged).
+   *
+   * @param visit Called with each valid entry and its position.
+   */
+  scan(visit: (entry: TimerEntry, position: number) => void): void {
+    const buffer = new Uint8Array(READ_BLOCK - (READ_BLOCK % TIMER_ENTRY_SIZE));
+    for (const segment of this.#segments) {
+      for (let local = 0; local < segment.wrote; local += buffer.length) {
+        const n = segment.file.read(buffer.subarray(0, Math.min(buffer.length, segment.wrote - local)), local);
+        for (let pos = 0; pos + TIMER_ENTRY_SIZE <= n; pos += TIMER_ENTRY_SIZE) {
+          const entry = decodeTimerEntry(buffer, pos);
+          if (entry !== undefined) visit(entry, segment.start + local + pos);
+        }
+      }
+    }
+  }
+
   #cut(position: number): void {
     this.#block = undefined;
     while (this.#segments.length > 0 && this.#segments.at(-1)!.start >= position && this.#segments.length > 1) {

@@ -207,6 +207,10 @@ export class TimerMessageStore {
    * @throws {RangeError} When the wheel file has another number of slots.
    */
   static async open(options: TimerMessageStoreOptions): Promise<TimerMessageStore> {
+    return await TimerMessageStore.#open(options, false);
+  }
+
+  static async #open(options: TimerMessageStoreOptions, rebuild: boolean): Promise<TimerMessageStore> {
     const storage = options.storage ?? new FileSegmentStorage();
     const now = (options.now ?? Date.now)();
     storage.mkdir(options.dir);
@@ -226,6 +230,11 @@ export class TimerMessageStore {
       loaded = undefined;
     }
     if (loaded?.source === "backup") options.log?.(`Warning: timer checkpoint restored from its backup: ${loaded.mainError?.message}`);
+    if (rebuild) {
+      storage.remove(joinPath(options.dir, "checkpoint"));
+      storage.remove(joinPath(options.dir, "checkpoint.bak"));
+      loaded = undefined;
+    }
     if (loaded === undefined) {
       // Without a checkpoint nothing on disk can be trusted: rebuild from the timer topic.
       storage.remove(joinPath(options.dir, "timerlog"));
@@ -235,9 +244,19 @@ export class TimerMessageStore {
       storage,
       entriesPerSegment: options.logEntriesPerSegment ?? 1_048_576,
     });
+    const wheelPath = joinPath(options.dir, "wheel");
     let wheel: TimerWheel;
+    let rebuildWheel = false;
     try {
-      wheel = new TimerWheel(joinPath(options.dir, "wheel"), { storage, slots: options.wheelSlots ?? 86_400 });
+      wheel = new TimerWheel(wheelPath, { storage, slots: options.wheelSlots ?? 86_400 });
+      if (wheel.damaged > 0) {
+        // Every slot is rebuilt from the timer log: its entries name their second and chain.
+        options.log?.(`Warning: ${wheel.damaged} timer wheel slot(s) failed their check; rebuilding the wheel from the timer log`);
+        wheel.close();
+        storage.remove(wheelPath);
+        wheel = new TimerWheel(wheelPath, { storage, slots: options.wheelSlots ?? 86_400 });
+        rebuildWheel = true;
+      }
     } catch (error) {
       log.close();
       throw error;
@@ -265,7 +284,14 @@ export class TimerMessageStore {
       state = { ...loaded.value };
     }
     const timers = new TimerMessageStore({ store: options.store, log, wheel, checkpoint }, options, state);
-    timers.#replay(state.logEnd);
+    timers.#replay(rebuildWheel ? log.start : state.logEnd, state.logEnd);
+    if (log.end < state.logEnd) {
+      // Entries the checkpoint counts on are damaged: nothing derived can be trusted.
+      options.log?.(`Warning: the timer log is damaged before its checkpoint (valid up to ${log.end} of ${state.logEnd}); rebuilding the timer index from the timer topic`);
+      log.close();
+      wheel.close();
+      return await TimerMessageStore.#open(options, true);
+    }
     if (timers.#enqueueOffset < minQueueOffset) {
       options.log?.(`Warning: timer queue offset ${timers.#enqueueOffset} was deleted by retention, continuing at ${minQueueOffset}`);
       timers.#enqueueOffset = minQueueOffset;
@@ -275,13 +301,14 @@ export class TimerMessageStore {
     return timers;
   }
 
-  /** Replays timer log entries from `from` into the wheel and the counters. */
-  #replay(from: number): void {
+  /** Replays timer log entries from `from` into the wheel, counting those from `countFrom` on (the checkpoint counted the rest). */
+  #replay(from: number, countFrom: number): void {
     this.#log.recover(from, (entry, position) => {
       const second = this.#wheel.secondOf(entry.slot);
       // A newer wheel file already holds this entry, or the slot moved on to a later round.
       const reflected = second === entry.slot && this.#wheel.head(entry.slot) >= position;
       if (entry.kind !== TimerKind.SKIP && !reflected && second <= entry.slot) this.#wheel.setHead(entry.slot, position);
+      if (position < countFrom) return;
       this.#noteSegment(position, entry);
       this.#enqueueOffset = Math.max(this.#enqueueOffset, entry.queueOffset + 1);
       if (entry.kind === TimerKind.DELIVER || entry.kind === TimerKind.ROLL) {
@@ -391,13 +418,17 @@ export class TimerMessageStore {
 
   /**
    * Notes a recall about to be stored: the timer is not delivered from now on, even if its second
-   * is loaded before the recall record is enqueued.
+   * is loaded before the recall record is enqueued. A second recall of a timer due later than the
+   * seconds in memory is not noticed here (its record is harmless).
    *
    * @param timerId The timer's id.
    * @param dueMs Its due time.
    */
   noteRecall(timerId: number, dueMs: number): void {
-    this.#recalls.set(timerId, Math.floor(dueMs / 1000));
+    // Later seconds learn of the recall from its record when they are loaded; only seconds loaded
+    // (or about to be) need the note, which keeps the notes bounded by what is in memory.
+    const second = Math.floor(dueMs / 1000);
+    if (second <= this.#loadedSecond + 2) this.#recalls.set(timerId, second);
   }
 
   /**
@@ -573,20 +604,43 @@ export class TimerMessageStore {
     this.#loadOffset.set(second, this.#store.stats.commitLogMaxOffset);
     if (!this.#outstanding.has(second)) this.#outstanding.set(second, 0);
     let position = this.#wheel.head(second);
+    const loaded = new Set<number>();
     // Recalls take effect when a timer fires, and nothing fires while the chain is read, so the
     // order of a second's entries does not matter.
     for (let walked = 1; position >= 0; walked++) {
       if (walked % LOAD_STEP === 0) await new Promise((resolve) => setImmediate(resolve));
       const entry = this.#log.read(position);
-      if (entry === undefined) {
-        this.#lastError = `Timer log entry at ${position} (second ${second}) is unreadable; the rest of that second's chain is lost`;
-        this.#say(this.#lastError);
-        break;
+      if (entry === undefined || entry.slot !== second) {
+        // A damaged entry breaks the chain: find the rest of the second by reading the whole log.
+        this.#lastError = `Timer log entry at ${position} (second ${second}) is unreadable; the second's timers were found by a scan of the timer log`;
+        this.#say(`Warning: ${this.#lastError}`);
+        this.#log.scan((found, at) => {
+          if (found.slot === second && found.kind !== TimerKind.SKIP && !loaded.has(at)) this.#load(found, second);
+        });
+        if (entry === undefined) this.#recoverEntry(position, second);
+        return;
       }
-      if (entry.slot !== second) break;
+      loaded.add(position);
       this.#load(entry, second);
       position = entry.prev;
     }
+  }
+
+  /**
+   * Re-reads the timer topic record a damaged timer log entry stood for: entries are one per
+   * record in queue order, so its neighbour's queue offset names it.
+   */
+  #recoverEntry(position: number, second: number): void {
+    const before = position >= TIMER_ENTRY_SIZE ? this.#log.read(position - TIMER_ENTRY_SIZE) : undefined;
+    const after = this.#log.read(position + TIMER_ENTRY_SIZE);
+    const queueOffset = before !== undefined ? before.queueOffset + 1 : after !== undefined ? after.queueOffset - 1 : undefined;
+    if (queueOffset === undefined || queueOffset < 0) return;
+    const result = this.#store.getMessage(TIMER_TOPIC, 0, queueOffset, 1);
+    if (result.count === 0) return;
+    const entry = this.#entryOf(decodeRecords(result.body!)[0]!);
+    if (entry.kind === TimerKind.SKIP) return;
+    this.#say(`Warning: timer log entry at ${position} restored from timer queue offset ${queueOffset}`);
+    this.#load(entry, second);
   }
 
   #load(entry: TimerEntry, second: number): void {

@@ -4,15 +4,24 @@
  * Slot `s % slots` serves second `s`; a slot whose stored second differs is empty for `s`. Kept in
  * memory (16 bytes a slot) and written to `wheel` (changed slots only) before each checkpoint.
  *
- * File layout: `slots` records of 16 bytes (big-endian): second uint32, reserved uint32 (0),
- * head int64 (-1 for none).
+ * File layout: `slots` records of 16 bytes (big-endian): second uint32, CRC-32 uint32 of the
+ * second and head, head int64 (-1 for none). A slot never written is all zeros.
  *
  * @module
  */
 
+import { crc32 } from "../../../core/model/crc32.ts";
 import type { SegmentFile, SegmentStorage } from "../segment_storage.ts";
 
 const SLOT_SIZE = 16;
+
+/** CRC-32 of a slot record's second and head (bytes 0-3 and 8-15). */
+function slotCrc(bytes: Uint8Array, at: number): number {
+  const covered = new Uint8Array(12);
+  covered.set(bytes.subarray(at, at + 4), 0);
+  covered.set(bytes.subarray(at + 8, at + 16), 4);
+  return crc32(covered);
+}
 
 /** Slot heads per second, in memory, with their file. */
 export class TimerWheel {
@@ -22,6 +31,8 @@ export class TimerWheel {
   readonly #heads: Float64Array;
   readonly #dirty = new Set<number>();
   readonly #file: SegmentFile;
+  /** Slots whose record failed its CRC when the file was read (the wheel must be rebuilt). */
+  readonly damaged: number = 0;
 
   /**
    * Opens (creating) the wheel file and reads it.
@@ -44,10 +55,20 @@ export class TimerWheel {
     const bytes = new Uint8Array(size);
     this.#file.read(bytes, 0);
     const view = new DataView(bytes.buffer);
+    let damaged = 0;
     for (let i = 0; i < this.slots; i++) {
-      this.#seconds[i] = view.getUint32(i * SLOT_SIZE);
-      this.#heads[i] = view.getInt32(i * SLOT_SIZE + 8) * 0x1_0000_0000 + view.getUint32(i * SLOT_SIZE + 12);
+      const at = i * SLOT_SIZE;
+      const second = view.getUint32(at);
+      const head = view.getInt32(at + 8) * 0x1_0000_0000 + view.getUint32(at + 12);
+      if (second === 0 && head === 0 && view.getUint32(at + 4) === 0) continue;
+      if (view.getUint32(at + 4) !== slotCrc(bytes, at)) {
+        damaged++;
+        continue;
+      }
+      this.#seconds[i] = second;
+      this.#heads[i] = head;
     }
+    this.damaged = damaged;
   }
 
   /**
@@ -101,9 +122,9 @@ export class TimerWheel {
         const slot = indices[k]!;
         const head = this.#heads[slot]!;
         view.setUint32(0, this.#seconds[slot]!);
-        view.setUint32(4, 0);
         view.setInt32(8, Math.floor(head / 0x1_0000_0000));
         view.setUint32(12, head >>> 0);
+        view.setUint32(4, slotCrc(record, 0));
         run.set(record, (k - i) * SLOT_SIZE);
       }
       this.#file.write(run, indices[i]! * SLOT_SIZE);

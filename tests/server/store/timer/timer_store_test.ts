@@ -164,3 +164,69 @@ describe("retention floor", () => {
     await store.close();
   });
 });
+
+describe("damaged timer files", () => {
+  async function withTimers(damage: (storage: MemorySegmentStorage) => void): Promise<string[]> {
+    const storage = new MemorySegmentStorage();
+    const store = await MessageStore.open({ dataDir: "/data", storage, storeHost: HOST });
+    const logs: string[] = [];
+    const open = () => TimerMessageStore.open({ store, dir: "/data/timer", storage, log: (line) => logs.push(line) });
+    let timers = await open();
+    store.onArrive = (topic) => {
+      if (topic === TIMER_TOPIC) timers.wake();
+    };
+    timers.start();
+    const due = Date.now() + 1500;
+    await Promise.all(Array.from({ length: 40 }, (_, i) => store.putMessage({
+      topic: TIMER_TOPIC, queueId: 0, flag: 0, sysFlag: 0, bornTimestamp: Date.now(), bornHost: HOST, reconsumeTimes: 0,
+      preparedTransactionOffset: 0, body: new TextEncoder().encode(`t${i}`),
+      properties: encodeProperties(timerProperties({}, { topic: "real", queueId: 0, dueMs: due, enqueueMs: Date.now() })),
+    })));
+    await until(() => timers.stats.enqueueOffset === 40);
+    await timers.close();
+    damage(storage);
+    timers = await open();
+    timers.start();
+    await until(() => timers.stats.delivered === 40, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(store.getMaxOffset("real", 0)).toBe(40);
+    await timers.close();
+    await store.close();
+    return logs;
+  }
+
+  function flipWheelSlots(storage: MemorySegmentStorage): void {
+    const wheel = storage.open("/data/timer/wheel");
+    const bytes = new Uint8Array(wheel.size());
+    wheel.read(bytes, 0);
+    for (let at = 0; at < bytes.length; at += 16) if (bytes.subarray(at, at + 16).some((b) => b !== 0)) bytes[at + 3]! ^= 1;
+    wheel.write(bytes, 0);
+  }
+
+  function flipEntry(storage: MemorySegmentStorage, index: number): void {
+    const log = storage.open("/data/timer/timerlog/" + "0".padStart(20, "0"));
+    const byte = new Uint8Array(1);
+    log.read(byte, index * TIMER_ENTRY_SIZE + 2);
+    byte[0]! ^= 0x40;
+    log.write(byte, index * TIMER_ENTRY_SIZE + 2);
+  }
+
+  test("a wheel slot that fails its check makes the wheel be rebuilt from the timer log; every timer is delivered once", async () => {
+    const logs = await withTimers(flipWheelSlots);
+    expect(logs.some((l) => l.includes("timer wheel slot(s) failed their check"))).toBe(true);
+  });
+
+  test("a damaged entry in a second's chain: the rest is found by a scan and the entry restored from the timer topic", async () => {
+    const logs = await withTimers((storage) => flipEntry(storage, 20));
+    expect(logs.some((l) => l.includes("found by a scan of the timer log"))).toBe(true);
+    expect(logs.some((l) => l.includes("restored from timer queue offset 20"))).toBe(true);
+  });
+
+  test("a damaged entry before the checkpoint found while rebuilding the wheel: the index is rebuilt from the timer topic", async () => {
+    const logs = await withTimers((storage) => {
+      flipWheelSlots(storage);
+      flipEntry(storage, 20);
+    });
+    expect(logs.some((l) => l.includes("damaged before its checkpoint"))).toBe(true);
+  });
+});
