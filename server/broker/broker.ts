@@ -420,7 +420,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       });
       const needed = timers;
       store.retentionFloor = () => needed.minOffsetNeeded();
-      const restored = dedup.rebuild(store);
+      const restored = dedup.rebuild(store, log);
       if (restored > 0) log(`Dedup window: ${restored} ids restored from the CommitLog`);
     }
   } catch (error) {

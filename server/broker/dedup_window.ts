@@ -124,9 +124,10 @@ export class DedupWindow {
    * Refills the window from the CommitLog records stored in the last `windowMs` (at start).
    *
    * @param store The store.
+   * @param log Told when damaged CommitLog bytes end the scan early.
    * @returns How many ids were restored.
    */
-  rebuild(store: MessageStore): number {
+  rebuild(store: MessageStore, log?: (line: string) => void): number {
     if (this.windowMs === 0) return 0;
     const since = this.#now() - this.windowMs;
     let restored = 0;
@@ -156,7 +157,7 @@ export class DedupWindow {
       if (message.topic === TIMER_TOPIC) result.dueMs = Number(message.properties[MessageConst.TIMER_OUT_MS]);
       this.#entries.set(key, { at: message.storeTimestamp, result, waiters: undefined });
       restored++;
-    });
+    }, log);
     this.#bound();
     return restored;
   }

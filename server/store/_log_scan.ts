@@ -11,19 +11,41 @@ import type { MessageStore } from "./message_store.ts";
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
- * Calls `visit` for every visible record from `from` to the end.
+ * Calls `visit` for every visible record from `from` to the end, stepping over the damaged
+ * stretches recovery kept in place (`stats.recovery.quarantined`). Damage recovery did not see
+ * ends the walk early, with `log` told where; it never throws.
  *
  * @param store The store.
  * @param from A record boundary or segment start; clamped to the log's start.
  * @param visit Gets the chunk, the record's position in it and its CommitLog offset.
+ * @param log Told when the walk stops early at unreadable bytes.
  * @returns How many records were visited.
  */
-export function scanLog(store: MessageStore, from: number, visit: (bytes: Uint8Array, pos: number, offset: number) => void): number {
+export function scanLog(
+  store: MessageStore,
+  from: number,
+  visit: (bytes: Uint8Array, pos: number, offset: number) => void,
+  log: (line: string) => void = () => {},
+): number {
   let offset = Math.max(from, store.stats.commitLogMinOffset);
-  const end = store.stats.visibleOffset;
+  const { visibleOffset: end, recovery } = store.stats;
+  const damaged = recovery.quarantined.filter((region) => region.action === "kept" && region.to > offset);
   let visited = 0;
   while (offset < end) {
-    const chunk = store.readReplica(offset, CHUNK_BYTES);
+    while (damaged.length > 0 && damaged[0]!.to <= offset) damaged.shift();
+    const region = damaged[0];
+    if (region !== undefined && offset >= region.from) {
+      offset = region.to;
+      continue;
+    }
+    let chunk;
+    try {
+      // A chunk stops short of the next damaged stretch, so its records are whole.
+      chunk = store.readReplica(offset, region === undefined ? CHUNK_BYTES : Math.max(1, Math.min(CHUNK_BYTES, region.from - offset)));
+    } catch (error) {
+      log(`Warning: the CommitLog is unreadable at offset ${offset} (${(error as Error).message}); its records after it were not scanned`);
+      return visited;
+    }
     if (chunk.next <= offset) break;
     const view = new DataView(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.byteLength);
     let pos = 0;

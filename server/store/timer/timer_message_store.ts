@@ -21,7 +21,7 @@
 import { setImmediate } from "node:timers";
 import * as v from "valibot";
 import { MessageConst, type MessageExt } from "../../../core/model/message.ts";
-import { decodeRecord, decodeRecords } from "../../../core/model/record.ts";
+import { decodeRecord, decodeRecords, readRecordOffsets } from "../../../core/model/record.ts";
 import { TIMER_TOPIC } from "../../../core/model/system_topics.ts";
 import { JsonFile } from "../json_file.ts";
 import { readLogRecord, scanLog } from "../_log_scan.ts";
@@ -267,7 +267,8 @@ export class TimerMessageStore {
       // Rebuild: every record of the timer topic is placed anew; copies written since its first
       // record (by this broker, or by the master a slave's data came from) are skipped.
       const first = options.store.getMessage(TIMER_TOPIC, 0, minQueueOffset, 1);
-      const firstOffset = first.count > 0 ? decodeRecord(first.body!, 0).commitLogOffset : options.store.stats.visibleOffset;
+      // The first record's offset starts the copy scan (its own header suffices when it is damaged).
+      const firstOffset = first.count > 0 ? readRecordOffsets(first.body!, 0).physicalOffset : options.store.stats.visibleOffset;
       state = {
         version: 1,
         enqueueOffset: minQueueOffset,
@@ -332,7 +333,7 @@ export class TimerMessageStore {
       const rolls = message.properties[MessageConst.TIMER_ROLL_TIMES] ?? "0";
       const key = `${message.topic === TIMER_TOPIC ? "r" : "d"}:${id}:${rolls}`;
       if (!this.#copies.has(key)) this.#copies.set(key, offset);
-    });
+    }, this.#say);
   }
 
   /** Starts enqueueing and delivering (a master only). */
@@ -393,7 +394,13 @@ export class TimerMessageStore {
     // Records not yet enqueued are needed too.
     if (this.#enqueueOffset < this.#store.getMaxOffset(TIMER_TOPIC, 0)) {
       const next = this.#store.getMessage(TIMER_TOPIC, 0, this.#enqueueOffset, 1);
-      if (next.count > 0) min = Math.min(min, decodeRecord(next.body!, 0).commitLogOffset);
+      if (next.count > 0) {
+        try {
+          min = Math.min(min, decodeRecord(next.body!, 0).commitLogOffset);
+        } catch {
+          // An undecodable record is skipped when enqueued: it needs no keeping.
+        }
+      }
     }
     return min === Infinity ? this.#store.stats.commitLogMaxOffset : min;
   }
@@ -471,17 +478,40 @@ export class TimerMessageStore {
         this.#enqueueOffset = result.nextBeginOffset;
         continue;
       }
-      this.#link(decodeRecords(result.body!));
+      this.#link(this.#decodeQueued(result.body!, this.#enqueueOffset, result.nextBeginOffset));
       this.#enqueueOffset = result.nextBeginOffset;
     }
     // More to do: let sends and deliveries run in between.
     this.wake();
   }
 
+  /**
+   * The timer topic's records of a read; a record that cannot be decoded becomes a SKIP entry (one
+   * entry per record, so a damaged entry's neighbours still name its record).
+   */
+  #decodeQueued(body: Uint8Array, from: number, to: number): (MessageExt | TimerEntry)[] {
+    try {
+      return decodeRecords(body);
+    } catch {
+      const out: (MessageExt | TimerEntry)[] = [];
+      for (let offset = from; offset < to; offset++) {
+        const one = this.#store.getMessage(TIMER_TOPIC, 0, offset, 1);
+        if (one.count === 0) continue;
+        try {
+          out.push(decodeRecord(one.body!, 0));
+        } catch {
+          this.#say(`Warning: timer queue offset ${offset} holds a record that cannot be decoded: skipped`);
+          out.push({ prev: -1, dueMs: 0, logOffset: -1, timerId: -1, queueOffset: offset, size: 0, kind: TimerKind.SKIP, slot: 0 });
+        }
+      }
+      return out;
+    }
+  }
+
   /** Appends one entry per record and links it into its second; due timers of loaded seconds join the fire queue. */
-  #link(messages: readonly MessageExt[]): void {
+  #link(messages: readonly (MessageExt | TimerEntry)[]): void {
     const entries: TimerEntry[] = [];
-    for (const message of messages) entries.push(this.#entryOf(message));
+    for (const message of messages) entries.push("kind" in message ? message : this.#entryOf(message));
     let position = this.#log.end;
     for (const entry of entries) {
       if (entry.kind !== TimerKind.SKIP) {
@@ -637,7 +667,12 @@ export class TimerMessageStore {
     if (queueOffset === undefined || queueOffset < 0) return;
     const result = this.#store.getMessage(TIMER_TOPIC, 0, queueOffset, 1);
     if (result.count === 0) return;
-    const entry = this.#entryOf(decodeRecords(result.body!)[0]!);
+    let entry: TimerEntry;
+    try {
+      entry = this.#entryOf(decodeRecord(result.body!, 0));
+    } catch {
+      return;
+    }
     if (entry.kind === TimerKind.SKIP) return;
     this.#say(`Warning: timer log entry at ${position} restored from timer queue offset ${queueOffset}`);
     this.#load(entry, second);
