@@ -17,6 +17,7 @@ import { monitor } from "./commands/monitor.ts";
 import { msg } from "./commands/msg.ts";
 import { nameserver } from "./commands/nameserver.ts";
 import { offset } from "./commands/offset.ts";
+import { recall } from "./commands/recall.ts";
 import { send } from "./commands/send.ts";
 import { standalone } from "./commands/standalone.ts";
 import { topic } from "./commands/topic.ts";
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   msg,
   dlq,
   send,
+  recall,
   consume,
   monitor,
   bench,

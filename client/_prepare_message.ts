@@ -6,6 +6,7 @@
 import { ClientError } from "../core/errors.ts";
 import { type Message, MessageConst } from "../core/model/message.ts";
 import { TOPIC_MAX_LENGTH, TOPIC_PATTERN } from "../core/protocol/headers.ts";
+import { checkDedupId } from "../core/model/dedup_id.ts";
 import { AUTO_CREATE_TOPIC_KEY } from "../core/protocol/request_code.ts";
 
 /** A message checked and encoded for the wire. */
@@ -50,11 +51,12 @@ export function checkTopic(topic: unknown): asserts topic is string {
  * Checks a message and builds what goes on the wire.
  *
  * @param message The message as the user gave it.
- * @param limits Body size limit and the unique key to stamp.
+ * @param limits Body size limit, the unique key to stamp and whether it is also the dedup id.
  * @returns The prepared message.
- * @throws {ClientError} When the topic, body, tags, keys, properties, flag or delay level is invalid.
+ * @throws {ClientError} When the topic, body, tags, keys, properties, flag, delay level, delivery
+ *   time or dedup id is invalid.
  */
-export function prepareMessage(message: Message, limits: { maxMessageSize: number; uniqueKey: string }): PreparedMessage {
+export function prepareMessage(message: Message, limits: { maxMessageSize: number; uniqueKey: string; idempotent?: boolean }): PreparedMessage {
   if (message === null || typeof message !== "object") throw new ClientError("Message must be an object");
   checkTopic(message.topic);
   const topic = message.topic;
@@ -106,8 +108,31 @@ export function prepareMessage(message: Message, limits: { maxMessageSize: numbe
     throw new ClientError(`Delay level "${delayLevel}" must be a non-negative integer`);
   }
   if (delayLevel > 0) properties[MessageConst.DELAY] = String(delayLevel);
+  timerProperties(message, properties);
   properties[MessageConst.UNIQ_KEY] = limits.uniqueKey;
+  const dedupId = message.dedupId ?? (limits.idempotent ? limits.uniqueKey : undefined);
+  if (dedupId !== undefined) {
+    const bad = checkDedupId(dedupId);
+    if (bad !== undefined) throw new ClientError(bad);
+    properties[MessageConst.DEDUP_ID] = dedupId;
+  }
   return { topic, body, flag, properties, uniqueKey: limits.uniqueKey };
+}
+
+/** Sets `TIMER_DELIVER_MS` or `TIMER_DELAY_MS` from a message's `deliveryTime` or `delayMs`. */
+function timerProperties(message: Message, properties: Record<string, string>): void {
+  const { deliveryTime, delayMs } = message;
+  if (deliveryTime === undefined && delayMs === undefined) return;
+  if (deliveryTime !== undefined && delayMs !== undefined) throw new ClientError("A message takes deliveryTime or delayMs, not both");
+  if ((message.delayLevel ?? 0) > 0) throw new ClientError("A timer message (deliveryTime or delayMs) cannot also have a delay level");
+  if (deliveryTime !== undefined) {
+    const ms = deliveryTime instanceof Date ? deliveryTime.getTime() : deliveryTime;
+    if (!Number.isSafeInteger(ms) || ms < 0) throw new ClientError(`Delivery time "${String(deliveryTime)}" must be a Date or a non-negative integer of ms since epoch`);
+    properties[MessageConst.TIMER_DELIVER_MS] = String(ms);
+  } else {
+    if (!Number.isSafeInteger(delayMs) || delayMs! < 0) throw new ClientError(`Delay "${delayMs}" must be a non-negative integer of ms`);
+    properties[MessageConst.TIMER_DELAY_MS] = String(delayMs);
+  }
 }
 
 /**

@@ -14,7 +14,8 @@ import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import * as v from "valibot";
 import { InFlightLimiter } from "./_in_flight.ts";
-import { type PreparedMessage, prepareMessage, preparedSize } from "./_prepare_message.ts";
+import { checkTopic, type PreparedMessage, prepareMessage, preparedSize } from "./_prepare_message.ts";
+import { decodeRecallHandle } from "../core/model/recall_handle.ts";
 import { selectQueue } from "./_queue_select.ts";
 import { UniqueKeyGenerator } from "./_unique_key.ts";
 import { defaultDialer } from "./default_dialer.ts";
@@ -43,6 +44,12 @@ export interface ProducerOptions {
   maxMessageSize?: number;
   /** How often routes are fetched again from the NameServers. @default 30000 */
   pollNameServerIntervalMs?: number;
+  /**
+   * Idempotent sends: every `send` carries its unique key as its dedup id (unless the message sets
+   * `dedupId`), and its retries stay on the broker that got the first attempt, so a retry after a
+   * lost answer is stored once. Batches and oneway sends carry no dedup id. @default false
+   */
+  idempotent?: boolean;
 }
 
 /** Picks the queue of a message, e.g. by hashing an order id so one order's messages stay in order. */
@@ -59,6 +66,9 @@ export interface SendOptions {
   /** Overrides `sendTimeoutMs`. */
   timeoutMs?: number;
 }
+
+/** Send options as the retry loop sees them: `sticky` keeps every attempt on the first attempt's queue. */
+type DeliverOptions = SendOptions & { sticky?: boolean };
 
 /**
  * How the broker stored a sent message. Anything but `SEND_OK` means the message is stored but
@@ -78,6 +88,10 @@ export interface SendResult {
   queueOffset: number;
   /** The producer-made unique id (`UNIQ_KEY` property). */
   uniqueKey: string;
+  /** A timer message (`deliveryTime` or `delayMs` ahead): what `recall` takes to cancel it. */
+  recallHandle?: string;
+  /** The send repeated a dedup id of the broker's window: nothing new was stored, this is the first send's result. */
+  duplicate?: boolean;
 }
 
 /** The answer to `sendBatch`: the messages have consecutive offsets in one queue. */
@@ -159,6 +173,7 @@ export class Producer {
   readonly #pollIntervalMs: number;
   readonly #limiter: InFlightLimiter;
   readonly #uniqueKeys = new UniqueKeyGenerator();
+  readonly #idempotent: boolean;
   /** Round-robin position per topic; starts at random so producers spread over queues. */
   readonly #counters = new Map<string, number>();
   /** Broker name to the time until which it is passed over. */
@@ -192,6 +207,7 @@ export class Producer {
     }
     this.#maxMessageSize = positive("maxMessageSize", options.maxMessageSize ?? 4 * 1024 * 1024);
     this.#pollIntervalMs = positive("pollNameServerIntervalMs", options.pollNameServerIntervalMs ?? 30_000);
+    this.#idempotent = options.idempotent ?? false;
     try {
       this.#limiter = new InFlightLimiter(options.maxInFlight ?? 10_000, options.maxInFlightBytes ?? 64 * 1024 * 1024);
     } catch (error) {
@@ -253,11 +269,13 @@ export class Producer {
     this.#checkRunning();
     const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs;
     const deadline = Date.now() + timeoutMs;
-    const prepared = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next() });
+    const prepared = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next(), idempotent: this.#idempotent });
     const size = preparedSize(prepared);
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
+    // A send with a dedup id retries on the queue of its first attempt: the broker holding the id.
+    const sticky = MessageConst.DEDUP_ID in prepared.properties;
     try {
-      const { queue, response } = await this.#deliver(message, options, deadline, (queue, address, remaining) =>
+      const { queue, response } = await this.#deliver(message, sticky ? { ...options, sticky } : options, deadline, (queue, address, remaining) =>
         this.#client!.invoke(address, {
           code: RequestCode.SEND_MESSAGE_V2,
           header: this.#sendHeader(prepared, queue),
@@ -267,13 +285,16 @@ export class Producer {
           accept: STORED_CODES,
         }));
       const header = response.header as unknown as SendV2ResponseHeader;
-      return {
+      const result: SendResult = {
         status: SEND_STATUS[response.code]!,
         msgId: offsetMessageId(header.s, header.c),
         messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.q ?? queue.queueId },
         queueOffset: header.o,
         uniqueKey: prepared.uniqueKey,
       };
+      if (typeof header.r === "string") result.recallHandle = header.r;
+      if (header.dup === true) result.duplicate = true;
+      return result;
     } finally {
       this.#limiter.release(size);
     }
@@ -338,6 +359,9 @@ export class Producer {
         throw new ClientError(`Batch mixes topics "${prepared[0]!.topic}" and "${one.topic}"`);
       }
       if (MessageConst.DELAY in one.properties) throw new ClientError("Messages of a batch cannot have a delay level");
+      if (message.deliveryTime !== undefined || message.delayMs !== undefined || message.dedupId !== undefined) {
+        throw new ClientError("Messages of a batch cannot have a delivery time, delay or dedup id: send them one by one");
+      }
       total += one.body.length;
       size += preparedSize(one);
       prepared.push(one);
@@ -381,6 +405,46 @@ export class Producer {
     } finally {
       this.#limiter.release(size);
     }
+  }
+
+  /**
+   * Cancels a pending timer message: it will not be delivered. Only the broker that stored the
+   * timer (named in the handle) can check the handle; recalling a timer already delivered or
+   * recalled fails.
+   *
+   * @param topic The topic the timer message was sent to.
+   * @param recallHandle `SendResult.recallHandle` of its send.
+   * @throws {ClientError} When the handle is not one, or the producer is not running.
+   * @throws {BrokerError} `QUERY_NOT_FOUND` when the timer is no longer pending; `MESSAGE_ILLEGAL`
+   *   when the broker refuses the handle (forged, altered or for another topic).
+   * @throws {ConnectionClosedError} When the broker cannot be reached.
+   * @throws {RequestTimeoutError} When `sendTimeoutMs` passes first.
+   *
+   * @example Send a timer an hour ahead, then cancel it
+   * ```ts ignore
+   * const sent = await producer.send({ topic: "orders", body: "reminder", delayMs: 3_600_000 });
+   * await producer.recall("orders", sent.recallHandle!);
+   * ```
+   */
+  async recall(topic: string, recallHandle: string): Promise<void> {
+    this.#checkRunning();
+    checkTopic(topic);
+    const fields = decodeRecallHandle(recallHandle);
+    if (typeof fields === "string") throw new ClientError(fields);
+    if (fields.topic !== topic) throw new ClientError(`Recall handle is for topic "${fields.topic}", not "${topic}"`);
+    let address = this.#routes!.brokerAddress(fields.brokerName, true);
+    if (address === undefined) {
+      await this.#routes!.get(topic);
+      address = this.#routes!.brokerAddress(fields.brokerName, true);
+    }
+    if (address === undefined) {
+      throw new BrokerError(ResponseCode.SERVICE_NOT_AVAILABLE, `Broker "${fields.brokerName}" of the recall handle has no master in the route of topic "${topic}"`);
+    }
+    await this.#client!.invoke(address, {
+      code: RequestCode.RECALL_MESSAGE,
+      header: { producerGroup: this.#group, topic, recallHandle },
+      timeoutMs: this.#sendTimeoutMs,
+    });
   }
 
   /**
@@ -433,7 +497,7 @@ export class Producer {
    */
   #deliver(
     message: Message,
-    options: SendOptions,
+    options: DeliverOptions,
     deadline: number,
     attempt: (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command>,
   ): Promise<{ queue: MessageQueue; response: Command }> {
@@ -453,33 +517,33 @@ export class Producer {
       (response) => ({ queue, response }),
       (error: unknown) => {
         if (!this.#retryable(error, options, queue, message.topic)) throw error;
-        return this.#retry(message, options, deadline, attempt, 1, queue.brokerName, error);
+        return this.#retry(message, options.sticky ? { ...options, queue } : options, deadline, attempt, 1, queue.brokerName, error);
       },
     );
   }
 
   /** Whether a failed attempt may be retried (noting the broker as failing when it may). */
-  #retryable(error: unknown, options: SendOptions, queue: MessageQueue, topic: string): boolean {
+  #retryable(error: unknown, options: DeliverOptions, queue: MessageQueue, topic: string): boolean {
     if (!isRetryableSendError(error)) return false;
     if (error instanceof ConnectionClosedError || error instanceof RequestTimeoutError) {
       this.#isolated.set(queue.brokerName, Date.now() + BROKER_ISOLATION_MS);
     }
     // The route may have changed (broker gone, topic moved): refresh it for later sends.
     this.#routes!.refresh(topic).catch(() => {});
-    return !(options.queue !== undefined || options.selector !== undefined);
+    return options.sticky === true || !(options.queue !== undefined || options.selector !== undefined);
   }
 
   /** Attempts from number `first` on, until one succeeds or attempts or time run out. */
   async #retry(
     message: Message,
-    options: SendOptions,
+    options: DeliverOptions,
     deadline: number,
     attempt: (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command>,
     first: number,
     lastBrokerBefore: string | undefined,
     lastErrorBefore: unknown,
   ): Promise<{ queue: MessageQueue; response: Command }> {
-    const fixed = options.queue !== undefined || options.selector !== undefined;
+    const fixed = options.sticky !== true && (options.queue !== undefined || options.selector !== undefined);
     const attempts = fixed ? 1 : 1 + this.#retryTimes;
     let lastBroker = lastBrokerBefore;
     let lastError = lastErrorBefore;
@@ -488,6 +552,7 @@ export class Producer {
       if (remaining <= 0) break;
       const route = this.#routes!.cached(message.topic) ?? await this.#routes!.get(message.topic);
       const queue = this.#chooseQueue(route, message, options, lastBroker);
+      if (options.sticky) options = { ...options, queue };
       try {
         const address = this.#masterAddress(queue);
         return { queue, response: await attempt(queue, address, remaining) };

@@ -415,6 +415,22 @@ export const SETTINGS = {
       ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",
       doc: "Delay of each delay level, level 1 first", to: broker("messageDelayLevel"),
     }),
+    timerMaxDelayMs: setting({
+      ...int(1, Number.MAX_SAFE_INTEGER, "ms"), default: 366 * 86_400_000, example: 30 * 86_400_000,
+      doc: "Timer messages: the longest delay a send may ask for (366 days)", to: broker("timerMaxDelayMs"),
+    }),
+    timerLookaheadMs: setting({
+      ...int(1, 10_000, "ms"), default: 250, example: 500,
+      doc: "Timer messages: how long before its second a timer is loaded into memory", to: broker("timerLookaheadMs"),
+    }),
+    dedupWindowMs: setting({
+      ...int(0, 86_400_000, "ms"), default: 120_000, example: 60_000,
+      doc: "Idempotent sends: how long a dedup id is remembered (0: dedup off)", to: broker("dedupWindowMs"),
+    }),
+    dedupMaxEntries: setting({
+      ...int(1, 10_000_000), default: 100_000, example: 5000,
+      doc: "Idempotent sends: most dedup ids remembered; past it the oldest are forgotten early", to: broker("dedupMaxEntries"),
+    }),
   },
   admin: {
     enabled: setting({

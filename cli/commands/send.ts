@@ -19,6 +19,9 @@ const spec = {
     tags: { description: "Tag", valueName: "tag" },
     keys: { description: "Keys, space separated", valueName: "keys", short: "k" },
     "delay-level": { description: "Delay level (1 = the first of messageDelayLevel)", valueName: "level" },
+    "delay-ms": { description: "Timer message: deliver this many ms after storing (prints a recall handle)", valueName: "ms" },
+    "deliver-at": { description: "Timer message: deliver at this time (ms since epoch or ISO 8601)", valueName: "time" },
+    "dedup-id": { description: "Idempotent send: the broker stores this id once per dedup window", valueName: "id" },
     count: { description: "Messages to send", default: "1", valueName: "n" },
     namesrv: NAMESRV_FLAG,
     "timeout-ms": { description: "Time one send may take, retries included", default: "3000", valueName: "ms" },
@@ -30,6 +33,13 @@ const spec = {
     tags: v.optional(v.pipe(v.string(), v.regex(/^[^|\s]+$/, "a tag may not contain spaces or '|'"))),
     keys: v.optional(v.pipe(v.string(), v.transform((k) => k.split(/\s+/).filter((s) => s !== "")))),
     delayLevel: v.optional(integerFlag(1, 100)),
+    delayMs: v.optional(integerFlag(0, Number.MAX_SAFE_INTEGER)),
+    deliverAt: v.optional(v.pipe(
+      v.string(),
+      v.transform((text) => (/^\d+$/.test(text) ? Number(text) : Date.parse(text))),
+      v.check((ms) => Number.isSafeInteger(ms) && ms >= 0, "expected ms since epoch or an ISO 8601 time"),
+    )),
+    dedupId: v.optional(v.string()),
     count: integerFlag(1, 10_000_000),
     namesrv: NamesrvEntry,
     timeoutMs: integerFlag(1, 600_000),
@@ -48,7 +58,16 @@ export const send: Command = {
     try {
       await producer.start();
       for (let i = 0; i < flags.count; i++) {
-        results.push(await producer.send({ topic: flags.topic, body: flags.body, tags: flags.tags, keys: flags.keys, delayLevel: flags.delayLevel }));
+        results.push(await producer.send({
+          topic: flags.topic,
+          body: flags.body,
+          tags: flags.tags,
+          keys: flags.keys,
+          delayLevel: flags.delayLevel,
+          delayMs: flags.delayMs,
+          deliveryTime: flags.deliverAt,
+          dedupId: flags.dedupId,
+        }));
         bar.tick();
       }
     } catch (error) {
@@ -65,6 +84,8 @@ export const send: Command = {
       brokerName: r.messageQueue.brokerName,
       queueId: r.messageQueue.queueId,
       queueOffset: r.queueOffset,
+      ...(r.recallHandle === undefined ? {} : { recallHandle: r.recallHandle }),
+      ...(r.duplicate === true ? { duplicate: true } : {}),
     }));
     if (flags.json) {
       await printJson(flags.count === 1 ? rows[0] : { sent: rows });
@@ -80,6 +101,8 @@ export const send: Command = {
       { header: "BROKER", cell: (r) => r.brokerName },
       { header: "QUEUE", cell: (r) => r.queueId, right: true },
       { header: "OFFSET", cell: (r) => r.queueOffset, right: true },
+      ...(rows.some((r) => r.recallHandle !== undefined) ? [{ header: "RECALL HANDLE", cell: (r: typeof rows[number]) => r.recallHandle ?? "" }] : []),
+      ...(rows.some((r) => r.duplicate) ? [{ header: "DUPLICATE", cell: (r: typeof rows[number]) => (r.duplicate ? "yes" : "") }] : []),
     ], rows));
     return 0;
   },

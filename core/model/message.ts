@@ -20,6 +20,20 @@ export interface Message {
   flag?: number;
   /** Delay level (1-based, RocketMQ's levels); 0 means deliver now. @default 0 */
   delayLevel?: number;
+  /**
+   * Timer message: deliver at this time (ms since epoch, or a `Date`), any distance ahead up to the
+   * broker's `timerMaxDelayMs`. A time already past is delivered at once. Not with `delayMs` or
+   * `delayLevel`.
+   */
+  deliveryTime?: number | Date;
+  /** Timer message: deliver this many ms after the broker stores it (see `deliveryTime`). */
+  delayMs?: number;
+  /**
+   * Idempotent send: the broker stores a message with the same dedup id sent to the same topic
+   * within its dedup window only once and answers every repeat with the first send's result.
+   * 1 to 128 characters of `[A-Za-z0-9_.:@+=/-]`. Producers with `idempotent` use the unique key.
+   */
+  dedupId?: string;
 }
 
 /** A host as stored in a record: IPv4 or IPv6 address bytes and a port. */
@@ -93,6 +107,26 @@ export const MessageConst = {
   MAX_RECONSUME_TIMES: "MAX_RECONSUME_TIMES",
   ORIGIN_MESSAGE_ID: "ORIGIN_MESSAGE_ID",
   CLUSTER: "CLUSTER",
+  /** Timer message, as sent: deliver at this time (ms since epoch). */
+  TIMER_DELIVER_MS: "TIMER_DELIVER_MS",
+  /** Timer message, as sent: deliver this many ms after storing. */
+  TIMER_DELAY_MS: "TIMER_DELAY_MS",
+  /** Timer message, as sent: deliver this many seconds after storing. */
+  TIMER_DELAY_SEC: "TIMER_DELAY_SEC",
+  /** Timer message, as stored and delivered: its due time (ms since epoch). */
+  TIMER_OUT_MS: "TIMER_OUT_MS",
+  /** When the broker first stored the timer message (ms since epoch). */
+  TIMER_ENQUEUE_MS: "TIMER_ENQUEUE_MS",
+  /** When the broker delivered the timer message to its topic (ms since epoch). */
+  TIMER_DEQUEUE_MS: "TIMER_DEQUEUE_MS",
+  /** How often a far timer was carried forward in the timer topic. */
+  TIMER_ROLL_TIMES: "TIMER_ROLL_TIMES",
+  /** A recall record: `topic+timerId` of the timer it cancels. */
+  TIMER_DEL_UNIQKEY: "TIMER_DEL_UNIQKEY",
+  /** A timer's id (the CommitLog offset of its first record), on its rolled and delivered copies. (rocketmq-ts) */
+  TIMER_ID: "TIMER_ID",
+  /** Idempotent send: the dedup id. (rocketmq-ts) */
+  DEDUP_ID: "DEDUP_ID",
   KEY_SEPARATOR: " ",
 } as const;
 

@@ -15,11 +15,13 @@ export const DLQ_GROUP_TOPIC_PREFIX = "%DLQ%";
 export const SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX";
 /** Where transactional half messages wait (RocketMQ's name). */
 export const TRANSACTION_HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC";
+/** Where timer messages (any delivery time) and recall records wait: queue 0, as in RocketMQ 5. */
+export const TIMER_TOPIC = "rmq_sys_wheel_timer";
 /**
  * Topics only the broker itself writes to and nobody may create or delete: the auto-create
- * template (`TBW102`), the schedule topic and the transaction half topic.
+ * template (`TBW102`), the schedule topic, the timer topic and the transaction half topic.
  */
-export const SYSTEM_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY, SCHEDULE_TOPIC, TRANSACTION_HALF_TOPIC]);
+export const SYSTEM_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY, SCHEDULE_TOPIC, TIMER_TOPIC, TRANSACTION_HALF_TOPIC]);
 /** RocketMQ's default delay levels; level 1 is the first. */
 export const DEFAULT_DELAY_LEVELS = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
 

@@ -357,6 +357,14 @@ export const LockBatchHeader = v.object({
 });
 export type LockBatchHeader = v.InferOutput<typeof LockBatchHeader>;
 
+/** RECALL_MESSAGE: cancel a pending timer message by the handle its send returned (RocketMQ 5's fields). */
+export const RecallMessageHeader = v.object({
+  producerGroup: v.optional(v.pipe(v.string(), v.maxLength(255)), ""),
+  topic: TopicName,
+  recallHandle: v.pipe(v.string(), v.minLength(1, "Recall handle is empty"), v.maxLength(512, "Recall handle is longer than 512 characters")),
+});
+export type RecallMessageHeader = v.InferOutput<typeof RecallMessageHeader>;
+
 /** The schema of each request code's header. */
 export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.SEND_MESSAGE]: SendMessageHeader,
@@ -390,6 +398,7 @@ export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.UNLOCK_BATCH_MQ]: LockBatchHeader,
   [RequestCode.GET_ALL_CONSUMER_OFFSET]: EmptyHeader,
   [RequestCode.GET_ALL_DELAY_OFFSET]: EmptyHeader,
+  [RequestCode.RECALL_MESSAGE]: RecallMessageHeader,
 };
 
 /** The result of `validateHeader`. */
@@ -417,6 +426,10 @@ export interface SendResponseHeader {
   msgId: string;
   queueId: number;
   queueOffset: number;
+  /** A timer message: the handle that recalls it. */
+  recallHandle?: string;
+  /** A repeat of a dedup id inside the window: the first send's result, nothing stored. */
+  duplicate?: boolean;
 }
 
 /** Response header of SEND_BATCH_MESSAGE: offsets are consecutive from `queueOffset`. */
@@ -439,6 +452,10 @@ export interface SendV2ResponseHeader {
   c: number;
   /** The store host as a message-id prefix (`messageIdPrefix`). */
   s: string;
+  /** A timer message: the handle that recalls it (`recallHandle`). */
+  r?: string;
+  /** A repeat of a dedup id inside the window: the first send's result, nothing stored (`duplicate`). */
+  dup?: boolean;
 }
 
 /** Response header of SEND_BATCH_MESSAGE_V2: queue offsets are consecutive from `o`. */

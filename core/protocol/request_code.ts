@@ -41,6 +41,8 @@ export const RequestCode = {
   SEND_BATCH_MESSAGE: 320,
   /** SEND_BATCH_MESSAGE with one-letter header names, entries as tuples and a compact answer (rocketmq-ts's own code). */
   SEND_BATCH_MESSAGE_V2: 330,
+  /** Cancels a pending timer message by the recall handle its send returned (RocketMQ 5's number). */
+  RECALL_MESSAGE: 370,
 } as const;
 /** One of the `RequestCode` values. */
 export type RequestCode = typeof RequestCode[keyof typeof RequestCode];

@@ -169,5 +169,7 @@ export function describeLocalBroker(state: AdminState, ctx: BrokerContext, conne
     connections,
     pendingLongPolls: ctx.holds.size,
     replication: ctx.replication.status(),
+    timers: ctx.timers === undefined ? null : { ...ctx.timers.stats, lateness: { bounds: [...ctx.stats.timerLateness.bounds], counts: [...ctx.stats.timerLateness.counts], count: ctx.stats.timerLateness.count, sum: ctx.stats.timerLateness.sum } },
+    dedup: { ids: ctx.dedup.size, duplicates: ctx.dedup.duplicates, evicted: ctx.dedup.evicted, windowMs: ctx.dedup.windowMs },
   };
 }

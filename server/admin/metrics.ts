@@ -110,6 +110,26 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   const dataDir = state.options.dataDir;
   const free = dataDir === undefined ? undefined : (state.options.freeDisk ?? freeDiskOf)(dataDir);
   if (free !== undefined) out.family("rocketmq_disk_free_bytes", "gauge", "Free bytes on the file system of the data directory", [[b, free]]);
+  const timers = ctx.timers?.stats;
+  if (timers !== undefined) {
+    out.family("rocketmq_timer_pending", "gauge", "Timer messages stored and not yet delivered or recalled", [[b, timers.pending]]);
+    out.family("rocketmq_timer_delivered_total", "counter", "Timer messages delivered to their topics", [[b, timers.delivered]]);
+    out.family("rocketmq_timer_recalled_total", "counter", "Timer messages recalled before their time", [[b, timers.recalled]]);
+    out.family("rocketmq_timer_rolled_total", "counter", "Times a timer due beyond the wheel was carried forward", [[b, timers.rolled]]);
+    out.family("rocketmq_timer_enqueue_lag", "gauge", "Timer topic records not yet placed in the wheel", [[b, timers.enqueueMax - timers.enqueueOffset]]);
+    const lateness = stats.timerLateness;
+    out.histogram(
+      "rocketmq_timer_lateness_seconds",
+      "Time from a timer message's due time to its delivery being stored",
+      b,
+      lateness.bounds.map((ms) => ms / 1000),
+      lateness.counts,
+      lateness.sum / 1000,
+      lateness.count,
+    );
+  }
+  out.family("rocketmq_dedup_window_ids", "gauge", "Dedup ids remembered by the idempotent-send window", [[b, ctx.dedup.size]]);
+  out.family("rocketmq_dedup_duplicates_total", "counter", "Sends answered from the dedup window instead of being stored again", [[b, ctx.dedup.duplicates]]);
   out.family("rocketmq_pending_long_polls", "gauge", "Pull requests parked waiting for messages", [[b, ctx.holds.size]]);
   out.family(
     "rocketmq_long_poll_busy_total",

@@ -5,7 +5,11 @@
  */
 import { join } from "node:path";
 import type { HostAddress } from "../../core/model/message.ts";
-import { SCHEDULE_TOPIC } from "../../core/model/system_topics.ts";
+import { SCHEDULE_TOPIC, TIMER_TOPIC } from "../../core/model/system_topics.ts";
+import { TimerMessageStore } from "../store/timer/timer_message_store.ts";
+import { DedupWindow } from "./dedup_window.ts";
+import { RecallSigner } from "./recall_signer.ts";
+import { recallMessageProcessor } from "./processors/recall.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import { Connection } from "../../core/remoting/connection.ts";
 import { createDispatcher, type Processor } from "../../core/remoting/dispatcher.ts";
@@ -169,6 +173,16 @@ export interface BrokerOptions extends ConnectionLimits {
   messageDelayLevel?: string;
   /** Delivery progress of delayed messages is saved this often. @default 5000 */
   delayOffsetPersistIntervalMs?: number;
+  /** Longest delay a timer message may have (its delivery time at most this far ahead). @default 31622400000 (366 days) */
+  timerMaxDelayMs?: number;
+  /** Seconds the timer wheel spans; later timers are carried forward. Fixed once a store has timers. @default 86400 */
+  timerWheelSlots?: number;
+  /** A timer's second is loaded into memory this long before it starts. @default 250 */
+  timerLookaheadMs?: number;
+  /** Idempotent sends: how long a dedup id is remembered; 0 turns dedup off. @default 120000 */
+  dedupWindowMs?: number;
+  /** Idempotent sends: most dedup ids remembered (the oldest go first past it). @default 100000 */
+  dedupMaxEntries?: number;
   /** A consumer silent for longer leaves its groups. @default 120000 */
   clientExpiryMs?: number;
   /** How often silent consumers are looked for. @default 10000, or clientExpiryMs when shorter */
@@ -400,6 +414,35 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const brokerName = options.brokerName ?? "broker-a";
   const secret = options.clusterSecret;
   const secretCredentials = secret === undefined ? undefined : clusterCredentials(secret);
+  const stats: BrokerStats = createBrokerStats();
+  const dedup = new DedupWindow({ windowMs: options.dedupWindowMs, maxEntries: options.dedupMaxEntries });
+  let timers: TimerMessageStore | undefined;
+  let recallSigner: RecallSigner;
+  try {
+    recallSigner = await RecallSigner.load(join(configDir, "recall_key.json"), configStorage, log);
+    // A slave never delivers timers: its master does, and the result is replicated. Its timer
+    // index is rebuilt from the timer topic if it is ever started as a master.
+    if (role !== "SLAVE") {
+      timers = await TimerMessageStore.open({
+        store,
+        dir: join(options.dataDir, "store", "timer"),
+        storage: options.storage,
+        wheelSlots: options.timerWheelSlots,
+        lookaheadMs: options.timerLookaheadMs,
+        observeLateness: (ms) => stats.timerLateness.observe(ms),
+        log,
+      });
+      const needed = timers;
+      store.retentionFloor = () => needed.minOffsetNeeded();
+      const restored = dedup.rebuild(store, log);
+      if (restored > 0) log(`Dedup window: ${restored} ids restored from the CommitLog`);
+    }
+  } catch (error) {
+    await timers?.close().catch(() => {});
+    await listener.close();
+    await store.close();
+    throw error;
+  }
   let replication: Replication;
   let slave: SlaveReplication | undefined;
   try {
@@ -450,6 +493,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     holds.notify(topic, queueId, tagHash);
     // A slave never delivers delayed messages itself: its master does, and the result is replicated.
     if (topic === SCHEDULE_TOPIC && role !== "SLAVE") schedule.wake(queueId);
+    else if (topic === TIMER_TOPIC) timers?.wake();
     replication.notify(topic);
   };
   const locks = new QueueLockManager({ lockExpiryMs: options.lockExpiryMs });
@@ -463,7 +507,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     consumers.connectionClosed(c);
     locks.connectionClosed(c);
   };
-  const stats: BrokerStats = createBrokerStats();
   const startedAt = Date.now();
   const traffic = new TrafficWindow(stats, { startedAt });
   const trafficTimer = setInterval(() => traffic.sample(Date.now()), 1000);
@@ -485,6 +528,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     consumers,
     locks,
     schedule,
+    timers,
+    timerMaxDelayMs: options.timerMaxDelayMs ?? 366 * 86_400_000,
+    recallSigner,
+    dedup,
     stats,
     traffic,
     connectionGuard: guard,
@@ -518,9 +565,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.UNLOCK_BATCH_MQ]: unlockBatchProcessor(ctx),
     [RequestCode.GET_ALL_CONSUMER_OFFSET]: allConsumerOffsetProcessor(ctx),
     [RequestCode.GET_ALL_DELAY_OFFSET]: allDelayOffsetProcessor(ctx),
+    [RequestCode.RECALL_MESSAGE]: recallMessageProcessor(ctx),
   };
   if (role === "SLAVE") {
-    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.CONSUMER_SEND_MSG_BACK]) {
+    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.CONSUMER_SEND_MSG_BACK, RequestCode.RECALL_MESSAGE]) {
       processors[code] = readOnlyProcessor(processors[code]!, ctx);
     }
   }
@@ -535,6 +583,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   });
   ready();
   if (role !== "SLAVE") schedule.start();
+  timers?.start();
 
   const registrar = new NameServerRegistrar({
     dial: options.dial,
@@ -575,6 +624,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       onConnectionClosed = () => {};
       consumers.shutdown();
       await schedule.close().catch((error) => log(`Cannot save delay offsets: ${(error as Error).message}`, "error"));
+      await timers?.close().catch((error) => log(`Cannot save the timer checkpoint: ${(error as Error).message}`, "error"));
       clearInterval(persistTimer);
       clearInterval(trafficTimer);
       await offsets.persist();

@@ -14,6 +14,8 @@ export interface TopicCounters {
   bytesOut: number;
 }
 
+/** Upper bounds (ms) of the timer lateness buckets; a last, unbounded bucket follows. */
+export const TIMER_LATENESS_BUCKETS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 30_000];
 /** Upper bounds (ms) of the send latency buckets; a last, unbounded bucket follows. */
 export const SEND_LATENCY_BUCKETS_MS: readonly number[] = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
 
@@ -63,6 +65,7 @@ export function createBrokerStats(): BrokerStats {
     byTopic: new Map(),
     sendLatency: new LatencyHistogram(),
     deadLetters: new Map(),
+    timerLateness: new LatencyHistogram(TIMER_LATENESS_BUCKETS_MS),
   };
 }
 

@@ -15,6 +15,9 @@ import type { TopicConfigManager } from "./topic_config_manager.ts";
 import type { TrafficWindow } from "./traffic_window.ts";
 import type { Replication } from "../ha/replication.ts";
 import type { ConnectionGuard } from "../../core/remoting/connection_guard.ts";
+import type { TimerMessageStore } from "../store/timer/timer_message_store.ts";
+import type { DedupWindow } from "./dedup_window.ts";
+import type { RecallSigner } from "./recall_signer.ts";
 
 /** Counters the broker keeps for admin views and metrics. */
 export interface BrokerStats {
@@ -29,6 +32,8 @@ export interface BrokerStats {
   sendLatency: LatencyHistogram;
   /** Messages moved to a dead-letter topic: consumer group → original topic → count (see `countDeadLetter`). */
   deadLetters: Map<string, Map<string, number>>;
+  /** Timer messages: delivery stored minus due time, ms. */
+  timerLateness: LatencyHistogram;
 }
 
 /** Shared broker state handed to processors. */
@@ -56,6 +61,14 @@ export interface BrokerContext {
   locks: QueueLockManager;
   /** Delayed delivery (delay levels, retry backoff). */
   schedule: ScheduleMessageService;
+  /** Timer messages (any delivery time); undefined on a slave, whose master delivers. */
+  timers: TimerMessageStore | undefined;
+  /** Longest delay a timer message may have, ms. */
+  timerMaxDelayMs: number;
+  /** Issues and checks recall handles. */
+  recallSigner: RecallSigner;
+  /** Idempotent sends: the dedup ids of the window. */
+  dedup: DedupWindow;
   stats: BrokerStats;
   /** Messages in and out per second over the last few seconds, sampled once a second. */
   traffic: TrafficWindow;

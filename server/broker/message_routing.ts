@@ -6,7 +6,8 @@
  * @module
  */
 import { MessageConst } from "../../core/model/message.ts";
-import { dlqTopic, RETRY_GROUP_TOPIC_PREFIX } from "../../core/model/system_topics.ts";
+import { dlqTopic, RETRY_GROUP_TOPIC_PREFIX, TIMER_TOPIC } from "../../core/model/system_topics.ts";
+import { timerProperties } from "../store/timer/timer_message_store.ts";
 import { TOPIC_MAX_LENGTH, type TopicConfig } from "../../core/protocol/headers.ts";
 import { Perm, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { Reply } from "../../core/remoting/dispatcher.ts";
@@ -22,6 +23,43 @@ export interface Route {
   properties: Record<string, string>;
   /** The queue the message is (eventually) delivered to, for the send reply. */
   realQueueId: number;
+  /** A timer message: when it is due (ms since epoch). */
+  dueMs?: number;
+}
+
+const TIMER_PROPERTIES = [MessageConst.TIMER_DELIVER_MS, MessageConst.TIMER_DELAY_MS, MessageConst.TIMER_DELAY_SEC] as const;
+
+/**
+ * Reads a message's timer properties (`TIMER_DELIVER_MS`, `TIMER_DELAY_MS` or `TIMER_DELAY_SEC`).
+ *
+ * @param properties The message's properties.
+ * @param limits The time now and the longest delay allowed.
+ * @returns The due time (ms since epoch), undefined for none, or why the properties are invalid.
+ *   A due time not after `now` is returned as is: the message is delivered at once.
+ */
+export function timerDueOf(properties: Readonly<Record<string, string>>, limits: { now: number; maxDelayMs: number }): number | undefined | { error: string } {
+  let due: number | undefined;
+  let named: string | undefined;
+  for (const name of TIMER_PROPERTIES) {
+    const text = properties[name];
+    if (text === undefined) continue;
+    if (named !== undefined) return { error: `Properties "${named}" and "${name}" cannot both be set` };
+    named = name;
+    if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+      return { error: `Property "${name}" must be a non-negative integer, got "${text.slice(0, 32)}"` };
+    }
+    const value = Number(text);
+    due = name === MessageConst.TIMER_DELIVER_MS ? value : limits.now + value * (name === MessageConst.TIMER_DELAY_SEC ? 1000 : 1);
+  }
+  if (due === undefined) return undefined;
+  if (MessageConst.DELAY in properties) return { error: `A timer message ("${named}") cannot also have a delay level ("DELAY")` };
+  if (!Number.isSafeInteger(due) || due - limits.now > limits.maxDelayMs) {
+    return {
+      error: `Delivery time ${Number.isSafeInteger(due) ? new Date(due).toISOString() : `"${due}"`} is more than timerMaxDelayMs ` +
+        `(${limits.maxDelayMs} ms) ahead`,
+    };
+  }
+  return due;
 }
 
 /** A message as sent, its topic and queue resolved. */
@@ -68,6 +106,9 @@ export async function ensureGroupTopic(ctx: BrokerContext, topic: string): Promi
  *   dead-letter topic, queue 0, without `DELAY`;
  * - with a `DELAY` level ≥ 1: `SCHEDULE_TOPIC_XXXX` queue `level - 1`, the real destination in
  *   `REAL_TOPIC`/`REAL_QID`;
+ * - with a delivery time (`TIMER_DELIVER_MS`, `TIMER_DELAY_MS`, `TIMER_DELAY_SEC`) in the future:
+ *   `rmq_sys_wheel_timer` queue 0 with `TIMER_OUT_MS` and the real destination; one in the past is
+ *   stored where it was sent, at once (as RocketMQ 5 does);
  * - otherwise where it was sent.
  *
  * @param ctx The broker.
@@ -81,6 +122,17 @@ export function routeSend(ctx: BrokerContext, message: SentMessage): Route | Rep
     topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)
   ) {
     return toDeadLetter(ctx, topic.slice(RETRY_GROUP_TOPIC_PREFIX.length), properties);
+  }
+  const now = Date.now();
+  const due = timerDueOf(properties, { now, maxDelayMs: ctx.timerMaxDelayMs });
+  if (typeof due === "object") return { code: ResponseCode.MESSAGE_ILLEGAL, remark: due.error };
+  if (due !== undefined) {
+    const stored = timerProperties(properties, { topic, queueId, dueMs: due, enqueueMs: now });
+    if (due <= now) {
+      for (const name of [MessageConst.REAL_TOPIC, MessageConst.REAL_QID, MessageConst.TIMER_ENQUEUE_MS]) delete stored[name];
+      return { topic, queueId, properties: stored, realQueueId: queueId };
+    }
+    return { topic: TIMER_TOPIC, queueId: 0, properties: stored, realQueueId: queueId, dueMs: due };
   }
   const level = ctx.schedule.delayLevelOf(properties);
   if (typeof level === "string") return { code: ResponseCode.MESSAGE_ILLEGAL, remark: level };
@@ -115,6 +167,10 @@ export function routeBatch(ctx: BrokerContext, batch: BatchRoute): BatchRoute | 
   const { topic, queueId, properties } = batch;
   const levels = new Set<number>();
   for (const [i, p] of properties.entries()) {
+    const refused = TIMER_PROPERTIES.find((name) => name in p) ?? (MessageConst.DEDUP_ID in p ? MessageConst.DEDUP_ID : undefined);
+    if (refused !== undefined) {
+      return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch: property "${refused}" is not supported in a batch; send the message alone` };
+    }
     const level = ctx.schedule.delayLevelOf(p);
     if (typeof level === "string") return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch: ${level}` };
     levels.add(level);

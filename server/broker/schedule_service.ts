@@ -9,7 +9,7 @@
  */
 import * as v from "valibot";
 import { MessageConst, type MessageExt } from "../../core/model/message.ts";
-import { encodeProperties } from "../../core/model/properties.ts";
+import { restoredInput } from "../store/store_input.ts";
 import { decodeRecords } from "../../core/model/record.ts";
 import { DEFAULT_DELAY_LEVELS, parseDelayLevels, SCHEDULE_TOPIC } from "../../core/model/system_topics.ts";
 import type { JsonFile } from "../store/json_file.ts";
@@ -352,18 +352,7 @@ export class ScheduleMessageService {
     delete properties[MessageConst.REAL_TOPIC];
     delete properties[MessageConst.REAL_QID];
     delete properties[MessageConst.DELAY];
-    const result = await this.#store.putMessage({
-      topic,
-      queueId,
-      flag: message.flag,
-      sysFlag: message.sysFlag,
-      bornTimestamp: message.bornTimestamp,
-      bornHost: message.bornHost,
-      reconsumeTimes: message.reconsumeTimes,
-      preparedTransactionOffset: message.preparedTransactionOffset,
-      body: message.body,
-      properties: encodeProperties(properties),
-    });
+    const result = await this.#store.putMessage(restoredInput(message, { topic, queueId, properties }));
     switch (result.status) {
       case "PUT_OK":
         return "delivered";

@@ -73,6 +73,11 @@ export type ResolvedOptions = Required<Omit<MessageStoreOptions, "storage" | "to
 export class MessageStore {
   /** Called once per message when it becomes visible to consumers (for long polling). */
   onArrive: ArriveListener | undefined;
+  /**
+   * The lowest CommitLog offset a service still needs (the timer store's pending timers):
+   * retention never deletes a segment holding it or anything after it.
+   */
+  retentionFloor: (() => number) | undefined;
   #commitLog: CommitLog;
   #queues: QueueTable;
   #checkpoint: Checkpoint;
@@ -804,7 +809,8 @@ export class MessageStore {
   }
 
   #deleteUnserved(): number {
-    const lowest = Math.min(lowestServedOffset(this.#queues.states(), this.#visibleOffset), this.#visibleOffset);
+    const floor = this.retentionFloor?.() ?? Infinity;
+    const lowest = Math.min(lowestServedOffset(this.#queues.states(), this.#visibleOffset), this.#visibleOffset, floor);
     let n = 0;
     const deleted = this.#commitLog.deleteSegments((_start, limit) => limit <= lowest && n++ < MAX_DELETES_PER_RUN);
     if (deleted > 0) {

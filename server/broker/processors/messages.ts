@@ -74,7 +74,7 @@ export function queryMessageProcessor(ctx: BrokerContext): Processor<QueryMessag
  */
 export function runtimeInfoProcessor(ctx: BrokerContext): Processor<Record<string, never>> {
   return processor(EmptyHeader, () => {
-    const { byTopic, sendLatency, deadLetters, ...counters } = ctx.stats;
+    const { byTopic, sendLatency, deadLetters, timerLateness, ...counters } = ctx.stats;
     return {
       code: ResponseCode.SUCCESS,
       header: {
@@ -88,6 +88,9 @@ export function runtimeInfoProcessor(ctx: BrokerContext): Processor<Record<strin
         sendLatency: { bounds: [...sendLatency.bounds], counts: [...sendLatency.counts], count: sendLatency.count, sum: sendLatency.sum },
         deadLetters: Object.fromEntries([...deadLetters].map(([group, topics]) => [group, Object.fromEntries(topics)])),
         pendingLongPolls: ctx.holds.size,
+        timerLateness: { bounds: [...timerLateness.bounds], counts: [...timerLateness.counts], count: timerLateness.count, sum: timerLateness.sum },
+        ...(ctx.timers === undefined ? {} : { timers: ctx.timers.stats }),
+        dedup: { ids: ctx.dedup.size, duplicates: ctx.dedup.duplicates, evicted: ctx.dedup.evicted },
         ...ctx.store.stats,
       },
     };

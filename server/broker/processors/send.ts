@@ -24,12 +24,16 @@ import { toHostAddress } from "../_host.ts";
 import { countDeadLetter, countIn } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
 import { routeBatch, routeSend } from "../message_routing.ts";
+import type { DedupResult } from "../dedup_window.ts";
+import { checkDedupId } from "../../../core/model/dedup_id.ts";
+import { offsetMessageId } from "../../../core/model/message_id.ts";
 
 /** Where a send is stored, and the queue its reply names. */
 interface Route {
   topic: string;
   queueId: number;
   realQueueId: number;
+  dueMs?: number;
 }
 
 const ENCODER = new TextEncoder();
@@ -99,15 +103,18 @@ function checkQueue(
 type SentProperties = { text: string } | { map: Record<string, string> };
 
 /**
- * Reads a send's properties. Text goes to the store as it is unless it names `DELAY` or `WAIT` or
- * the message is a retry (those need routing); a map is always routed.
+ * Reads a send's properties. Text goes to the store as it is unless it names `DELAY`, `WAIT`, a
+ * timer property or `DEDUP_ID`, or the message is a retry (those need routing); a map is always routed.
  */
 function readProperties(ctx: BrokerContext, topic: string, properties: string | Record<string, string>): SentProperties | Reply {
   if (typeof properties !== "string") return { map: properties };
   if (!isWellFormedProperties(properties)) {
     return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Properties text is malformed: expected name U+0001 value U+0002 entries" };
   }
-  if (properties.includes("DELAY\u0001") || properties.includes("WAIT\u0001") || topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) {
+  if (
+    properties.includes("DELAY\u0001") || properties.includes("WAIT\u0001") || properties.includes("TIMER_") ||
+    properties.includes("DEDUP_ID\u0001") || topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)
+  ) {
     return { map: decodeProperties(properties) };
   }
   if (properties.length * 3 > ctx.maxPropertiesSize && ENCODER.encode(properties).length > ctx.maxPropertiesSize) {
@@ -147,7 +154,7 @@ export type SendForm = "v1" | "v2";
  */
 export function sendMessageProcessor(ctx: BrokerContext, form: SendForm = "v1"): Processor<SendMessageHeader> {
   const schema = form === "v2" ? SendMessageV2Header : SendMessageHeader;
-  return processor(schema, async (header, request: Command, connection: Connection) => {
+  return processor(schema, (header, request: Command, connection: Connection) => {
     const started = performance.now();
     const body = request.body ?? EMPTY;
     if (body.length === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Message body is empty" };
@@ -156,60 +163,143 @@ export function sendMessageProcessor(ctx: BrokerContext, form: SendForm = "v1"):
     }
     const sent = readProperties(ctx, header.topic, header.properties);
     if ("code" in sent) return sent;
-    let properties = "text" in sent ? sent.text : storedProperties(ctx, sent.map);
-    if (typeof properties !== "string") return properties;
-    let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
-    if (resolved instanceof Promise) resolved = await resolved;
-    if (!("config" in resolved)) return resolved;
-    let route: Route = { topic: header.topic, queueId: resolved.queueId, realQueueId: resolved.queueId };
-    /** Set when a retry past its limit goes to the group's dead-letter topic. */
-    let deadLetter: { group: string; topic: string } | undefined;
-    if ("map" in sent) {
-      let routed = routeSend(ctx, {
-        topic: header.topic,
-        queueId: resolved.queueId,
-        properties: sent.map,
-        reconsumeTimes: header.reconsumeTimes,
-        maxReconsumeTimes: header.maxReconsumeTimes,
-      });
-      if (routed instanceof Promise) routed = await routed;
-      if ("code" in routed) return routed;
-      if (routed.properties !== sent.map) properties = storedProperties(ctx, routed.properties);
-      if (typeof properties !== "string") return properties;
-      route = routed;
-      if (route.topic.startsWith(DLQ_GROUP_TOPIC_PREFIX)) {
-        deadLetter = { group: route.topic.slice(DLQ_GROUP_TOPIC_PREFIX.length), topic: routed.properties[MessageConst.RETRY_TOPIC] ?? header.topic };
-      }
+    const send: SendJob = { ctx, form, header, sent, body, connection, started };
+    const dedupId = "map" in sent ? sent.map[MessageConst.DEDUP_ID] : undefined;
+    if (dedupId === undefined) return storeSend(send);
+    const bad = checkDedupId(dedupId);
+    if (bad !== undefined) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: bad };
+    if (ctx.dedup.windowMs === 0) return storeSend(send);
+    return storeOnce(send, dedupId);
+  }, form === "v2" ? fastSendV2Header : fastSendHeader);
+}
+
+/** One SEND_MESSAGE(_V2) being handled. */
+interface SendJob {
+  ctx: BrokerContext;
+  form: SendForm;
+  header: SendMessageHeader;
+  sent: SentProperties;
+  body: Uint8Array;
+  connection: Connection;
+  /** When the request arrived (`performance.now()`), for the latency histogram. */
+  started: number;
+}
+
+/** Stores a send with a dedup id unless the window holds the id; a repeat gets the first result. */
+async function storeOnce(send: SendJob, dedupId: string): Promise<Reply> {
+  const { dedup } = send.ctx;
+  const topic = send.header.topic;
+  for (;;) {
+    let first = dedup.lookup(topic, dedupId);
+    if (first instanceof Promise) first = await first;
+    if (first !== undefined) {
+      dedup.duplicates++;
+      return dedupReply(send, first);
     }
-    const result = await ctx.store.putMessage({
-      topic: route.topic,
-      queueId: route.queueId,
-      flag: header.flag,
-      sysFlag: header.sysFlag,
-      bornTimestamp: header.bornTimestamp,
-      bornHost: toHostAddress(connection.remoteAddress),
+    // Another send of the same id may have claimed it while this one waited.
+    if (dedup.lookup(topic, dedupId) !== undefined) continue;
+    const settle = dedup.begin(topic, dedupId);
+    let reply: Reply | undefined;
+    try {
+      reply = await storeSend(send, (result) => settle(result));
+    } finally {
+      // Not stored: the id is free again for a retry.
+      if (reply === undefined || (reply.code !== ResponseCode.SUCCESS && !STORED.has(reply.code))) settle(undefined);
+    }
+    return reply;
+  }
+}
+
+/** Codes of a reply whose message is stored (only a slave's copy may be missing). */
+const STORED: ReadonlySet<number> = new Set([ResponseCode.FLUSH_SLAVE_TIMEOUT, ResponseCode.SLAVE_NOT_AVAILABLE]);
+
+/** Routes, stores and answers one send; `stored` hears the result once the record is written. */
+async function storeSend(send: SendJob, stored?: (result: DedupResult) => void): Promise<Reply> {
+  const { ctx, form, header, sent, body, connection, started } = send;
+  let properties = "text" in sent ? sent.text : storedProperties(ctx, sent.map);
+  if (typeof properties !== "string") return properties;
+  let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
+  if (resolved instanceof Promise) resolved = await resolved;
+  if (!("config" in resolved)) return resolved;
+  let route: Route = { topic: header.topic, queueId: resolved.queueId, realQueueId: resolved.queueId };
+  /** Set when a retry past its limit goes to the group's dead-letter topic. */
+  let deadLetter: { group: string; topic: string } | undefined;
+  if ("map" in sent) {
+    let routed = routeSend(ctx, {
+      topic: header.topic,
+      queueId: resolved.queueId,
+      properties: sent.map,
       reconsumeTimes: header.reconsumeTimes,
-      preparedTransactionOffset: 0,
-      body,
-      properties,
+      maxReconsumeTimes: header.maxReconsumeTimes,
     });
-    ctx.stats.sendLatency.observe(performance.now() - started);
-    const failure = putReply(result);
-    if (failure !== undefined) {
-      ctx.stats.sendErrors++;
-      return failure;
+    if (routed instanceof Promise) routed = await routed;
+    if ("code" in routed) return routed;
+    if (routed.properties !== sent.map) properties = storedProperties(ctx, routed.properties);
+    if (typeof properties !== "string") return properties;
+    route = routed;
+    if (route.topic.startsWith(DLQ_GROUP_TOPIC_PREFIX)) {
+      deadLetter = { group: route.topic.slice(DLQ_GROUP_TOPIC_PREFIX.length), topic: routed.properties[MessageConst.RETRY_TOPIC] ?? header.topic };
     }
-    countIn(ctx.stats, header.topic, 1, body.length);
-    if (deadLetter !== undefined) countDeadLetter(ctx.stats, deadLetter.group, deadLetter.topic);
-    // SYNC_MASTER: stored here either way; the code says whether a slave holds it too.
-    const awaitReplica = ctx.replication.awaitReplica;
+  }
+  const result = await ctx.store.putMessage({
+    topic: route.topic,
+    queueId: route.queueId,
+    flag: header.flag,
+    sysFlag: header.sysFlag,
+    bornTimestamp: header.bornTimestamp,
+    bornHost: toHostAddress(connection.remoteAddress),
+    reconsumeTimes: header.reconsumeTimes,
+    preparedTransactionOffset: 0,
+    body,
+    properties,
+  });
+  ctx.stats.sendLatency.observe(performance.now() - started);
+  const failure = putReply(result);
+  if (failure !== undefined) {
+    ctx.stats.sendErrors++;
+    return failure;
+  }
+  const first: DedupResult = { queueId: route.realQueueId, queueOffset: result.queueOffset, commitLogOffset: result.commitLogOffset };
+  if (route.dueMs !== undefined) first.dueMs = route.dueMs;
+  stored?.(first);
+  countIn(ctx.stats, header.topic, 1, body.length);
+  if (deadLetter !== undefined) countDeadLetter(ctx.stats, deadLetter.group, deadLetter.topic);
+  // SYNC_MASTER: stored here either way; the code says whether a slave holds it too.
+  const awaitReplica = ctx.replication.awaitReplica;
+  const code = awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset);
+  if (route.dueMs === undefined) {
     return {
-      code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset),
+      code,
       header: form === "v2"
         ? { q: route.realQueueId, o: result.queueOffset, c: result.commitLogOffset, s: ctx.store.messageIdPrefix }
         : { msgId: result.msgId, queueId: route.realQueueId, queueOffset: result.queueOffset },
     };
-  }, form === "v2" ? fastSendV2Header : fastSendHeader);
+  }
+  return { code, header: sendReplyHeader(send, first, false) };
+}
+
+/** The answer to a send: its place, its recall handle when it is a timer, and whether it repeated one. */
+function sendReplyHeader(send: SendJob, result: DedupResult, duplicate: boolean): Record<string, unknown> {
+  const { ctx, form } = send;
+  const topic = send.header.topic;
+  const out: Record<string, unknown> = form === "v2"
+    ? { q: result.queueId, o: result.queueOffset, c: result.commitLogOffset, s: ctx.store.messageIdPrefix }
+    : { msgId: offsetMessageId(ctx.store.messageIdPrefix, result.commitLogOffset), queueId: result.queueId, queueOffset: result.queueOffset };
+  if (result.dueMs !== undefined) {
+    const handle = ctx.recallSigner.issue({ brokerName: ctx.brokerName, topic, dueMs: result.dueMs, timerId: result.commitLogOffset });
+    out[form === "v2" ? "r" : "recallHandle"] = handle;
+  }
+  if (duplicate) out[form === "v2" ? "dup" : "duplicate"] = true;
+  return out;
+}
+
+/** Answers a repeat of a dedup id with the first send's result. */
+async function dedupReply(send: SendJob, first: DedupResult): Promise<Reply> {
+  const awaitReplica = send.ctx.replication.awaitReplica;
+  return {
+    code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(first.commitLogOffset),
+    header: sendReplyHeader(send, first, true),
+  };
 }
 
 /**
