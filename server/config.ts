@@ -398,6 +398,24 @@ export const SETTINGS = {
       ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",
       doc: "Delay of each delay level, level 1 first", to: broker("messageDelayLevel"),
     }),
+    transactionTimeoutMs: setting({
+      ...int(1, 86_400_000, "ms"), default: 6000, example: 3000,
+      doc: "Transactions: a half message still unresolved this long after it was stored is checked back with its producer group",
+      to: broker("transactionTimeoutMs"),
+    }),
+    transactionCheckMax: setting({
+      ...int(1, 1000), default: 15, example: 5,
+      doc: "Transactions: checks of one half message before transactionCheckMaxPolicy resolves it", to: broker("transactionCheckMax"),
+    }),
+    transactionCheckIntervalMs: setting({
+      ...int(1, 86_400_000, "ms"), default: 30_000, example: 10_000,
+      doc: "Transactions: time between two checks of one half message", to: broker("transactionCheckIntervalMs"),
+    }),
+    transactionCheckMaxPolicy: setting({
+      ...choice(["rollback", "commit"] as const, "policy"), default: "rollback", example: "commit",
+      doc: "Transactions: what becomes of a half message still unresolved after transactionCheckMax checks (logged either way)",
+      to: broker("transactionCheckMaxPolicy"),
+    }),
   },
   admin: {
     enabled: setting({

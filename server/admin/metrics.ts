@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { TRANSACTION_GROUP } from "../../core/model/system_topics.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import { freeDiskOf, groupLag } from "./_figures.ts";
 import type { AdminState } from "./_state.ts";
@@ -142,6 +143,7 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
   const groups = new Set<string>();
   for (const [, group] of ctx.offsets.entries()) groups.add(group);
   for (const group of consumers.groups()) groups.add(group);
+  groups.delete(TRANSACTION_GROUP);
   for (const group of [...groups].sort()) {
     const info = consumers.groupInfo(group);
     const byTopic = new Map<string, number>();

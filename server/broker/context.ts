@@ -15,6 +15,8 @@ import type { TopicConfigManager } from "./topic_config_manager.ts";
 import type { TrafficWindow } from "./traffic_window.ts";
 import type { Replication } from "../ha/replication.ts";
 import type { ConnectionGuard } from "../../core/remoting/connection_guard.ts";
+import type { ProducerManager } from "./producer_manager.ts";
+import type { TransactionService } from "./transaction_service.ts";
 
 /** Counters the broker keeps for admin views and metrics. */
 export interface BrokerStats {
@@ -52,6 +54,10 @@ export interface BrokerContext {
   consumers: ConsumerManager;
   /** Queue locks of orderly consumers. */
   locks: QueueLockManager;
+  /** Producers from heartbeats, for transaction check-backs and replies. */
+  producers: ProducerManager;
+  /** Half messages, their resolution and check-backs. */
+  transactions: TransactionService;
   /** Delayed delivery (delay levels, retry backoff). */
   schedule: ScheduleMessageService;
   stats: BrokerStats;
