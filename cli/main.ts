@@ -20,6 +20,7 @@ import { offset } from "./commands/offset.ts";
 import { send } from "./commands/send.ts";
 import { standalone } from "./commands/standalone.ts";
 import { topic } from "./commands/topic.ts";
+import { txn } from "./commands/txn.ts";
 
 export type { Runtime } from "./_command.ts";
 
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, Command> = {
   offset,
   msg,
   dlq,
+  txn,
   send,
   consume,
   monitor,
