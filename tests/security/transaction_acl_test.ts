@@ -16,7 +16,7 @@ import { decodeRecords } from "../../core/model/record.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
 import { until } from "../_helpers/wait.ts";
-import { type AclStandalone, dialAs, signed, startAclStandalone } from "./_acl_standalone.ts";
+import { type AclStandalone, dialAs, signed, startAclStandalone, type TestAccount } from "./_acl_standalone.ts";
 
 const ADMIN = { accessKey: "admin-ak", secretKey: "admin-secret-1", admin: true };
 const SHOP = { accessKey: "shop-svc", secretKey: "shop-secret-1", topicPerms: ["shop=PUB|SUB"], groupPerms: ["shop-tx=SUB", "shop-readers=SUB"] };
@@ -45,7 +45,7 @@ async function transactions(): Promise<Transactions> {
   return await response.json() as Transactions;
 }
 
-function end(account: typeof SHOP | typeof OTHER, header: Record<string, unknown>) {
+function end(account: TestAccount, header: Record<string, unknown>) {
   return signed(attacker, account, RequestCode.END_TRANSACTION, {
     producerGroup: "shop-tx",
     topic: "shop",
@@ -94,7 +94,7 @@ afterAll(async () => {
 
 describe("transactions under ACL", () => {
   test("END_TRANSACTION needs the producer group's right and PUB on the topic, whatever the header claims", async () => {
-    const cases: [typeof SHOP, Record<string, unknown>, string][] = [
+    const cases: [TestAccount, Record<string, unknown>, string][] = [
       [NO_GROUP, {}, 'Account "shop-nogroup" may not use producer group "shop-tx"'],
       [NO_TOPIC, {}, 'Account "shop-notopic" may not publish to topic "shop"'],
       // Claiming its own group and topic gets past the header check, not past the stored half message's.
