@@ -94,7 +94,7 @@ describe("transactions replicated to a slave", () => {
     expect(onSlave.role).toBe("SLAVE");
     expect(onSlave.pending).toMatchObject([{ topic: TOPIC, producerGroup: "ha_tx", pending: 3 }]);
     expect(onSlave.halves!.map((h) => h.transactionId)).toEqual((await transactions(masterAdmin)).halves!.map((h) => h.transactionId));
-  });
+  }, 30_000);
 
   test("commits and rollbacks on the master reach the slave: it serves the committed message only and refuses END_TRANSACTION", async () => {
     const halves = new Map((await transactions(masterAdmin)).halves!.map((h) => [h.transactionId, h]));
@@ -117,7 +117,7 @@ describe("transactions replicated to a slave", () => {
     await slaveKnowsTopic(toSlave, TOPIC);
     const fromSlave = (await drainTopic(toSlave, TOPIC, [0, 1, 2, 3])).flat();
     expect(fromSlave.map((m) => [decoder.decode(m.body), m.uniqueKey, m.tags])).toEqual([["to-commit", sent["to-commit"], "t"]]);
-  });
+  }, 30_000);
 
   test("a slave SIGKILLed and restarted rebuilds the same pending transactions from its log", async () => {
     slave.kill("SIGKILL");
@@ -126,5 +126,5 @@ describe("transactions replicated to a slave", () => {
     const onSlave = await transactions(slaveAdmin);
     expect(onSlave.totalPending).toBe(1);
     expect(onSlave.halves!.map((h) => h.transactionId)).toEqual([sent["left-pending"]]);
-  });
+  }, 30_000);
 });
