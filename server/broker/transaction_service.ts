@@ -131,6 +131,14 @@ export interface TransactionServiceOptions {
   now?: () => number;
 }
 
+/** What a commit needs of a half message's record. */
+interface HalfRecord {
+  /** The record as stored (its `properties` text is not used). */
+  input: StoreInput;
+  /** Its properties, decoded. */
+  properties: Readonly<Record<string, string>>;
+}
+
 /** A transaction being resolved (its records not yet read back). */
 interface Resolving {
   outcome: TransactionOutcome;
@@ -139,6 +147,9 @@ interface Resolving {
 
 /** Records one read of the half or op queue takes. */
 const READ_BATCH = 256;
+/** Half message records kept for their commits: at most this many bytes of bodies and properties, and this many records. */
+const RECORD_CACHE_BYTES = 16 * 1024 * 1024;
+const RECORD_CACHE_ENTRIES = 10_000;
 /** Outcomes remembered for transactions no longer pending, so a repeated END gets the same answer. */
 const RECENT_OUTCOMES = 100_000;
 /** A half due while its END is being written is looked at again this much later. */
@@ -166,6 +177,12 @@ export class TransactionService {
   readonly #due = new DueQueue<number>();
   #halfRead = 0;
   #opRead = 0;
+  /** Queue offsets of half and op records this broker wrote and applied at once, not read yet: reading skips them. */
+  readonly #ownHalves = new Set<number>();
+  readonly #ownOps = new Set<number>();
+  /** The records of recently stored half messages by half queue offset, so a commit need not read them back. */
+  readonly #records = new Map<number, HalfRecord>();
+  #recordBytes = 0;
   /** Counters start once the log up to the start is read. */
   #counting = false;
   #catchUpQueued = false;
@@ -255,14 +272,34 @@ export class TransactionService {
     );
   }
 
-  /** A record arrived in the half or op topic: read it soon. */
+  /**
+   * A record arrived in the half or op topic: read it soon. Soon is after the microtasks, so a
+   * record this broker wrote is applied by its writer first and need not be read back.
+   */
   wake(): void {
     if (this.#catchUpQueued || this.#closed) return;
     this.#catchUpQueued = true;
-    queueMicrotask(() => {
+    setTimeout(() => {
       this.#catchUpQueued = false;
       this.catchUp();
-    });
+    }, 0);
+  }
+
+  /**
+   * A half message this broker just stored: pending at once (not read back from the log), its
+   * record kept a while for its commit.
+   *
+   * @param input What was stored.
+   * @param properties Its properties, decoded.
+   * @param result Where it was stored.
+   */
+  halfStored(input: StoreInput, properties: Record<string, string>, result: PutResult): void {
+    if (result.queueOffset < this.#halfRead) return; // already read back
+    const half = halfFrom(properties, result, this.#opRead, this.settings.transactionTimeoutMs);
+    if (half === undefined) return;
+    this.#addHalf(half);
+    this.#own(this.#ownHalves, result.queueOffset, "half");
+    this.#keepRecord(half.queueOffset, { input, properties });
   }
 
   /**
@@ -270,16 +307,73 @@ export class TransactionService {
    * read names a half already read.
    */
   catchUp(): void {
+    const store = this.#o.store;
+    // Nothing new (the common case of a wake-up after this broker's own read): two lookups.
+    if (store.getMaxOffset(TRANSACTION_HALF_TOPIC, 0) === this.#halfRead && store.getMaxOffset(TRANSACTION_OP_TOPIC, 0) === this.#opRead) return;
     const opMark = this.#opRead;
-    this.#halfRead = this.#readQueue(TRANSACTION_HALF_TOPIC, this.#halfRead, (half) => this.#addHalf(half, opMark));
-    this.#opRead = this.#readQueue(TRANSACTION_OP_TOPIC, this.#opRead, (op) => this.#applyOp(op));
+    this.#halfRead = this.#readQueue(TRANSACTION_HALF_TOPIC, this.#halfRead, (message) => {
+      if (this.#ownHalves.delete(message.queueOffset)) return;
+      const half = halfFrom(message.properties, message, opMark, this.settings.transactionTimeoutMs);
+      if (half === undefined) {
+        this.#log(`Transactions: half message at queue offset ${message.queueOffset} has no valid REAL_TOPIC, REAL_QID, PGROUP or UNIQ_KEY; ignored`);
+        return;
+      }
+      this.#addHalf(half);
+    });
+    this.#opRead = this.#readQueue(TRANSACTION_OP_TOPIC, this.#opRead, (op) => {
+      if (this.#ownOps.delete(op.queueOffset)) return;
+      const text = DECODER.decode(op.body);
+      if (/^\d{1,16}$/.test(text)) this.#applyOp(Number(text), op.properties, op.storeTimestamp);
+    });
+    this.#saveProgress();
+  }
+
+  /** Where reading resumes after a restart: the oldest pending half, or the ends read (a master's, copied by its slaves). */
+  #saveProgress(): void {
+    if (!this.#o.master) return;
     // Nothing to save before the first transaction (no CID_RMQ_SYS_TRANS offsets on brokers without any).
-    if (this.#o.master && (this.#halfRead > 0 || this.#opRead > 0)) {
+    if (this.#halfRead > 0 || this.#opRead > 0) {
       const oldest = this.#pending.values().next().value as PendingHalf | undefined;
       this.#o.offsets.commit(TRANSACTION_GROUP, TRANSACTION_HALF_TOPIC, 0, oldest?.queueOffset ?? this.#halfRead);
       this.#o.offsets.commit(TRANSACTION_GROUP, TRANSACTION_OP_TOPIC, 0, oldest?.opMark ?? this.#opRead);
     }
-    if (this.#o.master) this.#arm();
+    this.#arm();
+  }
+
+  /**
+   * Notes a record this broker wrote and applied: the read position moves past it when nothing
+   * before it is left to read, else reading skips it.
+   */
+  #own(own: Set<number>, queueOffset: number, kind: "half" | "op"): void {
+    let read = kind === "half" ? this.#halfRead : this.#opRead;
+    if (queueOffset < read) return;
+    own.add(queueOffset);
+    while (own.delete(read)) read++;
+    if (kind === "half") this.#halfRead = read;
+    else this.#opRead = read;
+    this.#saveProgress();
+  }
+
+  /** Applies an op record this broker just wrote, unless reading got to it first. */
+  #ownOp(halfOffset: number, properties: Record<string, string>, written: PutResult): void {
+    if (written.queueOffset < this.#opRead) return;
+    this.#applyOp(halfOffset, properties, written.storeTimestamp);
+    this.#own(this.#ownOps, written.queueOffset, "op");
+  }
+
+  /** Keeps a half message's record for its commit, within a byte budget (the oldest go first). */
+  #keepRecord(queueOffset: number, record: HalfRecord): void {
+    this.#records.set(queueOffset, record);
+    this.#recordBytes += record.input.body.length + record.input.properties.length;
+    for (const [offset, oldest] of this.#records) {
+      if (this.#recordBytes <= RECORD_CACHE_BYTES && this.#records.size <= RECORD_CACHE_ENTRIES) break;
+      this.#dropRecord(offset, oldest);
+    }
+  }
+
+  #dropRecord(queueOffset: number, record: HalfRecord | undefined = this.#records.get(queueOffset)): void {
+    if (record === undefined || !this.#records.delete(queueOffset)) return;
+    this.#recordBytes -= record.input.body.length + record.input.properties.length;
   }
 
   /**
@@ -372,7 +466,7 @@ export class TransactionService {
   #storedHalf(commitLogOffset: number, queueOffset: number): PendingHalf | undefined {
     const stored = this.#o.store.lookMessageByOffset(commitLogOffset);
     if (stored === undefined || stored.topic !== TRANSACTION_HALF_TOPIC || stored.queueOffset !== queueOffset) return undefined;
-    return halfOf(stored, this.#opRead, 0);
+    return halfFrom(stored.properties, stored, this.#opRead, 0);
   }
 
   /** Writes a transaction's outcome (once, however many ask at the same time) and reads it back. */
@@ -386,35 +480,61 @@ export class TransactionService {
   }
 
   async #write(half: PendingHalf, outcome: TransactionOutcome, by: ResolvedBy): Promise<Reply> {
-    const stored = this.#o.store.lookMessageByOffset(half.commitLogOffset);
-    if (stored === undefined || stored.topic !== TRANSACTION_HALF_TOPIC) return this.#expired(half);
-    const op = this.#opInput(half, { tag: REMOVE_TAG, [MessageConst.TRAN_RESOLUTION]: outcome, [MessageConst.TRAN_RESOLVED_BY]: by });
+    const opProperties = { [MessageConst.TAGS]: REMOVE_TAG, [MessageConst.TRAN_RESOLUTION]: outcome, [MessageConst.TRAN_RESOLVED_BY]: by };
+    const op = this.#opInput(half, opProperties);
     let results: PutResult[];
+    let bytes = 0;
     if (outcome === "COMMIT") {
-      const [committed, ops] = await this.#o.store.putMessageGroups([[committedInput(stored, half)], [op]]);
+      const record = this.#records.get(half.queueOffset) ?? this.#readRecord(half);
+      if (record === undefined) return this.#expired(half);
+      const [committed, ops] = await this.#o.store.putMessageGroups([[committedInput(record, half)], [op]]);
       results = [committed![0]!, ops![0]!];
+      bytes = record.input.body.length;
     } else {
       results = [await this.#o.store.putMessage(op)];
     }
     const failed = results.find((r) => r.status !== "PUT_OK");
     if (failed !== undefined) return putReply(failed)!;
-    if (outcome === "COMMIT") this.#o.countCommitted?.(half.topic, stored.body.length);
+    const written = results.at(-1)!;
+    this.#ownOp(half.queueOffset, opProperties, written);
+    if (outcome === "COMMIT") this.#o.countCommitted?.(half.topic, bytes);
     const last = results.at(-1)!;
     const code = this.#o.awaitReplica === undefined ? ResponseCode.SUCCESS : await this.#o.awaitReplica(last.commitLogOffset);
     return { code };
   }
 
+  /** A half message's record read back from the log (when it is no longer kept), or undefined when retention deleted it. */
+  #readRecord(half: PendingHalf): HalfRecord | undefined {
+    const stored = this.#o.store.lookMessageByOffset(half.commitLogOffset);
+    if (stored === undefined || stored.topic !== TRANSACTION_HALF_TOPIC) return undefined;
+    return {
+      input: {
+        topic: stored.topic,
+        queueId: stored.queueId,
+        flag: stored.flag,
+        sysFlag: stored.sysFlag,
+        bornTimestamp: stored.bornTimestamp,
+        bornHost: stored.bornHost,
+        reconsumeTimes: stored.reconsumeTimes,
+        preparedTransactionOffset: stored.preparedTransactionOffset,
+        body: stored.body,
+        properties: "",
+      },
+      properties: stored.properties,
+    };
+  }
+
   /** A pending half whose record retention deleted: nothing can be done with it any more. */
   #expired(half: PendingHalf): Reply {
     this.#pending.delete(half.queueOffset);
+    this.#dropRecord(half.queueOffset);
     const remark = `Half message of transaction "${half.transactionId}" (topic "${half.topic}", producer group "${half.producerGroup}") ` +
       `is no longer stored (past retention) on broker "${this.#o.brokerName}"`;
     this.#log(`Transactions: ${remark}: dropped unresolved`);
     return { code: ResponseCode.TRANSACTION_NOT_FOUND, remark };
   }
 
-  #opInput(half: Pick<PendingHalf, "queueOffset" | "commitLogOffset">, properties: { tag: string } & Record<string, string>): StoreInput {
-    const { tag, ...rest } = properties;
+  #opInput(half: Pick<PendingHalf, "queueOffset" | "commitLogOffset">, properties: Record<string, string>): StoreInput {
     return {
       topic: TRANSACTION_OP_TOPIC,
       queueId: 0,
@@ -425,7 +545,7 @@ export class TransactionService {
       reconsumeTimes: 0,
       preparedTransactionOffset: half.commitLogOffset,
       body: ENCODER.encode(String(half.queueOffset)),
-      properties: encodeProperties({ [MessageConst.TAGS]: tag, ...rest }),
+      properties: encodeProperties(properties),
     };
   }
 
@@ -454,42 +574,36 @@ export class TransactionService {
     }
   }
 
-  #addHalf(message: MessageExt, opMark: number): void {
-    const half = halfOf(message, opMark, this.settings.transactionTimeoutMs);
-    if (half === undefined) {
-      this.#log(`Transactions: half message at queue offset ${message.queueOffset} has no valid REAL_TOPIC, REAL_QID, PGROUP or UNIQ_KEY; ignored`);
-      return;
-    }
+  #addHalf(half: PendingHalf): void {
     this.#pending.set(half.queueOffset, half);
     if (this.#counting) this.counters.halfMessages++;
     if (this.#o.master) this.#due.push(half.dueAt, half.queueOffset);
   }
 
-  #applyOp(op: MessageExt): void {
-    const text = DECODER.decode(op.body);
-    if (!/^\d{1,16}$/.test(text)) return;
-    const queueOffset = Number(text);
+  /** Applies an op record: a check of the half at `queueOffset`, or its resolution. */
+  #applyOp(queueOffset: number, properties: Readonly<Record<string, string>>, storeTimestamp: number): void {
     const half = this.#pending.get(queueOffset);
-    const tag = op.properties[MessageConst.TAGS];
+    const tag = properties[MessageConst.TAGS];
     if (tag === CHECK_TAG) {
       if (half === undefined) return;
-      const times = Number(op.properties[MessageConst.TRANSACTION_CHECK_TIMES]);
+      const times = Number(properties[MessageConst.TRANSACTION_CHECK_TIMES]);
       if (Number.isSafeInteger(times) && times > half.checkTimes) half.checkTimes = times;
-      half.lastCheckAt = op.storeTimestamp;
-      half.dueAt = op.storeTimestamp + this.settings.transactionCheckIntervalMs;
+      half.lastCheckAt = storeTimestamp;
+      half.dueAt = storeTimestamp + this.settings.transactionCheckIntervalMs;
       if (this.#counting) this.counters.checks++;
       if (this.#o.master) this.#due.push(half.dueAt, half.queueOffset);
       return;
     }
     if (tag !== REMOVE_TAG) return;
-    const outcome: TransactionOutcome = op.properties[MessageConst.TRAN_RESOLUTION] === "COMMIT" ? "COMMIT" : "ROLLBACK";
+    const outcome: TransactionOutcome = properties[MessageConst.TRAN_RESOLUTION] === "COMMIT" ? "COMMIT" : "ROLLBACK";
     this.#remember(queueOffset, outcome);
+    this.#dropRecord(queueOffset);
     if (half === undefined) return;
     this.#pending.delete(queueOffset);
     if (!this.#counting) return;
     if (outcome === "COMMIT") this.counters.committed++;
     else this.counters.rolledBack++;
-    if (op.properties[MessageConst.TRAN_RESOLVED_BY] === "policy") this.counters.resolvedByPolicy++;
+    if (properties[MessageConst.TRAN_RESOLVED_BY] === "policy") this.counters.resolvedByPolicy++;
   }
 
   #remember(queueOffset: number, outcome: TransactionOutcome): void {
@@ -519,7 +633,7 @@ export class TransactionService {
       if (last === undefined || (last.sysFlag & TRANSACTION_TYPE_BITS) !== SysFlag.TRANSACTION_COMMIT) continue;
       const half = byOffset.get(last.preparedTransactionOffset);
       if (half === undefined || half.topic !== topic || last.properties[MessageConst.UNIQ_KEY] !== half.transactionId) continue;
-      const op = this.#opInput(half, { tag: REMOVE_TAG, [MessageConst.TRAN_RESOLUTION]: "COMMIT", [MessageConst.TRAN_RESOLVED_BY]: "recovery" });
+      const op = this.#opInput(half, { [MessageConst.TAGS]: REMOVE_TAG, [MessageConst.TRAN_RESOLUTION]: "COMMIT", [MessageConst.TRAN_RESOLVED_BY]: "recovery" });
       const written = await this.#o.store.putMessage(op);
       if (written.status !== "PUT_OK") {
         throw new Error(`Cannot record the commit of transaction "${half.transactionId}" found at start: ${written.error ?? written.status}`);
@@ -600,12 +714,13 @@ export class TransactionService {
   /** Records one more check, then asks a live member of the half's producer group. */
   async #check(half: PendingHalf): Promise<void> {
     const times = half.checkTimes + 1;
-    const recorded = await this.#o.store.putMessage(this.#opInput(half, { tag: CHECK_TAG, [MessageConst.TRANSACTION_CHECK_TIMES]: String(times) }));
+    const opProperties = { [MessageConst.TAGS]: CHECK_TAG, [MessageConst.TRANSACTION_CHECK_TIMES]: String(times) };
+    const recorded = await this.#o.store.putMessage(this.#opInput(half, opProperties));
     if (recorded.status !== "PUT_OK") {
       this.#retryLater(half, `cannot record a check of transaction "${half.transactionId}": ${recorded.error ?? recorded.status}`);
       return;
     }
-    this.catchUp();
+    this.#ownOp(half.queueOffset, opProperties, recorded);
     const member = this.#o.producers.pick(half.producerGroup);
     if (member === undefined) {
       this.#log(
@@ -637,9 +752,13 @@ export class TransactionService {
   }
 }
 
-/** A half message's state from its record, or undefined when it lacks what a half message needs. */
-function halfOf(message: MessageExt, opMark: number, timeoutMs: number): PendingHalf | undefined {
-  const p = message.properties;
+/** A half message's state from its properties and place, or undefined when it lacks what a half message needs. */
+function halfFrom(
+  p: Readonly<Record<string, string>>,
+  at: { queueOffset: number; commitLogOffset: number; storeTimestamp: number },
+  opMark: number,
+  timeoutMs: number,
+): PendingHalf | undefined {
   const topic = p[MessageConst.REAL_TOPIC];
   const queueId = Number(p[MessageConst.REAL_QID]);
   const producerGroup = p[MessageConst.PGROUP];
@@ -648,9 +767,9 @@ function halfOf(message: MessageExt, opMark: number, timeoutMs: number): Pending
   const immunity = Number(p[MessageConst.CHECK_IMMUNITY_TIME_IN_SECONDS]);
   const immunityMs = Number.isSafeInteger(immunity) && immunity > 0 ? immunity * 1000 : undefined;
   return {
-    queueOffset: message.queueOffset,
-    commitLogOffset: message.commitLogOffset,
-    storeTimestamp: message.storeTimestamp,
+    queueOffset: at.queueOffset,
+    commitLogOffset: at.commitLogOffset,
+    storeTimestamp: at.storeTimestamp,
     topic,
     queueId,
     producerGroup,
@@ -658,26 +777,27 @@ function halfOf(message: MessageExt, opMark: number, timeoutMs: number): Pending
     checkTimes: 0,
     lastCheckAt: 0,
     immunityMs,
-    dueAt: message.storeTimestamp + (immunityMs ?? timeoutMs),
+    dueAt: at.storeTimestamp + (immunityMs ?? timeoutMs),
     opMark,
   };
 }
 
 /** The committed copy of a half message: its real topic and queue, the original properties, the commit sysflag. */
-function committedInput(stored: MessageExt, half: PendingHalf): StoreInput {
-  const properties = { ...stored.properties };
+function committedInput(record: HalfRecord, half: PendingHalf): StoreInput {
+  const properties = { ...record.properties };
   delete properties[MessageConst.REAL_TOPIC];
   delete properties[MessageConst.REAL_QID];
+  const { input } = record;
   return {
     topic: half.topic,
     queueId: half.queueId,
-    flag: stored.flag,
-    sysFlag: (stored.sysFlag & ~SysFlag.TRANSACTION_ROLLBACK) | SysFlag.TRANSACTION_COMMIT,
-    bornTimestamp: stored.bornTimestamp,
-    bornHost: stored.bornHost,
-    reconsumeTimes: stored.reconsumeTimes,
+    flag: input.flag,
+    sysFlag: (input.sysFlag & ~SysFlag.TRANSACTION_ROLLBACK) | SysFlag.TRANSACTION_COMMIT,
+    bornTimestamp: input.bornTimestamp,
+    bornHost: input.bornHost,
+    reconsumeTimes: input.reconsumeTimes,
     preparedTransactionOffset: half.commitLogOffset,
-    body: stored.body,
+    body: input.body,
     properties: encodeProperties(properties),
   };
 }

@@ -17,6 +17,7 @@ import * as v from "valibot";
 import { accessOf } from "../../acl/access.ts";
 import { toHostAddress } from "../_host.ts";
 import type { BrokerContext } from "../context.ts";
+import type { StoreInput } from "../../store/store_types.ts";
 import { putReply, resolveQueue, type SendForm, storedProperties } from "./send.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -82,15 +83,16 @@ async function sendHalf(ctx: BrokerContext, header: SendMessageHeader, request: 
   let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
   if (resolved instanceof Promise) resolved = await resolved;
   if (!("config" in resolved)) return resolved;
-  const text = storedProperties(ctx, {
+  const stored = {
     ...properties,
     [MessageConst.REAL_TOPIC]: header.topic,
     [MessageConst.REAL_QID]: String(resolved.queueId),
     [MessageConst.TRAN_MSG]: "true",
     [MessageConst.PGROUP]: group,
-  });
+  };
+  const text = storedProperties(ctx, stored);
   if (typeof text !== "string") return text;
-  const result = await ctx.store.putMessage({
+  const input: StoreInput = {
     topic: TRANSACTION_HALF_TOPIC,
     queueId: 0,
     flag: header.flag,
@@ -101,14 +103,15 @@ async function sendHalf(ctx: BrokerContext, header: SendMessageHeader, request: 
     preparedTransactionOffset: 0,
     body,
     properties: text,
-  });
+  };
+  const result = await ctx.store.putMessage(input);
   ctx.stats.sendLatency.observe(performance.now() - started);
   const failure = putReply(result);
   if (failure !== undefined) {
     ctx.stats.sendErrors++;
     return failure;
   }
-  ctx.transactions.catchUp();
+  ctx.transactions.halfStored(input, stored, result);
   const awaitReplica = ctx.replication.awaitReplica;
   return {
     code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset),
