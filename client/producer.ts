@@ -59,7 +59,7 @@ export interface ProducerOptions {
   clientId?: string;
   /** How often the producer heartbeats the brokers that call it back (transactional producers, requesters). @default 30000 */
   heartbeatIntervalMs?: number;
-  /** Where the producer logs what it cannot throw (a failed heartbeat, a listener that threw). @default console.log */
+  /** Where the producer logs what it cannot throw (a failed heartbeat, a listener that threw). @default console.warn */
   log?: (line: string) => void;
 }
 
@@ -267,7 +267,7 @@ export class Producer {
     this.#clientId = options.clientId ?? newClientId();
     if (this.#clientId === "" || this.#clientId.length > 255) throw new ClientError(`clientId "${this.#clientId}" must have 1 to 255 characters`);
     this.#heartbeatIntervalMs = positive("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000);
-    this.#log = options.log ?? ((line) => console.log(line));
+    this.#log = options.log ?? ((line) => console.warn(line));
     const listener = options.transactionListener;
     if (listener !== undefined && (typeof listener?.executeLocalTransaction !== "function" || typeof listener.checkLocalTransaction !== "function")) {
       throw new ClientError("transactionListener needs executeLocalTransaction and checkLocalTransaction functions");

@@ -33,6 +33,7 @@ import type { Reply } from "../../core/remoting/dispatcher.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { PutResult, StoreInput } from "../store/store_types.ts";
 import type { Access } from "../acl/access.ts";
+import type { Log } from "../logger.ts";
 import { DueQueue } from "./_due_queue.ts";
 import { putReply } from "./processors/send.ts";
 import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
@@ -126,7 +127,7 @@ export interface TransactionServiceOptions {
   /** SYNC_MASTER: waits for a slave to hold a record (resolves to the reply code). */
   awaitReplica?: (commitLogOffset: number) => Promise<number>;
   /** Where log lines go. @default no logging */
-  log?: (line: string) => void;
+  log?: Log;
   /** Clock (ms since epoch). @default Date.now */
   now?: () => number;
 }
@@ -169,7 +170,7 @@ export class TransactionService {
   readonly counters: TransactionCounters = { halfMessages: 0, committed: 0, rolledBack: 0, checks: 0, resolvedByPolicy: 0 };
   readonly #o: TransactionServiceOptions;
   readonly #now: () => number;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   /** Unresolved halves by half queue offset, in the order they were read. */
   readonly #pending = new Map<number, PendingHalf>();
   readonly #recent = new Map<number, TransactionOutcome>();
@@ -315,7 +316,7 @@ export class TransactionService {
       if (this.#ownHalves.delete(message.queueOffset)) return;
       const half = halfFrom(message.properties, message, opMark, this.settings.transactionTimeoutMs);
       if (half === undefined) {
-        this.#log(`Transactions: half message at queue offset ${message.queueOffset} has no valid REAL_TOPIC, REAL_QID, PGROUP or UNIQ_KEY; ignored`);
+        this.#log(`Transactions: half message at queue offset ${message.queueOffset} has no valid REAL_TOPIC, REAL_QID, PGROUP or UNIQ_KEY; ignored`, "warn");
         return;
       }
       this.#addHalf(half);
@@ -530,7 +531,7 @@ export class TransactionService {
     this.#dropRecord(half.queueOffset);
     const remark = `Half message of transaction "${half.transactionId}" (topic "${half.topic}", producer group "${half.producerGroup}") ` +
       `is no longer stored (past retention) on broker "${this.#o.brokerName}"`;
-    this.#log(`Transactions: ${remark}: dropped unresolved`);
+    this.#log(`Transactions: ${remark}: dropped unresolved`, "warn");
     return { code: ResponseCode.TRANSACTION_NOT_FOUND, remark };
   }
 
@@ -560,7 +561,7 @@ export class TransactionService {
           offset = result.nextBeginOffset;
           continue;
         case "OFFSET_TOO_SMALL":
-          this.#log(`Transactions: ${topic} offsets ${offset} to ${result.nextBeginOffset - 1} are past retention and were not read`);
+          this.#log(`Transactions: ${topic} offsets ${offset} to ${result.nextBeginOffset - 1} are past retention and were not read`, "warn");
           offset = result.nextBeginOffset;
           continue;
         case "OFFSET_FOUND_NULL":
@@ -641,6 +642,7 @@ export class TransactionService {
       this.#log(
         `Transactions: transaction "${half.transactionId}" was committed (message ${last.msgId} in "${topic}" queue ${queueId}) ` +
           `but a crash cut its op record; it is recorded now, so the message is not committed again`,
+        "warn",
       );
     }
     this.catchUp();
@@ -691,7 +693,7 @@ export class TransactionService {
         }
       }
     } catch (error) {
-      this.#log(`Transactions: check-back run failed: ${(error as Error)?.stack ?? error}`);
+      this.#log(`Transactions: check-back run failed: ${(error as Error)?.stack ?? error}`, "error");
     } finally {
       this.#checking = false;
       this.#arm();
@@ -705,6 +707,7 @@ export class TransactionService {
       this.#log(
         `Transactions: transaction "${half.transactionId}" (topic "${half.topic}", producer group "${half.producerGroup}") stayed unresolved ` +
           `after ${half.checkTimes} checks: ${outcome === "COMMIT" ? "committed" : "rolled back"} by transactionCheckMaxPolicy "${this.settings.transactionCheckMaxPolicy}"`,
+        "warn",
       );
       return;
     }
@@ -726,6 +729,7 @@ export class TransactionService {
       this.#log(
         `Transactions: no producer of group "${half.producerGroup}" is connected to ask about transaction "${half.transactionId}" ` +
           `(check ${times} of ${this.settings.transactionCheckMax})`,
+        "warn",
       );
       return;
     }
@@ -746,7 +750,7 @@ export class TransactionService {
   }
 
   #retryLater(half: PendingHalf, why: string): void {
-    this.#log(`Transactions: ${why}; trying again in ${this.settings.transactionCheckIntervalMs} ms`);
+    this.#log(`Transactions: ${why}; trying again in ${this.settings.transactionCheckIntervalMs} ms`, "error");
     half.dueAt = this.#now() + this.settings.transactionCheckIntervalMs;
     this.#due.push(half.dueAt, half.queueOffset);
   }
