@@ -7,7 +7,6 @@
  * @module
  */
 import { MessageConst } from "../../../core/model/message.ts";
-import { decodeProperties, isWellFormedProperties } from "../../../core/model/properties.ts";
 import { replyTopic } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import { SendMessageHeader, SendMessageV2Header, TopicName } from "../../../core/protocol/headers.ts";
@@ -19,6 +18,7 @@ import { toHostAddress } from "../_host.ts";
 import { countIn } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
 import { putReply, type SendForm, storedProperties } from "./send.ts";
+import { bodyRefusal, sentHeader, sentProperties } from "./_sent_message.ts";
 
 const EMPTY = new Uint8Array(0);
 /** How long the broker waits for a requester to take a pushed reply. */
@@ -45,14 +45,11 @@ export function sendReplyProcessor(ctx: BrokerContext, form: SendForm = "v1"): P
       return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Replies go to topic "${topic}" on broker "${ctx.brokerName}", not "${header.topic}"` };
     }
     const body = request.body ?? EMPTY;
-    if (body.length === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Reply body is empty" };
-    if (body.length > ctx.maxMessageSize) {
-      return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Reply body of ${body.length} bytes exceeds the limit of ${ctx.maxMessageSize} bytes` };
-    }
-    let properties: Record<string, string>;
-    if (typeof header.properties !== "string") properties = { ...header.properties };
-    else if (isWellFormedProperties(header.properties)) properties = decodeProperties(header.properties);
-    else return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Properties text is malformed: expected name U+0001 value U+0002 entries" };
+    const bad = bodyRefusal(ctx, body, "Reply");
+    if (bad !== undefined) return bad;
+    const sent = sentProperties(header.properties);
+    if ("refusal" in sent) return sent.refusal;
+    const properties = sent.map;
     const requester = properties[MessageConst.REPLY_TO_CLIENT];
     const correlationId = properties[MessageConst.CORRELATION_ID];
     for (const [name, value] of [[MessageConst.REPLY_TO_CLIENT, requester], [MessageConst.CORRELATION_ID, correlationId]] as const) {
@@ -87,9 +84,7 @@ export function sendReplyProcessor(ctx: BrokerContext, form: SendForm = "v1"): P
       return failure;
     }
     countIn(ctx.stats, topic, 1, body.length);
-    const stored = form === "v2"
-      ? { q: 0, o: result.queueOffset, c: result.commitLogOffset, s: ctx.store.messageIdPrefix }
-      : { msgId: result.msgId, queueId: 0, queueOffset: result.queueOffset };
+    const stored = sentHeader(ctx, form, 0, result);
     const record = ctx.store.lookMessageBytesByOffset(result.commitLogOffset);
     if (record === undefined) return { code: ResponseCode.SYSTEM_ERROR, remark: "The stored reply cannot be read back", header: stored };
     let pushed: Command;

@@ -6,7 +6,6 @@
  * @module
  */
 import { MessageConst, SysFlag } from "../../../core/model/message.ts";
-import { decodeProperties, isWellFormedProperties } from "../../../core/model/properties.ts";
 import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, TRANSACTION_HALF_TOPIC } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import { EndTransactionHeader, GroupName, type SendMessageHeader } from "../../../core/protocol/headers.ts";
@@ -19,6 +18,7 @@ import { toHostAddress } from "../_host.ts";
 import type { BrokerContext } from "../context.ts";
 import type { StoreInput } from "../../store/store_types.ts";
 import { putReply, resolveQueue, type SendForm, storedProperties } from "./send.ts";
+import { bodyRefusal, sentHeader, sentProperties } from "./_sent_message.ts";
 
 const EMPTY = new Uint8Array(0);
 const TRANSACTION_BITS = SysFlag.TRANSACTION_PREPARED | SysFlag.TRANSACTION_COMMIT;
@@ -48,10 +48,8 @@ async function sendHalf(ctx: BrokerContext, header: SendMessageHeader, request: 
     return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "A send may only mark a message as prepared (a half message); END_TRANSACTION commits or rolls it back" };
   }
   const body = request.body ?? EMPTY;
-  if (body.length === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Message body is empty" };
-  if (body.length > ctx.maxMessageSize) {
-    return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message body of ${body.length} bytes exceeds the limit of ${ctx.maxMessageSize} bytes` };
-  }
+  const bad = bodyRefusal(ctx, body, "Message");
+  if (bad !== undefined) return bad;
   const group = header.producerGroup;
   const named = v.safeParse(GroupName, group);
   if (!named.success) {
@@ -64,10 +62,9 @@ async function sendHalf(ctx: BrokerContext, header: SendMessageHeader, request: 
   if (header.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) || header.topic.startsWith(DLQ_GROUP_TOPIC_PREFIX)) {
     return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Topic "${header.topic}" cannot take transactional messages` };
   }
-  let properties: Record<string, string>;
-  if (typeof header.properties !== "string") properties = { ...header.properties };
-  else if (isWellFormedProperties(header.properties)) properties = decodeProperties(header.properties);
-  else return { code: ResponseCode.MESSAGE_ILLEGAL, remark: "Properties text is malformed: expected name U+0001 value U+0002 entries" };
+  const sent = sentProperties(header.properties);
+  if ("refusal" in sent) return sent.refusal;
+  const properties = sent.map;
   const delayed = Object.keys(properties).find((name) => name === MessageConst.DELAY || name.startsWith("TIMER_"));
   if (delayed !== undefined) {
     return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `A transactional message cannot be delayed (property "${delayed}")` };
@@ -115,9 +112,7 @@ async function sendHalf(ctx: BrokerContext, header: SendMessageHeader, request: 
   const awaitReplica = ctx.replication.awaitReplica;
   return {
     code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset),
-    header: form === "v2"
-      ? { q: resolved.queueId, o: result.queueOffset, c: result.commitLogOffset, s: ctx.store.messageIdPrefix }
-      : { msgId: result.msgId, queueId: resolved.queueId, queueOffset: result.queueOffset },
+    header: sentHeader(ctx, form, resolved.queueId, result),
   };
 }
 
