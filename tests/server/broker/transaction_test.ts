@@ -183,6 +183,25 @@ describe("transactional messages", () => {
     expect(fixture.transactions.counters).toMatchObject({ committed: 1, checks: 2, resolvedByPolicy: 0 });
   });
 
+  test("CHECK_IMMUNITY_TIME_IN_SECONDS puts a half message's first check off past transactionTimeoutMs", async () => {
+    fixture = new Fixture();
+    await fixture.start({ transactionTimeoutMs: 100, transactionCheckIntervalMs: 60_000 });
+    const producer = await fixture.producer(() => "UNKNOWN");
+    const plain = await producer.sendMessageInTransaction({ topic: "orders", body: "plain" });
+    const immune = await producer.sendMessageInTransaction({ topic: "orders", body: "immune" }, undefined, { checkImmunitySeconds: 1 });
+    const stored = new Map(fixture.transactions.pending().map((h) => [h.transactionId, h]));
+    expect(stored.get(immune.transactionId)!.dueAt).toBe(stored.get(immune.transactionId)!.storeTimestamp + 1000);
+    await until(() => producer.checks.length === 1, 3000, "the first check");
+    expect(producer.checks[0]!.uniqueKey).toBe(plain.transactionId);
+    await until(() => producer.checks.length === 2, 3000, "the immune half message's check");
+    expect(producer.checks[1]!.uniqueKey).toBe(immune.transactionId);
+    const checked = fixture.transactions.pending().find((h) => h.transactionId === immune.transactionId)!;
+    expect(checked.lastCheckAt - checked.storeTimestamp).toBeGreaterThanOrEqual(1000);
+    await expect(producer.sendMessageInTransaction({ topic: "orders", body: "x" }, undefined, { checkImmunitySeconds: 0 })).rejects.toThrow(
+      'checkImmunitySeconds "0" must be a whole number of at least 1',
+    );
+  });
+
   test("after transactionCheckMax checks the policy rolls back and logs it, or commits with policy commit", async () => {
     for (const policy of ["rollback", "commit"] as const) {
       fixture = new Fixture();
