@@ -91,9 +91,13 @@ export type {
   PullOptions,
   PullResult,
   PullStatus,
+  LocalTransactionState,
   SendOptions,
   SendResult,
   SendStatus,
+  TransactionListener,
+  TransactionSendOptions,
+  TransactionSendResult,
 } from "./client/mod.ts";
 export {
   BrokerError,

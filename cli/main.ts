@@ -21,6 +21,7 @@ import { recall } from "./commands/recall.ts";
 import { send } from "./commands/send.ts";
 import { standalone } from "./commands/standalone.ts";
 import { topic } from "./commands/topic.ts";
+import { txn } from "./commands/txn.ts";
 
 export type { Runtime } from "./_command.ts";
 
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   offset,
   msg,
   dlq,
+  txn,
   send,
   recall,
   consume,

@@ -46,7 +46,10 @@ export type {
   SendOptions,
   SendResult,
   SendStatus,
+  TransactionSendOptions,
+  TransactionSendResult,
 } from "./producer.ts";
+export type { LocalTransactionState, TransactionListener } from "./_transaction.ts";
 export { PullConsumer } from "./pull_consumer.ts";
 export { PushConsumer } from "./push_consumer.ts";
 export type { BatchMessageHandler, ConsumeResult, ConsumeStatus, MessageHandler, PushConsumerOptions } from "./push_consumer.ts";

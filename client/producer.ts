@@ -5,7 +5,7 @@
  */
 import { joinProperties } from "../core/model/properties.ts";
 import { BrokerError, ClientError, ConnectionClosedError, RequestTimeoutError } from "../core/errors.ts";
-import { type Message, MessageConst } from "../core/model/message.ts";
+import { type Message, MessageConst, type MessageExt, SysFlag } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
 import type { Command } from "../core/protocol/command.ts";
 import { GroupName, type SendBatchV2ResponseHeader, type SendV2ResponseHeader } from "../core/protocol/headers.ts";
@@ -21,6 +21,11 @@ import { UniqueKeyGenerator } from "./_unique_key.ts";
 import { defaultDialer } from "./default_dialer.ts";
 import { RemotingClient } from "./remoting_client.ts";
 import { RouteCache, type TopicRoute } from "./route_cache.ts";
+import type { Connection } from "../core/remoting/connection.ts";
+import { newClientId } from "./_consumer_client.ts";
+import { ProducerRegistry } from "./_producer_registry.ts";
+import { ReplyWaiters } from "./_request_reply.ts";
+import { endTransactionHeader, type HalfMessageRef, type LocalTransactionState, localState, readCheck, type TransactionListener } from "./_transaction.ts";
 
 /** Options of a `Producer`. */
 export interface ProducerOptions {
@@ -50,6 +55,55 @@ export interface ProducerOptions {
    * lost answer is stored once. Batches and oneway sends carry no dedup id. @default false
    */
   idempotent?: boolean;
+  /**
+   * Makes the producer transactional: `sendMessageInTransaction` runs the listener's local
+   * transaction between the half message and its commit or rollback, and the brokers ask
+   * `checkLocalTransaction` about half messages of this group left unresolved. The producer then
+   * registers with every master the NameServers know, as a member of `group`.
+   */
+  transactionListener?: TransactionListener;
+  /** The id brokers know this producer by, for check-backs and replies. @default a random id */
+  clientId?: string;
+  /** How often the producer heartbeats the brokers that call it back (transactional producers, requesters). @default 30000 */
+  heartbeatIntervalMs?: number;
+  /** Where the producer logs what it cannot throw (a failed heartbeat, a listener that threw). @default console.warn */
+  log?: (line: string) => void;
+}
+
+/** Options of `sendMessageInTransaction`. */
+export interface TransactionSendOptions {
+  /** Overrides `sendTimeoutMs` for the half message and for telling the broker the outcome. */
+  timeoutMs?: number;
+  /** Send to this queue. */
+  queue?: MessageQueue;
+  /** Choose the queue among the topic's writable queues. */
+  selector?: MessageQueueSelector;
+  /** Passed to `selector`. */
+  selectorArg?: unknown;
+  /**
+   * Seconds before the broker first asks about the transaction if no outcome arrived
+   * (`CHECK_IMMUNITY_TIME_IN_SECONDS`). @default the broker's transactionTimeoutMs
+   */
+  checkImmunitySeconds?: number;
+}
+
+/** The answer to `sendMessageInTransaction`. */
+export interface TransactionSendResult {
+  /** How safely the broker stored the half message. */
+  status: SendStatus;
+  /** The half message's offset id. */
+  msgId: string;
+  /** The queue the message is delivered to once committed. */
+  messageQueue: MessageQueue;
+  /** The transaction id: the message's unique key (`UNIQ_KEY`), also on the committed message. */
+  transactionId: string;
+  /** What the local transaction returned. */
+  localState: LocalTransactionState;
+  /**
+   * Set when the outcome could not be told to the broker (or the local state was `UNKNOWN`, or
+   * the broker refused it): the broker then asks the producer group's `checkLocalTransaction`.
+   */
+  endError?: Error;
 }
 
 /** Picks the queue of a message, e.g. by hashing an order id so one order's messages stay in order. */
@@ -127,6 +181,17 @@ const RETRYABLE_CODES: ReadonlySet<number> = new Set([
   ResponseCode.FLOW_CONTROL,
 ]);
 
+/** Broker codes that say a half message was not stored, so sending it again elsewhere cannot make two. */
+const HALF_NOT_STORED_CODES: ReadonlySet<number> = new Set([
+  ResponseCode.SYSTEM_BUSY,
+  ResponseCode.SERVICE_NOT_AVAILABLE,
+  ResponseCode.TOPIC_NOT_EXIST,
+  ResponseCode.NO_PERMISSION,
+  ResponseCode.FLOW_CONTROL,
+]);
+/** Check-backs answered at once; more wait for the broker's next check. */
+const MAX_CHECKS_IN_FLIGHT = 1000;
+
 /** How long a broker that could not be reached is passed over while others can take the send. */
 const BROKER_ISOLATION_MS = 10_000;
 /** Most messages in one batch (the broker's limit). */
@@ -178,8 +243,15 @@ export class Producer {
   readonly #counters = new Map<string, number>();
   /** Broker name to the time until which it is passed over. */
   readonly #isolated = new Map<string, number>();
+  readonly #clientId: string;
+  readonly #listener: TransactionListener | undefined;
+  readonly #heartbeatIntervalMs: number;
+  readonly #log: (line: string) => void;
+  readonly #replies = new ReplyWaiters();
+  #checksInFlight = 0;
   #client: RemotingClient | undefined;
   #routes: RouteCache | undefined;
+  #registry: ProducerRegistry | undefined;
   #state: State = "created";
   #starting: Promise<void> | undefined;
 
@@ -208,6 +280,15 @@ export class Producer {
     this.#maxMessageSize = positive("maxMessageSize", options.maxMessageSize ?? 4 * 1024 * 1024);
     this.#pollIntervalMs = positive("pollNameServerIntervalMs", options.pollNameServerIntervalMs ?? 30_000);
     this.#idempotent = options.idempotent ?? false;
+    this.#clientId = options.clientId ?? newClientId();
+    if (this.#clientId === "" || this.#clientId.length > 255) throw new ClientError(`clientId "${this.#clientId}" must have 1 to 255 characters`);
+    this.#heartbeatIntervalMs = positive("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000);
+    this.#log = options.log ?? ((line) => console.warn(line));
+    const listener = options.transactionListener;
+    if (listener !== undefined && (typeof listener?.executeLocalTransaction !== "function" || typeof listener.checkLocalTransaction !== "function")) {
+      throw new ClientError("transactionListener needs executeLocalTransaction and checkLocalTransaction functions");
+    }
+    this.#listener = listener;
     try {
       this.#limiter = new InFlightLimiter(options.maxInFlight ?? 10_000, options.maxInFlightBytes ?? 64 * 1024 * 1024);
     } catch (error) {
@@ -218,6 +299,11 @@ export class Producer {
   /** The producer group. */
   get group(): string {
     return this.#group;
+  }
+
+  /** The id brokers know this producer by (check-backs, replies). */
+  get clientId(): string {
+    return this.#clientId;
   }
 
   /** Sends awaiting an answer now. */
@@ -236,7 +322,11 @@ export class Producer {
     this.#starting ??= (async () => {
       this.#state = "starting";
       const dial = this.#dial ?? await defaultDialer();
-      const client = new RemotingClient({ dial, requestTimeoutMs: this.#sendTimeoutMs });
+      const client = new RemotingClient({
+        dial,
+        requestTimeoutMs: this.#sendTimeoutMs,
+        onRequest: (request, connection) => this.#onBrokerRequest(request, connection),
+      });
       const routes = new RouteCache(client, {
         nameServers: this.#nameServers,
         pollIntervalMs: this.#pollIntervalMs,
@@ -249,6 +339,18 @@ export class Producer {
       routes.start();
       this.#client = client;
       this.#routes = routes;
+      this.#registry = new ProducerRegistry({
+        client,
+        routes,
+        clientId: this.#clientId,
+        producerGroups: this.#listener === undefined ? [] : [this.#group],
+        everyMaster: this.#listener !== undefined,
+        intervalMs: this.#heartbeatIntervalMs,
+        requestTimeoutMs: this.#sendTimeoutMs,
+        log: this.#log,
+      });
+      // A transactional producer is registered with every master before its first send.
+      if (this.#listener !== undefined) await this.#registry.start();
       this.#state = "running";
     })();
     return this.#starting;
@@ -448,6 +550,156 @@ export class Producer {
   }
 
   /**
+   * Sends a transactional message: the broker stores it as a half message, invisible to
+   * consumers; then the listener's `executeLocalTransaction` runs, and its outcome commits the
+   * message (delivered once, as sent) or rolls it back (never delivered). An outcome the broker
+   * does not hear (`UNKNOWN`, a crash, a lost answer) is asked for later with
+   * `checkLocalTransaction`, from any live member of the producer group.
+   *
+   * A half message is sent again on another broker only when the broker said it did not store
+   * it: after a timeout or lost connection it may be stored, and is then resolved by check-back.
+   *
+   * @param message The message (no delay level).
+   * @param arg Passed to `executeLocalTransaction`.
+   * @param options A queue or selector, a timeout and the first check's delay.
+   * @returns The half message's place, the local outcome, and `endError` when the outcome is left to check-back.
+   * @throws {ClientError} When the producer has no `transactionListener`, the message is invalid or the producer is not running.
+   * @throws {BrokerError} When the broker refuses the half message (the local transaction did not run).
+   * @throws {ConnectionClosedError} When the half message could not be sent (the local transaction did not run).
+   * @throws {RequestTimeoutError} When the half message got no answer in time (the local transaction did not run).
+   *
+   * @example A transactional producer
+   * ```ts ignore
+   * const producer = new Producer({
+   *   nameServer: "127.0.0.1:9876",
+   *   group: "orders-producer",
+   *   transactionListener: {
+   *     executeLocalTransaction: async (message, order, transactionId) => (await db.saveOrder(order, transactionId)) ? "COMMIT" : "ROLLBACK",
+   *     checkLocalTransaction: async (message) => (await db.hasOrder(message.uniqueKey!)) ? "COMMIT" : "ROLLBACK",
+   *   },
+   * });
+   * await producer.start();
+   * const result = await producer.sendMessageInTransaction({ topic: "orders", body: JSON.stringify(order) }, order);
+   * ```
+   */
+  async sendMessageInTransaction(message: Message, arg?: unknown, options: TransactionSendOptions = {}): Promise<TransactionSendResult> {
+    this.#checkRunning();
+    const listener = this.#listener;
+    if (listener === undefined) throw new ClientError("sendMessageInTransaction needs a transactionListener in the producer's options");
+    if ((message?.delayLevel ?? 0) !== 0) throw new ClientError("A transactional message cannot have a delay level");
+    const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs;
+    const prepared = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next() });
+    prepared.properties[MessageConst.TRAN_MSG] = "true";
+    prepared.properties[MessageConst.PGROUP] = this.#group;
+    const immunity = options.checkImmunitySeconds;
+    if (immunity !== undefined) {
+      if (!Number.isSafeInteger(immunity) || immunity < 1) throw new ClientError(`checkImmunitySeconds "${immunity}" must be a whole number of at least 1`);
+      prepared.properties[MessageConst.CHECK_IMMUNITY_TIME_IN_SECONDS] = String(immunity);
+    }
+    const size = preparedSize(prepared);
+    if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
+    let sent: { queue: MessageQueue; address: string; response: Command };
+    try {
+      sent = await this.#sendHalf(message, prepared, options, Date.now() + timeoutMs);
+    } finally {
+      this.#limiter.release(size);
+    }
+    const header = sent.response.header as unknown as SendV2ResponseHeader;
+    const half: HalfMessageRef = {
+      topic: prepared.topic,
+      producerGroup: this.#group,
+      tranStateTableOffset: header.o,
+      commitLogOffset: header.c,
+      transactionId: prepared.uniqueKey,
+    };
+    const state = await localState(
+      () => listener.executeLocalTransaction(message, arg, prepared.uniqueKey),
+      `executeLocalTransaction of transaction "${prepared.uniqueKey}"`,
+      this.#log,
+    );
+    const result: TransactionSendResult = {
+      status: SEND_STATUS[sent.response.code]!,
+      msgId: offsetMessageId(header.s, header.c),
+      messageQueue: { topic: sent.queue.topic, brokerName: sent.queue.brokerName, queueId: header.q ?? sent.queue.queueId },
+      transactionId: prepared.uniqueKey,
+      localState: state,
+    };
+    if (state === "UNKNOWN") {
+      result.endError = new ClientError(`The local transaction "${prepared.uniqueKey}" is UNKNOWN: the broker will ask checkLocalTransaction`);
+      return result;
+    }
+    try {
+      await this.#client!.invoke(sent.address, {
+        code: RequestCode.END_TRANSACTION,
+        header: endTransactionHeader(half, state, false),
+        timeoutMs,
+        accept: STORED_CODES,
+      });
+    } catch (error) {
+      result.endError = error as Error;
+    }
+    return result;
+  }
+
+  /**
+   * Sends a request message and waits for its reply: a consumer of the topic answers it with
+   * `PushConsumer.reply`, and the broker that stored the request pushes the reply back here. The
+   * request carries `CORRELATION_ID`, `REPLY_TO_CLIENT` (this producer's client id), `TTL` and
+   * `CLUSTER`.
+   *
+   * @param message The request.
+   * @param timeoutMs How long to wait for the reply, the send included. @default sendTimeoutMs
+   * @param options A queue or selector.
+   * @returns The reply as stored in the broker's reply topic (`<cluster>_REPLY_TOPIC`).
+   * @throws {RequestTimeoutError} When no reply arrives in time.
+   * @throws {ClientError} When the message is invalid or the producer is not running.
+   * @throws {BrokerError} When the broker refuses the request.
+   * @throws {ConnectionClosedError} When the request could not be sent.
+   *
+   * @example Ask and wait for the answer
+   * ```ts ignore
+   * const reply = await producer.request({ topic: "prices", body: "AAPL" }, 2000);
+   * console.log(new TextDecoder().decode(reply.body));
+   * ```
+   */
+  async request(message: Message, timeoutMs: number = this.#sendTimeoutMs, options: Omit<SendOptions, "timeoutMs"> = {}): Promise<MessageExt> {
+    this.#checkRunning();
+    positive("timeoutMs", timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    const prepared = prepareMessage(message, { maxMessageSize: this.#maxMessageSize, uniqueKey: this.#uniqueKeys.next() });
+    const correlationId = crypto.randomUUID();
+    prepared.properties[MessageConst.CORRELATION_ID] = correlationId;
+    prepared.properties[MessageConst.REPLY_TO_CLIENT] = this.#clientId;
+    prepared.properties[MessageConst.TTL] = String(timeoutMs);
+    const waiting = this.#replies.wait(correlationId, timeoutMs, `Request to topic "${prepared.topic}" (correlation id "${correlationId}")`);
+    const size = preparedSize(prepared);
+    try {
+      if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
+      try {
+        await this.#deliver(message, options, deadline, async (queue, address, remaining) => {
+          await this.#registry!.ensure(address);
+          const cluster = this.#routes!.cached(queue.topic)?.data.brokerDatas.find((b) => b.brokerName === queue.brokerName)?.cluster;
+          if (cluster === undefined) throw new ClientError(`The route of topic "${queue.topic}" does not say which cluster broker "${queue.brokerName}" is in`);
+          prepared.properties[MessageConst.CLUSTER] = cluster;
+          return this.#client!.invoke(address, {
+            code: RequestCode.SEND_MESSAGE_V2,
+            header: this.#sendHeader(prepared, queue),
+            body: prepared.body,
+            timeoutMs: Math.max(1, deadline - Date.now()),
+            lane: queue.queueId,
+            accept: STORED_CODES,
+          });
+        });
+      } finally {
+        this.#limiter.release(size);
+      }
+    } catch (error) {
+      waiting.cancel(error as Error);
+    }
+    return await waiting.reply;
+  }
+
+  /**
    * The queues a topic's messages can be sent to, in the order selectors see them.
    *
    * @param topic The topic.
@@ -468,8 +720,103 @@ export class Producer {
     this.#state = "stopped";
     if (wasStarting) await this.#starting?.catch(() => {});
     await this.#limiter.idle();
+    this.#replies.rejectAll(new ClientError("Producer is shut down"));
+    await this.#registry?.shutdown();
     this.#routes?.stop();
     await this.#client?.shutdown();
+  }
+
+  /** Requests a broker sends this producer: transaction check-backs and pushed replies. */
+  #onBrokerRequest(request: Command, connection: Connection): void {
+    if (request.code === RequestCode.PUSH_REPLY_MESSAGE_TO_CLIENT) {
+      this.#replies.take(request, connection);
+      return;
+    }
+    if (request.code === RequestCode.CHECK_TRANSACTION_STATE && this.#listener !== undefined) {
+      void this.#answerCheck(request, connection);
+      return;
+    }
+    connection.respond(request, {
+      code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+      remark: `Request code ${request.code} is not supported by ${this.#listener === undefined ? "a producer without a transactionListener" : "producers"}`,
+    });
+  }
+
+  /** Asks `checkLocalTransaction` about a half message and tells the broker that asked. */
+  async #answerCheck(request: Command, connection: Connection): Promise<void> {
+    const check = readCheck(request, this.#group);
+    if ("error" in check) {
+      this.#log(`Producer "${this.#clientId}" ignored a check-back from ${connection.remoteAddress}: ${check.error}`);
+      return;
+    }
+    if (this.#checksInFlight >= MAX_CHECKS_IN_FLIGHT) return; // The broker asks again later.
+    this.#checksInFlight++;
+    try {
+      const state = await localState(
+        () => this.#listener!.checkLocalTransaction(check.message),
+        `checkLocalTransaction of transaction "${check.half.transactionId}"`,
+        this.#log,
+      );
+      if (state === "UNKNOWN" || this.#state !== "running") return;
+      const address = this.#registry!.addressOf(connection) ?? connection.remoteAddress;
+      await this.#client!.invoke(address, {
+        code: RequestCode.END_TRANSACTION,
+        header: endTransactionHeader(check.half, state, true),
+        accept: STORED_CODES,
+      });
+    } catch (error) {
+      this.#log(`Producer "${this.#clientId}" could not answer the check of transaction "${check.half.transactionId}": ${(error as Error).message}`);
+    } finally {
+      this.#checksInFlight--;
+    }
+  }
+
+  /**
+   * Sends a half message: again on another broker only when the broker said it did not store it
+   * (never after a timeout or lost connection, which could leave two half messages of one
+   * transaction).
+   */
+  async #sendHalf(
+    message: Message,
+    prepared: PreparedMessage,
+    options: TransactionSendOptions,
+    deadline: number,
+  ): Promise<{ queue: MessageQueue; address: string; response: Command }> {
+    const sendOptions: SendOptions = {
+      ...(options.queue === undefined ? {} : { queue: options.queue }),
+      ...(options.selector === undefined ? {} : { selector: options.selector, arg: options.selectorArg }),
+    };
+    const fixed = options.queue !== undefined || options.selector !== undefined;
+    const attempts = fixed ? 1 : 1 + this.#retryTimes;
+    let lastBroker: string | undefined;
+    let lastError: unknown;
+    for (let i = 0; i < attempts; i++) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      const route = this.#routes!.cached(message.topic) ?? await this.#routes!.get(message.topic);
+      const queue = this.#chooseQueue(route, message, sendOptions, lastBroker);
+      const address = this.#masterAddress(queue);
+      try {
+        await this.#registry!.ensure(address);
+        const header = this.#sendHeader(prepared, queue);
+        header.f = SysFlag.TRANSACTION_PREPARED;
+        const response = await this.#client!.invoke(address, {
+          code: RequestCode.SEND_MESSAGE_V2,
+          header,
+          body: prepared.body,
+          timeoutMs: Math.max(1, deadline - Date.now()),
+          lane: queue.queueId,
+          accept: STORED_CODES,
+        });
+        return { queue, address, response };
+      } catch (error) {
+        if (!(error instanceof BrokerError && HALF_NOT_STORED_CODES.has(error.code))) throw error;
+        this.#routes!.refresh(message.topic).catch(() => {});
+        lastError = error;
+        lastBroker = queue.brokerName;
+      }
+    }
+    throw lastError ?? new RequestTimeoutError(`Transactional send to topic "${message.topic}" timed out`);
   }
 
   #checkRunning(): void {

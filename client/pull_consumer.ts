@@ -19,7 +19,8 @@ import { type CorruptRecord, decodeRecords } from "../core/model/record.ts";
 import type { Command } from "../core/protocol/command.ts";
 import { GroupName } from "../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
-import { type Dialer, parseAddress } from "../core/remoting/transport.ts";
+import type { Dialer } from "../core/remoting/transport.ts";
+import { storedByAddress } from "./_stored_by.ts";
 import * as v from "valibot";
 import { checkTopic } from "./_prepare_message.ts";
 import { keptMessages, subscriptionOf } from "./_subscription.ts";
@@ -320,9 +321,7 @@ export class PullConsumer {
       checkTopic(topic);
       await this.#routes!.get(topic);
     }
-    const { address: host, port } = decoded.host;
-    const address = findBroker(this.#routes!.brokerAddresses(), host, port) ??
-      (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+    const address = storedByAddress(this.#routes!.brokerAddresses(), decoded.host);
     const response = await this.#client!.invoke(address, {
       code: RequestCode.VIEW_MESSAGE_BY_ID,
       header: { offset: decoded.commitLogOffset },
@@ -432,24 +431,3 @@ function readOffset(header: Record<string, unknown>, queue: MessageQueue): numbe
   return offset;
 }
 
-const UNSPECIFIED_OR_LOOPBACK = /^(0\.0\.0\.0|::|127\.\d+\.\d+\.\d+|::1)$/;
-
-/**
- * Finds the known broker address a message id's store host stands for: the same host and port,
- * else (for an unspecified or loopback store host) the only known broker on that port.
- */
-function findBroker(known: readonly string[], host: string, port: number): string | undefined {
-  const samePort: string[] = [];
-  for (const address of known) {
-    let parsed: { host: string; port: number };
-    try {
-      parsed = parseAddress(address);
-    } catch {
-      continue;
-    }
-    if (parsed.port !== port) continue;
-    if (parsed.host.toLowerCase() === host.toLowerCase()) return address;
-    samePort.push(address);
-  }
-  return samePort.length === 1 && UNSPECIFIED_OR_LOOPBACK.test(host) ? samePort[0] : undefined;
-}

@@ -25,6 +25,8 @@ import {
 } from "./_consumer_options.ts";
 import { checkTopic } from "./_prepare_message.ts";
 import { keptMessages, type MessageSelector, type Subscription as Selected, subscriptionOf } from "./_subscription.ts";
+import { sendReply } from "./_request_reply.ts";
+import { UniqueKeyGenerator } from "./_unique_key.ts";
 import { ALLOCATE_STRATEGIES, type AllocateStrategy, type AllocateStrategyName } from "./allocate.ts";
 import { defaultDialer } from "./default_dialer.ts";
 import { MemoryOffsetStore, type OffsetStore, RemoteOffsetStore } from "./offset_store.ts";
@@ -139,6 +141,9 @@ const RELEASE_WAIT_MS = 1000;
 /** Orderly mode: how long releasing a queue waits for its running handler before unlocking. */
 const ORDERLY_RELEASE_WAIT_MS = 60_000;
 
+/** Largest reply body a consumer sends (the broker's default message size limit). */
+const MAX_REPLY_SIZE = 4 * 1024 * 1024;
+
 /**
  * A consumer group member that is handed messages. Members of a clustering group split the queues
  * of the subscribed topics (and of the group's retry topic) and move them when members come and go;
@@ -202,6 +207,7 @@ export class PushConsumer {
   #pumpScheduled = false;
   /** Queues with messages finished whose offset is not yet in the offset store. */
   #finished = new Set<ProcessQueue>();
+  readonly #replyKeys = new UniqueKeyGenerator();
 
   /**
    * Creates a consumer; subscribe, set a handler, then `start()`.
@@ -285,6 +291,36 @@ export class PushConsumer {
   onMessage(handler: MessageHandler | BatchMessageHandler): void {
     if (typeof handler !== "function") throw new ClientError("Message handler must be a function");
     this.#handler = handler;
+  }
+
+  /**
+   * Answers a request message (one sent with `Producer.request`): the reply goes to the broker that
+   * stored the request, which pushes it to the waiting requester.
+   *
+   * @param request The request, as the handler was given it.
+   * @param body The reply's body.
+   * @param properties The reply's user properties.
+   * @returns The stored reply's offset message id.
+   * @throws {ClientError} When the message is not a request, the reply is invalid, or the consumer is not running.
+   * @throws {BrokerError} REPLY_NOT_DELIVERED when the requester is gone or no longer waits (it timed out).
+   *
+   * @example Reply from the handler
+   * ```ts ignore
+   * consumer.onMessage(async (message) => {
+   *   await consumer.reply(message, `price of ${new TextDecoder().decode(message.body)}: 42`);
+   *   return "SUCCESS";
+   * });
+   * ```
+   */
+  reply(request: MessageExt, body: Uint8Array | string, properties?: Record<string, string>): Promise<string> {
+    if (this.#state !== "running" || this.#client === undefined) return Promise.reject(new ClientError("Consumer is not running"));
+    return sendReply(this.#client.client, request, { body, ...(properties === undefined ? {} : { properties }) }, {
+      group: this.#group,
+      maxMessageSize: MAX_REPLY_SIZE,
+      uniqueKey: this.#replyKeys.next(),
+      timeoutMs: this.#requestTimeoutMs,
+      knownBrokers: this.#client.routes.brokerAddresses(),
+    });
   }
 
   /**

@@ -221,21 +221,44 @@ export class RouteCache {
     return buildRoute(topic, { queueDatas, brokerDatas: template.brokerDatas }, true);
   }
 
-  /** Asks the NameServers in turn, starting with the one that answered last. */
-  async #query(topic: string): Promise<TopicRouteData> {
+  /**
+   * The master address of every broker group the NameServers know (GET_BROKER_CLUSTER_INFO), for
+   * producers that must be reachable from any broker (transaction check-backs).
+   *
+   * @returns The addresses, sorted.
+   * @throws {ConnectionClosedError} When no NameServer answers.
+   * @throws {ProtocolError} When the answer is malformed.
+   */
+  async clusterMasters(): Promise<string[]> {
+    return await this.#ask(RequestCode.GET_BROKER_CLUSTER_INFO, {}, (header) => {
+      const table = header.brokerAddrTable;
+      if (typeof table !== "object" || table === null) throw new ProtocolError("NameServer sent cluster info without a brokerAddrTable");
+      const masters = new Set<string>();
+      for (const broker of Object.values(table as Record<string, unknown>)) {
+        const master = (broker as { brokerAddrs?: Record<string, unknown> } | null)?.brokerAddrs?.["0"];
+        if (typeof master === "string") masters.add(master);
+      }
+      return [...masters].sort();
+    });
+  }
+
+  /** Asks the NameServers in turn for a topic's route. */
+  #query(topic: string): Promise<TopicRouteData> {
+    return this.#ask(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic }, (header) => parseRouteData(topic, header));
+  }
+
+  /** Asks the NameServers in turn, starting with the one that answered last, until one answers something `parse` takes. */
+  async #ask<T>(code: number, header: Record<string, unknown>, parse: (header: Record<string, unknown>) => T): Promise<T> {
     let lastError: unknown;
     const count = this.#nameServers.length;
     for (let i = 0; i < count; i++) {
       const index = (this.#nameServerIndex + i) % count;
       const address = this.#nameServers[index]!;
       try {
-        const response = await this.#client.invoke(address, {
-          code: RequestCode.GET_ROUTEINFO_BY_TOPIC,
-          header: { topic },
-          timeoutMs: this.#requestTimeoutMs,
-        });
+        const response = await this.#client.invoke(address, { code, header, timeoutMs: this.#requestTimeoutMs });
+        const parsed = parse(response.header);
         this.#nameServerIndex = index;
-        return parseRouteData(topic, response.header);
+        return parsed;
       } catch (error) {
         // A live NameServer's "no such topic" is the answer; anything else may be this server's fault.
         if (error instanceof BrokerError && error.code === ResponseCode.TOPIC_NOT_EXIST) throw error;

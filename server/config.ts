@@ -431,6 +431,24 @@ export const SETTINGS = {
       ...int(1, 10_000_000), default: 100_000, example: 5000,
       doc: "Idempotent sends: most dedup ids remembered; past it the oldest are forgotten early", to: broker("dedupMaxEntries"),
     }),
+    transactionTimeoutMs: setting({
+      ...int(1, 86_400_000, "ms"), default: 6000, example: 3000,
+      doc: "Transactions: a half message still unresolved this long after it was stored is checked back with its producer group",
+      to: broker("transactionTimeoutMs"),
+    }),
+    transactionCheckMax: setting({
+      ...int(1, 1000), default: 15, example: 5,
+      doc: "Transactions: checks of one half message before transactionCheckMaxPolicy resolves it", to: broker("transactionCheckMax"),
+    }),
+    transactionCheckIntervalMs: setting({
+      ...int(1, 86_400_000, "ms"), default: 30_000, example: 10_000,
+      doc: "Transactions: time between two checks of one half message", to: broker("transactionCheckIntervalMs"),
+    }),
+    transactionCheckMaxPolicy: setting({
+      ...choice(["rollback", "commit"] as const, "policy"), default: "rollback", example: "commit",
+      doc: "Transactions: what becomes of a half message still unresolved after transactionCheckMax checks (logged either way)",
+      to: broker("transactionCheckMaxPolicy"),
+    }),
   },
   admin: {
     enabled: setting({

@@ -101,6 +101,28 @@ export const MessageConst = {
   RETRY_TOPIC: "RETRY_TOPIC",
   REAL_TOPIC: "REAL_TOPIC",
   REAL_QID: "REAL_QID",
+  /** `true` on a transactional message: its half and, once committed, the delivered copy (RocketMQ's `TRAN_MSG`). */
+  TRAN_MSG: "TRAN_MSG",
+  /** The producer group of a transactional message, whose members are asked when it stays unresolved. */
+  PGROUP: "PGROUP",
+  /** A half message's queue offset in the half topic, on the check-back message a producer is asked about. */
+  TRAN_PREPARED_QUEUE_OFFSET: "TRAN_PREPARED_QUEUE_OFFSET",
+  /** How often the broker has asked a producer about an unresolved half message. */
+  TRANSACTION_CHECK_TIMES: "TRANSACTION_CHECK_TIMES",
+  /** Seconds after storing before the broker first asks about an unresolved half message (instead of `transactionTimeoutMs`). */
+  CHECK_IMMUNITY_TIME_IN_SECONDS: "CHECK_IMMUNITY_TIME_IN_SECONDS",
+  /** On a transaction op record: `COMMIT` or `ROLLBACK`, and who decided (see `TRAN_RESOLVED_BY`). (rocketmq-ts) */
+  TRAN_RESOLUTION: "TRAN_RESOLUTION",
+  /** On a transaction op record: `producer`, `check` (a check-back's answer) or `policy` (`transactionCheckMaxPolicy`). (rocketmq-ts) */
+  TRAN_RESOLVED_BY: "TRAN_RESOLVED_BY",
+  /** Request-reply: pairs a reply with its request. */
+  CORRELATION_ID: "CORRELATION_ID",
+  /** Request-reply: the client id of the requester, which the broker pushes the reply to. */
+  REPLY_TO_CLIENT: "REPLY_TO_CLIENT",
+  /** Request-reply: how long the requester waits, ms. */
+  TTL: "TTL",
+  /** `reply` on a reply message. */
+  MESSAGE_TYPE: "MSG_TYPE",
   MIN_OFFSET: "MIN_OFFSET",
   MAX_OFFSET: "MAX_OFFSET",
   RECONSUME_TIME: "RECONSUME_TIME",

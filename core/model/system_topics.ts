@@ -17,13 +17,25 @@ export const SCHEDULE_TOPIC = "SCHEDULE_TOPIC_XXXX";
 export const TRANSACTION_HALF_TOPIC = "RMQ_SYS_TRANS_HALF_TOPIC";
 /** Where timer messages (any delivery time) and recall records wait: queue 0, as in RocketMQ 5. */
 export const TIMER_TOPIC = "rmq_sys_wheel_timer";
+/** What became of each half message: its op records, body the half's queue offset (RocketMQ's name). */
+export const TRANSACTION_OP_TOPIC = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
+/** The system consumer group whose offsets on the half and op topics say where their reading resumes (RocketMQ's name). */
+export const TRANSACTION_GROUP = "CID_RMQ_SYS_TRANS";
 /**
  * Topics only the broker itself writes to and nobody may create or delete: the auto-create
- * template (`TBW102`), the schedule topic, the timer topic and the transaction half topic.
+ * template (`TBW102`), the schedule topic, the timer topic and the transaction half and op topics.
  */
-export const SYSTEM_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY, SCHEDULE_TOPIC, TIMER_TOPIC, TRANSACTION_HALF_TOPIC]);
+export const SYSTEM_TOPICS: ReadonlySet<string> = new Set([AUTO_CREATE_TOPIC_KEY, SCHEDULE_TOPIC, TIMER_TOPIC, TRANSACTION_HALF_TOPIC, TRANSACTION_OP_TOPIC]);
 /** RocketMQ's default delay levels; level 1 is the first. */
 export const DEFAULT_DELAY_LEVELS = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+
+/**
+ * @param cluster The broker cluster.
+ * @returns `<cluster>_REPLY_TOPIC`, where a cluster's brokers store replies to request messages (RocketMQ's name).
+ */
+export function replyTopic(cluster: string): string {
+  return `${cluster}_REPLY_TOPIC`;
+}
 
 /**
  * @param group The consumer group.

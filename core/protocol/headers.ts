@@ -313,7 +313,8 @@ export const HeartbeatHeader = v.object({
   clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
   /** e.g. `bun 1.3.0`, shown in admin views. */
   runtime: v.optional(v.pipe(v.string(), v.maxLength(100)), ""),
-  producerGroups: v.optional(v.pipe(v.array(v.string()), v.maxLength(1024)), []),
+  /** A producer's heartbeat (no consumers): the producer groups whose transactions it takes check-backs for. */
+  producerGroups: v.optional(v.pipe(v.array(GroupName), v.maxLength(1024)), []),
   consumers: v.optional(v.pipe(v.array(ConsumerData), v.maxLength(1024)), []),
 });
 export type HeartbeatHeader = v.InferOutput<typeof HeartbeatHeader>;
@@ -365,6 +366,44 @@ export const RecallMessageHeader = v.object({
 });
 export type RecallMessageHeader = v.InferOutput<typeof RecallMessageHeader>;
 
+/** A transaction id: the producer's unique key of the half message (`UNIQ_KEY`). */
+const TransactionId = v.pipe(v.string(), v.minLength(1, "Transaction id is empty"), v.maxLength(128, "Transaction id is longer than 128 characters"));
+
+/**
+ * END_TRANSACTION: commits or rolls back the half message stored at `commitLogOffset`, queue offset
+ * `tranStateTableOffset` of the half topic, as its send answered. `topic` is the message's real
+ * topic (the account needs PUB on it); `commitOrRollback` is RocketMQ's transaction type: 8
+ * commit, 12 rollback, 0 unknown (nothing is done). Answered SUCCESS once the outcome is stored.
+ */
+export const EndTransactionHeader = v.object({
+  producerGroup: GroupName,
+  topic: TopicName,
+  tranStateTableOffset: uint,
+  commitLogOffset: uint,
+  commitOrRollback: v.picklist([0, 8, 12], "expected 8 (commit), 12 (rollback) or 0 (unknown)"),
+  /** Whether this answers a CHECK_TRANSACTION_STATE. */
+  fromTransactionCheck: v.optional(v.boolean(), false),
+  transactionId: TransactionId,
+});
+export type EndTransactionHeader = v.InferOutput<typeof EndTransactionHeader>;
+
+/**
+ * CHECK_TRANSACTION_STATE (broker to producer, oneway): the body is the half message's stored
+ * record; the producer answers with END_TRANSACTION (`fromTransactionCheck` true) naming these
+ * offsets and transaction id.
+ */
+export const CheckTransactionStateHeader = v.object({
+  /** The real topic. */
+  topic: TopicName,
+  tranStateTableOffset: uint,
+  commitLogOffset: uint,
+  transactionId: TransactionId,
+  /** How often the broker has asked, this time included. */
+  checkTimes: v.pipe(int, v.minValue(1)),
+  brokerName: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+});
+export type CheckTransactionStateHeader = v.InferOutput<typeof CheckTransactionStateHeader>;
+
 /** The schema of each request code's header. */
 export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.SEND_MESSAGE]: SendMessageHeader,
@@ -399,6 +438,11 @@ export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.GET_ALL_CONSUMER_OFFSET]: EmptyHeader,
   [RequestCode.GET_ALL_DELAY_OFFSET]: EmptyHeader,
   [RequestCode.RECALL_MESSAGE]: RecallMessageHeader,
+  [RequestCode.END_TRANSACTION]: EndTransactionHeader,
+  [RequestCode.CHECK_TRANSACTION_STATE]: CheckTransactionStateHeader,
+  [RequestCode.SEND_REPLY_MESSAGE]: SendMessageHeader,
+  [RequestCode.SEND_REPLY_MESSAGE_V2]: SendMessageV2Header,
+  [RequestCode.PUSH_REPLY_MESSAGE_TO_CLIENT]: EmptyHeader,
 };
 
 /** The result of `validateHeader`. */

@@ -21,7 +21,11 @@ export const RequestCode = {
   HEART_BEAT: 34,
   UNREGISTER_CLIENT: 35,
   CONSUMER_SEND_MSG_BACK: 36,
+  /** Commits or rolls back a transactional half message. */
+  END_TRANSACTION: 37,
   GET_CONSUMER_LIST_BY_GROUP: 38,
+  /** Broker to producer (oneway): what became of the local transaction of this half message? */
+  CHECK_TRANSACTION_STATE: 39,
   NOTIFY_CONSUMER_IDS_CHANGED: 40,
   LOCK_BATCH_MQ: 41,
   UNLOCK_BATCH_MQ: 42,
@@ -39,6 +43,12 @@ export const RequestCode = {
   /** SEND_MESSAGE with RocketMQ's one-letter header names and a compact answer (what producers send). */
   SEND_MESSAGE_V2: 310,
   SEND_BATCH_MESSAGE: 320,
+  /** A consumer's reply to a request message, pushed by the broker to the requester. */
+  SEND_REPLY_MESSAGE: 324,
+  /** SEND_REPLY_MESSAGE with SEND_MESSAGE_V2's one-letter header names. */
+  SEND_REPLY_MESSAGE_V2: 325,
+  /** Broker to requester: the reply to one of its requests (body: the stored reply record). */
+  PUSH_REPLY_MESSAGE_TO_CLIENT: 326,
   /** SEND_BATCH_MESSAGE with one-letter header names, entries as tuples and a compact answer (rocketmq-ts's own code). */
   SEND_BATCH_MESSAGE_V2: 330,
   /** Cancels a pending timer message by the recall handle its send returned (RocketMQ 5's number). */
@@ -68,7 +78,15 @@ export const ResponseCode = {
   PULL_OFFSET_MOVED: 21,
   QUERY_NOT_FOUND: 22,
   SUBSCRIPTION_PARSE_FAILED: 23,
+  /** END_TRANSACTION names a half message of another producer group. */
+  TRANSACTION_STATE_GROUP_WRONG: 203,
   FLOW_CONTROL: 215,
+  /** No half message is stored where END_TRANSACTION says, or it has another transaction id. (rocketmq-ts) */
+  TRANSACTION_NOT_FOUND: 404,
+  /** The requester of a reply is not connected to this broker, or no longer waits for it. (rocketmq-ts) */
+  REPLY_NOT_DELIVERED: 410,
+  /** The request contradicts what was already done, e.g. a commit of a rolled-back transaction. */
+  ILLEGAL_OPERATION: 604,
   /** A header failed validation; the remark names the field. (rocketmq-ts) */
   INVALID_HEADER: 400,
   /** The broker failed to make a write durable (fsync or write error). (rocketmq-ts) */

@@ -56,6 +56,20 @@ export function group(rules: AclRules, account: AclAccount, name: unknown): stri
   return `Account "${account.accessKey}" may not use consumer group "${name}"`;
 }
 
+/**
+ * Why an account may not act as a producer group (take its transactions' check-backs, end them).
+ *
+ * @param rules The rules in force.
+ * @param account The account.
+ * @param name The group (anything but a string is left to header validation).
+ * @returns The refusal, or undefined when allowed.
+ */
+export function producerGroup(rules: AclRules, account: AclAccount, name: unknown): string | undefined {
+  // "" names no group (a producer that only takes replies unregisters with it).
+  if (typeof name !== "string" || name === "" || rules.groupAllowed(account, name)) return undefined;
+  return `Account "${account.accessKey}" may not use producer group "${name}"`;
+}
+
 function records(value: unknown): Header[] {
   return Array.isArray(value) ? value.filter((item): item is Header => typeof item === "object" && item !== null) : [];
 }
@@ -72,6 +86,9 @@ const TOPIC_PUB_V2: Check = (rules, account, h) => publish(rules, account, h.b);
 const TOPIC_SUB: Check = (rules, account, h) => subscribe(rules, account, h.topic);
 const GROUP_TOPIC_SUB: Check = (rules, account, h) => group(rules, account, h.consumerGroup) ?? subscribe(rules, account, h.topic);
 const GROUP_SUB: Check = (rules, account, h) => group(rules, account, h.consumerGroup);
+const UNREGISTER: Check = (rules, account, h) => group(rules, account, h.consumerGroup) ?? producerGroup(rules, account, h.producerGroup);
+/** END_TRANSACTION: the producer group's right and PUB on the topic; the processor checks both again against the stored half message. */
+const END_TRANSACTION: Check = (rules, account, h) => producerGroup(rules, account, h.producerGroup) ?? publish(rules, account, h.topic);
 const LOCK: Check = (rules, account, h) => {
   const denied = group(rules, account, h.consumerGroup);
   if (denied !== undefined) return denied;
@@ -82,6 +99,10 @@ const LOCK: Check = (rules, account, h) => {
   return undefined;
 };
 const HEARTBEAT: Check = (rules, account, h) => {
+  for (const name of Array.isArray(h.producerGroups) ? h.producerGroups : []) {
+    const denied = producerGroup(rules, account, name);
+    if (denied !== undefined) return denied;
+  }
   for (const consumer of records(h.consumers)) {
     const denied = group(rules, account, consumer.group);
     if (denied !== undefined) return denied;
@@ -105,7 +126,7 @@ const CHECKS: Readonly<Record<number, Check>> = {
   [RequestCode.GET_MIN_OFFSET]: TOPIC_SUB,
   [RequestCode.SEARCH_OFFSET_BY_TIMESTAMP]: TOPIC_SUB,
   [RequestCode.HEART_BEAT]: HEARTBEAT,
-  [RequestCode.UNREGISTER_CLIENT]: GROUP_SUB,
+  [RequestCode.UNREGISTER_CLIENT]: UNREGISTER,
   [RequestCode.GET_CONSUMER_LIST_BY_GROUP]: GROUP_SUB,
   [RequestCode.CONSUMER_SEND_MSG_BACK]: GROUP_SUB,
   [RequestCode.LOCK_BATCH_MQ]: LOCK,
@@ -118,6 +139,9 @@ const CHECKS: Readonly<Record<number, Check>> = {
   [RequestCode.VIEW_MESSAGE_BY_ID]: STORED_MESSAGE,
   // Every record the answer holds is checked to be of the header's topic.
   [RequestCode.QUERY_MESSAGE]: TOPIC_SUB,
+  [RequestCode.END_TRANSACTION]: END_TRANSACTION,
+  [RequestCode.SEND_REPLY_MESSAGE]: TOPIC_PUB,
+  [RequestCode.SEND_REPLY_MESSAGE_V2]: TOPIC_PUB_V2,
 };
 
 const CODE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(RequestCode).map(([name, code]) => [code, name]));

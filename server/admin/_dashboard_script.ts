@@ -461,6 +461,22 @@ export const DASHBOARD_SCRIPT = String.raw`
       }) })));
   }
 
+  // ---- transactions
+
+  async function refreshTransactions() {
+    var data = await api("GET", "/api/transactions");
+    var c = data.counters;
+    $("txn-counters").textContent = fmtInt(data.totalPending) + " pending; since start " + fmtInt(c.halfMessages) + " half messages, " +
+      fmtInt(c.committed) + " committed, " + fmtInt(c.rolledBack) + " rolled back, " + fmtInt(c.checks) + " checks, " +
+      fmtInt(c.resolvedByPolicy) + " resolved by policy (" + data.settings.transactionCheckMaxPolicy + " after " + data.settings.transactionCheckMax + " checks)";
+    var now = Date.now();
+    fill($("txn-table").tBodies[0], data.pending.map(function (row) {
+      return h("tr", null, td(row.topic, "mono"), td(row.producerGroup, "mono"), num(fmtInt(row.pending)),
+        h("td", { className: "num" + (row.oldestAgeMs > data.settings.transactionTimeoutMs ? " lag-high" : ""), text: fmtDuration(row.oldestAgeMs) }),
+        num(fmtInt(row.maxCheckTimes)), td(row.nextCheckAt > now ? "in " + fmtDuration(row.nextCheckAt - now) : "due"));
+    }), "No transaction pending", 6);
+  }
+
   // ---- signing in (ACL on)
 
   function signedIn(who) {
@@ -512,7 +528,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     pollCluster();
     var slow = function () {
       if (!state.running) return;
-      Promise.all([refreshTopics(), refreshGroups()]).catch(function (error) { if (state.running) notice(error.message, true); }).then(function () {
+      Promise.all([refreshTopics(), refreshGroups(), refreshTransactions()]).catch(function (error) { if (state.running) notice(error.message, true); }).then(function () {
         if (state.running) setTimeout(slow, 3000);
       });
     };

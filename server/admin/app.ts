@@ -20,6 +20,7 @@ import { metricsRoutes } from "./metrics.ts";
 import { storeRoutes } from "./store.ts";
 import { topicRoutes } from "./topics.ts";
 import { createLogger } from "../logger.ts";
+import { transactionRoutes } from "./transactions.ts";
 
 export type { AdminAppOptions, AdminBrokerView } from "./_state.ts";
 
@@ -70,6 +71,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.route("/", metricsRoutes(state));
   app.route("/api/topics", topicRoutes(state));
   app.route("/api/groups", groupRoutes(state));
+  app.route("/api/transactions", transactionRoutes(state));
   app.route("/api", messageRoutes(state));
   app.route("/api/store", storeRoutes(state));
   app.route("/", dashboardRoutes(state));

@@ -61,6 +61,7 @@ export function dashboardHtml(options: { version: string; tokenRequired: boolean
   <a href="#groups">Consumer groups</a>
   <a href="#messages">Messages</a>
   <a href="#dlq">Dead letters</a>
+  <a href="#transactions">Transactions</a>
 </nav>
 <main id="main">
   <section class="panel" id="overview">
@@ -141,6 +142,11 @@ export function dashboardHtml(options: { version: string; tokenRequired: boolean
     <div class="muted" id="browse-info"></div>
     <table id="message-table"><thead><tr><th class="num">Queue</th><th class="num">Offset</th><th>Message id</th><th>Tags</th><th>Keys</th><th>Stored</th><th>Body</th></tr></thead><tbody></tbody></table>
     <pre class="detail" id="message-detail" hidden></pre>
+  </section>
+  <section class="panel" id="transactions">
+    <h2>Transactions <span class="hint">half messages waiting for their producer's commit or rollback, per topic and producer group</span></h2>
+    <div class="muted" id="txn-counters"></div>
+    <table id="txn-table"><thead><tr><th>Topic</th><th>Producer group</th><th class="num">Pending</th><th class="num">Oldest</th><th class="num">Checks</th><th>Next check</th></tr></thead><tbody></tbody></table>
   </section>
   <section class="panel" id="dlq">
     <h2>Dead letters <span class="hint">messages a consumer group gave up on; re-send puts one back on its original topic</span></h2>

@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { GroupName, TopicName } from "../../core/protocol/headers.ts";
+import { TRANSACTION_GROUP } from "../../core/model/system_topics.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import { groupLag, queueIdsOf } from "./_figures.ts";
 import { httpError, jsonBody, validate } from "./_http.ts";
@@ -34,6 +35,8 @@ function groupNames(ctx: BrokerContext): string[] {
   for (const [, group] of ctx.offsets.entries()) names.add(group);
   for (const group of ctx.consumers.groups()) names.add(group);
   for (const group of ctx.stats.deadLetters.keys()) names.add(group);
+  // The broker's own reading progress of transactions, not a consumer group.
+  names.delete(TRANSACTION_GROUP);
   return [...names].sort();
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { TRANSACTION_GROUP } from "../../core/model/system_topics.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import { freeDiskOf, groupLag } from "./_figures.ts";
 import type { AdminState } from "./_state.ts";
@@ -156,12 +157,26 @@ function brokerMetrics(out: Exposition, state: AdminState, ctx: BrokerContext, c
     );
   }
 
+  const txn = ctx.transactions;
+  out.family("rocketmq_transaction_half_messages_total", "counter", "Transactional half messages stored", [[b, txn.counters.halfMessages]]);
+  out.family("rocketmq_transaction_committed_total", "counter", "Transactions committed (their message delivered to its topic)", [[b, txn.counters.committed]]);
+  out.family("rocketmq_transaction_rolled_back_total", "counter", "Transactions rolled back (their message never delivered)", [[b, txn.counters.rolledBack]]);
+  out.family("rocketmq_transaction_checks_total", "counter", "Check-backs of unresolved half messages (CHECK_TRANSACTION_STATE)", [[b, txn.counters.checks]]);
+  out.family("rocketmq_transaction_resolved_by_policy_total", "counter", "Transactions resolved by transactionCheckMaxPolicy after transactionCheckMax checks", [[b, txn.counters.resolvedByPolicy]]);
+  out.family(
+    "rocketmq_transaction_pending",
+    "gauge",
+    "Unresolved half messages, per real topic and producer group",
+    txn.summary().map((row) => [{ ...b, topic: row.topic, group: row.producerGroup }, row.pending]),
+  );
+
   const lag: Array<[Labels, number]> = [];
   const members: Array<[Labels, number]> = [];
   const consumers = ctx.consumers;
   const groups = new Set<string>();
   for (const [, group] of ctx.offsets.entries()) groups.add(group);
   for (const group of consumers.groups()) groups.add(group);
+  groups.delete(TRANSACTION_GROUP);
   for (const group of [...groups].sort()) {
     const info = consumers.groupInfo(group);
     const byTopic = new Map<string, number>();

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { HostAddress } from "../../core/model/message.ts";
-import { SCHEDULE_TOPIC, TIMER_TOPIC } from "../../core/model/system_topics.ts";
+import { SCHEDULE_TOPIC, TIMER_TOPIC, TRANSACTION_HALF_TOPIC, TRANSACTION_OP_TOPIC } from "../../core/model/system_topics.ts";
 import { TimerMessageStore } from "../store/timer/timer_message_store.ts";
 import { DedupWindow } from "./dedup_window.ts";
 import { RecallSigner } from "./recall_signer.ts";
@@ -21,7 +21,7 @@ import { JsonFile } from "../store/json_file.ts";
 import { MessageStore } from "../store/message_store.ts";
 import { describeRecovery } from "../store/store_recovery.ts";
 import type { SegmentStorage } from "../store/segment_storage.ts";
-import { createBrokerStats } from "./broker_stats.ts";
+import { countIn, createBrokerStats } from "./broker_stats.ts";
 import { ConsumerManager } from "./consumer_manager.ts";
 import { ConsumerOffsetManager, OffsetTable } from "./consumer_offset_manager.ts";
 import type { BrokerContext, BrokerStats } from "./context.ts";
@@ -69,6 +69,10 @@ import {
 import { readOnlyProcessor } from "../ha/read_only.ts";
 import { allConsumerOffsetProcessor, allDelayOffsetProcessor } from "./processors/ha_sync.ts";
 import { createLogger, type Log } from "../logger.ts";
+import { ProducerManager } from "./producer_manager.ts";
+import { type TransactionCheckMaxPolicy, TransactionService } from "./transaction_service.ts";
+import { endTransactionProcessor, withHalfMessages } from "./processors/transaction.ts";
+import { sendReplyProcessor } from "./processors/reply.ts";
 
 /** Options of `startBroker`. */
 export interface BrokerOptions extends ConnectionLimits {
@@ -183,6 +187,14 @@ export interface BrokerOptions extends ConnectionLimits {
   dedupWindowMs?: number;
   /** Idempotent sends: most dedup ids remembered (the oldest go first past it). @default 100000 */
   dedupMaxEntries?: number;
+  /** Transactions: a half message still unresolved this long after it was stored is checked back with its producer group. @default 6000 */
+  transactionTimeoutMs?: number;
+  /** Transactions: checks of one half message before `transactionCheckMaxPolicy` resolves it. @default 15 */
+  transactionCheckMax?: number;
+  /** Transactions: time between two checks of one half message. @default 30000 */
+  transactionCheckIntervalMs?: number;
+  /** Transactions: what becomes of a half message after `transactionCheckMax` checks (logged either way). @default "rollback" */
+  transactionCheckMaxPolicy?: TransactionCheckMaxPolicy;
   /** A consumer silent for longer leaves its groups. @default 120000 */
   clientExpiryMs?: number;
   /** How often silent consumers are looked for. @default 10000, or clientExpiryMs when shorter */
@@ -489,11 +501,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     await store.close();
     throw error;
   }
+  let transactions: TransactionService | undefined;
   store.onArrive = (topic, queueId, _offset, tagHash) => {
     holds.notify(topic, queueId, tagHash);
     // A slave never delivers delayed messages itself: its master does, and the result is replicated.
     if (topic === SCHEDULE_TOPIC && role !== "SLAVE") schedule.wake(queueId);
     else if (topic === TIMER_TOPIC) timers?.wake();
+    else if (topic === TRANSACTION_HALF_TOPIC || topic === TRANSACTION_OP_TOPIC) transactions?.wake();
     replication.notify(topic);
   };
   const locks = new QueueLockManager({ lockExpiryMs: options.lockExpiryMs });
@@ -503,10 +517,37 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     onMemberRemoved: (group, clientId) => locks.releaseClient(group, clientId),
     log,
   });
+  const producers = new ProducerManager({ clientExpiryMs: options.clientExpiryMs, scanIntervalMs: options.clientScanIntervalMs, log });
   onConnectionClosed = (c) => {
     consumers.connectionClosed(c);
     locks.connectionClosed(c);
+    producers.connectionClosed(c);
   };
+  try {
+    transactions = await TransactionService.open({
+      store,
+      producers,
+      offsets,
+      brokerName,
+      storeHost,
+      master: role !== "SLAVE",
+      transactionTimeoutMs: options.transactionTimeoutMs,
+      transactionCheckMax: options.transactionCheckMax,
+      transactionCheckIntervalMs: options.transactionCheckIntervalMs,
+      transactionCheckMaxPolicy: options.transactionCheckMaxPolicy,
+      countCommitted: (topic, bytes) => countIn(stats, topic, 1, bytes),
+      ...(replication.awaitReplica === undefined ? {} : { awaitReplica: replication.awaitReplica }),
+      log,
+    });
+  } catch (error) {
+    consumers.shutdown();
+    producers.shutdown();
+    await timers?.close().catch(() => {});
+    await replication.close();
+    await listener.close();
+    await store.close();
+    throw error;
+  }
   const startedAt = Date.now();
   const traffic = new TrafficWindow(stats, { startedAt });
   const trafficTimer = setInterval(() => traffic.sample(Date.now()), 1000);
@@ -527,6 +568,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     holds,
     consumers,
     locks,
+    producers,
+    transactions,
     schedule,
     timers,
     timerMaxDelayMs: options.timerMaxDelayMs ?? 366 * 86_400_000,
@@ -541,9 +584,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 
   const counter: { inFlight: number; idle?: () => void } = { inFlight: 0 };
   const processors: Record<number, Processor<any>> = {
-    [RequestCode.SEND_MESSAGE]: sendMessageProcessor(ctx),
+    [RequestCode.SEND_MESSAGE]: withHalfMessages(sendMessageProcessor(ctx), ctx, "v1"),
     [RequestCode.SEND_BATCH_MESSAGE]: sendBatchProcessor(ctx),
-    [RequestCode.SEND_MESSAGE_V2]: sendMessageProcessor(ctx, "v2"),
+    [RequestCode.SEND_MESSAGE_V2]: withHalfMessages(sendMessageProcessor(ctx, "v2"), ctx, "v2"),
     [RequestCode.SEND_BATCH_MESSAGE_V2]: sendBatchProcessor(ctx, "v2"),
     [RequestCode.PULL_MESSAGE]: pullMessageProcessor(ctx),
     [RequestCode.GET_MAX_OFFSET]: maxOffsetProcessor(ctx),
@@ -566,9 +609,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.GET_ALL_CONSUMER_OFFSET]: allConsumerOffsetProcessor(ctx),
     [RequestCode.GET_ALL_DELAY_OFFSET]: allDelayOffsetProcessor(ctx),
     [RequestCode.RECALL_MESSAGE]: recallMessageProcessor(ctx),
+    [RequestCode.END_TRANSACTION]: endTransactionProcessor(ctx),
+    [RequestCode.SEND_REPLY_MESSAGE]: sendReplyProcessor(ctx),
+    [RequestCode.SEND_REPLY_MESSAGE_V2]: sendReplyProcessor(ctx, "v2"),
   };
   if (role === "SLAVE") {
-    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.CONSUMER_SEND_MSG_BACK, RequestCode.RECALL_MESSAGE]) {
+    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.CONSUMER_SEND_MSG_BACK,
+      RequestCode.RECALL_MESSAGE, RequestCode.END_TRANSACTION, RequestCode.SEND_REPLY_MESSAGE, RequestCode.SEND_REPLY_MESSAGE_V2]) {
       processors[code] = readOnlyProcessor(processors[code]!, ctx);
     }
   }
@@ -584,6 +631,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   ready();
   if (role !== "SLAVE") schedule.start();
   timers?.start();
+  transactions.start();
 
   const registrar = new NameServerRegistrar({
     dial: options.dial,
@@ -623,6 +671,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       }
       onConnectionClosed = () => {};
       consumers.shutdown();
+      producers.shutdown();
+      transactions!.close();
       await schedule.close().catch((error) => log(`Cannot save delay offsets: ${(error as Error).message}`, "error"));
       await timers?.close().catch((error) => log(`Cannot save the timer checkpoint: ${(error as Error).message}`, "error"));
       clearInterval(persistTimer);

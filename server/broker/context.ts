@@ -18,6 +18,8 @@ import type { ConnectionGuard } from "../../core/remoting/connection_guard.ts";
 import type { TimerMessageStore } from "../store/timer/timer_message_store.ts";
 import type { DedupWindow } from "./dedup_window.ts";
 import type { RecallSigner } from "./recall_signer.ts";
+import type { ProducerManager } from "./producer_manager.ts";
+import type { TransactionService } from "./transaction_service.ts";
 
 /** Counters the broker keeps for admin views and metrics. */
 export interface BrokerStats {
@@ -59,6 +61,10 @@ export interface BrokerContext {
   consumers: ConsumerManager;
   /** Queue locks of orderly consumers. */
   locks: QueueLockManager;
+  /** Producers from heartbeats, for transaction check-backs and replies. */
+  producers: ProducerManager;
+  /** Half messages, their resolution and check-backs. */
+  transactions: TransactionService;
   /** Delayed delivery (delay levels, retry backoff). */
   schedule: ScheduleMessageService;
   /** Timer messages (any delivery time); undefined on a slave, whose master delivers. */

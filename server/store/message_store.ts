@@ -284,11 +284,48 @@ export class MessageStore {
     }
     return new Promise((resolve) => {
       this.#pending.push({ records, resolve });
-      if (!this.#writeScheduled) {
-        this.#writeScheduled = true;
-        queueMicrotask(() => this.#writePending());
-      }
+      this.#scheduleWrite();
     });
+  }
+
+  /**
+   * Appends several groups of messages (each group one topic queue, as `putMessages` takes) in one
+   * write, all or none at validation, back to back in the order given: a crash can cut the write
+   * only at a record boundary, so what survives is always the groups' first records in order.
+   * Transactions use it to write a committed message and the op record that resolves its half
+   * message together (see docs/STORAGE.md).
+   *
+   * @param groups Records of one topic queue per group.
+   * @returns Each group's outcomes; never rejects.
+   */
+  putMessageGroups(groups: readonly (readonly StoreInput[])[]): Promise<PutResult[][]> {
+    const unavailable = this.#unavailable() ?? this.#disk.refusal;
+    if (unavailable) {
+      if (unavailable === this.#disk.refusal) this.#disk.refusedPuts += groups.reduce((n, g) => n + g.length, 0);
+      return Promise.resolve(groups.map((g) => g.map(() => failed("SERVICE_NOT_AVAILABLE", unavailable))));
+    }
+    const prepared: PreparedRecord[][] = [];
+    for (const inputs of groups) {
+      const records: PreparedRecord[] = [];
+      for (const input of inputs) {
+        const checked = this.#prepare(input, inputs[0]!);
+        if (!(checked instanceof PreparedRecord)) return Promise.resolve(groups.map((g) => g.map(() => checked)));
+        records.push(checked);
+      }
+      prepared.push(records);
+    }
+    const done = Promise.all(prepared.map((records) =>
+      records.length === 0 ? Promise.resolve([]) : new Promise<PutResult[]>((resolve) => this.#pending.push({ records, resolve }))
+    ));
+    this.#scheduleWrite();
+    return done;
+  }
+
+  /** Writes the pending puts at the end of this tick (once, however many were added). */
+  #scheduleWrite(): void {
+    if (this.#writeScheduled) return;
+    this.#writeScheduled = true;
+    queueMicrotask(() => this.#writePending());
   }
 
   #unavailable(): string | undefined {

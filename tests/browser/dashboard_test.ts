@@ -19,6 +19,7 @@ import { listen } from "../../server/bun/listen.ts";
 import { serve } from "../../server/bun/serve.ts";
 import { type Standalone, startStandalone } from "../../server/standalone.ts";
 import { needs } from "../_helpers/skip.ts";
+import { Producer } from "../../client/producer.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const NO_CHROMIUM = existsSync(CHROMIUM) ? undefined : `needs Chromium at ${CHROMIUM} (apt-get install chromium)`;
@@ -153,6 +154,29 @@ describe("dashboard in Chromium", () => {
     await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  needs(NO_CHROMIUM)("shows pending transactions per topic and producer group", async () => {
+    const producer = new Producer({
+      nameServer: system.nameServerAddress,
+      dial,
+      group: "dashboard_tx",
+      log: () => {},
+      transactionListener: { executeLocalTransaction: () => "UNKNOWN", checkLocalTransaction: () => "UNKNOWN" },
+    });
+    await producer.start();
+    try {
+      await producer.sendMessageInTransaction({ topic: "tx_orders", body: "pending" });
+      const page = await browser!.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(adminUrl(admin));
+      const row = page.locator("#txn-table tbody tr", { hasText: "dashboard_tx" });
+      await row.waitFor({ timeout: 10_000 });
+      expect(await row.locator("td").allTextContents()).toEqual(["tx_orders", "dashboard_tx", "1", expect.stringMatching(/^\d+m?s$/), "0", expect.stringMatching(/^(in \d+m?s|due)$/)]);
+      await page.locator("#txn-counters", { hasText: "1 pending; since start 1 half messages, 0 committed" }).waitFor({ timeout: 10_000 });
+      await page.close();
+    } finally {
+      await producer.shutdown();
+    }
   }, 60_000);
 });
 

@@ -26,6 +26,8 @@ export interface TestBrokerOptions {
   extraArgs?: string[];
   /** The cluster secret file; `false` runs without one. @default the shared test secret */
   clusterSecretFile?: string | false;
+  /** Settings as `RMQ_BROKER_*` environment variables. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -50,7 +52,7 @@ export function startTestBroker(options: TestBrokerOptions): Promise<Server> {
   if (secretFile !== false) args.push("--cluster-secret-file", secretFile);
   if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
   if (options.extraArgs) args.push(...options.extraArgs);
-  return startServer(BUN, args);
+  return startServer(BUN, args, options.env === undefined ? {} : { env: options.env });
 }
 
 /**

@@ -29,6 +29,8 @@ export interface MasterOptions {
   extraArgs?: string[];
   /** The cluster secret file; `false` runs without one. @default the shared test secret */
   clusterSecretFile?: string | false;
+  /** Settings as `RMQ_BROKER_*` environment variables. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -45,6 +47,7 @@ export function startMaster(options: MasterOptions): Promise<Server> {
     namesrv: options.namesrv,
     ...(options.clusterSecretFile === undefined ? {} : { clusterSecretFile: options.clusterSecretFile }),
     extraArgs: ["--ha-port", String(options.haPort ?? 0), "--broker-role", options.role ?? "ASYNC_MASTER", ...(options.extraArgs ?? [])],
+    ...(options.env === undefined ? {} : { env: options.env }),
   });
 }
 

@@ -32,9 +32,29 @@ export function foreignClient(ctx: BrokerContext, access: Access, group: string,
 }
 
 /**
+ * Refuses a producer heartbeat or unregister naming a client id another account registered (ACL
+ * on): it would take over that producer's check-backs and replies.
+ *
+ * @param ctx The broker.
+ * @param access The request's access.
+ * @param clientId The client id the request names.
+ * @returns The refusal, or undefined when the account may act for that client.
+ */
+function foreignProducer(ctx: BrokerContext, access: Access, clientId: string): Reply | undefined {
+  const member = ctx.producers.client(clientId);
+  if (member === undefined || mayActFor(access, member.owner)) return undefined;
+  return {
+    code: ResponseCode.NO_PERMISSION,
+    remark: `Account "${access.accessKey}" may not act for producer "${clientId}": another account registered it`,
+  };
+}
+
+/**
  * HEART_BEAT: records the client in each consumer group it names and creates the retry topic of
  * every clustering group, so members can pull it. A client id another account registered in one
- * of the groups is refused (it would take over that member's connection).
+ * of the groups is refused (it would take over that member's connection). A heartbeat naming no
+ * consumer group is a producer's: the broker calls it back over this connection, with check-backs
+ * of its `producerGroups`' transactions and with replies to its requests.
  *
  * @param ctx The broker.
  * @returns The processor.
@@ -42,6 +62,12 @@ export function foreignClient(ctx: BrokerContext, access: Access, group: string,
 export function heartbeatProcessor(ctx: BrokerContext): Processor<HeartbeatHeader> {
   return processor(HeartbeatHeader, async (header, request, connection: Connection) => {
     const access = accessOf(request);
+    if (header.consumers.length === 0) {
+      const refused = foreignProducer(ctx, access, header.clientId);
+      if (refused !== undefined) return refused;
+      ctx.producers.heartbeat(connection, header, access.accessKey);
+      return { code: ResponseCode.SUCCESS };
+    }
     for (const data of header.consumers) {
       const refused = foreignClient(ctx, access, data.group, header.clientId);
       if (refused !== undefined) return refused;
@@ -58,15 +84,21 @@ export function heartbeatProcessor(ctx: BrokerContext): Processor<HeartbeatHeade
 
 /**
  * UNREGISTER_CLIENT: the client leaves the named consumer group, or every group it is in when the
- * header names only the client (nothing when it names only a producer group, which the broker does
- * not track). Every group it would leave is authorised, named or not, and so is the client id: the
- * request is refused unless the account may use each group and registered the client there.
+ * header names only the client; a header naming only a producer group unregisters that producer.
+ * Every group it would leave is authorised, named or not, and so is the client id: the request is
+ * refused unless the account may use each group and registered the client there.
  *
  * @param ctx The broker.
  * @returns The processor.
  */
 export function unregisterClientProcessor(ctx: BrokerContext): Processor<UnregisterClientHeader> {
   return processor(UnregisterClientHeader, (header, request) => {
+    if (header.consumerGroup === undefined && header.producerGroup !== undefined) {
+      const refused = foreignProducer(ctx, accessOf(request), header.clientId);
+      if (refused !== undefined) return refused;
+      ctx.producers.unregister(header.clientId);
+      return { code: ResponseCode.SUCCESS };
+    }
     const groups = header.consumerGroup !== undefined
       ? [header.consumerGroup]
       : header.producerGroup === undefined

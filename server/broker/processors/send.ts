@@ -40,7 +40,7 @@ const ENCODER = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
 /** Maps a store status to a response code. */
-function putReply(result: PutResult): Reply | undefined {
+export function putReply(result: PutResult): Reply | undefined {
   switch (result.status) {
     case "PUT_OK":
       return undefined;
@@ -60,7 +60,7 @@ function putReply(result: PutResult): Reply | undefined {
  *
  * @returns The config and queue to write, or an error reply.
  */
-function resolveQueue(
+export function resolveQueue(
   ctx: BrokerContext,
   topic: string,
   queueId: number,
@@ -124,7 +124,7 @@ function readProperties(ctx: BrokerContext, topic: string, properties: string | 
 }
 
 /** Encodes the stored properties text, leaving out `WAIT`, and checks its size. */
-function storedProperties(ctx: BrokerContext, properties: Record<string, string>): string | Reply {
+export function storedProperties(ctx: BrokerContext, properties: Record<string, string>): string | Reply {
   for (const name in properties) {
     if (name.includes("\u0001") || name.includes("\u0002") || properties[name]!.includes("\u0001") || properties[name]!.includes("\u0002")) {
       return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Property "${name}" contains a reserved separator character` };
