@@ -73,6 +73,10 @@ import { ProducerManager } from "./producer_manager.ts";
 import { type TransactionCheckMaxPolicy, TransactionService } from "./transaction_service.ts";
 import { endTransactionProcessor, withHalfMessages } from "./processors/transaction.ts";
 import { sendReplyProcessor } from "./processors/reply.ts";
+import { remotingWire } from "../../core/remoting/remoting_wire.ts";
+import { detectProtocol } from "../../core/remoting/wire.ts";
+import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
+import { BROKER_UNSUPPORTED, brokerMappings } from "../remoting/broker_mappings.ts";
 
 /** Options of `startBroker`. */
 export interface BrokerOptions extends ConnectionLimits {
@@ -207,6 +211,11 @@ export interface BrokerOptions extends ConnectionLimits {
   acl?: AclGuard;
   /** Serve clients over TLS with this certificate and key (PEM). @default plain TCP */
   tls?: TlsServerOptions;
+  /**
+   * Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the client port: each
+   * connection's first bytes tell which protocol it speaks. @default true
+   */
+  remotingEnabled?: boolean;
   /** The account NameServer registrations are signed with (when the NameServers enforce ACL). */
   nameServerCredentials?: () => Credentials | undefined;
   /**
@@ -289,6 +298,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const hostname = options.hostname ?? "0.0.0.0";
   const connections = new Set<Connection>();
   let dispatch: ((request: import("../../core/protocol/command.ts").Command, c: Connection) => void) | undefined;
+  /** Remoting requests: mapped onto the native ones, then `dispatch`. */
+  let remotingDispatch: typeof dispatch;
   let ready: () => void = () => {};
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
   let accepting = true;
@@ -325,16 +336,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const connection = new Connection({
       ...limits.options,
       maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      ...(options.remotingEnabled === false ? {} : { wire: detectProtocol(remotingWire) }),
       onRequest: (request, c) => {
         if (!inFlight.admit(request, c)) return;
         // Admitted here; the tracked processor counts it again while it runs.
         if (dispatch !== undefined) {
           inFlight.leave(c);
-          dispatch(request, c);
+          (c.protocol === "remoting" ? remotingDispatch! : dispatch)(request, c);
         } else {
           readyPromise.then(() => {
             inFlight.leave(c);
-            dispatch!(request, c);
+            (c.protocol === "remoting" ? remotingDispatch! : dispatch!)(request, c);
           });
         }
       },
@@ -628,6 +640,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     guarded.get(c)?.trust();
     return dispatcher(request, c);
   });
+  remotingDispatch = createRemotingDispatcher(brokerMappings(ctx), dispatch, { unsupported: BROKER_UNSUPPORTED });
   ready();
   if (role !== "SLAVE") schedule.start();
   timers?.start();

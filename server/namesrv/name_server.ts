@@ -20,6 +20,10 @@ import {
   type GuardedConnection,
 } from "../../core/remoting/connection_guard.ts";
 import { hostOf } from "../broker/connections_per_ip.ts";
+import { remotingWire } from "../../core/remoting/remoting_wire.ts";
+import { detectProtocol } from "../../core/remoting/wire.ts";
+import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
+import { NAME_SERVER_MAPPINGS, NAME_SERVER_UNSUPPORTED } from "../remoting/name_server_mappings.ts";
 
 /** Options of `startNameServer`. */
 export interface NameServerOptions extends ConnectionLimits {
@@ -60,6 +64,11 @@ export interface NameServerOptions extends ConnectionLimits {
    * could then register a fake broker). Without it such a NameServer refuses to start. @default false
    */
   allowOpenRegistration?: boolean;
+  /**
+   * Also answer RocketMQ 4.x remoting clients (route queries of ali-ons, Java, Go) on the port:
+   * each connection's first bytes tell which protocol it speaks. @default true
+   */
+  remotingEnabled?: boolean;
 }
 
 /** A running NameServer. */
@@ -125,6 +134,9 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
     onAuthenticated: (connection) => guarded.get(connection)?.trust(),
   });
 
+  const remoting = createRemotingDispatcher(NAME_SERVER_MAPPINGS, dispatcher, { unsupported: NAME_SERVER_UNSUPPORTED });
+  const wire = options.remotingEnabled === false ? {} : { wire: detectProtocol(remotingWire) };
+
   const connections = new Set<Connection>();
   const listener = await options.listen(
     { hostname, port: options.port ?? DEFAULT_NAME_SERVER_PORT, ...(options.tls === undefined ? {} : { tls: options.tls }) },
@@ -133,7 +145,8 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
       const limits = guard.open(ip);
       const connection = new Connection({
         ...limits.options,
-        onRequest: dispatcher,
+        ...wire,
+        onRequest: (request, c) => (c.protocol === "remoting" ? remoting : dispatcher)(request, c),
         onClose: (c, error) => {
           limits.closed(c.remoteAddress, error);
           connections.delete(c);

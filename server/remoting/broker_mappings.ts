@@ -1,0 +1,414 @@
+/**
+ * The broker's RocketMQ 4.x request codes, mapped onto its processors: sends (V1 names, V2's
+ * one-letter names, batches), pulls, offsets, heartbeats and membership, send-back, queue locks,
+ * topic administration and viewing a message. Field names and body shapes are those of RocketMQ
+ * 4.9.4's header and body classes (see /docs/COMPATIBILITY.md).
+ *
+ * @module
+ */
+import * as v from "valibot";
+import type { RemotingCommand } from "../../core/codec/remoting_frame.ts";
+import { MessageConst, SysFlag } from "../../core/model/message.ts";
+import { decodeProperties, isWellFormedProperties, joinProperties } from "../../core/model/properties.ts";
+import type { Header } from "../../core/protocol/command.ts";
+import type { HeartbeatHeader, LockBatchHeader } from "../../core/protocol/headers.ts";
+import { PullSysFlag, RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
+import { type NativeReply, type RemotingReply, textFields } from "../../core/remoting/remoting_wire.ts";
+import type { BrokerContext } from "../broker/context.ts";
+import { defined, type ExtFields, flag, integer, jsonBody, text, toJsonBody } from "./_fields.ts";
+import type { MappedRequest, Refusal, RemotingMapping } from "./remoting_dispatcher.ts";
+
+/** The version from which RocketMQ honours `maxReconsumeTimes` in sends and send-backs (`V3_4_9`). */
+const MAX_RECONSUME_TIMES_VERSION = 121;
+/** Longest long poll the broker parks (the native limit); longer ones are cut to it. */
+const MAX_SUSPEND_MS = 120_000;
+/** The transaction type bits of a sysFlag. */
+const TRANSACTION_BITS = 0xc;
+
+function refuse(code: number, remark: string): Refusal {
+  return { refuse: { code, remark } };
+}
+
+/**
+ * Properties text as RocketMQ clients write it, made what the broker stores: ali-ons ends it with a
+ * separator, Java does not; Java's reader skips entries with an empty name or value, and so does this.
+ */
+function storedProperties(text: string | undefined): string {
+  if (text === undefined || text === "" || isWellFormedProperties(text)) return text ?? "";
+  const closed = `${text}\u0002`;
+  if (isWellFormedProperties(closed)) return closed;
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(decodeProperties(text))) {
+    if (name !== "" && value !== "" && !name.includes("\u0002")) kept[name] = value;
+  }
+  return joinProperties(kept);
+}
+
+/** The send header's fields under RocketMQ's V1 names, or V2's letters. */
+const V1_NAMES = {
+  producerGroup: "producerGroup", topic: "topic", defaultTopicQueueNums: "defaultTopicQueueNums", queueId: "queueId",
+  sysFlag: "sysFlag", bornTimestamp: "bornTimestamp", flag: "flag", properties: "properties", reconsumeTimes: "reconsumeTimes",
+  maxReconsumeTimes: "maxReconsumeTimes", batch: "batch",
+};
+const V2_NAMES: typeof V1_NAMES = {
+  producerGroup: "a", topic: "b", defaultTopicQueueNums: "d", queueId: "e", sysFlag: "f", bornTimestamp: "g", flag: "h",
+  properties: "i", reconsumeTimes: "j", maxReconsumeTimes: "l", batch: "m",
+};
+
+interface SendFields {
+  producerGroup: string | undefined;
+  topic: string | undefined;
+  defaultTopicQueueNums: number | undefined;
+  queueId: number | undefined;
+  sysFlag: number;
+  bornTimestamp: number | undefined;
+  flag: number | undefined;
+  properties: string;
+  reconsumeTimes: number | undefined;
+  maxReconsumeTimes: number | undefined;
+  batch: boolean;
+}
+
+function sendFields(request: RemotingCommand, names: typeof V1_NAMES): SendFields {
+  const f = request.extFields;
+  return {
+    producerGroup: text(f, names.producerGroup),
+    topic: text(f, names.topic),
+    defaultTopicQueueNums: integer(f, names.defaultTopicQueueNums),
+    queueId: integer(f, names.queueId),
+    sysFlag: integer(f, names.sysFlag) ?? 0,
+    bornTimestamp: integer(f, names.bornTimestamp),
+    flag: integer(f, names.flag),
+    properties: storedProperties(text(f, names.properties)),
+    reconsumeTimes: integer(f, names.reconsumeTimes),
+    maxReconsumeTimes: request.version >= MAX_RECONSUME_TIMES_VERSION ? integer(f, names.maxReconsumeTimes) : undefined,
+    batch: flag(f, names.batch) ?? false,
+  };
+}
+
+/** Half messages wait for the transaction service (it has not landed on this broker yet). */
+function transactional(fields: SendFields): Refusal | undefined {
+  const prepared = (fields.sysFlag & TRANSACTION_BITS) === SysFlag.TRANSACTION_PREPARED ||
+    /(^|\u0002)TRAN_MSG\u0001true(\u0002|$)/i.test(fields.properties);
+  if (!prepared) return undefined;
+  return refuse(
+    ResponseCode.NO_PERMISSION,
+    `Transactional messages (topic "${fields.topic}") are not supported over RocketMQ remoting yet: send them without a transaction`,
+  );
+}
+
+function sendMapping(names: typeof V1_NAMES): RemotingMapping {
+  return {
+    code: RequestCode.SEND_MESSAGE,
+    request(request) {
+      const fields = sendFields(request, names);
+      if (fields.batch) return refuse(ResponseCode.SYSTEM_ERROR, `A batch goes as request code ${RequestCode.SEND_BATCH_MESSAGE}, not ${request.code}`);
+      const refused = transactional(fields);
+      if (refused !== undefined) return refused;
+      return {
+        header: defined({
+          producerGroup: fields.producerGroup,
+          topic: fields.topic,
+          queueId: fields.queueId,
+          bornTimestamp: fields.bornTimestamp,
+          flag: fields.flag,
+          sysFlag: fields.sysFlag,
+          properties: fields.properties,
+          reconsumeTimes: fields.reconsumeTimes,
+          maxReconsumeTimes: fields.maxReconsumeTimes,
+          defaultTopicQueueNums: fields.defaultTopicQueueNums,
+        }),
+        ...(request.body === undefined ? {} : { body: request.body }),
+      };
+    },
+  };
+}
+
+/**
+ * A RocketMQ batch body: messages back to back, each `totalSize`, a zero magic code, a zero body
+ * CRC, `flag`, `bodyLength` + body, `propertiesLength` (int16) + properties (`MessageDecoder.encodeMessage`).
+ */
+function batchRequest(request: RemotingCommand, fields: SendFields): MappedRequest | Refusal {
+  const refused = transactional(fields);
+  if (refused !== undefined) return refused;
+  const body = request.body ?? new Uint8Array(0);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const messages: { size: number; flag: number; properties: string }[] = [];
+  const bodies: Uint8Array[] = [];
+  const batchProperties = decodeProperties(fields.properties);
+  delete batchProperties[MessageConst.WAIT];
+  let pos = 0;
+  while (pos < body.length) {
+    const at = `Message ${messages.length} of the batch`;
+    if (body.length - pos < 22) throw new TypeError(`${at} is truncated: ${body.length - pos} bytes left of its 22-byte head`);
+    const totalSize = view.getInt32(pos);
+    const bodyLength = view.getInt32(pos + 16);
+    if (totalSize < 22 || totalSize > body.length - pos) throw new TypeError(`${at} claims ${totalSize} bytes, ${body.length - pos} are left`);
+    if (bodyLength < 0 || 20 + bodyLength + 2 > totalSize) throw new TypeError(`${at} has a body length of ${bodyLength} that does not fit its ${totalSize} bytes`);
+    const propertiesLength = view.getInt16(pos + 20 + bodyLength);
+    if (propertiesLength < 0 || 22 + bodyLength + propertiesLength !== totalSize) {
+      throw new TypeError(`${at} has ${propertiesLength} bytes of properties where ${totalSize - 22 - bodyLength} are left`);
+    }
+    let own: Record<string, string>;
+    try {
+      own = decodeProperties(decoder.decode(body.subarray(pos + 22 + bodyLength, pos + totalSize)));
+    } catch {
+      throw new TypeError(`${at} has properties that are not UTF-8`);
+    }
+    const properties = storedProperties(joinProperties({ ...batchProperties, ...own }));
+    messages.push({ size: bodyLength, flag: view.getInt32(pos + 12), properties });
+    bodies.push(body.subarray(pos + 20, pos + 20 + bodyLength));
+    pos += totalSize;
+  }
+  if (messages.length === 0) throw new TypeError("Batch has no messages");
+  const joined = new Uint8Array(bodies.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const part of bodies) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return {
+    header: defined({
+      producerGroup: fields.producerGroup,
+      topic: fields.topic,
+      queueId: fields.queueId,
+      bornTimestamp: fields.bornTimestamp,
+      messages,
+      defaultTopicQueueNums: fields.defaultTopicQueueNums,
+    }),
+    body: joined,
+  };
+}
+
+/** SEND_BATCH_MESSAGE: the message ids come back joined by commas, as a Java broker answers. */
+function batchAnswer(reply: NativeReply): RemotingReply | undefined {
+  const header = reply.header as { msgIds?: unknown } | undefined;
+  if (!Array.isArray(header?.msgIds)) return undefined;
+  const { msgIds, ...rest } = header as { msgIds: string[] };
+  return { code: reply.code, extFields: { ...textFields(rest), msgId: msgIds.join(",") } };
+}
+
+/** The heartbeat body, `HeartbeatData` (unknown members are ignored). */
+const HeartbeatData = v.object({
+  clientID: v.string(),
+  producerDataSet: v.optional(v.nullable(v.array(v.object({ groupName: v.string() }))), []),
+  consumerDataSet: v.optional(v.nullable(v.array(v.object({
+    groupName: v.string(),
+    consumeType: v.picklist(["CONSUME_ACTIVELY", "CONSUME_PASSIVELY"]),
+    messageModel: v.picklist(["CLUSTERING", "BROADCASTING"]),
+    consumeFromWhere: v.optional(v.nullable(v.string()), "CONSUME_FROM_LAST_OFFSET"),
+    subscriptionDataSet: v.optional(v.nullable(v.array(v.object({
+      topic: v.string(),
+      subString: v.optional(v.nullable(v.string()), "*"),
+      expressionType: v.optional(v.nullable(v.string())),
+      subVersion: v.optional(v.nullable(v.number())),
+    }))), []),
+  }))), []),
+});
+
+/** RocketMQ's `ConsumeFromWhere` names (deprecated ones included) as the native values. */
+const CONSUME_FROM: Readonly<Record<string, HeartbeatHeader["consumers"][number]["consumeFromWhere"]>> = {
+  CONSUME_FROM_LAST_OFFSET: "LAST_OFFSET",
+  CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST: "LAST_OFFSET",
+  CONSUME_FROM_MAX_OFFSET: "LAST_OFFSET",
+  CONSUME_FROM_FIRST_OFFSET: "FIRST_OFFSET",
+  CONSUME_FROM_MIN_OFFSET: "FIRST_OFFSET",
+  CONSUME_FROM_TIMESTAMP: "TIMESTAMP",
+};
+
+function parseBody<T>(schema: v.GenericSchema<unknown, T>, body: Uint8Array | undefined, what: string): T {
+  const parsed = v.safeParse(schema, jsonBody(body, what));
+  if (parsed.success) return parsed.output;
+  const issue = parsed.issues[0];
+  const path = v.getDotPath(issue);
+  throw new TypeError(`Invalid ${what}${path ? ` field "${path}"` : ""}: ${issue.message}`);
+}
+
+const heartbeatMapping: RemotingMapping = {
+  request(request) {
+    const data = parseBody(HeartbeatData, request.body, "HeartbeatData");
+    const header: HeartbeatHeader = {
+      clientId: data.clientID,
+      runtime: `RocketMQ remoting ${request.language} ${request.version}`.slice(0, 100),
+      producerGroups: (data.producerDataSet ?? []).map((p) => p.groupName),
+      consumers: (data.consumerDataSet ?? []).map((c) => ({
+        group: c.groupName,
+        consumeType: c.consumeType === "CONSUME_ACTIVELY" ? "PULL" : "PUSH",
+        messageModel: c.messageModel,
+        consumeFromWhere: CONSUME_FROM[c.consumeFromWhere ?? ""] ?? "LAST_OFFSET",
+        subscriptions: (c.subscriptionDataSet ?? []).map((s) => ({
+          topic: s.topic,
+          expression: s.subString ?? "*",
+          version: Number.isSafeInteger(s.subVersion) && s.subVersion! >= 0 ? s.subVersion! : 0,
+        })),
+      })),
+    };
+    return { header: header as unknown as Header };
+  },
+};
+
+/** `LockBatchRequestBody` / `UnlockBatchRequestBody`. */
+const LockBatchBody = v.object({
+  consumerGroup: v.string(),
+  clientId: v.string(),
+  mqSet: v.optional(v.nullable(v.array(v.object({ topic: v.string(), brokerName: v.string(), queueId: v.number() }))), []),
+});
+
+function lockMapping(answer: boolean): RemotingMapping {
+  return {
+    request(request) {
+      const body = parseBody(LockBatchBody, request.body, answer ? "LockBatchRequestBody" : "UnlockBatchRequestBody");
+      const header: LockBatchHeader = { consumerGroup: body.consumerGroup, clientId: body.clientId, mqs: body.mqSet ?? [] };
+      return { header: header as unknown as Header };
+    },
+    ...(answer
+      ? {
+        answer: (reply: NativeReply) =>
+          reply.code === ResponseCode.SUCCESS ? { code: reply.code, body: toJsonBody({ lockOKMQSet: reply.header?.lockOKMQSet ?? [] }) } : undefined,
+      }
+      : {}),
+  };
+}
+
+/** Maps fields one to one: `[native name, remoting name, kind]`. */
+function fieldsMapping(fields: readonly [string, string, "text" | "integer" | "flag"][], code?: number): RemotingMapping {
+  const read = { text, integer, flag };
+  return {
+    ...(code === undefined ? {} : { code }),
+    request(request) {
+      const header: Record<string, unknown> = {};
+      for (const [to, from, kind] of fields) header[to] = read[kind](request.extFields, from);
+      return { header: defined(header) };
+    },
+  };
+}
+
+const QUEUE: readonly [string, string, "text" | "integer"][] = [["topic", "topic", "text"], ["queueId", "queueId", "integer"]];
+
+function pullMapping(ctx: BrokerContext): RemotingMapping {
+  return {
+    request(request) {
+      const f: ExtFields = request.extFields;
+      const group = text(f, "consumerGroup");
+      const topic = text(f, "topic");
+      const sysFlag = integer(f, "sysFlag") ?? 0;
+      const expressionType = text(f, "expressionType");
+      let subscription = (sysFlag & PullSysFlag.SUBSCRIPTION) !== 0 ? text(f, "subscription") : undefined;
+      if (subscription === undefined && group !== undefined && topic !== undefined) {
+        // RocketMQ's push consumers leave the subscription out: the broker uses the one of their heartbeats.
+        const registered = ctx.consumers.subscription(group, topic);
+        if (registered === undefined) {
+          return refuse(
+            ResponseCode.SUBSCRIPTION_NOT_EXIST,
+            `Consumer group "${group}" has no subscription to topic "${topic}" on broker "${ctx.brokerName}": send a heartbeat first`,
+          );
+        }
+        subscription = registered.expression;
+      }
+      if (expressionType !== undefined && expressionType.toUpperCase() !== "TAG") {
+        return refuse(ResponseCode.SYSTEM_ERROR, `Broker "${ctx.brokerName}" filters by tag only, not by ${JSON.stringify(expressionType.slice(0, 20))} expressions`);
+      }
+      const suspend = integer(f, "suspendTimeoutMillis");
+      return {
+        header: defined({
+          consumerGroup: group,
+          topic,
+          queueId: integer(f, "queueId"),
+          queueOffset: integer(f, "queueOffset"),
+          maxMsgNums: integer(f, "maxMsgNums"),
+          sysFlag: sysFlag & (PullSysFlag.COMMIT_OFFSET | PullSysFlag.SUSPEND | PullSysFlag.SUBSCRIPTION),
+          commitOffset: integer(f, "commitOffset"),
+          suspendTimeoutMillis: suspend === undefined ? undefined : Math.min(Math.max(suspend, 0), MAX_SUSPEND_MS),
+          subscription,
+        }),
+      };
+    },
+  };
+}
+
+function sendBackMapping(): RemotingMapping {
+  return {
+    request(request) {
+      const f = request.extFields;
+      return {
+        header: defined({
+          consumerGroup: text(f, "group"),
+          offset: integer(f, "offset"),
+          delayLevel: integer(f, "delayLevel"),
+          originMsgId: text(f, "originMsgId"),
+          originTopic: text(f, "originTopic"),
+          maxReconsumeTimes: request.version >= MAX_RECONSUME_TIMES_VERSION ? integer(f, "maxReconsumeTimes") : undefined,
+        }),
+      };
+    },
+    // The native answer says where the message went; RocketMQ's says nothing.
+    answer: (reply) => (reply.code === ResponseCode.SUCCESS ? { code: reply.code } : undefined),
+  };
+}
+
+/** The broker's runtime figures as RocketMQ's `KVTable`: top-level numbers and text only. */
+function runtimeInfoAnswer(reply: NativeReply): RemotingReply | undefined {
+  if (reply.code !== ResponseCode.SUCCESS) return undefined;
+  const table: Record<string, string> = {};
+  for (const [name, value] of Object.entries(reply.header ?? {})) {
+    if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") table[name] = String(value);
+  }
+  return { code: reply.code, body: toJsonBody({ table }) };
+}
+
+/**
+ * The broker's mappings.
+ *
+ * @param ctx The broker.
+ * @returns Mappings by remoting request code.
+ */
+export function brokerMappings(ctx: BrokerContext): Record<number, RemotingMapping> {
+  return {
+    [RequestCode.SEND_MESSAGE]: sendMapping(V1_NAMES),
+    [RequestCode.SEND_MESSAGE_V2]: sendMapping(V2_NAMES),
+    [RequestCode.SEND_BATCH_MESSAGE]: {
+      code: RequestCode.SEND_BATCH_MESSAGE,
+      // Java sends batches with V2's letters; a V1 header has "topic" where V2 has "b".
+      request: (request) => batchRequest(request, sendFields(request, request.extFields.b === undefined ? V1_NAMES : V2_NAMES)),
+      answer: batchAnswer,
+    },
+    [RequestCode.PULL_MESSAGE]: pullMapping(ctx),
+    [RequestCode.QUERY_CONSUMER_OFFSET]: fieldsMapping([["consumerGroup", "consumerGroup", "text"], ...QUEUE]),
+    [RequestCode.UPDATE_CONSUMER_OFFSET]: fieldsMapping([["consumerGroup", "consumerGroup", "text"], ...QUEUE, ["commitOffset", "commitOffset", "integer"]]),
+    [RequestCode.GET_MAX_OFFSET]: fieldsMapping(QUEUE),
+    [RequestCode.GET_MIN_OFFSET]: fieldsMapping(QUEUE),
+    [RequestCode.SEARCH_OFFSET_BY_TIMESTAMP]: fieldsMapping([...QUEUE, ["timestamp", "timestamp", "integer"]]),
+    [RequestCode.HEART_BEAT]: heartbeatMapping,
+    [RequestCode.UNREGISTER_CLIENT]: fieldsMapping([
+      ["clientId", "clientID", "text"],
+      ["producerGroup", "producerGroup", "text"],
+      ["consumerGroup", "consumerGroup", "text"],
+    ]),
+    [RequestCode.GET_CONSUMER_LIST_BY_GROUP]: {
+      ...fieldsMapping([["consumerGroup", "consumerGroup", "text"]]),
+      answer: (reply) =>
+        reply.code === ResponseCode.SUCCESS ? { code: reply.code, body: toJsonBody({ consumerIdList: reply.header?.clientIds ?? [] }) } : undefined,
+    },
+    [RequestCode.CONSUMER_SEND_MSG_BACK]: sendBackMapping(),
+    [RequestCode.LOCK_BATCH_MQ]: lockMapping(true),
+    [RequestCode.UNLOCK_BATCH_MQ]: lockMapping(false),
+    [RequestCode.VIEW_MESSAGE_BY_ID]: fieldsMapping([["offset", "offset", "integer"]]),
+    [RequestCode.UPDATE_AND_CREATE_TOPIC]: fieldsMapping([
+      ["topic", "topic", "text"],
+      ["readQueueNums", "readQueueNums", "integer"],
+      ["writeQueueNums", "writeQueueNums", "integer"],
+      ["perm", "perm", "integer"],
+      ["order", "order", "flag"],
+    ]),
+    [RequestCode.DELETE_TOPIC_IN_BROKER]: fieldsMapping([["topic", "topic", "text"]]),
+    [RequestCode.GET_BROKER_RUNTIME_INFO]: { request: () => ({ header: {} }), answer: runtimeInfoAnswer },
+  };
+}
+
+/** RocketMQ broker codes the broker does not serve over remoting, and why. */
+export const BROKER_UNSUPPORTED: Readonly<Record<number, string>> = {
+  [RequestCode.QUERY_MESSAGE]: "looking messages up by key is not on this broker yet",
+  37: "END_TRANSACTION: transactional messages are not supported over RocketMQ remoting yet",
+  [RequestCode.GET_ALL_TOPIC_CONFIG]: "list topics through the NameServer (GET_ALL_TOPIC_LIST_FROM_NAMESERVER) or the admin API",
+};
