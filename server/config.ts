@@ -269,6 +269,11 @@ export const SETTINGS = {
       ...int(1, 10_000_000), default: 100_000, example: 5000,
       doc: "Most topics one broker may register; a larger registration is refused (the broker logs why)", to: nameserver("maxTopicsPerBroker"),
     }),
+    remotingEnabled: setting({
+      ...bool(), default: true, example: false, flag: "remoting", commands: ["nameserver"],
+      doc: "Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the port (standalone: broker.remotingEnabled); the first bytes tell the protocol",
+      to: nameserver("remotingEnabled"),
+    }),
     allowOpenRegistration: setting({
       ...bool(), default: false, example: true, commands: ["nameserver"],
       doc: "Beyond loopback, accept broker registrations from anyone when neither ACL nor a cluster secret is set (else: refuse to start)",
@@ -411,6 +416,11 @@ export const SETTINGS = {
       to: broker("enablePropertyFilter"),
     }),
     ...connectionLimits((option) => broker(option)),
+    remotingEnabled: setting({
+      ...bool(), default: true, example: false, flag: "remoting",
+      doc: "Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the client port; each connection's first bytes tell its protocol",
+      to: broker("remotingEnabled"),
+    }),
     messageDelayLevel: setting({
       ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",
       doc: "Delay of each delay level, level 1 first", to: broker("messageDelayLevel"),

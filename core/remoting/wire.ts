@@ -13,8 +13,9 @@
  * - a remoting frame goes on with its header-length word, whose high byte is the serialize type:
  *   `0x00` (JSON) or `0x01` (ROCKETMQ).
  *
- * Anything else closes the connection with an error naming the bytes (and saying so when they look
- * like TLS or HTTP sent to the wrong port). The first 5 bytes are held until they have all arrived;
+ * Anything else closes the connection with an error naming the bytes, and so do bytes that look
+ * like a TLS handshake (`16 03`) or an HTTP request, whatever byte 4 is, saying what they look like:
+ * no frame can start so (its length would be over 256 MiB). The first 5 bytes are held until they have all arrived;
  * the connection's handshake timeout covers a peer that stops before.
  *
  * @module
@@ -91,13 +92,16 @@ const HTTP_STARTS = ["GET /", "POST ", "PUT /", "HEAD ", "DELET", "OPTIO", "PATC
 
 /** Names the protocol of a connection's first 5 bytes. */
 function protocolOf(first: Uint8Array): WireProtocol {
-  const kind = first[4]!;
-  if (kind >= 0x84 && kind <= 0x86) return "native";
-  if (kind === 0x00 || kind === 0x01) return "remoting";
+  // TLS records and HTTP requests start with bytes no frame length can have (above 256 MiB).
   let hint = "";
   if (first[0] === 0x16 && first[1] === 0x03) hint = " (they look like a TLS handshake: this port serves plain TCP)";
   else if (HTTP_STARTS.some((start) => String.fromCharCode(...first).startsWith(start))) {
     hint = " (they look like HTTP: the admin API and dashboard have their own port)";
+  }
+  const kind = first[4]!;
+  if (hint === "") {
+    if (kind >= 0x84 && kind <= 0x86) return "native";
+    if (kind === 0x00 || kind === 0x01) return "remoting";
   }
   throw new TypeError(
     `First bytes ${hex(first)} are neither a rocketmq-ts frame nor a RocketMQ remoting frame: byte 4 is 0x${kind.toString(16).padStart(2, "0")}, ` +
