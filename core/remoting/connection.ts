@@ -228,8 +228,9 @@ export class Connection {
   close(error?: Error): void {
     if (this.#closed) return;
     this.#flush();
-    this.#transport?.close();
+    // Closed (with its reason) before the transport is: a transport may report its close at once, without one.
     this.#onTransportClosed(error);
+    this.#transport?.close();
   }
 
   #send(command: Command, request?: Command): void {

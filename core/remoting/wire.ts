@@ -90,8 +90,9 @@ function hex(bytes: Uint8Array): string {
 /** How HTTP requests start, as far as 5 bytes show. */
 const HTTP_STARTS = ["GET /", "POST ", "PUT /", "HEAD ", "DELET", "OPTIO", "PATCH", "CONNE", "PRI *"];
 
-/** Names the protocol of a connection's first 5 bytes. */
-function protocolOf(first: Uint8Array): WireProtocol {
+/** Names the protocol of a connection's first bytes (5 or more). */
+function protocolOf(bytes: Uint8Array): WireProtocol {
+  const first = bytes.subarray(0, SNIFF_BYTES);
   // TLS records and HTTP requests start with bytes no frame length can have (above 256 MiB).
   let hint = "";
   if (first[0] === 0x16 && first[1] === 0x03) hint = " (they look like a TLS handshake: this port serves plain TCP)";

@@ -38,6 +38,14 @@ describe("detectProtocol()", () => {
     });
   }
 
+  test("looks at the first 5 bytes only, however large the first chunk (a 1 MiB frame in one read)", () => {
+    const w = wire();
+    const frame = encodeFrame({ code: 10, id: 1, flags: 0, header: {}, body: new Uint8Array(1000 * 1024) });
+    expect(w.push(frame).map((c) => c.body?.length)).toEqual([1000 * 1024]);
+    const bad = new Uint8Array(1024 * 1024).fill(0x42);
+    expect(() => wire().push(bad)).toThrow(/^First bytes 42 42 42 42 42 are neither/);
+  });
+
   test("holds fewer than 5 bytes without deciding, and counts them as pending", () => {
     const w = wire();
     expect(w.push(new Uint8Array([0, 0, 0]))).toEqual([]);
