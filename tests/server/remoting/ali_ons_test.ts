@@ -1,7 +1,8 @@
 /**
  * An unchanged RocketMQ 4.x client, the npm package `ali-ons` in Node processes, against a real
- * NameServer and broker started from our entries (`server/nameserver.ts`, `server/broker.ts`),
- * and beside rocketmq-ts's own clients on the same cluster.
+ * NameServer and broker started from our entries (`server/nameserver.ts`, `server/broker.ts`) on
+ * Bun and on Deno (each adapter feeds the same protocol detection), and beside rocketmq-ts's own
+ * clients on the same cluster.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import { dial } from "../../../client/bun/connect.ts";
 import { RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
 import { connect } from "../../../core/remoting/connection.ts";
-import { BUN, type Child, type Server, start, startServer, stop } from "../../_helpers/process.ts";
+import { BUN, type Child, DENO, type Server, start, startServer, stop } from "../../_helpers/process.ts";
 import { until } from "../../_helpers/wait.ts";
 
 const NODE = "node";
@@ -74,25 +75,30 @@ async function produce(command: string, topic: string, messages: unknown[]): Pro
   return events(producer, "sent");
 }
 
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "rmq-ali-ons-"));
-  nameServer = await startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", "0"]);
-  nsAddress = `127.0.0.1:${nameServer.port}`;
-  broker = await startServer(BUN, [
-    "run", "server/broker.ts", "--host", "127.0.0.1", "-p", "0", "-n", nsAddress, "--data-dir", dataDir,
-    // Retries come back after 1 s instead of 10 s (level 3 + reconsume times).
-    "--message-delay-level", "1s 1s 1s 1s 1s 1s",
-  ]);
-});
+for (const runtime of ["bun", "deno"] as const) describe(`ali-ons (RocketMQ 4.x remoting), servers on ${runtime}`, () => {
+  const server = (script: string, args: string[]) =>
+    runtime === "bun"
+      ? startServer(BUN, ["run", script, ...args])
+      : startServer(DENO, ["run", "-A", script, ...args], { timeoutMs: 30_000 });
 
-afterAll(async () => {
-  for (const child of children) await stop(child);
-  if (broker !== undefined) await stop(broker);
-  if (nameServer !== undefined) await stop(nameServer);
-  rmSync(dataDir, { recursive: true, force: true });
-});
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "rmq-ali-ons-"));
+    nameServer = await server("server/nameserver.ts", ["--host", "127.0.0.1", "--port", "0"]);
+    nsAddress = `127.0.0.1:${nameServer.port}`;
+    broker = await server("server/broker.ts", [
+      "--host", "127.0.0.1", "-p", "0", "-n", nsAddress, "--data-dir", dataDir,
+      // Retries come back after 1 s instead of 10 s (level 3 + reconsume times).
+      "--message-delay-level", "1s 1s 1s 1s 1s 1s",
+    ]);
+  });
 
-describe("ali-ons (RocketMQ 4.x remoting)", () => {
+  afterAll(async () => {
+    for (const child of children.splice(0)) await stop(child);
+    if (broker !== undefined) await stop(broker);
+    if (nameServer !== undefined) await stop(nameServer);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
   test("producer to push consumers: tags and keys, an 8 KiB compressed body, a tag-filtered second group, retry after a thrown handler", async () => {
     await createTopics("AliOnsTopic");
     const all = await consumer(NODE, [ALI_ONS, "consume", nsAddress, "CG_ALL", "AliOnsTopic", "*", "failFirst"]);
