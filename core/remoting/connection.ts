@@ -66,7 +66,7 @@ const MAX_ID = 0x7fffffff;
 export class Connection {
   /** Pass these to the transport so incoming bytes and the close reach this connection. */
   readonly handlers: TransportHandlers;
-  readonly #wire: Wire;
+  #wire: Wire;
   readonly #pending = new Map<number, Pending>();
   readonly #options: ConnectionOptions;
   #transport: Transport | undefined;
@@ -279,6 +279,8 @@ export class Connection {
     let commands: Command[];
     try {
       commands = this.#wire.push(chunk);
+      const settled = this.#wire.settled;
+      if (settled !== undefined) this.#wire = settled;
     } catch (cause) {
       if (cause instanceof LimitExceededError) {
         this.#cut(cause);

@@ -51,6 +51,11 @@ export interface Wire {
    * @param request The request a response answers (undefined for requests).
    */
   write(out: CborWriter, command: Command, request: Command | undefined): void;
+  /**
+   * Once a detecting wire knows the protocol: the wire that does the work, which the connection
+   * uses directly from then on (one call less per chunk and per frame).
+   */
+  readonly settled?: Wire;
 }
 
 /** What a wire is built with. */
@@ -64,21 +69,17 @@ export interface WireOptions {
 /** Builds the wire of one connection. */
 export type WireFactory = (options: WireOptions) => Wire;
 
+/** The native protocol: CBOR command frames (the frame decoder itself, plus how frames are written). */
+class NativeWire extends FrameDecoder implements Wire {
+  readonly protocol = "native";
+
+  write(out: CborWriter, command: Command): void {
+    writeFrame(out, command);
+  }
+}
+
 /** The native protocol: CBOR command frames. */
-export const nativeWire: WireFactory = (options) => {
-  const decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize, budget: options.budget });
-  return {
-    protocol: "native",
-    get pendingBytes() {
-      return decoder.pendingBytes;
-    },
-    push: (chunk) => decoder.push(chunk),
-    reset: () => decoder.reset(),
-    write: (out, command) => {
-      writeFrame(out, command);
-    },
-  };
-};
+export const nativeWire: WireFactory = (options) => new NativeWire({ maxFrameSize: options.maxFrameSize, budget: options.budget });
 
 /** Bytes held before the protocol is known. */
 const SNIFF_BYTES = 5;
@@ -125,6 +126,9 @@ export function detectProtocol(remoting: WireFactory): WireFactory {
     return {
       get protocol() {
         return chosen?.protocol;
+      },
+      get settled() {
+        return chosen;
       },
       get pendingBytes() {
         return chosen?.pendingBytes ?? held?.length ?? 0;

@@ -116,6 +116,15 @@ describe("broker over RocketMQ remoting", () => {
     expect(JSON.parse(dec.decode(list.body))).toEqual({ consumerIdList: ["10.0.0.1@42", "native-client"] });
     const nativeList = await native.connection.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: "CG" });
     expect(nativeList.header.clientIds).toEqual(["10.0.0.1@42", "native-client"]);
+    // The native member was told its group changed, and so is the remoting one when the next joins.
+    const other = await fixture.client();
+    await heartbeat(other.connection, "native-client-2", "CG", [{ topic: "shared", expression: "*" }]);
+    for (let i = 0; i < 100 && !remoting.received.some((r) => r.code === RequestCode.NOTIFY_CONSUMER_IDS_CHANGED); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const notified = remoting.received.find((r) => r.code === RequestCode.NOTIFY_CONSUMER_IDS_CHANGED);
+    expect([notified?.flag, notified?.extFields.consumerGroup]).toEqual([2, "CG"]);
+    await other.connection.request(RequestCode.UNREGISTER_CLIENT, { clientId: "native-client-2", consumerGroup: "CG" });
     // The heartbeat created the group's retry topic, as RocketMQ does.
     expect(fixture.broker.context.topics.get("%RETRY%CG")).toBeDefined();
 
