@@ -116,6 +116,37 @@ export function decodeRemotingCommand(frame: Uint8Array): RemotingCommand {
   return command;
 }
 
+/** Deepest nesting a JSON header may have: RocketMQ's are an object holding the `extFields` object. */
+const MAX_HEADER_DEPTH = 8;
+
+/**
+ * Whether JSON text nests objects and arrays at most `max` deep, found by one pass over the bytes
+ * (brackets inside strings do not count), so that deep nesting is refused before `JSON.parse`
+ * builds it: a 1 MiB header of brackets would otherwise become half a million arrays.
+ *
+ * @param bytes UTF-8 JSON text.
+ * @param max The deepest nesting allowed.
+ * @returns False when it nests deeper.
+ */
+export function jsonNestingWithin(bytes: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return false;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return true;
+}
+
 function int32Member(value: unknown, name: string, fallback?: number): number {
   if (value === undefined || value === null) {
     if (fallback !== undefined) return fallback;
@@ -128,6 +159,7 @@ function int32Member(value: unknown, name: string, fallback?: number): number {
 }
 
 function decodeJsonHeader(bytes: Uint8Array): RemotingCommand {
+  if (!jsonNestingWithin(bytes, MAX_HEADER_DEPTH)) throw new TypeError(`Remoting JSON header nests deeper than ${MAX_HEADER_DEPTH} levels`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(utf8(bytes, "JSON header"));

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { jsonNestingWithin } from "../../core/codec/remoting_frame.ts";
 import type { Header } from "../../core/protocol/command.ts";
 
 /** extFields of a remoting request. */
@@ -68,6 +69,8 @@ export function defined(fields: Record<string, unknown>): Header {
 }
 
 const DECODER = new TextDecoder("utf-8", { fatal: true });
+/** Deepest nesting a JSON body may have (RocketMQ's `HeartbeatData` nests 5 deep). */
+const MAX_BODY_DEPTH = 16;
 const ENCODER = new TextEncoder();
 
 /**
@@ -80,6 +83,7 @@ const ENCODER = new TextEncoder();
  */
 export function jsonBody(body: Uint8Array | undefined, what: string): unknown {
   if (body === undefined || body.length === 0) throw new TypeError(`Request has no ${what} body`);
+  if (!jsonNestingWithin(body, MAX_BODY_DEPTH)) throw new TypeError(`Request body nests deeper than ${MAX_BODY_DEPTH} levels: it is not ${what}`);
   try {
     return JSON.parse(DECODER.decode(body));
   } catch (cause) {

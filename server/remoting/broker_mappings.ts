@@ -55,45 +55,54 @@ const V2_NAMES: typeof V1_NAMES = {
   properties: "i", reconsumeTimes: "j", maxReconsumeTimes: "l", batch: "m",
 };
 
+/** A send header's fields: where it goes (a batch's too) and what one message carries. */
 interface SendFields {
-  producerGroup: string | undefined;
-  topic: string | undefined;
-  defaultTopicQueueNums: number | undefined;
-  queueId: number | undefined;
-  sysFlag: number;
-  bornTimestamp: number | undefined;
-  flag: number | undefined;
-  properties: string;
-  reconsumeTimes: number | undefined;
-  maxReconsumeTimes: number | undefined;
+  target: {
+    producerGroup: string | undefined;
+    topic: string | undefined;
+    queueId: number | undefined;
+    bornTimestamp: number | undefined;
+    defaultTopicQueueNums: number | undefined;
+  };
+  message: {
+    flag: number | undefined;
+    sysFlag: number;
+    properties: string;
+    reconsumeTimes: number | undefined;
+    maxReconsumeTimes: number | undefined;
+  };
   batch: boolean;
 }
 
 function sendFields(request: RemotingCommand, names: typeof V1_NAMES): SendFields {
   const f = request.extFields;
   return {
-    producerGroup: text(f, names.producerGroup),
-    topic: text(f, names.topic),
-    defaultTopicQueueNums: integer(f, names.defaultTopicQueueNums),
-    queueId: integer(f, names.queueId),
-    sysFlag: integer(f, names.sysFlag) ?? 0,
-    bornTimestamp: integer(f, names.bornTimestamp),
-    flag: integer(f, names.flag),
-    properties: storedProperties(text(f, names.properties)),
-    reconsumeTimes: integer(f, names.reconsumeTimes),
-    maxReconsumeTimes: request.version >= MAX_RECONSUME_TIMES_VERSION ? integer(f, names.maxReconsumeTimes) : undefined,
+    target: {
+      producerGroup: text(f, names.producerGroup),
+      topic: text(f, names.topic),
+      queueId: integer(f, names.queueId),
+      bornTimestamp: integer(f, names.bornTimestamp),
+      defaultTopicQueueNums: integer(f, names.defaultTopicQueueNums),
+    },
+    message: {
+      flag: integer(f, names.flag),
+      sysFlag: integer(f, names.sysFlag) ?? 0,
+      properties: storedProperties(text(f, names.properties)),
+      reconsumeTimes: integer(f, names.reconsumeTimes),
+      maxReconsumeTimes: request.version >= MAX_RECONSUME_TIMES_VERSION ? integer(f, names.maxReconsumeTimes) : undefined,
+    },
     batch: flag(f, names.batch) ?? false,
   };
 }
 
 /** Half messages wait for the transaction service (it has not landed on this broker yet). */
 function transactional(fields: SendFields): Refusal | undefined {
-  const prepared = (fields.sysFlag & TRANSACTION_BITS) === SysFlag.TRANSACTION_PREPARED ||
-    /(^|\u0002)TRAN_MSG\u0001true(\u0002|$)/i.test(fields.properties);
+  const prepared = (fields.message.sysFlag & TRANSACTION_BITS) === SysFlag.TRANSACTION_PREPARED ||
+    /(^|\u0002)TRAN_MSG\u0001true(\u0002|$)/i.test(fields.message.properties);
   if (!prepared) return undefined;
   return refuse(
     ResponseCode.NO_PERMISSION,
-    `Transactional messages (topic "${fields.topic}") are not supported over RocketMQ remoting yet: send them without a transaction`,
+    `Transactional messages (topic "${fields.target.topic}") are not supported over RocketMQ remoting yet: send them without a transaction`,
   );
 }
 
@@ -106,18 +115,7 @@ function sendMapping(names: typeof V1_NAMES): RemotingMapping {
       const refused = transactional(fields);
       if (refused !== undefined) return refused;
       return {
-        header: defined({
-          producerGroup: fields.producerGroup,
-          topic: fields.topic,
-          queueId: fields.queueId,
-          bornTimestamp: fields.bornTimestamp,
-          flag: fields.flag,
-          sysFlag: fields.sysFlag,
-          properties: fields.properties,
-          reconsumeTimes: fields.reconsumeTimes,
-          maxReconsumeTimes: fields.maxReconsumeTimes,
-          defaultTopicQueueNums: fields.defaultTopicQueueNums,
-        }),
+        header: defined({ ...fields.target, ...fields.message }),
         ...(request.body === undefined ? {} : { body: request.body }),
       };
     },
@@ -136,7 +134,7 @@ function batchRequest(request: RemotingCommand, fields: SendFields): MappedReque
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const messages: { size: number; flag: number; properties: string }[] = [];
   const bodies: Uint8Array[] = [];
-  const batchProperties = decodeProperties(fields.properties);
+  const batchProperties = decodeProperties(fields.message.properties);
   delete batchProperties[MessageConst.WAIT];
   let pos = 0;
   while (pos < body.length) {
@@ -169,14 +167,7 @@ function batchRequest(request: RemotingCommand, fields: SendFields): MappedReque
     at += part.length;
   }
   return {
-    header: defined({
-      producerGroup: fields.producerGroup,
-      topic: fields.topic,
-      queueId: fields.queueId,
-      bornTimestamp: fields.bornTimestamp,
-      messages,
-      defaultTopicQueueNums: fields.defaultTopicQueueNums,
-    }),
+    header: defined({ ...fields.target, messages }),
     body: joined,
   };
 }

@@ -10,8 +10,7 @@
  *   FUZZ_CASES=5000 TEST_SEED=42 bun test tests/fuzz/remoting_fuzz_test.ts
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect as netConnect } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
@@ -20,6 +19,7 @@ import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { type Connection, connect } from "../../core/remoting/connection.ts";
 import { BUN, type Server, start, startServer, stop } from "../_helpers/process.ts";
 import { replayable, runSeed, seeded } from "../_helpers/random.ts";
+import { rss, runFuzzCases } from "../_helpers/fuzz_driver.ts";
 import { remotingClient, type RemotingTestClient } from "../_helpers/remoting.ts";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 30_000);
@@ -106,10 +106,14 @@ function mutate(fields: Record<string, string | number | boolean>): Record<strin
 function mutateBody(body: Uint8Array): Uint8Array {
   const out = body.slice();
   if (out.length === 0) return rng.bytes(int(50));
-  switch (int(3)) {
+  switch (int(4)) {
     case 0:
       for (let i = 1 + int(4); i > 0; i--) out[int(out.length)]! ^= 1 << int(8);
       return out;
+    case 3: {
+      const depth = pick([20, 5_000, 300_000]);
+      return enc.encode(`{"clientID":${"[".repeat(depth)}${"]".repeat(depth)}}`);
+    }
     case 1:
       return out.subarray(0, int(out.length));
     default:
@@ -197,10 +201,6 @@ let dataDir: string;
 let nameServer: Server;
 let broker: Server;
 
-function rss(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) * 1024;
-}
-
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "rmq-rfuzz-"));
   nameServer = await startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", "0"]);
@@ -215,26 +215,6 @@ afterAll(async () => {
   if (nameServer !== undefined) await stop(nameServer);
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function exchange(port: number, bytes: Uint8Array): Promise<"closed" | "slow"> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: "127.0.0.1", port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve("slow");
-    }, 5_000);
-    socket.on("connect", () => {
-      socket.write(bytes);
-      socket.end();
-    });
-    socket.on("data", () => {});
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve("closed");
-    });
-  });
-}
 
 test(`remoting fuzzing: ${CASES} cases leave the broker and NameServer alive, responsive and bounded`, () => replayable(fuzz, rng), 240_000);
 
@@ -260,40 +240,10 @@ async function fuzz(): Promise<void> {
     maxProbeMs = Math.max(maxProbeMs, performance.now() - t0);
     probes++;
   };
-  let generated = 0;
-  let slow = 0;
-  let nextProbeAt = PROBE_EVERY;
-  let probing = Promise.resolve();
-  const kinds = new Map<string, number>();
-  const worker = async () => {
-    while (generated < CASES) {
-      const toNameServer = chance(0.25);
-      const parts: Uint8Array[] = [];
-      for (let n = int(6); n > 0 && generated < CASES; n--, generated++) parts.push(commandCase(toNameServer));
-      kinds.set("command", (kinds.get("command") ?? 0) + parts.length);
-      if (generated < CASES && chance(0.9)) {
-        const bad = badCase(toNameServer);
-        parts.push(bad.bytes);
-        generated++;
-        kinds.set(bad.kind, (kinds.get(bad.kind) ?? 0) + 1);
-      }
-      if (parts.length === 0) continue;
-      const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-      let at = 0;
-      for (const p of parts) {
-        bytes.set(p, at);
-        at += p.length;
-      }
-      if ((await exchange(toNameServer ? nameServer.port : broker.port, bytes)) === "slow") slow++;
-      if (generated >= nextProbeAt) {
-        nextProbeAt += PROBE_EVERY;
-        probing = probing.then(probe);
-        await probing;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  await probing;
+  const { generated, slow, kinds } = await runFuzzCases({
+    cases: CASES, concurrency: CONCURRENCY, random: rng, nameServerShare: 0.25, ports: { broker: broker.port, nameServer: nameServer.port },
+    commandCase, badCase, probe, probeEvery: PROBE_EVERY,
+  });
   await probe();
   const rssAfter = rss(broker.pid);
   console.log(

@@ -80,6 +80,7 @@ describe("remoting frames", () => {
     ["a JSON header without a code", jsonFrame('{"opaque":1}'), /has no "code"/],
     ["a code that is not an integer", jsonFrame('{"code":1.5}'), /"code" must be a 32-bit integer/],
     ["an extField holding an object", jsonFrame('{"code":1,"extFields":{"a":{"b":1}}}'), /field "a" must be a string, number or boolean/],
+    ["a JSON header nesting 100,000 deep, before parsing it", jsonFrame(`{"code":1,"extFields":${"[".repeat(100_000)}${"]".repeat(100_000)}}`), /nests deeper than 8 levels/],
     ["a header that is not UTF-8", new Uint8Array([0, 0, 0, 7, 0, 0, 0, 3, 0x22, 0xff, 0x22]), /not valid UTF-8/],
     ["a ROCKETMQ header shorter than its fixed fields", new Uint8Array([0, 0, 0, 8, 1, 0, 0, 4, 0, 1, 0, 0]), /shorter than its 17 fixed bytes/],
   ];
@@ -88,6 +89,11 @@ describe("remoting frames", () => {
       expect(() => new FrameDecoder<RemotingCommand>({ decode: decodeRemotingCommand }).push(bytes)).toThrow(error);
     });
   }
+
+  test("brackets inside strings do not count as nesting", () => {
+    const frame = jsonFrame(`{"code":1,"remark":"${"[{".repeat(50)}\\\"[[[","extFields":{"a":"]]]]{{{{"}}`);
+    expect(decodeRemotingCommand(frame.subarray(4)).extFields.a).toBe("]]]]{{{{");
+  });
 
   test("refuses a header above the 1 MiB limit before parsing it", () => {
     const header = new Uint8Array(REMOTING_MAX_HEADER_SIZE + 1).fill(0x20);
