@@ -82,6 +82,9 @@ const RESPONSE_CODES: Readonly<Record<number, number>> = {
   [ResponseCode.INVALID_HEADER]: ResponseCode.SYSTEM_ERROR,
   // Not stored: the client should try elsewhere, which it does on SYSTEM_ERROR.
   [ResponseCode.FLUSH_DISK_FAILED]: ResponseCode.SYSTEM_ERROR,
+  // Java's EndTransactionProcessor answers SYSTEM_ERROR when it finds no such half message.
+  [ResponseCode.TRANSACTION_NOT_FOUND]: ResponseCode.SYSTEM_ERROR,
+  [ResponseCode.REPLY_NOT_DELIVERED]: ResponseCode.SYSTEM_ERROR,
 };
 
 /**

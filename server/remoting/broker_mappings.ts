@@ -18,6 +18,8 @@ import type { BrokerContext } from "../broker/context.ts";
 import { defined, type ExtFields, flag, integer, jsonBody, text, toJsonBody } from "./_fields.ts";
 import type { MappedRequest, Refusal, RemotingMapping } from "./remoting_dispatcher.ts";
 
+/** Aliyun ONS's delivery-time property (ms since the epoch), set by ali-ons' `setStartDeliverTime`. */
+const START_DELIVER_TIME = "__STARTDELIVERTIME";
 /** The version from which RocketMQ honours `maxReconsumeTimes` in sends and send-backs (`V3_4_9`). */
 const MAX_RECONSUME_TIMES_VERSION = 121;
 /** Longest long poll the broker parks (the native limit); longer ones are cut to it. */
@@ -95,27 +97,43 @@ function sendFields(request: RemotingCommand, names: typeof V1_NAMES): SendField
   };
 }
 
-/** Half messages wait for the transaction service (it has not landed on this broker yet). */
-function transactional(fields: SendFields): Refusal | undefined {
-  const prepared = (fields.message.sysFlag & TRANSACTION_BITS) === SysFlag.TRANSACTION_PREPARED ||
-    /(^|\u0002)TRAN_MSG\u0001true(\u0002|$)/i.test(fields.message.properties);
-  if (!prepared) return undefined;
-  return refuse(
-    ResponseCode.NO_PERMISSION,
-    `Transactional messages (topic "${fields.target.topic}") are not supported over RocketMQ remoting yet: send them without a transaction`,
-  );
+/** Whether a send is a half message (RocketMQ sets the prepared sysflag; ali-ons adds it for `TRAN_MSG`). */
+function prepared(fields: SendFields): boolean {
+  return (fields.message.sysFlag & TRANSACTION_BITS) === SysFlag.TRANSACTION_PREPARED;
+}
+
+/**
+ * Aliyun's timed delivery (`__STARTDELIVERTIME`, ms since the epoch, what ali-ons'
+ * `setStartDeliverTime` sets) as the broker's timer property `TIMER_DELIVER_MS`.
+ */
+function withTimer(properties: string): string {
+  const at = properties.indexOf(`${START_DELIVER_TIME}\u0001`);
+  if (at < 0 || (at > 0 && properties[at - 1] !== "\u0002") || properties.includes(`${MessageConst.TIMER_DELIVER_MS}\u0001`)) return properties;
+  const end = properties.indexOf("\u0002", at);
+  const value = properties.slice(at + START_DELIVER_TIME.length + 1, end < 0 ? undefined : end);
+  return `${properties}${MessageConst.TIMER_DELIVER_MS}\u0001${value}\u0002`;
+}
+
+/** A half message's answer also names its transaction id (its unique key), which Java's END_TRANSACTION sends back. */
+function sendAnswer(reply: NativeReply, request: RemotingCommand, names: typeof V1_NAMES): RemotingReply | undefined {
+  const properties = request.extFields[names.properties];
+  if ((Number(request.extFields[names.sysFlag]) & TRANSACTION_BITS) !== SysFlag.TRANSACTION_PREPARED || properties === undefined) return undefined;
+  const transactionId = decodeProperties(properties)[MessageConst.UNIQ_KEY];
+  if (transactionId === undefined) return undefined;
+  const answer: RemotingReply = { code: reply.code, extFields: { ...textFields(reply.header), transactionId } };
+  if (reply.remark !== undefined) answer.remark = reply.remark;
+  return answer;
 }
 
 function sendMapping(names: typeof V1_NAMES): RemotingMapping {
   return {
     code: RequestCode.SEND_MESSAGE,
+    answer: (reply, request) => sendAnswer(reply, request, names),
     request(request) {
       const fields = sendFields(request, names);
       if (fields.batch) return refuse(ResponseCode.SYSTEM_ERROR, `A batch goes as request code ${RequestCode.SEND_BATCH_MESSAGE}, not ${request.code}`);
-      const refused = transactional(fields);
-      if (refused !== undefined) return refused;
       return {
-        header: defined({ ...fields.target, ...fields.message }),
+        header: defined({ ...fields.target, ...fields.message, properties: withTimer(fields.message.properties) }),
         ...(request.body === undefined ? {} : { body: request.body }),
       };
     },
@@ -127,8 +145,7 @@ function sendMapping(names: typeof V1_NAMES): RemotingMapping {
  * CRC, `flag`, `bodyLength` + body, `propertiesLength` (int16) + properties (`MessageDecoder.encodeMessage`).
  */
 function batchRequest(request: RemotingCommand, fields: SendFields): MappedRequest | Refusal {
-  const refused = transactional(fields);
-  if (refused !== undefined) return refused;
+  if (prepared(fields)) return refuse(ResponseCode.MESSAGE_ILLEGAL, "A batch cannot hold transactional messages: send each alone");
   const body = request.body ?? new Uint8Array(0);
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -231,6 +248,8 @@ const heartbeatMapping: RemotingMapping = {
         subscriptions: (c.subscriptionDataSet ?? []).map((s) => ({
           topic: s.topic,
           expression: s.subString ?? "*",
+          // RocketMQ writes TAG or SQL92 (absent: TAG); anything else is refused by the schema, naming it.
+          expressionType: (s.expressionType ?? "TAG").toUpperCase() as "TAG" | "SQL92",
           version: Number.isSafeInteger(s.subVersion) && s.subVersion! >= 0 ? s.subVersion! : 0,
         })),
       })),
@@ -284,7 +303,7 @@ function pullMapping(ctx: BrokerContext): RemotingMapping {
       const group = text(f, "consumerGroup");
       const topic = text(f, "topic");
       const sysFlag = integer(f, "sysFlag") ?? 0;
-      const expressionType = text(f, "expressionType");
+      let expressionType = text(f, "expressionType")?.toUpperCase();
       let subscription = (sysFlag & PullSysFlag.SUBSCRIPTION) !== 0 ? text(f, "subscription") : undefined;
       if (subscription === undefined && group !== undefined && topic !== undefined) {
         // RocketMQ's push consumers leave the subscription out: the broker uses the one of their heartbeats.
@@ -296,9 +315,7 @@ function pullMapping(ctx: BrokerContext): RemotingMapping {
           );
         }
         subscription = registered.expression;
-      }
-      if (expressionType !== undefined && expressionType.toUpperCase() !== "TAG") {
-        return refuse(ResponseCode.SYSTEM_ERROR, `Broker "${ctx.brokerName}" filters by tag only, not by ${JSON.stringify(expressionType.slice(0, 20))} expressions`);
+        expressionType = registered.expressionType;
       }
       const suspend = integer(f, "suspendTimeoutMillis");
       return {
@@ -312,6 +329,7 @@ function pullMapping(ctx: BrokerContext): RemotingMapping {
           commitOffset: integer(f, "commitOffset"),
           suspendTimeoutMillis: suspend === undefined ? undefined : Math.min(Math.max(suspend, 0), MAX_SUSPEND_MS),
           subscription,
+          expressionType,
         }),
       };
     },
@@ -335,6 +353,34 @@ function sendBackMapping(): RemotingMapping {
     },
     // The native answer says where the message went; RocketMQ's says nothing.
     answer: (reply) => (reply.code === ResponseCode.SUCCESS ? { code: reply.code } : undefined),
+  };
+}
+
+/**
+ * END_TRANSACTION as Java sends it (one-way): it names no topic, and the transaction id only when
+ * the send's answer gave one; both come from the half message the offsets name.
+ */
+function endTransactionMapping(ctx: BrokerContext): RemotingMapping {
+  return {
+    request(request) {
+      const f = request.extFields;
+      const commitLogOffset = integer(f, "commitLogOffset");
+      const half = commitLogOffset === undefined || commitLogOffset < 0 ? undefined : ctx.store.lookMessageByOffset(commitLogOffset);
+      if (commitLogOffset !== undefined && half === undefined) {
+        return refuse(ResponseCode.SYSTEM_ERROR, `No half message at commit log offset ${commitLogOffset} on broker "${ctx.brokerName}"`);
+      }
+      return {
+        header: defined({
+          producerGroup: text(f, "producerGroup"),
+          topic: half?.properties[MessageConst.REAL_TOPIC] ?? half?.topic,
+          tranStateTableOffset: integer(f, "tranStateTableOffset"),
+          commitLogOffset,
+          commitOrRollback: integer(f, "commitOrRollback"),
+          fromTransactionCheck: flag(f, "fromTransactionCheck"),
+          transactionId: text(f, "transactionId") || half?.properties[MessageConst.UNIQ_KEY] || text(f, "msgId"),
+        }),
+      };
+    },
   };
 }
 
@@ -394,12 +440,19 @@ export function brokerMappings(ctx: BrokerContext): Record<number, RemotingMappi
     ]),
     [RequestCode.DELETE_TOPIC_IN_BROKER]: fieldsMapping([["topic", "topic", "text"]]),
     [RequestCode.GET_BROKER_RUNTIME_INFO]: { request: () => ({ header: {} }), answer: runtimeInfoAnswer },
+    [RequestCode.END_TRANSACTION]: endTransactionMapping(ctx),
+    [RequestCode.QUERY_MESSAGE]: fieldsMapping([
+      ["topic", "topic", "text"],
+      ["key", "key", "text"],
+      ["maxNum", "maxNum", "integer"],
+      ["beginTimestamp", "beginTimestamp", "integer"],
+      ["endTimestamp", "endTimestamp", "integer"],
+      ["_UNIQUE_KEY_QUERY", "_UNIQUE_KEY_QUERY", "text"],
+    ]),
   };
 }
 
 /** RocketMQ broker codes the broker does not serve over remoting, and why. */
 export const BROKER_UNSUPPORTED: Readonly<Record<number, string>> = {
-  [RequestCode.QUERY_MESSAGE]: "looking messages up by key is not on this broker yet",
-  37: "END_TRANSACTION: transactional messages are not supported over RocketMQ remoting yet",
   [RequestCode.GET_ALL_TOPIC_CONFIG]: "list topics through the NameServer (GET_ALL_TOPIC_LIST_FROM_NAMESERVER) or the admin API",
 };

@@ -12,7 +12,7 @@ import { remotingClient } from "../_helpers/remoting.ts";
 import { type AclStandalone, signed, startAclStandalone } from "./_acl_standalone.ts";
 
 const ADMIN = { accessKey: "admin-ak", secretKey: "admin-secret-1", admin: true };
-const ONS = { accessKey: "ons-ak", secretKey: "ons-secret-1", topicPerms: ["AclTopic=PUB|SUB"], groupPerms: ["CG_ACL=SUB"] };
+const ONS = { accessKey: "ons-ak", secretKey: "ons-secret-1", topicPerms: ["AclTopic=PUB|SUB"], groupPerms: ["CG_ACL=SUB", "PG_ALI_ONS=SUB"] };
 const STRANGER = { accessKey: "stranger-ak", secretKey: "stranger-secret-1" };
 
 let system: AclStandalone;
@@ -41,7 +41,8 @@ test("ali-ons signing with an account's keys sends and consumes; with a wrong se
   const consumer = aliOns(["consume", system.nameServer, "CG_ACL", "AclTopic", "*"], ONS);
   await consumer.waitFor('{"ready":true', 30_000);
   const producer = aliOns(["produce", system.nameServer, "AclTopic", JSON.stringify([{ tag: "T", body: "signed with ACL 1.0" }])], ONS);
-  expect(await producer.exited).toBe(0);
+  const code = await producer.exited;
+  if (code !== 0) throw new Error(`ali-ons producer exited with ${code}:\n${producer.output()}`);
   await consumer.waitFor('"body":"signed with ACL 1.0"', 20_000);
 
   const forger = aliOns(["produce", system.nameServer, "AclTopic", JSON.stringify([{ tag: "T", body: "forged" }])], { ...ONS, secretKey: "not-the-secret" });

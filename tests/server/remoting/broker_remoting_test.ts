@@ -162,14 +162,12 @@ describe("broker over RocketMQ remoting", () => {
     expect((await native.connection.request(RequestCode.LOCK_BATCH_MQ, { consumerGroup: "CG", clientId: "native-client", mqs: mqSet })).header.lockOKMQSet).toEqual(mqSet);
   });
 
-  test("unsupported codes, transactional sends and malformed fields get clear answers; the connection keeps serving", async () => {
+  test("unsupported codes, an END_TRANSACTION naming no half message and malformed fields get clear answers; the connection keeps serving", async () => {
     const remoting = await client();
     const unknown = await remoting.request(4242, {});
     expect([unknown.code, unknown.remark]).toEqual([ResponseCode.REQUEST_CODE_NOT_SUPPORTED, "Request code 4242 is not supported over RocketMQ remoting"]);
-    const end = await remoting.request(37, { producerGroup: "PG", tranStateTableOffset: 0, commitLogOffset: 0, commitOrRollback: 8, msgId: "x" });
-    expect([end.code, end.remark]).toEqual([ResponseCode.REQUEST_CODE_NOT_SUPPORTED, expect.stringContaining("END_TRANSACTION")]);
-    const half = await remoting.request(RequestCode.SEND_MESSAGE_V2, v2("orders", 0, "TRAN_MSG\u0001true\u0002PGROUP\u0001PG\u0002", { f: 4 }), enc.encode("half"));
-    expect([half.code, half.remark]).toEqual([ResponseCode.NO_PERMISSION, expect.stringContaining("Transactional messages")]);
+    const end = await remoting.request(RequestCode.END_TRANSACTION, { producerGroup: "PG", tranStateTableOffset: 0, commitLogOffset: 123456, commitOrRollback: 8, msgId: "x" });
+    expect([end.code, end.remark]).toEqual([ResponseCode.SYSTEM_ERROR, 'No half message at commit log offset 123456 on broker "broker-a"']);
     const bad = await remoting.request(RequestCode.SEND_MESSAGE_V2, v2("orders", 0, "", { e: "zero" }), enc.encode("x"));
     expect([bad.code, bad.remark]).toEqual([ResponseCode.SYSTEM_ERROR, 'Header field "e" is "zero": expected an integer']);
     const missing = await remoting.request(RequestCode.GET_MAX_OFFSET, { queueId: 0 });
@@ -177,6 +175,67 @@ describe("broker over RocketMQ remoting", () => {
     const notJson = await remoting.request(RequestCode.HEART_BEAT, {}, enc.encode("{no"));
     expect([notJson.code, notJson.remark]).toEqual([ResponseCode.SYSTEM_ERROR, expect.stringContaining("is not HeartbeatData JSON")]);
     expect((await remoting.request(RequestCode.GET_MIN_OFFSET, { topic: "orders", queueId: 0 })).extFields.offset).toBe("0");
+  });
+
+  test("transactions as Java runs them: a half message is invisible until END_TRANSACTION (no topic, no transaction id) commits it; unresolved ones are checked back", async () => {
+    await fixture.broker.close();
+    await fixture.start({ transactionTimeoutMs: 200, transactionCheckIntervalMs: 100 });
+    const remoting = await client(SerializeType.JSON, 401);
+    const producerHeartbeat = enc.encode(JSON.stringify({ clientID: "10.0.0.2@7", consumerDataSet: [], producerDataSet: [{ groupName: "PG_TX" }] }));
+    expect((await remoting.request(RequestCode.HEART_BEAT, {}, producerHeartbeat)).code).toBe(ResponseCode.SUCCESS);
+    await remoting.request(RequestCode.SEND_MESSAGE_V2, v2("txTopic", 0, "TAGS\u0001t\u0002"), enc.encode("plain"));
+    const halfFields = (uniqueKey: string) => ({ ...v2("txTopic", 0, `TRAN_MSG\u0001true\u0002PGROUP\u0001PG_TX\u0002UNIQ_KEY\u0001${uniqueKey}\u0002`), a: "PG_TX", f: 4 });
+    const half = await remoting.request(RequestCode.SEND_MESSAGE_V2, halfFields("TX1"), enc.encode("committed by END_TRANSACTION"));
+    expect([half.code, half.extFields.transactionId]).toEqual([ResponseCode.SUCCESS, "TX1"]);
+    const visible = async () => {
+      const answer = await remoting.request(RequestCode.PULL_MESSAGE, pullFields("txTopic", 1));
+      return answer.code === ResponseCode.SUCCESS ? decodeRecords(answer.body!).map((m) => dec.decode(m.body)) : [];
+    };
+    expect(await visible()).toEqual([]);
+    // What Java's endTransaction sends: offsets from the send's answer, msgId = the unique key, no topic.
+    const commitLogOffset = parseInt(half.extFields.msgId!.slice(16), 16);
+    const end = await remoting.request(RequestCode.END_TRANSACTION, {
+      producerGroup: "PG_TX", tranStateTableOffset: half.extFields.queueOffset!, commitLogOffset, commitOrRollback: 8, fromTransactionCheck: false, msgId: "TX1",
+    });
+    expect(end.code).toBe(ResponseCode.SUCCESS);
+    expect(await visible()).toEqual(["committed by END_TRANSACTION"]);
+
+    // An unresolved one is checked back with the producer group's member (here the remoting client), which answers it.
+    const second = await remoting.request(RequestCode.SEND_MESSAGE_V2, halfFields("TX2"), enc.encode("committed after a check"));
+    expect(second.code).toBe(ResponseCode.SUCCESS);
+    for (let i = 0; i < 200 && !remoting.received.some((r) => r.code === RequestCode.CHECK_TRANSACTION_STATE); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const check = remoting.received.find((r) => r.code === RequestCode.CHECK_TRANSACTION_STATE)!;
+    expect([check.flag, check.extFields.transactionId, check.extFields.commitLogOffset]).toEqual([2, "TX2", String(parseInt(second.extFields.msgId!.slice(16), 16))]);
+    expect(dec.decode(decodeRecords(check.body!)[0]!.body)).toBe("committed after a check");
+    const answered = await remoting.request(RequestCode.END_TRANSACTION, {
+      producerGroup: "PG_TX", tranStateTableOffset: check.extFields.tranStateTableOffset!, commitLogOffset: check.extFields.commitLogOffset!,
+      commitOrRollback: 8, fromTransactionCheck: true, msgId: "TX2", transactionId: check.extFields.transactionId!,
+    });
+    expect(answered.code).toBe(ResponseCode.SUCCESS);
+    expect(await visible()).toEqual(["committed by END_TRANSACTION", "committed after a check"]);
+  });
+
+  test("QUERY_MESSAGE finds messages by key and by unique key; __STARTDELIVERTIME (ali-ons' setStartDeliverTime) delays delivery", async () => {
+    const remoting = await client();
+    const sent = await remoting.request(RequestCode.SEND_MESSAGE_V2, v2("keyed", 0, "KEYS\u0001order-9 other\u0002UNIQ_KEY\u0001U9\u0002"), enc.encode("by key"));
+    const query = (fields: Record<string, string | number>) =>
+      remoting.request(RequestCode.QUERY_MESSAGE, { topic: "keyed", maxNum: 32, beginTimestamp: 0, endTimestamp: Date.now() + 60_000, ...fields });
+    for (const fields of [{ key: "order-9" }, { key: "U9", _UNIQUE_KEY_QUERY: "true" }] as Record<string, string>[]) {
+      const found = await query(fields);
+      expect(found.code).toBe(ResponseCode.SUCCESS);
+      expect(found.extFields.indexLastUpdatePhyoffset).toMatch(/^\d+$/);
+      expect(decodeRecords(found.body!).map((m) => m.msgId)).toEqual([sent.extFields.msgId]);
+    }
+    expect((await query({ key: "nothing" })).code).toBe(ResponseCode.QUERY_NOT_FOUND);
+
+    const due = Date.now() + 400;
+    await remoting.request(RequestCode.SEND_MESSAGE_V2, v2("later", 0, `__STARTDELIVERTIME\u0001${due}\u0002`), enc.encode("not before its time"));
+    const first = await remoting.request(RequestCode.PULL_MESSAGE, pullFields("later", 0));
+    expect(first.code).not.toBe(ResponseCode.SUCCESS);
+    const parked = await remoting.request(RequestCode.PULL_MESSAGE, pullFields("later", 0, { sysFlag: 6, suspendTimeoutMillis: 5000 }));
+    expect(parked.code).toBe(ResponseCode.SUCCESS);
+    expect(Date.now()).toBeGreaterThanOrEqual(due - 5);
+    expect(decodeRecords(parked.body!).map((m) => dec.decode(m.body))).toEqual(["not before its time"]);
   });
 
   test("garbage, truncated headers, a 2 GiB header length and unknown serialize types close only their own connection", async () => {
