@@ -107,6 +107,21 @@ describe("broker over RocketMQ remoting", () => {
     expect(decodeRecords(woken.body!).map((m) => dec.decode(m.body))).toEqual(["TagA at last"]);
   });
 
+  test("SQL92 subscriptions: in the pull itself, or only in the heartbeat (what Java's push consumer does)", async () => {
+    const remoting = await client();
+    for (const [a, body] of [["3", "small"], ["9", "large"], ["12", "larger"]]) {
+      await remoting.request(RequestCode.SEND_MESSAGE_V2, v2("sql", 0, `a\u0001${a}\u0002`), enc.encode(body));
+    }
+    const bodies = async (answer: Promise<import("../../../core/codec/remoting_frame.ts").RemotingCommand>) => decodeRecords((await answer).body!).map((m) => dec.decode(m.body));
+    expect(await bodies(remoting.request(RequestCode.PULL_MESSAGE, pullFields("sql", 0, { subscription: "a > 5", expressionType: "SQL92" })))).toEqual(["large", "larger"]);
+    const sqlHeartbeat = enc.encode(JSON.stringify({
+      clientID: "10.0.0.3@1",
+      consumerDataSet: [{ groupName: "CG", consumeType: "CONSUME_PASSIVELY", messageModel: "CLUSTERING", subscriptionDataSet: [{ topic: "sql", subString: "a >= 10", expressionType: "SQL92", subVersion: 2 }] }],
+    }));
+    expect((await remoting.request(RequestCode.HEART_BEAT, {}, sqlHeartbeat)).code).toBe(ResponseCode.SUCCESS);
+    expect(await bodies(remoting.request(RequestCode.PULL_MESSAGE, pullFields("sql", 0, { sysFlag: 2, subscription: "" })))).toEqual(["larger"]);
+  });
+
   test("heartbeats of both protocols make one group: both list every member; offsets, send-back and locks map onto the same services", async () => {
     const remoting = await client();
     const native = await fixture.client();
