@@ -249,6 +249,26 @@ function connectionLimits(to: (option: keyof ConnectionLimits) => Target<number>
   };
 }
 
+/** A URL path: starts with "/". */
+function urlPath(): ValueSpec<string> {
+  return { kind: "string", valueName: "path", schema: v.pipe(v.string(), v.regex(/^\/[^\s?#]*$/, 'expected a path starting with "/"')) };
+}
+
+/**
+ * The WebSocket endpoint of the NameServer's or the broker's options (docs/EDGE.md): a port beside
+ * the TCP one, for browsers.
+ */
+function webSocketEndpoint(to: (option: "webSocketPort" | "webSocketPath") => Target<number | string>, example: number) {
+  return {
+    webSocketPort: setting({
+      ...port(), example,
+      doc: "Also accept clients over WebSocket on this port (browsers), with the same ACL, limits and TLS; off when unset",
+      to: to("webSocketPort"),
+    }),
+    webSocketPath: setting({ ...urlPath(), default: "/", example: "/rocketmq", doc: "The URL path WebSocket clients connect to", to: to("webSocketPath") }),
+  };
+}
+
 // ---- the settings ----
 
 /** Every setting, by section and key. See the module doc for how to add one. */
@@ -274,6 +294,7 @@ export const SETTINGS = {
       doc: "Beyond loopback, accept broker registrations from anyone when neither ACL nor a cluster secret is set (else: refuse to start)",
       to: nameserver("allowOpenRegistration"),
     }),
+    ...webSocketEndpoint((option) => nameserver(option), 19877),
   },
   broker: {
     host: setting({ ...text("host"), default: "0.0.0.0", example: "127.0.0.1", doc: "Address the broker listens on (clients and replication)", to: broker("hostname") }),
@@ -411,6 +432,7 @@ export const SETTINGS = {
       to: broker("enablePropertyFilter"),
     }),
     ...connectionLimits((option) => broker(option)),
+    ...webSocketEndpoint((option) => broker(option), 20913),
     messageDelayLevel: setting({
       ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",
       doc: "Delay of each delay level, level 1 first", to: broker("messageDelayLevel"),

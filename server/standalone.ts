@@ -69,6 +69,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   const nameServer = await startNameServer({
     hostname: options.hostname ?? "0.0.0.0",
     log: options.log,
+    ...(options.listenWebSocket === undefined ? {} : { listenWebSocket: options.listenWebSocket }),
     ...nameServerOptions,
     listen: options.listen,
     port: nameServerPort ?? 9876,

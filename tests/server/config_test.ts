@@ -155,6 +155,8 @@ async function testValue(entry: SettingEntry): Promise<unknown> {
     case "nameserver.port":
     case "broker.port":
     case "broker.haPort":
+    case "broker.webSocketPort":
+    case "nameserver.webSocketPort":
     case "admin.port":
       return await freePort();
     case "broker.dataDir":
@@ -217,8 +219,10 @@ async function reached(servers: RunningServers, entry: SettingEntry, value: unkn
   const expected = map(value);
   switch (component) {
     case "nameserver":
+      if (option === "webSocketPort") expect(servers.nameServer!.webSocketPort).toBe(expected as number);
       return expect((servers.nameServer!.options as Record<string, unknown>)[option!]).toEqual(expected);
     case "broker":
+      if (option === "webSocketPort") expect(servers.broker!.webSocketPort).toBe(expected as number);
       // Retention is the store's: the broker hands it over in ms.
       if (option === "fileReservedTimeHours") expect(servers.broker!.context.store.options.fileReservedTimeMs).toBe((expected as number) * 3_600_000);
       return expect((servers.broker!.options as Record<string, unknown>)[option!]).toEqual(expected);
