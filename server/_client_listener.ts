@@ -18,6 +18,12 @@ export interface WebSocketServerOptions {
   /** The URL path WebSocket clients connect to. @default "/" */
   webSocketPath?: string;
   /**
+   * Origins of the pages that may connect over WebSocket (`https://app.example.com`), `["*"]` for
+   * any page (with ACL on, say). Clients that send no Origin (not browsers) are always let in.
+   * @default [] (no page: any page a user opens could otherwise reach the server through their browser)
+   */
+  webSocketAllowedOrigins?: readonly string[];
+  /**
    * The runtime's WebSocket adapter (`server/bun/listen_web_socket.ts`,
    * `server/deno/listen_web_socket.ts`); needed when `webSocketPort` is set.
    */
@@ -74,7 +80,12 @@ export async function listenForClients(
   if (options.webSocketPort === undefined) return tcp;
   let webSocket: Listener;
   try {
-    webSocket = await options.listenWebSocket!({ ...listenOptions, port: options.webSocketPort, path }, accept);
+    webSocket = await options.listenWebSocket!({
+      ...listenOptions,
+      port: options.webSocketPort,
+      path,
+      allowedOrigins: options.webSocketAllowedOrigins ?? [],
+    }, accept);
   } catch (error) {
     await tcp.close();
     const where = `${listenOptions.hostname ?? "0.0.0.0"}:${options.webSocketPort}`;

@@ -258,7 +258,10 @@ function urlPath(): ValueSpec<string> {
  * The WebSocket endpoint of the NameServer's or the broker's options (docs/EDGE.md): a port beside
  * the TCP one, for browsers.
  */
-function webSocketEndpoint(to: (option: "webSocketPort" | "webSocketPath") => Target<number | string>, example: number) {
+function webSocketEndpoint(
+  to: (option: "webSocketPort" | "webSocketPath" | "webSocketAllowedOrigins") => Target<number | string | readonly string[]>,
+  example: number,
+) {
   return {
     webSocketPort: setting({
       ...port(), example,
@@ -266,6 +269,13 @@ function webSocketEndpoint(to: (option: "webSocketPort" | "webSocketPath") => Ta
       to: to("webSocketPort"),
     }),
     webSocketPath: setting({ ...urlPath(), default: "/", example: "/rocketmq", doc: "The URL path WebSocket clients connect to", to: to("webSocketPath") }),
+    webSocketAllowedOrigins: setting({
+      kind: "list", valueName: "origin,…",
+      schema: v.array(v.pipe(v.string(), v.regex(/^(\*|https?:\/\/[^/\s?#]+\/?)$/, 'expected an origin such as "https://app.example.com", or "*"'))),
+      default: [], example: ["https://app.example.com"],
+      doc: 'Origins of the pages that may connect over WebSocket ("*": any, for use with ACL); clients sending no Origin always may',
+      to: to("webSocketAllowedOrigins"),
+    }),
   };
 }
 

@@ -42,6 +42,43 @@ const DRAIN_POLL_MS = 5;
 export interface WebSocketListenOptions extends ListenOptions {
   /** The URL path upgrades are accepted at; other paths are answered 404. */
   path: string;
+  /**
+   * Origins of the pages that may connect (`https://app.example.com`), or `["*"]` for any. A
+   * browser always sends its page's origin, so without this list any page a user opens could reach
+   * the server through the user's browser; clients that send no Origin (servers, tools) are let in.
+   * @default [] (no page)
+   */
+  allowedOrigins?: readonly string[];
+}
+
+/**
+ * Answers an HTTP request that must not be upgraded: 404 off the path, 426 without an upgrade,
+ * 403 from a page origin that is not allowed. Server adapters upgrade only what this lets through.
+ *
+ * @param request The request.
+ * @param options The listener's path and allowed origins.
+ * @returns The refusal, or undefined to upgrade.
+ */
+export function refuseUpgrade(request: Request, options: Pick<WebSocketListenOptions, "path" | "allowedOrigins">): Response | undefined {
+  if (new URL(request.url).pathname !== options.path) return new Response("Not found", { status: 404 });
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return new Response(`Connect with a WebSocket to ${options.path}: it carries the native protocol`, { status: 426, headers: { upgrade: "websocket" } });
+  }
+  const origin = request.headers.get("origin");
+  const allowed = options.allowedOrigins ?? [];
+  if (origin !== null && !allowed.includes("*") && !allowed.some((o) => originOf(o) === origin)) {
+    return new Response(`Origin "${origin}" may not connect: add it to webSocketAllowedOrigins`, { status: 403 });
+  }
+  return undefined;
+}
+
+/** `scheme://host[:port]` of an origin as configured (a trailing slash or path is dropped). */
+function originOf(text: string): string | undefined {
+  try {
+    return new URL(text).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts accepting WebSocket connections at a path; `accept` returns the handlers for each new one. */

@@ -11,6 +11,7 @@ import type { Transport, TransportHandlers } from "../../core/remoting/transport
 import {
   closedError,
   refuseMessage,
+  refuseUpgrade,
   WEB_SOCKET_MAX_MESSAGE_BYTES,
   WebSocketCloseCode,
   type WebSocketListen,
@@ -24,8 +25,8 @@ interface SocketState {
 }
 
 /**
- * Serves WebSocket upgrades with `Bun.serve` (TLS with a TLS identity). Requests for other paths
- * are answered 404, requests at the path that do not ask for an upgrade 426.
+ * Serves WebSocket upgrades with `Bun.serve` (TLS with a TLS identity); `refuseUpgrade` answers
+ * requests off the path, without an upgrade or from a page origin not allowed.
  *
  * @param options Address, port, path and TLS identity.
  * @param accept Gives the handlers for each new connection.
@@ -37,10 +38,8 @@ export const listenWebSocket: WebSocketListen = (options, accept) => {
     port: options.port,
     ...(options.tls === undefined ? {} : { tls: { cert: options.tls.cert, key: options.tls.key } }),
     fetch(request, server) {
-      if (new URL(request.url).pathname !== options.path) return new Response("Not found", { status: 404 });
-      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-        return new Response(`Connect with a WebSocket to ${options.path}: it carries the native protocol`, { status: 426, headers: { upgrade: "websocket" } });
-      }
+      const refused = refuseUpgrade(request, options);
+      if (refused !== undefined) return refused;
       const peer = server.requestIP(request);
       const state = { remoteAddress: peer === null ? "unknown:0" : `${peer.address}:${peer.port}`, closed: false } as SocketState;
       if (server.upgrade(request, { data: state })) return undefined;

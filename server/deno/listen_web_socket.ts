@@ -7,11 +7,11 @@
  * @module
  */
 import type { Listener } from "../../core/remoting/transport.ts";
-import { type WebSocketListen, webSocketTransport } from "../../core/remoting/web_socket.ts";
+import { refuseUpgrade, type WebSocketListen, webSocketTransport } from "../../core/remoting/web_socket.ts";
 
 /**
- * Serves WebSocket upgrades with `Deno.serve` (TLS with a TLS identity). Requests for other paths
- * are answered 404, requests at the path that do not ask for an upgrade 426.
+ * Serves WebSocket upgrades with `Deno.serve` (TLS with a TLS identity); `refuseUpgrade` answers
+ * requests off the path, without an upgrade or from a page origin not allowed.
  *
  * @param options Address, port, path and TLS identity.
  * @param accept Gives the handlers for each new connection.
@@ -46,10 +46,8 @@ export const listenWebSocket: WebSocketListen = (options, accept) => {
         },
       }, (request, info) => {
         if (stopped) return new Response("Shutting down", { status: 503 });
-        if (new URL(request.url).pathname !== options.path) return new Response("Not found", { status: 404 });
-        if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-          return new Response(`Connect with a WebSocket to ${options.path}: it carries the native protocol`, { status: 426, headers: { upgrade: "websocket" } });
-        }
+        const refused = refuseUpgrade(request, options);
+        if (refused !== undefined) return refused;
         // The peer's address is readable only before the upgrade takes the request over.
         const peer = info.remoteAddr;
         const { socket, response } = Deno.upgradeWebSocket(request);

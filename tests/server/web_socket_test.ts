@@ -141,6 +141,32 @@ describe("WebSocket clients (Bun)", () => {
     expect((await socket.closed).code).toBe(1009);
   });
 
+  test("a page's origin must be allowed; clients that send no Origin always get in", async () => {
+    const guarded = await startWithWebSockets({ webSocketAllowedOrigins: ["http://allowed.test/"] });
+    const url = urlsOf(guarded)(guarded.brokerAddress);
+    const refused = await fetch(url.replace("ws:", "http:"), { headers: { upgrade: "websocket", connection: "upgrade", origin: "http://evil.test" } });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toBe('Origin "http://evil.test" may not connect: add it to webSocketAllowedOrigins');
+    const opens = (origin?: string) =>
+      new Promise<boolean>((resolve) => {
+        const socket = new WebSocket(url, (origin === undefined ? {} : { headers: { origin } }) as unknown as string[]);
+        socket.onopen = () => {
+          socket.close();
+          resolve(true);
+        };
+        socket.onerror = () => resolve(false);
+      });
+    expect(await opens("http://evil.test")).toBe(false);
+    expect(await opens("http://allowed.test")).toBe(true);
+    expect(await opens()).toBe(true);
+    // The NameServer was given no origins: no page may connect to it.
+    expect(await new Promise<boolean>((resolve) => {
+      const socket = new WebSocket(urlsOf(guarded)(guarded.nameServerAddress), { headers: { origin: "http://allowed.test" } } as unknown as string[]);
+      socket.onopen = () => resolve(true);
+      socket.onerror = () => resolve(false);
+    })).toBe(false);
+  });
+
   test("HTTP requests get 404 off the path and 426 on it without an upgrade", async () => {
     const base = `http://127.0.0.1:${system.broker.webSocketPort}`;
     expect((await fetch(`${base}/elsewhere`)).status).toBe(404);
