@@ -61,7 +61,9 @@ export function webSocketDialer(options: WebSocketDialerOptions): Dialer {
       const failed = (event: Event) => {
         socket.removeEventListener("open", opened);
         const code = (event as CloseEvent).code;
-        reject(new ConnectionClosedError(`WebSocket ${url} for ${address} closed before it opened (code ${code})`));
+        // Browsers tell a page nothing more about a refused upgrade than code 1006.
+        const why = code === 1006 ? ": unreachable, or the upgrade was refused (a page's origin must be in the server's webSocketAllowedOrigins)" : "";
+        reject(new ConnectionClosedError(`WebSocket ${url} for ${address} closed before it opened (code ${code})${why}`));
       };
       socket.addEventListener("open", opened, { once: true });
       socket.addEventListener("close", failed, { once: true });
