@@ -15,7 +15,7 @@ const ENTRY = join(ROOT, "client", "edge.ts");
 /** One bundle's file and bytes. */
 export interface Bundle {
   path: string;
-  bytes: Uint8Array;
+  bytes: Uint8Array<ArrayBuffer>;
 }
 
 async function build(config: Parameters<typeof Bun.build>[0]): Promise<Bundle> {

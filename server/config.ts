@@ -21,7 +21,9 @@
  *    The file key (`broker.fooMs`), the variable (`RMQ_BROKER_FOO_MS`), the flag (`--foo-ms`, on
  *    every command that runs the component) and its `--help` line follow. `flag`, `short`,
  *    `commands` and `defaults` adjust what is derived; `to: broker("x", map)` converts the value.
- * 3. Run `npm run gen:config` to regenerate config/config.yaml and docs/CONFIG.md.
+ * 3. Run `npm run gen:config` to regenerate config/config.yaml, docs/CONFIG.md and the `Config`
+ *    type in server/config_types.ts (the public API's explicit type; `CONFIG_TYPES_MATCH` stops
+ *    compiling while it differs from `SETTINGS`).
  *
  * `tests/server/config_test.ts` fails until both files match the schema, and it starts every command
  * with every key set away from its default, through file, environment and flags, and checks that
@@ -41,6 +43,9 @@ import type { ConnectionLimits } from "../core/remoting/connection_guard.ts";
 import type { LoggerOptions } from "./logger.ts";
 import type { NameServerOptions } from "./namesrv/name_server.ts";
 import type { MessageStoreOptions } from "./store/store_types.ts";
+import type { Config } from "./config_types.ts";
+
+export type { Config } from "./config_types.ts";
 
 /** The commands that run servers: each takes the settings of the components it runs. */
 export type CommandName = "standalone" | "broker" | "nameserver";
@@ -568,8 +573,14 @@ const SECTION_COMMANDS: Record<Section, readonly CommandName[]> = {
 
 type ValueOf<S> = S extends Setting<infer T, infer D> ? (D extends true ? T : T | undefined) : never;
 
-/** A validated configuration with every default filled in. */
-export type Config = { [S in Section]: { -readonly [K in keyof (typeof SETTINGS)[S]]: ValueOf<(typeof SETTINGS)[S][K]> } };
+/** The configuration as `SETTINGS` describes it. */
+type SettingsConfig = { [S in Section]: { -readonly [K in keyof (typeof SETTINGS)[S]]: ValueOf<(typeof SETTINGS)[S][K]> } };
+
+/**
+ * Compiles only while `Config` (written out in server/config_types.ts) is the type `SETTINGS`
+ * describes: after changing a setting, run `npm run gen:config`.
+ */
+export const CONFIG_TYPES_MATCH: [Config, SettingsConfig] extends [SettingsConfig, Config] ? true : never = true;
 
 /** One setting with where it lives. */
 export interface SettingEntry {
@@ -633,7 +644,7 @@ export class ConfigError extends Error {
 }
 
 /** Values by section, as a layer gives them. */
-export type ConfigLayer = { [S in Section]?: Partial<Config[S]> };
+export type ConfigLayer = { [S in keyof Config]?: Partial<Config[S]> };
 
 /** Options of `loadConfig`. */
 export interface LoadConfigOptions {

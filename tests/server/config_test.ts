@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { parseServerArgs, serverCommandSpec } from "../../server/_config_layers.ts";
-import { configReference, configYaml } from "../../server/_config_doc.ts";
+import { configReference, configTypes, configYaml } from "../../server/_config_doc.ts";
 import { type RunningServers, startServers } from "../../server/_entry.ts";
 import { dial } from "../../server/bun/connect.ts";
 import { listen } from "../../server/bun/listen.ts";
@@ -114,6 +114,7 @@ describe("the schema is the one description of every setting", () => {
   test("config/config.yaml and docs/CONFIG.md are generated from it (npm run gen:config)", () => {
     expect(readFileSync(join(ROOT, "config/config.yaml"), "utf8")).toBe(configYaml());
     expect(readFileSync(join(ROOT, "docs/CONFIG.md"), "utf8")).toBe(configReference());
+    expect(readFileSync(join(ROOT, "server/config_types.ts"), "utf8")).toBe(configTypes());
   });
 
   test("each command's --help lists a flag for every setting it takes, with its key and default there", () => {
