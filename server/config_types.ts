@@ -25,6 +25,10 @@ export type Config = {
     handshakeTimeoutMs: number;
     /** A connection whose frame stays incomplete this long is cut (within twice this) */
     frameReadTimeoutMs: number;
+    /** Most topics one broker may register; a larger registration is refused (the broker logs why) */
+    maxTopicsPerBroker: number;
+    /** Beyond loopback, accept broker registrations from anyone when neither ACL nor a cluster secret is set (else: refuse to start) */
+    allowOpenRegistration: boolean;
     /** Also accept clients over WebSocket on this port (browsers), with the same ACL, limits and TLS; off when unset */
     webSocketPort: number | undefined;
     /** The URL path WebSocket clients connect to */
@@ -73,8 +77,18 @@ export type Config = {
     diskHighWaterPercent: number;
     /** From this much of the data disk in use, sends are refused (retryable) until space frees */
     diskHardLimitPercent: number;
+    /** Index message keys and unique keys for lookups by key at any age (QUERY_MESSAGE, rmq msg query-key|get) */
+    messageIndexEnable: boolean;
+    /** Hash slots of each key index file (4 bytes each, in memory for the file being written) */
+    maxHashSlotNum: number;
+    /** Entries of each key index file (20 bytes each on disk: 84 MB files by default) */
+    maxIndexNum: number;
     /** Create unknown topics on first send */
     autoCreateTopicEnable: boolean;
+    /** Most topics created on first send per second (also the burst); more sends to new topics get SYSTEM_BUSY */
+    autoCreateTopicRate: number;
+    /** Most topics the broker holds (retry and dead-letter ones count); creating more is refused */
+    maxTopicCount: number;
     /** Queues of a topic created on first send (at most) */
     defaultTopicQueueNums: number;
     /** Largest message body in bytes (4 MiB) */
@@ -137,6 +151,12 @@ export type Config = {
     ca: string | undefined;
     /** The broker dials its NameServers over TLS (default: false; standalone: whenever tls.cert is set) */
     nameServers: boolean | undefined;
+  };
+  cluster: {
+    /** File with the cluster secret (16+ characters, mode 0600): brokers sign NameServer registrations with it, master and slaves prove it to each other (standalone: <dataDir>/cluster.secret, created on first start) */
+    secretFile: string | undefined;
+    /** The cluster secret itself, instead of secretFile (docs/SECURITY.md, "Peers") */
+    secret: string | undefined;
   };
   log: {
     /** Lines below this level are dropped */
