@@ -10,10 +10,13 @@ import type { Dialer } from "../../core/remoting/transport.ts";
 
 /** A socket of `cloudflare:sockets`, as far as the dialer uses it. */
 export interface CloudflareSocket {
+  /** Bytes from the server. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the server. */
   readonly writable: WritableStream<Uint8Array>;
   /** Settles once connected (rejects when the connection fails). */
   readonly opened: Promise<unknown>;
+  /** Closes both directions. */
   close(): Promise<void>;
 }
 

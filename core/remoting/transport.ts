@@ -9,7 +9,9 @@
  * WebSocket stream wrapper give. Every runtime socket can be adapted to this.
  */
 export interface Duplex {
+  /** Bytes from the peer. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
   readonly writable: WritableStream<Uint8Array>;
   /** Closes both directions (`Deno.Conn` returns nothing, Cloudflare's socket a promise). */
   close(): void | Promise<void>;
