@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dial as tcpDial } from "../../client/bun/connect.ts";
+import { createDialer, dial as tcpDial } from "../../client/bun/connect.ts";
 import { withCredentials } from "../../client/_signer.ts";
 import { webSocketDialer } from "../../client/web_socket_dialer.ts";
 import { Producer } from "../../client/producer.ts";
@@ -239,7 +239,6 @@ describe("WebSocket connections pass the TCP limits", () => {
 
   test("with a TLS identity the WebSocket ports serve wss, and clients trusting the certificate work", async () => {
     cert = makeTestCert();
-    const { createDialer } = await import("../../client/bun/connect.ts");
     const secure = await startWithWebSockets({ tls: { cert: cert.cert, key: cert.key }, dial: createDialer({ tls: { ca: cert.cert } }) });
     const ca = cert.cert;
     const dial = webSocketDialer({
