@@ -105,6 +105,8 @@ export type Config = {
     maxHeldPulls: number;
     /** Long-polling pulls one connection may park at once, so one client cannot take every slot; past it: SYSTEM_BUSY */
     maxHeldPullsPerConnection: number;
+    /** Serve SQL92 subscriptions (filters on message properties, evaluated by the broker); false refuses such pulls with SYSTEM_ERROR */
+    enablePropertyFilter: boolean;
     /** Bytes all unauthenticated connections may hold in incomplete frames (256 MiB); past it the connection needing more is cut */
     maxPendingFrameBytes: number;
     /** Bytes the unauthenticated connections of one IP may hold in incomplete frames (64 MiB); past it the connection needing more is cut */
@@ -121,6 +123,22 @@ export type Config = {
     webSocketAllowedOrigins: string[];
     /** Delay of each delay level, level 1 first */
     messageDelayLevel: string;
+    /** Timer messages: the longest delay a send may ask for (366 days) */
+    timerMaxDelayMs: number;
+    /** Timer messages: how long before its second a timer is loaded into memory */
+    timerLookaheadMs: number;
+    /** Idempotent sends: how long a dedup id is remembered (0: dedup off) */
+    dedupWindowMs: number;
+    /** Idempotent sends: most dedup ids remembered; past it the oldest are forgotten early */
+    dedupMaxEntries: number;
+    /** Transactions: a half message still unresolved this long after it was stored is checked back with its producer group */
+    transactionTimeoutMs: number;
+    /** Transactions: checks of one half message before transactionCheckMaxPolicy resolves it */
+    transactionCheckMax: number;
+    /** Transactions: time between two checks of one half message */
+    transactionCheckIntervalMs: number;
+    /** Transactions: what becomes of a half message still unresolved after transactionCheckMax checks (logged either way) */
+    transactionCheckMaxPolicy: "rollback" | "commit";
   };
   admin: {
     /** Serve the admin API, metrics and dashboard when admin.port is set */

@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from "valibot";
-import { EXPRESSION_TYPES, MAX_EXPRESSION_LENGTH } from "../model/message_filter.ts";
+import { EXPRESSION_TYPES, type ExpressionType, MAX_EXPRESSION_LENGTH } from "../model/message_filter.ts";
 import { RequestCode } from "./request_code.ts";
 
 /** Largest topic name, in characters (RocketMQ's limit). */
@@ -307,8 +307,10 @@ export type UnregisterBrokerHeader = v.InferOutput<typeof UnregisterBrokerHeader
 /** One subscription of a consumer group member. */
 export interface SubscriptionData {
   topic: string;
-  /** `*`, `TagA` or `TagA || TagB`. */
+  /** `*`, `TagA` or `TagA || TagB`; or SQL92 when `expressionType` says so. */
   expression: string;
+  /** How `expression` is read. */
+  expressionType: ExpressionType;
   /** When the member made this subscription (ms); newer wins. */
   version: number;
 }
