@@ -411,7 +411,7 @@ export const RecallMessageHeader = v.object({
 export type RecallMessageHeader = v.InferOutput<typeof RecallMessageHeader>;
 
 /** A transaction id: the producer's unique key of the half message (`UNIQ_KEY`). */
-const TransactionId = v.pipe(v.string(), v.minLength(1, "Transaction id is empty"), v.maxLength(128, "Transaction id is longer than 128 characters"));
+const TransactionId: v.GenericSchema<string> = v.pipe(v.string(), v.minLength(1, "Transaction id is empty"), v.maxLength(128, "Transaction id is longer than 128 characters"));
 
 /**
  * END_TRANSACTION: commits or rolls back the half message stored at `commitLogOffset`, queue offset
@@ -419,7 +419,19 @@ const TransactionId = v.pipe(v.string(), v.minLength(1, "Transaction id is empty
  * topic (the account needs PUB on it); `commitOrRollback` is RocketMQ's transaction type: 8
  * commit, 12 rollback, 0 unknown (nothing is done). Answered SUCCESS once the outcome is stored.
  */
-export const EndTransactionHeader = v.object({
+export interface EndTransactionHeader {
+  producerGroup: string;
+  topic: string;
+  tranStateTableOffset: number;
+  commitLogOffset: number;
+  commitOrRollback: 0 | 8 | 12;
+  /** Whether this answers a CHECK_TRANSACTION_STATE. */
+  fromTransactionCheck: boolean;
+  transactionId: string;
+}
+
+/** Schema of `EndTransactionHeader`. */
+export const EndTransactionHeader: v.GenericSchema<unknown, EndTransactionHeader> = v.object({
   producerGroup: GroupName,
   topic: TopicName,
   tranStateTableOffset: uint,
@@ -429,7 +441,6 @@ export const EndTransactionHeader = v.object({
   fromTransactionCheck: v.optional(v.boolean(), false),
   transactionId: TransactionId,
 });
-export type EndTransactionHeader = v.InferOutput<typeof EndTransactionHeader>;
 
 /**
  * CHECK_TRANSACTION_STATE (broker to producer, oneway): the body is the half message's stored
