@@ -13,7 +13,7 @@ import { recallMessageProcessor } from "./processors/recall.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import { Connection } from "../../core/remoting/connection.ts";
 import { createDispatcher, type Processor } from "../../core/remoting/dispatcher.ts";
-import { type Dialer, type Listen, type Listener, parseAddress } from "../../core/remoting/transport.ts";
+import { type Dialer, type Listen, parseAddress } from "../../core/remoting/transport.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../../core/codec/frame.ts";
 import * as v from "valibot";
 import { FileSegmentStorage } from "../store/file_segment_storage.ts";
@@ -77,9 +77,10 @@ import { remotingWire } from "../../core/remoting/remoting_wire.ts";
 import { detectProtocol } from "../../core/remoting/wire.ts";
 import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
 import { BROKER_UNSUPPORTED, brokerMappings } from "../remoting/broker_mappings.ts";
+import { type ClientListener, listenForClients, type WebSocketServerOptions } from "../_client_listener.ts";
 
 /** Options of `startBroker`. */
-export interface BrokerOptions extends ConnectionLimits {
+export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions {
   /** The runtime's listen adapter. */
   listen: Listen;
   /** The runtime's dialer, for NameServer links. */
@@ -239,6 +240,8 @@ export interface Broker {
   /** The options it was started with. */
   readonly options: Readonly<BrokerOptions>;
   readonly context: BrokerContext;
+  /** The WebSocket port clients may also connect to, when `webSocketPort` was set. */
+  readonly webSocketPort?: number;
   /** Live client connections. */
   readonly connections: ReadonlySet<Connection>;
   /** Stops accepting, finishes in-flight requests, flushes, unregisters and closes the store. */
@@ -330,7 +333,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const guarded = new WeakMap<Connection, GuardedConnection>();
 
   const listenOptions = { hostname, port: options.port ?? 10911, ...(options.tls === undefined ? {} : { tls: options.tls }) };
-  const listener: Listener = await options.listen(listenOptions, (transport) => {
+  const listener: ClientListener = await listenForClients(options.listen, listenOptions, options, (transport) => {
     const ip = accepting ? perIp.admit(transport.remoteAddress) : undefined;
     const limits = guard.open(ip ?? hostOf(transport.remoteAddress));
     const connection = new Connection({
@@ -699,7 +702,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 
   log(
     `Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}, ${role}, flush ${options.flushMode ?? "async"}) ` +
-      `listening on ${hostname}:${listener.port}, advertised as ${address}`,
+      `listening on ${hostname}:${listener.port}${listener.webSocket === undefined ? "" : ` (WebSocket on port ${listener.webSocket.port})`}, advertised as ${address}`,
   );
-  return { address, port: listener.port, options, context: ctx, connections, close };
+  return { address, port: listener.port, webSocketPort: listener.webSocket?.port, options, context: ctx, connections, close };
 }
