@@ -470,6 +470,15 @@ export const SETTINGS = {
       ...int(1, 10_000, "ms"), default: 250, example: 500,
       doc: "Timer messages: how long before its second a timer is loaded into memory", to: broker("timerLookaheadMs"),
     }),
+    tpsHistoryMinutes: setting({
+      ...int(1, 1440, "minutes"), default: 60, example: 30,
+      doc: "Minutes of ten-second TPS points kept per topic for the dashboard's charts (about 3 KiB a busy topic an hour)",
+      to: broker("tpsHistoryMinutes"),
+    }),
+    tpsHistoryFineSeconds: setting({
+      ...int(10, 3600, "seconds"), default: 300, example: 120,
+      doc: "Seconds of one-second TPS points kept per topic for the dashboard's charts (8 bytes a point)", to: broker("tpsHistoryFineSeconds"),
+    }),
     dedupWindowMs: setting({
       ...int(0, 86_400_000, "ms"), default: 120_000, example: 60_000,
       doc: "Idempotent sends: how long a dedup id is remembered (0: dedup off)", to: broker("dedupWindowMs"),

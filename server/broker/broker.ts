@@ -55,6 +55,7 @@ import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts"
 import { TopicChange, TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
 import { JsonJournal } from "../store/json_journal.ts";
 import { TrafficWindow } from "./traffic_window.ts";
+import { TrafficHistory } from "./traffic_history.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
 import { clusterCredentials } from "../_cluster_secret.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
@@ -188,6 +189,10 @@ export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions 
   timerWheelSlots?: number;
   /** A timer's second is loaded into memory this long before it starts. @default 250 */
   timerLookaheadMs?: number;
+  /** Minutes of ten-second traffic points the broker keeps per topic (the dashboard's TPS history). @default 60 */
+  tpsHistoryMinutes?: number;
+  /** Seconds of one-second traffic points the broker keeps per topic. @default 300 */
+  tpsHistoryFineSeconds?: number;
   /** Idempotent sends: how long a dedup id is remembered; 0 turns dedup off. @default 120000 */
   dedupWindowMs?: number;
   /** Idempotent sends: most dedup ids remembered (the oldest go first past it). @default 100000 */
@@ -565,7 +570,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }
   const startedAt = Date.now();
   const traffic = new TrafficWindow(stats, { startedAt });
-  const trafficTimer = setInterval(() => traffic.sample(Date.now()), 1000);
+  const trafficHistory = new TrafficHistory(stats, { startedAt, fineSeconds: options.tpsHistoryFineSeconds, coarseMinutes: options.tpsHistoryMinutes });
+  const trafficTimer = setInterval(() => {
+    const now = Date.now();
+    traffic.sample(now);
+    trafficHistory.sample(now);
+  }, 1000);
   (trafficTimer as { unref?: () => void }).unref?.();
   const ctx: BrokerContext = {
     clusterName: options.clusterName ?? "DefaultCluster",
@@ -592,6 +602,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     dedup,
     stats,
     traffic,
+    trafficHistory,
     connectionGuard: guard,
     startedAt,
     replication,
