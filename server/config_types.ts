@@ -131,6 +131,10 @@ export type Config = {
     timerMaxDelayMs: number;
     /** Timer messages: how long before its second a timer is loaded into memory */
     timerLookaheadMs: number;
+    /** Minutes of ten-second TPS points kept per topic for the dashboard's charts (about 3 KiB a busy topic an hour) */
+    tpsHistoryMinutes: number;
+    /** Seconds of one-second TPS points kept per topic for the dashboard's charts (8 bytes a point) */
+    tpsHistoryFineSeconds: number;
     /** Idempotent sends: how long a dedup id is remembered (0: dedup off) */
     dedupWindowMs: number;
     /** Idempotent sends: most dedup ids remembered; past it the oldest are forgotten early */
