@@ -58,7 +58,8 @@ afterAll(async () => {
 });
 
 async function send(count: number, from: number): Promise<void> {
-  const producer = new Producer({ nameServer, maxInFlight: 2000 });
+  // 10,000 sends at 2,000 in flight wait their turn longer than 3 s while the whole suite runs.
+  const producer = new Producer({ nameServer, maxInFlight: 2000, sendTimeoutMs: 30_000 });
   await producer.start();
   await Promise.all(Array.from({ length: count }, (_, i) =>
     producer.send({ topic: TOPIC, body: `m-${from + i}-${"x".repeat((from + i) % 300)}`, keys: [`k${from + i}`] })));
