@@ -249,6 +249,22 @@ export const TopicConfig = v.object({
 });
 export type TopicConfig = v.InferOutput<typeof TopicConfig>;
 
+/**
+ * Committed consumer offsets, `topic@group` → queue id → next offset: the GET_ALL_CONSUMER_OFFSET
+ * answer a slave copies, and the broker's offsets file.
+ */
+export const OffsetTable = v.object({ offsets: v.record(v.string(), v.record(v.string(), v.pipe(v.number(), v.safeInteger()))) });
+export type OffsetTable = v.InferOutput<typeof OffsetTable>;
+
+/**
+ * Delivery progress of the delay levels, level → next queue offset to deliver: the
+ * GET_ALL_DELAY_OFFSET answer a slave copies, and the broker's delay offsets file.
+ */
+export const DelayOffsetTable = v.object({
+  offsets: v.record(v.string(), v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
+});
+export type DelayOffsetTable = v.InferOutput<typeof DelayOffsetTable>;
+
 /** Most topics one REGISTER_BROKER frame carries; a larger table is registered in chunks. */
 export const REGISTER_TOPICS_PER_CHUNK = 4000;
 

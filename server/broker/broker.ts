@@ -23,7 +23,8 @@ import { describeRecovery } from "../store/store_recovery.ts";
 import type { SegmentStorage } from "../store/segment_storage.ts";
 import { countIn, createBrokerStats } from "./broker_stats.ts";
 import { ConsumerManager } from "./consumer_manager.ts";
-import { ConsumerOffsetManager, OffsetTable } from "./consumer_offset_manager.ts";
+import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
+import { DelayOffsetTable, OffsetTable } from "../../core/protocol/headers.ts";
 import type { BrokerContext, BrokerStats } from "./context.ts";
 import { NameServerRegistrar } from "./name_server_registrar.ts";
 import { allTopicConfigProcessor, createTopicProcessor, deleteTopicProcessor } from "./processors/topics.ts";
@@ -51,7 +52,7 @@ import {
 } from "../../core/remoting/connection_guard.ts";
 import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight_limit.ts";
 import { QueueLockManager } from "./queue_lock_manager.ts";
-import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
+import { ScheduleMessageService } from "./schedule_service.ts";
 import { TopicChange, TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
 import { JsonJournal } from "../store/json_journal.ts";
 import { TrafficWindow } from "./traffic_window.ts";
@@ -465,9 +466,16 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         brokerName,
         brokerId,
         haMasterAddress: options.haMasterAddress,
-        topics,
-        offsets,
-        schedule,
+        metadata: {
+          replaceTopics: async (configs) => void await topics.replaceAll(configs),
+          replaceOffsets: (table) => offsets.replaceAll(table),
+          replaceDelayOffsets: (table) => schedule.replaceOffsets(table),
+          persist: async () => {
+            await offsets.persist();
+            await schedule.persist();
+          },
+          hasTopic: (topic) => topics.get(topic) !== undefined,
+        },
         credentials: options.nameServerCredentials,
         haCredentials: () => {
           if (secret !== undefined) return { kind: "secret", secret };

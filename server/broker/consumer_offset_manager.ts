@@ -5,14 +5,8 @@
  *
  * @module
  */
-import * as v from "valibot";
+import type { OffsetTable } from "../../core/protocol/headers.ts";
 import type { JsonFile } from "../store/json_file.ts";
-
-/** Schema of the persisted offset table. */
-export const OffsetTable = v.object({ offsets: v.record(v.string(), v.record(v.string(), v.pipe(v.number(), v.safeInteger()))) });
-
-/** The persisted offset table. */
-export type OffsetTable = v.InferOutput<typeof OffsetTable>;
 
 /** Offsets of consumer groups, keyed `topic@group`. */
 export class ConsumerOffsetManager {

@@ -7,21 +7,13 @@
  *
  * @module
  */
-import * as v from "valibot";
 import { MessageConst, type MessageExt } from "../../core/model/message.ts";
 import { restoredInput } from "../store/store_input.ts";
 import { decodeRecords } from "../../core/model/record.ts";
 import { DEFAULT_DELAY_LEVELS, parseDelayLevels, SCHEDULE_TOPIC } from "../../core/model/system_topics.ts";
 import type { JsonFile } from "../store/json_file.ts";
 import type { MessageStore } from "../store/message_store.ts";
-
-/** Schema of the persisted progress: next queue offset to deliver, per level. */
-export const DelayOffsetTable = v.object({
-  offsets: v.record(v.string(), v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
-});
-
-/** The persisted progress of every delay level. */
-export type DelayOffsetTable = v.InferOutput<typeof DelayOffsetTable>;
+import type { DelayOffsetTable } from "../../core/protocol/headers.ts";
 
 /** Options of `ScheduleMessageService`. */
 export interface ScheduleMessageServiceOptions {

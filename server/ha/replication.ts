@@ -8,15 +8,12 @@
 import { ResponseCode } from "../../core/protocol/request_code.ts";
 import { type Dialer, isLoopbackHost, type Listen, type TlsServerOptions } from "../../core/remoting/transport.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
-import type { ConsumerOffsetManager } from "../broker/consumer_offset_manager.ts";
-import type { ScheduleMessageService } from "../broker/schedule_service.ts";
-import type { TopicConfigManager } from "../broker/topic_config_manager.ts";
 import { SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import { type HaMasterAuth, type HaSlaveCredentials, requiresAuth } from "./ha_auth.ts";
 import { HaMaster, type SlaveStatus } from "./ha_master.ts";
 import { HaSlave, type HaSlaveStatus } from "./ha_slave.ts";
-import { SlaveSync, type SlaveSyncStatus } from "./slave_sync.ts";
+import { type ReplicatedMetadata, SlaveSync, type SlaveSyncStatus } from "./slave_sync.ts";
 import { listenFailure } from "../_listen_error.ts";
 
 /** RocketMQ's broker roles. */
@@ -169,9 +166,8 @@ export interface SlaveReplicationOptions {
   brokerId: number;
   /** The configured master HA address; otherwise learned from NameServer registrations. */
   haMasterAddress?: string;
-  topics: TopicConfigManager;
-  offsets: ConsumerOffsetManager;
-  schedule: ScheduleMessageService;
+  /** The broker's topics, offsets and delay progress, kept as copies of the master's. */
+  metadata: ReplicatedMetadata;
   credentials?: () => Credentials | undefined;
   /** What the slave proves itself with on the HA port (and requires the master to prove). @default none */
   haCredentials?: () => HaSlaveCredentials | undefined;
@@ -198,9 +194,7 @@ export function startSlaveReplication(options: SlaveReplicationOptions): SlaveRe
   let lastUnknownTopicSync = 0;
   const sync = new SlaveSync({
     dial: options.dial,
-    topics: options.topics,
-    offsets: options.offsets,
-    schedule: options.schedule,
+    metadata: options.metadata,
     credentials: options.credentials,
     log: options.log,
   });
@@ -223,7 +217,7 @@ export function startSlaveReplication(options: SlaveReplicationOptions): SlaveRe
     role: "SLAVE",
     haAddress: undefined,
     notify(topic) {
-      if (options.topics.get(topic) !== undefined || SYSTEM_TOPICS.has(topic)) return;
+      if (options.metadata.hasTopic(topic) || SYSTEM_TOPICS.has(topic)) return;
       const now = Date.now();
       if (now - lastUnknownTopicSync < 1000) return;
       lastUnknownTopicSync = now;
