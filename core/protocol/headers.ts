@@ -290,6 +290,8 @@ export const RegisterBrokerHeader = v.object({
   topicConfigs: v.record(TopicName, TopicConfig),
   /** Set when the topic table is split over several requests. @default a whole registration */
   chunk: v.optional(RegistrationChunk),
+  /** Controller mode: the epoch a master serves; a master registering an older epoch than its group's is refused. */
+  epoch: v.optional(uint),
 });
 export type RegisterBrokerHeader = v.InferOutput<typeof RegisterBrokerHeader>;
 

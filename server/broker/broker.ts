@@ -67,8 +67,9 @@ import {
   startMasterReplication,
   startSlaveReplication,
 } from "../ha/replication.ts";
-import { readOnlyProcessor } from "../ha/read_only.ts";
-import { allConsumerOffsetProcessor, allDelayOffsetProcessor } from "./processors/ha_sync.ts";
+import { fencedProcessor, readOnlyProcessor } from "../ha/read_only.ts";
+import { allConsumerOffsetProcessor, allDelayOffsetProcessor, epochCacheProcessor } from "./processors/ha_sync.ts";
+import type { ControlledRole } from "./controller_link.ts";
 import { createLogger, type Log } from "../logger.ts";
 import { ProducerManager } from "./producer_manager.ts";
 import { type TransactionCheckMaxPolicy, TransactionService } from "./transaction_service.ts";
@@ -221,6 +222,21 @@ export interface BrokerOptions extends ConnectionLimits {
    * HA port (a slave without a cluster secret authenticates as `nameServerCredentials`). @default none
    */
   peerAccountSecret?: (accessKey: string) => string | undefined;
+  /**
+   * Controller mode (`startControlledBroker`): the group's master is elected and replaced
+   * automatically by the controllers, and `brokerId` names this replica (1 or more). @default false
+   */
+  enableControllerMode?: boolean;
+  /** Controller mode: the controllers (`host:port`, NameServers started with `controllerEtcdEndpoints`). @default `nameServers` */
+  controllerAddresses?: string[];
+  /** Controller mode: how often the broker heartbeats to the controllers. @default 500 */
+  controllerHeartbeatMs?: number;
+  /** Controller mode: a replica that has not caught up for this long leaves the in-sync set. @default 3000 */
+  inSyncMaxLagMs?: number;
+  /** Controller mode: cut the CommitLog back to here at open (set by `startControlledBroker`). */
+  truncateTo?: number;
+  /** Controller mode: this replica's role, set by `startControlledBroker`. */
+  controlled?: ControlledRole;
 }
 
 /** A running broker. */
@@ -394,11 +410,27 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       maxHashSlotNum: options.maxHashSlotNum,
       maxIndexNum: options.maxIndexNum,
       storeHost,
+      ...(options.truncateTo === undefined ? {} : { truncateTo: options.truncateTo }),
       log,
     });
   } catch (error) {
     await listener.close();
     throw error;
+  }
+  if (store.stats.recovery.truncated !== undefined) {
+    // The timer index may point at records that were cut: rebuilt from the timer topic when next a master.
+    for (const file of ["checkpoint", "checkpoint.bak"]) configStorage.remove(join(options.dataDir, "store", "timer", file));
+  }
+  const controlled = options.controlled;
+  if (controlled !== undefined && role !== "SLAVE" && controlled.epochs.lastEpoch < controlled.epoch) {
+    // Before the first write of the epoch: where it begins is what a returning master truncates by.
+    try {
+      await controlled.epochs.begin(controlled.epoch, store.stats.commitLogMaxOffset);
+    } catch (error) {
+      await listener.close();
+      await store.close();
+      throw error;
+    }
   }
   const recovered = describeRecovery(store.stats.recovery);
   log(recovered.summary);
@@ -466,6 +498,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         brokerName,
         brokerId,
         haMasterAddress: options.haMasterAddress,
+        ...(controlled === undefined ? {} : { controlledMaster: controlled.masterHaAddress, epochs: controlled.epochs }),
         metadata: {
           replaceTopics: async (configs) => void await topics.replaceAll(configs),
           replaceOffsets: (table) => offsets.replaceAll(table),
@@ -498,6 +531,15 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         brokerName,
         clientAddress: address,
         syncSlaveTimeoutMs: options.syncSlaveTimeoutMs ?? 3000,
+        ...(controlled === undefined ? {} : {
+          inSync: {
+            selfId: controlled.replicaId,
+            initial: controlled.isr,
+            version: controlled.version,
+            alter: (isr: number[]) => controlled.link.alterSyncStateSet(controlled.epoch, isr),
+            ...(controlled.maxLagMs === undefined ? {} : { maxLagMs: controlled.maxLagMs }),
+          },
+        }),
         auth: {
           ...(secret === undefined ? {} : { clusterSecret: secret }),
           ...(options.peerAccountSecret === undefined ? {} : { accountSecret: options.peerAccountSecret }),
@@ -616,6 +658,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.UNLOCK_BATCH_MQ]: unlockBatchProcessor(ctx),
     [RequestCode.GET_ALL_CONSUMER_OFFSET]: allConsumerOffsetProcessor(ctx),
     [RequestCode.GET_ALL_DELAY_OFFSET]: allDelayOffsetProcessor(ctx),
+    [RequestCode.GET_BROKER_EPOCH_CACHE]: epochCacheProcessor(ctx, () => controlled?.epochs.entries ?? []),
     [RequestCode.RECALL_MESSAGE]: recallMessageProcessor(ctx),
     [RequestCode.END_TRANSACTION]: endTransactionProcessor(ctx),
     [RequestCode.SEND_REPLY_MESSAGE]: sendReplyProcessor(ctx),
@@ -625,6 +668,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.CONSUMER_SEND_MSG_BACK,
       RequestCode.RECALL_MESSAGE, RequestCode.END_TRANSACTION, RequestCode.SEND_REPLY_MESSAGE, RequestCode.SEND_REPLY_MESSAGE_V2]) {
       processors[code] = readOnlyProcessor(processors[code]!, ctx);
+    }
+  }
+  if (controlled !== undefined && role !== "SLAVE") {
+    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.CONSUMER_SEND_MSG_BACK,
+      RequestCode.RECALL_MESSAGE, RequestCode.END_TRANSACTION, RequestCode.SEND_REPLY_MESSAGE, RequestCode.SEND_REPLY_MESSAGE_V2]) {
+      processors[code] = fencedProcessor(processors[code]!, controlled.fenced);
     }
   }
   for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter, inFlight);
@@ -649,6 +698,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     brokerId: ctx.brokerId,
     brokerAddr: address,
     ...(replication.haAddress === undefined ? {} : { haServerAddr: replication.haAddress }),
+    ...(controlled === undefined || role === "SLAVE" ? {} : { epoch: controlled.epoch }),
     ...(slave === undefined ? {} : { onRegistered: ({ haServerAddr }: { haServerAddr: string }) => slave.learnMaster(haServerAddr) }),
     topicConfigs: () => topics.all(),
     intervalMs: options.registerIntervalMs,

@@ -10,6 +10,8 @@ import * as v from "valibot";
 import { type Credentials, RequestSigner } from "../../core/auth/signing.ts";
 import type { Header } from "../../core/protocol/command.ts";
 import { DelayOffsetTable, OffsetTable, TopicConfig } from "../../core/protocol/headers.ts";
+import { EpochTable } from "../../core/protocol/controller.ts";
+import type { EpochFile } from "./epoch_file.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
@@ -39,6 +41,8 @@ export interface SlaveSyncOptions {
   dial: Dialer;
   /** Where the copies go. */
   metadata: ReplicatedMetadata;
+  /** Controller mode: the epochs file, kept as a copy of the master's (GET_BROKER_EPOCH_CACHE). @default none */
+  epochs?: EpochFile;
   /** The account requests are signed with when the master enforces ACL (they need the admin right). */
   credentials?: () => Credentials | undefined;
   /** @default 10000 */
@@ -119,12 +123,14 @@ export class SlaveSync {
       const topics = await this.#request(master, RequestCode.GET_ALL_TOPIC_CONFIG, TopicConfigs);
       const offsets = await this.#request(master, RequestCode.GET_ALL_CONSUMER_OFFSET, OffsetTable);
       const delays = await this.#request(master, RequestCode.GET_ALL_DELAY_OFFSET, DelayOffsetTable);
+      const epochs = this.#o.epochs === undefined ? undefined : await this.#request(master, RequestCode.GET_BROKER_EPOCH_CACHE, EpochTable);
       if (this.#closed) return;
       const metadata = this.#o.metadata;
       await metadata.replaceTopics(Object.values(topics.topicConfigs));
       metadata.replaceOffsets(offsets.offsets);
       metadata.replaceDelayOffsets(delays.offsets);
       await metadata.persist();
+      if (epochs !== undefined) await this.#o.epochs!.adopt(epochs.epochs);
       if (this.#lastError !== undefined) this.#o.log(`Copying topics and offsets from master ${master} works again`);
       this.#lastError = undefined;
       this.#lastSyncAt = Date.now();
