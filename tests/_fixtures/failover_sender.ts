@@ -1,6 +1,6 @@
 /**
  * Sends numbered messages through the NameServer from several producers, each with several sends
- * in flight, for a while, printing one line per outcome with the time since start:
+ * in flight, for a while, printing one line per outcome with the time (ms since the epoch):
  * `ACK <key> <msgId> <ms>` for SEND_OK, `ERR <key> <status or error> <ms>` otherwise.
  * Usage: bun tests/_fixtures/failover_sender.ts <namesrv> <topic> <producers> <concurrency> <durationMs> <prefix>
  */
@@ -24,9 +24,9 @@ async function run(index: number): Promise<void> {
       const key = `${prefix}-${next++}`;
       try {
         const result = await producer.send({ topic: topic!, body: `${key}-${"x".repeat(200)}`, keys: [key] });
-        lines.push(result.status === "SEND_OK" ? `ACK ${key} ${result.msgId} ${Date.now() - started}\n` : `ERR ${key} ${result.status} ${Date.now() - started}\n`);
+        lines.push(result.status === "SEND_OK" ? `ACK ${key} ${result.msgId} ${Date.now()}\n` : `ERR ${key} ${result.status} ${Date.now()}\n`);
       } catch (error) {
-        lines.push(`ERR ${key} ${(error as Error).name} ${Date.now() - started}\n`);
+        lines.push(`ERR ${key} ${(error as Error).name} ${Date.now()}\n`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
