@@ -29,6 +29,8 @@ export function startControllerNameServer(etcd: readonly string[], port = 0): Pr
 export interface ReplicaOptions {
   dataDir: string;
   port: number;
+  /** Its replication port when it is master. */
+  haPort: number;
   replicaId: number;
   namesrv: string[];
   role?: "SYNC_MASTER" | "ASYNC_MASTER";
@@ -49,6 +51,7 @@ export function startReplica(options: ReplicaOptions): Promise<Server> {
     "run", join(import.meta.dir, "..", "..", "server", "broker.ts"),
     "--host", options.host ?? "127.0.0.1",
     "--port", String(options.port),
+    "--ha-port", String(options.haPort),
     "--data-dir", options.dataDir,
     "--flush", "sync",
     "--segment-size", String(SEGMENT_SIZE),

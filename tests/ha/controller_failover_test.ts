@@ -1,6 +1,7 @@
 /**
  * Controller mode on a real etcd, with real broker processes: the master of a group of three
- * SYNC_MASTER replicas is SIGKILLed while several producers send; a replica of the in-sync set
+ * SYNC_MASTER replicas is SIGKILLed while several producers send (its slaves stalled just before,
+ * so anything it acknowledged without them would be lost); a replica of the in-sync set
  * takes over within seconds, every acknowledged message is in the new master's CommitLog files,
  * and the old master restarts, cuts back what was never acknowledged and rejoins as a slave whose
  * files equal the new master's up to their end.
@@ -44,10 +45,10 @@ describe("controller mode", () => {
     children.push(ns);
     const namesrv = [`127.0.0.1:${ns.port}`];
     const replicas = new Map<number, Server>();
-    const ports = new Map<number, number>();
+    const ports = new Map<number, { port: number; haPort: number }>();
     for (const id of [1, 2, 3]) {
-      ports.set(id, await freePort());
-      const replica = await startReplica({ dataDir: join(dir, `r${id}`), port: ports.get(id)!, replicaId: id, namesrv });
+      ports.set(id, { port: await freePort(), haPort: await freePort() });
+      const replica = await startReplica({ dataDir: join(dir, `r${id}`), ...ports.get(id)!, replicaId: id, namesrv });
       children.push(replica);
       replicas.set(id, replica);
     }
@@ -60,12 +61,19 @@ describe("controller mode", () => {
     // Both slaves join the in-sync set once they have caught up.
     await until(() => /In-sync set \[\d+,\d+,\d+\]/.test(replicas.get(first)!.output()), 20_000, "an in-sync set of 3");
 
-    const senders = [0, 1].map((i) => start(BUN, ["tests/_fixtures/failover_sender.ts", namesrv[0]!, TOPIC, "2", "4", "9000", `p${i}`]));
+    const senders = [0, 1].map((i) => start(BUN, ["tests/_fixtures/failover_sender.ts", namesrv[0]!, TOPIC, "2", "4", "14000", `p${i}`]));
     children.push(...senders);
     await until(() => senders.every((s) => sendOutcomes(s.output()).acked.length >= 300), 20_000, "300 acknowledged sends per sender");
+    // The slaves stall for a moment before the master dies: whatever the master acknowledged
+    // meanwhile would be on no slave (an acknowledgement that does not wait for the in-sync set
+    // is lost here).
+    const slaves = [...replicas].filter(([id]) => id !== first).map(([, r]) => r);
+    for (const slave of slaves) slave.kill("SIGSTOP");
+    await new Promise((resolve) => setTimeout(resolve, 800));
     const killedAt = Date.now();
     replicas.get(first)!.kill("SIGKILL");
     await replicas.get(first)!.exited;
+    for (const slave of slaves) slave.kill("SIGCONT");
     await until(() => masterOf(replicas, 2) !== undefined, 15_000, "a master of epoch 2");
     const second = masterOf(replicas, 2)!;
     expect(second).not.toBe(first);
@@ -89,11 +97,11 @@ describe("controller mode", () => {
       console.log([...new Set(senders[0]!.output().split("\n").filter((l) => !l.startsWith("ERR") && !l.startsWith("ACK")))].slice(-10).join("\n"));
       for (const [id, r] of replicas) console.log(`--- replica ${id}\n${r.output().slice(-4000)}`);
     }
-    expect(missing).toEqual([]);
+    expect(missing.slice(0, 5)).toEqual([]);
     expect(gapMs).toBeLessThan(10_000);
 
     // The old master comes back as a slave of epoch 2 and ends up with the new master's files.
-    const old = await startReplica({ dataDir: join(dir, `r${first}`), port: ports.get(first)!, replicaId: first, namesrv });
+    const old = await startReplica({ dataDir: join(dir, `r${first}`), ...ports.get(first)!, replicaId: first, namesrv });
     children.push(old);
     await old.waitFor("Replicating from master", 20_000);
     const oldDir = join(dir, `r${first}`);
