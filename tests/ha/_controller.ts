@@ -15,14 +15,16 @@ import { SEGMENT_SIZE } from "./_ha.ts";
  *
  * @param etcd The etcd client URLs.
  * @param port Its port (0: a free one).
+ * @param where A network namespace to run in and the host to listen on. @default here, 127.0.0.1
  * @returns The running NameServer.
  */
-export function startControllerNameServer(etcd: readonly string[], port = 0): Promise<Server> {
-  return startServer(BUN, [
-    "run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", String(port),
+export function startControllerNameServer(etcd: readonly string[], port = 0, where: { netns?: string; host?: string } = {}): Promise<Server> {
+  const args = [
+    "run", join(import.meta.dir, "..", "..", "server", "nameserver.ts"), "--host", where.host ?? "127.0.0.1", "--port", String(port),
     "--cluster-secret-file", testClusterSecretFile(),
     "--controller-etcd-endpoints", etcd.join(","),
-  ]);
+  ];
+  return where.netns === undefined ? startServer(BUN, args) : startServer("ip", ["netns", "exec", where.netns, BUN, ...args]);
 }
 
 /** How a controlled replica runs. */

@@ -39,9 +39,10 @@ export interface EtcdCluster {
  * Starts an etcd cluster and waits until every member serves.
  *
  * @param size 1 or 3 members.
+ * @param netns Run the members inside this network namespace (on its loopback). @default this one
  * @returns The cluster.
  */
-export async function startEtcd(size: 1 | 3): Promise<EtcdCluster> {
+export async function startEtcd(size: 1 | 3, netns?: string): Promise<EtcdCluster> {
   const root = mkdtempSync(join(tmpdir(), "rmq-etcd-"));
   const members: Member[] = [];
   for (let i = 0; i < size; i++) {
@@ -54,7 +55,7 @@ export async function startEtcd(size: 1 | 3): Promise<EtcdCluster> {
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
   const launch = async (m: Member, state: "new" | "existing") => {
-    m.child = start(ETCD, [
+    const args = [
       "--name", m.name,
       "--data-dir", m.dir,
       "--listen-client-urls", m.clientUrl,
@@ -66,7 +67,8 @@ export async function startEtcd(size: 1 | 3): Promise<EtcdCluster> {
       "--initial-cluster-token", "rmq-test",
       "--heartbeat-interval", "100",
       "--election-timeout", "1000",
-    ]);
+    ];
+    m.child = netns === undefined ? start(ETCD, args) : start("ip", ["netns", "exec", netns, ETCD, ...args]);
     await m.child.waitFor("ready to serve client requests", 20_000);
   };
   try {
