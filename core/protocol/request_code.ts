@@ -57,7 +57,7 @@ export const RequestCode = {
   CONTROLLER_BROKER_HEARTBEAT: 904,
   /** Master to controller: change its group's in-sync replica set (compare-and-swap on the epoch). */
   CONTROLLER_ALTER_SYNC_STATE_SET: 1001,
-  /** Admin to controller: hand a group's mastership to an in-sync slave, safely (`rmq cluster switch-master`). */
+  /** Admin to controller: hand a group's mastership to an in-sync slave, safely (a switchover). */
   CONTROLLER_ELECT_MASTER: 1002,
   /** Admin to controller: every group's master, epoch, in-sync set and members. */
   CONTROLLER_GET_SYNC_STATE_DATA: 1006,

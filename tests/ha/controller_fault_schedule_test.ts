@@ -1,10 +1,10 @@
 /**
  * A seeded fault schedule in controller mode: three SYNC_MASTER replicas on etcd take sends from
  * several producers while, in an order drawn from the seed, the master or a slave is SIGKILLed and
- * restarted or stalled (SIGSTOP: cut off from everyone) and resumed. At the end, with every replica
- * back: no acknowledged message is lost, and no split-brain write happened — every acknowledged
- * message sits, in the final log, at the offset its acknowledgement named, in the epoch of the
- * master that acknowledged it.
+ * restarted or stalled (SIGSTOP: cut off from everyone) and resumed, or the slaves stall just
+ * before the master is killed. At the end, with every replica back: no acknowledged message is
+ * lost, and no split-brain write happened — every acknowledged message sits, in the final log, at
+ * the offset its acknowledgement named, in the epoch of the master that acknowledged it.
  *
  * `FAULT_SEED` replays a schedule; `FAULT_SCHEDULE_MS` runs it longer (40 s by default).
  */
@@ -87,7 +87,19 @@ describe("controller mode under a seeded fault schedule", () => {
         const target = random.chance(0.5) && master !== undefined ? master : random.pick(IDS);
         const server = current.get(target)!;
         const downMs = 800 + random.int(2200);
-        if (random.chance(0.6)) {
+        const roll = random.next();
+        if (roll < 0.25 && master !== undefined) {
+          // The slaves fall behind for a moment (a slow network), then the master dies.
+          const slaves = IDS.filter((id) => id !== master).map((id) => current.get(id)!);
+          events.push(`+${DURATION_MS - (end - Date.now())}ms stall the slaves, then kill ${master} (master) for ${downMs} ms`);
+          for (const slave of slaves) slave.kill("SIGSTOP");
+          await sleep(300 + random.int(700));
+          current.get(master)!.kill("SIGKILL");
+          await current.get(master)!.exited;
+          for (const slave of slaves) slave.kill("SIGCONT");
+          await sleep(downMs);
+          await launch(master);
+        } else if (roll < 0.6) {
           events.push(`+${DURATION_MS - (end - Date.now())}ms kill ${target}${target === master ? " (master)" : ""} for ${downMs} ms`);
           server.kill("SIGKILL");
           await server.exited;
