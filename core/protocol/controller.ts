@@ -7,16 +7,24 @@
  */
 import * as v from "valibot";
 
-const uint = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(255), v.check((s: string) => s !== "__proto__", 'Name "__proto__" is reserved'));
-const Address = v.pipe(v.string(), v.maxLength(300));
+const uint: v.GenericSchema<number> = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const Name: v.GenericSchema<string> = v.pipe(v.string(), v.minLength(1), v.maxLength(255), v.check((s: string) => s !== "__proto__", 'Name "__proto__" is reserved'));
+const Address: v.GenericSchema<string> = v.pipe(v.string(), v.maxLength(300));
 /** A replica's id in controller mode: 1 or more (the route lists the master under 0). */
-const ReplicaId = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(0xffff));
+const ReplicaId: v.GenericSchema<number> = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(0xffff));
 /** etcd lease ids are 64-bit: carried as decimal text. */
-const LeaseId = v.pipe(v.string(), v.maxLength(24), v.regex(/^[0-9]*$/, "expected a decimal lease id"));
+const LeaseId: v.GenericSchema<string> = v.pipe(v.string(), v.maxLength(24), v.regex(/^[0-9]*$/, "expected a decimal lease id"));
 
 /** A group's state as the controller keeps it in etcd. */
-export const GroupState = v.object({
+export interface GroupState {
+  epoch: number;
+  masterId: number;
+  isr: number[];
+  switchingTo?: number;
+}
+
+/** Schema of `GroupState`. */
+export const GroupState: v.GenericSchema<unknown, GroupState> = v.object({
   /** Bumped by every election; 1 for the first master. */
   epoch: v.pipe(uint, v.minValue(1)),
   /** The replica id of the master of this epoch. */
@@ -26,10 +34,18 @@ export const GroupState = v.object({
   /** A switchover under way: the master stops taking writes until this replica caught up. */
   switchingTo: v.optional(ReplicaId),
 });
-export type GroupState = v.InferOutput<typeof GroupState>;
 
 /** A live replica as its heartbeats describe it. */
-export const ReplicaInfo = v.object({
+export interface ReplicaInfo {
+  brokerId: number;
+  address: string;
+  haAddress: string;
+  maxOffset: number;
+  epoch: number;
+  fenced: boolean;
+}
+
+const replicaFields = {
   brokerId: ReplicaId,
   /** Client address. */
   address: Address,
@@ -41,14 +57,16 @@ export const ReplicaInfo = v.object({
   epoch: uint,
   /** A master that stopped taking writes (switchover): its `maxOffset` is final for the epoch. */
   fenced: v.optional(v.boolean(), false),
-});
-export type ReplicaInfo = v.InferOutput<typeof ReplicaInfo>;
+};
+
+/** Schema of `ReplicaInfo`. */
+export const ReplicaInfo: v.GenericSchema<unknown, ReplicaInfo> = v.object(replicaFields);
 
 /** CONTROLLER_BROKER_HEARTBEAT request. */
 export const ControllerHeartbeatHeader = v.object({
   clusterName: Name,
   brokerName: Name,
-  ...ReplicaInfo.entries,
+  ...replicaFields,
   /** The lease the broker holds ("" for none yet): any controller keeps it alive. */
   leaseId: LeaseId,
 });
@@ -107,8 +125,13 @@ export const SyncStateData = v.object({ groups: v.array(GroupView) });
 export type SyncStateData = v.InferOutput<typeof SyncStateData>;
 
 /** One epoch of a CommitLog: records from `startOffset` on were written by the master of `epoch`. */
-export const EpochEntry = v.object({ epoch: v.pipe(uint, v.minValue(1)), startOffset: uint });
-export type EpochEntry = v.InferOutput<typeof EpochEntry>;
+export interface EpochEntry {
+  epoch: number;
+  startOffset: number;
+}
+
+/** Schema of `EpochEntry`. */
+export const EpochEntry: v.GenericSchema<unknown, EpochEntry> = v.object({ epoch: v.pipe(uint, v.minValue(1)), startOffset: uint });
 
 /** GET_BROKER_EPOCH_CACHE answer (and a broker's epoch file). */
 export const EpochTable = v.object({
