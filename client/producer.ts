@@ -920,7 +920,11 @@ export class Producer {
       return options.queue;
     }
     const queues = route.writeQueues;
-    if (queues.length === 0) throw new ClientError(`Cannot route topic "${message.topic}": no broker takes writes for it`);
+    if (queues.length === 0) {
+      // A group between masters (failover) takes writes again once the route names its new one.
+      this.#routes!.refresh(message.topic).catch(() => {});
+      throw new ClientError(`Cannot route topic "${message.topic}": no broker takes writes for it`);
+    }
     if (options.selector !== undefined) {
       const chosen: MessageQueue | undefined = options.selector(queues, message, options.arg);
       const queue = queues.find((q) => q === chosen || (q.brokerName === chosen?.brokerName && q.queueId === chosen.queueId));

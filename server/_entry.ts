@@ -18,6 +18,7 @@ import { standaloneClusterSecret } from "./_cluster_secret.ts";
 import type { HttpServer, Serve } from "./admin/serve_types.ts";
 import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
 import { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
+import { startControlledBroker } from "./broker/controlled_broker.ts";
 import { type CommandName, commandsOf, componentOptions, type Config, flagName, SETTING_LIST } from "./config.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { type NameServer, startNameServer } from "./namesrv/name_server.ts";
@@ -178,7 +179,7 @@ export async function startServers(command: CommandName, config: Config, options
         ...(nameServer === undefined ? {} : { nameServers: [nameServerAddressOf(nameServer)] }),
       };
       try {
-        broker = await startBroker(options);
+        broker = options.enableControllerMode === true ? await startControlledBroker(options) : await startBroker(options);
       } catch (error) {
         throw listenError("the broker", options.hostname ?? "0.0.0.0", options.port, error, command, "broker.port");
       }

@@ -505,6 +505,37 @@ export const SETTINGS = {
       doc: "Transactions: what becomes of a half message still unresolved after transactionCheckMax checks (logged either way)",
       to: broker("transactionCheckMaxPolicy"),
     }),
+    enableControllerMode: setting({
+      ...bool(), default: false, example: true, commands: ["broker"],
+      doc: "Controller mode: the controllers elect the group's master and replace it when it dies; brokerId then names the replica (1 or more)",
+      to: broker("enableControllerMode"),
+    }),
+    controllerAddresses: setting({
+      ...addresses(), example: ["127.0.0.1:19876"], commands: ["broker"],
+      doc: "Controller mode: the controllers (NameServers running one) to heartbeat to (default: nameServers)", to: broker("controllerAddresses"),
+    }),
+    controllerHeartbeatMs: setting({
+      ...int(50, 60_000, "ms"), default: 500, example: 250, commands: ["broker"],
+      doc: "Controller mode: how often the broker heartbeats to the controllers (keep it under a quarter of the lease)", to: broker("controllerHeartbeatMs"),
+    }),
+    inSyncMaxLagMs: setting({
+      ...int(100, 600_000, "ms"), default: 3000, example: 5000, commands: ["broker"],
+      doc: "Controller mode: a replica that has not caught up with the master for this long leaves the in-sync set", to: broker("inSyncMaxLagMs"),
+    }),
+  },
+  controller: {
+    etcdEndpoints: setting({
+      kind: "list", valueName: "url,…",
+      schema: v.array(v.pipe(v.string(), v.regex(/^https?:\/\/[^/\s]+$/, "expected http://host:port or https://host:port"))),
+      example: ["http://127.0.0.1:2379"],
+      doc: "Run a controller beside the NameServer (automatic failover), its state in the etcd cluster at these URLs (default: no controller)",
+      to: nameserver("controllerEtcdEndpoints"),
+    }),
+    etcdPrefix: setting({ ...text("prefix"), default: "/rocketmq", example: "/rmq-prod", doc: "Controller: key prefix in etcd", to: nameserver("controllerEtcdPrefix") }),
+    leaseTtlSeconds: setting({
+      ...int(2, 600, "s"), default: 2, example: 5,
+      doc: "Controller: a broker's lease; a master silent this long is replaced and stops taking writes", to: nameserver("controllerLeaseTtlSeconds"),
+    }),
   },
   admin: {
     enabled: setting({
@@ -583,6 +614,7 @@ export type Section = keyof typeof SETTINGS;
 const SECTION_COMMANDS: Record<Section, readonly CommandName[]> = {
   nameserver: ["nameserver", "standalone"],
   broker: ["broker", "standalone"],
+  controller: ["nameserver", "standalone"],
   admin: SERVERS,
   acl: SERVERS,
   tls: SERVERS,

@@ -147,6 +147,22 @@ export type Config = {
     transactionCheckIntervalMs: number;
     /** Transactions: what becomes of a half message still unresolved after transactionCheckMax checks (logged either way) */
     transactionCheckMaxPolicy: "rollback" | "commit";
+    /** Controller mode: the controllers elect the group's master and replace it when it dies; brokerId then names the replica (1 or more) */
+    enableControllerMode: boolean;
+    /** Controller mode: the controllers (NameServers running one) to heartbeat to (default: nameServers) */
+    controllerAddresses: string[] | undefined;
+    /** Controller mode: how often the broker heartbeats to the controllers (keep it under a quarter of the lease) */
+    controllerHeartbeatMs: number;
+    /** Controller mode: a replica that has not caught up with the master for this long leaves the in-sync set */
+    inSyncMaxLagMs: number;
+  };
+  controller: {
+    /** Run a controller beside the NameServer (automatic failover), its state in the etcd cluster at these URLs (default: no controller) */
+    etcdEndpoints: string[] | undefined;
+    /** Controller: key prefix in etcd */
+    etcdPrefix: string;
+    /** Controller: a broker's lease; a master silent this long is replaced and stops taking writes */
+    leaseTtlSeconds: number;
   };
   admin: {
     /** Serve the admin API, metrics and dashboard when admin.port is set */

@@ -261,6 +261,32 @@ export const TopicConfig: v.GenericSchema<unknown, TopicConfig> = v.object({
   retentionHours: v.optional(RetentionHours),
 });
 
+/**
+ * Committed consumer offsets, `topic@group` → queue id → next offset: the GET_ALL_CONSUMER_OFFSET
+ * answer a slave copies, and the broker's offsets file.
+ */
+export interface OffsetTable {
+  offsets: Record<string, Record<string, number>>;
+}
+
+/** Schema of `OffsetTable`. */
+export const OffsetTable: v.GenericSchema<unknown, OffsetTable> = v.object({
+  offsets: v.record(v.string(), v.record(v.string(), int)),
+});
+
+/**
+ * Delivery progress of the delay levels, level → next queue offset to deliver: the
+ * GET_ALL_DELAY_OFFSET answer a slave copies, and the broker's delay offsets file.
+ */
+export interface DelayOffsetTable {
+  offsets: Record<string, number>;
+}
+
+/** Schema of `DelayOffsetTable`. */
+export const DelayOffsetTable: v.GenericSchema<unknown, DelayOffsetTable> = v.object({
+  offsets: v.record(v.string(), uint),
+});
+
 /** Most topics one REGISTER_BROKER frame carries; a larger table is registered in chunks. */
 export const REGISTER_TOPICS_PER_CHUNK = 4000;
 
@@ -292,6 +318,8 @@ export const RegisterBrokerHeader = v.object({
   topicConfigs: v.record(TopicName, TopicConfig),
   /** Set when the topic table is split over several requests. @default a whole registration */
   chunk: v.optional(RegistrationChunk),
+  /** Controller mode: the epoch a master serves; a master registering an older epoch than its group's is refused. */
+  epoch: v.optional(uint),
 });
 export type RegisterBrokerHeader = v.InferOutput<typeof RegisterBrokerHeader>;
 

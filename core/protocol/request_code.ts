@@ -53,6 +53,16 @@ export const RequestCode = {
   SEND_BATCH_MESSAGE_V2: 330,
   /** Cancels a pending timer message by the recall handle its send returned (RocketMQ 5's number). */
   RECALL_MESSAGE: 370,
+  /** Broker to controller: it is alive, how far its CommitLog reaches; the answer is its group's state (RocketMQ's BROKER_HEARTBEAT). */
+  CONTROLLER_BROKER_HEARTBEAT: 904,
+  /** Master to controller: change its group's in-sync replica set (compare-and-swap on the epoch). */
+  CONTROLLER_ALTER_SYNC_STATE_SET: 1001,
+  /** Admin to controller: hand a group's mastership to an in-sync slave, safely (a switchover). */
+  CONTROLLER_ELECT_MASTER: 1002,
+  /** Admin to controller: every group's master, epoch, in-sync set and members. */
+  CONTROLLER_GET_SYNC_STATE_DATA: 1006,
+  /** Slave to master: the master's epochs and where each began in its CommitLog. */
+  GET_BROKER_EPOCH_CACHE: 1007,
 } as const;
 /** One of the `RequestCode` values. */
 export type RequestCode = typeof RequestCode[keyof typeof RequestCode];

@@ -23,7 +23,8 @@ import { describeRecovery } from "../store/store_recovery.ts";
 import type { SegmentStorage } from "../store/segment_storage.ts";
 import { countIn, createBrokerStats } from "./broker_stats.ts";
 import { ConsumerManager } from "./consumer_manager.ts";
-import { ConsumerOffsetManager, OffsetTable } from "./consumer_offset_manager.ts";
+import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
+import { DelayOffsetTable, OffsetTable } from "../../core/protocol/headers.ts";
 import type { BrokerContext, BrokerStats } from "./context.ts";
 import { NameServerRegistrar } from "./name_server_registrar.ts";
 import { allTopicConfigProcessor, createTopicProcessor, deleteTopicProcessor } from "./processors/topics.ts";
@@ -51,7 +52,7 @@ import {
 } from "../../core/remoting/connection_guard.ts";
 import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, InFlightLimit } from "./in_flight_limit.ts";
 import { QueueLockManager } from "./queue_lock_manager.ts";
-import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts";
+import { ScheduleMessageService } from "./schedule_service.ts";
 import { TopicChange, TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
 import { JsonJournal } from "../store/json_journal.ts";
 import { TrafficWindow } from "./traffic_window.ts";
@@ -67,8 +68,9 @@ import {
   startMasterReplication,
   startSlaveReplication,
 } from "../ha/replication.ts";
-import { readOnlyProcessor } from "../ha/read_only.ts";
-import { allConsumerOffsetProcessor, allDelayOffsetProcessor } from "./processors/ha_sync.ts";
+import { fencedProcessor, readOnlyProcessor } from "../ha/read_only.ts";
+import { allConsumerOffsetProcessor, allDelayOffsetProcessor, epochCacheProcessor } from "./processors/ha_sync.ts";
+import type { ControlledRole } from "./controller_link.ts";
 import { createLogger, type Log } from "../logger.ts";
 import { ProducerManager } from "./producer_manager.ts";
 import { type TransactionCheckMaxPolicy, TransactionService } from "./transaction_service.ts";
@@ -235,6 +237,21 @@ export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions 
    * HA port (a slave without a cluster secret authenticates as `nameServerCredentials`). @default none
    */
   peerAccountSecret?: (accessKey: string) => string | undefined;
+  /**
+   * Controller mode (`startControlledBroker`): the group's master is elected and replaced
+   * automatically by the controllers, and `brokerId` names this replica (1 or more). @default false
+   */
+  enableControllerMode?: boolean;
+  /** Controller mode: the controllers (`host:port`, NameServers started with `controllerEtcdEndpoints`). @default `nameServers` */
+  controllerAddresses?: string[];
+  /** Controller mode: how often the broker heartbeats to the controllers. @default 500 */
+  controllerHeartbeatMs?: number;
+  /** Controller mode: a replica that has not caught up for this long leaves the in-sync set. @default 3000 */
+  inSyncMaxLagMs?: number;
+  /** Controller mode: cut the CommitLog back to here at open (set by `startControlledBroker`). */
+  truncateTo?: number;
+  /** Controller mode: this replica's role, set by `startControlledBroker`. */
+  controlled?: ControlledRole;
 }
 
 /** A running broker. */
@@ -413,11 +430,27 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       maxHashSlotNum: options.maxHashSlotNum,
       maxIndexNum: options.maxIndexNum,
       storeHost,
+      ...(options.truncateTo === undefined ? {} : { truncateTo: options.truncateTo }),
       log,
     });
   } catch (error) {
     await listener.close();
     throw error;
+  }
+  if (store.stats.recovery.truncated !== undefined) {
+    // The timer index may point at records that were cut: rebuilt from the timer topic when next a master.
+    for (const file of ["checkpoint", "checkpoint.bak"]) configStorage.remove(join(options.dataDir, "store", "timer", file));
+  }
+  const controlled = options.controlled;
+  if (controlled !== undefined && role !== "SLAVE" && controlled.epochs.lastEpoch < controlled.epoch) {
+    // Before the first write of the epoch: where it begins is what a returning master truncates by.
+    try {
+      await controlled.epochs.begin(controlled.epoch, store.stats.commitLogMaxOffset);
+    } catch (error) {
+      await listener.close();
+      await store.close();
+      throw error;
+    }
   }
   const recovered = describeRecovery(store.stats.recovery);
   log(recovered.summary);
@@ -485,9 +518,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         brokerName,
         brokerId,
         haMasterAddress: options.haMasterAddress,
-        topics,
-        offsets,
-        schedule,
+        ...(controlled === undefined ? {} : { controlledMaster: controlled.masterHaAddress, epochs: controlled.epochs }),
+        metadata: {
+          replaceTopics: async (configs) => void await topics.replaceAll(configs),
+          replaceOffsets: (table) => offsets.replaceAll(table),
+          replaceDelayOffsets: (table) => schedule.replaceOffsets(table),
+          persist: async () => {
+            await offsets.persist();
+            await schedule.persist();
+          },
+          hasTopic: (topic) => topics.get(topic) !== undefined,
+        },
         credentials: options.nameServerCredentials,
         haCredentials: () => {
           if (secret !== undefined) return { kind: "secret", secret };
@@ -510,6 +551,15 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         brokerName,
         clientAddress: address,
         syncSlaveTimeoutMs: options.syncSlaveTimeoutMs ?? 3000,
+        ...(controlled === undefined ? {} : {
+          inSync: {
+            selfId: controlled.replicaId,
+            initial: controlled.isr,
+            version: controlled.version,
+            alter: (isr: number[]) => controlled.link.alterSyncStateSet(controlled.epoch, isr),
+            ...(controlled.maxLagMs === undefined ? {} : { maxLagMs: controlled.maxLagMs }),
+          },
+        }),
         auth: {
           ...(secret === undefined ? {} : { clusterSecret: secret }),
           ...(options.peerAccountSecret === undefined ? {} : { accountSecret: options.peerAccountSecret }),
@@ -634,15 +684,23 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.UNLOCK_BATCH_MQ]: unlockBatchProcessor(ctx),
     [RequestCode.GET_ALL_CONSUMER_OFFSET]: allConsumerOffsetProcessor(ctx),
     [RequestCode.GET_ALL_DELAY_OFFSET]: allDelayOffsetProcessor(ctx),
+    [RequestCode.GET_BROKER_EPOCH_CACHE]: epochCacheProcessor(ctx, () => controlled?.epochs.entries ?? []),
     [RequestCode.RECALL_MESSAGE]: recallMessageProcessor(ctx),
     [RequestCode.END_TRANSACTION]: endTransactionProcessor(ctx),
     [RequestCode.SEND_REPLY_MESSAGE]: sendReplyProcessor(ctx),
     [RequestCode.SEND_REPLY_MESSAGE_V2]: sendReplyProcessor(ctx, "v2"),
   };
+  // The requests that write: a slave refuses them, a controlled master only while not fenced.
+  const writeCodes = [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2,
+    RequestCode.CONSUMER_SEND_MSG_BACK, RequestCode.RECALL_MESSAGE, RequestCode.END_TRANSACTION, RequestCode.SEND_REPLY_MESSAGE, RequestCode.SEND_REPLY_MESSAGE_V2];
   if (role === "SLAVE") {
-    for (const code of [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.CONSUMER_SEND_MSG_BACK,
-      RequestCode.RECALL_MESSAGE, RequestCode.END_TRANSACTION, RequestCode.SEND_REPLY_MESSAGE, RequestCode.SEND_REPLY_MESSAGE_V2]) {
+    for (const code of writeCodes) {
       processors[code] = readOnlyProcessor(processors[code]!, ctx);
+    }
+  }
+  if (controlled !== undefined && role !== "SLAVE") {
+    for (const code of writeCodes) {
+      processors[code] = fencedProcessor(processors[code]!, controlled.fenced);
     }
   }
   for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter, inFlight);
@@ -668,6 +726,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     brokerId: ctx.brokerId,
     brokerAddr: address,
     ...(replication.haAddress === undefined ? {} : { haServerAddr: replication.haAddress }),
+    ...(controlled === undefined || role === "SLAVE" ? {} : { epoch: controlled.epoch }),
     ...(slave === undefined ? {} : { onRegistered: ({ haServerAddr }: { haServerAddr: string }) => slave.learnMaster(haServerAddr) }),
     topicConfigs: () => topics.all(),
     intervalMs: options.registerIntervalMs,

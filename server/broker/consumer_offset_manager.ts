@@ -5,18 +5,8 @@
  *
  * @module
  */
-import * as v from "valibot";
+import type { OffsetTable } from "../../core/protocol/headers.ts";
 import type { JsonFile } from "../store/json_file.ts";
-
-/** The persisted offset table: offsets by `topic@group`, then queue id. */
-export interface OffsetTable {
-  offsets: Record<string, Record<string, number>>;
-}
-
-/** Schema of the persisted offset table. */
-export const OffsetTable: v.GenericSchema<unknown, OffsetTable> = v.object({
-  offsets: v.record(v.string(), v.record(v.string(), v.pipe(v.number(), v.safeInteger()))),
-});
 
 /** Offsets of consumer groups, keyed `topic@group`. */
 export class ConsumerOffsetManager {

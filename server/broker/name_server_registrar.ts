@@ -24,6 +24,8 @@ export interface NameServerRegistrarOptions {
   brokerId: number;
   brokerAddr: string;
   haServerAddr?: string;
+  /** Controller mode: the epoch this broker serves as master (NameServers refuse a deposed master's registration). @default none */
+  epoch?: number;
   /** The topics to register, read at each registration. */
   topicConfigs: () => TopicConfig[];
   /** @default 30000 */
@@ -109,6 +111,7 @@ export class NameServerRegistrar {
       brokerAddr: o.brokerAddr,
       brokerId: o.brokerId,
       haServerAddr: o.haServerAddr ?? "",
+      ...(o.epoch === undefined ? {} : { epoch: o.epoch }),
     };
     const count = Math.max(1, Math.ceil(configs.length / REGISTER_TOPICS_PER_CHUNK));
     const id = count === 1 ? "" : crypto.randomUUID();

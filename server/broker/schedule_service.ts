@@ -7,23 +7,13 @@
  *
  * @module
  */
-import * as v from "valibot";
 import { MessageConst, type MessageExt } from "../../core/model/message.ts";
 import { restoredInput } from "../store/store_input.ts";
 import { decodeRecords } from "../../core/model/record.ts";
 import { DEFAULT_DELAY_LEVELS, parseDelayLevels, SCHEDULE_TOPIC } from "../../core/model/system_topics.ts";
 import type { JsonFile } from "../store/json_file.ts";
 import type { MessageStore } from "../store/message_store.ts";
-
-/** The persisted progress of every delay level: the next queue offset to deliver, by level. */
-export interface DelayOffsetTable {
-  offsets: Record<string, number>;
-}
-
-/** Schema of the persisted progress. */
-export const DelayOffsetTable: v.GenericSchema<unknown, DelayOffsetTable> = v.object({
-  offsets: v.record(v.string(), v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
-});
+import type { DelayOffsetTable } from "../../core/protocol/headers.ts";
 
 /** Options of `ScheduleMessageService`. */
 export interface ScheduleMessageServiceOptions {

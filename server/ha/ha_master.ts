@@ -65,6 +65,10 @@ export class HaMaster implements LinkHost {
   readonly #links = new Set<SlaveLink>();
   #listener: Listener | undefined;
   #waiters: Waiter[] = [];
+  /** Controller mode: sends waiting for every in-sync replica, in offset order. */
+  #allWaiters: Waiter[] = [];
+  #members: (() => ReadonlySet<number>) | undefined;
+  #confirmed = 0;
   #ackedMax = 0;
   #pumpQueued = false;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -143,6 +147,7 @@ export class HaMaster implements LinkHost {
   }
 
   acked(link: SlaveLink): void {
+    if (this.#allWaiters.length > 0) this.reevaluate();
     if (link.ackOffset <= this.#ackedMax) return;
     this.#ackedMax = link.ackOffset;
     if (this.#waiters.length === 0) return;
@@ -178,6 +183,70 @@ export class HaMaster implements LinkHost {
     return new Promise((resolve) => this.#waiters.push({ offset, deadline: Date.now() + timeoutMs, resolve }));
   }
 
+  /**
+   * The offset a replica acknowledged, over its live links.
+   *
+   * @param brokerId The replica.
+   * @returns Its acknowledged CommitLog offset, or undefined when it has no live link.
+   */
+  ackOf(brokerId: number): number | undefined {
+    let best: number | undefined;
+    for (const link of this.#links) {
+      if (link.live && link.hello?.brokerId === brokerId && (best === undefined || link.ackOffset > best)) best = link.ackOffset;
+    }
+    return best;
+  }
+
+  /**
+   * Every offset below this is held by each replica counted at the time a send was answered
+   * (controller mode); a replica joining the in-sync set must hold it.
+   */
+  get confirmedOffset(): number {
+    return this.#confirmed;
+  }
+
+  /**
+   * Controller mode: names the replicas every send waits for (the in-sync set without this
+   * master), read afresh at every acknowledgement, so a replica added while a send waits counts
+   * for it too.
+   *
+   * @param members The in-sync slaves.
+   */
+  setInSyncMembers(members: () => ReadonlySet<number>): void {
+    this.#members = members;
+  }
+
+  /**
+   * Controller mode: waits until every in-sync slave (`setInSyncMembers`) holds the record at
+   * `offset`; at once when there is none.
+   *
+   * @param offset The record's CommitLog offset.
+   * @param timeoutMs How long to wait.
+   * @returns `ACKED` or `TIMEOUT`.
+   */
+  awaitInSync(offset: number, timeoutMs: number): Promise<SlaveWait> {
+    return new Promise((resolve) => {
+      this.#allWaiters.push({ offset, deadline: Date.now() + timeoutMs, resolve });
+      this.reevaluate();
+    });
+  }
+
+  /** Answers the sends every in-sync slave now holds (after an acknowledgement or a change of the set). */
+  reevaluate(): void {
+    if (this.#allWaiters.length === 0) return;
+    let min = Number.MAX_SAFE_INTEGER;
+    for (const id of this.#members?.() ?? []) min = Math.min(min, this.ackOf(id) ?? 0);
+    const still: Waiter[] = [];
+    for (const waiter of this.#allWaiters) {
+      if (waiter.offset < min) {
+        const covered = min === Number.MAX_SAFE_INTEGER ? this.store.stats.visibleOffset : min;
+        if (covered > this.#confirmed) this.#confirmed = covered;
+        waiter.resolve("ACKED");
+      } else still.push(waiter);
+    }
+    this.#allWaiters = still;
+  }
+
   /** Every accepted slave with its acknowledged offset and lag. */
   slaves(): SlaveStatus[] {
     const end = this.store.stats.visibleOffset;
@@ -205,6 +274,14 @@ export class HaMaster implements LinkHost {
       }
       this.#waiters = still;
     }
+    if (this.#allWaiters.length > 0) {
+      this.reevaluate();
+      this.#allWaiters = this.#allWaiters.filter((waiter) => {
+        if (waiter.deadline > now) return true;
+        waiter.resolve("TIMEOUT");
+        return false;
+      });
+    }
     for (const link of this.#links) {
       link.heartbeat(now);
       link.pump();
@@ -219,5 +296,6 @@ export class HaMaster implements LinkHost {
     await this.#listener?.close();
     for (const link of [...this.#links]) link.close();
     for (const waiter of this.#waiters.splice(0)) waiter.resolve("TIMEOUT");
+    for (const waiter of this.#allWaiters.splice(0)) waiter.resolve("TIMEOUT");
   }
 }

@@ -21,3 +21,23 @@ export function readOnlyProcessor<H>(original: Processor<H>, broker: { brokerNam
     handle: () => ({ code: ResponseCode.SERVICE_NOT_AVAILABLE, remark }),
   };
 }
+
+/**
+ * Wraps a write processor of a master in controller mode so it refuses requests while the master
+ * is fenced: its lease lapsed, a newer epoch exists, or a switchover is under way.
+ *
+ * @param original The master's processor.
+ * @param fenced Why writes are refused now, or undefined when they are taken.
+ * @returns A processor answering `SERVICE_NOT_AVAILABLE` with that reason while fenced.
+ */
+export function fencedProcessor<H>(original: Processor<H>, fenced: () => string | undefined): Processor<H> {
+  return {
+    schema: original.schema,
+    ...(original.fast === undefined ? {} : { fast: original.fast }),
+    handle(header, request, connection) {
+      const reason = fenced();
+      if (reason !== undefined) return { code: ResponseCode.SERVICE_NOT_AVAILABLE, remark: reason };
+      return original.handle(header, request, connection);
+    },
+  };
+}

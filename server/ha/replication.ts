@@ -8,15 +8,14 @@
 import { ResponseCode } from "../../core/protocol/request_code.ts";
 import { type Dialer, isLoopbackHost, type Listen, type TlsServerOptions } from "../../core/remoting/transport.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
-import type { ConsumerOffsetManager } from "../broker/consumer_offset_manager.ts";
-import type { ScheduleMessageService } from "../broker/schedule_service.ts";
-import type { TopicConfigManager } from "../broker/topic_config_manager.ts";
 import { SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import { type HaMasterAuth, type HaSlaveCredentials, requiresAuth } from "./ha_auth.ts";
 import { HaMaster, type SlaveStatus } from "./ha_master.ts";
 import { HaSlave, type HaSlaveStatus } from "./ha_slave.ts";
-import { SlaveSync, type SlaveSyncStatus } from "./slave_sync.ts";
+import { InSyncReplicas, type InSyncReplicasOptions } from "./in_sync_replicas.ts";
+import type { EpochFile } from "./epoch_file.ts";
+import { type ReplicatedMetadata, SlaveSync, type SlaveSyncStatus } from "./slave_sync.ts";
 import { listenFailure } from "../_listen_error.ts";
 
 /** RocketMQ's broker roles. */
@@ -26,7 +25,7 @@ export type BrokerRole = typeof BROKER_ROLES[number];
 
 /** What admin views and metrics show of replication. */
 export type ReplicationStatus =
-  | { role: "ASYNC_MASTER" | "SYNC_MASTER"; haAddress: string | null; slaves: SlaveStatus[] }
+  | { role: "ASYNC_MASTER" | "SYNC_MASTER"; haAddress: string | null; slaves: SlaveStatus[]; inSync?: number[] }
   | { role: "SLAVE"; link: HaSlaveStatus; sync: SlaveSyncStatus };
 
 /** A broker's replication, whatever its role. */
@@ -47,6 +46,8 @@ export interface Replication {
   awaitReplica?: (commitLogOffset: number) => Promise<number>;
   /** The current state. */
   status(): ReplicationStatus;
+  /** Controller mode (master): the in-sync set the controller holds now, from a heartbeat's answer. */
+  updateInSync?: (isr: readonly number[], version: number) => void;
   /** Starts what runs after registration (a slave's link and copies). */
   start(): void;
   close(): Promise<void>;
@@ -65,6 +66,11 @@ export interface MasterReplicationOptions {
   haPortExplicit: boolean;
   /** Host advertised for the HA listener. */
   advertisedHost: string;
+  /**
+   * Controller mode: keep the in-sync set with the controller; a SYNC_MASTER's sends then wait for
+   * every in-sync slave (not just one). @default plain master/slave
+   */
+  inSync?: Omit<InSyncReplicasOptions, "master" | "sync" | "log">;
   tls?: TlsServerOptions;
   store: MessageStore;
   brokerName: string;
@@ -138,14 +144,18 @@ export async function startMasterReplication(options: MasterReplicationOptions):
 function masterReplication(options: MasterReplicationOptions, master: HaMaster | undefined): Replication {
   const haAddress = master === undefined ? undefined : `${options.advertisedHost}:${master.port}`;
   const timeoutMs = options.syncSlaveTimeoutMs;
+  const inSync = master === undefined || options.inSync === undefined
+    ? undefined
+    : new InSyncReplicas({ ...options.inSync, master, sync: options.role === "SYNC_MASTER", log: options.log });
   return {
     role: options.role,
     haAddress,
     notify: () => master?.notify(),
+    ...(inSync === undefined ? {} : { updateInSync: (isr: readonly number[], version: number) => inSync.update(isr, version) }),
     ...(options.role === "SYNC_MASTER" && master !== undefined
       ? {
         awaitReplica: async (offset: number) => {
-          const result = await master!.awaitSlave(offset, timeoutMs);
+          const result = inSync === undefined ? await master!.awaitSlave(offset, timeoutMs) : await master!.awaitInSync(offset, timeoutMs);
           return result === "ACKED"
             ? ResponseCode.SUCCESS
             : result === "TIMEOUT"
@@ -154,9 +164,17 @@ function masterReplication(options: MasterReplicationOptions, master: HaMaster |
         },
       }
       : {}),
-    status: () => ({ role: options.role, haAddress: haAddress ?? null, slaves: master?.slaves() ?? [] }),
+    status: () => ({
+      role: options.role,
+      haAddress: haAddress ?? null,
+      slaves: master?.slaves() ?? [],
+      ...(inSync === undefined ? {} : { inSync: inSync.members }),
+    }),
     start() {},
-    close: async () => await master?.close(),
+    close: async () => {
+      inSync?.close();
+      await master?.close();
+    },
   };
 }
 
@@ -169,9 +187,12 @@ export interface SlaveReplicationOptions {
   brokerId: number;
   /** The configured master HA address; otherwise learned from NameServer registrations. */
   haMasterAddress?: string;
-  topics: TopicConfigManager;
-  offsets: ConsumerOffsetManager;
-  schedule: ScheduleMessageService;
+  /** Controller mode: the master's HA address as the controller names it (undefined: do not link yet). */
+  controlledMaster?: () => string | undefined;
+  /** Controller mode: the epochs file, kept as a copy of the master's. */
+  epochs?: EpochFile;
+  /** The broker's topics, offsets and delay progress, kept as copies of the master's. */
+  metadata: ReplicatedMetadata;
   credentials?: () => Credentials | undefined;
   /** What the slave proves itself with on the HA port (and requires the master to prove). @default none */
   haCredentials?: () => HaSlaveCredentials | undefined;
@@ -198,9 +219,8 @@ export function startSlaveReplication(options: SlaveReplicationOptions): SlaveRe
   let lastUnknownTopicSync = 0;
   const sync = new SlaveSync({
     dial: options.dial,
-    topics: options.topics,
-    offsets: options.offsets,
-    schedule: options.schedule,
+    metadata: options.metadata,
+    ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
     credentials: options.credentials,
     log: options.log,
   });
@@ -209,7 +229,7 @@ export function startSlaveReplication(options: SlaveReplicationOptions): SlaveRe
     store: options.store,
     brokerName: options.brokerName,
     brokerId: options.brokerId,
-    masterHaAddress: () => options.haMasterAddress ?? learned,
+    masterHaAddress: options.controlledMaster ?? (() => options.haMasterAddress ?? learned),
     onNeedAddress: () => {
       if (Date.now() - lastAsk < 2000) return;
       lastAsk = Date.now();
@@ -223,7 +243,7 @@ export function startSlaveReplication(options: SlaveReplicationOptions): SlaveRe
     role: "SLAVE",
     haAddress: undefined,
     notify(topic) {
-      if (options.topics.get(topic) !== undefined || SYSTEM_TOPICS.has(topic)) return;
+      if (options.metadata.hasTopic(topic) || SYSTEM_TOPICS.has(topic)) return;
       const now = Date.now();
       if (now - lastUnknownTopicSync < 1000) return;
       lastUnknownTopicSync = now;

@@ -9,23 +9,40 @@
 import * as v from "valibot";
 import { type Credentials, RequestSigner } from "../../core/auth/signing.ts";
 import type { Header } from "../../core/protocol/command.ts";
-import { TopicConfig } from "../../core/protocol/headers.ts";
+import { DelayOffsetTable, OffsetTable, TopicConfig } from "../../core/protocol/headers.ts";
+import { EpochTable } from "../../core/protocol/controller.ts";
+import type { EpochFile } from "./epoch_file.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
-import { type ConsumerOffsetManager, OffsetTable } from "../broker/consumer_offset_manager.ts";
-import { DelayOffsetTable, type ScheduleMessageService } from "../broker/schedule_service.ts";
-import type { TopicConfigManager } from "../broker/topic_config_manager.ts";
 
 const TopicConfigs = v.object({ topicConfigs: v.record(v.string(), TopicConfig) });
+
+/**
+ * The broker's metadata a slave keeps as copies of its master's, handed in by the broker so that
+ * replication depends on no broker module: each `replace…` takes the master's whole table.
+ */
+export interface ReplicatedMetadata {
+  /** Replaces the topic table (saving it when it changed). */
+  replaceTopics(configs: readonly TopicConfig[]): Promise<void>;
+  /** Replaces every group's committed offsets (saved by `persist`). */
+  replaceOffsets(offsets: OffsetTable["offsets"]): void;
+  /** Replaces the delay levels' delivery progress (saved by `persist`). */
+  replaceDelayOffsets(offsets: DelayOffsetTable["offsets"]): void;
+  /** Saves the offsets and delay progress that changed. */
+  persist(): Promise<void>;
+  /** Whether the topic table holds `topic`. */
+  hasTopic(topic: string): boolean;
+}
 
 /** Options of `SlaveSync`. */
 export interface SlaveSyncOptions {
   /** Dials the master's client port (TLS when the cluster uses it). */
   dial: Dialer;
-  topics: TopicConfigManager;
-  offsets: ConsumerOffsetManager;
-  schedule: ScheduleMessageService;
+  /** Where the copies go. */
+  metadata: ReplicatedMetadata;
+  /** Controller mode: the epochs file, kept as a copy of the master's (GET_BROKER_EPOCH_CACHE). @default none */
+  epochs?: EpochFile;
   /** The account requests are signed with when the master enforces ACL (they need the admin right). */
   credentials?: () => Credentials | undefined;
   /** @default 10000 */
@@ -106,12 +123,14 @@ export class SlaveSync {
       const topics = await this.#request(master, RequestCode.GET_ALL_TOPIC_CONFIG, TopicConfigs);
       const offsets = await this.#request(master, RequestCode.GET_ALL_CONSUMER_OFFSET, OffsetTable);
       const delays = await this.#request(master, RequestCode.GET_ALL_DELAY_OFFSET, DelayOffsetTable);
+      const epochs = this.#o.epochs === undefined ? undefined : await this.#request(master, RequestCode.GET_BROKER_EPOCH_CACHE, EpochTable);
       if (this.#closed) return;
-      await this.#o.topics.replaceAll(Object.values(topics.topicConfigs));
-      this.#o.offsets.replaceAll(offsets.offsets);
-      this.#o.schedule.replaceOffsets(delays.offsets);
-      await this.#o.offsets.persist();
-      await this.#o.schedule.persist();
+      const metadata = this.#o.metadata;
+      await metadata.replaceTopics(Object.values(topics.topicConfigs));
+      metadata.replaceOffsets(offsets.offsets);
+      metadata.replaceDelayOffsets(delays.offsets);
+      await metadata.persist();
+      if (epochs !== undefined) await this.#o.epochs!.adopt(epochs.epochs);
       if (this.#lastError !== undefined) this.#o.log(`Copying topics and offsets from master ${master} works again`);
       this.#lastError = undefined;
       this.#lastSyncAt = Date.now();

@@ -20,6 +20,9 @@ import {
   type GuardedConnection,
 } from "../../core/remoting/connection_guard.ts";
 import { hostOf } from "../broker/connections_per_ip.ts";
+import { Controller } from "../controller/controller.ts";
+import { createControllerProcessors } from "../controller/controller_processors.ts";
+import { EtcdClient } from "../controller/etcd.ts";
 import { remotingWire } from "../../core/remoting/remoting_wire.ts";
 import { detectProtocol } from "../../core/remoting/wire.ts";
 import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
@@ -65,6 +68,15 @@ export interface NameServerOptions extends ConnectionLimits, WebSocketServerOpti
    * could then register a fake broker). Without it such a NameServer refuses to start. @default false
    */
   allowOpenRegistration?: boolean;
+  /**
+   * Run a controller beside this NameServer (controller mode, automatic failover), keeping its
+   * state in the etcd cluster at these endpoints (`http://host:port` each). @default none: no controller
+   */
+  controllerEtcdEndpoints?: string[];
+  /** Controller: key prefix in etcd. @default "/rocketmq" */
+  controllerEtcdPrefix?: string;
+  /** Controller: a broker's lease time to live in seconds; a master silent this long is replaced. @default 2 */
+  controllerLeaseTtlSeconds?: number;
   /**
    * Also answer RocketMQ 4.x remoting clients (route queries of ali-ons, Java, Go) on the port:
    * each connection's first bytes tell which protocol it speaks. @default true
@@ -123,7 +135,18 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
     );
   }
   const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs, maxTopicsPerBroker: options.maxTopicsPerBroker });
-  const processors = createDispatcher(createNameServerProcessors(routeTable, { log }), {
+  const controller = options.controllerEtcdEndpoints === undefined || options.controllerEtcdEndpoints.length === 0
+    ? undefined
+    : new Controller({
+      etcd: new EtcdClient({ endpoints: options.controllerEtcdEndpoints }),
+      ...(options.controllerEtcdPrefix === undefined ? {} : { prefix: options.controllerEtcdPrefix }),
+      ...(options.controllerLeaseTtlSeconds === undefined ? {} : { leaseTtlSeconds: options.controllerLeaseTtlSeconds }),
+      ...(log === undefined ? {} : { log: (line: string) => log(line) }),
+    });
+  const processors = createDispatcher({
+    ...createNameServerProcessors(routeTable, { log }),
+    ...(controller === undefined ? {} : createControllerProcessors(controller)),
+  }, {
     onError: (error, request) => log?.(`Request ${request.code} failed: ${error instanceof Error ? error.message : String(error)}`, "error"),
   });
   const guard = options.connectionGuard ?? connectionGuardOf(options, (line) => log?.(line, "warn"));
@@ -194,6 +217,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
     close() {
       closing ??= (async () => {
         clearInterval(scanner);
+        controller?.close();
         await listener.close();
         for (const connection of [...connections]) connection.close();
       })();

@@ -13,9 +13,10 @@ import type { Connection, RequestHandler } from "../../core/remoting/connection.
 import { CLUSTER_ACCESS_KEY } from "../_cluster_secret.ts";
 import { AclGuard } from "../acl/acl_guard.ts";
 import { AclRules } from "../acl/acl_rules.ts";
+import { CONTROLLER_WRITE_CODES } from "../controller/controller_processors.ts";
 
 /** The requests that change which broker serves what. */
-const REGISTRATION_CODES: ReadonlySet<number> = new Set([RequestCode.REGISTER_BROKER, RequestCode.UNREGISTER_BROKER]);
+const REGISTRATION_CODES: ReadonlySet<number> = new Set([RequestCode.REGISTER_BROKER, RequestCode.UNREGISTER_BROKER, ...CONTROLLER_WRITE_CODES]);
 
 /** Options of `guardRegistration`. */
 export interface RegistrationGuardOptions {
@@ -61,7 +62,7 @@ export function guardRegistration(processors: RequestHandler, options: Registrat
         }
         const denial = verdict.denial;
         const remark = denial.code === ResponseCode.NO_PERMISSION ? refusalRemark(request, denial.remark, viaAcl !== undefined) : denial.remark;
-        refusals(`Refused ${request.code === RequestCode.REGISTER_BROKER ? "registration" : "unregistration"} of ${describe(request)} from ${connection.remoteAddress}: ${remark}`);
+        refusals(`Refused ${request.code === RequestCode.REGISTER_BROKER ? "registration" : request.code === RequestCode.UNREGISTER_BROKER ? "unregistration" : `controller request ${request.code}`} of ${describe(request)} from ${connection.remoteAddress}: ${remark}`);
         connection.respond(request, { code: denial.code, remark });
       },
     ).catch((error) => {

@@ -38,6 +38,8 @@ export interface BrokerRegistration {
   haServerAddr: string;
   /** The broker's topics; only a master's topics become routes. */
   topicConfigs: Record<string, TopicConfig>;
+  /** Controller mode: the master's epoch (a master of an older epoch than the group's is refused). */
+  epoch?: number;
 }
 
 /** A broker's identity, as `unregisterBroker` takes it. */
@@ -93,6 +95,8 @@ interface Group {
   cluster: string;
   /** Address by broker id. */
   addrs: Map<number, string>;
+  /** Controller mode: the highest epoch a master of the group registered. */
+  masterEpoch?: number;
 }
 
 /**
@@ -211,6 +215,13 @@ export class RouteTable {
       const topics = Object.keys(registration.topicConfigs).length;
       if (topics > this.#maxTopics) throw this.#tooManyTopics(registration, topics);
     }
+    const stale = this.#groups.get(brokerName)?.masterEpoch;
+    if (brokerId === MASTER_ID && registration.epoch !== undefined && stale !== undefined && registration.epoch < stale) {
+      throw new RangeError(
+        `Broker "${brokerName}" at ${brokerAddr} registers as the master of epoch ${registration.epoch}, but a master of epoch ${stale} ` +
+          "registered since: a deposed master is not routed",
+      );
+    }
     const previous = this.#live.get(brokerAddr);
     // The address now belongs to another group or cluster: forget its old place first.
     if (previous !== undefined && (previous.brokerName !== brokerName || previous.clusterName !== clusterName)) {
@@ -243,6 +254,7 @@ export class RouteTable {
       this.#live.delete(displaced);
     }
     group.addrs.set(brokerId, brokerAddr);
+    if (brokerId === MASTER_ID && registration.epoch !== undefined) group.masterEpoch = registration.epoch;
 
     if (brokerId === MASTER_ID) this.#replaceQueueData(brokerName, registration.topicConfigs);
 

@@ -67,7 +67,7 @@ interface WrittenBatch {
 export type ArriveListener = (topic: string, queueId: number, queueOffset: number, tagHash: number) => void;
 
 /** Resolved options of a store. */
-export type ResolvedOptions = Required<Omit<MessageStoreOptions, "storage" | "topicRetentionMs" | "log">>;
+export type ResolvedOptions = Required<Omit<MessageStoreOptions, "storage" | "topicRetentionMs" | "log" | "truncateTo">>;
 
 /** The message store of one broker. Open it with `MessageStore.open`. */
 export class MessageStore {
@@ -211,7 +211,15 @@ export class MessageStore {
     let index: KeyIndex | undefined;
     try {
       queues.load();
-      recovered = await recoverStore({ commitLog, queues, checkpoint, quarantine });
+      const truncated = options.truncateTo === undefined ? undefined : await truncateLog(commitLog, quarantine, options.truncateTo);
+      recovered = await recoverStore({ commitLog, queues, checkpoint, quarantine, ...(truncated === undefined ? {} : { truncatedAt: truncated.at }) });
+      if (truncated !== undefined) {
+        recovered.report.truncated = truncated;
+        options.log?.(
+          `CommitLog cut back to ${truncated.at} to rejoin the group's master: ${truncated.bytes} bytes of an epoch it does not continue ` +
+            `removed${truncated.copy === undefined ? "" : ` (copied to ${truncated.copy})`}`,
+        );
+      }
       await commitLog.flush();
       await queues.flush();
       await checkpoint.save(checkpointState({
@@ -1076,4 +1084,25 @@ function recordHasKey(record: Uint8Array, want: { topic: string; key: string; be
   if (want.uniqueOnly) return false;
   const keys = propertyValue(fields.properties, MessageConst.KEYS);
   return keys !== undefined && keys.split(MessageConst.KEY_SEPARATOR).includes(want.key);
+}
+
+/** Cuts the CommitLog back to `offset` (controller mode's truncation), copying what goes aside. */
+async function truncateLog(
+  commitLog: CommitLog,
+  quarantine: Quarantine,
+  offset: number,
+): Promise<{ at: number; bytes: number; copy?: string } | undefined> {
+  const end = commitLog.maxOffset;
+  if (offset >= end) return undefined;
+  if (offset < commitLog.minOffset || !commitLog.isBoundary(offset)) {
+    throw new Error(`Cannot cut the CommitLog back to ${offset}: no record starts there (the log holds ${commitLog.minOffset} to ${end})`);
+  }
+  const bytes = end - offset;
+  let copy: string | undefined;
+  if (bytes <= 64 * 1024 * 1024) {
+    copy = await quarantine.save({ from: offset, to: end }, "cut", commitLog.readRange(offset, end));
+  }
+  commitLog.truncateTo(offset);
+  await commitLog.flush();
+  return { at: offset, bytes, ...(copy === undefined ? {} : { copy }) };
 }

@@ -25,6 +25,8 @@ export interface RecoveryParts {
   queues: QueueTable;
   checkpoint: Checkpoint;
   quarantine: Quarantine;
+  /** The log was just cut back to this offset on purpose (`truncateTo`): the checkpoint's offsets past it are moved back to it. */
+  truncatedAt?: number;
 }
 
 /** What recovery hands back to the store. */
@@ -44,7 +46,7 @@ export interface Recovered {
 export async function recoverStore(parts: RecoveryParts): Promise<Recovered> {
   const started = performance.now();
   const { commitLog, queues, quarantine } = parts;
-  const loaded = loadCheckpoint(parts.checkpoint, commitLog);
+  const loaded = loadCheckpoint(parts.checkpoint, commitLog, parts.truncatedAt);
   const checkpoint = loaded.state;
   const min = commitLog.minOffset;
   const opened = commitLog.maxOffset;
@@ -165,13 +167,17 @@ interface LoadedCheckpoint {
 }
 
 /** Loads the checkpoint, refusing a copy whose offsets do not fit the log. */
-function loadCheckpoint(file: Checkpoint, log: CommitLog): LoadedCheckpoint {
+function loadCheckpoint(file: Checkpoint, log: CommitLog, truncatedAt: number | undefined): LoadedCheckpoint {
   const end = log.maxOffset;
   let parsed = 0;
   let beyond = 0;
   let beyondProblem = "";
   const accept = (state: CheckpointState) => {
     parsed++;
+    if (truncatedAt !== undefined) {
+      state.physicalOffset = Math.min(state.physicalOffset, truncatedAt);
+      state.logicsOffset = Math.min(state.logicsOffset, truncatedAt);
+    }
     const problem = checkpointProblem(state, log);
     if (problem === undefined) return;
     if (state.physicalOffset > end) {

@@ -57,6 +57,14 @@ export interface MessageStoreOptions {
   /** Clock (ms since epoch) for store timestamps and retention. @default Date.now */
   now?: () => number;
   /**
+   * Replication (controller mode): a returning master rejoining as a slave cuts its CommitLog
+   * back to this offset before recovery, because the epoch boundaries prove that what lies past
+   * it was written in an epoch the group's new master does not continue (and so was never
+   * acknowledged under the in-sync rules). The cut bytes are copied to `quarantine/` first (up to
+   * 64 MiB). Must be a record boundary. @default nothing is cut
+   */
+  truncateTo?: number;
+  /**
    * Index every message's keys and unique key under `<dataDir>/index/` for `queryMessage` (lookups
    * by key at any age). Off, `queryMessage` refuses and nothing is indexed; turned on again, the
    * index catches up from where it stopped (or builds itself from the log) when the store opens.
@@ -262,6 +270,8 @@ export interface RecoveryReport {
   /** Where the CommitLog was cut, and why, when a damaged tail was cut. */
   cutAt?: number;
   cutReason?: string;
+  /** Controller mode: where the CommitLog was cut back to its new master's (`truncateTo`), and how many bytes went. */
+  truncated?: { at: number; bytes: number; copy?: string };
   /** Other things a person should know: a copy that could not be written, the first records left unindexed. */
   notes: string[];
   /** Milliseconds recovery took. */

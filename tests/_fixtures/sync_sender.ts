@@ -1,6 +1,6 @@
 /**
  * Sends numbered messages to a broker over a raw connection with several in flight, printing
- * `ACK <seq> <queueId> <queueOffset>` for each acknowledged send, until the connection dies.
+ * `ACK <seq> <queueId> <queueOffset> <time ms>` for each acknowledged send, until the connection dies.
  * Usage: bun tests/_fixtures/sync_sender.ts <host:port> <topic> <count> <concurrency>
  */
 import { dial } from "../../client/bun/connect.ts";
@@ -29,7 +29,7 @@ async function worker(): Promise<void> {
         bornTimestamp: Date.now(),
         properties: { KEYS: `seq-${seq}` },
       }, body, 10_000);
-      if (answer.code === ResponseCode.SUCCESS) lines.push(`ACK ${seq} ${answer.header.queueId} ${answer.header.queueOffset}\n`);
+      if (answer.code === ResponseCode.SUCCESS) lines.push(`ACK ${seq} ${answer.header.queueId} ${answer.header.queueOffset} ${Date.now()}\n`);
       else lines.push(`ERR ${seq} ${answer.code} ${answer.remark}\n`);
     } catch (error) {
       lines.push(`FAIL ${seq} ${(error as Error).name}\n`);

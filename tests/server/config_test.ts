@@ -184,14 +184,20 @@ async function testValue(entry: SettingEntry): Promise<unknown> {
 const FILE_SECRET = "config-test-cluster-secret-0001";
 const SECURITY = (e: SettingEntry) => e.section === "acl" || e.section === "tls";
 /** Runs that each set and check a group of keys (together every key a command takes), with helpers set beside them. */
+/** The broker's controller mode settings: a replica, not a plain master or slave. */
+const CONTROLLED = (e: SettingEntry): boolean =>
+  ["broker.enableControllerMode", "broker.controllerAddresses", "broker.controllerHeartbeatMs", "broker.inSyncMaxLagMs"].includes(e.path);
+
 const SCENARIOS: Array<{ name: string; keys: (e: SettingEntry) => boolean; beside?: string[] }> = [
-  { name: "every plain setting", keys: (e) => !SECURITY(e) && e.section !== "cluster" && e.path !== "admin.enabled" },
+  { name: "every plain setting", keys: (e) => !SECURITY(e) && !CONTROLLED(e) && e.section !== "cluster" && e.path !== "admin.enabled" },
   { name: "ACL and TLS", keys: SECURITY },
   // One at a time: giving both the secret and its file is refused.
   { name: "cluster secret file", keys: (e) => e.path === "cluster.secretFile" },
   { name: "cluster secret", keys: (e) => e.path === "cluster.secret" },
   // An open NameServer on the default 0.0.0.0 refuses to start unless told it may.
   { name: "admin API off", keys: (e) => e.path === "admin.enabled", beside: ["admin.port", "nameserver.allowOpenRegistration"] },
+  // A replica in controller mode has an id of 1 or more, fixed ports, and a master's role.
+  { name: "controller mode", keys: CONTROLLED, beside: ["broker.brokerId", "broker.port", "broker.haPort", "broker.dataDir", "broker.nameServers"] },
 ];
 
 /** The status of GET /api/cluster on the admin API at [::1]:port with the given Host header. */

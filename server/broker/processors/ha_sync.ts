@@ -5,6 +5,7 @@
  * @module
  */
 import { EmptyHeader } from "../../../core/protocol/headers.ts";
+import type { EpochEntry } from "../../../core/protocol/controller.ts";
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
 import { processor, type Processor } from "../../../core/remoting/dispatcher.ts";
 import type { BrokerContext } from "../context.ts";
@@ -35,5 +36,21 @@ export function allDelayOffsetProcessor(ctx: BrokerContext): Processor<Record<st
   return processor(EmptyHeader, () => ({
     code: ResponseCode.SUCCESS,
     header: { offsets: Object.fromEntries(ctx.schedule.progress().map((p) => [String(p.level), p.offset])) },
+  }));
+}
+
+/**
+ * GET_BROKER_EPOCH_CACHE (controller mode): this broker's epochs and where each began, and its
+ * CommitLog end, `{ epochs: [{ epoch, startOffset }], maxOffset }` — what a slave keeps a copy of
+ * and what a returning master truncates by.
+ *
+ * @param ctx The broker.
+ * @param epochs Its epochs (none outside controller mode).
+ * @returns The processor.
+ */
+export function epochCacheProcessor(ctx: BrokerContext, epochs: () => readonly EpochEntry[]): Processor<Record<string, never>> {
+  return processor(EmptyHeader, () => ({
+    code: ResponseCode.SUCCESS,
+    header: { epochs: [...epochs()], maxOffset: ctx.store.stats.visibleOffset },
   }));
 }

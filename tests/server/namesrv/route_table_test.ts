@@ -28,6 +28,18 @@ function clock(start = 1_000_000) {
 }
 
 describe("RouteTable", () => {
+  test("controller mode: a deposed master's registration (an older epoch) is refused and the new master keeps the route", () => {
+    const table = new RouteTable();
+    table.registerBroker(broker({ epoch: 1 }));
+    table.registerBroker(broker({ brokerAddr: "10.0.0.2:10911", epoch: 2 }));
+    expect(() => table.registerBroker(broker({ epoch: 1 }))).toThrow("registers as the master of epoch 1, but a master of epoch 2 registered since");
+    expect(table.getRoute("orders")?.brokerDatas[0]?.brokerAddrs["0"]).toBe("10.0.0.2:10911");
+    // The deposed master may register as a slave; a master of the same or a newer epoch may register.
+    table.registerBroker(broker({ brokerId: 3 }));
+    table.registerBroker(broker({ brokerAddr: "10.0.0.2:10911", epoch: 2 }));
+    expect(table.getRoute("orders")?.brokerDatas[0]?.brokerAddrs).toEqual({ "0": "10.0.0.2:10911", "3": "10.0.0.1:10911" });
+  });
+
   test("registerBroker() makes a master's topics routable", () => {
     const table = new RouteTable();
     const result = table.registerBroker(broker({ topicConfigs: topics(topic("orders", 8, 6), topic("audit", 2, 4)) }));
