@@ -158,6 +158,7 @@ export async function startServers(command: CommandName, config: Config, options
         log: logger.child("broker"),
         ...(security.guard === undefined ? {} : { acl: security.guard }),
         ...(security.tls === undefined ? {} : { tls: security.tls }),
+        ...(security.replicationTls === undefined ? {} : { haTls: security.replicationTls }),
         ...(security.nameServerCredentials === undefined ? {} : { nameServerCredentials: security.nameServerCredentials }),
         ...(clusterSecret === undefined ? {} : { clusterSecret }),
         ...(security.peerAccountSecret === undefined ? {} : { peerAccountSecret: security.peerAccountSecret }),

@@ -32,6 +32,7 @@ export function createDialer(options: DialOptions = {}): Dialer {
       hostname: tls.serverName ?? host,
       port,
       ...(tls.ca === undefined ? {} : { caCerts: [tls.ca] }),
+      ...(tls.identity === undefined ? {} : { cert: tls.identity.cert, key: tls.identity.key }),
     });
     try {
       await conn.handshake();

@@ -32,6 +32,7 @@ export function createDialer(options: DialOptions = {}): Dialer {
           rejectUnauthorized: tls.rejectUnauthorized ?? true,
           ...(tls.ca === undefined ? {} : { ca: tls.ca }),
           ...(serverName === undefined ? {} : { servername: serverName }),
+          ...(tls.identity === undefined ? {} : { cert: tls.identity.cert, key: tls.identity.key }),
         });
         socket.setNoDelay(true);
         readyEvent = "secureConnect";

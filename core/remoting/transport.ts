@@ -67,14 +67,28 @@ export interface ListenOptions {
   port: number;
   /** Serve TLS with this certificate and key (PEM text) instead of plain TCP. */
   tls?: TlsServerOptions;
+  /**
+   * Told of each connection whose TLS handshake failed (with `tls.clientCa`: a client certificate
+   * missing or not signed by it); the connection is closed. @default none
+   */
+  onTlsError?: (remoteAddress: string, error: Error) => void;
 }
 
-/** A server's TLS identity. */
-export interface TlsServerOptions {
+/** A certificate chain and its private key (PEM text). */
+export interface TlsIdentity {
   /** The certificate chain, PEM. */
   cert: string;
   /** The private key, PEM. */
   key: string;
+}
+
+/** A server's TLS identity, and whether it requires clients to present one of their own. */
+export interface TlsServerOptions extends TlsIdentity {
+  /**
+   * Mutual TLS: require every client to present a certificate signed by this CA (PEM) and close
+   * the connection of one that does not. @default none: clients present no certificate
+   */
+  clientCa?: string;
 }
 
 /** How a client checks a TLS server. */
@@ -85,6 +99,8 @@ export interface TlsClientOptions {
   rejectUnauthorized?: boolean;
   /** The name the certificate must carry. @default the host dialed */
   serverName?: string;
+  /** The certificate and key to present when the server asks for one (mutual TLS). @default none */
+  identity?: TlsIdentity;
 }
 
 /** A listening server socket. */

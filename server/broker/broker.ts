@@ -207,6 +207,11 @@ export interface BrokerOptions extends ConnectionLimits {
   acl?: AclGuard;
   /** Serve clients over TLS with this certificate and key (PEM). @default plain TCP */
   tls?: TlsServerOptions;
+  /**
+   * Masters: the replication listener's TLS; with a `clientCa`, slaves must present a certificate
+   * it signed (mutual TLS). @default `tls`
+   */
+  haTls?: TlsServerOptions;
   /** The account NameServer registrations are signed with (when the NameServers enforce ACL). */
   nameServerCredentials?: () => Credentials | undefined;
   /**
@@ -485,7 +490,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         haPortExplicit: options.haPort !== undefined,
         enabled: options.replication ?? true,
         advertisedHost: advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host,
-        ...(options.tls === undefined ? {} : { tls: options.tls }),
+        ...((options.haTls ?? options.tls) === undefined ? {} : { tls: options.haTls ?? options.tls }),
         store,
         brokerName,
         clientAddress: address,

@@ -25,7 +25,12 @@ export function createDialer(options: DialOptions = {}): Dialer {
       conn.setNoDelay(true);
       return readWriteTransport(conn, address, () => handlers);
     }
-    const conn = await Deno.connectTls({ hostname: tls.serverName ?? host, port, ...(tls.ca === undefined ? {} : { caCerts: [tls.ca] }) });
+    const conn = await Deno.connectTls({
+      hostname: tls.serverName ?? host,
+      port,
+      ...(tls.ca === undefined ? {} : { caCerts: [tls.ca] }),
+      ...(tls.identity === undefined ? {} : { cert: tls.identity.cert, key: tls.identity.key }),
+    });
     try {
       await conn.handshake();
     } catch (error) {

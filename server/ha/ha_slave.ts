@@ -24,6 +24,9 @@ import {
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
+/** What a link the master closed before answering may mean. */
+const CLOSED_EARLY_HINT = "is it a master's HA port? A master with mutual TLS (tls.replicationClientCa) closes the link of a slave whose " +
+  "certificate (tls.cert) that CA did not sign, and its log says so";
 /** A master that has not welcomed the slave this long after the dial is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -253,7 +256,11 @@ export class HaSlave {
           }
         },
         close: (error) => {
-          if (error !== undefined && failure === undefined && welcomed) failure = `Replication link to master ${address} closed: ${error.message}`;
+          if (error !== undefined && failure === undefined) {
+            failure = welcomed
+              ? `Replication link to master ${address} closed: ${error.message}`
+              : `Replication link to master ${address} closed before the master answered: ${error.message}; ${CLOSED_EARLY_HINT}`;
+          }
           closed();
         },
       });
@@ -278,7 +285,7 @@ export class HaSlave {
     if (failure === undefined) {
       failure = welcomed
         ? `Replication link to master ${address} closed; reconnecting`
-        : `Replication link to master ${address} closed before the master answered: is it a master's HA port?`;
+        : `Replication link to master ${address} closed before the master answered: ${CLOSED_EARLY_HINT}`;
     }
     this.#fail(failure);
     return welcomed;

@@ -123,7 +123,7 @@ export async function startMasterReplication(options: MasterReplicationOptions):
   }
   if (options.enabled === false) options.log("Replication off (broker.replication false): no slave can copy this broker");
   if (master !== undefined) {
-    const how = [options.tls ? "TLS" : "", open ? "" : options.auth?.clusterSecret !== undefined ? "cluster secret" : "ACL accounts"].filter(Boolean).join(", ");
+    const how = [options.tls === undefined ? "" : options.tls.clientCa === undefined ? "TLS" : "mutual TLS", open ? "" : options.auth?.clusterSecret !== undefined ? "cluster secret" : "ACL accounts"].filter(Boolean).join(", ");
     options.log(`Replication (${options.role}) accepts slaves on ${options.hostname}:${master.port}${how === "" ? "" : ` (${how})`}`);
     if (open) {
       options.log(
