@@ -6,7 +6,7 @@
  */
 import { createConnection, isIP, type Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
-import { type Dialer, type DialOptions, parseAddress, type Transport } from "../../core/remoting/transport.ts";
+import { DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, type Dialer, type DialOptions, parseAddress, type Transport } from "../../core/remoting/transport.ts";
 
 /**
  * Makes a dialer on `net.createConnection`, or `tls.connect` (resolving after the handshake).
@@ -36,6 +36,10 @@ export function createDialer(options: DialOptions = {}): Dialer {
         });
         socket.setNoDelay(true);
         readyEvent = "secureConnect";
+        const timeoutMs = tls.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
+        const timer = setTimeout(() => socket.destroy(new Error(`TLS handshake with ${address} did not complete within ${timeoutMs} ms`)), timeoutMs);
+        socket.once("secureConnect", () => clearTimeout(timer));
+        socket.once("close", () => clearTimeout(timer));
       }
       let connected = false;
       let closed = false;

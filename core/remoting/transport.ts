@@ -101,7 +101,16 @@ export interface TlsClientOptions {
   serverName?: string;
   /** The certificate and key to present when the server asks for one (mutual TLS). @default none */
   identity?: TlsIdentity;
+  /**
+   * A TLS handshake not done this long after the TCP connection opened fails the dial and closes
+   * the socket (a server that accepts and never answers would hold it forever).
+   * @default DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS
+   */
+  handshakeTimeoutMs?: number;
 }
+
+/** How long a dialer waits for a TLS handshake by default. */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** A listening server socket. */
 export interface Listener {
