@@ -98,7 +98,7 @@ export async function startServers(command: CommandName, config: Config, options
   for (const path of options.given ?? []) {
     const entry = SETTING_LIST.find((e) => e.path === path)!;
     if (SECTIONS_RUN[command].includes(entry.section) && !commandsOf(entry).includes(command)) {
-      logger(`Warning: "${path}" is not used by ${command} (only by ${commandsOf(entry).join(", ")}); ignored`);
+      logger.warn(`Warning: "${path}" is not used by ${command} (only by ${commandsOf(entry).join(", ")}); ignored`);
     }
   }
   const runtime = options.runtime ?? {};
@@ -144,7 +144,7 @@ export async function startServers(command: CommandName, config: Config, options
       } catch (error) {
         throw listenError("the NameServer", ns.hostname ?? "0.0.0.0", ns.port, error, command, "nameserver.port");
       }
-      log(`NameServer listening on ${nameServer.hostname}:${nameServer.port}`);
+      log.info(`NameServer listening on ${nameServer.hostname}:${nameServer.port}`);
     }
     if (command !== "nameserver") {
       const plainDial = runtime.dial ?? await defaultDial();
@@ -232,7 +232,7 @@ export async function runServer(command: CommandName, args: readonly string[], o
   const shutdown = (running: RunningServers) =>
     running.close().then(
       () => {
-        logger("Stopped");
+        logger.info("Stopped");
         process.exit(0);
       },
       (error) => {
@@ -243,7 +243,7 @@ export async function runServer(command: CommandName, args: readonly string[], o
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger(`${signal} received, stopping`);
+    logger.info(`${signal} received, stopping`);
     if (servers !== undefined) void shutdown(servers);
   };
   process.on("SIGINT", () => stop("SIGINT"));
@@ -261,10 +261,10 @@ export async function runServer(command: CommandName, args: readonly string[], o
   const { nameServer, broker, admin, security } = servers;
   const secure = security.tls !== undefined;
   if (command === "standalone") {
-    logger(`Standalone ready: NameServer ${nameServerAddressOf(nameServer!)}, broker ${broker!.address}, data in ${config.broker.dataDir}, pid ${process.pid}`);
-    if (admin !== undefined) logger(`Dashboard and admin API on ${adminUrl(admin, secure)}`);
+    logger.info(`Standalone ready: NameServer ${nameServerAddressOf(nameServer!)}, broker ${broker!.address}, data in ${config.broker.dataDir}, pid ${process.pid}`);
+    if (admin !== undefined) logger.info(`Dashboard and admin API on ${adminUrl(admin, secure)}`);
   } else if (admin !== undefined) {
-    logger(`Admin API, metrics and dashboard on ${adminUrl(admin, secure)}`);
+    logger.info(`Admin API, metrics and dashboard on ${adminUrl(admin, secure)}`);
   }
-  if (security.guard !== undefined) logger(`ACL on: requests must be signed (${config.acl.file})`);
+  if (security.guard !== undefined) logger.info(`ACL on: requests must be signed (${config.acl.file})`);
 }

@@ -13,6 +13,7 @@ import { AclGuard } from "./acl/acl_guard.ts";
 import type { AclRules } from "./acl/acl_rules.ts";
 import { checkClusterSecret, readClusterSecretFile } from "./_cluster_secret.ts";
 import { type Config, ConfigError } from "./config.ts";
+import type { Log } from "./logger.ts";
 
 /** ACL and TLS settings ready to hand to `startBroker`, `startNameServer` and the admin server. */
 export interface ServerSecurity {
@@ -65,7 +66,7 @@ function readPem(file: string, what: string): string {
  */
 export function loadServerSecurity(
   config: Pick<Config, "acl" | "tls" | "cluster">,
-  options: { standalone?: boolean; log?: (line: string) => void } = {},
+  options: { standalone?: boolean; log?: Log } = {},
 ): ServerSecurity {
   const clusterSecret = loadClusterSecret(config.cluster, options.log);
   const secret = clusterSecret === undefined ? {} : { clusterSecret };
@@ -118,7 +119,7 @@ export function loadServerSecurity(
   };
 }
 
-function loadClusterSecret(cluster: Config["cluster"], log?: (line: string) => void): string | undefined {
+function loadClusterSecret(cluster: Config["cluster"], log?: Log): string | undefined {
   if (cluster.secret !== undefined && cluster.secretFile !== undefined) {
     throw new ConfigError("Set the cluster secret once: cluster.secret (RMQ_CLUSTER_SECRET) or cluster.secretFile (--cluster-secret-file), not both");
   }

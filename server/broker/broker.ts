@@ -405,8 +405,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     throw error;
   }
   const recovered = describeRecovery(store.stats.recovery);
-  log(recovered.summary);
-  for (const warning of recovered.warnings) log(`Warning: ${warning}`);
+  log(recovered.summary, "info");
+  for (const warning of recovered.warnings) log(`Warning: ${warning}`, "warn");
   const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(configDir, STATE_FILES.offsets.file), OffsetTable));
   let schedule: ScheduleMessageService;
   try {
@@ -422,7 +422,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       loadState(offsets, STATE_FILES.offsets, join(configDir, STATE_FILES.offsets.file)),
       loadState(schedule, STATE_FILES.delayOffsets, join(configDir, STATE_FILES.delayOffsets.file)),
     ];
-    for (const warning of warnings) if (warning !== undefined) log(`Warning: ${warning}`);
+    for (const warning of warnings) if (warning !== undefined) log(`Warning: ${warning}`, "warn");
   } catch (error) {
     await listener.close();
     await store.close();
@@ -452,7 +452,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       const needed = timers;
       store.retentionFloor = () => needed.minOffsetNeeded();
       const restored = dedup.rebuild(store, log);
-      if (restored > 0) log(`Dedup window: ${restored} ids restored from the CommitLog`);
+      if (restored > 0) log(`Dedup window: ${restored} ids restored from the CommitLog`, "info");
     }
   } catch (error) {
     await timers?.close().catch(() => {});
@@ -692,6 +692,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   log(
     `Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}, ${role}, flush ${options.flushMode ?? "async"}) ` +
       `listening on ${hostname}:${listener.port}, advertised as ${address}`,
+    "info",
   );
   return { address, port: listener.port, options, context: ctx, connections, close };
 }

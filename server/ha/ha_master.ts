@@ -6,7 +6,7 @@
  */
 import type { Listen, Listener, TlsServerOptions } from "../../core/remoting/transport.ts";
 import type { MessageStore } from "../store/message_store.ts";
-import type { Log } from "../logger.ts";
+import type { Log, LogLevel } from "../logger.ts";
 import type { HaMasterAuth } from "./ha_auth.ts";
 import { type LinkHost, SlaveLink } from "./ha_slave_link.ts";
 
@@ -105,7 +105,7 @@ export class HaMaster implements LinkHost {
           const now = Date.now();
           if (now - master.#lastBusyLog > 10_000) {
             master.#lastBusyLog = now;
-            master.#log(`Replication peer ${transport.remoteAddress} refused: ${MAX_PENDING_HANDSHAKES} handshakes are already under way`);
+            master.#log(`Replication peer ${transport.remoteAddress} refused: ${MAX_PENDING_HANDSHAKES} handshakes are already under way`, "warn");
           }
           link.close();
         } else master.#links.add(link);
@@ -140,8 +140,8 @@ export class HaMaster implements LinkHost {
     return this.#listener?.port ?? 0;
   }
 
-  log(line: string): void {
-    this.#log(line);
+  log(line: string, level: LogLevel): void {
+    this.#log(line, level);
   }
 
   /** New records became visible: every link sends them (once per tick, however many arrived). */

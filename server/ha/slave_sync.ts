@@ -16,6 +16,7 @@ import type { Dialer } from "../../core/remoting/transport.ts";
 import { type ConsumerOffsetManager, OffsetTable } from "../broker/consumer_offset_manager.ts";
 import { DelayOffsetTable, type ScheduleMessageService } from "../broker/schedule_service.ts";
 import type { TopicConfigManager } from "../broker/topic_config_manager.ts";
+import type { Log } from "../logger.ts";
 
 const TopicConfigs = v.object({ topicConfigs: v.record(v.string(), TopicConfig) });
 
@@ -30,7 +31,7 @@ export interface SlaveSyncOptions {
   credentials?: () => Credentials | undefined;
   /** @default 10000 */
   intervalMs?: number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** What the last sync did, for admin views. */
@@ -112,12 +113,12 @@ export class SlaveSync {
       this.#o.schedule.replaceOffsets(delays.offsets);
       await this.#o.offsets.persist();
       await this.#o.schedule.persist();
-      if (this.#lastError !== undefined) this.#o.log(`Copying topics and offsets from master ${master} works again`);
+      if (this.#lastError !== undefined) this.#o.log(`Copying topics and offsets from master ${master} works again`, "info");
       this.#lastError = undefined;
       this.#lastSyncAt = Date.now();
     } catch (error) {
       const message = `Cannot copy topics and offsets from master ${master}: ${(error as Error).message}`;
-      if (message !== this.#lastError) this.#o.log(message);
+      if (message !== this.#lastError) this.#o.log(message, "error");
       this.#lastError = message;
     }
   }

@@ -138,7 +138,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
           limits.closed(c.remoteAddress, error);
           connections.delete(c);
           for (const addr of routeTable.dropSession(c)) {
-            log?.(`Broker at ${addr} dropped: its connection from ${c.remoteAddress} closed`);
+            log?.(`Broker at ${addr} dropped: its connection from ${c.remoteAddress} closed`, "warn");
           }
         },
       });
@@ -156,12 +156,13 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
           "or unregister brokers and take over their routes"
         : `WARNING: broker registration is open to anyone who reaches ${hostname}:${listener.port} (--allow-open-registration, no ACL, ` +
           "no cluster secret): any host can register a fake broker and receive producers' messages",
+      "warn",
     );
   }
 
   const scanner = setInterval(() => {
     for (const { brokerAddr, info } of routeTable.scanExpired()) {
-      log?.(`Broker "${info.brokerName}" at ${brokerAddr} expired: silent for more than ${routeTable.brokerExpiryMs} ms`);
+      log?.(`Broker "${info.brokerName}" at ${brokerAddr} expired: silent for more than ${routeTable.brokerExpiryMs} ms`, "warn");
     }
   }, scanIntervalMs);
 
