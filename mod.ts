@@ -121,6 +121,6 @@ export {
   RequestTimeoutError,
 } from "./core/errors.ts";
 export { RequestCode, ResponseCode } from "./core/protocol/request_code.ts";
-export type { Dialer, Duplex, TlsClientOptions, Transport, TransportHandlers } from "./core/remoting/transport.ts";
+export type { Dialer, Duplex, TlsClientOptions, TlsIdentity, Transport, TransportHandlers } from "./core/remoting/transport.ts";
 export type { Credentials } from "./core/auth/signing.ts";
 export type { DefaultDialerOptions } from "./client/default_dialer.ts";

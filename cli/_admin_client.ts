@@ -4,23 +4,32 @@
  *
  * @module
  */
+import type { Credentials } from "../core/auth/signing.ts";
 import { CliError, ExitCode } from "./_output.ts";
 
 /** Time a request may take before the server counts as unreachable. */
 const TIMEOUT_MS = 15_000;
 
+/** How an `AdminClient` authenticates. */
+export interface AdminAuth {
+  /** ACL off: the bearer token changes need. */
+  token?: string;
+  /** ACL on: the account sent as `Authorization: Basic` (it takes precedence over `token`). */
+  credentials?: Credentials;
+}
+
 /** Calls one admin endpoint. */
 export class AdminClient {
   readonly #base: string;
-  readonly #token: string | undefined;
+  readonly #auth: AdminAuth;
 
   /**
    * @param base The admin API URL, e.g. `http://127.0.0.1:8080`.
-   * @param token The bearer token sent with every request, if any.
+   * @param auth The token or account sent with every request, if any.
    */
-  constructor(base: string, token?: string) {
+  constructor(base: string, auth: AdminAuth = {}) {
     this.#base = base.replace(/\/+$/, "");
-    this.#token = token;
+    this.#auth = auth;
   }
 
   /** The admin API URL. */
@@ -56,7 +65,9 @@ export class AdminClient {
     const url = `${this.#base}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    const { token, credentials } = this.#auth;
+    if (credentials !== undefined) headers.authorization = `Basic ${basic(credentials)}`;
+    else if (token !== undefined) headers.authorization = `Bearer ${token}`;
     let response: Response;
     try {
       response = await fetch(url, {
@@ -78,7 +89,14 @@ export class AdminClient {
     }
     if (!response.ok) {
       const error = (json as { error?: { code?: string; message?: string } }).error;
-      const message = error?.message ?? `HTTP ${response.status}`;
+      let message = error?.message ?? `HTTP ${response.status}`;
+      // Speak CLI: name the flags that carry what the API asked for.
+      const challenge = response.headers.get("www-authenticate") ?? "";
+      if (response.status === 401 && credentials === undefined && /^Session\b/i.test(challenge)) {
+        message = `The admin API at ${this.#base} has ACL on: pass --access-key and --secret-key (or set RMQ_ACCESS_KEY and RMQ_SECRET_KEY)`;
+      } else if (response.status === 401 && token === undefined && /^Bearer\b/i.test(challenge)) {
+        message = `The admin API at ${this.#base} needs its token for changes: pass --token (or set RMQ_ADMIN_TOKEN)`;
+      }
       throw new CliError(`${message} (HTTP ${response.status}${error?.code === undefined ? "" : ` ${error.code}`})`, ExitCode.FAILED, { httpStatus: response.status });
     }
     return json as T;
@@ -93,4 +111,12 @@ export class AdminClient {
  */
 export function segment(value: string): string {
   return encodeURIComponent(value);
+}
+
+/** `accessKey:secretKey` in base64 (UTF-8), for `Authorization: Basic`. */
+function basic(credentials: Credentials): string {
+  const bytes = new TextEncoder().encode(`${credentials.accessKey}:${credentials.secretKey}`);
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return btoa(text);
 }

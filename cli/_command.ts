@@ -1,11 +1,13 @@
 /**
  * What the `rmq` verbs share: the command shape, subcommand groups (`rmq topic list`), and the
- * flags every admin verb takes (`--server`, `--token`, `--json`).
+ * flags every admin verb takes (`--server`, `--token`, `--access-key`, `--secret-key`, `--json`).
  *
  * @module
  */
 import process from "node:process";
 import * as v from "valibot";
+import { withCredentials } from "../client/_signer.ts";
+import type { Credentials } from "../core/auth/signing.ts";
 import { ClientError, ConnectionClosedError, RequestTimeoutError } from "../core/errors.ts";
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
 import { type CommandSpec, type FlagSpec, parseFlags } from "../server/_flags.ts";
@@ -59,10 +61,23 @@ export function group(name: string, summary: string, subcommands: Record<string,
   };
 }
 
+/** The flags naming the ACL account a verb acts as (admin and client verbs). */
+export const CREDENTIAL_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  "access-key": { description: "ACL account to act as when ACL is on (default: $RMQ_ACCESS_KEY); with --secret-key", valueName: "key" },
+  "secret-key": { description: "Secret key of --access-key (default: $RMQ_SECRET_KEY)", valueName: "secret" },
+};
+
+/** Schema entries of `CREDENTIAL_FLAGS`. */
+export const CREDENTIAL_ENTRIES = {
+  accessKey: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+  secretKey: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+};
+
 /** The flags of every admin verb. */
 export const ADMIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   server: { description: "Admin API URL (default: $RMQ_ADMIN_URL, else http://127.0.0.1:8080)", valueName: "url", short: "s" },
-  token: { description: "Bearer token for changes (default: $RMQ_ADMIN_TOKEN)", valueName: "token" },
+  token: { description: "Bearer token for changes when ACL is off (default: $RMQ_ADMIN_TOKEN)", valueName: "token" },
+  ...CREDENTIAL_FLAGS,
   json: { description: "Print JSON instead of a table", type: "boolean" },
 };
 
@@ -70,8 +85,39 @@ export const ADMIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
 export const ADMIN_ENTRIES = {
   server: v.optional(v.pipe(v.string(), v.url("expected a URL such as http://127.0.0.1:8080"))),
   token: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+  ...CREDENTIAL_ENTRIES,
   json: v.optional(v.boolean(), false),
 };
+
+/**
+ * The ACL account of `--access-key`/`--secret-key`, else `RMQ_ACCESS_KEY`/`RMQ_SECRET_KEY`.
+ *
+ * @param flags The parsed flags.
+ * @returns The account, or undefined when neither key is given.
+ * @throws {CliError} Exit 2 when only one of the two is given.
+ */
+export function credentials(flags: { accessKey?: string; secretKey?: string }): Credentials | undefined {
+  const accessKey = flags.accessKey ?? (process.env.RMQ_ACCESS_KEY || undefined);
+  const secretKey = flags.secretKey ?? (process.env.RMQ_SECRET_KEY || undefined);
+  if (accessKey === undefined && secretKey === undefined) return undefined;
+  if (accessKey === undefined) throw new CliError("--secret-key needs --access-key too (or RMQ_ACCESS_KEY)", ExitCode.USAGE);
+  if (secretKey === undefined) throw new CliError("--access-key needs --secret-key too (or RMQ_SECRET_KEY)", ExitCode.USAGE);
+  return { accessKey, secretKey };
+}
+
+/**
+ * The dialer of a client verb: the runtime's, signing every request as the account of
+ * `--access-key`/`--secret-key` when one is given.
+ *
+ * @param runtime The runtime.
+ * @param flags The parsed flags.
+ * @returns The dialer.
+ * @throws {CliError} Exit 2 when only one of the two keys is given.
+ */
+export function clientDial(runtime: Runtime, flags: { accessKey?: string; secretKey?: string }): Dialer {
+  const account = credentials(flags);
+  return account === undefined ? runtime.dial : withCredentials(runtime.dial, account);
+}
 
 /** The flags of every client verb (`send`, `consume`, `bench`). */
 export const NAMESRV_FLAG: FlagSpec = {
@@ -118,16 +164,22 @@ export function parse<S extends v.GenericSchema>(spec: CommandSpec<S>, args: rea
 }
 
 /**
- * The admin client for a verb's `--server` and `--token` flags (or their environment variables).
+ * The admin client for a verb's `--server`, `--token`, `--access-key` and `--secret-key` flags (or
+ * their environment variables).
  *
  * @param flags The parsed flags.
  * @returns The client.
  */
-export function adminClient(flags: { server?: string; token?: string }): AdminClient {
+export function adminClient(flags: { server?: string; token?: string; accessKey?: string; secretKey?: string }): AdminClient {
   const server = flags.server ?? (process.env.RMQ_ADMIN_URL || "http://127.0.0.1:8080");
   if (!URL.canParse(server)) throw new CliError(`Invalid value "${server}" of RMQ_ADMIN_URL: expected a URL such as http://127.0.0.1:8080`, ExitCode.USAGE);
-  return new AdminClient(server, flags.token ?? (process.env.RMQ_ADMIN_TOKEN || undefined));
+  const token = flags.token ?? (process.env.RMQ_ADMIN_TOKEN || undefined);
+  const account = credentials(flags);
+  return new AdminClient(server, { ...(token === undefined ? {} : { token }), ...(account === undefined ? {} : { credentials: account }) });
 }
+
+/** What a server with ACL on answers an unsigned request (`server/acl/acl_guard.ts`). */
+const NOT_SIGNED = "Request is not signed";
 
 /**
  * Turns a client failure into the verb's exit: a server that cannot be reached exits 3, anything
@@ -140,6 +192,10 @@ export function adminClient(flags: { server?: string; token?: string }): AdminCl
 export function clientFailure(error: unknown, what: string): CliError {
   if (error instanceof CliError) return error;
   const message = (error as Error)?.message ?? String(error);
+  if (message.includes(NOT_SIGNED)) {
+    const hint = "ACL is on and this request was not signed: pass --access-key and --secret-key (or set RMQ_ACCESS_KEY and RMQ_SECRET_KEY)";
+    return new CliError(`${what}: ${hint}`, ExitCode.FAILED, { cause: error });
+  }
   if (error instanceof ConnectionClosedError || error instanceof RequestTimeoutError) {
     return new CliError(`${what}: ${message}`, ExitCode.UNREACHABLE, { cause: error });
   }

@@ -230,34 +230,23 @@ export class RemotingClient {
   }
 
   async #open(address: string, key: string): Promise<Connection> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let timedOut = false;
-    const dialing = connect(this.#dial, address, {
-      maxFrameSize: this.#maxFrameSize,
-      requestTimeoutMs: this.#requestTimeoutMs,
-      onRequest: this.#onRequest,
-      onClose: (connection) => this.#forget(key, connection),
-    });
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        reject(new ConnectionClosedError(`Cannot connect to ${address}: no answer within ${this.#connectTimeoutMs} ms`));
-      }, this.#connectTimeoutMs);
-    });
     try {
-      const connection = await Promise.race([dialing, timeout]);
+      const connection = await connect(this.#dial, address, {
+        maxFrameSize: this.#maxFrameSize,
+        requestTimeoutMs: this.#requestTimeoutMs,
+        connectTimeoutMs: this.#connectTimeoutMs,
+        onRequest: this.#onRequest,
+        onClose: (connection) => this.#forget(key, connection),
+      });
       if (this.#closed) {
         connection.close();
         throw new ClientError("Client is shut down");
       }
       return connection;
     } catch (error) {
-      if (timedOut) dialing.then((late) => late.close(), () => {});
       if (error instanceof ConnectionClosedError || error instanceof ClientError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       throw new ConnectionClosedError(`Cannot connect to ${address}: ${reason}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

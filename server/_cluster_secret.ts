@@ -10,6 +10,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writ
 import { dirname, join } from "node:path";
 import type { Credentials } from "../core/auth/signing.ts";
 import { ConfigError } from "./config.ts";
+import type { Log } from "./logger.ts";
 
 /** The access key under which requests signed with the cluster secret travel. */
 export const CLUSTER_ACCESS_KEY = "rmq-cluster";
@@ -66,7 +67,7 @@ export function generateClusterSecret(): string {
  * @returns The secret.
  * @throws {ConfigError} When the file cannot be read or holds too short a secret.
  */
-export function readClusterSecretFile(path: string, log?: (line: string) => void): string {
+export function readClusterSecretFile(path: string, log?: Log): string {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -79,7 +80,7 @@ export function readClusterSecretFile(path: string, log?: (line: string) => void
   }
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    log?.(`Warning: cluster secret file "${path}" may be read by other users (mode ${mode.toString(8).padStart(4, "0")}): chmod 600 it`);
+    log?.(`Warning: cluster secret file "${path}" may be read by other users (mode ${mode.toString(8).padStart(4, "0")}): chmod 600 it`, "warn");
   }
   return checkClusterSecret(text, `file "${path}"`);
 }
@@ -92,7 +93,7 @@ export function readClusterSecretFile(path: string, log?: (line: string) => void
  * @returns The secret and whether it was just created.
  * @throws {ConfigError} When the file exists but is unusable, or cannot be created.
  */
-export function loadOrCreateClusterSecret(path: string, log?: (line: string) => void): { secret: string; created: boolean } {
+export function loadOrCreateClusterSecret(path: string, log?: Log): { secret: string; created: boolean } {
   const secret = generateClusterSecret();
   let fd: number;
   try {
@@ -120,9 +121,9 @@ export function loadOrCreateClusterSecret(path: string, log?: (line: string) => 
  * @returns The secret.
  * @throws {ConfigError} When the file exists but is unusable, or cannot be created.
  */
-export function standaloneClusterSecret(dataDir: string, log: (line: string) => void): string {
+export function standaloneClusterSecret(dataDir: string, log: Log): string {
   const file = join(dataDir, CLUSTER_SECRET_FILE);
   const loaded = loadOrCreateClusterSecret(file, log);
-  log(`Cluster secret ${loaded.created ? "created in" : "read from"} ${file}: brokers joining this NameServer need it (--cluster-secret-file ${file})`);
+  log(`Cluster secret ${loaded.created ? "created in" : "read from"} ${file}: brokers joining this NameServer need it (--cluster-secret-file ${file})`, "info");
   return loaded.secret;
 }

@@ -107,7 +107,7 @@ export async function startServers(command: CommandName, config: Config, options
   for (const path of options.given ?? []) {
     const entry = SETTING_LIST.find((e) => e.path === path)!;
     if (SECTIONS_RUN[command].includes(entry.section) && !commandsOf(entry).includes(command)) {
-      logger(`Warning: "${path}" is not used by ${command} (only by ${commandsOf(entry).join(", ")}); ignored`);
+      logger.warn(`Warning: "${path}" is not used by ${command} (only by ${commandsOf(entry).join(", ")}); ignored`);
     }
   }
   const runtime = options.runtime ?? {};
@@ -157,7 +157,7 @@ export async function startServers(command: CommandName, config: Config, options
         throw listenError("the NameServer", ns.hostname ?? "0.0.0.0", ns.port, error, command, "nameserver.port");
       }
       const webSocket = nameServer.webSocketPort === undefined ? "" : ` (WebSocket on port ${nameServer.webSocketPort})`;
-      log(`NameServer listening on ${nameServer.hostname}:${nameServer.port}${webSocket}`);
+      log.info(`NameServer listening on ${nameServer.hostname}:${nameServer.port}${webSocket}`);
     }
     if (command !== "nameserver") {
       const plainDial = runtime.dial ?? await defaultDial();
@@ -173,6 +173,7 @@ export async function startServers(command: CommandName, config: Config, options
         log: logger.child("broker"),
         ...(security.guard === undefined ? {} : { acl: security.guard }),
         ...(security.tls === undefined ? {} : { tls: security.tls }),
+        ...(security.replicationTls === undefined ? {} : { haTls: security.replicationTls }),
         ...(security.nameServerCredentials === undefined ? {} : { nameServerCredentials: security.nameServerCredentials }),
         ...(clusterSecret === undefined ? {} : { clusterSecret }),
         ...(security.peerAccountSecret === undefined ? {} : { peerAccountSecret: security.peerAccountSecret }),
@@ -246,7 +247,7 @@ export async function runServer(command: CommandName, args: readonly string[], o
   const shutdown = (running: RunningServers) =>
     running.close().then(
       () => {
-        logger("Stopped");
+        logger.info("Stopped");
         process.exit(0);
       },
       (error) => {
@@ -257,7 +258,7 @@ export async function runServer(command: CommandName, args: readonly string[], o
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger(`${signal} received, stopping`);
+    logger.info(`${signal} received, stopping`);
     if (servers !== undefined) void shutdown(servers);
   };
   process.on("SIGINT", () => stop("SIGINT"));
@@ -275,10 +276,10 @@ export async function runServer(command: CommandName, args: readonly string[], o
   const { nameServer, broker, admin, security } = servers;
   const secure = security.tls !== undefined;
   if (command === "standalone") {
-    logger(`Standalone ready: NameServer ${nameServerAddressOf(nameServer!)}, broker ${broker!.address}, data in ${config.broker.dataDir}, pid ${process.pid}`);
-    if (admin !== undefined) logger(`Dashboard and admin API on ${adminUrl(admin, secure)}`);
+    logger.info(`Standalone ready: NameServer ${nameServerAddressOf(nameServer!)}, broker ${broker!.address}, data in ${config.broker.dataDir}, pid ${process.pid}`);
+    if (admin !== undefined) logger.info(`Dashboard and admin API on ${adminUrl(admin, secure)}`);
   } else if (admin !== undefined) {
-    logger(`Admin API, metrics and dashboard on ${adminUrl(admin, secure)}`);
+    logger.info(`Admin API, metrics and dashboard on ${adminUrl(admin, secure)}`);
   }
-  if (security.guard !== undefined) logger(`ACL on: requests must be signed (${config.acl.file})`);
+  if (security.guard !== undefined) logger.info(`ACL on: requests must be signed (${config.acl.file})`);
 }

@@ -13,6 +13,7 @@ import { AclGuard } from "./acl/acl_guard.ts";
 import type { AclRules } from "./acl/acl_rules.ts";
 import { checkClusterSecret, readClusterSecretFile } from "./_cluster_secret.ts";
 import { type Config, ConfigError } from "./config.ts";
+import type { Log } from "./logger.ts";
 
 /** ACL and TLS settings ready to hand to `startBroker`, `startNameServer` and the admin server. */
 export interface ServerSecurity {
@@ -22,12 +23,18 @@ export interface ServerSecurity {
   rules?: () => AclRules;
   /** The listeners' TLS identity, when TLS is on. */
   tls?: TlsServerOptions;
+  /**
+   * The replication listener's TLS: `tls`, plus the client CA slaves' certificates must chain to
+   * when `tls.replicationClientCa` is set (mutual TLS).
+   */
+  replicationTls?: TlsServerOptions;
   /** How a broker dials its NameServers. */
   nameServerDial: DialOptions;
   /**
    * How a slave dials its master (HA and client ports): TLS whenever this broker has a TLS
    * identity, trusting `tls.ca` or else its own certificate (one self-signed certificate shared by
-   * the group); plain TCP without one.
+   * the group), and presenting that identity to a master that asks for a client certificate;
+   * plain TCP without one.
    */
   replicationDial: DialOptions;
   /** The account a broker signs NameServer registrations with. */
@@ -59,7 +66,7 @@ function readPem(file: string, what: string): string {
  */
 export function loadServerSecurity(
   config: Pick<Config, "acl" | "tls" | "cluster">,
-  options: { standalone?: boolean; log?: (line: string) => void } = {},
+  options: { standalone?: boolean; log?: Log } = {},
 ): ServerSecurity {
   const clusterSecret = loadClusterSecret(config.cluster, options.log);
   const secret = clusterSecret === undefined ? {} : { clusterSecret };
@@ -72,12 +79,17 @@ export function loadServerSecurity(
   const trusted = ca !== undefined ? readPem(ca, "CA") : options.standalone === true ? tls?.cert : undefined;
   const nameServerDial: DialOptions = dialTls ? { tls: trusted === undefined ? {} : { ca: trusted } } : {};
   const replicationCa = ca !== undefined ? readPem(ca, "CA") : tls?.cert;
-  const replicationDial: DialOptions = tls === undefined ? {} : { tls: replicationCa === undefined ? {} : { ca: replicationCa } };
+  const replicationDial: DialOptions = tls === undefined ? {} : { tls: { ...(replicationCa === undefined ? {} : { ca: replicationCa }), identity: tls } };
+  const clientCa = config.tls.replicationClientCa;
+  if (clientCa !== undefined && tls === undefined) {
+    throw new ConfigError("Mutual TLS on the replication port (tls.replicationClientCa) needs the master's own certificate: set tls.cert and tls.key too");
+  }
+  const replicationTls = tls === undefined ? undefined : clientCa === undefined ? tls : { ...tls, clientCa: readPem(clientCa, "replication client CA") };
   const explicit = config.acl.accessKey !== undefined && config.acl.secretKey !== undefined
     ? { accessKey: config.acl.accessKey, secretKey: config.acl.secretKey }
     : undefined;
   if (config.acl.file === undefined) {
-    return { tls, nameServerDial, replicationDial, ...secret, ...(explicit === undefined ? {} : { nameServerCredentials: () => explicit }), close() {} };
+    return { tls, replicationTls, nameServerDial, replicationDial, ...secret, ...(explicit === undefined ? {} : { nameServerCredentials: () => explicit }), close() {} };
   }
   let file: AclFile;
   try {
@@ -90,6 +102,7 @@ export function loadServerSecurity(
     guard: new AclGuard({ rules }),
     rules,
     tls,
+    replicationTls,
     nameServerDial,
     replicationDial,
     ...secret,
@@ -106,7 +119,7 @@ export function loadServerSecurity(
   };
 }
 
-function loadClusterSecret(cluster: Config["cluster"], log?: (line: string) => void): string | undefined {
+function loadClusterSecret(cluster: Config["cluster"], log?: Log): string | undefined {
   if (cluster.secret !== undefined && cluster.secretFile !== undefined) {
     throw new ConfigError("Set the cluster secret once: cluster.secret (RMQ_CLUSTER_SECRET) or cluster.secretFile (--cluster-secret-file), not both");
   }

@@ -585,6 +585,11 @@ export const SETTINGS = {
       ...bool(), example: true, commands: ["broker", "standalone"],
       doc: "The broker dials its NameServers over TLS (default: false; standalone: whenever tls.cert is set)", to: security(),
     }),
+    replicationClientCa: setting({
+      ...text("file"), example: "/etc/rmq/group-ca.pem", commands: ["broker", "standalone"],
+      doc: "Masters: mutual TLS on the replication port: a slave must present a certificate this PEM CA signed (slaves present tls.cert)",
+      to: security(),
+    }),
   },
   cluster: {
     secretFile: setting({

@@ -193,6 +193,8 @@ export type Config = {
     ca: string | undefined;
     /** The broker dials its NameServers over TLS (default: false; standalone: whenever tls.cert is set) */
     nameServers: boolean | undefined;
+    /** Masters: mutual TLS on the replication port: a slave must present a certificate this PEM CA signed (slaves present tls.cert) */
+    replicationClientCa: string | undefined;
   };
   cluster: {
     /** File with the cluster secret (16+ characters, mode 0600): brokers sign NameServer registrations with it, master and slaves prove it to each other (standalone: <dataDir>/cluster.secret, created on first start) */

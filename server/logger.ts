@@ -3,10 +3,11 @@
  * text or as one JSON object (`log.format`, `--log-format`, `RMQ_LOG_FORMAT`). Debug and info
  * lines go to stdout, warnings and errors to stderr.
  *
- * Components take a `Log`: `(line, level?) => void`. A plain `(line: string) => void` still fits
- * every `log` option, and a `Logger` is such a function, so a component calls `log("…")` for info,
- * `log("…", "warn")` for a warning; a line written without a level that starts with `Warning: ` or
- * `Error: ` is logged at that level (the text stays as written).
+ * Components take a `Log`: `(line, level) => void`, and every line they write names its level
+ * (`error` for a failure, `warn` for a degraded state or a refused peer, `info` otherwise, `debug`
+ * for chatter). A plain `(line: string) => void` still fits every `log` option, and a `Logger` is a
+ * `Log`. Called directly without a level, a `Logger` takes a line that starts with `Warning: ` or
+ * `Error: ` at that level (the text stays as written), any other at `info`.
  *
  * @module
  */
@@ -18,8 +19,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 /** The log levels, least severe first. */
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
-/** How a component writes a line. */
-export type Log = (line: string, level?: LogLevel) => void;
+/** How a component writes a line, at the level it names. */
+export type Log = (line: string, level: LogLevel) => void;
 
 /** Options of `createLogger`. */
 export interface LoggerOptions {
@@ -36,7 +37,9 @@ export interface LoggerOptions {
 }
 
 /** A `Log` with its settings, level shortcuts and children for other components. */
-export interface Logger extends Log {
+export interface Logger {
+  /** Writes a line at `level`, or at the level its `Warning: `/`Error: ` prefix names, else `info`. */
+  (line: string, level?: LogLevel): void;
   readonly level: LogLevel;
   readonly format: "text" | "json";
   readonly component: string;

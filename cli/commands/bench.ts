@@ -11,7 +11,7 @@ import process from "node:process";
 import * as v from "valibot";
 import { TopicName } from "../../core/protocol/headers.ts";
 import { integerFlag } from "../../server/_flags.ts";
-import { type Command, NAMESRV_FLAG, NamesrvEntry, parse } from "../_command.ts";
+import { clientDial, type Command, CREDENTIAL_ENTRIES, CREDENTIAL_FLAGS, NAMESRV_FLAG, NamesrvEntry, parse } from "../_command.ts";
 import {
   CONSUME_MODES,
   type ConsumeMode,
@@ -42,6 +42,7 @@ const spec = {
     "starts a standalone server of its own in a child process and a temporary directory, and reports its startup time.",
   flags: {
     namesrv: { ...NAMESRV_FLAG, description: "NameServers of the cluster to load (default: a standalone of its own)" },
+    ...CREDENTIAL_FLAGS,
     "broker-pid": { description: "With --namesrv: PID of the broker process, to report its CPU and memory", valueName: "pid" },
     runtime: { description: "Runtime of the standalone started: bun or deno (default: this one's)", valueName: "name" },
     modes: { description: "Modes, comma separated. produce: sync, async, oneway, batch (default: all); consume: push, pull (default: both)", valueName: "modes" },
@@ -60,6 +61,7 @@ const spec = {
   },
   schema: v.object({
     namesrv: NamesrvEntry,
+    ...CREDENTIAL_ENTRIES,
     brokerPid: v.optional(integerFlag(1)),
     runtime: v.optional(v.picklist(["bun", "deno"], "expected bun or deno")),
     modes: v.optional(v.pipe(
@@ -128,7 +130,7 @@ export const bench: Command = {
     const line = liveLine();
     const options: LoadOptions = {
       nameServers: flags.namesrv ?? [server!.namesrv],
-      dial: runtime.dial,
+      dial: clientDial(runtime, flags),
       topic: flags.topic ?? `bench_${Date.now()}`,
       count,
       durationMs: flags.duration === undefined ? undefined : flags.duration * 1000,

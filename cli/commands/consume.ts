@@ -12,7 +12,7 @@ import { compileFilter } from "../../core/model/message_filter.ts";
 import type { MessageQueue } from "../../core/model/message_queue.ts";
 import { GroupName, TopicName } from "../../core/protocol/headers.ts";
 import { integerFlag } from "../../server/_flags.ts";
-import { clientFailure, type Command, NAMESRV_FLAG, nameServers, NamesrvEntry, parse } from "../_command.ts";
+import { clientDial, clientFailure, type Command, CREDENTIAL_ENTRIES, CREDENTIAL_FLAGS, nameServers, NAMESRV_FLAG, NamesrvEntry, parse } from "../_command.ts";
 import { CliError, ExitCode, formatTime, write } from "../_output.ts";
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
@@ -31,6 +31,7 @@ const spec = {
     count: { description: "Stop after this many messages (default: run until Ctrl-C)", valueName: "n", short: "c" },
     group: { description: "Consumer group the pulls are made for", default: "rmq-cli-consume", valueName: "group", short: "g" },
     namesrv: NAMESRV_FLAG,
+    ...CREDENTIAL_FLAGS,
     json: { description: "Print one JSON object per message and line", type: "boolean" as const },
   },
   schema: v.object({
@@ -41,6 +42,7 @@ const spec = {
     count: v.optional(integerFlag(1)),
     group: GroupName,
     namesrv: NamesrvEntry,
+    ...CREDENTIAL_ENTRIES,
     json: v.optional(v.boolean(), false),
   }),
 };
@@ -94,7 +96,7 @@ export const consume: Command = {
         throw new CliError(`Invalid value of --sql: ${(error as Error).message}`, ExitCode.USAGE);
       }
     }
-    const consumer = new PullConsumer({ nameServer: nameServers(flags.namesrv), group: flags.group, dial: runtime.dial });
+    const consumer = new PullConsumer({ nameServer: nameServers(flags.namesrv), group: flags.group, dial: clientDial(runtime, flags) });
     let stopping = false;
     let wake: () => void = () => {};
     const stopped = new Promise<void>((resolve) => (wake = resolve));

@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { Producer, type SendResult } from "../../client/producer.ts";
 import { TopicName } from "../../core/protocol/headers.ts";
 import { integerFlag } from "../../server/_flags.ts";
-import { clientFailure, type Command, NAMESRV_FLAG, nameServers, NamesrvEntry, parse } from "../_command.ts";
+import { clientDial, clientFailure, type Command, CREDENTIAL_ENTRIES, CREDENTIAL_FLAGS, nameServers, NAMESRV_FLAG, NamesrvEntry, parse } from "../_command.ts";
 import { printJson, progress, table, write } from "../_output.ts";
 
 const spec = {
@@ -24,6 +24,7 @@ const spec = {
     "dedup-id": { description: "Idempotent send: the broker stores this id once per dedup window", valueName: "id" },
     count: { description: "Messages to send", default: "1", valueName: "n" },
     namesrv: NAMESRV_FLAG,
+    ...CREDENTIAL_FLAGS,
     "timeout-ms": { description: "Time one send may take, retries included", default: "3000", valueName: "ms" },
     json: { description: "Print JSON instead of a table", type: "boolean" as const },
   },
@@ -42,6 +43,7 @@ const spec = {
     dedupId: v.optional(v.string()),
     count: integerFlag(1, 10_000_000),
     namesrv: NamesrvEntry,
+    ...CREDENTIAL_ENTRIES,
     timeoutMs: integerFlag(1, 600_000),
     json: v.optional(v.boolean(), false),
   }),
@@ -52,7 +54,7 @@ export const send: Command = {
   summary: "Send messages with the client Producer",
   async run(args, runtime) {
     const flags = parse(spec, args);
-    const producer = new Producer({ nameServer: nameServers(flags.namesrv), dial: runtime.dial, sendTimeoutMs: flags.timeoutMs, group: "rmq-cli" });
+    const producer = new Producer({ nameServer: nameServers(flags.namesrv), dial: clientDial(runtime, flags), sendTimeoutMs: flags.timeoutMs, group: "rmq-cli" });
     const results: SendResult[] = [];
     const bar = progress(`Sending to ${flags.topic}`, flags.count > 1 ? flags.count : 0);
     try {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Dialer, type DialOptions, parseAddress } from "../../core/remoting/transport.ts";
+import { DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, type Dialer, type DialOptions, parseAddress } from "../../core/remoting/transport.ts";
 import { readWriteTransport } from "../../core/remoting/read_write.ts";
 
 /**
@@ -32,12 +32,22 @@ export function createDialer(options: DialOptions = {}): Dialer {
       hostname: tls.serverName ?? host,
       port,
       ...(tls.ca === undefined ? {} : { caCerts: [tls.ca] }),
+      ...(tls.identity === undefined ? {} : { cert: tls.identity.cert, key: tls.identity.key }),
     });
+    const timeoutMs = tls.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn.close();
+    }, timeoutMs);
     try {
       await conn.handshake();
     } catch (error) {
-      conn.close();
-      throw new Error(`TLS handshake with ${address} failed: ${(error as Error).message}`, { cause: error });
+      if (!timedOut) conn.close();
+      const why = timedOut ? `did not complete within ${timeoutMs} ms` : `failed: ${(error as Error).message}`;
+      throw new Error(`TLS handshake with ${address} ${why}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
     return readWriteTransport(conn, address, () => handlers);
   };

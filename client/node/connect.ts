@@ -9,7 +9,7 @@
  * @module
  */
 import type { Socket } from "node:net";
-import { type Dialer, type DialOptions, parseAddress, type Transport } from "../../core/remoting/transport.ts";
+import { DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, type Dialer, type DialOptions, parseAddress, type Transport } from "../../core/remoting/transport.ts";
 
 const NET = "node:net";
 const TLS = "node:tls";
@@ -45,9 +45,14 @@ export function createDialer(options: DialOptions = {}): Dialer {
           rejectUnauthorized: tls.rejectUnauthorized ?? true,
           ...(tls.ca === undefined ? {} : { ca: tls.ca }),
           ...(serverName === undefined ? {} : { servername: serverName }),
+          ...(tls.identity === undefined ? {} : { cert: tls.identity.cert, key: tls.identity.key }),
         });
         socket.setNoDelay(true);
         readyEvent = "secureConnect";
+        const timeoutMs = tls.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
+        const timer = setTimeout(() => socket.destroy(new Error(`TLS handshake with ${address} did not complete within ${timeoutMs} ms`)), timeoutMs);
+        socket.once("secureConnect", () => clearTimeout(timer));
+        socket.once("close", () => clearTimeout(timer));
       }
       let connected = false;
       let closed = false;

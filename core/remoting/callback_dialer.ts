@@ -6,11 +6,13 @@
  * @module
  */
 import { BufferedWriter, type PartialWriteSocket } from "./buffered_writer.ts";
-import { type Dialer, type DialOptions, parseAddress, type TlsClientOptions, type Transport } from "./transport.ts";
+import { DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, type Dialer, type DialOptions, parseAddress, type TlsClientOptions, type Transport } from "./transport.ts";
 
 /** A callback socket: partial writes, and `end()` to close after what was written. */
 export interface CallbackSocket extends PartialWriteSocket {
   end(): void;
+  /** Closes at once, without a TLS close_notify (used for a handshake that never completes). */
+  terminate?(): void;
 }
 
 /** The callbacks a callback socket reports through. */
@@ -54,11 +56,13 @@ export function callbackDialer<S extends CallbackSocket>(open: OpenCallbackSocke
       }
       handlers.close(error);
     };
+    let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
     const socket = await open({ host, port, tls }, {
       handshake(socket, success, authorizationError) {
         const pending = handshake;
         if (pending === undefined) return;
         handshake = undefined;
+        clearTimeout(handshakeTimer);
         if (!success || (authorizationError !== null && tls?.rejectUnauthorized !== false)) {
           closed = true;
           socket.end();
@@ -75,7 +79,18 @@ export function callbackDialer<S extends CallbackSocket>(open: OpenCallbackSocke
       close: (_socket, error) => finish(error),
       error: (_socket, error) => finish(error),
     });
-    if (handshakeDone !== undefined) await handshakeDone;
+    if (handshakeDone !== undefined) {
+      const timeoutMs = tls?.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
+      handshakeTimer = setTimeout(() => {
+        const pending = handshake;
+        if (pending === undefined) return;
+        handshake = undefined;
+        closed = true;
+        (socket.terminate ?? socket.end).call(socket);
+        pending.reject(new Error(`TLS handshake with ${address} did not complete within ${timeoutMs} ms`));
+      }, timeoutMs);
+      await handshakeDone;
+    }
     const w = (writer = new BufferedWriter(socket));
     const transport: Transport = {
       remoteAddress: address,

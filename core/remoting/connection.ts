@@ -388,21 +388,52 @@ export class Connection {
   }
 }
 
+/** Options of `connect`. */
+export interface ConnectOptions extends ConnectionOptions {
+  /**
+   * Gives up on a dial that has not connected this long (a host that drops packets, a server that
+   * accepts TCP but never completes TLS): `connect` rejects, and the socket is closed should it
+   * connect later. @default none: as long as the dial takes
+   */
+  connectTimeoutMs?: number;
+}
+
 /**
  * Opens a connection through a dialer.
  *
  * @param dial The runtime's dialer.
  * @param address The server as `host:port`.
- * @param options Handlers and limits.
+ * @param options Handlers, limits and the connect timeout.
  * @returns The connected connection.
+ * @throws {ConnectionClosedError} When the dial fails to connect within `connectTimeoutMs`.
  */
 export async function connect(
   dial: (address: string, handlers: TransportHandlers) => Promise<Transport>,
   address: string,
-  options: ConnectionOptions = {},
+  options: ConnectOptions = {},
 ): Promise<Connection> {
-  const connection = new Connection(options);
-  const transport = await dial(address, connection.handlers);
-  connection.attach(transport);
-  return connection;
+  const { connectTimeoutMs, ...connectionOptions } = options;
+  const connection = new Connection(connectionOptions);
+  const dialing = dial(address, connection.handlers);
+  if (connectTimeoutMs === undefined) {
+    connection.attach(await dialing);
+    return connection;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new ConnectionClosedError(`Cannot connect to ${address}: no answer within ${connectTimeoutMs} ms`));
+    }, connectTimeoutMs);
+  });
+  try {
+    connection.attach(await Promise.race([dialing, timeout]));
+    return connection;
+  } catch (error) {
+    if (timedOut) dialing.then((late) => (late.abort ?? late.close).call(late), () => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }

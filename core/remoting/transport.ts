@@ -75,14 +75,28 @@ export interface ListenOptions {
   port: number;
   /** Serve TLS with this certificate and key (PEM text) instead of plain TCP. */
   tls?: TlsServerOptions;
+  /**
+   * Told of each connection whose TLS handshake failed (with `tls.clientCa`: a client certificate
+   * missing or not signed by it); the connection is closed. @default none
+   */
+  onTlsError?: (remoteAddress: string, error: Error) => void;
 }
 
-/** A server's TLS identity. */
-export interface TlsServerOptions {
+/** A certificate chain and its private key (PEM text). */
+export interface TlsIdentity {
   /** The certificate chain, PEM. */
   cert: string;
   /** The private key, PEM. */
   key: string;
+}
+
+/** A server's TLS identity, and whether it requires clients to present one of their own. */
+export interface TlsServerOptions extends TlsIdentity {
+  /**
+   * Mutual TLS: require every client to present a certificate signed by this CA (PEM) and close
+   * the connection of one that does not. @default none: clients present no certificate
+   */
+  clientCa?: string;
 }
 
 /** How a client checks a TLS server. */
@@ -93,7 +107,18 @@ export interface TlsClientOptions {
   rejectUnauthorized?: boolean;
   /** The name the certificate must carry. @default the host dialed */
   serverName?: string;
+  /** The certificate and key to present when the server asks for one (mutual TLS). @default none */
+  identity?: TlsIdentity;
+  /**
+   * A TLS handshake not done this long after the TCP connection opened fails the dial and closes
+   * the socket (a server that accepts and never answers would hold it forever).
+   * @default DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS
+   */
+  handshakeTimeoutMs?: number;
 }
+
+/** How long a dialer waits for a TLS handshake by default. */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** A listening server socket. */
 export interface Listener {

@@ -102,7 +102,7 @@ export class AclFile {
       try {
         this.#rules = readRules(this.path);
         result = { ok: true, accounts: this.#rules.size };
-        log(`ACL file "${this.path}" reloaded: ${this.#rules.size} account(s)`);
+        log(`ACL file "${this.path}" reloaded: ${this.#rules.size} account(s)`, "info");
       } catch (error) {
         result = { ok: false, error: (error as Error).message };
         log(`${(error as Error).message}; keeping the previous rules`, "warn");

@@ -220,6 +220,11 @@ export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions 
   /** Serve clients over TLS with this certificate and key (PEM). @default plain TCP */
   tls?: TlsServerOptions;
   /**
+   * Masters: the replication listener's TLS; with a `clientCa`, slaves must present a certificate
+   * it signed (mutual TLS). @default `tls`
+   */
+  haTls?: TlsServerOptions;
+  /**
    * Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the client port: each
    * connection's first bytes tell which protocol it speaks. @default true
    */
@@ -453,8 +458,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     }
   }
   const recovered = describeRecovery(store.stats.recovery);
-  log(recovered.summary);
-  for (const warning of recovered.warnings) log(`Warning: ${warning}`);
+  log(recovered.summary, "info");
+  for (const warning of recovered.warnings) log(`Warning: ${warning}`, "warn");
   const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(configDir, STATE_FILES.offsets.file), OffsetTable));
   let schedule: ScheduleMessageService;
   try {
@@ -470,7 +475,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       loadState(offsets, STATE_FILES.offsets, join(configDir, STATE_FILES.offsets.file)),
       loadState(schedule, STATE_FILES.delayOffsets, join(configDir, STATE_FILES.delayOffsets.file)),
     ];
-    for (const warning of warnings) if (warning !== undefined) log(`Warning: ${warning}`);
+    for (const warning of warnings) if (warning !== undefined) log(`Warning: ${warning}`, "warn");
   } catch (error) {
     await listener.close();
     await store.close();
@@ -500,7 +505,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       const needed = timers;
       store.retentionFloor = () => needed.minOffsetNeeded();
       const restored = dedup.rebuild(store, log);
-      if (restored > 0) log(`Dedup window: ${restored} ids restored from the CommitLog`);
+      if (restored > 0) log(`Dedup window: ${restored} ids restored from the CommitLog`, "info");
     }
   } catch (error) {
     await timers?.close().catch(() => {});
@@ -546,7 +551,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         haPortExplicit: options.haPort !== undefined,
         enabled: options.replication ?? true,
         advertisedHost: advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host,
-        ...(options.tls === undefined ? {} : { tls: options.tls }),
+        ...((options.haTls ?? options.tls) === undefined ? {} : { tls: options.haTls ?? options.tls }),
         store,
         brokerName,
         clientAddress: address,
@@ -773,6 +778,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   log(
     `Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}, ${role}, flush ${options.flushMode ?? "async"}) ` +
       `listening on ${hostname}:${listener.port}${listener.webSocket === undefined ? "" : ` (WebSocket on port ${listener.webSocket.port})`}, advertised as ${address}`,
+    "info",
   );
   return { address, port: listener.port, webSocketPort: listener.webSocket?.port, options, context: ctx, connections, close };
 }

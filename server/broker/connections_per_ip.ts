@@ -6,6 +6,7 @@
  */
 
 import { LogThrottle } from "../../core/remoting/log_throttle.ts";
+import type { Log } from "../logger.ts";
 
 /** Default most open connections from one IP address. */
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 1000;
@@ -15,7 +16,7 @@ export interface ConnectionsPerIpOptions {
   /** Most open connections from one IP. @default DEFAULT_MAX_CONNECTIONS_PER_IP */
   max?: number;
   /** Where refusals are reported (at most once per IP every 10 s, with a count). */
-  log?: (line: string) => void;
+  log?: Log;
   /** The clock. @default Date.now */
   now?: () => number;
 }
@@ -49,7 +50,8 @@ export class ConnectionsPerIp {
     const max = options.max ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`Invalid maxConnectionsPerIp "${max}": expected an integer of at least 1`);
     this.max = max;
-    this.#refusals = new LogThrottle({ log: options.log ?? (() => {}), now: options.now });
+    const log = options.log;
+    this.#refusals = new LogThrottle({ log: (line) => log?.(line, "warn"), now: options.now });
   }
 
   /**

@@ -8,6 +8,7 @@ import { normalizeTagExpression } from "../../core/model/tag_expression.ts";
 import type { ConsumerData, HeartbeatHeader, SubscriptionData } from "../../core/protocol/headers.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
+import type { Log } from "../logger.ts";
 
 /** One member of a consumer group. */
 export interface ConsumerMember {
@@ -72,7 +73,7 @@ export interface ConsumerManagerOptions {
   /** Called after a member left a group, for whatever it held (queue locks). */
   onMemberRemoved?: (group: string, clientId: string, reason: LeaveReason) => void;
   /** Where log lines go. @default no logging */
-  log?: (line: string) => void;
+  log?: Log;
   /** Clock (ms since epoch). @default Date.now */
   now?: () => number;
 }
@@ -92,7 +93,7 @@ export class ConsumerManager {
   readonly #expiryMs: number;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #onMemberRemoved: ConsumerManagerOptions["onMemberRemoved"];
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #now: () => number;
 
   /** @param options Expiry and hooks. */
@@ -146,7 +147,7 @@ export class ConsumerManager {
       };
       group.members.set(heartbeat.clientId, member);
       if (existing === undefined) {
-        this.#log(`Consumer "${heartbeat.clientId}" joined group "${data.group}" from ${member.remoteAddress} (${group.members.size} members)`);
+        this.#log(`Consumer "${heartbeat.clientId}" joined group "${data.group}" from ${member.remoteAddress} (${group.members.size} members)`, "info");
         this.#notify(data.group, group);
       }
       this.#checkConsistency(data.group, group);
@@ -323,12 +324,12 @@ export class ConsumerManager {
   #remove(name: string, clientId: string, reason: LeaveReason): boolean {
     const group = this.#groups.get(name);
     if (group === undefined || !group.members.delete(clientId)) return false;
-    this.#log(`Consumer "${clientId}" left group "${name}" (${reason}; ${group.members.size} members left)`);
+    this.#log(`Consumer "${clientId}" left group "${name}" (${reason}; ${group.members.size} members left)`, "info");
     if (group.members.size === 0) this.#groups.delete(name);
     try {
       this.#onMemberRemoved?.(name, clientId, reason);
     } catch (error) {
-      this.#log(`Cleanup after "${clientId}" left group "${name}" failed: ${(error as Error).message}`);
+      this.#log(`Cleanup after "${clientId}" left group "${name}" failed: ${(error as Error).message}`, "error");
     }
     if (group.members.size > 0) {
       this.#notify(name, group);
@@ -355,13 +356,13 @@ export class ConsumerManager {
     if (signature === group.inconsistencyLogged) return;
     group.inconsistencyLogged = signature;
     if (inconsistency === undefined) {
-      this.#log(`Consumer group "${name}" subscriptions are consistent again`);
+      this.#log(`Consumer group "${name}" subscriptions are consistent again`, "info");
       return;
     }
     const detail = inconsistency.conflicts.map((c) =>
       `topic "${c.topic}": ${c.variants.map((v) => `${v.expression === null ? "not subscribed" : `"${v.expression}"`} by ${v.clientIds.join(", ")}`).join("; ")}`
     ).join(" | ");
-    this.#log(`Warning: consumer group "${name}" has inconsistent subscriptions, messages may be lost: ${detail}`);
+    this.#log(`Warning: consumer group "${name}" has inconsistent subscriptions, messages may be lost: ${detail}`, "warn");
   }
 }
 

@@ -22,6 +22,7 @@ import { FileSegmentStorage } from "../store/file_segment_storage.ts";
 import { type Broker, type BrokerOptions, startBroker } from "./broker.ts";
 import { type ControlledState, ControllerLink } from "./controller_link.ts";
 
+
 /** How long a fenced master waits before reporting its CommitLog end as final (writes admitted before the fence finish). */
 const FENCE_SETTLE_MS = 200;
 
@@ -63,7 +64,7 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
   storage.mkdir(join(options.dataDir, "store"));
   const epochs = new EpochFile(join(options.dataDir, "store", "epochs.json"), storage);
   const warning = epochs.load();
-  if (warning !== undefined) log(`Warning: ${warning}`);
+  if (warning !== undefined) log(`Warning: ${warning}`, "warn");
   const secret = options.clusterSecret;
   const credentials = secret === undefined ? options.nameServerCredentials : (() => {
     const account = clusterCredentials(secret);
@@ -142,7 +143,7 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
       log,
     });
     lastEnd = broker.context.store.stats.visibleOffset;
-    log(master ? `Replica ${replicaId} is the master of epoch ${epoch}` : `Replica ${replicaId} runs as a slave${state === undefined ? " until the controller names a master" : ` of epoch ${epoch}`}`);
+    log(master ? `Replica ${replicaId} is the master of epoch ${epoch}` : `Replica ${replicaId} runs as a slave${state === undefined ? " until the controller names a master" : ` of epoch ${epoch}`}`, "info");
     return { broker, master, epoch, ...(state?.master === undefined || master ? {} : { masterAddress: state.master.address }) };
   };
 
@@ -156,12 +157,12 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
         current.broker.context.replication.updateInSync?.(state.state.isr, state.version);
         return;
       }
-      log(`The controller elected this replica (${replicaId}) master of epoch ${state.state.epoch}: restarting as master`);
+      log(`The controller elected this replica (${replicaId}) master of epoch ${state.state.epoch}: restarting as master`, "warn");
       await restart(true, state);
       return;
     }
     if (current.master) {
-      log(`Replica ${state.state.masterId} is master of epoch ${state.state.epoch}: this replica (${replicaId}) steps down and restarts as its slave`);
+      log(`Replica ${state.state.masterId} is master of epoch ${state.state.epoch}: this replica (${replicaId}) steps down and restarts as its slave`, "warn");
       verifiedMasterHa = undefined;
       await restart(false, state);
     }
@@ -173,13 +174,13 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
     try {
       remote = await fetchEpochs(master.address);
     } catch (error) {
-      log(`Cannot read the epochs of master ${master.address} yet: ${(error as Error).message}`);
+      log(`Cannot read the epochs of master ${master.address} yet: ${(error as Error).message}`, "warn");
       return;
     }
     const end = running!.broker.context.store.stats.commitLogMaxOffset;
     const point = consistentPoint(epochs.entries, remote.epochs, remote.maxOffset);
     if (epochs.entries.length > 0 && end > point) {
-      log(`This replica's CommitLog (to ${end}) goes past where it agrees with master ${master.address} (${point}, by the epochs): cutting it back`);
+      log(`This replica's CommitLog (to ${end}) goes past where it agrees with master ${master.address} (${point}, by the epochs): cutting it back`, "warn");
       verifiedMasterHa = undefined;
       await restart(false, state, point);
     }

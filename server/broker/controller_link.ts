@@ -19,6 +19,7 @@ import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
 import type { EpochFile } from "../ha/epoch_file.ts";
+import type { Log } from "../logger.ts";
 
 /** What the link knows of its group. */
 export interface ControlledState {
@@ -46,7 +47,7 @@ export interface ControllerLinkOptions {
   intervalMs?: number;
   /** A newer state arrived. */
   onState: (state: ControlledState) => void;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** Heartbeats to the controllers and what they answered. */
@@ -105,17 +106,17 @@ export class ControllerLink {
         this.#etcdDownLogged = false;
       } else if (!this.#etcdDownLogged) {
         this.#etcdDownLogged = true;
-        this.#o.log(`Controller ${address} cannot reach etcd: no election can happen, so this broker keeps its role until etcd is back`);
+        this.#o.log(`Controller ${address} cannot reach etcd: no election can happen, so this broker keeps its role until etcd is back`, "error");
       }
       // The lease was renewed at etcd after `sentAt`: it holds at least ttl from then (a margin for clock rates).
       // While etcd is unreachable no election can happen, so the role holds as long.
       const ttl = answer.ttlMs;
       this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + ttl - Math.max(300, ttl / 4));
       if (answer.state !== undefined) this.#offer({ state: answer.state, version: answer.version, master: answer.master });
-      if (this.#lastError.delete(address)) this.#o.log(`Controller ${address} answers again`);
+      if (this.#lastError.delete(address)) this.#o.log(`Controller ${address} answers again`, "info");
     } catch (error) {
       const message = `Controller ${address} heartbeat failed: ${(error as Error).message}`;
-      if (this.#lastError.get(address) !== message) this.#o.log(message);
+      if (this.#lastError.get(address) !== message) this.#o.log(message, "warn");
       this.#lastError.set(address, message);
     }
   }
@@ -145,10 +146,10 @@ export class ControllerLink {
           this.#offer({ state, version, master: this.#known?.master });
           return { isr: state.isr, version };
         }
-        this.#o.log(`Controller ${address} refused the in-sync set ${JSON.stringify(isr)}: ${response.remark ?? response.code}`);
+        this.#o.log(`Controller ${address} refused the in-sync set ${JSON.stringify(isr)}: ${response.remark ?? response.code}`, "warn");
         if (response.code === ResponseCode.ILLEGAL_OPERATION) return undefined;
       } catch (error) {
-        this.#o.log(`Cannot change the in-sync set through controller ${address}: ${(error as Error).message}`);
+        this.#o.log(`Cannot change the in-sync set through controller ${address}: ${(error as Error).message}`, "warn");
       }
     }
     return undefined;

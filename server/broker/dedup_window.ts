@@ -12,6 +12,7 @@ import { decodeRecord, readStoreTimestamp } from "../../core/model/record.ts";
 import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SCHEDULE_TOPIC, TIMER_TOPIC } from "../../core/model/system_topics.ts";
 import { readLogRecord, scanLog } from "../store/_log_scan.ts";
 import type { MessageStore } from "../store/message_store.ts";
+import type { Log } from "../logger.ts";
 
 /** What a repeat is answered with. */
 export interface DedupResult {
@@ -127,7 +128,7 @@ export class DedupWindow {
    * @param log Told when damaged CommitLog bytes end the scan early.
    * @returns How many ids were restored.
    */
-  rebuild(store: MessageStore, log?: (line: string) => void): number {
+  rebuild(store: MessageStore, log?: Log): number {
     if (this.windowMs === 0) return 0;
     const since = this.#now() - this.windowMs;
     let restored = 0;

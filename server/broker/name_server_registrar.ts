@@ -14,6 +14,7 @@ import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
 import { type Credentials, RequestSigner } from "../../core/auth/signing.ts";
 import type { Header } from "../../core/protocol/command.ts";
+import type { Log, LogLevel } from "../logger.ts";
 
 /** Options of `NameServerRegistrar`. */
 export interface NameServerRegistrarOptions {
@@ -30,6 +31,11 @@ export interface NameServerRegistrarOptions {
   topicConfigs: () => TopicConfig[];
   /** @default 30000 */
   intervalMs?: number;
+  /**
+   * A NameServer not connected this long counts as unreachable for this attempt (retried with
+   * backoff), so one that drops packets or never completes TLS holds up nothing. @default 3000
+   */
+  connectTimeoutMs?: number;
   /** The account registrations are signed with, read at each request; none sends them unsigned. */
   credentials?: () => Credentials | undefined;
   /**
@@ -37,7 +43,7 @@ export interface NameServerRegistrarOptions {
    * replication addresses from it ("" when the NameServer knows no master of the group).
    */
   onRegistered?: (answer: { masterAddr: string; haServerAddr: string }) => void;
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 const RETRY_MIN_MS = 500;
@@ -131,7 +137,7 @@ export class NameServerRegistrar {
       }
       if (response!.code !== ResponseCode.SUCCESS) {
         const part = count === 1 ? "" : ` (chunk ${index + 1} of ${count}, ${configs.length} topics)`;
-        this.#failed(address, `NameServer ${address} refused registration${part}: ${response!.remark ?? `response code ${response!.code}`}`);
+        this.#failed(address, `NameServer ${address} refused registration${part}: ${response!.remark ?? `response code ${response!.code}`}`, "error");
         return;
       }
       const { masterAddr, haServerAddr } = response!.header;
@@ -142,16 +148,16 @@ export class NameServerRegistrar {
         clearTimeout(retry.timer);
         this.#retries.delete(address);
       }
-      if (this.#failures.delete(address) || retry !== undefined) o.log?.(`Registered with NameServer ${address} again`);
+      if (this.#failures.delete(address) || retry !== undefined) o.log?.(`Registered with NameServer ${address} again`, "info");
     } catch (error) {
       const part = count === 1 ? "" : ` (at chunk ${index + 1} of ${count}, ${configs.length} topics)`;
-      this.#failed(address, `Cannot register with NameServer ${address}${part}: ${(error as Error).message}`);
+      this.#failed(address, `Cannot register with NameServer ${address}${part}: ${(error as Error).message}`, "error");
       this.#retryLater(address);
     }
   }
 
   /** Logs a failed registration: a new failure at once, the same one again every 30 s with a count. */
-  #failed(address: string, message: string): void {
+  #failed(address: string, message: string, level: LogLevel): void {
     const now = Date.now();
     let seen = this.#failures.get(address);
     if (seen === undefined) this.#failures.set(address, (seen = new Map()));
@@ -161,7 +167,7 @@ export class NameServerRegistrar {
       return;
     }
     const repeats = last?.repeats ?? 0;
-    this.#options.log?.(repeats === 0 ? message : `${message} (${repeats + 1} times in the last ${Math.round((now - last!.loggedAt) / 1000)} s)`);
+    this.#options.log?.(repeats === 0 ? message : `${message} (${repeats + 1} times in the last ${Math.round((now - last!.loggedAt) / 1000)} s)`, level);
     if (seen.size >= 16) seen.delete(seen.keys().next().value!);
     seen.set(message, { loggedAt: now, repeats: 0 });
   }
@@ -218,11 +224,12 @@ export class NameServerRegistrar {
 
   #reconnect(address: string): Promise<Connection> {
     const promise = connect(this.#options.dial, address, {
+      connectTimeoutMs: this.#options.connectTimeoutMs ?? 3000,
       // A NameServer that went away forgot us: register again as soon as it is back.
       onClose: () => {
         if (this.#connections.get(address) === promise) this.#connections.delete(address);
         if (this.#stopped) return;
-        this.#failed(address, `Connection to NameServer ${address} closed; registering again`);
+        this.#failed(address, `Connection to NameServer ${address} closed; registering again`, "warn");
         this.#retryLater(address);
       },
     });

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Connection } from "../../core/remoting/connection.ts";
+import type { Log } from "../logger.ts";
 
 /** One producer client. */
 export interface ProducerMember {
@@ -35,7 +36,7 @@ export interface ProducerManagerOptions {
   /** How often silent producers are looked for. @default 10000, or clientExpiryMs when shorter */
   scanIntervalMs?: number;
   /** Where log lines go. @default no logging */
-  log?: (line: string) => void;
+  log?: Log;
   /** Clock (ms since epoch). @default Date.now */
   now?: () => number;
 }
@@ -47,7 +48,7 @@ export class ProducerManager {
   readonly #turn = new Map<string, number>();
   readonly #expiryMs: number;
   readonly #timer: ReturnType<typeof setInterval>;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #now: () => number;
 
   /** @param options Expiry, log and clock. */
@@ -80,7 +81,7 @@ export class ProducerManager {
     });
     if (existing === undefined) {
       const of = groups.length === 0 ? "" : ` of group${groups.length === 1 ? "" : "s"} ${groups.map((g) => `"${g}"`).join(", ")}`;
-      this.#log(`Producer "${heartbeat.clientId}"${of} connected from ${connection.remoteAddress}`);
+      this.#log(`Producer "${heartbeat.clientId}"${of} connected from ${connection.remoteAddress}`, "debug");
     }
   }
 
@@ -169,7 +170,7 @@ export class ProducerManager {
 
   #remove(clientId: string, reason: string): boolean {
     if (!this.#clients.delete(clientId)) return false;
-    this.#log(`Producer "${clientId}" left (${reason})`);
+    this.#log(`Producer "${clientId}" left (${reason})`, "debug");
     return true;
   }
 }

@@ -15,6 +15,7 @@ import {
 } from "../../core/model/recall_handle.ts";
 import { JsonFile } from "../store/json_file.ts";
 import type { SegmentStorage } from "../store/segment_storage.ts";
+import type { Log } from "../logger.ts";
 
 const KeyFile = v.object({ key: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
 
@@ -36,7 +37,7 @@ export class RecallSigner {
    * @param log Where the warning goes.
    * @returns The signer.
    */
-  static async load(path: string, storage: SegmentStorage, log: (line: string) => void = () => {}): Promise<RecallSigner> {
+  static async load(path: string, storage: SegmentStorage, log: Log = () => {}): Promise<RecallSigner> {
     const file = new JsonFile(path, {
       storage,
       validate: (value) => {
@@ -49,8 +50,9 @@ export class RecallSigner {
     try {
       loaded = file.load();
     } catch (error) {
-      log(`Warning: recall key unusable, making a new one (recall handles issued before are refused): ${(error as Error).message}`);
+      log(`Warning: recall key unusable, making a new one (recall handles issued before are refused): ${(error as Error).message}`, "warn");
     }
+    if (loaded?.source === "backup") log(`Warning: recall key restored from its backup: ${loaded.mainError?.message}`, "warn");
     if (loaded !== undefined) return new RecallSigner(Uint8Array.from(Buffer.from(loaded.value.key, "hex")));
     const key = randomBytes(32);
     await file.save({ key: key.toString("hex") });

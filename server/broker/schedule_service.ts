@@ -14,6 +14,7 @@ import { DEFAULT_DELAY_LEVELS, parseDelayLevels, SCHEDULE_TOPIC } from "../../co
 import type { JsonFile } from "../store/json_file.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { DelayOffsetTable } from "../../core/protocol/headers.ts";
+import type { Log } from "../logger.ts";
 
 /** Options of `ScheduleMessageService`. */
 export interface ScheduleMessageServiceOptions {
@@ -28,7 +29,7 @@ export interface ScheduleMessageServiceOptions {
   /** Wait before trying again after the store refused a delivery. @default 1000 */
   retryIntervalMs?: number;
   /** Where log lines go. @default no logging */
-  log?: (line: string) => void;
+  log?: Log;
   /** Clock (ms since epoch); must match the store's. @default Date.now */
   now?: () => number;
 }
@@ -75,7 +76,7 @@ export class ScheduleMessageService {
   readonly #levels: LevelState[];
   readonly #persistIntervalMs: number;
   readonly #retryIntervalMs: number;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #now: () => number;
   #persistTimer: ReturnType<typeof setInterval> | undefined;
   #saving: Promise<void> = Promise.resolve();
@@ -144,7 +145,7 @@ export class ScheduleMessageService {
     if (this.#started || this.#closed) return;
     this.#started = true;
     this.#persistTimer = setInterval(() => {
-      this.persist().catch((error) => this.#log(`Cannot save delay offsets: ${(error as Error).message}`));
+      this.persist().catch((error) => this.#log(`Cannot save delay offsets: ${(error as Error).message}`, "error"));
     }, this.#persistIntervalMs);
     (this.#persistTimer as { unref?: () => void }).unref?.();
     for (const state of this.#levels) this.#kick(state);
@@ -262,7 +263,7 @@ export class ScheduleMessageService {
     state.again = false;
     state.draining = this.#drain(state)
       .catch((error) => {
-        this.#log(`Delay level ${state.level}: delivery failed: ${(error as Error)?.stack ?? error}`);
+        this.#log(`Delay level ${state.level}: delivery failed: ${(error as Error)?.stack ?? error}`, "error");
         this.#wait(state, this.#retryIntervalMs);
       })
       .finally(() => {
@@ -301,7 +302,7 @@ export class ScheduleMessageService {
           this.#advance(state, 0);
           return;
         default: // retention removed messages, or the queue is shorter than the saved offset
-          this.#log(`Delay level ${state.level}: offset ${state.offset} is unreadable (${result.status}), continuing at ${result.nextBeginOffset}`);
+          this.#log(`Delay level ${state.level}: offset ${state.offset} is unreadable (${result.status}), continuing at ${result.nextBeginOffset}`, "warn");
           this.#advance(state, result.nextBeginOffset);
           continue;
       }
@@ -338,7 +339,7 @@ export class ScheduleMessageService {
     const topic = properties[MessageConst.REAL_TOPIC];
     const queueId = Number(properties[MessageConst.REAL_QID]);
     if (topic === undefined || !Number.isSafeInteger(queueId) || queueId < 0) {
-      this.#log(`Delay level ${state.level}: dropping message ${message.msgId} at offset ${message.queueOffset}: no valid REAL_TOPIC/REAL_QID`);
+      this.#log(`Delay level ${state.level}: dropping message ${message.msgId} at offset ${message.queueOffset}: no valid REAL_TOPIC/REAL_QID`, "error");
       return "skipped";
     }
     delete properties[MessageConst.REAL_TOPIC];
@@ -350,10 +351,10 @@ export class ScheduleMessageService {
         return "delivered";
       case "MESSAGE_ILLEGAL":
       case "PROPERTIES_SIZE_EXCEEDED":
-        this.#log(`Delay level ${state.level}: dropping message ${message.msgId} for "${topic}" queue ${queueId}: ${result.error ?? result.status}`);
+        this.#log(`Delay level ${state.level}: dropping message ${message.msgId} for "${topic}" queue ${queueId}: ${result.error ?? result.status}`, "error");
         return "skipped";
       default:
-        if (!this.#closed) this.#log(`Delay level ${state.level}: cannot deliver message ${message.msgId} yet: ${result.error ?? result.status}`);
+        if (!this.#closed) this.#log(`Delay level ${state.level}: cannot deliver message ${message.msgId} yet: ${result.error ?? result.status}`, "warn");
         return "retry";
     }
   }

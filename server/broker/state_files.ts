@@ -26,7 +26,7 @@ export const STATE_FILES = {
     what: "Topic table",
     loss: "forget every topic created on this broker",
     recover: "restore the file (or its .bak) from a backup, or move both aside and re-create the topics (rmq topic create); " +
-      "topics.journal beside it holds the changes since the file was written",
+      "topics.journal (and its copy topics.journal.bak) beside it holds the changes since the file was written",
   },
   offsets: {
     file: "consumer_offsets.json",

@@ -11,7 +11,7 @@ import * as v from "valibot";
 import { AUTO_CREATE_TOPIC_KEY, Perm, ResponseCode } from "../../core/protocol/request_code.ts";
 import { TopicConfig, TopicName } from "../../core/protocol/headers.ts";
 import type { JsonFile } from "../store/json_file.ts";
-import type { JsonJournal } from "../store/json_journal.ts";
+import { JournalDamageError, type JsonJournal } from "../store/json_journal.ts";
 import { StateFileError } from "./state_files.ts";
 
 /** The persisted topic table. */
@@ -123,9 +123,12 @@ export class TopicConfigManager {
       try {
         read = journal.read();
       } catch (error) {
+        const cut = error instanceof JournalDamageError
+          ? `, or cut it before that line, keeping every change before it: truncate -s ${error.offset} ${error.files.map((f) => `"${f}"`).join(" ")}`
+          : "";
         throw new StateFileError(
           `${(error as Error).message}. Refusing to start rather than lose the topic changes after it. To recover, restore the ` +
-            `journal from a backup, or cut it before that line (every change it still holds is then kept)`,
+            `journal from a backup${cut}`,
           { cause: error },
         );
       }
@@ -134,6 +137,7 @@ export class TopicConfigManager {
         else this.#topics.delete(change.delete);
       }
       this.#version += read.entries.length;
+      if (read.repaired > 0) warnings.push(`Topic journal "${journal.path}": ${read.repaired} damaged line(s) read from its copy "${journal.copyPath}"`);
       if (read.tornTail) warnings.push(`Topic journal "${journal.path}" ended in a torn line (a change cut off by a crash, never acknowledged): ignored`);
     }
     if (this.#options.autoCreateTopicEnable) {

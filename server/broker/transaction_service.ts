@@ -223,7 +223,7 @@ export class TransactionService {
     service.#counting = true;
     if (options.master) await service.#recoverCutCommits();
     if (service.#pending.size > 0) {
-      options.log?.(`Transactions: ${service.#pending.size} half message(s) pending from before the restart`);
+      options.log?.(`Transactions: ${service.#pending.size} half message(s) pending from before the restart`, "info");
     }
     return service;
   }

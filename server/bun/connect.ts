@@ -22,6 +22,7 @@ export function createDialer(options: DialOptions = {}): Dialer {
           ...(tls.ca === undefined ? {} : { ca: tls.ca }),
           rejectUnauthorized: tls.rejectUnauthorized ?? true,
           ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
+          ...(tls.identity === undefined ? {} : { cert: tls.identity.cert, key: tls.identity.key }),
         },
       }),
       socket: handlers,

@@ -21,10 +21,18 @@ interface SocketState {
  * @returns The listener.
  */
 export const listen: Listen = (options, accept) => {
+  const tls = options.tls;
+  const clientCa = tls?.clientCa;
   const server = Bun.listen<SocketState>({
     hostname: options.hostname ?? "0.0.0.0",
     port: options.port,
-    ...(options.tls === undefined ? {} : { tls: { cert: options.tls.cert, key: options.tls.key } }),
+    ...(tls === undefined ? {} : {
+      tls: {
+        cert: tls.cert,
+        key: tls.key,
+        ...(clientCa === undefined ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: true }),
+      },
+    }),
     socket: {
       open(socket) {
         const writer = new BufferedWriter(socket);
@@ -44,8 +52,13 @@ export const listen: Listen = (options, accept) => {
       },
       // Having this callback makes Bun call `open` as the TCP connection arrives rather than after
       // the TLS handshake, so the connection's handshake timeout also covers a stalled TLS handshake.
-      handshake(socket, success) {
-        if (!success) socket.terminate();
+      // With a client CA, a certificate that does not check out leaves `success` true but sets
+      // `authorizationError`: the connection is closed here either way, before a byte is read.
+      handshake(socket, success, authorizationError) {
+        if (success && (clientCa === undefined || (authorizationError === null && socket.authorized))) return;
+        const reason = authorizationError?.message ?? (success ? "the client certificate was not verified" : "the handshake failed");
+        options.onTlsError?.(`${socket.remoteAddress}:${socket.remotePort}`, new Error(reason));
+        socket.terminate();
       },
       data(socket, data) {
         socket.data.handlers.data(data);

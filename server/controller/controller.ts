@@ -27,6 +27,7 @@ import {
   type SyncStateData,
 } from "../../core/protocol/controller.ts";
 import { type EtcdClient, type EtcdCompare, EtcdError, prefixEnd } from "./etcd.ts";
+import type { Log } from "../logger.ts";
 
 /** Options of `Controller`. */
 export interface ControllerOptions {
@@ -39,7 +40,7 @@ export interface ControllerOptions {
   scanIntervalMs?: number;
   /** How long `rmq cluster switch-master` waits for the new master to catch up. @default 10000 */
   switchTimeoutMs?: number;
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 interface Loaded {
@@ -55,7 +56,7 @@ export class Controller {
   readonly #prefix: string;
   readonly #ttl: number;
   readonly #switchTimeoutMs: number;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #timer: ReturnType<typeof setInterval>;
   /** Last state seen per group, answered while etcd is unreachable. */
   readonly #known = new Map<string, { state: GroupState; version: number; master?: ReplicaInfo }>();
@@ -81,13 +82,13 @@ export class Controller {
   #etcdFailed(error: unknown): void {
     if (this.#etcdDownSince === undefined) {
       this.#etcdDownSince = Date.now();
-      this.#log(`Controller cannot reach etcd, so no election can happen until it is back: ${(error as Error).message}`);
+      this.#log(`Controller cannot reach etcd, so no election can happen until it is back: ${(error as Error).message}`, "error");
     }
   }
 
   #etcdWorks(): void {
     if (this.#etcdDownSince !== undefined) {
-      this.#log(`Controller reaches etcd again (after ${Date.now() - this.#etcdDownSince} ms)`);
+      this.#log(`Controller reaches etcd again (after ${Date.now() - this.#etcdDownSince} ms)`, "info");
       this.#etcdDownSince = undefined;
     }
   }
@@ -103,7 +104,7 @@ export class Controller {
         if (parsed.success) {
           out.state = parsed.output;
           out.version = entry.modRevision;
-        } else this.#log(`Warning: the state of group "${group}" in etcd is malformed, ignored: ${v.summarize(parsed.issues)}`);
+        } else this.#log(`Warning: the state of group "${group}" in etcd is malformed, ignored: ${v.summarize(parsed.issues)}`, "warn");
       } else if (rest.startsWith("alive/")) {
         const parsed = v.safeParse(ReplicaInfo, parseJson(entry.value));
         if (parsed.success) out.members.set(parsed.output.brokerId, parsed.output);
@@ -181,7 +182,7 @@ export class Controller {
       [{ key: `${key}/state`, target: "CREATE", result: "EQUAL", revision: 0 }],
       [{ put: { key: `${key}/state`, value: JSON.stringify(state) } }],
     );
-    if (done) this.#log(`Group "${group}" of cluster "${cluster}": replica ${best.brokerId} (${best.address}) is its first master (epoch 1)`);
+    if (done) this.#log(`Group "${group}" of cluster "${cluster}": replica ${best.brokerId} (${best.address}) is its first master (epoch 1)`, "info");
   }
 
   /**
@@ -202,6 +203,7 @@ export class Controller {
         this.#log(
           `Group "${group}" of cluster "${cluster}" has no live master and no live in-sync replica to elect (in-sync set ${JSON.stringify(state.isr)}): ` +
             "it waits for one of them to come back",
+          "warn",
         );
       }
       return false;
@@ -216,6 +218,7 @@ export class Controller {
       this.#log(
         `Group "${group}" of cluster "${cluster}": replica ${chosen.brokerId} (${chosen.address}, CommitLog at ${chosen.maxOffset}) elected master ` +
           `for epoch ${next.epoch}${target === undefined ? ` (master ${state.masterId} is gone)` : " (switchover)"}`,
+        "warn",
       );
     }
     return done;
@@ -242,7 +245,7 @@ export class Controller {
       this.#etcdWorks();
     } catch (error) {
       if (error instanceof EtcdError) this.#etcdFailed(error);
-      else this.#log(`Controller scan failed: ${(error as Error).message}`);
+      else this.#log(`Controller scan failed: ${(error as Error).message}`, "error");
     } finally {
       this.#scanning = false;
     }
@@ -270,7 +273,7 @@ export class Controller {
     );
     if (!done) return { refused: `The state of group "${h.brokerName}" changed meanwhile; try again` };
     const after = await this.#load(h.clusterName, h.brokerName);
-    this.#log(`Group "${h.brokerName}" of cluster "${h.clusterName}": in-sync set ${JSON.stringify(state.isr)} → ${JSON.stringify(next.isr)} (epoch ${state.epoch})`);
+    this.#log(`Group "${h.brokerName}" of cluster "${h.clusterName}": in-sync set ${JSON.stringify(state.isr)} → ${JSON.stringify(next.isr)} (epoch ${state.epoch})`, "info");
     return { state: after.state ?? next, version: after.version };
   }
 
@@ -309,7 +312,7 @@ export class Controller {
       [{ put: { key: `${key}/state`, value: JSON.stringify(switching) } }],
     );
     if (!marked) return { refused: `The state of group "${h.brokerName}" changed meanwhile; try again` };
-    this.#log(`Group "${h.brokerName}": switching master ${state.masterId} → ${target.brokerId}; the master stops taking writes`);
+    this.#log(`Group "${h.brokerName}": switching master ${state.masterId} → ${target.brokerId}; the master stops taking writes`, "warn");
     const deadline = Date.now() + this.#switchTimeoutMs;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,10 +1,12 @@
 /**
- * Deno's TCP server adapter on `Deno.listen` (`Deno.listenTls` with a TLS identity).
+ * Deno's TCP server adapter on `Deno.listen` (`Deno.listenTls` with a TLS identity; `node:tls`
+ * when client certificates are required, which `Deno.listenTls` cannot check).
  *
  * @module
  */
 import type { Listen } from "../../core/remoting/transport.ts";
 import { readWriteTransport } from "../../core/remoting/read_write.ts";
+import { listenMutualTls } from "./_node_tls_listen.ts";
 
 /**
  * Listens with `Deno.listen`.
@@ -14,6 +16,7 @@ import { readWriteTransport } from "../../core/remoting/read_write.ts";
  * @returns The listener.
  */
 export const listen: Listen = (options, accept) => {
+  if (options.tls?.clientCa !== undefined) return listenMutualTls(options, accept);
   const hostname = options.hostname ?? "0.0.0.0";
   const listener: Deno.Listener = options.tls === undefined
     ? Deno.listen({ hostname, port: options.port, transport: "tcp" })

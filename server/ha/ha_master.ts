@@ -6,6 +6,7 @@
  */
 import type { Listen, Listener, TlsServerOptions } from "../../core/remoting/transport.ts";
 import type { MessageStore } from "../store/message_store.ts";
+import type { Log, LogLevel } from "../logger.ts";
 import type { HaMasterAuth } from "./ha_auth.ts";
 import { type LinkHost, SlaveLink } from "./ha_slave_link.ts";
 
@@ -31,7 +32,7 @@ export interface HaMasterOptions {
   clientAddress: string;
   /** What slaves must prove (see `ha_auth.ts`). @default none: any peer may replicate */
   auth?: HaMasterAuth;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** One slave as admin views show it. */
@@ -61,7 +62,7 @@ export class HaMaster implements LinkHost {
   readonly brokerName: string;
   readonly clientAddress: string;
   readonly auth: HaMasterAuth | undefined;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #links = new Set<SlaveLink>();
   #listener: Listener | undefined;
   #waiters: Waiter[] = [];
@@ -74,6 +75,8 @@ export class HaMaster implements LinkHost {
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #lastBusyLog = 0;
+  #lastTlsRefusalLog = 0;
+  #tlsRefusals = 0;
 
   private constructor(options: HaMasterOptions) {
     this.store = options.store;
@@ -93,7 +96,12 @@ export class HaMaster implements LinkHost {
   static async start(options: HaMasterOptions): Promise<HaMaster> {
     const master = new HaMaster(options);
     master.#listener = await options.listen(
-      { hostname: options.hostname, port: options.port, ...(options.tls === undefined ? {} : { tls: options.tls }) },
+      {
+        hostname: options.hostname,
+        port: options.port,
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+        onTlsError: (remoteAddress, error) => master.#tlsRefused(remoteAddress, error, options.tls?.clientCa !== undefined),
+      },
       (transport) => {
         const link = new SlaveLink(master, transport);
         if (master.#closed) link.close();
@@ -101,7 +109,7 @@ export class HaMaster implements LinkHost {
           const now = Date.now();
           if (now - master.#lastBusyLog > 10_000) {
             master.#lastBusyLog = now;
-            master.#log(`Replication peer ${transport.remoteAddress} refused: ${MAX_PENDING_HANDSHAKES} handshakes are already under way`);
+            master.#log(`Replication peer ${transport.remoteAddress} refused: ${MAX_PENDING_HANDSHAKES} handshakes are already under way`, "warn");
           }
           link.close();
         } else master.#links.add(link);
@@ -111,6 +119,18 @@ export class HaMaster implements LinkHost {
     master.#timer = setInterval(() => master.#tick(), 100);
     (master.#timer as { unref?: () => void }).unref?.();
     return master;
+  }
+
+  /** Logs a peer whose TLS handshake failed: the first at once, then at most one line per 10 s with a count. */
+  #tlsRefused(remoteAddress: string, error: Error, mutual: boolean): void {
+    this.#tlsRefusals++;
+    const now = Date.now();
+    if (now - this.#lastTlsRefusalLog < 10_000) return;
+    const more = this.#tlsRefusals > 1 ? ` (${this.#tlsRefusals - 1} more since the last such line)` : "";
+    this.#lastTlsRefusalLog = now;
+    this.#tlsRefusals = 0;
+    const hint = mutual ? ": a slave must present a certificate signed by tls.replicationClientCa (its tls.cert)" : "";
+    this.#log(`Replication peer ${remoteAddress} refused: TLS handshake failed: ${error.message}${hint}${more}`, "warn");
   }
 
   #pendingCount(): number {
@@ -124,8 +144,8 @@ export class HaMaster implements LinkHost {
     return this.#listener?.port ?? 0;
   }
 
-  log(line: string): void {
-    this.#log(line);
+  log(line: string, level: LogLevel): void {
+    this.#log(line, level);
   }
 
   /** New records became visible: every link sends them (once per tick, however many arrived). */

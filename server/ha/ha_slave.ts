@@ -8,6 +8,7 @@
  */
 import { importHmacKey } from "../../core/auth/signing.ts";
 import type { Dialer, Transport } from "../../core/remoting/transport.ts";
+import type { Log, LogLevel } from "../logger.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import { type HaSlaveCredentials, newNonce, proveKey, verifyKeyProof } from "./ha_auth.ts";
 import {
@@ -24,6 +25,9 @@ import {
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
+/** What a link the master closed before answering may mean. */
+const CLOSED_EARLY_HINT = "is it a master's HA port? A master with mutual TLS (tls.replicationClientCa) closes the link of a slave whose " +
+  "certificate (tls.cert) that CA did not sign, and its log says so";
 /** A master that has not welcomed the slave this long after the dial is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -47,7 +51,7 @@ export interface HaSlaveOptions {
   credentials?: () => HaSlaveCredentials | undefined;
   /** How often the stored offset is reported besides after each write. @default 1000 */
   reportIntervalMs?: number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** A slave's replication state, for admin views. */
@@ -117,7 +121,7 @@ export class HaSlave {
     while (!this.#closed) {
       const address = this.#o.masterHaAddress();
       if (address === undefined) {
-        this.#fail("No master replication address known yet: set haMasterAddress, or start the master so the NameServers name it");
+        this.#fail("No master replication address known yet: set haMasterAddress, or start the master so the NameServers name it", "warn");
         this.#o.onNeedAddress?.();
       } else {
         this.#haAddress = address;
@@ -137,8 +141,8 @@ export class HaSlave {
   }
 
   /** Logs a failure once (the same failure again on every retry would flood the log). */
-  #fail(message: string): void {
-    if (message !== this.#lastError) this.#o.log(message);
+  #fail(message: string, level: LogLevel): void {
+    if (message !== this.#lastError) this.#o.log(message, level);
     this.#lastError = message;
   }
 
@@ -219,6 +223,7 @@ export class HaSlave {
         this.#o.log(
           `Replicating from master ${address} (clients: ${frame.masterAddress}) from CommitLog offset ${expected}; master at ${frame.masterOffset}` +
             (key === undefined ? "" : ` (authenticated with ${what})`),
+          "info",
         );
         this.#o.onConnected?.(frame.masterAddress);
         reportTimer = setInterval(() => transport?.write(encodeReport(expected)), this.#o.reportIntervalMs ?? 1000);
@@ -253,12 +258,16 @@ export class HaSlave {
           }
         },
         close: (error) => {
-          if (error !== undefined && failure === undefined && welcomed) failure = `Replication link to master ${address} closed: ${error.message}`;
+          if (error !== undefined && failure === undefined) {
+            failure = welcomed
+              ? `Replication link to master ${address} closed: ${error.message}`
+              : `Replication link to master ${address} closed before the master answered: ${error.message}; ${CLOSED_EARLY_HINT}`;
+          }
           closed();
         },
       });
     } catch (error) {
-      this.#fail(`Cannot connect to master ${address} for replication: ${(error as Error).message}`);
+      this.#fail(`Cannot connect to master ${address} for replication: ${(error as Error).message}`, "error");
       return false;
     }
     this.#transport = transport;
@@ -275,12 +284,14 @@ export class HaSlave {
     this.#connected = false;
     this.#transport = undefined;
     if (this.#closed) return welcomed;
+    // A link that served and then closed is a warning (it reconnects); any other end, an error.
+    const level = failure === undefined && welcomed ? "warn" : "error";
     if (failure === undefined) {
       failure = welcomed
         ? `Replication link to master ${address} closed; reconnecting`
-        : `Replication link to master ${address} closed before the master answered: is it a master's HA port?`;
+        : `Replication link to master ${address} closed before the master answered: ${CLOSED_EARLY_HINT}`;
     }
-    this.#fail(failure);
+    this.#fail(failure, level);
     return welcomed;
   }
 }

@@ -8,6 +8,7 @@
  */
 import { importHmacKey } from "../../core/auth/signing.ts";
 import type { Transport, TransportHandlers } from "../../core/remoting/transport.ts";
+import type { LogLevel } from "../logger.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import { type HaMasterAuth, masterSecret, newNonce, proveKey, requiresAuth, verifyKeyProof } from "./ha_auth.ts";
 import {
@@ -42,7 +43,7 @@ export interface LinkHost {
   readonly clientAddress: string;
   /** What slaves must prove; open (no proof) when it asks for none. */
   readonly auth: HaMasterAuth | undefined;
-  log(line: string): void;
+  log(line: string, level: LogLevel): void;
   /** The link said `WELCOME`. */
   linked(link: SlaveLink): void;
   /** The slave acknowledged more. */
@@ -238,7 +239,7 @@ export class SlaveLink {
       masterOffset: end,
       masterAddress: this.#host.clientAddress,
     }));
-    this.#host.log(`${this.name} of "${brokerName}" connected; replicating from CommitLog offset ${start} (master at ${end})`);
+    this.#host.log(`${this.name} of "${brokerName}" connected; replicating from CommitLog offset ${start} (master at ${end})`, "info");
     this.#host.linked(this);
     this.pump();
   }
@@ -294,7 +295,7 @@ export class SlaveLink {
    */
   drop(reason: string): void {
     if (this.#closed) return;
-    this.#host.log(`${this.name} dropped: it ${reason}`);
+    this.#host.log(`${this.name} dropped: it ${reason}`, "warn");
     this.#transport.write(encodeRefuse(`${this.hello === undefined ? "The peer" : `Slave ${this.hello.brokerId}`} ${reason}`));
     this.close();
   }
@@ -313,7 +314,7 @@ export class SlaveLink {
     this.#closed = true;
     clearTimeout(this.#handshakeTimer);
     if (this.#state === "live") {
-      this.#host.log(`${this.name} disconnected${error === undefined ? "" : `: ${error.message}`} (acknowledged up to ${this.ackOffset})`);
+      this.#host.log(`${this.name} disconnected${error === undefined ? "" : `: ${error.message}`} (acknowledged up to ${this.ackOffset})`, "warn");
     }
     this.#host.unlinked(this);
   }

@@ -10,6 +10,7 @@
  * @module
  */
 import type { HaMaster } from "./ha_master.ts";
+import type { Log } from "../logger.ts";
 
 /** Options of `InSyncReplicas`. */
 export interface InSyncReplicasOptions {
@@ -34,7 +35,7 @@ export interface InSyncReplicasOptions {
   maxLagMs?: number;
   /** How often members are checked. @default 250 */
   intervalMs?: number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** The in-sync set, kept with the controller. */
@@ -128,7 +129,7 @@ export class InSyncReplicas {
       this.#version = Math.max(this.#version, recorded.version);
       this.#committed = new Set(recorded.isr);
       for (const id of [...this.#counted]) if (!this.#committed.has(id)) this.#counted.delete(id);
-      this.#o.log(`In-sync set ${JSON.stringify(this.members)}: ${why}`);
+      this.#o.log(`In-sync set ${JSON.stringify(this.members)}: ${why}`, "info");
       this.#o.master.reevaluate();
     } finally {
       this.#altering = false;

@@ -17,6 +17,7 @@ import { InSyncReplicas, type InSyncReplicasOptions } from "./in_sync_replicas.t
 import type { EpochFile } from "./epoch_file.ts";
 import { type ReplicatedMetadata, SlaveSync, type SlaveSyncStatus } from "./slave_sync.ts";
 import { listenFailure } from "../_listen_error.ts";
+import type { Log } from "../logger.ts";
 
 /** RocketMQ's broker roles. */
 export const BROKER_ROLES = ["ASYNC_MASTER", "SYNC_MASTER", "SLAVE"] as const;
@@ -82,7 +83,7 @@ export interface MasterReplicationOptions {
    * loopback host (with a warning); beyond loopback replication stays off. @default none
    */
   auth?: HaMasterAuth;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /**
@@ -106,7 +107,7 @@ export async function startMasterReplication(options: MasterReplicationOptions):
     if (required) {
       throw new Error(`Cannot accept slaves on ${options.hostname}:${options.haPort}: ${reason}; give this broker and its slaves the same cluster secret, or listen on 127.0.0.1`);
     }
-    options.log(`Warning: replication is off: ${reason}; give this broker and its slaves the same cluster secret (cluster.secretFile) to accept slaves`);
+    options.log(`Warning: replication is off: ${reason}; give this broker and its slaves the same cluster secret (cluster.secretFile) to accept slaves`, "warn");
     return masterReplication(options, undefined);
   }
   try {
@@ -125,16 +126,17 @@ export async function startMasterReplication(options: MasterReplicationOptions):
     const message = `Cannot listen for replication on ${options.hostname}:${options.haPort}: ${listenFailure(error) ?? (error as Error).message}`;
     const hint = "pick a free port with --ha-port (broker.haPort), or turn replication off with --no-replication";
     if (required) throw new Error(`${message}; ${hint}`, { cause: error });
-    options.log(`Warning: ${message}; slaves cannot connect: ${hint}`);
+    options.log(`Warning: ${message}; slaves cannot connect: ${hint}`, "warn");
   }
-  if (options.enabled === false) options.log("Replication off (broker.replication false): no slave can copy this broker");
+  if (options.enabled === false) options.log("Replication off (broker.replication false): no slave can copy this broker", "info");
   if (master !== undefined) {
-    const how = [options.tls ? "TLS" : "", open ? "" : options.auth?.clusterSecret !== undefined ? "cluster secret" : "ACL accounts"].filter(Boolean).join(", ");
-    options.log(`Replication (${options.role}) accepts slaves on ${options.hostname}:${master.port}${how === "" ? "" : ` (${how})`}`);
+    const how = [options.tls === undefined ? "" : options.tls.clientCa === undefined ? "TLS" : "mutual TLS", open ? "" : options.auth?.clusterSecret !== undefined ? "cluster secret" : "ACL accounts"].filter(Boolean).join(", ");
+    options.log(`Replication (${options.role}) accepts slaves on ${options.hostname}:${master.port}${how === "" ? "" : ` (${how})`}`, "info");
     if (open) {
       options.log(
         `Warning: the replication port ${options.hostname}:${master.port} accepts slaves without authentication (no cluster secret, no ACL): ` +
           "any process on this machine can copy the CommitLog and acknowledge SYNC_MASTER sends",
+        "warn",
       );
     }
   }
@@ -198,7 +200,7 @@ export interface SlaveReplicationOptions {
   haCredentials?: () => HaSlaveCredentials | undefined;
   /** Asks the broker to register again (to learn the master's address). */
   reregister: () => void;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** A slave's replication, with the hook its NameServer registrations feed. */
@@ -251,7 +253,7 @@ export function startSlaveReplication(options: SlaveReplicationOptions): SlaveRe
     },
     learnMaster(haServerAddr) {
       if (haServerAddr !== "" && haServerAddr !== learned) {
-        if (options.haMasterAddress === undefined) options.log(`NameServer names the master's replication address: ${haServerAddr}`);
+        if (options.haMasterAddress === undefined) options.log(`NameServer names the master's replication address: ${haServerAddr}`, "info");
         learned = haServerAddr;
       }
     },

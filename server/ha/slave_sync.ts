@@ -15,6 +15,7 @@ import type { EpochFile } from "./epoch_file.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
+import type { Log } from "../logger.ts";
 
 const TopicConfigs = v.object({ topicConfigs: v.record(v.string(), TopicConfig) });
 
@@ -47,7 +48,7 @@ export interface SlaveSyncOptions {
   credentials?: () => Credentials | undefined;
   /** @default 10000 */
   intervalMs?: number;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /** What the last sync did, for admin views. */
@@ -131,12 +132,12 @@ export class SlaveSync {
       metadata.replaceDelayOffsets(delays.offsets);
       await metadata.persist();
       if (epochs !== undefined) await this.#o.epochs!.adopt(epochs.epochs);
-      if (this.#lastError !== undefined) this.#o.log(`Copying topics and offsets from master ${master} works again`);
+      if (this.#lastError !== undefined) this.#o.log(`Copying topics and offsets from master ${master} works again`, "info");
       this.#lastError = undefined;
       this.#lastSyncAt = Date.now();
     } catch (error) {
       const message = `Cannot copy topics and offsets from master ${master}: ${(error as Error).message}`;
-      if (message !== this.#lastError) this.#o.log(message);
+      if (message !== this.#lastError) this.#o.log(message, "error");
       this.#lastError = message;
     }
   }

@@ -141,7 +141,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
       etcd: new EtcdClient({ endpoints: options.controllerEtcdEndpoints }),
       ...(options.controllerEtcdPrefix === undefined ? {} : { prefix: options.controllerEtcdPrefix }),
       ...(options.controllerLeaseTtlSeconds === undefined ? {} : { leaseTtlSeconds: options.controllerLeaseTtlSeconds }),
-      ...(log === undefined ? {} : { log: (line: string) => log(line) }),
+      ...(log === undefined ? {} : { log }),
     });
   const processors = createDispatcher({
     ...createNameServerProcessors(routeTable, { log }),
@@ -179,7 +179,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
           limits.closed(c.remoteAddress, error);
           connections.delete(c);
           for (const addr of routeTable.dropSession(c)) {
-            log?.(`Broker at ${addr} dropped: its connection from ${c.remoteAddress} closed`);
+            log?.(`Broker at ${addr} dropped: its connection from ${c.remoteAddress} closed`, "warn");
           }
         },
       });
@@ -197,12 +197,13 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
           "or unregister brokers and take over their routes"
         : `WARNING: broker registration is open to anyone who reaches ${hostname}:${listener.port} (--allow-open-registration, no ACL, ` +
           "no cluster secret): any host can register a fake broker and receive producers' messages",
+      "warn",
     );
   }
 
   const scanner = setInterval(() => {
     for (const { brokerAddr, info } of routeTable.scanExpired()) {
-      log?.(`Broker "${info.brokerName}" at ${brokerAddr} expired: silent for more than ${routeTable.brokerExpiryMs} ms`);
+      log?.(`Broker "${info.brokerName}" at ${brokerAddr} expired: silent for more than ${routeTable.brokerExpiryMs} ms`, "warn");
     }
   }, scanIntervalMs);
 

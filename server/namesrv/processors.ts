@@ -12,12 +12,13 @@ import {
 import { SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { type Processor, processor } from "../../core/remoting/dispatcher.ts";
+import type { Log } from "../logger.ts";
 import type { RouteTable } from "./route_table.ts";
 
 /** Options of `createNameServerProcessors`. */
 export interface NameServerProcessorsOptions {
   /** Where broker arrivals and departures are reported. */
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /**
@@ -40,13 +41,13 @@ export function createNameServerProcessors(
         result = header.chunk === undefined ? routeTable.registerBroker(header, connection) : routeTable.registerBrokerChunk(header, header.chunk, connection);
       } catch (error) {
         if (!(error instanceof RangeError)) throw error;
-        log?.(`Registration refused: ${error.message}`);
+        log?.(`Registration refused: ${error.message}`, "warn");
         return { code: ResponseCode.SYSTEM_ERROR, remark: error.message };
       }
       if (result === undefined) return { code: ResponseCode.SUCCESS, header: { haServerAddr: "", masterAddr: "" } };
       if (result.isNew) {
         const role = header.brokerId === 0 ? "master" : `slave ${header.brokerId}`;
-        log?.(`Broker "${header.brokerName}" (${role}) of cluster "${header.clusterName}" registered from ${header.brokerAddr}`);
+        log?.(`Broker "${header.brokerName}" (${role}) of cluster "${header.clusterName}" registered from ${header.brokerAddr}`, "info");
       }
       return {
         code: ResponseCode.SUCCESS,
@@ -56,7 +57,7 @@ export function createNameServerProcessors(
 
     [RequestCode.UNREGISTER_BROKER]: processor(UnregisterBrokerHeader, (header) => {
       if (routeTable.unregisterBroker(header)) {
-        log?.(`Broker "${header.brokerName}" at ${header.brokerAddr} unregistered`);
+        log?.(`Broker "${header.brokerName}" at ${header.brokerAddr} unregistered`, "info");
       }
       return { code: ResponseCode.SUCCESS };
     }),
@@ -84,7 +85,7 @@ export function createNameServerProcessors(
       if (SYSTEM_TOPICS.has(header.topic)) {
         return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${header.topic}" is reserved for the brokers` };
       }
-      if (routeTable.deleteTopic(header.topic)) log?.(`Topic "${header.topic}" deleted`);
+      if (routeTable.deleteTopic(header.topic)) log?.(`Topic "${header.topic}" deleted`, "info");
       return { code: ResponseCode.SUCCESS };
     }),
   };

@@ -14,6 +14,7 @@ import { CLUSTER_ACCESS_KEY } from "../_cluster_secret.ts";
 import { AclGuard } from "../acl/acl_guard.ts";
 import { AclRules } from "../acl/acl_rules.ts";
 import { CONTROLLER_WRITE_CODES } from "../controller/controller_processors.ts";
+import type { Log } from "../logger.ts";
 
 /** The requests that change which broker serves what. */
 const REGISTRATION_CODES: ReadonlySet<number> = new Set([RequestCode.REGISTER_BROKER, RequestCode.UNREGISTER_BROKER, ...CONTROLLER_WRITE_CODES]);
@@ -25,7 +26,7 @@ export interface RegistrationGuardOptions {
   /** The ACL check, when ACL is on: every other request (and registrations signed by an account) goes through it. */
   acl?: AclGuard;
   /** Where refused registrations are reported (at most one line every 5 s). */
-  log?: (line: string) => void;
+  log?: Log;
   /** Called with the connection of every request that passed ACL or the cluster secret (its peer is known). */
   onAuthenticated?: (connection: Connection) => void;
 }
@@ -85,7 +86,7 @@ function describe(request: Command): string {
   return `broker ${JSON.stringify(String(brokerName ?? "?")).slice(0, 300)} at ${JSON.stringify(String(brokerAddr ?? "?")).slice(0, 100)}`;
 }
 
-function throttledLog(log: ((line: string) => void) | undefined): (line: string) => void {
+function throttledLog(log: Log | undefined): (line: string) => void {
   let last = 0;
   let suppressed = 0;
   return (line) => {
@@ -96,7 +97,7 @@ function throttledLog(log: ((line: string) => void) | undefined): (line: string)
       return;
     }
     last = now;
-    log(suppressed === 0 ? line : `${line} (and ${suppressed} more refused since the last such line)`);
+    log(suppressed === 0 ? line : `${line} (and ${suppressed} more refused since the last such line)`, "warn");
     suppressed = 0;
   };
 }

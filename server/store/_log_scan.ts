@@ -7,6 +7,7 @@
 
 import { BLANK_MAGIC } from "../../core/model/record.ts";
 import type { MessageStore } from "./message_store.ts";
+import type { Log } from "../logger.ts";
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -25,7 +26,7 @@ export function scanLog(
   store: MessageStore,
   from: number,
   visit: (bytes: Uint8Array, pos: number, offset: number) => void,
-  log: (line: string) => void = () => {},
+  log: Log = () => {},
 ): number {
   let offset = Math.max(from, store.stats.commitLogMinOffset);
   const { visibleOffset: end, recovery } = store.stats;
@@ -43,7 +44,7 @@ export function scanLog(
       // A chunk stops short of the next damaged stretch, so its records are whole.
       chunk = store.readReplica(offset, region === undefined ? CHUNK_BYTES : Math.max(1, Math.min(CHUNK_BYTES, region.from - offset)));
     } catch (error) {
-      log(`Warning: the CommitLog is unreadable at offset ${offset} (${(error as Error).message}); its records after it were not scanned`);
+      log(`Warning: the CommitLog is unreadable at offset ${offset} (${(error as Error).message}); its records after it were not scanned`, "warn");
       return visited;
     }
     if (chunk.next <= offset) break;

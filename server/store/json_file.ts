@@ -2,7 +2,9 @@
  * Small JSON state files (checkpoint, topic config, consumer offsets) saved atomically: write a
  * temporary file, fsync it, move the current file to `.bak`, rename the temporary file into
  * place, fsync the directory. Loading falls back to the `.bak` copy when the main file is
- * missing or corrupt.
+ * missing or corrupt. When there is no good current file to keep (the first save, or one after
+ * the main file was found damaged), `.bak` gets a copy of the new content, so a file saved once is
+ * never the only copy.
  *
  * A saved object carries the CRC-32 of its compact JSON under the key `"#crc32"`, so a flipped bit
  * that still parses (a topic name, an offset digit) is found at load instead of trusted. A file
@@ -103,18 +105,28 @@ export class JsonFile<T> {
     const dir = parentDir(this.path);
     this.#storage.mkdir(dir);
     this.#storage.remove(tmp);
-    const file = this.#storage.open(tmp, { create: true });
+    await this.#writeSynced(tmp, bytes);
+    if (this.#storage.exists(this.path) && this.#isValid(this.path)) {
+      this.#storage.rename(this.path, `${this.path}.bak`);
+    } else {
+      // No good copy to keep as the backup: the new content becomes it too.
+      const bakTmp = `${this.path}.bak.tmp`;
+      this.#storage.remove(bakTmp);
+      await this.#writeSynced(bakTmp, bytes);
+      this.#storage.rename(bakTmp, `${this.path}.bak`);
+    }
+    this.#storage.rename(tmp, this.path);
+    await this.#storage.syncDir(dir);
+  }
+
+  async #writeSynced(path: string, bytes: Uint8Array): Promise<void> {
+    const file = this.#storage.open(path, { create: true });
     try {
       file.write(bytes, 0);
       await file.sync();
     } finally {
       file.close();
     }
-    if (this.#storage.exists(this.path) && this.#isValid(this.path)) {
-      this.#storage.rename(this.path, `${this.path}.bak`);
-    }
-    this.#storage.rename(tmp, this.path);
-    await this.#storage.syncDir(dir);
   }
 
   #isValid(path: string): boolean {

@@ -571,11 +571,9 @@ export async function openKeyIndex(dir: string, options: KeyIndexOptions & { com
  * @param recovery What the open did.
  * @returns The lines (none after a clean shutdown).
  */
-export function describeKeyIndexRecovery(recovery: KeyIndexRecovery): string[] {
-  const lines: string[] = [];
-  if (recovery.records > 0) {
-    lines.push(`Key index caught up in ${recovery.durationMs} ms: ${recovery.records} records indexed again, starting at CommitLog offset ${recovery.from}`);
-  }
-  for (const note of recovery.notes) lines.push(`Warning: ${note}`);
-  return lines;
+export function describeKeyIndexRecovery(recovery: KeyIndexRecovery): { summary?: string; warnings: string[] } {
+  const summary = recovery.records > 0
+    ? `Key index caught up in ${recovery.durationMs} ms: ${recovery.records} records indexed again, starting at CommitLog offset ${recovery.from}`
+    : undefined;
+  return { ...(summary === undefined ? {} : { summary }), warnings: [...recovery.notes] };
 }

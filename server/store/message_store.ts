@@ -38,6 +38,7 @@ import type {
   StoreInput,
   StoreStats,
 } from "./store_types.ts";
+import type { Log } from "../logger.ts";
 
 const GIB = 1024 * 1024 * 1024;
 const RETENTION_CHECK_MS = 60_000;
@@ -83,7 +84,7 @@ export class MessageStore {
   #checkpoint: Checkpoint;
   #options: ResolvedOptions;
   #topicRetentionMs: ((topic: string) => number | undefined) | undefined;
-  #log: ((line: string) => void) | undefined;
+  #log: Log | undefined;
   /** Hours of the day in which segments are deleted for age. */
   #deleteHours: number[];
   #disk: DiskWatch;
@@ -218,6 +219,7 @@ export class MessageStore {
         options.log?.(
           `CommitLog cut back to ${truncated.at} to rejoin the group's master: ${truncated.bytes} bytes of an epoch it does not continue ` +
             `removed${truncated.copy === undefined ? "" : ` (copied to ${truncated.copy})`}`,
+          "warn",
         );
       }
       await commitLog.flush();
@@ -236,7 +238,9 @@ export class MessageStore {
           entriesPerFile: resolved.maxIndexNum,
           commitLog,
         });
-        for (const line of describeKeyIndexRecovery(index.stats.recovery)) options.log?.(line);
+        const described = describeKeyIndexRecovery(index.stats.recovery);
+        if (described.summary !== undefined) options.log?.(described.summary, "info");
+        for (const warning of described.warnings) options.log?.(`Warning: ${warning}`, "warn");
       }
     } catch (error) {
       commitLog.close();
@@ -573,7 +577,7 @@ export class MessageStore {
       let j = i + 1;
       while (j < queueOffsets.length && queueOffsets[j] === queueOffsets[j - 1]! + 1) j++;
       const outcome = repairEntries(this.#commitLog, state, { from: queueOffsets[i]!, to: queueOffsets[j - 1]! + 1 }, this.#visibleOffset);
-      this.#log?.(`Warning: ${outcome.description}`);
+      this.#log?.(`Warning: ${outcome.description}`, "warn");
       this.#repairedEntries += outcome.repaired;
       if (outcome.repaired + outcome.skipped > 0) changed = true;
       i = j;
@@ -868,7 +872,7 @@ export class MessageStore {
     if (deleted > 0) {
       this.#deletedSegments.time += deleted;
       this.#afterDeletion();
-      this.#log?.(`Deleted ${deleted} CommitLog segment(s) whose messages are all past retention; the log now starts at ${this.#commitLog.minOffset}`);
+      this.#log?.(`Deleted ${deleted} CommitLog segment(s) whose messages are all past retention; the log now starts at ${this.#commitLog.minOffset}`, "info");
     }
     return deleted;
   }
@@ -889,6 +893,7 @@ export class MessageStore {
       this.#log?.(
         `Disk ${before}% full, above the high-water mark of ${status.highWaterPercent}% (diskHighWaterPercent): deleted the ` +
           `${deleted} oldest CommitLog segment(s), messages within retention included; now ${status.usedPercent}%, the log starts at ${this.#commitLog.minOffset}`,
+        "warn",
       );
     }
     return deleted;

@@ -9,6 +9,7 @@ import type { RecordInput } from "../../core/model/record.ts";
 import type { DiskStatus } from "./disk_watch.ts";
 import type { KeyIndexStats } from "./key_index.ts";
 import type { SegmentStorage } from "./segment_storage.ts";
+import type { Log } from "../logger.ts";
 
 /** Options of `MessageStore.open`. */
 export interface MessageStoreOptions {
@@ -76,7 +77,7 @@ export interface MessageStoreOptions {
   /** Entries of each index file (RocketMQ's `maxIndexNum`), 20 bytes each; at least 128. @default 4000000 */
   maxIndexNum?: number;
   /** Where the store reports what a person should know of at run time: segments deleted by retention, ConsumeQueue entries mended on a read. @default none */
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /** What a put supplies: a record without the store host, which the store fills in. */

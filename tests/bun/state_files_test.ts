@@ -4,6 +4,7 @@
  * naming the file and how to recover, and never resets offsets silently.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { execSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -99,6 +100,53 @@ describe("state files on disk", () => {
     expect(child.output()).toContain(`Delay offsets file "${file}" is unusable and has no backup`);
   }, 30_000);
 
+  test("a consumer_offsets.json saved only once survives a flipped bit: its .bak copy, written with it, serves", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rmq-state-"));
+    dirs.push(dataDir);
+    const file = join(dataDir, "config", "consumer_offsets.json");
+    await commitAndStop(dataDir, 5);
+    expect(readFileSync(`${file}.bak`, "utf8")).toBe(readFileSync(file, "utf8"));
+    flipDigit(file, '"0": 5', '"0": 4');
+    const { child, address } = await startBroker(dataDir);
+    try {
+      expect(child.output()).toContain(`Warning: Consumer offsets restored from their backup: File "${file}" is corrupt: checksum`);
+      expect(await queryOffset(address)).toBe(5);
+    } finally {
+      await stop(child);
+    }
+  }, 30_000);
+
+  test("a topics.journal line damaged in one copy is read from the other; damaged in both, the refusal gives the command that cuts it", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "rmq-state-"));
+    dirs.push(dataDir);
+    const journal = join(dataDir, "config", "topics.journal");
+    await commitAndStop(dataDir, 2); // "orders" auto-created: one journal line, in both copies
+    const good = readFileSync(journal, "utf8");
+    expect(readFileSync(`${journal}.bak`, "utf8")).toBe(good);
+    flipDigit(journal, '"readQueueNums":4', '"readQueueNums":5');
+    let broker = await startBroker(dataDir);
+    try {
+      expect(broker.child.output()).toContain(`Topic journal "${journal}": 1 damaged line(s) read from its copy "${journal}.bak"`);
+      expect(await queryOffset(broker.address)).toBe(2);
+    } finally {
+      await stop(broker.child);
+    }
+    writeFileSync(journal, good.replace('"readQueueNums":4', '"readQueueNums":5'));
+    writeFileSync(`${journal}.bak`, good.replace('"writeQueueNums":4', '"writeQueueNums":5'));
+    const child = start(BUN, ["run", "server/broker.ts", "--host", "127.0.0.1", "-p", "0", "--data-dir", dataDir]);
+    const code = await Promise.race([child.exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 15_000))]);
+    if (code === "still running") await stop(child);
+    expect(code).toBe(1);
+    const command = `truncate -s 0 "${journal}" "${journal}.bak"`;
+    expect(child.output()).toContain(`Journal "${journal}" line 1 (at byte 0) is not a valid entry in either copy`);
+    expect(child.output()).toContain(`cut it before that line, keeping every change before it: ${command}`);
+    // The command given works: the broker starts (without the lost topic change).
+    execSync(command);
+    broker = await startBroker(dataDir);
+    await stop(broker.child);
+    expect(await broker.child.exited).toBe(0);
+  }, 60_000);
+
   test("a corrupt store checkpoint and backup fall back to a full log scan, with a warning; no message is lost", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "rmq-state-"));
     dirs.push(dataDir);
@@ -119,3 +167,10 @@ describe("state files on disk", () => {
     }
   }, 30_000);
 });
+
+/** Replaces one digit of a state file in place: what a flipped bit that still parses does. */
+function flipDigit(file: string, from: string, to: string): void {
+  const text = readFileSync(file, "utf8");
+  expect(text).toContain(from);
+  writeFileSync(file, text.replace(from, to));
+}

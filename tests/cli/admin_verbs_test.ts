@@ -270,7 +270,7 @@ describe("connection and authorization failures", () => {
       const url = ["--server", guarded.adminUrl];
       const denied = await rmq(["topic", "create", "-t", "locked", ...url]);
       expect(denied.code).toBe(1);
-      expect(denied.stderr).toContain("needs an Authorization: Bearer <token> header (HTTP 401 UNAUTHORIZED)");
+      expect(denied.stderr).toContain(`The admin API at ${guarded.adminUrl} needs its token for changes: pass --token (or set RMQ_ADMIN_TOKEN) (HTTP 401 UNAUTHORIZED)`);
       const wrong = await rmq(["topic", "create", "-t", "locked", "--token", "nope", ...url]);
       expect(wrong.stderr).toContain("The bearer token is wrong");
       expect((await rmq(["topic", "create", "-t", "locked", "--token", "s3cret-token", ...url])).code).toBe(0);

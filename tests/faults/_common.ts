@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { MessageExt } from "../../core/model/message.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
 import { drainQueue } from "../_helpers/raw_client.ts";
-import { BUN, type Server, startServer } from "../_helpers/process.ts";
+import { BUN, DENO, type Server, startServer } from "../_helpers/process.ts";
 import { testClusterSecretFile } from "../_helpers/cluster_secret.ts";
 
 /** How a test broker runs. */
@@ -28,6 +28,8 @@ export interface TestBrokerOptions {
   clusterSecretFile?: string | false;
   /** Settings as `RMQ_BROKER_*` environment variables. */
   env?: Record<string, string>;
+  /** The runtime the broker runs on. @default "bun" */
+  runtime?: "bun" | "deno";
 }
 
 /**
@@ -38,7 +40,7 @@ export interface TestBrokerOptions {
  */
 export function startTestBroker(options: TestBrokerOptions): Promise<Server> {
   const args = [
-    "run", "server/broker.ts",
+    ...runArgs(options.runtime), "server/broker.ts",
     "--host", "127.0.0.1",
     "--port", String(options.port ?? 0),
     "--data-dir", options.dataDir,
@@ -52,7 +54,20 @@ export function startTestBroker(options: TestBrokerOptions): Promise<Server> {
   if (secretFile !== false) args.push("--cluster-secret-file", secretFile);
   if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
   if (options.extraArgs) args.push(...options.extraArgs);
-  return startServer(BUN, args, options.env === undefined ? {} : { env: options.env });
+  return startServer(runtimeBinary(options.runtime), args, {
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.runtime === "deno" ? { timeoutMs: 30_000 } : {}),
+  });
+}
+
+/** The executable of a runtime. */
+export function runtimeBinary(runtime: "bun" | "deno" = "bun"): string {
+  return runtime === "deno" ? DENO : BUN;
+}
+
+/** The arguments that run a script on a runtime, before the script's path. */
+export function runArgs(runtime: "bun" | "deno" = "bun"): string[] {
+  return runtime === "deno" ? ["run", "-A"] : ["run"];
 }
 
 /**

@@ -4,6 +4,7 @@
  * own encoder and decoder so they say exactly what an attacker could say.
  */
 import { connect as netConnect, createServer, type Server, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { importHmacKey } from "../../core/auth/signing.ts";
 import { newNonce, proveKey } from "../../server/ha/ha_auth.ts";
 import {
@@ -71,6 +72,8 @@ export interface FakeSlaveOptions {
    * slave does to turn SYNC_MASTER's "no slave available" into SEND_OK. @default false
    */
   ackWhatArrives?: boolean;
+  /** Dial TLS, trusting `ca` and presenting `cert` and `key` when given. @default plain TCP */
+  tls?: { ca: string; cert?: string; key?: string };
 }
 
 /**
@@ -80,8 +83,11 @@ export interface FakeSlaveOptions {
  * @returns The connection, and a promise that resolves once AUTH was sent.
  */
 export async function fakeSlave(options: FakeSlaveOptions): Promise<RawPeer & { authSent: Promise<void> }> {
+  const tls = options.tls;
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = netConnect(options.port, "127.0.0.1", () => resolve(s));
+    const s: Socket = tls === undefined
+      ? netConnect(options.port, "127.0.0.1", () => resolve(s))
+      : tlsConnect({ port: options.port, host: "127.0.0.1", ca: tls.ca, cert: tls.cert, key: tls.key }, () => resolve(s));
     s.once("error", reject);
   });
   const peer = wrap(socket, 64 * 1024 * 1024);

@@ -4,8 +4,8 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, type Server, startServer } from "../_helpers/process.ts";
-import { startTestBroker } from "../faults/_common.ts";
+import { type Server, startServer } from "../_helpers/process.ts";
+import { runArgs, runtimeBinary, startTestBroker } from "../faults/_common.ts";
 import { until } from "../_helpers/wait.ts";
 import { testClusterSecretFile } from "../_helpers/cluster_secret.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
@@ -31,6 +31,8 @@ export interface MasterOptions {
   clusterSecretFile?: string | false;
   /** Settings as `RMQ_BROKER_*` environment variables. */
   env?: Record<string, string>;
+  /** The runtime the broker runs on. @default "bun" */
+  runtime?: "bun" | "deno";
 }
 
 /**
@@ -48,6 +50,7 @@ export function startMaster(options: MasterOptions): Promise<Server> {
     ...(options.clusterSecretFile === undefined ? {} : { clusterSecretFile: options.clusterSecretFile }),
     extraArgs: ["--ha-port", String(options.haPort ?? 0), "--broker-role", options.role ?? "ASYNC_MASTER", ...(options.extraArgs ?? [])],
     ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
   });
 }
 
@@ -66,6 +69,8 @@ export interface SlaveOptions {
   waitFor?: string | RegExp;
   /** The cluster secret file; `false` runs without one. @default the shared test secret */
   clusterSecretFile?: string | false;
+  /** The runtime the broker runs on. @default "bun" */
+  runtime?: "bun" | "deno";
 }
 
 /**
@@ -76,7 +81,7 @@ export interface SlaveOptions {
  */
 export async function startSlave(options: SlaveOptions): Promise<Server> {
   const args = [
-    "run", "server/broker.ts",
+    ...runArgs(options.runtime), "server/broker.ts",
     "--host", "127.0.0.1",
     "--port", String(options.port ?? 0),
     "--data-dir", options.dataDir,
@@ -90,7 +95,7 @@ export async function startSlave(options: SlaveOptions): Promise<Server> {
   if (options.haMaster !== undefined) args.push("--ha-master-address", options.haMaster);
   if (options.namesrv?.length) args.push("--namesrv", options.namesrv.join(","));
   if (options.extraArgs) args.push(...options.extraArgs);
-  const child = await startServer(BUN, args);
+  const child = await startServer(runtimeBinary(options.runtime), args, options.runtime === "deno" ? { timeoutMs: 30_000 } : {});
   try {
     await child.waitFor(options.waitFor ?? "Replicating from master", 20_000);
   } catch (error) {

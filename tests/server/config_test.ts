@@ -170,6 +170,7 @@ async function testValue(entry: SettingEntry): Promise<unknown> {
       return join(ROOT, "config/acl.yaml");
     case "tls.cert":
     case "tls.ca":
+    case "tls.replicationClientCa":
       return cert.certFile;
     case "tls.key":
       return cert.keyFile;
@@ -275,6 +276,8 @@ async function reached(servers: RunningServers, entry: SettingEntry, value: unkn
           return expect(security.replicationDial.tls?.ca).toBe(cert.cert);
         case "tls.nameServers":
           return expect(security.nameServerDial.tls).toEqual({ ca: cert.cert });
+        case "tls.replicationClientCa":
+          return expect(broker!.options.haTls?.clientCa).toBe(cert.cert);
         case "cluster.secretFile":
         case "cluster.secret": {
           const secret = entry.path === "cluster.secret" ? value : FILE_SECRET;

@@ -32,6 +32,7 @@ import { restoredInput } from "../store_input.ts";
 import { FireQueue, type LoadedTimer } from "./_fire_queue.ts";
 import { TIMER_ENTRY_SIZE, type TimerEntry, TimerKind, TimerLog } from "./timer_log.ts";
 import { TimerWheel } from "./timer_wheel.ts";
+import type { Log } from "../../logger.ts";
 
 const nonNeg = v.pipe(v.number(), v.safeInteger(), v.minValue(-1));
 
@@ -80,7 +81,7 @@ export interface TimerMessageStoreOptions {
   /** Gets each delivered timer's lateness (delivery stored minus due time, ms). */
   observeLateness?: (ms: number) => void;
   /** Where log lines go. @default no logging */
-  log?: (line: string) => void;
+  log?: Log;
   /** Clock (ms since epoch); must match the store's. @default Date.now */
   now?: () => number;
 }
@@ -146,7 +147,7 @@ export class TimerMessageStore {
   readonly #maxLoaded: number;
   readonly #retryIntervalMs: number;
   readonly #observeLateness: (ms: number) => void;
-  readonly #say: (line: string) => void;
+  readonly #say: Log;
   readonly #now: () => number;
   #enqueueOffset: number;
   #readSecond: number;
@@ -231,10 +232,10 @@ export class TimerMessageStore {
     try {
       loaded = checkpoint.load();
     } catch (error) {
-      options.log?.(`Warning: timer checkpoint unusable, rebuilding the timer index from the timer topic: ${(error as Error).message}`);
+      options.log?.(`Warning: timer checkpoint unusable, rebuilding the timer index from the timer topic: ${(error as Error).message}`, "warn");
       loaded = undefined;
     }
-    if (loaded?.source === "backup") options.log?.(`Warning: timer checkpoint restored from its backup: ${loaded.mainError?.message}`);
+    if (loaded?.source === "backup") options.log?.(`Warning: timer checkpoint restored from its backup: ${loaded.mainError?.message}`, "warn");
     if (rebuild) {
       storage.remove(joinPath(options.dir, "checkpoint"));
       storage.remove(joinPath(options.dir, "checkpoint.bak"));
@@ -256,7 +257,7 @@ export class TimerMessageStore {
       wheel = new TimerWheel(wheelPath, { storage, slots: options.wheelSlots ?? 86_400 });
       if (wheel.damaged > 0) {
         // Every slot is rebuilt from the timer log: its entries name their second and chain.
-        options.log?.(`Warning: ${wheel.damaged} timer wheel slot(s) failed their check; rebuilding the wheel from the timer log`);
+        options.log?.(`Warning: ${wheel.damaged} timer wheel slot(s) failed their check; rebuilding the wheel from the timer log`, "warn");
         wheel.close();
         storage.remove(wheelPath);
         wheel = new TimerWheel(wheelPath, { storage, slots: options.wheelSlots ?? 86_400 });
@@ -293,13 +294,13 @@ export class TimerMessageStore {
     timers.#replay(rebuildWheel ? log.start : state.logEnd, state.logEnd);
     if (log.end < state.logEnd) {
       // Entries the checkpoint counts on are damaged: nothing derived can be trusted.
-      options.log?.(`Warning: the timer log is damaged before its checkpoint (valid up to ${log.end} of ${state.logEnd}); rebuilding the timer index from the timer topic`);
+      options.log?.(`Warning: the timer log is damaged before its checkpoint (valid up to ${log.end} of ${state.logEnd}); rebuilding the timer index from the timer topic`, "warn");
       log.close();
       wheel.close();
       return await TimerMessageStore.#open(options, true);
     }
     if (timers.#enqueueOffset < minQueueOffset) {
-      options.log?.(`Warning: timer queue offset ${timers.#enqueueOffset} was deleted by retention, continuing at ${minQueueOffset}`);
+      options.log?.(`Warning: timer queue offset ${timers.#enqueueOffset} was deleted by retention, continuing at ${minQueueOffset}`, "warn");
       timers.#enqueueOffset = minQueueOffset;
     }
     timers.#scanCopies(state.scanFrom);
@@ -348,7 +349,7 @@ export class TimerMessageStore {
     this.#flushTimer = setInterval(() => {
       this.#saveCheckpoint().catch((error) => {
         this.#lastError = `Cannot save the timer checkpoint: ${(error as Error).message}`;
-        this.#say(this.#lastError);
+        this.#say(this.#lastError, "error");
       });
     }, this.#flushIntervalMs);
     (this.#flushTimer as { unref?: () => void }).unref?.();
@@ -479,7 +480,7 @@ export class TimerMessageStore {
       const result = this.#store.getMessage(TIMER_TOPIC, 0, this.#enqueueOffset, ENQUEUE_BATCH, undefined, MAX_READ_BYTES);
       if (result.status === "OFFSET_OVERFLOW_ONE" || result.status === "NO_MESSAGE_IN_QUEUE") return;
       if (result.status !== "FOUND") {
-        this.#say(`Timer queue offset ${this.#enqueueOffset} is unreadable (${result.status}), continuing at ${result.nextBeginOffset}`);
+        this.#say(`Timer queue offset ${this.#enqueueOffset} is unreadable (${result.status}), continuing at ${result.nextBeginOffset}`, "warn");
         this.#enqueueOffset = result.nextBeginOffset;
         continue;
       }
@@ -505,7 +506,7 @@ export class TimerMessageStore {
         try {
           out.push(decodeRecord(one.body!, 0));
         } catch {
-          this.#say(`Warning: timer queue offset ${offset} holds a record that cannot be decoded: skipped`);
+          this.#say(`Warning: timer queue offset ${offset} holds a record that cannot be decoded: skipped`, "warn");
           out.push({ prev: -1, dueMs: 0, logOffset: -1, timerId: -1, queueOffset: offset, size: 0, kind: TimerKind.SKIP, slot: 0 });
         }
       }
@@ -552,7 +553,7 @@ export class TimerMessageStore {
     const idText = deleteKey === undefined ? properties[MessageConst.TIMER_ID] : deleteKey.slice(deleteKey.lastIndexOf("+") + 1);
     if (idText !== undefined) entry.timerId = Number(idText);
     if (!Number.isSafeInteger(dueMs) || dueMs < 0 || !Number.isSafeInteger(entry.timerId) || properties[MessageConst.REAL_TOPIC] === undefined) {
-      this.#say(`Timer record at CommitLog offset ${message.commitLogOffset} has no valid TIMER_OUT_MS, REAL_TOPIC or timer id: skipped`);
+      this.#say(`Timer record at CommitLog offset ${message.commitLogOffset} has no valid TIMER_OUT_MS, REAL_TOPIC or timer id: skipped`, "error");
       return entry;
     }
     const due = Math.floor(dueMs / 1000);
@@ -593,7 +594,7 @@ export class TimerMessageStore {
       this.#pumpAt = Infinity;
       this.#pumping = this.#pump().catch((error) => {
         this.#lastError = `Timer delivery failed: ${(error as Error)?.stack ?? error}`;
-        this.#say(this.#lastError);
+        this.#say(this.#lastError, "error");
       }).finally(() => {
         this.#pumping = undefined;
         const next = this.#pumpAt;
@@ -648,7 +649,7 @@ export class TimerMessageStore {
       if (entry === undefined || entry.slot !== second) {
         // A damaged entry breaks the chain: find the rest of the second by reading the whole log.
         this.#lastError = `Timer log entry at ${position} (second ${second}) is unreadable; the second's timers were found by a scan of the timer log`;
-        this.#say(`Warning: ${this.#lastError}`);
+        this.#say(`Warning: ${this.#lastError}`, "warn");
         this.#log.scan((found, at) => {
           if (found.slot === second && found.kind !== TimerKind.SKIP && !loaded.has(at)) this.#load(found, second);
         });
@@ -679,7 +680,7 @@ export class TimerMessageStore {
       return;
     }
     if (entry.kind === TimerKind.SKIP) return;
-    this.#say(`Warning: timer log entry at ${position} restored from timer queue offset ${queueOffset}`);
+    this.#say(`Warning: timer log entry at ${position} restored from timer queue offset ${queueOffset}`, "warn");
     this.#load(entry, second);
   }
 
@@ -783,7 +784,7 @@ export class TimerMessageStore {
     }
     if (message === undefined || message.topic !== TIMER_TOPIC) {
       this.#lastError = `Timer ${timer.timerId}: its record at CommitLog offset ${timer.logOffset} is gone; not delivered`;
-      this.#say(this.#lastError);
+      this.#say(this.#lastError, "error");
       if (timer.kind === TimerKind.DELIVER) this.#changed(timer.slot).pending--;
       this.#finish(timer);
       return;
@@ -814,7 +815,7 @@ export class TimerMessageStore {
       case "MESSAGE_ILLEGAL":
       case "PROPERTIES_SIZE_EXCEEDED":
         this.#lastError = `Timer ${timer.timerId} for "${copy.topic}" dropped: ${result.error ?? result.status}`;
-        this.#say(this.#lastError);
+        this.#say(this.#lastError, "error");
         if (timer.kind === TimerKind.DELIVER) this.#changed(timer.slot).pending--;
         this.#finish(timer);
         return;
@@ -822,7 +823,7 @@ export class TimerMessageStore {
         this.#lastError = `Timer ${timer.timerId}: cannot store it yet: ${result.error ?? result.status}`;
         this.#done.delete(timer.timerId);
         if (!this.#closed) {
-          this.#say(this.#lastError);
+          this.#say(this.#lastError, "warn");
           this.#queue.push({ ...timer, fireAt: this.#now() + this.#retryIntervalMs });
         }
     }

@@ -34,15 +34,36 @@ for (const backend of BACKENDS) {
       const file = new JsonFile<{ topics: Record<string, { queues: number }> }>(path, { storage: env.storage });
       await file.save({ topics: { flip: { queues: 4 } } });
       await file.save({ topics: { flip: { queues: 8 } } });
-      for (const [from, to] of [["flip", "flhp"], ['"queues": 8', '"queues": 9']] as const) {
+      // The save after the first damage finds no good main file to keep, so .bak gets the new content.
+      for (const [from, to, queues] of [["flip", "flhp", 4], ['"queues": 8', '"queues": 9', 8]] as const) {
         const text = new TextDecoder().decode(readAll(env.storage, path));
         expect(text).toContain(from);
         writeAll(env.storage, path, encoder.encode(text.replace(from, to)));
         const loaded = file.load()!;
         expect(loaded.source).toBe("backup");
-        expect(loaded.value).toEqual({ topics: { flip: { queues: 4 } } });
+        expect(loaded.value).toEqual({ topics: { flip: { queues } } });
         expect(loaded.mainError?.message).toContain("checksum");
         await file.save({ topics: { flip: { queues: 8 } } });
+      }
+      env.cleanup();
+    });
+
+    test("a file saved once has its .bak copy too: a flipped bit in either still loads", async () => {
+      const env = backend.make();
+      const path = `${env.dataDir}/config/topics.json`;
+      const file = new JsonFile<{ topics: Record<string, { queues: number }> }>(path, { storage: env.storage });
+      await file.save({ topics: { flip: { queues: 4 } } });
+      const saved = readAll(env.storage, path);
+      expect(readAll(env.storage, `${path}.bak`)).toEqual(saved);
+      expect(env.storage.exists(`${path}.bak.tmp`)).toBe(false);
+      for (const [damaged, source] of [[path, "backup"], [`${path}.bak`, "main"]] as const) {
+        const flipped = saved.slice();
+        flipped[saved.indexOf(0x34)]! ^= 0x01; // "4" becomes "5": still JSON, caught by the checksum
+        writeAll(env.storage, damaged, flipped);
+        const loaded = file.load()!;
+        expect(loaded.value).toEqual({ topics: { flip: { queues: 4 } } });
+        expect(loaded.source).toBe(source);
+        writeAll(env.storage, damaged, saved);
       }
       env.cleanup();
     });
@@ -83,7 +104,7 @@ for (const backend of BACKENDS) {
       env.cleanup();
     });
 
-    test("save() does not replace a good backup with a corrupt main file", async () => {
+    test("save() never moves a corrupt main file into .bak: the new content goes to both", async () => {
       const env = backend.make();
       const path = `${env.dataDir}/s.json`;
       const file = new JsonFile<number>(path, { storage: env.storage });
@@ -96,7 +117,7 @@ for (const backend of BACKENDS) {
       await file.save(3);
       expect(file.load()?.value).toBe(3);
       env.storage.remove(path);
-      expect(file.load()?.value).toBe(1);
+      expect(file.load()?.value).toBe(3);
       env.cleanup();
     });
   });
