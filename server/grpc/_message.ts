@@ -6,12 +6,14 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { durationMs, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { type MessageExt, MessageConst, SysFlag } from "../../core/model/message.ts";
 import { type MessageType as ModelMessageType, messageTypeOf } from "../../core/model/message_type.ts";
 import {
   Code,
+  DigestType,
   Encoding,
   type Message,
   MessageSchema,
@@ -219,6 +221,8 @@ export function toV2Message(message: MessageExt, topic = message.topic): Message
       ...(message.tags === undefined ? {} : { tag: message.tags }),
       keys: message.keys,
       messageId: message.uniqueKey ?? message.msgId,
+      // MD5 in upper-case hex: the one digest RocketMQ 5's Java and Node.js clients check alike.
+      bodyDigest: { type: DigestType.MD5, checksum: createHash("md5").update(message.body).digest("hex").toUpperCase() },
       bodyEncoding: Encoding.IDENTITY,
       messageType: v2MessageType(messageTypeOf(p, message.sysFlag)),
       bornTimestamp: timestampFromMs(message.bornTimestamp),
