@@ -191,7 +191,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const hostname = options.hostname ?? "0.0.0.0";
   const credentials = options.tls === undefined
     ? grpc.ServerCredentials.createInsecure()
-    : grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }], false);
+    // No client certificates are asked for, so the CA list is unused; it is given (the certificate
+    // itself) because grpc-js otherwise reads GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, and Deno's TLS
+    // server sends a given CA list along with the chain: every system root made its handshake
+    // message too large for clients ("excessive message size").
+    : grpc.ServerCredentials.createSsl(Buffer.from(options.tls.cert), [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }], false);
   const bindHost = hostname.includes(":") ? `[${hostname}]` : hostname;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${bindHost}:${options.port ?? 8081}`, credentials, (error, bound) => {

@@ -5,6 +5,9 @@
  *
  * Scenarios: normal, fifo, delay, recall, commit, rollback, orphan (a half message left
  * unresolved; the checker commits it when the broker asks).
+ *
+ * Environment: RMQ5_SSL=1 dials TLS (trusting GRPC_DEFAULT_SSL_ROOTS_FILE_PATH); RMQ5_ACCESS_KEY
+ * and RMQ5_SECRET_KEY sign every call.
  */
 "use strict";
 const { Producer } = require("rocketmq-client-nodejs");
@@ -21,6 +24,10 @@ async function main() {
   const producer = new Producer({
     endpoints,
     topics: [topic],
+    sslEnabled: process.env.RMQ5_SSL === "1",
+    ...(process.env.RMQ5_ACCESS_KEY === undefined ? {} : {
+      sessionCredentials: { accessKey: process.env.RMQ5_ACCESS_KEY, accessSecret: process.env.RMQ5_SECRET_KEY },
+    }),
     logger: quiet,
     checker: {
       async check(message) {
