@@ -210,7 +210,8 @@ export class MessagingService {
 
   /**
    * QueryRoute: the topic's queues on every master that serves gRPC. A topic no NameServer knows
-   * is created here when auto-creation is on (as a first send would create it).
+   * is created here when auto-creation is on and the account may publish to it (as a first send
+   * would create it).
    */
   async queryRoute(request: QueryRouteRequest, call: CallInfo): Promise<QueryRouteResponse> {
     const answer = (s: Status, messageQueues: MessageQueue[] = []) => create(QueryRouteResponseSchema, { status: s, messageQueues });
@@ -218,7 +219,8 @@ export class MessagingService {
     if (typeof topic !== "string") return answer(topic);
     const begun = await this.#begin(call, RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic });
     if ("refusal" in begun) return answer(begun.refusal);
-    const route = await this.#routeOf(topic, true);
+    // Creating a topic is publishing's business: only an account that may publish to it does (as a first send would).
+    const route = await this.#routeOf(topic, begun.access?.publish(topic) === undefined);
     if (typeof route === "string") return answer(status(Code.TOPIC_NOT_FOUND, route));
     const queues = messageQueuesOf(topic, route);
     if (queues.length === 0) return answer(status(Code.TOPIC_NOT_FOUND, `No broker that serves topic "${topic}" serves RocketMQ 5 (gRPC) clients`));
@@ -503,7 +505,7 @@ export class MessagingService {
     switch (settings.pubSub.case) {
       case "publishing": {
         client.settings = settings;
-        const access = account === undefined ? undefined : this.#o.acl!.authorize(account, RequestCode.HEART_BEAT, this.#producerHeartbeat(client, settings));
+        const access = account === undefined ? undefined : this.#o.acl!.authorize(account, RequestCode.HEART_BEAT, { clientId: client.clientId });
         if (access !== undefined && "denial" in access) return answer(status(Code.FORBIDDEN, access.denial.remark));
         const reply = await this.#registerProducer(client, settings, access?.access);
         if (reply.code !== ResponseCode.SUCCESS) return answer(statusOf(reply));
@@ -541,20 +543,20 @@ export class MessagingService {
     }
   }
 
-  #producerHeartbeat(client: GrpcClient, settings: Settings): Header {
+  /**
+   * A RocketMQ 5 producer names no producer group: it is a member of the group named after each
+   * topic it publishes to, and takes the check-backs of those topics' transactions. Under ACL only
+   * the groups its account may use: without one it can still send, but not transactions.
+   */
+  #registerProducer(client: GrpcClient, settings: Settings, access: Access | undefined): Promise<Reply> {
     const topics = settings.pubSub.case === "publishing" ? settings.pubSub.value.topics : [];
     const ua = settings.userAgent;
-    return {
+    const header = {
       clientId: client.clientId,
       runtime: ua === undefined ? "gRPC" : `gRPC ${ua.version}`.slice(0, 100),
-      // A RocketMQ 5 producer names no producer group: it takes the check-backs of its topics' transactions.
-      producerGroups: [...new Set(topics.map((t) => t.name))].filter((name) => v.is(GroupName, name)),
+      producerGroups: [...new Set(topics.map((t) => t.name))].filter((name) => v.is(GroupName, name) && access?.group(name) === undefined),
     };
-  }
-
-  /** A producer is a member of the producer group named after each topic it publishes to (transaction check-backs). */
-  #registerProducer(client: GrpcClient, settings: Settings, access: Access | undefined): Promise<Reply> {
-    return client.call(this.#proc(RequestCode.HEART_BEAT), RequestCode.HEART_BEAT, this.#producerHeartbeat(client, settings), this.#with(access));
+    return client.call(this.#proc(RequestCode.HEART_BEAT), RequestCode.HEART_BEAT, header, this.#with(access));
   }
 
   // ---- the broker's requests to clients ----
