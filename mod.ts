@@ -4,7 +4,9 @@
  * ordered through a queue selector); `PushConsumer` joins a consumer group (clustering or
  * broadcasting, concurrent or orderly) and hands messages to a handler, with retries and dead
  * letters; `LitePullConsumer` polls a group's share of the queues; `PullConsumer` reads queues at
- * offsets it manages; `Admin` browses and re-sends dead letters. Servers are under `./server`.
+ * offsets it manages; `Admin` browses and re-sends dead letters. Clients dial TCP with the runtime's
+ * sockets, or any socket through `dial` (`duplexDialer`, `webSocketDialer`, `cloudflareDialer`);
+ * `./edge` is the entry for Workers and browsers. Servers are under `./server`.
  *
  * @example Send a message and read it back
  * ```ts ignore
@@ -53,12 +55,17 @@ export {
   Admin,
   allocateAveragely,
   allocateByConsistentHash,
+  cloudflareDialer,
   defaultDialer,
+  duplexDialer,
+  duplexTransport,
   LitePullConsumer,
   MemoryOffsetStore,
   Producer,
   PullConsumer,
   PushConsumer,
+  webSocketDialer,
+  withCredentials,
 } from "./client/mod.ts";
 export type {
   AdminOptions,
@@ -66,6 +73,9 @@ export type {
   AllocateStrategyName,
   BatchMessageHandler,
   BatchSendResult,
+  CloudflareConnect,
+  CloudflareDialerOptions,
+  CloudflareSocket,
   ConsumeFromWhere,
   ConsumeResult,
   ConsumeStatus,
@@ -86,6 +96,7 @@ export type {
   MessageQueue,
   MessageQueueSelector,
   MessageSelector,
+  OpenDuplex,
   ProducerOptions,
   PullConsumerOptions,
   PullOptions,
@@ -98,6 +109,7 @@ export type {
   TransactionListener,
   TransactionSendOptions,
   TransactionSendResult,
+  WebSocketDialerOptions,
 } from "./client/mod.ts";
 export {
   BrokerError,
@@ -109,6 +121,6 @@ export {
   RequestTimeoutError,
 } from "./core/errors.ts";
 export { RequestCode, ResponseCode } from "./core/protocol/request_code.ts";
-export type { Dialer, TlsClientOptions, Transport, TransportHandlers } from "./core/remoting/transport.ts";
+export type { Dialer, Duplex, TlsClientOptions, Transport, TransportHandlers } from "./core/remoting/transport.ts";
 export type { Credentials } from "./core/auth/signing.ts";
 export type { DefaultDialerOptions } from "./client/default_dialer.ts";
