@@ -35,6 +35,8 @@ export interface LoadServer {
   namesrv: string;
   /** Broker address. */
   broker: string;
+  /** The gRPC address (RocketMQ 5 clients), when `grpc` was asked for. */
+  grpc?: string;
   startup: ServerStartup;
   /** Stops the process by its PID and deletes its data directory. */
   stop(): Promise<void>;
@@ -47,6 +49,8 @@ export interface LoadServerOptions {
   flush: "async" | "sync";
   /** Settle time before idle memory is read. @default 500 */
   idleMs?: number;
+  /** Serve gRPC (RocketMQ 5 clients) on a free port too. @default false */
+  grpc?: boolean;
   /** How long startup may take. @default 30000 */
   timeoutMs?: number;
 }
@@ -114,11 +118,12 @@ function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void>
 export async function startLoadServer(options: LoadServerOptions): Promise<LoadServer> {
   const dir = mkdtempSync(join(tmpdir(), "rmq-bench-"));
   const [nsPort, brokerPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
+  const grpcPort = options.grpc === true ? await freeLoopbackPort() : undefined;
   const [command, ...args] = rmqCommand(options.runtime);
   const started = performance.now();
   const child = spawn(command!, [
     ...args, "standalone", "--host", "127.0.0.1", "--namesrv-port", String(nsPort), "--port", String(brokerPort),
-    "--data-dir", dir, "--flush", options.flush, "--no-admin",
+    "--data-dir", dir, "--flush", options.flush, "--no-admin", ...(grpcPort === undefined ? ["--no-grpc"] : ["--grpc-port", String(grpcPort)]),
   ], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -153,6 +158,7 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
     return {
       namesrv: `127.0.0.1:${nsPort}`,
       broker: `127.0.0.1:${brokerPort}`,
+      ...(grpcPort === undefined ? {} : { grpc: `127.0.0.1:${grpcPort}` }),
       startup: {
         runtime: options.runtime,
         pid: child.pid!,

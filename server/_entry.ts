@@ -276,7 +276,8 @@ export async function runServer(command: CommandName, args: readonly string[], o
   const { nameServer, broker, admin, security } = servers;
   const secure = security.tls !== undefined;
   if (command === "standalone") {
-    logger.info(`Standalone ready: NameServer ${nameServerAddressOf(nameServer!)}, broker ${broker!.address}, data in ${config.broker.dataDir}, pid ${process.pid}`);
+    const grpc = broker!.grpcAddress === undefined ? "" : `, gRPC ${broker!.grpcAddress}`;
+    logger.info(`Standalone ready: NameServer ${nameServerAddressOf(nameServer!)}, broker ${broker!.address}${grpc}, data in ${config.broker.dataDir}, pid ${process.pid}`);
     if (admin !== undefined) logger.info(`Dashboard and admin API on ${adminUrl(admin, secure)}`);
   } else if (admin !== undefined) {
     logger.info(`Admin API, metrics and dashboard on ${adminUrl(admin, secure)}`);

@@ -324,6 +324,19 @@ export const SETTINGS = {
       doc: "host:port clients are told to use; set it in containers and clusters (default: the listen host, 127.0.0.1 for 0.0.0.0, and port)",
       to: broker("advertisedAddress"),
     }),
+    grpcEnabled: setting({
+      ...bool(), default: true, example: false, flag: "grpc",
+      doc: "Serve RocketMQ 5's gRPC clients (apache.rocketmq.v2.MessagingService) when broker.grpcPort is set", to: broker("grpcEnabled"),
+    }),
+    grpcPort: setting({
+      ...port(), defaults: { standalone: 8081 }, example: 18081,
+      doc: "Port of the gRPC API for RocketMQ 5 clients (the proxy's 8081); a broker serves it only when it is set; 0 picks a free one",
+      to: broker("grpcPort"),
+    }),
+    grpcTls: setting({
+      ...bool(), example: false,
+      doc: "Serve gRPC over TLS with tls.cert (default: whenever tls.cert is set); false keeps it plaintext", to: broker("grpcTls"),
+    }),
     nameServers: setting({
       ...addresses(), default: [], example: ["127.0.0.1:19876"], flag: "namesrv", short: "n", commands: ["broker"],
       doc: "NameServers to register with (standalone: its own)", to: broker("nameServers"),

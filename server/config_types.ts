@@ -45,6 +45,12 @@ export type Config = {
     port: number;
     /** host:port clients are told to use; set it in containers and clusters (default: the listen host, 127.0.0.1 for 0.0.0.0, and port) */
     advertisedAddress: string | undefined;
+    /** Serve RocketMQ 5's gRPC clients (apache.rocketmq.v2.MessagingService) when broker.grpcPort is set */
+    grpcEnabled: boolean;
+    /** Port of the gRPC API for RocketMQ 5 clients (the proxy's 8081); a broker serves it only when it is set; 0 picks a free one */
+    grpcPort: number | undefined;
+    /** Serve gRPC over TLS with tls.cert (default: whenever tls.cert is set); false keeps it plaintext */
+    grpcTls: boolean | undefined;
     /** NameServers to register with (standalone: its own) */
     nameServers: string[];
     /** Where the CommitLog, queues, topics and offsets live */

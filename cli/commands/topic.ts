@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from "valibot";
-import { TopicName } from "../../core/protocol/headers.ts";
+import { TopicMessageTypeName, TopicName } from "../../core/protocol/headers.ts";
 import { integerFlag } from "../../server/_flags.ts";
 import { segment } from "../_admin_client.ts";
 import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group, parse } from "../_command.ts";
@@ -35,6 +35,7 @@ interface TopicSummary {
   perm: string | null;
   order: boolean;
   retentionHours: number | null;
+  messageType: string;
   queues: number;
   messages: number;
   maxOffset: number;
@@ -85,6 +86,7 @@ const create = {
         perm: { description: "Permission: rw, r, w or - (no access)", valueName: "perm" },
         order: { description: "Mark the topic as ordered", type: "boolean" },
         "retention-hours": { description: "Serve the topic's messages this long (0: the broker's fileReservedTimeHours)", valueName: "h" },
+        "message-type": { description: "What RocketMQ 5 clients may send: NORMAL, FIFO, DELAY, TRANSACTION or MIXED (every type)", valueName: "type" },
         ...ADMIN_FLAGS,
       },
       schema: v.object({
@@ -95,6 +97,7 @@ const create = {
         perm: v.optional(v.pipe(v.picklist(["rw", "r", "w", "-"], "expected rw, r, w or -"), v.transform((p) => (p === "-" ? "" : p)))),
         order: v.optional(v.boolean()),
         retentionHours: v.optional(integerFlag(0, 87_600)),
+        messageType: v.optional(TopicMessageTypeName),
         ...ADMIN_ENTRIES,
       }),
     }, args);
@@ -106,12 +109,14 @@ const create = {
       perm: flags.perm,
       order: flags.order,
       retentionHours: flags.retentionHours,
+      messageType: flags.messageType,
     });
     if (flags.json) await printJson(result);
     else {
       const t = result.topic;
       const retention = t.retentionHours === null ? "" : `, retention ${t.retentionHours} h`;
-      await write(`${result.created ? "Created" : "Updated"} topic "${t.topic}": ${t.readQueueNums} read / ${t.writeQueueNums} write queues, perm ${t.perm}${t.order ? ", ordered" : ""}${retention}\n`);
+      const type = t.messageType === "MIXED" ? "" : `, ${t.messageType} messages`;
+      await write(`${result.created ? "Created" : "Updated"} topic "${t.topic}": ${t.readQueueNums} read / ${t.writeQueueNums} write queues, perm ${t.perm}${t.order ? ", ordered" : ""}${retention}${type}\n`);
     }
     return 0;
   },

@@ -149,6 +149,10 @@ export const MessageConst = {
   TIMER_ID: "TIMER_ID",
   /** Idempotent send: the dedup id. (rocketmq-ts) */
   DEDUP_ID: "DEDUP_ID",
+  /** FIFO: the message group (RocketMQ 5's message group; 4.x's sharding key). */
+  SHARDING_KEY: "__SHARDINGKEY",
+  /** The trace context a RocketMQ 5 client attaches (OpenTelemetry `traceparent`). */
+  TRACE_CONTEXT: "TRACE_CONTEXT",
   KEY_SEPARATOR: " ",
 } as const;
 

@@ -5,6 +5,7 @@
  */
 import * as v from "valibot";
 import { EXPRESSION_TYPES, type ExpressionType, MAX_EXPRESSION_LENGTH } from "../model/message_filter.ts";
+import { TOPIC_MESSAGE_TYPES, type TopicMessageType } from "../model/message_type.ts";
 import { RequestCode } from "./request_code.ts";
 
 /** Largest topic name, in characters (RocketMQ's limit). */
@@ -195,6 +196,9 @@ export type UpdateConsumerOffsetHeader = v.InferOutput<typeof UpdateConsumerOffs
 /** A topic's own retention in hours: 1 hour to 10 years. */
 export const RetentionHours: v.GenericSchema<number> = v.pipe(int, v.minValue(1, "must be at least 1 hour"), v.maxValue(87_600, "must be at most 87600 hours (10 years)"));
 
+/** A topic's message type (RocketMQ 5's `message.type` attribute). */
+export const TopicMessageTypeName: v.GenericSchema<TopicMessageType> = v.picklist(TOPIC_MESSAGE_TYPES, 'expected "NORMAL", "FIFO", "DELAY", "TRANSACTION" or "MIXED"');
+
 /** UPDATE_AND_CREATE_TOPIC request. */
 export const CreateTopicHeader = v.object({
   topic: TopicName,
@@ -204,6 +208,8 @@ export const CreateTopicHeader = v.object({
   order: v.optional(v.boolean(), false),
   /** The topic's own retention; absent: the broker's fileReservedTimeHours. */
   retentionHours: v.optional(RetentionHours),
+  /** RocketMQ 5's topic message type; absent: every type (MIXED). */
+  messageType: v.optional(TopicMessageTypeName),
 });
 export type CreateTopicHeader = v.InferOutput<typeof CreateTopicHeader>;
 
@@ -248,6 +254,8 @@ export interface TopicConfig {
   order: boolean;
   /** Messages older than this are no longer served; absent: the broker's fileReservedTimeHours. */
   retentionHours?: number;
+  /** RocketMQ 5's topic message type: what sends through gRPC may carry; absent: every type (MIXED). */
+  messageType?: TopicMessageType;
 }
 
 /** Schema of `TopicConfig`. */
@@ -259,6 +267,8 @@ export const TopicConfig: v.GenericSchema<unknown, TopicConfig> = v.object({
   order: v.optional(v.boolean(), false),
   /** Messages older than this are no longer served; absent: the broker's fileReservedTimeHours. */
   retentionHours: v.optional(RetentionHours),
+  /** RocketMQ 5's topic message type: what sends through gRPC may carry; absent: every type (MIXED). */
+  messageType: v.optional(TopicMessageTypeName),
 });
 
 /**
@@ -315,6 +325,8 @@ export const RegisterBrokerHeader = v.object({
   brokerAddr: Address,
   brokerId: uint,
   haServerAddr: v.optional(v.string(), ""),
+  /** Where the broker serves RocketMQ 5's gRPC clients; absent: it does not. */
+  grpcAddr: v.optional(Address),
   topicConfigs: v.record(TopicName, TopicConfig),
   /** Set when the topic table is split over several requests. @default a whole registration */
   chunk: v.optional(RegistrationChunk),
@@ -611,6 +623,8 @@ export interface QueueData {
   readQueueNums: number;
   writeQueueNums: number;
   perm: number;
+  /** The topic's RocketMQ 5 message type on that broker; absent: every type. */
+  messageType?: TopicMessageType;
 }
 
 /** A broker group: its members by broker id (0 = master). */
@@ -618,6 +632,8 @@ export interface BrokerData {
   cluster: string;
   brokerName: string;
   brokerAddrs: Record<string, string>;
+  /** The gRPC addresses (RocketMQ 5 clients) of the members that serve gRPC, by broker id. */
+  grpcAddrs?: Record<string, string>;
 }
 
 /** Response header of GET_ROUTEINFO_BY_TOPIC. */
@@ -625,6 +641,23 @@ export interface TopicRouteData {
   queueDatas: QueueData[];
   brokerDatas: BrokerData[];
 }
+
+/** GET_ROUTEINFO_BY_TOPIC's answer, checked as a broker reads it from a NameServer. */
+export const TopicRouteDataSchema: v.GenericSchema<unknown, TopicRouteData> = v.object({
+  queueDatas: v.array(v.object({
+    brokerName: v.string(),
+    readQueueNums: v.pipe(int, v.minValue(0), v.maxValue(1024)),
+    writeQueueNums: v.pipe(int, v.minValue(0), v.maxValue(1024)),
+    perm: v.pipe(int, v.minValue(0), v.maxValue(15)),
+    messageType: v.optional(TopicMessageTypeName),
+  })),
+  brokerDatas: v.array(v.object({
+    cluster: v.string(),
+    brokerName: v.string(),
+    brokerAddrs: v.record(v.string(), v.string()),
+    grpcAddrs: v.optional(v.record(v.string(), Address)),
+  })),
+});
 
 /** Response header of GET_BROKER_CLUSTER_INFO. */
 export interface ClusterInfo {

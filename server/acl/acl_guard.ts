@@ -11,12 +11,13 @@
  */
 import { SIGNATURE_FIELDS, verifySignature } from "../../core/auth/signing.ts";
 import { ACL_V1_FIELDS, importHmacSha1Key, verifyAclV1 } from "../../core/auth/acl_v1.ts";
+import { parseRocketmq5Authorization, parseRocketmq5DateTime, signRocketmq5 } from "../../core/auth/rocketmq5_signature.ts";
 import type { RemotingCommand } from "../../core/codec/remoting_frame.ts";
 import { remotingOrigin } from "../../core/remoting/remoting_wire.ts";
-import type { Command } from "../../core/protocol/command.ts";
+import type { Command, Header } from "../../core/protocol/command.ts";
 import { ResponseCode } from "../../core/protocol/request_code.ts";
 import type { Connection, RequestHandler } from "../../core/remoting/connection.ts";
-import type { AclAccount, AclRules } from "./acl_rules.ts";
+import { type AclAccount, type AclRules, sameSecret } from "./acl_rules.ts";
 import { type Access, accountAccess, attachAccess } from "./access.ts";
 import { ReplayCache } from "./replay_cache.ts";
 import { checkRights } from "./request_rights.ts";
@@ -39,6 +40,9 @@ export interface Denial {
   remark: string;
 }
 
+/** Most RocketMQ 5 signatures remembered as verified. */
+const MAX_VERIFIED = 10_000;
+
 const NOT_SIGNED = 'Request is not signed: header fields "accessKey", "timestamp" and "signature" are required';
 const NOT_SIGNED_V1 = 'Request is not signed: RocketMQ ACL fields "AccessKey" and "Signature" are required (set the client\'s access key and secret key)';
 
@@ -50,6 +54,8 @@ export class AclGuard {
   readonly #replays: ReplayCache;
   /** One `Access` per account object (a reload makes new account objects, so new entries). */
   readonly #access = new WeakMap<AclAccount, Access>();
+  /** RocketMQ 5 signatures already verified (date-time and authorization → account): a client signs each second once. */
+  readonly #verified = new Map<string, AclAccount>();
   /** Each account's HMAC-SHA1 key, for RocketMQ 4.x clients' ACL 1.0 signatures. */
   readonly #v1Keys = new WeakMap<AclAccount, Promise<CryptoKey>>();
 
@@ -92,16 +98,59 @@ export class AclGuard {
     const admission = this.#replays.admit(signature, timestamp + this.#windowMs, this.#now());
     if (admission === "replayed") return refuse("Request was replayed");
     if (admission === "full") return { denial: { code: ResponseCode.SYSTEM_BUSY, remark: "Too many signed requests in the replay window: retry later" } };
-    return this.#authorise(rules, account, request);
+    return this.#authorise(rules, account, request.code, request.header);
   }
 
   /** The rights the request's code needs, and its access. */
-  #authorise(rules: AclRules, account: AclAccount, request: Command): { denial: Denial } | { access: Access } {
-    const denied = checkRights(rules, account, request.code, request.header);
+  #authorise(rules: AclRules, account: AclAccount, code: number, header: Header): { denial: Denial } | { access: Access } {
+    const denied = checkRights(rules, account, code, header);
     if (denied !== undefined) return refuse(denied);
     let access = this.#access.get(account);
     if (access === undefined) this.#access.set(account, (access = accountAccess(this.#rules, account)));
     return { access };
+  }
+
+  /**
+   * Authenticates a RocketMQ 5 (gRPC) call: its `authorization` and `x-mq-date-time` headers name a
+   * known account and sign a time within the window. RocketMQ 5's scheme signs only that time, so
+   * no replay check can tell one call from the next: the signature proves the account, TLS keeps
+   * it from being seen.
+   *
+   * @param auth The call's `authorization` and `x-mq-date-time` headers, as received.
+   * @returns The account, or why the call is refused.
+   */
+  async authenticateRocketmq5(auth: { authorization: string | undefined; dateTime: string | undefined }): Promise<{ denial: Denial } | { account: AclAccount }> {
+    if (auth.authorization === undefined || auth.dateTime === undefined) {
+      return refuse('Call is not signed: headers "authorization" and "x-mq-date-time" are required (give the client an access key and secret key)');
+    }
+    const parsed = parseRocketmq5Authorization(auth.authorization);
+    if (parsed === undefined) return refuse('Header "authorization" is not of the form "MQv2-HMAC-SHA1 Credential=…, SignedHeaders=x-mq-date-time, Signature=…"');
+    const account = this.#rules().account(parsed.accessKey);
+    if (account === undefined) return refuse(`Access key "${parsed.accessKey}" is unknown`);
+    const at = parseRocketmq5DateTime(auth.dateTime);
+    // The header has whole seconds: allow one more.
+    if (!Number.isFinite(at) || Math.abs(this.#now() - at) > this.#windowMs + 1000) {
+      return refuse(`Header "x-mq-date-time" ("${auth.dateTime.slice(0, 32)}") is outside the ${Math.round(this.#windowMs / 1000)} s window`);
+    }
+    const cacheKey = `${auth.dateTime} ${auth.authorization}`;
+    if (this.#verified.get(cacheKey) !== account) {
+      if (!sameSecret(parsed.signature, await signRocketmq5(account.secretKey, auth.dateTime))) return refuse("Call signature is invalid");
+      if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+      this.#verified.set(cacheKey, account);
+    }
+    return { account };
+  }
+
+  /**
+   * Checks what an authenticated account asks for (a RocketMQ 5 call mapped to a request code).
+   *
+   * @param account The account.
+   * @param code The request code the call maps to.
+   * @param header That request's header (the fields its rights are checked on).
+   * @returns Why it is refused, or the account's access.
+   */
+  authorize(account: AclAccount, code: number, header: Header): { denial: Denial } | { access: Access } {
+    return this.#authorise(this.#rules(), account, code, header);
   }
 
   /**
@@ -118,7 +167,7 @@ export class AclGuard {
     let key = this.#v1Keys.get(account);
     if (key === undefined) this.#v1Keys.set(account, (key = importHmacSha1Key(account.secretKey)));
     if (!(await verifyAclV1(await key, remoting.extFields, remoting.body))) return refuse("Request signature is invalid");
-    return this.#authorise(rules, account, request);
+    return this.#authorise(rules, account, request.code, request.header);
   }
 
   /**

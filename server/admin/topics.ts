@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import * as v from "valibot";
-import { RetentionHours, TopicName } from "../../core/protocol/headers.ts";
+import { RetentionHours, TopicMessageTypeName, TopicName } from "../../core/protocol/headers.ts";
 import { Perm, RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import { createTopicProcessor, deleteTopicProcessor } from "../broker/processors/topics.ts";
@@ -36,6 +36,8 @@ const CreateTopicBody = v.object({
   order: v.optional(v.boolean()),
   /** The topic's own retention in hours; 0 goes back to the broker's fileReservedTimeHours. */
   retentionHours: v.optional(v.union([v.literal(0), RetentionHours], "expected 0 (the broker's retention) or hours from 1 to 87600")),
+  /** RocketMQ 5's message type the topic takes through gRPC; MIXED (the default) takes every type. */
+  messageType: v.optional(TopicMessageTypeName),
 });
 
 /** Path parameters naming a topic. */
@@ -68,6 +70,8 @@ function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: st
     order: config?.order ?? false,
     /** The topic's own retention; null: the broker's fileReservedTimeHours. */
     retentionHours: config?.retentionHours ?? null,
+    /** RocketMQ 5's message type it takes (MIXED: every type). */
+    messageType: config?.messageType ?? "MIXED",
     queues,
     /** Messages still stored (sum of max - min over the queues). */
     messages,
@@ -116,6 +120,7 @@ export function topicRoutes(state: AdminState): Hono {
     const writeQueueNums = body.writeQueueNums ?? body.queueNums ?? existing?.writeQueueNums ?? 4;
     const perm = body.perm ?? existing?.perm ?? (Perm.READ | Perm.WRITE);
     const retentionHours = body.retentionHours ?? existing?.retentionHours ?? 0;
+    const messageType = body.messageType ?? existing?.messageType ?? "MIXED";
     const reply = await localRequest(create!, RequestCode.UPDATE_AND_CREATE_TOPIC, {
       topic: body.topic,
       readQueueNums,
@@ -123,6 +128,7 @@ export function topicRoutes(state: AdminState): Hono {
       perm,
       order: body.order ?? existing?.order ?? false,
       ...(retentionHours === 0 ? {} : { retentionHours }),
+      ...(messageType === "MIXED" ? {} : { messageType }),
     });
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
     return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName], state.now()) }, existing === undefined ? 201 : 200);

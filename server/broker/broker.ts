@@ -76,6 +76,9 @@ import { ProducerManager } from "./producer_manager.ts";
 import { type TransactionCheckMaxPolicy, TransactionService } from "./transaction_service.ts";
 import { endTransactionProcessor, withHalfMessages } from "./processors/transaction.ts";
 import { sendReplyProcessor } from "./processors/reply.ts";
+import { type GrpcServer, startGrpcServer } from "../grpc/grpc_server.ts";
+import { MessagingService } from "../grpc/messaging_service.ts";
+import { listenFailure } from "../_listen_error.ts";
 import { remotingWire } from "../../core/remoting/remoting_wire.ts";
 import { detectProtocol } from "../../core/remoting/wire.ts";
 import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
@@ -219,6 +222,12 @@ export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions 
   acl?: AclGuard;
   /** Serve clients over TLS with this certificate and key (PEM). @default plain TCP */
   tls?: TlsServerOptions;
+  /** Serve RocketMQ 5's gRPC clients (`apache.rocketmq.v2.MessagingService`) on this port; 0 picks a free one. Not on a slave. @default off */
+  grpcPort?: number;
+  /** Serve gRPC over TLS with `tls`'s certificate; false: plaintext (h2c) even when `tls` is set. @default true when `tls` is set */
+  grpcTls?: boolean;
+  /** false: no gRPC even when `grpcPort` is set. @default true */
+  grpcEnabled?: boolean;
   /**
    * Masters: the replication listener's TLS; with a `clientCa`, slaves must present a certificate
    * it signed (mutual TLS). @default `tls`
@@ -271,6 +280,10 @@ export interface Broker {
   readonly webSocketPort?: number;
   /** Live client connections. */
   readonly connections: ReadonlySet<Connection>;
+  /** `host:port` RocketMQ 5 clients are told to use, when gRPC is served. */
+  readonly grpcAddress: string | undefined;
+  /** The gRPC port, when it is served. */
+  readonly grpcPort: number | undefined;
   /** Stops accepting, finishes in-flight requests, flushes, unregisters and closes the store. */
   close(): Promise<void>;
 }
@@ -736,20 +749,22 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     topicConfigs: () => topics.all(),
     intervalMs: options.registerIntervalMs,
     credentials: secretCredentials === undefined ? options.nameServerCredentials : () => secretCredentials,
+    ...(options.nameServerCredentials === undefined ? {} : { queryCredentials: options.nameServerCredentials }),
+    grpcAddr: () => grpcAddress,
     log,
   });
-  topics.onChange = () => registrar.scheduleRegister();
-  await registrar.start();
-  replication.start();
 
   const persistTimer = setInterval(() => {
     offsets.persist().catch((error) => log(`Cannot save consumer offsets: ${(error as Error).message}`, "error"));
   }, options.offsetPersistIntervalMs ?? 5000);
 
+  let grpc: GrpcServer | undefined;
+  let grpcAddress: string | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       accepting = false;
+      await grpc?.close();
       await listener.close();
       await replication.close();
       await registrar.stop();
@@ -775,10 +790,65 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     return closing;
   };
 
+  // RocketMQ 5 clients: served before registering, so the registration names the gRPC address.
+  const grpcPort = options.grpcEnabled === false ? undefined : options.grpcPort;
+  if (grpcPort !== undefined && role !== "SLAVE") {
+    if (options.grpcTls === true && options.tls === undefined) {
+      await close();
+      throw new RangeError("grpcTls needs the broker's TLS certificate and key (tls)");
+    }
+    const service = new MessagingService({
+      ctx,
+      processors,
+      grpcAddress: () => grpcAddress!,
+      route: (topic) => registrar.route(topic),
+      ...(options.acl === undefined ? {} : { acl: options.acl }),
+      clientClosed: (c) => onConnectionClosed(c),
+      clientExpiryMs: options.clientExpiryMs,
+      log,
+    });
+    try {
+      grpc = await startGrpcServer({
+        service,
+        hostname,
+        port: grpcPort,
+        ...(options.tls === undefined || options.grpcTls === false ? {} : { tls: options.tls }),
+        maxReceiveMessageLength: ctx.maxMessageSize + 64 * 1024,
+        log,
+      });
+    } catch (error) {
+      service.close();
+      await close();
+      const reason = listenFailure(error) ?? (error as Error).message;
+      throw new Error(`Cannot serve gRPC on ${hostname}:${grpcPort}: ${reason}; pick another port with --grpc-port or broker.grpcPort, or stop what holds it`, { cause: error });
+    }
+    grpcAddress = `${advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host}:${grpc.port}`;
+    log(`RocketMQ 5 clients served over gRPC${options.tls === undefined || options.grpcTls === false ? "" : " (TLS)"} on port ${grpc.port} of ${hostname}, advertised as ${grpcAddress}`, "info");
+  } else if (grpcPort !== undefined) {
+    log("gRPC is not served by a slave: RocketMQ 5 clients use the master", "warn");
+  }
+  topics.onChange = () => registrar.scheduleRegister();
+  await registrar.start();
+  replication.start();
+
   log(
     `Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}, ${role}, flush ${options.flushMode ?? "async"}) ` +
       `listening on ${hostname}:${listener.port}${listener.webSocket === undefined ? "" : ` (WebSocket on port ${listener.webSocket.port})`}, advertised as ${address}`,
     "info",
   );
-  return { address, port: listener.port, webSocketPort: listener.webSocket?.port, options, context: ctx, connections, close };
+  return {
+    address,
+    port: listener.port,
+    webSocketPort: listener.webSocket?.port,
+    options,
+    context: ctx,
+    connections,
+    get grpcAddress() {
+      return grpcAddress;
+    },
+    get grpcPort() {
+      return grpc?.port;
+    },
+    close,
+  };
 }

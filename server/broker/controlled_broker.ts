@@ -229,6 +229,12 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
     get connections() {
       return running!.broker.connections;
     },
+    get grpcAddress() {
+      return running!.broker.grpcAddress;
+    },
+    get grpcPort() {
+      return running!.broker.grpcPort;
+    },
     close() {
       closing ??= (async () => {
         closed = true;

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { REGISTER_TOPICS_PER_CHUNK, type TopicConfig } from "../../core/protocol/headers.ts";
+import * as v from "valibot";
+import { REGISTER_TOPICS_PER_CHUNK, type TopicConfig, type TopicRouteData, TopicRouteDataSchema } from "../../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
@@ -27,6 +28,8 @@ export interface NameServerRegistrarOptions {
   haServerAddr?: string;
   /** Controller mode: the epoch this broker serves as master (NameServers refuse a deposed master's registration). @default none */
   epoch?: number;
+  /** Where the broker serves RocketMQ 5's gRPC clients (read at each registration), so routes can name it. @default none */
+  grpcAddr?: () => string | undefined;
   /** The topics to register, read at each registration. */
   topicConfigs: () => TopicConfig[];
   /** @default 30000 */
@@ -38,6 +41,8 @@ export interface NameServerRegistrarOptions {
   connectTimeoutMs?: number;
   /** The account registrations are signed with, read at each request; none sends them unsigned. */
   credentials?: () => Credentials | undefined;
+  /** The account route lookups (`route`) are signed with (an ACL account); none sends them unsigned. */
+  queryCredentials?: () => Credentials | undefined;
   /**
    * Called with each successful registration's answer: a slave learns its master's client and
    * replication addresses from it ("" when the NameServer knows no master of the group).
@@ -118,6 +123,7 @@ export class NameServerRegistrar {
       brokerId: o.brokerId,
       haServerAddr: o.haServerAddr ?? "",
       ...(o.epoch === undefined ? {} : { epoch: o.epoch }),
+      ...(o.grpcAddr?.() === undefined ? {} : { grpcAddr: o.grpcAddr() }),
     };
     const count = Math.max(1, Math.ceil(configs.length / REGISTER_TOPICS_PER_CHUNK));
     const id = count === 1 ? "" : crypto.randomUUID();
@@ -203,9 +209,36 @@ export class NameServerRegistrar {
     this.#connections.clear();
   }
 
+  /**
+   * Asks the NameServers, in turn, for a topic's route (GET_ROUTEINFO_BY_TOPIC).
+   *
+   * @param topic The topic.
+   * @returns The first route a NameServer gives, or undefined when every one that answered knows none.
+   * @throws {Error} When no NameServer could be asked.
+   */
+  async route(topic: string): Promise<TopicRouteData | undefined> {
+    let failure: Error | undefined;
+    for (const address of this.#options.nameServers) {
+      try {
+        const connection = await this.#connection(address);
+        const header = await this.#sign(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic }, this.#options.queryCredentials);
+        const response = await connection.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, header, undefined, 3000);
+        if (response.code === ResponseCode.TOPIC_NOT_EXIST) return undefined;
+        if (response.code !== ResponseCode.SUCCESS) throw new Error(response.remark ?? `response code ${response.code}`);
+        const route = v.safeParse(TopicRouteDataSchema, response.header);
+        if (!route.success) throw new Error(`malformed route: ${v.summarize(route.issues)}`);
+        return route.output;
+      } catch (error) {
+        failure = new Error(`NameServer ${address}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    if (failure !== undefined) throw failure;
+    return undefined;
+  }
+
   /** Signs a request header when credentials are configured (the signer is reused while they stay the same). */
-  async #sign(code: number, header: Header): Promise<Header> {
-    const credentials = this.#options.credentials?.();
+  async #sign(code: number, header: Header, from = this.#options.credentials): Promise<Header> {
+    const credentials = from?.();
     if (credentials === undefined) return header;
     const cached = this.#signer;
     if (cached === undefined || cached.credentials.accessKey !== credentials.accessKey || cached.credentials.secretKey !== credentials.secretKey) {

@@ -274,7 +274,8 @@ export class TopicConfigManager {
     const same = current.length === next.size && current.every((c) => {
       const other = next.get(c.topicName);
       return other !== undefined && other.readQueueNums === c.readQueueNums && other.writeQueueNums === c.writeQueueNums &&
-        other.perm === c.perm && other.order === c.order && other.retentionHours === c.retentionHours;
+        other.perm === c.perm && other.order === c.order && other.retentionHours === c.retentionHours &&
+        other.messageType === c.messageType;
     });
     if (same) return false;
     const template = this.#topics.get(AUTO_CREATE_TOPIC_KEY);

@@ -36,6 +36,8 @@ export interface BrokerRegistration {
   brokerId: number;
   /** Where the broker accepts replication connections ("" when it has none). */
   haServerAddr: string;
+  /** Where the broker serves RocketMQ 5's gRPC clients ("" or absent when it does not). */
+  grpcAddr?: string;
   /** The broker's topics; only a master's topics become routes. */
   topicConfigs: Record<string, TopicConfig>;
   /** Controller mode: the master's epoch (a master of an older epoch than the group's is refused). */
@@ -76,6 +78,8 @@ export interface ClusterInfoWithLiveness extends ClusterInfo {
 }
 
 interface LiveEntry extends BrokerLiveInfo {
+  /** Where it serves gRPC ("" when it does not). */
+  grpcAddr: string;
   /** What the broker registered on (its connection); `dropSession` removes the brokers it carried. */
   session: object | undefined;
 }
@@ -263,6 +267,7 @@ export class RouteTable {
       brokerName,
       brokerId,
       haServerAddr: registration.haServerAddr,
+      grpcAddr: registration.grpcAddr ?? "",
       lastUpdateTimestamp: this.#now(),
       session,
     });
@@ -405,15 +410,18 @@ export class RouteTable {
     const group = this.#groups.get(brokerName);
     if (group === undefined) return undefined;
     const brokerAddrs: Record<string, string> = Object.create(null);
+    let grpcAddrs: Record<string, string> | undefined;
     let any = false;
     for (const id of [...group.addrs.keys()].sort((a, b) => a - b)) {
       const addr = group.addrs.get(id)!;
       const entry = this.#live.get(addr);
       if (entry === undefined || !this.#isAlive(entry, now)) continue;
       brokerAddrs[String(id)] = addr;
+      if (entry.grpcAddr !== "") (grpcAddrs ??= Object.create(null) as Record<string, string>)[String(id)] = entry.grpcAddr;
       any = true;
     }
-    return any ? { cluster: group.cluster, brokerName, brokerAddrs } : undefined;
+    if (!any) return undefined;
+    return grpcAddrs === undefined ? { cluster: group.cluster, brokerName, brokerAddrs } : { cluster: group.cluster, brokerName, brokerAddrs, grpcAddrs };
   }
 
   #replaceQueueData(brokerName: string, topicConfigs: Record<string, TopicConfig>): void {
@@ -430,6 +438,7 @@ export class RouteTable {
         readQueueNums: config.readQueueNums,
         writeQueueNums: config.writeQueueNums,
         perm: config.perm,
+        ...(config.messageType === undefined ? {} : { messageType: config.messageType }),
       });
     }
     for (const [topic, queues] of this.#topicQueues) {

@@ -23,7 +23,7 @@ test("the compiled rmq binary serves a standalone and runs topic list, send and 
   expect(help.code).toBe(0);
   expect(help.stdout).toContain("Usage: rmq <command> [flags]");
 
-  const server = await startServer(binary, ["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--data-dir", join(dir, "data")], {
+  const server = await startServer(binary, ["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--grpc-port", "0", "--data-dir", join(dir, "data")], {
     ready: /Dashboard and admin API on http:\/\/127\.0\.0\.1:(\d+)/,
   });
   const adminPort = server.port;

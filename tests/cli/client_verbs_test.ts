@@ -89,7 +89,7 @@ describe("--config", () => {
     const [ns, broker, envAdmin] = await Promise.all([freePort(), freePort(), freePort()]);
     const file = join(dir, "rmq.yaml");
     writeFileSync(file, `nameserver:\n  port: ${ns}\nbroker:\n  host: 127.0.0.1\n  port: 1\n  dataDir: ${join(dir, "data")}\n  brokerName: from-file\nadmin:\n  port: 1\n`);
-    const child = start(BUN, ["run", join(ROOT, "cli/bun.ts"), "standalone", "--config", file, "--port", String(broker)], { RMQ_ADMIN_PORT: String(envAdmin) });
+    const child = start(BUN, ["run", join(ROOT, "cli/bun.ts"), "standalone", "--config", file, "--port", String(broker), "--no-grpc"], { RMQ_ADMIN_PORT: String(envAdmin) });
     try {
       await child.waitFor("Dashboard and admin API on");
       expect(child.output()).toContain(`NameServer 127.0.0.1:${ns}, broker 127.0.0.1:${broker}, data in ${join(dir, "data")}`);

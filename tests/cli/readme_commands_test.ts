@@ -68,13 +68,14 @@ test("SIGTERM to `npm start` stops the server and frees its ports", async () => 
   const dir = mkdtempSync(join(tmpdir(), "rmq-readme-"));
   dirs.push(dir);
   // Every port picked by the system and read back from the server's lines.
-  const npm = start("npm", ["start", "--", "--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--ha-port", "0", "--data-dir", dir], ENV);
+  const npm = start("npm", ["start", "--", "--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--ha-port", "0", "--grpc-port", "0", "--data-dir", dir], ENV);
   let serverPid: number | undefined;
   try {
     await npm.waitFor("Dashboard and admin API on", 30_000);
     serverPid = Number(/Standalone ready: .*, pid (\d+)$/m.exec(npm.output())![1]);
     const ports = [...npm.output().matchAll(/(?:listening on |accepts slaves on |admin API on http:\/\/)[^\s,]*?:(\d+)/g)].map((m) => Number(m[1]));
-    expect(ports).toHaveLength(4);
+    ports.push(Number(/served over gRPC on port (\d+)/.exec(npm.output())![1]));
+    expect(ports).toHaveLength(5);
     npm.kill("SIGTERM");
     await npm.exited;
     // The server exits too: its process is gone and every port it held can be bound again.

@@ -42,7 +42,7 @@ async function occupy(): Promise<{ port: number; server: Server }> {
 }
 
 /** Every port of a standalone picked by the system, so nothing can take one first. */
-const ZERO_PORTS = ["--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--ha-port", "0"];
+const ZERO_PORTS = ["--port", "0", "--namesrv-port", "0", "--admin-port", "0", "--ha-port", "0", "--grpc-port", "0"];
 
 /** The ports a server's lines say it listens on (NameServer, broker, replication). */
 function listening(output: string): number[] {
@@ -104,7 +104,7 @@ describe("a port in use", () => {
         const admin = rmq([
           "standalone", "--host", "127.0.0.1", ...ZERO_PORTS, "--admin-port", String(held.port), "--data-dir", join(dir, `busy-admin-${runtime.name}`),
         ], runtime);
-        const nameserver = rmq(["standalone", "--host", "127.0.0.1", "--namesrv-port", String(held.port), "--no-admin", "--data-dir", join(dir, `busy-ns-${runtime.name}`)], runtime);
+        const nameserver = rmq(["standalone", "--host", "127.0.0.1", "--namesrv-port", String(held.port), "--no-admin", "--no-grpc", "--data-dir", join(dir, `busy-ns-${runtime.name}`)], runtime);
         expect(await broker.exited).toBe(1);
         expect(broker.output()).toContain(
           `Cannot start the broker on 127.0.0.1:${held.port}: the port is in use, another process holds it (EADDRINUSE); pick another port with --port or broker.port, or stop what holds it`,
@@ -128,7 +128,7 @@ describe("the replication port", () => {
   test("standalone takes --ha-port, and --no-replication opens none", async () => {
     // A port of our choosing (not the default, the broker's port + 1): nothing binds it meanwhile but the broker.
     const ha = await freePort();
-    const base = ["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin"];
+    const base = ["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--no-grpc"];
     const withHa = rmq([...base, "--ha-port", String(ha), "--data-dir", join(dir, "ha")]);
     await withHa.waitFor("Standalone ready");
     expect(withHa.output()).toContain(`Replication (ASYNC_MASTER) accepts slaves on 127.0.0.1:${ha}`);
@@ -146,7 +146,7 @@ describe("the replication port", () => {
   test("a taken replication port names --ha-port and --no-replication", async () => {
     const held = await occupy();
     try {
-      const child = rmq(["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--ha-port", String(held.port), "--data-dir", join(dir, "ha-busy")]);
+      const child = rmq(["standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--no-grpc", "--ha-port", String(held.port), "--data-dir", join(dir, "ha-busy")]);
       expect(await child.exited).toBe(1);
       expect(child.output()).toContain(
         `Cannot listen for replication on 127.0.0.1:${held.port}: the port is in use, another process holds it (EADDRINUSE); pick a free port with --ha-port (broker.haPort), or turn replication off with --no-replication`,
@@ -160,7 +160,7 @@ describe("the replication port", () => {
 test("standalone warns about a broker key it does not use instead of dropping it silently", async () => {
   const file = join(dir, "cluster.yaml");
   writeFileSync(file, "broker:\n  brokerRole: SYNC_MASTER\n");
-  const child = rmq(["standalone", "-c", file, "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--no-replication", "--data-dir", join(dir, "warn")]);
+  const child = rmq(["standalone", "-c", file, "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--no-grpc", "--no-replication", "--data-dir", join(dir, "warn")]);
   await child.waitFor("Standalone ready");
   await stop(child);
   expect(child.output()).toMatch(/WARN  \[standalone\] Warning: "broker\.brokerRole" is not used by standalone \(only by broker\); ignored/);

@@ -66,7 +66,7 @@ export async function startAclStandalone(accounts: readonly TestAccount[], env: 
     child = await startServer(BUN, [
       "run", join(ROOT, "cli/bun.ts"), "standalone",
       "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0",
-      "--admin-port", "0", "--data-dir", join(dir, "data"), "--acl", aclFile,
+      "--admin-port", "0", "--grpc-port", "0", "--data-dir", join(dir, "data"), "--acl", aclFile,
     ], {
       ready: /Dashboard and admin API on https?:\/\/127\.0\.0\.1:(\d+)/,
       env: { RMQ_BROKER_MESSAGE_DELAY_LEVEL: "100ms 100ms 100ms 100ms 100ms 100ms", ...env },

@@ -157,7 +157,7 @@ describe("standalone's cluster secret", () => {
   test("is created in the data dir with mode 0600 on first start, kept on the next, and lets a separate broker join", async () => {
     const dataDir = join(dir, "standalone");
     const ready = /Standalone ready: NameServer [^\s,]*:(\d+)/;
-    const args = ["run", "cli/bun.ts", "standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--data-dir", dataDir];
+    const args = ["run", "cli/bun.ts", "standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--no-grpc", "--data-dir", dataDir];
     const first = await startServer(BUN, args, { ready });
     children.push(first);
     const file = join(dataDir, "cluster.secret");

@@ -25,7 +25,7 @@ let urls: Map<string, string>;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "rmq-deno-ws-"));
   server = await startServer(DENO, [
-    "run", "-A", "cli/deno.ts", "standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin",
+    "run", "-A", "cli/deno.ts", "standalone", "--host", "127.0.0.1", "--port", "0", "--namesrv-port", "0", "--no-admin", "--no-grpc",
     "--web-socket-port", "0", "--namesrv-web-socket-port", "0", "--data-dir", dir,
   ], { ready: /Standalone ready: NameServer \S+:(\d+),/, timeoutMs: 60_000 });
   const out = server.output();

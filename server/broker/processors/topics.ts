@@ -26,6 +26,7 @@ export function createTopicProcessor(ctx: BrokerContext): Processor<CreateTopicH
         perm: h.perm,
         order: h.order,
         ...(h.retentionHours === undefined ? {} : { retentionHours: h.retentionHours }),
+        ...(h.messageType === undefined || h.messageType === "MIXED" ? {} : { messageType: h.messageType }),
       });
     } catch (error) {
       if (error instanceof RangeError) return { code: ResponseCode.SYSTEM_ERROR, remark: error.message };

@@ -1,0 +1,130 @@
+/**
+ * Sends through RocketMQ 5's gRPC protocol beside native sends, against one standalone server in a
+ * child process (the load tool's, with its gRPC port): Apache's RocketMQ 5 Node.js client
+ * (rocketmq-client-nodejs, unchanged, under Node) and our own Producer, each with `--concurrency`
+ * senders awaiting their answers. Reports msgs/s, client CPU and the broker's CPU per message
+ * (`/proc/<pid>/stat`), the figure that stays meaningful on a shared machine, and checks that
+ * every acknowledged message was stored once.
+ *
+ * Usage: bun bench/grpc_bench.ts [--count 20000] [--concurrency 10] [--size 1024] [--runtime bun|deno] [--json]
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Producer } from "../client/producer.ts";
+import { PullConsumer } from "../client/pull_consumer.ts";
+import { startLoadServer } from "../cli/_load_server.ts";
+import { meterProcess, meterSelf, type ResourceMeter } from "../cli/_load_stats.ts";
+
+const { values } = parseArgs({
+  options: {
+    count: { type: "string", default: "20000" },
+    concurrency: { type: "string", default: "10" },
+    size: { type: "string", default: "1024" },
+    runtime: { type: "string", default: "bun" },
+    json: { type: "boolean", default: false },
+  },
+});
+const count = Number(values.count);
+const concurrency = Number(values.concurrency);
+const size = Number(values.size);
+const runtime = values.runtime === "deno" ? "deno" : "bun";
+const body = new Uint8Array(size).fill(120);
+
+const server = await startLoadServer({ runtime, flush: "async", grpc: true });
+const reader = new PullConsumer({ nameServer: server.namesrv, group: "bench_reader" });
+await reader.start();
+
+interface Row {
+  client: string;
+  messages: number;
+  stored: number;
+  msgsPerSec: number;
+  clientCpuUsPerMsg: number;
+  brokerCpuUsPerMsg: number | null;
+}
+
+async function storedCount(topic: string): Promise<number> {
+  let total = 0;
+  for (const queue of await reader.fetchMessageQueues(topic)) total += await reader.maxOffset(queue);
+  return total;
+}
+
+async function native(topic: string): Promise<Omit<Row, "stored">> {
+  const producer = new Producer({ nameServer: server.namesrv, log: () => {} });
+  await producer.start();
+  const run = async (n: number) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        await producer.send({ topic, body });
+      }
+    }));
+  };
+  await run(Math.min(count, 5000));
+  const client = meterSelf();
+  const broker = meterProcess(server.startup.pid);
+  const started = performance.now();
+  await run(count);
+  const seconds = (performance.now() - started) / 1000;
+  const c = client.stop().cpuSeconds!;
+  const b = broker.stop().cpuSeconds;
+  await producer.shutdown();
+  return { client: "ours (remoting)", messages: count, msgsPerSec: count / seconds, clientCpuUsPerMsg: (c * 1e6) / count, brokerCpuUsPerMsg: b === null ? null : (b * 1e6) / count };
+}
+
+function rocketmq5(topic: string): Promise<Omit<Row, "stored">> {
+  const script = join(import.meta.dirname!, "node", "rmq5_send.cjs");
+  const child = spawn("node", [script, server.grpc!, topic, String(count), String(concurrency), String(size)], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  let broker: ResourceMeter | undefined;
+  return new Promise((resolve, reject) => {
+    child.stderr.on("data", (chunk) => (err += chunk));
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (broker === undefined && out.includes('"warm":true')) broker = meterProcess(server.startup.pid);
+    });
+    child.on("exit", (code) => {
+      const result = out.split("\n").filter((l) => l.includes("seconds")).map((l) => JSON.parse(l) as { seconds: number; cpuUs: number })[0];
+      if (code !== 0 || result === undefined || broker === undefined) return reject(new Error(`The RocketMQ 5 client exited ${code}: ${out}${err}`));
+      const b = broker.stop().cpuSeconds;
+      resolve({
+        client: "RocketMQ 5 (gRPC)",
+        messages: count,
+        msgsPerSec: count / result.seconds,
+        clientCpuUsPerMsg: result.cpuUs / count,
+        brokerCpuUsPerMsg: b === null ? null : (b * 1e6) / count,
+      });
+    });
+  });
+}
+
+const rows: Row[] = [];
+const stamp = Date.now();
+for (const [name, run] of [["native", native], ["grpc", rocketmq5]] as const) {
+  const topic = `bench_${name}_${stamp}`;
+  const row = await run(topic);
+  const stored = (await storedCount(topic)) - Math.min(count, 5000);
+  if (stored !== count) throw new Error(`${row.client}: ${count} acknowledged but ${stored} stored`);
+  rows.push({ ...row, stored });
+}
+await reader.shutdown();
+await server.stop();
+
+if (values.json) {
+  console.log(JSON.stringify({ settings: { count, concurrency, size, runtime }, rows }, null, 2));
+} else {
+  console.log(`${count} messages of ${size} bytes per client, ${concurrency} senders each awaiting its answer, ${runtime} broker, async flush`);
+  console.log("client                 msgs/s   client CPU µs/msg   broker CPU µs/msg    stored");
+  for (const row of rows) {
+    console.log(
+      `${row.client.padEnd(20)}${Math.round(row.msgsPerSec).toString().padStart(9)}${row.clientCpuUsPerMsg.toFixed(1).padStart(20)}${
+        (row.brokerCpuUsPerMsg?.toFixed(1) ?? "-").padStart(20)
+      }${row.stored.toString().padStart(10)}`,
+    );
+  }
+}
