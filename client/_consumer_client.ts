@@ -121,7 +121,7 @@ export class ConsumerClient {
     if (address !== undefined) return address;
     await this.routes.refresh(topic);
     address = pick();
-    if (address === undefined) throw new ClientError(`Cannot reach broker "${brokerName}": no route of topic "${topic}" names it`);
+    if (address === undefined) throw new ClientError(`Cannot reach broker "${brokerName}" for topic "${topic}": no route names broker "${brokerName}"`);
     return address;
   }
 
