@@ -10,7 +10,8 @@ import { RETRY_GROUP_TOPIC_PREFIX } from "../core/model/system_topics.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import type { ConsumerData } from "../core/protocol/headers.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
-import { ConsumerClient, newClientId, restoreRetryTopic } from "./_consumer_client.ts";
+import { ConsumerClient, newClientId } from "./_consumer_client.ts";
+import { restoreRetryTopic } from "./_retry_topic.ts";
 import {
   checkConsumeFromWhere,
   checkGroup,
