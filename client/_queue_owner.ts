@@ -54,10 +54,11 @@ export class QueueOwner {
   /** The queues' caches by `messageQueueKey`. */
   readonly queues: Map<string, ProcessQueue> = new Map();
   readonly pullBatchSize: number;
+  /** Long poll of the pulls. */
+  readonly suspendMs: number;
   readonly #member: GroupMember;
   readonly #strategy: AllocateStrategy;
   readonly #rebalanceIntervalMs: number;
-  readonly #suspendMs: number;
   readonly #releasing = new Map<string, Promise<void>>();
   #hooks: QueueOwnerHooks | undefined;
   #offsets: OffsetStore | undefined;
@@ -75,7 +76,7 @@ export class QueueOwner {
     else if (Object.hasOwn(ALLOCATE_STRATEGIES, strategy)) this.#strategy = ALLOCATE_STRATEGIES[strategy];
     else throw new ClientError(`allocateStrategy "${strategy}" must be "AVERAGE", "CONSISTENT_HASH" or a function`);
     this.pullBatchSize = intOption("pullBatchSize", options.pullBatchSize ?? 32, 1, 1024);
-    this.#suspendMs = intOption("suspendMs", options.suspendMs ?? 15_000, 0, 120_000);
+    this.suspendMs = intOption("suspendMs", options.suspendMs ?? 15_000, 0, 120_000);
     this.#rebalanceIntervalMs = intOption("rebalanceIntervalMs", options.rebalanceIntervalMs ?? 20_000, 1);
     this.#offsets = options.offsetStore;
   }
@@ -279,7 +280,7 @@ export class QueueOwner {
           maxNums: this.pullBatchSize,
           expression: subscription?.expression ?? "*",
           expressionType: subscription?.expressionType ?? "TAG",
-          suspendMs: this.#suspendMs,
+          suspendMs: this.suspendMs,
           commitOffset: hooks.commitWithPull(queue),
         });
         if (!this.live(pq)) break;

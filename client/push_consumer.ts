@@ -10,15 +10,19 @@ import { type MessageQueue, messageQueueKey } from "../core/model/message_queue.
 import { retryTopic } from "../core/model/system_topics.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import type { ConsumerClient } from "./_consumer_client.ts";
-import { type ConsumeFromWhere, intOption, sleep } from "./_consumer_options.ts";
+import { backoffMs, type ConsumeFromWhere, intOption, sleep } from "./_consumer_options.ts";
 import { GroupMember } from "./_group_member.ts";
+import type { ReceivedMessage } from "./_pop.ts";
+import { checkInvisibleTime, MAX_RECEIVE, PopReceiver } from "./_pop_receiver.ts";
+import { isBrokerBusy } from "./_pull.ts";
 import { QueueOwner } from "./_queue_owner.ts";
 import { sendReply } from "./_request_reply.ts";
 import type { MessageSelector } from "./_subscription.ts";
 import { UniqueKeyGenerator } from "./_unique_key.ts";
 import type { AllocateStrategy, AllocateStrategyName } from "./allocate.ts";
 import type { OffsetStore } from "./offset_store.ts";
-import type { ProcessQueue, ProcessQueueStats } from "./process_queue.ts";
+import { ProcessQueue, type ProcessQueueStats } from "./process_queue.ts";
+import { DEFAULT_RETRY_POLICY, retryBackoffMs, type RetryPolicy } from "../core/model/retry_policy.ts";
 import type { MessageModel } from "./rebalance.ts";
 
 /** What a handler says about messages: done, or deliver them again later. */
@@ -90,6 +94,17 @@ export interface PushConsumerOptions {
   pollNameServerIntervalMs?: number;
   /** Where problems are reported. @default console.warn */
   log?: (line: string) => void;
+  /**
+   * Consume through POP instead of owning queues: members pop messages from any queue, so a group
+   * may have more members than queues and a hung member holds only the messages it has. A failed
+   * message is given back with the group's retry policy (`rmq group update --retry-policy`) and
+   * goes to the dead-letter topic past the group's `retryMaxTimes` (not `maxReconsumeTimes`);
+   * order comes from the group's FIFO setting (`--fifo`), not `orderly`. Clustering only.
+   * @default false
+   */
+  pop?: boolean;
+  /** POP: how long a message stays invisible to the group's other members while its handler runs. @default 60000 */
+  popInvisibleTimeMs?: number;
 }
 
 interface ConsumeTask {
@@ -162,6 +177,15 @@ export class PushConsumer {
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
   #handler: MessageHandler | BatchMessageHandler | undefined;
   #client: ConsumerClient | undefined;
+  /** POP mode: how long popped messages stay invisible; undefined when the consumer owns queues. */
+  readonly #popInvisibleMs: number | undefined;
+  #popReceiver: PopReceiver | undefined;
+  /** POP mode: counts the handlers running on popped messages (it never holds messages). */
+  #popQueue: ProcessQueue | undefined;
+  #popInFlight = 0;
+  #retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY;
+  /** POP mode: acks and changes of invisible time not answered yet. */
+  readonly #settling = new Set<Promise<unknown>>();
   #offsets: OffsetStore | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -181,7 +205,7 @@ export class PushConsumer {
    * @throws {ClientError} When an option is invalid.
    */
   constructor(options: PushConsumerOptions) {
-    this.#member = new GroupMember(options, "PUSH");
+    this.#member = new GroupMember(options, options.pop === true ? "POP" : "PUSH");
     this.#owner = new QueueOwner(this.#member, options);
     this.#consumeThreads = intOption("consumeThreads", options.consumeThreads ?? 20, 1, 1000);
     this.#batchSize = intOption("consumeBatchMaxSize", options.consumeBatchMaxSize ?? 1, 1, 1024);
@@ -193,6 +217,12 @@ export class PushConsumer {
     this.#suspendQueueMs = intOption("suspendCurrentQueueTimeMillis", options.suspendCurrentQueueTimeMillis ?? 1000, 0);
     this.#awaitTerminationMs = intOption("awaitTerminationMs", options.awaitTerminationMs ?? 30_000, 0);
     this.#log = this.#member.log;
+    if (options.pop === true) {
+      if (this.#member.messageModel !== "CLUSTERING") throw new ClientError("A POP consumer is a clustering consumer: leave messageModel out");
+      if (this.#orderly) throw new ClientError("A POP consumer gets order from its group's FIFO setting (rmq group update --fifo), not from orderly");
+      if (typeof this.#member.consumeFromWhere !== "string") throw new ClientError("A POP consumer starts at FIRST_OFFSET or LAST_OFFSET, not at a timestamp");
+      this.#popInvisibleMs = checkInvisibleTime("popInvisibleTimeMs", options.popInvisibleTimeMs ?? 60_000);
+    }
   }
 
   /** The consumer group. */
@@ -313,6 +343,10 @@ export class PushConsumer {
     const client = await member.connect(() => void this.#owner.rebalance());
     if (client === undefined) return;
     this.#client = client;
+    if (this.#popInvisibleMs !== undefined) {
+      await this.#startPop(member);
+      return;
+    }
     if (member.messageModel === "CLUSTERING") member.subscribeAll(retryTopic(member.group));
     const owner = this.#owner;
     owner.open({
@@ -332,6 +366,62 @@ export class PushConsumer {
     await owner.balance();
     member.every(this.#persistIntervalMs, () => void owner.persist());
     if (this.#orderly) member.every(LOCK_RENEW_INTERVAL_MS, () => void this.#renewLocks());
+  }
+
+  /** POP mode: heartbeats, and one receive loop per subscribed topic (at least two). */
+  async #startPop(member: GroupMember): Promise<void> {
+    this.#popReceiver = new PopReceiver(member, member.consumeFromWhere as "FIRST_OFFSET" | "LAST_OFFSET");
+    this.#popQueue = new ProcessQueue({ topic: "", brokerName: "", queueId: -1 });
+    member.state = "running";
+    await member.startHeartbeats();
+    const loops = Math.max(2, member.subscriptions.size);
+    for (let i = 0; i < loops; i++) void this.#popLoop();
+  }
+
+  /** POP mode: receives while fewer than `pullThresholdForQueue` popped messages are in process, backing off on errors. */
+  async #popLoop(): Promise<void> {
+    const member = this.#member;
+    const receiver = this.#popReceiver!;
+    let failures = 0;
+    while (member.running) {
+      const room = this.#thresholdCount - this.#popInFlight;
+      if (room <= 0) {
+        await sleep(FLOW_CONTROL_PAUSE_MS);
+        continue;
+      }
+      try {
+        const max = Math.min(room, this.#owner.pullBatchSize, MAX_RECEIVE);
+        const answer = await receiver.receive(max, this.#popInvisibleMs!, this.#owner.suspendMs);
+        failures = 0;
+        // Received after shutdown began: left to come back after their invisible time.
+        if (!member.running) break;
+        if (answer.retryPolicy !== undefined) this.#retryPolicy = answer.retryPolicy;
+        if (answer.messages.length === 0) continue;
+        this.#popInFlight += answer.messages.length;
+        this.#submit({ pq: this.#popQueue!, messages: answer.messages, next: 0 });
+      } catch (error) {
+        if (!member.running) break;
+        failures++;
+        if (failures === 1 || !isBrokerBusy(error)) this.#log(`Receiving for group "${member.group}" failed (attempt ${failures}): ${(error as Error).message}`);
+        await sleep(backoffMs(failures));
+      }
+    }
+  }
+
+  /** POP mode: acks what a handler finished, gives back (with the group's back-off) what it did not. */
+  #settlePopped(messages: ReceivedMessage[], from: number, to: number, status: ConsumeStatus): void {
+    const receiver = this.#popReceiver!;
+    this.#popInFlight -= to - from;
+    for (let i = from; i < to; i++) {
+      const message = messages[i]!;
+      const settled = status === "SUCCESS"
+        ? receiver.ack(message.receiptHandle)
+        : receiver.changeInvisibleTime(message.receiptHandle, retryBackoffMs(this.#retryPolicy, message.deliveryAttempt));
+      this.#settling.add(settled);
+      settled.catch((error) => {
+        this.#log(`${status === "SUCCESS" ? "Acking" : "Giving back"} message ${message.msgId} of group "${this.#member.group}" failed: ${(error as Error).message}`);
+      }).finally(() => this.#settling.delete(settled));
+    }
   }
 
   /** Whether a queue may be pulled now (orderly: once locked; every mode: below the flow-control thresholds). */
@@ -505,6 +595,10 @@ export class PushConsumer {
   }
 
   #afterConsume(pq: ProcessQueue, all: MessageExt[], from: number, to: number, status: ConsumeStatus): Promise<void> | undefined {
+    if (pq === this.#popQueue) {
+      this.#settlePopped(all as ReceivedMessage[], from, to, status);
+      return undefined;
+    }
     if (status === "SUCCESS") {
       for (let i = from; i < to; i++) pq.removeOne(all[i]!);
       this.#finished.add(pq);
@@ -621,6 +715,16 @@ export class PushConsumer {
     this.#retryTimers.clear();
     const client = this.#client;
     if (client === undefined) {
+      member.state = "stopped";
+      return;
+    }
+    const popQueue = this.#popQueue;
+    if (popQueue !== undefined) {
+      // Popped messages not handled yet come back after their invisible time.
+      popQueue.drop();
+      await popQueue.idle(this.#awaitTerminationMs);
+      await Promise.allSettled([...this.#settling]);
+      await member.leave(true);
       member.state = "stopped";
       return;
     }
