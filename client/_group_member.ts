@@ -24,6 +24,8 @@ import {
 import { checkTopic } from "./_prepare_message.ts";
 import { keptMessages, type MessageSelector, type Subscription, subscriptionOf } from "./_subscription.ts";
 import { defaultDialer } from "./default_dialer.ts";
+import { MAX_REPLY_SIZE, sendReply } from "./_request_reply.ts";
+import { UniqueKeyGenerator } from "./_unique_key.ts";
 import type { MessageModel } from "./rebalance.ts";
 
 /** The options every member of a consumer group takes (each consumer's options include these). */
@@ -74,6 +76,7 @@ export class GroupMember {
   readonly #requestTimeoutMs: number;
   readonly #pollIntervalMs: number;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #replyKeys = new UniqueKeyGenerator();
   #client: ConsumerClient | undefined;
 
   /**
@@ -223,6 +226,28 @@ export class GroupMember {
     if (client === undefined) return;
     if (unregister) await client.unregister(this.topics(), this.clientId, this.group);
     await client.shutdown();
+  }
+
+  /**
+   * Answers a request message (`Producer.request`) through the broker that stored it.
+   *
+   * @param request The request.
+   * @param body The reply's body.
+   * @param properties The reply's user properties.
+   * @returns The stored reply's offset message id.
+   * @throws {ClientError} When the member is not running, the message is not a request or the reply is invalid.
+   * @throws {BrokerError} REPLY_NOT_DELIVERED when the requester no longer waits.
+   */
+  reply(request: MessageExt, body: Uint8Array | string, properties?: Record<string, string>): Promise<string> {
+    const client = this.#client;
+    if (this.state !== "running" || client === undefined) return Promise.reject(new ClientError("Consumer is not running"));
+    return sendReply(client.client, request, { body, ...(properties === undefined ? {} : { properties }) }, {
+      group: this.group,
+      maxMessageSize: MAX_REPLY_SIZE,
+      uniqueKey: this.#replyKeys.next(),
+      timeoutMs: this.#requestTimeoutMs,
+      knownBrokers: client.routes.brokerAddresses(),
+    });
   }
 
   /**

@@ -16,9 +16,7 @@ import type { ReceivedMessage } from "./_pop.ts";
 import { checkInvisibleTime, MAX_RECEIVE, PopReceiver } from "./_pop_receiver.ts";
 import { isBrokerBusy } from "./_pull.ts";
 import { QueueOwner } from "./_queue_owner.ts";
-import { sendReply } from "./_request_reply.ts";
 import type { MessageSelector } from "./_subscription.ts";
-import { UniqueKeyGenerator } from "./_unique_key.ts";
 import type { AllocateStrategy, AllocateStrategyName } from "./allocate.ts";
 import type { OffsetStore } from "./offset_store.ts";
 import { ProcessQueue, type ProcessQueueStats } from "./process_queue.ts";
@@ -138,9 +136,6 @@ const RELEASE_WAIT_MS = 1000;
 /** Orderly mode: how long releasing a queue waits for its running handler before unlocking. */
 const ORDERLY_RELEASE_WAIT_MS = 60_000;
 
-/** Largest reply body a consumer sends (the broker's default message size limit). */
-const MAX_REPLY_SIZE = 4 * 1024 * 1024;
-
 /**
  * A consumer group member that is handed messages. Members of a clustering group split the queues
  * of the subscribed topics (and of the group's retry topic) and move them when members come and go;
@@ -196,7 +191,6 @@ export class PushConsumer {
   #pumpScheduled = false;
   /** Queues with messages finished whose offset is not yet in the offset store. */
   #finished = new Set<ProcessQueue>();
-  readonly #replyKeys = new UniqueKeyGenerator();
 
   /**
    * Creates a consumer; subscribe, set a handler, then `start()`.
@@ -287,15 +281,7 @@ export class PushConsumer {
    * ```
    */
   reply(request: MessageExt, body: Uint8Array | string, properties?: Record<string, string>): Promise<string> {
-    const member = this.#member;
-    if (!member.running || this.#client === undefined) return Promise.reject(new ClientError("Consumer is not running"));
-    return sendReply(this.#client.client, request, { body, ...(properties === undefined ? {} : { properties }) }, {
-      group: member.group,
-      maxMessageSize: MAX_REPLY_SIZE,
-      uniqueKey: this.#replyKeys.next(),
-      timeoutMs: member.requestTimeoutMs,
-      knownBrokers: this.#client.routes.brokerAddresses(),
-    });
+    return this.#member.reply(request, body, properties);
   }
 
   /**

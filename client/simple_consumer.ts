@@ -171,6 +171,21 @@ export class SimpleConsumer {
     return (await this.#receiver.changeInvisibleTime(checkHandle(handle), invisibleDurationMs)).handle;
   }
 
+  /**
+   * Answers a request message (one sent with `Producer.request`): the reply goes to the broker that
+   * stored the request, which pushes it to the waiting requester. Ack the request as usual.
+   *
+   * @param request The request, as `receive()` returned it.
+   * @param body The reply's body.
+   * @param properties The reply's user properties.
+   * @returns The stored reply's offset message id.
+   * @throws {ClientError} When the message is not a request, the reply is invalid, or the consumer is not running.
+   * @throws {BrokerError} REPLY_NOT_DELIVERED when the requester is gone or no longer waits (it timed out).
+   */
+  reply(request: ReceivedMessage, body: Uint8Array | string, properties?: Record<string, string>): Promise<string> {
+    return this.#member.reply(request, body, properties);
+  }
+
   /** Leaves the group and closes connections. Messages received and not acked come back after their invisible time. */
   shutdown(): Promise<void> {
     const member = this.#member;

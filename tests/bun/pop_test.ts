@@ -305,6 +305,17 @@ describe("POP over a real broker process", () => {
     }
   }, 60_000);
 
+  test("request-reply: a SimpleConsumer answers a Producer.request it received, then acks it", async () => {
+    await server.createTopic("pop_request", 1);
+    const c = await consumer("pop_request", { awaitDurationMs: 5000 });
+    const asked = producer.request({ topic: "pop_request", body: "price?" }, 10_000);
+    let got: ReceivedMessage[] = [];
+    while (got.length === 0) got = await c.receive(1, 30_000);
+    await c.reply(got[0]!, "42");
+    await c.ack(got[0]!.receiptHandle);
+    expect(body(await asked)).toBe("42");
+  }, 30_000);
+
   test("long polling: a receive waiting on an empty topic returns as soon as a message arrives", async () => {
     await server.createTopic("pop_poll", 2);
     const c = await consumer("pop_poll", { awaitDurationMs: 10_000 });
