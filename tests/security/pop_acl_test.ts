@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { Connection } from "../../core/remoting/connection.ts";
 import { SimpleConsumer } from "../../mod.ts";
-import { type AclStandalone, dialAs, signed, startAclStandalone } from "./_acl_standalone.ts";
+import { type AclStandalone, dialAs, signed, startAclStandalone, type TestAccount } from "./_acl_standalone.ts";
 
 const ADMIN = { accessKey: "admin-ak", secretKey: "admin-secret-1", admin: true };
 const OWNER = { accessKey: "orders-svc", secretKey: "orders-secret-1", topicPerms: ["orders=PUB|SUB"], groupPerms: ["orders-group=SUB"] };
@@ -21,7 +21,7 @@ let server: AclStandalone;
 let owner: Connection;
 let attacker: Connection;
 
-const pop = (connection: Connection, account: typeof OWNER, group: string, topic: string, maxMsgNums = 2) =>
+const pop = (connection: Connection, account: TestAccount, group: string, topic: string, maxMsgNums = 2) =>
   signed(connection, account, RequestCode.POP_MESSAGE, { consumerGroup: group, topic, maxMsgNums, invisibleTime: 30_000 });
 
 beforeAll(async () => {

@@ -309,19 +309,16 @@ export class PopService {
       const ck = results[i]!.queueOffset;
       this.#applyCheckpoint(pick.record, ck);
       const record = pick.record;
-      for (let j = 0; j < record.o.length; j++) {
-        handles.push(this.#options.handles.issue(request.group, request.topic, {
-          ckOffset: ck,
-          popTime: record.pt,
-          invisibleTime: record.it,
-          reviveQueueId: fifo ? FIFO_REVIVE_QUEUE_ID : 0,
-          retry: pick.retry,
-          brokerName: this.#options.brokerName,
-          queueId: record.q,
-          queueOffset: record.o[j]!,
-        }));
-        attempts.push(record.a[j]!);
-      }
+      handles.push(...this.#options.handles.issueAll(request.group, request.topic, {
+        ckOffset: ck,
+        popTime: record.pt,
+        invisibleTime: record.it,
+        reviveQueueId: fifo ? FIFO_REVIVE_QUEUE_ID : 0,
+        retry: pick.retry,
+        brokerName: this.#options.brokerName,
+        queueId: record.q,
+      }, record.o));
+      attempts.push(...record.a);
       bodies.push(...pick.bytes);
     }
     this.counters.popped += handles.length;

@@ -129,4 +129,26 @@ describe("PopService", () => {
     expect(() => handles.verify("g", "t", 42)).toThrow(ReceiptHandleError);
     expect(ResponseCode.INVALID_RECEIPT_HANDLE).not.toBe(ResponseCode.RECEIPT_HANDLE_EXPIRED);
   });
+
+  test("a checkpoint's handles each name their own offset, and verify after a restart and after their checkpoint left the cache", () => {
+    const key = new Uint8Array(32).fill(7);
+    const handles = new ReceiptHandles(key);
+    const shared = { ckOffset: 40, popTime: 1_700_000_000_000, invisibleTime: 60_000, reviveQueueId: 999, retry: true, brokerName: "broker-a", queueId: 1 };
+    const offsets = [5, 6, 7, 2 ** 40];
+    const texts = handles.issueAll("g", "t", shared, offsets);
+    expect(texts.map((text) => handles.verify("g", "t", text))).toEqual(offsets.map((queueOffset) => ({ ...shared, queueOffset })));
+    expect(handles.issue("g", "t", { ...shared, queueOffset: 6 })).toBe(texts[1]!);
+    // One offset's tag does not vouch for another offset of the same checkpoint.
+    const tag = (text: string) => text.slice(text.lastIndexOf(" ") + 1);
+    expect(() => handles.verify("g", "t", texts[0]!.replace(/\S+$/, tag(texts[1]!)))).toThrow("was not issued by this broker");
+    // A broker restarted with the same key (nothing cached) accepts them; a forged one it tried first changes nothing.
+    const restarted = new ReceiptHandles(key);
+    expect(() => restarted.verify("g", "t", texts[2]!.replace(/ 7 /, " 8 "))).toThrow(ReceiptHandleError);
+    expect(restarted.verify("g", "t", texts[2]!).queueOffset).toBe(7);
+    // 5,000 later checkpoints push this one out of the cache: its handles still verify, and forgeries still fail.
+    for (let ck = 1000; ck < 6000; ck++) handles.issueAll("g", "t", { ...shared, ckOffset: ck }, [ck]);
+    expect(handles.verify("g", "t", texts[3]!).queueOffset).toBe(2 ** 40);
+    expect(() => handles.verify("g", "t", texts[3]!.replace(/ 1 (\d+) /, " 2 $1 "))).toThrow(ReceiptHandleError);
+    expect(() => handles.verify("g", "t", `${texts[0]!.slice(0, -1)}`)).toThrow(ReceiptHandleError);
+  });
 });
