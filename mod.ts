@@ -6,7 +6,9 @@
  * and dead letters; `SimpleConsumer` receives single messages and acks each (POP: more members
  * than queues, FIFO message groups); `LitePullConsumer` polls a group's share of the queues;
  * `PullConsumer` reads queues at offsets it manages; `Admin` browses and re-sends dead letters.
- * Servers are under `./server`.
+ * Clients dial TCP with the runtime's sockets, or any socket through `dial` (`duplexDialer`,
+ * `webSocketDialer`, `cloudflareDialer`); `./edge` is the entry for Workers and browsers. Servers
+ * are under `./server`.
  *
  * @example Send a message and read it back
  * ```ts ignore
@@ -55,13 +57,18 @@ export {
   Admin,
   allocateAveragely,
   allocateByConsistentHash,
+  cloudflareDialer,
   defaultDialer,
+  duplexDialer,
+  duplexTransport,
   LitePullConsumer,
   MemoryOffsetStore,
   Producer,
   PullConsumer,
   PushConsumer,
   SimpleConsumer,
+  webSocketDialer,
+  withCredentials,
 } from "./client/mod.ts";
 export type {
   AdminOptions,
@@ -69,6 +76,9 @@ export type {
   AllocateStrategyName,
   BatchMessageHandler,
   BatchSendResult,
+  CloudflareConnect,
+  CloudflareDialerOptions,
+  CloudflareSocket,
   ConsumeFromWhere,
   ConsumeResult,
   ConsumeStatus,
@@ -93,6 +103,7 @@ export type {
   MessageQueue,
   MessageQueueSelector,
   MessageSelector,
+  OpenDuplex,
   ProducerOptions,
   PullConsumerOptions,
   PullOptions,
@@ -105,6 +116,7 @@ export type {
   TransactionListener,
   TransactionSendOptions,
   TransactionSendResult,
+  WebSocketDialerOptions,
 } from "./client/mod.ts";
 export {
   BrokerError,
@@ -116,6 +128,6 @@ export {
   RequestTimeoutError,
 } from "./core/errors.ts";
 export { RequestCode, ResponseCode } from "./core/protocol/request_code.ts";
-export type { Dialer, TlsClientOptions, Transport, TransportHandlers } from "./core/remoting/transport.ts";
+export type { Dialer, Duplex, TlsClientOptions, Transport, TransportHandlers } from "./core/remoting/transport.ts";
 export type { Credentials } from "./core/auth/signing.ts";
 export type { DefaultDialerOptions } from "./client/default_dialer.ts";

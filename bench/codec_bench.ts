@@ -1,8 +1,9 @@
 /**
  * Micro benchmarks of the frame codec: a send request with a 1 KiB body and its response, encoded
  * and decoded, the FrameDecoder on 64 frames in one chunk, split at TCP segment size (1,460 bytes)
- * and as one 1 MiB frame in 64 KiB reads, a server Connection receiving split frames, and header
- * validation.
+ * and as one 1 MiB frame in 64 KiB reads, a server Connection receiving split frames, header
+ * validation, and the same send as a RocketMQ 4.x remoting frame (JSON header, as ali-ons writes it)
+ * with its answer.
  * Run: `bun bench/codec_bench.ts` or `deno run -A bench/codec_bench.ts`.
  */
 import { bench, do_not_optimize, run, summary } from "mitata";
@@ -12,6 +13,8 @@ import type { Command } from "../core/protocol/command.ts";
 import { SendMessageHeader } from "../core/protocol/headers.ts";
 import { RequestCode } from "../core/protocol/request_code.ts";
 import { Connection } from "../core/remoting/connection.ts";
+import { CborWriter } from "../core/codec/cbor_encoder.ts";
+import { decodeRemotingCommand, encodeRemotingFrame, SerializeType, writeRemotingFrame } from "../core/codec/remoting_frame.ts";
 
 const request: Command = {
   code: RequestCode.SEND_MESSAGE,
@@ -74,6 +77,28 @@ bench("FrameDecoder.push: one 1 MiB frame in 64 KiB reads", () => {
 bench("Connection: receive 64 send frames in 1,460-byte segments", () => {
   for (const segment of segments) server.handlers.data(segment);
   do_not_optimize(handled);
+});
+const remotingSend = encodeRemotingFrame({
+  code: RequestCode.SEND_MESSAGE_V2,
+  language: "JAVA",
+  version: 121,
+  opaque: 12345,
+  flag: 0,
+  extFields: { a: "PG", b: "BenchTopic", c: "TBW102", d: "4", e: "3", f: "0", g: String(Date.now()), h: "0", i: request.header.properties as string, j: "0", k: "false" },
+  body: request.body!,
+  serializeType: SerializeType.JSON,
+}).subarray(4);
+const remotingWriter = new CborWriter();
+const remotingAnswer = {
+  code: 0, language: "JAVA", version: 401, opaque: 12345, flag: 1, serializeType: SerializeType.JSON,
+  extFields: { msgId: "7F00000100002A9F0000000000000000", queueId: "3", queueOffset: "123456" },
+};
+summary(() => {
+  bench("remoting: decode a SEND_MESSAGE_V2 frame (JSON header, 1 KiB body)", () => do_not_optimize(decodeRemotingCommand(remotingSend)));
+  bench("remoting: encode its answer (JSON header)", () => {
+    writeRemotingFrame(remotingWriter, remotingAnswer);
+    remotingWriter.clear();
+  });
 });
 bench("valibot: validate a send header", () => do_not_optimize(v.safeParse(SendMessageHeader, request.header)));
 

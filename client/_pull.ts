@@ -7,6 +7,8 @@ import { BrokerError, CorruptMessageError, ProtocolError } from "../core/errors.
 import type { MessageExt } from "../core/model/message.ts";
 import type { ExpressionType } from "../core/model/message_filter.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
+import { COMPRESSION_TYPE_MASK, inflateZlib, isZlibCompressed } from "../core/model/compression.ts";
+import { SysFlag } from "../core/model/message.ts";
 import { type CorruptRecord, decodeRecords } from "../core/model/record.ts";
 import type { Command, Header } from "../core/protocol/command.ts";
 import type { PullResponseHeader } from "../core/protocol/headers.ts";
@@ -78,15 +80,44 @@ export function pullHeader(queue: MessageQueue, pull: PullSpec): Header {
 }
 
 /**
+ * Inflates the zlib-compressed bodies among delivered messages (RocketMQ 4.x producers compress
+ * bodies of 4 KiB and more): each gets its plain body and a sysflag without the compression bits.
+ * A body that does not inflate is left out and described as corrupt. Messages compressed otherwise
+ * (LZ4, ZSTD) are delivered as stored.
+ *
+ * @param messages Decoded messages; changed in place.
+ * @param onCorrupt Told of each message that does not inflate.
+ * @returns The messages that are left, or the same array when none is compressed.
+ */
+export async function inflateMessages(messages: MessageExt[], onCorrupt: (message: MessageExt, reason: string) => void): Promise<MessageExt[]> {
+  if (!messages.some((message) => isZlibCompressed(message.sysFlag))) return messages;
+  const kept: MessageExt[] = [];
+  for (const message of messages) {
+    if (isZlibCompressed(message.sysFlag)) {
+      try {
+        message.body = await inflateZlib(message.body);
+        message.sysFlag &= ~(SysFlag.COMPRESSED | COMPRESSION_TYPE_MASK);
+      } catch (error) {
+        onCorrupt(message, (error as Error).message);
+        continue;
+      }
+    }
+    kept.push(message);
+  }
+  return kept;
+}
+
+/**
  * Reads a pull's answer (one of `PULL_CODES`), decoding the records of a FOUND and checking each
- * body's CRC: a record that fails is left out of `messages` and described in `corrupt`.
+ * body's CRC (and inflating compressed bodies): a record that fails is left out of `messages` and
+ * described in `corrupt`.
  *
  * @param response The answer.
  * @param queue The queue pulled, for the error message.
  * @returns Status, offsets and messages (not yet filtered by exact tag).
  * @throws {ProtocolError} When the records cannot be decoded.
  */
-export function readPullResponse(response: Command, queue: MessageQueue): PullResult {
+export async function readPullResponse(response: Command, queue: MessageQueue): Promise<PullResult> {
   const header = response.header as unknown as PullResponseHeader;
   const status = PULL_STATUS[response.code]!;
   let messages: MessageExt[] = [];
@@ -101,6 +132,8 @@ export function readPullResponse(response: Command, queue: MessageQueue): PullRe
         { cause },
       );
     }
+    messages = await inflateMessages(messages, (message, reason) =>
+      corrupt.push(new CorruptMessageError({ ...queue, queueOffset: message.queueOffset, commitLogOffset: message.commitLogOffset, reason })));
   }
   return { status, nextBeginOffset: header.nextBeginOffset, minOffset: header.minOffset, maxOffset: header.maxOffset, messages, corrupt };
 }

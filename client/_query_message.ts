@@ -13,6 +13,7 @@ import { QUERY_MESSAGE_MAX_NUM } from "../core/protocol/headers.ts";
 import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import { intOption } from "./_consumer_options.ts";
 import { checkTopic } from "./_prepare_message.ts";
+import { inflateMessages } from "./_pull.ts";
 import type { InvokeRequest } from "./remoting_client.ts";
 import type { RouteCache } from "./route_cache.ts";
 
@@ -85,6 +86,7 @@ export async function queryMessages(
   const corrupt: CorruptMessageError[] = [];
   let failure: unknown;
   const queues = [...byBroker.values()];
+  const found: { queue: MessageQueue; decoded: MessageExt[] }[] = [];
   answers.forEach((answer, i) => {
     const queue = queues[i]!;
     if (answer.status === "rejected") {
@@ -99,12 +101,17 @@ export async function queryMessages(
     if (response.code !== ResponseCode.SUCCESS) return;
     const onCorrupt = (record: CorruptRecord) => corrupt.push(new CorruptMessageError({ ...queue, ...record }));
     try {
-      messages.push(...decodeRecords(response.body ?? new Uint8Array(0), { onCorrupt }));
+      found.push({ queue, decoded: decodeRecords(response.body ?? new Uint8Array(0), { onCorrupt }) });
     } catch (cause) {
       throw new ProtocolError(`Broker "${queue.brokerName}" sent undecodable records for key "${key}" of topic "${topic}": ${(cause as Error).message}`, { cause });
     }
   });
   if (failure !== undefined && incomplete.length === answers.length) throw failure;
+  // RocketMQ 4.x producers compress bodies of 4 KiB and more.
+  for (const { queue, decoded } of found) {
+    messages.push(...await inflateMessages(decoded, (message, reason) =>
+      corrupt.push(new CorruptMessageError({ ...queue, queueId: message.queueId, queueOffset: message.queueOffset, commitLogOffset: message.commitLogOffset, reason }))));
+  }
   messages.sort((a, b) => b.storeTimestamp - a.storeTimestamp || b.commitLogOffset - a.commitLogOffset);
   if (messages.length > max) {
     incomplete.push(`More than ${max} messages match`);

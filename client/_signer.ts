@@ -18,6 +18,14 @@ const DIALER_CREDENTIALS = new WeakMap<Dialer, Credentials>();
  * @param dial The dialer.
  * @param credentials The account's key pair.
  * @returns The dialer carrying the credentials.
+ *
+ * @example Sign the requests of a WebSocket client
+ * ```ts ignore
+ * import { withCredentials } from "./_signer.ts";
+ * import { webSocketDialer } from "./web_socket_dialer.ts";
+ * const urls: Record<string, string> = { "10.0.0.5:9876": "wss://mq.example.com/namesrv", "10.0.0.6:10911": "wss://mq.example.com/broker-a" };
+ * const dial = withCredentials(webSocketDialer({ url: (address) => urls[address]! }), { accessKey: "web", secretKey: "web-secret-1" });
+ * ```
  */
 export function withCredentials(dial: Dialer, credentials: Credentials): Dialer {
   const carrying: Dialer = (address, handlers) => dial(address, handlers);

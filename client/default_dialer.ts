@@ -5,6 +5,7 @@
  */
 import type { Credentials } from "../core/auth/signing.ts";
 import type { Dialer, DialOptions, TlsClientOptions } from "../core/remoting/transport.ts";
+import { ClientError } from "../core/errors.ts";
 import { withCredentials } from "./_signer.ts";
 
 /*
@@ -26,11 +27,14 @@ export interface DefaultDialerOptions {
 
 /**
  * Loads the dialer for the current runtime: Bun's `Bun.connect`, Deno's `Deno.connect`, or
- * `node:net` everywhere else (`Deno.connectTls`, `node:tls` and Bun's TLS with `tls`). The adapter
- * is imported on demand, so no runtime's globals are touched on the others.
+ * `node:net` on Node (`Deno.connectTls`, `node:tls` and Bun's TLS with `tls`). The adapter is
+ * imported on demand, so no runtime's globals are touched on the others. Other runtimes (Workers,
+ * browsers) have no TCP socket of their own: there the clients need a `dial` option
+ * (`cloudflareDialer`, `webSocketDialer`, `duplexDialer`).
  *
  * @param options TLS and ACL credentials.
  * @returns The dialer.
+ * @throws {ClientError} On a runtime other than Bun, Deno and Node.
  *
  * @example Dial a TLS broker with ACL on
  * ```ts ignore
@@ -45,7 +49,14 @@ export async function defaultDialer(options: DefaultDialerOptions = {}): Promise
   let adapter: { dial: Dialer; createDialer(options: DialOptions): Dialer };
   if ("Bun" in globalThis) adapter = (await import(BUN_DIALER)) as typeof adapter;
   else if ("Deno" in globalThis) adapter = (await import(DENO_DIALER)) as typeof adapter;
-  else adapter = await import("./node/connect.ts");
+  else if ((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== undefined) {
+    adapter = await import("./node/connect.ts");
+  } else {
+    throw new ClientError(
+      "No TCP dialer for this runtime: pass a dial option (cloudflareDialer(connect) in Workers, webSocketDialer() in browsers, " +
+        "duplexDialer() for any Web Streams socket)",
+    );
+  }
   const dial = options.tls === undefined ? adapter.dial : adapter.createDialer({ tls: options.tls });
   return options.credentials === undefined ? dial : withCredentials(dial, options.credentials);
 }

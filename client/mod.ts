@@ -33,9 +33,16 @@
  * @module
  */
 export { defaultDialer } from "./default_dialer.ts";
+export { withCredentials } from "./_signer.ts";
 export type { DefaultDialerOptions } from "./default_dialer.ts";
 export type { Credentials } from "../core/auth/signing.ts";
-export type { TlsClientOptions } from "../core/remoting/transport.ts";
+export type { Dialer, Duplex, TlsClientOptions, Transport, TransportHandlers } from "../core/remoting/transport.ts";
+export { duplexDialer, duplexTransport } from "../core/remoting/duplex.ts";
+export type { OpenDuplex } from "../core/remoting/duplex.ts";
+export { webSocketDialer } from "./web_socket_dialer.ts";
+export type { WebSocketDialerOptions } from "./web_socket_dialer.ts";
+export { cloudflareDialer } from "./cloudflare/connect.ts";
+export type { CloudflareConnect, CloudflareDialerOptions, CloudflareSocket } from "./cloudflare/connect.ts";
 export {
   isRetryableSendError,
   Producer,

@@ -17,7 +17,7 @@ import { checkTopic } from "./_prepare_message.ts";
 import { keptMessages, subscriptionOf } from "./_subscription.ts";
 import { storedByAddress } from "./_stored_by.ts";
 import { defaultDialer } from "./default_dialer.ts";
-import { PULL_CODES, pullHeader, readPullResponse } from "./_pull.ts";
+import { inflateMessages, PULL_CODES, pullHeader, readPullResponse } from "./_pull.ts";
 import { type QueryMessageOptions, type QueryMessageResult, queryMessages } from "./_query_message.ts";
 
 /** Options of a `PullConsumer`. */
@@ -201,7 +201,7 @@ export class PullConsumer {
       timeoutMs: suspendMs + (options.timeoutMs ?? this.#requestTimeoutMs),
       accept: PULL_CODES,
     });
-    const result = readPullResponse(response, queue);
+    const result = await readPullResponse(response, queue);
     if (result.status === "FOUND" && subscription.tags !== undefined) {
       result.messages = keptMessages(subscription, result.messages);
       if (result.messages.length === 0) result.status = "NO_MATCHED_MSG";
@@ -309,6 +309,9 @@ export class PullConsumer {
       throw new ProtocolError(`Broker ${address} sent an undecodable record for "${msgId}"`, { cause });
     }
     if (corrupt !== undefined) throw new ProtocolError(`Broker ${address} sent a corrupt record for "${msgId}": ${corrupt.reason}`);
+    messages = await inflateMessages(messages, (_message, reason) => {
+      throw new ProtocolError(`Broker ${address} sent a record for "${msgId}" whose body does not inflate: ${reason}`);
+    });
     const message = messages[0];
     if (message === undefined || message.commitLogOffset !== decoded.commitLogOffset) {
       throw new ProtocolError(`Broker ${address} did not return the record at offset ${decoded.commitLogOffset}`);

@@ -1,11 +1,14 @@
 /**
  * `npm run build:npm`: the Node build of the client. Bundles `mod.ts` and `client/mod.ts` for Node
  * into `dist/npm/*.js` (dependencies stay external, installed by npm), emits their declarations
- * with `tsc -p tsconfig.build.json`, and points the declarations' relative imports at `.js`.
+ * (and the edge entry's) with `tsc -p tsconfig.build.json`, and points the declarations' relative
+ * imports at `.js`. Then the edge entry's bundles: `dist/edge/edge.js` and
+ * `dist/browser/rocketmq-ts.js` (`scripts/_edge_bundles.ts`).
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildBrowserBundle, buildEdgeBundle } from "./_edge_bundles.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const OUT = join(ROOT, "dist", "npm");
@@ -38,4 +41,8 @@ function rewrite(dir: string): void {
   }
 }
 rewrite(OUT);
-console.log(`Built ${result.outputs.map((o) => o.path.slice(ROOT.length + 1)).join(", ")} and declarations`);
+rmSync(join(ROOT, "dist", "edge"), { recursive: true, force: true });
+rmSync(join(ROOT, "dist", "browser"), { recursive: true, force: true });
+const bundles = await Promise.all([buildEdgeBundle(), buildBrowserBundle()]);
+const built = [...result.outputs.map((o) => o.path), ...bundles.map((b) => b.path)];
+console.log(`Built ${built.map((path) => path.slice(ROOT.length + 1)).join(", ")} and declarations`);

@@ -1,6 +1,7 @@
 /**
- * `config/config.yaml` and `docs/CONFIG.md`, generated from `SETTINGS` (`npm run gen:config`
- * writes them; `tests/server/config_test.ts` fails while the files differ from these texts).
+ * `config/config.yaml`, `docs/CONFIG.md` and `server/config_types.ts`, generated from `SETTINGS`
+ * (`npm run gen:config` writes them; `tests/server/config_test.ts` fails while the files differ
+ * from these texts).
  *
  * @module
  */
@@ -117,5 +118,52 @@ export function configReference(): string {
       out.push(`| \`${key}\` | ${defaultCell(entry)} | ${flagCell(entry)} | \`${envName(entry)}\` | ${doc} | ${targetCell(entry)} |`);
     }
   }
+  return `${out.join("\n")}\n`;
+}
+
+/** The TypeScript type of a setting's value, as `Config` holds it. */
+function typeText(entry: SettingEntry): string {
+  const { setting } = entry;
+  const schema = setting.schema as { type?: string; options?: readonly string[] };
+  const type = setting.kind === "integer"
+    ? "number"
+    : setting.kind === "boolean"
+    ? "boolean"
+    : setting.kind === "list"
+    ? "string[]"
+    : schema.type === "picklist"
+    ? schema.options!.map((option) => JSON.stringify(option)).join(" | ")
+    : "string";
+  return setting.hasDefault ? type : `${type} | undefined`;
+}
+
+/**
+ * The text of `server/config_types.ts`: the `Config` type written out, so that the public API
+ * (`loadConfig`) has an explicit type (JSR's fast check) while `SETTINGS` stays its one source.
+ *
+ * @returns The TypeScript module.
+ */
+export function configTypes(): string {
+  const out = [
+    "/**",
+    " * The shape of a loaded configuration, generated from `SETTINGS` in server/config.ts by",
+    " * `npm run gen:config`: do not edit it by hand. (Written out rather than inferred, so the package's",
+    " * public API has explicit types; config.ts checks that it matches `SETTINGS`.)",
+    " *",
+    " * @module",
+    " */",
+    "",
+    "/** A validated configuration with every default filled in (unset keys are `undefined`). */",
+    "export type Config = {",
+  ];
+  for (const [section, keys] of Object.entries(SETTINGS)) {
+    out.push(`  ${section}: {`);
+    for (const key of Object.keys(keys)) {
+      const entry = SETTING_LIST.find((e) => e.path === `${section}.${key}`)!;
+      out.push(`    /** ${entry.setting.doc.replaceAll("*/", "*\\/")} */`, `    ${key}: ${typeText(entry)};`);
+    }
+    out.push("  };");
+  }
+  out.push("};");
   return `${out.join("\n")}\n`;
 }

@@ -8,9 +8,11 @@
  */
 import process from "node:process";
 import type { Dialer, Listen } from "../core/remoting/transport.ts";
+import type { WebSocketListen } from "../core/remoting/web_socket.ts";
+import { WebSocketListenError } from "./_client_listener.ts";
 import { parseServerArgs } from "./_config_layers.ts";
 import { listenFailure } from "./_listen_error.ts";
-import { defaultDial, defaultListen, defaultServe } from "./_runtime.ts";
+import { defaultDial, defaultListen, defaultListenWebSocket, defaultServe } from "./_runtime.ts";
 import { loadServerSecurity, type ServerSecurity } from "./_security.ts";
 import { standaloneClusterSecret } from "./_cluster_secret.ts";
 import type { HttpServer, Serve } from "./admin/serve_types.ts";
@@ -24,6 +26,8 @@ import { nameServerAddressOf } from "./standalone.ts";
 /** The runtime's adapters; each is loaded for the current runtime when absent. */
 export interface ServerRuntime {
   listen?: Listen;
+  /** Loaded only when a `webSocketPort` is set. */
+  listenWebSocket?: WebSocketListen;
   dial?: Dialer;
   serve?: Serve;
 }
@@ -72,6 +76,10 @@ const SECTIONS_RUN: Record<CommandName, readonly string[]> = {
  * Names a failed listen: the component, the address, why, and the flag and key that move it.
  */
 function listenError(what: string, host: string, port: number | undefined, error: unknown, command: CommandName, portKey: string): StartError {
+  if (error instanceof WebSocketListenError) {
+    const section = portKey.slice(0, portKey.indexOf("."));
+    return listenError(`${what}'s WebSocket listener`, host, undefined, error.cause, command, `${section}.webSocketPort`);
+  }
   const reason = listenFailure(error);
   if (reason === undefined) return new StartError(`Cannot start ${what}: ${(error as Error).message}`, { cause: error });
   const entry = SETTING_LIST.find((e) => e.path === portKey)!;
@@ -119,6 +127,8 @@ export async function startServers(command: CommandName, config: Config, options
     }
   }
   const listen = runtime.listen ?? await defaultListen();
+  const listenWebSocket = async (port: number | undefined) =>
+    port === undefined ? {} : { listenWebSocket: runtime.listenWebSocket ?? await defaultListenWebSocket() };
   let nameServer: NameServer | undefined;
   let broker: Broker | undefined;
   let admin: HttpServer | undefined;
@@ -136,6 +146,7 @@ export async function startServers(command: CommandName, config: Config, options
         nameServer = await startNameServer({
           ...ns,
           listen,
+          ...await listenWebSocket(ns.webSocketPort),
           log,
           ...(security.guard === undefined ? {} : { acl: security.guard }),
           ...(security.tls === undefined ? {} : { tls: security.tls }),
@@ -144,15 +155,18 @@ export async function startServers(command: CommandName, config: Config, options
       } catch (error) {
         throw listenError("the NameServer", ns.hostname ?? "0.0.0.0", ns.port, error, command, "nameserver.port");
       }
-      log(`NameServer listening on ${nameServer.hostname}:${nameServer.port}`);
+      const webSocket = nameServer.webSocketPort === undefined ? "" : ` (WebSocket on port ${nameServer.webSocketPort})`;
+      log(`NameServer listening on ${nameServer.hostname}:${nameServer.port}${webSocket}`);
     }
     if (command !== "nameserver") {
       const plainDial = runtime.dial ?? await defaultDial();
+      const brokerSettings = componentOptions(config, "broker", command);
       const options: BrokerOptions = {
-        ...componentOptions(config, "broker", command),
+        ...brokerSettings,
         ...componentOptions(config, "store", command),
         dataDir: config.broker.dataDir,
         listen,
+        ...await listenWebSocket(brokerSettings.webSocketPort),
         dial: security.nameServerDial.tls === undefined ? plainDial : await defaultDial(security.nameServerDial),
         haDial: security.replicationDial.tls === undefined ? plainDial : await defaultDial(security.replicationDial),
         log: logger.child("broker"),

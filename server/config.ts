@@ -21,7 +21,9 @@
  *    The file key (`broker.fooMs`), the variable (`RMQ_BROKER_FOO_MS`), the flag (`--foo-ms`, on
  *    every command that runs the component) and its `--help` line follow. `flag`, `short`,
  *    `commands` and `defaults` adjust what is derived; `to: broker("x", map)` converts the value.
- * 3. Run `npm run gen:config` to regenerate config/config.yaml and docs/CONFIG.md.
+ * 3. Run `npm run gen:config` to regenerate config/config.yaml, docs/CONFIG.md and the `Config`
+ *    type in server/config_types.ts (the public API's explicit type; `CONFIG_TYPES_MATCH` stops
+ *    compiling while it differs from `SETTINGS`).
  *
  * `tests/server/config_test.ts` fails until both files match the schema, and it starts every command
  * with every key set away from its default, through file, environment and flags, and checks that
@@ -41,6 +43,9 @@ import type { ConnectionLimits } from "../core/remoting/connection_guard.ts";
 import type { LoggerOptions } from "./logger.ts";
 import type { NameServerOptions } from "./namesrv/name_server.ts";
 import type { MessageStoreOptions } from "./store/store_types.ts";
+import type { Config } from "./config_types.ts";
+
+export type { Config } from "./config_types.ts";
 
 /** The commands that run servers: each takes the settings of the components it runs. */
 export type CommandName = "standalone" | "broker" | "nameserver";
@@ -249,6 +254,36 @@ function connectionLimits(to: (option: keyof ConnectionLimits) => Target<number>
   };
 }
 
+/** A URL path: starts with "/". */
+function urlPath(): ValueSpec<string> {
+  return { kind: "string", valueName: "path", schema: v.pipe(v.string(), v.regex(/^\/[^\s?#]*$/, 'expected a path starting with "/"')) };
+}
+
+/**
+ * The WebSocket endpoint of the NameServer's or the broker's options (docs/EDGE.md): a port beside
+ * the TCP one, for browsers.
+ */
+function webSocketEndpoint(
+  to: (option: "webSocketPort" | "webSocketPath" | "webSocketAllowedOrigins") => Target<number | string | readonly string[]>,
+  example: number,
+) {
+  return {
+    webSocketPort: setting({
+      ...port(), example,
+      doc: "Also accept clients over WebSocket on this port (browsers), with the same ACL, limits and TLS; off when unset",
+      to: to("webSocketPort"),
+    }),
+    webSocketPath: setting({ ...urlPath(), default: "/", example: "/rocketmq", doc: "The URL path WebSocket clients connect to", to: to("webSocketPath") }),
+    webSocketAllowedOrigins: setting({
+      kind: "list", valueName: "origin,…",
+      schema: v.array(v.pipe(v.string(), v.regex(/^(\*|https?:\/\/[^/\s?#]+\/?)$/, 'expected an origin such as "https://app.example.com", or "*"'))),
+      default: [], example: ["https://app.example.com"],
+      doc: 'Origins of the pages that may connect over WebSocket ("*": any, for use with ACL); clients sending no Origin always may',
+      to: to("webSocketAllowedOrigins"),
+    }),
+  };
+}
+
 // ---- the settings ----
 
 /** Every setting, by section and key. See the module doc for how to add one. */
@@ -269,11 +304,17 @@ export const SETTINGS = {
       ...int(1, 10_000_000), default: 100_000, example: 5000,
       doc: "Most topics one broker may register; a larger registration is refused (the broker logs why)", to: nameserver("maxTopicsPerBroker"),
     }),
+    remotingEnabled: setting({
+      ...bool(), default: true, example: false, flag: "remoting", commands: ["nameserver"],
+      doc: "Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the port (standalone: broker.remotingEnabled); the first bytes tell the protocol",
+      to: nameserver("remotingEnabled"),
+    }),
     allowOpenRegistration: setting({
       ...bool(), default: false, example: true, commands: ["nameserver"],
       doc: "Beyond loopback, accept broker registrations from anyone when neither ACL nor a cluster secret is set (else: refuse to start)",
       to: nameserver("allowOpenRegistration"),
     }),
+    ...webSocketEndpoint((option) => nameserver(option), 19877),
   },
   broker: {
     host: setting({ ...text("host"), default: "0.0.0.0", example: "127.0.0.1", doc: "Address the broker listens on (clients and replication)", to: broker("hostname") }),
@@ -411,6 +452,12 @@ export const SETTINGS = {
       to: broker("enablePropertyFilter"),
     }),
     ...connectionLimits((option) => broker(option)),
+    remotingEnabled: setting({
+      ...bool(), default: true, example: false, flag: "remoting",
+      doc: "Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the client port; each connection's first bytes tell its protocol",
+      to: broker("remotingEnabled"),
+    }),
+    ...webSocketEndpoint((option) => broker(option), 20913),
     messageDelayLevel: setting({
       ...durations(), default: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", example: "1s 10s 1m",
       doc: "Delay of each delay level, level 1 first", to: broker("messageDelayLevel"),
@@ -422,6 +469,15 @@ export const SETTINGS = {
     timerLookaheadMs: setting({
       ...int(1, 10_000, "ms"), default: 250, example: 500,
       doc: "Timer messages: how long before its second a timer is loaded into memory", to: broker("timerLookaheadMs"),
+    }),
+    tpsHistoryMinutes: setting({
+      ...int(1, 1440, "minutes"), default: 60, example: 30,
+      doc: "Minutes of ten-second TPS points kept per topic for the dashboard's charts (about 3 KiB a busy topic an hour)",
+      to: broker("tpsHistoryMinutes"),
+    }),
+    tpsHistoryFineSeconds: setting({
+      ...int(10, 3600, "seconds"), default: 300, example: 120,
+      doc: "Seconds of one-second TPS points kept per topic for the dashboard's charts (8 bytes a point)", to: broker("tpsHistoryFineSeconds"),
     }),
     dedupWindowMs: setting({
       ...int(0, 86_400_000, "ms"), default: 120_000, example: 60_000,
@@ -536,8 +592,14 @@ const SECTION_COMMANDS: Record<Section, readonly CommandName[]> = {
 
 type ValueOf<S> = S extends Setting<infer T, infer D> ? (D extends true ? T : T | undefined) : never;
 
-/** A validated configuration with every default filled in. */
-export type Config = { [S in Section]: { -readonly [K in keyof (typeof SETTINGS)[S]]: ValueOf<(typeof SETTINGS)[S][K]> } };
+/** The configuration as `SETTINGS` describes it. */
+type SettingsConfig = { [S in Section]: { -readonly [K in keyof (typeof SETTINGS)[S]]: ValueOf<(typeof SETTINGS)[S][K]> } };
+
+/**
+ * Compiles only while `Config` (written out in server/config_types.ts) is the type `SETTINGS`
+ * describes: after changing a setting, run `npm run gen:config`.
+ */
+export const CONFIG_TYPES_MATCH: [Config, SettingsConfig] extends [SettingsConfig, Config] ? true : never = true;
 
 /** One setting with where it lives. */
 export interface SettingEntry {
@@ -601,7 +663,7 @@ export class ConfigError extends Error {
 }
 
 /** Values by section, as a layer gives them. */
-export type ConfigLayer = { [S in Section]?: Partial<Config[S]> };
+export type ConfigLayer = { [S in keyof Config]?: Partial<Config[S]> };
 
 /** Options of `loadConfig`. */
 export interface LoadConfigOptions {

@@ -1,6 +1,8 @@
 /**
  * The rocketmq-ts servers as a library: start a NameServer, a Broker or both in one process with the
- * runtime adapters of your choice (`./server/bun` or `./server/deno` export `listen`).
+ * runtime adapters of your choice (`./server/bun` or `./server/deno` export `listen`;
+ * `./server/bun/web-socket` and `./server/deno/web-socket` export `listenWebSocket`, for a
+ * `webSocketPort`).
  *
  * @example Run a standalone system on Bun
  * ```ts
@@ -25,6 +27,8 @@ export {
   type PendingFrameBytes,
 } from "../core/remoting/connection_guard.ts";
 export { type Standalone, type StandaloneOptions, startStandalone } from "./standalone.ts";
+export type { WebSocketServerOptions } from "./_client_listener.ts";
+export type { WebSocketListen, WebSocketListenOptions } from "../core/remoting/web_socket.ts";
 export { MessageStore } from "./store/message_store.ts";
 export type { GetResult, MessageStoreOptions, PutResult, StoreInput } from "./store/store_types.ts";
 export { FileSegmentStorage } from "./store/file_segment_storage.ts";

@@ -69,6 +69,9 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
   const nameServer = await startNameServer({
     hostname: options.hostname ?? "0.0.0.0",
     log: options.log,
+    // One switch for both ports: a RocketMQ client asks the NameServer first.
+    ...(options.remotingEnabled === undefined ? {} : { remotingEnabled: options.remotingEnabled }),
+    ...(options.listenWebSocket === undefined ? {} : { listenWebSocket: options.listenWebSocket }),
     ...nameServerOptions,
     listen: options.listen,
     port: nameServerPort ?? 9876,

@@ -2,11 +2,23 @@
  * Node's TCP client adapter on `node:net`, or `node:tls` with TLS options (also works under Bun and
  * Deno's Node compatibility).
  *
+ * The modules are imported on the first dial, through specifiers bundlers leave alone: the
+ * runtime-neutral client imports this file (`defaultDialer` picks it on Node), and its edge and
+ * browser bundles must hold no `node:` import.
+ *
  * @module
  */
-import { createConnection, isIP, type Socket } from "node:net";
-import { connect as connectTls } from "node:tls";
+import type { Socket } from "node:net";
 import { type Dialer, type DialOptions, parseAddress, type Transport } from "../../core/remoting/transport.ts";
+
+const NET = "node:net";
+const TLS = "node:tls";
+let modules: Promise<[typeof import("node:net"), typeof import("node:tls")]> | undefined;
+
+/** `node:net` and `node:tls`, imported once. */
+function nodeModules(): Promise<[typeof import("node:net"), typeof import("node:tls")]> {
+  return modules ??= Promise.all([import(NET), import(TLS)]);
+}
 
 /**
  * Makes a dialer on `net.createConnection`, or `tls.connect` (resolving after the handshake).
@@ -16,8 +28,9 @@ import { type Dialer, type DialOptions, parseAddress, type Transport } from "../
  */
 export function createDialer(options: DialOptions = {}): Dialer {
   const tls = options.tls;
-  return (address, handlers) => {
+  return async (address, handlers) => {
     const { host, port } = parseAddress(address);
+    const [{ createConnection, isIP }, { connect: connectTls }] = await nodeModules();
     return new Promise((resolve, reject) => {
       let socket: Socket;
       let readyEvent: string;

@@ -96,6 +96,28 @@ export class CborWriter {
   }
 
   /**
+   * Appends a big-endian unsigned 32-bit integer as it is (for frames of other protocols).
+   *
+   * @param value The integer, 0 to 2^32 - 1.
+   */
+  writeUint32(value: number): void {
+    this.#ensure(4);
+    this.#view.setUint32(this.#pos, value);
+    this.#pos += 4;
+  }
+
+  /**
+   * Appends bytes as they are (for frames of other protocols).
+   *
+   * @param bytes The bytes.
+   */
+  writeBytes(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  /**
    * Appends one value.
    *
    * @param value The value.

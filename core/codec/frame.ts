@@ -140,11 +140,17 @@ export interface FrameBudget {
 }
 
 /** Options of `FrameDecoder`. */
-export interface FrameDecoderOptions {
-  /** Largest CBOR item accepted, in bytes. @default DEFAULT_MAX_FRAME_SIZE */
+export interface FrameDecoderOptions<T = Command> {
+  /** Largest frame accepted (length prefix excluded), in bytes. @default DEFAULT_MAX_FRAME_SIZE */
   maxFrameSize?: number;
   /** Pays for the buffers of incomplete frames. @default none: no limit but `maxFrameSize` */
   budget?: FrameBudget;
+  /**
+   * Turns the bytes of one whole frame (after its length prefix) into what `push` returns, throwing
+   * when they are malformed; the bytes may point into a chunk given to `push`. Other protocols framed
+   * by a 4-byte length (RocketMQ's remoting) share the buffering through this. @default decodeCommand
+   */
+  decode?: (frame: Uint8Array) => T;
 }
 
 /**
@@ -166,10 +172,12 @@ function discard(buffer: Uint8Array): void {
  * buffer of an incomplete frame grows as its bytes arrive (fourfold each time, from `FRAME_BUFFER_START`),
  * so a peer that announces a large frame and sends little costs little, and a `budget` can bound
  * the total. Chunks handed to `push` must not be reused by the caller (bodies may point into them).
+ * `T` is what `decode` makes of a frame (a `Command` by default).
  */
-export class FrameDecoder {
+export class FrameDecoder<T = Command> {
   readonly #maxFrameSize: number;
   readonly #budget: FrameBudget | undefined;
+  readonly #decode: (frame: Uint8Array) => T;
   /** Bytes of an incomplete length prefix. */
   #prefix = new Uint8Array(FRAME_PREFIX_SIZE);
   #prefixFill = 0;
@@ -179,10 +187,11 @@ export class FrameDecoder {
   #frameLength = 0;
   #frameFill = 0;
 
-  /** @param options Limits. */
-  constructor(options: FrameDecoderOptions = {}) {
+  /** @param options Limits, and how a frame is decoded. */
+  constructor(options: FrameDecoderOptions<T> = {}) {
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#budget = options.budget;
+    this.#decode = options.decode ?? (decodeCommand as unknown as (frame: Uint8Array) => T);
   }
 
   /** Bytes received of an incomplete frame, its length prefix included. */
@@ -201,11 +210,11 @@ export class FrameDecoder {
    * @param chunk The bytes received.
    * @returns The commands completed by this chunk, in order.
    * @throws {RangeError} When a frame's length is 0 or above `maxFrameSize`.
-   * @throws {TypeError} When a frame is not a well-formed command.
+   * @throws {TypeError} When a frame is not a well-formed command (or what `decode` throws).
    * @throws What the budget throws when it refuses more buffer.
    */
-  push(chunk: Uint8Array): Command[] {
-    const out: Command[] = [];
+  push(chunk: Uint8Array): T[] {
+    const out: T[] = [];
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
@@ -220,7 +229,7 @@ export class FrameDecoder {
           this.#frame = undefined;
           this.#frameFill = 0;
           this.#budget?.release(frame.length);
-          out.push(decodeCommand(frame));
+          out.push(this.#decode(frame));
         }
         continue;
       }
@@ -236,7 +245,7 @@ export class FrameDecoder {
       }
       this.#checkLength(length);
       if (end - pos >= length) {
-        out.push(decodeCommand(chunk.subarray(pos, pos + length)));
+        out.push(this.#decode(chunk.subarray(pos, pos + length)));
         pos += length;
       } else {
         this.#frameLength = length;

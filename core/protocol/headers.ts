@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from "valibot";
-import { EXPRESSION_TYPES, MAX_EXPRESSION_LENGTH } from "../model/message_filter.ts";
+import { EXPRESSION_TYPES, type ExpressionType, MAX_EXPRESSION_LENGTH } from "../model/message_filter.ts";
 import { RequestCode } from "./request_code.ts";
 
 /** Largest topic name, in characters (RocketMQ's limit). */
@@ -12,8 +12,9 @@ export const TOPIC_MAX_LENGTH = 127;
 /** Characters allowed in topic and group names. */
 export const TOPIC_PATTERN: RegExp = /^[%|a-zA-Z0-9_-]+$/;
 
-const int = v.pipe(v.number(), v.safeInteger());
-const uint = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+// Schemas that exported types reach are typed explicitly, as JSR's fast check of the public API wants.
+const int: v.GenericSchema<number> = v.pipe(v.number(), v.safeInteger());
+const uint: v.GenericSchema<number> = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const int32 = v.pipe(v.number(), v.safeInteger(), v.minValue(-0x80000000), v.maxValue(0x7fffffff));
 const nonNegInt32 = v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(0x7fffffff));
 
@@ -21,7 +22,7 @@ const nonNegInt32 = v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValu
 const RESERVED_NAME = (name: string) => name !== "__proto__";
 
 /** A topic name: RocketMQ's charset, 1 to 127 characters. */
-export const TopicName = v.pipe(
+export const TopicName: v.GenericSchema<string> = v.pipe(
   v.string(),
   v.minLength(1, "Topic name is empty"),
   v.maxLength(TOPIC_MAX_LENGTH, `Topic name is longer than ${TOPIC_MAX_LENGTH} characters`),
@@ -29,7 +30,7 @@ export const TopicName = v.pipe(
   v.check(RESERVED_NAME, 'Topic name "__proto__" is reserved'),
 );
 /** A consumer or producer group name: same rules as topics. */
-export const GroupName = v.pipe(
+export const GroupName: v.GenericSchema<string> = v.pipe(
   v.string(),
   v.minLength(1, "Group name is empty"),
   v.maxLength(255, "Group name is longer than 255 characters"),
@@ -192,7 +193,7 @@ export const UpdateConsumerOffsetHeader = v.object({
 export type UpdateConsumerOffsetHeader = v.InferOutput<typeof UpdateConsumerOffsetHeader>;
 
 /** A topic's own retention in hours: 1 hour to 10 years. */
-export const RetentionHours = v.pipe(int, v.minValue(1, "must be at least 1 hour"), v.maxValue(87_600, "must be at most 87600 hours (10 years)"));
+export const RetentionHours: v.GenericSchema<number> = v.pipe(int, v.minValue(1, "must be at least 1 hour"), v.maxValue(87_600, "must be at most 87600 hours (10 years)"));
 
 /** UPDATE_AND_CREATE_TOPIC request. */
 export const CreateTopicHeader = v.object({
@@ -238,7 +239,19 @@ export type QueryMessageHeader = v.InferOutput<typeof QueryMessageHeader>;
 export const EmptyHeader = v.object({});
 
 /** A topic's configuration, as brokers store it and register it. */
-export const TopicConfig = v.object({
+export interface TopicConfig {
+  topicName: string;
+  readQueueNums: number;
+  writeQueueNums: number;
+  /** `PERM_READ` (4) | `PERM_WRITE` (2). */
+  perm: number;
+  order: boolean;
+  /** Messages older than this are no longer served; absent: the broker's fileReservedTimeHours. */
+  retentionHours?: number;
+}
+
+/** Schema of `TopicConfig`. */
+export const TopicConfig: v.GenericSchema<unknown, TopicConfig> = v.object({
   topicName: TopicName,
   readQueueNums: v.pipe(int, v.minValue(0), v.maxValue(1024)),
   writeQueueNums: v.pipe(int, v.minValue(0), v.maxValue(1024)),
@@ -247,7 +260,6 @@ export const TopicConfig = v.object({
   /** Messages older than this are no longer served; absent: the broker's fileReservedTimeHours. */
   retentionHours: v.optional(RetentionHours),
 });
-export type TopicConfig = v.InferOutput<typeof TopicConfig>;
 
 /** Most topics one REGISTER_BROKER frame carries; a larger table is registered in chunks. */
 export const REGISTER_TOPICS_PER_CHUNK = 4000;
@@ -257,12 +269,18 @@ export const REGISTER_TOPICS_PER_CHUNK = 4000;
  * the same `id` and `index` 0 to `count - 1`, in order, together list the broker's topics; the
  * NameServer applies them once the last one arrived.
  */
-export const RegistrationChunk = v.object({
+export interface RegistrationChunk {
+  id: string;
+  index: number;
+  count: number;
+}
+
+/** Schema of `RegistrationChunk`. */
+export const RegistrationChunk: v.GenericSchema<unknown, RegistrationChunk> = v.object({
   id: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
   index: uint,
   count: v.pipe(uint, v.minValue(1), v.maxValue(10_000)),
 });
-export type RegistrationChunk = v.InferOutput<typeof RegistrationChunk>;
 
 /** REGISTER_BROKER request. */
 export const RegisterBrokerHeader = v.object({
@@ -287,7 +305,18 @@ export const UnregisterBrokerHeader = v.object({
 export type UnregisterBrokerHeader = v.InferOutput<typeof UnregisterBrokerHeader>;
 
 /** One subscription of a consumer group member. */
-export const SubscriptionData = v.object({
+export interface SubscriptionData {
+  topic: string;
+  /** `*`, `TagA` or `TagA || TagB`; or SQL92 when `expressionType` says so. */
+  expression: string;
+  /** How `expression` is read. */
+  expressionType: ExpressionType;
+  /** When the member made this subscription (ms); newer wins. */
+  version: number;
+}
+
+/** Schema of `SubscriptionData`. */
+export const SubscriptionData: v.GenericSchema<unknown, SubscriptionData> = v.object({
   topic: TopicName,
   /** `*`, `TagA` or `TagA || TagB`; or SQL92 when `expressionType` says so. */
   expression: Expression,
@@ -296,10 +325,18 @@ export const SubscriptionData = v.object({
   /** When the member made this subscription (ms); newer wins. */
   version: v.optional(uint, 0),
 });
-export type SubscriptionData = v.InferOutput<typeof SubscriptionData>;
 
 /** A consumer group as one member describes it in its heartbeat. */
-export const ConsumerData = v.object({
+export interface ConsumerData {
+  group: string;
+  consumeType: "PULL" | "PUSH" | "POP";
+  messageModel: "CLUSTERING" | "BROADCASTING";
+  consumeFromWhere: "LAST_OFFSET" | "FIRST_OFFSET" | "TIMESTAMP";
+  subscriptions: SubscriptionData[];
+}
+
+/** Schema of `ConsumerData`. */
+export const ConsumerData: v.GenericSchema<unknown, ConsumerData> = v.object({
   group: GroupName,
   /** `PULL` (lite pull), `PUSH` (push, pulling queues), `POP` (simple consumer, push over POP). */
   consumeType: v.picklist(["PULL", "PUSH", "POP"]),
@@ -307,10 +344,18 @@ export const ConsumerData = v.object({
   consumeFromWhere: v.optional(v.picklist(["LAST_OFFSET", "FIRST_OFFSET", "TIMESTAMP"]), "LAST_OFFSET"),
   subscriptions: v.pipe(v.array(SubscriptionData), v.maxLength(1024)),
 });
-export type ConsumerData = v.InferOutput<typeof ConsumerData>;
 
 /** HEART_BEAT: a client says it is alive, with its groups and subscriptions. */
-export const HeartbeatHeader = v.object({
+export interface HeartbeatHeader {
+  clientId: string;
+  /** e.g. `bun 1.3.0`, shown in admin views. */
+  runtime: string;
+  producerGroups: string[];
+  consumers: ConsumerData[];
+}
+
+/** Schema of `HeartbeatHeader`. */
+export const HeartbeatHeader: v.GenericSchema<unknown, HeartbeatHeader> = v.object({
   clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
   /** e.g. `bun 1.3.0`, shown in admin views. */
   runtime: v.optional(v.pipe(v.string(), v.maxLength(100)), ""),
@@ -318,7 +363,6 @@ export const HeartbeatHeader = v.object({
   producerGroups: v.optional(v.pipe(v.array(GroupName), v.maxLength(1024)), []),
   consumers: v.optional(v.pipe(v.array(ConsumerData), v.maxLength(1024)), []),
 });
-export type HeartbeatHeader = v.InferOutput<typeof HeartbeatHeader>;
 
 /** UNREGISTER_CLIENT: a client leaves a group (or every group when none is named). */
 export const UnregisterClientHeader = v.object({
@@ -368,7 +412,7 @@ export const RecallMessageHeader = v.object({
 export type RecallMessageHeader = v.InferOutput<typeof RecallMessageHeader>;
 
 /** A transaction id: the producer's unique key of the half message (`UNIQ_KEY`). */
-const TransactionId = v.pipe(v.string(), v.minLength(1, "Transaction id is empty"), v.maxLength(128, "Transaction id is longer than 128 characters"));
+const TransactionId: v.GenericSchema<string> = v.pipe(v.string(), v.minLength(1, "Transaction id is empty"), v.maxLength(128, "Transaction id is longer than 128 characters"));
 
 /**
  * END_TRANSACTION: commits or rolls back the half message stored at `commitLogOffset`, queue offset
@@ -376,7 +420,19 @@ const TransactionId = v.pipe(v.string(), v.minLength(1, "Transaction id is empty
  * topic (the account needs PUB on it); `commitOrRollback` is RocketMQ's transaction type: 8
  * commit, 12 rollback, 0 unknown (nothing is done). Answered SUCCESS once the outcome is stored.
  */
-export const EndTransactionHeader = v.object({
+export interface EndTransactionHeader {
+  producerGroup: string;
+  topic: string;
+  tranStateTableOffset: number;
+  commitLogOffset: number;
+  commitOrRollback: 0 | 8 | 12;
+  /** Whether this answers a CHECK_TRANSACTION_STATE. */
+  fromTransactionCheck: boolean;
+  transactionId: string;
+}
+
+/** Schema of `EndTransactionHeader`. */
+export const EndTransactionHeader: v.GenericSchema<unknown, EndTransactionHeader> = v.object({
   producerGroup: GroupName,
   topic: TopicName,
   tranStateTableOffset: uint,
@@ -386,7 +442,6 @@ export const EndTransactionHeader = v.object({
   fromTransactionCheck: v.optional(v.boolean(), false),
   transactionId: TransactionId,
 });
-export type EndTransactionHeader = v.InferOutput<typeof EndTransactionHeader>;
 
 /**
  * CHECK_TRANSACTION_STATE (broker to producer, oneway): the body is the half message's stored

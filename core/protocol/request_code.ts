@@ -86,6 +86,8 @@ export const ResponseCode = {
   PULL_OFFSET_MOVED: 21,
   QUERY_NOT_FOUND: 22,
   SUBSCRIPTION_PARSE_FAILED: 23,
+  /** A pull names no subscription and the group's members subscribe to nothing on its topic. */
+  SUBSCRIPTION_NOT_EXIST: 24,
   /** END_TRANSACTION names a half message of another producer group. */
   TRANSACTION_STATE_GROUP_WRONG: 203,
   FLOW_CONTROL: 215,

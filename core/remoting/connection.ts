@@ -4,11 +4,12 @@
  * @module
  */
 import { CborWriter } from "../codec/cbor_encoder.ts";
-import { DEFAULT_MAX_FRAME_SIZE, type FrameBudget, FrameDecoder, writeFrame } from "../codec/frame.ts";
+import { DEFAULT_MAX_FRAME_SIZE, type FrameBudget } from "../codec/frame.ts";
 import { type Command, CommandFlag, type Header } from "../protocol/command.ts";
 import { ResponseCode } from "../protocol/request_code.ts";
 import { ConnectionClosedError, LimitExceededError, ProtocolError, RequestTimeoutError } from "../errors.ts";
 import type { Transport, TransportHandlers } from "./transport.ts";
+import { nativeWire, type Wire, type WireFactory, type WireProtocol } from "./wire.ts";
 
 /** Handles an incoming request. Answer it with `connection.respond(request, …)` (not for oneways). */
 export type RequestHandler = (request: Command, connection: Connection) => void | Promise<void>;
@@ -21,6 +22,11 @@ export interface ConnectionOptions {
   onClose?: (connection: Connection, error?: Error) => void;
   /** Largest frame accepted. @default DEFAULT_MAX_FRAME_SIZE */
   maxFrameSize?: number;
+  /**
+   * The protocol on the wire; `detectProtocol(remotingWire)` lets a server's connection speak the
+   * one its peer's first bytes show. @default nativeWire
+   */
+  wire?: WireFactory;
   /** Timeout of `request` when none is given. @default 3000 */
   requestTimeoutMs?: number;
   /** Pays for the buffers of incomplete frames; a refusal cuts the connection. @default none */
@@ -60,7 +66,7 @@ const MAX_ID = 0x7fffffff;
 export class Connection {
   /** Pass these to the transport so incoming bytes and the close reach this connection. */
   readonly handlers: TransportHandlers;
-  readonly #decoder: FrameDecoder;
+  #wire: Wire;
   readonly #pending = new Map<number, Pending>();
   readonly #options: ConnectionOptions;
   #transport: Transport | undefined;
@@ -86,7 +92,7 @@ export class Connection {
   /** @param options Handlers and limits. */
   constructor(options: ConnectionOptions = {}) {
     this.#options = options;
-    this.#decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, budget: options.frameBudget });
+    this.#wire = (options.wire ?? nativeWire)({ maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, budget: options.frameBudget });
     this.handlers = {
       data: (chunk) => this.#receive(chunk),
       close: (error) => this.#onTransportClosed(error),
@@ -122,6 +128,11 @@ export class Connection {
   /** The peer as `host:port` ("" before attach). */
   get remoteAddress(): string {
     return this.#transport?.remoteAddress ?? "";
+  }
+
+  /** The protocol the peer speaks (undefined until its first bytes show it, on a detecting wire). */
+  get protocol(): WireProtocol | undefined {
+    return this.#wire.protocol;
   }
 
   /** Whether the connection has closed. */
@@ -206,7 +217,7 @@ export class Connection {
       header: response.header ?? {},
       body: response.body,
       remark: response.remark,
-    });
+    }, request);
   }
 
   /**
@@ -217,12 +228,13 @@ export class Connection {
   close(error?: Error): void {
     if (this.#closed) return;
     this.#flush();
-    this.#transport?.close();
+    // Closed (with its reason) before the transport is: a transport may report its close at once, without one.
     this.#onTransportClosed(error);
+    this.#transport?.close();
   }
 
-  #send(command: Command): void {
-    writeFrame(this.#out, command);
+  #send(command: Command, request?: Command): void {
+    this.#wire.write(this.#out, command, request);
     this.#scheduleFlush();
   }
 
@@ -266,7 +278,9 @@ export class Connection {
     if (this.#closed) return true;
     let commands: Command[];
     try {
-      commands = this.#decoder.push(chunk);
+      commands = this.#wire.push(chunk);
+      const settled = this.#wire.settled;
+      if (settled !== undefined) this.#wire = settled;
     } catch (cause) {
       if (cause instanceof LimitExceededError) {
         this.#cut(cause);
@@ -318,12 +332,12 @@ export class Connection {
    * completed in between: it has been incomplete for a whole period (at most two, when cut).
    */
   #lookAtFrame(frameReadTimeoutMs: number): void {
-    const partial = this.#decoder.pendingBytes > 0;
+    const partial = this.#wire.pendingBytes > 0;
     if (partial && this.#partialAtLook && this.#framesIn === this.#framesAtLook) {
       this.#cut(new LimitExceededError(
         "frameReadTimeoutMs",
         `A frame from ${this.remoteAddress || "peer"} stayed incomplete for over ${frameReadTimeoutMs} ms ` +
-          `(${this.#decoder.pendingBytes} bytes of it arrived; limit frameReadTimeoutMs)`,
+          `(${this.#wire.pendingBytes} bytes of it arrived; limit frameReadTimeoutMs)`,
       ));
       return;
     }
@@ -363,7 +377,7 @@ export class Connection {
     clearTimeout(this.#handshakeTimer);
     clearInterval(this.#frameTimer);
     this.#handshakeTimer = this.#frameTimer = undefined;
-    this.#decoder.reset();
+    this.#wire.reset();
     const closedError = this.#closedError();
     for (const pending of this.#pending.values()) pending.reject(closedError);
     this.#pending.clear();

@@ -4,11 +4,19 @@
  * @module
  */
 
-/** A two-way byte channel in Web Streams form. Every runtime socket can be adapted to this. */
+/**
+ * A two-way byte channel in Web Streams form: what `Deno.connect`, Cloudflare's `connect()` and a
+ * WebSocket stream wrapper give. Every runtime socket can be adapted to this.
+ */
 export interface Duplex {
+  /** Bytes from the peer. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
   readonly writable: WritableStream<Uint8Array>;
-  close(): Promise<void>;
+  /** Closes both directions (`Deno.Conn` returns nothing, Cloudflare's socket a promise). */
+  close(): void | Promise<void>;
+  /** Settles once the socket is connected (Cloudflare's `socket.opened`); connected at once when absent. */
+  readonly opened?: Promise<unknown>;
 }
 
 /**

@@ -10,6 +10,9 @@
  * @module
  */
 import { SIGNATURE_FIELDS, verifySignature } from "../../core/auth/signing.ts";
+import { ACL_V1_FIELDS, importHmacSha1Key, verifyAclV1 } from "../../core/auth/acl_v1.ts";
+import type { RemotingCommand } from "../../core/codec/remoting_frame.ts";
+import { remotingOrigin } from "../../core/remoting/remoting_wire.ts";
 import type { Command } from "../../core/protocol/command.ts";
 import { ResponseCode } from "../../core/protocol/request_code.ts";
 import type { Connection, RequestHandler } from "../../core/remoting/connection.ts";
@@ -37,6 +40,7 @@ export interface Denial {
 }
 
 const NOT_SIGNED = 'Request is not signed: header fields "accessKey", "timestamp" and "signature" are required';
+const NOT_SIGNED_V1 = 'Request is not signed: RocketMQ ACL fields "AccessKey" and "Signature" are required (set the client\'s access key and secret key)';
 
 /** Checks requests against an ACL. One guard serves every connection of a server. */
 export class AclGuard {
@@ -46,6 +50,8 @@ export class AclGuard {
   readonly #replays: ReplayCache;
   /** One `Access` per account object (a reload makes new account objects, so new entries). */
   readonly #access = new WeakMap<AclAccount, Access>();
+  /** Each account's HMAC-SHA1 key, for RocketMQ 4.x clients' ACL 1.0 signatures. */
+  readonly #v1Keys = new WeakMap<AclAccount, Promise<CryptoKey>>();
 
   /** @param options The rules, window and clock. */
   constructor(options: AclGuardOptions) {
@@ -62,6 +68,8 @@ export class AclGuard {
    * @returns Why it is refused, or the access of its account when it may proceed.
    */
   async check(request: Command): Promise<{ denial: Denial } | { access: Access }> {
+    const origin = remotingOrigin(request);
+    if (origin !== undefined) return await this.#checkV1(request, origin.command);
     const header = request.header;
     const accessKey = header[SIGNATURE_FIELDS.ACCESS_KEY];
     const timestamp = header[SIGNATURE_FIELDS.TIMESTAMP];
@@ -84,11 +92,33 @@ export class AclGuard {
     const admission = this.#replays.admit(signature, timestamp + this.#windowMs, this.#now());
     if (admission === "replayed") return refuse("Request was replayed");
     if (admission === "full") return { denial: { code: ResponseCode.SYSTEM_BUSY, remark: "Too many signed requests in the replay window: retry later" } };
-    const denied = checkRights(rules, account, request.code, header);
+    return this.#authorise(rules, account, request);
+  }
+
+  /** The rights the request's code needs, and its access. */
+  #authorise(rules: AclRules, account: AclAccount, request: Command): { denial: Denial } | { access: Access } {
+    const denied = checkRights(rules, account, request.code, request.header);
     if (denied !== undefined) return refuse(denied);
     let access = this.#access.get(account);
     if (access === undefined) this.#access.set(account, (access = accountAccess(this.#rules, account)));
     return { access };
+  }
+
+  /**
+   * A request of a RocketMQ 4.x client: its ACL 1.0 signature is checked over the fields and body
+   * as they came on the wire, its rights on the request it was mapped to. ACL 1.0 carries no
+   * timestamp or nonce, so there is no window or replay check (docs/SECURITY.md).
+   */
+  async #checkV1(request: Command, remoting: RemotingCommand): Promise<{ denial: Denial } | { access: Access }> {
+    const accessKey = remoting.extFields[ACL_V1_FIELDS.ACCESS_KEY];
+    if (accessKey === undefined || remoting.extFields[ACL_V1_FIELDS.SIGNATURE] === undefined) return refuse(NOT_SIGNED_V1);
+    const rules = this.#rules();
+    const account = rules.account(accessKey);
+    if (account === undefined) return refuse(`Access key "${accessKey.slice(0, 128)}" is unknown`);
+    let key = this.#v1Keys.get(account);
+    if (key === undefined) this.#v1Keys.set(account, (key = importHmacSha1Key(account.secretKey)));
+    if (!(await verifyAclV1(await key, remoting.extFields, remoting.body))) return refuse("Request signature is invalid");
+    return this.#authorise(rules, account, request);
   }
 
   /**

@@ -9,8 +9,9 @@
  *   credentials they would then attach to other sites' requests. Any account may read the cluster,
  *   topic list, routes and metrics; message contents, queue status and group details need the
  *   topic's or group's right (checked by the routes); changes need the admin right, except sends
- *   (PUB on the topic), dead-letter re-sends (the group, and PUB on the topic written to) and
- *   offset resets (the group and SUB on the topic).
+ *   (PUB on the topic), dead-letter re-sends (the group, and PUB on the topic written to),
+ *   re-sends to a group (the group, SUB on the message's topic and PUB on the group's retry
+ *   topic) and offset resets (the group and SUB on the topic).
  * - ACL off: everything is allowed, except that a configured `token` is required
  *   (`Authorization: Bearer <token>`) for changes.
  *
@@ -44,6 +45,7 @@ const SELF_AUTHORISED_CHANGES: readonly RegExp[] = [
   /^\/api\/topics\/[^/]+\/messages$/,
   /^\/api\/dlq\/[^/]+\/resend$/,
   /^\/api\/groups\/[^/]+\/reset-offset$/,
+  /^\/api\/groups\/[^/]+\/resend$/,
 ];
 
 /** Paths answered without credentials: liveness, the dashboard page (it signs in itself), sign-in. */

@@ -13,6 +13,7 @@ import { type AdminAppOptions, createAdminState } from "./_state.ts";
 import { adminAuth, BEARER_CHALLENGE, SESSION_CHALLENGE } from "./_auth.ts";
 import { requestGuard } from "./_request_guard.ts";
 import { clusterRoutes } from "./cluster.ts";
+import { connectionRoutes } from "./connections.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { groupRoutes } from "./groups.ts";
 import { messageRoutes } from "./messages.ts";
@@ -21,6 +22,7 @@ import { storeRoutes } from "./store.ts";
 import { topicRoutes } from "./topics.ts";
 import { createLogger } from "../logger.ts";
 import { transactionRoutes } from "./transactions.ts";
+import { trafficRoutes } from "./traffic.ts";
 
 export type { AdminAppOptions, AdminBrokerView } from "./_state.ts";
 
@@ -74,6 +76,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.route("/api/transactions", transactionRoutes(state));
   app.route("/api", messageRoutes(state));
   app.route("/api/store", storeRoutes(state));
+  app.route("/api/traffic", trafficRoutes(state));
+  app.route("/api/connections", connectionRoutes(state));
   app.route("/", dashboardRoutes(state));
 
   app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404));

@@ -1,17 +1,24 @@
 /**
- * Consumer groups: list, detail (members, per-queue offsets and lag) and offset reset. With ACL on
- * an account sees only the groups it may use, and the queues of topics it may subscribe to.
+ * Consumer groups: list, detail (members, per-queue offsets and lag), offset reset, and re-sending
+ * one stored message to one group (RocketMQ's consumeMessageDirectly, done the way a failed
+ * message comes back: stored in the group's retry topic, so only that group's members get it).
+ * With ACL on an account sees only the groups it may use, and the queues of topics it may
+ * subscribe to.
  *
  * @module
  */
 import { Hono } from "hono";
 import * as v from "valibot";
 import { GroupName, TopicName } from "../../core/protocol/headers.ts";
-import { TRANSACTION_GROUP } from "../../core/model/system_topics.ts";
+import { MessageConst } from "../../core/model/message.ts";
+import { dlqTopic, retryTopic, TRANSACTION_GROUP } from "../../core/model/system_topics.ts";
 import type { BrokerContext } from "../broker/context.ts";
-import { groupLag, queueIdsOf } from "./_figures.ts";
+import { ensureGroupTopic } from "../broker/message_routing.ts";
+import { sendMessageProcessor } from "../broker/processors/send.ts";
+import { groupLag, queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, jsonBody, validate } from "./_http.ts";
-import { type AdminState, requireBroker } from "./_state.ts";
+import { copyProperties, lookUpStored, ResendBody, sendLocal } from "./_resend.ts";
+import { type AdminState, replyError, requireBroker } from "./_state.ts";
 import { accessOfRequest, authorize } from "./_auth.ts";
 import { SubscriptionGroupUpdate } from "../broker/subscription_group_manager.ts";
 
@@ -54,12 +61,21 @@ function subscribedTopics(ctx: BrokerContext, group: string): string[] {
   return ctx.consumers.groupInfo(group)?.subscriptions.map((s) => s.topic) ?? [];
 }
 
+/** Whether a group consumes a topic: a member subscribes to it, or the group has offsets on it. */
+function consumesTopic(ctx: BrokerContext, group: string, topic: string): boolean {
+  if (subscribedTopics(ctx, group).includes(topic)) return true;
+  for (const [t, g] of ctx.offsets.entries()) if (t === topic && g === group) return true;
+  return false;
+}
+
 /**
  * @param state The admin state.
  * @returns The routes, mounted at `/api/groups`.
  */
 export function groupRoutes(state: AdminState): Hono {
   const app = new Hono();
+  const broker = state.options.broker;
+  const send = broker && sendMessageProcessor(broker.context);
 
   app.get("/", (c) => {
     const ctx = requireBroker(state);
@@ -158,6 +174,48 @@ export function groupRoutes(state: AdminState): Hono {
     });
     await ctx.offsets.persist();
     return c.json({ group, topic: body.topic, to: body.to, queues });
+  });
+
+  app.post("/:group/resend", async (c) => {
+    const { group } = validate(GroupParam, c.req.param(), "path");
+    const access = accessOfRequest(c);
+    authorize(access.group(group));
+    const { msgId } = await jsonBody(c, ResendBody);
+    const ctx = requireBroker(state);
+    const message = lookUpStored(ctx, msgId);
+    // Copying a message needs the right to read it.
+    authorize(access.subscribe(message.topic));
+    let topic = message.topic;
+    const kind = topicKind(topic);
+    if (kind === "system") throw httpError(400, "BAD_REQUEST", `Message "${msgId}" is in the broker's topic "${topic}": only messages of user topics can be re-sent`);
+    if (kind !== "normal") {
+      // A retry or dead letter of this group goes back as the message of its original topic.
+      if (topic !== retryTopic(group) && topic !== dlqTopic(group)) {
+        throw httpError(400, "BAD_REQUEST", `Message "${msgId}" is in "${topic}", a retry or dead-letter topic of another group than "${group}"`);
+      }
+      const original = message.properties[MessageConst.RETRY_TOPIC];
+      if (original === undefined || original === "") {
+        throw httpError(422, "UNPROCESSABLE", `Message "${msgId}" has no ${MessageConst.RETRY_TOPIC} property: its original topic is unknown`);
+      }
+      topic = original;
+      authorize(access.subscribe(topic));
+    }
+    if (!consumesTopic(ctx, group, topic)) {
+      throw httpError(
+        409,
+        "CONFLICT",
+        `Consumer group "${group}" does not consume topic "${topic}": no member subscribes to it and the group has no offsets on it`,
+      );
+    }
+    const target = retryTopic(group);
+    authorize(access.publish(target));
+    const config = await ensureGroupTopic(ctx, target);
+    if ("code" in config) throw replyError(config);
+    const properties = copyProperties(message);
+    // The group's consumers present a message of the retry topic as one of RETRY_TOPIC.
+    properties[MessageConst.RETRY_TOPIC] = topic;
+    const sent = await sendLocal(send!, target, message.body, properties, { queueId: 0, flag: message.flag });
+    return c.json({ group, sourceId: message.msgId, originalTopic: topic, topic: target, ...sent }, 201);
   });
 
   return app;

@@ -9,17 +9,16 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { MessageConst, type MessageExt } from "../../core/model/message.ts";
-import { decodeOffsetMessageId } from "../../core/model/message_id.ts";
 import { decodeRecords } from "../../core/model/record.ts";
 import { dlqTopic } from "../../core/model/system_topics.ts";
 import { GroupName, TopicName } from "../../core/protocol/headers.ts";
-import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import { sendMessageProcessor } from "../broker/processors/send.ts";
 import { queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, integerParam, jsonBody, validate } from "./_http.ts";
 import { messageJson } from "./_message_json.ts";
-import { type AdminState, localRequest, replyError, requireBroker } from "./_state.ts";
+import { copyProperties, lookUpOffsetId, lookUpStored, ResendBody, sendLocal } from "./_resend.ts";
+import { type AdminState, requireBroker } from "./_state.ts";
 import { accessOfRequest, authorize } from "./_auth.ts";
 
 /** Most messages a browse page returns. */
@@ -30,8 +29,6 @@ const LIST_BODY_BYTES = 2048;
 const UNIQUE_KEY_COPIES = 32;
 
 const ENCODER = new TextEncoder();
-
-const OffsetMessageId = v.pipe(v.string(), v.regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{56})$/, "expected an offset message id: 32 or 56 hex characters"));
 
 const MessageIdParam = v.object({
   msgId: v.pipe(
@@ -72,52 +69,6 @@ const SendBody = v.object({
   properties: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(32767)))),
   queueId: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(-1), v.maxValue(0x7fffffff)), -1),
 });
-
-const ResendBody = v.object({ msgId: OffsetMessageId });
-
-/** Properties the broker sets while a message moves through retry, delay and DLQ topics. */
-const TRANSIT_PROPERTIES: readonly string[] = [
-  MessageConst.RETRY_TOPIC,
-  MessageConst.REAL_TOPIC,
-  MessageConst.REAL_QID,
-  MessageConst.DELAY,
-  MessageConst.RECONSUME_TIME,
-  MessageConst.MAX_RECONSUME_TIMES,
-  MessageConst.MIN_OFFSET,
-  MessageConst.MAX_OFFSET,
-];
-
-/** What an offset message id says about a message of the local store. */
-type OffsetLookup = { message: MessageExt } | { otherHost: string } | { missing: true };
-
-/** Looks an offset message id up directly: its host must be this broker, its offset a record with that id. */
-function lookUpOffsetId(ctx: BrokerContext, msgId: string): OffsetLookup {
-  let decoded: ReturnType<typeof decodeOffsetMessageId>;
-  try {
-    decoded = decodeOffsetMessageId(msgId);
-  } catch {
-    // Not an offset id (a unique key decodes to an offset beyond 2^53).
-    return { missing: true };
-  }
-  const { host } = decoded;
-  if (host.address !== ctx.storeHost.address || host.port !== ctx.storeHost.port) return { otherHost: `${host.address}:${host.port}` };
-  const message = ctx.store.lookMessageByOffset(decoded.commitLogOffset);
-  return message !== undefined && message.msgId === msgId.toUpperCase() ? { message } : { missing: true };
-}
-
-/** Finds a dead letter to re-send by its offset message id. */
-function lookUp(ctx: BrokerContext, msgId: string): MessageExt {
-  const found = lookUpOffsetId(ctx, msgId);
-  if ("message" in found) return found.message;
-  if ("otherHost" in found) {
-    throw httpError(
-      404,
-      "NOT_FOUND",
-      `Message "${msgId}" was stored by the broker at ${found.otherHost}, not by "${ctx.brokerName}" (${ctx.storeHost.address}:${ctx.storeHost.port}): ask its admin endpoint`,
-    );
-  }
-  throw httpError(404, "NOT_FOUND", `No message "${msgId}" on broker "${ctx.brokerName}": it never existed or retention deleted it`);
-}
 
 /** Refuses key lookups on a broker whose key index is off. */
 function requireIndex(ctx: BrokerContext, what: string): void {
@@ -160,31 +111,6 @@ function findById(ctx: BrokerContext, id: string, topic: string | undefined, rea
   found.sort((a, b) => a.commitLogOffset - b.commitLogOffset);
   const first = found.find((m) => topicKind(m.topic) === "normal") ?? found[0]!;
   return { message: messageJson(first), lookup: { by: "uniqueKey", matches: found.length, complete } };
-}
-
-/**
- * Sends through the broker's SEND_MESSAGE processor, exactly as a client's send.
- *
- * @returns The stored message's id, queue and offset.
- */
-async function sendLocal(
-  send: ReturnType<typeof sendMessageProcessor>,
-  topic: string,
-  body: Uint8Array,
-  properties: Record<string, string>,
-  options: { queueId?: number; flag?: number } = {},
-): Promise<{ msgId: string; queueId: number; queueOffset: number }> {
-  const reply = await localRequest(send, RequestCode.SEND_MESSAGE, {
-    producerGroup: "rmq-admin",
-    topic,
-    queueId: options.queueId ?? -1,
-    bornTimestamp: Date.now(),
-    flag: options.flag ?? 0,
-    properties,
-  }, body);
-  if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
-  const header = reply.header as { msgId: string; queueId: number; queueOffset: number };
-  return { msgId: header.msgId, queueId: header.queueId, queueOffset: header.queueOffset };
 }
 
 /**
@@ -282,7 +208,7 @@ export function messageRoutes(state: AdminState): Hono {
     authorize(access.group(group));
     const { msgId } = await jsonBody(c, ResendBody);
     const ctx = requireBroker(state);
-    const dead = lookUp(ctx, msgId);
+    const dead = lookUpStored(ctx, msgId);
     if (dead.topic !== dlqTopic(group)) {
       throw httpError(400, "BAD_REQUEST", `Message "${msgId}" is in topic "${dead.topic}", not in the dead-letter topic "${dlqTopic(group)}"`);
     }
@@ -293,10 +219,7 @@ export function messageRoutes(state: AdminState): Hono {
     // The topic comes from the dead letter's own properties, which whoever could write to the
     // dead-letter topic chose: the re-send is a write on the caller's behalf, so it needs PUB there.
     authorize(access.publish(original));
-    const properties: Record<string, string> = {};
-    for (const [name, value] of Object.entries(dead.properties)) if (!TRANSIT_PROPERTIES.includes(name)) properties[name] = value;
-    properties[MessageConst.ORIGIN_MESSAGE_ID] = dead.properties[MessageConst.ORIGIN_MESSAGE_ID] ?? dead.msgId;
-    const sent = await sendLocal(send!, original, dead.body, properties, { flag: dead.flag });
+    const sent = await sendLocal(send!, original, dead.body, copyProperties(dead), { flag: dead.flag });
     return c.json({ group, deadLetterId: dead.msgId, topic: original, ...sent }, 201);
   });
 

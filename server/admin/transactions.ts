@@ -12,6 +12,7 @@ import { GroupName, TopicName } from "../../core/protocol/headers.ts";
 import { integerParam, validate } from "./_http.ts";
 import { type AdminState, requireBroker } from "./_state.ts";
 import { accessOfRequest, authorize } from "./_auth.ts";
+import { visibleProducers } from "./connections.ts";
 
 const Query = v.object({
   topic: v.optional(TopicName),
@@ -42,9 +43,7 @@ export function transactionRoutes(state: AdminState): Hono {
       counters: service.counters,
       totalPending: pending.reduce((n, row) => n + row.pending, 0),
       pending,
-      producers: ctx.producers.all().filter((p) =>
-        p.groups.length === 0 ? access.admin : p.groups.every((group) => access.group(group) === undefined)
-      ),
+      producers: visibleProducers(ctx, access),
     };
     if (query.topic !== undefined && query.group !== undefined) {
       body.halves = service.pending()

@@ -13,7 +13,7 @@ import { recallMessageProcessor } from "./processors/recall.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import { Connection } from "../../core/remoting/connection.ts";
 import { createDispatcher, type Processor } from "../../core/remoting/dispatcher.ts";
-import { type Dialer, type Listen, type Listener, parseAddress } from "../../core/remoting/transport.ts";
+import { type Dialer, type Listen, parseAddress } from "../../core/remoting/transport.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../../core/codec/frame.ts";
 import * as v from "valibot";
 import { FileSegmentStorage } from "../store/file_segment_storage.ts";
@@ -68,6 +68,7 @@ import { DelayOffsetTable, ScheduleMessageService } from "./schedule_service.ts"
 import { TopicChange, TopicConfigManager, TopicTable } from "./topic_config_manager.ts";
 import { JsonJournal } from "../store/json_journal.ts";
 import { TrafficWindow } from "./traffic_window.ts";
+import { TrafficHistory } from "./traffic_history.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
 import { clusterCredentials } from "../_cluster_secret.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
@@ -86,9 +87,14 @@ import { ProducerManager } from "./producer_manager.ts";
 import { type TransactionCheckMaxPolicy, TransactionService } from "./transaction_service.ts";
 import { endTransactionProcessor, withHalfMessages } from "./processors/transaction.ts";
 import { sendReplyProcessor } from "./processors/reply.ts";
+import { remotingWire } from "../../core/remoting/remoting_wire.ts";
+import { detectProtocol } from "../../core/remoting/wire.ts";
+import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
+import { BROKER_UNSUPPORTED, brokerMappings } from "../remoting/broker_mappings.ts";
+import { type ClientListener, listenForClients, type WebSocketServerOptions } from "../_client_listener.ts";
 
 /** Options of `startBroker`. */
-export interface BrokerOptions extends ConnectionLimits {
+export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions {
   /** The runtime's listen adapter. */
   listen: Listen;
   /** The runtime's dialer, for NameServer links. */
@@ -196,6 +202,10 @@ export interface BrokerOptions extends ConnectionLimits {
   timerWheelSlots?: number;
   /** A timer's second is loaded into memory this long before it starts. @default 250 */
   timerLookaheadMs?: number;
+  /** Minutes of ten-second traffic points the broker keeps per topic (the dashboard's TPS history). @default 60 */
+  tpsHistoryMinutes?: number;
+  /** Seconds of one-second traffic points the broker keeps per topic. @default 300 */
+  tpsHistoryFineSeconds?: number;
   /** Idempotent sends: how long a dedup id is remembered; 0 turns dedup off. @default 120000 */
   dedupWindowMs?: number;
   /** Idempotent sends: most dedup ids remembered (the oldest go first past it). @default 100000 */
@@ -220,6 +230,11 @@ export interface BrokerOptions extends ConnectionLimits {
   acl?: AclGuard;
   /** Serve clients over TLS with this certificate and key (PEM). @default plain TCP */
   tls?: TlsServerOptions;
+  /**
+   * Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the client port: each
+   * connection's first bytes tell which protocol it speaks. @default true
+   */
+  remotingEnabled?: boolean;
   /** The account NameServer registrations are signed with (when the NameServers enforce ACL). */
   nameServerCredentials?: () => Credentials | undefined;
   /**
@@ -243,6 +258,8 @@ export interface Broker {
   /** The options it was started with. */
   readonly options: Readonly<BrokerOptions>;
   readonly context: BrokerContext;
+  /** The WebSocket port clients may also connect to, when `webSocketPort` was set. */
+  readonly webSocketPort?: number;
   /** Live client connections. */
   readonly connections: ReadonlySet<Connection>;
   /** Stops accepting, finishes in-flight requests, flushes, unregisters and closes the store. */
@@ -302,6 +319,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const hostname = options.hostname ?? "0.0.0.0";
   const connections = new Set<Connection>();
   let dispatch: ((request: import("../../core/protocol/command.ts").Command, c: Connection) => void) | undefined;
+  /** Remoting requests: mapped onto the native ones, then `dispatch`. */
+  let remotingDispatch: typeof dispatch;
   let ready: () => void = () => {};
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
   let accepting = true;
@@ -332,22 +351,23 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const guarded = new WeakMap<Connection, GuardedConnection>();
 
   const listenOptions = { hostname, port: options.port ?? 10911, ...(options.tls === undefined ? {} : { tls: options.tls }) };
-  const listener: Listener = await options.listen(listenOptions, (transport) => {
+  const listener: ClientListener = await listenForClients(options.listen, listenOptions, options, (transport) => {
     const ip = accepting ? perIp.admit(transport.remoteAddress) : undefined;
     const limits = guard.open(ip ?? hostOf(transport.remoteAddress));
     const connection = new Connection({
       ...limits.options,
       maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      ...(options.remotingEnabled === false ? {} : { wire: detectProtocol(remotingWire) }),
       onRequest: (request, c) => {
         if (!inFlight.admit(request, c)) return;
         // Admitted here; the tracked processor counts it again while it runs.
         if (dispatch !== undefined) {
           inFlight.leave(c);
-          dispatch(request, c);
+          (c.protocol === "remoting" ? remotingDispatch! : dispatch)(request, c);
         } else {
           readyPromise.then(() => {
             inFlight.leave(c);
-            dispatch!(request, c);
+            (c.protocol === "remoting" ? remotingDispatch! : dispatch!)(request, c);
           });
         }
       },
@@ -597,7 +617,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }
   const startedAt = Date.now();
   const traffic = new TrafficWindow(stats, { startedAt });
-  const trafficTimer = setInterval(() => traffic.sample(Date.now()), 1000);
+  const trafficHistory = new TrafficHistory(stats, { startedAt, fineSeconds: options.tpsHistoryFineSeconds, coarseMinutes: options.tpsHistoryMinutes });
+  const trafficTimer = setInterval(() => {
+    const now = Date.now();
+    traffic.sample(now);
+    trafficHistory.sample(now);
+  }, 1000);
   (trafficTimer as { unref?: () => void }).unref?.();
   const ctx: BrokerContext = {
     clusterName,
@@ -626,6 +651,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     pop,
     stats,
     traffic,
+    trafficHistory,
     connectionGuard: guard,
     startedAt,
     replication,
@@ -682,6 +708,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     guarded.get(c)?.trust();
     return dispatcher(request, c);
   });
+  remotingDispatch = createRemotingDispatcher(brokerMappings(ctx), dispatch, { unsupported: BROKER_UNSUPPORTED });
   ready();
   if (role !== "SLAVE") {
     schedule.start();
@@ -744,7 +771,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 
   log(
     `Broker "${ctx.brokerName}" (cluster "${ctx.clusterName}", id ${ctx.brokerId}, ${role}, flush ${options.flushMode ?? "async"}) ` +
-      `listening on ${hostname}:${listener.port}, advertised as ${address}`,
+      `listening on ${hostname}:${listener.port}${listener.webSocket === undefined ? "" : ` (WebSocket on port ${listener.webSocket.port})`}, advertised as ${address}`,
   );
-  return { address, port: listener.port, options, context: ctx, connections, close };
+  return { address, port: listener.port, webSocketPort: listener.webSocket?.port, options, context: ctx, connections, close };
 }

@@ -226,6 +226,24 @@ export class ConsumerManager {
   }
 
   /**
+   * What a group subscribes to on a topic: the newest subscription (highest version) any member's
+   * heartbeat named, for pulls that do not carry their own (RocketMQ clients leave it out).
+   *
+   * @param group The consumer group.
+   * @param topic The topic.
+   * @returns The subscription, or undefined when no member subscribes to the topic.
+   */
+  subscription(group: string, topic: string): SubscriptionData | undefined {
+    let newest: SubscriptionData | undefined;
+    for (const member of this.#groups.get(group)?.members.values() ?? []) {
+      for (const subscription of member.subscriptions) {
+        if (subscription.topic === topic && (newest === undefined || subscription.version > newest.version)) newest = subscription;
+      }
+    }
+    return newest;
+  }
+
+  /**
    * A group's members and subscriptions, for admin views.
    *
    * @param group The consumer group.

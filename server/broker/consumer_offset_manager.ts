@@ -8,11 +8,15 @@
 import * as v from "valibot";
 import type { JsonFile } from "../store/json_file.ts";
 
-/** Schema of the persisted offset table. */
-export const OffsetTable = v.object({ offsets: v.record(v.string(), v.record(v.string(), v.pipe(v.number(), v.safeInteger()))) });
+/** The persisted offset table: offsets by `topic@group`, then queue id. */
+export interface OffsetTable {
+  offsets: Record<string, Record<string, number>>;
+}
 
-/** The persisted offset table. */
-export type OffsetTable = v.InferOutput<typeof OffsetTable>;
+/** Schema of the persisted offset table. */
+export const OffsetTable: v.GenericSchema<unknown, OffsetTable> = v.object({
+  offsets: v.record(v.string(), v.record(v.string(), v.pipe(v.number(), v.safeInteger()))),
+});
 
 /** Offsets of consumer groups, keyed `topic@group`. */
 export class ConsumerOffsetManager {

@@ -13,6 +13,7 @@ import type { QueueLockManager } from "./queue_lock_manager.ts";
 import type { ScheduleMessageService } from "./schedule_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
 import type { TrafficWindow } from "./traffic_window.ts";
+import type { TrafficHistory } from "./traffic_history.ts";
 import type { SubscriptionGroupManager } from "./subscription_group_manager.ts";
 import type { PopService } from "./pop/pop_service.ts";
 import type { Replication } from "../ha/replication.ts";
@@ -84,6 +85,8 @@ export interface BrokerContext {
   stats: BrokerStats;
   /** Messages in and out per second over the last few seconds, sampled once a second. */
   traffic: TrafficWindow;
+  /** Messages in and out per second over the last hour (one point a second for the last minutes), sampled with `traffic`. */
+  trafficHistory: TrafficHistory;
   /** Limits on unauthenticated connections (incomplete frames, timeouts) and the cuts made. */
   connectionGuard: ConnectionGuard;
   startedAt: number;

@@ -15,13 +15,15 @@ import { DEFAULT_DELAY_LEVELS, parseDelayLevels, SCHEDULE_TOPIC } from "../../co
 import type { JsonFile } from "../store/json_file.ts";
 import type { MessageStore } from "../store/message_store.ts";
 
-/** Schema of the persisted progress: next queue offset to deliver, per level. */
-export const DelayOffsetTable = v.object({
+/** The persisted progress of every delay level: the next queue offset to deliver, by level. */
+export interface DelayOffsetTable {
+  offsets: Record<string, number>;
+}
+
+/** Schema of the persisted progress. */
+export const DelayOffsetTable: v.GenericSchema<unknown, DelayOffsetTable> = v.object({
   offsets: v.record(v.string(), v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
 });
-
-/** The persisted progress of every delay level. */
-export type DelayOffsetTable = v.InferOutput<typeof DelayOffsetTable>;
 
 /** Options of `ScheduleMessageService`. */
 export interface ScheduleMessageServiceOptions {

@@ -9,13 +9,25 @@
  */
 import * as v from "valibot";
 import { GroupName } from "../../core/protocol/headers.ts";
-import { DEFAULT_RETRY_POLICY, RetryPolicySchema } from "../../core/model/retry_policy.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, RetryPolicySchema } from "../../core/model/retry_policy.ts";
 import type { JsonFile } from "../store/json_file.ts";
 
 const int = v.pipe(v.number(), v.safeInteger());
 
+/** One group's settings (documented in `SubscriptionGroupConfig`'s schema). */
+export interface SubscriptionGroupConfig {
+  groupName: string;
+  consumeEnable: boolean;
+  consumeMessageOrderly: boolean;
+  retryMaxTimes: number;
+  retryPolicy: RetryPolicy;
+}
+
+/** A change to a group's settings. */
+export type SubscriptionGroupUpdate = Partial<Omit<SubscriptionGroupConfig, "groupName">>;
+
 /** One group's settings. */
-export const SubscriptionGroupConfig = v.object({
+const configSchema = v.object({
   groupName: GroupName,
   /** Whether members may consume. @default true */
   consumeEnable: v.optional(v.boolean(), true),
@@ -27,17 +39,17 @@ export const SubscriptionGroupConfig = v.object({
   retryPolicy: v.optional(RetryPolicySchema, DEFAULT_RETRY_POLICY),
 });
 /** One group's settings. */
-export type SubscriptionGroupConfig = v.InferOutput<typeof SubscriptionGroupConfig>;
+export const SubscriptionGroupConfig: v.GenericSchema<unknown, SubscriptionGroupConfig> = configSchema;
 
 /** The settings a change may give (all but the name optional: what is left out stays). */
-export const SubscriptionGroupUpdate = v.partial(v.omit(SubscriptionGroupConfig, ["groupName"]));
-/** A change to a group's settings. */
-export type SubscriptionGroupUpdate = v.InferOutput<typeof SubscriptionGroupUpdate>;
+export const SubscriptionGroupUpdate: v.GenericSchema<unknown, SubscriptionGroupUpdate> = v.partial(v.omit(configSchema, ["groupName"]));
 
-/** Schema of the persisted table. */
-export const SubscriptionGroupTable = v.object({ groups: v.record(GroupName, SubscriptionGroupConfig) });
 /** The persisted table. */
-export type SubscriptionGroupTable = v.InferOutput<typeof SubscriptionGroupTable>;
+export interface SubscriptionGroupTable {
+  groups: Record<string, SubscriptionGroupConfig>;
+}
+/** Schema of the persisted table. */
+export const SubscriptionGroupTable: v.GenericSchema<unknown, SubscriptionGroupTable> = v.object({ groups: v.record(GroupName, configSchema) });
 
 /** Every group's settings. */
 export class SubscriptionGroupManager {

@@ -15,15 +15,19 @@ import type { JsonJournal } from "../store/json_journal.ts";
 import { StateFileError } from "./state_files.ts";
 
 /** The persisted topic table. */
-export type TopicTable = v.InferOutput<typeof TopicTable>;
+export interface TopicTable {
+  version: number;
+  topics: Record<string, TopicConfig>;
+}
 
 /** Schema of the persisted topic table. */
-export const TopicTable = v.object({ version: v.number(), topics: v.record(v.string(), TopicConfig) });
+export const TopicTable: v.GenericSchema<unknown, TopicTable> = v.object({ version: v.number(), topics: v.record(v.string(), TopicConfig) });
+
+/** One change to the topic table. */
+export type TopicChange = { put: TopicConfig } | { delete: string };
 
 /** One change to the topic table, as the journal keeps it. */
-export const TopicChange = v.union([v.strictObject({ put: TopicConfig }), v.strictObject({ delete: TopicName })]);
-/** One change to the topic table. */
-export type TopicChange = v.InferOutput<typeof TopicChange>;
+export const TopicChange: v.GenericSchema<unknown, TopicChange> = v.union([v.strictObject({ put: TopicConfig }), v.strictObject({ delete: TopicName })]);
 
 /** The journal is folded into a new snapshot once it holds this many changes, or half the table's size if larger. */
 const MIN_COMPACT_ENTRIES = 1024;

@@ -20,9 +20,14 @@ import {
   type GuardedConnection,
 } from "../../core/remoting/connection_guard.ts";
 import { hostOf } from "../broker/connections_per_ip.ts";
+import { remotingWire } from "../../core/remoting/remoting_wire.ts";
+import { detectProtocol } from "../../core/remoting/wire.ts";
+import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
+import { NAME_SERVER_MAPPINGS, NAME_SERVER_UNSUPPORTED } from "../remoting/name_server_mappings.ts";
+import { listenForClients, type WebSocketServerOptions } from "../_client_listener.ts";
 
 /** Options of `startNameServer`. */
-export interface NameServerOptions extends ConnectionLimits {
+export interface NameServerOptions extends ConnectionLimits, WebSocketServerOptions {
   /** The runtime's listen adapter (`server/bun/listen.ts`, `server/deno/listen.ts`, or an in-memory one). */
   listen: Listen;
   /** Address to bind. @default "0.0.0.0" */
@@ -60,6 +65,11 @@ export interface NameServerOptions extends ConnectionLimits {
    * could then register a fake broker). Without it such a NameServer refuses to start. @default false
    */
   allowOpenRegistration?: boolean;
+  /**
+   * Also answer RocketMQ 4.x remoting clients (route queries of ali-ons, Java, Go) on the port:
+   * each connection's first bytes tell which protocol it speaks. @default true
+   */
+  remotingEnabled?: boolean;
 }
 
 /** A running NameServer. */
@@ -68,6 +78,8 @@ export interface NameServer {
   readonly hostname: string;
   /** The bound port (the one picked when 0 was asked for). */
   readonly port: number;
+  /** The WebSocket port clients may also connect to, when `webSocketPort` was set. */
+  readonly webSocketPort?: number;
   /** The options it was started with. */
   readonly options: Readonly<NameServerOptions>;
   /** The live route table. */
@@ -125,15 +137,21 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
     onAuthenticated: (connection) => guarded.get(connection)?.trust(),
   });
 
+  const remoting = createRemotingDispatcher(NAME_SERVER_MAPPINGS, dispatcher, { unsupported: NAME_SERVER_UNSUPPORTED });
+  const wire = options.remotingEnabled === false ? {} : { wire: detectProtocol(remotingWire) };
+
   const connections = new Set<Connection>();
-  const listener = await options.listen(
+  const listener = await listenForClients(
+    options.listen,
     { hostname, port: options.port ?? DEFAULT_NAME_SERVER_PORT, ...(options.tls === undefined ? {} : { tls: options.tls }) },
+    options,
     (transport) => {
       const ip = hostOf(transport.remoteAddress);
       const limits = guard.open(ip);
       const connection = new Connection({
         ...limits.options,
-        onRequest: dispatcher,
+        ...wire,
+        onRequest: (request, c) => (c.protocol === "remoting" ? remoting : dispatcher)(request, c),
         onClose: (c, error) => {
           limits.closed(c.remoteAddress, error);
           connections.delete(c);
@@ -169,6 +187,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
   return {
     hostname: listener.hostname,
     port: listener.port,
+    webSocketPort: listener.webSocket?.port,
     options,
     routeTable,
     connectionGuard: guard,

@@ -102,6 +102,8 @@ export class MessageStore {
   #closed = false;
   #closing = false;
   #checkpointChain: Promise<void> = Promise.resolve();
+  /** What the last checkpoint saved recorded, its time left out. */
+  #savedCheckpoint: string | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #housekeeping: Promise<void> | undefined;
   #lastRetentionCheck = 0;
@@ -766,13 +768,18 @@ export class MessageStore {
       const queues = queueTable(this.#queues, deleting);
       await this.#queues.flush();
       for (const [topic, at] of this.#deletedTopics) if (at <= this.#commitLog.minOffset) this.#deletedTopics.delete(topic);
-      await this.#checkpoint.save(checkpointState({
+      const state = checkpointState({
         physicalOffset: this.#commitLog.flushedOffset,
         logicsOffset,
-        timestamp: this.#options.now(),
+        timestamp: 0,
         queues,
         deletedTopics: this.#deletedTopics,
-      }));
+      });
+      // An idle broker housekeeps every flush interval: the same state is not written (and fsynced) again.
+      const key = JSON.stringify(state);
+      if (key === this.#savedCheckpoint) return;
+      await this.#checkpoint.save({ ...state, timestamp: this.#options.now() });
+      this.#savedCheckpoint = key;
     };
     const next = this.#checkpointChain.then(run, run);
     this.#checkpointChain = next.catch(() => {});

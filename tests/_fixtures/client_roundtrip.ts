@@ -1,14 +1,20 @@
 /**
  * Sends messages with the public client and pulls them back, on whatever runtime runs it.
- * Usage: <runtime> tests/_fixtures/client_roundtrip.ts <namesrv> <topic> <count>
+ * Usage: <runtime> tests/_fixtures/client_roundtrip.ts <namesrv> <topic> <count> [streams]
+ * With `streams` (Deno only), the clients dial through `duplexDialer` over `Deno.connect`'s Web
+ * Streams instead of the runtime's default dialer.
  * Prints "ROUNDTRIP OK <count>" and exits 0 when every message came back intact.
  */
 import process from "node:process";
-import { Producer, PullConsumer, SimpleConsumer } from "../../mod.ts";
+import { type Dialer, type Duplex, duplexDialer, Producer, PullConsumer, SimpleConsumer } from "../../mod.ts";
 
-const [namesrv, topic, countText] = process.argv.slice(2);
+const [namesrv, topic, countText, transport] = process.argv.slice(2);
 const count = Number(countText);
-const producer = new Producer({ nameServer: namesrv! });
+type DenoConnect = (options: { hostname: string; port: number }) => Promise<Duplex>;
+const dial: Dialer | undefined = transport === "streams"
+  ? duplexDialer(({ host, port }) => (globalThis as unknown as { Deno: { connect: DenoConnect } }).Deno.connect({ hostname: host, port }))
+  : undefined;
+const producer = new Producer({ nameServer: namesrv!, dial });
 await producer.start();
 await Promise.all(Array.from({ length: count }, (_, i) => producer.send({ topic: topic!, tags: "x", keys: `k${i}`, body: `body-${i}` })));
 // Oneway sends right before the shutdown must still leave: closing waits for written bytes.
@@ -16,7 +22,7 @@ const oneway = 500;
 for (let i = 0; i < oneway; i++) await producer.sendOneway({ topic: topic!, body: `oneway-${i}` });
 await producer.shutdown();
 
-const consumer = new PullConsumer({ nameServer: namesrv!, group: "roundtrip" });
+const consumer = new PullConsumer({ nameServer: namesrv!, group: "roundtrip", dial });
 await consumer.start();
 // The broker tells the NameServer about the topic it created on the first send a moment later.
 async function queuesOf(name: string) {
@@ -55,7 +61,7 @@ if (missing.length > 0) {
   process.exit(1);
 }
 // The same messages over POP: received once each, acked, none twice.
-const simple = new SimpleConsumer({ nameServer: namesrv!, group: "roundtrip_pop", consumeFromWhere: "FIRST_OFFSET", awaitDurationMs: 500, log: () => {} });
+const simple = new SimpleConsumer({ nameServer: namesrv!, group: "roundtrip_pop", dial, consumeFromWhere: "FIRST_OFFSET", awaitDurationMs: 500, log: () => {} });
 simple.subscribe(topic!);
 await simple.start();
 const popped = new Set<string>();

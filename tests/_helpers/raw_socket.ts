@@ -68,3 +68,30 @@ export function partialFrame(announced: number, fill: number): Uint8Array {
   new DataView(bytes.buffer).setUint32(0, announced);
   return bytes;
 }
+
+/**
+ * Writes bytes on a fresh connection, half-closes it, and waits for the server to close it.
+ *
+ * @param port The server's port on 127.0.0.1.
+ * @param bytes What to send.
+ * @returns "closed" once the server closed it, "slow" when it did not within 5 s.
+ */
+export function exchange(port: number, bytes: Uint8Array): Promise<"closed" | "slow"> {
+  return new Promise((resolve) => {
+    const socket = netConnect({ host: "127.0.0.1", port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve("slow");
+    }, 5_000);
+    socket.on("connect", () => {
+      socket.write(bytes);
+      socket.end();
+    });
+    socket.on("data", () => {});
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve("closed");
+    });
+  });
+}

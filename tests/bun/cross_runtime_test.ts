@@ -30,10 +30,11 @@ async function startCluster(runtime: "bun" | "deno"): Promise<string> {
   return `127.0.0.1:${ns.port}`;
 }
 
-async function roundtrip(runtime: "bun" | "deno", namesrv: string, topic: string): Promise<void> {
+async function roundtrip(runtime: "bun" | "deno", namesrv: string, topic: string, transport?: "streams"): Promise<void> {
+  const extra = transport === undefined ? [] : [transport];
   const client = runtime === "bun"
-    ? start(BUN, ["tests/_fixtures/client_roundtrip.ts", namesrv, topic, "2000"])
-    : start(DENO, ["run", "-A", "tests/_fixtures/client_roundtrip.ts", namesrv, topic, "2000"]);
+    ? start(BUN, ["tests/_fixtures/client_roundtrip.ts", namesrv, topic, "2000", ...extra])
+    : start(DENO, ["run", "-A", "tests/_fixtures/client_roundtrip.ts", namesrv, topic, "2000", ...extra]);
   children.push(client);
   const code = await client.exited;
   expect(client.output()).toContain("ROUNDTRIP OK 2000");
@@ -49,5 +50,10 @@ describe("across runtimes", () => {
   test("a client on Deno works against servers on Bun", async () => {
     const namesrv = await startCluster("bun");
     await roundtrip("deno", namesrv, "bun_served");
+  }, 90_000);
+
+  test("a client on Deno dialing through duplexDialer over Deno.connect's Web Streams works too", async () => {
+    const namesrv = await startCluster("bun");
+    await roundtrip("deno", namesrv, "bun_served_streams", "streams");
   }, 90_000);
 });

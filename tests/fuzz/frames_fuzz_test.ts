@@ -10,8 +10,7 @@
  *   FUZZ_CASES=20000 TEST_SEED=42 bun test tests/fuzz/frames_fuzz_test.ts
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect as netConnect } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dial } from "../../client/bun/connect.ts";
@@ -19,6 +18,7 @@ import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { type Connection, connect } from "../../core/remoting/connection.ts";
 import { BUN, type Server, start, startServer, stop } from "../_helpers/process.ts";
 import { replayable, runSeed, seeded } from "../_helpers/random.ts";
+import { rss, runFuzzCases } from "../_helpers/fuzz_driver.ts";
 
 const CASES = Number(process.env.FUZZ_CASES ?? 100_000);
 // CI runs one fixed sequence (reproducible, never flaky); elsewhere every run explores a new one.
@@ -343,12 +343,6 @@ let broker: Server;
 let nsAddress: string;
 let brokerAddress: string;
 
-function rss(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-  return kb * 1024;
-}
-
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "rmq-fuzz-"));
   nameServer = await startServer(BUN, ["run", "server/nameserver.ts", "--host", "127.0.0.1", "--port", "0"]);
@@ -365,27 +359,6 @@ afterAll(async () => {
   if (nameServer !== undefined) await stop(nameServer);
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-/** Writes bytes on a fresh socket, half-closes, and resolves once the server has closed it. */
-function exchange(port: number, bytes: Uint8Array): Promise<"closed" | "slow"> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host: "127.0.0.1", port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve("slow");
-    }, 5_000);
-    socket.on("connect", () => {
-      socket.write(bytes);
-      socket.end();
-    });
-    socket.on("data", () => {});
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve("closed");
-    });
-  });
-}
 
 test(`frame fuzzing: ${CASES} cases leave the broker and NameServer alive, responsive and bounded`, () => replayable(fuzz, rng), 180_000);
 
@@ -413,45 +386,12 @@ async function fuzz(): Promise<void> {
     probes++;
   };
 
-  let generated = 0;
-  let connections = 0;
-  let slow = 0;
-  const kinds = new Map<string, number>();
-  let nextProbeAt = PROBE_EVERY;
-  let probing: Promise<void> = Promise.resolve();
-
-  const worker = async () => {
-    while (generated < CASES) {
-      // A connection carries a few well-framed commands (answered; the connection stays up), then
-      // usually one malformed frame, after which the server closes it.
-      const toNameServer = chance(0.3);
-      const parts: Uint8Array[] = [];
-      for (let n = int(6); n > 0 && generated < CASES; n--, generated++) parts.push(commandCase(toNameServer));
-      kinds.set("command", (kinds.get("command") ?? 0) + parts.length);
-      if (generated < CASES && chance(0.9)) {
-        const bad = badCase(toNameServer);
-        parts.push(bad.bytes);
-        generated++;
-        kinds.set(bad.kind, (kinds.get(bad.kind) ?? 0) + 1);
-      }
-      if (parts.length === 0) continue;
-      const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-      let at = 0;
-      for (const p of parts) {
-        bytes.set(p, at);
-        at += p.length;
-      }
-      connections++;
-      if ((await exchange(toNameServer ? nsPort : brokerPort, bytes)) === "slow") slow++;
-      if (generated >= nextProbeAt) {
-        nextProbeAt += PROBE_EVERY;
-        probing = probing.then(probe);
-        await probing;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  await probing;
+  // A connection carries a few well-framed commands (answered; the connection stays up), then
+  // usually one malformed frame, after which the server closes it.
+  const { generated, connections, slow, kinds } = await runFuzzCases({
+    cases: CASES, concurrency: CONCURRENCY, random: rng, nameServerShare: 0.3, ports: { broker: brokerPort, nameServer: nsPort },
+    commandCase, badCase, probe, probeEvery: PROBE_EVERY,
+  });
   await probe();
 
   // No crash: both processes still run (no exit code).

@@ -55,6 +55,10 @@ test("the packed tarball installs into a fresh project and works on Node", async
   const listing = run("tar", ["-tzf", join(dir, tarball!)], dir);
   expect(listing).toContain("package/dist/npm/mod.js");
   expect(listing).toContain("package/dist/npm/mod.d.ts");
+  // The edge and browser entries, with the edge entry's declarations.
+  expect(listing).toContain("package/dist/edge/edge.js");
+  expect(listing).toContain("package/dist/browser/rocketmq-ts.js");
+  expect(listing).toContain("package/dist/npm/client/edge.d.ts");
   expect(listing).not.toContain("package/tests/");
 
   const app = join(dir, "app");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { parseServerArgs, serverCommandSpec } from "../../server/_config_layers.ts";
-import { configReference, configYaml } from "../../server/_config_doc.ts";
+import { configReference, configTypes, configYaml } from "../../server/_config_doc.ts";
 import { type RunningServers, startServers } from "../../server/_entry.ts";
 import { dial } from "../../server/bun/connect.ts";
 import { listen } from "../../server/bun/listen.ts";
@@ -114,6 +114,7 @@ describe("the schema is the one description of every setting", () => {
   test("config/config.yaml and docs/CONFIG.md are generated from it (npm run gen:config)", () => {
     expect(readFileSync(join(ROOT, "config/config.yaml"), "utf8")).toBe(configYaml());
     expect(readFileSync(join(ROOT, "docs/CONFIG.md"), "utf8")).toBe(configReference());
+    expect(readFileSync(join(ROOT, "server/config_types.ts"), "utf8")).toBe(configTypes());
   });
 
   test("each command's --help lists a flag for every setting it takes, with its key and default there", () => {
@@ -155,6 +156,8 @@ async function testValue(entry: SettingEntry): Promise<unknown> {
     case "nameserver.port":
     case "broker.port":
     case "broker.haPort":
+    case "broker.webSocketPort":
+    case "nameserver.webSocketPort":
     case "admin.port":
       return await freePort();
     case "broker.dataDir":
@@ -217,8 +220,10 @@ async function reached(servers: RunningServers, entry: SettingEntry, value: unkn
   const expected = map(value);
   switch (component) {
     case "nameserver":
+      if (option === "webSocketPort") expect(servers.nameServer!.webSocketPort).toBe(expected as number);
       return expect((servers.nameServer!.options as Record<string, unknown>)[option!]).toEqual(expected);
     case "broker":
+      if (option === "webSocketPort") expect(servers.broker!.webSocketPort).toBe(expected as number);
       // Retention is the store's: the broker hands it over in ms.
       if (option === "fileReservedTimeHours") expect(servers.broker!.context.store.options.fileReservedTimeMs).toBe((expected as number) * 3_600_000);
       return expect((servers.broker!.options as Record<string, unknown>)[option!]).toEqual(expected);

@@ -15,8 +15,36 @@ const offset = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const time = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const messageGroup = v.pipe(v.string(), v.maxLength(1024));
 
+/** A checkpoint record (fields as in `CheckpointRecord`'s schema). */
+export interface CheckpointRecord {
+  k: "ck";
+  g: string;
+  t: string;
+  ot?: string | undefined;
+  q: number;
+  pt: number;
+  it: number;
+  o: number[];
+  a: number[];
+  b: number;
+  n: number;
+  mg: string[];
+  w: [number, number, string][];
+  f: boolean;
+}
+
+/** An ack record (fields as in `AckRecord`'s schema). */
+export interface AckRecord {
+  k: "ack";
+  g: string;
+  t: string;
+  q: number;
+  e: [number, number][];
+  r: AckReason;
+}
+
 /** A checkpoint: one pop's deliveries from one queue. */
-export const CheckpointRecord = v.object({
+const checkpointSchema = v.object({
   k: v.literal("ck"),
   /** Consumer group. */
   g: GroupName,
@@ -48,8 +76,8 @@ export const CheckpointRecord = v.object({
   /** Whether the group is FIFO. */
   f: v.optional(v.boolean(), false),
 });
-/** A checkpoint record. */
-export type CheckpointRecord = v.InferOutput<typeof CheckpointRecord>;
+/** A checkpoint: one pop's deliveries from one queue. */
+export const CheckpointRecord: v.GenericSchema<unknown, CheckpointRecord> = checkpointSchema;
 
 /** Why deliveries were settled. */
 export const ACK_REASONS = ["ack", "change", "revive", "dlq", "gone"] as const;
@@ -57,7 +85,7 @@ export const ACK_REASONS = ["ack", "change", "revive", "dlq", "gone"] as const;
 export type AckReason = typeof ACK_REASONS[number];
 
 /** An ack: deliveries of one queue settled. */
-export const AckRecord = v.object({
+const ackSchema = v.object({
   k: v.literal("ack"),
   g: GroupName,
   t: TopicName,
@@ -66,13 +94,13 @@ export const AckRecord = v.object({
   e: v.pipe(v.array(v.tuple([offset, offset])), v.minLength(1), v.maxLength(1024)),
   r: v.picklist(ACK_REASONS),
 });
-/** An ack record. */
-export type AckRecord = v.InferOutput<typeof AckRecord>;
+/** An ack: deliveries of one queue settled. */
+export const AckRecord: v.GenericSchema<unknown, AckRecord> = ackSchema;
 
 /** A record of the revive log. */
-export const PopRecord = v.variant("k", [CheckpointRecord, AckRecord]);
+export type PopRecord = CheckpointRecord | AckRecord;
 /** A record of the revive log. */
-export type PopRecord = v.InferOutput<typeof PopRecord>;
+export const PopRecord: v.GenericSchema<unknown, PopRecord> = v.variant("k", [checkpointSchema, ackSchema]);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });

@@ -164,8 +164,24 @@ export function popQueueKey(group: string, topic: string, queueId: number): stri
 const offset = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 
+/** A saved snapshot (fields as in `PopSnapshot`'s schema). */
+export interface PopSnapshot {
+  reviveOffset: number;
+  queues: {
+    g: string;
+    t: string;
+    q: number;
+    ot: string;
+    f: boolean;
+    fr: number;
+    i: [number, number, number, number, number][];
+    w: [number, number][];
+    m: [number, string][];
+  }[];
+}
+
 /** Schema of a saved snapshot. */
-export const PopSnapshot = v.object({
+export const PopSnapshot: v.GenericSchema<unknown, PopSnapshot> = v.object({
   /** Every revive log record below this offset is in the snapshot. */
   reviveOffset: offset,
   queues: v.array(v.object({
@@ -183,8 +199,6 @@ export const PopSnapshot = v.object({
     m: v.optional(v.array(v.tuple([offset, v.pipe(v.string(), v.maxLength(1024))])), []),
   })),
 });
-/** A saved snapshot. */
-export type PopSnapshot = v.InferOutput<typeof PopSnapshot>;
 
 /** Every queue's POP state. */
 export class PopState {

@@ -132,6 +132,8 @@ const RUN_BYTES = 1024 * 1024;
 /** Chain entries loaded between yields to other work. */
 const LOAD_STEP = 8192;
 const MAX_READ_BYTES = 8 * 1024 * 1024;
+/** How long an idle timer store may leave its checkpoint's read second behind. */
+const IDLE_SAVE_MS = 60_000;
 
 /** The timer service of one master broker. Open it with `TimerMessageStore.open`. */
 export class TimerMessageStore {
@@ -175,6 +177,9 @@ export class TimerMessageStore {
   #pumping: Promise<void> | undefined;
   #enqueueScheduled = false;
   #flushTimer: ReturnType<typeof setInterval> | undefined;
+  /** The last checkpoint saved, its read second and scan start left out, and when. */
+  #savedKey: string | undefined;
+  #savedAt = 0;
   #saving: Promise<void> = Promise.resolve();
   readonly #inFlight = new Set<Promise<unknown>>();
 
@@ -458,7 +463,7 @@ export class TimerMessageStore {
     await this.#pumping?.catch(() => {});
     await Promise.allSettled([...this.#inFlight]);
     try {
-      await this.#saveCheckpoint();
+      await this.#saveCheckpoint(true);
     } finally {
       this.#log.close();
       this.#wheel.close();
@@ -859,7 +864,7 @@ export class TimerMessageStore {
 
   // ---- checkpoint ----
 
-  #saveCheckpoint(): Promise<void> {
+  #saveCheckpoint(always = false): Promise<void> {
     const run = async () => {
       // What the checkpoint says must hold once it is on disk: capture, then make it durable.
       const state: TimerCheckpoint = {
@@ -875,7 +880,15 @@ export class TimerMessageStore {
       for (const offset of this.#copies.values()) if (offset < state.scanFrom) state.scanFrom = offset;
       await this.#log.flush();
       await this.#wheel.flush();
+      // Idle (nothing enqueued, fired or stored since the last save), only the read second moves
+      // on, over empty seconds: saved at most every IDLE_SAVE_MS, recovery reads those few slots again.
+      const { readSecond: _read, scanFrom: _scan, ...rest } = state;
+      const key = JSON.stringify([rest, this.#store.stats.commitLogMaxOffset]);
+      const now = this.#now();
+      if (!always && key === this.#savedKey && now - this.#savedAt < IDLE_SAVE_MS) return;
       await this.#checkpoint.save(state);
+      this.#savedKey = key;
+      this.#savedAt = now;
     };
     const next = this.#saving.then(run, run);
     this.#saving = next.catch(() => {});
