@@ -260,16 +260,17 @@ export class ConsumerClient {
    *
    * @param brokerName The broker group.
    * @param spec What to pop.
+   * @param onCorrupt Told of each message whose body does not inflate (left out, it comes back later).
    * @returns The messages with their handles.
    */
-  async pop(brokerName: string, spec: PopSpec): Promise<PopAnswer> {
+  async pop(brokerName: string, spec: PopSpec, onCorrupt: (message: MessageExt, reason: string) => void): Promise<PopAnswer> {
     const response = await this.invoke({ topic: spec.topic, brokerName, queueId: 0 }, {
       code: RequestCode.POP_MESSAGE,
       header: popHeader(spec),
       timeoutMs: spec.pollTimeMs + this.#requestTimeoutMs,
       accept: POP_CODES,
     }, true);
-    return readPopResponse(response, spec.topic, brokerName);
+    return await readPopResponse(response, spec.topic, brokerName, onCorrupt);
   }
 
   /** ACK_MESSAGE for one handle. */

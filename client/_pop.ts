@@ -13,6 +13,7 @@ import { type RetryPolicy, RetryPolicySchema } from "../core/model/retry_policy.
 import * as v from "valibot";
 import type { Command, Header } from "../core/protocol/command.ts";
 import { ResponseCode } from "../core/protocol/request_code.ts";
+import { inflateMessages } from "./_pull.ts";
 import { restoreRetryTopic } from "./_retry_topic.ts";
 
 /** Response codes of a pop that are answers, not errors (found, nothing now, nothing before the poll time ran out). */
@@ -89,15 +90,23 @@ export function popHeader(spec: PopSpec): Header {
 
 /**
  * Reads a pop's answer: the records, each with the handle and attempt the header gives it in order,
- * presented under the topic popped (a redelivery is stored in the group's POP retry topic).
+ * presented under the topic popped (a redelivery is stored in the group's POP retry topic), and
+ * compressed bodies inflated. A body that does not inflate is left out and told to `onCorrupt`: not
+ * acked, it comes back after its invisible time until the group's retries send it to the DLQ.
  *
  * @param response The answer (one of `POP_CODES`).
  * @param topic The topic popped.
  * @param brokerName The broker asked.
+ * @param onCorrupt Told of each message left out.
  * @returns The messages.
  * @throws {ProtocolError} When the records or the header do not add up.
  */
-export function readPopResponse(response: Command, topic: string, brokerName: string): PopAnswer {
+export async function readPopResponse(
+  response: Command,
+  topic: string,
+  brokerName: string,
+  onCorrupt: (message: MessageExt, reason: string) => void,
+): Promise<PopAnswer> {
   if (response.code !== ResponseCode.SUCCESS) return { messages: [], retryPolicy: undefined };
   const header = response.header;
   const handles = header.handles;
@@ -116,7 +125,7 @@ export function readPopResponse(response: Command, topic: string, brokerName: st
   ) {
     throw new ProtocolError(`Broker "${brokerName}" sent a malformed pop answer for topic "${topic}"`);
   }
-  const messages = records.map((record, i): ReceivedMessage => {
+  const received = records.map((record, i): ReceivedMessage => {
     const message = restoreRetryTopic(record) as ReceivedMessage;
     const value = handles[i];
     if (typeof value !== "string") throw new ProtocolError(`Broker "${brokerName}" sent a malformed receipt handle for topic "${topic}"`);
@@ -127,6 +136,7 @@ export function readPopResponse(response: Command, topic: string, brokerName: st
     if (group !== undefined) message.messageGroup = group;
     return message;
   });
+  const messages = await inflateMessages(received, onCorrupt) as ReceivedMessage[];
   const policy = v.safeParse(RetryPolicySchema, header.retryPolicy);
   return { messages, retryPolicy: policy.success ? policy.output : undefined };
 }

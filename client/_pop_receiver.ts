@@ -121,7 +121,8 @@ export class PopReceiver {
       initMode: this.#initMode,
       expression: subscription?.expression ?? "*",
       expressionType: subscription?.expressionType ?? "TAG",
-    });
+    }, (message, reason) =>
+      member.log(`Message at offset ${message.queueOffset} of queue ${message.queueId} of "${message.topic}" on broker "${brokerName}" was left out: ${reason}`));
   }
 
   /**
