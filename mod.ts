@@ -2,11 +2,13 @@
  * rocketmq-ts: a RocketMQ-style message queue. This entry point is the client API, which runs on
  * Bun, Deno and Node: `Producer` sends messages (one at a time, many in flight, oneway, batched or
  * ordered through a queue selector); `PushConsumer` joins a consumer group (clustering or
- * broadcasting, concurrent or orderly) and hands messages to a handler, with retries and dead
- * letters; `LitePullConsumer` polls a group's share of the queues; `PullConsumer` reads queues at
- * offsets it manages; `Admin` browses and re-sends dead letters. Clients dial TCP with the runtime's
- * sockets, or any socket through `dial` (`duplexDialer`, `webSocketDialer`, `cloudflareDialer`);
- * `./edge` is the entry for Workers and browsers. Servers are under `./server`.
+ * broadcasting, concurrent or orderly, or over POP) and hands messages to a handler, with retries
+ * and dead letters; `SimpleConsumer` receives single messages and acks each (POP: more members
+ * than queues, FIFO message groups); `LitePullConsumer` polls a group's share of the queues;
+ * `PullConsumer` reads queues at offsets it manages; `Admin` browses and re-sends dead letters.
+ * Clients dial TCP with the runtime's sockets, or any socket through `dial` (`duplexDialer`,
+ * `webSocketDialer`, `cloudflareDialer`); `./edge` is the entry for Workers and browsers. Servers
+ * are under `./server`.
  *
  * @example Send a message and read it back
  * ```ts ignore
@@ -64,6 +66,7 @@ export {
   Producer,
   PullConsumer,
   PushConsumer,
+  SimpleConsumer,
   webSocketDialer,
   withCredentials,
 } from "./client/mod.ts";
@@ -88,6 +91,10 @@ export type {
   OffsetStore,
   ProcessQueueStats,
   PushConsumerOptions,
+  ReceiptHandle,
+  ReceivedMessage,
+  RetryPolicy,
+  SimpleConsumerOptions,
   QueryMessageOptions,
   QueryMessageResult,
   HostAddress,

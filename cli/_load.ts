@@ -3,8 +3,9 @@
  * the public clients:
  *
  * - `produce`: sends in sync, async, oneway or batch mode, then checks what the broker stored;
- * - `consume`: fills a backlog, then reads it back with a `PushConsumer` (clustering, one member)
- *   or with `PullConsumer` loops (one per queue);
+ * - `consume`: fills a backlog, then reads it back with a `PushConsumer` (clustering, one member),
+ *   with `PullConsumer` loops (one per queue), with `SimpleConsumer` receive-and-ack loops (POP)
+ *   or with a `PushConsumer` over POP;
  * - `e2e`: sends at a steady rate while a `PushConsumer` consumes, timing each message from its
  *   send to its handler.
  *
@@ -16,6 +17,7 @@
 import { Producer } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
 import { PushConsumer } from "../client/push_consumer.ts";
+import { SimpleConsumer } from "../client/simple_consumer.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
@@ -30,7 +32,7 @@ export const LOAD_MODES = ["sync", "async", "oneway", "batch"] as const;
 /** One way of sending. */
 export type LoadMode = typeof LOAD_MODES[number];
 /** The ways of consuming `consume` measures. */
-export const CONSUME_MODES = ["push", "pull"] as const;
+export const CONSUME_MODES = ["push", "pull", "pop", "push-pop"] as const;
 /** One way of consuming. */
 export type ConsumeMode = typeof CONSUME_MODES[number];
 
@@ -182,17 +184,21 @@ function newProducer(options: LoadOptions): Producer {
   });
 }
 
-/** A push consumer of a group of its own (`<topic>_group`, one member) reading `topic` from its first offset. */
-function newPushConsumer(options: LoadOptions, topic: string): PushConsumer {
+/** A push consumer of a group of its own (`<topic>_group`, one member) reading `topic` from its first offset, over POP when asked. */
+function newPushConsumer(options: LoadOptions, topic: string, pop = false): PushConsumer {
   return new PushConsumer({
     nameServer: options.nameServers,
     dial: options.dial,
     group: `${topic}_group`,
     consumeFromWhere: "FIRST_OFFSET",
-    pullBatchSize: options.batch,
+    pullBatchSize: pop ? Math.min(options.batch, POP_BATCH) : options.batch,
+    ...(pop ? { pop: true } : {}),
     log: () => {},
   });
 }
+
+/** Most messages one POP receive returns. */
+const POP_BATCH = 32;
 
 /** Queues of a topic whose route may not have reached the NameServer yet. */
 async function topicQueues(consumer: PullConsumer, topic: string): Promise<MessageQueue[]> {
@@ -429,7 +435,8 @@ async function waitFor(done: () => boolean, progress: () => number): Promise<voi
  *
  * @param mode `push`: a `PushConsumer` of a fresh group (clustering, one member, from the first
  * offset, `--batch` messages a pull); `pull`: one `PullConsumer` loop per queue, `--batch`
- * messages a pull.
+ * messages a pull; `pop`: a `SimpleConsumer` of a fresh group with one receive loop per queue,
+ * each receiving up to `--batch` (at most 32) and acking them; `push-pop`: the push consumer over POP.
  * @param options What to send and where.
  * @returns The report; `consumed` should equal `ok`.
  */
@@ -458,8 +465,8 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
   let firstMessageMs: number | undefined;
   tally.restart(mode);
   try {
-    if (mode === "push") {
-      const consumer = newPushConsumer(options, topic);
+    if (mode === "push" || mode === "push-pop") {
+      const consumer = newPushConsumer(options, topic, mode === "push-pop");
       consumer.subscribe(topic, "*");
       consumer.onMessage((message: MessageExt) => {
         if (seen.add(message)) {
@@ -474,6 +481,48 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
       try {
         await consumer.start();
         await waitFor(() => tally.consumed >= tally.ok, () => tally.consumed);
+        usage = measure();
+      } finally {
+        await consumer.shutdown();
+      }
+    } else if (mode === "pop") {
+      // One receive loop per queue, each acking a batch at once (the acks of a tick leave as one batch ack).
+      const consumer = new SimpleConsumer({
+        nameServer: options.nameServers,
+        dial: options.dial,
+        group: `${topic}_group`,
+        consumeFromWhere: "FIRST_OFFSET",
+        awaitDurationMs: 1000,
+        log: () => {},
+      });
+      consumer.subscribe(topic, "*");
+      const measure = meters(options);
+      started = performance.now();
+      try {
+        await consumer.start();
+        await Promise.all(Array.from({ length: options.queues }, async () => {
+          let errorsInRow = 0;
+          while (tally.consumed < tally.ok && errorsInRow < 100) {
+            const t0 = performance.now();
+            try {
+              const messages = await consumer.receive(Math.min(options.batch, POP_BATCH), 60_000);
+              if (messages.length > 0) tally.latency.add(performance.now() - t0);
+              for (const message of messages) {
+                if (seen.add(message)) {
+                  tally.consumed++;
+                  firstMessageMs ??= performance.now() - started;
+                }
+              }
+              await Promise.all(messages.map((m) => consumer.ack(m.receiptHandle)));
+              // Ends at the last ack, not when the other loops' long polls give up.
+              if (messages.length > 0) finished = performance.now();
+              errorsInRow = 0;
+            } catch (error) {
+              errorsInRow++;
+              tally.errors[`pop ${errorKind(error)}`] = (tally.errors[`pop ${errorKind(error)}`] ?? 0) + 1;
+            }
+          }
+        }));
         usage = measure();
       } finally {
         await consumer.shutdown();

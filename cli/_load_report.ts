@@ -84,6 +84,10 @@ function shape(r: LoadReport, s: RunSettings): string {
       return `1 member, ${s.batch}/pull`;
     case "pull":
       return `${s.queues} loops, ${s.batch}/pull`;
+    case "pop":
+      return `${s.queues} loops, ${Math.min(s.batch, 32)}/receive+ack`;
+    case "push-pop":
+      return `1 member over POP, ${Math.min(s.batch, 32)}/pop`;
     case "e2e":
       return `${s.rate}/s, push consumer`;
   }

@@ -16,6 +16,7 @@ import { RouteCache } from "./route_cache.ts";
 import { BrokerChoice } from "./_broker_choice.ts";
 import type { PullResult } from "./pull_consumer.ts";
 import { PULL_CODES, pullHeader, type PullSpec, readPullResponse } from "./_pull.ts";
+import { type PopAnswer, popHeader, type PopSpec, POP_CODES, readPopResponse, type ReceiptHandle } from "./_pop.ts";
 
 /** Options of a `ConsumerClient`. */
 export interface ConsumerClientOptions {
@@ -32,19 +33,6 @@ export type ConsumerPull = PullSpec;
 
 /** A pull's answer with the records decoded (not yet filtered by tag text). */
 export type ConsumerPullResult = PullResult;
-
-/**
- * Presents a message from a retry topic as the original: its `RETRY_TOPIC` property names the
- * topic it was first sent to.
- *
- * @param message A pulled message.
- * @returns The message, with `topic` set back to the original topic when it was a retry.
- */
-export function restoreRetryTopic(message: MessageExt): MessageExt {
-  const original = message.properties[MessageConst.RETRY_TOPIC];
-  if (original === undefined || original === message.topic) return message;
-  return { ...message, topic: original };
-}
 
 /** The runtime name and version, for heartbeats. */
 export function runtimeName(): string {
@@ -121,7 +109,7 @@ export class ConsumerClient {
     if (address !== undefined) return address;
     await this.routes.refresh(topic);
     address = pick();
-    if (address === undefined) throw new ClientError(`Cannot reach broker "${brokerName}": no route of topic "${topic}" names it`);
+    if (address === undefined) throw new ClientError(`Cannot reach broker "${brokerName}" for topic "${topic}": no route names broker "${brokerName}"`);
     return address;
   }
 
@@ -265,6 +253,70 @@ export class ConsumerClient {
         maxReconsumeTimes,
       },
     }, true);
+  }
+
+  /**
+   * POP_MESSAGE to a broker's master (POP changes state, so only masters serve it), long-polling.
+   *
+   * @param brokerName The broker group.
+   * @param spec What to pop.
+   * @param onCorrupt Told of each message whose body does not inflate (left out, it comes back later).
+   * @returns The messages with their handles.
+   */
+  async pop(brokerName: string, spec: PopSpec, onCorrupt: (message: MessageExt, reason: string) => void): Promise<PopAnswer> {
+    const response = await this.invoke({ topic: spec.topic, brokerName, queueId: 0 }, {
+      code: RequestCode.POP_MESSAGE,
+      header: popHeader(spec),
+      timeoutMs: spec.pollTimeMs + this.#requestTimeoutMs,
+      accept: POP_CODES,
+    }, true);
+    return await readPopResponse(response, spec.topic, brokerName, onCorrupt);
+  }
+
+  /** ACK_MESSAGE for one handle. */
+  async ack(group: string, handle: ReceiptHandle): Promise<void> {
+    await this.invoke({ topic: handle.topic, brokerName: handle.brokerName, queueId: 0 }, {
+      code: RequestCode.ACK_MESSAGE,
+      header: { consumerGroup: group, topic: handle.topic, extraInfo: handle.value },
+    }, true);
+  }
+
+  /**
+   * BATCH_ACK_MESSAGE for handles of one broker and topic.
+   *
+   * @returns The refused handles' errors by index (empty when all were settled).
+   */
+  async batchAck(group: string, handles: readonly ReceiptHandle[]): Promise<Map<number, BrokerError>> {
+    const first = handles[0]!;
+    const response = await this.invoke({ topic: first.topic, brokerName: first.brokerName, queueId: 0 }, {
+      code: RequestCode.BATCH_ACK_MESSAGE,
+      header: { consumerGroup: group, topic: first.topic, extraInfos: handles.map((h) => h.value) },
+    }, true);
+    const failed = response.header.failed;
+    const out = new Map<number, BrokerError>();
+    if (!Array.isArray(failed)) throw new ProtocolError(`Broker "${first.brokerName}" sent a malformed batch ack answer`);
+    for (const f of failed as { index?: unknown; code?: unknown; remark?: unknown }[]) {
+      if (typeof f?.index !== "number" || typeof f.code !== "number") throw new ProtocolError(`Broker "${first.brokerName}" sent a malformed batch ack answer`);
+      out.set(f.index, new BrokerError(f.code, typeof f.remark === "string" ? f.remark : `Ack refused with code ${f.code}`));
+    }
+    return out;
+  }
+
+  /**
+   * CHANGE_MESSAGE_INVISIBLETIME: the message stays invisible for `invisibleTimeMs` from now.
+   *
+   * @returns The new handle (the old one no longer works) and when the message becomes visible.
+   */
+  async changeInvisibleTime(group: string, handle: ReceiptHandle, invisibleTimeMs: number): Promise<{ handle: ReceiptHandle; invisibleUntil: number }> {
+    const response = await this.invoke({ topic: handle.topic, brokerName: handle.brokerName, queueId: 0 }, {
+      code: RequestCode.CHANGE_MESSAGE_INVISIBLETIME,
+      header: { consumerGroup: group, topic: handle.topic, extraInfo: handle.value, invisibleTime: invisibleTimeMs },
+    }, true);
+    const { extraInfo, popTime, invisibleTime } = response.header;
+    if (typeof extraInfo !== "string" || typeof popTime !== "number" || typeof invisibleTime !== "number") {
+      throw new ProtocolError(`Broker "${handle.brokerName}" sent a malformed answer to a change of invisible time`);
+    }
+    return { handle: { topic: handle.topic, brokerName: handle.brokerName, value: extraInfo }, invisibleUntil: popTime + invisibleTime };
   }
 
   /**

@@ -109,6 +109,13 @@ export function prepareMessage(message: Message, limits: { maxMessageSize: numbe
   }
   if (delayLevel > 0) properties[MessageConst.DELAY] = String(delayLevel);
   timerProperties(message, properties);
+  if (message.messageGroup !== undefined) {
+    const group = message.messageGroup;
+    if (typeof group !== "string" || group === "" || group.length > 1024 || hasSeparator(group)) {
+      throw new ClientError("Message group must be a string of 1 to 1024 characters without separators");
+    }
+    properties[MessageConst.SHARDING_KEY] = group;
+  }
   properties[MessageConst.UNIQ_KEY] = limits.uniqueKey;
   const dedupId = message.dedupId ?? (limits.idempotent ? limits.uniqueKey : undefined);
   if (dedupId !== undefined) {

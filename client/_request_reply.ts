@@ -18,6 +18,9 @@ import { prepareMessage } from "./_prepare_message.ts";
 import { storedByAddress } from "./_stored_by.ts";
 import type { RemotingClient } from "./remoting_client.ts";
 
+/** Largest reply body a consumer sends (the broker's default message size limit). */
+export const MAX_REPLY_SIZE = 4 * 1024 * 1024;
+
 interface Waiter {
   resolve(reply: MessageExt): void;
   reject(error: Error): void;

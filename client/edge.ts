@@ -10,7 +10,8 @@
  *   stream wrapper).
  *
  * In a Worker, a client lives for one request: `Producer` to send, `PullConsumer` to read queues
- * at offsets. `npm run build:npm` also bundles this entry whole for pages (`rocketmq-ts/browser`).
+ * at offsets, `SimpleConsumer` to receive and ack a group's messages over POP without managing
+ * offsets. `npm run build:npm` also bundles this entry whole for pages (`rocketmq-ts/browser`).
  *
  * @example A Worker that sends a message and reads it back
  * ```ts ignore
@@ -47,8 +48,9 @@ export { isRetryableSendError, Producer } from "./producer.ts";
 export type { BatchSendResult, MessageQueueSelector, ProducerOptions, SendOptions, SendResult, SendStatus } from "./producer.ts";
 export { PullConsumer } from "./pull_consumer.ts";
 export type { PullConsumerOptions, PullOptions, PullResult, PullStatus } from "./pull_consumer.ts";
-// TODO(#14): export SimpleConsumer (POP receive, ack, changeInvisibleTime) here once it lands on main:
-// it fits a request's lifetime as PullConsumer does, without managing offsets.
+export { SimpleConsumer } from "./simple_consumer.ts";
+export type { SimpleConsumerOptions } from "./simple_consumer.ts";
+export type { ReceiptHandle, ReceivedMessage } from "./_pop.ts";
 export { messageQueueKey } from "../core/model/message_queue.ts";
 export type { MessageQueue } from "../core/model/message_queue.ts";
 export type { HostAddress, Message, MessageExt } from "../core/model/message.ts";

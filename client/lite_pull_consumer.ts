@@ -8,26 +8,15 @@ import { ClientError } from "../core/errors.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import { type MessageQueue, messageQueueKey } from "../core/model/message_queue.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
-import { ConsumerClient, newClientId, restoreRetryTopic } from "./_consumer_client.ts";
-import { isBrokerBusy } from "./_pull.ts";
-import {
-  backoffMs,
-  checkConsumeFromWhere,
-  checkGroup,
-  type ConsumeFromWhere,
-  consumeFromWhereName,
-  every,
-  intOption,
-  nameServerList,
-  sleep,
-} from "./_consumer_options.ts";
+import { type ConsumeFromWhere, intOption, sleep } from "./_consumer_options.ts";
+import { GroupMember } from "./_group_member.ts";
 import { checkTopic } from "./_prepare_message.ts";
-import { keptMessages, type MessageSelector, type Subscription, subscriptionOf } from "./_subscription.ts";
-import { ALLOCATE_STRATEGIES, type AllocateStrategy, type AllocateStrategyName, sortQueues } from "./allocate.ts";
-import { defaultDialer } from "./default_dialer.ts";
-import { MemoryOffsetStore, type OffsetStore, RemoteOffsetStore } from "./offset_store.ts";
-import { ProcessQueue, type ProcessQueueStats } from "./process_queue.ts";
-import { type MessageModel, Rebalancer } from "./rebalance.ts";
+import { QueueOwner } from "./_queue_owner.ts";
+import type { MessageSelector } from "./_subscription.ts";
+import { type AllocateStrategy, type AllocateStrategyName, sortQueues } from "./allocate.ts";
+import type { OffsetStore } from "./offset_store.ts";
+import type { ProcessQueue, ProcessQueueStats } from "./process_queue.ts";
+import type { MessageModel } from "./rebalance.ts";
 
 /** Options of a `LitePullConsumer`. */
 export interface LitePullConsumerOptions {
@@ -69,8 +58,6 @@ export interface LitePullConsumerOptions {
   log?: (line: string) => void;
 }
 
-type State = "created" | "starting" | "running" | "stopping" | "stopped";
-
 interface Batch {
   pq: ProcessQueue;
   messages: MessageExt[];
@@ -96,31 +83,12 @@ const FLOW_CONTROL_PAUSE_MS = 50;
  * ```
  */
 export class LitePullConsumer {
-  readonly #nameServers: string[];
-  readonly #group: string;
-  readonly #dial: Dialer | undefined;
-  readonly #messageModel: MessageModel;
-  readonly #consumeFromWhere: ConsumeFromWhere;
-  readonly #strategy: AllocateStrategy;
-  readonly #pullBatchSize: number;
+  readonly #member: GroupMember;
+  readonly #owner: QueueOwner;
   readonly #threshold: number;
   readonly #autoCommit: boolean;
   readonly #autoCommitIntervalMs: number;
-  readonly #suspendMs: number;
-  readonly #heartbeatIntervalMs: number;
-  readonly #rebalanceIntervalMs: number;
-  readonly #clientId: string;
-  readonly #requestTimeoutMs: number;
-  readonly #pollIntervalMs: number;
-  readonly #log: (line: string) => void;
-  readonly #subscriptions = new Map<string, Subscription & { version: number }>();
-  readonly #queues = new Map<string, ProcessQueue>();
-  readonly #timers: ReturnType<typeof setInterval>[] = [];
   #assigned: MessageQueue[] | undefined;
-  #offsets: OffsetStore | undefined;
-  #client: ConsumerClient | undefined;
-  #rebalancer: Rebalancer | undefined;
-  #state: State = "created";
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #ready: Batch[] = [];
@@ -134,30 +102,11 @@ export class LitePullConsumer {
    * @throws {ClientError} When an option is invalid.
    */
   constructor(options: LitePullConsumerOptions) {
-    this.#nameServers = nameServerList(options.nameServer);
-    this.#group = checkGroup(options.group);
-    this.#dial = options.dial;
-    this.#messageModel = options.messageModel ?? "CLUSTERING";
-    if (this.#messageModel !== "CLUSTERING" && this.#messageModel !== "BROADCASTING") {
-      throw new ClientError(`messageModel "${this.#messageModel}" must be "CLUSTERING" or "BROADCASTING"`);
-    }
-    this.#consumeFromWhere = checkConsumeFromWhere(options.consumeFromWhere ?? "LAST_OFFSET");
-    const strategy = options.allocateStrategy ?? "AVERAGE";
-    if (typeof strategy === "function") this.#strategy = strategy;
-    else if (Object.hasOwn(ALLOCATE_STRATEGIES, strategy)) this.#strategy = ALLOCATE_STRATEGIES[strategy];
-    else throw new ClientError(`allocateStrategy "${strategy}" must be "AVERAGE", "CONSISTENT_HASH" or a function`);
-    this.#pullBatchSize = intOption("pullBatchSize", options.pullBatchSize ?? 32, 1, 1024);
+    this.#member = new GroupMember(options, "PULL");
+    this.#owner = new QueueOwner(this.#member, options);
     this.#threshold = intOption("pullThresholdForQueue", options.pullThresholdForQueue ?? 1000, 1);
     this.#autoCommit = options.autoCommit ?? true;
     this.#autoCommitIntervalMs = intOption("autoCommitIntervalMs", options.autoCommitIntervalMs ?? 5000, 1);
-    this.#suspendMs = intOption("suspendMs", options.suspendMs ?? 15_000, 0, 120_000);
-    this.#heartbeatIntervalMs = intOption("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000, 1);
-    this.#rebalanceIntervalMs = intOption("rebalanceIntervalMs", options.rebalanceIntervalMs ?? 20_000, 1);
-    this.#clientId = options.clientId ?? newClientId();
-    this.#requestTimeoutMs = intOption("requestTimeoutMs", options.requestTimeoutMs ?? 3000, 1);
-    this.#pollIntervalMs = intOption("pollNameServerIntervalMs", options.pollNameServerIntervalMs ?? 30_000, 1);
-    this.#offsets = options.offsetStore;
-    this.#log = options.log ?? ((line) => console.warn(line));
   }
 
   /**
@@ -170,10 +119,10 @@ export class LitePullConsumer {
    * @throws {FilterExpressionError} When the SQL expression is invalid (the message names the column).
    */
   subscribe(topic: string, selector: MessageSelector = "*"): void {
-    if (this.#state !== "created") throw new ClientError("Subscribe before start()");
-    if (this.#assigned !== undefined) throw new ClientError("A consumer either subscribes or assigns queues, not both");
-    checkTopic(topic);
-    this.#subscriptions.set(topic, { ...subscriptionOf(selector), version: Date.now() });
+    if (this.#assigned !== undefined && this.#member.state === "created") {
+      throw new ClientError("A consumer either subscribes or assigns queues, not both");
+    }
+    this.#member.subscribe(topic, selector);
   }
 
   /**
@@ -182,27 +131,28 @@ export class LitePullConsumer {
    * @param queues The queues.
    */
   assign(queues: readonly MessageQueue[]): void {
-    if (this.#subscriptions.size > 0) throw new ClientError("A consumer either subscribes or assigns queues, not both");
-    if (this.#state === "stopping" || this.#state === "stopped") throw new ClientError("Consumer is shut down");
+    if (this.#member.subscriptions.size > 0) throw new ClientError("A consumer either subscribes or assigns queues, not both");
+    const state = this.#member.state;
+    if (state === "stopping" || state === "stopped") throw new ClientError("Consumer is shut down");
     for (const queue of queues) checkTopic(queue.topic);
     const next = sortQueues(queues);
     const wanted = new Set(next.map(messageQueueKey));
-    if (this.#state === "running") {
-      for (const queue of this.#assigned ?? []) if (!wanted.has(messageQueueKey(queue))) void this.#release(queue);
+    if (state === "running") {
+      for (const queue of this.#assigned ?? []) if (!wanted.has(messageQueueKey(queue))) void this.#owner.release(queue);
       const had = new Set((this.#assigned ?? []).map(messageQueueKey));
-      for (const queue of next) if (!had.has(messageQueueKey(queue))) this.#add(queue, -1);
+      for (const queue of next) if (!had.has(messageQueueKey(queue))) this.#owner.assign(queue);
     }
     this.#assigned = next;
   }
 
   /** The queues read now. */
   assignment(): MessageQueue[] {
-    return this.#assigned ?? this.#rebalancer?.assigned ?? [];
+    return this.#assigned ?? (this.#member.connected ? this.#owner.assigned : []);
   }
 
   /** Per-queue state for monitoring. */
   queueStats(): ProcessQueueStats[] {
-    return [...this.#queues.values()].map((pq) => pq.stats());
+    return [...this.#owner.queues.values()].map((pq) => pq.stats());
   }
 
   /**
@@ -211,8 +161,9 @@ export class LitePullConsumer {
    * @throws {ClientError} Without subscriptions or assigned queues, or after `shutdown()`.
    */
   start(): Promise<void> {
-    if (this.#state === "stopping" || this.#state === "stopped") return Promise.reject(new ClientError("Consumer is shut down"));
-    if (this.#subscriptions.size === 0 && this.#assigned === undefined) {
+    const state = this.#member.state;
+    if (state === "stopping" || state === "stopped") return Promise.reject(new ClientError("Consumer is shut down"));
+    if (this.#member.subscriptions.size === 0 && this.#assigned === undefined) {
       return Promise.reject(new ClientError("Subscribe to a topic or assign queues before start()"));
     }
     this.#starting ??= this.#start();
@@ -227,12 +178,13 @@ export class LitePullConsumer {
    * @returns Up to `pullBatchSize` messages (possibly of several queues), empty after the timeout.
    */
   async poll(timeoutMs = 5000): Promise<MessageExt[]> {
-    if (this.#state !== "running") throw new ClientError(this.#state === "created" ? "Consumer is not started" : "Consumer is shut down");
+    const member = this.#member;
+    if (!member.running) throw new ClientError(member.state === "created" ? "Consumer is not started" : "Consumer is shut down");
     if (this.#autoCommit) this.#markConsumed();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const taken = this.#take();
-      if (taken.length > 0 || this.#state !== "running") return taken;
+      if (taken.length > 0 || !member.running) return taken;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return [];
       await new Promise<void>((resolve) => {
@@ -251,9 +203,9 @@ export class LitePullConsumer {
 
   /** Marks every message returned so far as consumed and commits the offsets now. */
   async commitSync(): Promise<void> {
-    if (this.#state !== "running") throw new ClientError("Consumer is not running");
+    if (!this.#member.running) throw new ClientError("Consumer is not running");
     this.#markConsumed();
-    await this.#offsets!.persist([...this.#queues.values()].map((pq) => pq.queue));
+    await this.#owner.offsets.persist(this.#owner.heldQueues());
   }
 
   /**
@@ -264,21 +216,15 @@ export class LitePullConsumer {
    * @param offset The next offset to read.
    */
   async seek(queue: MessageQueue, offset: number): Promise<void> {
-    if (this.#state !== "running") throw new ClientError("Consumer is not running");
+    if (!this.#member.running) throw new ClientError("Consumer is not running");
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ClientError(`Offset "${offset}" must be a non-negative integer`);
-    const key = messageQueueKey(queue);
-    const pq = this.#queues.get(key);
-    if (pq === undefined) throw new ClientError(`Queue ${queue.queueId} of "${queue.topic}" is not assigned to this consumer`);
-    pq.drop();
-    this.#offsets!.update(pq.queue, offset);
-    await this.#offsets!.persist([pq.queue]);
-    this.#add(pq.queue, offset);
+    await this.#owner.seek(queue, offset);
   }
 
   /** Stops pulling, commits what earlier polls returned (with `autoCommit`), and closes connections. */
   shutdown(): Promise<void> {
-    if (this.#state === "created") {
-      this.#state = "stopped";
+    if (this.#member.state === "created") {
+      this.#member.state = "stopped";
       return Promise.resolve();
     }
     this.#stopping ??= this.#shutdown();
@@ -286,181 +232,44 @@ export class LitePullConsumer {
   }
 
   async #start(): Promise<void> {
-    this.#state = "starting";
-    const dial = this.#dial ?? await defaultDialer();
-    const subscribed = this.#subscriptions.size > 0;
-    const client = new ConsumerClient({
-      nameServers: this.#nameServers,
-      dial,
-      requestTimeoutMs: this.#requestTimeoutMs,
-      pollNameServerIntervalMs: this.#pollIntervalMs,
-      onConsumerIdsChanged: (group) => {
-        if (group === this.#group && this.#state === "running") void this.#rebalancer?.trigger();
-      },
-    });
-    this.#client = client;
-    this.#offsets ??= this.#messageModel === "CLUSTERING"
-      ? new RemoteOffsetStore({
-        query: (queue) => client.queryOffset(this.#group, queue),
-        commit: (queue, offset) => client.commitOffset(this.#group, queue, offset),
-      })
-      : new MemoryOffsetStore();
-    this.#state = "running";
-    if (this.#autoCommit) this.#timers.push(every(this.#autoCommitIntervalMs, () => void this.#persist()));
-    if (!subscribed) {
-      for (const queue of this.#assigned ?? []) this.#add(queue, -1);
-      return;
-    }
-    this.#rebalancer = new Rebalancer({
-      group: this.#group,
-      clientId: this.#clientId,
-      messageModel: this.#messageModel,
-      strategy: this.#strategy,
-      client,
-      topics: () => [...this.#subscriptions.keys()],
-      assign: (queue) => this.#add(queue, -1),
-      release: (queue) => this.#release(queue),
-      heartbeat: () => this.#heartbeat(),
-      log: this.#log,
-    });
-    await this.#heartbeat();
-    await this.#rebalancer.trigger();
-    this.#timers.push(
-      every(this.#heartbeatIntervalMs, () => void this.#heartbeat()),
-      every(this.#rebalanceIntervalMs, () => void this.#heartbeat().then(() => this.#rebalancer!.trigger())),
-    );
-  }
-
-  async #heartbeat(): Promise<void> {
-    if (this.#state !== "running") return;
-    const errors = await this.#client!.heartbeat([...this.#subscriptions.keys()], this.#clientId, {
-      group: this.#group,
-      consumeType: "PULL",
-      messageModel: this.#messageModel,
-      consumeFromWhere: consumeFromWhereName(this.#consumeFromWhere),
-      subscriptions: [...this.#subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, expressionType: s.expressionType, version: s.version })),
-    });
-    for (const error of errors) this.#log(`Heartbeat of group "${this.#group}" failed: ${(error as Error).message}`);
-  }
-
-  async #persist(): Promise<void> {
-    if (this.#state !== "running") return;
-    try {
-      await this.#offsets!.persist([...this.#queues.values()].map((pq) => pq.queue));
-    } catch (error) {
-      this.#log(`Committing offsets of group "${this.#group}" failed: ${(error as Error).message}`);
-    }
-  }
-
-  #add(queue: MessageQueue, offset: number): void {
-    const key = messageQueueKey(queue);
-    this.#queues.get(key)?.drop();
-    const pq = new ProcessQueue(queue);
-    pq.nextPullOffset = offset;
-    this.#queues.set(key, pq);
-    void this.#pullLoop(pq);
-  }
-
-  async #release(queue: MessageQueue): Promise<void> {
-    const key = messageQueueKey(queue);
-    const pq = this.#queues.get(key);
-    if (pq === undefined) return;
-    this.#queues.delete(key);
-    pq.drop();
-    if (this.#autoCommit) this.#markConsumed();
-    const commit = pq.commitOffset;
-    if (commit >= 0) this.#offsets!.update(queue, commit, true);
-    try {
-      await this.#offsets!.persist([queue]);
-    } catch (error) {
-      this.#log(`Committing the offset of released queue ${queue.queueId} of "${queue.topic}" failed: ${(error as Error).message}`);
-    }
-    this.#offsets!.remove(queue);
-  }
-
-  #live(pq: ProcessQueue): boolean {
-    return !pq.dropped && this.#state === "running";
-  }
-
-  async #pullLoop(pq: ProcessQueue): Promise<void> {
-    const queue = pq.queue;
-    let failures = 0;
-    while (this.#live(pq)) {
-      try {
-        if (pq.nextPullOffset < 0) {
-          pq.nextPullOffset = await this.#startOffset(queue);
-          continue;
-        }
-        if (pq.count >= this.#threshold) {
-          await sleep(FLOW_CONTROL_PAUSE_MS);
-          continue;
-        }
-        const subscription = this.#subscriptions.get(queue.topic);
-        const result = await this.#client!.pull(queue, {
-          group: this.#group,
-          offset: pq.nextPullOffset,
-          maxNums: this.#pullBatchSize,
-          expression: subscription?.expression ?? "*",
-          expressionType: subscription?.expressionType ?? "TAG",
-          suspendMs: this.#suspendMs,
-          commitOffset: -1,
-        });
-        if (!this.#live(pq)) break;
-        pq.lastPullTime = Date.now();
-        failures = 0;
-        if (result.status === "OFFSET_ILLEGAL") {
-          this.#log(`Offset ${pq.nextPullOffset} of queue ${queue.queueId} of "${queue.topic}" is illegal; continuing at ${result.nextBeginOffset}`);
-          if (pq.count === 0) this.#offsets!.update(queue, result.nextBeginOffset);
-        }
-        pq.noteCorrupt(result.corrupt, this.#log);
-        pq.nextPullOffset = result.nextBeginOffset;
-        const messages = keptMessages(subscription, result.messages).map(restoreRetryTopic);
-        pq.add(messages);
-        pq.advanceTo(result.nextBeginOffset);
-        if (messages.length === 0) {
-          if (pq.count === 0) this.#offsets!.update(queue, pq.commitOffset, true);
-          continue;
-        }
+    const member = this.#member;
+    const owner = this.#owner;
+    member.state = "starting";
+    const subscribed = member.subscriptions.size > 0;
+    const client = await member.connect(() => void owner.rebalance());
+    if (client === undefined) return;
+    owner.open({
+      gate: (pq) => pq.count >= this.#threshold ? sleep(FLOW_CONTROL_PAUSE_MS) : true,
+      commitWithPull: () => -1,
+      deliver: (pq, messages) => {
         this.#ready.push({ pq, messages });
         this.#wake?.();
-      } catch (error) {
-        if (!this.#live(pq)) break;
-        failures++;
-        // A busy broker is reported once per spell; every failure backs off, with jitter.
-        if (failures === 1 || !isBrokerBusy(error)) {
-          this.#log(`Pulling queue ${queue.queueId} of "${queue.topic}" failed (attempt ${failures}): ${(error as Error).message}`);
-        }
-        await sleep(backoffMs(failures));
-      }
+      },
+      settle: () => {
+        if (this.#autoCommit) this.#markConsumed();
+      },
+    });
+    member.state = "running";
+    if (this.#autoCommit) member.every(this.#autoCommitIntervalMs, () => void owner.persist());
+    if (!subscribed) {
+      for (const queue of this.#assigned ?? []) owner.assign(queue);
+      return;
     }
-  }
-
-  async #startOffset(queue: MessageQueue): Promise<number> {
-    const offsets = this.#offsets!;
-    const stored = await offsets.read(queue);
-    if (stored >= 0) return stored;
-    const from = this.#consumeFromWhere;
-    const client = this.#client!;
-    const offset = from === "FIRST_OFFSET"
-      ? await client.queueOffset(queue, "min")
-      : from === "LAST_OFFSET"
-      ? await client.queueOffset(queue, "max")
-      : await client.queueOffset(queue, from);
-    offsets.update(queue, offset, true);
-    await offsets.persist([queue]);
-    return offsets.get(queue);
+    await member.startHeartbeats();
+    await owner.balance();
   }
 
   /** Takes up to `pullBatchSize` ready messages, in arrival order per queue. */
   #take(): MessageExt[] {
     const out: MessageExt[] = [];
-    while (out.length < this.#pullBatchSize && this.#ready.length > 0) {
+    const max = this.#owner.pullBatchSize;
+    while (out.length < max && this.#ready.length > 0) {
       const batch = this.#ready[0]!;
       if (batch.pq.dropped) {
         this.#ready.shift();
         continue;
       }
-      const room = this.#pullBatchSize - out.length;
+      const room = max - out.length;
       const taken = batch.messages.length <= room ? batch.messages : batch.messages.slice(0, room);
       if (taken === batch.messages) this.#ready.shift();
       else batch.messages = batch.messages.slice(room);
@@ -476,37 +285,25 @@ export class LitePullConsumer {
     this.#delivered = [];
     for (const { pq, messages } of delivered) {
       const offset = pq.remove(messages);
-      if (!pq.dropped && offset >= 0) this.#offsets!.update(pq.queue, offset, true);
+      if (!pq.dropped && offset >= 0) this.#owner.offsets.update(pq.queue, offset, true);
     }
   }
 
   async #shutdown(): Promise<void> {
     await this.#starting?.catch(() => {});
-    this.#state = "stopping";
-    for (const timer of this.#timers) clearInterval(timer);
+    const member = this.#member;
+    member.state = "stopping";
+    member.stopTimers();
     this.#wake?.();
-    const client = this.#client;
-    if (client === undefined) {
-      this.#state = "stopped";
+    if (!member.connected) {
+      member.state = "stopped";
       return;
     }
-    const queues = this.#rebalancer !== undefined ? await this.#rebalancer.stop() : [...this.#queues.values()].map((pq) => pq.queue);
-    if (this.#autoCommit) this.#markConsumed();
-    const pqs = [...this.#queues.values()];
-    this.#queues.clear();
-    for (const pq of pqs) {
-      pq.drop();
-      const commit = pq.commitOffset;
-      if (commit >= 0) this.#offsets!.update(pq.queue, commit, true);
-    }
-    try {
-      await this.#offsets!.persist(queues);
-    } catch (error) {
-      this.#log(`Committing offsets of group "${this.#group}" at shutdown failed: ${(error as Error).message}`);
-    }
-    if (this.#rebalancer !== undefined) await client.unregister([...this.#subscriptions.keys()], this.#clientId, this.#group);
-    await client.shutdown();
+    await this.#owner.stop(() => {
+      if (this.#autoCommit) this.#markConsumed();
+    });
+    await member.leave(member.subscriptions.size > 0);
     this.#ready = [];
-    this.#state = "stopped";
+    member.state = "stopped";
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The rocketmq-ts client: `Producer`, the consumers (`PushConsumer` for consumer groups with
- * handlers, `LitePullConsumer` to poll, `PullConsumer` for explicit offsets), `Admin` for dead
+ * handlers, `SimpleConsumer` to receive and ack single messages over POP, `LitePullConsumer` to
+ * poll, `PullConsumer` for explicit offsets), `Admin` for dead
  * letters, their options and results, and the runtime dialer they use by default.
  *
  * @example Send and pull
@@ -60,6 +61,10 @@ export type { LocalTransactionState, TransactionListener } from "./_transaction.
 export { PullConsumer } from "./pull_consumer.ts";
 export { PushConsumer } from "./push_consumer.ts";
 export type { BatchMessageHandler, ConsumeResult, ConsumeStatus, MessageHandler, PushConsumerOptions } from "./push_consumer.ts";
+export { SimpleConsumer } from "./simple_consumer.ts";
+export type { SimpleConsumerOptions } from "./simple_consumer.ts";
+export type { ReceiptHandle, ReceivedMessage } from "./_pop.ts";
+export type { RetryPolicy } from "../core/model/retry_policy.ts";
 export { LitePullConsumer } from "./lite_pull_consumer.ts";
 export type { LitePullConsumerOptions } from "./lite_pull_consumer.ts";
 export { Admin } from "./admin.ts";

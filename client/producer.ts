@@ -10,6 +10,7 @@ import type { MessageQueue } from "../core/model/message_queue.ts";
 import type { Command } from "../core/protocol/command.ts";
 import { GroupName, type SendBatchV2ResponseHeader, type SendV2ResponseHeader } from "../core/protocol/headers.ts";
 import { offsetMessageId } from "../core/model/message_id.ts";
+import { tagHash } from "../core/model/tag_hash.ts";
 import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import * as v from "valibot";
@@ -786,7 +787,7 @@ export class Producer {
       ...(options.queue === undefined ? {} : { queue: options.queue }),
       ...(options.selector === undefined ? {} : { selector: options.selector, arg: options.selectorArg }),
     };
-    const fixed = options.queue !== undefined || options.selector !== undefined;
+    const fixed = queueFixed(message, options);
     const attempts = fixed ? 1 : 1 + this.#retryTimes;
     let lastBroker: string | undefined;
     let lastError: unknown;
@@ -863,21 +864,22 @@ export class Producer {
     return attempt(queue, address, remaining).then(
       (response) => ({ queue, response }),
       (error: unknown) => {
-        if (!this.#retryable(error, options, queue, message.topic)) throw error;
+        if (!this.#retryable(error, message, options, queue)) throw error;
         return this.#retry(message, options.sticky ? { ...options, queue } : options, deadline, attempt, 1, queue.brokerName, error);
       },
     );
   }
 
   /** Whether a failed attempt may be retried (noting the broker as failing when it may). */
-  #retryable(error: unknown, options: DeliverOptions, queue: MessageQueue, topic: string): boolean {
+  #retryable(error: unknown, message: Message, options: DeliverOptions, queue: MessageQueue): boolean {
+    const topic = message.topic;
     if (!isRetryableSendError(error)) return false;
     if (error instanceof ConnectionClosedError || error instanceof RequestTimeoutError) {
       this.#isolated.set(queue.brokerName, Date.now() + BROKER_ISOLATION_MS);
     }
     // The route may have changed (broker gone, topic moved): refresh it for later sends.
     this.#routes!.refresh(topic).catch(() => {});
-    return options.sticky === true || !(options.queue !== undefined || options.selector !== undefined);
+    return options.sticky === true || !queueFixed(message, options);
   }
 
   /** Attempts from number `first` on, until one succeeds or attempts or time run out. */
@@ -890,7 +892,7 @@ export class Producer {
     lastBrokerBefore: string | undefined,
     lastErrorBefore: unknown,
   ): Promise<{ queue: MessageQueue; response: Command }> {
-    const fixed = options.sticky !== true && (options.queue !== undefined || options.selector !== undefined);
+    const fixed = options.sticky !== true && queueFixed(message, options);
     const attempts = fixed ? 1 : 1 + this.#retryTimes;
     let lastBroker = lastBrokerBefore;
     let lastError = lastErrorBefore;
@@ -904,7 +906,7 @@ export class Producer {
         const address = this.#masterAddress(queue);
         return { queue, response: await attempt(queue, address, remaining) };
       } catch (error) {
-        if (!this.#retryable(error, options, queue, message.topic)) throw error;
+        if (!this.#retryable(error, message, options, queue)) throw error;
         lastError = error;
         lastBroker = queue.brokerName;
       }
@@ -933,6 +935,8 @@ export class Producer {
       }
       return queue;
     }
+    // A message group keeps to one queue, so a FIFO consumer group sees its messages in order.
+    if (message.messageGroup !== undefined) return queues[Math.abs(tagHash(message.messageGroup)) % queues.length]!;
     const index = this.#counters.get(message.topic) ?? Math.floor(Math.random() * queues.length);
     this.#counters.set(message.topic, (index + 1) % 0x40000000);
     const now = Date.now();
@@ -954,4 +958,9 @@ export class Producer {
 function positive(name: string, value: number): number {
   if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) throw new ClientError(`${name} "${value}" must be a positive number`);
   return value;
+}
+
+/** Whether a message must go to one queue (explicit, selected, or its message group's), so it gets one attempt. */
+function queueFixed(message: Message, options: { queue?: MessageQueue; selector?: unknown }): boolean {
+  return options.queue !== undefined || options.selector !== undefined || message.messageGroup !== undefined;
 }

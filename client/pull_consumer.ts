@@ -4,30 +4,19 @@
  *
  * @module
  */
-import {
-  BrokerError,
-  ClientError,
-  ConnectionClosedError,
-  type CorruptMessageError,
-  ProtocolError,
-  RequestTimeoutError,
-} from "../core/errors.ts";
+import { ClientError, type CorruptMessageError, ProtocolError } from "../core/errors.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
 import { decodeOffsetMessageId } from "../core/model/message_id.ts";
 import { type CorruptRecord, decodeRecords } from "../core/model/record.ts";
-import type { Command } from "../core/protocol/command.ts";
-import { GroupName } from "../core/protocol/headers.ts";
-import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
+import { RequestCode } from "../core/protocol/request_code.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
-import { storedByAddress } from "./_stored_by.ts";
-import * as v from "valibot";
+import { ConsumerClient } from "./_consumer_client.ts";
+import { checkGroup, nameServerList } from "./_consumer_options.ts";
 import { checkTopic } from "./_prepare_message.ts";
 import { keptMessages, subscriptionOf } from "./_subscription.ts";
+import { storedByAddress } from "./_stored_by.ts";
 import { defaultDialer } from "./default_dialer.ts";
-import { type InvokeRequest, RemotingClient } from "./remoting_client.ts";
-import { RouteCache } from "./route_cache.ts";
-import { BrokerChoice } from "./_broker_choice.ts";
 import { inflateMessages, PULL_CODES, pullHeader, readPullResponse } from "./_pull.ts";
 import { type QueryMessageOptions, type QueryMessageResult, queryMessages } from "./_query_message.ts";
 
@@ -115,9 +104,7 @@ export class PullConsumer {
   readonly #dial: Dialer | undefined;
   readonly #requestTimeoutMs: number;
   readonly #pollIntervalMs: number;
-  #client: RemotingClient | undefined;
-  #routes: RouteCache | undefined;
-  #choice: BrokerChoice | undefined;
+  #client: ConsumerClient | undefined;
   #state: State = "created";
   #starting: Promise<void> | undefined;
 
@@ -128,11 +115,8 @@ export class PullConsumer {
    * @throws {ClientError} When an option is invalid.
    */
   constructor(options: PullConsumerOptions) {
-    this.#nameServers = typeof options.nameServer === "string" ? [options.nameServer] : [...options.nameServer];
-    if (this.#nameServers.length === 0) throw new ClientError("At least one NameServer address is needed");
-    const group = v.safeParse(GroupName, options.group);
-    if (!group.success) throw new ClientError(`Consumer group "${options.group}" is invalid: ${group.issues[0].message}`);
-    this.#group = options.group;
+    this.#nameServers = nameServerList(options.nameServer);
+    this.#group = checkGroup(options.group);
     this.#dial = options.dial;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 3000;
     this.#pollIntervalMs = options.pollNameServerIntervalMs ?? 30_000;
@@ -156,20 +140,13 @@ export class PullConsumer {
     this.#starting ??= (async () => {
       this.#state = "starting";
       const dial = this.#dial ?? await defaultDialer();
-      const client = new RemotingClient({ dial, requestTimeoutMs: this.#requestTimeoutMs });
-      if (this.#state !== "starting") {
-        await client.shutdown();
-        return;
-      }
-      const routes = new RouteCache(client, {
+      if (this.#state !== "starting") return;
+      this.#client = new ConsumerClient({
         nameServers: this.#nameServers,
-        pollIntervalMs: this.#pollIntervalMs,
+        dial,
         requestTimeoutMs: this.#requestTimeoutMs,
+        pollNameServerIntervalMs: this.#pollIntervalMs,
       });
-      routes.start();
-      this.#client = client;
-      this.#routes = routes;
-      this.#choice = new BrokerChoice(routes);
       this.#state = "running";
     })();
     return this.#starting;
@@ -185,7 +162,7 @@ export class PullConsumer {
   async fetchMessageQueues(topic: string): Promise<MessageQueue[]> {
     this.#checkRunning();
     checkTopic(topic);
-    return [...(await this.#routes!.refresh(topic)).readQueues];
+    return [...(await this.#client!.routes.refresh(topic)).readQueues];
   }
 
   /**
@@ -217,7 +194,8 @@ export class PullConsumer {
     if (options.expression !== undefined && typeof options.expression !== "string") throw new ClientError("Tag expression must be a string");
     const subscription = subscriptionOf(options.sql !== undefined ? { sql: options.sql } : options.expression ?? "*");
     const { expression, expressionType } = subscription;
-    const response = await this.#invoke(queue, {
+    checkQueue(queue);
+    const response = await this.#client!.invoke(queue, {
       code: RequestCode.PULL_MESSAGE,
       header: pullHeader(queue, { group: this.#group, offset, maxNums, expression, expressionType, suspendMs, commitOffset: -1 }),
       timeoutMs: suspendMs + (options.timeoutMs ?? this.#requestTimeoutMs),
@@ -239,7 +217,8 @@ export class PullConsumer {
    */
   async minOffset(queue: MessageQueue): Promise<number> {
     this.#checkRunning();
-    return await this.#offsetRequest(queue, RequestCode.GET_MIN_OFFSET, {});
+    checkQueue(queue);
+    return await this.#client!.queueOffset(queue, "min");
   }
 
   /**
@@ -250,7 +229,8 @@ export class PullConsumer {
    */
   async maxOffset(queue: MessageQueue): Promise<number> {
     this.#checkRunning();
-    return await this.#offsetRequest(queue, RequestCode.GET_MAX_OFFSET, {});
+    checkQueue(queue);
+    return await this.#client!.queueOffset(queue, "max");
   }
 
   /**
@@ -265,7 +245,8 @@ export class PullConsumer {
     if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) {
       throw new ClientError(`Timestamp "${timestampMs}" must be a non-negative integer`);
     }
-    return await this.#offsetRequest(queue, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { timestamp: timestampMs });
+    checkQueue(queue);
+    return await this.#client!.queueOffset(queue, { timestamp: timestampMs });
   }
 
   /**
@@ -276,12 +257,8 @@ export class PullConsumer {
    */
   async fetchConsumeOffset(queue: MessageQueue): Promise<number> {
     this.#checkRunning();
-    const response = await this.#invoke(queue, {
-      code: RequestCode.QUERY_CONSUMER_OFFSET,
-      header: { consumerGroup: this.#group, topic: queue.topic, queueId: queue.queueId },
-      accept: [ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND],
-    });
-    return response.code === ResponseCode.QUERY_NOT_FOUND ? -1 : readOffset(response.header, queue);
+    checkQueue(queue);
+    return await this.#client!.queryOffset(this.#group, queue);
   }
 
   /**
@@ -293,10 +270,8 @@ export class PullConsumer {
   async updateConsumeOffset(queue: MessageQueue, offset: number): Promise<void> {
     this.#checkRunning();
     checkOffset(offset);
-    await this.#invoke(queue, {
-      code: RequestCode.UPDATE_CONSUMER_OFFSET,
-      header: { consumerGroup: this.#group, topic: queue.topic, queueId: queue.queueId, commitOffset: offset },
-    });
+    checkQueue(queue);
+    await this.#client!.commitOffset(this.#group, queue, offset);
   }
 
   /**
@@ -319,10 +294,10 @@ export class PullConsumer {
     }
     if (topic !== undefined) {
       checkTopic(topic);
-      await this.#routes!.get(topic);
+      await this.#client!.routes.get(topic);
     }
-    const address = storedByAddress(this.#routes!.brokerAddresses(), decoded.host);
-    const response = await this.#client!.invoke(address, {
+    const address = storedByAddress(this.#client!.routes.brokerAddresses(), decoded.host);
+    const response = await this.#client!.client.invoke(address, {
       code: RequestCode.VIEW_MESSAGE_BY_ID,
       header: { offset: decoded.commitLogOffset },
     });
@@ -355,7 +330,7 @@ export class PullConsumer {
    */
   queryMessage(topic: string, key: string, options: QueryMessageOptions = {}): Promise<QueryMessageResult> {
     this.#checkRunning();
-    return queryMessages({ routes: this.#routes!, invoke: (queue, request) => this.#invoke(queue, request) }, topic, key, options);
+    return queryMessages(this.#client!, topic, key, options);
   }
 
   /** Stops route polling and closes every connection; pulls in flight fail. */
@@ -364,7 +339,6 @@ export class PullConsumer {
     const wasStarting = this.#state === "starting";
     this.#state = "stopped";
     if (wasStarting) await this.#starting?.catch(() => {});
-    this.#routes?.stop();
     await this.#client?.shutdown();
   }
 
@@ -372,47 +346,6 @@ export class PullConsumer {
     if (this.#state === "running") return;
     throw new ClientError(this.#state === "stopped" ? "Consumer is shut down" : "Consumer is not started: call start() first");
   }
-
-  async #offsetRequest(queue: MessageQueue, code: number, extra: Record<string, unknown>): Promise<number> {
-    const response = await this.#invoke(queue, { code, header: { topic: queue.topic, queueId: queue.queueId, ...extra } });
-    return readOffset(response.header, queue);
-  }
-
-  /**
-   * Sends a request to the broker holding a queue — its master, or a slave while the master is
-   * unreachable — and refreshes the route when that broker is unreachable.
-   */
-  async #invoke(queue: MessageQueue, request: InvokeRequest): Promise<Command> {
-    checkQueue(queue);
-    const address = await this.#brokerAddress(queue);
-    try {
-      const response = await this.#client!.invoke(address, request);
-      this.#choice!.observe(address);
-      return response;
-    } catch (error) {
-      this.#choice!.observe(address, error);
-      const stale = error instanceof ConnectionClosedError || error instanceof RequestTimeoutError ||
-        (error instanceof BrokerError && error.code === ResponseCode.TOPIC_NOT_EXIST);
-      if (stale) this.#routes!.refresh(queue.topic).catch(() => {});
-      throw error;
-    }
-  }
-
-  async #brokerAddress(queue: MessageQueue): Promise<string> {
-    const routes = this.#routes!;
-    let address = this.#choice!.readAddress(queue.brokerName);
-    if (address !== undefined) return address;
-    await routes.refresh(queue.topic);
-    address = this.#choice!.readAddress(queue.brokerName);
-    if (address === undefined) {
-      throw new ClientError(`Cannot reach ${describe(queue)}: no route names broker "${queue.brokerName}"`);
-    }
-    return address;
-  }
-}
-
-function describe(queue: MessageQueue): string {
-  return `queue ${queue.queueId} of topic "${queue.topic}" on broker "${queue.brokerName}"`;
 }
 
 function checkQueue(queue: MessageQueue): void {
@@ -425,12 +358,3 @@ function checkQueue(queue: MessageQueue): void {
 function checkOffset(offset: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) throw new ClientError(`Offset "${offset}" must be a non-negative integer`);
 }
-
-function readOffset(header: Record<string, unknown>, queue: MessageQueue): number {
-  const offset = header.offset;
-  if (typeof offset !== "number" || !Number.isSafeInteger(offset)) {
-    throw new ProtocolError(`Broker answered without an offset for ${describe(queue)}`);
-  }
-  return offset;
-}
-

@@ -7,31 +7,21 @@
 import { ClientError } from "../core/errors.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import { type MessageQueue, messageQueueKey } from "../core/model/message_queue.ts";
-import { RETRY_GROUP_TOPIC_PREFIX, retryTopic } from "../core/model/system_topics.ts";
-import type { ConsumerData } from "../core/protocol/headers.ts";
+import { retryTopic } from "../core/model/system_topics.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
-import { ConsumerClient, newClientId, restoreRetryTopic } from "./_consumer_client.ts";
+import type { ConsumerClient } from "./_consumer_client.ts";
+import { backoffMs, type ConsumeFromWhere, intOption, sleep } from "./_consumer_options.ts";
+import { GroupMember } from "./_group_member.ts";
+import type { ReceivedMessage } from "./_pop.ts";
+import { checkInvisibleTime, MAX_RECEIVE, PopReceiver } from "./_pop_receiver.ts";
 import { isBrokerBusy } from "./_pull.ts";
-import {
-  backoffMs,
-  checkConsumeFromWhere,
-  checkGroup,
-  type ConsumeFromWhere,
-  consumeFromWhereName,
-  every,
-  intOption,
-  nameServerList,
-  sleep,
-} from "./_consumer_options.ts";
-import { checkTopic } from "./_prepare_message.ts";
-import { keptMessages, type MessageSelector, type Subscription as Selected, subscriptionOf } from "./_subscription.ts";
-import { sendReply } from "./_request_reply.ts";
-import { UniqueKeyGenerator } from "./_unique_key.ts";
-import { ALLOCATE_STRATEGIES, type AllocateStrategy, type AllocateStrategyName } from "./allocate.ts";
-import { defaultDialer } from "./default_dialer.ts";
-import { MemoryOffsetStore, type OffsetStore, RemoteOffsetStore } from "./offset_store.ts";
+import { QueueOwner } from "./_queue_owner.ts";
+import type { MessageSelector } from "./_subscription.ts";
+import type { AllocateStrategy, AllocateStrategyName } from "./allocate.ts";
+import type { OffsetStore } from "./offset_store.ts";
 import { ProcessQueue, type ProcessQueueStats } from "./process_queue.ts";
-import { type MessageModel, Rebalancer } from "./rebalance.ts";
+import { DEFAULT_RETRY_POLICY, retryBackoffMs, type RetryPolicy } from "../core/model/retry_policy.ts";
+import type { MessageModel } from "./rebalance.ts";
 
 /** What a handler says about messages: done, or deliver them again later. */
 export type ConsumeStatus = "SUCCESS" | "RECONSUME_LATER";
@@ -102,12 +92,17 @@ export interface PushConsumerOptions {
   pollNameServerIntervalMs?: number;
   /** Where problems are reported. @default console.warn */
   log?: (line: string) => void;
-}
-
-type State = "created" | "starting" | "running" | "stopping" | "stopped";
-
-interface Subscription extends Selected {
-  version: number;
+  /**
+   * Consume through POP instead of owning queues: members pop messages from any queue, so a group
+   * may have more members than queues and a hung member holds only the messages it has. A failed
+   * message is given back with the group's retry policy (`rmq group update --retry-policy`) and
+   * goes to the dead-letter topic past the group's `retryMaxTimes` (not `maxReconsumeTimes`);
+   * order comes from the group's FIFO setting (`--fifo`), not `orderly`. Clustering only.
+   * @default false
+   */
+  pop?: boolean;
+  /** POP: how long a message stays invisible to the group's other members while its handler runs. @default 60000 */
+  popInvisibleTimeMs?: number;
 }
 
 interface ConsumeTask {
@@ -141,9 +136,6 @@ const RELEASE_WAIT_MS = 1000;
 /** Orderly mode: how long releasing a queue waits for its running handler before unlocking. */
 const ORDERLY_RELEASE_WAIT_MS = 60_000;
 
-/** Largest reply body a consumer sends (the broker's default message size limit). */
-const MAX_REPLY_SIZE = 4 * 1024 * 1024;
-
 /**
  * A consumer group member that is handed messages. Members of a clustering group split the queues
  * of the subscribed topics (and of the group's retry topic) and move them when members come and go;
@@ -165,39 +157,31 @@ const MAX_REPLY_SIZE = 4 * 1024 * 1024;
  * ```
  */
 export class PushConsumer {
-  readonly #nameServers: string[];
-  readonly #group: string;
-  readonly #dial: Dialer | undefined;
-  readonly #messageModel: MessageModel;
-  readonly #consumeFromWhere: ConsumeFromWhere;
-  readonly #strategy: AllocateStrategy;
+  readonly #member: GroupMember;
+  readonly #owner: QueueOwner;
   readonly #consumeThreads: number;
   readonly #batchSize: number;
-  readonly #pullBatchSize: number;
   readonly #thresholdCount: number;
   readonly #thresholdBytes: number;
   readonly #maxReconsumeTimes: number;
-  readonly #suspendMs: number;
   readonly #persistIntervalMs: number;
-  readonly #heartbeatIntervalMs: number;
-  readonly #rebalanceIntervalMs: number;
   readonly #orderly: boolean;
   readonly #suspendQueueMs: number;
-  readonly #clientId: string;
   readonly #awaitTerminationMs: number;
-  readonly #requestTimeoutMs: number;
-  readonly #pollIntervalMs: number;
   readonly #log: (line: string) => void;
-  readonly #subscriptions = new Map<string, Subscription>();
-  readonly #queues = new Map<string, ProcessQueue>();
-  readonly #releasing = new Map<string, Promise<void>>();
-  readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #retryTimers = new Set<ReturnType<typeof setTimeout>>();
-  #offsets: OffsetStore | undefined;
   #handler: MessageHandler | BatchMessageHandler | undefined;
   #client: ConsumerClient | undefined;
-  #rebalancer: Rebalancer | undefined;
-  #state: State = "created";
+  /** POP mode: how long popped messages stay invisible; undefined when the consumer owns queues. */
+  readonly #popInvisibleMs: number | undefined;
+  #popReceiver: PopReceiver | undefined;
+  /** POP mode: counts the handlers running on popped messages (it never holds messages). */
+  #popQueue: ProcessQueue | undefined;
+  #popInFlight = 0;
+  #retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY;
+  /** POP mode: acks and changes of invisible time not answered yet. */
+  readonly #settling = new Set<Promise<unknown>>();
+  #offsets: OffsetStore | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   /** Consume tasks waiting for a free handler slot, FIFO from `#taskHead`. */
@@ -207,7 +191,6 @@ export class PushConsumer {
   #pumpScheduled = false;
   /** Queues with messages finished whose offset is not yet in the offset store. */
   #finished = new Set<ProcessQueue>();
-  readonly #replyKeys = new UniqueKeyGenerator();
 
   /**
    * Creates a consumer; subscribe, set a handler, then `start()`.
@@ -216,47 +199,34 @@ export class PushConsumer {
    * @throws {ClientError} When an option is invalid.
    */
   constructor(options: PushConsumerOptions) {
-    this.#nameServers = nameServerList(options.nameServer);
-    this.#group = checkGroup(options.group);
-    this.#dial = options.dial;
-    this.#messageModel = options.messageModel ?? "CLUSTERING";
-    if (this.#messageModel !== "CLUSTERING" && this.#messageModel !== "BROADCASTING") {
-      throw new ClientError(`messageModel "${this.#messageModel}" must be "CLUSTERING" or "BROADCASTING"`);
-    }
-    this.#consumeFromWhere = checkConsumeFromWhere(options.consumeFromWhere ?? "LAST_OFFSET");
-    const strategy = options.allocateStrategy ?? "AVERAGE";
-    if (typeof strategy === "function") this.#strategy = strategy;
-    else if (Object.hasOwn(ALLOCATE_STRATEGIES, strategy)) this.#strategy = ALLOCATE_STRATEGIES[strategy];
-    else throw new ClientError(`allocateStrategy "${strategy}" must be "AVERAGE", "CONSISTENT_HASH" or a function`);
+    this.#member = new GroupMember(options, options.pop === true ? "POP" : "PUSH");
+    this.#owner = new QueueOwner(this.#member, options);
     this.#consumeThreads = intOption("consumeThreads", options.consumeThreads ?? 20, 1, 1000);
     this.#batchSize = intOption("consumeBatchMaxSize", options.consumeBatchMaxSize ?? 1, 1, 1024);
-    this.#pullBatchSize = intOption("pullBatchSize", options.pullBatchSize ?? 32, 1, 1024);
     this.#thresholdCount = intOption("pullThresholdForQueue", options.pullThresholdForQueue ?? 1000, 1);
     this.#thresholdBytes = intOption("pullThresholdSizeForQueue", options.pullThresholdSizeForQueue ?? 100 * 1024 * 1024, 1);
     this.#maxReconsumeTimes = intOption("maxReconsumeTimes", options.maxReconsumeTimes ?? 16, 0, 64);
-    this.#suspendMs = intOption("suspendMs", options.suspendMs ?? 15_000, 0, 120_000);
     this.#persistIntervalMs = intOption("persistOffsetIntervalMs", options.persistOffsetIntervalMs ?? 5000, 1);
-    this.#heartbeatIntervalMs = intOption("heartbeatIntervalMs", options.heartbeatIntervalMs ?? 30_000, 1);
-    this.#rebalanceIntervalMs = intOption("rebalanceIntervalMs", options.rebalanceIntervalMs ?? 20_000, 1);
     this.#orderly = options.orderly ?? false;
     this.#suspendQueueMs = intOption("suspendCurrentQueueTimeMillis", options.suspendCurrentQueueTimeMillis ?? 1000, 0);
-    this.#clientId = options.clientId ?? newClientId();
-    if (this.#clientId === "" || this.#clientId.length > 255) throw new ClientError(`clientId "${this.#clientId}" must have 1 to 255 characters`);
     this.#awaitTerminationMs = intOption("awaitTerminationMs", options.awaitTerminationMs ?? 30_000, 0);
-    this.#requestTimeoutMs = intOption("requestTimeoutMs", options.requestTimeoutMs ?? 3000, 1);
-    this.#pollIntervalMs = intOption("pollNameServerIntervalMs", options.pollNameServerIntervalMs ?? 30_000, 1);
-    this.#offsets = options.offsetStore;
-    this.#log = options.log ?? ((line) => console.warn(line));
+    this.#log = this.#member.log;
+    if (options.pop === true) {
+      if (this.#member.messageModel !== "CLUSTERING") throw new ClientError("A POP consumer is a clustering consumer: leave messageModel out");
+      if (this.#orderly) throw new ClientError("A POP consumer gets order from its group's FIFO setting (rmq group update --fifo), not from orderly");
+      if (typeof this.#member.consumeFromWhere !== "string") throw new ClientError("A POP consumer starts at FIRST_OFFSET or LAST_OFFSET, not at a timestamp");
+      this.#popInvisibleMs = checkInvisibleTime("popInvisibleTimeMs", options.popInvisibleTimeMs ?? 60_000);
+    }
   }
 
   /** The consumer group. */
   get group(): string {
-    return this.#group;
+    return this.#member.group;
   }
 
   /** This member's client id. */
   get clientId(): string {
-    return this.#clientId;
+    return this.#member.clientId;
   }
 
   /**
@@ -269,9 +239,7 @@ export class PushConsumer {
    * @throws {FilterExpressionError} When the SQL expression is invalid (the message names the column).
    */
   subscribe(topic: string, selector: MessageSelector = "*"): void {
-    if (this.#state !== "created") throw new ClientError("Subscribe before start()");
-    checkTopic(topic);
-    this.#subscriptions.set(topic, { ...subscriptionOf(selector), version: Date.now() });
+    this.#member.subscribe(topic, selector);
   }
 
   /**
@@ -313,14 +281,7 @@ export class PushConsumer {
    * ```
    */
   reply(request: MessageExt, body: Uint8Array | string, properties?: Record<string, string>): Promise<string> {
-    if (this.#state !== "running" || this.#client === undefined) return Promise.reject(new ClientError("Consumer is not running"));
-    return sendReply(this.#client.client, request, { body, ...(properties === undefined ? {} : { properties }) }, {
-      group: this.#group,
-      maxMessageSize: MAX_REPLY_SIZE,
-      uniqueKey: this.#replyKeys.next(),
-      timeoutMs: this.#requestTimeoutMs,
-      knownBrokers: this.#client.routes.brokerAddresses(),
-    });
+    return this.#member.reply(request, body, properties);
   }
 
   /**
@@ -330,8 +291,9 @@ export class PushConsumer {
    * @throws {ClientError} Without subscriptions or handler, or after `shutdown()`.
    */
   start(): Promise<void> {
-    if (this.#state === "stopped" || this.#state === "stopping") return Promise.reject(new ClientError("Consumer is shut down"));
-    if (this.#subscriptions.size === 0) return Promise.reject(new ClientError("Subscribe to at least one topic before start()"));
+    const state = this.#member.state;
+    if (state === "stopped" || state === "stopping") return Promise.reject(new ClientError("Consumer is shut down"));
+    if (this.#member.subscriptions.size === 0) return Promise.reject(new ClientError("Subscribe to at least one topic before start()"));
     if (this.#handler === undefined) return Promise.reject(new ClientError("Set a handler with onMessage() before start()"));
     this.#starting ??= this.#start();
     return this.#starting;
@@ -339,12 +301,12 @@ export class PushConsumer {
 
   /** Per-queue state (cached messages, offsets, last pull and consume time) for monitoring. */
   queueStats(): ProcessQueueStats[] {
-    return [...this.#queues.values()].map((pq) => pq.stats());
+    return [...this.#owner.queues.values()].map((pq) => pq.stats());
   }
 
   /** The queues this member consumes now. */
   assignedQueues(): MessageQueue[] {
-    return this.#rebalancer?.assigned ?? [];
+    return this.#member.connected ? this.#owner.assigned : [];
   }
 
   /**
@@ -353,8 +315,8 @@ export class PushConsumer {
    * but not handled are delivered again later, to this group.
    */
   shutdown(): Promise<void> {
-    if (this.#state === "created") {
-      this.#state = "stopped";
+    if (this.#member.state === "created") {
+      this.#member.state = "stopped";
       return Promise.resolve();
     }
     this.#stopping ??= this.#shutdown();
@@ -362,205 +324,104 @@ export class PushConsumer {
   }
 
   async #start(): Promise<void> {
-    this.#state = "starting";
-    const dial = this.#dial ?? await defaultDialer();
-    if (this.#state !== "starting") return;
-    const client = new ConsumerClient({
-      nameServers: this.#nameServers,
-      dial,
-      requestTimeoutMs: this.#requestTimeoutMs,
-      pollNameServerIntervalMs: this.#pollIntervalMs,
-      onConsumerIdsChanged: (group) => {
-        if (group === this.#group && this.#state === "running") void this.#rebalance();
-      },
-    });
+    const member = this.#member;
+    member.state = "starting";
+    const client = await member.connect(() => void this.#owner.rebalance());
+    if (client === undefined) return;
     this.#client = client;
-    if (this.#messageModel === "CLUSTERING") {
-      this.#subscriptions.set(retryTopic(this.#group), { ...subscriptionOf("*"), version: Date.now() });
+    if (this.#popInvisibleMs !== undefined) {
+      await this.#startPop(member);
+      return;
     }
-    this.#offsets ??= this.#messageModel === "CLUSTERING"
-      ? new RemoteOffsetStore({
-        query: (queue) => client.queryOffset(this.#group, queue),
-        commit: (queue, offset) => client.commitOffset(this.#group, queue, offset),
-      })
-      : new MemoryOffsetStore();
-    this.#rebalancer = new Rebalancer({
-      group: this.#group,
-      clientId: this.#clientId,
-      messageModel: this.#messageModel,
-      strategy: this.#strategy,
-      client,
-      topics: () => [...this.#subscriptions.keys()],
-      assign: (queue) => this.#assign(queue),
-      release: (queue) => this.#release(queue),
-      heartbeat: () => this.#heartbeat(),
-      log: this.#log,
+    if (member.messageModel === "CLUSTERING") member.subscribeAll(retryTopic(member.group));
+    const owner = this.#owner;
+    owner.open({
+      gate: (pq) => this.#gate(pq),
+      commitWithPull: member.messageModel === "CLUSTERING" ? (queue) => this.#offsets!.get(queue) : () => -1,
+      deliver: (pq, messages) => this.#dispatch(pq, messages),
+      settle: (pq) => pq.idle(this.#orderly ? ORDERLY_RELEASE_WAIT_MS : RELEASE_WAIT_MS),
+      released: async (pq) => {
+        if (this.#orderly && pq.locked) await client.unlock(member.group, member.clientId, [pq.queue]);
+      },
+      // Orderly releases wait for a running handler before unlocking; rebalancing need not wait too.
+      awaitRelease: !this.#orderly,
     });
-    this.#state = "running";
-    await this.#heartbeat();
-    await this.#rebalance();
-    this.#timers.push(
-      every(this.#heartbeatIntervalMs, () => void this.#heartbeat()),
-      every(this.#rebalanceIntervalMs, () => void this.#rebalance()),
-      every(this.#persistIntervalMs, () => void this.#persist()),
-    );
-    if (this.#orderly) this.#timers.push(every(LOCK_RENEW_INTERVAL_MS, () => void this.#renewLocks()));
+    this.#offsets = owner.offsets;
+    member.state = "running";
+    await member.startHeartbeats();
+    await owner.balance();
+    member.every(this.#persistIntervalMs, () => void owner.persist());
+    if (this.#orderly) member.every(LOCK_RENEW_INTERVAL_MS, () => void this.#renewLocks());
   }
 
-  #consumerData(): ConsumerData {
-    return {
-      group: this.#group,
-      consumeType: "PUSH",
-      messageModel: this.#messageModel,
-      consumeFromWhere: consumeFromWhereName(this.#consumeFromWhere),
-      subscriptions: [...this.#subscriptions].map(([topic, s]) => ({ topic, expression: s.expression, expressionType: s.expressionType, version: s.version })),
-    };
+  /** POP mode: heartbeats, and one receive loop per subscribed topic (at least two). */
+  async #startPop(member: GroupMember): Promise<void> {
+    this.#popReceiver = new PopReceiver(member, member.consumeFromWhere as "FIRST_OFFSET" | "LAST_OFFSET");
+    this.#popQueue = new ProcessQueue({ topic: "", brokerName: "", queueId: -1 });
+    member.state = "running";
+    await member.startHeartbeats();
+    const loops = Math.max(2, member.subscriptions.size);
+    for (let i = 0; i < loops; i++) void this.#popLoop();
   }
 
-  async #heartbeat(): Promise<void> {
-    if (this.#state !== "running") return;
-    const errors = await this.#client!.heartbeat([...this.#subscriptions.keys()], this.#clientId, this.#consumerData());
-    for (const error of errors) this.#log(`Heartbeat of group "${this.#group}" failed: ${(error as Error).message}`);
-  }
-
-  async #rebalance(): Promise<void> {
-    if (this.#state !== "running") return;
-    // A round that fails (a topic not routed yet, a stale member list) is retried soon by the rebalancer.
-    await this.#rebalancer!.trigger();
-  }
-
-  async #persist(): Promise<void> {
-    if (this.#state !== "running") return;
-    try {
-      await this.#offsets!.persist([...this.#queues.values()].map((pq) => pq.queue));
-    } catch (error) {
-      this.#log(`Committing offsets of group "${this.#group}" failed: ${(error as Error).message}`);
-    }
-  }
-
-  #assign(queue: MessageQueue): void {
-    const key = messageQueueKey(queue);
-    const pq = new ProcessQueue(queue);
-    this.#queues.get(key)?.drop();
-    this.#queues.set(key, pq);
-    void (async () => {
-      await this.#releasing.get(key);
-      await this.#pullLoop(pq);
-    })();
-  }
-
-  #release(queue: MessageQueue): Promise<void> {
-    const key = messageQueueKey(queue);
-    const pq = this.#queues.get(key);
-    if (pq === undefined) return Promise.resolve();
-    this.#queues.delete(key);
-    pq.drop();
-    const releasing = (async () => {
-      await pq.idle(this.#orderly ? ORDERLY_RELEASE_WAIT_MS : RELEASE_WAIT_MS);
-      const offsets = this.#offsets!;
-      const commit = pq.commitOffset;
-      if (commit >= 0) offsets.update(queue, commit, true);
-      try {
-        await offsets.persist([queue]);
-      } catch (error) {
-        this.#log(`Committing the offset of released queue ${queue.queueId} of "${queue.topic}" failed: ${(error as Error).message}`);
-      }
-      offsets.remove(queue);
-      if (this.#orderly && pq.locked) await this.#client!.unlock(this.#group, this.#clientId, [queue]);
-    })().finally(() => {
-      if (this.#releasing.get(key) === releasing) this.#releasing.delete(key);
-    });
-    this.#releasing.set(key, releasing);
-    // Orderly releases wait for a running handler before unlocking; rebalancing need not wait too.
-    return this.#orderly ? Promise.resolve() : releasing;
-  }
-
-  #live(pq: ProcessQueue): boolean {
-    return !pq.dropped && this.#state === "running";
-  }
-
-  async #pullLoop(pq: ProcessQueue): Promise<void> {
-    const queue = pq.queue;
+  /** POP mode: receives while fewer than `pullThresholdForQueue` popped messages are in process, backing off on errors. */
+  async #popLoop(): Promise<void> {
+    const member = this.#member;
+    const receiver = this.#popReceiver!;
     let failures = 0;
-    while (this.#live(pq)) {
+    while (member.running) {
+      const room = this.#thresholdCount - this.#popInFlight;
+      if (room <= 0) {
+        await sleep(FLOW_CONTROL_PAUSE_MS);
+        continue;
+      }
       try {
-        // Orderly: lock before reading the offset, so the previous owner has committed and let go.
-        if (this.#orderly && !lockTrusted(pq)) {
-          await this.#lockQueue(pq);
-          if (!lockTrusted(pq)) {
-            await sleep(LOCK_RETRY_MS);
-            continue;
-          }
-        }
-        if (pq.nextPullOffset < 0) {
-          pq.nextPullOffset = await this.#startOffset(queue);
-          continue;
-        }
-        if (pq.count >= this.#thresholdCount || pq.bytes >= this.#thresholdBytes) {
-          await sleep(FLOW_CONTROL_PAUSE_MS);
-          continue;
-        }
-        const subscription = this.#subscriptions.get(queue.topic)!;
-        const result = await this.#client!.pull(queue, {
-          group: this.#group,
-          offset: pq.nextPullOffset,
-          maxNums: this.#pullBatchSize,
-          expression: subscription.expression,
-          expressionType: subscription.expressionType,
-          suspendMs: this.#suspendMs,
-          commitOffset: this.#messageModel === "CLUSTERING" ? this.#offsets!.get(queue) : -1,
-        });
-        if (!this.#live(pq)) break;
-        pq.lastPullTime = Date.now();
+        const max = Math.min(room, this.#owner.pullBatchSize, MAX_RECEIVE);
+        const answer = await receiver.receive(max, this.#popInvisibleMs!, this.#owner.suspendMs);
         failures = 0;
-        if (result.status === "OFFSET_ILLEGAL") {
-          this.#log(`Offset ${pq.nextPullOffset} of queue ${queue.queueId} of "${queue.topic}" is illegal; continuing at ${result.nextBeginOffset}`);
-          pq.nextPullOffset = result.nextBeginOffset;
-          if (pq.count === 0) {
-            this.#offsets!.update(queue, result.nextBeginOffset);
-            await this.#offsets!.persist([queue]).catch(() => {});
-          }
-          continue;
-        }
-        pq.noteCorrupt(result.corrupt, this.#log);
-        pq.nextPullOffset = result.nextBeginOffset;
-        let messages = keptMessages(subscription, result.messages);
-        if (queue.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) messages = messages.map(restoreRetryTopic);
-        pq.add(messages);
-        // Messages filtered out count as done: the offset may move past them once nothing before is in process.
-        pq.advanceTo(result.nextBeginOffset);
-        if (messages.length === 0) {
-          if (pq.count === 0) this.#offsets!.update(queue, pq.commitOffset, true);
-          continue;
-        }
-        this.#dispatch(pq, messages);
+        // Received after shutdown began: left to come back after their invisible time.
+        if (!member.running) break;
+        if (answer.retryPolicy !== undefined) this.#retryPolicy = answer.retryPolicy;
+        if (answer.messages.length === 0) continue;
+        this.#popInFlight += answer.messages.length;
+        this.#submit({ pq: this.#popQueue!, messages: answer.messages, next: 0 });
       } catch (error) {
-        if (!this.#live(pq)) break;
+        if (!member.running) break;
         failures++;
-        // A busy broker is reported once per spell; every failure backs off, with jitter.
-        if (failures === 1 || !isBrokerBusy(error)) {
-          this.#log(`Pulling queue ${queue.queueId} of "${queue.topic}" failed (attempt ${failures}): ${(error as Error).message}`);
-        }
+        if (failures === 1 || !isBrokerBusy(error)) this.#log(`Receiving for group "${member.group}" failed (attempt ${failures}): ${(error as Error).message}`);
         await sleep(backoffMs(failures));
       }
     }
   }
 
-  async #startOffset(queue: MessageQueue): Promise<number> {
-    const offsets = this.#offsets!;
-    const stored = await offsets.read(queue);
-    if (stored >= 0) return stored;
-    const client = this.#client!;
-    const from = this.#consumeFromWhere;
-    let offset: number;
-    if (queue.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) || from === "FIRST_OFFSET") offset = await client.queueOffset(queue, "min");
-    else if (from === "LAST_OFFSET") offset = await client.queueOffset(queue, "max");
-    else offset = await client.queueOffset(queue, from);
-    // Commit the starting point now, so a member taking the queue over continues here rather than
-    // working out "last offset" again and skipping what arrived in between.
-    offsets.update(queue, offset, true);
-    await offsets.persist([queue]);
-    return offsets.get(queue);
+  /** POP mode: acks what a handler finished, gives back (with the group's back-off) what it did not. */
+  #settlePopped(messages: ReceivedMessage[], from: number, to: number, status: ConsumeStatus): void {
+    const receiver = this.#popReceiver!;
+    this.#popInFlight -= to - from;
+    for (let i = from; i < to; i++) {
+      const message = messages[i]!;
+      const settled = status === "SUCCESS"
+        ? receiver.ack(message.receiptHandle)
+        : receiver.changeInvisibleTime(message.receiptHandle, retryBackoffMs(this.#retryPolicy, message.deliveryAttempt));
+      this.#settling.add(settled);
+      settled.catch((error) => {
+        this.#log(`${status === "SUCCESS" ? "Acking" : "Giving back"} message ${message.msgId} of group "${this.#member.group}" failed: ${(error as Error).message}`);
+      }).finally(() => this.#settling.delete(settled));
+    }
+  }
+
+  /** Whether a queue may be pulled now (orderly: once locked; every mode: below the flow-control thresholds). */
+  #gate(pq: ProcessQueue): true | Promise<unknown> {
+    // Orderly: lock before reading the offset, so the previous owner has committed and let go.
+    if (this.#orderly && !lockTrusted(pq)) {
+      return this.#lockQueue(pq).then(() => lockTrusted(pq) ? undefined : sleep(LOCK_RETRY_MS));
+    }
+    if (pq.count >= this.#thresholdCount || pq.bytes >= this.#thresholdBytes) return sleep(FLOW_CONTROL_PAUSE_MS);
+    return true;
+  }
+
+  #live(pq: ProcessQueue): boolean {
+    return this.#owner.live(pq);
   }
 
   #dispatch(pq: ProcessQueue, messages: MessageExt[]): void {
@@ -692,7 +553,7 @@ export class PushConsumer {
 
   #status(status: unknown): ConsumeStatus {
     if (status === "SUCCESS") return "SUCCESS";
-    if (status !== "RECONSUME_LATER") this.#log(`Handler of group "${this.#group}" answered ${String(status)}; taken as RECONSUME_LATER`);
+    if (status !== "RECONSUME_LATER") this.#log(`Handler of group "${this.#member.group}" answered ${String(status)}; taken as RECONSUME_LATER`);
     return "RECONSUME_LATER";
   }
 
@@ -720,6 +581,10 @@ export class PushConsumer {
   }
 
   #afterConsume(pq: ProcessQueue, all: MessageExt[], from: number, to: number, status: ConsumeStatus): Promise<void> | undefined {
+    if (pq === this.#popQueue) {
+      this.#settlePopped(all as ReceivedMessage[], from, to, status);
+      return undefined;
+    }
     if (status === "SUCCESS") {
       for (let i = from; i < to; i++) pq.removeOne(all[i]!);
       this.#finished.add(pq);
@@ -729,7 +594,7 @@ export class PushConsumer {
   }
 
   async #consumeFailed(pq: ProcessQueue, messages: MessageExt[]): Promise<void> {
-    if (this.#messageModel === "BROADCASTING") {
+    if (this.#member.messageModel === "BROADCASTING") {
       // Broadcasting groups have no retry topic: a failed message is dropped, as in RocketMQ.
       this.#log(`Broadcast message ${messages.map((m) => m.msgId).join(", ")} failed and is dropped`);
       this.#finish(pq, messages);
@@ -739,10 +604,10 @@ export class PushConsumer {
     const failed: MessageExt[] = [];
     await Promise.all(messages.map(async (message) => {
       try {
-        await this.#client!.sendBack(this.#group, pq.queue, message, 0, this.#maxReconsumeTimes);
+        await this.#client!.sendBack(this.#member.group, pq.queue, message, 0, this.#maxReconsumeTimes);
         sentBack.push(message);
       } catch (error) {
-        this.#log(`Sending message ${message.msgId} back to group "${this.#group}" failed: ${(error as Error).message}`);
+        this.#log(`Sending message ${message.msgId} back to group "${this.#member.group}" failed: ${(error as Error).message}`);
         failed.push(message);
       }
     }));
@@ -769,7 +634,7 @@ export class PushConsumer {
     for (const message of messages) {
       if (message.reconsumeTimes >= this.#maxReconsumeTimes) {
         try {
-          await this.#client!.sendBack(this.#group, pq.queue, message, -1, this.#maxReconsumeTimes);
+          await this.#client!.sendBack(this.#member.group, pq.queue, message, -1, this.#maxReconsumeTimes);
           this.#finish(pq, [message]);
           continue;
         } catch (error) {
@@ -796,13 +661,13 @@ export class PushConsumer {
   #later(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
-      if (this.#state === "running") fn();
+      if (this.#member.running) fn();
     }, ms);
     this.#retryTimers.add(timer);
   }
 
   async #lockQueue(pq: ProcessQueue): Promise<void> {
-    const locked = await this.#client!.lock(this.#group, this.#clientId, [pq.queue]);
+    const locked = await this.#client!.lock(this.#member.group, this.#member.clientId, [pq.queue]);
     if (locked.has(messageQueueKey(pq.queue)) && !pq.dropped) {
       pq.locked = true;
       pq.lastLockTime = Date.now();
@@ -811,10 +676,10 @@ export class PushConsumer {
   }
 
   async #renewLocks(): Promise<void> {
-    if (this.#state !== "running") return;
-    const pqs = [...this.#queues.values()];
+    if (!this.#member.running) return;
+    const pqs = [...this.#owner.queues.values()];
     if (pqs.length === 0) return;
-    const locked = await this.#client!.lock(this.#group, this.#clientId, pqs.map((pq) => pq.queue));
+    const locked = await this.#client!.lock(this.#member.group, this.#member.clientId, pqs.map((pq) => pq.queue));
     const now = Date.now();
     for (const pq of pqs) {
       if (locked.has(messageQueueKey(pq.queue))) {
@@ -829,36 +694,31 @@ export class PushConsumer {
 
   async #shutdown(): Promise<void> {
     await this.#starting?.catch(() => {});
-    this.#state = "stopping";
-    for (const timer of this.#timers) clearInterval(timer);
+    const member = this.#member;
+    member.state = "stopping";
+    member.stopTimers();
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
     const client = this.#client;
     if (client === undefined) {
-      this.#state = "stopped";
+      member.state = "stopped";
       return;
     }
-    const queues = await this.#rebalancer!.stop();
-    const pqs = [...this.#queues.values()];
-    this.#queues.clear();
-    for (const pq of pqs) pq.drop();
-    await Promise.all(pqs.map((pq) => pq.idle(this.#awaitTerminationMs)));
-    const offsets = this.#offsets!;
-    for (const pq of pqs) {
-      const commit = pq.commitOffset;
-      if (commit >= 0) offsets.update(pq.queue, commit, true);
+    const popQueue = this.#popQueue;
+    if (popQueue !== undefined) {
+      // Popped messages not handled yet come back after their invisible time.
+      popQueue.drop();
+      await popQueue.idle(this.#awaitTerminationMs);
+      await Promise.allSettled([...this.#settling]);
+      await member.leave(true);
+      member.state = "stopped";
+      return;
     }
-    await Promise.all(this.#releasing.values());
-    try {
-      await offsets.persist(queues);
-    } catch (error) {
-      this.#log(`Committing offsets of group "${this.#group}" at shutdown failed: ${(error as Error).message}`);
-    }
+    const pqs = await this.#owner.stop((dropped) => Promise.all(dropped.map((pq) => pq.idle(this.#awaitTerminationMs))));
     const locked = pqs.filter((pq) => pq.locked).map((pq) => pq.queue);
-    if (this.#orderly && locked.length > 0) await client.unlock(this.#group, this.#clientId, locked);
-    await client.unregister([...this.#subscriptions.keys()], this.#clientId, this.#group);
-    await client.shutdown();
-    this.#state = "stopped";
+    if (this.#orderly && locked.length > 0) await client.unlock(member.group, member.clientId, locked);
+    await member.leave(true);
+    member.state = "stopped";
   }
 }
 

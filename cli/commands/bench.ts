@@ -36,8 +36,8 @@ const DEFAULT_WARMUP = 20_000;
 const spec = {
   usage: "rmq bench [produce|consume|e2e] [flags]",
   summary: "Load test. produce (the default): send throughput and latency per mode, and a check that the broker stored " +
-    "every acknowledged message. consume: fills a backlog of --count messages, then reads it with a push consumer and " +
-    "with pull loops. e2e: sends at --rate while a push consumer consumes, and times each message from send to handler. " +
+    "every acknowledged message. consume: fills a backlog of --count messages, then reads it with a push consumer, " +
+    "with pull loops, with POP receive-and-ack loops and with a push consumer over POP. e2e: sends at --rate while a push consumer consumes, and times each message from send to handler. " +
     "Reports msgs/s, MB/s, latency percentiles, errors, and CPU and peak memory of client and broker. Without --namesrv, " +
     "starts a standalone server of its own in a child process and a temporary directory, and reports its startup time.",
   flags: {
@@ -45,7 +45,7 @@ const spec = {
     ...CREDENTIAL_FLAGS,
     "broker-pid": { description: "With --namesrv: PID of the broker process, to report its CPU and memory", valueName: "pid" },
     runtime: { description: "Runtime of the standalone started: bun or deno (default: this one's)", valueName: "name" },
-    modes: { description: "Modes, comma separated. produce: sync, async, oneway, batch (default: all); consume: push, pull (default: both)", valueName: "modes" },
+    modes: { description: "Modes, comma separated. produce: sync, async, oneway, batch (default: all); consume: push, pull, pop, push-pop (default: all)", valueName: "modes" },
     count: { description: "Messages per mode (the backlog, for consume) (default: 50000, or no cap with --duration)", valueName: "n" },
     duration: { description: "produce, e2e: send for this many seconds (and at most --count messages, when given)", valueName: "s" },
     size: { description: "Body bytes", default: "1024", valueName: "bytes" },
@@ -108,7 +108,7 @@ export const bench: Command = {
     const modes: string[] = workload === "produce"
       ? checkModes<LoadMode>(flags.modes, LOAD_MODES, "sync, async, oneway or batch")
       : workload === "consume"
-      ? checkModes<ConsumeMode>(flags.modes, CONSUME_MODES, "push or pull")
+      ? checkModes<ConsumeMode>(flags.modes, CONSUME_MODES, "push, pull, pop or push-pop")
       : ["e2e"];
     if (flags.brokerPid !== undefined && flags.namesrv === undefined) {
       throw new CliError("--broker-pid goes with --namesrv: the broker the tool starts is measured anyway", ExitCode.USAGE);

@@ -6,6 +6,7 @@
 import * as v from "valibot";
 import { GroupName } from "../../core/protocol/headers.ts";
 import { segment } from "../_admin_client.ts";
+import { integerFlag } from "../../server/_flags.ts";
 import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group as commandGroup, parse } from "../_command.ts";
 import { keyValues, printJson, table, write } from "../_output.ts";
 
@@ -93,5 +94,77 @@ const progress = {
   },
 };
 
+/** A group's settings, as `PUT /api/groups/:group/config` answers them. */
+interface GroupConfig {
+  groupName: string;
+  consumeEnable: boolean;
+  consumeMessageOrderly: boolean;
+  retryMaxTimes: number;
+  retryPolicy: { type: "EXPONENTIAL"; initialBackoffMs: number; maxBackoffMs: number; multiplier: number } | { type: "CUSTOMIZED"; backoffMs: number[] };
+}
+
+/** `exponential:<initialMs>:<maxMs>:<multiplier>` or `customized:<ms>,<ms>,…`. */
+const RetryPolicyFlag = v.pipe(
+  v.string(),
+  v.regex(/^(exponential:\d+:\d+:\d+(\.\d+)?|customized:\d+(,\d+)*)$/i, 'expected "exponential:<initialMs>:<maxMs>:<multiplier>" or "customized:<ms>,<ms>,…"'),
+  v.transform((text): GroupConfig["retryPolicy"] => {
+    const [kind, ...rest] = text.split(":");
+    if (kind!.toLowerCase() === "customized") return { type: "CUSTOMIZED", backoffMs: rest[0]!.split(",").map(Number) };
+    return { type: "EXPONENTIAL", initialBackoffMs: Number(rest[0]), maxBackoffMs: Number(rest[1]), multiplier: Number(rest[2]) };
+  }),
+);
+
+function describePolicy(policy: GroupConfig["retryPolicy"]): string {
+  return policy.type === "CUSTOMIZED"
+    ? `customized ${policy.backoffMs.join(", ")} ms`
+    : `exponential from ${policy.initialBackoffMs} ms, x${policy.multiplier}, at most ${policy.maxBackoffMs} ms`;
+}
+
+const update = {
+  summary: "Change a group's settings: FIFO, retry limit and policy, consuming on or off",
+  async run(args: string[]) {
+    const flags = parse({
+      usage: "rmq group update --group <group> [flags]",
+      summary: "Changes a consumer group's settings on the broker (what is left out stays as it is).",
+      flags: {
+        group: { description: "Consumer group", valueName: "group", short: "g" },
+        fifo: { description: "FIFO: POP hands out one message of a message group at a time, in order (consumeMessageOrderly)", type: "boolean", negatable: true },
+        "retry-max-times": { description: "Redeliveries before the dead-letter topic (retryMaxTimes, 0 to 64)", valueName: "n" },
+        "retry-policy": { description: "Back-off of a message given back: exponential:<initialMs>:<maxMs>:<multiplier> or customized:<ms>,<ms>,…", valueName: "policy" },
+        "consume-enable": { description: "Whether members may consume (consumeEnable)", type: "boolean", negatable: true },
+        ...ADMIN_FLAGS,
+      },
+      schema: v.object({
+        group: GroupName,
+        fifo: v.optional(v.boolean()),
+        retryMaxTimes: v.optional(integerFlag(0, 64)),
+        retryPolicy: v.optional(RetryPolicyFlag),
+        consumeEnable: v.optional(v.boolean()),
+        ...ADMIN_ENTRIES,
+      }),
+    }, args);
+    const result = await adminClient(flags).request<{ config: GroupConfig; brokerName: string }>("PUT", `/api/groups/${segment(flags.group)}/config`, {
+      consumeMessageOrderly: flags.fifo,
+      retryMaxTimes: flags.retryMaxTimes,
+      retryPolicy: flags.retryPolicy,
+      consumeEnable: flags.consumeEnable,
+    });
+    if (flags.json) {
+      await printJson(result);
+      return 0;
+    }
+    const c = result.config;
+    await write(keyValues([
+      ["Group", c.groupName],
+      ["Broker", result.brokerName],
+      ["FIFO", c.consumeMessageOrderly ? "yes" : "no"],
+      ["Retry max times", c.retryMaxTimes],
+      ["Retry policy", describePolicy(c.retryPolicy)],
+      ["Consume enabled", c.consumeEnable ? "yes" : "no"],
+    ]) + "\n");
+    return 0;
+  },
+};
+
 /** `rmq group …`. */
-export const group = commandGroup("group", "Inspect consumer groups", { list, progress });
+export const group = commandGroup("group", "Inspect consumer groups and change their settings", { list, progress, update });

@@ -34,6 +34,11 @@ export interface Message {
    * 1 to 128 characters of `[A-Za-z0-9_.:@+=/-]`. Producers with `idempotent` use the unique key.
    */
   dedupId?: string;
+  /**
+   * FIFO message group: messages of one group go to one queue (unless a queue or selector is given)
+   * and FIFO consumer groups get them one at a time, in order; groups are handed out in parallel.
+   */
+  messageGroup?: string;
 }
 
 /** A host as stored in a record: IPv4 or IPv6 address bytes and a port. */
@@ -149,7 +154,7 @@ export const MessageConst = {
   TIMER_ID: "TIMER_ID",
   /** Idempotent send: the dedup id. (rocketmq-ts) */
   DEDUP_ID: "DEDUP_ID",
-  /** FIFO: the message group (RocketMQ 5's message group; 4.x's sharding key). */
+  /** FIFO: the message group (RocketMQ 5's message group, 4.x's sharding key): one of a group at a time is handed out over POP. */
   SHARDING_KEY: "__SHARDINGKEY",
   /** The trace context a RocketMQ 5 client attaches (OpenTelemetry `traceparent`). */
   TRACE_CONTEXT: "TRACE_CONTEXT",

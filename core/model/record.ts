@@ -669,6 +669,35 @@ export function readStoreTimestamp(bytes: Uint8Array, pos: number): number {
   return getInt64(view, pos + BORN_HOST_POS + bornIpLength + 4);
 }
 
+/**
+ * Reads a record's redelivery count without decoding it.
+ *
+ * @param bytes The buffer holding a verified record.
+ * @param pos Where it starts.
+ * @returns Its `reconsumeTimes`.
+ */
+export function readReconsumeTimes(bytes: Uint8Array, pos: number): number {
+  const view = viewOf(bytes);
+  const sysFlag = view.getInt32(pos + SYSFLAG_POS);
+  const bornIpLength = sysFlag & SysFlag.BORN_HOST_V6 ? 16 : 4;
+  const storeIpLength = sysFlag & SysFlag.STORE_HOST_V6 ? 16 : 4;
+  return view.getInt32(pos + BORN_HOST_POS + bornIpLength + 4 + 8 + storeIpLength + 4);
+}
+
+/**
+ * Reads a record's encoded property text without decoding the rest.
+ *
+ * @param bytes The buffer holding a record.
+ * @param pos Where it starts.
+ * @returns The property text (empty when it has none).
+ * @throws {RangeError} When the bytes are not a well-formed record.
+ */
+export function readRecordProperties(bytes: Uint8Array, pos: number): string {
+  const layout = layoutOf(viewOf(bytes), pos, bytes.length - pos);
+  if (typeof layout === "string") throw new RangeError(`Cannot read record at ${pos}: ${layout}`);
+  return layout.propertiesLength === 0 ? "" : decoder.decode(bytes.subarray(layout.propertiesPos, layout.propertiesPos + layout.propertiesLength));
+}
+
 /** The fields recovery needs to index a record. */
 export interface RecordIndexFields {
   topic: string;

@@ -46,6 +46,18 @@ export function retryTopic(group: string): string {
 }
 
 /**
+ * The retry topic POP consumers of a group use for one topic (RocketMQ's first form,
+ * `%RETRY%<group>_<topic>`): a message whose invisible time ran out is stored there again.
+ *
+ * @param group The consumer group.
+ * @param topic The topic popped.
+ * @returns `%RETRY%<group>_<topic>`.
+ */
+export function popRetryTopic(group: string, topic: string): string {
+  return `${RETRY_GROUP_TOPIC_PREFIX}${group}_${topic}`;
+}
+
+/**
  * @param group The consumer group.
  * @returns `%DLQ%<group>`.
  */

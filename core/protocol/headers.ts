@@ -369,7 +369,7 @@ export const SubscriptionData: v.GenericSchema<unknown, SubscriptionData> = v.ob
 /** A consumer group as one member describes it in its heartbeat. */
 export interface ConsumerData {
   group: string;
-  consumeType: "PULL" | "PUSH";
+  consumeType: "PULL" | "PUSH" | "POP";
   messageModel: "CLUSTERING" | "BROADCASTING";
   consumeFromWhere: "LAST_OFFSET" | "FIRST_OFFSET" | "TIMESTAMP";
   subscriptions: SubscriptionData[];
@@ -378,7 +378,8 @@ export interface ConsumerData {
 /** Schema of `ConsumerData`. */
 export const ConsumerData: v.GenericSchema<unknown, ConsumerData> = v.object({
   group: GroupName,
-  consumeType: v.picklist(["PULL", "PUSH"]),
+  /** `PULL` (lite pull), `PUSH` (push, pulling queues), `POP` (simple consumer, push over POP). */
+  consumeType: v.picklist(["PULL", "PUSH", "POP"]),
   messageModel: v.picklist(["CLUSTERING", "BROADCASTING"]),
   consumeFromWhere: v.optional(v.picklist(["LAST_OFFSET", "FIRST_OFFSET", "TIMESTAMP"]), "LAST_OFFSET"),
   subscriptions: v.pipe(v.array(SubscriptionData), v.maxLength(1024)),
@@ -498,6 +499,86 @@ export const CheckTransactionStateHeader = v.object({
   brokerName: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
 });
 export type CheckTransactionStateHeader = v.InferOutput<typeof CheckTransactionStateHeader>;
+/** Invisible times a POP request may ask for, ms: 100 ms to 12 hours. */
+export const InvisibleTime = v.pipe(
+  int,
+  v.minValue(100, "must be at least 100 ms"),
+  v.maxValue(43_200_000, "must be at most 43200000 ms (12 hours)"),
+);
+
+/** A receipt handle as POP answers give it. */
+const ExtraInfo = v.pipe(v.string(), v.minLength(1, "Receipt handle is empty"), v.maxLength(512, "Receipt handle is longer than 512 characters"));
+
+/**
+ * POP_MESSAGE (RocketMQ's PopMessageRequestHeader): up to `maxMsgNums` messages of `topic` (any
+ * queue with -1), each invisible to the group's other pops for `invisibleTime`; waits up to
+ * `pollTime` for messages when there are none. The reply header is `PopMessageResponseHeader`.
+ */
+export const PopMessageHeader = v.object({
+  consumerGroup: GroupName,
+  topic: TopicName,
+  queueId: v.optional(QueueId, -1),
+  maxMsgNums: v.pipe(int, v.minValue(1), v.maxValue(32)),
+  invisibleTime: InvisibleTime,
+  /** Long poll: how long the broker may hold the pop while nothing is deliverable (0 answers at once). */
+  pollTime: v.optional(v.pipe(int, v.minValue(0), v.maxValue(120_000)), 0),
+  bornTime: v.optional(uint, 0),
+  /** Where a queue the group never consumed starts: 0 its first message (RocketMQ's MIN), 1 its end (MAX). */
+  initMode: v.optional(v.picklist([0, 1]), 0),
+  /** The expression's type: `TAG` or `SQL92`. */
+  expType: v.optional(v.pipe(v.string(), v.maxLength(16)), "TAG"),
+  exp: v.optional(v.pipe(v.string(), v.maxLength(4096)), "*"),
+  /** FIFO pop: only for a group whose `consumeMessageOrderly` is set. */
+  order: v.optional(v.boolean(), false),
+});
+export type PopMessageHeader = v.InferOutput<typeof PopMessageHeader>;
+
+/** The reply header of POP_MESSAGE: one handle and one delivery attempt per record of the body, in order. */
+export interface PopMessageResponseHeader {
+  popTime: number;
+  invisibleTime: number;
+  reviveQid: number;
+  /** Messages left in the queues looked at. */
+  restNum: number;
+  /** Receipt handles, one per record. */
+  handles: string[];
+  /** Which delivery of its message each record is (1 for the first). */
+  attempts: number[];
+  /** How the group backs off a message given back (`SubscriptionGroupConfig.retryPolicy`). */
+  retryPolicy: unknown;
+}
+
+/** ACK_MESSAGE: settles one popped message. `queueId` and `offset`, when given, must be the handle's. */
+export const AckMessageHeader = v.object({
+  consumerGroup: GroupName,
+  topic: TopicName,
+  queueId: v.optional(nonNegInt32),
+  offset: v.optional(uint),
+  extraInfo: ExtraInfo,
+});
+export type AckMessageHeader = v.InferOutput<typeof AckMessageHeader>;
+
+/** BATCH_ACK_MESSAGE: settles popped messages of one topic; the reply lists the handles refused. */
+export const BatchAckMessageHeader = v.object({
+  consumerGroup: GroupName,
+  topic: TopicName,
+  extraInfos: v.pipe(v.array(ExtraInfo), v.minLength(1, "No receipt handles"), v.maxLength(1024, "More than 1024 receipt handles")),
+});
+export type BatchAckMessageHeader = v.InferOutput<typeof BatchAckMessageHeader>;
+
+/**
+ * CHANGE_MESSAGE_INVISIBLETIME: the message stays invisible for `invisibleTime` from now; the reply
+ * header carries the new handle (`extraInfo`), `popTime` and `invisibleTime`.
+ */
+export const ChangeInvisibleTimeHeader = v.object({
+  consumerGroup: GroupName,
+  topic: TopicName,
+  queueId: v.optional(nonNegInt32),
+  offset: v.optional(uint),
+  extraInfo: ExtraInfo,
+  invisibleTime: InvisibleTime,
+});
+export type ChangeInvisibleTimeHeader = v.InferOutput<typeof ChangeInvisibleTimeHeader>;
 
 /** The schema of each request code's header. */
 export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
@@ -538,6 +619,10 @@ export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.SEND_REPLY_MESSAGE]: SendMessageHeader,
   [RequestCode.SEND_REPLY_MESSAGE_V2]: SendMessageV2Header,
   [RequestCode.PUSH_REPLY_MESSAGE_TO_CLIENT]: EmptyHeader,
+  [RequestCode.POP_MESSAGE]: PopMessageHeader,
+  [RequestCode.ACK_MESSAGE]: AckMessageHeader,
+  [RequestCode.BATCH_ACK_MESSAGE]: BatchAckMessageHeader,
+  [RequestCode.CHANGE_MESSAGE_INVISIBLETIME]: ChangeInvisibleTimeHeader,
 };
 
 /** The result of `validateHeader`. */

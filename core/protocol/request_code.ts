@@ -63,6 +63,14 @@ export const RequestCode = {
   CONTROLLER_GET_SYNC_STATE_DATA: 1006,
   /** Slave to master: the master's epochs and where each began in its CommitLog. */
   GET_BROKER_EPOCH_CACHE: 1007,
+  /** POP: messages of a topic for a group, invisible to its other pops for a while, each with a receipt handle. */
+  POP_MESSAGE: 200050,
+  /** Settles a popped message by its receipt handle. */
+  ACK_MESSAGE: 200051,
+  /** Changes how long a popped message stays invisible, from now. */
+  CHANGE_MESSAGE_INVISIBLETIME: 200053,
+  /** Settles popped messages of one topic by their receipt handles. */
+  BATCH_ACK_MESSAGE: 200151,
 } as const;
 /** One of the `RequestCode` values. */
 export type RequestCode = typeof RequestCode[keyof typeof RequestCode];
@@ -101,6 +109,12 @@ export const ResponseCode = {
   ILLEGAL_OPERATION: 604,
   /** A header failed validation; the remark names the field. (rocketmq-ts) */
   INVALID_HEADER: 400,
+  /** A receipt handle cannot be read, or this broker did not issue it for this group and topic. (rocketmq-ts) */
+  INVALID_RECEIPT_HANDLE: 401,
+  /** A receipt handle's delivery is over: acked, its invisible time ran out, or a later handle replaced it. (rocketmq-ts) */
+  RECEIPT_HANDLE_EXPIRED: 402,
+  /** POP: nothing to deliver before the poll time ran out (RocketMQ's code). */
+  POLLING_TIMEOUT: 210,
   /** The broker failed to make a write durable (fsync or write error). (rocketmq-ts) */
   FLUSH_DISK_FAILED: 507,
 } as const;

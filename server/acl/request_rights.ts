@@ -137,6 +137,11 @@ const CHECKS: Readonly<Record<number, Check>> = {
   [RequestCode.GET_ALL_TOPIC_CONFIG]: ANY_ACCOUNT,
   [RequestCode.GET_BROKER_RUNTIME_INFO]: ANY_ACCOUNT,
   [RequestCode.VIEW_MESSAGE_BY_ID]: STORED_MESSAGE,
+  // POP: the group and SUB on the topic; a receipt handle is bound to both by its tag.
+  [RequestCode.POP_MESSAGE]: GROUP_TOPIC_SUB,
+  [RequestCode.ACK_MESSAGE]: GROUP_TOPIC_SUB,
+  [RequestCode.BATCH_ACK_MESSAGE]: GROUP_TOPIC_SUB,
+  [RequestCode.CHANGE_MESSAGE_INVISIBLETIME]: GROUP_TOPIC_SUB,
   // Every record the answer holds is checked to be of the header's topic.
   [RequestCode.QUERY_MESSAGE]: TOPIC_SUB,
   [RequestCode.END_TRANSACTION]: END_TRANSACTION,

@@ -20,6 +20,7 @@ import { httpError, jsonBody, validate } from "./_http.ts";
 import { copyProperties, lookUpStored, ResendBody, sendLocal } from "./_resend.ts";
 import { type AdminState, replyError, requireBroker } from "./_state.ts";
 import { accessOfRequest, authorize } from "./_auth.ts";
+import { SubscriptionGroupUpdate } from "../broker/subscription_group_manager.ts";
 
 /** Path parameters naming a group. */
 export const GroupParam = v.object({ group: GroupName });
@@ -38,7 +39,8 @@ const ResetOffsetBody = v.object({
 
 /** Every group with offsets or online members on the broker. */
 function groupNames(ctx: BrokerContext): string[] {
-  const names = new Set<string>();
+  const names = new Set<string>(ctx.groups.all().map((g) => g.groupName));
+  for (const group of ctx.pop.groupStats().keys()) names.add(group);
   for (const [, group] of ctx.offsets.entries()) names.add(group);
   for (const group of ctx.consumers.groups()) names.add(group);
   for (const group of ctx.stats.deadLetters.keys()) names.add(group);
@@ -105,7 +107,8 @@ export function groupRoutes(state: AdminState): Hono {
     const topics = subscribedTopics(ctx, group).filter((topic) => access.subscribe(topic) === undefined);
     const { queues, totalLag } = groupLag(ctx, group, topics);
     const deadLetters = deadLettersOf(ctx, group);
-    if (info === undefined && queues.length === 0 && deadLetters.total === 0) {
+    const pop = ctx.pop.groupStats().get(group);
+    if (info === undefined && queues.length === 0 && deadLetters.total === 0 && pop === undefined && !ctx.groups.has(group)) {
       throw httpError(404, "NOT_FOUND", `Consumer group "${group}" has no offsets and no online members on broker "${ctx.brokerName}"`);
     }
     return c.json({
@@ -118,8 +121,27 @@ export function groupRoutes(state: AdminState): Hono {
       inconsistency: info?.inconsistency ?? null,
       totalLag,
       deadLetters,
+      config: ctx.groups.get(group),
+      pop: pop ?? { queues: 0, inflight: 0, waiting: 0 },
       queues: queues.map((q) => ({ brokerName: ctx.brokerName, ...q })),
     });
+  });
+
+  /** The group's settings (the defaults when it has none of its own). */
+  app.get("/:group/config", (c) => {
+    const { group } = validate(GroupParam, c.req.param(), "path");
+    authorize(accessOfRequest(c).group(group));
+    const ctx = requireBroker(state);
+    return c.json({ config: ctx.groups.get(group), custom: ctx.groups.has(group), brokerName: ctx.brokerName });
+  });
+
+  /** Changes the group's settings (what the body leaves out stays); needs the admin right. */
+  app.put("/:group/config", async (c) => {
+    const { group } = validate(GroupParam, c.req.param(), "path");
+    const body = await jsonBody(c, SubscriptionGroupUpdate);
+    const ctx = requireBroker(state);
+    const config = await ctx.groups.update(group, body);
+    return c.json({ config, brokerName: ctx.brokerName });
   });
 
   app.post("/:group/reset-offset", async (c) => {

@@ -21,7 +21,7 @@ import { JsonFile } from "../store/json_file.ts";
 import { MessageStore } from "../store/message_store.ts";
 import { describeRecovery } from "../store/store_recovery.ts";
 import type { SegmentStorage } from "../store/segment_storage.ts";
-import { countIn, createBrokerStats } from "./broker_stats.ts";
+import { countDeadLetter, countIn, createBrokerStats } from "./broker_stats.ts";
 import { ConsumerManager } from "./consumer_manager.ts";
 import { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import { DelayOffsetTable, OffsetTable } from "../../core/protocol/headers.ts";
@@ -42,7 +42,20 @@ import { pullMessageProcessor } from "./processors/pull.ts";
 import { sendBackProcessor } from "./processors/send_back.ts";
 import { sendBatchProcessor, sendMessageProcessor } from "./processors/send.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
-import { loadState, STATE_FILES } from "./state_files.ts";
+import { loadState, POP_KEY_FILE, POP_STATE_FILE, STATE_FILES } from "./state_files.ts";
+import { SubscriptionGroupManager, SubscriptionGroupTable } from "./subscription_group_manager.ts";
+import { PopService } from "./pop/pop_service.ts";
+import { ensureGroupTopic } from "./message_routing.ts";
+import { PopSnapshot } from "./pop/pop_state.ts";
+import { popKey, PopKeyFile } from "./pop/pop_key.ts";
+import { reviveTopic } from "./pop/pop_records.ts";
+import { ReceiptHandles } from "./pop/receipt_handle.ts";
+import {
+  ackMessageProcessor,
+  batchAckMessageProcessor,
+  changeInvisibleTimeProcessor,
+  popMessageProcessor,
+} from "./processors/pop.ts";
 import { ConnectionsPerIp, DEFAULT_MAX_CONNECTIONS_PER_IP, hostOf } from "./connections_per_ip.ts";
 import {
   type ConnectionGuard,
@@ -474,6 +487,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   log(recovered.summary, "info");
   for (const warning of recovered.warnings) log(`Warning: ${warning}`, "warn");
   const offsets = new ConsumerOffsetManager(jsonFile(configStorage, join(configDir, STATE_FILES.offsets.file), OffsetTable));
+  const groups = new SubscriptionGroupManager(jsonFile(configStorage, join(configDir, STATE_FILES.groups.file), SubscriptionGroupTable));
   let schedule: ScheduleMessageService;
   try {
     schedule = new ScheduleMessageService({
@@ -487,6 +501,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       topicsWarning,
       loadState(offsets, STATE_FILES.offsets, join(configDir, STATE_FILES.offsets.file)),
       loadState(schedule, STATE_FILES.delayOffsets, join(configDir, STATE_FILES.delayOffsets.file)),
+      loadState(groups, STATE_FILES.groups, join(configDir, STATE_FILES.groups.file)),
     ];
     for (const warning of warnings) if (warning !== undefined) log(`Warning: ${warning}`, "warn");
   } catch (error) {
@@ -636,6 +651,38 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     await store.close();
     throw error;
   }
+  const clusterName = options.clusterName ?? "DefaultCluster";
+  let pop: PopService;
+  try {
+    const key = await popKey(jsonFile(configStorage, join(configDir, POP_KEY_FILE), PopKeyFile), secret);
+    if (key.warning !== undefined) log(`Warning: ${key.warning}`, "warn");
+    pop = new PopService({
+      store,
+      topics,
+      offsets,
+      holds,
+      groups,
+      brokerName,
+      reviveTopic: reviveTopic(clusterName),
+      handles: new ReceiptHandles(key.key),
+      snapshot: jsonFile(configStorage, join(configDir, POP_STATE_FILE), PopSnapshot),
+      ensureTopic: (topic) => ensureGroupTopic(ctx, topic),
+      deadLettered: (group, topic) => countDeadLetter(stats, group, topic),
+      persistIntervalMs: options.offsetPersistIntervalMs,
+      log,
+    });
+    // A slave serves no POP: its state is rebuilt from the replicated revive log if it becomes a master.
+    if (role !== "SLAVE") for (const warning of pop.open()) log(`Warning: ${warning}`, "warn");
+  } catch (error) {
+    consumers.shutdown();
+    producers.shutdown();
+    transactions.close();
+    await timers?.close().catch(() => {});
+    await replication.close();
+    await listener.close();
+    await store.close();
+    throw error;
+  }
   const startedAt = Date.now();
   const traffic = new TrafficWindow(stats, { startedAt });
   const trafficHistory = new TrafficHistory(stats, { startedAt, fineSeconds: options.tpsHistoryFineSeconds, coarseMinutes: options.tpsHistoryMinutes });
@@ -646,7 +693,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }, 1000);
   (trafficTimer as { unref?: () => void }).unref?.();
   const ctx: BrokerContext = {
-    clusterName: options.clusterName ?? "DefaultCluster",
+    clusterName,
     brokerName,
     brokerId,
     advertisedAddress: address,
@@ -668,6 +715,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     timerMaxDelayMs: options.timerMaxDelayMs ?? 366 * 86_400_000,
     recallSigner,
     dedup,
+    groups,
+    pop,
     stats,
     traffic,
     trafficHistory,
@@ -707,10 +756,15 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.END_TRANSACTION]: endTransactionProcessor(ctx),
     [RequestCode.SEND_REPLY_MESSAGE]: sendReplyProcessor(ctx),
     [RequestCode.SEND_REPLY_MESSAGE_V2]: sendReplyProcessor(ctx, "v2"),
+    [RequestCode.POP_MESSAGE]: popMessageProcessor(ctx),
+    [RequestCode.ACK_MESSAGE]: ackMessageProcessor(ctx),
+    [RequestCode.BATCH_ACK_MESSAGE]: batchAckMessageProcessor(ctx),
+    [RequestCode.CHANGE_MESSAGE_INVISIBLETIME]: changeInvisibleTimeProcessor(ctx),
   };
   // The requests that write: a slave refuses them, a controlled master only while not fenced.
   const writeCodes = [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2,
-    RequestCode.CONSUMER_SEND_MSG_BACK, RequestCode.RECALL_MESSAGE, RequestCode.END_TRANSACTION, RequestCode.SEND_REPLY_MESSAGE, RequestCode.SEND_REPLY_MESSAGE_V2];
+    RequestCode.CONSUMER_SEND_MSG_BACK, RequestCode.RECALL_MESSAGE, RequestCode.END_TRANSACTION, RequestCode.SEND_REPLY_MESSAGE, RequestCode.SEND_REPLY_MESSAGE_V2,
+    RequestCode.POP_MESSAGE, RequestCode.ACK_MESSAGE, RequestCode.BATCH_ACK_MESSAGE, RequestCode.CHANGE_MESSAGE_INVISIBLETIME];
   if (role === "SLAVE") {
     for (const code of writeCodes) {
       processors[code] = readOnlyProcessor(processors[code]!, ctx);
@@ -732,7 +786,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   });
   remotingDispatch = createRemotingDispatcher(brokerMappings(ctx), dispatch, { unsupported: BROKER_UNSUPPORTED });
   ready();
-  if (role !== "SLAVE") schedule.start();
+  if (role !== "SLAVE") {
+    schedule.start();
+    pop.start();
+  }
   timers?.start();
   transactions.start();
 
@@ -781,6 +838,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       transactions!.close();
       await schedule.close().catch((error) => log(`Cannot save delay offsets: ${(error as Error).message}`, "error"));
       await timers?.close().catch((error) => log(`Cannot save the timer checkpoint: ${(error as Error).message}`, "error"));
+      if (role !== "SLAVE") await pop.close().catch((error) => log(`Cannot save the POP state: ${(error as Error).message}`, "error"));
       clearInterval(persistTimer);
       clearInterval(trafficTimer);
       await offsets.persist();

@@ -14,6 +14,8 @@ import type { ScheduleMessageService } from "./schedule_service.ts";
 import type { TopicConfigManager } from "./topic_config_manager.ts";
 import type { TrafficWindow } from "./traffic_window.ts";
 import type { TrafficHistory } from "./traffic_history.ts";
+import type { SubscriptionGroupManager } from "./subscription_group_manager.ts";
+import type { PopService } from "./pop/pop_service.ts";
 import type { Replication } from "../ha/replication.ts";
 import type { ConnectionGuard } from "../../core/remoting/connection_guard.ts";
 import type { TimerMessageStore } from "../store/timer/timer_message_store.ts";
@@ -76,6 +78,10 @@ export interface BrokerContext {
   recallSigner: RecallSigner;
   /** Idempotent sends: the dedup ids of the window. */
   dedup: DedupWindow;
+  /** Consumer group settings (FIFO, retry limit and policy). */
+  groups: SubscriptionGroupManager;
+  /** POP consumption: pops, acks, invisible times, revive. */
+  pop: PopService;
   stats: BrokerStats;
   /** Messages in and out per second over the last few seconds, sampled once a second. */
   traffic: TrafficWindow;

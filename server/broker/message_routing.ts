@@ -5,9 +5,11 @@
  *
  * @module
  */
-import { MessageConst } from "../../core/model/message.ts";
+import { MessageConst, type MessageExt } from "../../core/model/message.ts";
+import { encodeProperties } from "../../core/model/properties.ts";
 import { dlqTopic, RETRY_GROUP_TOPIC_PREFIX, TIMER_TOPIC } from "../../core/model/system_topics.ts";
 import { timerProperties } from "../store/timer/timer_message_store.ts";
+import type { StoreInput } from "../store/store_types.ts";
 import { TOPIC_MAX_LENGTH, type TopicConfig } from "../../core/protocol/headers.ts";
 import { Perm, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { Reply } from "../../core/remoting/dispatcher.ts";
@@ -182,4 +184,49 @@ export function routeBatch(ctx: BrokerContext, batch: BatchRoute): BatchRoute | 
   if (level === undefined || level === 0) return batch;
   const scheduled = properties.map((p) => ctx.schedule.toScheduled({ topic, queueId, properties: p }, level));
   return { topic: scheduled[0]!.topic, queueId: scheduled[0]!.queueId, properties: scheduled.map((s) => s.properties) };
+}
+
+/**
+ * The properties of a message stored again for its group (in a retry or dead-letter topic): no
+ * delay or real destination left over, `RETRY_TOPIC` the topic it was first sent to and
+ * `ORIGIN_MESSAGE_ID` its first message id.
+ *
+ * @param original The message as stored.
+ * @returns The new properties.
+ */
+export function redeliveryProperties(original: MessageExt): Record<string, string> {
+  const properties = { ...original.properties };
+  delete properties[MessageConst.DELAY];
+  delete properties[MessageConst.REAL_TOPIC];
+  delete properties[MessageConst.REAL_QID];
+  properties[MessageConst.RETRY_TOPIC] ??= original.topic;
+  properties[MessageConst.ORIGIN_MESSAGE_ID] ||= original.msgId;
+  return properties;
+}
+
+/**
+ * The record that stores a message again: body, flag, sysflag, born time and host kept.
+ *
+ * @param original The message as stored.
+ * @param target Where it goes and its properties (from `redeliveryProperties`, maybe scheduled).
+ * @param reconsumeTimes Its redelivery count from now on.
+ * @returns What to put.
+ */
+export function redeliveryInput(
+  original: MessageExt,
+  target: { topic: string; queueId: number; properties: Record<string, string> },
+  reconsumeTimes: number,
+): StoreInput {
+  return {
+    topic: target.topic,
+    queueId: target.queueId,
+    flag: original.flag,
+    sysFlag: original.sysFlag,
+    bornTimestamp: original.bornTimestamp,
+    bornHost: original.bornHost,
+    reconsumeTimes,
+    preparedTransactionOffset: 0,
+    body: original.body,
+    properties: encodeProperties(target.properties),
+  };
 }

@@ -19,6 +19,10 @@ export interface HeldPull {
   wake(): void;
 }
 
+/** The queue id under which pops of any queue of a topic wait: they wake on a message to any of its queues. */
+export const ANY_QUEUE = -1;
+const ANY_QUEUE_SUFFIX = `@${ANY_QUEUE}`;
+
 /** Options of `PullHoldService`. */
 export interface PullHoldServiceOptions {
   /** How often expired holds are answered. @default 100 */
@@ -49,6 +53,8 @@ export class PullHoldService {
   readonly #checkIntervalMs: number;
   readonly #now: () => number;
   #count = 0;
+  /** Holds parked on a whole topic (pops of any queue). */
+  #anyQueue = 0;
   #refused = 0;
   #stopped = false;
 
@@ -67,6 +73,11 @@ export class PullHoldService {
       throw new RangeError(`Invalid maxHeldPullsPerConnection "${this.maxHeldPerConnection}": expected an integer of at least 1`);
     }
     this.#checkIntervalMs = options.checkIntervalMs ?? 100;
+  }
+
+  /** Whether `shutdown` ran: nothing parks any more. */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   /** Pulls parked now. */
@@ -88,10 +99,10 @@ export class PullHoldService {
   }
 
   /**
-   * Parks a pull, unless every slot or every slot of its connection is taken.
+   * Parks a pull (or a pop), unless every slot or every slot of its connection is taken.
    *
    * @param topic The topic.
-   * @param queueId The queue.
+   * @param queueId The queue, or `ANY_QUEUE` to wake on a message to any queue of the topic.
    * @param pull The request and how to answer it.
    * @returns "HELD", or why not (then answer the pull now, as busy).
    */
@@ -108,12 +119,14 @@ export class PullHoldService {
     else list.push(pull);
     this.#byConnection.set(pull.connection, mine + 1);
     this.#count++;
+    if (queueId === ANY_QUEUE) this.#anyQueue++;
     this.#timer ??= setInterval(() => this.#expire(), this.#checkIntervalMs);
     return "HELD";
   }
 
   /**
-   * Wakes the pulls waiting on a queue that can use the new message.
+   * Wakes the pulls waiting on a queue that can use the new message, and the pops waiting on its
+   * topic (`ANY_QUEUE`).
    *
    * @param topic The topic.
    * @param queueId The queue.
@@ -121,15 +134,29 @@ export class PullHoldService {
    */
   notify(topic: string, queueId: number, tagHash: number): void {
     if (this.#count === 0) return;
-    const key = `${topic}@${queueId}`;
+    this.#wakeList(`${topic}@${queueId}`, tagHash);
+    if (this.#anyQueue > 0) this.#wakeList(`${topic}@${ANY_QUEUE}`, tagHash);
+  }
+
+  /**
+   * Wakes every pop waiting on a topic (held with `ANY_QUEUE`), whatever it filters: a message
+   * became visible again, or a FIFO message group was freed.
+   *
+   * @param topic The topic.
+   */
+  wakeTopic(topic: string): void {
+    if (this.#anyQueue > 0) this.#wakeList(`${topic}@${ANY_QUEUE}`, undefined);
+  }
+
+  #wakeList(key: string, tagHash: number | undefined): void {
     const list = this.#held.get(key);
     if (list === undefined) return;
     const stay: HeldPull[] = [];
     const wake: HeldPull[] = [];
     for (const pull of list) {
-      if (pull.connection.closed) this.#release(pull);
-      else if (pull.accepts === undefined || pull.accepts(tagHash)) {
-        this.#release(pull);
+      if (pull.connection.closed) this.#release(pull, key);
+      else if (tagHash === undefined || pull.accepts === undefined || pull.accepts(tagHash)) {
+        this.#release(pull, key);
         wake.push(pull);
       } else stay.push(pull);
     }
@@ -147,12 +174,14 @@ export class PullHoldService {
     this.#held.clear();
     this.#byConnection.clear();
     this.#count = 0;
+    this.#anyQueue = 0;
     for (const pull of all) if (!pull.connection.closed) pull.wake();
   }
 
-  /** Frees a pull's slot (the pull has left its list or is about to). */
-  #release(pull: HeldPull): void {
+  /** Frees a pull's slot (the pull has left its list, keyed `key`, or is about to). */
+  #release(pull: HeldPull, key: string): void {
     this.#count--;
+    if (key.endsWith(ANY_QUEUE_SUFFIX)) this.#anyQueue--;
     const mine = (this.#byConnection.get(pull.connection) ?? 1) - 1;
     if (mine <= 0) this.#byConnection.delete(pull.connection);
     else this.#byConnection.set(pull.connection, mine);
@@ -165,11 +194,11 @@ export class PullHoldService {
     for (const [key, list] of this.#held) {
       const stay = list.filter((pull) => {
         if (pull.connection.closed) {
-          this.#release(pull);
+          this.#release(pull, key);
           return false;
         }
         if (pull.deadline <= now) {
-          this.#release(pull);
+          this.#release(pull, key);
           due.push(pull);
           return false;
         }

@@ -41,7 +41,21 @@ export const STATE_FILES = {
     loss: "deliver every scheduled message again from the start of its delay queue",
     recover: "restore the file (or its .bak) from a backup, or move both aside to deliver the delay queues again from their start",
   },
+  groups: {
+    file: "subscription_groups.json",
+    what: "Consumer group settings",
+    loss: "forget every group's settings (FIFO, retry limit and policy) and fall back to the defaults",
+    recover: "restore the file (or its .bak) from a backup, or move both aside and set the groups again (rmq group update)",
+  },
 } as const satisfies Record<string, StateFile>;
+
+/**
+ * The POP state snapshot (`config/pop_state.json`). It is not among `STATE_FILES`: when it and its
+ * backup are unusable the broker rebuilds it from the whole revive log instead of refusing to start.
+ */
+export const POP_STATE_FILE = "pop_state.json";
+/** The key receipt handles are signed with when there is no cluster secret (`config/pop_key.json`). */
+export const POP_KEY_FILE = "pop_key.json";
 
 /** A state file and its backup are both unusable. */
 export class StateFileError extends Error {

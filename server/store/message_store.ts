@@ -499,6 +499,9 @@ export class MessageStore {
   #requestFlush(): Promise<void> {
     this.#flushing ??= this.#flushLoop().finally(() => {
       this.#flushing = undefined;
+      // A put made while the loop was ending (from an onArrive listener, say) was written after
+      // its last check and found the loop still running: flush it now rather than leave it waiting.
+      if (this.#awaitingFlush.length > 0 && !this.#failure) void this.#requestFlush();
     });
     return this.#flushing;
   }

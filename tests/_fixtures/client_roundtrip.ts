@@ -6,7 +6,7 @@
  * Prints "ROUNDTRIP OK <count>" and exits 0 when every message came back intact.
  */
 import process from "node:process";
-import { type Dialer, type Duplex, duplexDialer, Producer, PullConsumer } from "../../mod.ts";
+import { type Dialer, type Duplex, duplexDialer, Producer, PullConsumer, SimpleConsumer } from "../../mod.ts";
 
 const [namesrv, topic, countText, transport] = process.argv.slice(2);
 const count = Number(countText);
@@ -58,6 +58,28 @@ await consumer.shutdown();
 const missing = expected.filter((b) => !seen.has(b));
 if (missing.length > 0) {
   console.log(`ROUNDTRIP FAILED: ${missing.length} missing, e.g. ${missing.slice(0, 3).join(", ")}`);
+  process.exit(1);
+}
+// The same messages over POP: received once each, acked, none twice.
+const simple = new SimpleConsumer({ nameServer: namesrv!, group: "roundtrip_pop", dial, consumeFromWhere: "FIRST_OFFSET", awaitDurationMs: 500, log: () => {} });
+simple.subscribe(topic!);
+await simple.start();
+const popped = new Set<string>();
+let twice = 0;
+const popDeadline = Date.now() + 15_000;
+while (popped.size < expected.length && Date.now() < popDeadline) {
+  const got = await simple.receive(32, 30_000);
+  for (const m of got) {
+    const b = new TextDecoder().decode(m.body);
+    if (popped.has(b)) twice++;
+    popped.add(b);
+  }
+  // Acked together: they leave as one batch ack (under sync flush, one fsync rather than 32).
+  await Promise.all(got.map((m) => simple.ack(m.receiptHandle)));
+}
+await simple.shutdown();
+if (popped.size < expected.length || twice > 0) {
+  console.log(`ROUNDTRIP FAILED over POP: ${expected.length - popped.size} missing, ${twice} twice`);
   process.exit(1);
 }
 console.log(`ROUNDTRIP OK ${count}`);

@@ -5,6 +5,8 @@
  *
  * - `POST /produce` `{ topic, bodies }`: sends each body to queue 0, answers where each went;
  * - `POST /consume/pull` `{ topic, queue, offset, max }`: pulls from a queue, answers the bodies;
+ * - `POST /consume/pop` `{ topic, group, max }`: receives up to `max` over POP, acks them, answers
+ *   the bodies and delivery attempts;
  * - `POST /drop` `{ broker, announced, fill }`: writes half a frame to the broker and drops the socket;
  * - `POST /abandon` `{ topic, acknowledged }`: sends that many messages, then leaves a 2 MiB send
  *   in flight and answers (workerd cancels the request's sockets when it ends);
@@ -12,7 +14,7 @@
  * - `GET /no-dial`: a producer without a `dial` option.
  */
 import { connect } from "cloudflare:sockets";
-import { cloudflareDialer, type MessageQueue, Producer, PullConsumer } from "../../client/edge.ts";
+import { cloudflareDialer, type MessageQueue, Producer, PullConsumer, SimpleConsumer } from "../../client/edge.ts";
 
 interface Env {
   NAME_SERVER: string;
@@ -54,7 +56,24 @@ async function consumeWithPull(env: Env, input: { queue: MessageQueue; offset: n
   }
 }
 
-// TODO(#14): consumeWithPop (SimpleConsumer receive + ack) as "POST /consume/pop", once POP lands on main.
+async function consumeWithPop(env: Env, input: { topic: string; group: string; max: number }): Promise<unknown> {
+  const consumer = new SimpleConsumer({
+    nameServer: env.NAME_SERVER,
+    group: input.group,
+    dial: cloudflareDialer(connect),
+    consumeFromWhere: "FIRST_OFFSET",
+    awaitDurationMs: 1000,
+  });
+  consumer.subscribe(input.topic);
+  await consumer.start();
+  try {
+    const messages = await consumer.receive(input.max, 30_000);
+    await Promise.all(messages.map((m) => consumer.ack(m.receiptHandle)));
+    return { bodies: messages.map((m) => decoder.decode(m.body)), attempts: messages.map((m) => m.deliveryAttempt) };
+  } finally {
+    await consumer.shutdown();
+  }
+}
 
 async function drop(input: { broker: string; announced: number; fill: number }): Promise<unknown> {
   const colon = input.broker.lastIndexOf(":");
@@ -108,6 +127,8 @@ export default {
           return Response.json(await produce(env, input as Parameters<typeof produce>[1]));
         case "/consume/pull":
           return Response.json(await consumeWithPull(env, input as Parameters<typeof consumeWithPull>[1]));
+        case "/consume/pop":
+          return Response.json(await consumeWithPop(env, input as Parameters<typeof consumeWithPop>[1]));
         case "/drop":
           return Response.json(await drop(input as Parameters<typeof drop>[0]));
         case "/abandon":

@@ -62,12 +62,12 @@ describe("rmq bench", () => {
     expect(s.peakRssBytes).toBeGreaterThanOrEqual(s.idleRssBytes!);
   }, 20_000);
 
-  test("consume: push and pull read back exactly the backlog", async () => {
+  test("consume: push, pull, POP receive+ack and push over POP read back exactly the backlog", async () => {
     const run = await rmq(["bench", "consume", "--count", "400", "--size", "128", "--warmup", "150", "--namesrv", server.namesrv, "--json"]);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as LoadRun;
     expect(result.server).toBeNull();
-    expect(result.reports.map((r) => r.mode)).toEqual(["push", "pull"]);
+    expect(result.reports.map((r) => r.mode)).toEqual(["push", "pull", "pop", "push-pop"]);
     for (const r of result.reports) {
       checkCounts(r);
       expect(r.sent).toBe(400);
@@ -78,7 +78,13 @@ describe("rmq bench", () => {
     }
     expect(result.reports[0]!.firstMessageMs).toBeGreaterThan(0);
     checkLatency(result.reports[1]!);
-  }, 20_000);
+    checkLatency(result.reports[2]!);
+    // The POP modes acked what they received: nothing of their groups is left in flight or waiting.
+    for (const r of result.reports.slice(2)) {
+      const group = await (await fetch(`${server.adminUrl}/api/groups/${r.topic}_group`)).json() as { pop: { inflight: number; waiting: number } };
+      expect(group.pop).toMatchObject({ inflight: 0, waiting: 0 });
+    }
+  }, 30_000);
 
   test("e2e: everything sent at the rate is consumed, each with its latency", async () => {
     // The warm-up's 100 messages go to a topic of their own and are not in the report.
@@ -101,7 +107,7 @@ describe("rmq bench", () => {
     expect(run.stdout).toMatch(/^sync\s+sent (\d+) = \1 ok \+ 0 failed/m);
     const bad = await rmq(["bench", "consume", "--modes", "push,batch"]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("expected push or pull");
+    expect(bad.stderr).toContain("expected push, pull, pop or push-pop");
     const stray = await rmq(["bench", "--broker-pid", "1"]);
     expect(stray.code).toBe(2);
   }, 20_000);

@@ -104,7 +104,7 @@ describe("rmq topic", () => {
   test("--help on every verb and subcommand exits 0 with usage", async () => {
     const verbs = [
       ["topic", "list"], ["topic", "create"], ["topic", "delete"], ["topic", "route"], ["topic", "status"],
-      ["cluster", "list"], ["group", "list"], ["group", "progress"], ["offset", "reset"],
+      ["cluster", "list"], ["group", "list"], ["group", "progress"], ["group", "update"], ["offset", "reset"],
       ["msg", "get"], ["msg", "query-key"], ["msg", "browse"], ["dlq", "list"], ["dlq", "resend"],
       ["send"], ["consume"], ["monitor"], ["bench"], ["standalone"], ["nameserver"], ["broker"],
       ["topic"], ["dlq"],
@@ -167,6 +167,37 @@ describe("rmq cluster, group, offset", () => {
     expect(noTopic.stderr).toContain('Topic "ghost" does not exist');
     expect(noGroup.code).toBe(1);
     expect(noGroup.stderr).toContain('Consumer group "nobody" has no offsets');
+  });
+});
+
+describe("rmq group update", () => {
+  test("sets a group's FIFO flag, retry limit and policy, which the broker then applies; what is left out stays; bad values are usage errors", async () => {
+    const set = await rmq(["group", "update", "-g", "fifo-orders", "--fifo", "--retry-max-times", "3", "--retry-policy", "exponential:500:8000:2", ...admin]);
+    expect(set).toMatchObject({ code: 0, stderr: "" });
+    expect(set.stdout).toMatch(/^FIFO:\s+yes$/m);
+    expect(set.stdout).toMatch(/^Retry max times:\s+3$/m);
+    expect(set.stdout).toMatch(/^Retry policy:\s+exponential from 500 ms, x2, at most 8000 ms$/m);
+    const groups = server.system.broker.context.groups;
+    expect(groups.get("fifo-orders")).toMatchObject({ consumeMessageOrderly: true, retryMaxTimes: 3 });
+    const later = await json(["group", "update", "-g", "fifo-orders", "--retry-policy", "customized:100,1000"]);
+    expect(later.config).toMatchObject({
+      consumeMessageOrderly: true,
+      retryMaxTimes: 3,
+      retryPolicy: { type: "CUSTOMIZED", backoffMs: [100, 1000] },
+    });
+    const off = await json(["group", "update", "-g", "fifo-orders", "--no-fifo", "--no-consume-enable"]);
+    expect(off.config).toMatchObject({ consumeMessageOrderly: false, consumeEnable: false });
+    const detail = await json(["group", "progress", "-g", "fifo-orders"]);
+    expect(detail.config).toMatchObject({ retryMaxTimes: 3, consumeEnable: false });
+    const [tooMany, badPolicy] = await Promise.all([
+      rmq(["group", "update", "-g", "fifo-orders", "--retry-max-times", "65", ...admin]),
+      rmq(["group", "update", "-g", "fifo-orders", "--retry-policy", "linear:5", ...admin]),
+    ]);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain("--retry-max-times");
+    expect(badPolicy.code).toBe(2);
+    expect(badPolicy.stderr).toContain('expected "exponential:<initialMs>:<maxMs>:<multiplier>"');
+    expect(groups.get("fifo-orders").retryMaxTimes).toBe(3);
   });
 });
 

@@ -2,7 +2,7 @@
  * The edge entry in Cloudflare's own runtime: a Worker bundled from `client/edge.ts` (as wrangler
  * would, `cloudflare:sockets` left to workerd) runs in workerd through miniflare, without
  * `nodejs_compat`, and talks TCP through `connect()` to a real NameServer and broker on loopback.
- * It sends and reads back messages; a Worker that drops its socket mid-frame or mid-send costs the
+ * It sends and reads back messages (pulled, and received and acked over POP); a Worker that drops its socket mid-frame or mid-send costs the
  * broker nothing it keeps, loses nothing that was acknowledged and disturbs no other client.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -106,6 +106,22 @@ describe("the edge entry in workerd", () => {
     expect(pulled.status).toBe("FOUND");
     expect(pulled.bodies).toEqual(bodies);
     expect(pulled.next).toBe(offsets.at(-1)! + 1);
+  }, 30_000);
+
+  test("a Worker receives and acks messages over POP with a SimpleConsumer: each once, nothing left in flight", async () => {
+    const bodies = Array.from({ length: 8 }, (_, i) => `popped in the worker ${i}`);
+    const sent = await call<Sent[]>("/produce", { topic: "edge_pop", bodies });
+    await readOverTcp(sent[0]!.queue, sent[0]!.offset, 8);
+    const received: string[] = [];
+    for (let calls = 0; received.length < bodies.length && calls < 20; calls++) {
+      const got = await call<{ bodies: string[]; attempts: number[] }>("/consume/pop", { topic: "edge_pop", group: "edge-pop", max: 3 });
+      expect(got.bodies.length).toBeLessThanOrEqual(3);
+      expect(got.attempts).toEqual(got.bodies.map(() => 1));
+      received.push(...got.bodies);
+    }
+    expect(received.sort()).toEqual([...bodies].sort());
+    const stats = system.broker.context.pop.groupStats().get("edge-pop");
+    expect(stats).toMatchObject({ inflight: 0, waiting: 0 });
   }, 30_000);
 
   test("a Worker that drops its socket in the middle of a frame leaves nothing held, and the broker serves on", async () => {

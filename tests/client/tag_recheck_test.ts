@@ -10,6 +10,7 @@ import { LitePullConsumer } from "../../client/lite_pull_consumer.ts";
 import { Producer } from "../../client/producer.ts";
 import { PullConsumer } from "../../client/pull_consumer.ts";
 import { PushConsumer } from "../../client/push_consumer.ts";
+import { SimpleConsumer } from "../../client/simple_consumer.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageQueue } from "../../core/model/message_queue.ts";
 import type { MessageSelector } from "../../client/_subscription.ts";
@@ -31,6 +32,17 @@ interface ConsumerKind {
 }
 
 const options = (group: string) => ({ nameServer: cluster.nameServer, dial, group, log: () => {} });
+
+/** Waits until the broker's committed offset of a group (a POP group's: past every settled message) reaches the end. */
+async function groupPassedAll(group: string): Promise<void> {
+  const reader = new PullConsumer(options(group));
+  await reader.start();
+  try {
+    await until(async () => (await reader.fetchConsumeOffset(QUEUE)) === SENT.length, 10_000, `${group} to move past all ${SENT.length} messages`);
+  } finally {
+    await reader.shutdown();
+  }
+}
 
 /** Waits until a consumer's only queue would commit past every sent message. */
 async function passedAll(stats: () => { queue: MessageQueue; commitOffset: number }[], what: string): Promise<void> {
@@ -89,6 +101,49 @@ const KINDS: ConsumerKind[] = [
           bodies.push(...(await consumer.poll(100)).map((m) => decoder.decode(m.body)));
         }
         bodies.push(...(await consumer.poll(0)).map((m) => decoder.decode(m.body)));
+        return bodies;
+      } finally {
+        await consumer.shutdown();
+      }
+    },
+  },
+  {
+    name: "SimpleConsumer",
+    async consume(group, selector) {
+      const consumer = new SimpleConsumer({ ...options(group), consumeFromWhere: "FIRST_OFFSET", awaitDurationMs: 200 });
+      consumer.subscribe(TOPIC, selector);
+      await consumer.start();
+      try {
+        const bodies: string[] = [];
+        const passed = groupPassedAll(group);
+        let done = false;
+        void passed.then(() => (done = true), () => (done = true));
+        while (!done) {
+          for (const m of await consumer.receive(32, 30_000)) {
+            bodies.push(decoder.decode(m.body));
+            await consumer.ack(m.receiptHandle);
+          }
+        }
+        await passed;
+        return bodies;
+      } finally {
+        await consumer.shutdown();
+      }
+    },
+  },
+  {
+    name: "PushConsumer (over POP)",
+    async consume(group, selector) {
+      const consumer = new PushConsumer({ ...options(group), consumeFromWhere: "FIRST_OFFSET", pop: true, suspendMs: 200 });
+      const bodies: string[] = [];
+      consumer.subscribe(TOPIC, selector);
+      consumer.onMessage((m) => {
+        bodies.push(decoder.decode(m.body));
+        return "SUCCESS";
+      });
+      await consumer.start();
+      try {
+        await groupPassedAll(group);
         return bodies;
       } finally {
         await consumer.shutdown();

@@ -9,7 +9,7 @@ import { childEnv } from "../_helpers/process.ts";
 
 /** Runs under Node against the bundled `mod.ts`: sends, then pulls the message back. */
 const SCRIPT = `
-import { Producer, PullConsumer, BrokerError } from "./mod.js";
+import { Producer, PullConsumer, SimpleConsumer, BrokerError } from "./mod.js";
 
 const nameServer = process.argv[2];
 const fail = (why) => { console.error(why); process.exit(1); };
@@ -44,6 +44,19 @@ if (await consumer.fetchConsumeOffset(sent.messageQueue) !== result.nextBeginOff
 const viewed = await consumer.viewMessage(sent.msgId);
 if (new TextDecoder().decode(viewed.body) !== "from node") fail("viewMessage");
 await consumer.shutdown();
+// Over POP: the three messages once each, acked.
+const simple = new SimpleConsumer({ nameServer, group: "node_pop", consumeFromWhere: "FIRST_OFFSET", awaitDurationMs: 500, log: () => {} });
+simple.subscribe("NodeTopic");
+await simple.start();
+const popped = [];
+for (let i = 0; popped.length < 3 && i < 40; i++) {
+  for (const m of await simple.receive(8, 30000)) {
+    popped.push(new TextDecoder().decode(m.body));
+    await simple.ack(m.receiptHandle);
+  }
+}
+if (JSON.stringify(popped.sort()) !== JSON.stringify(["b1", "b2", "from node"])) fail("popped " + JSON.stringify(popped));
+await simple.shutdown();
 await producer.shutdown();
 console.log("ok " + process.versions.node);
 `;

@@ -19,21 +19,36 @@ import type { BrokerContext } from "../context.ts";
 /** Most bytes of stored records one pull returns. */
 const MAX_PULL_BYTES = 4 * 1024 * 1024;
 
-/** Evaluates a pull against the store, keeping messages by tag hash or by a SQL92 filter. */
-function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: number) => boolean) | SqlFilter | undefined): Reply {
-  const config = ctx.topics.get(header.topic);
+/**
+ * Why a topic's queue cannot be read here: the topic does not exist, is not readable, or has no
+ * such read queue.
+ *
+ * @param ctx The broker.
+ * @param topic The topic.
+ * @param queueId The queue (-1: any, only the topic is checked).
+ * @returns The error reply, or undefined when it can be read.
+ */
+export function unreadable(ctx: BrokerContext, topic: string, queueId: number): Reply | undefined {
+  const config = ctx.topics.get(topic);
   if (config === undefined) {
-    return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `Topic "${header.topic}" does not exist on broker "${ctx.brokerName}"` };
+    return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `Topic "${topic}" does not exist on broker "${ctx.brokerName}"` };
   }
   if ((config.perm & Perm.READ) === 0) {
-    return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${header.topic}" is not readable on broker "${ctx.brokerName}"` };
+    return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${topic}" is not readable on broker "${ctx.brokerName}"` };
   }
-  if (header.queueId >= config.readQueueNums) {
+  if (queueId >= config.readQueueNums) {
     return {
       code: ResponseCode.SYSTEM_ERROR,
-      remark: `Queue ${header.queueId} of topic "${header.topic}" does not exist (it has ${config.readQueueNums} read queues)`,
+      remark: `Queue ${queueId} of topic "${topic}" does not exist (it has ${config.readQueueNums} read queues)`,
     };
   }
+  return undefined;
+}
+
+/** Evaluates a pull against the store, keeping messages by tag hash or by a SQL92 filter. */
+function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: number) => boolean) | SqlFilter | undefined): Reply {
+  const refused = unreadable(ctx, header.topic, header.queueId);
+  if (refused !== undefined) return refused;
   const batch = Math.min(header.maxMsgNums, ctx.maxPullBatchSize);
   const result = ctx.store.getMessage(header.topic, header.queueId, header.queueOffset, batch, accepts, MAX_PULL_BYTES);
   let code: number;
@@ -94,7 +109,7 @@ function holdSqlPull(ctx: BrokerContext, header: PullMessageHeader, request: Com
     },
     wake: () => connection.respond(request, evaluate(ctx, from === header.queueOffset ? header : { ...header, queueOffset: from }, sql)),
   });
-  return held === "HELD" ? undefined : busy(ctx, held);
+  return held === "HELD" ? undefined : busyReply(ctx, held);
 }
 
 /** The compiled filter of a pull, or the reply refusing it (a SQL92 expression that does not compile, or SQL92 turned off). */
@@ -148,11 +163,18 @@ export function pullMessageProcessor(ctx: BrokerContext): Processor<PullMessageH
       accepts,
       wake: () => connection.respond(request, evaluate(ctx, header, accepts)),
     });
-    return held === "HELD" ? undefined : busy(ctx, held);
+    return held === "HELD" ? undefined : busyReply(ctx, held);
   }, fastPullHeader);
 }
 
-function busy(ctx: BrokerContext, why: Exclude<HoldResult, "HELD">): Reply {
+/**
+ * The answer to a pull or pop the hold service had no slot for: SYSTEM_BUSY, retryable.
+ *
+ * @param ctx The broker.
+ * @param why What `hold` said.
+ * @returns The reply.
+ */
+export function busyReply(ctx: BrokerContext, why: Exclude<HoldResult, "HELD">): Reply {
   const holds = ctx.holds;
   const remark = why === "STOPPED"
     ? `Broker "${ctx.brokerName}" is shutting down: pull again later`

@@ -5,7 +5,6 @@
  * @module
  */
 import { MessageConst } from "../../../core/model/message.ts";
-import { encodeProperties } from "../../../core/model/properties.ts";
 import { dlqTopic, retryTopic } from "../../../core/model/system_topics.ts";
 import { SendMessageBackHeader } from "../../../core/protocol/headers.ts";
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
@@ -13,7 +12,7 @@ import { processor, type Processor } from "../../../core/remoting/dispatcher.ts"
 import { accessOf } from "../../acl/access.ts";
 import { countDeadLetter } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
-import { ensureGroupTopic } from "../message_routing.ts";
+import { ensureGroupTopic, redeliveryInput, redeliveryProperties } from "../message_routing.ts";
 
 /**
  * CONSUMER_SEND_MSG_BACK, following RocketMQ:
@@ -63,30 +62,14 @@ export function sendBackProcessor(ctx: BrokerContext): Processor<SendMessageBack
     const config = await ensureGroupTopic(ctx, topic);
     if ("code" in config) return config;
 
-    const properties = { ...original.properties };
-    delete properties[MessageConst.DELAY];
-    delete properties[MessageConst.REAL_TOPIC];
-    delete properties[MessageConst.REAL_QID];
-    properties[MessageConst.RETRY_TOPIC] ??= original.topic;
-    properties[MessageConst.ORIGIN_MESSAGE_ID] ||= original.msgId;
+    const properties = redeliveryProperties(original);
     let target = { topic, queueId: 0, properties };
     let delayLevel = 0;
     if (!toDlq) {
       delayLevel = Math.min(header.delayLevel > 0 ? header.delayLevel : 3 + original.reconsumeTimes, ctx.schedule.maxLevel);
       target = ctx.schedule.toScheduled(target, delayLevel);
     }
-    const result = await ctx.store.putMessage({
-      topic: target.topic,
-      queueId: target.queueId,
-      flag: original.flag,
-      sysFlag: original.sysFlag,
-      bornTimestamp: original.bornTimestamp,
-      bornHost: original.bornHost,
-      reconsumeTimes,
-      preparedTransactionOffset: 0,
-      body: original.body,
-      properties: encodeProperties(target.properties),
-    });
+    const result = await ctx.store.putMessage(redeliveryInput(original, target, reconsumeTimes));
     if (result.status !== "PUT_OK") {
       return {
         code: result.status === "MESSAGE_ILLEGAL" || result.status === "PROPERTIES_SIZE_EXCEEDED"

@@ -46,6 +46,24 @@ describe("sync flush", () => {
     });
   }
 
+  for (const backend of BACKENDS) {
+    test(`a put made by an onArrive listener while the flush loop ends is flushed, not left waiting (${backend.name})`, async () => {
+      const env = backend.make();
+      const store = await openOn(new FaultyStorage(env.storage), env.dataDir);
+      // What a POP long poll does: a message's arrival wakes a consumer whose pop writes a record.
+      let chained: Promise<{ status: string }> | undefined;
+      store.onArrive = (topic) => {
+        if (topic === "A") chained = store.putMessage(msg("B"));
+      };
+      expect((await store.putMessage(msg("A"))).status).toBe("PUT_OK");
+      const outcome = await Promise.race([chained!, tick(2000).then(() => ({ status: "still waiting after 2 s" }))]);
+      expect(outcome.status).toBe("PUT_OK");
+      expect(store.getMaxOffset("B", 0)).toBe(1);
+      await store.close();
+      env.cleanup();
+    });
+  }
+
   test("a put resolves only after its fsync and is invisible until then", async () => {
     const memory = new MemorySegmentStorage();
     const faulty = new FaultyStorage(memory);
