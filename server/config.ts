@@ -505,6 +505,15 @@ export const SETTINGS = {
       doc: "Transactions: what becomes of a half message still unresolved after transactionCheckMax checks (logged either way)",
       to: broker("transactionCheckMaxPolicy"),
     }),
+    traceTopicEnable: setting({
+      ...bool(), default: false, example: true, flag: "trace",
+      doc: "Message trace: create the trace topic and record there the transactions this broker commits or rolls back and the messages it moves to a dead-letter topic (rmq trace)",
+      to: broker("traceTopicEnable"),
+    }),
+    msgTraceTopicName: setting({
+      ...text("topic"), default: "RMQ_SYS_TRACE_TOPIC", example: "TRACE_TOPIC_A",
+      doc: "Message trace: the topic trace records are stored in (clients set the same with traceTopic)", to: broker("msgTraceTopicName"),
+    }),
   },
   admin: {
     enabled: setting({
