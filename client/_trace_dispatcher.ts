@@ -19,7 +19,7 @@ export interface TraceDispatcherOptions {
   maxBuffered?: number;
   /** Records per trace message at most (1 to 20). @default 20 */
   batchSize?: number;
-  /** Trace messages being sent at once at most; records wait in the buffer meanwhile. @default 2 */
+  /** Trace messages being sent at once at most; records wait in the buffer meanwhile. @default 8 */
   maxInFlight?: number;
   /** How long a record may wait for a batch to fill before it is sent anyway, ms. @default 100 */
   flushDelayMs?: number;
@@ -81,7 +81,7 @@ export class TraceDispatcher {
     this.#send = options.send;
     this.#max = intOption("traceMaxBuffered", options.maxBuffered ?? 2048, 1, 1_000_000);
     this.#batchSize = intOption("traceBatchSize", options.batchSize ?? TRACE_BATCH_RECORDS, 1, TRACE_BATCH_RECORDS);
-    this.#maxInFlight = intOption("traceMaxInFlight", options.maxInFlight ?? 2, 1, 64);
+    this.#maxInFlight = intOption("traceMaxInFlight", options.maxInFlight ?? 8, 1, 64);
     this.#flushDelayMs = intOption("traceFlushDelayMs", options.flushDelayMs ?? 100, 0, 60_000);
     this.#log = options.log ?? ((line) => console.warn(line));
     this.#ring = new Array(this.#max);
