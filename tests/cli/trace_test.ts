@@ -114,7 +114,7 @@ describe("rmq trace", () => {
     const json = await rmq(["trace", sent.uniqueKey, "--topic", "orders", "--server", server.adminUrl, "--json"]);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout).events.map((e: { step: string }) => e.step)).toEqual(expected.map((e) => e.step));
-    expect((await trace(sent.msgId, "orders")).events.map((e) => e.step)).toEqual(expected.map((e) => e.step));
+    expect((await trace(sent.msgId, "orders")).events.map((e): string => e.step)).toEqual(expected.map((e) => e.step));
     const table = await rmq(["trace", "order-7", "-t", "orders", "--server", server.adminUrl]);
     expect(table.code).toBe(0);
     const rows = table.stdout.split("\n").filter((l) => /^\d{4}-\d\d-\d\d /.test(l));
