@@ -147,6 +147,10 @@ export type Config = {
     transactionCheckIntervalMs: number;
     /** Transactions: what becomes of a half message still unresolved after transactionCheckMax checks (logged either way) */
     transactionCheckMaxPolicy: "rollback" | "commit";
+    /** Message trace: create the trace topic and record there the transactions this broker commits or rolls back and the messages it moves to a dead-letter topic (rmq trace) */
+    traceTopicEnable: boolean;
+    /** Message trace: the topic trace records are stored in (clients set the same with traceTopic) */
+    msgTraceTopicName: string;
   };
   admin: {
     /** Serve the admin API, metrics and dashboard when admin.port is set */
