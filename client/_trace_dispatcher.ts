@@ -106,11 +106,7 @@ export class TraceDispatcher {
     this.#ring[(this.#head + this.#count) % this.#max] = record;
     this.#count++;
     this.#stats.recorded++;
-    if (this.#count >= this.#batchSize) this.#pump();
-    else this.#timer ??= unref(setTimeout(() => {
-      this.#timer = undefined;
-      this.#pump();
-    }, this.#flushDelayMs));
+    this.#next();
     return true;
   }
 
@@ -162,16 +158,19 @@ export class TraceDispatcher {
       ).finally(() => {
         this.#inFlight--;
         this.#pending.delete(sending);
-        if (this.#count >= this.#batchSize) this.#pump();
-        else if (this.#count > 0) {
-          this.#timer ??= unref(setTimeout(() => {
-            this.#timer = undefined;
-            this.#pump();
-          }, this.#flushDelayMs));
-        }
+        if (this.#count > 0) this.#next();
       });
       this.#pending.add(sending);
     }
+  }
+
+  /** A full batch leaves now; a partial one after the flush delay. */
+  #next(): void {
+    if (this.#count >= this.#batchSize) this.#pump();
+    else this.#timer ??= unref(setTimeout(() => {
+      this.#timer = undefined;
+      this.#pump();
+    }, this.#flushDelayMs));
   }
 
   #sendSafely(body: string, keys: string[]): Promise<unknown> {
