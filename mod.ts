@@ -116,6 +116,8 @@ export type {
   TransactionListener,
   TransactionSendOptions,
   TransactionSendResult,
+  TraceOptions,
+  TraceStats,
   WebSocketDialerOptions,
 } from "./client/mod.ts";
 export {

@@ -22,6 +22,7 @@ import { send } from "./commands/send.ts";
 import { standalone } from "./commands/standalone.ts";
 import { topic } from "./commands/topic.ts";
 import { txn } from "./commands/txn.ts";
+import { trace } from "./commands/trace.ts";
 
 export type { Runtime } from "./_command.ts";
 
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, Command> = {
   msg,
   dlq,
   txn,
+  trace,
   send,
   recall,
   consume,

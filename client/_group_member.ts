@@ -26,10 +26,13 @@ import { keptMessages, type MessageSelector, type Subscription, subscriptionOf }
 import { defaultDialer } from "./default_dialer.ts";
 import { MAX_REPLY_SIZE, sendReply } from "./_request_reply.ts";
 import { UniqueKeyGenerator } from "./_unique_key.ts";
+import { ConsumeTracer, traceDispatcher, type TraceOptions, traceProducerGroup, traceTopicOf } from "./_tracer.ts";
+import type { TraceStats } from "./_trace_dispatcher.ts";
+import { Producer } from "./producer.ts";
 import type { MessageModel } from "./rebalance.ts";
 
 /** The options every member of a consumer group takes (each consumer's options include these). */
-export interface MemberOptions {
+export interface MemberOptions extends TraceOptions {
   nameServer: string | readonly string[];
   group: string;
   dial?: Dialer;
@@ -78,6 +81,11 @@ export class GroupMember {
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #replyKeys = new UniqueKeyGenerator();
   #client: ConsumerClient | undefined;
+  readonly #traceTopic: string | undefined;
+  readonly #traceOptions: TraceOptions;
+  #traceProducer: Producer | undefined;
+  /** With `enableTrace`, once connected: records each delivery in the trace topic. */
+  tracer: ConsumeTracer | undefined;
 
   /**
    * @param options The common options, as the consumer was given them.
@@ -100,6 +108,13 @@ export class GroupMember {
     this.#requestTimeoutMs = intOption("requestTimeoutMs", options.requestTimeoutMs ?? 3000, 1);
     this.#pollIntervalMs = intOption("pollNameServerIntervalMs", options.pollNameServerIntervalMs ?? 30_000, 1);
     this.log = options.log ?? ((line) => console.warn(line));
+    this.#traceTopic = traceTopicOf(options);
+    this.#traceOptions = options;
+  }
+
+  /** With `enableTrace`: what the trace dispatcher recorded, dropped (buffer full), sent and failed to send. */
+  get traceStats(): TraceStats | undefined {
+    return this.tracer?.dispatcher.stats;
   }
 
   /** Timeout of requests other than long polls. */
@@ -171,6 +186,22 @@ export class GroupMember {
         },
       }),
     });
+    const topic = this.#traceTopic;
+    if (topic !== undefined) {
+      const producer = new Producer({
+        nameServer: this.#nameServers,
+        dial,
+        group: traceProducerGroup(this.group, "CONSUMER"),
+        sendTimeoutMs: 5000,
+        retryTimesWhenSendFailed: 0,
+        pollNameServerIntervalMs: this.#pollIntervalMs,
+        log: this.log,
+      });
+      await producer.start();
+      this.#traceProducer = producer;
+      const dispatcher = traceDispatcher((body, keys) => producer.send({ topic, body, keys }), this.#traceOptions, this.log);
+      this.tracer = new ConsumeTracer(dispatcher, this.group, this.clientId);
+    }
     return this.#client;
   }
 
@@ -225,6 +256,8 @@ export class GroupMember {
     const client = this.#client;
     if (client === undefined) return;
     if (unregister) await client.unregister(this.topics(), this.clientId, this.group);
+    await this.tracer?.dispatcher.shutdown();
+    await this.#traceProducer?.shutdown();
     await client.shutdown();
   }
 

@@ -10,6 +10,8 @@ import { type MessageQueue, messageQueueKey } from "../core/model/message_queue.
 import type { Dialer } from "../core/remoting/transport.ts";
 import { type ConsumeFromWhere, intOption, sleep } from "./_consumer_options.ts";
 import { GroupMember } from "./_group_member.ts";
+import type { TraceOptions } from "./_tracer.ts";
+import type { TraceStats } from "./_trace_dispatcher.ts";
 import { checkTopic } from "./_prepare_message.ts";
 import { QueueOwner } from "./_queue_owner.ts";
 import type { MessageSelector } from "./_subscription.ts";
@@ -19,7 +21,7 @@ import type { ProcessQueue, ProcessQueueStats } from "./process_queue.ts";
 import type { MessageModel } from "./rebalance.ts";
 
 /** Options of a `LitePullConsumer`. */
-export interface LitePullConsumerOptions {
+export interface LitePullConsumerOptions extends TraceOptions {
   /** NameServer addresses (`host:port`). */
   nameServer: string | readonly string[];
   /** The consumer group; offsets are kept per group. */
@@ -184,6 +186,10 @@ export class LitePullConsumer {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const taken = this.#take();
+      if (taken.length > 0 && member.tracer !== undefined) {
+        // Handed to the application: recorded as consumed, as RocketMQ's lite pull consumer does.
+        member.tracer.after(member.tracer.before(taken), true);
+      }
       if (taken.length > 0 || !member.running) return taken;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return [];
@@ -199,6 +205,11 @@ export class LitePullConsumer {
         };
       });
     }
+  }
+
+  /** With `enableTrace`: what the trace dispatcher recorded, dropped (buffer full), sent and failed to send. */
+  get traceStats(): TraceStats | undefined {
+    return this.#member.traceStats;
   }
 
   /** Marks every message returned so far as consumed and commits the offsets now. */

@@ -78,6 +78,8 @@ export type { ProcessQueueStats } from "./process_queue.ts";
 export type { MessageModel } from "./rebalance.ts";
 export type { ConsumeFromWhere } from "./_consumer_options.ts";
 export type { MessageSelector } from "./_subscription.ts";
+export type { TraceOptions } from "./_tracer.ts";
+export type { TraceStats } from "./_trace_dispatcher.ts";
 export type { PullConsumerOptions, PullOptions, PullResult, PullStatus } from "./pull_consumer.ts";
 export { messageQueueKey } from "../core/model/message_queue.ts";
 export type { MessageQueue } from "../core/model/message_queue.ts";

@@ -27,9 +27,11 @@ import { newClientId } from "./_consumer_client.ts";
 import { ProducerRegistry } from "./_producer_registry.ts";
 import { ReplyWaiters } from "./_request_reply.ts";
 import { endTransactionHeader, type HalfMessageRef, type LocalTransactionState, localState, readCheck, type TransactionListener } from "./_transaction.ts";
+import { pubRecord, traceDispatcher, type TraceOptions, traceProducerGroup, traceTopicOf } from "./_tracer.ts";
+import type { TraceDispatcher, TraceStats } from "./_trace_dispatcher.ts";
 
 /** Options of a `Producer`. */
-export interface ProducerOptions {
+export interface ProducerOptions extends TraceOptions {
   /** NameServer addresses (`host:port`); any live one is used. */
   nameServer: string | readonly string[];
   /** Producer group, recorded with each send. @default "DEFAULT_PRODUCER" */
@@ -250,6 +252,11 @@ export class Producer {
   readonly #log: (line: string) => void;
   readonly #replies = new ReplyWaiters();
   #checksInFlight = 0;
+  /** With `enableTrace`: the trace topic; the dispatcher and its producer once started. */
+  readonly #traceTopic: string | undefined;
+  readonly #traceOptions: TraceOptions;
+  #trace: TraceDispatcher | undefined;
+  #traceProducer: Producer | undefined;
   #client: RemotingClient | undefined;
   #routes: RouteCache | undefined;
   #registry: ProducerRegistry | undefined;
@@ -290,6 +297,8 @@ export class Producer {
       throw new ClientError("transactionListener needs executeLocalTransaction and checkLocalTransaction functions");
     }
     this.#listener = listener;
+    this.#traceTopic = traceTopicOf(options);
+    this.#traceOptions = options;
     try {
       this.#limiter = new InFlightLimiter(options.maxInFlight ?? 10_000, options.maxInFlightBytes ?? 64 * 1024 * 1024);
     } catch (error) {
@@ -305,6 +314,11 @@ export class Producer {
   /** The id brokers know this producer by (check-backs, replies). */
   get clientId(): string {
     return this.#clientId;
+  }
+
+  /** With `enableTrace`: what the trace dispatcher recorded, dropped (buffer full), sent and failed to send. */
+  get traceStats(): TraceStats | undefined {
+    return this.#trace?.stats;
   }
 
   /** Sends awaiting an answer now. */
@@ -352,6 +366,7 @@ export class Producer {
       });
       // A transactional producer is registered with every master before its first send.
       if (this.#listener !== undefined) await this.#registry.start();
+      if (this.#traceTopic !== undefined) await this.#startTrace(this.#traceTopic, dial);
       this.#state = "running";
     })();
     return this.#starting;
@@ -377,6 +392,7 @@ export class Producer {
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     // A send with a dedup id retries on the queue of its first attempt: the broker holding the id.
     const sticky = MessageConst.DEDUP_ID in prepared.properties;
+    const began = this.#trace === undefined ? 0 : Date.now();
     try {
       const { queue, response } = await this.#deliver(message, sticky ? { ...options, sticky } : options, deadline, (queue, address, remaining) =>
         this.#client!.invoke(address, {
@@ -397,7 +413,11 @@ export class Producer {
       };
       if (typeof header.r === "string") result.recallHandle = header.r;
       if (header.dup === true) result.duplicate = true;
+      if (this.#trace !== undefined) this.#traceSend(prepared, began, result.messageQueue.brokerName, result.msgId);
       return result;
+    } catch (error) {
+      if (this.#trace !== undefined) this.#traceSend(prepared, began, undefined, "");
+      throw error;
     } finally {
       this.#limiter.release(size);
     }
@@ -480,6 +500,7 @@ export class Producer {
     }
     const entries = prepared.map((one) => [one.body.length, one.flag, joinProperties(one.properties)]);
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
+    const began = this.#trace === undefined ? 0 : Date.now();
     try {
       const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) =>
         this.#client!.invoke(address, {
@@ -498,13 +519,18 @@ export class Producer {
           accept: STORED_CODES,
         }));
       const header = response.header as unknown as SendBatchV2ResponseHeader;
+      const msgIds = header.c.map((offset) => offsetMessageId(header.s, offset));
+      if (this.#trace !== undefined) prepared.forEach((one, i) => this.#traceSend(one, began, queue.brokerName, msgIds[i] ?? ""));
       return {
         status: SEND_STATUS[response.code]!,
-        msgIds: header.c.map((offset) => offsetMessageId(header.s, offset)),
+        msgIds,
         uniqueKeys: prepared.map((one) => one.uniqueKey),
         messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.q ?? queue.queueId },
         queueOffset: header.o,
       };
+    } catch (error) {
+      if (this.#trace !== undefined) for (const one of prepared) this.#traceSend(one, began, undefined, "");
+      throw error;
     } finally {
       this.#limiter.release(size);
     }
@@ -600,12 +626,17 @@ export class Producer {
     const size = preparedSize(prepared);
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     let sent: { queue: MessageQueue; address: string; response: Command };
+    const began = this.#trace === undefined ? 0 : Date.now();
     try {
       sent = await this.#sendHalf(message, prepared, options, Date.now() + timeoutMs);
+    } catch (error) {
+      if (this.#trace !== undefined) this.#traceSend(prepared, began, undefined, "");
+      throw error;
     } finally {
       this.#limiter.release(size);
     }
     const header = sent.response.header as unknown as SendV2ResponseHeader;
+    if (this.#trace !== undefined) this.#traceSend(prepared, began, sent.queue.brokerName, offsetMessageId(header.s, header.c));
     const half: HalfMessageRef = {
       topic: prepared.topic,
       producerGroup: this.#group,
@@ -721,10 +752,44 @@ export class Producer {
     this.#state = "stopped";
     if (wasStarting) await this.#starting?.catch(() => {});
     await this.#limiter.idle();
+    await this.#trace?.shutdown();
+    await this.#traceProducer?.shutdown();
     this.#replies.rejectAll(new ClientError("Producer is shut down"));
     await this.#registry?.shutdown();
     this.#routes?.stop();
     await this.#client?.shutdown();
+  }
+
+  /** Starts the trace producer (untraced, in a group of its own) and the dispatcher in front of it. */
+  async #startTrace(topic: string, dial: Dialer): Promise<void> {
+    const producer = new Producer({
+      nameServer: this.#nameServers,
+      dial,
+      group: traceProducerGroup(this.#group, "PRODUCER"),
+      sendTimeoutMs: 5000,
+      retryTimesWhenSendFailed: 0,
+      pollNameServerIntervalMs: this.#pollIntervalMs,
+      log: this.#log,
+    });
+    await producer.start();
+    this.#traceProducer = producer;
+    this.#trace = traceDispatcher((body, keys) => producer.send({ topic, body, keys }), this.#traceOptions, this.#log);
+  }
+
+  /** Records a send in the trace (a `Pub` record); `brokerName` undefined when it failed. */
+  #traceSend(prepared: PreparedMessage, began: number, brokerName: string | undefined, offsetMsgId: string): void {
+    this.#trace!.append(pubRecord({
+      group: this.#group,
+      clientId: this.#clientId,
+      topic: prepared.topic,
+      uniqueKey: prepared.uniqueKey,
+      properties: prepared.properties,
+      bodyLength: prepared.body.length,
+      began,
+      storeHost: brokerName === undefined ? "" : this.#routes?.brokerAddress(brokerName, true) ?? "",
+      offsetMsgId,
+      success: brokerName !== undefined,
+    }));
   }
 
   /** Requests a broker sends this producer: transaction check-backs and pushed replies. */

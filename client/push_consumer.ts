@@ -12,6 +12,8 @@ import type { Dialer } from "../core/remoting/transport.ts";
 import type { ConsumerClient } from "./_consumer_client.ts";
 import { backoffMs, type ConsumeFromWhere, intOption, sleep } from "./_consumer_options.ts";
 import { GroupMember } from "./_group_member.ts";
+import type { ConsumeTracer, TraceOptions } from "./_tracer.ts";
+import type { TraceStats } from "./_trace_dispatcher.ts";
 import type { ReceivedMessage } from "./_pop.ts";
 import { checkInvisibleTime, MAX_RECEIVE, PopReceiver } from "./_pop_receiver.ts";
 import { isBrokerBusy } from "./_pull.ts";
@@ -43,7 +45,7 @@ export type MessageHandler = (message: MessageExt) => ConsumeResult | Promise<Co
 export type BatchMessageHandler = (messages: MessageExt[]) => ConsumeResult | Promise<ConsumeResult>;
 
 /** Options of a `PushConsumer`. */
-export interface PushConsumerOptions {
+export interface PushConsumerOptions extends TraceOptions {
   /** NameServer addresses (`host:port`). */
   nameServer: string | readonly string[];
   /** The consumer group. */
@@ -297,6 +299,11 @@ export class PushConsumer {
     if (this.#handler === undefined) return Promise.reject(new ClientError("Set a handler with onMessage() before start()"));
     this.#starting ??= this.#start();
     return this.#starting;
+  }
+
+  /** With `enableTrace`: what the trace dispatcher recorded, dropped (buffer full), sent and failed to send. */
+  get traceStats(): TraceStats | undefined {
+    return this.#member.traceStats;
   }
 
   /** Per-queue state (cached messages, offsets, last pull and consume time) for monitoring. */
@@ -575,9 +582,23 @@ export class PushConsumer {
 
   /** Handles messages `from` to `to` of `all`; returns a promise only when there is something to wait for. */
   #consumeConcurrently(pq: ProcessQueue, all: MessageExt[], from: number, to: number): Promise<void> | undefined {
+    const tracer = this.#member.tracer;
+    if (tracer !== undefined) return this.#consumeTraced(tracer, pq, all, from, to);
     const result = this.#handle(this.#batchSize > 1 ? all.slice(from, to) : all[from]!);
     if (typeof result !== "string") return result.then((status) => this.#afterConsume(pq, all, from, to, status));
     return this.#afterConsume(pq, all, from, to, result);
+  }
+
+  /** `#consumeConcurrently` with `enableTrace`: the delivery and its outcome are recorded. */
+  #consumeTraced(tracer: ConsumeTracer, pq: ProcessQueue, all: MessageExt[], from: number, to: number): Promise<void> | undefined {
+    const batch = all.slice(from, to);
+    const trace = tracer.before(batch);
+    const result = this.#handle(this.#batchSize > 1 ? batch : batch[0]!);
+    const done = (status: ConsumeStatus) => {
+      tracer.after(trace, status === "SUCCESS");
+      return this.#afterConsume(pq, all, from, to, status);
+    };
+    return typeof result === "string" ? done(result) : result.then(done);
   }
 
   #afterConsume(pq: ProcessQueue, all: MessageExt[], from: number, to: number, status: ConsumeStatus): Promise<void> | undefined {
@@ -624,7 +645,9 @@ export class PushConsumer {
       pq.consuming = false;
       return;
     }
+    const trace = this.#member.tracer?.before(messages);
     const status = await this.#handle(this.#batchSize > 1 ? messages : messages[0]!);
+    if (trace !== undefined) this.#member.tracer!.after(trace, status === "SUCCESS");
     if (status === "SUCCESS") {
       this.#finish(pq, messages);
       this.#continueOrderly(pq, 0);

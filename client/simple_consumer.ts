@@ -9,12 +9,14 @@ import { ClientError } from "../core/errors.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
 import { intOption } from "./_consumer_options.ts";
 import { GroupMember } from "./_group_member.ts";
+import type { ConsumeTrace, TraceOptions } from "./_tracer.ts";
+import type { TraceStats } from "./_trace_dispatcher.ts";
 import type { ReceiptHandle, ReceivedMessage } from "./_pop.ts";
 import { checkHandle, checkInvisibleTime, MAX_RECEIVE, PopReceiver } from "./_pop_receiver.ts";
 import type { MessageSelector } from "./_subscription.ts";
 
 /** Options of a `SimpleConsumer`. */
-export interface SimpleConsumerOptions {
+export interface SimpleConsumerOptions extends TraceOptions {
   /** NameServer addresses (`host:port`). */
   nameServer: string | readonly string[];
   /** The consumer group. */
@@ -62,6 +64,8 @@ export class SimpleConsumer {
   readonly #member: GroupMember;
   readonly #receiver: PopReceiver;
   readonly #awaitDurationMs: number;
+  /** With `enableTrace`: each received message's delivery record, until it is acked. */
+  readonly #traces = new WeakMap<ReceiptHandle, ConsumeTrace>();
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -103,6 +107,11 @@ export class SimpleConsumer {
     this.#member.subscribe(topic, selector);
   }
 
+  /** With `enableTrace`: what the trace dispatcher recorded, dropped (buffer full), sent and failed to send. */
+  get traceStats(): TraceStats | undefined {
+    return this.#member.traceStats;
+  }
+
   /**
    * Joins the group (heartbeats to the brokers of the subscribed topics).
    *
@@ -139,6 +148,8 @@ export class SimpleConsumer {
     intOption("maxMessageNum", maxMessageNum, 1, MAX_RECEIVE);
     checkInvisibleTime("invisibleDurationMs", invisibleDurationMs);
     const answer = await this.#receiver.receive(maxMessageNum, invisibleDurationMs, this.#awaitDurationMs);
+    const tracer = this.#member.tracer;
+    if (tracer !== undefined) for (const m of answer.messages) this.#traces.set(m.receiptHandle, tracer.before([m]));
     return answer.messages;
   }
 
@@ -153,6 +164,8 @@ export class SimpleConsumer {
   async ack(handle: ReceiptHandle): Promise<void> {
     this.#checkRunning();
     await this.#receiver.ack(checkHandle(handle));
+    const trace = this.#traces.get(handle);
+    if (trace !== undefined) this.#member.tracer?.after(trace, true);
   }
 
   /**
@@ -168,7 +181,10 @@ export class SimpleConsumer {
   async changeInvisibleDuration(handle: ReceiptHandle, invisibleDurationMs: number): Promise<ReceiptHandle> {
     this.#checkRunning();
     checkInvisibleTime("invisibleDurationMs", invisibleDurationMs);
-    return (await this.#receiver.changeInvisibleTime(checkHandle(handle), invisibleDurationMs)).handle;
+    const changed = (await this.#receiver.changeInvisibleTime(checkHandle(handle), invisibleDurationMs)).handle;
+    const trace = this.#traces.get(handle);
+    if (trace !== undefined) this.#traces.set(changed, trace);
+    return changed;
   }
 
   /**

@@ -535,6 +535,15 @@ export const SETTINGS = {
       ...int(100, 600_000, "ms"), default: 3000, example: 5000, commands: ["broker"],
       doc: "Controller mode: a replica that has not caught up with the master for this long leaves the in-sync set", to: broker("inSyncMaxLagMs"),
     }),
+    traceTopicEnable: setting({
+      ...bool(), default: false, example: true, flag: "trace",
+      doc: "Message trace: create the trace topic and record there the transactions this broker commits or rolls back and the messages it moves to a dead-letter topic (rmq trace)",
+      to: broker("traceTopicEnable"),
+    }),
+    msgTraceTopicName: setting({
+      ...text("topic"), default: "RMQ_SYS_TRACE_TOPIC", example: "TRACE_TOPIC_A",
+      doc: "Message trace: the topic trace records are stored in (clients set the same with traceTopic)", to: broker("msgTraceTopicName"),
+      }),
   },
   controller: {
     etcdEndpoints: setting({

@@ -161,6 +161,10 @@ export type Config = {
     controllerHeartbeatMs: number;
     /** Controller mode: a replica that has not caught up with the master for this long leaves the in-sync set */
     inSyncMaxLagMs: number;
+    /** Message trace: create the trace topic and record there the transactions this broker commits or rolls back and the messages it moves to a dead-letter topic (rmq trace) */
+    traceTopicEnable: boolean;
+    /** Message trace: the topic trace records are stored in (clients set the same with traceTopic) */
+    msgTraceTopicName: string;
   };
   controller: {
     /** Run a controller beside the NameServer (automatic failover), its state in the etcd cluster at these URLs (default: no controller) */

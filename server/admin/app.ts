@@ -17,6 +17,7 @@ import { connectionRoutes } from "./connections.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { groupRoutes } from "./groups.ts";
 import { messageRoutes } from "./messages.ts";
+import { traceRoutes } from "./trace.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { storeRoutes } from "./store.ts";
 import { topicRoutes } from "./topics.ts";
@@ -75,6 +76,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.route("/api/groups", groupRoutes(state));
   app.route("/api/transactions", transactionRoutes(state));
   app.route("/api", messageRoutes(state));
+  app.route("/api", traceRoutes(state));
   app.route("/api/store", storeRoutes(state));
   app.route("/api/traffic", trafficRoutes(state));
   app.route("/api/connections", connectionRoutes(state));

@@ -97,6 +97,8 @@ import { detectProtocol } from "../../core/remoting/wire.ts";
 import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
 import { BROKER_UNSUPPORTED, brokerMappings } from "../remoting/broker_mappings.ts";
 import { type ClientListener, listenForClients, type WebSocketServerOptions } from "../_client_listener.ts";
+import { BrokerTraceWriter, deadLetterView } from "./trace_writer.ts";
+import { TRACE_TOPIC } from "../../core/model/trace.ts";
 
 /** Options of `startBroker`. */
 export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions {
@@ -223,6 +225,14 @@ export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions 
   transactionCheckIntervalMs?: number;
   /** Transactions: what becomes of a half message after `transactionCheckMax` checks (logged either way). @default "rollback" */
   transactionCheckMaxPolicy?: TransactionCheckMaxPolicy;
+  /**
+   * Message trace: create the trace topic and record, as trace records there, transactions this
+   * broker commits or rolls back and messages it moves to a dead-letter topic. RocketMQ's
+   * `traceTopicEnable`. @default false
+   */
+  traceTopicEnable?: boolean;
+  /** Message trace: the trace topic. RocketMQ's `msgTraceTopicName`. @default "RMQ_SYS_TRACE_TOPIC" */
+  msgTraceTopicName?: string;
   /** A consumer silent for longer leaves its groups. @default 120000 */
   clientExpiryMs?: number;
   /** How often silent consumers are looked for. @default 10000, or clientExpiryMs when shorter */
@@ -626,6 +636,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     locks.connectionClosed(c);
     producers.connectionClosed(c);
   };
+  const trace = options.traceTopicEnable === true && role !== "SLAVE"
+    ? new BrokerTraceWriter({ store, topics, topic: options.msgTraceTopicName ?? TRACE_TOPIC, storeHost, address, log: (line) => log(line, "warn") })
+    : undefined;
   try {
     transactions = await TransactionService.open({
       store,
@@ -639,6 +652,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       transactionCheckIntervalMs: options.transactionCheckIntervalMs,
       transactionCheckMaxPolicy: options.transactionCheckMaxPolicy,
       countCommitted: (topic, bytes) => countIn(stats, topic, 1, bytes),
+      resolved: (half, outcome, by, properties) =>
+        trace?.endTransaction({ ...half, properties: properties ?? store.lookMessageByOffset(half.commitLogOffset)?.properties }, outcome, by),
       ...(replication.awaitReplica === undefined ? {} : { awaitReplica: replication.awaitReplica }),
       log,
     });
@@ -667,7 +682,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       handles: new ReceiptHandles(key.key),
       snapshot: jsonFile(configStorage, join(configDir, POP_STATE_FILE), PopSnapshot),
       ensureTopic: (topic) => ensureGroupTopic(ctx, topic),
-      deadLettered: (group, topic) => countDeadLetter(stats, group, topic),
+      deadLettered: (group, topic, copy, msgId) => {
+        countDeadLetter(stats, group, topic);
+        trace?.deadLetter(group, deadLetterView(copy.properties, topic), copy.topic, copy.reconsumeTimes, msgId);
+      },
       persistIntervalMs: options.offsetPersistIntervalMs,
       log,
     });
@@ -723,7 +741,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     connectionGuard: guard,
     startedAt,
     replication,
+    ...(trace === undefined ? {} : { trace }),
   };
+  await trace?.open();
 
   const counter: { inFlight: number; idle?: () => void } = { inFlight: 0 };
   const processors: Record<number, Processor<any>> = {
@@ -841,6 +861,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       if (role !== "SLAVE") await pop.close().catch((error) => log(`Cannot save the POP state: ${(error as Error).message}`, "error"));
       clearInterval(persistTimer);
       clearInterval(trafficTimer);
+      await trace?.flush();
       await offsets.persist();
       await store.close();
       for (const connection of connections) connection.close();

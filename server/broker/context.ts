@@ -23,6 +23,7 @@ import type { DedupWindow } from "./dedup_window.ts";
 import type { RecallSigner } from "./recall_signer.ts";
 import type { ProducerManager } from "./producer_manager.ts";
 import type { TransactionService } from "./transaction_service.ts";
+import type { BrokerTraceWriter } from "./trace_writer.ts";
 
 /** Counters the broker keeps for admin views and metrics. */
 export interface BrokerStats {
@@ -92,4 +93,6 @@ export interface BrokerContext {
   startedAt: number;
   /** Master/slave replication: the role, its peers, and for a SYNC_MASTER the wait a send makes for a slave. */
   replication: Replication;
+  /** With `traceTopicEnable` on a master: the broker's own trace records (transaction ends, dead letters). */
+  trace?: BrokerTraceWriter;
 }

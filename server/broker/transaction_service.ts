@@ -124,6 +124,8 @@ export interface TransactionServiceOptions {
   transactionCheckMaxPolicy?: TransactionCheckMaxPolicy;
   /** Counts a committed message into the broker's per-topic figures. */
   countCommitted?: (topic: string, bytes: number) => void;
+  /** Told of each transaction this broker resolved (for its trace), with the half's properties when they were at hand. */
+  resolved?: (half: PendingHalf, outcome: TransactionOutcome, by: ResolvedBy, properties: Readonly<Record<string, string>> | undefined) => void;
   /** SYNC_MASTER: waits for a slave to hold a record (resolves to the reply code). */
   awaitReplica?: (commitLogOffset: number) => Promise<number>;
   /** Where log lines go. @default no logging */
@@ -485,9 +487,11 @@ export class TransactionService {
     const op = this.#opInput(half, opProperties);
     let results: PutResult[];
     let bytes = 0;
+    let properties: Readonly<Record<string, string>> | undefined;
     if (outcome === "COMMIT") {
       const record = this.#records.get(half.queueOffset) ?? this.#readRecord(half);
       if (record === undefined) return this.#expired(half);
+      properties = record.properties;
       const [committed, ops] = await this.#o.store.putMessageGroups([[committedInput(record, half)], [op]]);
       results = [committed![0]!, ops![0]!];
       bytes = record.input.body.length;
@@ -499,6 +503,7 @@ export class TransactionService {
     const written = results.at(-1)!;
     this.#ownOp(half.queueOffset, opProperties, written);
     if (outcome === "COMMIT") this.#o.countCommitted?.(half.topic, bytes);
+    this.#o.resolved?.(half, outcome, by, properties);
     const last = results.at(-1)!;
     const code = this.#o.awaitReplica === undefined ? ResponseCode.SUCCESS : await this.#o.awaitReplica(last.commitLogOffset);
     return { code };

@@ -109,8 +109,8 @@ export interface PopServiceOptions {
   snapshot: JsonFile<PopSnapshot>;
   /** Creates a group's retry or dead-letter topic unless it exists. */
   ensureTopic: (topic: string) => Promise<TopicConfig | Reply>;
-  /** Counts a message moved to a dead-letter topic. */
-  deadLettered: (group: string, topic: string) => void;
+  /** Counts a message moved to a dead-letter topic (its stored copy and the copy's offset message id given, for the trace). */
+  deadLettered: (group: string, topic: string, copy: StoreInput, msgId: string) => void;
   /** How often the state snapshot is saved when it changed. @default 5000 */
   persistIntervalMs?: number;
   /** How often expired deliveries are looked for. @default 100 */
@@ -786,7 +786,7 @@ export class PopService {
       }
       for (const entry of copy.entries) settled.push({ entry, reason: copy.reason });
       if (copy.reason === "dlq") {
-        for (let i = 0; i < copy.entries.length; i++) this.#options.deadLettered(queue.group, queue.origin);
+        for (let i = 0; i < copy.entries.length; i++) this.#options.deadLettered(queue.group, queue.origin, copy.inputs[i]!, results[i]!.msgId);
         this.counters.deadLettered += copy.entries.length;
       } else {
         this.counters.revived += copy.entries.length;

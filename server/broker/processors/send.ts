@@ -24,6 +24,7 @@ import { toHostAddress } from "../_host.ts";
 import { countDeadLetter, countIn } from "../broker_stats.ts";
 import type { BrokerContext } from "../context.ts";
 import { routeBatch, routeSend } from "../message_routing.ts";
+import { deadLetterView } from "../trace_writer.ts";
 import type { DedupResult } from "../dedup_window.ts";
 import { checkDedupId } from "../../../core/model/dedup_id.ts";
 import { offsetMessageId } from "../../../core/model/message_id.ts";
@@ -263,7 +264,10 @@ async function storeSend(send: SendJob, stored?: (result: DedupResult) => void):
   if (route.dueMs !== undefined) first.dueMs = route.dueMs;
   stored?.(first);
   countIn(ctx.stats, header.topic, 1, body.length);
-  if (deadLetter !== undefined) countDeadLetter(ctx.stats, deadLetter.group, deadLetter.topic);
+  if (deadLetter !== undefined) {
+    countDeadLetter(ctx.stats, deadLetter.group, deadLetter.topic);
+    ctx.trace?.deadLetter(deadLetter.group, deadLetterView(properties, deadLetter.topic), route.topic, header.reconsumeTimes, result.msgId);
+  }
   // SYNC_MASTER: stored here either way; the code says whether a slave holds it too.
   const awaitReplica = ctx.replication.awaitReplica;
   const code = awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset);

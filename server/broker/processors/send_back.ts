@@ -78,7 +78,10 @@ export function sendBackProcessor(ctx: BrokerContext): Processor<SendMessageBack
         remark: `Cannot store message ${original.msgId} in "${topic}": ${result.error ?? result.status}`,
       };
     }
-    if (toDlq) countDeadLetter(ctx.stats, header.consumerGroup, properties[MessageConst.RETRY_TOPIC]!);
+    if (toDlq) {
+      countDeadLetter(ctx.stats, header.consumerGroup, properties[MessageConst.RETRY_TOPIC]!);
+      ctx.trace?.deadLetter(header.consumerGroup, original, topic, reconsumeTimes, result.msgId);
+    }
     return { code: ResponseCode.SUCCESS, header: { topic, msgId: result.msgId, reconsumeTimes, delayLevel } };
   });
 }
