@@ -99,12 +99,12 @@ describe("HTTP gateway consume (POP)", () => {
   test("a receive whose HTTP client went away takes no message: its parked pop is dropped", async () => {
     const holds = f.system.broker.context.holds;
     const abort = new AbortController();
-    const gone = f.app.request("/api/gateway/groups/workers/topics/jobs/receive", {
+    const gone = Promise.resolve(f.app.request("/api/gateway/groups/workers/topics/jobs/receive", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ waitMs: 20_000 }),
       signal: abort.signal,
-    }).catch(() => undefined);
+    })).catch(() => undefined);
     await until(() => holds.size === 1, 5000, "the receive to park");
     abort.abort();
     await gone;
