@@ -11,7 +11,8 @@
  *   topic's or group's right (checked by the routes); changes need the admin right, except sends
  *   (PUB on the topic), dead-letter re-sends (the group, and PUB on the topic written to),
  *   re-sends to a group (the group, SUB on the message's topic and PUB on the group's retry
- *   topic) and offset resets (the group and SUB on the topic).
+ *   topic), offset resets (the group and SUB on the topic), and the HTTP gateway's produce (PUB)
+ *   and consume (the group and SUB).
  * - ACL off: everything is allowed, except that a configured `token` is required
  *   (`Authorization: Bearer <token>`) for changes.
  *
@@ -46,6 +47,8 @@ const SELF_AUTHORISED_CHANGES: readonly RegExp[] = [
   /^\/api\/dlq\/[^/]+\/resend$/,
   /^\/api\/groups\/[^/]+\/reset-offset$/,
   /^\/api\/groups\/[^/]+\/resend$/,
+  // The HTTP gateway: produce needs PUB on the topic, consume the group and SUB (`gateway/`).
+  /^\/api\/gateway\//,
 ];
 
 /** Paths answered without credentials: liveness, the dashboard page (it signs in itself), sign-in. */

@@ -21,6 +21,9 @@ export type AdminErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
   | "MISDIRECTED_REQUEST"
+  | "TOO_MANY_REQUESTS"
+  | "RECEIPT_HANDLE_INVALID"
+  | "RECEIPT_HANDLE_EXPIRED"
   | "INTERNAL";
 
 /**
@@ -62,14 +65,14 @@ export const MAX_JSON_BODY = 4 * 1024 * 1024 + 64 * 1024;
  *
  * @param c The request context.
  * @param limit Most bytes accepted.
- * @returns The body as text.
+ * @returns The body's bytes.
  * @throws {HTTPException} 413 once the body passes `limit`.
  */
-async function readBody(c: Context, limit: number = MAX_JSON_BODY): Promise<string> {
+export async function bodyBytes(c: Context, limit: number = MAX_JSON_BODY): Promise<Uint8Array> {
   const length = Number(c.req.header("content-length") ?? "0");
   if (length > limit) throw httpError(413, "PAYLOAD_TOO_LARGE", `Request body of ${length} bytes exceeds ${limit} bytes`);
   const stream = c.req.raw.body;
-  if (stream === null) return "";
+  if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -89,7 +92,7 @@ async function readBody(c: Context, limit: number = MAX_JSON_BODY): Promise<stri
     bytes.set(chunk, at);
     at += chunk.length;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 /**
@@ -97,11 +100,12 @@ async function readBody(c: Context, limit: number = MAX_JSON_BODY): Promise<stri
  *
  * @param c The request context.
  * @param schema The body's schema.
+ * @param limit Most bytes accepted. @default MAX_JSON_BODY
  * @returns The parsed body.
  * @throws {HTTPException} 400 for a body that is not JSON or does not match, 413 for one too large.
  */
-export async function jsonBody<T>(c: Context, schema: v.GenericSchema<unknown, T>): Promise<T> {
-  const text = await readBody(c);
+export async function jsonBody<T>(c: Context, schema: v.GenericSchema<unknown, T>, limit: number = MAX_JSON_BODY): Promise<T> {
+  const text = new TextDecoder().decode(await bodyBytes(c, limit));
   let value: unknown;
   try {
     value = text === "" ? {} : JSON.parse(text);

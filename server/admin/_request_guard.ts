@@ -7,8 +7,10 @@
  *   configured origin. `/healthz` answers any Host (probes use whatever name they have).
  * - Cross-site request forgery: changes (POST, PUT, PATCH, DELETE) are refused when the browser
  *   says they come from another origin (`Origin`, else `Sec-Fetch-Site`); and POST, PUT and PATCH
- *   must be `application/json`, which no form and no `no-cors` fetch can send. Clients that send
- *   neither header (curl, `rmq`) are not browsers and pass.
+ *   must be `application/json`, which no form and no `no-cors` fetch can send (the HTTP gateway's
+ *   raw produce takes any other type no form or `no-cors` fetch can send either, such as
+ *   `application/octet-stream`). Clients that send neither header (curl, `rmq`) are not browsers
+ *   and pass.
  *
  * @module
  */
@@ -27,6 +29,10 @@ const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const IPV6 = /^\[[0-9a-f:.]+\]$/;
+/** Paths that take a raw body: the HTTP gateway's single produce. */
+const RAW_BODY_PATH = /^\/api\/gateway\/topics\/[^/]+\/messages$/;
+/** Content types a form or a `no-cors` fetch may send (CORS-safelisted), refused for raw bodies too. */
+const FORM_TYPES = new Set(["application/x-www-form-urlencoded", "multipart/form-data", "text/plain", ""]);
 
 /**
  * The host name of a Host header value (`name:port`, `1.2.3.4:port`, `[::1]:port`), lowercase.
@@ -107,8 +113,15 @@ export function requestGuard(options: RequestGuardOptions = {}): MiddlewareHandl
       }
       if (BODY_METHODS.has(method)) {
         const type = c.req.header("content-type") ?? "";
-        if (type.split(";")[0]!.trim().toLowerCase() !== "application/json") {
-          throw httpError(415, "UNSUPPORTED_MEDIA_TYPE", `${method} needs a JSON body with Content-Type: application/json${type === "" ? "" : `, not "${type}"`}`);
+        const essence = type.split(";")[0]!.trim().toLowerCase();
+        if (essence !== "application/json" && (FORM_TYPES.has(essence) || !RAW_BODY_PATH.test(c.req.path))) {
+          throw httpError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            RAW_BODY_PATH.test(c.req.path)
+              ? `${method} needs Content-Type: application/json, or a raw body of a type forms cannot send such as application/octet-stream${type === "" ? "" : `, not "${type}"`}`
+              : `${method} needs a JSON body with Content-Type: application/json${type === "" ? "" : `, not "${type}"`}`,
+          );
         }
       }
     }

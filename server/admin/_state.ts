@@ -15,6 +15,7 @@ import type { NameServer } from "../namesrv/name_server.ts";
 import { httpError } from "./_http.ts";
 import type { AclRules } from "../acl/acl_rules.ts";
 import type { Log } from "../logger.ts";
+import type { GatewayStreamOptions } from "./gateway/stream.ts";
 
 /** The parts of a running broker the admin app reads. `startBroker`'s `Broker` fits. */
 export interface AdminBrokerView {
@@ -58,6 +59,8 @@ export interface AdminAppOptions {
   now?: () => number;
   /** Where unexpected failures are reported. @default a logger naming "admin" */
   log?: Log;
+  /** The HTTP gateway's event stream limits (see `gateway/stream.ts`). @default their defaults */
+  gateway?: GatewayStreamOptions;
   /** Free bytes of the file system holding a path. @default statfs of node:fs */
   freeDisk?: (path: string) => number | undefined;
 }

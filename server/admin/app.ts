@@ -24,6 +24,7 @@ import { topicRoutes } from "./topics.ts";
 import { createLogger } from "../logger.ts";
 import { transactionRoutes } from "./transactions.ts";
 import { trafficRoutes } from "./traffic.ts";
+import { gatewayRoutes, openApiRoute } from "./gateway/routes.ts";
 
 export type { AdminAppOptions, AdminBrokerView } from "./_state.ts";
 
@@ -37,6 +38,7 @@ const DEFAULT_CODES: Partial<Record<number, AdminErrorCode>> = {
   415: "UNSUPPORTED_MEDIA_TYPE",
   421: "MISDIRECTED_REQUEST",
   422: "UNPROCESSABLE",
+  429: "TOO_MANY_REQUESTS",
   503: "NOT_AVAILABLE",
 };
 
@@ -80,6 +82,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.route("/api/store", storeRoutes(state));
   app.route("/api/traffic", trafficRoutes(state));
   app.route("/api/connections", connectionRoutes(state));
+  app.route("/api/gateway", gatewayRoutes(state));
+  app.route("/api", openApiRoute(state));
   app.route("/", dashboardRoutes(state));
 
   app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404));

@@ -57,7 +57,8 @@ const KeyQuery = v.object({
   end: v.optional(integerParam(0)),
 });
 
-const Keys = v.union([
+/** Message keys: a space-separated string or an array of keys without spaces. */
+export const Keys = v.union([
   v.pipe(v.string(), v.maxLength(1024), v.transform((text) => text.split(/\s+/).filter((k) => k !== ""))),
   v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.regex(/^\S+$/, "keys may not contain spaces"))), v.maxLength(64)),
 ]);

@@ -17,6 +17,11 @@ export interface ServeOptions {
   port: number;
   /** Serve HTTPS with this certificate and key (PEM text). */
   tls?: TlsServerOptions;
+  /**
+   * A connection through which nothing moved this long is closed (Bun; Deno's server has no such
+   * limit), also one whose client stopped reading a stream. @default 40000
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A running HTTP server. */

@@ -24,6 +24,8 @@ export interface AdminServerOptions extends Omit<AdminAppOptions, "version" | "h
   version?: string;
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: TlsServerOptions;
+  /** Connections idle this long are closed (see `ServeOptions`). @default 40000 */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -33,9 +35,9 @@ export interface AdminServerOptions extends Omit<AdminAppOptions, "version" | "h
  * @returns The running HTTP server.
  */
 export function startAdminServer(options: AdminServerOptions): Promise<HttpServer> {
-  const { serve, hostname = "127.0.0.1", port = 8080, version = VERSION, tls, ...appOptions } = options;
+  const { serve, hostname = "127.0.0.1", port = 8080, version = VERSION, tls, idleTimeoutMs, ...appOptions } = options;
   const app = createAdminApp({ ...appOptions, hostname, version });
-  return serve({ hostname, port, ...(tls === undefined ? {} : { tls }) }, app.fetch);
+  return serve({ hostname, port, ...(tls === undefined ? {} : { tls }), ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }) }, app.fetch);
 }
 
 /**

@@ -16,6 +16,8 @@ export const serve: Serve = (options, fetch) => {
   const server = Bun.serve({
     hostname: options.hostname,
     port: options.port,
+    // Past the gateway's longest receive wait (30 s) and its stream heartbeats (15 s); Bun's default is 10 s.
+    idleTimeout: Math.min(255, Math.max(1, Math.ceil((options.idleTimeoutMs ?? 40_000) / 1000))),
     ...(options.tls === undefined ? {} : { tls: { cert: options.tls.cert, key: options.tls.key } }),
     fetch: (request) => fetch(request),
   });

@@ -24,11 +24,11 @@ export interface AdminFixture {
 }
 
 export async function startAdminFixture(
-  extra: Partial<Omit<AdminAppOptions, "broker" | "nameServer">> & { autoCreateTopicEnable?: boolean; messageIndexEnable?: boolean } = {},
+  extra: Partial<Omit<AdminAppOptions, "broker" | "nameServer">> & { autoCreateTopicEnable?: boolean; messageIndexEnable?: boolean; dedupWindowMs?: number } = {},
 ): Promise<AdminFixture> {
   const net = new MemoryNetwork();
   const dir = mkdtempSync(join(tmpdir(), "rmq-admin-"));
-  const { autoCreateTopicEnable, messageIndexEnable, ...appOptions } = extra;
+  const { autoCreateTopicEnable, messageIndexEnable, dedupWindowMs, ...appOptions } = extra;
   const system = await startStandalone({
     listen: net.listen,
     dial: net.dial,
@@ -38,6 +38,7 @@ export async function startAdminFixture(
     commitLogSegmentSize: 1024 * 1024,
     autoCreateTopicEnable,
     messageIndexEnable,
+    dedupWindowMs,
     log: () => {},
   });
   const app = createAdminApp({ broker: system.broker, nameServer: system.nameServer, dataDir: dir, version: "9.9.9", ...appOptions });
