@@ -51,7 +51,7 @@ describe("process-crash durability under sync flush", () => {
     await sender.waitFor("DONE", 30_000);
 
     const acked = new Map<number, { queueId: number; queueOffset: number }>();
-    for (const match of sender.output().matchAll(/^ACK (\d+) (\d+) (\d+)$/gm)) {
+    for (const match of sender.output().matchAll(/^ACK (\d+) (\d+) (\d+) \d+$/gm)) {
       acked.set(Number(match[1]), { queueId: Number(match[2]), queueOffset: Number(match[3]) });
     }
     expect(acked.size).toBeGreaterThanOrEqual(3000);

@@ -11,7 +11,7 @@ var KIND_FILTER = { id: "kind", label: "Kind", options: [["normal", "User topics
   test: function (t, value) { return value === "all" || t.kind === value; } };
 
 function retentionText(t) { return t.retentionHours ? t.retentionHours + " h" : "broker default"; }
-function typeText(t) { return t.messageType ? t.messageType + (t.order ? ", ordered" : "") : t.order ? "ordered" : "normal"; }
+function typeText(t) { var typed = t.messageType && t.messageType !== "MIXED"; return typed ? t.messageType + (t.order ? ", ordered" : "") : t.order ? "ordered" : "normal"; }
 
 route("/topics", {
   title: function () { return "Topics"; },
