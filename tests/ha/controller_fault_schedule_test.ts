@@ -118,13 +118,18 @@ describe("controller mode under a seeded fault schedule", () => {
       // Everyone back and caught up: the final master's log is the group's.
       const finalMaster = masterNow()!;
       const finalDir = join(dir, `r${finalMaster}`);
-      await until(() => {
+      const caughtUp = (id: number) => {
         const reference = commitLogFiles(finalDir);
-        return IDS.every((id) => {
-          const files = commitLogFiles(join(dir, `r${id}`));
-          return files.size === reference.size && [...reference].every(([name, bytes]) => Buffer.compare(files.get(name) ?? new Uint8Array(), bytes) === 0);
-        });
-      }, 30_000, "every replica to hold the final master's log");
+        const files = commitLogFiles(join(dir, `r${id}`));
+        return files.size === reference.size && [...reference].every(([name, bytes]) => Buffer.compare(files.get(name) ?? new Uint8Array(), bytes) === 0);
+      };
+      try {
+        await until(() => IDS.every(caughtUp), 60_000, "every replica to hold the final master's log");
+      } catch (error) {
+        const behind = IDS.filter((id) => !caughtUp(id));
+        const tails = behind.map((id) => `replica ${id}:\n${current.get(id)!.output().split("\n").slice(-15).join("\n")}`);
+        throw new Error(`${(error as Error).message} (final master ${finalMaster}; behind: ${behind.join(", ")})\n${tails.join("\n")}`);
+      }
       const stored = storedMessages(finalDir);
       const byOffset = new Map(stored.map((m) => [m.offset, m.key]));
       const epochs = epochsOf(finalDir);
