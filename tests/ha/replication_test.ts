@@ -165,19 +165,18 @@ describe("master/slave replication (ASYNC_MASTER)", () => {
     const slaveOffset = async () => (await toSlave.request(RequestCode.GET_BROKER_RUNTIME_INFO, {})).header.commitLogMaxOffset as number;
     const burstStart = await masterOffset();
     await until(async () => (await slaveOffset()) === burstStart, 10_000, "the slave to catch up before the burst");
-    // Killed as soon as the first bytes of a burst reach it, while the rest still streams; more is
-    // sent while it is down.
+    // Frozen as soon as the first bytes of a burst reach it, while the rest and 3,000 more stream to
+    // it; then killed.
     const sending = send(3000, 20_000);
     await until(async () => (await slaveOffset()) > burstStart, 10_000, "the burst to reach the slave", 1);
-    // Frozen at once (a loaded machine may deliver the kill late, after the slave copied it all),
-    // killed once the rest of the burst is stored on the master.
+    // Frozen at once: a kill after the burst would find it copied whole on a loaded machine.
     slave.kill("SIGSTOP");
     toSlave.close();
     await sending;
+    await send(3000, 23_000);
     const burstEnd = await masterOffset();
     slave.kill("SIGKILL");
     await slave.exited;
-    await send(3000, 23_000);
     const restarted = await startSlave({ dataDir: slaveDir, port: slavePort, namesrv: [nameServer] });
     children.push(restarted);
     slave = restarted;
