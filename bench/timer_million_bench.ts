@@ -14,7 +14,10 @@
  * `--max-bytes-per-timer` (default 32) or when timers are loaded in memory though none is due
  * within the window.
  *
- * Usage: bun bench/timer_million_bench.ts [--count 1000000] [--days 7] [--from-hours 1] [--inflight 256] [--size 64]
+ * `--plain` sends the same messages without a delivery time, for a control: what the same count of
+ * plain messages costs the broker's memory (no timer checks then).
+ *
+ * Usage: bun bench/timer_million_bench.ts [--count 1000000] [--days 7] [--from-hours 1] [--inflight 256] [--size 64] [--plain]
  *
  * @module
  */
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     inflight: { type: "string", default: "256" },
     size: { type: "string", default: "64" },
     "max-bytes-per-timer": { type: "string", default: "32" },
+    plain: { type: "boolean", default: false },
   },
 });
 const count = Number(values.count);
@@ -41,6 +45,7 @@ const spanMs = Number(values.days) * 86_400_000 - fromMs;
 const inflight = Number(values.inflight);
 const body = new Uint8Array(Number(values.size)).fill(120);
 const maxBytesPerTimer = Number(values["max-bytes-per-timer"]);
+const plain = values.plain;
 const topic = `bench_timers_${Date.now()}`;
 const MIB = 1024 * 1024;
 
@@ -73,13 +78,13 @@ try {
     const due = start + fromMs + Math.floor(((i * 0.6180339887498949) % 1) * spanMs);
     const reply = await connection.request(
       RequestCode.SEND_MESSAGE,
-      { topic, queueId: i % 4, bornTimestamp: Date.now(), properties: { TIMER_DELIVER_MS: String(due) } },
+      { topic, queueId: i % 4, bornTimestamp: Date.now(), properties: plain ? {} : { TIMER_DELIVER_MS: String(due) } },
       body,
       30_000,
     );
-    if (reply.code !== ResponseCode.SUCCESS) throw new Error(`Timer send ${i}: ${reply.code} ${reply.remark}`);
+    if (reply.code !== ResponseCode.SUCCESS) throw new Error(`Send ${i}: ${reply.code} ${reply.remark}`);
   };
-  // Warm-up (JIT, first segment files): 1,000 timers, counted as pending like the rest.
+  // Warm-up (JIT, first segment files): 1,000 messages (timers: counted as pending like the rest).
   const warmup = 1000;
   for (let i = 0; i < warmup; i += inflight) await Promise.all(Array.from({ length: Math.min(inflight, warmup - i) }, (_, k) => send(i + k)));
   await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -99,7 +104,7 @@ try {
   }));
   const sendSeconds = (performance.now() - sendStart) / 1000;
   let figures = await timerFigures(connection);
-  while (figures.enqueueOffset < figures.enqueueMax || figures.pending < warmup + count) {
+  while (!plain && (figures.enqueueOffset < figures.enqueueMax || figures.pending < warmup + count)) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     figures = await timerFigures(connection);
   }
@@ -113,19 +118,22 @@ try {
   figures = await timerFigures(connection);
   const bytesPerTimer = (rssAfter - rssBefore) / count;
 
-  console.log(`${count} timers of ${body.length} bytes due ${values["from-hours"]} h to ${values.days} days ahead, ${inflight} in flight, bun broker, async flush`);
+  const what = plain ? "plain messages (control, no delivery time)" : `timers due ${values["from-hours"]} h to ${values.days} days ahead`;
+  console.log(`${count} ${what} of ${body.length} bytes, ${inflight} in flight, bun broker, async flush`);
   console.log(`sends:    ${Math.round(count / sendSeconds)}/s acknowledged (${sendSeconds.toFixed(1)} s)`);
-  console.log(`enqueue:  ${Math.round(count / enqueueSeconds)}/s until all pending (${enqueueSeconds.toFixed(1)} s); broker CPU ${((cpu / count) * 1e6).toFixed(1)} us a timer (send + enqueue)`);
-  console.log("broker RSS as the timers went in:");
+  console.log(`enqueue:  ${Math.round(count / enqueueSeconds)}/s until all pending (${enqueueSeconds.toFixed(1)} s); broker CPU ${((cpu / count) * 1e6).toFixed(1)} us a message (send + enqueue)`);
+  console.log("broker RSS as they went in:");
   for (const sample of samples) console.log(`  ${String(sample.sent).padStart(9)} sent  ${(sample.rssBytes / MIB).toFixed(1).padStart(7)} MiB`);
   console.log(`  all enqueued  ${(rssEnqueued / MIB).toFixed(1)} MiB; 10 s later ${(rssAfter / MIB).toFixed(1)} MiB (before: ${(rssBefore / MIB).toFixed(1)} MiB, peak ${(peak / MIB).toFixed(1)} MiB)`);
   console.log(`timer store: ${figures.pending} pending, ${figures.loaded} loaded in memory, ${figures.logEntries} timer log entries on disk`);
-  console.log(`RSS growth, before to 10 s after: ${bytesPerTimer.toFixed(1)} bytes a pending timer (limit ${maxBytesPerTimer})`);
-  if (figures.lastError !== undefined) throw new Error(`Timer store error: ${figures.lastError}`);
-  if (figures.pending !== warmup + count) throw new Error(`${warmup + count} timers sent but ${figures.pending} pending`);
-  if (figures.loaded !== 0) throw new Error(`${figures.loaded} timers are loaded in memory though none is due within the lookahead window`);
-  if (!(bytesPerTimer <= maxBytesPerTimer)) throw new Error(`Memory is not bounded: ${bytesPerTimer.toFixed(1)} bytes a pending timer`);
-  console.log("bounded: yes");
+  console.log(`RSS growth, before to 10 s after: ${bytesPerTimer.toFixed(1)} bytes a message (limit ${maxBytesPerTimer})`);
+  if (!plain) {
+    if (figures.lastError !== undefined) throw new Error(`Timer store error: ${figures.lastError}`);
+    if (figures.pending !== warmup + count) throw new Error(`${warmup + count} timers sent but ${figures.pending} pending`);
+    if (figures.loaded !== 0) throw new Error(`${figures.loaded} timers are loaded in memory though none is due within the lookahead window`);
+    if (!(bytesPerTimer <= maxBytesPerTimer)) throw new Error(`Memory is not bounded: ${bytesPerTimer.toFixed(1)} bytes a pending timer`);
+    console.log("bounded: yes");
+  }
 } finally {
   connection.close();
   await server.stop();
