@@ -85,7 +85,10 @@ describe("disk full", () => {
       let seq = 0;
       const sendBurst = async (count: number) => {
         const seqs = Array.from({ length: count }, () => seq++);
-        const answers = await Promise.all(seqs.map((s) => send(connection, s)));
+        const answers = await Promise.all(seqs.map((s) => send(connection, s))).catch((error) => {
+          // One CI run lost the connection here, unexplained: say what the broker printed.
+          throw new Error(`${(error as Error).message}; the broker printed:\n${broker.output().slice(-3000)}`, { cause: error });
+        });
         answers.forEach((a, i) => {
           if (a.code === ResponseCode.SUCCESS) acked.add(seqs[i]!);
           else {
