@@ -33,6 +33,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The admin API URL a process logged. */
+function adminUrlOf(server: Server): string {
+  const url = /Admin API, metrics and dashboard on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())?.[1];
+  if (url === undefined) throw new Error(`No admin API line in:\n${server.output().slice(-2000)}`);
+  return url;
+}
+
 interface Group {
   epoch: number;
   masterId: number;
@@ -46,11 +53,13 @@ describe("controller mode: manual switchover", () => {
     const ns = await startControllerNameServer(etcd.endpoints, 0, { extraArgs: ["--admin-port", "0"] });
     children.push(ns);
     await ns.waitFor(/Admin API, metrics and dashboard on http:\/\/127\.0\.0\.1:\d+/, 10_000);
-    const server = /Admin API, metrics and dashboard on (http:\/\/127\.0\.0\.1:\d+)/.exec(ns.output())![1]!;
+    const server = adminUrlOf(ns);
     const namesrv = [`127.0.0.1:${ns.port}`];
     const replicas = new Map<number, Server>();
     for (const id of [1, 2, 3]) {
-      const replica = await startReplica({ dataDir: join(dir, `r${id}`), port: await freePort(), haPort: await freePort(), replicaId: id, namesrv });
+      const replica = await startReplica({
+        dataDir: join(dir, `r${id}`), port: await freePort(), haPort: await freePort(), replicaId: id, namesrv, extraArgs: ["--admin-port", "0"],
+      });
       children.push(replica);
       replicas.set(id, replica);
     }
@@ -86,9 +95,12 @@ describe("controller mode: manual switchover", () => {
     expect(refused.stderr).toContain("Replica 9 of group \"broker-a\" is not a live in-sync slave");
     expect((await groupNow()).epoch).toBe(1);
 
+    // The switch goes through the admin API of the master itself: a broker in controller mode asks
+    // its controllers over the wire, signed with the cluster secret.
+    const masterAdmin = adminUrlOf(replicas.get(first)!);
     const target = [1, 2, 3].find((id) => id !== first)!;
     const switchedAt = Date.now();
-    const switched = await rmq(["cluster", "switch-master", "--group", "broker-a", "--to", String(target), "--server", server, "--json"]);
+    const switched = await rmq(["cluster", "switch-master", "--group", "broker-a", "--to", String(target), "--server", masterAdmin, "--json"]);
     expect(switched.stderr).toBe("");
     expect(switched.code).toBe(0);
     const switchMs = Date.now() - switchedAt;
@@ -113,6 +125,9 @@ describe("controller mode: manual switchover", () => {
     const after = await groupNow();
     expect([after.epoch, after.masterId]).toEqual([2, target]);
     expect(after.replicas.find((r) => r.brokerId === first)?.role).toBe("slave");
+    // A broker's admin API shows the controller's view too (asked over the wire).
+    const fromBroker = await (await fetch(`${masterAdmin}/api/cluster`)).json() as { controller: { groups: Group[] } };
+    expect(fromBroker.controller.groups.map((g) => [g.epoch, g.masterId])).toEqual([[2, target]]);
     const metrics = await (await fetch(`${server}/metrics`)).text();
     expect(metrics).toContain('rocketmq_controller_epoch{cluster="DefaultCluster",broker="broker-a"} 2');
     expect(metrics).toMatch(/rocketmq_controller_in_sync_replicas\{cluster="DefaultCluster",broker="broker-a"\} [1-3]/);
