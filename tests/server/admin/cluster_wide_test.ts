@@ -99,6 +99,21 @@ describe("changes on a whole cluster", () => {
     expect(unknown.stderr).toContain('No NameServer knows cluster "nowhere"');
   });
 
+  test("the admin API of a broker without a NameServer of its own finds the cluster's masters through its broker's NameServers", async () => {
+    const brokerAdmin = await startAdminServer({
+      serve, hostname: "127.0.0.1", port: 0, broker: brokerB, dial, nameServerAddresses: [system.nameServerAddress],
+    });
+    try {
+      const run = await rmq(["topic", "create", "--topic", "wide_audit", "--cluster", "c1", "--server", `http://127.0.0.1:${brokerAdmin.port}`]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      for (const broker of [system.broker, brokerB]) expect(broker.context.topics.get("wide_audit")).toBeDefined();
+      expect(other.context.topics.get("wide_audit")).toBeUndefined();
+    } finally {
+      await brokerAdmin.close();
+    }
+  });
+
   test("without controller mode the cluster view has no controller part and a switchover is refused", async () => {
     const listed = await rmq(["cluster", "list", "--server", server, "--json"]);
     expect(listed.code).toBe(0);
