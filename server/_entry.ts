@@ -187,6 +187,7 @@ export async function startServers(command: CommandName, config: Config, options
     }
     const { enabled, ...adminOptions } = componentOptions(config, "admin", command);
     if (enabled !== false && adminOptions.port !== undefined) {
+      const controller = nameServer?.controller ?? broker?.controller;
       try {
         admin = await startAdminServer({
           ...adminOptions,
@@ -194,6 +195,9 @@ export async function startServers(command: CommandName, config: Config, options
           log: logger.child("admin"),
           ...(broker === undefined ? {} : { broker, dataDir: config.broker.dataDir }),
           ...(nameServer === undefined ? {} : { nameServer }),
+          ...(controller === undefined ? {} : { controller }),
+          dial: security.nameServerDial.tls === undefined ? runtime.dial ?? await defaultDial() : await defaultDial(security.nameServerDial),
+          ...(broker === undefined || nameServer !== undefined ? {} : { nameServerAddresses: broker.options.nameServers ?? [] }),
           ...(security.rules === undefined ? {} : { acl: security.rules }),
           ...(security.tls === undefined ? {} : { tls: security.tls }),
         });

@@ -9,6 +9,7 @@ import { segment } from "../_admin_client.ts";
 import { integerFlag } from "../../server/_flags.ts";
 import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group as commandGroup, parse } from "../_command.ts";
 import { keyValues, printJson, table, write } from "../_output.ts";
+import { CLUSTER_FLAG, ClusterEntry, clusterBrokersText } from "../_cluster_flag.ts";
 
 /** A group of `GET /api/groups`. */
 export interface GroupSummary {
@@ -125,13 +126,15 @@ const update = {
   async run(args: string[]) {
     const flags = parse({
       usage: "rmq group update --group <group> [flags]",
-      summary: "Changes a consumer group's settings on the broker (what is left out stays as it is).",
+      summary: "Changes a consumer group's settings on the broker (what is left out stays as it is); " +
+        "with --cluster, on every master of the cluster.",
       flags: {
         group: { description: "Consumer group", valueName: "group", short: "g" },
         fifo: { description: "FIFO: POP hands out one message of a message group at a time, in order (consumeMessageOrderly)", type: "boolean", negatable: true },
         "retry-max-times": { description: "Redeliveries before the dead-letter topic (retryMaxTimes, 0 to 64)", valueName: "n" },
         "retry-policy": { description: "Back-off of a message given back: exponential:<initialMs>:<maxMs>:<multiplier> or customized:<ms>,<ms>,…", valueName: "policy" },
         "consume-enable": { description: "Whether members may consume (consumeEnable)", type: "boolean", negatable: true },
+        ...CLUSTER_FLAG,
         ...ADMIN_FLAGS,
       },
       schema: v.object({
@@ -140,15 +143,24 @@ const update = {
         retryMaxTimes: v.optional(integerFlag(0, 64)),
         retryPolicy: v.optional(RetryPolicyFlag),
         consumeEnable: v.optional(v.boolean()),
+        cluster: ClusterEntry,
         ...ADMIN_ENTRIES,
       }),
     }, args);
-    const result = await adminClient(flags).request<{ config: GroupConfig; brokerName: string }>("PUT", `/api/groups/${segment(flags.group)}/config`, {
+    const body = {
       consumeMessageOrderly: flags.fifo,
       retryMaxTimes: flags.retryMaxTimes,
       retryPolicy: flags.retryPolicy,
       consumeEnable: flags.consumeEnable,
-    });
+    };
+    if (flags.cluster !== undefined) {
+      const path = `/api/groups/${segment(flags.group)}/config?cluster=${encodeURIComponent(flags.cluster)}`;
+      const changed = await adminClient(flags).request<{ group: string; cluster: string; brokers: Array<{ brokerName: string; address: string }> }>("PUT", path, body);
+      if (flags.json) await printJson(changed);
+      else await write(`Group "${changed.group}" changed on ${clusterBrokersText(changed)}\n`);
+      return 0;
+    }
+    const result = await adminClient(flags).request<{ config: GroupConfig; brokerName: string }>("PUT", `/api/groups/${segment(flags.group)}/config`, body);
     if (flags.json) {
       await printJson(result);
       return 0;

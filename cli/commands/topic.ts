@@ -9,6 +9,7 @@ import { integerFlag } from "../../server/_flags.ts";
 import { segment } from "../_admin_client.ts";
 import { ADMIN_ENTRIES, ADMIN_FLAGS, adminClient, group, parse } from "../_command.ts";
 import { formatTime, keyValues, printJson, table, write } from "../_output.ts";
+import { CLUSTER_FLAG, ClusterEntry, type ClusterResult, clusterBrokersText } from "../_cluster_flag.ts";
 
 const TOPIC_FLAG = { topic: { description: "Topic name", valueName: "topic", short: "t" } };
 
@@ -77,7 +78,8 @@ const create = {
   async run(args: string[]) {
     const flags = parse({
       usage: "rmq topic create --topic <topic> [flags]",
-      summary: "Creates a topic on the broker, or updates an existing one (unset values stay as they are).",
+      summary: "Creates a topic on the broker, or updates an existing one (unset values stay as they are). " +
+        "With --cluster, on every master of the cluster.",
       flags: {
         ...TOPIC_FLAG,
         queues: { description: "Read and write queue count (default: 4 for a new topic)", valueName: "n", short: "q" },
@@ -87,6 +89,7 @@ const create = {
         order: { description: "Mark the topic as ordered", type: "boolean" },
         "retention-hours": { description: "Serve the topic's messages this long (0: the broker's fileReservedTimeHours)", valueName: "h" },
         "message-type": { description: "What RocketMQ 5 clients may send: NORMAL, FIFO, DELAY, TRANSACTION or MIXED (every type)", valueName: "type" },
+        ...CLUSTER_FLAG,
         ...ADMIN_FLAGS,
       },
       schema: v.object({
@@ -98,10 +101,11 @@ const create = {
         order: v.optional(v.boolean()),
         retentionHours: v.optional(integerFlag(0, 87_600)),
         messageType: v.optional(TopicMessageTypeName),
+        cluster: ClusterEntry,
         ...ADMIN_ENTRIES,
       }),
     }, args);
-    const result = await adminClient(flags).request<{ created: boolean; topic: TopicSummary }>("POST", "/api/topics", {
+    const body = {
       topic: flags.topic,
       queueNums: flags.queues,
       readQueueNums: flags.readQueues,
@@ -110,7 +114,17 @@ const create = {
       order: flags.order,
       retentionHours: flags.retentionHours,
       messageType: flags.messageType,
-    });
+    };
+    if (flags.cluster !== undefined) {
+      const result = await adminClient(flags).request<ClusterResult & { topic: string }>("POST", "/api/topics", { ...body, cluster: flags.cluster });
+      if (flags.json) await printJson(result);
+      else {
+        const created = result.brokers.filter((b) => b.created).map((b) => b.brokerName);
+        await write(`Topic "${result.topic}" set on ${clusterBrokersText(result)}${created.length === 0 ? "" : ` (created on ${created.join(", ")})`}\n`);
+      }
+      return 0;
+    }
+    const result = await adminClient(flags).request<{ created: boolean; topic: TopicSummary }>("POST", "/api/topics", body);
     if (flags.json) await printJson(result);
     else {
       const t = result.topic;
@@ -127,10 +141,20 @@ const remove = {
   async run(args: string[]) {
     const flags = parse({
       usage: "rmq topic delete --topic <topic> [flags]",
-      summary: "Deletes a topic from the broker and the NameServer's routes. Its messages can no longer be pulled.",
-      flags: { ...TOPIC_FLAG, ...ADMIN_FLAGS },
-      schema: v.object({ topic: TopicName, ...ADMIN_ENTRIES }),
+      summary: "Deletes a topic from the broker and the NameServer's routes (with --cluster, from every master of the cluster). " +
+        "Its messages can no longer be pulled.",
+      flags: { ...TOPIC_FLAG, ...CLUSTER_FLAG, ...ADMIN_FLAGS },
+      schema: v.object({ topic: TopicName, cluster: ClusterEntry, ...ADMIN_ENTRIES }),
     }, args);
+    if (flags.cluster !== undefined) {
+      const result = await adminClient(flags).request<ClusterResult & { deleted: string }>(
+        "DELETE",
+        `/api/topics/${segment(flags.topic)}?cluster=${encodeURIComponent(flags.cluster)}`,
+      );
+      if (flags.json) await printJson(result);
+      else await write(`Deleted topic "${result.deleted}" from ${clusterBrokersText(result)}\n`);
+      return 0;
+    }
     const result = await adminClient(flags).request<{ deleted: string; broker: string }>("DELETE", `/api/topics/${segment(flags.topic)}`);
     if (flags.json) await printJson(result);
     else await write(`Deleted topic "${result.deleted}" from broker "${result.broker}"\n`);
@@ -208,4 +232,4 @@ const status = {
 };
 
 /** `rmq topic …`. */
-export const topic = group("topic", "Create, inspect and delete topics", { list, create, delete: remove, route, status });
+export const topic = group("topic", "Create, inspect and delete topics", { list, create, update: { ...create, summary: "Update a topic (the same as create: unset values stay as they are)" }, delete: remove, route, status });

@@ -102,27 +102,44 @@ export const AlterSyncStateSetHeader = v.object({
 export type AlterSyncStateSetHeader = v.InferOutput<typeof AlterSyncStateSetHeader>;
 
 /** CONTROLLER_ELECT_MASTER request. */
-export const ElectMasterHeader = v.object({
+export interface ElectMasterHeader {
+  clusterName: string;
+  brokerName: string;
+  /** The replica to hand over to. @default the live in-sync slave with the longest CommitLog */
+  brokerId?: number;
+}
+
+/** Schema of `ElectMasterHeader`. */
+export const ElectMasterHeader: v.GenericSchema<unknown, ElectMasterHeader> = v.object({
   clusterName: Name,
   brokerName: Name,
-  /** The replica to hand over to. @default the live in-sync slave with the longest CommitLog */
   brokerId: v.optional(ReplicaId),
 });
-export type ElectMasterHeader = v.InferOutput<typeof ElectMasterHeader>;
 
 /** One group in CONTROLLER_GET_SYNC_STATE_DATA's answer. */
-export const GroupView = v.object({
+export interface GroupView {
+  clusterName: string;
+  brokerName: string;
+  state?: GroupState;
+  /** Live replicas, by their last heartbeat. */
+  members: ReplicaInfo[];
+}
+
+/** Schema of `GroupView`. */
+export const GroupView: v.GenericSchema<unknown, GroupView> = v.object({
   clusterName: v.string(),
   brokerName: v.string(),
   state: v.optional(GroupState),
-  /** Live replicas, by their last heartbeat. */
   members: v.array(ReplicaInfo),
 });
-export type GroupView = v.InferOutput<typeof GroupView>;
 
 /** CONTROLLER_GET_SYNC_STATE_DATA answer. */
-export const SyncStateData = v.object({ groups: v.array(GroupView) });
-export type SyncStateData = v.InferOutput<typeof SyncStateData>;
+export interface SyncStateData {
+  groups: GroupView[];
+}
+
+/** Schema of `SyncStateData`. */
+export const SyncStateData: v.GenericSchema<unknown, SyncStateData> = v.object({ groups: v.array(GroupView) });
 
 /** One epoch of a CommitLog: records from `startOffset` on were written by the master of `epoch`. */
 export interface EpochEntry {
@@ -140,3 +157,17 @@ export const EpochTable = v.object({
   maxOffset: v.optional(uint, 0),
 });
 export type EpochTable = v.InferOutput<typeof EpochTable>;
+
+/** What a switchover answers: the new state, or why there was none. */
+export type ElectMasterResult = { state: GroupState } | { refused: string };
+
+/**
+ * What the admin API asks a controller: the `Controller` itself in a NameServer that runs one, or
+ * a controlled broker's link to its controllers (the same requests over the wire).
+ */
+export interface ControllerAccess {
+  /** Every group's state and live members (CONTROLLER_GET_SYNC_STATE_DATA). */
+  syncStateData(): Promise<SyncStateData>;
+  /** A safe switchover (CONTROLLER_ELECT_MASTER). */
+  electMaster(header: ElectMasterHeader): Promise<ElectMasterResult>;
+}

@@ -53,6 +53,8 @@ export const RequestCode = {
   SEND_BATCH_MESSAGE_V2: 330,
   /** Cancels a pending timer message by the recall handle its send returned (RocketMQ 5's number). */
   RECALL_MESSAGE: 370,
+  /** Admin to broker: change a consumer group's settings (what the header leaves out stays); the admin right. */
+  UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: 200,
   /** Broker to controller: it is alive, how far its CommitLog reaches; the answer is its group's state (RocketMQ's BROKER_HEARTBEAT). */
   CONTROLLER_BROKER_HEARTBEAT: 904,
   /** Master to controller: change its group's in-sync replica set (compare-and-swap on the epoch). */

@@ -22,6 +22,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import * as v from "valibot";
+import type { Credentials } from "../../core/auth/signing.ts";
 import { type Access, accountAccess, OPEN_ACCESS } from "../acl/access.ts";
 import { type AclAccount, type AclRules, sameSecret } from "../acl/acl_rules.ts";
 import { httpError, jsonBody } from "./_http.ts";
@@ -77,7 +78,13 @@ function cookieName(c: Context): string {
   return `rmq_session_${url.port || (url.protocol === "https:" ? "443" : "80")}`;
 }
 
-function basicAccount(rules: AclRules, header: string): AclAccount | undefined {
+/**
+ * The key pair of an `Authorization: Basic` header.
+ *
+ * @param header The header's value.
+ * @returns The access and secret key, or undefined when the header is not a well-formed Basic one.
+ */
+export function basicCredentials(header: string): Credentials | undefined {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
   if (match === null) return undefined;
   let pair: string;
@@ -87,7 +94,12 @@ function basicAccount(rules: AclRules, header: string): AclAccount | undefined {
     return undefined;
   }
   const colon = pair.indexOf(":");
-  return colon < 0 ? undefined : rules.authenticate(pair.slice(0, colon), pair.slice(colon + 1));
+  return colon < 0 ? undefined : { accessKey: pair.slice(0, colon), secretKey: pair.slice(colon + 1) };
+}
+
+function basicAccount(rules: AclRules, header: string): AclAccount | undefined {
+  const pair = basicCredentials(header);
+  return pair === undefined ? undefined : rules.authenticate(pair.accessKey, pair.secretKey);
 }
 
 /**
@@ -198,4 +210,22 @@ export function accessOfRequest(c: Context): Access {
  */
 export function authorize(denial: string | undefined): void {
   if (denial !== undefined) throw httpError(403, "FORBIDDEN", denial);
+}
+
+/**
+ * The caller's key pair, for requests the admin API sends on to other brokers in its name (changes
+ * on a whole cluster): none with ACL off, the `Authorization: Basic` account with ACL on.
+ *
+ * @param c The request context.
+ * @returns The key pair, or undefined with ACL off.
+ * @throws {HTTPException} 400 with ACL on when the caller signed in with a session, whose keys the
+ *   admin API does not hold.
+ */
+export function callerCredentials(c: Context): Credentials | undefined {
+  if (accessOfRequest(c) === OPEN_ACCESS) return undefined;
+  const pair = basicCredentials(c.req.header("authorization") ?? "");
+  if (pair === undefined) {
+    throw httpError(400, "BAD_REQUEST", "With ACL on, a change on a whole cluster needs the account's keys (Authorization: Basic): each broker checks the request signed with them");
+  }
+  return pair;
 }

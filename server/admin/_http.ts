@@ -24,6 +24,7 @@ export type AdminErrorCode =
   | "TOO_MANY_REQUESTS"
   | "RECEIPT_HANDLE_INVALID"
   | "RECEIPT_HANDLE_EXPIRED"
+  | "BAD_GATEWAY"
   | "INTERNAL";
 
 /**

@@ -6,6 +6,8 @@
  * @module
  */
 import type { Command } from "../../core/protocol/command.ts";
+import type { ControllerAccess } from "../../core/protocol/controller.ts";
+import type { Dialer } from "../../core/remoting/transport.ts";
 import { ResponseCode } from "../../core/protocol/request_code.ts";
 import * as v from "valibot";
 import { Connection } from "../../core/remoting/connection.ts";
@@ -34,6 +36,19 @@ export interface AdminAppOptions {
   dataDir?: string;
   /** The NameServer this process runs, if any (its route table gives the cluster view). */
   nameServer?: Pick<NameServer, "routeTable" | "port" | "connectionGuard">;
+  /**
+   * A controller to ask (controller mode): the NameServer's own, or a controlled broker's link to
+   * its controllers. Gives `/api/cluster` each group's master, epoch, in-sync set and lags, and
+   * `POST /api/cluster/switch-master`. @default none
+   */
+  controller?: ControllerAccess;
+  /**
+   * Opens connections to other brokers, for changes that target a whole cluster (`cluster` in
+   * `POST /api/topics`, `DELETE /api/topics/:topic?cluster=`). @default none: those are refused
+   */
+  dial?: Dialer;
+  /** NameServers to ask for a cluster's masters when this process runs none. @default none */
+  nameServerAddresses?: readonly string[];
   /** When set (and ACL is off), mutating requests need `Authorization: Bearer <token>`. */
   token?: string;
   /**

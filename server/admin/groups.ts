@@ -10,6 +10,7 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { GroupName, TopicName } from "../../core/protocol/headers.ts";
+import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { MessageConst } from "../../core/model/message.ts";
 import { dlqTopic, retryTopic, TRANSACTION_GROUP } from "../../core/model/system_topics.ts";
 import type { BrokerContext } from "../broker/context.ts";
@@ -19,7 +20,9 @@ import { groupLag, queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, jsonBody, validate } from "./_http.ts";
 import { copyProperties, lookUpStored, ResendBody, sendLocal } from "./_resend.ts";
 import { type AdminState, replyError, requireBroker } from "./_state.ts";
-import { accessOfRequest, authorize } from "./_auth.ts";
+import { accessOfRequest, authorize, callerCredentials } from "./_auth.ts";
+import { ClusterQuery, clusterMasters, masterRequest, onEveryMaster } from "./_cluster_targets.ts";
+import { updateGroupProcessor } from "../broker/processors/groups.ts";
 import { SubscriptionGroupUpdate } from "../broker/subscription_group_manager.ts";
 
 /** Path parameters naming a group. */
@@ -76,6 +79,7 @@ export function groupRoutes(state: AdminState): Hono {
   const app = new Hono();
   const broker = state.options.broker;
   const send = broker && sendMessageProcessor(broker.context);
+  const updateGroup = broker && updateGroupProcessor(broker.context);
 
   app.get("/", (c) => {
     const ctx = requireBroker(state);
@@ -139,6 +143,16 @@ export function groupRoutes(state: AdminState): Hono {
   app.put("/:group/config", async (c) => {
     const { group } = validate(GroupParam, c.req.param(), "path");
     const body = await jsonBody(c, SubscriptionGroupUpdate);
+    const { cluster } = validate(ClusterQuery, c.req.query(), "query");
+    if (cluster !== undefined) {
+      const caller = callerCredentials(c);
+      const masters = await clusterMasters(state, cluster);
+      const outcomes = await onEveryMaster(masters, `Group "${group}" was changed`, async (master) => {
+        const reply = await masterRequest(state, master, updateGroup, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, { ...body, groupName: group }, caller);
+        return reply.code === ResponseCode.SUCCESS ? undefined : reply.remark ?? `code ${reply.code}`;
+      });
+      return c.json({ group, cluster, brokers: outcomes.map((o) => ({ brokerName: o.brokerName, address: o.address })) });
+    }
     const ctx = requireBroker(state);
     const config = await ctx.groups.update(group, body);
     return c.json({ config, brokerName: ctx.brokerName });

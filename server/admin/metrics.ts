@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { TRANSACTION_GROUP } from "../../core/model/system_topics.ts";
 import type { BrokerContext } from "../broker/context.ts";
+import { controllerView } from "./_controller_view.ts";
 import { freeDiskOf, groupLag } from "./_figures.ts";
 import type { AdminState } from "./_state.ts";
 import type { ConnectionGuard } from "../../core/remoting/connection_guard.ts";
@@ -212,13 +213,34 @@ function guardMetrics(out: Exposition, guards: Array<[Labels, ConnectionGuard]>)
   );
 }
 
+/** Controller mode: each group's epoch, in-sync set size and replica lags, as the controller keeps them. */
+async function controllerMetrics(out: Exposition, state: AdminState): Promise<void> {
+  const view = await controllerView(state.options.controller);
+  if (view === undefined) return;
+  out.family("rocketmq_controller_up", "gauge", "Whether the controller answered this scrape (1) or not (0)", [[{}, "groups" in view ? 1 : 0]]);
+  if (!("groups" in view)) return;
+  const groupLabels = (g: { clusterName: string; brokerName: string }): Labels => ({ cluster: g.clusterName, broker: g.brokerName });
+  const known = view.groups.filter((g) => g.epoch !== null);
+  out.family("rocketmq_controller_epoch", "gauge", "The group's epoch (bumped by every election)", known.map((g) => [groupLabels(g), g.epoch!]));
+  out.family("rocketmq_controller_master_id", "gauge", "The replica id of the group's master", known.map((g) => [groupLabels(g), g.masterId!]));
+  out.family("rocketmq_controller_in_sync_replicas", "gauge", "Replicas in the group's in-sync set (the master included)", known.map((g) => [groupLabels(g), g.inSync.length]));
+  out.family(
+    "rocketmq_controller_replica_lag_bytes",
+    "gauge",
+    "Bytes a live replica's CommitLog is behind its master's, by their last heartbeats",
+    view.groups.flatMap((g) =>
+      g.replicas.filter((r) => r.lagBytes !== null).map((r): [Labels, number] => [{ ...groupLabels(g), replica: String(r.brokerId), role: r.role }, r.lagBytes!])
+    ),
+  );
+}
+
 /**
  * @param state The admin state.
  * @returns The routes, mounted at `/`.
  */
 export function metricsRoutes(state: AdminState): Hono {
   const app = new Hono();
-  app.get("/metrics", (c) => {
+  app.get("/metrics", async (c) => {
     const out = new Exposition();
     const { broker, nameServer } = state.options;
     const role = broker && nameServer ? "standalone" : broker ? "broker" : "nameserver";
@@ -233,6 +255,7 @@ export function metricsRoutes(state: AdminState): Hono {
       out.family("rocketmq_namesrv_live_brokers", "gauge", "Brokers registered and alive", [[{}, Object.keys(info.brokerLiveTable).length]]);
       out.family("rocketmq_namesrv_topics", "gauge", "Topics with at least one route", [[{}, nameServer.routeTable.getTopicList().length]]);
     }
+    await controllerMetrics(out, state);
     return c.body(out.toString(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
   return app;

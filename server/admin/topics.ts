@@ -5,14 +5,15 @@
  */
 import { Hono } from "hono";
 import * as v from "valibot";
-import { RetentionHours, TopicMessageTypeName, TopicName } from "../../core/protocol/headers.ts";
+import { RetentionHours, TopicConfig, TopicMessageTypeName, TopicName } from "../../core/protocol/headers.ts";
 import { Perm, RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import type { BrokerContext } from "../broker/context.ts";
-import { createTopicProcessor, deleteTopicProcessor } from "../broker/processors/topics.ts";
+import { allTopicConfigProcessor, createTopicProcessor, deleteTopicProcessor } from "../broker/processors/topics.ts";
+import { ClusterName, ClusterQuery, clusterMasters, masterRequest, onEveryMaster } from "./_cluster_targets.ts";
 import { queueFigures, queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, jsonBody, validate } from "./_http.ts";
 import { type AdminState, localRequest, replyError, requireBroker } from "./_state.ts";
-import { accessOfRequest, authorize } from "./_auth.ts";
+import { accessOfRequest, authorize, callerCredentials } from "./_auth.ts";
 
 const QueueNums = v.pipe(v.number(), v.safeInteger("expected a whole number"), v.minValue(1), v.maxValue(1024));
 
@@ -38,7 +39,33 @@ const CreateTopicBody = v.object({
   retentionHours: v.optional(v.union([v.literal(0), RetentionHours], "expected 0 (the broker's retention) or hours from 1 to 87600")),
   /** RocketMQ 5's message type the topic takes through gRPC; MIXED (the default) takes every type. */
   messageType: v.optional(TopicMessageTypeName),
+  /** Create or update the topic on every master of this cluster (by the NameServer), not only this process's broker. */
+  cluster: v.optional(ClusterName),
 });
+type CreateTopicBody = v.InferOutput<typeof CreateTopicBody>;
+
+/** The UPDATE_AND_CREATE_TOPIC header of a body: what it leaves out stays as the broker has it. */
+function createHeader(body: CreateTopicBody, existing: TopicConfig | undefined): Record<string, unknown> {
+  const retentionHours = body.retentionHours ?? existing?.retentionHours ?? 0;
+  const messageType = body.messageType ?? existing?.messageType ?? "MIXED";
+  return {
+    topic: body.topic,
+    readQueueNums: body.readQueueNums ?? body.queueNums ?? existing?.readQueueNums ?? 4,
+    writeQueueNums: body.writeQueueNums ?? body.queueNums ?? existing?.writeQueueNums ?? 4,
+    perm: body.perm ?? existing?.perm ?? (Perm.READ | Perm.WRITE),
+    order: body.order ?? existing?.order ?? false,
+    ...(retentionHours === 0 ? {} : { retentionHours }),
+    ...(messageType === "MIXED" ? {} : { messageType }),
+  };
+}
+
+/** A broker's config of `topic` by GET_ALL_TOPIC_CONFIG's answer, if it has one. */
+function existingIn(header: Record<string, unknown> | undefined, topic: string): TopicConfig | undefined {
+  const configs = header?.topicConfigs;
+  if (typeof configs !== "object" || configs === null || !Object.hasOwn(configs, topic)) return undefined;
+  const parsed = v.safeParse(TopicConfig, (configs as Record<string, unknown>)[topic]);
+  return parsed.success ? parsed.output : undefined;
+}
 
 /** Path parameters naming a topic. */
 export const TopicParam = v.object({ topic: TopicName });
@@ -92,6 +119,7 @@ export function topicRoutes(state: AdminState): Hono {
   const { broker, nameServer } = state.options;
   const create = broker && createTopicProcessor(broker.context);
   const remove = broker && deleteTopicProcessor(broker.context);
+  const allConfigs = broker && allTopicConfigProcessor(broker.context);
 
   app.get("/", (c) => {
     const ctx = broker?.context;
@@ -114,28 +142,46 @@ export function topicRoutes(state: AdminState): Hono {
 
   app.post("/", async (c) => {
     const body = await jsonBody(c, CreateTopicBody);
+    if (body.cluster !== undefined) {
+      const caller = callerCredentials(c);
+      const masters = await clusterMasters(state, body.cluster);
+      const created: string[] = [];
+      const outcomes = await onEveryMaster(masters, `Topic "${body.topic}" was created or updated`, async (master) => {
+        const configs = await masterRequest(state, master, allConfigs, RequestCode.GET_ALL_TOPIC_CONFIG, {}, caller);
+        if (configs.code !== ResponseCode.SUCCESS) return configs.remark ?? `code ${configs.code}`;
+        const existing = existingIn(configs.header, body.topic);
+        const reply = await masterRequest(state, master, create, RequestCode.UPDATE_AND_CREATE_TOPIC, createHeader(body, existing), caller);
+        if (reply.code !== ResponseCode.SUCCESS) return reply.remark ?? `code ${reply.code}`;
+        if (existing === undefined) created.push(master.brokerName);
+        return undefined;
+      });
+      return c.json({
+        cluster: body.cluster,
+        topic: body.topic,
+        brokers: outcomes.map((o) => ({ brokerName: o.brokerName, address: o.address, created: created.includes(o.brokerName) })),
+      });
+    }
     const ctx = requireBroker(state);
     const existing = ctx.topics.get(body.topic);
-    const readQueueNums = body.readQueueNums ?? body.queueNums ?? existing?.readQueueNums ?? 4;
-    const writeQueueNums = body.writeQueueNums ?? body.queueNums ?? existing?.writeQueueNums ?? 4;
-    const perm = body.perm ?? existing?.perm ?? (Perm.READ | Perm.WRITE);
-    const retentionHours = body.retentionHours ?? existing?.retentionHours ?? 0;
-    const messageType = body.messageType ?? existing?.messageType ?? "MIXED";
-    const reply = await localRequest(create!, RequestCode.UPDATE_AND_CREATE_TOPIC, {
-      topic: body.topic,
-      readQueueNums,
-      writeQueueNums,
-      perm,
-      order: body.order ?? existing?.order ?? false,
-      ...(retentionHours === 0 ? {} : { retentionHours }),
-      ...(messageType === "MIXED" ? {} : { messageType }),
-    });
+    const reply = await localRequest(create!, RequestCode.UPDATE_AND_CREATE_TOPIC, createHeader(body, existing));
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
     return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName], state.now()) }, existing === undefined ? 201 : 200);
   });
 
   app.delete("/:topic", async (c) => {
     const { topic } = validate(TopicParam, c.req.param(), "path");
+    const { cluster } = validate(ClusterQuery, c.req.query(), "query");
+    if (cluster !== undefined) {
+      const caller = callerCredentials(c);
+      const masters = await clusterMasters(state, cluster);
+      const outcomes = await onEveryMaster(masters, `Topic "${topic}" was deleted`, async (master) => {
+        const reply = await masterRequest(state, master, remove, RequestCode.DELETE_TOPIC_IN_BROKER, { topic }, caller);
+        // A master that never had the topic is fine: it is gone from the whole cluster.
+        return reply.code === ResponseCode.SUCCESS || reply.code === ResponseCode.TOPIC_NOT_EXIST ? undefined : reply.remark ?? `code ${reply.code}`;
+      });
+      nameServer?.routeTable.deleteTopic(topic);
+      return c.json({ deleted: topic, cluster, brokers: outcomes.map((o) => ({ brokerName: o.brokerName, address: o.address })) });
+    }
     const ctx = requireBroker(state);
     const reply = await localRequest(remove!, RequestCode.DELETE_TOPIC_IN_BROKER, { topic });
     // A refused or failed delete leaves the route alone (deleting TBW102's would stop auto-creation).

@@ -28,6 +28,7 @@ import { DelayOffsetTable, OffsetTable } from "../../core/protocol/headers.ts";
 import type { BrokerContext, BrokerStats } from "./context.ts";
 import { NameServerRegistrar } from "./name_server_registrar.ts";
 import { allTopicConfigProcessor, createTopicProcessor, deleteTopicProcessor } from "./processors/topics.ts";
+import { updateGroupProcessor } from "./processors/groups.ts";
 import { queryMessageProcessor, runtimeInfoProcessor, viewMessageProcessor } from "./processors/messages.ts";
 import {
   maxOffsetProcessor,
@@ -72,6 +73,7 @@ import { TrafficWindow } from "./traffic_window.ts";
 import { TrafficHistory } from "./traffic_history.ts";
 import type { Credentials } from "../../core/auth/signing.ts";
 import { clusterCredentials } from "../_cluster_secret.ts";
+import type { ControllerAccess } from "../../core/protocol/controller.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { TlsServerOptions } from "../../core/remoting/transport.ts";
 import {
@@ -307,6 +309,8 @@ export interface Broker {
   readonly grpcAddress: string | undefined;
   /** The gRPC port, when it is served. */
   readonly grpcPort: number | undefined;
+  /** In controller mode: the way to the controllers (the admin API's cluster view and switchover). */
+  readonly controller?: ControllerAccess;
   /** Stops accepting, finishes in-flight requests, flushes, unregisters and closes the store. */
   close(): Promise<void>;
 }
@@ -760,6 +764,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.UPDATE_AND_CREATE_TOPIC]: createTopicProcessor(ctx),
     [RequestCode.DELETE_TOPIC_IN_BROKER]: deleteTopicProcessor(ctx),
     [RequestCode.GET_ALL_TOPIC_CONFIG]: allTopicConfigProcessor(ctx),
+    [RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP]: updateGroupProcessor(ctx),
     [RequestCode.VIEW_MESSAGE_BY_ID]: viewMessageProcessor(ctx),
     [RequestCode.QUERY_MESSAGE]: queryMessageProcessor(ctx),
     [RequestCode.GET_BROKER_RUNTIME_INFO]: runtimeInfoProcessor(ctx),

@@ -235,6 +235,7 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
     get grpcPort() {
       return running!.broker.grpcPort;
     },
+    controller: link,
     close() {
       closing ??= (async () => {
         closed = true;

@@ -10,8 +10,12 @@ import * as v from "valibot";
 import { type Credentials, RequestSigner } from "../../core/auth/signing.ts";
 import type { Header } from "../../core/protocol/command.ts";
 import {
+  type ControllerAccess,
   ControllerHeartbeatAnswer,
+  type ElectMasterHeader,
+  type ElectMasterResult,
   type GroupState,
+  SyncStateData,
   type ReplicaInfo,
   GroupState as GroupStateSchema,
 } from "../../core/protocol/controller.ts";
@@ -50,8 +54,11 @@ export interface ControllerLinkOptions {
   log: Log;
 }
 
-/** Heartbeats to the controllers and what they answered. */
-export class ControllerLink {
+/** How long a switchover may take at the controller (its `switchTimeoutMs`, 10 s by default, and a margin). */
+const ELECT_TIMEOUT_MS = 15_000;
+
+/** Heartbeats to the controllers and what they answered; also the admin API's way to them (`ControllerAccess`). */
+export class ControllerLink implements ControllerAccess {
   readonly #o: ControllerLinkOptions;
   readonly #connections = new Map<string, Promise<Connection>>();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -153,6 +160,48 @@ export class ControllerLink {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Every group's state and live members, from the first controller that answers.
+   *
+   * @returns The groups.
+   * @throws {Error} When no controller answers.
+   */
+  async syncStateData(): Promise<SyncStateData> {
+    const response = await this.#ask(RequestCode.CONTROLLER_GET_SYNC_STATE_DATA, {}, 3000);
+    if (response.code !== ResponseCode.SUCCESS) throw new Error(response.remark ?? `response code ${response.code}`);
+    const parsed = v.safeParse(SyncStateData, response.header);
+    if (!parsed.success) throw new Error(`Controller sent a malformed state: ${v.summarize(parsed.issues)}`);
+    return parsed.output;
+  }
+
+  /**
+   * A switchover through the first controller that answers (signed like the heartbeats).
+   *
+   * @param header The group and, optionally, the replica to hand over to.
+   * @returns The new state, or the controller's reason for refusing.
+   * @throws {Error} When no controller answers.
+   */
+  async electMaster(header: ElectMasterHeader): Promise<ElectMasterResult> {
+    const request = { clusterName: header.clusterName, brokerName: header.brokerName, ...(header.brokerId === undefined ? {} : { brokerId: header.brokerId }) };
+    const response = await this.#ask(RequestCode.CONTROLLER_ELECT_MASTER, request, ELECT_TIMEOUT_MS);
+    if (response.code === ResponseCode.ILLEGAL_OPERATION) return { refused: response.remark ?? "The controller refused the switchover" };
+    if (response.code !== ResponseCode.SUCCESS) throw new Error(response.remark ?? `response code ${response.code}`);
+    return { state: v.parse(GroupStateSchema, response.header.state) };
+  }
+
+  /** A request to the controllers in turn until one answers. */
+  async #ask(code: number, header: Header, timeoutMs: number) {
+    let lastError: unknown;
+    for (const address of this.#o.controllers) {
+      try {
+        return await this.#request(address, code, header, timeoutMs);
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw new Error(`No controller answers (${this.#o.controllers.join(", ")}): ${(lastError as Error)?.message ?? "none configured"}`);
   }
 
   async #request(address: string, code: number, header: Header, timeoutMs: number) {

@@ -20,6 +20,7 @@ import {
   type GuardedConnection,
 } from "../../core/remoting/connection_guard.ts";
 import { hostOf } from "../broker/connections_per_ip.ts";
+import type { ControllerAccess } from "../../core/protocol/controller.ts";
 import { Controller } from "../controller/controller.ts";
 import { createControllerProcessors } from "../controller/controller_processors.ts";
 import { EtcdClient } from "../controller/etcd.ts";
@@ -98,6 +99,8 @@ export interface NameServer {
   readonly routeTable: RouteTable;
   /** Limits on unauthenticated connections (incomplete frames, timeouts) and the cuts made. */
   readonly connectionGuard: ConnectionGuard;
+  /** The controller it runs (`controllerEtcdEndpoints`), if any. */
+  readonly controller?: ControllerAccess;
   /** Stops listening, stops the expiry scan and closes every connection. */
   close(): Promise<void>;
 }
@@ -215,6 +218,7 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
     options,
     routeTable,
     connectionGuard: guard,
+    ...(controller === undefined ? {} : { controller }),
     close() {
       closing ??= (async () => {
         clearInterval(scanner);

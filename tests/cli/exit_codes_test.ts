@@ -27,7 +27,7 @@ const ID = "7F00000100002A9F0000000000000000";
 /** Every verb, with the arguments it needs to reach the server. */
 const ADMIN_VERBS = [
   ["topic", "list"], ["topic", "create", "-t", "x"], ["topic", "delete", "-t", "x"], ["topic", "route", "-t", "x"], ["topic", "status", "-t", "x"],
-  ["cluster", "list"], ["group", "list"], ["group", "progress", "-g", "g"], ["offset", "reset", "-g", "g", "-t", "x", "--to", "earliest"],
+  ["cluster", "list"], ["cluster", "switch-master", "-g", "broker-a"], ["topic", "update", "-t", "x", "-c", "c1"], ["group", "list"], ["group", "progress", "-g", "g"], ["offset", "reset", "-g", "g", "-t", "x", "--to", "earliest"],
   ["msg", "get", "--id", ID], ["msg", "query-key", "-t", "x", "-k", "k"], ["msg", "browse", "-t", "x"],
   ["dlq", "list", "-g", "g"], ["dlq", "resend", "-g", "g", "--all"], ["monitor", "--iterations", "1"],
 ];

@@ -15,16 +15,33 @@ import { SEGMENT_SIZE } from "./_ha.ts";
  *
  * @param etcd The etcd client URLs.
  * @param port Its port (0: a free one).
- * @param where A network namespace to run in and the host to listen on. @default here, 127.0.0.1
+ * @param where A network namespace to run in, the host to listen on, and more flags. @default here, 127.0.0.1
  * @returns The running NameServer.
  */
-export function startControllerNameServer(etcd: readonly string[], port = 0, where: { netns?: string; host?: string } = {}): Promise<Server> {
+export function startControllerNameServer(
+  etcd: readonly string[],
+  port = 0,
+  where: { netns?: string; host?: string; extraArgs?: string[] } = {},
+): Promise<Server> {
   const args = [
     "run", join(import.meta.dir, "..", "..", "server", "nameserver.ts"), "--host", where.host ?? "127.0.0.1", "--port", String(port),
     "--cluster-secret-file", testClusterSecretFile(),
     "--controller-etcd-endpoints", etcd.join(","),
+    ...(where.extraArgs ?? []),
   ];
   return where.netns === undefined ? startServer(BUN, args) : startServer("ip", ["netns", "exec", where.netns, BUN, ...args]);
+}
+
+/**
+ * Which replica became master of an epoch, by the replicas' logs.
+ *
+ * @param replicas The replica processes by id.
+ * @param epoch The epoch.
+ * @returns Its id, or undefined while none has said so.
+ */
+export function masterOf(replicas: ReadonlyMap<number, Server>, epoch: number): number | undefined {
+  for (const [id, server] of replicas) if (server.output().includes(`Replica ${id} is the master of epoch ${epoch}`)) return id;
+  return undefined;
 }
 
 /** How a controlled replica runs. */

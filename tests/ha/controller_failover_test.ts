@@ -14,7 +14,7 @@ import { BUN, type Child, freePort, type Server, start, stop } from "../_helpers
 import { needs } from "../_helpers/skip.ts";
 import { commitLogFiles, until } from "./_ha.ts";
 import { type EtcdCluster, missingEtcd, startEtcd } from "./_etcd.ts";
-import { epochAt, epochsOf, sendOutcomes, startControllerNameServer, startReplica, storedMessages } from "./_controller.ts";
+import { epochAt, epochsOf, masterOf, sendOutcomes, startControllerNameServer, startReplica, storedMessages } from "./_controller.ts";
 
 const test = needs(missingEtcd());
 const TOPIC = "failover_orders";
@@ -31,12 +31,6 @@ afterAll(async () => {
   await etcd?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Which replica is master of the latest epoch, by the replicas' logs. */
-function masterOf(replicas: Map<number, Server>, epoch: number): number | undefined {
-  for (const [id, server] of replicas) if (server.output().includes(`Replica ${id} is the master of epoch ${epoch}`)) return id;
-  return undefined;
-}
 
 describe("controller mode", () => {
   test("SIGKILL of the master under load: an in-sync replica takes over, nothing acknowledged is lost, the old master rejoins as a slave", async () => {

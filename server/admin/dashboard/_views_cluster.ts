@@ -122,8 +122,11 @@ route("/cluster", {
       ],
     });
     brokersPanel.appendChild(list.el);
+    var controllerBody = h("div");
+    var controllerPanel = panel("Controller", "controller mode: each group's master, epoch, in-sync set and replica lag");
+    controllerPanel.appendChild(controllerBody);
     var details = h("div");
-    add(ctx.root, nameServer, brokersPanel, details);
+    add(ctx.root, nameServer, brokersPanel, controllerPanel, details);
     return {
       refresh: async function () {
         var cluster = await api("GET", "/api/cluster");
@@ -132,11 +135,30 @@ route("/cluster", {
           ? facts([["Port", String(cluster.nameServer.port)], ["Registered brokers", fmtInt(cluster.nameServer.brokers)], ["Topics with routes", fmtInt(cluster.nameServer.topics)]])
           : h("p", { className: "muted" }, "This process runs no NameServer: the brokers below are the ones it runs itself."));
         list.update(cluster.brokers);
+        controllerPanel.hidden = !cluster.controller;
+        if (cluster.controller) put(controllerBody, controllerTable(cluster.controller));
         put(details, cluster.brokers.filter(function (b) { return b.local; }).map(brokerDetails));
       },
     };
   },
 });
+
+/** The controller's groups: one row per live replica, or why the controller could not be read. */
+function controllerTable(view) {
+  if (view.error) return h("p", { className: "bad-text" }, view.error);
+  var tbody = h("tbody");
+  view.groups.forEach(function (g) {
+    if (g.replicas.length === 0) tbody.appendChild(h("tr", null, td(g.brokerName), num(g.epoch === null ? "–" : String(g.epoch)), td("[" + g.inSync.join(",") + "]"), h("td", { colspan: "4", className: "empty" }, "No live replica")));
+    g.replicas.forEach(function (r) {
+      var role = r.role + (r.inSync ? "" : ", out of sync") + (r.fenced ? " (fenced)" : "") + (g.switchingTo === r.brokerId ? " (taking over)" : "");
+      tbody.appendChild(h("tr", null, td(g.clusterName + " / " + g.brokerName), num(g.epoch === null ? "–" : String(g.epoch)), td("[" + g.inSync.join(",") + "]"),
+        num("#" + r.brokerId), td(role), td(r.address, "mono opt"), num(r.lagBytes === null ? "–" : fmtBytes(r.lagBytes))));
+    });
+  });
+  return h("div", { className: "table-wrap" }, h("table", { id: "controller-groups" },
+    h("thead", null, h("tr", null, h("th", null, "Group"), h("th", { className: "num" }, "Epoch"), h("th", null, "In-sync set"), h("th", { className: "num" }, "Replica"), h("th", null, "Role"), h("th", { className: "opt" }, "Address"), h("th", { className: "num" }, "Lag"))),
+    tbody));
+}
 
 var KNOWN_BROKER_FIELDS = ["clusterName", "brokerName", "brokerId", "role", "brokerRole", "address", "local", "alive", "version", "startedAt", "uptimeMs", "storeSize", "diskFree",
   "commitLog", "writeFailure", "tps", "totals", "connections", "pendingLongPolls", "replication", "timers", "dedup", "lastHeartbeatAt"];
