@@ -205,7 +205,9 @@ for (const store of TEST_STORES) {
       const admin = new Admin({ nameServer: cluster.nameServer, dial });
       await admin.start();
       try {
-        const page = await admin.listDeadLetters(group);
+        // The poison message is sent to the DLQ while the queue moves on: it may land a moment later.
+        let page = await admin.listDeadLetters(group);
+        await waitFor(async () => (page = await admin.listDeadLetters(group)).total > 0, 10_000, "the dead letter");
         expect(page.total).toBe(1);
         expect(decoder.decode(page.messages[0]!.body)).toBe("bad");
       } finally {

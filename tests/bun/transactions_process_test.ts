@@ -157,8 +157,9 @@ describe("transactions across processes", () => {
     c.broker.kill("SIGKILL");
     await c.broker.exited;
     cluster!.broker = await startBroker(c);
-    // The half message is pending again after the restart; the producer's END reaches the new broker.
-    expect(await transactions()).toMatchObject({ totalPending: 1 });
+    // The half message is pending again once the restarted broker has read its half topic back; the
+    // producer's END reaches the new broker.
+    await until(async () => (await transactions()).totalPending === 1, 10_000, "the half message pending again");
     writeFileSync(join(c.dir, "go"), "");
     await sender.waitFor("DONE", 20_000);
     expect(lines(sender, "SENT").map((l) => l.slice(2).join(" "))).toEqual(["COMMIT w:wait-commit-0", "COMMIT w:commit-0", "COMMIT w:commit-1", "COMMIT w:commit-2"]);
