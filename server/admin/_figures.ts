@@ -7,6 +7,7 @@
 import { statfsSync } from "node:fs";
 import { readStoreTimestamp } from "../../core/model/record.ts";
 import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
+import { TRACE_TOPIC } from "../../core/model/trace.ts";
 import type { BrokerContext } from "../broker/context.ts";
 import type { AdminState } from "./_state.ts";
 
@@ -15,12 +16,13 @@ export type TopicKind = "normal" | "retry" | "dlq" | "system";
 
 /**
  * @param topic A topic name.
- * @returns Whether it is a user topic, a group's retry or dead-letter topic, or a broker topic.
+ * @returns Whether it is a user topic, a group's retry or dead-letter topic, or a broker topic (the
+ * trace topic too: its records are written by clients' trace producers and the broker, not users).
  */
 export function topicKind(topic: string): TopicKind {
   if (topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) return "retry";
   if (topic.startsWith(DLQ_GROUP_TOPIC_PREFIX)) return "dlq";
-  if (SYSTEM_TOPICS.has(topic)) return "system";
+  if (SYSTEM_TOPICS.has(topic) || topic === TRACE_TOPIC) return "system";
   return "normal";
 }
 

@@ -34,7 +34,11 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "rmq-dashboard-views-"));
-  system = await startStandalone({ listen, dial, hostname: "127.0.0.1", port: 0, nameServerPort: 0, dataDir: dir, commitLogSegmentSize: 1024 * 1024, log: () => {} });
+  system = await startStandalone({
+    listen, dial, hostname: "127.0.0.1", port: 0, nameServerPort: 0, dataDir: dir, commitLogSegmentSize: 1024 * 1024, log: () => {},
+    // Trace records of the broker (dead letters), and retries back at once.
+    traceTopicEnable: true, messageDelayLevel: "100ms 100ms 100ms 100ms 100ms 100ms",
+  });
   admin = await startAdminServer({ serve, hostname: "127.0.0.1", port: 0, broker: system.broker, nameServer: system.nameServer, dataDir: dir });
   base = adminUrl(admin);
   data = await populate(system, base);
@@ -218,7 +222,8 @@ describe("dashboard views in Chromium", () => {
     const iso = await stored.locator("time").getAttribute("datetime");
     expect(await stored.textContent()).toContain(iso!);
     expect(await stored.textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC[+-]\d\d:\d\d/);
-    expect(await page.locator("#trace-none").textContent()).toContain("Message tracing is off, or there is no trace data for this message");
+    // Sent through the admin API and consumed by an untraced group: no trace.
+    expect(await page.locator("#trace-none").textContent(WAIT)).toContain("No trace recorded for this message. Clients record their sends and deliveries only with enableTrace: true");
     await page.click('button[data-mode="hex"]');
     expect(await page.locator("#message-body").textContent()).toMatch(/^00000000 {2}7b 22 69 64 22 3a 37 2c/);
     await page.click('button[data-mode="text"]');
@@ -232,6 +237,56 @@ describe("dashboard views in Chromium", () => {
     expect(await page.locator("#message-body").textContent()).toContain("00 9f 92 96 ff 01 02 03");
     expect(await page.locator('button[data-mode="json"]').isDisabled()).toBe(true);
     await shot(page, "view-message-binary");
+    expect(page.problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  needs(NO_CHROMIUM)("a traced message's view draws its trace: sent, delivered and failed twice, dead-lettered, each with its time, group, client, attempt, cost and host", async () => {
+    const page = await open();
+    await page.goto(`${base}#/messages/${data.traced.msgId}`);
+    await page.locator("#trace-timeline li").nth(5).waitFor(WAIT);
+    const steps = await page.locator("#trace-timeline li").evaluateAll((items) => items.map((li) => {
+      const field = (name: string) => li.querySelector(`[data-field="${name}"] > span:last-child`)?.textContent ?? null;
+      return {
+        step: (li as HTMLElement).dataset.step, tag: li.querySelector(".tag")!.textContent, group: field("group"), client: field("client"),
+        attempt: field("attempt"), cost: field("cost"), host: field("host"),
+        local: li.querySelector("time")!.textContent, iso: li.querySelector("time")!.getAttribute("datetime"), isoShown: li.querySelector(".trace-head .sub")!.textContent,
+      };
+    }));
+    expect(steps.map((s) => [s.step, s.tag, s.group, s.attempt])).toEqual([
+      ["sent", "sent", "dashboard_orders", null],
+      ["delivered", "delivered", "fragile", "1"],
+      ["consume failed", "consume failed", "fragile", "1"],
+      ["delivered", "delivered", "fragile", "2"],
+      ["consume failed", "consume failed", "fragile", "2"],
+      ["dead-lettered", "dead-lettered", "fragile", "2"],
+    ]);
+    const broker = system.broker.address;
+    expect(steps[0]!.host).toBe(broker);
+    expect(steps[0]!.cost).toMatch(/^\d+ ms$/);
+    expect(steps[2]!.cost).toMatch(/^\d+ ms$/);
+    expect(steps[5]!.client).toBe("broker");
+    expect(steps[5]!.host).toBe(broker);
+    for (const s of steps.slice(0, 5)) expect(s.client).toMatch(/^\S+@\S+$/);
+    for (const s of steps) {
+      expect(s.isoShown).toBe(s.iso!);
+      expect(s.local).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC[+-]\d\d:\d\d$/);
+      expect(new Date(s.iso!).getTime()).toBeGreaterThan(Date.now() - 300_000);
+    }
+    // Oldest first.
+    const times = steps.map((s) => new Date(s.iso!).getTime());
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(await page.locator("#trace-summary").textContent()).toStartWith("6 steps recorded in RMQ_SYS_TRACE_TOPIC, oldest first.");
+    expect(await page.locator("#trace-timeline li.bad").count()).toBe(1);
+    await page.locator("#trace").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ARTIFACTS, "view-message-trace.png"), fullPage: true });
+
+    // The dead letter the trace names opens, and shows the same trace (it is traced by its unique key, as a message of payments).
+    await page.click("a.trace-dlq");
+    await page.waitForURL(/#\/messages\/[0-9A-F]+$/);
+    await page.locator("dl.facts a", { hasText: "%DLQ%fragile" }).waitFor(WAIT);
+    await page.locator("#trace-timeline li").nth(5).waitFor(WAIT);
+    expect(await page.locator("#trace-timeline li").evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.step))).toEqual(steps.map((s) => s.step));
     expect(page.problems).toEqual([]);
     await page.close();
   }, 60_000);
@@ -388,6 +443,7 @@ describe("dashboard views in Chromium", () => {
       ["topics/orders", "#queue-table tbody tr", "narrow-topic"],
       ["groups/billing", "#group-members td", "narrow-group"],
       [`messages/${data.json.msgId}`, "#message-body", "narrow-message"],
+      [`messages/${data.traced.msgId}`, "#trace-timeline li", "narrow-message-trace"],
       ["messages?mode=key&topic=orders&key=order-7", `tr[data-key="${data.json.msgId}"]`, "narrow-messages"],
       ["dlq", `tr[data-key="${data.deadLetterId}"]`, "narrow-dlq"],
       ["transactions", 'tr[data-key="tx_orders|dashboard_tx"]', "narrow-transactions"],

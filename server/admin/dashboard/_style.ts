@@ -129,6 +129,13 @@ pre.body.hex { white-space: pre; word-break: normal; }
 ol.timeline { list-style: none; margin: 0; padding: 0 0 0 14px; border-left: 2px solid var(--line); }
 ol.timeline li { position: relative; padding: 0 0 10px 10px; }
 ol.timeline li::before { content: ""; position: absolute; left: -21px; top: 4px; width: 10px; height: 10px; border-radius: 50%; background: var(--accent); }
+ol.timeline li.ok::before { background: #0e7a55; }
+ol.timeline li.warn::before { background: var(--warn); }
+ol.timeline li.bad::before { background: var(--bad); }
+.trace-head .tag { font-size: 12px; margin-right: 2px; }
+.trace-meta { display: flex; flex-wrap: wrap; gap: 0 14px; margin: 2px 0 0; font-size: 12px; }
+.trace-meta > span { min-width: 0; overflow-wrap: anywhere; }
+.trace-detail { margin: 2px 0 0; font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
 .muted { color: var(--muted); }
 .empty { color: var(--muted); font-style: italic; padding: 6px 0; }
 ul.plain { margin: 0; padding-left: 18px; }

@@ -232,7 +232,7 @@ route("/messages/:id", {
       add(grid, about, props);
       parts.push(grid);
       parts.push(bodyPanel(m));
-      parts.push(tracePanel(data.trace));
+      parts.push(tracePanel(m));
       parts.push(await resendPanel(m));
       put(holder, parts);
     }
@@ -276,19 +276,60 @@ function bodyPanel(m) {
   return section;
 }
 
-/** The message's trace: the API's events when it has them, else why there are none. */
-function tracePanel(trace) {
-  var section = panel("Trace", "how the message travelled: sent, stored, delivered, consumed");
+/** How each step of a trace looks: its tag's class. */
+var TRACE_STEP_CLASS = {
+  "sent": "ok", "consumed": "ok", "committed": "ok", "delivered": "", "send failed": "bad", "consume failed": "warn", "rolled back": "warn", "dead-lettered": "bad",
+};
+
+/** The message's trace: every recorded step, from GET /api/messages/:id/trace, oldest first. */
+function tracePanel(m) {
+  var section = panel("Trace", "every recorded step: sent, delivered, consumed or failed, committed or rolled back, dead-lettered");
   section.id = "trace";
-  if (!trace || !trace.length) {
-    section.appendChild(h("p", { className: "muted", id: "trace-none" }, "Message tracing is off, or there is no trace data for this message: the broker records no trace yet."));
-    return section;
-  }
-  section.appendChild(h("ol", { className: "timeline" }, trace.map(function (event) {
-    return h("li", null, h("b", null, anyText(event.type || event.kind)), " ", timeNode(event.timestamp || event.time, true),
-      h("span", { className: "sub" }, Object.keys(event).filter(function (k) { return ["type", "kind", "timestamp", "time"].indexOf(k) < 0; }).map(function (k) { return k + ": " + anyText(event[k]); }).join(", ")));
-  })));
+  var body = h("div", { id: "trace-body", "aria-live": "polite" }, h("p", { className: "muted" }, "Loading the trace…"));
+  section.appendChild(body);
+  // A retry or dead letter is traced as the message of its original topic, by its unique key.
+  var topic = m.properties.RETRY_TOPIC || m.topic;
+  var id = m.uniqueKey || m.msgId;
+  api("GET", "/api/messages/" + encodeURIComponent(id) + "/trace?topic=" + encodeURIComponent(topic)).then(function (answer) {
+    put(body, traceTimeline(answer));
+  }, function (error) {
+    if (error.unreachable) return;
+    put(body, h("p", { className: "error-box", id: "trace-error", role: "alert" }, "The trace could not be read: " + error.message));
+  });
   return section;
+}
+
+/** A link to the stored message a step names: the dead letter it became. */
+function traceCopyLink(e) {
+  return e.type === "DeadLetter" && e.record.offsetMsgId ? [" ", link(["messages", e.record.offsetMsgId], "open the dead letter", null, "trace-dlq")] : null;
+}
+
+/** The timeline of a trace answer, or why there is none. */
+function traceTimeline(answer) {
+  if (answer.events.length === 0) {
+    return h("p", { className: "muted", id: "trace-none" }, "No trace recorded for this message. Clients record their sends and deliveries only with enableTrace: true, " +
+      "and the broker its commits, rollbacks and dead letters only with traceTopicEnable (see docs/TRACE.md).");
+  }
+  var several = answer.messages.length > 1;
+  var summary = h("p", { className: "muted", id: "trace-summary" }, plural(answer.events.length, "step") + (several ? " of " + plural(answer.messages.length, "message") : "") +
+    " recorded in " + answer.traceTopic + ", oldest first. " + answer.note + (answer.complete ? "" : " (cut short)"));
+  return [summary, h("ol", { className: "timeline", id: "trace-timeline" }, answer.events.map(function (e) {
+    var meta = [
+      ["group", e.group],
+      ["client", e.clientId === null ? "broker" : e.clientId],
+      ["attempt", e.attempt === null ? null : String(e.attempt)],
+      ["cost", e.costMs === null ? null : fmtInt(e.costMs) + " ms"],
+      ["host", e.storeHost],
+      ["message", several ? e.msgId : null],
+    ].filter(function (x) { return x[1] !== null && x[1] !== ""; });
+    return h("li", { className: TRACE_STEP_CLASS[e.step] || "", dataset: { step: e.step, type: e.type } },
+      h("div", { className: "trace-head" }, h("span", { className: "tag " + (TRACE_STEP_CLASS[e.step] || "") }, e.step), " ",
+        h("time", { datetime: e.isoTime }, fmtTime(e.time, true) + " " + fmtZone(e.time)), h("span", { className: "sub mono" }, e.isoTime)),
+      h("div", { className: "trace-meta" }, meta.map(function (x) {
+        return h("span", { dataset: { field: x[0] } }, h("span", { className: "muted" }, x[0] + " "), h("span", { className: x[0] === "client" || x[0] === "host" || x[0] === "message" ? "mono" : "" }, x[1]));
+      })),
+      e.detail ? h("p", { className: "trace-detail" }, e.detail, traceCopyLink(e)) : null);
+  }))];
 }
 
 /** Sending the message again: to one consumer group (its retry topic), or a dead letter to its original topic. */
