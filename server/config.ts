@@ -65,7 +65,7 @@ export interface ValueSpec<T> {
 }
 
 /** What `admin` settings start: `startAdminServer`'s address and token, and whether to start it. */
-export type AdminSettings = Pick<AdminServerOptions, "hostname" | "port" | "token" | "allowedOrigins"> & {
+export type AdminSettings = Pick<AdminServerOptions, "hostname" | "port" | "token" | "allowedOrigins" | "gateway"> & {
   /** Serve the admin API at all (when a port is set). */
   enabled?: boolean;
 };
@@ -579,6 +579,11 @@ export const SETTINGS = {
       default: [], example: ["https://mq.example.com"],
       doc: "Origins besides IP addresses and localhost it answers to, and whose pages may make changes (a reverse proxy, a container name)",
       to: admin("allowedOrigins"),
+    }),
+    gateway: setting({
+      ...bool(), default: true, example: false, flag: "gateway",
+      doc: "Serve the HTTP gateway (produce and consume over HTTP, docs/HTTP.md) at /api/gateway of the admin API",
+      to: admin("gateway", (on: boolean) => (on ? {} : false)),
     }),
   },
   acl: {

@@ -185,6 +185,8 @@ export type Config = {
     token: string | undefined;
     /** Origins besides IP addresses and localhost it answers to, and whose pages may make changes (a reverse proxy, a container name) */
     allowedOrigins: string[];
+    /** Serve the HTTP gateway (produce and consume over HTTP, docs/HTTP.md) at /api/gateway of the admin API */
+    gateway: boolean;
   };
   acl: {
     /** ACL file (docs/SECURITY.md): every request must be signed by an account allowed to make it; re-read on change */

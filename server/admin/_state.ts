@@ -74,8 +74,11 @@ export interface AdminAppOptions {
   now?: () => number;
   /** Where unexpected failures are reported. @default a logger naming "admin" */
   log?: Log;
-  /** The HTTP gateway's event stream limits (see `gateway/stream.ts`). @default their defaults */
-  gateway?: GatewayStreamOptions;
+  /**
+   * The HTTP gateway at `/api/gateway` (and its `/api/openapi.json`): its event stream limits (see
+   * `gateway/stream.ts`), or `false` to serve no gateway. @default served, with their defaults
+   */
+  gateway?: GatewayStreamOptions | false;
   /** Free bytes of the file system holding a path. @default statfs of node:fs */
   freeDisk?: (path: string) => number | undefined;
 }

@@ -82,8 +82,10 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.route("/api/store", storeRoutes(state));
   app.route("/api/traffic", trafficRoutes(state));
   app.route("/api/connections", connectionRoutes(state));
-  app.route("/api/gateway", gatewayRoutes(state));
-  app.route("/api", openApiRoute(state));
+  if (options.gateway !== false) {
+    app.route("/api/gateway", gatewayRoutes(state));
+    app.route("/api", openApiRoute(state));
+  }
   app.route("/", dashboardRoutes(state));
 
   app.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `No route for ${c.req.method} ${c.req.path}` } }, 404));

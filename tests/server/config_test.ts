@@ -248,6 +248,14 @@ async function reached(servers: RunningServers, entry: SettingEntry, value: unkn
         expect(await statusWithHost(servers.admin!.port, new URL((expected as string[])[0]!).host)).not.toBe(421);
         return expect(await statusWithHost(servers.admin!.port, "elsewhere.example")).toBe(421);
       }
+      if (option === "gateway") {
+        // Off (the test value): the admin API answers, without the gateway or its OpenAPI document.
+        expect(expected).toBe(false);
+        const at = `http://[::1]:${servers.admin!.port}`;
+        expect((await fetch(`${at}/api/cluster`)).status).toBe(200);
+        expect((await fetch(`${at}/api/openapi.json`)).status).toBe(404);
+        return expect((await fetch(`${at}/api/gateway/groups/g/offsets`)).status).toBe(404);
+      }
       if (option === "token") {
         const url = `http://[::1]:${servers.admin!.port}/api/topics/no-such-topic`;
         expect((await fetch(url, { method: "DELETE" })).status).toBe(401);

@@ -36,7 +36,7 @@ export function gatewayRouteList(state: AdminState, options: GatewayStreamOption
  * @returns The gateway's routes, mounted at `GATEWAY_PREFIX`.
  */
 export function gatewayRoutes(state: AdminState): Hono {
-  return defineRoutes(gatewayRouteList(state, state.options.gateway));
+  return defineRoutes(gatewayRouteList(state, state.options.gateway || {}));
 }
 
 /**
