@@ -18,8 +18,8 @@ export interface ServeOptions {
   /** Serve HTTPS with this certificate and key (PEM text). */
   tls?: TlsServerOptions;
   /**
-   * A connection through which nothing moved this long is closed (Bun; Deno's server has no such
-   * limit), also one whose client stopped reading a stream. @default 40000
+   * A connection through which nothing moved this long during a request is closed, also one whose
+   * client stopped reading a stream. @default 40000
    */
   idleTimeoutMs?: number;
 }

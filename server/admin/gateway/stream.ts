@@ -6,10 +6,11 @@
  *
  * Memory is bounded per client: events wait in a buffer of `sseBufferBytes` (plus one pop), and
  * nothing more is popped while it is full. A client that reads nothing for `sseStallTimeoutMs`
- * while its buffer is full has its stream ended (the buffer dropped, no more pops), and the HTTP
- * server closes its connection once nothing moved through it for its idle timeout
- * (`ServeOptions.idleTimeoutMs`, Bun); what was popped for it comes back after its invisible time. While nothing arrives, a comment goes out every `sseHeartbeatMs` so proxies keep the
- * connection and a dead client is noticed.
+ * while its buffer is full has its stream ended (the buffer dropped, no more pops) and its
+ * connection closed: on Deno at once (`server/deno/serve.ts` destroys the socket of a body that
+ * errors), on Bun once nothing moved through it for its idle timeout (`ServeOptions.idleTimeoutMs`);
+ * what was popped for it comes back after its invisible time. While nothing arrives, a comment
+ * goes out every `sseHeartbeatMs` so proxies keep the connection and a dead client is noticed.
  *
  * @module
  */
