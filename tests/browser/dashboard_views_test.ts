@@ -278,8 +278,7 @@ describe("dashboard views in Chromium", () => {
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(await page.locator("#trace-summary").textContent()).toStartWith("6 steps recorded in RMQ_SYS_TRACE_TOPIC, oldest first.");
     expect(await page.locator("#trace-timeline li.bad").count()).toBe(1);
-    await page.locator("#trace").scrollIntoViewIfNeeded();
-    await page.screenshot({ path: join(ARTIFACTS, "view-message-trace.png"), fullPage: true });
+    await shot(page, "view-message-trace");
 
     // The dead letter the trace names opens, and shows the same trace (it is traced by its unique key, as a message of payments).
     await page.click("a.trace-dlq");
