@@ -528,10 +528,11 @@ function humanize(name) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** A value of unknown shape (fields an API added later), as text. */
-function anyText(value) {
+/** A value of unknown shape (fields an API added later): text, a list's items, or an object's fields as a nested list. */
+function anyValue(value) {
   if (value === null || value === undefined) return "–";
-  if (typeof value === "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return value.length === 0 ? "none" : value.map(function (x) { return typeof x === "object" && x !== null ? JSON.stringify(x) : String(x); }).join(", ");
+  if (typeof value === "object") return facts(Object.keys(value).map(function (k) { return [humanize(k), anyValue(value[k])]; }));
   return String(value);
 }
 

@@ -63,6 +63,7 @@ a.card:hover { border-color: var(--accent); }
 dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 4px 14px; margin: 0; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; word-break: break-word; }
+dl.facts dl.facts { font-size: 12px; gap: 0 10px; }
 .table-wrap { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -155,6 +156,7 @@ meter { width: 100%; min-width: 60px; }
   .inline > * { flex: 1 1 100%; }
   .inline button, .inline a.button { flex: 0 0 auto; }
   .list-tools .count { margin-left: 0; }
+  .preview { display: inline-block; min-width: 9em; }
   .chart svg { height: 160px; }
 }
 `;

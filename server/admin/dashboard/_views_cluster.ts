@@ -181,7 +181,7 @@ function brokerDetails(b) {
     ["Send errors", b.totals ? fmtInt(b.totals.sendErrors) : undefined],
     ["Connections", fmtInt(b.connections)],
     ["Long polls held", fmtInt(b.pendingLongPolls)],
-  ].concat(Object.keys(b).filter(function (k) { return KNOWN_BROKER_FIELDS.indexOf(k) < 0; }).map(function (k) { return [humanize(k), anyText(b[k])]; }))));
+  ].concat(Object.keys(b).filter(function (k) { return KNOWN_BROKER_FIELDS.indexOf(k) < 0; }).map(function (k) { return [humanize(k), anyValue(b[k])]; }))));
   var right = h("div");
   right.appendChild(h("h3", null, "Replication"));
   var r = b.replication || {};
@@ -193,10 +193,10 @@ function brokerDetails(b) {
       ["Offset / master's", fmtInt(l.offset) + " / " + fmtInt(l.masterOffset)],
       ["Behind", fmtBytes(l.lagBytes)],
       ["Last error", l.lastError || "none"],
-    ].concat(Object.keys(r).filter(function (k) { return ["role", "link"].indexOf(k) < 0; }).map(function (k) { return [humanize(k), anyText(r[k])]; }))));
+    ].concat(Object.keys(r).filter(function (k) { return ["role", "link"].indexOf(k) < 0; }).map(function (k) { return [humanize(k), anyValue(r[k])]; }))));
   } else {
     right.appendChild(facts([["HA address", r.haAddress || "not listening"]].concat(
-      Object.keys(r).filter(function (k) { return ["role", "haAddress", "slaves"].indexOf(k) < 0; }).map(function (k) { return [humanize(k), anyText(r[k])]; }))));
+      Object.keys(r).filter(function (k) { return ["role", "haAddress", "slaves"].indexOf(k) < 0; }).map(function (k) { return [humanize(k), anyValue(r[k])]; }))));
     var slaves = r.slaves || [];
     right.appendChild(slaves.length === 0 ? h("p", { className: "muted" }, "No slave connected") : h("div", { className: "table-wrap" }, h("table", null,
       h("thead", null, h("tr", null, h("th", null, "Slave"), h("th", null, "Address"), h("th", { className: "num" }, "Acknowledged"), h("th", { className: "num" }, "Behind"), h("th", { className: "opt" }, "Since"))),
@@ -291,7 +291,7 @@ route("/store", {
           if (k === "durationMs") return ["Duration", v + " ms"];
           if (Array.isArray(v)) return [humanize(k), v.length === 0 ? "none" : h("pre", { className: "body" }, JSON.stringify(v, null, 2))];
           if (v && typeof v === "object") return [humanize(k), h("pre", { className: "body" }, JSON.stringify(v, null, 2))];
-          return [humanize(k), typeof v === "number" ? fmtInt(v) : anyText(v)];
+          return [humanize(k), typeof v === "number" ? fmtInt(v) : anyValue(v)];
         })));
         var files = data.quarantine || [];
         put(quarantineBody, files.length === 0 ? h("p", { className: "muted" }, "Empty: nothing was damaged") : h("div", { className: "table-wrap" }, h("table", null,

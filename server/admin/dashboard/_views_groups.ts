@@ -106,7 +106,7 @@ route("/groups/:group", {
         ["Total lag", h("span", { className: "fresh" + (g.totalLag > 1000 ? " lag-high" : "") }, fmtInt(g.totalLag))],
         ["Dead letters", dead === 0 ? "none since the broker started" : [link(["dlq"], plural(dead, "dead letter"), { q: group }), " (" + Object.keys(g.deadLetters.byTopic).map(function (t) { return t + ": " + g.deadLetters.byTopic[t]; }).join(", ") + ")"], dead ? "bad-text" : undefined],
         ["Subscriptions", g.subscriptions.length ? subscriptionText(g.subscriptions) : "–"],
-      ].concat(Object.keys(g).filter(function (k) { return KNOWN_GROUP_FIELDS.indexOf(k) < 0; }).map(function (k) { return [humanize(k), anyText(g[k])]; }))));
+      ].concat(Object.keys(g).filter(function (k) { return KNOWN_GROUP_FIELDS.indexOf(k) < 0; }).map(function (k) { return [humanize(k), anyValue(g[k])]; }))));
       var box = [];
       if (g.members.length === 0) box.push(h("p", { className: "muted" }, "No member online"));
       else {
