@@ -53,39 +53,45 @@ function toRequest(req: IncomingMessage, res: ServerResponse, secure: boolean): 
   } as RequestInit);
 }
 
+const NOT_YET = Symbol("not yet");
+
 /** Writes a Web Response; a body that errors, or a client gone, ends the connection. */
 async function send(response: Response, res: ServerResponse): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
+  res.statusCode = response.status;
   response.headers.forEach((value, name) => {
-    if (name !== "set-cookie") headers[name] = value;
+    if (name !== "set-cookie") res.setHeader(name, value);
   });
   const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) headers["set-cookie"] = cookies;
-  res.writeHead(response.status, headers);
+  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
   if (response.body === null) {
     res.end();
     return;
   }
   const reader = response.body.getReader();
-  const closed = new Promise<void>((resolve) => res.once("close", resolve));
+  const closed = new Promise<undefined>((resolve) => res.once("close", () => resolve(undefined)));
   // Rejects as soon as the body errors, even while a write waits for the client to drain.
   const failed = reader.closed.then(() => new Promise<never>(() => {}));
   failed.catch(() => {});
   try {
+    const first = await Promise.race([reader.read(), closed]);
+    if (first === undefined) return void await reader.cancel();
+    if (first.done) return void res.end();
+    // A body that is all there already (the JSON and pages of the app) leaves in one write with its
+    // length; a stream (the gateway's events) is written as it comes.
+    let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = reader.read();
+    const now = await Promise.race([next, Promise.resolve(NOT_YET)]);
+    if (now !== NOT_YET && now.done) return void res.end(first.value);
+    let chunk: Uint8Array | undefined = first.value;
     for (;;) {
-      const next = await Promise.race([reader.read(), closed.then(() => undefined)]);
-      if (next === undefined) {
-        await reader.cancel();
-        return;
-      }
-      if (next.done) break;
-      if (!res.write(next.value)) {
+      if (chunk !== undefined && !res.write(chunk)) {
         const drained = new Promise<boolean>((resolve) => res.once("drain", () => resolve(true)));
-        if (!await Promise.race([drained, closed.then(() => false), failed])) {
-          await reader.cancel();
-          return;
-        }
+        if (!await Promise.race([drained, closed.then(() => false), failed])) return void await reader.cancel();
       }
+      const result = await Promise.race([next ?? reader.read(), closed]);
+      next = undefined;
+      if (result === undefined) return void await reader.cancel();
+      if (result.done) break;
+      chunk = result.value;
     }
     res.end();
   } catch {
