@@ -102,6 +102,14 @@ describe("the RocketMQ 5 SimpleConsumer over gRPC", () => {
     // Received first invisible for 60 s: only the shortened time brings it back this soon.
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 60_000);
+
+  test("a FIFO group hands out one message of each message group until it is settled", async () => {
+    await standalone.broker.context.groups.update("rmq5-fifo-simple-group", { consumeMessageOrderly: true });
+    for (const body of ["A0", "A1", "B0", "B1"]) await producer.send({ topic: "rmq5-fifo-simple", messageGroup: `group-${body[0]}`, body });
+    const lines = await consume("rmq5-fifo-simple", "rmq5-fifo-simple-group", "first");
+    expect(lines.map((l) => l.body).sort()).toEqual(["A0", "B0"]);
+    expect(lines.map((l) => l.group).sort()).toEqual(["group-A", "group-B"]);
+  }, 60_000);
 });
 
 describe("the RocketMQ 5 PushConsumer over gRPC", () => {
@@ -130,6 +138,7 @@ describe("the RocketMQ 5 PushConsumer over gRPC", () => {
         await producer.send({ topic: "rmq5-fifo", messageGroup: `group-${group}`, body });
       }
     }
+    const changedBefore = ctx.pop.counters.changed;
     const lines = await consume("rmq5-fifo", "rmq5-fifo-group", "push-fifo", 7);
     for (const group of ["A", "B"]) {
       const seen = lines.filter((l) => l.group === `group-${group}`).map((l) => l.body as string);
@@ -141,6 +150,8 @@ describe("the RocketMQ 5 PushConsumer over gRPC", () => {
     expect(retried).toEqual([[1, "FAILURE"], [2, "SUCCESS"]]);
     const dead = lines.filter((l) => l.body === "always-fail B2").map((l) => [l.attempt, l.result]);
     expect(dead).toEqual([[1, "FAILURE"], [2, "FAILURE"]]);
+    // Told the group is FIFO, the client retried in place (its FIFO consume service): it never gave a message back.
+    expect(ctx.pop.counters.changed).toBe(changedBefore);
     // The client forwarded it: in the dead-letter topic now, not when its invisible time (60 s) runs out.
     const store = ctx.store;
     await until(() => store.getMaxOffset(dlqTopic("rmq5-fifo-group"), 0) === 1, 10_000, "the dead letter");

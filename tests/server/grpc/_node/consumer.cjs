@@ -10,6 +10,7 @@
  *   (delivery attempt 2) and acks it.
  * - change: receives one message invisible for 60 s, shortens that to 500 ms with
  *   changeInvisibleDuration, receives it again and acks it with the refreshed handle.
+ * - first: one receive of up to 32 messages (waiting until one arrives), none acked.
  * - push: a PushConsumer consumes `count` messages; a message whose body starts with "fail" is
  *   answered FAILURE on its first delivery, one starting with "always-fail" on every delivery.
  *   The process exits without shutdown(), which would wait out the receives long-polling.
@@ -64,6 +65,13 @@ async function simple() {
             received++;
           }
         }
+        break;
+      }
+      case "first": {
+        const first = await receiveOne(consumer, 15_000, deadline);
+        print(view(first));
+        // What else that receive would have taken: a FIFO group's next messages stay back.
+        for (const message of await consumer.receive(32, 15_000)) print(view(message));
         break;
       }
       case "expire": {
