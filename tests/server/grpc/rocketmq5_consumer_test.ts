@@ -16,11 +16,9 @@ import type { MessageExt } from "../../../core/model/message.ts";
 import { dlqTopic } from "../../../core/model/system_topics.ts";
 import { listen } from "../../../server/bun/listen.ts";
 import { type Standalone, startStandalone } from "../../../server/standalone.ts";
-import { childEnv } from "../../_helpers/process.ts";
 import { until } from "../../_helpers/wait.ts";
+import { runNodeScript } from "./_node_script.ts";
 
-const CONSUMER = join(import.meta.dir, "_node", "consumer.cjs");
-const PRODUCER = join(import.meta.dir, "_node", "producer.cjs");
 const decoder = new TextDecoder();
 
 let dir: string;
@@ -28,18 +26,7 @@ let standalone: Standalone;
 let producer: Producer;
 let endpoint: string;
 
-type Line = Record<string, unknown>;
-
-/** Runs a Node script; returns its JSON lines. */
-async function node(script: string, args: string[]): Promise<Line[]> {
-  const child = Bun.spawn(["node", script, endpoint, ...args], { env: childEnv(), stdout: "pipe", stderr: "pipe" });
-  const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  const lines = stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Line);
-  if (code !== 0 || lines.at(-1)?.done !== true) throw new Error(`node ${args.join(" ")} exited ${code}:\n${stdout}\n${stderr}`);
-  return lines.slice(0, -1);
-}
-
-const consume = (topic: string, group: string, scenario: string, count = 1) => node(CONSUMER, [topic, group, scenario, String(count)]);
+const consume = (topic: string, group: string, scenario: string, count = 1) => runNodeScript("consumer.cjs", [endpoint, topic, group, scenario, String(count)]);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "rmq-grpc-pop-"));
@@ -162,7 +149,7 @@ describe("the RocketMQ 5 PushConsumer over gRPC", () => {
 
 describe("messages cross protocols with the RocketMQ 5 consumers", () => {
   test("a message the RocketMQ 5 Producer sends is consumed by our PushConsumer", async () => {
-    const [sent] = await node(PRODUCER, ["rmq5-to-ours", "normal"]);
+    const [sent] = await runNodeScript("producer.cjs", [endpoint, "rmq5-to-ours", "normal"]);
     const consumer = new PushConsumer({ nameServer: standalone.nameServerAddress, group: "rmq5-ours-group", dial, consumeFromWhere: "FIRST_OFFSET", log: () => {} });
     const received: MessageExt[] = [];
     consumer.subscribe("rmq5-to-ours", "TagA");
