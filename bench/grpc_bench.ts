@@ -4,7 +4,8 @@
  * (rocketmq-client-nodejs, unchanged, under Node) and our own Producer, each with `--concurrency`
  * senders awaiting their answers. Reports msgs/s, client CPU and the broker's CPU per message
  * (`/proc/<pid>/stat`), the figure that stays meaningful on a shared machine, and checks that
- * every acknowledged message was stored once.
+ * every acknowledged message was stored once. Then a RocketMQ 5 SimpleConsumer of a fresh group
+ * receives and acks everything the gRPC producer stored (`--concurrency` receive loops).
  *
  * Usage: bun bench/grpc_bench.ts [--count 20000] [--concurrency 10] [--size 1024] [--runtime bun|deno] [--json]
  *
@@ -76,12 +77,13 @@ async function native(topic: string): Promise<Omit<Row, "stored">> {
   return { client: "ours (remoting)", messages: count, msgsPerSec: count / seconds, clientCpuUsPerMsg: (c * 1e6) / count, brokerCpuUsPerMsg: b === null ? null : (b * 1e6) / count };
 }
 
-function rocketmq5(topic: string): Promise<Omit<Row, "stored">> {
-  const script = join(import.meta.dirname!, "node", "rmq5_send.cjs");
-  const child = spawn("node", [script, server.grpc!, topic, String(count), String(concurrency), String(size)], { stdio: ["ignore", "pipe", "pipe"] });
+/** Runs a RocketMQ 5 client script under Node; the broker is metered from `{"warm":true}` (or from the start). */
+function nodeScript(name: string, args: string[], client: string, messages: number, meterFromStart: boolean): Promise<Omit<Row, "stored">> {
+  const script = join(import.meta.dirname!, "node", name);
+  const child = spawn("node", [script, server.grpc!, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
-  let broker: ResourceMeter | undefined;
+  let broker: ResourceMeter | undefined = meterFromStart ? meterProcess(server.startup.pid) : undefined;
   return new Promise((resolve, reject) => {
     child.stderr.on("data", (chunk) => (err += chunk));
     child.stdout.on("data", (chunk) => {
@@ -93,14 +95,18 @@ function rocketmq5(topic: string): Promise<Omit<Row, "stored">> {
       if (code !== 0 || result === undefined || broker === undefined) return reject(new Error(`The RocketMQ 5 client exited ${code}: ${out}${err}`));
       const b = broker.stop().cpuSeconds;
       resolve({
-        client: "RocketMQ 5 (gRPC)",
-        messages: count,
-        msgsPerSec: count / result.seconds,
-        clientCpuUsPerMsg: result.cpuUs / count,
-        brokerCpuUsPerMsg: b === null ? null : (b * 1e6) / count,
+        client,
+        messages,
+        msgsPerSec: messages / result.seconds,
+        clientCpuUsPerMsg: result.cpuUs / messages,
+        brokerCpuUsPerMsg: b === null ? null : (b * 1e6) / messages,
       });
     });
   });
+}
+
+function rocketmq5(topic: string): Promise<Omit<Row, "stored">> {
+  return nodeScript("rmq5_send.cjs", [topic, String(count), String(concurrency), String(size)], "RocketMQ 5 (gRPC)", count, false);
 }
 
 const rows: Row[] = [];
@@ -112,11 +118,15 @@ for (const [name, run] of [["native", native], ["grpc", rocketmq5]] as const) {
   if (stored !== count) throw new Error(`${row.client}: ${count} acknowledged but ${stored} stored`);
   rows.push({ ...row, stored });
 }
+// Everything the gRPC producer stored (warm-up included), received and acked by a fresh group; the broker is metered for the whole run.
+const grpcTopic = `bench_grpc_${stamp}`;
+const total = await storedCount(grpcTopic);
+const consumed = await nodeScript("rmq5_receive.cjs", [grpcTopic, `bench_rmq5_receiver_${stamp}`, String(total), String(concurrency)], "RocketMQ 5 receive+ack", total, true);
 await reader.shutdown();
 await server.stop();
 
 if (values.json) {
-  console.log(JSON.stringify({ settings: { count, concurrency, size, runtime }, rows }, null, 2));
+  console.log(JSON.stringify({ settings: { count, concurrency, size, runtime }, rows, consumed }, null, 2));
 } else {
   console.log(`${count} messages of ${size} bytes per client, ${concurrency} senders each awaiting its answer, ${runtime} broker, async flush`);
   console.log("client                 msgs/s   client CPU µs/msg   broker CPU µs/msg    stored");
@@ -127,4 +137,9 @@ if (values.json) {
       }${row.stored.toString().padStart(10)}`,
     );
   }
+  console.log(
+    `${consumed.client.padEnd(20)}${Math.round(consumed.msgsPerSec).toString().padStart(9)}${consumed.clientCpuUsPerMsg.toFixed(1).padStart(20)}${
+      (consumed.brokerCpuUsPerMsg?.toFixed(1) ?? "-").padStart(20)
+    }${consumed.messages.toString().padStart(10)}  (${concurrency} receive loops, 32 a receive, each acked)`,
+  );
 }

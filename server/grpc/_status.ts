@@ -43,6 +43,9 @@ const BY_RESPONSE: Readonly<Record<number, Code>> = {
   [ResponseCode.ILLEGAL_OPERATION]: Code.PRECONDITION_FAILED,
   [ResponseCode.INVALID_HEADER]: Code.BAD_REQUEST,
   [ResponseCode.FLUSH_DISK_FAILED]: Code.INTERNAL_SERVER_ERROR,
+  [ResponseCode.INVALID_RECEIPT_HANDLE]: Code.INVALID_RECEIPT_HANDLE,
+  // v2 has no code of its own for it: RocketMQ's proxy answers an expired handle as invalid too.
+  [ResponseCode.RECEIPT_HANDLE_EXPIRED]: Code.INVALID_RECEIPT_HANDLE,
 };
 
 /**
@@ -52,6 +55,17 @@ const BY_RESPONSE: Readonly<Record<number, Code>> = {
  * @returns The status (`OK_STATUS` for SUCCESS).
  */
 export function statusOf(reply: Reply): Status {
-  if (reply.code === ResponseCode.SUCCESS) return OK_STATUS;
-  return status(BY_RESPONSE[reply.code] ?? Code.INTERNAL_SERVER_ERROR, reply.remark ?? `Broker answered response code ${reply.code}`);
+  return statusOfCode(reply.code, reply.remark);
+}
+
+/**
+ * The status of a broker response code and remark.
+ *
+ * @param code The response code.
+ * @param remark What happened.
+ * @returns The status (`OK_STATUS` for SUCCESS).
+ */
+export function statusOfCode(code: number, remark: string | undefined): Status {
+  if (code === ResponseCode.SUCCESS) return OK_STATUS;
+  return status(BY_RESPONSE[code] ?? Code.INTERNAL_SERVER_ERROR, remark ?? `Broker answered response code ${code}`);
 }

@@ -3,20 +3,23 @@
  * the request a remoting client would make (SEND_MESSAGE, END_TRANSACTION, RECALL_MESSAGE,
  * HEART_BEAT, PULL_MESSAGE, the offset requests) and is handled by the broker's own processor, with
  * the client as a `Connection` (`GrpcClient`) and the account's rights checked for that request
- * code. Routes come from the NameServers. What the broker does not serve yet (POP receive, ack and
- * invisibility; lite topics) is answered NOT_IMPLEMENTED at once.
+ * code. Routes come from the NameServers. Consumers receive through the broker's POP service
+ * (POP_MESSAGE, long-polled in the pull hold service; BATCH_ACK_MESSAGE; CHANGE_MESSAGE_INVISIBLETIME)
+ * and are told their group's settings (FIFO, delivery attempts, retry backoff) over Telemetry. What
+ * is not supported (lite topics) is answered UNSUPPORTED at once.
  *
  * This module knows protobuf messages, not gRPC: `grpc_server.ts` binds it to a server.
  *
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import * as v from "valibot";
 import { encodeProperties } from "../../core/model/properties.ts";
 import { decodeOffsetMessageId, offsetMessageId } from "../../core/model/message_id.ts";
 import { refuseMessageType } from "../../core/model/message_type.ts";
 import { decodeRecord, decodeRecords } from "../../core/model/record.ts";
+import type { RetryPolicy as GroupRetryPolicy } from "../../core/model/retry_policy.ts";
 import { RETRY_GROUP_TOPIC_PREFIX, SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import type { Command, Header } from "../../core/protocol/command.ts";
 import { CheckTransactionStateHeader, GroupName, type TopicRouteData, TopicName } from "../../core/protocol/headers.ts";
@@ -27,6 +30,7 @@ import type { Access } from "../acl/access.ts";
 import type { AclAccount } from "../acl/acl_rules.ts";
 import type { AclGuard } from "../acl/acl_guard.ts";
 import type { BrokerContext } from "../broker/context.ts";
+import { MAX_INVISIBLE_TIME_MS, MAX_POP_BATCH, MIN_INVISIBLE_TIME_MS, PopRefusal } from "../broker/pop/pop_service.ts";
 import type { Log } from "../logger.ts";
 import {
   ClientType,
@@ -34,6 +38,8 @@ import {
   FilterType,
   type MessageQueue,
   type Resource,
+  type RetryPolicy,
+  RetryPolicySchema,
   type Settings,
   SettingsSchema,
   type Status,
@@ -41,13 +47,18 @@ import {
   TransactionSource,
 } from "./gen/apache/rocketmq/v2/definition_pb.ts";
 import {
+  type AckMessageRequest,
   type AckMessageResponse,
   AckMessageResponseSchema,
+  type AckMessageResultEntry,
+  AckMessageResultEntrySchema,
+  type ChangeInvisibleDurationRequest,
   type ChangeInvisibleDurationResponse,
   ChangeInvisibleDurationResponseSchema,
   type EndTransactionRequest,
   type EndTransactionResponse,
   EndTransactionResponseSchema,
+  type ForwardMessageToDeadLetterQueueRequest,
   type ForwardMessageToDeadLetterQueueResponse,
   ForwardMessageToDeadLetterQueueResponseSchema,
   type GetOffsetRequest,
@@ -73,6 +84,7 @@ import {
   type RecallMessageRequest,
   type RecallMessageResponse,
   RecallMessageResponseSchema,
+  type ReceiveMessageRequest,
   type ReceiveMessageResponse,
   ReceiveMessageResponseSchema,
   type SendMessageRequest,
@@ -91,7 +103,7 @@ import {
 import { GrpcClient } from "./grpc_client.ts";
 import { readSentMessage, toV2Message } from "./_message.ts";
 import { assignedQueuesOf, messageQueuesOf } from "./_routes.ts";
-import { OK_STATUS, status, statusOf } from "./_status.ts";
+import { OK_STATUS, status, statusOf, statusOfCode } from "./_status.ts";
 
 /** What a call carries besides its message: its headers and peer. */
 export interface CallInfo {
@@ -142,12 +154,23 @@ const AUTO_CREATE_QUEUES = 1024;
 const MAX_POLL_MS = 120_000;
 /** RocketMQ 5's retry policy for producers: immediate tries, then exponential backoff. */
 const PRODUCER_BACKOFF = { initial: durationFromMs(10), max: durationFromMs(1000), multiplier: 2 };
-/** A consumer's redelivery backoff (the broker's retry delay levels 3 and up). */
-const CONSUMER_BACKOFF_MS = [10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000, 420_000, 480_000, 540_000, 600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000];
-/** Times a message is delivered before it goes to the dead-letter topic (RocketMQ's default 16 retries). */
-const MAX_DELIVERY_ATTEMPTS = 17;
+/** A push consumer's receive (auto-renew, no invisible duration): RocketMQ's proxy default invisible time. */
+const AUTO_RENEW_INVISIBLE_MS = 60_000;
+/** The long-polling timeout a consumer is told when its settings name none (RocketMQ's proxy default). */
+const LONG_POLLING_MS = 30_000;
 
-const NOT_POP = "the broker's POP service (message-level receive, ack and invisibility) is not part of this build yet: consume with PullMessage or a remoting client";
+/** The v2 backoff policy of a consumer group: its delivery attempts and retry policy. */
+function groupBackoff(retryMaxTimes: number, policy: GroupRetryPolicy): RetryPolicy {
+  return create(RetryPolicySchema, {
+    maxAttempts: retryMaxTimes + 1,
+    strategy: policy.type === "EXPONENTIAL"
+      ? {
+        case: "exponentialBackoff",
+        value: { initial: durationFromMs(policy.initialBackoffMs), max: durationFromMs(policy.maxBackoffMs), multiplier: policy.multiplier },
+      }
+      : { case: "customizedBackoff", value: { next: policy.backoffMs.map(durationFromMs) } },
+  });
+}
 
 /** The v2 transaction id of a half message: its offset message id and its queue offset in the half topic. */
 function transactionIdOf(messageIdPrefix: string, commitLogOffset: number, queueOffset: number): string {
@@ -339,25 +362,143 @@ export class MessagingService {
     return answer(OK_STATUS, assignedQueuesOf(topic, route));
   }
 
-  /** ReceiveMessage: not served until the broker has a POP service. */
-  receiveMessage(_request: unknown, _call: CallInfo, stream: ResponseStream<ReceiveMessageResponse>): void {
-    stream.write(create(ReceiveMessageResponseSchema, { content: { case: "status", value: status(Code.NOT_IMPLEMENTED, `ReceiveMessage is not served: ${NOT_POP}`) } }));
+  /**
+   * ReceiveMessage: POP_MESSAGE from any of the topic's queues on this broker (the queue a client
+   * names only picks the broker: its SimpleConsumer rotates over the route's queues, and a pop of
+   * one would long-poll an empty queue while others hold messages, so RocketMQ's proxy pops the
+   * broker too), held up to the long-polling timeout while nothing is deliverable; FIFO for a FIFO
+   * group. Answers a status, then the messages (each with its receipt handle and delivery
+   * attempt), then the delivery timestamp — the order RocketMQ's proxy writes them in.
+   */
+  async receiveMessage(request: ReceiveMessageRequest, call: CallInfo, stream: ResponseStream<ReceiveMessageResponse>): Promise<void> {
+    const write = (content: ReceiveMessageResponse["content"]) => {
+      if (!stream.cancelled) stream.write(create(ReceiveMessageResponseSchema, { content }));
+    };
+    const finish = (s: Status) => {
+      write({ case: "status", value: s });
+      stream.end();
+    };
+    const group = resourceName(request.group, GroupName, "consumer group", Code.ILLEGAL_CONSUMER_GROUP);
+    if (typeof group !== "string") return finish(group);
+    const target = this.#queue(request.messageQueue, true);
+    if ("refusal" in target) return finish(target.refusal);
+    const holdMs = request.longPollingTimeout === undefined ? 0 : durationMs(request.longPollingTimeout);
+    if (!(holdMs >= 0 && holdMs <= MAX_POLL_MS)) return finish(status(Code.ILLEGAL_POLLING_TIME, `Long-polling timeout must be 0 to ${MAX_POLL_MS} ms`));
+    const invisibleMs = request.invisibleDuration !== undefined ? durationMs(request.invisibleDuration) : request.autoRenew ? AUTO_RENEW_INVISIBLE_MS : NaN;
+    if (!(invisibleMs >= MIN_INVISIBLE_TIME_MS && invisibleMs <= MAX_INVISIBLE_TIME_MS)) {
+      return finish(status(Code.ILLEGAL_INVISIBLE_TIME, `Invisible duration must be ${MIN_INVISIBLE_TIME_MS} to ${MAX_INVISIBLE_TIME_MS} ms (or auto-renew)`));
+    }
+    if (!Number.isSafeInteger(request.batchSize) || request.batchSize < 1) return finish(status(Code.BAD_REQUEST, `Batch size ${request.batchSize} must be at least 1`));
+    const filter = request.filterExpression;
+    const header: Header = {
+      consumerGroup: group,
+      topic: target.topic,
+      queueId: -1,
+      maxMsgNums: Math.min(request.batchSize, MAX_POP_BATCH),
+      invisibleTime: Math.round(invisibleMs),
+      pollTime: Math.round(holdMs),
+      bornTime: Date.now(),
+      // A group's first receive starts at the queue's first message (as RocketMQ does for a queue still in memory).
+      initMode: 0,
+      expType: filter?.type === FilterType.SQL ? "SQL92" : "TAG",
+      exp: filter?.expression || "*",
+      order: this.#ctx.groups.get(group).consumeMessageOrderly,
+    };
+    const begun = await this.#begin(call, RequestCode.POP_MESSAGE, header);
+    if ("refusal" in begun) return finish(begun.refusal);
+    const reply = await begun.client.call(this.#proc(RequestCode.POP_MESSAGE), RequestCode.POP_MESSAGE, header, this.#with(begun.access));
+    if (reply.code === ResponseCode.POLLING_TIMEOUT || reply.code === ResponseCode.PULL_NOT_FOUND) return finish(status(Code.MESSAGE_NOT_FOUND, "No new message"));
+    if (reply.code !== ResponseCode.SUCCESS) return finish(statusOf(reply));
+    const h = reply.header as unknown as { handles: string[]; attempts: number[]; invisibleTime: number };
+    if (stream.cancelled) {
+      // The client went away while the pop waited: what it took is visible again at once.
+      for (const handle of h.handles) void this.#ctx.pop.changeInvisibleTime(group, target.topic, handle, MIN_INVISIBLE_TIME_MS).catch(() => {});
+      return;
+    }
+    write({ case: "status", value: OK_STATUS });
+    const invisibleDuration = durationFromMs(h.invisibleTime);
+    decodeRecords(reply.body ?? new Uint8Array(0)).forEach((record, i) => {
+      // A redelivery is read from the group's retry topic: it is named by the topic received from.
+      const message = toV2Message(record, target.topic);
+      const sys = message.systemProperties!;
+      sys.receiptHandle = h.handles[i]!;
+      sys.deliveryAttempt = h.attempts[i]!;
+      sys.invisibleDuration = invisibleDuration;
+      write({ case: "message", value: message });
+    });
+    write({ case: "deliveryTimestamp", value: timestampFromMs(Date.now()) });
     stream.end();
   }
 
-  /** AckMessage: not served until the broker has a POP service. */
-  ackMessage(): AckMessageResponse {
-    return create(AckMessageResponseSchema, { status: status(Code.NOT_IMPLEMENTED, `AckMessage is not served: ${NOT_POP}`) });
+  /** AckMessage: BATCH_ACK_MESSAGE of the entries' receipt handles; each entry gets its own status. */
+  async ackMessage(request: AckMessageRequest, call: CallInfo): Promise<AckMessageResponse> {
+    const answer = (s: Status, entries: AckMessageResultEntry[] = []) => create(AckMessageResponseSchema, { status: s, entries });
+    const target = this.#groupTopic(request.group, request.topic);
+    if ("refusal" in target) return answer(target.refusal);
+    if (request.entries.length === 0) return answer(status(Code.BAD_REQUEST, "Request has no entries"));
+    const header = { consumerGroup: target.group, topic: target.topic, extraInfos: request.entries.map((e) => e.receiptHandle) };
+    const begun = await this.#begin(call, RequestCode.BATCH_ACK_MESSAGE, header);
+    if ("refusal" in begun) return answer(begun.refusal);
+    const reply = await begun.client.call(this.#proc(RequestCode.BATCH_ACK_MESSAGE), RequestCode.BATCH_ACK_MESSAGE, header, this.#with(begun.access));
+    if (reply.code !== ResponseCode.SUCCESS) return answer(statusOf(reply));
+    const failed = new Map((reply.header as { failed: { index: number; code: number; remark: string }[] }).failed.map((f) => [f.index, f]));
+    const entries = request.entries.map((entry, index) => {
+      const f = failed.get(index);
+      return create(AckMessageResultEntrySchema, {
+        messageId: entry.messageId,
+        receiptHandle: entry.receiptHandle,
+        status: f === undefined ? OK_STATUS : statusOfCode(f.code, f.remark),
+      });
+    });
+    // One code for all entries is the call's; mixed outcomes are MULTIPLE_RESULTS, as RocketMQ's proxy answers.
+    const codes = new Set(entries.map((e) => e.status!.code));
+    return answer(codes.size === 1 ? entries[0]!.status! : status(Code.MULTIPLE_RESULTS, `${failed.size} of ${entries.length} entries were refused`), entries);
   }
 
-  /** ChangeInvisibleDuration: not served until the broker has a POP service. */
-  changeInvisibleDuration(): ChangeInvisibleDurationResponse {
-    return create(ChangeInvisibleDurationResponseSchema, { status: status(Code.NOT_IMPLEMENTED, `ChangeInvisibleDuration is not served: ${NOT_POP}`) });
+  /**
+   * ChangeInvisibleDuration: CHANGE_MESSAGE_INVISIBLETIME; the answer's receipt handle replaces the
+   * old one. A duration under the broker's minimum (a push consumer's nack without backoff) is the minimum.
+   */
+  async changeInvisibleDuration(request: ChangeInvisibleDurationRequest, call: CallInfo): Promise<ChangeInvisibleDurationResponse> {
+    const answer = (s: Status, receiptHandle = "") => create(ChangeInvisibleDurationResponseSchema, { status: s, receiptHandle });
+    const target = this.#groupTopic(request.group, request.topic);
+    if ("refusal" in target) return answer(target.refusal);
+    const ms = request.invisibleDuration === undefined ? NaN : durationMs(request.invisibleDuration);
+    if (!(ms >= 0 && ms <= MAX_INVISIBLE_TIME_MS)) return answer(status(Code.ILLEGAL_INVISIBLE_TIME, `Invisible duration must be 0 to ${MAX_INVISIBLE_TIME_MS} ms`));
+    const header = {
+      consumerGroup: target.group,
+      topic: target.topic,
+      extraInfo: request.receiptHandle,
+      invisibleTime: Math.max(MIN_INVISIBLE_TIME_MS, Math.round(ms)),
+    };
+    const begun = await this.#begin(call, RequestCode.CHANGE_MESSAGE_INVISIBLETIME, header);
+    if ("refusal" in begun) return answer(begun.refusal);
+    const code = RequestCode.CHANGE_MESSAGE_INVISIBLETIME;
+    const reply = await begun.client.call(this.#proc(code), code, header, this.#with(begun.access));
+    if (reply.code !== ResponseCode.SUCCESS) return answer(statusOf(reply));
+    return answer(OK_STATUS, (reply.header as { extraInfo: string }).extraInfo);
   }
 
-  /** ForwardMessageToDeadLetterQueue: not served until the broker has a POP service. */
-  forwardMessageToDeadLetterQueue(): ForwardMessageToDeadLetterQueueResponse {
-    return create(ForwardMessageToDeadLetterQueueResponseSchema, { status: status(Code.NOT_IMPLEMENTED, `ForwardMessageToDeadLetterQueue is not served: ${NOT_POP}`) });
+  /**
+   * ForwardMessageToDeadLetterQueue: the delivery goes to the group's dead-letter topic now (a FIFO
+   * push consumer that ran out of attempts); its handle is spent. Needs the rights of an ack.
+   */
+  async forwardMessageToDeadLetterQueue(request: ForwardMessageToDeadLetterQueueRequest, call: CallInfo): Promise<ForwardMessageToDeadLetterQueueResponse> {
+    const answer = (s: Status) => create(ForwardMessageToDeadLetterQueueResponseSchema, { status: s });
+    const target = this.#groupTopic(request.group, request.topic);
+    if ("refusal" in target) return answer(target.refusal);
+    const header = { consumerGroup: target.group, topic: target.topic, extraInfo: request.receiptHandle };
+    const begun = await this.#begin(call, RequestCode.ACK_MESSAGE, header);
+    if ("refusal" in begun) return answer(begun.refusal);
+    const ctx = this.#ctx;
+    if (ctx.brokerId !== 0) return answer(status(Code.FORBIDDEN, `Broker "${ctx.brokerName}" slave ${ctx.brokerId} is read-only: consume through the master`));
+    try {
+      await ctx.pop.deadLetter(target.group, target.topic, request.receiptHandle);
+    } catch (error) {
+      if (error instanceof PopRefusal) return answer(statusOfCode(error.code, error.message));
+      throw error;
+    }
+    return answer(OK_STATUS);
   }
 
   /** SyncLiteSubscription: lite topics are not supported. */
@@ -519,21 +660,22 @@ export class MessagingService {
       case "subscription": {
         client.settings = settings;
         const sub = settings.pubSub.value;
+        const name = sub.group?.name ?? "";
+        // The group's own settings, as RocketMQ's proxy tells them: FIFO, attempts, backoff.
+        const group = ctx.groups.get(v.is(GroupName, name) ? name : "");
+        const pollMs = sub.longPollingTimeout === undefined ? LONG_POLLING_MS : Math.min(Math.max(0, durationMs(sub.longPollingTimeout)), MAX_POLL_MS);
         return answer(OK_STATUS, create(SettingsSchema, {
           clientType: settings.clientType,
-          backoffPolicy: {
-            maxAttempts: MAX_DELIVERY_ATTEMPTS,
-            strategy: { case: "customizedBackoff", value: { next: CONSUMER_BACKOFF_MS.map(durationFromMs) } },
-          },
+          backoffPolicy: groupBackoff(group.retryMaxTimes, group.retryPolicy),
           requestTimeout: settings.requestTimeout ?? durationFromMs(3000),
           pubSub: {
             case: "subscription",
             value: {
               ...(sub.group === undefined ? {} : { group: sub.group }),
               subscriptions: sub.subscriptions,
-              fifo: sub.fifo ?? false,
-              receiveBatchSize: sub.receiveBatchSize ?? 32,
-              longPollingTimeout: sub.longPollingTimeout ?? durationFromMs(30_000),
+              fifo: group.consumeMessageOrderly,
+              receiveBatchSize: MAX_POP_BATCH,
+              longPollingTimeout: durationFromMs(pollMs),
             },
           },
         }));
@@ -684,8 +826,8 @@ export class MessagingService {
     };
   }
 
-  /** A queue of this broker a request names. */
-  #queue(queue: MessageQueue | undefined): { refusal: Status } | { topic: string; queueId: number } {
+  /** A queue of this broker a request names (id -1, any of its queues, where `any` allows it). */
+  #queue(queue: MessageQueue | undefined, any = false): { refusal: Status } | { topic: string; queueId: number } {
     if (queue === undefined) return { refusal: status(Code.BAD_REQUEST, "Request names no message queue") };
     const topic = resourceName(queue.topic, TopicName, "topic", Code.ILLEGAL_TOPIC);
     if (typeof topic !== "string") return { refusal: topic };
@@ -693,7 +835,7 @@ export class MessagingService {
     if (brokerName !== "" && brokerName !== this.#ctx.brokerName) {
       return { refusal: status(Code.BAD_REQUEST, `Queue ${queue.id} of topic "${topic}" is on broker "${brokerName}", not on "${this.#ctx.brokerName}": ask its endpoints`) };
     }
-    if (!Number.isSafeInteger(queue.id) || queue.id < 0) return { refusal: status(Code.BAD_REQUEST, `Queue id ${queue.id} is not a queue of topic "${topic}"`) };
+    if (!Number.isSafeInteger(queue.id) || queue.id < (any ? -1 : 0)) return { refusal: status(Code.BAD_REQUEST, `Queue id ${queue.id} is not a queue of topic "${topic}"`) };
     return { topic, queueId: queue.id };
   }
 
@@ -702,6 +844,14 @@ export class MessagingService {
     if (typeof name !== "string") return { refusal: name };
     const target = this.#queue(queue);
     return "refusal" in target ? target : { group: name, ...target };
+  }
+
+  #groupTopic(group: Resource | undefined, topic: Resource | undefined): { refusal: Status } | { group: string; topic: string } {
+    const groupName = resourceName(group, GroupName, "consumer group", Code.ILLEGAL_CONSUMER_GROUP);
+    if (typeof groupName !== "string") return { refusal: groupName };
+    const topicName = resourceName(topic, TopicName, "topic", Code.ILLEGAL_TOPIC);
+    if (typeof topicName !== "string") return { refusal: topicName };
+    return { group: groupName, topic: topicName };
   }
 
   /** Forgets clients with no Telemetry stream that made no call for `clientExpiryMs`. */

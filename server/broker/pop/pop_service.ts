@@ -432,6 +432,27 @@ export class PopService {
     };
   }
 
+  /**
+   * Moves a delivery to the group's dead-letter topic now (a consumer gave up on it: RocketMQ 5's
+   * ForwardMessageToDeadLetterQueue), as a delivery past `retryMaxTimes` is moved when its
+   * invisible time runs out; the handle is spent.
+   *
+   * @param group The group.
+   * @param topic The topic popped.
+   * @param text The receipt handle.
+   * @throws {PopRefusal} When the handle is refused, or the copy or its ack cannot be written (the
+   *   delivery then stays in flight and is redelivered when its invisible time runs out).
+   */
+  async deadLetter(group: string, topic: string, text: unknown): Promise<void> {
+    const checked = this.#check(group, topic, text);
+    if ("code" in checked) throw new PopRefusal(checked.code, checked.remark);
+    const { queue, handle, delivery } = checked;
+    const entry: Due = { deadline: delivery.popTime + delivery.invisibleTime, queue, offset: handle.queueOffset, ck: handle.ckOffset };
+    if (!(await this.#reviveQueue(queue, [entry], true))) {
+      throw new PopRefusal(ResponseCode.SYSTEM_ERROR, `Cannot move queue offset ${handle.queueOffset} (queue ${handle.queueId}) to the dead-letter topic now: it is redelivered when its invisible time runs out`);
+    }
+  }
+
   /** Per group: queues, deliveries in flight and messages waiting, for admin views. */
   groupStats(): Map<string, { queues: number; inflight: number; waiting: number }> {
     const out = new Map<string, { queues: number; inflight: number; waiting: number }>();
@@ -739,17 +760,26 @@ export class PopService {
   /**
    * Redelivers a queue's expired deliveries: FIFO ones wait in place (or, past `retryMaxTimes`, go
    * to the dead-letter topic), others are stored again in the POP retry topic (or the dead-letter
-   * topic); then an ack record settles them.
+   * topic); then an ack record settles them. `deadLetter` sends every one to the dead-letter topic.
+   *
+   * @returns Whether every entry was settled (false: some are tried again later).
    */
-  async #reviveQueue(queue: PopQueue, entries: Due[]): Promise<void> {
+  async #reviveQueue(queue: PopQueue, entries: Due[], deadLetter = false): Promise<boolean> {
     const { groups, store } = this.#options;
     const maxTimes = groups.get(queue.group).retryMaxTimes;
     const settled: { entry: Due; reason: AckReason }[] = [];
     const copies = new Map<string, { inputs: StoreInput[]; entries: Due[]; reason: AckReason }>();
     let freed = false;
+    let complete = true;
     for (const entry of entries) {
-      const d = queue.inflight.get(entry.offset)!;
-      if (queue.fifo && d.attempt <= maxTimes) {
+      const d = queue.inflight.get(entry.offset);
+      // Settled since the entry was taken, or being acked, changed or moved: looked at again later.
+      if (d === undefined || d.ck !== entry.ck) continue;
+      if (d.busy && !deadLetter) {
+        this.#due.push({ ...entry, deadline: this.#now() + REVIVE_RETRY_MS });
+        continue;
+      }
+      if (!deadLetter && queue.fifo && d.attempt <= maxTimes) {
         queue.settle(entry.offset, d.attempt);
         this.#dirty = true;
         freed = true;
@@ -764,7 +794,7 @@ export class PopService {
       }
       const original = decodeRecord(read, 0);
       const reconsumeTimes = queue.fifo ? d.attempt - 1 : original.reconsumeTimes;
-      const toDlq = queue.fifo || reconsumeTimes >= maxTimes;
+      const toDlq = deadLetter || queue.fifo || reconsumeTimes >= maxTimes;
       const target = toDlq ? dlqTopic(queue.group) : popRetryTopic(queue.group, queue.origin);
       let copy = copies.get(target);
       if (copy === undefined) copies.set(target, copy = { inputs: [], entries: [], reason: toDlq ? "dlq" : "revive" });
@@ -777,6 +807,7 @@ export class PopService {
       if ("code" in config || results.some((r) => r.status !== "PUT_OK")) {
         const why = "code" in config ? config.remark : results.find((r) => r.status !== "PUT_OK")!.error;
         this.#options.log(`Cannot store ${copy.inputs.length} expired POP messages of group "${queue.group}" in "${topic}": ${why}; trying again`, "warn");
+        complete = false;
         for (const entry of copy.entries) {
           const d = queue.inflight.get(entry.offset);
           if (d !== undefined) d.busy = false;
@@ -816,6 +847,7 @@ export class PopService {
           return;
         }
         // The copies exist; without the ack the deliveries are revived again later (a duplicate, never a loss).
+        complete = false;
         for (const [ck, offset] of record.e) {
           const d = queue.inflight.get(offset);
           if (d !== undefined && d.ck === ck) d.busy = false;
@@ -826,6 +858,7 @@ export class PopService {
     }
     this.#commit(queue);
     if (freed) this.#options.holds.wakeTopic(queue.origin);
+    return complete;
   }
 }
 

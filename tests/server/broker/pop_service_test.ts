@@ -1,10 +1,12 @@
 /**
  * The POP state the broker keeps while writing its revive log equals the state rebuilt from that
  * log (what a restart does), after random pops, acks, changes of invisible time, expiries,
- * redeliveries and dead letters, for plain and FIFO groups; and receipt handles are bound to the
+ * redeliveries and dead letters (at expiry and forwarded by a consumer), for plain and FIFO groups;
+ * a forwarded dead letter is stored at once and spends its handle; and receipt handles are bound to the
  * broker's key, the group and the topic.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { dlqTopic } from "../../../core/model/system_topics.ts";
 import { RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
 import { JsonFile } from "../../../server/store/json_file.ts";
 import { MemorySegmentStorage } from "../../../server/store/memory_segment_storage.ts";
@@ -67,9 +69,12 @@ describe("PopService", () => {
             filter: {},
           });
           for (const handle of popped.handles) held.push({ group, topic, handle });
-        } else if (roll < 0.85) {
+        } else if (roll < 0.8) {
           const [h] = held.splice(random.int(held.length), 1);
           await ctx.pop.ack(h!.group, h!.topic, [h!.handle]);
+        } else if (roll < 0.88) {
+          const [h] = held.splice(random.int(held.length), 1);
+          await ctx.pop.deadLetter(h!.group, h!.topic, h!.handle).catch(() => undefined);
         } else {
           const h = held[random.int(held.length)]!;
           const changed = await ctx.pop.changeInvisibleTime(h.group, h.topic, h.handle, random.pick([100, 60_000])).catch(() => undefined);
@@ -108,6 +113,25 @@ describe("PopService", () => {
       expect(ctx.pop.counters.acked).toBeGreaterThan(0);
       expect(ctx.pop.counters.revived + ctx.pop.counters.deadLettered).toBeGreaterThan(0);
     }), 60_000);
+
+  test("a delivery forwarded to the dead-letter topic is stored there at once, its handle spent, the group's offset past it", async () => {
+    fixture = new BrokerFixture();
+    const broker = await fixture.start();
+    const ctx = broker.context;
+    const client = await fixture.client();
+    await client.connection.request(RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "forward", readQueueNums: 1, writeQueueNums: 1 });
+    await send(client.connection, "forward", "give up on me", {}, { queueId: 0 });
+    const popped = await ctx.pop.pop({ group: "gd", topic: "forward", queueId: -1, maxMsgNums: 1, invisibleTime: 60_000, initMode: 0, filter: {} });
+    expect(popped.handles.length).toBe(1);
+    await ctx.pop.deadLetter("gd", "forward", popped.handles[0]);
+    const dead = ctx.store.getMessage(dlqTopic("gd"), 0, 0, 1);
+    expect(dead.count).toBe(1);
+    expect(new TextDecoder().decode(dead.body!)).toContain("give up on me");
+    expect(ctx.pop.counters.deadLettered).toBe(1);
+    expect(ctx.offsets.query("gd", "forward", 0)).toBe(1);
+    await expect(ctx.pop.deadLetter("gd", "forward", popped.handles[0])).rejects.toThrow("has expired");
+    expect((await ctx.pop.ack("gd", "forward", [popped.handles[0]]))[0]!.ok).toBe(false);
+  });
 
   test("a receipt handle fails under another key, another group or another topic, and when any field is changed", () => {
     const key = new Uint8Array(32).fill(7);

@@ -3,7 +3,8 @@
  * `authorization` header) maps onto our accounts, and each call needs the rights of the request it
  * maps to. Apache's RocketMQ 5 Node.js client, unchanged, against `rmq standalone --acl`.
  *
- * Accounts: `grpc-pub` may publish to `acl5`; `grpc-sub` may only read it.
+ * Accounts: `grpc-pub` may publish to `acl5`; `grpc-sub` may only read it; `grpc-consumer` may
+ * read it as group `acl5-group`; `grpc-group-only` has that group but may not read the topic.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -16,20 +17,23 @@ const SCRIPT = join(import.meta.dir, "_node", "producer.cjs");
 const ADMIN = { accessKey: "admin-ak", secretKey: "admin-secret-1", admin: true };
 const PUB = { accessKey: "grpc-pub", secretKey: "pub-secret-1", topicPerms: ["acl5=PUB"] };
 const SUB = { accessKey: "grpc-sub", secretKey: "sub-secret-1", topicPerms: ["acl5=SUB", "acl5-new=SUB"] };
+const CONSUMER = { accessKey: "grpc-consumer", secretKey: "consumer-secret-1", topicPerms: ["acl5=SUB"], groupPerms: ["acl5-group=SUB"] };
+const GROUP_ONLY = { accessKey: "grpc-group-only", secretKey: "group-secret-1", groupPerms: ["acl5-group=SUB"] };
+const CONSUMER_SCRIPT = join(import.meta.dir, "_node", "consumer.cjs");
 
 let server: AclStandalone;
 let admin: Connection;
 let endpoint: string;
 
-async function node(topic: string, credentials: { accessKey: string; secretKey: string } | undefined): Promise<{ code: number; out: string }> {
+async function node(topic: string, credentials: { accessKey: string; secretKey: string } | undefined, args = [SCRIPT, endpoint, topic, "normal"]): Promise<{ code: number; out: string }> {
   const env = childEnv(credentials === undefined ? {} : { RMQ5_ACCESS_KEY: credentials.accessKey, RMQ5_SECRET_KEY: credentials.secretKey });
-  const child = Bun.spawn(["node", SCRIPT, endpoint, topic, "normal"], { env, stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn(["node", ...args], { env, stdout: "pipe", stderr: "pipe" });
   const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
   return { code, out: stdout + stderr };
 }
 
 beforeAll(async () => {
-  server = await startAclStandalone([ADMIN, PUB, SUB]);
+  server = await startAclStandalone([ADMIN, PUB, SUB, CONSUMER, GROUP_ONLY]);
   endpoint = `127.0.0.1:${/served over gRPC on port (\d+)/.exec(server.child.output())![1]}`;
   admin = await server.raw();
   const created = await signed(admin, ADMIN, RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: "acl5", readQueueNums: 2, writeQueueNums: 2 });
@@ -72,4 +76,18 @@ describe("the gRPC port under ACL", () => {
     const route = await signed(admin, ADMIN, RequestCode.GET_ALL_TOPIC_CONFIG, {});
     expect(JSON.stringify(route.header)).not.toContain("acl5-new");
   });
+
+  test("a receive needs the group right and SUB on the topic; an account with both receives and acks", async () => {
+    const receive = (who: { accessKey: string; secretKey: string }) => node("acl5", who, [CONSUMER_SCRIPT, endpoint, "acl5", "acl5-group", "simple", "1"]);
+    expect((await node("acl5", PUB)).code).toBe(0);
+    const noGroup = await receive(SUB);
+    expect(noGroup.code).toBe(1);
+    expect(noGroup.out).toContain('response-code=40300] Account "grpc-sub" may not use consumer group "acl5-group"');
+    const noTopic = await receive(GROUP_ONLY);
+    expect(noTopic.code).toBe(1);
+    expect(noTopic.out).toContain('response-code=40300] Account "grpc-group-only" may not subscribe to topic "acl5"');
+    const allowed = await receive(CONSUMER);
+    expect(allowed.out).toContain('"body":"normal message"');
+    expect(allowed.code).toBe(0);
+  }, 60_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Bad input on the gRPC port gets a clear error and ends only the call or connection that sent
  * it: bytes that are not HTTP/2, a request that is not valid protobuf, one over the size limit,
- * an unknown method, a call without a client id, a broken Telemetry stream. After each, a good call
+ * an unknown method, a call without a client id, a broken Telemetry stream, consumer calls with bad
+ * values or forged receipt handles. After each, a good call
  * on another connection (and, for call-level errors, on the same one) is answered.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -17,12 +18,21 @@ import { listen } from "../../../server/bun/listen.ts";
 import { type Standalone, startStandalone } from "../../../server/standalone.ts";
 import { Code } from "../../../server/grpc/gen/apache/rocketmq/v2/definition_pb.ts";
 import {
+  AckMessageRequestSchema,
+  AckMessageResponseSchema,
+  ForwardMessageToDeadLetterQueueRequestSchema,
+  ForwardMessageToDeadLetterQueueResponseSchema,
   QueryRouteRequestSchema,
   type QueryRouteResponse,
   QueryRouteResponseSchema,
   SendMessageRequestSchema,
   type SendMessageResponse,
   SendMessageResponseSchema,
+  ReceiveMessageRequestSchema,
+  type ReceiveMessageResponse,
+  ReceiveMessageResponseSchema,
+  SyncLiteSubscriptionRequestSchema,
+  SyncLiteSubscriptionResponseSchema,
   TelemetryCommandSchema,
 } from "../../../server/grpc/gen/apache/rocketmq/v2/service_pb.ts";
 
@@ -170,6 +180,40 @@ describe("bad input on the gRPC port", () => {
     expect(command.status?.code).toBe(Code.OK);
     expect(command.command.case).toBe("settings");
     good.end();
+    c.close();
+  });
+
+  test("consumer calls with bad values or forged receipt handles get their status codes at once", async () => {
+    const c = client();
+    const group = { name: "bad-input-group" };
+    const topic = { name: "bad-input" };
+    // No invisible duration and no auto-renew: refused before anything is popped.
+    const request = toBinary(ReceiveMessageRequestSchema, create(ReceiveMessageRequestSchema, {
+      group,
+      messageQueue: { topic, id: -1 },
+      batchSize: 1,
+      autoRenew: false,
+    }));
+    const responses: ReceiveMessageResponse[] = [];
+    const stream = c.makeServerStreamRequest(`${SERVICE}/ReceiveMessage`, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => fromBinary(ReceiveMessageResponseSchema, b), request, metadata());
+    stream.on("data", (r: ReceiveMessageResponse) => responses.push(r));
+    await new Promise((resolve) => stream.on("end", resolve));
+    expect(responses.map((r) => r.content.case === "status" && r.content.value.code)).toEqual([Code.ILLEGAL_INVISIBLE_TIME]);
+    const forged = "a forged receipt handle";
+    const ack = await raw(c, "AckMessage", toBinary(AckMessageRequestSchema, create(AckMessageRequestSchema, { group, topic, entries: [{ messageId: "m", receiptHandle: forged }] })), (b) =>
+      fromBinary(AckMessageResponseSchema, b));
+    expect("response" in ack && [ack.response.status?.code, ack.response.entries[0]?.status?.code]).toEqual([Code.INVALID_RECEIPT_HANDLE, Code.INVALID_RECEIPT_HANDLE]);
+    const forward = await raw(
+      c,
+      "ForwardMessageToDeadLetterQueue",
+      toBinary(ForwardMessageToDeadLetterQueueRequestSchema, create(ForwardMessageToDeadLetterQueueRequestSchema, { group, topic, receiptHandle: forged, messageId: "m" })),
+      (b) => fromBinary(ForwardMessageToDeadLetterQueueResponseSchema, b),
+    );
+    expect("response" in forward && forward.response.status?.code).toBe(Code.INVALID_RECEIPT_HANDLE);
+    const lite = await raw(c, "SyncLiteSubscription", toBinary(SyncLiteSubscriptionRequestSchema, create(SyncLiteSubscriptionRequestSchema, {})), (b) =>
+      fromBinary(SyncLiteSubscriptionResponseSchema, b));
+    expect("response" in lite && lite.response.status?.code).toBe(Code.UNSUPPORTED);
+    await routeWorks(c);
     c.close();
   });
 });

@@ -15,10 +15,9 @@ import { PullConsumer } from "../../../client/pull_consumer.ts";
 import type { MessageExt } from "../../../core/model/message.ts";
 import { listen } from "../../../server/bun/listen.ts";
 import { type Standalone, startStandalone } from "../../../server/standalone.ts";
-import { childEnv } from "../../_helpers/process.ts";
 import { until } from "../../_helpers/wait.ts";
+import { type Line, runNodeScript } from "./_node_script.ts";
 
-const SCRIPT = join(import.meta.dir, "_node", "producer.cjs");
 const decoder = new TextDecoder();
 
 let dir: string;
@@ -27,12 +26,8 @@ let consumer: PullConsumer;
 let endpoint: string;
 
 /** Runs one scenario of the Node producer; returns its JSON lines. */
-async function node(topic: string, scenario: string): Promise<Record<string, unknown>[]> {
-  const child = Bun.spawn(["node", SCRIPT, endpoint, topic, scenario], { env: childEnv(), stdout: "pipe", stderr: "pipe" });
-  const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  const lines = stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
-  if (code !== 0 || lines.at(-1)?.done !== true) throw new Error(`node ${scenario} exited ${code}:\n${stdout}\n${stderr}`);
-  return lines.slice(0, -1);
+function node(topic: string, scenario: string): Promise<Line[]> {
+  return runNodeScript("producer.cjs", [endpoint, topic, scenario]);
 }
 
 /** Every message of a topic, read with our PullConsumer from each queue's start. */
