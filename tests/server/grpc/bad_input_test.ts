@@ -7,15 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Buffer } from "node:buffer";
-import { mkdtemp, rm } from "node:fs/promises";
 import { connect as tcpConnect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { dial } from "../../../client/bun/connect.ts";
-import { listen } from "../../../server/bun/listen.ts";
-import { type Standalone, startStandalone } from "../../../server/standalone.ts";
 import { Code } from "../../../server/grpc/gen/apache/rocketmq/v2/definition_pb.ts";
 import {
   AckMessageRequestSchema,
@@ -35,12 +29,12 @@ import {
   SyncLiteSubscriptionResponseSchema,
   TelemetryCommandSchema,
 } from "../../../server/grpc/gen/apache/rocketmq/v2/service_pb.ts";
+import { type GrpcStandalone, startGrpcStandalone } from "./_standalone.ts";
 
 const SERVICE = "/apache.rocketmq.v2.MessagingService";
 const MAX_MESSAGE = 64 * 1024;
 
-let dir: string;
-let standalone: Standalone;
+let server: GrpcStandalone;
 let address: string;
 
 function client(): grpc.Client {
@@ -73,24 +67,12 @@ async function routeWorks(c: grpc.Client): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "rmq-grpc-bad-"));
-  standalone = await startStandalone({
-    listen,
-    dial,
-    hostname: "127.0.0.1",
-    port: 0,
-    nameServerPort: 0,
-    grpcPort: 0,
-    maxMessageSize: MAX_MESSAGE,
-    dataDir: join(dir, "data"),
-    log: () => {},
-  });
-  address = standalone.broker.grpcAddress!;
+  server = await startGrpcStandalone("rmq-grpc-bad", { maxMessageSize: MAX_MESSAGE });
+  address = server.endpoint;
 });
 
 afterAll(async () => {
-  await standalone?.close();
-  await rm(dir, { recursive: true, force: true });
+  await server?.close();
 });
 
 describe("bad input on the gRPC port", () => {

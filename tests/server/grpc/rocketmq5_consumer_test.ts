@@ -6,22 +6,19 @@
  * forwarded by the client; messages crossing protocols both ways.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { dial } from "../../../client/bun/connect.ts";
 import { Producer } from "../../../client/producer.ts";
 import { PushConsumer } from "../../../client/push_consumer.ts";
 import type { MessageExt } from "../../../core/model/message.ts";
 import { dlqTopic } from "../../../core/model/system_topics.ts";
-import { listen } from "../../../server/bun/listen.ts";
-import { type Standalone, startStandalone } from "../../../server/standalone.ts";
+import type { Standalone } from "../../../server/standalone.ts";
 import { until } from "../../_helpers/wait.ts";
 import { runNodeScript } from "./_node_script.ts";
+import { type GrpcStandalone, startGrpcStandalone } from "./_standalone.ts";
 
 const decoder = new TextDecoder();
 
-let dir: string;
+let server: GrpcStandalone;
 let standalone: Standalone;
 let producer: Producer;
 let endpoint: string;
@@ -29,26 +26,16 @@ let endpoint: string;
 const consume = (topic: string, group: string, scenario: string, count = 1) => runNodeScript("consumer.cjs", [endpoint, topic, group, scenario, String(count)]);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "rmq-grpc-pop-"));
-  standalone = await startStandalone({
-    listen,
-    dial,
-    hostname: "127.0.0.1",
-    port: 0,
-    nameServerPort: 0,
-    grpcPort: 0,
-    dataDir: join(dir, "data"),
-    log: () => {},
-  });
-  endpoint = standalone.broker.grpcAddress!;
+  server = await startGrpcStandalone("rmq-grpc-pop");
+  standalone = server.standalone;
+  endpoint = server.endpoint;
   producer = new Producer({ nameServer: standalone.nameServerAddress, dial, log: () => {} });
   await producer.start();
 });
 
 afterAll(async () => {
   await producer?.shutdown();
-  await standalone?.close();
-  await rm(dir, { recursive: true, force: true });
+  await server?.close();
 });
 
 describe("the RocketMQ 5 SimpleConsumer over gRPC", () => {

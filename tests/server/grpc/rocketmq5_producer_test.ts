@@ -6,21 +6,18 @@
  * check-back pushed over Telemetry.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { dial } from "../../../client/bun/connect.ts";
 import { Producer } from "../../../client/producer.ts";
 import { PullConsumer } from "../../../client/pull_consumer.ts";
 import type { MessageExt } from "../../../core/model/message.ts";
-import { listen } from "../../../server/bun/listen.ts";
-import { type Standalone, startStandalone } from "../../../server/standalone.ts";
+import type { Standalone } from "../../../server/standalone.ts";
 import { until } from "../../_helpers/wait.ts";
 import { type Line, runNodeScript } from "./_node_script.ts";
+import { type GrpcStandalone, startGrpcStandalone } from "./_standalone.ts";
 
 const decoder = new TextDecoder();
 
-let dir: string;
+let server: GrpcStandalone;
 let standalone: Standalone;
 let consumer: PullConsumer;
 let endpoint: string;
@@ -46,28 +43,16 @@ async function messagesOf(topic: string): Promise<MessageExt[]> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "rmq-grpc-"));
-  standalone = await startStandalone({
-    listen,
-    dial,
-    hostname: "127.0.0.1",
-    port: 0,
-    nameServerPort: 0,
-    grpcPort: 0,
-    dataDir: join(dir, "data"),
-    transactionTimeoutMs: 1000,
-    transactionCheckIntervalMs: 1000,
-    log: () => {},
-  });
-  endpoint = standalone.broker.grpcAddress!;
+  server = await startGrpcStandalone("rmq-grpc", { transactionTimeoutMs: 1000, transactionCheckIntervalMs: 1000 });
+  standalone = server.standalone;
+  endpoint = server.endpoint;
   consumer = new PullConsumer({ nameServer: standalone.nameServerAddress, group: "grpc-test-reader", dial });
   await consumer.start();
 });
 
 afterAll(async () => {
   await consumer?.shutdown();
-  await standalone?.close();
-  await rm(dir, { recursive: true, force: true });
+  await server?.close();
 });
 
 describe("the RocketMQ 5 Node.js client sends to the gRPC port", () => {
