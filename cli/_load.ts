@@ -4,8 +4,8 @@
  *
  * - `produce`: sends in sync, async, oneway or batch mode, then checks what the broker stored;
  * - `consume`: fills a backlog, then reads it back with a `PushConsumer` (clustering, one member),
- *   with `PullConsumer` loops (one per queue), with `SimpleConsumer` receive-and-ack loops (POP)
- *   or with a `PushConsumer` over POP;
+ *   with `PullConsumer` loops (one per queue), with `SimpleConsumer` receive-and-ack loops (POP),
+ *   with a `PushConsumer` over POP or with a `LitePullConsumer`'s `poll()` loop;
  * - `e2e`: sends at a steady rate while a `PushConsumer` consumes, timing each message from its
  *   send to its handler.
  *
@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { LitePullConsumer } from "../client/lite_pull_consumer.ts";
 import { Producer } from "../client/producer.ts";
 import { PullConsumer } from "../client/pull_consumer.ts";
 import { PushConsumer } from "../client/push_consumer.ts";
@@ -32,7 +33,7 @@ export const LOAD_MODES = ["sync", "async", "oneway", "batch"] as const;
 /** One way of sending. */
 export type LoadMode = typeof LOAD_MODES[number];
 /** The ways of consuming `consume` measures. */
-export const CONSUME_MODES = ["push", "pull", "pop", "push-pop"] as const;
+export const CONSUME_MODES = ["push", "pull", "pop", "push-pop", "lite-pull"] as const;
 /** One way of consuming. */
 export type ConsumeMode = typeof CONSUME_MODES[number];
 
@@ -127,8 +128,16 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Milliseconds on a clock shared by producer and consumer of this process, below 1 ms resolution. */
 const nowMs = () => performance.timeOrigin + performance.now();
 
+/** What the send loops count: acknowledged sends, their latencies, and failures by kind. */
+export interface SendTally {
+  ok: number;
+  latency: LatencyRecorder;
+  /** Counts `n` failed messages of one error. */
+  fail(error: unknown, n?: number): void;
+}
+
 /** Counters of one mode, with progress reports ticking while it runs. */
-class Tally {
+class Tally implements SendTally {
   ok = 0;
   failed = 0;
   consumed = 0;
@@ -226,20 +235,22 @@ async function storedCount(options: LoadOptions, topic: string): Promise<number>
 }
 
 /**
- * Sends `count` messages (or until the deadline) with at most `inflight` outstanding.
+ * Sends `count` messages (or until the deadline) with at most `inflight` outstanding, timing each
+ * from its call to its answer. Any client's send fits, so `bench/compare_*.ts` drive their peers
+ * the same way.
  *
+ * @param send Sends one message; settles with its acknowledgement.
  * @returns When every send has settled.
  */
-function sendPipelined(
-  producer: Producer,
-  tally: Tally,
+export function sendPipelined(
+  tally: SendTally,
   count: number,
   inflight: number,
   deadline: number,
-  message: () => { topic: string; body: Uint8Array },
+  send: () => Promise<unknown>,
 ): Promise<void> {
   // Callbacks rather than `inflight` awaiting loops: the tool's own cost per send stays small
-  // next to the producer's, so the figure is the producer's and the broker's.
+  // next to the client's, so the figure is the client's and the broker's.
   return new Promise((resolve) => {
     let started = 0;
     let outstanding = 0;
@@ -249,7 +260,7 @@ function sendPipelined(
         if (t0 >= deadline) break;
         started++;
         outstanding++;
-        producer.send(message()).then(
+        send().then(
           () => {
             tally.ok++;
             tally.latency.add(performance.now() - t0);
@@ -298,6 +309,39 @@ function finish(
   };
 }
 
+/**
+ * Sends `count` messages in batches of `batch` (the last one smaller) from `senders` loops, each
+ * awaiting its batch's answer, timed per batch; a failed batch counts all its messages failed.
+ *
+ * @param send Sends `n` messages as one batch.
+ * @returns When every loop is done.
+ */
+export async function sendBatches(
+  tally: SendTally,
+  count: number,
+  batch: number,
+  senders: number,
+  deadline: number,
+  send: (n: number) => Promise<unknown>,
+): Promise<void> {
+  const batches = Math.ceil(count / batch);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(senders, batches) }, async () => {
+    while (next < batches && performance.now() < deadline) {
+      const n = Math.min(batch, count - next * batch);
+      next++;
+      const t0 = performance.now();
+      try {
+        await send(n);
+        tally.ok += n;
+        tally.latency.add(performance.now() - t0);
+      } catch (error) {
+        tally.fail(error, n);
+      }
+    }
+  }));
+}
+
 /** Sends `count` messages to `topic` in one of the produce modes, counting them in `tally`. */
 async function sendMode(
   mode: LoadMode,
@@ -310,7 +354,7 @@ async function sendMode(
   options: LoadOptions,
 ): Promise<void> {
   if (mode === "sync" || mode === "async") {
-    await sendPipelined(producer, tally, count, mode === "sync" ? options.concurrency : options.inflight, deadline, () => ({ topic, body }));
+    await sendPipelined(tally, count, mode === "sync" ? options.concurrency : options.inflight, deadline, () => producer.send({ topic, body }));
   } else if (mode === "oneway") {
     for (let i = 0; i < count && performance.now() < deadline; i++) {
       try {
@@ -321,22 +365,7 @@ async function sendMode(
       }
     }
   } else {
-    const batches = Math.ceil(count / options.batch);
-    let next = 0;
-    await Promise.all(Array.from({ length: Math.min(options.concurrency, batches) }, async () => {
-      while (next < batches && performance.now() < deadline) {
-        const n = Math.min(options.batch, count - next * options.batch);
-        next++;
-        const t0 = performance.now();
-        try {
-          await producer.sendBatch(Array.from({ length: n }, () => ({ topic, body })));
-          tally.ok += n;
-          tally.latency.add(performance.now() - t0);
-        } catch (error) {
-          tally.fail(error, n);
-        }
-      }
-    }));
+    await sendBatches(tally, count, options.batch, options.concurrency, deadline, (n) => producer.sendBatch(Array.from({ length: n }, () => ({ topic, body }))));
   }
 }
 
@@ -436,7 +465,9 @@ async function waitFor(done: () => boolean, progress: () => number): Promise<voi
  * @param mode `push`: a `PushConsumer` of a fresh group (clustering, one member, from the first
  * offset, `--batch` messages a pull); `pull`: one `PullConsumer` loop per queue, `--batch`
  * messages a pull; `pop`: a `SimpleConsumer` of a fresh group with one receive loop per queue,
- * each receiving up to `--batch` (at most 32) and acking them; `push-pop`: the push consumer over POP.
+ * each receiving up to `--batch` (at most 32) and acking them; `push-pop`: the push consumer over POP;
+ * `lite-pull`: a `LitePullConsumer` of a fresh group (`--batch` messages a pull and a poll), one
+ * `poll()` loop.
  * @param options What to send and where.
  * @returns The report; `consumed` should equal `ok`.
  */
@@ -451,7 +482,7 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
   const producer = newProducer(options);
   await producer.start();
   try {
-    await sendPipelined(producer, tally, options.count, options.inflight, Infinity, () => ({ topic, body }));
+    await sendPipelined(tally, options.count, options.inflight, Infinity, () => producer.send({ topic, body }));
   } finally {
     await producer.shutdown();
   }
@@ -481,6 +512,33 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
       try {
         await consumer.start();
         await waitFor(() => tally.consumed >= tally.ok, () => tally.consumed);
+        usage = measure();
+      } finally {
+        await consumer.shutdown();
+      }
+    } else if (mode === "lite-pull") {
+      // One `poll()` loop, as an application reads; the consumer pulls its queues in the background.
+      const consumer = new LitePullConsumer({
+        nameServer: options.nameServers,
+        dial: options.dial,
+        group: `${topic}_group`,
+        consumeFromWhere: "FIRST_OFFSET",
+        pullBatchSize: options.batch,
+        log: () => {},
+      });
+      consumer.subscribe(topic, "*");
+      const measure = meters(options);
+      started = performance.now();
+      try {
+        await consumer.start();
+        let lastMessage = performance.now();
+        while (tally.consumed < tally.ok && performance.now() - lastMessage < STALL_MS) {
+          const messages = await consumer.poll(1000);
+          if (messages.length === 0) continue;
+          lastMessage = finished = performance.now();
+          firstMessageMs ??= lastMessage - started;
+          for (const message of messages) if (seen.add(message)) tally.consumed++;
+        }
         usage = measure();
       } finally {
         await consumer.shutdown();

@@ -88,6 +88,8 @@ function shape(r: LoadReport, s: RunSettings): string {
       return `${s.queues} loops, ${Math.min(s.batch, 32)}/receive+ack`;
     case "push-pop":
       return `1 member over POP, ${Math.min(s.batch, 32)}/pop`;
+    case "lite-pull":
+      return `1 poll loop, ${s.batch}/pull`;
     case "e2e":
       return `${s.rate}/s, push consumer`;
   }

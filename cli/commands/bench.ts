@@ -45,7 +45,7 @@ const spec = {
     ...CREDENTIAL_FLAGS,
     "broker-pid": { description: "With --namesrv: PID of the broker process, to report its CPU and memory", valueName: "pid" },
     runtime: { description: "Runtime of the standalone started: bun or deno (default: this one's)", valueName: "name" },
-    modes: { description: "Modes, comma separated. produce: sync, async, oneway, batch (default: all); consume: push, pull, pop, push-pop (default: all)", valueName: "modes" },
+    modes: { description: "Modes, comma separated. produce: sync, async, oneway, batch (default: all); consume: push, pull, pop, push-pop, lite-pull (default: all)", valueName: "modes" },
     count: { description: "Messages per mode (the backlog, for consume) (default: 50000, or no cap with --duration)", valueName: "n" },
     duration: { description: "produce, e2e: send for this many seconds (and at most --count messages, when given)", valueName: "s" },
     size: { description: "Body bytes", default: "1024", valueName: "bytes" },
@@ -108,7 +108,7 @@ export const bench: Command = {
     const modes: string[] = workload === "produce"
       ? checkModes<LoadMode>(flags.modes, LOAD_MODES, "sync, async, oneway or batch")
       : workload === "consume"
-      ? checkModes<ConsumeMode>(flags.modes, CONSUME_MODES, "push, pull, pop or push-pop")
+      ? checkModes<ConsumeMode>(flags.modes, CONSUME_MODES, "push, pull, pop, push-pop or lite-pull")
       : ["e2e"];
     if (flags.brokerPid !== undefined && flags.namesrv === undefined) {
       throw new CliError("--broker-pid goes with --namesrv: the broker the tool starts is measured anyway", ExitCode.USAGE);

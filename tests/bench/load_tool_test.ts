@@ -62,12 +62,12 @@ describe("rmq bench", () => {
     expect(s.peakRssBytes).toBeGreaterThanOrEqual(s.idleRssBytes!);
   }, 20_000);
 
-  test("consume: push, pull, POP receive+ack and push over POP read back exactly the backlog", async () => {
+  test("consume: push, pull, POP receive+ack, push over POP and lite pull read back exactly the backlog", async () => {
     const run = await rmq(["bench", "consume", "--count", "400", "--size", "128", "--warmup", "150", "--namesrv", server.namesrv, "--json"]);
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as LoadRun;
     expect(result.server).toBeNull();
-    expect(result.reports.map((r) => r.mode)).toEqual(["push", "pull", "pop", "push-pop"]);
+    expect(result.reports.map((r) => r.mode)).toEqual(["push", "pull", "pop", "push-pop", "lite-pull"]);
     for (const r of result.reports) {
       checkCounts(r);
       expect(r.sent).toBe(400);
@@ -107,7 +107,7 @@ describe("rmq bench", () => {
     expect(run.stdout).toMatch(/^sync\s+sent (\d+) = \1 ok \+ 0 failed/m);
     const bad = await rmq(["bench", "consume", "--modes", "push,batch"]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("expected push, pull, pop or push-pop");
+    expect(bad.stderr).toContain("expected push, pull, pop, push-pop or lite-pull");
     const stray = await rmq(["bench", "--broker-pid", "1"]);
     expect(stray.code).toBe(2);
   }, 20_000);
