@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { parseArgs } from "node:util";
 import { type ConsumeMode, LOAD_MODES, type LoadMode, type LoadOptions, type LoadReport, runConsume, runLoad, type SendTally } from "../cli/_load.ts";
 import { freeLoopbackPort, type LoadServer } from "../cli/_load_server.ts";
 import { errorKind, LatencyRecorder, type LatencySummary, processMemory, type ResourceUse } from "../cli/_load_stats.ts";
@@ -17,14 +18,8 @@ import { errorKind, LatencyRecorder, type LatencySummary, processMemory, type Re
 /** The runtime of this process, which runs both clients (and, for rocketmq-ts, the server too). */
 export const runtime = "Deno" in globalThis ? "deno" : "bun";
 
-/**
- * A flag's whole number of at least 1; exits with 2 and a message otherwise.
- *
- * @param name The flag, without `--`.
- * @param text Its value.
- * @returns The number.
- */
-export function wholeNumber(name: string, text: string): number {
+/** A flag's whole number of at least 1; exits with 2 and a message otherwise. */
+function wholeNumber(name: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) {
     console.error(`Invalid value "${text}" of --${name}: expected a whole number of at least 1`);
@@ -33,22 +28,69 @@ export function wholeNumber(name: string, text: string): number {
   return n;
 }
 
+/** What a compare bench was asked for. */
+export interface CompareFlags<W extends string, E extends string> {
+  settings: CompareSettings;
+  workloads: W[];
+  json: boolean;
+  /** The bench's own whole-number flags. */
+  extra: Record<E, number>;
+}
+
 /**
- * The `--workloads` list, each checked against the known ones; exits with 2 on an unknown one.
+ * Parses the flags every compare bench takes (`--count --size --concurrency --inflight --batch
+ * --queues --workloads --json --help`) and its own whole-number ones; prints the usage and exits
+ * with 0 on `--help`, exits with 2 on a bad value.
  *
- * @param text Comma-separated names.
- * @param known The workloads the bench runs.
- * @returns The names asked for, in their order.
+ * @param script The bench's path, for the usage line.
+ * @param known Its workloads, all run by default.
+ * @param count The default `--count`.
+ * @param extra Its own flags and their defaults.
+ * @returns The checked values.
  */
-export function workloadList<W extends string>(text: string, known: readonly W[]): W[] {
-  const asked = text.split(",").map((w) => w.trim());
+export function compareFlags<W extends string, E extends string = never>(script: string, known: readonly W[], count: number, extra: Record<E, number> = {} as Record<E, number>): CompareFlags<W, E> {
+  const own = Object.keys(extra) as E[];
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      count: { type: "string", default: String(count) },
+      size: { type: "string", default: "1024" },
+      concurrency: { type: "string", default: "10" },
+      inflight: { type: "string", default: "1000" },
+      batch: { type: "string", default: "32" },
+      queues: { type: "string", default: "4" },
+      workloads: { type: "string", default: known.join(",") },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+      ...Object.fromEntries(own.map((name) => [name, { type: "string", default: String(extra[name]) }])),
+    },
+  });
+  if (values.help) {
+    const flags = ["--count n", "--size bytes", "--concurrency n", "--inflight n", "--batch n", ...own.map((name) => `--${name} n`), "--queues n", `--workloads ${known.join(",")}`, "--json"];
+    console.log(`Usage: bun ${script} ${flags.map((f) => `[${f}]`).join(" ")}`);
+    process.exit(0);
+  }
+  const text = (name: string) => (values as Record<string, unknown>)[name] as string;
+  const asked = text("workloads").split(",").map((w) => w.trim());
   for (const w of asked) {
     if (!(known as readonly string[]).includes(w)) {
       console.error(`Invalid value "${w}" of --workloads: expected ${known.slice(0, -1).join(", ")} or ${known.at(-1)}`);
       process.exit(2);
     }
   }
-  return asked as W[];
+  return {
+    settings: {
+      count: wholeNumber("count", text("count")),
+      size: wholeNumber("size", text("size")),
+      concurrency: wholeNumber("concurrency", text("concurrency")),
+      inflight: wholeNumber("inflight", text("inflight")),
+      batch: wholeNumber("batch", text("batch")),
+      queues: wholeNumber("queues", text("queues")),
+    },
+    workloads: asked as W[],
+    json: values.json === true,
+    extra: Object.fromEntries(own.map((name) => [name, wholeNumber(name, text(name))])) as Record<E, number>,
+  };
 }
 
 /** One side's figures for one workload. */

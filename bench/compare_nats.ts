@@ -17,44 +17,17 @@
  *   deno run -A bench/compare_nats.ts --count 20000 --json
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { AckPolicy, connect, type JetStreamManager, type NatsConnection, StorageType } from "nats";
 import { sendPipelined } from "../cli/_load.ts";
 import { type LoadServer, startLoadServer } from "../cli/_load_server.ts";
 import { LatencyRecorder, meterProcess, meterSelf, processCpuSeconds, processMemory } from "../cli/_load_stats.ts";
-import { checksPass, type CompareRow, type Figures, onInterrupt, PeerTally, type PeerServer, printRows, rmqWorkload, runtime, startPeerServer, status, wholeNumber, workloadList } from "./_compare.ts";
+import { checksPass, compareFlags, type CompareRow, type Figures, onInterrupt, type PeerServer, PeerTally, printRows, rmqWorkload, runtime, startPeerServer, status } from "./_compare.ts";
 
 const WORKLOADS = ["sync", "async", "push", "pull"] as const;
 type Workload = typeof WORKLOADS[number];
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    count: { type: "string", default: "20000" },
-    size: { type: "string", default: "1024" },
-    concurrency: { type: "string", default: "10" },
-    inflight: { type: "string", default: "1000" },
-    batch: { type: "string", default: "32" },
-    queues: { type: "string", default: "4" },
-    workloads: { type: "string", default: WORKLOADS.join(",") },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
-if (values.help) {
-  console.log("Usage: bun bench/compare_nats.ts [--count n] [--size bytes] [--concurrency n] [--inflight n] [--batch n] [--queues n] [--workloads sync,async,push,pull] [--json]");
-  process.exit(0);
-}
-const settings = {
-  count: wholeNumber("count", values.count),
-  size: wholeNumber("size", values.size),
-  concurrency: wholeNumber("concurrency", values.concurrency),
-  inflight: wholeNumber("inflight", values.inflight),
-  batch: wholeNumber("batch", values.batch),
-  queues: wholeNumber("queues", values.queues),
-};
+const { settings, workloads, json } = compareFlags("bench/compare_nats.ts", WORKLOADS, 20_000);
 const { count, size, concurrency, inflight, batch, queues } = settings;
-const workloads = workloadList(values.workloads, WORKLOADS);
 
 // ---- JetStream workloads ----
 
@@ -172,7 +145,7 @@ const servers = {
   rocketmq: { runtime, readyMs: rmqServer!.startup.readyMs, idleRssBytes: rmqServer!.startup.idleRssBytes, peakRssBytes: rmqPeak, cpuSeconds: rmqCpu },
   nats: { version: natsServer!.version, readyMs: natsServer!.readyMs, idleRssBytes: natsServer!.idleRssBytes, peakRssBytes: natsPeak, cpuSeconds: natsCpu },
 };
-if (values.json) {
+if (json) {
   console.log(JSON.stringify({ settings: { ...settings, runtime }, servers, results: results.map(({ workload, rmq, peer }) => ({ workload, rmq, nats: peer })) }, null, 2));
 } else {
   const mib = (b: number | null) => (b === null ? "-" : `${(b / 1024 / 1024).toFixed(1)} MiB`);

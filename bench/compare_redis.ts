@@ -24,12 +24,11 @@
  */
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { sendBatches, sendPipelined } from "../cli/_load.ts";
 import { startLoadServer } from "../cli/_load_server.ts";
 import { LatencyRecorder, meterProcess, meterSelf, processCpuSeconds, processMemory } from "../cli/_load_stats.ts";
-import { checksPass, type CompareRow, type Figures, onInterrupt, type PeerServer, PeerTally, printRows, rmqWorkload, runtime, startPeerServer, status, wholeNumber, workloadList } from "./_compare.ts";
+import { checksPass, compareFlags, type CompareRow, type Figures, onInterrupt, type PeerServer, PeerTally, printRows, rmqWorkload, runtime, startPeerServer, status } from "./_compare.ts";
 
 const WORKLOADS = ["sync", "async", "batch", "push", "lite-pull"] as const;
 type Workload = typeof WORKLOADS[number];
@@ -43,36 +42,8 @@ const TARGETS: Record<Workload, { ratio: number; p99Ms?: number }> = {
   "lite-pull": { ratio: 1 },
 };
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    count: { type: "string", default: "300000" },
-    size: { type: "string", default: "1024" },
-    concurrency: { type: "string", default: "10" },
-    inflight: { type: "string", default: "1000" },
-    batch: { type: "string", default: "32" },
-    page: { type: "string", default: "1000" },
-    queues: { type: "string", default: "4" },
-    workloads: { type: "string", default: WORKLOADS.join(",") },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
-if (values.help) {
-  console.log("Usage: bun bench/compare_redis.ts [--count n] [--size bytes] [--concurrency n] [--inflight n] [--batch n] [--page n] [--queues n] [--workloads sync,async,batch,push,lite-pull] [--json]");
-  process.exit(0);
-}
-const settings = {
-  count: wholeNumber("count", values.count),
-  size: wholeNumber("size", values.size),
-  concurrency: wholeNumber("concurrency", values.concurrency),
-  inflight: wholeNumber("inflight", values.inflight),
-  batch: wholeNumber("batch", values.batch),
-  queues: wholeNumber("queues", values.queues),
-};
-const page = wholeNumber("page", values.page);
+const { settings, workloads, json, extra: { page } } = compareFlags("bench/compare_redis.ts", WORKLOADS, 300_000, { page: 1000 });
 const { count, size, concurrency, inflight, batch } = settings;
-const workloads = workloadList(values.workloads, WORKLOADS);
 
 const startRedis = () =>
   startPeerServer({
@@ -211,7 +182,7 @@ const targets = results.map((row) => {
   const met = ratio(row) >= target.ratio && (target.p99Ms === undefined || (p99 !== undefined && p99 <= target.p99Ms));
   return { workload: row.workload, ratio: ratio(row), target, met };
 });
-if (values.json) {
+if (json) {
   console.log(JSON.stringify({ settings: { ...settings, page, runtime, redis: redisVersion }, results: results.map(({ workload, rmq, peer, servers }) => ({ workload, rmq, redis: peer, servers })), targets }, null, 2));
 } else {
   const mib = (b: number | null) => (b === null ? "-" : `${(b / 1024 / 1024).toFixed(1)} MiB`);

@@ -193,16 +193,17 @@ function newProducer(options: LoadOptions): Producer {
   });
 }
 
-/** A push consumer of a group of its own (`<topic>_group`, one member) reading `topic` from its first offset, over POP when asked. */
+/** Options of a consumer of a group of its own (`<topic>_group`) that reads `topic` from its first offset, quietly. */
+function freshGroup(options: LoadOptions, topic: string) {
+  return { nameServer: options.nameServers, dial: options.dial, group: `${topic}_group`, consumeFromWhere: "FIRST_OFFSET" as const, log: () => {} };
+}
+
+/** A push consumer of a group of its own (one member) reading `topic` from its first offset, over POP when asked. */
 function newPushConsumer(options: LoadOptions, topic: string, pop = false): PushConsumer {
   return new PushConsumer({
-    nameServer: options.nameServers,
-    dial: options.dial,
-    group: `${topic}_group`,
-    consumeFromWhere: "FIRST_OFFSET",
+    ...freshGroup(options, topic),
     pullBatchSize: pop ? Math.min(options.batch, POP_BATCH) : options.batch,
     ...(pop ? { pop: true } : {}),
-    log: () => {},
   });
 }
 
@@ -518,14 +519,7 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
       }
     } else if (mode === "lite-pull") {
       // One `poll()` loop, as an application reads; the consumer pulls its queues in the background.
-      const consumer = new LitePullConsumer({
-        nameServer: options.nameServers,
-        dial: options.dial,
-        group: `${topic}_group`,
-        consumeFromWhere: "FIRST_OFFSET",
-        pullBatchSize: options.batch,
-        log: () => {},
-      });
+      const consumer = new LitePullConsumer({ ...freshGroup(options, topic), pullBatchSize: options.batch });
       consumer.subscribe(topic, "*");
       const measure = meters(options);
       started = performance.now();
@@ -545,14 +539,7 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
       }
     } else if (mode === "pop") {
       // One receive loop per queue, each acking a batch at once (the acks of a tick leave as one batch ack).
-      const consumer = new SimpleConsumer({
-        nameServer: options.nameServers,
-        dial: options.dial,
-        group: `${topic}_group`,
-        consumeFromWhere: "FIRST_OFFSET",
-        awaitDurationMs: 1000,
-        log: () => {},
-      });
+      const consumer = new SimpleConsumer({ ...freshGroup(options, topic), awaitDurationMs: 1000 });
       consumer.subscribe(topic, "*");
       const measure = meters(options);
       started = performance.now();
