@@ -37,7 +37,7 @@ const spec = {
   usage: "rmq bench [produce|consume|e2e] [flags]",
   summary: "Load test. produce (the default): send throughput and latency per mode, and a check that the broker stored " +
     "every acknowledged message. consume: fills a backlog of --count messages, then reads it with a push consumer, " +
-    "with pull loops, with POP receive-and-ack loops and with a push consumer over POP. e2e: sends at --rate while a push consumer consumes, and times each message from send to handler. " +
+    "with pull loops, with POP receive-and-ack loops, with a push consumer over POP and with a lite pull consumer. e2e: sends at --rate while a push consumer consumes, and times each message from send to handler. " +
     "Reports msgs/s, MB/s, latency percentiles, errors, and CPU and peak memory of client and broker. Without --namesrv, " +
     "starts a standalone server of its own in a child process and a temporary directory, and reports its startup time.",
   flags: {
