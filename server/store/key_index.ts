@@ -74,6 +74,8 @@ export interface KeyIndexStats {
   bytes: number;
   /** What the open did. */
   recovery: KeyIndexRecovery;
+  /** Why indexing stopped until the next start (a failed write), if it did. */
+  failure?: string;
 }
 
 /** Time bounds and budget of a lookup. */
@@ -120,6 +122,7 @@ export class KeyIndex {
   #scheduled = false;
   #indexedOffset = 0;
   #durableOffset = 0;
+  #failure: Error | undefined;
   #saved = "";
   #dirDirty = false;
   #flushChain: Promise<void> = Promise.resolve();
@@ -271,11 +274,31 @@ export class KeyIndex {
     this.add({ topic: fields.topic, properties: fields.properties, sysFlag }, offset, fields.size, readStoreTimestamp(bytes, pos));
   }
 
-  /** Indexes every record handed over so far. */
+  /**
+   * Indexes every record handed over so far. A write that fails (a full disk) stops the index where
+   * it was, without failing the put that handed the records over: lookups then answer as incomplete,
+   * the checkpoint stays at the last durable point, and the next start indexes again from there.
+   */
   drain(): void {
     const pending = this.#pending;
     if (pending.length === 0) return;
     this.#pending = [];
+    if (this.#failure !== undefined) return;
+    const from = this.#indexedOffset;
+    try {
+      this.#index(pending);
+    } catch (error) {
+      this.#failure = error as Error;
+      this.#indexedOffset = from;
+    }
+  }
+
+  /** Why indexing stopped (until the next start), if it did. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  #index(pending: Pending[]): void {
     const keys = this.#keys;
     let topic = "";
     let topicHash = 0;
@@ -334,7 +357,15 @@ export class KeyIndex {
     for (let i = this.#files.length - 1; i >= 0 && !stopped; i--) {
       const file = this.#files[i]!;
       if (file.count === 0 || file.maxTimestamp < range.begin || file.minTimestamp > range.end) continue;
-      const walk = file.lookup(hash, { begin: range.begin, end: range.end, budget: range.budget - read }, onCandidate);
+      let walk: { read: number; exhausted: boolean };
+      try {
+        walk = file.lookup(hash, { begin: range.begin, end: range.end, budget: range.budget - read }, onCandidate);
+      } catch (error) {
+        // Its buffered entries could not be written first (a full disk): indexing stops here.
+        this.#failure ??= error as Error;
+        this.#indexedOffset = Math.min(this.#indexedOffset, this.#durableOffset);
+        continue;
+      }
       read += walk.read;
       if (walk.exhausted) return { read, exhausted: true };
     }
@@ -397,6 +428,7 @@ export class KeyIndex {
 
   async #flushFiles(): Promise<void> {
     this.drain();
+    if (this.#failure !== undefined) return;
     const active = this.#files.at(-1);
     const state = {
       version: 1 as const,
@@ -443,6 +475,7 @@ export class KeyIndex {
       durableOffset: this.#durableOffset,
       bytes,
       recovery: { ...this.#recovery, notes: [...this.#recovery.notes] },
+      ...(this.#failure === undefined ? {} : { failure: `Key index stopped at CommitLog offset ${this.#indexedOffset}: ${this.#failure.message}; it indexes again from ${this.#durableOffset} at the next start` }),
     };
   }
 

@@ -710,6 +710,7 @@ export class MessageStore {
       return true;
     });
     if (walk.exhausted) incomplete ??= `the lookup stopped after reading ${walk.read} index entries (keys of other messages share this key's hash slot)`;
+    if (index.failure !== undefined) incomplete ??= `the key index stopped at CommitLog offset ${index.indexedOffset} (${index.failure.message}): later messages are not indexed until the broker restarts`;
     const last = index.lastUpdate;
     const result: KeyQueryResult = {
       count: records.length,

@@ -347,3 +347,43 @@ describe("key index after a power loss (memory storage)", () => {
     await again.close();
   });
 });
+
+describe("key index writes that fail", () => {
+  /** Memory storage whose index files refuse writes once `full` is set, as a full disk does. */
+  class FullIndexDisk extends MemorySegmentStorage {
+    full = false;
+    override open(path: string, options?: { create?: boolean }) {
+      const file = super.open(path, options);
+      if (!path.includes("/index/")) return file;
+      const write = file.write.bind(file);
+      file.write = (data: Uint8Array, position: number) => {
+        if (this.full) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+        write(data, position);
+      };
+      return file;
+    }
+  }
+
+  test("a full disk under the index stops indexing, not the puts; lookups say so and a restart indexes again", async () => {
+    const storage = new FullIndexDisk();
+    const open = () => MessageStore.open({ dataDir: "/data", storage, storeHost: HOST, flushMode: "sync", flushIntervalMs: 60_000, maxIndexNum: 128 });
+    const store = await open();
+    for (let i = 0; i < 20; i++) await store.putMessage(keyed("t", { body: `m${i}`, keys: `k${i}` }));
+    await store.flush();
+    storage.full = true;
+    // Enough for the index to write (and fail) while the puts go on.
+    for (let i = 20; i < 400; i++) expect((await store.putMessage(keyed("t", { body: `m${i}`, keys: `k${i}` }))).status).toBe("PUT_OK");
+    await store.flush();
+    expect(store.stats.index!.failure).toContain("ENOSPC");
+    // Whatever a lookup finds now, it says it may miss messages.
+    const late = store.queryMessage("t", "k399");
+    expect(late.complete).toBe(false);
+    expect(late.incomplete).toContain("the key index stopped at CommitLog offset");
+    storage.full = false;
+    await store.close();
+    const again = await open();
+    expect(again.stats.index!.failure).toBeUndefined();
+    for (let i = 0; i < 400; i += 13) expect(bodies(again.queryMessage("t", `k${i}`))).toEqual([`m${i}`]);
+    await again.close();
+  });
+});
