@@ -122,7 +122,14 @@ export function commitLogFiles(dataDir: string): Map<string, Uint8Array> {
   const dir = join(dataDir, "store", "commitlog");
   const out = new Map<string, Uint8Array>();
   if (!existsSync(dir)) return out;
-  for (const name of readdirSync(dir).sort()) out.set(name, new Uint8Array(readFileSync(join(dir, name))));
+  for (const name of readdirSync(dir).sort()) {
+    try {
+      out.set(name, new Uint8Array(readFileSync(join(dir, name))));
+    } catch (error) {
+      // Removed since the listing (a replica cutting its log back): the next look sees the new set.
+      if ((error as { code?: string }).code !== "ENOENT") throw error;
+    }
+  }
   return out;
 }
 
