@@ -237,10 +237,11 @@ describe("request bodies", () => {
     await answered;
     socket.destroy();
     expect(response.split("\r\n")[0]).toBe("HTTP/1.1 413 Payload Too Large");
-    // Past the limit by what the sockets and the runtime's reader buffer on the way while the answer
-    // is on its way (tens of MiB on a loaded machine); without the running count the server would
-    // have taken all 128 MiB before answering.
-    expect(written).toBeLessThan(total / 2);
+    // Answered before the body ended (the last chunk is never sent): without the running count the
+    // server would wait for the whole body. How far past the limit the client got is what the
+    // sockets and the runtime's reader buffer while the answer travels: up to 107 MiB of the 128
+    // seen on a loaded machine, so only "before the end" is asserted.
+    expect(written).toBeLessThan(total);
     expect((await call("GET", "/api/topics", { as: ADMIN })).status).toBe(200);
   }, 30_000);
 });
