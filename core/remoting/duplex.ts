@@ -1,5 +1,5 @@
 /**
- * The portable connection: a Web Streams `Duplex` (`Deno.connect`, Cloudflare's `connect()`, a
+ * The portable connection: a Web Streams `Duplex` (Deno's `connect`, Cloudflare's `connect()`, a
  * WebSocket stream wrapper, an in-memory pair) as a push-style `Transport`, and a `Dialer` over any
  * function that opens one. It behaves as the callback adapters do: one write in flight at a time,
  * what is written meanwhile leaves together in the next write; `bufferedAmount` counts the bytes
@@ -136,7 +136,7 @@ export function duplexTransport(duplex: Duplex, handlers: TransportHandlers, rem
   };
 }
 
-/** Opens a Web Streams socket to a host and port (`Deno.connect`, Cloudflare's `connect()`, …). */
+/** Opens a Web Streams socket to a host and port (Deno's `connect`, Cloudflare's `connect()`, …). */
 export type OpenDuplex = (target: { host: string; port: number }) => Duplex | Promise<Duplex>;
 
 /**
@@ -147,11 +147,11 @@ export type OpenDuplex = (target: { host: string; port: number }) => Duplex | Pr
  * @param open Opens the socket.
  * @returns The dialer, for the `dial` option of every client.
  *
- * @example Dial with `Deno.connect` (Deno Deploy and other Web Streams runtimes)
+ * @example Dial with Deno's `connect` (Deno Deploy and other Web Streams runtimes)
  * ```ts ignore
  * import { duplexDialer } from "./duplex.ts";
  * import { Producer } from "../../client/producer.ts";
- * const dial = duplexDialer(({ host, port }) => Deno.connect({ hostname: host, port }));
+ * const dial = duplexDialer(({ host, port }) => openSocket(host, port)); // Deno's connect, Cloudflare's connect(), …
  * const producer = new Producer({ nameServer: "127.0.0.1:9876", dial });
  * ```
  */

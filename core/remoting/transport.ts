@@ -5,7 +5,7 @@
  */
 
 /**
- * A two-way byte channel in Web Streams form: what `Deno.connect`, Cloudflare's `connect()` and a
+ * A two-way byte channel in Web Streams form: what Deno's `connect`, Cloudflare's `connect()` and a
  * WebSocket stream wrapper give. Every runtime socket can be adapted to this.
  */
 export interface Duplex {
@@ -13,7 +13,7 @@ export interface Duplex {
   readonly readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer. */
   readonly writable: WritableStream<Uint8Array>;
-  /** Closes both directions (`Deno.Conn` returns nothing, Cloudflare's socket a promise). */
+  /** Closes both directions (Deno's `Conn` returns nothing, Cloudflare's socket a promise). */
   close(): void | Promise<void>;
   /** Settles once the socket is connected (Cloudflare's `socket.opened`); connected at once when absent. */
   readonly opened?: Promise<unknown>;

@@ -2,8 +2,8 @@
  * The npm package on Node: `npm run build:npm`, `npm pack`, an `npm install` of the tarball into a
  * fresh project, and a Node script that imports `rocketmq-ts` to send and pull against a standalone
  * server. The install is `--prefer-offline` (the cache serves what it holds, the registry the rest),
- * never `--offline`: a normal install does not cache the registry metadata an offline one needs, so
- * an offline install fails on a machine whose npm cache is empty.
+ * never cache-only: a normal install does not cache the registry metadata a cache-only one needs,
+ * so that fails on a machine whose npm cache is empty.
  */
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
