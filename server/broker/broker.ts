@@ -497,6 +497,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       throw error;
     }
   }
+  // A fenced master writes nothing of its own either: timer and delayed deliveries, check-backs and POP revives wait.
+  const pausedWhile = controlled === undefined || role === "SLAVE" ? {} : { paused: () => controlled.fenced() !== undefined };
   const recovered = describeRecovery(store.stats.recovery);
   log(recovered.summary, "info");
   for (const warning of recovered.warnings) log(`Warning: ${warning}`, "warn");
@@ -509,6 +511,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       file: jsonFile(configStorage, join(configDir, STATE_FILES.delayOffsets.file), DelayOffsetTable),
       delayLevels: options.messageDelayLevel,
       persistIntervalMs: options.delayOffsetPersistIntervalMs,
+      ...pausedWhile,
       log,
     });
     const warnings = [
@@ -542,6 +545,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         wheelSlots: options.timerWheelSlots,
         lookaheadMs: options.timerLookaheadMs,
         observeLateness: (ms) => stats.timerLateness.observe(ms),
+        ...pausedWhile,
         log,
       });
       const needed = timers;
@@ -659,6 +663,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       resolved: (half, outcome, by, properties) =>
         trace?.endTransaction({ ...half, properties: properties ?? store.lookMessageByOffset(half.commitLogOffset)?.properties }, outcome, by),
       ...(replication.awaitReplica === undefined ? {} : { awaitReplica: replication.awaitReplica }),
+      ...pausedWhile,
       log,
     });
   } catch (error) {
@@ -691,6 +696,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         trace?.deadLetter(group, deadLetterView(copy.properties, topic), copy.topic, copy.reconsumeTimes, msgId);
       },
       persistIntervalMs: options.offsetPersistIntervalMs,
+      ...pausedWhile,
       log,
     });
     // A slave serves no POP: its state is rebuilt from the replicated revive log if it becomes a master.

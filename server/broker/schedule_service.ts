@@ -15,6 +15,7 @@ import type { JsonFile } from "../store/json_file.ts";
 import type { MessageStore } from "../store/message_store.ts";
 import type { DelayOffsetTable } from "../../core/protocol/headers.ts";
 import type { Log } from "../logger.ts";
+import { PAUSED_RECHECK_MS, type PausedWhile } from "../store/background_pause.ts";
 
 /** Options of `ScheduleMessageService`. */
 export interface ScheduleMessageServiceOptions {
@@ -32,6 +33,8 @@ export interface ScheduleMessageServiceOptions {
   log?: Log;
   /** Clock (ms since epoch); must match the store's. @default Date.now */
   now?: () => number;
+  /** Deliveries wait while this holds (a fenced master). @default never */
+  paused?: PausedWhile;
 }
 
 /** A topic, queue and message properties: where a message goes, or waits. */
@@ -78,6 +81,7 @@ export class ScheduleMessageService {
   readonly #retryIntervalMs: number;
   readonly #log: Log;
   readonly #now: () => number;
+  readonly #paused: PausedWhile;
   #persistTimer: ReturnType<typeof setInterval> | undefined;
   #saving: Promise<void> = Promise.resolve();
   #dirty = false;
@@ -96,6 +100,7 @@ export class ScheduleMessageService {
     this.#retryIntervalMs = options.retryIntervalMs ?? 1000;
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? Date.now;
+    this.#paused = options.paused ?? (() => false);
     this.#levels = this.delays.map((delayMs, i) => ({
       level: i + 1,
       delayMs,
@@ -292,6 +297,10 @@ export class ScheduleMessageService {
   async #drain(state: LevelState): Promise<void> {
     const queueId = state.level - 1;
     while (!this.#closed) {
+      if (this.#paused()) {
+        this.#wait(state, PAUSED_RECHECK_MS);
+        return;
+      }
       const result = this.#store.getMessage(SCHEDULE_TOPIC, queueId, state.offset, READ_BATCH);
       switch (result.status) {
         case "FOUND":

@@ -38,6 +38,7 @@ import { DueQueue } from "./_due_queue.ts";
 import { putReply } from "./processors/send.ts";
 import type { ConsumerOffsetManager } from "./consumer_offset_manager.ts";
 import type { ProducerManager } from "./producer_manager.ts";
+import { PAUSED_RECHECK_MS, type PausedWhile } from "../store/background_pause.ts";
 
 /** What a transaction became. */
 export type TransactionOutcome = "COMMIT" | "ROLLBACK";
@@ -132,6 +133,8 @@ export interface TransactionServiceOptions {
   log?: Log;
   /** Clock (ms since epoch). @default Date.now */
   now?: () => number;
+  /** Check-backs and policy resolutions wait while this holds (a fenced master); producers' own ENDs are the processor's to refuse. @default never */
+  paused?: PausedWhile;
 }
 
 /** What a commit needs of a half message's record. */
@@ -662,14 +665,16 @@ export class TransactionService {
       this.#due.popDue(Infinity);
       head = this.#due.peek();
     }
-    if (head === undefined || head.at >= this.#timerAt) return;
+    if (head === undefined) return;
+    const at = this.#o.paused?.() === true ? Math.max(head.at, this.#now() + PAUSED_RECHECK_MS) : head.at;
+    if (at >= this.#timerAt) return;
     clearTimeout(this.#timer);
-    this.#timerAt = head.at;
+    this.#timerAt = at;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       void this.#runChecks();
-    }, Math.max(0, head.at - this.#now()));
+    }, Math.max(0, at - this.#now()));
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
@@ -680,7 +685,8 @@ export class TransactionService {
     try {
       this.catchUp();
       let done = 0;
-      for (let entry = this.#due.popDue(this.#now()); entry !== undefined; entry = this.#due.popDue(this.#now())) {
+      const next = () => this.#o.paused?.() === true ? undefined : this.#due.popDue(this.#now());
+      for (let entry = next(); entry !== undefined; entry = next()) {
         const half = this.#pending.get(entry.key);
         if (half === undefined || half.dueAt !== entry.at) continue;
         if (this.#resolving.has(half.queueOffset)) {

@@ -88,17 +88,18 @@ export function startReplica(options: ReplicaOptions): Promise<Server> {
   return startServer(BUN, args);
 }
 
-/** A message found in a CommitLog: its key, offset and the epoch that wrote it. */
+/** A message found in a CommitLog: its key, offset and topic. */
 export interface StoredMessage {
   key: string;
   offset: number;
+  topic: string;
 }
 
 /**
  * Reads every record of a broker's CommitLog files (stopped or running) straight from disk.
  *
  * @param dataDir The broker's data directory.
- * @returns The records' first keys and CommitLog offsets, in log order.
+ * @returns The records' first keys, CommitLog offsets and topics, in log order.
  */
 export function storedMessages(dataDir: string): StoredMessage[] {
   const dir = join(dataDir, "store", "commitlog");
@@ -112,7 +113,7 @@ export function storedMessages(dataDir: string): StoredMessage[] {
       const size = view.getInt32(pos);
       if (size <= 0 || view.getInt32(pos + 4) === BLANK_MAGIC || pos + size > bytes.length) break;
       const message = decodeRecord(bytes, pos, { copyBody: false });
-      out.push({ key: message.keys[0] ?? "", offset: message.commitLogOffset });
+      out.push({ key: message.keys[0] ?? "", offset: message.commitLogOffset, topic: message.topic });
       pos += size;
     }
   }

@@ -38,6 +38,7 @@ import { type AckReason, type AckRecord, type CheckpointRecord, decodePopRecord,
 import { type Delivery, PopQueue, PopSnapshot, PopState } from "./pop_state.ts";
 import { FIFO_REVIVE_QUEUE_ID, type ReceiptHandle, ReceiptHandleError, type ReceiptHandles } from "./receipt_handle.ts";
 import type { Log } from "../../logger.ts";
+import type { PausedWhile } from "../../store/background_pause.ts";
 
 /**
  * Which messages a pop wants: what the store filters by (a ConsumeQueue tag hash, or a record
@@ -118,6 +119,8 @@ export interface PopServiceOptions {
   log: Log;
   /** The clock. @default Date.now */
   now?: () => number;
+  /** Revives wait while this holds (a fenced master): looked at again at each revive tick. @default never */
+  paused?: PausedWhile;
 }
 
 /** Invisible times a pop or change may ask for, ms. */
@@ -729,7 +732,7 @@ export class PopService {
 
   /** Handles deliveries whose invisible time ran out (one pass at a time). */
   #reviveDue(): void {
-    if (this.#reviving !== undefined || this.#closed) return;
+    if (this.#reviving !== undefined || this.#closed || this.#options.paused?.() === true) return;
     const now = this.#now();
     const due: Due[] = [];
     while (this.#due.size > 0 && this.#due.peek()!.deadline <= now) {

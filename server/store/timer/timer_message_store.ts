@@ -33,6 +33,7 @@ import { FireQueue, type LoadedTimer } from "./_fire_queue.ts";
 import { TIMER_ENTRY_SIZE, type TimerEntry, TimerKind, TimerLog } from "./timer_log.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 import type { Log } from "../../logger.ts";
+import { PAUSED_RECHECK_MS, type PausedWhile } from "../background_pause.ts";
 
 const nonNeg = v.pipe(v.number(), v.safeInteger(), v.minValue(-1));
 
@@ -84,6 +85,8 @@ export interface TimerMessageStoreOptions {
   log?: Log;
   /** Clock (ms since epoch); must match the store's. @default Date.now */
   now?: () => number;
+  /** Deliveries wait while this holds (a fenced master): nothing is fired, due timers stay due. @default never */
+  paused?: PausedWhile;
 }
 
 /** Counters of the timer store, for admin views and metrics. */
@@ -170,6 +173,7 @@ export class TimerMessageStore {
   readonly #base: Counters;
   /** What each loaded second changed, folded into `#base` once the second is done. */
   readonly #bySecond = new Map<number, Counters>();
+  readonly #paused: PausedWhile;
   #lastError: string | undefined;
   #started = false;
   #closed = false;
@@ -196,6 +200,7 @@ export class TimerMessageStore {
     this.#observeLateness = options.observeLateness ?? (() => {});
     this.#say = options.log ?? (() => {});
     this.#now = options.now ?? Date.now;
+    this.#paused = options.paused ?? (() => false);
     this.#enqueueOffset = state.enqueueOffset;
     this.#readSecond = state.readSecond;
     this.#loadedSecond = state.readSecond;
@@ -599,7 +604,7 @@ export class TimerMessageStore {
         this.#pumping = undefined;
         const next = this.#pumpAt;
         this.#pumpAt = Infinity;
-        this.#schedulePump(this.#nextWake(next) - this.#now());
+        this.#schedulePump(this.#paused() ? PAUSED_RECHECK_MS : this.#nextWake(next) - this.#now());
       });
     }, Math.max(0, delayMs));
   }
@@ -615,7 +620,7 @@ export class TimerMessageStore {
 
   async #pump(): Promise<void> {
     for (;;) {
-      if (this.#closed) return;
+      if (this.#closed || this.#paused()) return;
       const now = this.#now();
       while (this.#queue.size < this.#maxLoaded && this.#loadedSecond * 1000 - this.#lookaheadMs <= now) {
         // Counted as loaded first: entries enqueued while its chain is read go to memory directly.
