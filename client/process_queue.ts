@@ -64,6 +64,8 @@ export class ProcessQueue {
   locked = false;
   /** Orderly mode: when the lock was last taken or renewed. */
   lastLockTime = 0;
+  /** Orderly mode: the master the lock is held at (another master of the group, after a failover, holds no lock of it). */
+  lockAddress: string | undefined = undefined;
   /** Orderly mode: a consume task is running or scheduled for this queue. */
   consuming = false;
   /** Messages pulled whose bytes failed their check: not delivered. */

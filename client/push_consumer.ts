@@ -420,8 +420,8 @@ export class PushConsumer {
   /** Whether a queue may be pulled now (orderly: once locked; every mode: below the flow-control thresholds). */
   #gate(pq: ProcessQueue): true | Promise<unknown> {
     // Orderly: lock before reading the offset, so the previous owner has committed and let go.
-    if (this.#orderly && !lockTrusted(pq)) {
-      return this.#lockQueue(pq).then(() => lockTrusted(pq) ? undefined : sleep(LOCK_RETRY_MS));
+    if (this.#orderly && !this.#lockTrusted(pq)) {
+      return this.#lockQueue(pq).then(() => this.#lockTrusted(pq) ? undefined : sleep(LOCK_RETRY_MS));
     }
     if (pq.count >= this.#thresholdCount || pq.bytes >= this.#thresholdBytes) return sleep(FLOW_CONTROL_PAUSE_MS);
     return true;
@@ -639,7 +639,7 @@ export class PushConsumer {
   }
 
   async #consumeOrderly(pq: ProcessQueue): Promise<void> {
-    const messages = this.#live(pq) && lockTrusted(pq) ? pq.peek(this.#batchSize) : [];
+    const messages = this.#live(pq) && this.#lockTrusted(pq) ? pq.peek(this.#batchSize) : [];
     if (messages.length === 0) {
       // Nothing to do, or the lock is gone: the pull loop relocks and schedules again.
       pq.consuming = false;
@@ -689,11 +689,26 @@ export class PushConsumer {
     this.#retryTimers.add(timer);
   }
 
+  /** The queue's master now, by the cached route. */
+  #masterOf(pq: ProcessQueue): string | undefined {
+    return this.#client?.routes.brokerAddress(pq.queue.brokerName, true);
+  }
+
+  /**
+   * Orderly: the lock was taken recently, at the queue's master now. After a failover the new
+   * master holds no lock of this member: it is taken there again before the queue is pulled or consumed.
+   */
+  #lockTrusted(pq: ProcessQueue): boolean {
+    return pq.locked && Date.now() - pq.lastLockTime < LOCK_TRUST_MS && pq.lockAddress === this.#masterOf(pq);
+  }
+
   async #lockQueue(pq: ProcessQueue): Promise<void> {
+    const at = this.#masterOf(pq);
     const locked = await this.#client!.lock(this.#member.group, this.#member.clientId, [pq.queue]);
     if (locked.has(messageQueueKey(pq.queue)) && !pq.dropped) {
       pq.locked = true;
       pq.lastLockTime = Date.now();
+      pq.lockAddress = at;
       if (pq.count > 0) this.#scheduleOrderly(pq);
     }
   }
@@ -702,12 +717,14 @@ export class PushConsumer {
     if (!this.#member.running) return;
     const pqs = [...this.#owner.queues.values()];
     if (pqs.length === 0) return;
+    const at = pqs.map((pq) => this.#masterOf(pq));
     const locked = await this.#client!.lock(this.#member.group, this.#member.clientId, pqs.map((pq) => pq.queue));
     const now = Date.now();
-    for (const pq of pqs) {
+    for (const [i, pq] of pqs.entries()) {
       if (locked.has(messageQueueKey(pq.queue))) {
         pq.locked = true;
         pq.lastLockTime = now;
+        pq.lockAddress = at[i];
         if (pq.count > 0) this.#scheduleOrderly(pq);
       } else {
         pq.locked = false;
@@ -743,8 +760,4 @@ export class PushConsumer {
     await member.leave(true);
     member.state = "stopped";
   }
-}
-
-function lockTrusted(pq: ProcessQueue): boolean {
-  return pq.locked && Date.now() - pq.lastLockTime < LOCK_TRUST_MS;
 }

@@ -38,7 +38,7 @@ export interface HaSlaveOptions {
   store: MessageStore;
   brokerName: string;
   brokerId: number;
-  /** The master's HA address: configured, or learned from the NameServers; undefined until known. */
+  /** The master's HA address: configured, or learned from the NameServers; undefined until known. A link to another address is dropped for it (looked at each report). */
   masterHaAddress: () => string | undefined;
   /** Called while no master address is known (the broker re-registers to learn it). */
   onNeedAddress?: () => void;
@@ -226,7 +226,12 @@ export class HaSlave {
           "info",
         );
         this.#o.onConnected?.(frame.masterAddress);
-        reportTimer = setInterval(() => transport?.write(encodeReport(expected)), this.#o.reportIntervalMs ?? 1000);
+        reportTimer = setInterval(() => {
+          // A new master (elected while this one still runs, fenced) is linked to instead.
+          const current = this.#o.masterHaAddress();
+          if (current !== undefined && current !== address) fail(`The master's replication address is now ${current}, not ${address}: linking to it`);
+          else transport?.write(encodeReport(expected));
+        }, this.#o.reportIntervalMs ?? 1000);
         return;
       }
       if (frame.type !== HaFrameType.DATA) throw new Error(`sent frame type 0x${frame.type.toString(16)} where DATA was expected`);

@@ -17,6 +17,7 @@ import { Producer } from "../../client/producer.ts";
 import { PushConsumer } from "../../client/push_consumer.ts";
 import { SimpleConsumer } from "../../client/simple_consumer.ts";
 import { popRetryTopic, TRANSACTION_OP_TOPIC } from "../../core/model/system_topics.ts";
+import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
 import { connect } from "../../core/remoting/connection.ts";
 import { type Child, freePort, type Server, stop } from "../_helpers/process.ts";
 import { needs } from "../_helpers/skip.ts";
@@ -173,5 +174,80 @@ describe("controller mode takeover", () => {
     expect(onNew.filter((m) => m.topic === TXN).map((m) => m.key).sort()).toEqual(["first", "open"]);
     expect(got.filter((g) => g === `${TIMERS}:due` || g === `${TIMERS}:delayed`).sort()).toEqual([`${TIMERS}:delayed`, `${TIMERS}:due`]);
     expect(checks).toEqual(["open"]);
+  }, 90_000);
+
+  test("an orderly push consumer keeps each queue's order across a SIGKILL of the master and gets what is sent after it", async () => {
+    const master = masterOf(replicas, 2);
+    if (master === undefined || producer === undefined) throw new Error("Needs the cluster of the test before");
+    const other = [2, 3].find((id) => id !== master)!;
+    // The other replica is in the in-sync set again, so it can be elected.
+    const joined = new RegExp(`In-sync set \\[(${master},${other}|${other},${master})\\]`);
+    await until(() => joined.test(replicas.get(master)!.output()), 20_000, `replica ${other} to join the in-sync set`)
+      .catch((e) => (dump(), Promise.reject(e)));
+    const KEYS = 4;
+    const PER_PHASE = 20;
+    const seen = new Map<number, number[]>();
+    const consumer = new PushConsumer({
+      nameServer: clientNameServer, group: "takeover_orderly", dial, orderly: true, consumeFromWhere: "FIRST_OFFSET",
+      pollNameServerIntervalMs: 500, heartbeatIntervalMs: 500, rebalanceIntervalMs: 1000, persistOffsetIntervalMs: 500, log: () => {},
+    });
+    consumers.push(consumer);
+    consumer.subscribe(ORDERS, "*");
+    consumer.onMessage((message) => {
+      const body = decoder.decode(message.body);
+      if (body === "first") return "SUCCESS";
+      const [key, seq] = body.split(":").map(Number) as [number, number];
+      const list = seen.get(key) ?? [];
+      list.push(seq);
+      seen.set(key, list);
+      return "SUCCESS";
+    });
+    await consumer.start();
+    const byKey = (queues: readonly { queueId: number }[], _m: unknown, key: unknown) => queues[(key as number) % queues.length]!;
+    // One key's messages are sent one after another (a failed send is sent again before the next).
+    const sendPhase = (from: number) => Promise.all([...Array(KEYS).keys()].map(async (key) => {
+      for (let seq = from; seq < from + PER_PHASE; seq++) {
+        for (const giveUpAt = Date.now() + 20_000; ;) {
+          try {
+            await producer!.send({ topic: ORDERS, body: `${key}:${seq}` }, { selector: byKey as never, arg: key, timeoutMs: 2000 });
+            break;
+          } catch (error) {
+            if (Date.now() > giveUpAt) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
+      }
+    }));
+    const reached = (n: number) => [...Array(KEYS).keys()].every((key) => new Set(seen.get(key) ?? []).size >= n);
+    await sendPhase(0);
+    await until(() => reached(PER_PHASE), 20_000, "the orderly consumer to get the first messages");
+
+    replicas.get(master)!.kill("SIGKILL");
+    await replicas.get(master)!.exited;
+    const killedAt = Date.now();
+    await sendPhase(PER_PHASE).catch((e) => (dump(), Promise.reject(e)));
+    await until(() => masterOf(replicas, 3) === other, 20_000, `replica ${other} to be the master of epoch 3`).catch((e) => (dump(), Promise.reject(e)));
+    await until(() => reached(2 * PER_PHASE), 30_000, "the orderly consumer to get the messages sent after the kill")
+      .catch((e) => (console.log([...seen]), dump(), Promise.reject(e)));
+    // The consumer holds its queues' locks on the new master: another member of the group gets none of them there.
+    const intruder = await connect(dial, `127.0.0.1:${ports.get(other)!.port}`);
+    const mqs = [...Array(KEYS).keys()].map((queueId) => ({ topic: ORDERS, brokerName: "broker-a", queueId }));
+    const answer = await intruder.request(RequestCode.LOCK_BATCH_MQ, { consumerGroup: "takeover_orderly", clientId: "intruder", mqs });
+    intruder.close();
+    expect(answer.code).toBe(ResponseCode.SUCCESS);
+    expect(answer.header.lockOKMQSet).toEqual([]);
+    console.log(`orderly takeover: replica ${master} SIGKILLed, replica ${other} master of epoch 3; all ${2 * PER_PHASE} messages of ${KEYS} keys consumed ${Date.now() - killedAt} ms after the kill`);
+    for (let key = 0; key < KEYS; key++) {
+      const list = seen.get(key)!;
+      // In order: each message is the next one, or one seen before again (at least once, from the last committed offset).
+      let max = -1;
+      const out: number[] = [];
+      for (const seq of list) {
+        if (seq > max + 1) out.push(seq);
+        max = Math.max(max, seq);
+      }
+      expect({ key, outOfOrder: out }).toEqual({ key, outOfOrder: [] });
+      expect(max).toBe(2 * PER_PHASE - 1);
+    }
   }, 90_000);
 });
