@@ -23,6 +23,9 @@ import { type Broker, type BrokerOptions, startBroker } from "./broker.ts";
 import { type ControlledState, ControllerLink } from "./controller_link.ts";
 
 
+/** A slave that cannot read a new master's epochs asks again after this long. */
+const EPOCHS_RETRY_MS = 1000;
+
 /** How long a fenced master waits before reporting its CommitLog end as final (writes admitted before the fence finish). */
 const FENCE_SETTLE_MS = 200;
 
@@ -78,6 +81,11 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
   let work: Promise<void> = Promise.resolve();
   let lastEnd = 0;
 
+  /** Role changes run one at a time, in the order the states arrived. */
+  const queueFollow = (state: ControlledState): void => {
+    work = work.then(() => follow(state)).catch((error) => log(`Cannot take the role the controller gave: ${(error as Error).message}`, "error"));
+  };
+
   const link = new ControllerLink({
     dial: options.dial,
     controllers,
@@ -98,9 +106,7 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
       };
     },
     ...(credentials === undefined ? {} : { credentials }),
-    onState: (state) => {
-      work = work.then(() => follow(state)).catch((error) => log(`Cannot take the role the controller gave: ${(error as Error).message}`, "error"));
-    },
+    onState: (state) => queueFollow(state),
     log,
   });
 
@@ -169,12 +175,19 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
     const master = state.master;
     if (running === undefined || master === undefined || master.haAddress === "") return;
     if (running!.masterAddress === master.address && verifiedMasterHa === master.haAddress) return;
+    // Nothing more is copied from the master copied so far (it may still run, fenced, with bytes in
+    // flight that the new master's log does not hold) until the new one is checked.
+    verifiedMasterHa = undefined;
     // Before copying from a master: cut back whatever this log holds that the master's does not continue.
     let remote;
     try {
       remote = await fetchEpochs(master.address);
     } catch (error) {
       log(`Cannot read the epochs of master ${master.address} yet: ${(error as Error).message}`, "warn");
+      const timer = setTimeout(() => {
+        if (link.known === state) queueFollow(state);
+      }, EPOCHS_RETRY_MS);
+      (timer as { unref?: () => void }).unref?.();
       return;
     }
     const end = running!.broker.context.store.stats.commitLogMaxOffset;

@@ -38,7 +38,7 @@ export interface HaSlaveOptions {
   store: MessageStore;
   brokerName: string;
   brokerId: number;
-  /** The master's HA address: configured, or learned from the NameServers; undefined until known. A link to another address is dropped for it (looked at each report). */
+  /** The master's HA address: configured, or learned from the NameServers; undefined until known. A link to another address (or while undefined) takes no more bytes and is dropped. */
   masterHaAddress: () => string | undefined;
   /** Called while no master address is known (the broker re-registers to learn it). */
   onNeedAddress?: () => void;
@@ -140,6 +140,18 @@ export class HaSlave {
     }
   }
 
+  /** Whether the link's master is no longer the one to copy from (another is named, or none is yet safe). */
+  #stale(address: string): boolean {
+    return this.#o.masterHaAddress() !== address;
+  }
+
+  #staleReason(address: string): string {
+    const current = this.#o.masterHaAddress();
+    return current === undefined
+      ? `Replication from master ${address} stopped: it is no longer the group's master, and the new one is not yet known to be safe to copy from`
+      : `Replication from master ${address} stopped: the group's master is now ${current}`;
+  }
+
   /** Logs a failure once (the same failure again on every retry would flood the log). */
   #fail(message: string, level: LogLevel): void {
     if (message !== this.#lastError) this.#o.log(message, level);
@@ -227,9 +239,7 @@ export class HaSlave {
         );
         this.#o.onConnected?.(frame.masterAddress);
         reportTimer = setInterval(() => {
-          // A new master (elected while this one still runs, fenced) is linked to instead.
-          const current = this.#o.masterHaAddress();
-          if (current !== undefined && current !== address) fail(`The master's replication address is now ${current}, not ${address}: linking to it`);
+          if (this.#stale(address)) fail(this.#staleReason(address));
           else transport?.write(encodeReport(expected));
         }, this.#o.reportIntervalMs ?? 1000);
         return;
@@ -238,6 +248,11 @@ export class HaSlave {
       if (frame.offset !== expected) throw new Error(`sent bytes at CommitLog offset ${frame.offset}, expected ${expected}`);
       this.#masterOffset = frame.masterOffset;
       if (frame.bytes.length === 0) return;
+      // Bytes of a master no longer named (another was elected) would not continue the new master's log.
+      if (this.#stale(address)) {
+        fail(this.#staleReason(address));
+        return;
+      }
       expected = await store.appendReplica(frame.offset, frame.bytes);
       transport?.write(encodeReport(expected));
     };

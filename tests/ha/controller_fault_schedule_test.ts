@@ -1,8 +1,11 @@
 /**
  * A seeded fault schedule in controller mode: three SYNC_MASTER replicas on etcd take sends from
  * several producers while, in an order drawn from the seed, the master or a slave is SIGKILLed and
- * restarted or stalled (SIGSTOP: cut off from everyone) and resumed, or the slaves stall just
- * before the master is killed. At the end, with every replica back: no acknowledged message is
+ * restarted, stalled (SIGSTOP) and resumed, or cut off the network (a partition: each replica runs
+ * in a network namespace of its own, joined to the others' and to etcd's, the NameServer's and the
+ * producers' by a bridge, and its link goes down) and joined again, or the slaves stall just
+ * before the master is killed. Without permission to make namespaces it runs on loopback, with no
+ * partitions. At the end, with every replica back: no acknowledged message is
  * lost, and no split-brain write happened — every acknowledged message sits, in the final log, at
  * the offset its acknowledgement named, in the epoch of the master that acknowledged it.
  *
@@ -19,13 +22,17 @@ import { needs } from "../_helpers/skip.ts";
 import { commitLogFiles, until } from "./_ha.ts";
 import { type EtcdCluster, missingEtcd, startEtcd } from "./_etcd.ts";
 import { epochAt, epochsOf, sendOutcomes, startControllerNameServer, startReplica, storedMessages } from "./_controller.ts";
+import { cannotMakeNamespaces, makeStar, type Star } from "./_netns.ts";
 
 const test = needs(missingEtcd());
 const SEED = process.env.FAULT_SEED ? Number(process.env.FAULT_SEED) : crypto.getRandomValues(new Uint32Array(1))[0]!;
 const DURATION_MS = Number(process.env.FAULT_SCHEDULE_MS ?? 40_000);
 const IDS = [1, 2, 3];
+const TAG = `${process.pid % 10000}`;
+const NO_PARTITIONS = cannotMakeNamespaces(TAG);
 let dir: string;
 let etcd: EtcdCluster | undefined;
+let star: Star | undefined;
 const children: Child[] = [];
 
 beforeAll(() => {
@@ -35,25 +42,31 @@ beforeAll(() => {
 afterAll(async () => {
   for (const child of children) await stop(child, 2000).catch(() => {});
   await etcd?.close();
+  star?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("controller mode under a seeded fault schedule", () => {
-  test(`kills, stalls and restarts in random order lose no acknowledged message and write no split brain (seed ${SEED})`, async () => {
+  test(`kills, stalls, partitions and restarts in random order lose no acknowledged message and write no split brain (seed ${SEED})`, async () => {
     const random = seeded(SEED);
     const events: string[] = [];
+    if (NO_PARTITIONS !== undefined) console.log(`fault schedule: no partitions (${NO_PARTITIONS})`);
     try {
-      etcd = await startEtcd(1);
-      const ns = await startControllerNameServer(etcd.endpoints);
+      star = NO_PARTITIONS === undefined ? makeStar(TAG, IDS) : undefined;
+      const hub = star?.hub;
+      etcd = await startEtcd(1, hub?.ns);
+      const ns = await startControllerNameServer(etcd.endpoints, 0, hub === undefined ? {} : { netns: hub.ns, host: hub.host });
       children.push(ns);
-      const namesrv = [`127.0.0.1:${ns.port}`];
+      const namesrv = [`${hub?.host ?? "127.0.0.1"}:${ns.port}`];
+      const inHub = (command: string, args: string[]) => hub === undefined ? start(command, args) : start("ip", ["netns", "exec", hub.ns, command, ...args]);
       const ports = new Map<number, { port: number; haPort: number }>();
       const current = new Map<number, Server>();
       const history = new Map<number, Server[]>();
       const launch = async (id: number) => {
-        const replica = await startReplica({ dataDir: join(dir, `r${id}`), ...ports.get(id)!, replicaId: id, namesrv });
+        const where = star?.members.get(id);
+        const replica = await startReplica({ dataDir: join(dir, `r${id}`), ...ports.get(id)!, replicaId: id, namesrv, ...(where === undefined ? {} : { netns: where.ns, host: where.host }) });
         children.push(replica);
         current.set(id, replica);
         history.set(id, [...(history.get(id) ?? []), replica]);
@@ -78,7 +91,7 @@ describe("controller mode under a seeded fault schedule", () => {
       await until(() => masterNow() !== undefined, 15_000, "a first master");
       await until(() => /In-sync set \[\d+,\d+,\d+\]/.test(current.get(masterNow()!)!.output()), 20_000, "an in-sync set of 3");
 
-      const senders = [0, 1].map((i) => start(BUN, ["tests/_fixtures/failover_sender.ts", namesrv[0]!, "faults", "2", "2", String(DURATION_MS + 3000), `s${i}`]));
+      const senders = [0, 1].map((i) => inHub(BUN, ["tests/_fixtures/failover_sender.ts", namesrv[0]!, "faults", "2", "2", String(DURATION_MS + 3000), `s${i}`]));
       children.push(...senders);
       const end = Date.now() + DURATION_MS;
       while (Date.now() < end) {
@@ -99,12 +112,18 @@ describe("controller mode under a seeded fault schedule", () => {
           for (const slave of slaves) slave.kill("SIGCONT");
           await sleep(downMs);
           await launch(master);
-        } else if (roll < 0.6) {
+        } else if (roll < 0.55) {
           events.push(`+${DURATION_MS - (end - Date.now())}ms kill ${target}${target === master ? " (master)" : ""} for ${downMs} ms`);
           server.kill("SIGKILL");
           await server.exited;
           await sleep(downMs);
           await launch(target);
+        } else if (roll < 0.8 && star !== undefined) {
+          // Cut off the network: the process runs on (a master fences itself when its lease lapses).
+          events.push(`+${DURATION_MS - (end - Date.now())}ms partition ${target}${target === master ? " (master)" : ""} for ${downMs} ms`);
+          star.cut(target);
+          await sleep(downMs);
+          star.heal(target);
         } else {
           events.push(`+${DURATION_MS - (end - Date.now())}ms stall ${target}${target === master ? " (master)" : ""} for ${downMs} ms`);
           server.kill("SIGSTOP");

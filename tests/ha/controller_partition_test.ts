@@ -8,7 +8,6 @@
  * tail (what async replication loses, counted) and rejoins with the new master's files.
  */
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +15,7 @@ import { BUN, type Child, type Server, start, stop } from "../_helpers/process.t
 import { needs } from "../_helpers/skip.ts";
 import { commitLogFiles, until } from "./_ha.ts";
 import { type EtcdCluster, missingEtcd, startEtcd } from "./_etcd.ts";
+import { cannotMakeNamespaces, ip } from "./_netns.ts";
 import { epochsOf, sendOutcomes, startControllerNameServer, startReplica, storedMessages } from "./_controller.ts";
 
 const TAG = `${process.pid % 10000}`;
@@ -28,23 +28,7 @@ const NET = `10.213.${process.pid % 250}`;
 const MASTER_HOST = `${NET}.1`;
 const REST_HOST = `${NET}.2`;
 
-function ip(...args: string[]): void {
-  execFileSync("ip", args, { stdio: "pipe" });
-}
-
-/** Why namespaces cannot be made here, or undefined. */
-function cannotMakeNamespaces(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root for network namespaces";
-  try {
-    ip("netns", "add", `rmq-probe-${TAG}`);
-    ip("netns", "del", `rmq-probe-${TAG}`);
-    return undefined;
-  } catch {
-    return "needs permission to create network namespaces (ip netns)";
-  }
-}
-
-const test = needs(missingEtcd() ?? cannotMakeNamespaces());
+const test = needs(missingEtcd() ?? cannotMakeNamespaces(TAG));
 let dir: string;
 let etcd: EtcdCluster | undefined;
 const children: Child[] = [];
