@@ -554,6 +554,14 @@ export const SETTINGS = {
       to: nameserver("controllerEtcdEndpoints"),
     }),
     etcdPrefix: setting({ ...text("prefix"), default: "/rocketmq", example: "/rmq-prod", doc: "Controller: key prefix in etcd", to: nameserver("controllerEtcdPrefix") }),
+    etcdUsername: setting({
+      ...text("user"), example: "rmq-controller",
+      doc: "Controller: the etcd user to authenticate as when etcd has auth enabled (with etcdPassword)", to: nameserver("controllerEtcdUsername"),
+    }),
+    etcdPassword: setting({
+      ...text("password"), example: "example-etcd-password", flag: false,
+      doc: "Controller: the password of etcdUsername (config file or RMQ_CONTROLLER_ETCD_PASSWORD, never a flag)", to: nameserver("controllerEtcdPassword"),
+    }),
     leaseTtlSeconds: setting({
       ...int(2, 600, "s"), default: 2, example: 5,
       doc: "Controller: a broker's lease; a master silent this long is replaced and stops taking writes", to: nameserver("controllerLeaseTtlSeconds"),

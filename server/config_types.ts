@@ -171,6 +171,10 @@ export type Config = {
     etcdEndpoints: string[] | undefined;
     /** Controller: key prefix in etcd */
     etcdPrefix: string;
+    /** Controller: the etcd user to authenticate as when etcd has auth enabled (with etcdPassword) */
+    etcdUsername: string | undefined;
+    /** Controller: the password of etcdUsername (config file or RMQ_CONTROLLER_ETCD_PASSWORD, never a flag) */
+    etcdPassword: string | undefined;
     /** Controller: a broker's lease; a master silent this long is replaced and stops taking writes */
     leaseTtlSeconds: number;
   };

@@ -2,7 +2,9 @@
  * A small etcd v3 client over its JSON gateway (`/v3/kv/range`, `/v3/kv/txn`, `/v3/lease/*`), with
  * `fetch` only: keys and values travel base64-encoded, 64-bit numbers as decimal text. Several
  * endpoints (the members of one etcd cluster) are tried in turn; the one that answered is tried
- * first next time. See docs/REPLICATION.md, "Automatic failover".
+ * first next time. With a user name and password (etcd auth enabled) it takes a token from each
+ * member (`/v3/auth/authenticate`) and takes a new one when the member no longer knows it (expired
+ * after `--auth-token-ttl` idle, or the member restarted). See docs/REPLICATION.md, "Automatic failover".
  *
  * @module
  */
@@ -15,8 +17,16 @@ export interface EtcdClientOptions {
   timeoutMs?: number;
   /** Sent as `Authorization` (an etcd auth token) when set. @default none */
   token?: string;
+  /** etcd auth: the user and password to take tokens with (instead of `token`). @default none */
+  credentials?: EtcdCredentials;
   /** The runtime's fetch (TLS options are the runtime's own). @default globalThis.fetch */
   fetch?: typeof fetch;
+}
+
+/** An etcd user. */
+export interface EtcdCredentials {
+  username: string;
+  password: string;
 }
 
 /** One key as etcd returns it. */
@@ -36,15 +46,24 @@ export type EtcdCompare =
 /** An operation of a transaction. */
 export type EtcdOp = { put: { key: string; value: string; lease?: string } } | { delete: { key: string; rangeEnd?: string } };
 
+/** gRPC status codes etcd answers with. */
+const INVALID_ARGUMENT = 3;
+const PERMISSION_DENIED = 7;
+const UNAUTHENTICATED = 16;
+
 /** etcd could not be reached, or answered an error. */
 export class EtcdError extends Error {
+  /** etcd's gRPC status code, when it answered one. */
+  readonly code: number | undefined;
+
   /**
    * @param message What failed.
-   * @param options The cause.
+   * @param options The cause, and etcd's status code.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { code?: number }) {
     super(message, options);
     this.name = "EtcdError";
+    this.code = options?.code;
   }
 }
 
@@ -99,6 +118,9 @@ export class EtcdClient {
   readonly #endpoints: string[];
   readonly #timeoutMs: number;
   readonly #token: string | undefined;
+  readonly #credentials: EtcdCredentials | undefined;
+  /** etcd auth: each member's token (simple tokens are a member's own), or the request taking one. */
+  readonly #tokens = new Map<string, Promise<string>>();
   readonly #fetch: typeof fetch;
   #preferred = 0;
 
@@ -111,6 +133,11 @@ export class EtcdClient {
     this.#endpoints = [...options.endpoints];
     this.#timeoutMs = options.timeoutMs ?? 1000;
     this.#token = options.token;
+    if (options.credentials !== undefined && options.token !== undefined) throw new RangeError("etcd takes a token or credentials, not both");
+    if (options.credentials !== undefined && (options.credentials.username === "" || options.credentials.password === "")) {
+      throw new RangeError("etcd credentials need a user name and a password");
+    }
+    this.#credentials = options.credentials;
     this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
@@ -125,31 +152,71 @@ export class EtcdClient {
       const index = (this.#preferred + i) % this.#endpoints.length;
       const endpoint = this.#endpoints[index]!;
       try {
-        const response = await this.#fetch(`${endpoint}${path}`, {
-          method: "POST",
-          headers: { "content-type": "application/json", ...(this.#token === undefined ? {} : { authorization: this.#token }) },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(this.#timeoutMs),
-        });
-        const text = await response.text();
-        let parsed: Record<string, unknown>;
+        let answer: Record<string, unknown>;
         try {
-          parsed = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          throw new EtcdError(`answered ${response.status} with no JSON: ${text.slice(0, 200)}`);
-        }
-        if (!response.ok || typeof parsed.error === "string" || typeof parsed.code === "number" && parsed.code !== 0) {
-          const message = String(parsed.message ?? parsed.error ?? response.statusText);
-          // A member without a leader cannot serve: another member may.
-          throw new EtcdError(`answered ${response.status}: ${message}`);
+          answer = await this.#post(endpoint, path, body, await this.#authorization(endpoint));
+        } catch (error) {
+          // The member no longer knows the token (expired, or it restarted): once more with a new one.
+          if (!(error instanceof EtcdError && error.code === UNAUTHENTICATED && this.#credentials !== undefined)) throw error;
+          this.#tokens.delete(endpoint);
+          answer = await this.#post(endpoint, path, body, await this.#authorization(endpoint));
         }
         this.#preferred = index;
-        return parsed;
+        return answer;
       } catch (error) {
+        // A refused request (a wrong password, a permission the user lacks) is the same on every member.
+        if (error instanceof EtcdError && (error.code === PERMISSION_DENIED || error.code === INVALID_ARGUMENT)) throw error;
         errors.push(`${endpoint}: ${(error as Error).message}`);
       }
     }
     throw new EtcdError(`etcd is unreachable (${errors.join("; ")})`);
+  }
+
+  /** The `Authorization` value for a member: the given token, one taken with the credentials, or none. */
+  #authorization(endpoint: string): Promise<string | undefined> {
+    if (this.#credentials === undefined) return Promise.resolve(this.#token);
+    let token = this.#tokens.get(endpoint);
+    if (token === undefined) {
+      const { username, password } = this.#credentials;
+      token = this.#post(endpoint, "/v3/auth/authenticate", { name: username, password }, undefined).then((answer) => {
+        if (typeof answer.token !== "string" || answer.token === "") throw new EtcdError("answered the authentication with no token");
+        return answer.token;
+      }, (error) => {
+        if (error instanceof EtcdError && error.code === INVALID_ARGUMENT) {
+          throw new EtcdError(`etcd refused user "${username}": ${error.message} (check controller.etcdUsername and controller.etcdPassword)`, { cause: error, code: INVALID_ARGUMENT });
+        }
+        throw error;
+      });
+      this.#tokens.set(endpoint, token);
+      token.catch(() => {
+        if (this.#tokens.get(endpoint) === token) this.#tokens.delete(endpoint);
+      });
+    }
+    return token;
+  }
+
+  /** One request to one member. */
+  async #post(endpoint: string, path: string, body: unknown, authorization: string | undefined): Promise<Record<string, unknown>> {
+    const response = await this.#fetch(`${endpoint}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(authorization === undefined ? {} : { authorization }) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    const text = await response.text();
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new EtcdError(`answered ${response.status} with no JSON: ${text.slice(0, 200)}`);
+    }
+    if (!response.ok || typeof parsed.error === "string" || typeof parsed.code === "number" && parsed.code !== 0) {
+      const message = String(parsed.message ?? parsed.error ?? response.statusText);
+      const hint = message.endsWith("user name is empty") ? " (etcd has auth enabled: set controller.etcdUsername and controller.etcdPassword)" : "";
+      // A member without a leader cannot serve: another member may.
+      throw new EtcdError(`answered ${response.status}: ${message}${hint}`, typeof parsed.code === "number" ? { code: parsed.code } : {});
+    }
+    return parsed;
   }
 
   /**

@@ -76,6 +76,10 @@ export interface NameServerOptions extends ConnectionLimits, WebSocketServerOpti
   controllerEtcdEndpoints?: string[];
   /** Controller: key prefix in etcd. @default "/rocketmq" */
   controllerEtcdPrefix?: string;
+  /** Controller: the etcd user to authenticate as (etcd auth enabled), with `controllerEtcdPassword`. @default none */
+  controllerEtcdUsername?: string;
+  /** Controller: the password of `controllerEtcdUsername`. @default none */
+  controllerEtcdPassword?: string;
   /** Controller: a broker's lease time to live in seconds; a master silent this long is replaced. @default 2 */
   controllerLeaseTtlSeconds?: number;
   /**
@@ -137,11 +141,19 @@ export async function startNameServer(options: NameServerOptions): Promise<NameS
         "turn on ACL (--acl), listen on 127.0.0.1, or accept the risk with --allow-open-registration (nameserver.allowOpenRegistration)",
     );
   }
+  const etcdUser = options.controllerEtcdUsername;
+  const etcdPassword = options.controllerEtcdPassword;
+  if ((etcdUser === undefined) !== (etcdPassword === undefined)) {
+    throw new Error(`etcd auth needs both controller.etcdUsername and controller.etcdPassword; only ${etcdUser === undefined ? "the password" : "the user name"} is set`);
+  }
   const routeTable = new RouteTable({ now: options.now, brokerExpiryMs: options.brokerExpiryMs, maxTopicsPerBroker: options.maxTopicsPerBroker });
   const controller = options.controllerEtcdEndpoints === undefined || options.controllerEtcdEndpoints.length === 0
     ? undefined
     : new Controller({
-      etcd: new EtcdClient({ endpoints: options.controllerEtcdEndpoints }),
+      etcd: new EtcdClient({
+        endpoints: options.controllerEtcdEndpoints,
+        ...(etcdUser === undefined || etcdPassword === undefined ? {} : { credentials: { username: etcdUser, password: etcdPassword } }),
+      }),
       ...(options.controllerEtcdPrefix === undefined ? {} : { prefix: options.controllerEtcdPrefix }),
       ...(options.controllerLeaseTtlSeconds === undefined ? {} : { leaseTtlSeconds: options.controllerLeaseTtlSeconds }),
       ...(log === undefined ? {} : { log }),

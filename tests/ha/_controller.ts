@@ -15,13 +15,13 @@ import { SEGMENT_SIZE } from "./_ha.ts";
  *
  * @param etcd The etcd client URLs.
  * @param port Its port (0: a free one).
- * @param where A network namespace to run in, the host to listen on, and more flags. @default here, 127.0.0.1
+ * @param where A network namespace to run in, the host to listen on, more flags and environment. @default here, 127.0.0.1
  * @returns The running NameServer.
  */
 export function startControllerNameServer(
   etcd: readonly string[],
   port = 0,
-  where: { netns?: string; host?: string; extraArgs?: string[] } = {},
+  where: { netns?: string; host?: string; extraArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<Server> {
   const args = [
     "run", join(import.meta.dir, "..", "..", "server", "nameserver.ts"), "--host", where.host ?? "127.0.0.1", "--port", String(port),
@@ -29,7 +29,8 @@ export function startControllerNameServer(
     "--controller-etcd-endpoints", etcd.join(","),
     ...(where.extraArgs ?? []),
   ];
-  return where.netns === undefined ? startServer(BUN, args) : startServer("ip", ["netns", "exec", where.netns, BUN, ...args]);
+  const options = where.env === undefined ? {} : { env: where.env };
+  return where.netns === undefined ? startServer(BUN, args, options) : startServer("ip", ["netns", "exec", where.netns, BUN, ...args], options);
 }
 
 /**
