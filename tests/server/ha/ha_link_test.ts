@@ -127,4 +127,26 @@ describe("replication link", () => {
     expect(await ha.awaitSlave(source.stats.visibleOffset + 10, 300)).toBe("TIMEOUT");
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
   });
+
+  test("a slave takes no more bytes from a master once another is named (or none is safe yet), and drops the link", async () => {
+    const source = await store("/m");
+    await source.putMessage(msg("orders", { body: "before" }));
+    const ha = await master(source, []);
+    const target = await store("/s");
+    let named: string | undefined = `127.0.0.1:${ha.port}`;
+    const lines: string[] = [];
+    const client = new HaSlave({ dial, store: target, brokerName: "broker-a", brokerId: 1, masterHaAddress: () => named, reportIntervalMs: 60_000, log: (line) => lines.push(line) });
+    cleanups.push(() => client.close());
+    client.start();
+    await until(() => target.stats.commitLogMaxOffset === source.stats.visibleOffset, 5000, "the slave to catch up", 10);
+    const end = target.stats.commitLogMaxOffset;
+    // The controller elected another master; this one (fenced, still running) has bytes the new one never had.
+    named = undefined;
+    await source.putMessage(msg("orders", { body: "from the old master" }));
+    ha.notify();
+    await until(() => lines.some((l) => l.includes("is no longer the group's master")), 5000, "the slave to stop copying", 10);
+    expect(target.stats.commitLogMaxOffset).toBe(end);
+    await until(() => ha.slaves().length === 0, 5000, "the link to close", 10);
+    expect(target.stats.commitLogMaxOffset).toBe(end);
+  });
 });
