@@ -23,6 +23,9 @@ import { type Broker, type BrokerOptions, startBroker } from "./broker.ts";
 import { type ControlledState, ControllerLink } from "./controller_link.ts";
 
 
+/** How long a slave waits for its link to a master no longer named to go down (it does at its next report, every second). */
+const LINK_DROP_WAIT_MS = 3000;
+
 /** A slave that cannot read a new master's epochs asks again after this long. */
 const EPOCHS_RETRY_MS = 1000;
 
@@ -178,6 +181,13 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
     // Nothing more is copied from the master copied so far (it may still run, fenced, with bytes in
     // flight that the new master's log does not hold) until the new one is checked.
     verifiedMasterHa = undefined;
+    // Its link drops at its next frame or report; until it is down an append from it may still be under way.
+    for (const deadline = Date.now() + LINK_DROP_WAIT_MS; Date.now() < deadline;) {
+      const status = running?.broker.context.replication.status();
+      if (status === undefined || status.role !== "SLAVE" || !status.link.connected) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (running === undefined || closed) return;
     // Before copying from a master: cut back whatever this log holds that the master's does not continue.
     let remote;
     try {
