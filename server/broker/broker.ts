@@ -93,6 +93,7 @@ import { endTransactionProcessor, withHalfMessages } from "./processors/transact
 import { sendReplyProcessor } from "./processors/reply.ts";
 import { type GrpcServer, startGrpcServer } from "../grpc/grpc_server.ts";
 import { MessagingService } from "../grpc/messaging_service.ts";
+import type { AutoRenewOptions } from "../grpc/receipt_renewal.ts";
 import { listenFailure } from "../_listen_error.ts";
 import { remotingWire } from "../../core/remoting/remoting_wire.ts";
 import { detectProtocol } from "../../core/remoting/wire.ts";
@@ -253,6 +254,8 @@ export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions 
   grpcTls?: boolean;
   /** false: no gRPC even when `grpcPort` is set. @default true */
   grpcEnabled?: boolean;
+  /** Auto-renew of RocketMQ 5 push consumers' deliveries, in RocketMQ 5 proxy's terms. @default the proxy's defaults (60 s invisible, renewed 10 s ahead, for up to 3 h) */
+  grpcAutoRenew?: AutoRenewOptions;
   /**
    * Masters: the replication listener's TLS; with a `clientCa`, slaves must present a certificate
    * it signed (mutual TLS). @default `tls`
@@ -895,6 +898,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       ...(options.acl === undefined ? {} : { acl: options.acl }),
       clientClosed: (c) => onConnectionClosed(c),
       clientExpiryMs: options.clientExpiryMs,
+      ...(options.grpcAutoRenew === undefined ? {} : { autoRenew: options.grpcAutoRenew }),
       log,
     });
     try {

@@ -19,7 +19,7 @@ import { encodeProperties } from "../../core/model/properties.ts";
 import { decodeOffsetMessageId, offsetMessageId } from "../../core/model/message_id.ts";
 import { refuseMessageType } from "../../core/model/message_type.ts";
 import { decodeRecord, decodeRecords } from "../../core/model/record.ts";
-import type { RetryPolicy as GroupRetryPolicy } from "../../core/model/retry_policy.ts";
+import { retryBackoffMs, type RetryPolicy as GroupRetryPolicy } from "../../core/model/retry_policy.ts";
 import { RETRY_GROUP_TOPIC_PREFIX, SYSTEM_TOPICS } from "../../core/model/system_topics.ts";
 import type { Command, Header } from "../../core/protocol/command.ts";
 import { CheckTransactionStateHeader, GroupName, type TopicRouteData, TopicName } from "../../core/protocol/headers.ts";
@@ -101,6 +101,7 @@ import {
   UpdateOffsetResponseSchema,
 } from "./gen/apache/rocketmq/v2/service_pb.ts";
 import { GrpcClient } from "./grpc_client.ts";
+import { type AutoRenewOptions, ReceiptRenewal } from "./receipt_renewal.ts";
 import { readSentMessage, toV2Message } from "./_message.ts";
 import { assignedQueuesOf, messageQueuesOf } from "./_routes.ts";
 import { OK_STATUS, status, statusOf, statusOfCode } from "./_status.ts";
@@ -144,6 +145,8 @@ export interface MessagingServiceOptions {
   clientClosed: (connection: Connection) => void;
   /** A client with no Telemetry stream and no call for this long is forgotten. @default 120000 */
   clientExpiryMs?: number;
+  /** Auto-renew of push consumers' deliveries (RocketMQ 5 proxy's settings). @default the proxy's defaults */
+  autoRenew?: AutoRenewOptions;
   /** Where log lines go. @default no logging */
   log?: Log;
 }
@@ -154,8 +157,6 @@ const AUTO_CREATE_QUEUES = 1024;
 const MAX_POLL_MS = 120_000;
 /** RocketMQ 5's retry policy for producers: immediate tries, then exponential backoff. */
 const PRODUCER_BACKOFF = { initial: durationFromMs(10), max: durationFromMs(1000), multiplier: 2 };
-/** A push consumer's receive (auto-renew, no invisible duration): RocketMQ's proxy default invisible time. */
-const AUTO_RENEW_INVISIBLE_MS = 60_000;
 /** The long-polling timeout a consumer is told when its settings name none (RocketMQ's proxy default). */
 const LONG_POLLING_MS = 30_000;
 
@@ -207,7 +208,8 @@ export class MessagingService {
   readonly #log: Log;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #expiryMs: number;
-  /** @param options The broker, routes, ACL and expiry. */
+  readonly #renewal: ReceiptRenewal;
+  /** @param options The broker, routes, ACL, expiry and auto-renew. */
   constructor(options: MessagingServiceOptions) {
     this.#o = options;
     const ctx = options.ctx;
@@ -216,6 +218,15 @@ export class MessagingService {
     this.#expiryMs = options.clientExpiryMs ?? 120_000;
     this.#timer = setInterval(() => this.#expire(), Math.min(10_000, this.#expiryMs));
     (this.#timer as { unref?: () => void }).unref?.();
+    this.#renewal = new ReceiptRenewal({
+      changeInvisibleTime: (group, topic, handle, ms) => ctx.pop.changeInvisibleTime(group, topic, handle, ms),
+      backoffMs: (group, attempt) => retryBackoffMs(ctx.groups.get(group).retryPolicy, attempt),
+    }, options.autoRenew, this.#log);
+  }
+
+  /** How many push consumers' deliveries are being renewed now. */
+  get renewing(): number {
+    return this.#renewal.size;
   }
 
   /** The clients known now. */
@@ -223,9 +234,10 @@ export class MessagingService {
     return this.#clients;
   }
 
-  /** Forgets every client and stops the expiry timer. */
+  /** Forgets every client and stops the expiry and renewal timers. */
   close(): void {
     clearInterval(this.#timer);
+    this.#renewal.close();
     for (const client of [...this.#clients.values()]) client.close();
   }
 
@@ -384,7 +396,8 @@ export class MessagingService {
     if ("refusal" in target) return finish(target.refusal);
     const holdMs = request.longPollingTimeout === undefined ? 0 : durationMs(request.longPollingTimeout);
     if (!(holdMs >= 0 && holdMs <= MAX_POLL_MS)) return finish(status(Code.ILLEGAL_POLLING_TIME, `Long-polling timeout must be 0 to ${MAX_POLL_MS} ms`));
-    const invisibleMs = request.invisibleDuration !== undefined ? durationMs(request.invisibleDuration) : request.autoRenew ? AUTO_RENEW_INVISIBLE_MS : NaN;
+    // A push consumer's receive: the proxy's invisible time, renewed while the client consumes.
+    const invisibleMs = request.autoRenew ? this.#renewal.invisibleMs : request.invisibleDuration !== undefined ? durationMs(request.invisibleDuration) : NaN;
     if (!(invisibleMs >= MIN_INVISIBLE_TIME_MS && invisibleMs <= MAX_INVISIBLE_TIME_MS)) {
       return finish(status(Code.ILLEGAL_INVISIBLE_TIME, `Invisible duration must be ${MIN_INVISIBLE_TIME_MS} to ${MAX_INVISIBLE_TIME_MS} ms (or auto-renew)`));
     }
@@ -409,7 +422,7 @@ export class MessagingService {
     const reply = await begun.client.call(this.#proc(RequestCode.POP_MESSAGE), RequestCode.POP_MESSAGE, header, this.#with(begun.access));
     if (reply.code === ResponseCode.POLLING_TIMEOUT || reply.code === ResponseCode.PULL_NOT_FOUND) return finish(status(Code.MESSAGE_NOT_FOUND, "No new message"));
     if (reply.code !== ResponseCode.SUCCESS) return finish(statusOf(reply));
-    const h = reply.header as unknown as { handles: string[]; attempts: number[]; invisibleTime: number };
+    const h = reply.header as unknown as { handles: string[]; attempts: number[]; popTime: number; invisibleTime: number };
     if (stream.cancelled) {
       // The client went away while the pop waited: what it took is visible again at once.
       for (const handle of h.handles) void this.#ctx.pop.changeInvisibleTime(group, target.topic, handle, MIN_INVISIBLE_TIME_MS).catch(() => {});
@@ -425,6 +438,9 @@ export class MessagingService {
       sys.deliveryAttempt = h.attempts[i]!;
       sys.invisibleDuration = invisibleDuration;
       write({ case: "message", value: message });
+      if (request.autoRenew) {
+        this.#renewal.track(begun.client.clientId, { group, topic: target.topic, handle: h.handles[i]!, popTime: h.popTime, invisibleTime: h.invisibleTime, attempt: h.attempts[i]! });
+      }
     });
     write({ case: "deliveryTimestamp", value: timestampFromMs(Date.now()) });
     stream.end();
@@ -439,6 +455,8 @@ export class MessagingService {
     const header = { consumerGroup: target.group, topic: target.topic, extraInfos: request.entries.map((e) => e.receiptHandle) };
     const begun = await this.#begin(call, RequestCode.BATCH_ACK_MESSAGE, header);
     if ("refusal" in begun) return answer(begun.refusal);
+    // A renewed delivery is acked with its current handle.
+    header.extraInfos = await Promise.all(header.extraInfos.map((handle) => this.#renewal.settle(target.group, handle)));
     const reply = await begun.client.call(this.#proc(RequestCode.BATCH_ACK_MESSAGE), RequestCode.BATCH_ACK_MESSAGE, header, this.#with(begun.access));
     if (reply.code !== ResponseCode.SUCCESS) return answer(statusOf(reply));
     const failed = new Map((reply.header as { failed: { index: number; code: number; remark: string }[] }).failed.map((f) => [f.index, f]));
@@ -473,6 +491,7 @@ export class MessagingService {
     };
     const begun = await this.#begin(call, RequestCode.CHANGE_MESSAGE_INVISIBLETIME, header);
     if ("refusal" in begun) return answer(begun.refusal);
+    header.extraInfo = await this.#renewal.settle(target.group, header.extraInfo);
     const code = RequestCode.CHANGE_MESSAGE_INVISIBLETIME;
     const reply = await begun.client.call(this.#proc(code), code, header, this.#with(begun.access));
     if (reply.code !== ResponseCode.SUCCESS) return answer(statusOf(reply));
@@ -493,7 +512,7 @@ export class MessagingService {
     const ctx = this.#ctx;
     if (ctx.brokerId !== 0) return answer(status(Code.FORBIDDEN, `Broker "${ctx.brokerName}" slave ${ctx.brokerId} is read-only: consume through the master`));
     try {
-      await ctx.pop.deadLetter(target.group, target.topic, request.receiptHandle);
+      await ctx.pop.deadLetter(target.group, target.topic, await this.#renewal.settle(target.group, request.receiptHandle));
     } catch (error) {
       if (error instanceof PopRefusal) return answer(statusOfCode(error.code, error.message));
       throw error;
@@ -777,6 +796,7 @@ export class MessagingService {
         onBrokerRequest: (c, request) => this.#brokerRequest(c, request),
         onClose: (c) => {
           if (this.#clients.get(c.clientId) === c) this.#clients.delete(c.clientId);
+          this.#renewal.clear(c.clientId);
           this.#o.clientClosed(c.connection);
         },
       });

@@ -15,6 +15,7 @@
  *   answered FAILURE on its first delivery, one starting with "always-fail" on every delivery.
  *   The process exits without shutdown(), which would wait out the receives long-polling.
  * - push-fifo: like push, for a FIFO group (the server's settings make the client consume in order).
+ * - push-slow: like push, each message taking `RMQ5_CONSUME_MS` (default 3000) to consume.
  *
  * Environment: RMQ5_ACCESS_KEY and RMQ5_SECRET_KEY sign every call.
  */
@@ -108,11 +109,12 @@ async function push() {
     ...common,
     subscriptions: new Map([[topic, "*"]]),
     messageListener: {
-      consume(message) {
+      async consume(message) {
         const body = message.body.toString();
         const fail = body.startsWith("always-fail") || (body.startsWith("fail") && message.deliveryAttempt === 1);
         print({ ...view(message), result: fail ? "FAILURE" : "SUCCESS" });
         if (fail) return ConsumeResult.FAILURE;
+        if (scenario === "push-slow") await new Promise((resolve) => setTimeout(resolve, Number(process.env.RMQ5_CONSUME_MS ?? "3000")));
         if (++succeeded === count) setTimeout(finish, 200);
         return ConsumeResult.SUCCESS;
       },
