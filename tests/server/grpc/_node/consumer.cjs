@@ -11,6 +11,8 @@
  * - change: receives one message invisible for 60 s, shortens that to 500 ms with
  *   changeInvisibleDuration, receives it again and acks it with the refreshed handle.
  * - first: one receive of up to 32 messages (waiting until one arrives), none acked.
+ * - park: prints {"parked":true}, then one receive (invisible 30 s) that long-polls up to 20 s; the
+ *   test kills the process while it waits.
  * - push: a PushConsumer consumes `count` messages; a message whose body starts with "fail" is
  *   answered FAILURE on its first delivery, one starting with "always-fail" on every delivery.
  *   The process exits without shutdown(), which would wait out the receives long-polling.
@@ -51,7 +53,7 @@ async function receiveOne(consumer, invisibleMs, deadline) {
 }
 
 async function simple() {
-  const consumer = new SimpleConsumer({ ...common, subscriptions: new Map([[topic, "*"]]), awaitDuration: 5000 });
+  const consumer = new SimpleConsumer({ ...common, subscriptions: new Map([[topic, "*"]]), awaitDuration: scenario === "park" ? 20_000 : 5000 });
   await consumer.startup();
   const deadline = Date.now() + 30_000;
   try {
@@ -68,6 +70,10 @@ async function simple() {
         }
         break;
       }
+      case "park":
+        print({ parked: true });
+        await consumer.receive(1, 30_000);
+        break;
       case "first": {
         const first = await receiveOne(consumer, 15_000, deadline);
         print(view(first));
