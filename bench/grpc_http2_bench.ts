@@ -8,7 +8,7 @@
  * 1 KiB SendMessage calls, checked stored. Reports calls/s and the server's CPU per call
  * (`/proc/<pid>/stat`), the figure that stays meaningful on a shared machine.
  *
- * Usage: bun bench/grpc_http2_bench.ts [--calls 10000] [--json]
+ * Usage: bun bench/grpc_http2_bench.ts [--calls 10000] [--in-flight 1,10] [--json]
  *
  * @module
  */
@@ -22,8 +22,11 @@ import { meterProcess } from "../cli/_load_stats.ts";
 import { Encoding, MessageType } from "../server/grpc/gen/apache/rocketmq/v2/definition_pb.ts";
 import { SendMessageRequestSchema } from "../server/grpc/gen/apache/rocketmq/v2/service_pb.ts";
 
-const { values } = parseArgs({ options: { calls: { type: "string", default: "10000" }, json: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: { calls: { type: "string", default: "10000" }, "in-flight": { type: "string", default: "1,10" }, json: { type: "boolean", default: false } },
+});
 const calls = Number(values.calls);
+const inFlights = values["in-flight"].split(",").map(Number);
 const ROOT = join(import.meta.dirname!, "..");
 const bin = (name: string) => join(ROOT, "node_modules", ".bin", name);
 const RUNTIMES: Record<string, string[]> = { bun: [process.execPath], deno: [bin("deno"), "run", "-A"], node: ["node"] };
@@ -81,7 +84,7 @@ const rows: Row[] = [];
 const filler = new Uint8Array([0x7a, 0x80, 0x08, ...new Uint8Array(1024).fill(7)]);
 for (const kind of ["raw", "grpc-js"]) {
   for (const runtime of Object.keys(RUNTIMES)) {
-    for (const inFlight of [1, 10]) {
+    for (const inFlight of inFlights) {
       const { child, port } = await stub(runtime, kind);
       try {
         rows.push({ server: `${kind === "raw" ? "node:http2 alone" : "grpc-js, no work"} (${runtime})`, ...(await drive(port, child.pid!, inFlight, filler)) });
@@ -105,7 +108,7 @@ const request = toBinary(SendMessageRequestSchema, create(SendMessageRequestSche
 const reader = new PullConsumer({ nameServer: broker.namesrv, group: "bench_h2_reader" });
 await reader.start();
 let expected = 0;
-for (const inFlight of [1, 10]) {
+for (const inFlight of inFlights) {
   rows.push({ server: "standalone broker, SendMessage (bun)", ...(await drive(Number(broker.grpc!.split(":").at(-1)), broker.startup.pid, inFlight, request)) });
   expected += calls + Math.min(calls, 2000);
 }
