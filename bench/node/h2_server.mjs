@@ -12,6 +12,8 @@ import * as grpc from "@grpc/grpc-js";
 const PATH = "/apache.rocketmq.v2.MessagingService/SendMessage";
 const answer = Buffer.alloc(60, 1);
 const kind = process.argv[2];
+// Exits cleanly on SIGTERM, so that `bun --cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0));
 
 if (kind === "raw") {
   const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, answer.length]), answer]);
