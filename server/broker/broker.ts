@@ -911,7 +911,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         log,
       });
     } catch (error) {
-      service.close();
+      await service.close();
       await close();
       const reason = listenFailure(error) ?? (error as Error).message;
       throw new Error(`Cannot serve gRPC on ${hostname}:${grpcPort}: ${reason}; pick another port with --grpc-port or broker.grpcPort, or stop what holds it`, { cause: error });

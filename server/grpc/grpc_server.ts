@@ -220,7 +220,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           resolve();
         });
         for (const call of telemetry) call.end();
-      }).finally(() => service.close());
+      }).then(() => service.close());
       return closing;
     },
   };

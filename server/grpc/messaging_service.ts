@@ -234,10 +234,10 @@ export class MessagingService {
     return this.#clients;
   }
 
-  /** Forgets every client and stops the expiry and renewal timers. */
-  close(): void {
+  /** Forgets every client and stops the expiry timer and auto-renew (what was being renewed is visible again in a second). */
+  async close(): Promise<void> {
     clearInterval(this.#timer);
-    this.#renewal.close();
+    await this.#renewal.close();
     for (const client of [...this.#clients.values()]) client.close();
   }
 
@@ -796,7 +796,7 @@ export class MessagingService {
         onBrokerRequest: (c, request) => this.#brokerRequest(c, request),
         onClose: (c) => {
           if (this.#clients.get(c.clientId) === c) this.#clients.delete(c.clientId);
-          this.#renewal.clear(c.clientId);
+          void this.#renewal.clear(c.clientId);
           this.#o.clientClosed(c.connection);
         },
       });

@@ -5,7 +5,8 @@
  * out (by 1, 3, 5, 10 and 30 minutes, then an hour each time), for at most `maxMs` after the
  * receive, and then hands it back for redelivery after the group's retry backoff. The client keeps
  * the handle it was given: its ack, nack or dead-letter is carried out with the delivery's current
- * handle. The deliveries of a client that goes away become visible again after `clearInvisibleMs`.
+ * handle. The deliveries of a client that goes away, and all of them when the broker closes, become
+ * visible again after `clearInvisibleMs`.
  *
  * @module
  */
@@ -135,22 +136,30 @@ export class ReceiptRenewal {
    * A client went away: its deliveries are visible again after `clearInvisibleMs`.
    *
    * @param clientId The client.
+   * @returns When their invisible times were changed (failures are left to the invisible time).
    */
-  clear(clientId: string): void {
+  clear(clientId: string): Promise<void> {
+    const cleared: Promise<void>[] = [];
     for (const [key, delivery] of this.#deliveries) {
       if (delivery.clientId !== clientId) continue;
       this.#deliveries.delete(key);
-      void (async () => {
+      cleared.push((async () => {
         await delivery.busy;
         await this.#target.changeInvisibleTime(delivery.group, delivery.topic, delivery.handle, this.#clearMs);
-      })().catch(() => {});
+      })().catch(() => {}));
     }
+    return Promise.all(cleared).then(() => {});
   }
 
-  /** Stops renewing (the broker is closing: the deliveries keep their invisible time). */
-  close(): void {
+  /**
+   * Stops renewing; the deliveries still being consumed become visible after `clearInvisibleMs`
+   * (as the proxy clears every handle at shutdown), so a restart does not leave them invisible for
+   * the rest of their latest renewal.
+   */
+  async close(): Promise<void> {
     clearInterval(this.#timer);
-    this.#deliveries.clear();
+    const clients = new Set([...this.#deliveries.values()].map((d) => d.clientId));
+    await Promise.all([...clients].map((clientId) => this.clear(clientId)));
   }
 
   #scan(): void {

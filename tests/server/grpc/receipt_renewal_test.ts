@@ -1,7 +1,8 @@
 /**
  * ReceiptRenewal's schedule against a recording POP target and a hand-moved clock: renewals by
  * RocketMQ's proxy's steps, the hand-back after `maxMs` with the group's backoff, a refused handle
- * dropped, a departed client's deliveries made visible after `clearInvisibleMs`.
+ * dropped, a departed client's deliveries made visible after `clearInvisibleMs`, and all of them
+ * when it closes.
  */
 import { afterEach, expect, test } from "bun:test";
 import { ResponseCode } from "../../../core/protocol/request_code.ts";
@@ -22,8 +23,8 @@ const target: RenewalTarget = {
 };
 let renewal: ReceiptRenewal | undefined;
 
-afterEach(() => {
-  renewal?.close();
+afterEach(async () => {
+  await renewal?.close();
   changes.length = 0;
   refuse = false;
 });
@@ -75,4 +76,12 @@ test("a refused handle is dropped, and a departed client's deliveries become vis
   r.clear("c2");
   await until(() => changes.length === 2, 2000, "the clear");
   expect(changes[1]).toEqual(["k", 1000]);
+});
+
+test("closing makes every delivery still being renewed visible after clearInvisibleMs", async () => {
+  const r = start();
+  r.track("c2", { group: "g", topic: "t", handle: "k", popTime: clock, invisibleTime: 60_000, attempt: 1 });
+  await r.close();
+  expect(changes.sort()).toEqual([["h", 1000], ["k", 1000]]);
+  expect(r.size).toBe(0);
 });
