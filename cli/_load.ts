@@ -504,9 +504,13 @@ export async function runConsume(mode: ConsumeMode, options: LoadOptions): Promi
       consumer.subscribe(topic, "*");
       consumer.onMessage((message: MessageExt) => {
         if (seen.add(message)) {
-          tally.consumed++;
-          firstMessageMs ??= performance.now() - started;
-          finished = performance.now();
+          // The clock is read at the first message, every 256th and the last one expected, not at
+          // each (about 0.1 µs a read, as much as a tenth of what consuming a message costs).
+          const consumed = ++tally.consumed;
+          if (consumed === 1 || (consumed & 255) === 0 || consumed >= tally.ok) {
+            finished = performance.now();
+            firstMessageMs ??= finished - started;
+          }
         }
         return "SUCCESS";
       });
