@@ -19,6 +19,8 @@ export interface RunSettings {
   concurrency: number;
   inflight: number;
   batch: number;
+  /** Messages per pull of the push and lite pull consumers; undefined: their default. */
+  pullBatch?: number | undefined;
   queues: number;
   rate: number;
   /** Uncounted messages sent (and read) before each mode. */
@@ -81,7 +83,7 @@ function shape(r: LoadReport, s: RunSettings): string {
     case "batch":
       return `${s.batch}/batch, ${s.concurrency} senders`;
     case "push":
-      return `1 member, ${s.batch}/pull`;
+      return `1 member, ${s.pullBatch ?? "default"}/pull`;
     case "pull":
       return `${s.queues} loops, ${s.batch}/pull`;
     case "pop":
@@ -89,7 +91,7 @@ function shape(r: LoadReport, s: RunSettings): string {
     case "push-pop":
       return `1 member over POP, ${Math.min(s.batch, 32)}/pop`;
     case "lite-pull":
-      return `1 poll loop, ${s.batch}/pull`;
+      return `1 poll loop, ${s.pullBatch ?? "default"}/pull`;
     case "e2e":
       return `${s.rate}/s, push consumer`;
   }

@@ -36,6 +36,9 @@ export interface QueueOwnerHooks {
   awaitRelease?: boolean;
 }
 
+/** Messages a pull asks for unless `pullBatchSize` says otherwise (see docs/CONSUMING.md, "Pull batch size"). */
+const DEFAULT_PULL_BATCH_SIZE = 128;
+
 /** Options of a `QueueOwner` (the consumer's, checked here). */
 export interface QueueOwnerOptions {
   allocateStrategy?: AllocateStrategyName | AllocateStrategy;
@@ -75,7 +78,7 @@ export class QueueOwner {
     if (typeof strategy === "function") this.#strategy = strategy;
     else if (Object.hasOwn(ALLOCATE_STRATEGIES, strategy)) this.#strategy = ALLOCATE_STRATEGIES[strategy];
     else throw new ClientError(`allocateStrategy "${strategy}" must be "AVERAGE", "CONSISTENT_HASH" or a function`);
-    this.pullBatchSize = intOption("pullBatchSize", options.pullBatchSize ?? 32, 1, 1024);
+    this.pullBatchSize = intOption("pullBatchSize", options.pullBatchSize ?? DEFAULT_PULL_BATCH_SIZE, 1, 1024);
     this.suspendMs = intOption("suspendMs", options.suspendMs ?? 15_000, 0, 120_000);
     this.#rebalanceIntervalMs = intOption("rebalanceIntervalMs", options.rebalanceIntervalMs ?? 20_000, 1);
     this.#offsets = options.offsetStore;

@@ -8,7 +8,7 @@ import { ClientError } from "../core/errors.ts";
 import type { MessageExt } from "../core/model/message.ts";
 import { type MessageQueue, messageQueueKey } from "../core/model/message_queue.ts";
 import type { Dialer } from "../core/remoting/transport.ts";
-import { type ConsumeFromWhere, intOption, sleep } from "./_consumer_options.ts";
+import { type ConsumeFromWhere, intOption } from "./_consumer_options.ts";
 import { GroupMember } from "./_group_member.ts";
 import type { TraceOptions } from "./_tracer.ts";
 import type { TraceStats } from "./_trace_dispatcher.ts";
@@ -34,7 +34,10 @@ export interface LitePullConsumerOptions extends TraceOptions {
   consumeFromWhere?: ConsumeFromWhere;
   /** How members split queues. @default "AVERAGE" */
   allocateStrategy?: AllocateStrategyName | AllocateStrategy;
-  /** Most messages one `poll()` returns, and one background pull asks for. @default 32 */
+  /**
+   * Most messages one `poll()` returns, and one background pull asks for (a broker also stops a
+   * pull at 4 MiB of records and at its `maxPullBatchSize`). @default 128
+   */
   pullBatchSize?: number;
   /** Background pulling of a queue pauses while this many of its messages wait or are uncommitted. @default 1000 */
   pullThresholdForQueue?: number;
@@ -250,7 +253,7 @@ export class LitePullConsumer {
     const client = await member.connect(() => void owner.rebalance());
     if (client === undefined) return;
     owner.open({
-      gate: (pq) => pq.count >= this.#threshold ? sleep(FLOW_CONTROL_PAUSE_MS) : true,
+      gate: (pq) => pq.count >= this.#threshold ? pq.room(this.#threshold, Infinity, FLOW_CONTROL_PAUSE_MS) : true,
       commitWithPull: () => -1,
       deliver: (pq, messages) => {
         this.#ready.push({ pq, messages });

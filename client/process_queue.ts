@@ -54,6 +54,8 @@ export class ProcessQueue {
   #dropped = false;
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
+  /** Flow control: the pull loop waiting for the queue to hold fewer than `count` messages and `bytes` bytes. */
+  #room: { count: number; bytes: number; wake: () => void } | undefined;
   /** The offset the next pull asks for (-1 before the first). */
   nextPullOffset = -1;
   /** When the last pull answered. */
@@ -147,6 +149,8 @@ export class ProcessQueue {
     if (index < 0) return;
     this.#count--;
     this.#bytes -= window!.messages[index]!.body.length;
+    const room = this.#room;
+    if (room !== undefined && this.#count < room.count && this.#bytes < room.bytes) room.wake();
     while (this.#head < windows.length && windows[this.#head]!.remaining === 0) this.#head++;
     if (this.#head === windows.length) {
       this.#windows = [];
@@ -201,11 +205,37 @@ export class ProcessQueue {
     this.#bytes = 0;
     this.#maxOffset = -1;
     this.#floor = -1;
+    this.#room?.wake();
   }
 
   /** Marks the queue released. */
   drop(): void {
     this.#dropped = true;
+    this.#room?.wake();
+  }
+
+  /**
+   * Flow control: resolves once the queue holds fewer than `count` messages and fewer than `bytes`
+   * body bytes (the handlers or polls finished some), when it is dropped or cleared, or after
+   * `timeoutMs`, whichever comes first. A pull loop waits on this rather than sleeping a fixed
+   * pause, so it pulls again as soon as there is room. One waiter at a time (the queue's pull loop).
+   *
+   * @param count Messages held below which there is room.
+   * @param bytes Body bytes held below which there is room.
+   * @param timeoutMs The longest wait.
+   */
+  room(count: number, bytes: number, timeoutMs: number): Promise<void> {
+    if ((this.#count < count && this.#bytes < bytes) || this.#dropped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        if (this.#room?.wake === wake) this.#room = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      (timer as { unref?: () => void }).unref?.();
+      this.#room = { count, bytes, wake };
+    });
   }
 
   /** Counts a handler starting on messages of this queue. */

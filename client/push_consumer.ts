@@ -62,7 +62,11 @@ export interface PushConsumerOptions extends TraceOptions {
   consumeThreads?: number;
   /** Messages per handler call; above 1 the handler gets arrays. @default 1 */
   consumeBatchMaxSize?: number;
-  /** Messages asked for per pull. @default 32 */
+  /**
+   * Messages asked for per pull (a broker also stops a pull at 4 MiB of records and at its
+   * `maxPullBatchSize`). Above RocketMQ's 32: each pull is a request, a response and a wake-up on
+   * both sides, and 128 of 1 KiB messages fit one ~140 KB frame. @default 128
+   */
   pullBatchSize?: number;
   /** Pulling of a queue pauses while this many of its messages are cached. @default 1000 */
   pullThresholdForQueue?: number;
@@ -123,7 +127,7 @@ const LOCK_RENEW_INTERVAL_MS = 20_000;
 const LOCK_TRUST_MS = 30_000;
 /** Orderly mode: pause between attempts to lock an unlocked queue. */
 const LOCK_RETRY_MS = 500;
-/** Flow control: pause before a throttled queue is looked at again. */
+/** Flow control: longest wait of a throttled queue for room before it is looked at again. */
 const FLOW_CONTROL_PAUSE_MS = 50;
 
 /**
@@ -423,7 +427,7 @@ export class PushConsumer {
     if (this.#orderly && !this.#lockTrusted(pq)) {
       return this.#lockQueue(pq).then(() => this.#lockTrusted(pq) ? undefined : sleep(LOCK_RETRY_MS));
     }
-    if (pq.count >= this.#thresholdCount || pq.bytes >= this.#thresholdBytes) return sleep(FLOW_CONTROL_PAUSE_MS);
+    if (pq.count >= this.#thresholdCount || pq.bytes >= this.#thresholdBytes) return pq.room(this.#thresholdCount, this.#thresholdBytes, FLOW_CONTROL_PAUSE_MS);
     return true;
   }
 

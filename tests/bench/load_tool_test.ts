@@ -86,6 +86,23 @@ describe("rmq bench", () => {
     }
   }, 30_000);
 
+  test("consume --pull-batch sets the consumers' pull size (their default without it) and is checked", async () => {
+    const run = await rmq(["bench", "consume", "--modes", "push,lite-pull", "--pull-batch", "7", "--count", "60", "--size", "16", "--warmup", "0", "--namesrv", server.namesrv, "--json"]);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as LoadRun;
+    expect(result.settings.pullBatch).toBe(7);
+    for (const r of result.reports) {
+      expect(r.consumed).toBe(60);
+      expect(r.duplicates).toBe(0);
+    }
+    const plain = await rmq(["bench", "consume", "--modes", "lite-pull", "--count", "20", "--size", "16", "--warmup", "0", "--namesrv", server.namesrv, "--json"]);
+    expect(plain.code).toBe(0);
+    expect((JSON.parse(plain.stdout) as LoadRun).settings.pullBatch).toBeUndefined();
+    const bad = await rmq(["bench", "consume", "--pull-batch", "0"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("pull-batch");
+  }, 30_000);
+
   test("e2e: everything sent at the rate is consumed, each with its latency", async () => {
     // The warm-up's 100 messages go to a topic of their own and are not in the report.
     const run = await rmq(["bench", "e2e", "--count", "200", "--rate", "1000", "--size", "64", "--warmup", "100", "--namesrv", server.namesrv, "--json"]);

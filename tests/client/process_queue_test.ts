@@ -80,6 +80,51 @@ describe("ProcessQueue", () => {
     expect(pq.count).toBe(3);
   });
 
+  test("room() resolves as soon as a removal brings the queue below the flow-control limits, not after its timeout", async () => {
+    const pq = new ProcessQueue(QUEUE);
+    const held = [message(0, 100), message(1, 100), message(2, 100)];
+    pq.add(held);
+    const started = performance.now();
+    await pq.room(4, 1000, 2000); // room already: at once
+    let woke = false;
+    const byCount = pq.room(3, 1000, 2000).then(() => (woke = true));
+    await Promise.resolve();
+    expect(woke).toBe(false);
+    pq.removeOne(held[0]!);
+    await byCount;
+    expect(woke).toBe(true);
+    // Below the count limit but not the bytes limit: waits for the bytes too.
+    woke = false;
+    const byBytes = pq.room(10, 150, 2000).then(() => (woke = true));
+    await Promise.resolve();
+    expect(woke).toBe(false);
+    pq.removeOne(held[1]!);
+    await byBytes;
+    expect(woke).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  test("room() resolves when the queue is dropped or cleared, and after its timeout otherwise", async () => {
+    let started = performance.now();
+    const dropped = new ProcessQueue(QUEUE);
+    dropped.add([message(0)]);
+    const waitDrop = dropped.room(1, Infinity, 2000);
+    dropped.drop();
+    await waitDrop;
+    const cleared = new ProcessQueue(QUEUE);
+    cleared.add([message(0)]);
+    const waitClear = cleared.room(1, Infinity, 2000);
+    cleared.clear();
+    await waitClear;
+    expect(performance.now() - started).toBeLessThan(1000);
+    const full = new ProcessQueue(QUEUE);
+    full.add([message(0)]);
+    started = performance.now();
+    await full.room(1, Infinity, 30);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    expect(full.count).toBe(1);
+  });
+
   test("idle() resolves when the last running handler ends, or false on timeout", async () => {
     const pq = new ProcessQueue(QUEUE);
     expect(await pq.idle(10)).toBe(true);
