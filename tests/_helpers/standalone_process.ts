@@ -49,6 +49,8 @@ export async function startStandaloneProcess(
     "--namesrv-port", String(ports?.nameServer ?? 0),
     "--admin-port", String(ports?.admin ?? 0),
     "--data-dir", dataDir,
+    // A free gRPC port, not the standalone's default 8081 that anything else on the machine may hold.
+    ...(options.flags?.some((flag) => flag.includes("grpc")) ? [] : ["--grpc-port", "0"]),
     ...(options.flags ?? []),
   ], { ready: /Dashboard and admin API on https?:\/\/127\.0\.0\.1:(\d+)/, env: options.env ?? {}, timeoutMs: 30_000 });
   const [, nameServer, broker] = /Standalone ready: NameServer (\S+), broker (\S+),/.exec(child.output())!;
