@@ -51,6 +51,10 @@ export interface LoadServerOptions {
   idleMs?: number;
   /** Serve gRPC (RocketMQ 5 clients) on a free port too. @default false */
   grpc?: boolean;
+  /** Serve the admin API and dashboard on a free port too. @default false */
+  admin?: boolean;
+  /** The command that runs `rmq`, such as a binary of `bun build --compile`. @default this checkout's sources under `runtime` */
+  command?: readonly string[];
   /** How long startup may take. @default 30000 */
   timeoutMs?: number;
 }
@@ -119,11 +123,13 @@ export async function startLoadServer(options: LoadServerOptions): Promise<LoadS
   const dir = mkdtempSync(join(tmpdir(), "rmq-bench-"));
   const [nsPort, brokerPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
   const grpcPort = options.grpc === true ? await freeLoopbackPort() : undefined;
-  const [command, ...args] = rmqCommand(options.runtime);
+  const adminPort = options.admin === true ? await freeLoopbackPort() : undefined;
+  const [command, ...args] = options.command ?? rmqCommand(options.runtime);
   const started = performance.now();
   const child = spawn(command!, [
     ...args, "standalone", "--host", "127.0.0.1", "--namesrv-port", String(nsPort), "--port", String(brokerPort),
-    "--data-dir", dir, "--flush", options.flush, "--no-admin", ...(grpcPort === undefined ? ["--no-grpc"] : ["--grpc-port", String(grpcPort)]),
+    "--data-dir", dir, "--flush", options.flush,
+    ...(adminPort === undefined ? ["--no-admin"] : ["--admin-port", String(adminPort)]), ...(grpcPort === undefined ? ["--no-grpc"] : ["--grpc-port", String(grpcPort)]),
   ], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
