@@ -7,46 +7,31 @@
 import process from "node:process";
 import type { Command, Runtime } from "./_command.ts";
 import { CliError, exitCodeOf, ExitCode, printError, write } from "./_output.ts";
-import { bench } from "./commands/bench.ts";
-import { broker } from "./commands/broker.ts";
-import { cluster } from "./commands/cluster.ts";
-import { consume } from "./commands/consume.ts";
-import { dlq } from "./commands/dlq.ts";
-import { group } from "./commands/group.ts";
-import { monitor } from "./commands/monitor.ts";
-import { msg } from "./commands/msg.ts";
-import { nameserver } from "./commands/nameserver.ts";
-import { offset } from "./commands/offset.ts";
-import { recall } from "./commands/recall.ts";
-import { send } from "./commands/send.ts";
-import { standalone } from "./commands/standalone.ts";
-import { topic } from "./commands/topic.ts";
-import { txn } from "./commands/txn.ts";
-import { trace } from "./commands/trace.ts";
 
 export type { Runtime } from "./_command.ts";
 
-const COMMANDS: Record<string, Command> = {
-  standalone,
-  nameserver: nameserver,
-  broker: broker,
-  topic,
-  cluster,
-  group,
-  offset,
-  msg,
-  dlq,
-  txn,
-  trace,
-  send,
-  recall,
-  consume,
-  monitor,
-  bench,
+/** Each command's module, loaded when it runs: a server need not load the client verbs, nor they the servers. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  standalone: async () => (await import("./commands/standalone.ts")).standalone,
+  nameserver: async () => (await import("./commands/nameserver.ts")).nameserver,
+  broker: async () => (await import("./commands/broker.ts")).broker,
+  topic: async () => (await import("./commands/topic.ts")).topic,
+  cluster: async () => (await import("./commands/cluster.ts")).cluster,
+  group: async () => (await import("./commands/group.ts")).group,
+  offset: async () => (await import("./commands/offset.ts")).offset,
+  msg: async () => (await import("./commands/msg.ts")).msg,
+  dlq: async () => (await import("./commands/dlq.ts")).dlq,
+  txn: async () => (await import("./commands/txn.ts")).txn,
+  trace: async () => (await import("./commands/trace.ts")).trace,
+  send: async () => (await import("./commands/send.ts")).send,
+  recall: async () => (await import("./commands/recall.ts")).recall,
+  consume: async () => (await import("./commands/consume.ts")).consume,
+  monitor: async () => (await import("./commands/monitor.ts")).monitor,
+  bench: async () => (await import("./commands/bench.ts")).bench,
 };
 
-function usage(): string {
-  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`);
+async function usage(): Promise<string> {
+  const rows = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => `  ${name.padEnd(14)}${(await load()).summary}`));
   return `Usage: rmq <command> [flags]\n\nCommands:\n${rows.join("\n")}\n\n` +
     `Admin commands call the admin API at --server (or $RMQ_ADMIN_URL, default http://127.0.0.1:8080);\n` +
     `client commands use --namesrv (or $RMQ_NAMESRV_ADDR, default 127.0.0.1:9876).\n` +
@@ -63,21 +48,21 @@ function usage(): string {
 export async function main(argv: string[], runtime: Runtime): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    await write(usage());
+    await write(await usage());
     if (name === undefined) process.exit(ExitCode.USAGE);
     return;
   }
   // Under --json every failure, usage errors included, is printed as JSON.
   const json = rest.includes("--json");
-  const command = COMMANDS[name];
-  if (command === undefined) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (load === undefined) {
     await printError(new CliError(`Unknown command "${name}"`, ExitCode.USAGE, { usage: "rmq <command> [flags]" }), json);
-    if (!json) process.stderr.write(`\n${usage()}`);
+    if (!json) process.stderr.write(`\n${await usage()}`);
     process.exit(ExitCode.USAGE);
   }
   let code: number | void;
   try {
-    code = await command.run(rest, runtime);
+    code = await (await load()).run(rest, runtime);
   } catch (error) {
     await printError(error, json);
     process.exit(exitCodeOf(error));

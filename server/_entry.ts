@@ -16,9 +16,7 @@ import { defaultDial, defaultListen, defaultListenWebSocket, defaultServe } from
 import { loadServerSecurity, type ServerSecurity } from "./_security.ts";
 import { standaloneClusterSecret } from "./_cluster_secret.ts";
 import type { HttpServer, Serve } from "./admin/serve_types.ts";
-import { adminUrl, startAdminServer } from "./admin/start_admin.ts";
 import { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
-import { startControlledBroker } from "./broker/controlled_broker.ts";
 import { type CommandName, commandsOf, componentOptions, type Config, flagName, SETTING_LIST } from "./config.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { type NameServer, startNameServer } from "./namesrv/name_server.ts";
@@ -180,7 +178,9 @@ export async function startServers(command: CommandName, config: Config, options
         ...(nameServer === undefined ? {} : { nameServers: [nameServerAddressOf(nameServer)] }),
       };
       try {
-        broker = options.enableControllerMode === true ? await startControlledBroker(options) : await startBroker(options);
+        broker = options.enableControllerMode === true
+          ? await (await import("./broker/controlled_broker.ts")).startControlledBroker(options)
+          : await startBroker(options);
       } catch (error) {
         throw listenError("the broker", options.hostname ?? "0.0.0.0", options.port, error, command, "broker.port");
       }
@@ -189,6 +189,8 @@ export async function startServers(command: CommandName, config: Config, options
     if (enabled !== false && adminOptions.port !== undefined) {
       const controller = nameServer?.controller ?? broker?.controller;
       try {
+        // Loaded once the NameServer and broker serve: Hono, the dashboard and the gateway wait for them.
+        const { startAdminServer } = await import("./admin/start_admin.ts");
         admin = await startAdminServer({
           ...adminOptions,
           serve: runtime.serve ?? await defaultServe(),
@@ -279,12 +281,14 @@ export async function runServer(command: CommandName, args: readonly string[], o
   }
   const { nameServer, broker, admin, security } = servers;
   const secure = security.tls !== undefined;
+  // Already loaded when the admin API runs.
+  const url = admin === undefined ? undefined : (await import("./admin/start_admin.ts")).adminUrl(admin, secure);
   if (command === "standalone") {
     const grpc = broker!.grpcAddress === undefined ? "" : `, gRPC ${broker!.grpcAddress}`;
     logger.info(`Standalone ready: NameServer ${nameServerAddressOf(nameServer!)}, broker ${broker!.address}${grpc}, data in ${config.broker.dataDir}, pid ${process.pid}`);
-    if (admin !== undefined) logger.info(`Dashboard and admin API on ${adminUrl(admin, secure)}`);
-  } else if (admin !== undefined) {
-    logger.info(`Admin API, metrics and dashboard on ${adminUrl(admin, secure)}`);
+    if (url !== undefined) logger.info(`Dashboard and admin API on ${url}`);
+  } else if (url !== undefined) {
+    logger.info(`Admin API, metrics and dashboard on ${url}`);
   }
   if (security.guard !== undefined) logger.info(`ACL on: requests must be signed (${config.acl.file})`);
 }

@@ -91,8 +91,7 @@ import { ProducerManager } from "./producer_manager.ts";
 import { type TransactionCheckMaxPolicy, TransactionService } from "./transaction_service.ts";
 import { endTransactionProcessor, withHalfMessages } from "./processors/transaction.ts";
 import { sendReplyProcessor } from "./processors/reply.ts";
-import { type GrpcServer, startGrpcServer } from "../grpc/grpc_server.ts";
-import { MessagingService } from "../grpc/messaging_service.ts";
+import type { GrpcServer } from "../grpc/grpc_server.ts";
 import type { AutoRenewOptions } from "../grpc/receipt_renewal.ts";
 import { listenFailure } from "../_listen_error.ts";
 import { remotingWire } from "../../core/remoting/remoting_wire.ts";
@@ -890,6 +889,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       await close();
       throw new RangeError("grpcTls needs the broker's TLS certificate and key (tls)");
     }
+    // Loaded here, once the client port serves: gRPC and protobuf are most of the code a broker loads.
+    const [{ startGrpcServer }, { MessagingService }] = await Promise.all([import("../grpc/grpc_server.ts"), import("../grpc/messaging_service.ts")]);
     const service = new MessagingService({
       ctx,
       processors,

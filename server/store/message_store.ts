@@ -157,7 +157,7 @@ export class MessageStore {
    * fsynced bytes missing: the store refuses to open rather than lose or reuse them.
    */
   static async open(options: MessageStoreOptions): Promise<MessageStore> {
-    installNativeCrc32();
+    await installNativeCrc32();
     const storage = options.storage ?? new FileSegmentStorage();
     const resolved = {
       dataDir: options.dataDir,

@@ -4,7 +4,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rmq } from "../cli/_cli.ts";
@@ -13,9 +13,17 @@ import { BUN, childEnv, ROOT, startServer, stop } from "../_helpers/process.ts";
 const dir = mkdtempSync(join(tmpdir(), "rmq-compile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-test("the compiled rmq binary serves a standalone and runs topic list, send and consume", async () => {
+/** `npm run build:bin`'s arguments (`build --compile --bytecode … cli/bun.ts`), with the output moved to `binary`. */
+function buildArgs(binary: string): string[] {
+  const script: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts["build:bin"];
+  const args = script.split(/\s+/).slice(1);
+  args[args.indexOf("--outfile") + 1] = binary;
+  return args;
+}
+
+test("the compiled rmq binary (npm run build:bin) serves a standalone and runs topic list, send and consume", async () => {
   const binary = join(dir, "rmq");
-  const build = spawnSync(BUN, ["build", "--compile", join(ROOT, "cli/bun.ts"), "--outfile", binary], { cwd: ROOT, encoding: "utf8", env: childEnv() });
+  const build = spawnSync(BUN, buildArgs(binary), { cwd: ROOT, encoding: "utf8", env: childEnv() });
   expect(build.status).toBe(0);
   expect(statSync(binary).size).toBeGreaterThan(1024 * 1024);
 
