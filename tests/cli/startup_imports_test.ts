@@ -1,0 +1,79 @@
+/**
+ * What `rmq` loads before anything runs: the modules `cli/bun.ts` imports statically (transitively),
+ * read from `bun build --metafile`. Start-up time is module loading (BENCHMARKS.md, start-up), so
+ * gRPC, the admin API, node:zlib and the client verbs load only when used, after the ports listen.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUN, childEnv, ROOT } from "../_helpers/process.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "rmq-imports-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Metafile {
+  inputs: Record<string, { imports?: { path: string; kind: string; external?: boolean }[] }>;
+}
+
+/** The inputs `entry` reaches through static imports, and the external modules they import. */
+function staticGraph(meta: Metafile, entry: string): { files: string[]; externals: string[] } {
+  const start = Object.keys(meta.inputs).find((path) => path.endsWith(entry))!;
+  const seen = new Set<string>();
+  const externals = new Set<string>();
+  const stack = [start];
+  while (stack.length > 0) {
+    const path = stack.pop()!;
+    if (seen.has(path)) continue;
+    seen.add(path);
+    for (const imported of meta.inputs[path]?.imports ?? []) {
+      if (imported.kind === "dynamic-import") continue;
+      if (meta.inputs[imported.path] !== undefined) stack.push(imported.path);
+      else externals.add(imported.path.replace(/^node:/, ""));
+    }
+  }
+  return { files: [...seen], externals: [...externals] };
+}
+
+test("rmq loads no gRPC, admin API, zlib or client verbs before its command runs", () => {
+  const metafile = join(dir, "meta.json");
+  const build = spawnSync(BUN, ["build", join(ROOT, "cli/bun.ts"), "--target", "bun", "--outdir", join(dir, "out"), `--metafile=${metafile}`], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: childEnv(),
+  });
+  expect(build.status).toBe(0);
+  const meta = JSON.parse(readFileSync(metafile, "utf8")) as Metafile;
+  const { files, externals } = staticGraph(meta, "cli/bun.ts");
+  expect(files.length).toBeGreaterThan(3);
+  const heavy = files.filter((path) =>
+    /node_modules\/(@grpc|protobufjs|@bufbuild|hono|@valibot\/to-json-schema)\//.test(path) ||
+    /(^|\/)server\/(grpc|admin\/(app|dashboard|gateway))/.test(path) ||
+    /(^|\/)(client|cli\/commands)\//.test(path)
+  );
+  expect(heavy).toEqual([]);
+  expect(externals).not.toContain("zlib");
+});
+
+test("rmq standalone loads no gRPC, admin API or zlib before its ports listen", () => {
+  const metafile = join(dir, "standalone.json");
+  const build = spawnSync(BUN, ["build", join(ROOT, "cli/commands/standalone.ts"), "--target", "bun", "--outdir", join(dir, "standalone"), `--metafile=${metafile}`], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: childEnv(),
+  });
+  expect(build.status).toBe(0);
+  const meta = JSON.parse(readFileSync(metafile, "utf8")) as Metafile;
+  const { files, externals } = staticGraph(meta, "cli/commands/standalone.ts");
+  // The broker and the NameServer themselves are there.
+  expect(files.some((path) => path.endsWith("server/broker/broker.ts"))).toBe(true);
+  expect(files.some((path) => path.endsWith("server/namesrv/name_server.ts"))).toBe(true);
+  const heavy = files.filter((path) =>
+    /node_modules\/(@grpc|protobufjs|@bufbuild|hono|@valibot\/to-json-schema)\//.test(path) ||
+    /(^|\/)server\/(grpc|admin\/(app|dashboard|gateway))/.test(path) ||
+    /(^|\/)client\//.test(path)
+  );
+  expect(heavy).toEqual([]);
+  expect(externals).not.toContain("zlib");
+});
