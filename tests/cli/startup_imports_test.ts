@@ -17,8 +17,17 @@ interface Metafile {
   inputs: Record<string, { imports?: { path: string; kind: string; external?: boolean }[] }>;
 }
 
-/** The inputs `entry` reaches through static imports, and the external modules they import. */
-function staticGraph(meta: Metafile, entry: string): { files: string[]; externals: string[] } {
+/** Bundles `entry` and returns the inputs it reaches through static imports, and the external modules they import. */
+function staticGraph(entry: string): { files: string[]; externals: string[] } {
+  const name = entry.replaceAll("/", "_");
+  const metafile = join(dir, `${name}.json`);
+  const build = spawnSync(BUN, ["build", join(ROOT, entry), "--target", "bun", "--outdir", join(dir, name), `--metafile=${metafile}`], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: childEnv(),
+  });
+  expect(build.status).toBe(0);
+  const meta = JSON.parse(readFileSync(metafile, "utf8")) as Metafile;
   const start = Object.keys(meta.inputs).find((path) => path.endsWith(entry))!;
   const seen = new Set<string>();
   const externals = new Set<string>();
@@ -37,15 +46,7 @@ function staticGraph(meta: Metafile, entry: string): { files: string[]; external
 }
 
 test("rmq loads no gRPC, admin API, zlib or client verbs before its command runs", () => {
-  const metafile = join(dir, "meta.json");
-  const build = spawnSync(BUN, ["build", join(ROOT, "cli/bun.ts"), "--target", "bun", "--outdir", join(dir, "out"), `--metafile=${metafile}`], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: childEnv(),
-  });
-  expect(build.status).toBe(0);
-  const meta = JSON.parse(readFileSync(metafile, "utf8")) as Metafile;
-  const { files, externals } = staticGraph(meta, "cli/bun.ts");
+  const { files, externals } = staticGraph("cli/bun.ts");
   expect(files.length).toBeGreaterThan(3);
   const heavy = files.filter((path) =>
     /node_modules\/(@grpc|protobufjs|@bufbuild|hono|@valibot\/to-json-schema)\//.test(path) ||
@@ -57,15 +58,7 @@ test("rmq loads no gRPC, admin API, zlib or client verbs before its command runs
 });
 
 test("rmq standalone loads no gRPC, admin API or zlib before its ports listen", () => {
-  const metafile = join(dir, "standalone.json");
-  const build = spawnSync(BUN, ["build", join(ROOT, "cli/commands/standalone.ts"), "--target", "bun", "--outdir", join(dir, "standalone"), `--metafile=${metafile}`], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: childEnv(),
-  });
-  expect(build.status).toBe(0);
-  const meta = JSON.parse(readFileSync(metafile, "utf8")) as Metafile;
-  const { files, externals } = staticGraph(meta, "cli/commands/standalone.ts");
+  const { files, externals } = staticGraph("cli/commands/standalone.ts");
   // The broker and the NameServer themselves are there.
   expect(files.some((path) => path.endsWith("server/broker/broker.ts"))).toBe(true);
   expect(files.some((path) => path.endsWith("server/namesrv/name_server.ts"))).toBe(true);
