@@ -26,6 +26,7 @@ import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import { Connection } from "../core/remoting/connection.ts";
 import type { Listen, Transport, TransportHandlers } from "../core/remoting/transport.ts";
 import { startBroker } from "../server/broker/broker.ts";
+import { loadAverage, wholeNumber } from "./_compare.ts";
 
 const { values } = parseArgs({
   options: {
@@ -38,21 +39,12 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "20000" },
   },
 });
-/** A whole number of at least `min` from a flag, or exit with a clear error. */
-function whole(name: string, text: string, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name} must be a whole number of at least ${min}, got "${text}"`);
-    process.exit(2);
-  }
-  return n;
-}
-const count = whole("count", values.count!);
-const batch = whole("batch", values.batch!);
-const size = whole("size", values.size!);
-const queues = whole("queues", values.queues!);
-const warmup = whole("warmup", values.warmup!, 0);
-const perTurns = (values["per-turn"] ?? "1,5,64").split(",").map((n) => whole("per-turn", n));
+const count = wholeNumber("count", values.count!);
+const batch = wholeNumber("batch", values.batch!);
+const size = wholeNumber("size", values.size!);
+const queues = wholeNumber("queues", values.queues!);
+const warmup = wholeNumber("warmup", values.warmup!, 0);
+const perTurns = (values["per-turn"] ?? "1,5,64").split(",").map((n) => wholeNumber("per-turn", n));
 if (values.flush !== "async" && values.flush !== "sync") {
   console.error(`--flush must be "async" or "sync", got "${values.flush}"`);
   process.exit(2);
@@ -153,7 +145,7 @@ async function run(topic: string, perTurn: number, requests: number): Promise<{ 
   return { cpuUs: cpu.user + cpu.system, wallMs };
 }
 
-console.log(`broker request path in-process: ${batch === 1 ? "SEND_MESSAGE_V2" : `SEND_BATCH_MESSAGE_V2 of ${batch}`}, ${size}-byte bodies, ${queues} queues, ${flushMode} flush, load average ${(await loadAverage())}`);
+console.log(`broker request path in-process: ${batch === 1 ? "SEND_MESSAGE_V2" : `SEND_BATCH_MESSAGE_V2 of ${batch}`}, ${size}-byte bodies, ${queues} queues, ${flushMode} flush, load average ${loadAverage()}`);
 console.log("per turn   requests   messages   msg/s        µs CPU/msg   µs CPU/request");
 for (const perTurn of perTurns) {
   if (warmup > 0) await run(`BenchWarm${perTurn}`, perTurn, Math.ceil(warmup / batch));
@@ -168,12 +160,3 @@ for (const perTurn of perTurns) {
 }
 await broker.close();
 rmSync(dir, { recursive: true, force: true });
-
-async function loadAverage(): Promise<string> {
-  try {
-    const { readFileSync } = await import("node:fs");
-    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "unknown";
-  }
-}

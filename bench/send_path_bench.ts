@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import type { Dialer, Listen, Transport, TransportHandlers } from "../core/remoting/transport.ts";
 import { Producer } from "../mod.ts";
 import { startStandalone } from "../server/standalone.ts";
+import { loadAverage, wholeNumber } from "./_compare.ts";
 
 const { values } = parseArgs({
   options: {
@@ -32,20 +33,11 @@ const { values } = parseArgs({
   },
 });
 
-/** A whole number of at least `min` from a flag, or exit with a clear error. */
-function whole(name: string, text: string, min = 1): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name} must be a whole number of at least ${min}, got "${text}"`);
-    process.exit(2);
-  }
-  return n;
-}
-const count = whole("count", values.count!);
-const concurrency = whole("concurrency", values.concurrency!);
-const inflight = whole("inflight", values.inflight!);
-const size = whole("size", values.size!);
-const warmup = whole("warmup", values.warmup!, 0);
+const count = wholeNumber("count", values.count!);
+const concurrency = wholeNumber("concurrency", values.concurrency!);
+const inflight = wholeNumber("inflight", values.inflight!);
+const size = wholeNumber("size", values.size!);
+const warmup = wholeNumber("warmup", values.warmup!, 0);
 const shapes = values.shape!.split(",");
 for (const shape of shapes) {
   if (shape !== "sync" && shape !== "async") {
@@ -152,13 +144,3 @@ for (const shape of shapes) {
 await producer.shutdown();
 await standalone.close();
 rmSync(dir, { recursive: true, force: true });
-
-function loadAverage(): string {
-  try {
-    return (globalThis as { Deno?: unknown }).Deno === undefined
-      ? String(process.getBuiltinModule?.("node:fs").readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "))
-      : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
