@@ -20,10 +20,22 @@ export const SKIPPED_ENTRY_SIZE = -1;
 
 const TWO_32 = 0x100000000;
 /**
- * Entries kept in memory past the file's end before one write takes them there (see
- * `ConsumeQueue.write`): one file write per this many sends of a queue instead of one per store write.
+ * Most bytes of entries kept in memory past the file's end before one write takes them there (see
+ * `ConsumeQueue.write`): a file write per 256 entries of a queue instead of one per store write.
  */
-const TAIL_ENTRIES = 256;
+const TAIL_BYTES = 256 * CQ_ENTRY_SIZE;
+/** First size of a queue's gathered entries: a queue written rarely keeps little memory. */
+const FIRST_TAIL_BYTES = 16 * CQ_ENTRY_SIZE;
+
+/** `buffer`, or a larger copy of its first `used` bytes, with room for `need` bytes (at most `TAIL_BYTES`). */
+function roomFor(buffer: Uint8Array | undefined, used: number, need: number): Uint8Array {
+  if (buffer !== undefined && buffer.length >= need) return buffer;
+  let size = buffer?.length ?? FIRST_TAIL_BYTES;
+  while (size < need) size *= 2;
+  const grown = new Uint8Array(Math.min(size, TAIL_BYTES));
+  if (buffer !== undefined) grown.set(buffer.subarray(0, used));
+  return grown;
+}
 
 /** One decoded entry. */
 export interface ConsumeQueueEntry {
@@ -123,7 +135,7 @@ export class ConsumeQueue {
    * Writes consecutive entries starting at queue offset `first`. A gap before `first` is filled
    * with skipped entries (`SKIPPED_ENTRY_SIZE`) carrying the first new entry's CommitLog offset.
    * Small writes are gathered in memory and reach the file together (when the gathered entries
-   * fill `TAIL_ENTRIES`, the file ends, or at `flush`): entries are derived data, rebuilt from
+   * fill `TAIL_BYTES`, the file ends, or at `flush`): entries are derived data, rebuilt from
    * the CommitLog after a crash (recovery dispatches again from the checkpoint, which is saved only
    * after a `flush`), and readers see them at once. A failed file write throws before any of
    * `entries` is taken; the entries gathered before stay gathered.
@@ -152,10 +164,9 @@ export class ConsumeQueue {
       const local = offset * CQ_ENTRY_SIZE % this.#fileSize;
       const n = Math.min(entries.length - written, this.#fileSize - local);
       const part = entries.subarray(written, written + n);
-      const tail = this.#tail ??= new Uint8Array(TAIL_ENTRIES * CQ_ENTRY_SIZE);
       // The gathered entries leave first when these do not fit after them, or start another file.
-      if (this.#tailBytes > 0 && (this.#tailBytes + n > tail.length || local === 0)) this.#writeTail();
-      if (n > tail.length) {
+      if (this.#tailBytes > 0 && (this.#tailBytes + n > TAIL_BYTES || local === 0)) this.#writeTail();
+      if (n > TAIL_BYTES) {
         const file = this.#fileFor(offset);
         file.file.write(part, local);
         file.wrote = Math.max(file.wrote, local + n);
@@ -165,7 +176,8 @@ export class ConsumeQueue {
           this.#fileFor(offset);
           this.#tailStart = offset;
         }
-        tail.set(part, this.#tailBytes);
+        this.#tail = roomFor(this.#tail, this.#tailBytes, this.#tailBytes + n);
+        this.#tail.set(part, this.#tailBytes);
         this.#tailBytes += n;
       }
       written += n;
