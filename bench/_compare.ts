@@ -1,12 +1,13 @@
 /**
- * What `bench/compare_nats.ts` and `bench/compare_redis.ts` share: flag checks, the figures of one
- * side of one workload, the rocketmq-ts side through the load tool's engine, a peer server in a
- * child process, the correctness checks and the side-by-side table.
+ * What `bench/compare_nats.ts` and `bench/compare_redis.ts` share (the send benches too): flag
+ * checks, the load average, the figures of one side of one workload, the rocketmq-ts side through
+ * the load tool's engine, a peer server in a child process, the correctness checks and the
+ * side-by-side table.
  *
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -18,14 +19,34 @@ import { errorKind, LatencyRecorder, type LatencySummary, processMemory, type Re
 /** The runtime of this process, which runs both clients (and, for rocketmq-ts, the server too). */
 export const runtime = "Deno" in globalThis ? "deno" : "bun";
 
-/** A flag's whole number of at least 1; exits with 2 and a message otherwise. */
-function wholeNumber(name: string, text: string): number {
+/**
+ * A flag's whole number of at least `min`; exits with 2 and a message otherwise.
+ *
+ * @param name The flag, without its dashes.
+ * @param text What was given.
+ * @param min The least allowed. @default 1
+ * @returns The number.
+ */
+export function wholeNumber(name: string, text: string, min = 1): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`Invalid value "${text}" of --${name}: expected a whole number of at least 1`);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`Invalid value "${text}" of --${name}: expected a whole number of at least ${min}`);
     process.exit(2);
   }
   return n;
+}
+
+/**
+ * The machine's load average, to print beside figures taken on a shared machine.
+ *
+ * @returns The 1, 5 and 15 minute averages, or "unknown" without `/proc/loadavg`.
+ */
+export function loadAverage(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
 }
 
 /** What a compare bench was asked for. */

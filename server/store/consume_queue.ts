@@ -19,6 +19,23 @@ export const CQ_ENTRY_SIZE = 20;
 export const SKIPPED_ENTRY_SIZE = -1;
 
 const TWO_32 = 0x100000000;
+/**
+ * Most bytes of entries kept in memory past the file's end before one write takes them there (see
+ * `ConsumeQueue.write`): a file write per 256 entries of a queue instead of one per store write.
+ */
+const TAIL_BYTES = 256 * CQ_ENTRY_SIZE;
+/** First size of a queue's gathered entries: a queue written rarely keeps little memory. */
+const FIRST_TAIL_BYTES = 16 * CQ_ENTRY_SIZE;
+
+/** `buffer`, or a larger copy of its first `used` bytes, with room for `need` bytes (at most `TAIL_BYTES`). */
+function roomFor(buffer: Uint8Array | undefined, used: number, need: number): Uint8Array {
+  if (buffer !== undefined && buffer.length >= need) return buffer;
+  let size = buffer?.length ?? FIRST_TAIL_BYTES;
+  while (size < need) size *= 2;
+  const grown = new Uint8Array(Math.min(size, TAIL_BYTES));
+  if (buffer !== undefined) grown.set(buffer.subarray(0, used));
+  return grown;
+}
 
 /** One decoded entry. */
 export interface ConsumeQueueEntry {
@@ -48,6 +65,13 @@ export class ConsumeQueue {
   #maxOffset = 0;
   #dirty = new Set<Segment>();
   #dirDirty = false;
+  /**
+   * Entries written but not yet in a file: queue offsets `[#tailStart, #maxOffset)`, all in the
+   * last file, right after its written bytes. Reads see them; `flush` writes them first.
+   */
+  #tail: Uint8Array | undefined;
+  #tailStart = 0;
+  #tailBytes = 0;
   /** What `open` found wrong with the files (a missing file in the middle, a torn entry). */
   readonly problems: string[] = [];
 
@@ -110,6 +134,11 @@ export class ConsumeQueue {
   /**
    * Writes consecutive entries starting at queue offset `first`. A gap before `first` is filled
    * with skipped entries (`SKIPPED_ENTRY_SIZE`) carrying the first new entry's CommitLog offset.
+   * Small writes are gathered in memory and reach the file together (when the gathered entries
+   * fill `TAIL_BYTES`, the file ends, or at `flush`): entries are derived data, rebuilt from
+   * the CommitLog after a crash (recovery dispatches again from the checkpoint, which is saved only
+   * after a `flush`), and readers see them at once. A failed file write throws before any of
+   * `entries` is taken; the entries gathered before stay gathered.
    *
    * @param first Queue offset of the first entry.
    * @param entries `count * 20` bytes of encoded entries.
@@ -132,16 +161,40 @@ export class ConsumeQueue {
     let written = 0;
     let offset = first;
     while (written < entries.length) {
-      const file = this.#fileFor(offset);
-      const local = offset * CQ_ENTRY_SIZE - file.start;
+      const local = offset * CQ_ENTRY_SIZE % this.#fileSize;
       const n = Math.min(entries.length - written, this.#fileSize - local);
-      file.file.write(entries.subarray(written, written + n), local);
-      file.wrote = Math.max(file.wrote, local + n);
-      this.#dirty.add(file);
+      const part = entries.subarray(written, written + n);
+      // The gathered entries leave first when these do not fit after them, or start another file.
+      if (this.#tailBytes > 0 && (this.#tailBytes + n > TAIL_BYTES || local === 0)) this.#writeTail();
+      if (n > TAIL_BYTES) {
+        const file = this.#fileFor(offset);
+        file.file.write(part, local);
+        file.wrote = Math.max(file.wrote, local + n);
+        this.#dirty.add(file);
+      } else {
+        if (this.#tailBytes === 0) {
+          this.#fileFor(offset);
+          this.#tailStart = offset;
+        }
+        this.#tail = roomFor(this.#tail, this.#tailBytes, this.#tailBytes + n);
+        this.#tail.set(part, this.#tailBytes);
+        this.#tailBytes += n;
+      }
       written += n;
       offset += n / CQ_ENTRY_SIZE;
+      this.#maxOffset = offset;
     }
-    this.#maxOffset = offset;
+  }
+
+  /** Writes the gathered entries to the end of the last file. */
+  #writeTail(): void {
+    if (this.#tailBytes === 0) return;
+    const file = this.#files.at(-1)!;
+    const local = this.#tailStart * CQ_ENTRY_SIZE - file.start;
+    file.file.write(this.#tail!.subarray(0, this.#tailBytes), local);
+    file.wrote = Math.max(file.wrote, local + this.#tailBytes);
+    this.#dirty.add(file);
+    this.#tailBytes = 0;
   }
 
   #fileFor(offset: number): Segment {
@@ -174,7 +227,17 @@ export class ConsumeQueue {
       (this.#maxOffset - from) * CQ_ENTRY_SIZE,
       file.limit - byteOffset,
     );
-    return Math.floor(file.read(byteOffset, target.subarray(0, want)) / CQ_ENTRY_SIZE);
+    const tailAt = this.#tailBytes > 0 ? this.#tailStart * CQ_ENTRY_SIZE : Infinity;
+    if (byteOffset + want <= tailAt) return Math.floor(file.read(byteOffset, target.subarray(0, want)) / CQ_ENTRY_SIZE);
+    // The range reaches the gathered entries: the file's part, then theirs.
+    const fromFile = Math.max(0, tailAt - byteOffset);
+    if (fromFile > 0) {
+      const got = file.read(byteOffset, target.subarray(0, fromFile));
+      if (got < fromFile) return Math.floor(got / CQ_ENTRY_SIZE);
+    }
+    const skip = Math.max(0, byteOffset - tailAt);
+    target.set(this.#tail!.subarray(skip, skip + want - fromFile), fromFile);
+    return want / CQ_ENTRY_SIZE;
   }
 
   /**
@@ -200,6 +263,10 @@ export class ConsumeQueue {
     if (!file) throw new RangeError(`Cannot overwrite queue offset ${offset} outside [${this.#minOffset}, ${this.#maxOffset})`);
     const bytes = new Uint8Array(CQ_ENTRY_SIZE);
     encodeEntry(bytes, 0, entry);
+    if (this.#tailBytes > 0 && offset >= this.#tailStart) {
+      this.#tail!.set(bytes, (offset - this.#tailStart) * CQ_ENTRY_SIZE);
+      return;
+    }
     file.file.write(bytes, offset * CQ_ENTRY_SIZE - file.start);
     this.#dirty.add(file);
   }
@@ -261,6 +328,12 @@ export class ConsumeQueue {
    * @param offset The new queue end (not below `minOffset`).
    */
   truncateTo(offset: number): void {
+    if (this.#tailBytes > 0) this.#tailBytes = Math.min(this.#tailBytes, Math.max(0, offset - this.#tailStart) * CQ_ENTRY_SIZE);
+    if (this.#tailBytes > 0) {
+      // Only gathered entries go: the files stay as they are.
+      this.#maxOffset = Math.max(offset, this.#minOffset);
+      return;
+    }
     while (this.#files.length > 1 && this.#files.at(-1)!.start >= offset * CQ_ENTRY_SIZE) {
       const file = this.#files.pop()!;
       file.file.close();
@@ -306,8 +379,9 @@ export class ConsumeQueue {
     this.#minOffset = target;
   }
 
-  /** Fsyncs files with unsynced entries. */
+  /** Writes the gathered entries, then fsyncs files with unsynced entries. */
   async flush(): Promise<void> {
+    this.#writeTail();
     const files = [...this.#dirty];
     this.#dirty.clear();
     const syncs = files.map((f) => f.file.sync());
@@ -323,8 +397,17 @@ export class ConsumeQueue {
     }
   }
 
-  /** Closes the files. */
+  /**
+   * Writes the gathered entries and closes the files. A failed write leaves those entries out of
+   * the files: recovery indexes them again from the CommitLog.
+   */
   close(): void {
+    try {
+      this.#writeTail();
+    } catch {
+      // Not lost: see above.
+    }
+    this.#tailBytes = 0;
     for (const file of this.#files) file.file.close();
     this.#files = [];
   }

@@ -288,8 +288,9 @@ export class KeyIndex {
     try {
       this.#index(pending);
     } catch (error) {
+      // The failed write may have held entries of earlier drains too (they were buffered).
       this.#failure = error as Error;
-      this.#indexedOffset = from;
+      this.#indexedOffset = Math.min(from, this.#durableOffset);
     }
   }
 
@@ -313,7 +314,8 @@ export class KeyIndex {
       const count = keys.read(record.properties, topicHash);
       for (let i = 0; i < count; i++) this.#put(record, keys.hashes[i]!);
     }
-    this.#files.at(-1)?.writePending();
+    // The entries stay buffered in the file (written 4096 at a time, before a lookup and at flush),
+    // not written every drain: at low concurrency a drain follows every store write.
   }
 
   #put(record: Pending, hash: number): void {
