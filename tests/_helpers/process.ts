@@ -138,6 +138,9 @@ export interface StartServerOptions {
   retryMs?: number;
 }
 
+/** What a broker, NameServer or standalone prints once its admin API serves. */
+const ADMIN_READY = /(Admin API, metrics and dashboard|Dashboard and admin API) on /;
+
 /** What a server prints when its port is taken (Bun: "Failed to listen at", Deno: "Address already in use"). */
 const PORT_TAKEN = /EADDRINUSE|[Aa]ddress already in use|Failed to listen at/;
 
@@ -167,6 +170,9 @@ export async function startServer(command: string, args: string[], options: Star
       }
       throw error;
     }
+    // The admin API starts after the client port (its modules load then): a test that asked for
+    // one gets the server once that serves too.
+    if (args.includes("--admin-port") && !args.includes("--no-admin")) await child.waitFor(ADMIN_READY, options.timeoutMs ?? 20_000);
     const port = Number(ready.exec(child.output())?.[1]);
     if (!Number.isInteger(port) || port <= 0) {
       child.kill("SIGKILL");

@@ -55,6 +55,8 @@ async function startServer(runtime: Runtime, script: "broker" | "nameserver", ya
   const child = runtime === "bun" ? start(BUN, ["run", ...scriptArgs]) : start(DENO, ["run", "-A", ...scriptArgs]);
   children.push(child);
   await child.waitFor("listening on", 30_000);
+  // The admin API starts after the client port (its modules load then): wait for it when asked for.
+  if (args.includes("--admin-port")) await child.waitFor("Admin API, metrics and dashboard on", 30_000);
   return { child, port, address: `127.0.0.1:${port}` };
 }
 
