@@ -159,6 +159,7 @@ async function testValue(entry: SettingEntry): Promise<unknown> {
     case "broker.webSocketPort":
     case "nameserver.webSocketPort":
     case "admin.port":
+    case "broker.grpcPort":
       return await freePort();
     case "broker.dataDir":
       return mkdtempSync(join(dir, "data-"));
@@ -180,6 +181,9 @@ async function testValue(entry: SettingEntry): Promise<unknown> {
       return entry.setting.example;
   }
 }
+
+/** The ports every run sets (free ones), so no run binds a default. */
+const LISTENERS = ["nameserver.port", "broker.port", "broker.grpcPort", "admin.port"];
 
 /** The cluster secret the `cluster.secretFile` test value holds. */
 const FILE_SECRET = "config-test-cluster-secret-0001";
@@ -306,7 +310,8 @@ describe("every setting reaches its component", () => {
       for (const scenario of SCENARIOS) {
         const checked = takes.filter(scenario.keys);
         if (checked.length === 0) continue;
-        const entries = [...checked, ...takes.filter((e) => scenario.beside?.includes(e.path))];
+        // Free ports in every run: a default port (8080, 8081, 9876, 10911) may be held on this machine.
+        const entries = [...checked, ...takes.filter((e) => !checked.includes(e) && (scenario.beside?.includes(e.path) || LISTENERS.includes(e.path)))];
         const values = new Map<SettingEntry, unknown>();
         for (const entry of entries) values.set(entry, await testValue(entry));
         const yaml: Record<string, Record<string, unknown>> = {};
