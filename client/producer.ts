@@ -20,7 +20,7 @@ import { decodeRecallHandle } from "../core/model/recall_handle.ts";
 import { selectQueue } from "./_queue_select.ts";
 import { UniqueKeyGenerator } from "./_unique_key.ts";
 import { defaultDialer } from "./default_dialer.ts";
-import { RemotingClient } from "./remoting_client.ts";
+import { checkAccepted, type InvokeRequest, RemotingClient } from "./remoting_client.ts";
 import { RouteCache, type TopicRoute } from "./route_cache.ts";
 import type { Connection } from "../core/remoting/connection.ts";
 import { newClientId } from "./_consumer_client.ts";
@@ -392,17 +392,26 @@ export class Producer {
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     // A send with a dedup id retries on the queue of its first attempt: the broker holding the id.
     const sticky = MessageConst.DEDUP_ID in prepared.properties;
+    const deliverOptions: DeliverOptions = sticky ? { ...options, sticky } : options;
     const began = this.#trace === undefined ? 0 : Date.now();
     try {
-      const { queue, response } = await this.#deliver(message, sticky ? { ...options, sticky } : options, deadline, (queue, address, remaining) =>
-        this.#client!.invoke(address, {
-          code: RequestCode.SEND_MESSAGE_V2,
-          header: this.#sendHeader(prepared, queue),
-          body: prepared.body,
-          timeoutMs: remaining,
-          lane: queue.queueId,
-          accept: STORED_CODES,
-        }));
+      // The common case, route cached: the first attempt awaited here, without the closures and
+      // promises of `#deliver` (the request's own promise is the only one besides this function's).
+      const remaining = deadline - Date.now();
+      let queue = this.#firstQueue(message, deliverOptions, remaining);
+      let response: Command;
+      if (queue === undefined) {
+        ({ queue, response } = await this.#retry(message, deliverOptions, deadline, this.#sendAttempt(prepared), 0, undefined, undefined));
+      } else {
+        const address = this.#masterAddress(queue);
+        try {
+          response = checkAccepted(await this.#client!.request(address, this.#sendRequest(prepared, queue, remaining)), STORED_CODES, address, RequestCode.SEND_MESSAGE_V2);
+        } catch (error) {
+          if (!this.#retryable(error, message, deliverOptions, queue)) throw error;
+          const retryOptions = deliverOptions.sticky ? { ...deliverOptions, queue } : deliverOptions;
+          ({ queue, response } = await this.#retry(message, retryOptions, deadline, this.#sendAttempt(prepared), 1, queue.brokerName, error));
+        }
+      }
       const header = response.header as unknown as SendV2ResponseHeader;
       const result: SendResult = {
         status: SEND_STATUS[response.code]!,
@@ -914,25 +923,51 @@ export class Producer {
     deadline: number,
     attempt: (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command>,
   ): Promise<{ queue: MessageQueue; response: Command }> {
-    // The common case, route cached: first attempt without an extra async frame.
-    const route = this.#routes!.cached(message.topic);
     const remaining = deadline - Date.now();
-    if (route === undefined || remaining <= 0) return this.#retry(message, options, deadline, attempt, 0, undefined, undefined);
-    let queue: MessageQueue;
+    let queue: MessageQueue | undefined;
     let address: string;
     try {
-      queue = this.#chooseQueue(route, message, options, undefined);
+      queue = this.#firstQueue(message, options, remaining);
+      if (queue === undefined) return this.#retry(message, options, deadline, attempt, 0, undefined, undefined);
       address = this.#masterAddress(queue);
     } catch (error) {
       return Promise.reject(error);
     }
-    return attempt(queue, address, remaining).then(
-      (response) => ({ queue, response }),
+    const first = queue;
+    return attempt(first, address, remaining).then(
+      (response) => ({ queue: first, response }),
       (error: unknown) => {
-        if (!this.#retryable(error, message, options, queue)) throw error;
-        return this.#retry(message, options.sticky ? { ...options, queue } : options, deadline, attempt, 1, queue.brokerName, error);
+        if (!this.#retryable(error, message, options, first)) throw error;
+        return this.#retry(message, options.sticky ? { ...options, queue: first } : options, deadline, attempt, 1, first.brokerName, error);
       },
     );
+  }
+
+  /**
+   * The queue of a first attempt when the topic's route is cached and time is left; undefined
+   * sends the caller down `#retry` from attempt 0 (which looks the route up).
+   */
+  #firstQueue(message: Message, options: DeliverOptions, remaining: number): MessageQueue | undefined {
+    const route = this.#routes!.cached(message.topic);
+    if (route === undefined || remaining <= 0) return undefined;
+    return this.#chooseQueue(route, message, options, undefined);
+  }
+
+  /** The SEND_MESSAGE_V2 request of one attempt of `send`. */
+  #sendRequest(prepared: PreparedMessage, queue: MessageQueue, timeoutMs: number): InvokeRequest {
+    return {
+      code: RequestCode.SEND_MESSAGE_V2,
+      header: this.#sendHeader(prepared, queue),
+      body: prepared.body,
+      timeoutMs,
+      lane: queue.queueId,
+      accept: STORED_CODES,
+    };
+  }
+
+  /** An attempt of `send` for `#retry`. */
+  #sendAttempt(prepared: PreparedMessage): (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command> {
+    return (queue, address, timeoutMs) => this.#client!.invoke(address, this.#sendRequest(prepared, queue, timeoutMs));
   }
 
   /** Whether a failed attempt may be retried (noting the broker as failing when it may). */
@@ -1004,7 +1039,9 @@ export class Producer {
     if (message.messageGroup !== undefined) return queues[Math.abs(tagHash(message.messageGroup)) % queues.length]!;
     const index = this.#counters.get(message.topic) ?? Math.floor(Math.random() * queues.length);
     this.#counters.set(message.topic, (index + 1) % 0x40000000);
+    if (lastBroker === undefined && this.#isolated.size === 0) return queues[index % queues.length]!;
     const now = Date.now();
+    for (const [broker, until] of this.#isolated) if (until <= now) this.#isolated.delete(broker);
     const isolated = (broker: string) => (this.#isolated.get(broker) ?? 0) > now;
     const preferred = selectQueue(queues, index, (broker) => broker === lastBroker || isolated(broker));
     if (preferred.brokerName !== lastBroker) return preferred;

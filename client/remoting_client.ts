@@ -63,6 +63,21 @@ export interface InvokeRequest extends RemotingRequest {
 const SUCCESS_ONLY: readonly number[] = [ResponseCode.SUCCESS];
 
 /**
+ * What `invoke` does with a response: returns it when its code is accepted.
+ *
+ * @param response The response.
+ * @param accept The codes that count as an answer.
+ * @param address The server it came from (for the error).
+ * @param code The request code (for the error).
+ * @returns The response.
+ * @throws {BrokerError} When the response code is not accepted.
+ */
+export function checkAccepted(response: Command, accept: readonly number[], address: string, code: number): Command {
+  if (!accept.includes(response.code)) throw new BrokerError(response.code, response.remark ?? `Request ${code} to ${address} failed`);
+  return response;
+}
+
+/**
  * A pool of connections keyed by `host:port`. A connection is opened on first use; once it closes,
  * the next request opens a new one.
  */
@@ -177,12 +192,7 @@ export class RemotingClient {
    */
   invoke(address: string, request: InvokeRequest): Promise<Command> {
     const accept = request.accept ?? SUCCESS_ONLY;
-    return this.request(address, request).then((response) => {
-      if (!accept.includes(response.code)) {
-        throw new BrokerError(response.code, response.remark ?? `Request ${request.code} to ${address} failed`);
-      }
-      return response;
-    });
+    return this.request(address, request).then((response) => checkAccepted(response, accept, address, request.code));
   }
 
   /**
