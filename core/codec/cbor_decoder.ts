@@ -45,14 +45,18 @@ export function decodeCbor(bytes: Uint8Array, options: CborDecodeOptions = {}): 
 
 class Reader {
   readonly bytes: Uint8Array;
-  readonly view: DataView;
+  /** Made on the first float: integers are read byte by byte, so most frames never need one. */
+  #view: DataView | undefined;
   readonly maxDepth: number;
   pos = 0;
 
   constructor(bytes: Uint8Array, maxDepth: number) {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.maxDepth = maxDepth;
+  }
+
+  #dataView(): DataView {
+    return this.#view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   }
 
   #need(n: number): void {
@@ -62,7 +66,7 @@ class Reader {
   /** Reads the argument of an initial byte's additional info. */
   #arg(info: number): number {
     if (info < 24) return info;
-    const view = this.view;
+    const bytes = this.bytes;
     const at = this.pos;
     switch (info) {
       case 24:
@@ -72,17 +76,17 @@ class Reader {
       case 25:
         this.#need(2);
         this.pos += 2;
-        return view.getUint16(at);
+        return (bytes[at]! << 8) | bytes[at + 1]!;
       case 26:
         this.#need(4);
         this.pos += 4;
-        return view.getUint32(at);
+        return uint32(bytes, at);
       case 27: {
         this.#need(8);
         this.pos += 8;
-        const hi = view.getUint32(at);
+        const hi = uint32(bytes, at);
         if (hi >= 0x200000) throw new RangeError("CBOR integer is beyond 2^53");
-        return hi * 0x100000000 + view.getUint32(at + 4);
+        return hi * 0x100000000 + uint32(bytes, at + 4);
       }
       case 31:
         throw new TypeError("Indefinite-length CBOR items are not supported");
@@ -153,19 +157,19 @@ class Reader {
         return undefined;
       case 25: {
         this.#need(2);
-        const half = this.view.getUint16(this.pos);
+        const half = this.#dataView().getUint16(this.pos);
         this.pos += 2;
         return decodeHalf(half);
       }
       case 26: {
         this.#need(4);
-        const value = this.view.getFloat32(this.pos);
+        const value = this.#dataView().getFloat32(this.pos);
         this.pos += 4;
         return value;
       }
       case 27: {
         this.#need(8);
-        const value = this.view.getFloat64(this.pos);
+        const value = this.#dataView().getFloat64(this.pos);
         this.pos += 8;
         return value;
       }
@@ -216,6 +220,11 @@ class Reader {
     }
     return TEXT_DECODER.decode(bytes.subarray(start, end));
   }
+}
+
+/** A big-endian unsigned 32-bit integer (the caller checked the 4 bytes are there). */
+function uint32(bytes: Uint8Array, at: number): number {
+  return bytes[at]! * 0x1000000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
 }
 
 function sameAscii(s: string, bytes: Uint8Array, start: number): boolean {
