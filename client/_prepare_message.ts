@@ -92,17 +92,19 @@ export function prepareMessage(message: Message, limits: { maxMessageSize: numbe
     }
     properties[MessageConst.TAGS] = tags;
   }
-  const keys = message.keys === undefined ? [] : typeof message.keys === "string" ? message.keys.split(" ") : message.keys;
-  const cleanKeys: string[] = [];
-  for (const key of keys) {
-    if (typeof key !== "string") throw new ClientError("Message keys must be strings");
-    if (hasSeparator(key)) throw new ClientError(`Message key "${key}" contains a reserved separator character`);
-    if (typeof message.keys !== "string" && key.includes(MessageConst.KEY_SEPARATOR)) {
-      throw new ClientError(`Message key "${key}" must not contain a space`);
+  if (message.keys !== undefined) {
+    const keys = typeof message.keys === "string" ? message.keys.split(" ") : message.keys;
+    const cleanKeys: string[] = [];
+    for (const key of keys) {
+      if (typeof key !== "string") throw new ClientError("Message keys must be strings");
+      if (hasSeparator(key)) throw new ClientError(`Message key "${key}" contains a reserved separator character`);
+      if (typeof message.keys !== "string" && key.includes(MessageConst.KEY_SEPARATOR)) {
+        throw new ClientError(`Message key "${key}" must not contain a space`);
+      }
+      if (key !== "") cleanKeys.push(key);
     }
-    if (key !== "") cleanKeys.push(key);
+    if (cleanKeys.length > 0) properties[MessageConst.KEYS] = cleanKeys.join(MessageConst.KEY_SEPARATOR);
   }
-  if (cleanKeys.length > 0) properties[MessageConst.KEYS] = cleanKeys.join(MessageConst.KEY_SEPARATOR);
   const delayLevel = message.delayLevel ?? 0;
   if (!Number.isInteger(delayLevel) || delayLevel < 0) {
     throw new ClientError(`Delay level "${delayLevel}" must be a non-negative integer`);

@@ -92,6 +92,8 @@ export class RemotingClient {
   /** Connections known open, by the same keys: requests on them skip the pool's promises. */
   readonly #ready = new Map<string, Connection>();
   readonly #lanes: number;
+  /** The keys of an address's lanes, by lane index. */
+  readonly #laneKeys = new Map<string, string[]>();
   readonly #signer: OrderedSigner | undefined;
   #closed = false;
 
@@ -165,7 +167,14 @@ export class RemotingClient {
 
   #key(address: string, lane = 0): string {
     const index = lane === 0 ? 0 : Math.abs(Math.trunc(lane)) % this.#lanes;
-    return index === 0 ? address : `${address}#${index}`;
+    if (index === 0) return address;
+    // Built once an address: a key made per request is a string to build and hash each time.
+    let keys = this.#laneKeys.get(address);
+    if (keys === undefined) {
+      keys = Array.from({ length: this.#lanes }, (_, i) => i === 0 ? address : `${address}#${i}`);
+      this.#laneKeys.set(address, keys);
+    }
+    return keys[index]!;
   }
 
   async #request(address: string, request: RemotingRequest): Promise<Command> {
