@@ -128,6 +128,15 @@ export class CborWriter {
     this.#value(value, 0);
   }
 
+  /**
+   * Appends the head of an array of `n` items; the caller writes the items next.
+   *
+   * @param n How many items follow.
+   */
+  writeArrayHead(n: number): void {
+    this.#head(4, n);
+  }
+
   #ensure(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
     let capacity = this.#buf.length * 2;

@@ -14,11 +14,16 @@ export const DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024;
 
 const WRITER = new CborWriter();
 
-function commandItem(command: Command): unknown[] {
-  const item: unknown[] = [command.code, command.id, command.flags, command.header];
-  if (command.body !== undefined || command.remark !== undefined) item.push(command.body ?? null);
-  if (command.remark !== undefined) item.push(command.remark);
-  return item;
+/** Writes a command's CBOR item, `[code, id, flags, header, body?, remark?]`, without building the array. */
+function writeCommandItem(writer: CborWriter, command: Command): void {
+  const { body, remark } = command;
+  writer.writeArrayHead(remark !== undefined ? 6 : body !== undefined ? 5 : 4);
+  writer.write(command.code);
+  writer.write(command.id);
+  writer.write(command.flags);
+  writer.write(command.header);
+  if (body !== undefined || remark !== undefined) writer.write(body ?? null);
+  if (remark !== undefined) writer.write(remark);
 }
 
 /**
@@ -28,7 +33,13 @@ function commandItem(command: Command): unknown[] {
  * @returns New CBOR bytes.
  */
 export function encodeCommand(command: Command): Uint8Array {
-  WRITER.write(commandItem(command));
+  const at = WRITER.length;
+  try {
+    writeCommandItem(WRITER, command);
+  } catch (error) {
+    WRITER.truncate(at);
+    throw error;
+  }
   return WRITER.take();
 }
 
@@ -43,7 +54,7 @@ export function encodeCommand(command: Command): Uint8Array {
 export function writeFrame(writer: CborWriter, command: Command): number {
   const at = writer.beginLength();
   try {
-    writer.write(commandItem(command));
+    writeCommandItem(writer, command);
   } catch (error) {
     writer.truncate(at);
     throw error;
