@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   decodeCommand,
+  encodeCommand,
   encodeFrame,
   FRAME_BUFFER_START,
   type FrameBudget,
@@ -45,6 +46,21 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+describe("encodeCommand", () => {
+  test("a command whose header cannot be encoded leaves nothing behind for the next one", () => {
+    const bad = { code: 10, id: 1, flags: 0, header: { topic: "orders", when: new Date(0) } } as unknown as Command;
+    expect(() => encodeCommand(bad)).toThrow(TypeError);
+    const good = sample[1]!;
+    expect(decodeCommand(encodeCommand(good))).toEqual(good);
+  });
+
+  test("encodes code, id, flags, header, body and remark in that order, as many items as set", () => {
+    for (const command of sample) expect(decodeCommand(encodeCommand(command))).toEqual(command);
+    const both: Command = { code: 1, id: 9, flags: 1, header: { a: 1 }, body: new Uint8Array([1, 2]), remark: "why" };
+    expect(decodeCommand(encodeCommand(both))).toEqual(both);
+  });
+});
 
 describe("FrameDecoder", () => {
   test("push() decodes frames fed one byte at a time", () => {
