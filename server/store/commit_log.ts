@@ -69,6 +69,10 @@ export class CommitLog {
   #flushedOffset = 0;
   #dirDirty = false;
   #buffer = new Uint8Array(64 * 1024);
+  /** The bytes the last `readWindow` read, from `#windowStart`, `#windowLength` of them. */
+  #window = new Uint8Array(0);
+  #windowStart = 0;
+  #windowLength = 0;
 
   private constructor(dir: string, options: CommitLogOptions) {
     this.dir = dir;
@@ -167,6 +171,7 @@ export class CommitLog {
     from: number,
     visit: (bytes: Uint8Array, pos: number, offset: number) => void,
   ): CommitLogRecovery {
+    this.#windowLength = 0;
     const result: CommitLogRecovery = { end: this.#maxOffset, scannedBytes: 0, scannedRecords: 0, damaged: [] };
     if (this.#segments.length === 0) return result;
     const walk = this.#walk(from, Infinity, (bytes, pos, offset) => {
@@ -283,6 +288,7 @@ export class CommitLog {
    * marker that closes it), the segment is zero-filled to its end so writing goes on in the next.
    */
   keepTail(): void {
+    this.#windowLength = 0;
     const last = this.#segments.at(-1);
     if (!last) return;
     const left = last.limit - last.end;
@@ -407,6 +413,7 @@ export class CommitLog {
    */
   truncateTo(offset: number): void {
     if (offset > this.#maxOffset) throw new RangeError(`Cannot truncate the commit log to ${offset}, past its end ${this.#maxOffset}`);
+    this.#windowLength = 0;
     while (this.#segments.length > 0 && this.#segments.at(-1)!.start >= offset) {
       const segment = this.#segments.pop()!;
       segment.file.close();
@@ -475,6 +482,33 @@ export class CommitLog {
   }
 
   /**
+   * The bytes of `[offset, offset + length)` through a read window kept between calls: when the
+   * last window read holds them, no read is made. Pulls of a topic's queues, whose records lie
+   * interleaved in the log, each need a span of it; one read of a little more than one span serves
+   * the others (the window is read `ahead` bytes past what was asked, as far as the segment holds
+   * data). Stored bytes never change but by a truncation, a recovery or a segment's deletion, which
+   * forget the window.
+   *
+   * @param offset Global offset.
+   * @param length Bytes wanted (a read never crosses a segment end).
+   * @param ahead Bytes to read past them when the window does not hold them.
+   * @returns The window and where `offset` is in it; `length` may exceed the bytes it holds from
+   *   there (`available`) when the segment has fewer. Valid until the next call.
+   */
+  readWindow(offset: number, length: number, ahead: number): { bytes: Uint8Array; pos: number; available: number } {
+    const start = this.#windowStart;
+    if (offset < start || offset + length > start + this.#windowLength) {
+      const want = length + ahead;
+      if (this.#window.length < want) this.#window = new Uint8Array(want);
+      this.#windowStart = offset;
+      this.#windowLength = 0;
+      this.#windowLength = this.read(offset, this.#window.subarray(0, want));
+    }
+    const pos = offset - this.#windowStart;
+    return { bytes: this.#window, pos, available: this.#windowLength - pos };
+  }
+
+  /**
    * Reads the size field of the record at `offset`.
    *
    * @param offset Global offset of a record.
@@ -501,6 +535,7 @@ export class CommitLog {
    * @returns How many segments were deleted.
    */
   deleteSegments(expired: (start: number, nextStart: number) => boolean): number {
+    this.#windowLength = 0;
     let deleted = 0;
     while (this.#segments.length > 1) {
       const first = this.#segments[0]!;
@@ -516,6 +551,7 @@ export class CommitLog {
 
   /** Closes every segment file. */
   close(): void {
+    this.#windowLength = 0;
     for (const segment of this.#segments) segment.file.close();
     this.#segments = [];
   }

@@ -72,13 +72,6 @@ export interface ReadRequest {
 const MAX_GAP_BYTES = 16 * 1024;
 /** Largest span read at once. */
 const MAX_SPAN_BYTES = 1024 * 1024;
-let spanBytes = new Uint8Array(64 * 1024);
-
-/** A view of `length` bytes of the shared span buffer (reads are synchronous, so one is enough). */
-function spanBuffer(length: number): Uint8Array {
-  if (spanBytes.length < length) spanBytes = new Uint8Array(Math.min(MAX_SPAN_BYTES, Math.max(length, spanBytes.length * 2)));
-  return spanBytes.subarray(0, length);
-}
 
 /**
  * Reads matching records of a queue, with RocketMQ's statuses for offsets out of range.
@@ -319,12 +312,16 @@ function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
       if (whole < end - start) break;
       continue;
     }
-    const span = spanBuffer(end - start);
-    const got = commitLog.read(start, span);
+    // Through the log's read window, read a gap's length further: the pulls of the queues whose
+    // records lie interleaved with these find their spans in it.
+    const span = end - start;
+    const window = commitLog.readWindow(start, span, Math.min(MAX_GAP_BYTES, segmentEnd - end));
+    const got = Math.min(window.available, span);
+    const from = window.pos - start;
     while (i < j) {
       const { offset: at, size } = picked[i]!;
       if (at + size - start > got) break;
-      body.set(span.subarray(at - start, at - start + size), pos);
+      body.set(window.bytes.subarray(from + at, from + at + size), pos);
       pos += size;
       i++;
     }

@@ -66,11 +66,13 @@ export function msg(
   };
 }
 
-/** Wraps a storage: counts syncs, can delay them and inject write or sync failures. */
+/** Wraps a storage: counts syncs and CommitLog reads, can delay them and inject write or sync failures. */
 export class FaultyStorage implements SegmentStorage {
   syncs = 0;
   /** Syncs of CommitLog segments only. */
   logSyncs = 0;
+  /** Reads of CommitLog segments. */
+  logReads = 0;
   syncDelayMs = 0;
   failSync = false;
   failWrite = false;
@@ -104,7 +106,10 @@ export class FaultyStorage implements SegmentStorage {
     return {
       path: file.path,
       size: () => file.size(),
-      read: (t, pos) => file.read(t, pos),
+      read(t, pos) {
+        if (file.path.includes("/commitlog/")) outer.logReads++;
+        return file.read(t, pos);
+      },
       truncate: (n) => file.truncate(n),
       close: () => file.close(),
       write(data, pos) {
