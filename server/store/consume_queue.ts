@@ -437,10 +437,16 @@ export function encodeEntry(target: Uint8Array, pos: number, entry: ConsumeQueue
  * @returns The entry.
  */
 export function decodeEntry(bytes: Uint8Array, pos: number): ConsumeQueueEntry {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + pos, CQ_ENTRY_SIZE);
+  // Read byte by byte (no DataView a call: a pull decodes an entry per message). `| 0` and `>>> 0`
+  // make the words signed and unsigned as `getInt32` and `getUint32` would.
+  if (pos < 0 || pos + CQ_ENTRY_SIZE > bytes.length) throw new RangeError(`No whole ConsumeQueue entry at ${pos} of ${bytes.length} bytes`);
   return {
-    offset: view.getInt32(0) * TWO_32 + view.getUint32(4),
-    size: view.getInt32(8),
-    tagHash: view.getInt32(16),
+    offset: int32(bytes, pos) * TWO_32 + (int32(bytes, pos + 4) >>> 0),
+    size: int32(bytes, pos + 8),
+    tagHash: int32(bytes, pos + 16),
   };
+}
+
+function int32(bytes: Uint8Array, pos: number): number {
+  return (bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!;
 }
