@@ -8,6 +8,7 @@ import { readRecordOffsets, readStoreTimestamp, recordMatches, type RecordIdenti
 import type { CommitLog } from "./commit_log.ts";
 import { type ConsumeQueue, CQ_ENTRY_SIZE, decodeEntry, SKIPPED_ENTRY_SIZE } from "./consume_queue.ts";
 import type { QueueState } from "./queue_table.ts";
+import { copyBytes, uninitialisedBytes } from "./node/bytes.ts";
 import type { GetResult } from "./store_types.ts";
 
 /** Most ConsumeQueue entries one filtered pull scans. */
@@ -283,7 +284,8 @@ function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
   if (picked.length === 0) {
     return { result: { status: filtered > 0 ? "NO_MATCHED_MESSAGE" : "OFFSET_FOUND_NULL", nextBeginOffset: next, ...base }, picked };
   }
-  const body = new Uint8Array(bytes);
+  // Not zeroed: every byte is read into, and what a short read left unwritten is zeroed below.
+  const body = uninitialisedBytes(bytes);
   let pos = 0;
   let count = 0;
   for (let i = 0; i < picked.length;) {
@@ -321,7 +323,7 @@ function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
     while (i < j) {
       const { offset: at, size } = picked[i]!;
       if (at + size - start > got) break;
-      body.set(window.bytes.subarray(from + at, from + at + size), pos);
+      copyBytes(window.bytes, from + at, from + at + size, body, pos);
       pos += size;
       i++;
     }
@@ -330,6 +332,7 @@ function readEntries(source: QueueSource, request: ReadRequest): EntriesRead {
   }
   // A read that came back short stops the batch; `readQueue` deals with that record.
   if (count < picked.length) next = picked[count]!.queueOffset;
+  if (pos < body.length) body.fill(0, pos);
   if (count === 0) return { result: { status: "OFFSET_FOUND_NULL", nextBeginOffset: next, ...base }, picked };
   const result: GetResult = {
     status: "FOUND",
