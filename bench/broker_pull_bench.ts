@@ -10,20 +10,17 @@
  *
  *   bun bench/broker_pull_bench.ts
  *   bun bench/broker_pull_bench.ts --count 300000 --batch 128 --rounds 3
+ *   bun bench/broker_pull_bench.ts --run 12       # each queue's records stored in runs of 12
  *   bun --cpu-prof bench/broker_pull_bench.ts
  *
  * @module
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { decodeCommand, FRAME_PREFIX_SIZE } from "../core/codec/frame.ts";
 import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import { Connection } from "../core/remoting/connection.ts";
-import type { Listen, Transport, TransportHandlers } from "../core/remoting/transport.ts";
-import { startBroker } from "../server/broker/broker.ts";
+import { startInProcessBroker } from "./_in_process_broker.ts";
 import { loadAverage, wholeNumber } from "./_compare.ts";
 
 const { values } = parseArgs({
@@ -33,6 +30,7 @@ const { values } = parseArgs({
     size: { type: "string", default: "1024" },
     queues: { type: "string", default: "4" },
     rounds: { type: "string", default: "3" },
+    run: { type: "string", default: "1" },
   },
 });
 const count = wholeNumber("count", values.count!);
@@ -40,22 +38,10 @@ const batch = wholeNumber("batch", values.batch!);
 const size = wholeNumber("size", values.size!);
 const queues = wholeNumber("queues", values.queues!);
 const rounds = wholeNumber("rounds", values.rounds!);
+const run = wholeNumber("run", values.run!);
 const topic = "BenchPull";
 
-let accept: ((transport: Transport) => TransportHandlers) | undefined;
-const listen: Listen = (_options, onAccept) => {
-  accept = onAccept;
-  return Promise.resolve({ hostname: "memory", port: 1, close: () => Promise.resolve() });
-};
-const dir = mkdtempSync(join(tmpdir(), "rmq-pull-bench-"));
-const broker = await startBroker({
-  listen,
-  dial: () => Promise.reject(new Error("No dialing in this bench")),
-  dataDir: dir,
-  port: 0,
-  autoCreateTopicEnable: true,
-  log: () => {},
-});
+const { broker, connect, close } = await startInProcessBroker();
 const store = broker.context.store;
 const body = new Uint8Array(size).fill(0x61);
 const inputs = Array.from({ length: queues }, (_, q) => ({
@@ -71,9 +57,14 @@ const inputs = Array.from({ length: queues }, (_, q) => ({
   properties: "TAGS\u0001TagA\u0002",
 }));
 await broker.context.topics.ensure(topic, queues, 6);
-// One message a group, the queues in turn: stored interleaved, as separate sends to the queues store them.
+// `--run` messages a group, the queues in turn: stored interleaved in runs, as sends to the queues
+// store them (the sends of one socket read are stored grouped by queue).
 for (let n = 0; n < count; n += 1000) {
-  await store.putMessageGroups(Array.from({ length: Math.min(1000, count - n) }, (_, i) => [inputs[(n + i) % queues]!]));
+  const groups: (typeof inputs)[] = [];
+  for (let i = n; i < Math.min(n + 1000, count); i += run) {
+    groups.push(Array.from({ length: Math.min(run, count - i, n + 1000 - i) }, () => inputs[Math.floor(i / run) % queues]!));
+  }
+  await store.putMessageGroups(groups);
 }
 
 /** What each response said, by request id. */
@@ -82,7 +73,7 @@ const answers = new Map<number, { code: number; next: number; remark?: string }>
 const written: Uint8Array[] = [];
 let frames = 0;
 let waiting: { n: number; resolve: () => void } | undefined;
-const handlers = accept!({
+const handlers = connect({
   remoteAddress: "127.0.0.1:50000",
   bufferedAmount: 0,
   writeCopies: true,
@@ -165,5 +156,4 @@ for (let r = 0; r < rounds; r++) {
   if (messages !== count) throw new Error(`Read ${messages} messages, expected ${count}`);
   console.log(`${String(r + 1).padEnd(7)} ${String(messages).padEnd(10)} ${(cpuUs / messages).toFixed(3)}`);
 }
-await broker.close();
-rmSync(dir, { recursive: true, force: true });
+await close();

@@ -16,16 +16,12 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { decodeCommand, FRAME_PREFIX_SIZE } from "../core/codec/frame.ts";
 import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import { Connection } from "../core/remoting/connection.ts";
-import type { Listen, Transport, TransportHandlers } from "../core/remoting/transport.ts";
-import { startBroker } from "../server/broker/broker.ts";
+import { startInProcessBroker } from "./_in_process_broker.ts";
 import { loadAverage, wholeNumber } from "./_compare.ts";
 
 const { values } = parseArgs({
@@ -51,22 +47,7 @@ if (values.flush !== "async" && values.flush !== "sync") {
 }
 const flushMode = values.flush;
 
-let accept: ((transport: Transport) => TransportHandlers) | undefined;
-const listen: Listen = (_options, onAccept) => {
-  accept = onAccept;
-  return Promise.resolve({ hostname: "memory", port: 1, close: () => Promise.resolve() });
-};
-
-const dir = mkdtempSync(join(tmpdir(), "rmq-send-bench-"));
-const broker = await startBroker({
-  listen,
-  dial: () => Promise.reject(new Error("No dialing in this bench")),
-  dataDir: dir,
-  port: 0,
-  autoCreateTopicEnable: true,
-  flushMode,
-  log: () => {},
-});
+const { connect, close } = await startInProcessBroker({ flushMode });
 
 /** Encodes requests the way the producer does (same header fields), through a capturing connection. */
 async function encodeTurns(topic: string, perTurn: number, turns: number): Promise<Uint8Array[]> {
@@ -102,7 +83,7 @@ async function encodeTurns(topic: string, perTurn: number, turns: number): Promi
 let answered = 0;
 let bad: string | undefined;
 let waiting: { n: number; resolve: () => void } | undefined;
-const handlers = accept!({
+const handlers = connect({
   remoteAddress: "127.0.0.1:50000",
   bufferedAmount: 0,
   writeCopies: true,
@@ -158,5 +139,4 @@ for (const perTurn of perTurns) {
       `${String(Math.round(messages / (wallMs / 1000))).padEnd(12)} ${(cpuUs / messages).toFixed(2).padEnd(12)} ${(cpuUs / (turns * perTurn)).toFixed(2)}`,
   );
 }
-await broker.close();
-rmSync(dir, { recursive: true, force: true });
+await close();
