@@ -237,11 +237,10 @@ describe("request bodies", () => {
     await answered;
     socket.destroy();
     expect(response.split("\r\n")[0]).toBe("HTTP/1.1 413 Payload Too Large");
-    // Answered before the body ended (the last chunk is never sent): without the running count the
-    // server would wait for the whole body. How far past the limit the client got is what the
-    // sockets and the runtime's reader buffer while the answer travels: up to 107 MiB of the 128
-    // seen on a loaded machine, so only "before the end" is asserted.
-    expect(written).toBeLessThan(total);
+    // The body never ends (its last, empty chunk is never sent), so the answer came mid-body: without
+    // the running count the server would wait for the end and the test would time out. How far past
+    // the limit the client got says nothing: its runtime may take all 128 MiB into its own buffer
+    // before the server reads a byte (seen on a quiet machine), or stop at 107 MiB under load.
     expect((await call("GET", "/api/topics", { as: ADMIN })).status).toBe(200);
   }, 30_000);
 });
