@@ -99,7 +99,7 @@ function mib(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-/** The limits on a server's connections before their peers are trusted; one per process. */
+/** The limits on a server's connections before their peers are trusted; one for the whole server. */
 export class ConnectionGuard {
   /** Most bytes all untrusted connections may hold in incomplete frames. */
   readonly maxPendingFrameBytes: number;
