@@ -36,9 +36,10 @@ export interface PullHoldServiceOptions {
 
 /**
  * What `hold` did: parked the pull, or refused it because every slot, or every slot its connection
- * may have, is taken, or because the service shut down.
+ * may have, is taken, because the service shut down, or because the client gave up on the request
+ * (`drop`).
  */
-export type HoldResult = "HELD" | "FULL" | "CONNECTION_FULL" | "STOPPED";
+export type HoldResult = "HELD" | "FULL" | "CONNECTION_FULL" | "STOPPED" | "DROPPED";
 
 /** Parks pull requests by `topic@queueId`, within a total and a per-connection number of slots. */
 export class PullHoldService {
@@ -57,6 +58,8 @@ export class PullHoldService {
   #anyQueue = 0;
   #refused = 0;
   #stopped = false;
+  /** Requests their clients gave up on: never parked again. */
+  readonly #dropped = new WeakSet<Command>();
 
   /**
    * @param options Intervals and limits.
@@ -109,6 +112,7 @@ export class PullHoldService {
   hold(topic: string, queueId: number, pull: HeldPull): HoldResult {
     const mine = this.#byConnection.get(pull.connection) ?? 0;
     if (this.#stopped) return "STOPPED";
+    if (this.#dropped.has(pull.request)) return "DROPPED";
     if (this.#count >= this.maxHeld || mine >= this.maxHeldPerConnection) {
       this.#refused++;
       return this.#count >= this.maxHeld ? "FULL" : "CONNECTION_FULL";
@@ -163,6 +167,28 @@ export class PullHoldService {
     if (stay.length === 0) this.#held.delete(key);
     else this.#held.set(key, stay);
     for (const pull of wake) pull.wake();
+  }
+
+  /**
+   * Takes a request back unanswered: its client gave up on it (a cancelled RocketMQ 5 receive, whose
+   * client's other calls share the connection, so closing it is not an option). A parked request
+   * frees its slot at once and is never woken; one being answered now (woken, not parked) is not
+   * parked again, so its answer comes as soon as it is ready.
+   *
+   * @param request The request as its processor parked it.
+   * @returns Whether it was parked (then no answer will come for it).
+   */
+  drop(request: Command): boolean {
+    this.#dropped.add(request);
+    for (const [key, list] of this.#held) {
+      const i = list.findIndex((pull) => pull.request === request);
+      if (i < 0) continue;
+      const [pull] = list.splice(i, 1);
+      if (list.length === 0) this.#held.delete(key);
+      this.#release(pull!, key);
+      return true;
+    }
+    return false;
   }
 
   /** Answers every parked pull now and parks no more. */

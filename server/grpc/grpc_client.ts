@@ -32,6 +32,11 @@ export interface GrpcClientOptions {
   onBrokerRequest: (client: GrpcClient, request: Command) => boolean;
   /** Called once when the client is closed. */
   onClose: (client: GrpcClient) => void;
+  /**
+   * Takes back a request whose call was cancelled (the broker's pull hold service); true when it
+   * was parked and will never be answered.
+   */
+  drop: (request: Command) => boolean;
 }
 
 const MAX_ID = 0x7fffffff;
@@ -81,10 +86,11 @@ export class GrpcClient {
    * @param proc The processor.
    * @param code The request code.
    * @param header The request header.
-   * @param options The request body and the account's access (ACL on).
+   * @param options The request body, the account's access (ACL on), and the call's signal: when
+   *   it aborts, a parked request is dropped and answered "cancelled" at once.
    * @returns The processor's reply, also when it answers later (a held pull).
    */
-  async call(proc: Processor<unknown>, code: number, header: Header, options: { body?: Uint8Array; access?: Access } = {}): Promise<Reply> {
+  async call(proc: Processor<unknown>, code: number, header: Header, options: { body?: Uint8Array; access?: Access; signal?: AbortSignal } = {}): Promise<Reply> {
     let parsed = proc.fast?.(header);
     if (parsed === undefined) {
       const check = validateHeader(proc.schema, header);
@@ -98,7 +104,22 @@ export class GrpcClient {
     const reply = await proc.handle(parsed, request, this.connection);
     if (reply !== undefined) return reply;
     if (this.#closed) return { code: ResponseCode.SYSTEM_ERROR, remark: "Client closed" };
-    return await new Promise<Reply>((resolve) => this.#pending.set(id, resolve));
+    const signal = options.signal;
+    if (signal === undefined) return await new Promise<Reply>((resolve) => this.#pending.set(id, resolve));
+    return await new Promise<Reply>((resolve) => {
+      const cancel = () => {
+        // Not parked (being answered now): its answer still comes, and says what it took.
+        if (!this.#options.drop(request)) return;
+        this.#pending.delete(id);
+        resolve({ code: ResponseCode.SYSTEM_ERROR, remark: "Call cancelled by the client" });
+      };
+      this.#pending.set(id, (reply) => {
+        signal.removeEventListener("abort", cancel);
+        resolve(reply);
+      });
+      if (signal.aborted) cancel();
+      else signal.addEventListener("abort", cancel, { once: true });
+    });
   }
 
   /** Closes the client: the broker forgets it as it forgets a closed connection. */

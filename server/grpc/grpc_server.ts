@@ -64,7 +64,11 @@ function internal(error: unknown): grpc.ServiceError {
 
 function responseStream<T>(call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>): ResponseStream<T> {
   let ended = false;
+  const gone = new AbortController();
+  if (call.cancelled) gone.abort();
+  else call.once("cancelled", () => gone.abort());
   return {
+    signal: gone.signal,
     write(message) {
       if (!ended && !call.cancelled) call.write(message);
     },

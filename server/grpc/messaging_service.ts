@@ -120,6 +120,8 @@ export interface ResponseStream<T> {
   end(): void;
   /** Whether the client went away. */
   readonly cancelled: boolean;
+  /** Aborts when the client goes away (the call cancelled, its connection lost). */
+  readonly signal: AbortSignal;
 }
 
 /** The server end of the Telemetry stream. */
@@ -419,7 +421,8 @@ export class MessagingService {
     };
     const begun = await this.#begin(call, RequestCode.POP_MESSAGE, header);
     if ("refusal" in begun) return finish(begun.refusal);
-    const reply = await begun.client.call(this.#proc(RequestCode.POP_MESSAGE), RequestCode.POP_MESSAGE, header, this.#with(begun.access));
+    // A receive cancelled while its pop is parked takes nothing and frees its wait slot at once.
+    const reply = await begun.client.call(this.#proc(RequestCode.POP_MESSAGE), RequestCode.POP_MESSAGE, header, { ...this.#with(begun.access), signal: stream.signal });
     if (reply.code === ResponseCode.POLLING_TIMEOUT || reply.code === ResponseCode.PULL_NOT_FOUND) return finish(status(Code.MESSAGE_NOT_FOUND, "No new message"));
     if (reply.code !== ResponseCode.SUCCESS) return finish(statusOf(reply));
     const h = reply.header as unknown as { handles: string[]; attempts: number[]; popTime: number; invisibleTime: number };
@@ -794,6 +797,7 @@ export class MessagingService {
         clientId,
         remoteAddress: call.peer,
         onBrokerRequest: (c, request) => this.#brokerRequest(c, request),
+        drop: (request) => this.#ctx.holds.drop(request),
         onClose: (c) => {
           if (this.#clients.get(c.clientId) === c) this.#clients.delete(c.clientId);
           void this.#renewal.clear(c.clientId);

@@ -178,6 +178,8 @@ export function busyReply(ctx: BrokerContext, why: Exclude<HoldResult, "HELD">):
   const holds = ctx.holds;
   const remark = why === "STOPPED"
     ? `Broker "${ctx.brokerName}" is shutting down: pull again later`
+    : why === "DROPPED"
+    ? "The client gave up on this request"
     : why === "CONNECTION_FULL"
     ? `This connection already has ${holds.maxHeldPerConnection} pulls waiting for messages on broker "${ctx.brokerName}" ` +
       "(limit maxHeldPullsPerConnection): pull again later"

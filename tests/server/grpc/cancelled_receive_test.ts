@@ -1,7 +1,8 @@
 /**
  * A ReceiveMessage parked in long polling whose client goes away (the call cancelled with
- * RST_STREAM, or the consumer's process killed) takes nothing for long: what the parked pop then
- * takes is visible again at once and reaches the next receive, not after the first receive's 30 s.
+ * RST_STREAM, or the consumer's process killed) takes nothing for long: its parked pop is dropped
+ * with its wait slot, and what a pop under way then takes is visible again at once and reaches the
+ * next receive, not after the first receive's 30 s.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Buffer } from "node:buffer";
@@ -82,6 +83,21 @@ test("a receive cancelled by its client while it long-polls gives back what it t
   parked.call.cancel();
   expect(await parked.done).toEqual([]);
   await nextReceiveGets("rmq5-cancel", "rmq5-cancel-group");
+}, 30_000);
+
+test("a receive cancelled while it long-polls frees its wait slot at once and takes nothing", async () => {
+  const holds = server.standalone.broker.context.holds;
+  await producer.send({ topic: "rmq5-cancel-slot", body: "before" });
+  expect(bodies(await receive("rmq5-cancel-slot", "rmq5-cancel-slot-group", 1000).done)).toEqual(["before"]);
+  const parked = receive("rmq5-cancel-slot", "rmq5-cancel-slot-group", 20_000);
+  await until(() => holds.size === 1, 5000, "the receive to park");
+  parked.call.cancel();
+  expect(await parked.done).toEqual([]);
+  // Not at the end of its 20 s: the slot is free as soon as the cancel arrives.
+  await until(() => holds.size === 0, 2000, "the cancelled receive's slot to be freed");
+  // Nothing took the next message: the first receive after it gets it, invisible for nobody else.
+  await producer.send({ topic: "rmq5-cancel-slot", body: "after the cancel" });
+  expect(bodies(await receive("rmq5-cancel-slot", "rmq5-cancel-slot-group", 2000).done)).toEqual(["after the cancel"]);
 }, 30_000);
 
 test("a RocketMQ 5 SimpleConsumer killed while its receive long-polls leaves nothing invisible", async () => {
