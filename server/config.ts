@@ -337,6 +337,36 @@ export const SETTINGS = {
       ...bool(), example: false,
       doc: "Serve gRPC over TLS with tls.cert (default: whenever tls.cert is set); false keeps it plaintext", to: broker("grpcTls"),
     }),
+    grpcAutoRenewInvisibleMs: setting({
+      ...int(100, 43_200_000, "ms"), default: 60_000, example: 30_000,
+      doc: "Invisible time of a RocketMQ 5 push consumer's deliveries, renewed while it consumes (the proxy's defaultInvisibleTimeMills)",
+      to: broker("grpcAutoRenew", (invisibleMs: number) => ({ invisibleMs })),
+    }),
+    grpcAutoRenewAheadMs: setting({
+      ...int(1, 43_200_000, "ms"), default: 10_000, example: 5000,
+      doc: "A push consumer's delivery is renewed when it would be visible again within this (renewAheadTimeMillis)",
+      to: broker("grpcAutoRenew", (aheadMs: number) => ({ aheadMs })),
+    }),
+    grpcAutoRenewPeriodMs: setting({
+      ...int(10, 3_600_000, "ms"), default: 5000, example: 1000,
+      doc: "How often the deliveries being renewed are looked at (renewSchedulePeriodMillis)",
+      to: broker("grpcAutoRenew", (periodMs: number) => ({ periodMs })),
+    }),
+    grpcAutoRenewMaxMs: setting({
+      ...int(1000, Number.MAX_SAFE_INTEGER, "ms"), default: 10_800_000, example: 3_600_000,
+      doc: "How long after its receive a delivery is renewed at most; then it is left to its invisible time (renewMaxTimeMillis)",
+      to: broker("grpcAutoRenew", (maxMs: number) => ({ maxMs })),
+    }),
+    grpcAutoRenewMaxRetries: setting({
+      ...int(0, 1000), default: 3, example: 5,
+      doc: "Failed renewals in a row after which a delivery is left to its invisible time (maxRenewRetryTimes)",
+      to: broker("grpcAutoRenew", (maxRetries: number) => ({ maxRetries })),
+    }),
+    grpcAutoRenewClearInvisibleMs: setting({
+      ...int(100, 43_200_000, "ms"), default: 1000, example: 2000,
+      doc: "Invisible time left to the deliveries of a push consumer that went away (invisibleTimeMillisWhenClear)",
+      to: broker("grpcAutoRenew", (clearInvisibleMs: number) => ({ clearInvisibleMs })),
+    }),
     nameServers: setting({
       ...addresses(), default: [], example: ["127.0.0.1:19876"], flag: "namesrv", short: "n", commands: ["broker"],
       doc: "NameServers to register with (standalone: its own)", to: broker("nameServers"),
@@ -906,7 +936,12 @@ export function componentOptions<C extends keyof ComponentOptions>(config: Confi
     if (to.component !== component || to.option === undefined) continue;
     if (command !== undefined && !commandsOf(entry).includes(command)) continue;
     const value = (config as Record<string, Record<string, unknown>>)[entry.section]![entry.key];
-    if (value !== undefined) out[to.option] = to.map(value);
+    if (value === undefined) continue;
+    const mapped = to.map(value);
+    // Several keys may set parts of one object option (broker.grpcAutoRenew*): the parts are merged.
+    const before = out[to.option];
+    const parts = typeof before === "object" && before !== null && !Array.isArray(before) && typeof mapped === "object" && mapped !== null;
+    out[to.option] = parts ? { ...before, ...mapped } : mapped;
   }
   return out as Partial<ComponentOptions[C]>;
 }

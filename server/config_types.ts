@@ -51,6 +51,18 @@ export type Config = {
     grpcPort: number | undefined;
     /** Serve gRPC over TLS with tls.cert (default: whenever tls.cert is set); false keeps it plaintext */
     grpcTls: boolean | undefined;
+    /** Invisible time of a RocketMQ 5 push consumer's deliveries, renewed while it consumes (the proxy's defaultInvisibleTimeMills) */
+    grpcAutoRenewInvisibleMs: number;
+    /** A push consumer's delivery is renewed when it would be visible again within this (renewAheadTimeMillis) */
+    grpcAutoRenewAheadMs: number;
+    /** How often the deliveries being renewed are looked at (renewSchedulePeriodMillis) */
+    grpcAutoRenewPeriodMs: number;
+    /** How long after its receive a delivery is renewed at most; then it is left to its invisible time (renewMaxTimeMillis) */
+    grpcAutoRenewMaxMs: number;
+    /** Failed renewals in a row after which a delivery is left to its invisible time (maxRenewRetryTimes) */
+    grpcAutoRenewMaxRetries: number;
+    /** Invisible time left to the deliveries of a push consumer that went away (invisibleTimeMillisWhenClear) */
+    grpcAutoRenewClearInvisibleMs: number;
     /** NameServers to register with (standalone: its own) */
     nameServers: string[];
     /** Where the CommitLog, queues, topics and offsets live */

@@ -237,6 +237,8 @@ async function reached(servers: RunningServers, entry: SettingEntry, value: unkn
       if (option === "webSocketPort") expect(servers.broker!.webSocketPort).toBe(expected as number);
       // Retention is the store's: the broker hands it over in ms.
       if (option === "fileReservedTimeHours") expect(servers.broker!.context.store.options.fileReservedTimeMs).toBe((expected as number) * 3_600_000);
+      // An object option set by several keys (broker.grpcAutoRenew*) holds each key's part.
+      if (option === "grpcAutoRenew") return expect(servers.broker!.options.grpcAutoRenew).toMatchObject(expected as object);
       return expect((servers.broker!.options as Record<string, unknown>)[option!]).toEqual(expected);
     case "store":
       // Through the broker's options into the store's own.
