@@ -274,4 +274,23 @@ describe("createDispatcher()", () => {
     expect(answer.code).toBe(ResponseCode.SYSTEM_ERROR);
     expect(answer.remark).toContain("store is down");
   });
+
+  test("a reply's written is called once, after its body was written: memory it gives back may be reused at once", async () => {
+    const shared = new Uint8Array([1, 2, 3, 4]);
+    let written = 0;
+    const lending = createDispatcher({
+      7: processor(v.object({}), () => ({
+        code: 0,
+        body: shared,
+        written: () => {
+          written++;
+          shared.fill(0);
+        },
+      })),
+    });
+    const { client } = pair({ onRequest: lending });
+    const answer = await client.request(7, {});
+    expect(answer.body).toEqual(new Uint8Array([1, 2, 3, 4]));
+    expect(written).toBe(1);
+  });
 });
