@@ -8,6 +8,8 @@
  */
 
 const MIN_CAPACITY = 16 * 1024;
+/** Largest buffer a `CborWriter` keeps after `take` or `clear`; a larger one is let go. */
+export const CBOR_WRITER_KEPT_BYTES = 1024 * 1024;
 const MAX_DEPTH = 64;
 const TEXT_ENCODER = new TextEncoder();
 
@@ -37,7 +39,7 @@ export class CborWriter {
   take(): Uint8Array {
     const out = this.#buf.slice(0, this.#pos);
     this.#pos = 0;
-    if (this.#buf.length > 1024 * 1024) {
+    if (this.#buf.length > CBOR_WRITER_KEPT_BYTES) {
       this.#buf = new Uint8Array(MIN_CAPACITY);
       this.#view = new DataView(this.#buf.buffer);
     }
@@ -56,7 +58,7 @@ export class CborWriter {
   /** Forgets everything written since the last `take` (a buffer that grew past 1 MiB is let go). */
   clear(): void {
     this.#pos = 0;
-    if (this.#buf.length > 1024 * 1024) {
+    if (this.#buf.length > CBOR_WRITER_KEPT_BYTES) {
       this.#buf = new Uint8Array(MIN_CAPACITY);
       this.#view = new DataView(this.#buf.buffer);
     }

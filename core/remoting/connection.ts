@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { CborWriter } from "../codec/cbor_encoder.ts";
+import { CBOR_WRITER_KEPT_BYTES, CborWriter } from "../codec/cbor_encoder.ts";
 import { DEFAULT_MAX_FRAME_SIZE, type FrameBudget } from "../codec/frame.ts";
 import { type Command, CommandFlag, type Header } from "../protocol/command.ts";
 import { ResponseCode } from "../protocol/request_code.ts";
@@ -51,6 +51,8 @@ interface Pending {
 }
 
 const SWEEP_INTERVAL_MS = 20;
+/** Bytes of frames that leave at once rather than at the end of the tick (half of what `CborWriter` keeps). */
+const FLUSH_NOW_BYTES = CBOR_WRITER_KEPT_BYTES / 2;
 
 /** Lets the process exit while the timer is pending (where the runtime supports it). */
 function unrefTimer<T>(timer: T): T {
@@ -235,7 +237,10 @@ export class Connection {
 
   #send(command: Command, request?: Command): void {
     this.#wire.write(this.#out, command, request);
-    this.#scheduleFlush();
+    // Past half the frame buffer's kept size, what it holds leaves now: frames of large pulls
+    // written in one tick would grow it past what `CborWriter` keeps, to be let go at the flush.
+    if (this.#out.length >= FLUSH_NOW_BYTES) this.#flush();
+    else this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {

@@ -15,6 +15,12 @@ export interface Reply {
   header?: Header;
   body?: Uint8Array;
   remark?: string;
+  /**
+   * Called once the reply was written to the connection (its body copied into the frame), so a
+   * processor that lent the body from memory of its own may use that memory again. Whoever answers
+   * with a reply calls it after `Connection#respond`; one that keeps the reply instead never does.
+   */
+  written?: () => void;
 }
 
 /**
@@ -73,6 +79,7 @@ export function createDispatcher(
     if (reply === undefined) return;
     try {
       connection.respond(request, reply);
+      reply.written?.();
     } catch (error) {
       // A reply that cannot be encoded is a bug here, not the client's fault: say so, keep serving.
       fail(connection, request, error);

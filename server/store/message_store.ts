@@ -15,7 +15,7 @@ import type { MessageExt } from "../../core/model/message.ts";
 import { Checkpoint, type CheckpointQueue, type CheckpointState } from "./checkpoint.ts";
 import { CommitLog } from "./commit_log.ts";
 import { FileSegmentStorage } from "./file_segment_storage.ts";
-import { DEFAULT_MAX_BYTES, findOffsetByTime, type ReadRequest, readQueue, type RecordFilter } from "./queue_reader.ts";
+import { type BodyBuffer, DEFAULT_MAX_BYTES, findOffsetByTime, type ReadRequest, readQueue, type RecordFilter } from "./queue_reader.ts";
 import { Quarantine, type QuarantineFile } from "./quarantine.ts";
 import { repairEntries } from "./queue_repair.ts";
 import { type DispatchItem, type QueueState, QueueTable } from "./queue_table.ts";
@@ -537,6 +537,8 @@ export class MessageStore {
    * @param filter Keeps a message when it returns true for its tag hash (a function), or for its
    *   stored record (a `RecordFilter`, such as a compiled SQL92 filter).
    * @param maxBytes Byte budget of the body (at least one message is returned). @default 262144
+   * @param into Lends the body from this buffer's memory (give it back with `into.release`).
+   *   @default new memory, the caller's to keep
    * @returns Status, next offset and the stored records as they are on disk.
    */
   getMessage(
@@ -546,6 +548,7 @@ export class MessageStore {
     maxMsgNums: number,
     filter?: ((tagHash: number) => boolean) | RecordFilter,
     maxBytes: number = DEFAULT_MAX_BYTES,
+    into?: BodyBuffer,
   ): GetResult {
     // One shape for every read, so the read path's code sees one kind of object.
     const request: ReadRequest = {
@@ -554,6 +557,7 @@ export class MessageStore {
       filter: typeof filter === "function" ? filter : undefined,
       recordFilter: typeof filter === "object" ? filter : undefined,
       maxBytes,
+      into,
     };
     const state = this.#queues.find(topic, queueId);
     if (state === undefined) return readQueue(this.#emptySource(topic, queueId), request);

@@ -15,6 +15,7 @@ import { processor, type Processor, type Reply } from "../../../core/remoting/di
 import { countOut } from "../broker_stats.ts";
 import type { HoldResult } from "../pull_hold_service.ts";
 import type { BrokerContext } from "../context.ts";
+import { BodyBuffer } from "../../store/queue_reader.ts";
 
 /** Most bytes of stored records one pull returns. */
 const MAX_PULL_BYTES = 4 * 1024 * 1024;
@@ -45,12 +46,20 @@ export function unreadable(ctx: BrokerContext, topic: string, queueId: number): 
   return undefined;
 }
 
-/** Evaluates a pull against the store, keeping messages by tag hash or by a SQL92 filter. */
-function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: number) => boolean) | SqlFilter | undefined): Reply {
+/**
+ * Evaluates a pull against the store, keeping messages by tag hash or by a SQL92 filter. The body
+ * is lent from `bodies` and given back by the reply's `written`.
+ */
+function evaluate(
+  ctx: BrokerContext,
+  header: PullMessageHeader,
+  accepts: ((h: number) => boolean) | SqlFilter | undefined,
+  bodies: BodyBuffer,
+): Reply {
   const refused = unreadable(ctx, header.topic, header.queueId);
   if (refused !== undefined) return refused;
   const batch = Math.min(header.maxMsgNums, ctx.maxPullBatchSize);
-  const result = ctx.store.getMessage(header.topic, header.queueId, header.queueOffset, batch, accepts, MAX_PULL_BYTES);
+  const result = ctx.store.getMessage(header.topic, header.queueId, header.queueOffset, batch, accepts, MAX_PULL_BYTES, bodies);
   let code: number;
   switch (result.status) {
     case "FOUND":
@@ -79,9 +88,11 @@ function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: n
     },
     remark: result.status,
   };
-  if (code === ResponseCode.SUCCESS && result.body !== undefined) {
-    reply.body = result.body;
-    countOut(ctx.stats, header.topic, result.count, result.body.length);
+  const body = result.body;
+  if (body !== undefined) reply.written = () => bodies.release(body);
+  if (code === ResponseCode.SUCCESS && body !== undefined) {
+    reply.body = body;
+    countOut(ctx.stats, header.topic, result.count, body.length);
     ctx.offsets.delivered(header.consumerGroup, header.topic, header.queueId, result.nextBeginOffset);
   }
   return reply;
@@ -92,7 +103,15 @@ function evaluate(ctx: BrokerContext, header: PullMessageHeader, accepts: ((h: n
  * arrives on the queue meanwhile is evaluated for it (from where the last one left off), so only
  * a matching message wakes it, and it is answered from past the ones that did not match.
  */
-function holdSqlPull(ctx: BrokerContext, header: PullMessageHeader, request: Command, connection: Connection, sql: SqlFilter, reply: Reply): Reply | undefined {
+function holdSqlPull(
+  ctx: BrokerContext,
+  header: PullMessageHeader,
+  request: Command,
+  connection: Connection,
+  sql: SqlFilter,
+  reply: Reply,
+  bodies: BodyBuffer,
+): Reply | undefined {
   const { nextBeginOffset, maxOffset } = reply.header as { nextBeginOffset: number; maxOffset: number };
   const atEnd = reply.code === ResponseCode.PULL_NOT_FOUND || (reply.code === ResponseCode.PULL_RETRY_IMMEDIATELY && nextBeginOffset === maxOffset);
   if (!atEnd) return reply;
@@ -107,9 +126,15 @@ function holdSqlPull(ctx: BrokerContext, header: PullMessageHeader, request: Com
       from = found.nextBeginOffset;
       return false;
     },
-    wake: () => connection.respond(request, evaluate(ctx, from === header.queueOffset ? header : { ...header, queueOffset: from }, sql)),
+    wake: () => answer(connection, request, evaluate(ctx, from === header.queueOffset ? header : { ...header, queueOffset: from }, sql, bodies)),
   });
   return held === "HELD" ? undefined : busyReply(ctx, held);
+}
+
+/** Answers a held pull when it wakes, then gives back its body's memory. */
+function answer(connection: Connection, request: Command, reply: Reply): void {
+  connection.respond(request, reply);
+  reply.written?.();
 }
 
 /** The compiled filter of a pull, or the reply refusing it (a SQL92 expression that does not compile, or SQL92 turned off). */
@@ -143,6 +168,8 @@ function pullFilter(ctx: BrokerContext, header: PullMessageHeader): { reply: Rep
  * @returns The processor.
  */
 export function pullMessageProcessor(ctx: BrokerContext): Processor<PullMessageHeader> {
+  // One buffer for the broker's pull bodies: each reply is written, and gives it back, before the next pull.
+  const bodies = new BodyBuffer(MAX_PULL_BYTES);
   return processor(PullMessageHeader, (header, request: Command, connection: Connection) => {
     const { filter, reply: refused } = pullFilter(ctx, header);
     if (refused !== undefined) return refused;
@@ -151,17 +178,17 @@ export function pullMessageProcessor(ctx: BrokerContext): Processor<PullMessageH
     }
     const sql = filter.sql;
     const accepts = filter.acceptsTagHash;
-    const reply = evaluate(ctx, header, sql ?? accepts);
+    const reply = evaluate(ctx, header, sql ?? accepts, bodies);
     const suspend = (header.sysFlag & PullSysFlag.SUSPEND) !== 0 && header.suspendTimeoutMillis > 0;
     if (!suspend) return reply;
-    if (sql !== undefined) return holdSqlPull(ctx, header, request, connection, sql, reply);
+    if (sql !== undefined) return holdSqlPull(ctx, header, request, connection, sql, reply, bodies);
     if (reply.code !== ResponseCode.PULL_NOT_FOUND) return reply;
     const held = ctx.holds.hold(header.topic, header.queueId, {
       request,
       connection,
       deadline: Date.now() + header.suspendTimeoutMillis,
       accepts,
-      wake: () => connection.respond(request, evaluate(ctx, header, accepts)),
+      wake: () => answer(connection, request, evaluate(ctx, header, accepts, bodies)),
     });
     return held === "HELD" ? undefined : busyReply(ctx, held);
   }, fastPullHeader);

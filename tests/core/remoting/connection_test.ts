@@ -56,6 +56,31 @@ describe("Connection", () => {
     expect(writes.b).toBe(1);
   });
 
+  test("frames of one tick past 1 MiB leave in several writes from one kept buffer, not one regrown and let go each tick", async () => {
+    const buffers: ArrayBufferLike[] = [];
+    let bytes = 0;
+    const server = new Connection();
+    server.attach({
+      remoteAddress: "127.0.0.1:2",
+      bufferedAmount: 0,
+      writeCopies: true,
+      write(data) {
+        buffers.push(data.buffer);
+        bytes += data.length;
+      },
+      close() {},
+    });
+    const body = new Uint8Array(600 * 1024).fill(7);
+    for (let tick = 0; tick < 3; tick++) {
+      for (let id = 1; id <= 4; id++) server.respond({ code: 11, id, flags: 0, header: {} }, { code: 0, body });
+      await Promise.resolve();
+    }
+    expect(bytes).toBeGreaterThan(12 * body.length);
+    expect(new Set(buffers).size).toBe(1);
+    expect(buffers[0]!.byteLength).toBeLessThanOrEqual(1024 * 1024);
+    server.close();
+  });
+
   test("request() times out with RequestTimeoutError", async () => {
     const { client } = pair({ onRequest: () => {} });
     await expect(client.request(1, {}, undefined, 50)).rejects.toBeInstanceOf(RequestTimeoutError);
@@ -273,5 +298,24 @@ describe("createDispatcher()", () => {
     const answer = await client.request(6, {});
     expect(answer.code).toBe(ResponseCode.SYSTEM_ERROR);
     expect(answer.remark).toContain("store is down");
+  });
+
+  test("a reply's written is called once, after its body was written: memory it gives back may be reused at once", async () => {
+    const shared = new Uint8Array([1, 2, 3, 4]);
+    let written = 0;
+    const lending = createDispatcher({
+      7: processor(v.object({}), () => ({
+        code: 0,
+        body: shared,
+        written: () => {
+          written++;
+          shared.fill(0);
+        },
+      })),
+    });
+    const { client } = pair({ onRequest: lending });
+    const answer = await client.request(7, {});
+    expect(answer.body).toEqual(new Uint8Array([1, 2, 3, 4]));
+    expect(written).toBe(1);
   });
 });

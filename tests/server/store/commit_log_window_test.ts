@@ -31,6 +31,24 @@ describe("CommitLog read window", () => {
     await store.close();
   });
 
+  test("pulls of four interleaved queues whose spans pass 1 MiB still read the log once between them", async () => {
+    const storage = new FaultyStorage(new MemorySegmentStorage());
+    const store = await MessageStore.open({ dataDir: "/data", storage, storeHost: HOST, flushIntervalMs: 3_600_000 });
+    // 4 queues of 400 records of about 1 KiB, a record apart: a pull of 400 spans 1.7 MB.
+    const groups = Array.from({ length: 1600 }, (_, i) => [msg("Wide", { queueId: i % 4, body: `${i % 4}:${Math.floor(i / 4)}:${"w".repeat(1000)}` })]);
+    await store.putMessageGroups(groups);
+    const before = storage.logReads;
+    for (const queueId of [0, 1, 2, 3]) {
+      const read = store.getMessage("Wide", queueId, 0, 400, undefined, 4 << 20);
+      expect(read.nextBeginOffset).toBe(400);
+      expect(decodeRecords(read.body!).map((m) => text.decode(m.body).split(":").slice(0, 2).join(":"))).toEqual(
+        Array.from({ length: 400 }, (_, k) => `${queueId}:${k}`),
+      );
+    }
+    expect(storage.logReads - before).toBe(1);
+    await store.close();
+  });
+
   test("bytes read before a truncation are not served after it: records written again at the same offsets read as written", () => {
     const log = CommitLog.open("/log", { storage: new MemorySegmentStorage(), segmentSize: 1 << 20 });
     const record = (body: string) => new PreparedRecord(msg("T", { body }), HOST);
