@@ -195,6 +195,9 @@ export class PushConsumer {
   #taskHead = 0;
   #running = 0;
   #pumpScheduled = false;
+  /** The range of its task's messages `#take` last handed out. */
+  #takenFrom = 0;
+  #takenTo = 0;
   /** Queues with messages finished whose offset is not yet in the offset store. */
   #finished = new Set<ProcessQueue>();
 
@@ -478,13 +481,15 @@ export class PushConsumer {
     }
   }
 
-  /** The next piece of work: a concurrent batch (with its task) or an orderly task, or undefined. */
-  #take(): { pq: ProcessQueue; messages: MessageExt[] | undefined; from: number; to: number } | undefined {
+  /**
+   * The task of the next piece of work, or undefined: an orderly task, or a concurrent task whose
+   * messages `#takenFrom` to `#takenTo` are now this caller's (read them before anything else runs;
+   * fields rather than a result object, which would be allocated once a message).
+   */
+  #take(): ConsumeTask | undefined {
     while (this.#taskHead < this.#tasks.length) {
       const task = this.#tasks[this.#taskHead]!;
       const messages = task.messages;
-      let from = 0;
-      let to = 0;
       if (messages === undefined || task.pq.dropped) {
         this.#advanceTasks();
         if (task.pq.dropped) {
@@ -492,12 +497,14 @@ export class PushConsumer {
           continue;
         }
       } else {
-        from = task.next;
-        to = Math.min(from + this.#batchSize, messages.length);
+        const from = task.next;
+        const to = Math.min(from + this.#batchSize, messages.length);
         task.next = to;
         if (to >= messages.length) this.#advanceTasks();
+        this.#takenFrom = from;
+        this.#takenTo = to;
       }
-      return { pq: task.pq, messages, from, to };
+      return task;
     }
     return undefined;
   }
@@ -519,6 +526,8 @@ export class PushConsumer {
     let current: ProcessQueue | undefined;
     try {
       for (let work = this.#take(); work !== undefined; work = this.#take()) {
+        const from = this.#takenFrom;
+        const to = this.#takenTo;
         const pq = work.pq;
         if (pq !== current) {
           current?.end();
@@ -530,7 +539,7 @@ export class PushConsumer {
             this.#commitFinished();
             await this.#consumeOrderly(pq);
           } else {
-            const pending = this.#consumeConcurrently(pq, work.messages, work.from, work.to);
+            const pending = this.#consumeConcurrently(pq, work.messages, from, to);
             if (pending !== undefined) await pending;
           }
         } catch (error) {

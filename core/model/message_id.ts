@@ -68,6 +68,16 @@ export function messageIdPrefix(host: HostAddress): string {
 }
 
 /**
+ * Formats 16 bits as 4 upper-case hex characters.
+ *
+ * @param n The value (its lower 16 bits are taken).
+ * @returns The hex text.
+ */
+export function hex16(n: number): string {
+  return HEX_BYTE[(n >>> 8) & 0xff]! + HEX_BYTE[n & 0xff]!;
+}
+
+/**
  * Formats 32 bits as 8 upper-case hex characters.
  *
  * @param n The value (taken as unsigned 32 bits).

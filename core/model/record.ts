@@ -9,7 +9,7 @@
 import { formatIp, parseIp } from "./_ip.ts";
 import { bodyCrc, crc32 } from "./crc32.ts";
 import { type HostAddress, MessageConst, type MessageExt, SysFlag } from "./message.ts";
-import { hex32, messageIdPrefix } from "./message_id.ts";
+import { hex16, hex32, messageIdPrefix } from "./message_id.ts";
 import { decodeProperties } from "./properties.ts";
 
 /** Magic code of a message record (`0xDAA320A7`). */
@@ -35,6 +35,7 @@ const FIXED_V4 = 84;
 const MIN_RECORD_SIZE = FIXED_V4 + 4 + 1 + 2;
 const HOST_BITS = SysFlag.BORN_HOST_V6 | SysFlag.STORE_HOST_V6;
 const TWO_32 = 0x100000000;
+const TWO_16 = 0x10000;
 
 /** What the writer supplies for one record; the store adds queue offset, position and time. */
 export interface RecordInput {
@@ -499,7 +500,7 @@ class DecodeMemo {
   topic = "";
   readonly store = new HostSlot();
   readonly born = new HostSlot();
-  /** Message id text before the offset's lower 32 bits, for the store host and `idHigh`. */
+  /** Message id text before the offset's lower 16 bits, for the store host and `idHigh`. */
   idHighPrefix = "";
   idHigh = -1;
 
@@ -534,12 +535,13 @@ class DecodeMemo {
 
   /** The offset message id of the record at `commitLogOffset` stored by the last store host read. */
   messageId(commitLogOffset: number): string {
-    const high = Math.floor(commitLogOffset / TWO_32);
+    // The records of a pull lie within a few 64 KiB spans: all but the last 4 characters repeat.
+    const high = Math.floor(commitLogOffset / TWO_16);
     if (high !== this.idHigh) {
       this.idHigh = high;
-      this.idHighPrefix = messageIdPrefix(this.store.host!) + hex32(high);
+      this.idHighPrefix = messageIdPrefix(this.store.host!) + hex32(Math.floor(commitLogOffset / TWO_32)) + hex16((commitLogOffset >>> 16) & 0xffff);
     }
-    return this.idHighPrefix + hex32(commitLogOffset >>> 0);
+    return this.idHighPrefix + hex16(commitLogOffset & 0xffff);
   }
 }
 

@@ -184,6 +184,30 @@ for (const store of TEST_STORES) {
       await waitFor(() => seen.every((s) => s.size === 1000), 10_000, "every member to see every message");
     }, 20_000);
 
+    memoryOnly("consumeBatchMaxSize: a synchronous batch handler gets runs of at most 7 messages of one queue, each message once and in queue order", async () => {
+      const topic = "push_batches";
+      await cluster.createTopic(topic, 2);
+      const batches: MessageExt[][] = [];
+      const c = consumer("batch_group", { consumeFromWhere: "FIRST_OFFSET", consumeBatchMaxSize: 7, pullBatchSize: 32 });
+      c.subscribe(topic, "*");
+      c.onMessage((messages: MessageExt[]) => {
+        batches.push(messages);
+        return "SUCCESS";
+      });
+      await c.start();
+      const total = 500;
+      await sendAll(topic, total);
+      await waitFor(() => batches.reduce((n, b) => n + b.length, 0) >= total, 10_000, "every message handled");
+      expect(batches.every((b) => b.length >= 1 && b.length <= 7 && b.every((m) => m.queueId === b[0]!.queueId))).toBe(true);
+      expect(batches.some((b) => b.length === 7)).toBe(true);
+      for (const queueId of [0, 1]) {
+        const offsets = batches.flat().filter((m) => m.queueId === queueId).map((m) => m.queueOffset);
+        expect(offsets).toEqual(Array.from({ length: offsets.length }, (_, i) => i));
+      }
+      expect(new Set(batches.flat().map((m) => decoder.decode(m.body))).size).toBe(total);
+      await waitFor(() => c.queueStats().filter((s) => s.queue.topic === topic).reduce((n, s) => n + Math.max(0, s.commitOffset), 0) === total, 10_000, "offsets past every message");
+    }, 20_000);
+
     memoryOnly("tag filtering: only subscribed tags reach the handler, and the offsets move past the rest", async () => {
       const topic = "push_tags";
       await cluster.createTopic(topic, 2);

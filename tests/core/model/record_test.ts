@@ -331,6 +331,15 @@ describe("checking records", () => {
     expect(recordMatches(bytes.subarray(0, bytes.length - 1), 0, identity)).toBe(false);
   });
 
+  test("decodeRecords() gives each record the offset message id of its own CommitLog offset, across 64 KiB and 4 GiB boundaries", () => {
+    const offsets = [0xfff0, 0x10010, 0x1fffe, 0xffff_fff0, 0x1_0000_0004, 0x1_0000_ffff, 0x1_0001_0000, 2 ** 40 + 0x12345];
+    const records = offsets.map((offset, i) => encode(input(), i, offset));
+    const all = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
+    records.reduce((pos, r) => (all.set(r, pos), pos + r.length), 0);
+    const storeHost = input().storeHost;
+    expect(decodeRecords(all).map((m) => m.msgId)).toEqual(offsets.map((offset) => createOffsetMessageId(storeHost, offset)));
+  });
+
   test("decodeRecords() with onCorrupt leaves out a record whose body CRC or layout is wrong and goes on", () => {
     const a = encode(input({ body: enc.encode("first") }), 0, 0);
     const b = encode(input({ body: enc.encode("second") }), 1, a.length);
