@@ -75,6 +75,8 @@ export interface ListenOptions {
   port: number;
   /** Serve TLS with this certificate and key (PEM text) instead of plain TCP. */
   tls?: TlsServerOptions;
+  /** With `tls`: the protocols offered in ALPN, preferred first (HTTP/2 needs "h2"). @default none */
+  alpnProtocols?: readonly string[];
   /**
    * Told of each connection whose TLS handshake failed (with `tls.clientCa`: a client certificate
    * missing or not signed by it); the connection is closed. @default none

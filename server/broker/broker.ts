@@ -905,6 +905,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     try {
       grpc = await startGrpcServer({
         service,
+        listen: options.listen,
         hostname,
         port: grpcPort,
         ...(options.tls === undefined || options.grpcTls === false ? {} : { tls: options.tls }),

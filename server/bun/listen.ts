@@ -13,6 +13,19 @@ interface SocketState {
   closed: boolean;
 }
 
+/** ALPN protocol names in their wire form: each length-prefixed. */
+function alpnWire(protocols: readonly string[]): Uint8Array {
+  const names = protocols.map((p) => new TextEncoder().encode(p));
+  const out = new Uint8Array(names.reduce((n, b) => n + 1 + b.length, 0));
+  let at = 0;
+  for (const name of names) {
+    out[at++] = name.length;
+    out.set(name, at);
+    at += name.length;
+  }
+  return out;
+}
+
 /**
  * Listens with `Bun.listen`.
  *
@@ -30,6 +43,7 @@ export const listen: Listen = (options, accept) => {
       tls: {
         cert: tls.cert,
         key: tls.key,
+        ...(options.alpnProtocols === undefined ? {} : { ALPNProtocols: alpnWire(options.alpnProtocols) }),
         ...(clientCa === undefined ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: true }),
       },
     }),

@@ -20,7 +20,7 @@ export const listen: Listen = (options, accept) => {
   const hostname = options.hostname ?? "0.0.0.0";
   const listener: Deno.Listener = options.tls === undefined
     ? Deno.listen({ hostname, port: options.port, transport: "tcp" })
-    : Deno.listenTls({ hostname, port: options.port, transport: "tcp", cert: options.tls.cert, key: options.tls.key });
+    : Deno.listenTls({ hostname, port: options.port, transport: "tcp", cert: options.tls.cert, key: options.tls.key, ...(options.alpnProtocols === undefined ? {} : { alpnProtocols: [...options.alpnProtocols] }) });
   (async () => {
     try {
       for await (const conn of listener) {

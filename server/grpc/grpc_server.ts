@@ -1,35 +1,42 @@
 /**
- * The gRPC port (RocketMQ 5's proxy protocol, default 8081): `@grpc/grpc-js`'s HTTP/2 server, which
- * runs on Bun and Deno through their `node:http2`, with the messages coded by the generated
- * `@bufbuild/protobuf` schemas, serving `MessagingService`.
+ * The gRPC port (RocketMQ 5's proxy protocol, default 8081): gRPC over this package's own HTTP/2
+ * server (`http2.ts`, h2c, or TLS with ALPN "h2") on the runtime's `Listen`, the messages coded
+ * by the generated `@bufbuild/protobuf` schemas, serving `MessagingService`.
  *
  * A request that is not valid protobuf is answered INTERNAL ("Error deserializing request"), one
- * over the size limit RESOURCE_EXHAUSTED, an unknown method UNIMPLEMENTED; bytes that are not HTTP/2
- * end that connection only.
+ * over the size limit RESOURCE_EXHAUSTED, an unknown method UNIMPLEMENTED, a call past its
+ * `grpc-timeout` DEADLINE_EXCEEDED; a client's RST_STREAM cancels its call; bytes that are not
+ * HTTP/2 end that connection only.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import * as grpc from "@grpc/grpc-js";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import type { TlsServerOptions } from "../../core/remoting/transport.ts";
+import type { Listen, Listener, TlsServerOptions } from "../../core/remoting/transport.ts";
 import type { Log } from "../logger.ts";
 import { MessagingService as MessagingServiceDesc } from "./gen/apache/rocketmq/v2/service_pb.ts";
 import type { TelemetryCommand } from "./gen/apache/rocketmq/v2/service_pb.ts";
+import { encodeHeaders } from "./hpack.ts";
+import { ErrorCode, Http2ServerConnection, type Http2Stream, type StreamHandlers } from "./http2.ts";
 import type { CallInfo, MessagingService, ResponseStream, TelemetryStream } from "./messaging_service.ts";
 
 /** Options of `startGrpcServer`. */
 export interface GrpcServerOptions {
   /** What answers the calls. */
   service: MessagingService;
+  /** The runtime's listen adapter. */
+  listen: Listen;
   /** Listen address. @default "0.0.0.0" */
   hostname?: string;
   /** Port; 0 picks a free one. @default 8081 */
   port?: number;
-  /** Serve TLS with this certificate and key (PEM). @default plaintext (h2c) */
+  /** Serve TLS (ALPN "h2") with this certificate and key (PEM); client certificates are not asked for. @default plaintext (h2c) */
   tls?: TlsServerOptions;
   /** Largest request message, bytes (a message body plus its properties fits). @default 4 MiB + 64 KiB */
   maxReceiveMessageLength?: number;
+  /** Most calls open at once on one connection (past it a call is refused with REFUSED_STREAM). @default 100 */
+  maxConcurrentStreams?: number;
+  /** Most bytes held for one connection that does not read (its call is reset past it). @default 16 MiB */
+  maxPendingOutput?: number;
   /** Where log lines go. @default no logging */
   log?: Log;
 }
@@ -42,105 +49,305 @@ export interface GrpcServer {
   close(graceMs?: number): Promise<void>;
 }
 
-function callInfo(call: { metadata: grpc.Metadata; getPeer(): string }): CallInfo {
-  const metadata = call.metadata;
+/** gRPC status codes. */
+const Status = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  DEADLINE_EXCEEDED: 4,
+  RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+const RESPONSE_HEADERS = encodeHeaders([[":status", "200"], ["content-type", "application/grpc"]]);
+const OK_TRAILERS = encodeHeaders([["grpc-status", "0"]]);
+
+/** A grpc-message value: percent-encoded outside printable ASCII (and "%" itself). */
+function percentEncode(message: string): string {
+  return /^[\x20-\x24\x26-\x7e]*$/.test(message) ? message : message.replace(/[^\x20-\x24\x26-\x7e]+/g, (s) => encodeURIComponent(s)).replace(/%(?![0-9A-F]{2})/g, "%25");
+}
+
+function statusTrailers(code: number, message: string, trailersOnly: boolean): Uint8Array {
+  const fields: [string, string][] = trailersOnly ? [[":status", "200"], ["content-type", "application/grpc"]] : [];
+  fields.push(["grpc-status", String(code)], ["grpc-message", percentEncode(message)]);
+  return encodeHeaders(fields);
+}
+
+/** A message with its 5-byte gRPC prefix (not compressed). */
+function lengthPrefixed(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + bytes.length);
+  out[1] = bytes.length >>> 24;
+  out[2] = bytes.length >>> 16;
+  out[3] = bytes.length >>> 8;
+  out[4] = bytes.length;
+  out.set(bytes, 5);
+  return out;
+}
+
+const TIMEOUT_UNITS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** The deadline a `grpc-timeout` header gives, ms; undefined when absent or malformed. */
+function timeoutMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
+  return match === null ? undefined : Number(match[1]) * TIMEOUT_UNITS[match[2]!]!;
+}
+
+type Kind = "unary" | "server_streaming" | "bidi_streaming";
+
+interface Method {
+  input: DescMessage;
+  output: DescMessage;
+  kind: Kind;
+  name: string;
+}
+
+/** One call on a stream: gRPC framing, its status, and its end. */
+class Call {
+  readonly #stream: Http2Stream;
+  readonly #method: Method;
+  readonly #maxMessage: number;
+  /** Bytes of the message being received (its prefix first). */
+  #buffer: Uint8Array | undefined;
+  #filled = 0;
+  #expected = -1;
+  #prefix = new Uint8Array(5);
+  #prefixFilled = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Messages received, for unary and server-streaming calls (one expected). */
+  readonly requests: Uint8Array[] = [];
+  done = false;
+  onMessage: ((bytes: Uint8Array) => void) | undefined;
+  onHalfClose: (() => void) | undefined;
+  onCancel: (() => void) | undefined;
+  #gone: AbortController | undefined;
+  #clientGone = false;
+
+  constructor(stream: Http2Stream, method: Method, maxMessage: number, deadlineMs: number | undefined) {
+    this.#stream = stream;
+    this.#method = method;
+    this.#maxMessage = maxMessage;
+    if (deadlineMs !== undefined) {
+      this.#timer = setTimeout(() => {
+        this.fail(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
+        this.#stream.reset(ErrorCode.CANCEL);
+      }, Math.max(0, deadlineMs));
+    }
+  }
+
+  get method(): Method {
+    return this.#method;
+  }
+
+  /** Whether the call ended (answered, failed, or cancelled by the client). */
+  get cancelled(): boolean {
+    return this.done || this.#stream.closed;
+  }
+
+  /** Aborts when the client goes away (it reset the stream, or its connection closed). */
+  get signal(): AbortSignal {
+    if (this.#gone === undefined) {
+      this.#gone = new AbortController();
+      if (this.#clientGone) this.#gone.abort();
+    }
+    return this.#gone.signal;
+  }
+
+  readonly handlers: StreamHandlers = {
+    data: (bytes) => this.#data(bytes),
+    end: () => {
+      if (this.done) return;
+      if (this.#prefixFilled !== 0 || this.#buffer !== undefined) {
+        this.fail(Status.INTERNAL, "Request stream ended inside a message");
+        return;
+      }
+      this.onHalfClose?.();
+    },
+    reset: () => {
+      this.#clientGone = true;
+      this.#gone?.abort();
+      this.#cancelled();
+    },
+  };
+
+  #data(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.length && !this.done) {
+      if (this.#buffer === undefined) {
+        const n = Math.min(5 - this.#prefixFilled, bytes.length - at);
+        this.#prefix.set(bytes.subarray(at, at + n), this.#prefixFilled);
+        this.#prefixFilled += n;
+        at += n;
+        if (this.#prefixFilled < 5) return;
+        this.#prefixFilled = 0;
+        const p = this.#prefix;
+        if (p[0] !== 0) {
+          this.fail(Status.UNIMPLEMENTED, "Compressed messages are not supported: send them uncompressed (identity)");
+          return;
+        }
+        const length = ((p[1]! << 24) | (p[2]! << 16) | (p[3]! << 8) | p[4]!) >>> 0;
+        if (length > this.#maxMessage) {
+          this.fail(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.#maxMessage})`);
+          return;
+        }
+        this.#buffer = new Uint8Array(length);
+        this.#filled = 0;
+        this.#expected = length;
+      }
+      const n = Math.min(this.#expected - this.#filled, bytes.length - at);
+      this.#buffer.set(bytes.subarray(at, at + n), this.#filled);
+      this.#filled += n;
+      at += n;
+      if (this.#filled === this.#expected) {
+        const message = this.#buffer;
+        this.#buffer = undefined;
+        this.#message(message);
+      }
+    }
+  }
+
+  #message(bytes: Uint8Array): void {
+    if (this.#method.kind === "bidi_streaming") {
+      this.onMessage?.(bytes);
+      return;
+    }
+    if (this.requests.length > 0) {
+      this.fail(Status.UNIMPLEMENTED, `${this.#method.name} takes one request message, not a stream`);
+      return;
+    }
+    this.requests.push(bytes);
+  }
+
+  #cancelled(): void {
+    clearTimeout(this.#timer);
+    if (this.done) return;
+    this.done = true;
+    this.onCancel?.();
+  }
+
+  /**
+   * Decodes a request message.
+   *
+   * @returns The message, or undefined once the call failed INTERNAL.
+   */
+  decode(bytes: Uint8Array): unknown {
+    try {
+      return fromBinary(this.#method.input, bytes);
+    } catch (error) {
+      this.fail(Status.INTERNAL, `Error deserializing request: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Sends one response message. */
+  write(message: unknown): void {
+    if (this.cancelled) return;
+    const bytes = lengthPrefixed(toBinary(this.#method.output, message as MessageShape<DescMessage>));
+    if (!this.#stream.headersSent) this.#stream.headers(RESPONSE_HEADERS);
+    this.#stream.data(bytes);
+  }
+
+  /** Ends the call with OK. */
+  finish(): void {
+    if (this.cancelled) return;
+    this.#end();
+    if (!this.#stream.headersSent) this.#stream.headers(statusTrailers(Status.OK, "", true), true);
+    else this.#stream.trailers(OK_TRAILERS);
+    this.#afterEnd();
+  }
+
+  /** Answers a unary call: headers, the message and trailers at once. */
+  answer(message: unknown): void {
+    if (this.cancelled) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = lengthPrefixed(toBinary(this.#method.output, message as MessageShape<DescMessage>));
+    } catch (error) {
+      this.fail(Status.INTERNAL, `Internal error: ${(error as Error).message}`);
+      return;
+    }
+    this.#end();
+    this.#stream.headers(RESPONSE_HEADERS);
+    this.#stream.data(bytes);
+    this.#stream.trailers(OK_TRAILERS);
+    this.#afterEnd();
+  }
+
+  /** Ends the call with a status other than OK. */
+  fail(code: number, message: string): void {
+    if (this.cancelled) return;
+    this.#end();
+    if (!this.#stream.headersSent) this.#stream.headers(statusTrailers(code, message, true), true);
+    else this.#stream.trailers(statusTrailers(code, message, false));
+    this.#afterEnd();
+    this.onCancel?.();
+  }
+
+  #end(): void {
+    this.done = true;
+    clearTimeout(this.#timer);
+    this.#buffer = undefined;
+  }
+
+  /** A request the client still sends after the answer is not read (RST_STREAM NO_ERROR, RFC 9113 section 8.1). */
+  #afterEnd(): void {
+    if (!this.#stream.remoteEnded && !this.#stream.closed) this.#stream.reset(ErrorCode.NO_ERROR);
+  }
+}
+
+function callInfo(headers: Map<string, string>, peer: string): CallInfo {
   return {
-    header(name) {
-      const value = metadata.get(name)[0];
-      return typeof value === "string" ? value : undefined;
-    },
-    get peer() {
-      const peer = call.getPeer();
-      // grpc-js names the peer "ipv4:1.2.3.4:5" or "ipv6:[::1]:5" on some runtimes, plain "host:port" on others.
-      return peer.replace(/^ipv[46]:/, "");
-    },
+    header: (name) => (name.endsWith("-bin") ? undefined : headers.get(name)),
+    peer,
   };
 }
 
-function internal(error: unknown): grpc.ServiceError {
-  const message = error instanceof Error ? error.message : String(error);
-  return Object.assign(new Error(message), { code: grpc.status.INTERNAL, details: `Internal error: ${message}`, metadata: new grpc.Metadata() });
-}
-
-function responseStream<T>(call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>): ResponseStream<T> {
-  let ended = false;
-  const gone = new AbortController();
-  if (call.cancelled) gone.abort();
-  else call.once("cancelled", () => gone.abort());
-  return {
-    signal: gone.signal,
-    write(message) {
-      if (!ended && !call.cancelled) call.write(message);
-    },
-    end() {
-      if (ended) return;
-      ended = true;
-      if (!call.cancelled) call.end();
-    },
-    get cancelled() {
-      return call.cancelled || ended;
-    },
-  };
-}
-
-type Unary = (request: never, call: CallInfo) => unknown;
+type Handler = (call: Call, request: unknown, info: CallInfo) => void;
 
 /**
  * Binds the service to a gRPC server and starts listening.
  *
- * @param options The service, address, TLS and limits.
+ * @param options The service, listen adapter, address, TLS and limits.
  * @returns The running server.
  */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { service } = options;
   const log = options.log ?? (() => {});
-  // grpc-js logs to the console by default; its lines go to this server's log (the latest one started).
-  grpc.setLogger({ error: (...parts: unknown[]) => log(`gRPC: ${parts.join(" ")}`, "warn") } as Partial<Console>);
-  /** Open Telemetry streams: ended at close, since they last as long as their clients. */
-  const telemetry = new Set<grpc.ServerDuplexStream<TelemetryCommand, TelemetryCommand>>();
-  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  const implementation: grpc.UntypedServiceImplementation = {};
-  for (const method of MessagingServiceDesc.methods) {
-    const input: DescMessage = method.input;
-    const output: DescMessage = method.output;
-    definition[method.name] = {
-      path: `/${MessagingServiceDesc.typeName}/${method.name}`,
-      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
-      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-      requestSerialize: (value: unknown) => Buffer.from(toBinary(input, value as MessageShape<DescMessage>)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(input, bytes),
-      responseSerialize: (value: unknown) => {
-        const bytes = toBinary(output, value as MessageShape<DescMessage>);
-        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      },
-      responseDeserialize: (bytes: Buffer) => fromBinary(output, bytes),
-      originalName: method.localName,
-    };
-  }
-  const unary = (fn: Unary): grpc.handleUnaryCall<unknown, unknown> => (call, callback) => {
+  const maxMessage = options.maxReceiveMessageLength ?? 4 * 1024 * 1024 + 64 * 1024;
+  const connections = new Set<Http2ServerConnection>();
+  /** Open Telemetry calls: ended at close, since they last as long as their clients. */
+  const telemetry = new Set<Call>();
+  const failed = (call: Call, error: unknown) => {
+    log(`gRPC: ${call.method.name} failed: ${(error as Error)?.stack ?? error}`, "error");
+    call.fail(Status.INTERNAL, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+  };
+  const unary = (fn: (request: never, info: CallInfo) => unknown): Handler => (call, request, info) => {
     let result: unknown;
     try {
-      result = fn(call.request as never, callInfo(call));
+      result = fn(request as never, info);
     } catch (error) {
-      callback(internal(error));
+      failed(call, error);
       return;
     }
-    Promise.resolve(result).then((response) => callback(null, response), (error) => {
-      log(`gRPC: ${call.getPath()} failed: ${(error as Error)?.stack ?? error}`, "error");
-      callback(internal(error));
-    });
+    if (result instanceof Promise) result.then((response) => call.answer(response), (error) => failed(call, error));
+    else call.answer(result);
   };
-  const serverStream = (
-    fn: (request: never, call: CallInfo, stream: ResponseStream<unknown>) => void | Promise<void>,
-  ): grpc.handleServerStreamingCall<unknown, unknown> =>
-  (call) => {
-    const stream = responseStream(call);
-    Promise.resolve().then(() => fn(call.request as never, callInfo(call), stream)).catch((error) => {
-      log(`gRPC: ${call.getPath()} failed: ${(error as Error)?.stack ?? error}`, "error");
-      if (!stream.cancelled) call.destroy(internal(error));
-    });
+  const serverStream = (fn: (request: never, info: CallInfo, stream: ResponseStream<unknown>) => void | Promise<void>): Handler => (call, request, info) => {
+    const stream: ResponseStream<unknown> = {
+      write: (message) => call.write(message),
+      end: () => call.finish(),
+      get cancelled() {
+        return call.cancelled;
+      },
+      get signal() {
+        return call.signal;
+      },
+    };
+    Promise.resolve().then(() => fn(request as never, info, stream)).catch((error) => failed(call, error));
   };
-  Object.assign(implementation, {
+  const handlers: Record<string, Handler> = {
     QueryRoute: unary((r, c) => service.queryRoute(r, c)),
     Heartbeat: unary((r, c) => service.heartbeat(r, c)),
     SendMessage: unary((r, c) => service.sendMessage(r, c)),
@@ -157,74 +364,130 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     ChangeInvisibleDuration: unary((r, c) => service.changeInvisibleDuration(r, c)),
     RecallMessage: unary((r, c) => service.recallMessage(r, c)),
     SyncLiteSubscription: unary(() => service.syncLiteSubscription()),
-    Telemetry: ((call: grpc.ServerDuplexStream<TelemetryCommand, TelemetryCommand>) => {
-      telemetry.add(call);
-      call.on("close", () => telemetry.delete(call));
-      const stream: TelemetryStream = {
-        ...responseStream(call),
-        get cancelled() {
-          return call.cancelled;
-        },
-        onCommand(command, end) {
-          let ended = false;
-          const finish = () => {
-            if (ended) return;
-            ended = true;
-            end();
-          };
-          call.on("data", command);
-          call.on("end", finish);
-          call.on("error", finish);
-          call.on("cancelled", finish);
-          call.on("close", finish);
-        },
-      };
-      service.telemetry(callInfo(call), stream).catch((error) => {
-        log(`gRPC: Telemetry failed: ${(error as Error)?.stack ?? error}`, "error");
-        call.destroy(internal(error));
-      });
-    }) as grpc.handleBidiStreamingCall<unknown, unknown>,
-  });
-  const server = new grpc.Server({
-    "grpc.max_receive_message_length": options.maxReceiveMessageLength ?? 4 * 1024 * 1024 + 64 * 1024,
-    // A client that stops reading is cut rather than buffered for.
-    "grpc.keepalive_time_ms": 60_000,
-    "grpc.keepalive_timeout_ms": 20_000,
-  });
-  server.addService(definition, implementation);
-  const hostname = options.hostname ?? "0.0.0.0";
-  const credentials = options.tls === undefined
-    ? grpc.ServerCredentials.createInsecure()
-    // No client certificates are asked for, so the CA list is unused; it is given (the certificate
-    // itself) because grpc-js otherwise reads GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, and Deno's TLS
-    // server sends a given CA list along with the chain: every system root made its handshake
-    // message too large for clients ("excessive message size").
-    : grpc.ServerCredentials.createSsl(Buffer.from(options.tls.cert), [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }], false);
-  const bindHost = hostname.includes(":") ? `[${hostname}]` : hostname;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${bindHost}:${options.port ?? 8081}`, credentials, (error, bound) => {
-      if (error === null) return resolve(bound);
-      // grpc-js names the system error only in its message.
-      const code = /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(error.message)?.[1];
-      reject(code === undefined ? error : Object.assign(error, { code }));
+  };
+  const methods = new Map<string, Method & { handler: Handler | undefined }>();
+  for (const method of MessagingServiceDesc.methods) {
+    methods.set(`/${MessagingServiceDesc.typeName}/${method.name}`, {
+      input: method.input,
+      output: method.output,
+      kind: method.methodKind as Kind,
+      name: method.name,
+      handler: handlers[method.name],
     });
-  });
+  }
+
+  const startTelemetry = (call: Call, info: CallInfo) => {
+    telemetry.add(call);
+    const commands: TelemetryCommand[] = [];
+    let onCommand: ((command: TelemetryCommand) => void) | undefined;
+    let onEnd: (() => void) | undefined;
+    let ended = false;
+    const finish = () => {
+      telemetry.delete(call);
+      if (ended) return;
+      ended = true;
+      onEnd?.();
+    };
+    call.onMessage = (bytes) => {
+      const command = call.decode(bytes) as TelemetryCommand | undefined;
+      if (command === undefined) return;
+      if (onCommand === undefined) commands.push(command);
+      else onCommand(command);
+    };
+    call.onHalfClose = finish;
+    call.onCancel = finish;
+    const stream: TelemetryStream = {
+      write: (message) => call.write(message),
+      end: () => {
+        telemetry.delete(call);
+        call.finish();
+      },
+      get cancelled() {
+        return call.cancelled;
+      },
+      get signal() {
+        return call.signal;
+      },
+      onCommand(command, end) {
+        onCommand = command;
+        onEnd = end;
+        for (const c of commands.splice(0)) command(c);
+        if (ended) end();
+      },
+    };
+    service.telemetry(info, stream).catch((error) => failed(call, error));
+  };
+
+  const onStream = (stream: Http2Stream, list: { headers: [string, string][]; tooLarge: boolean; size: number }): StreamHandlers => {
+    const headers = new Map<string, string>();
+    for (const [name, value] of list.headers) if (!headers.has(name)) headers.set(name, value);
+    const path = headers.get(":path") ?? "";
+    const method = methods.get(path);
+    const call = new Call(stream, method ?? { input: undefined as never, output: undefined as never, kind: "unary", name: path }, maxMessage, timeoutMs(headers.get("grpc-timeout")));
+    if (list.tooLarge) {
+      call.fail(Status.RESOURCE_EXHAUSTED, `Header list of ${list.size} bytes exceeds the limit`);
+      return call.handlers;
+    }
+    if (headers.get(":method") !== "POST" || !(headers.get("content-type") ?? "").startsWith("application/grpc")) {
+      call.fail(Status.INTERNAL, `Not a gRPC request (method "${headers.get(":method")}", content type "${headers.get("content-type")}")`);
+      return call.handlers;
+    }
+    if (method === undefined) {
+      call.fail(Status.UNIMPLEMENTED, `Method "${path.slice(0, 200)}" is not implemented`);
+      return call.handlers;
+    }
+    const info = callInfo(headers, stream.remoteAddress);
+    if (method.kind === "bidi_streaming") {
+      startTelemetry(call, info);
+      return call.handlers;
+    }
+    const handler = method.handler!;
+    call.onHalfClose = () => {
+      const bytes = call.requests[0];
+      if (bytes === undefined) {
+        call.fail(Status.UNIMPLEMENTED, `${method.name} got no request message`);
+        return;
+      }
+      const request = call.decode(bytes);
+      if (request !== undefined) handler(call, request, info);
+    };
+    return call.handlers;
+  };
+
+  const hostname = options.hostname ?? "0.0.0.0";
+  const tls = options.tls === undefined ? undefined : { cert: options.tls.cert, key: options.tls.key };
+  const listener: Listener = await options.listen({
+      hostname,
+      port: options.port ?? 8081,
+      ...(tls === undefined ? {} : { tls, alpnProtocols: ["h2"] }),
+      onTlsError: (peer, error) => log(`gRPC: TLS handshake with ${peer} failed: ${error.message}`, "warn"),
+    }, (transport) => {
+      const connection: Http2ServerConnection = new Http2ServerConnection(transport, {
+        onStream,
+        ...(options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }),
+        ...(options.maxPendingOutput === undefined ? {} : { maxPendingOutput: options.maxPendingOutput }),
+        connectionWindow: Math.max(8 * 1024 * 1024, 2 * maxMessage),
+        onError: (message) => log(`gRPC: ${message}`, "warn"),
+        onClose: () => connections.delete(connection),
+      });
+      connections.add(connection);
+      return connection.handlers;
+    });
   let closing: Promise<void> | undefined;
   return {
     hostname,
-    port,
+    port: listener.port,
     close(graceMs = 5000) {
-      closing ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        for (const call of telemetry) call.end();
-      }).then(() => service.close());
+      closing ??= (async () => {
+        await listener.close();
+        for (const call of [...telemetry]) call.finish();
+        telemetry.clear();
+        for (const connection of connections) connection.goAway();
+        const deadline = Date.now() + graceMs;
+        while (connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        for (const connection of [...connections]) connection.close();
+        await service.close();
+      })();
       return closing;
     },
   };

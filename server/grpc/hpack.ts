@@ -1,0 +1,286 @@
+/**
+ * HPACK (RFC 7541), the header compression of HTTP/2: a decoder with the static and dynamic tables,
+ * Huffman-coded strings and table size updates, and an encoder that writes literals without
+ * indexing (so it keeps no table the peer must follow).
+ *
+ * @module
+ */
+import { HUFFMAN_CODES, HUFFMAN_LENGTHS, STATIC_TABLE } from "./_hpack_tables.ts";
+
+/** A header block the decoder cannot read: a connection error (COMPRESSION_ERROR) in HTTP/2. */
+export class HpackError extends Error {
+  override readonly name = "HpackError";
+}
+
+/** A decoded header block. */
+export interface HeaderList {
+  /** Name and value pairs in the order sent (names as sent: HTTP/2 requires lower case). */
+  readonly headers: [name: string, value: string][];
+  /** The block's size as RFC 7541 section 4.1 counts it (each name and value plus 32). */
+  readonly size: number;
+  /** True when `size` exceeded the decoder's limit: `headers` then holds only those that fit. */
+  readonly tooLarge: boolean;
+}
+
+/** Huffman decoding tree: node `n`'s children at `2n` (bit 0) and `2n + 1` (bit 1); a leaf is `-(symbol + 1)`. */
+const TREE: Int32Array = (() => {
+  const tree = new Int32Array(2 * 512).fill(0);
+  let nodes = 1;
+  for (let symbol = 0; symbol < 257; symbol++) {
+    const code = HUFFMAN_CODES[symbol]!;
+    const length = HUFFMAN_LENGTHS[symbol]!;
+    let node = 0;
+    for (let i = length - 1; i >= 0; i--) {
+      const slot = 2 * node + ((code >>> i) & 1);
+      if (i === 0) tree[slot] = -(symbol + 1);
+      else {
+        if (tree[slot] === 0) tree[slot] = nodes++;
+        node = tree[slot]!;
+      }
+    }
+  }
+  return tree;
+})();
+
+const EOS = 256;
+
+/**
+ * Decodes a Huffman-coded string (RFC 7541 section 5.2).
+ *
+ * @param bytes The coded bytes.
+ * @returns The decoded bytes.
+ * @throws {HpackError} On the EOS symbol, or padding longer than 7 bits or not all ones.
+ */
+export function huffmanDecode(bytes: Uint8Array): Uint8Array {
+  // No symbol is shorter than 5 bits.
+  const out = new Uint8Array(Math.ceil((bytes.length * 8) / 5));
+  let n = 0;
+  let node = 0;
+  let depth = 0;
+  let ones = true;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    for (let b = 7; b >= 0; b--) {
+      const bit = (byte >>> b) & 1;
+      const next = TREE[2 * node + bit]!;
+      depth++;
+      ones &&= bit === 1;
+      if (next < 0) {
+        const symbol = -next - 1;
+        if (symbol === EOS) throw new HpackError("Huffman-coded string holds the EOS symbol");
+        out[n++] = symbol;
+        node = 0;
+        depth = 0;
+        ones = true;
+      } else {
+        node = next;
+      }
+    }
+  }
+  if (depth > 7 || !ones) throw new HpackError("Huffman-coded string has bad padding");
+  return out.subarray(0, n);
+}
+
+const UTF8 = new TextDecoder();
+const UTF8_ENCODER = new TextEncoder();
+
+function text(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start < 64) {
+    let s = "";
+    for (let i = start; i < end; i++) {
+      const c = bytes[i]!;
+      if (c >= 0x80) return UTF8.decode(bytes.subarray(start, end));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return UTF8.decode(bytes.subarray(start, end));
+}
+
+function byteLength(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return UTF8_ENCODER.encode(s).length;
+  return s.length;
+}
+
+/** Options of `HpackDecoder`. */
+export interface HpackDecoderOptions {
+  /** Largest dynamic table the peer may use (our SETTINGS_HEADER_TABLE_SIZE). @default 4096 */
+  maxTableSize?: number;
+  /** Largest header list kept (our SETTINGS_MAX_HEADER_LIST_SIZE). @default 16384 */
+  maxHeaderListSize?: number;
+}
+
+/** Decodes the header blocks of one HTTP/2 connection (its dynamic table lasts as long as it). */
+export class HpackDecoder {
+  readonly #maxTableSize: number;
+  readonly #maxListSize: number;
+  /** Entries oldest first, each with its size. */
+  readonly #table: { name: string; value: string; size: number }[] = [];
+  #tableSize = 0;
+  #capacity: number;
+  #pos = 0;
+  #block: Uint8Array = new Uint8Array(0);
+
+  /** @param options Table and list limits. */
+  constructor(options: HpackDecoderOptions = {}) {
+    this.#maxTableSize = options.maxTableSize ?? 4096;
+    this.#maxListSize = options.maxHeaderListSize ?? 16384;
+    this.#capacity = this.#maxTableSize;
+  }
+
+  /** The dynamic table's current size, bytes as RFC 7541 counts them. */
+  get tableSize(): number {
+    return this.#tableSize;
+  }
+
+  /** The dynamic table's entries, newest first (index 62 first). */
+  get entries(): [string, string][] {
+    return this.#table.map((e) => [e.name, e.value] as [string, string]).reverse();
+  }
+
+  /**
+   * Decodes one complete header block.
+   *
+   * @param block The block (HEADERS and its CONTINUATIONs' fragments, joined).
+   * @returns The headers.
+   * @throws {HpackError} When the block is malformed; the connection must then be closed.
+   */
+  decode(block: Uint8Array): HeaderList {
+    this.#block = block;
+    this.#pos = 0;
+    const headers: [string, string][] = [];
+    let size = 0;
+    let tooLarge = false;
+    let fieldSeen = false;
+    while (this.#pos < block.length) {
+      const first = block[this.#pos]!;
+      let name: string;
+      let value: string;
+      if (first & 0x80) {
+        const entry = this.#entry(this.#integer(7));
+        name = entry[0];
+        value = entry[1];
+      } else if (first & 0x40) {
+        const index = this.#integer(6);
+        name = index === 0 ? this.#string() : this.#entry(index)[0];
+        value = this.#string();
+        this.#insert(name, value);
+      } else if (first & 0x20) {
+        if (fieldSeen) throw new HpackError("Dynamic table size update after a header field");
+        const capacity = this.#integer(5);
+        if (capacity > this.#maxTableSize) throw new HpackError(`Dynamic table size update to ${capacity} exceeds the limit of ${this.#maxTableSize}`);
+        this.#capacity = capacity;
+        this.#evict(0);
+        continue;
+      } else {
+        // Literal without indexing (0000) or never indexed (0001): both 4-bit prefixes.
+        const index = this.#integer(4);
+        name = index === 0 ? this.#string() : this.#entry(index)[0];
+        value = this.#string();
+      }
+      fieldSeen = true;
+      size += byteLength(name) + byteLength(value) + 32;
+      if (size > this.#maxListSize) tooLarge = true;
+      if (!tooLarge) headers.push([name, value]);
+    }
+    this.#block = new Uint8Array(0);
+    return { headers, size, tooLarge };
+  }
+
+  #integer(prefixBits: number): number {
+    const block = this.#block;
+    const max = (1 << prefixBits) - 1;
+    let value = block[this.#pos++]! & max;
+    if (value < max) return value;
+    let shift = 0;
+    for (;;) {
+      if (this.#pos >= block.length) throw new HpackError("Header block ends inside an integer");
+      const byte = block[this.#pos++]!;
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((byte & 0x80) === 0) break;
+      if (shift > 28) throw new HpackError("Integer in header block is too large");
+    }
+    return value;
+  }
+
+  #string(): string {
+    const block = this.#block;
+    if (this.#pos >= block.length) throw new HpackError("Header block ends before a string");
+    const huffman = (block[this.#pos]! & 0x80) !== 0;
+    const length = this.#integer(7);
+    const start = this.#pos;
+    const end = start + length;
+    if (end > block.length) throw new HpackError(`String of ${length} bytes runs past the end of the header block`);
+    this.#pos = end;
+    if (!huffman) return text(block, start, end);
+    const decoded = huffmanDecode(block.subarray(start, end));
+    return text(decoded, 0, decoded.length);
+  }
+
+  #entry(index: number): readonly [string, string] {
+    if (index === 0) throw new HpackError("Header field index 0 is not valid");
+    if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1]!;
+    const at = this.#table.length - 1 - (index - STATIC_TABLE.length - 1);
+    const entry = this.#table[at];
+    if (entry === undefined) throw new HpackError(`Header field index ${index} is past the table`);
+    return [entry.name, entry.value];
+  }
+
+  #insert(name: string, value: string): void {
+    const size = byteLength(name) + byteLength(value) + 32;
+    if (size > this.#capacity) {
+      this.#table.length = 0;
+      this.#tableSize = 0;
+      return;
+    }
+    this.#evict(size);
+    this.#table.push({ name, value, size });
+    this.#tableSize += size;
+  }
+
+  /** Evicts the oldest entries until `room` more bytes fit. */
+  #evict(room: number): void {
+    let drop = 0;
+    while (this.#tableSize + room > this.#capacity && drop < this.#table.length) {
+      this.#tableSize -= this.#table[drop]!.size;
+      drop++;
+    }
+    if (drop > 0) this.#table.splice(0, drop);
+  }
+}
+
+function pushInteger(out: number[], value: number, prefixBits: number, flags: number): void {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    out.push(flags | value);
+    return;
+  }
+  out.push(flags | max);
+  value -= max;
+  while (value >= 0x80) {
+    out.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+}
+
+/**
+ * Encodes a header block of literals without indexing, with literal names and values (no Huffman
+ * coding): it needs no state, so a block can be built once and sent on any connection.
+ *
+ * @param headers Name and value pairs (names in lower case).
+ * @returns The block.
+ */
+export function encodeHeaders(headers: readonly (readonly [string, string])[]): Uint8Array {
+  const out: number[] = [];
+  for (const [name, value] of headers) {
+    out.push(0);
+    for (const s of [name, value]) {
+      const bytes = UTF8_ENCODER.encode(s);
+      pushInteger(out, bytes.length, 7, 0);
+      for (const b of bytes) out.push(b);
+    }
+  }
+  return Uint8Array.from(out);
+}
