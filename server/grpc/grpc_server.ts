@@ -95,6 +95,33 @@ function timeoutMs(value: string | undefined): number | undefined {
   return match === null ? undefined : Number(match[1]) * TIMEOUT_UNITS[match[2]!]!;
 }
 
+/** Calls with a deadline, checked by one timer every `DEADLINE_TICK_MS` rather than a timer each. */
+class Deadlines {
+  readonly #calls = new Map<Call, number>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  add(call: Call, at: number): void {
+    this.#calls.set(call, at);
+    this.#timer ??= setInterval(() => this.#check(), DEADLINE_TICK_MS);
+  }
+
+  delete(call: Call): void {
+    this.#calls.delete(call);
+  }
+
+  #check(): void {
+    if (this.#calls.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const [call, at] of this.#calls) if (at <= now) call.expire();
+  }
+}
+
+const DEADLINE_TICK_MS = 50;
+
 type Kind = "unary" | "server_streaming" | "bidi_streaming";
 
 interface Method {
@@ -115,7 +142,7 @@ class Call {
   #expected = -1;
   #prefix = new Uint8Array(5);
   #prefixFilled = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #deadlines: Deadlines;
   /** Messages received, for unary and server-streaming calls (one expected). */
   readonly requests: Uint8Array[] = [];
   done = false;
@@ -125,16 +152,18 @@ class Call {
   #gone: AbortController | undefined;
   #clientGone = false;
 
-  constructor(stream: Http2Stream, method: Method, maxMessage: number, deadlineMs: number | undefined) {
+  constructor(stream: Http2Stream, method: Method, maxMessage: number, deadlines: Deadlines, deadlineMs: number | undefined) {
     this.#stream = stream;
     this.#method = method;
     this.#maxMessage = maxMessage;
-    if (deadlineMs !== undefined) {
-      this.#timer = setTimeout(() => {
-        this.fail(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
-        this.#stream.reset(ErrorCode.CANCEL);
-      }, Math.max(0, deadlineMs));
-    }
+    this.#deadlines = deadlines;
+    if (deadlineMs !== undefined) deadlines.add(this, Date.now() + deadlineMs);
+  }
+
+  /** The call's deadline passed: DEADLINE_EXCEEDED, and the stream is reset. */
+  expire(): void {
+    this.fail(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
+    this.#stream.reset(ErrorCode.CANCEL);
   }
 
   get method(): Method {
@@ -221,7 +250,7 @@ class Call {
   }
 
   #cancelled(): void {
-    clearTimeout(this.#timer);
+    this.#deadlines.delete(this);
     if (this.done) return;
     this.done = true;
     this.onCancel?.();
@@ -287,7 +316,7 @@ class Call {
 
   #end(): void {
     this.done = true;
-    clearTimeout(this.#timer);
+    this.#deadlines.delete(this);
     this.#buffer = undefined;
   }
 
@@ -297,9 +326,15 @@ class Call {
   }
 }
 
-function callInfo(headers: Map<string, string>, peer: string): CallInfo {
+/** The first value of a header, or undefined. */
+function headerOf(headers: readonly [string, string][], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i++) if (headers[i]![0] === name) return headers[i]![1];
+  return undefined;
+}
+
+function callInfo(headers: readonly [string, string][], peer: string): CallInfo {
   return {
-    header: (name) => (name.endsWith("-bin") ? undefined : headers.get(name)),
+    header: (name) => (name.endsWith("-bin") ? undefined : headerOf(headers, name)),
     peer,
   };
 }
@@ -319,6 +354,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const connections = new Set<Http2ServerConnection>();
   /** Open Telemetry calls: ended at close, since they last as long as their clients. */
   const telemetry = new Set<Call>();
+  const deadlines = new Deadlines();
   const failed = (call: Call, error: unknown) => {
     log(`gRPC: ${call.method.name} failed: ${(error as Error)?.stack ?? error}`, "error");
     call.fail(Status.INTERNAL, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
@@ -419,17 +455,18 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   };
 
   const onStream = (stream: Http2Stream, list: { headers: [string, string][]; tooLarge: boolean; size: number }): StreamHandlers => {
-    const headers = new Map<string, string>();
-    for (const [name, value] of list.headers) if (!headers.has(name)) headers.set(name, value);
-    const path = headers.get(":path") ?? "";
+    const headers = list.headers;
+    const path = headerOf(headers, ":path") ?? "";
     const method = methods.get(path);
-    const call = new Call(stream, method ?? { input: undefined as never, output: undefined as never, kind: "unary", name: path }, maxMessage, timeoutMs(headers.get("grpc-timeout")));
+    const unknown: Method = { input: undefined as never, output: undefined as never, kind: "unary", name: path };
+    const call = new Call(stream, method ?? unknown, maxMessage, deadlines, timeoutMs(headerOf(headers, "grpc-timeout")));
     if (list.tooLarge) {
       call.fail(Status.RESOURCE_EXHAUSTED, `Header list of ${list.size} bytes exceeds the limit`);
       return call.handlers;
     }
-    if (headers.get(":method") !== "POST" || !(headers.get("content-type") ?? "").startsWith("application/grpc")) {
-      call.fail(Status.INTERNAL, `Not a gRPC request (method "${headers.get(":method")}", content type "${headers.get("content-type")}")`);
+    const contentType = headerOf(headers, "content-type") ?? "";
+    if (headerOf(headers, ":method") !== "POST" || !contentType.startsWith("application/grpc")) {
+      call.fail(Status.INTERNAL, `Not a gRPC request (method "${headerOf(headers, ":method")}", content type "${contentType}")`);
       return call.handlers;
     }
     if (method === undefined) {

@@ -23,8 +23,8 @@ export interface HeaderList {
 }
 
 /** Huffman decoding tree: node `n`'s children at `2n` (bit 0) and `2n + 1` (bit 1); a leaf is `-(symbol + 1)`. */
-const TREE: Int32Array = (() => {
-  const tree = new Int32Array(2 * 512).fill(0);
+function huffmanTree(): { tree: Int32Array; nodes: number } {
+  const tree = new Int32Array(2 * 512);
   let nodes = 1;
   for (let symbol = 0; symbol < 257; symbol++) {
     const code = HUFFMAN_CODES[symbol]!;
@@ -39,45 +39,81 @@ const TREE: Int32Array = (() => {
       }
     }
   }
-  return tree;
-})();
+  return { tree, nodes };
+}
 
 const EOS = 256;
+/** In a `NIBBLES` entry: a symbol was completed (its value in bits 8..15). */
+const EMIT = 0x10000;
+/** In a `NIBBLES` entry: the EOS symbol was decoded, which a string must not hold. */
+const FAIL = 0x20000;
+/** In a `NIBBLES` entry: the state after the nibble may end a string (it is the root, or up to 7 one bits into a code). */
+const ACCEPT = 0x40000;
+
+/**
+ * Huffman decoding four bits at a time: the entry of (node, nibble) is the next node (low 8 bits),
+ * the symbol completed on the way, if any (a nibble completes at most one: no code is shorter than
+ * 5 bits), and whether the string may end there.
+ */
+const NIBBLES: Int32Array = (() => {
+  const { tree, nodes } = huffmanTree();
+  // Nodes reached from the root by ones only, up to 7 deep: EOS padding may stop there.
+  const padding = new Set<number>([0]);
+  for (let node = 0, depth = 0; depth < 7; depth++) {
+    node = tree[2 * node + 1]!;
+    padding.add(node);
+  }
+  const table = new Int32Array(nodes * 16);
+  for (let start = 0; start < nodes; start++) {
+    for (let nibble = 0; nibble < 16; nibble++) {
+      let node = start;
+      let entry = 0;
+      for (let b = 3; b >= 0; b--) {
+        const next = tree[2 * node + ((nibble >>> b) & 1)]!;
+        if (next < 0) {
+          const symbol = -next - 1;
+          if (symbol === EOS) entry |= FAIL;
+          else entry |= EMIT | (symbol << 8);
+          node = 0;
+        } else {
+          node = next;
+        }
+      }
+      table[start * 16 + nibble] = entry | node | (padding.has(node) ? ACCEPT : 0);
+    }
+  }
+  return table;
+})();
+
+let scratch = new Uint8Array(256);
 
 /**
  * Decodes a Huffman-coded string (RFC 7541 section 5.2).
  *
  * @param bytes The coded bytes.
- * @returns The decoded bytes.
+ * @param start Where they start in `bytes`. @default 0
+ * @param end Where they end. @default bytes.length
+ * @returns The decoded bytes (a view of a buffer the next call reuses).
  * @throws {HpackError} On the EOS symbol, or padding longer than 7 bits or not all ones.
  */
-export function huffmanDecode(bytes: Uint8Array): Uint8Array {
-  // No symbol is shorter than 5 bits.
-  const out = new Uint8Array(Math.ceil((bytes.length * 8) / 5));
+export function huffmanDecode(bytes: Uint8Array, start = 0, end: number = bytes.length): Uint8Array {
+  // No code is shorter than 5 bits.
+  const most = Math.ceil(((end - start) * 8) / 5);
+  if (scratch.length < most) scratch = new Uint8Array(most);
+  const out = scratch;
   let n = 0;
-  let node = 0;
-  let depth = 0;
-  let ones = true;
-  for (let i = 0; i < bytes.length; i++) {
+  let state = 0;
+  let entry = ACCEPT;
+  for (let i = start; i < end; i++) {
     const byte = bytes[i]!;
-    for (let b = 7; b >= 0; b--) {
-      const bit = (byte >>> b) & 1;
-      const next = TREE[2 * node + bit]!;
-      depth++;
-      ones &&= bit === 1;
-      if (next < 0) {
-        const symbol = -next - 1;
-        if (symbol === EOS) throw new HpackError("Huffman-coded string holds the EOS symbol");
-        out[n++] = symbol;
-        node = 0;
-        depth = 0;
-        ones = true;
-      } else {
-        node = next;
-      }
-    }
+    entry = NIBBLES[state * 16 + (byte >>> 4)]!;
+    if (entry & EMIT) out[n++] = (entry >>> 8) & 0xff;
+    entry = NIBBLES[(entry & 0xff) * 16 + (byte & 0xf)]! | (entry & FAIL);
+    if (entry & EMIT) out[n++] = (entry >>> 8) & 0xff;
+    if (entry & FAIL) throw new HpackError("Huffman-coded string holds the EOS symbol");
+    state = entry & 0xff;
   }
-  if (depth > 7 || !ones) throw new HpackError("Huffman-coded string has bad padding");
+  if ((entry & ACCEPT) === 0) throw new HpackError("Huffman-coded string has bad padding");
   return out.subarray(0, n);
 }
 
@@ -102,6 +138,16 @@ function byteLength(s: string): number {
   return s.length;
 }
 
+/** A table entry: its size as RFC 7541 section 4.1 counts it, and its name's bytes. */
+interface Entry {
+  readonly name: string;
+  readonly value: string;
+  readonly size: number;
+  readonly nameSize: number;
+}
+
+const STATIC: readonly Entry[] = STATIC_TABLE.map(([name, value]) => ({ name, value, size: name.length + value.length + 32, nameSize: name.length }));
+
 /** Options of `HpackDecoder`. */
 export interface HpackDecoderOptions {
   /** Largest dynamic table the peer may use (our SETTINGS_HEADER_TABLE_SIZE). @default 4096 */
@@ -115,10 +161,12 @@ export class HpackDecoder {
   readonly #maxTableSize: number;
   readonly #maxListSize: number;
   /** Entries oldest first, each with its size. */
-  readonly #table: { name: string; value: string; size: number }[] = [];
+  readonly #table: Entry[] = [];
   #tableSize = 0;
   #capacity: number;
   #pos = 0;
+  /** Bytes of the names and values read for the field being decoded. */
+  #length = 0;
   #block: Uint8Array = new Uint8Array(0);
 
   /** @param options Table and list limits. */
@@ -156,15 +204,17 @@ export class HpackDecoder {
       const first = block[this.#pos]!;
       let name: string;
       let value: string;
+      this.#length = 0;
       if (first & 0x80) {
         const entry = this.#entry(this.#integer(7));
-        name = entry[0];
-        value = entry[1];
+        name = entry.name;
+        value = entry.value;
+        this.#length = entry.size - 32;
       } else if (first & 0x40) {
         const index = this.#integer(6);
-        name = index === 0 ? this.#string() : this.#entry(index)[0];
+        name = index === 0 ? this.#string() : this.#name(index);
         value = this.#string();
-        this.#insert(name, value);
+        this.#insert(name, value, this.#length + 32);
       } else if (first & 0x20) {
         if (fieldSeen) throw new HpackError("Dynamic table size update after a header field");
         const capacity = this.#integer(5);
@@ -175,11 +225,11 @@ export class HpackDecoder {
       } else {
         // Literal without indexing (0000) or never indexed (0001): both 4-bit prefixes.
         const index = this.#integer(4);
-        name = index === 0 ? this.#string() : this.#entry(index)[0];
+        name = index === 0 ? this.#string() : this.#name(index);
         value = this.#string();
       }
       fieldSeen = true;
-      size += byteLength(name) + byteLength(value) + 32;
+      size += this.#length + 32;
       if (size > this.#maxListSize) tooLarge = true;
       if (!tooLarge) headers.push([name, value]);
     }
@@ -213,29 +263,39 @@ export class HpackDecoder {
     const end = start + length;
     if (end > block.length) throw new HpackError(`String of ${length} bytes runs past the end of the header block`);
     this.#pos = end;
-    if (!huffman) return text(block, start, end);
-    const decoded = huffmanDecode(block.subarray(start, end));
+    if (!huffman) {
+      this.#length += length;
+      return text(block, start, end);
+    }
+    const decoded = huffmanDecode(block, start, end);
+    this.#length += decoded.length;
     return text(decoded, 0, decoded.length);
   }
 
-  #entry(index: number): readonly [string, string] {
+  #entry(index: number): Entry {
     if (index === 0) throw new HpackError("Header field index 0 is not valid");
-    if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1]!;
-    const at = this.#table.length - 1 - (index - STATIC_TABLE.length - 1);
+    if (index <= STATIC.length) return STATIC[index - 1]!;
+    const at = this.#table.length - 1 - (index - STATIC.length - 1);
     const entry = this.#table[at];
     if (entry === undefined) throw new HpackError(`Header field index ${index} is past the table`);
-    return [entry.name, entry.value];
+    return entry;
   }
 
-  #insert(name: string, value: string): void {
-    const size = byteLength(name) + byteLength(value) + 32;
+  /** The name of entry `index`; its bytes count towards the field being decoded. */
+  #name(index: number): string {
+    const entry = this.#entry(index);
+    this.#length += entry.nameSize;
+    return entry.name;
+  }
+
+  #insert(name: string, value: string, size: number): void {
     if (size > this.#capacity) {
       this.#table.length = 0;
       this.#tableSize = 0;
       return;
     }
     this.#evict(size);
-    this.#table.push({ name, value, size });
+    this.#table.push({ name, value, size, nameSize: byteLength(name) });
     this.#tableSize += size;
   }
 
