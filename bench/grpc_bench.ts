@@ -7,7 +7,12 @@
  * every acknowledged message was stored once. Then a RocketMQ 5 SimpleConsumer of a fresh group
  * receives and acks everything the gRPC producer stored (`--concurrency` receive loops).
  *
- * Usage: bun bench/grpc_bench.ts [--count 20000] [--concurrency 10] [--size 1024] [--runtime bun|deno] [--json]
+ * The broker's CPU per message depends on the rate: a broker taking a message a wake-up pays each
+ * wake-up's fixed costs (event loop, store write and flush) for one message, a faster one shares
+ * them. `--paced` also sends natively at the gRPC run's rate (each sender starting its next send no
+ * sooner than its share of that rate allows), which compares the protocols at the same load.
+ *
+ * Usage: bun bench/grpc_bench.ts [--count 20000] [--concurrency 10] [--size 1024] [--runtime bun|deno] [--paced] [--json]
  *
  * @module
  */
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "10" },
     size: { type: "string", default: "1024" },
     runtime: { type: "string", default: "bun" },
+    paced: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -53,14 +59,18 @@ async function storedCount(topic: string): Promise<number> {
   return total;
 }
 
-async function native(topic: string): Promise<Omit<Row, "stored">> {
+/** Sends natively; with `perSecond`, the measured run is paced to that rate. */
+async function native(topic: string, perSecond?: number): Promise<Omit<Row, "stored">> {
   const producer = new Producer({ nameServer: server.namesrv, log: () => {} });
   await producer.start();
-  const run = async (n: number) => {
+  const run = async (n: number, rate?: number) => {
     let next = 0;
+    const started = performance.now();
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < n) {
+        const due = rate === undefined ? 0 : started + (next * 1000) / rate - performance.now();
         next++;
+        if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
         await producer.send({ topic, body });
       }
     }));
@@ -69,12 +79,12 @@ async function native(topic: string): Promise<Omit<Row, "stored">> {
   const client = meterSelf();
   const broker = meterProcess(server.startup.pid);
   const started = performance.now();
-  await run(count);
+  await run(count, perSecond);
   const seconds = (performance.now() - started) / 1000;
   const c = client.stop().cpuSeconds!;
   const b = broker.stop().cpuSeconds;
   await producer.shutdown();
-  return { client: "ours (remoting)", messages: count, msgsPerSec: count / seconds, clientCpuUsPerMsg: (c * 1e6) / count, brokerCpuUsPerMsg: b === null ? null : (b * 1e6) / count };
+  return { client: perSecond === undefined ? "ours (remoting)" : "ours, gRPC's rate", messages: count, msgsPerSec: count / seconds, clientCpuUsPerMsg: (c * 1e6) / count, brokerCpuUsPerMsg: b === null ? null : (b * 1e6) / count };
 }
 
 /** Runs a RocketMQ 5 client script under Node; the broker is metered from `{"warm":true}` (or from the start). */
@@ -114,6 +124,13 @@ const stamp = Date.now();
 for (const [name, run] of [["native", native], ["grpc", rocketmq5]] as const) {
   const topic = `bench_${name}_${stamp}`;
   const row = await run(topic);
+  const stored = (await storedCount(topic)) - Math.min(count, 5000);
+  if (stored !== count) throw new Error(`${row.client}: ${count} acknowledged but ${stored} stored`);
+  rows.push({ ...row, stored });
+}
+if (values.paced) {
+  const topic = `bench_paced_${stamp}`;
+  const row = await native(topic, rows.find((r) => r.client.startsWith("RocketMQ 5"))!.msgsPerSec);
   const stored = (await storedCount(topic)) - Math.min(count, 5000);
   if (stored !== count) throw new Error(`${row.client}: ${count} acknowledged but ${stored} stored`);
   rows.push({ ...row, stored });

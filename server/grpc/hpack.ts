@@ -120,16 +120,8 @@ export function huffmanDecode(bytes: Uint8Array, start = 0, end: number = bytes.
 const UTF8 = new TextDecoder();
 const UTF8_ENCODER = new TextEncoder();
 
+/** Header text: UTF-8 (ASCII as HTTP/2 sends it); the runtime's decoder is several times faster than a loop even for short strings. */
 function text(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start < 64) {
-    let s = "";
-    for (let i = start; i < end; i++) {
-      const c = bytes[i]!;
-      if (c >= 0x80) return UTF8.decode(bytes.subarray(start, end));
-      s += String.fromCharCode(c);
-    }
-    return s;
-  }
   return UTF8.decode(bytes.subarray(start, end));
 }
 

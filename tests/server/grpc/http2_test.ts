@@ -262,7 +262,7 @@ describe("HTTP/2 on the gRPC port", () => {
       let closedResolve!: () => void;
       const closed = new Promise<void>((r) => (closedResolve = r));
       const socket = tcpConnect(Number(port), host!, () => resolve({ socket, frames: () => parseFrames(concat(...chunks)), closed }));
-      socket.on("data", (d) => chunks.push(new Uint8Array(d)));
+      socket.on("data", (d: Buffer) => chunks.push(new Uint8Array(d)));
       socket.on("close", () => closedResolve());
       socket.on("error", () => {});
     });
