@@ -64,9 +64,18 @@ const Status = {
 const RESPONSE_HEADERS = encodeHeaders([[":status", "200"], ["content-type", "application/grpc"]]);
 const OK_TRAILERS = encodeHeaders([["grpc-status", "0"]]);
 
-/** A grpc-message value: percent-encoded outside printable ASCII (and "%" itself). */
+const UTF8 = new TextEncoder();
+
+/** A grpc-message value: percent-encoded outside printable ASCII, and "%" itself (the gRPC spec). */
 function percentEncode(message: string): string {
-  return /^[\x20-\x24\x26-\x7e]*$/.test(message) ? message : message.replace(/[^\x20-\x24\x26-\x7e]+/g, (s) => encodeURIComponent(s)).replace(/%(?![0-9A-F]{2})/g, "%25");
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(message)) return message;
+  let out = "";
+  for (const c of message) {
+    const code = c.codePointAt(0)!;
+    if (code >= 0x20 && code <= 0x7e && code !== 0x25) out += c;
+    else for (const b of UTF8.encode(c)) out += `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
 }
 
 function statusTrailers(code: number, message: string, trailersOnly: boolean): Uint8Array {
@@ -505,12 +514,16 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         ...(options.maxPendingOutput === undefined ? {} : { maxPendingOutput: options.maxPendingOutput }),
         connectionWindow: Math.max(8 * 1024 * 1024, 2 * maxMessage),
         onError: (message) => log(`gRPC: ${message}`, "warn"),
-        onClose: () => connections.delete(connection),
+        onClose: () => {
+          connections.delete(connection);
+          if (connections.size === 0) allClosed?.();
+        },
       });
       connections.add(connection);
       return connection.handlers;
     });
   let closing: Promise<void> | undefined;
+  let allClosed: (() => void) | undefined;
   return {
     hostname,
     port: listener.port,
@@ -519,9 +532,16 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         await listener.close();
         for (const call of [...telemetry]) call.finish();
         telemetry.clear();
-        for (const connection of connections) connection.goAway();
-        const deadline = Date.now() + graceMs;
-        while (connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        if (connections.size > 0) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const closed = new Promise<void>((resolve) => {
+            allClosed = resolve;
+            timer = setTimeout(resolve, graceMs);
+          });
+          for (const connection of [...connections]) connection.goAway();
+          await closed;
+          clearTimeout(timer);
+        }
         for (const connection of [...connections]) connection.close();
         await service.close();
       })();

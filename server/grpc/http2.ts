@@ -62,6 +62,8 @@ export const PREFACE: Uint8Array = new TextEncoder().encode("PRI * HTTP/2.0\r\n\
 const MAX_WINDOW = 2 ** 31 - 1;
 const DEFAULT_WINDOW = 65535;
 const MIN_FRAME_SIZE = 16384;
+/** Most CONTINUATION frames one header block may take (empty ones would cost time and no bytes). */
+const MAX_CONTINUATIONS = 64;
 
 /**
  * Builds one frame.
@@ -276,7 +278,6 @@ export class Http2ServerConnection {
         return true;
       },
       close: () => this.#onClosed(),
-      drain: () => {},
     };
   }
 
@@ -344,15 +345,10 @@ export class Http2ServerConnection {
       this.#outLength = 0;
       return;
     }
-    const bytes = this.#out.subarray(0, this.#outLength);
+    this.#transport.write(this.#out.subarray(0, this.#outLength));
     this.#outLength = 0;
-    if (this.#transport.writeCopies === true) {
-      this.#transport.write(bytes);
-      if (this.#out.length > 1024 * 1024) this.#out = new Uint8Array(16384);
-    } else {
-      this.#transport.write(bytes);
-      this.#out = new Uint8Array(16384);
-    }
+    // A transport that does not copy owns the bytes now; one that does leaves a large buffer to shrink.
+    if (this.#transport.writeCopies !== true || this.#out.length > 1024 * 1024) this.#out = new Uint8Array(16384);
     if (this.#transport.bufferedAmount > this.#maxPending) {
       this.#options.onError?.(`Peer ${this.remoteAddress} does not read: ${this.#transport.bufferedAmount} bytes are held for it`);
       this.#abort();
@@ -711,6 +707,7 @@ export class Http2ServerConnection {
     const continuing = this.#continuing;
     if (continuing === undefined) return this.#connectionError(ErrorCode.PROTOCOL_ERROR, `CONTINUATION on stream ${streamId} without HEADERS`);
     continuing.size += payload.length;
+    if (continuing.fragments.length >= MAX_CONTINUATIONS) return this.#connectionError(ErrorCode.ENHANCE_YOUR_CALM, `Header block in more than ${MAX_CONTINUATIONS} frames`);
     if (continuing.size > this.#maxHeaderBlock) return this.#connectionError(ErrorCode.ENHANCE_YOUR_CALM, `Header block exceeds ${this.#maxHeaderBlock} bytes`);
     continuing.fragments.push(payload.slice());
     if ((flags & Flag.END_HEADERS) === 0) return;

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { encodeHeaders } from "../../../server/grpc/hpack.ts";
+import { encodeHeaders, HpackDecoder } from "../../../server/grpc/hpack.ts";
 import { ErrorCode, Flag, frame, FrameType, type Http2ConnectionOptions, Http2ServerConnection, type Http2Stream, PREFACE, Setting } from "../../../server/grpc/http2.ts";
 import type { Transport } from "../../../core/remoting/transport.ts";
 import { QueryRouteRequestSchema } from "../../../server/grpc/gen/apache/rocketmq/v2/service_pb.ts";
@@ -169,6 +169,15 @@ describe("HTTP/2 connection", () => {
     expect(frames.some((f) => f.type === FrameType.DATA && f.stream === 1 && (f.flags & Flag.END_STREAM) !== 0)).toBe(true);
   });
 
+  test("a header block in too many CONTINUATION frames ends the connection (ENHANCE_YOUR_CALM)", async () => {
+    const h = harness();
+    const empties = Array.from({ length: 100 }, () => frame(FrameType.CONTINUATION, 0, 1, new Uint8Array(0)));
+    h.send(PREFACE, settings(), frame(FrameType.HEADERS, 0, 1, REQUEST.subarray(0, 5)), ...empties);
+    const goAway = (await h.frames()).find((f) => f.type === FrameType.GOAWAY);
+    expect(new DataView(goAway!.payload.buffer).getUint32(4)).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+    expect(h.closed).toBe(true);
+  });
+
   test("a frame of another stream inside a header block is a protocol error", async () => {
     const h = harness();
     h.send(PREFACE, settings(), frame(FrameType.HEADERS, Flag.END_STREAM, 1, REQUEST.subarray(0, 5)), request(3));
@@ -295,5 +304,16 @@ describe("HTTP/2 on the gRPC port", () => {
     expect(answer.map((f) => f.type)).toEqual([FrameType.HEADERS, FrameType.DATA, FrameType.HEADERS]);
     expect(new TextDecoder().decode(answer[2]!.payload)).toContain("grpc-status");
     good.socket.destroy();
+  });
+
+  test("a status message is percent-encoded outside printable ASCII, and its percent signs too", async () => {
+    const c = await open();
+    const headers = encodeHeaders([[":method", "POST"], [":scheme", "http"], [":path", "/nö%41"], [":authority", "x"], ["content-type", "application/grpc"]]);
+    c.socket.write(concat(PREFACE, settings(), frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, headers)));
+    await until(() => c.frames().some((f) => f.stream === 1 && f.type === FrameType.HEADERS));
+    const answer = new HpackDecoder().decode(c.frames().find((f) => f.stream === 1 && f.type === FrameType.HEADERS)!.payload).headers;
+    expect(answer).toContainEqual(["grpc-status", "12"]);
+    expect(answer).toContainEqual(["grpc-message", 'Method "/n%C3%B6%2541" is not implemented']);
+    c.socket.destroy();
   });
 });
