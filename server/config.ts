@@ -473,7 +473,7 @@ export const SETTINGS = {
     }),
     maxConnectionsPerIp: setting({
       ...int(1, 1_000_000), default: 1000, example: 50,
-      doc: "Open connections from one IP; more are closed on arrival, with a log line", to: broker("maxConnectionsPerIp"),
+      doc: "Open connections from one IP, remoting and gRPC ports together; more are closed on arrival, with a log line", to: broker("maxConnectionsPerIp"),
     }),
     maxPullBatchSize: setting({
       ...int(1, 1024), default: 1024, example: 32,

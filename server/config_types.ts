@@ -117,7 +117,7 @@ export type Config = {
     maxFrameSize: number;
     /** Requests processed at once per connection; more are answered SYSTEM_BUSY (retryable) at once */
     maxInFlightPerConnection: number;
-    /** Open connections from one IP; more are closed on arrival, with a log line */
+    /** Open connections from one IP, remoting and gRPC ports together; more are closed on arrival, with a log line */
     maxConnectionsPerIp: number;
     /** Most messages one pull returns; a larger maxMsgNums is cut to it */
     maxPullBatchSize: number;

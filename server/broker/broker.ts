@@ -910,6 +910,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         port: grpcPort,
         ...(options.tls === undefined || options.grpcTls === false ? {} : { tls: options.tls }),
         maxReceiveMessageLength: ctx.maxMessageSize + 64 * 1024,
+        // One IP's gRPC connections count with its remoting ones (maxConnectionsPerIp).
+        admit: (remoteAddress) => {
+          const ip = perIp.admit(remoteAddress);
+          return ip === undefined ? undefined : () => perIp.release(ip);
+        },
         log,
       });
     } catch (error) {

@@ -37,6 +37,12 @@ export interface GrpcServerOptions {
   maxConcurrentStreams?: number;
   /** Most bytes held for one connection that does not read (its call is reset past it). @default 16 MiB */
   maxPendingOutput?: number;
+  /**
+   * Admits a new connection from its peer's address: returns what to call once it has closed, or
+   * undefined to refuse it (it is closed at once). The broker counts these with its remoting
+   * connections against `maxConnectionsPerIp`. @default every connection admitted
+   */
+  admit?: (remoteAddress: string) => (() => void) | undefined;
   /** Where log lines go. @default no logging */
   log?: Log;
 }
@@ -508,6 +514,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       ...(tls === undefined ? {} : { tls, alpnProtocols: ["h2"] }),
       onTlsError: (peer, error) => log(`gRPC: TLS handshake with ${peer} failed: ${error.message}`, "warn"),
     }, (transport) => {
+      const release = options.admit === undefined ? () => {} : options.admit(transport.remoteAddress);
       const connection: Http2ServerConnection = new Http2ServerConnection(transport, {
         onStream,
         ...(options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }),
@@ -515,11 +522,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         connectionWindow: Math.max(8 * 1024 * 1024, 2 * maxMessage),
         onError: (message) => log(`gRPC: ${message}`, "warn"),
         onClose: () => {
+          release?.();
           connections.delete(connection);
           if (connections.size === 0) allClosed?.();
         },
       });
-      connections.add(connection);
+      if (release === undefined) connection.close();
+      else connections.add(connection);
       return connection.handlers;
     });
   let closing: Promise<void> | undefined;
