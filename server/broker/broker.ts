@@ -910,10 +910,19 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         port: grpcPort,
         ...(options.tls === undefined || options.grpcTls === false ? {} : { tls: options.tls }),
         maxReceiveMessageLength: ctx.maxMessageSize + 64 * 1024,
-        // One IP's gRPC connections count with its remoting ones (maxConnectionsPerIp).
+        // One IP's gRPC connections count with its remoting ones (maxConnectionsPerIp), and their
+        // incomplete request messages with its incomplete frames (maxPendingFrameBytes…).
         admit: (remoteAddress) => {
           const ip = perIp.admit(remoteAddress);
-          return ip === undefined ? undefined : () => perIp.release(ip);
+          if (ip === undefined) return undefined;
+          const limits = guard.open(ip);
+          return {
+            budget: limits.options.frameBudget,
+            closed: () => {
+              perIp.release(ip);
+              limits.closed(remoteAddress, undefined);
+            },
+          };
         },
         log,
       });

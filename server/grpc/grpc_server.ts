@@ -11,6 +11,7 @@
  * @module
  */
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import type { FrameBudget } from "../../core/codec/frame.ts";
 import type { Listen, Listener, TlsServerOptions } from "../../core/remoting/transport.ts";
 import type { Log } from "../logger.ts";
 import { MessagingService as MessagingServiceDesc } from "./gen/apache/rocketmq/v2/service_pb.ts";
@@ -38,13 +39,25 @@ export interface GrpcServerOptions {
   /** Most bytes held for one connection that does not read (its call is reset past it). @default 16 MiB */
   maxPendingOutput?: number;
   /**
-   * Admits a new connection from its peer's address: returns what to call once it has closed, or
-   * undefined to refuse it (it is closed at once). The broker counts these with its remoting
-   * connections against `maxConnectionsPerIp`. @default every connection admitted
+   * Admits a new connection from its peer's address, or refuses it (undefined: it is closed at
+   * once). The broker counts these with its remoting connections against `maxConnectionsPerIp`
+   * and pays for their incomplete request messages from its connection guard's budget (per IP and
+   * in all). @default every connection admitted, with no budget but the message size limit
    */
-  admit?: (remoteAddress: string) => (() => void) | undefined;
+  admit?: (remoteAddress: string) => GrpcAdmission | undefined;
   /** Where log lines go. @default no logging */
   log?: Log;
+}
+
+/** An admitted connection: what pays for the request messages it is still receiving, and its end. */
+export interface GrpcAdmission {
+  /**
+   * Reserved for each request message from its length prefix until it is handed over (or its call
+   * ends); a refusal fails that call with RESOURCE_EXHAUSTED. @default no budget
+   */
+  budget?: FrameBudget;
+  /** Called once the connection has closed. */
+  closed(): void;
 }
 
 /** A running gRPC port. */
@@ -151,6 +164,9 @@ class Call {
   readonly #stream: Http2Stream;
   readonly #method: Method;
   readonly #maxMessage: number;
+  readonly #budget: FrameBudget | undefined;
+  /** Bytes reserved from the budget for messages received and not handed over yet. */
+  #reserved = 0;
   /** Bytes of the message being received (its prefix first). */
   #buffer: Uint8Array | undefined;
   #filled = 0;
@@ -167,10 +183,11 @@ class Call {
   #gone: AbortController | undefined;
   #clientGone = false;
 
-  constructor(stream: Http2Stream, method: Method, maxMessage: number, deadlines: Deadlines, deadlineMs: number | undefined) {
+  constructor(stream: Http2Stream, method: Method, maxMessage: number, deadlines: Deadlines, deadlineMs: number | undefined, budget?: FrameBudget) {
     this.#stream = stream;
     this.#method = method;
     this.#maxMessage = maxMessage;
+    this.#budget = budget;
     this.#deadlines = deadlines;
     if (deadlineMs !== undefined) deadlines.add(this, Date.now() + deadlineMs);
   }
@@ -236,6 +253,15 @@ class Call {
           this.fail(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${this.#maxMessage})`);
           return;
         }
+        if (this.#budget !== undefined) {
+          try {
+            this.#budget.reserve(length);
+          } catch (error) {
+            this.fail(Status.RESOURCE_EXHAUSTED, (error as Error).message);
+            return;
+          }
+          this.#reserved += length;
+        }
         this.#buffer = new Uint8Array(length);
         this.#filled = 0;
         this.#expected = length;
@@ -255,6 +281,7 @@ class Call {
   #message(bytes: Uint8Array): void {
     if (this.#method.kind === "bidi_streaming") {
       this.onMessage?.(bytes);
+      this.release();
       return;
     }
     if (this.requests.length > 0) {
@@ -264,7 +291,15 @@ class Call {
     this.requests.push(bytes);
   }
 
+  /** Gives back the budget of the messages received so far: they were handed over. */
+  release(): void {
+    if (this.#reserved === 0) return;
+    this.#budget!.release(this.#reserved);
+    this.#reserved = 0;
+  }
+
   #cancelled(): void {
+    this.release();
     this.#deadlines.delete(this);
     if (this.done) return;
     this.done = true;
@@ -333,6 +368,7 @@ class Call {
     this.done = true;
     this.#deadlines.delete(this);
     this.#buffer = undefined;
+    this.release();
   }
 
   /** A request the client still sends after the answer is not read (RST_STREAM NO_ERROR, RFC 9113 section 8.1). */
@@ -469,12 +505,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     service.telemetry(info, stream).catch((error) => failed(call, error));
   };
 
-  const onStream = (stream: Http2Stream, list: { headers: [string, string][]; tooLarge: boolean; size: number }): StreamHandlers => {
+  const onStream = (stream: Http2Stream, list: { headers: [string, string][]; tooLarge: boolean; size: number }, budget: FrameBudget | undefined): StreamHandlers => {
     const headers = list.headers;
     const path = headerOf(headers, ":path") ?? "";
     const method = methods.get(path);
     const unknown: Method = { input: undefined as never, output: undefined as never, kind: "unary", name: path };
-    const call = new Call(stream, method ?? unknown, maxMessage, deadlines, timeoutMs(headerOf(headers, "grpc-timeout")));
+    const call = new Call(stream, method ?? unknown, maxMessage, deadlines, timeoutMs(headerOf(headers, "grpc-timeout")), budget);
     if (list.tooLarge) {
       call.fail(Status.RESOURCE_EXHAUSTED, `Header list of ${list.size} bytes exceeds the limit`);
       return call.handlers;
@@ -501,6 +537,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         return;
       }
       const request = call.decode(bytes);
+      call.release();
       if (request !== undefined) handler(call, request, info);
     };
     return call.handlers;
@@ -514,20 +551,21 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       ...(tls === undefined ? {} : { tls, alpnProtocols: ["h2"] }),
       onTlsError: (peer, error) => log(`gRPC: TLS handshake with ${peer} failed: ${error.message}`, "warn"),
     }, (transport) => {
-      const release = options.admit === undefined ? () => {} : options.admit(transport.remoteAddress);
+      const admitted = options.admit === undefined ? {} as Partial<GrpcAdmission> : options.admit(transport.remoteAddress);
+      const budget = admitted?.budget;
       const connection: Http2ServerConnection = new Http2ServerConnection(transport, {
-        onStream,
+        onStream: (stream, list) => onStream(stream, list, budget),
         ...(options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams }),
         ...(options.maxPendingOutput === undefined ? {} : { maxPendingOutput: options.maxPendingOutput }),
         connectionWindow: Math.max(8 * 1024 * 1024, 2 * maxMessage),
         onError: (message) => log(`gRPC: ${message}`, "warn"),
         onClose: () => {
-          release?.();
+          admitted?.closed?.();
           connections.delete(connection);
           if (connections.size === 0) allClosed?.();
         },
       });
-      if (release === undefined) connection.close();
+      if (admitted === undefined) connection.close();
       else connections.add(connection);
       return connection.handlers;
     });
