@@ -320,16 +320,19 @@ export class Connection {
       this.respond(request, { code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED, remark: `Request code ${request.code} is not supported here` });
       return;
     }
-    const fail = (error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      this.respond(request, { code: ResponseCode.SYSTEM_ERROR, remark: `Request ${request.code} failed: ${message}` });
-    };
     try {
       const result = handler(request, this);
-      if (result !== undefined) result.catch(fail);
+      // No closure a request unless the handler answers with a promise (the broker's does not).
+      if (result !== undefined) result.catch((error: unknown) => this.#failed(request, error));
     } catch (error) {
-      fail(error);
+      this.#failed(request, error);
     }
+  }
+
+  /** Answers a request whose handler threw. */
+  #failed(request: Command, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.respond(request, { code: ResponseCode.SYSTEM_ERROR, remark: `Request ${request.code} failed: ${message}` });
   }
 
   /**

@@ -421,12 +421,22 @@ export class ConsumeQueue {
  * @param entry The entry.
  */
 export function encodeEntry(target: Uint8Array, pos: number, entry: ConsumeQueueEntry): void {
-  const view = new DataView(target.buffer, target.byteOffset + pos, CQ_ENTRY_SIZE);
-  view.setInt32(0, Math.floor(entry.offset / TWO_32));
-  view.setUint32(4, entry.offset >>> 0);
-  view.setInt32(8, entry.size);
-  view.setInt32(12, entry.tagHash < 0 ? -1 : 0);
-  view.setInt32(16, entry.tagHash | 0);
+  // Written byte by byte, as `decodeEntry` reads: a DataView a call (one a message stored) made its
+  // target's ArrayBuffer real, a copy and two objects for the collector each time.
+  if (pos < 0 || pos + CQ_ENTRY_SIZE > target.length) throw new RangeError(`No room for a ConsumeQueue entry at ${pos} of ${target.length} bytes`);
+  putInt32(target, pos, Math.floor(entry.offset / TWO_32));
+  putInt32(target, pos + 4, entry.offset % TWO_32);
+  putInt32(target, pos + 8, entry.size);
+  putInt32(target, pos + 12, entry.tagHash < 0 ? -1 : 0);
+  putInt32(target, pos + 16, entry.tagHash);
+}
+
+/** Writes the low 32 bits of `value` big-endian, as `setInt32` and `setUint32` would. */
+function putInt32(target: Uint8Array, pos: number, value: number): void {
+  target[pos] = value >>> 24;
+  target[pos + 1] = value >>> 16;
+  target[pos + 2] = value >>> 8;
+  target[pos + 3] = value;
 }
 
 /**

@@ -53,7 +53,14 @@ const MAX_INDEX_READS = 50_000;
 /** Puts waiting for the writer: one group is one `putMessage` or `putMessages` call. */
 interface PutGroup {
   records: PreparedRecord[];
-  resolve: (results: PutResult[]) => void;
+  /** Takes the group's one result when `one` (a `putMessage`), else all of them. */
+  resolve: (results: PutResult | PutResult[]) => void;
+  one: boolean;
+}
+
+/** Answers a group's put with its results. */
+function settle(group: PutGroup, results: PutResult[]): void {
+  group.resolve(group.one ? results[0]! : results);
 }
 
 /** A written batch waiting to become visible (sync mode: waiting for its fsync). */
@@ -273,7 +280,8 @@ export class MessageStore {
    * @returns The outcome; never rejects.
    */
   putMessage(input: StoreInput): Promise<PutResult> {
-    return this.putMessages([input]).then((results) => results[0]!);
+    // Its own group, answered with its one result: no `.then` (a promise and a closure) a message.
+    return this.#put([input], true) as Promise<PutResult>;
   }
 
   /**
@@ -284,20 +292,26 @@ export class MessageStore {
    * @returns One outcome per input; never rejects.
    */
   putMessages(inputs: readonly StoreInput[]): Promise<PutResult[]> {
+    return this.#put(inputs, false) as Promise<PutResult[]>;
+  }
+
+  /** `putMessages`, answered with the first result alone when `one`. */
+  #put(inputs: readonly StoreInput[], one: boolean): Promise<PutResult | PutResult[]> {
     const unavailable = this.#unavailable() ?? this.#disk.refusal;
     if (unavailable) {
       if (unavailable === this.#disk.refusal) this.#disk.refusedPuts += inputs.length;
-      return Promise.resolve(inputs.map(() => failed("SERVICE_NOT_AVAILABLE", unavailable)));
+      const refused = failed("SERVICE_NOT_AVAILABLE", unavailable);
+      return Promise.resolve(one ? refused : inputs.map(() => refused));
     }
     if (inputs.length === 0) return Promise.resolve([]);
     const records: PreparedRecord[] = [];
     for (const input of inputs) {
       const checked = this.#prepare(input, inputs[0]!);
-      if (!(checked instanceof PreparedRecord)) return Promise.resolve(inputs.map(() => checked));
+      if (!(checked instanceof PreparedRecord)) return Promise.resolve(one ? checked : inputs.map(() => checked));
       records.push(checked);
     }
     return new Promise((resolve) => {
-      this.#pending.push({ records, resolve });
+      this.#pending.push({ records, resolve, one });
       this.#scheduleWrite();
     });
   }
@@ -329,7 +343,7 @@ export class MessageStore {
       prepared.push(records);
     }
     const done = Promise.all(prepared.map((records) =>
-      records.length === 0 ? Promise.resolve([]) : new Promise<PutResult[]>((resolve) => this.#pending.push({ records, resolve }))
+      records.length === 0 ? Promise.resolve([]) : new Promise<PutResult[]>((resolve) => this.#pending.push({ records, resolve: resolve as PutGroup["resolve"], one: false }))
     ));
     this.#scheduleWrite();
     return done;
@@ -381,7 +395,7 @@ export class MessageStore {
     this.#pending = [];
     if (this.#failure) {
       const reason = this.#unavailable()!;
-      for (const g of groups) g.resolve(g.records.map(() => failed("SERVICE_NOT_AVAILABLE", reason)));
+      for (const g of groups) settle(g, g.records.map(() => failed("SERVICE_NOT_AVAILABLE", reason)));
       return;
     }
     const records: PreparedRecord[] = [];
@@ -463,7 +477,7 @@ export class MessageStore {
         }
       }
     }
-    for (const { group, results } of batch.groups) group.resolve(results);
+    for (const { group, results } of batch.groups) settle(group, results);
   }
 
   /**
@@ -493,7 +507,7 @@ export class MessageStore {
       ? `${writeErrorText(error)}; the message was not stored, sends resume once space is freed`
       : this.#failure?.message ?? writeErrorText(error);
     this.#lastWriteError = message;
-    for (const { group } of batch.groups) group.resolve(group.records.map(() => failed(status, message)));
+    for (const { group } of batch.groups) settle(group, group.records.map(() => failed(status, message)));
   }
 
   #requestFlush(): Promise<void> {
@@ -522,7 +536,7 @@ export class MessageStore {
     if (this.#failure) {
       const message = `Flush failed: ${this.#failure.message}`;
       for (const batch of this.#awaitingFlush.splice(0)) {
-        for (const { group, results } of batch.groups) group.resolve(results.map(() => failed("FLUSH_DISK_FAILED", message)));
+        for (const { group, results } of batch.groups) settle(group, results.map(() => failed("FLUSH_DISK_FAILED", message)));
       }
     }
   }

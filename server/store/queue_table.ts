@@ -40,6 +40,8 @@ export class QueueTable {
   #storage: SegmentStorage;
   #entriesPerFile: number;
   #topics = new Map<string, Map<number, QueueState>>();
+  /** Where `dispatch` encodes entries: `ConsumeQueue.write` copies or writes them before it returns. */
+  #entryBytes = new Uint8Array(64 * CQ_ENTRY_SIZE);
 
   /**
    * @param dir The `consumequeue` directory.
@@ -183,7 +185,8 @@ export class QueueTable {
       while (i < group.length) {
         let j = i + 1;
         while (j < group.length && group[j]!.queueOffset === group[j - 1]!.queueOffset + 1) j++;
-        const bytes = new Uint8Array((j - i) * CQ_ENTRY_SIZE);
+        if (this.#entryBytes.length < (j - i) * CQ_ENTRY_SIZE) this.#entryBytes = new Uint8Array((j - i) * CQ_ENTRY_SIZE);
+        const bytes = this.#entryBytes.subarray(0, (j - i) * CQ_ENTRY_SIZE);
         for (let k = i; k < j; k++) {
           const item = group[k]!;
           encodeEntry(bytes, (k - i) * CQ_ENTRY_SIZE, {

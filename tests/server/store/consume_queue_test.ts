@@ -46,6 +46,29 @@ function readAll(queue: ConsumeQueue, from: number, count: number): ConsumeQueue
 
 const expected = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => entryOf(from + i));
 
+describe("ConsumeQueue entry layout", () => {
+  test("an entry is its offset as a big-endian 64-bit integer, its size, and its tag hash sign-extended to 64 bits", () => {
+    const cases: ConsumeQueueEntry[] = [
+      { offset: 0, size: 1, tagHash: 0 },
+      { offset: 0xffff_ffff, size: 0x7fff_ffff, tagHash: -1 },
+      { offset: 6 * 2 ** 32 + 0x8000_0001, size: 1234, tagHash: -0x7fff_ffff },
+      { offset: 2 ** 52 + 17, size: -2, tagHash: 0x7fff_ffff },
+    ];
+    for (const entry of cases) {
+      const expected = new DataView(new ArrayBuffer(CQ_ENTRY_SIZE));
+      expected.setBigInt64(0, BigInt(entry.offset));
+      expected.setInt32(8, entry.size);
+      expected.setBigInt64(12, BigInt(entry.tagHash));
+      const bytes = new Uint8Array(CQ_ENTRY_SIZE + 3).fill(0xee);
+      encodeEntry(bytes, 3, entry);
+      expect([...bytes.subarray(3)]).toEqual([...new Uint8Array(expected.buffer)]);
+      expect([...bytes.subarray(0, 3)]).toEqual([0xee, 0xee, 0xee]);
+      expect(decodeEntry(bytes, 3)).toEqual(entry);
+    }
+    expect(() => encodeEntry(new Uint8Array(CQ_ENTRY_SIZE + 3), 4, cases[0]!)).toThrow(RangeError);
+  });
+});
+
 describe("ConsumeQueue gathered writes", () => {
   test("entries written one at a time reach the file together, and reads see them before they do", async () => {
     const storage = new CountingStorage();
