@@ -399,18 +399,17 @@ export class Producer {
       // promises of `#deliver` (the request's own promise is the only one besides this function's).
       const remaining = deadline - Date.now();
       let queue = this.#firstQueue(message, deliverOptions, remaining);
-      const anyLane = !queueFixed(message, deliverOptions);
       let response: Command;
       if (queue === undefined) {
-        ({ queue, response } = await this.#retry(message, deliverOptions, deadline, this.#sendAttempt(prepared, anyLane), 0, undefined, undefined));
+        ({ queue, response } = await this.#retry(message, deliverOptions, deadline, this.#sendAttempt(prepared), 0, undefined, undefined));
       } else {
         const address = this.#masterAddress(queue);
         try {
-          response = checkAccepted(await this.#client!.request(address, this.#sendRequest(prepared, queue, remaining, anyLane)), STORED_CODES, address, RequestCode.SEND_MESSAGE_V2);
+          response = checkAccepted(await this.#client!.request(address, this.#sendRequest(prepared, queue, remaining)), STORED_CODES, address, RequestCode.SEND_MESSAGE_V2);
         } catch (error) {
           if (!this.#retryable(error, message, deliverOptions, queue)) throw error;
           const retryOptions = deliverOptions.sticky ? { ...deliverOptions, queue } : deliverOptions;
-          ({ queue, response } = await this.#retry(message, retryOptions, deadline, this.#sendAttempt(prepared, anyLane), 1, queue.brokerName, error));
+          ({ queue, response } = await this.#retry(message, retryOptions, deadline, this.#sendAttempt(prepared), 1, queue.brokerName, error));
         }
       }
       const header = response.header as unknown as SendV2ResponseHeader;
@@ -954,25 +953,21 @@ export class Producer {
     return this.#chooseQueue(route, message, options, undefined);
   }
 
-  /**
-   * The SEND_MESSAGE_V2 request of one attempt of `send`. A message whose queue was not fixed by the
-   * caller needs no order with other sends, so any connection to the broker may carry it.
-   */
-  #sendRequest(prepared: PreparedMessage, queue: MessageQueue, timeoutMs: number, anyLane: boolean): InvokeRequest {
+  /** The SEND_MESSAGE_V2 request of one attempt of `send`. */
+  #sendRequest(prepared: PreparedMessage, queue: MessageQueue, timeoutMs: number): InvokeRequest {
     return {
       code: RequestCode.SEND_MESSAGE_V2,
       header: this.#sendHeader(prepared, queue),
       body: prepared.body,
       timeoutMs,
       lane: queue.queueId,
-      anyLane,
       accept: STORED_CODES,
     };
   }
 
   /** An attempt of `send` for `#retry`. */
-  #sendAttempt(prepared: PreparedMessage, anyLane: boolean): (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command> {
-    return (queue, address, timeoutMs) => this.#client!.invoke(address, this.#sendRequest(prepared, queue, timeoutMs, anyLane));
+  #sendAttempt(prepared: PreparedMessage): (queue: MessageQueue, address: string, timeoutMs: number) => Promise<Command> {
+    return (queue, address, timeoutMs) => this.#client!.invoke(address, this.#sendRequest(prepared, queue, timeoutMs));
   }
 
   /** Whether a failed attempt may be retried (noting the broker as failing when it may). */

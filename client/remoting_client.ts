@@ -52,13 +52,6 @@ export interface RemotingRequest {
   timeoutMs?: number;
   /** Picks the connection (modulo `connectionsPerAddress`); one lane's requests stay in order. @default 0 */
   lane?: number;
-  /**
-   * The request needs no order with any other: it takes whichever of the address's open connections
-   * has the fewest requests in flight (`lane` still picks one while they are not all open). Callers
-   * answered on one connection then send again on it, so each read is answered by one write
-   * rather than one a connection. @default false
-   */
-  anyLane?: boolean;
 }
 
 /** A request for `invoke`, with the response codes that count as an answer rather than an error. */
@@ -164,8 +157,7 @@ export class RemotingClient {
    */
   request(address: string, request: RemotingRequest): Promise<Command> {
     if (this.#signer === undefined && !this.#closed) {
-      const ready = (request.anyLane === true && this.#lanes > 1 ? this.#leastBusy(address) : undefined) ??
-        this.#ready.get(this.#key(address, request.lane));
+      const ready = this.#ready.get(this.#key(address, request.lane));
       if (ready !== undefined && !ready.closed) {
         return ready.request(request.code, request.header, request.body, request.timeoutMs ?? this.#requestTimeoutMs);
       }
@@ -176,28 +168,13 @@ export class RemotingClient {
   #key(address: string, lane = 0): string {
     const index = lane === 0 ? 0 : Math.abs(Math.trunc(lane)) % this.#lanes;
     if (index === 0) return address;
-    return this.#keysOf(address)[index]!;
-  }
-
-  /** The keys of an address's lanes: built once an address, as a key made per request is a string to build and hash each time. */
-  #keysOf(address: string): string[] {
+    // Built once an address: a key made per request is a string to build and hash each time.
     let keys = this.#laneKeys.get(address);
     if (keys === undefined) {
       keys = Array.from({ length: this.#lanes }, (_, i) => i === 0 ? address : `${address}#${i}`);
       this.#laneKeys.set(address, keys);
     }
-    return keys;
-  }
-
-  /** The open connection of an address with the fewest requests in flight; undefined while one of its lanes is not open. */
-  #leastBusy(address: string): Connection | undefined {
-    let best: Connection | undefined;
-    for (const key of this.#keysOf(address)) {
-      const connection = this.#ready.get(key);
-      if (connection === undefined || connection.closed) return undefined;
-      if (best === undefined || connection.inFlight < best.inFlight) best = connection;
-    }
-    return best;
+    return keys[index]!;
   }
 
   async #request(address: string, request: RemotingRequest): Promise<Command> {

@@ -2,8 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RemotingClient } from "../../client/remoting_client.ts";
 import { BrokerError, ClientError, ConnectionClosedError, RequestTimeoutError } from "../../core/errors.ts";
 import { RequestCode, ResponseCode } from "../../core/protocol/request_code.ts";
-import { type Command } from "../../core/protocol/command.ts";
-import { Connection } from "../../core/remoting/connection.ts";
 import type { Dialer } from "../../core/remoting/transport.ts";
 import { type NameServer, startNameServer } from "../../server/namesrv/name_server.ts";
 import { MemoryNetwork } from "../_helpers/memory_network.ts";
@@ -71,39 +69,6 @@ describe("RemotingClient", () => {
     });
     expect(accepted.code).toBe(ResponseCode.TOPIC_NOT_EXIST);
     await client.shutdown();
-  });
-
-  test("a request that needs no order takes the open connection with the fewest requests in flight; a lane keeps its own", async () => {
-    // A server that holds every request, noting which of its connections it came on.
-    const held: { on: number; request: Command; connection: Connection }[] = [];
-    const { promise: allHeld, resolve: heldAll } = Promise.withResolvers<void>();
-    let accepted = 0;
-    const server = await network.listen({ port: 0 }, (transport) => {
-      const on = accepted++;
-      const connection = new Connection({ onRequest: (request, connection) => {
-        if (held.push({ on, request, connection }) === 7) heldAll();
-      } });
-      connection.attach(transport);
-      return connection.handlers;
-    });
-    const target = `127.0.0.1:${server.port}`;
-    const client = new RemotingClient({ dial: network.dial, connectionsPerAddress: 2 });
-    const lanes = [await client.connection(target, 0), await client.connection(target, 1)];
-    const answers: Promise<Command>[] = [];
-    // Lane 0 keeps its requests on its connection, however busy it is.
-    for (let i = 0; i < 3; i++) answers.push(client.request(target, { code: 1, header: { n: i }, lane: 0 }));
-    // These may go anywhere: the idle connection takes them until it is as busy as the other.
-    for (let i = 3; i < 7; i++) answers.push(client.request(target, { code: 1, header: { n: i }, lane: 0, anyLane: true }));
-    expect(lanes.map((c) => c.inFlight)).toEqual([4, 3]);
-    await allHeld;
-    const on = (n: number) => held.find((h) => h.request.header.n === n)!.on;
-    const lane0 = on(0);
-    expect([on(1), on(2)]).toEqual([lane0, lane0]);
-    expect([on(3), on(4), on(5), on(6)].map((c) => c === lane0)).toEqual([false, false, false, true]);
-    for (const h of held) h.connection.respond(h.request, { code: ResponseCode.SUCCESS });
-    expect((await Promise.all(answers)).every((r) => r.code === ResponseCode.SUCCESS)).toBe(true);
-    await client.shutdown();
-    await server.close();
   });
 
   test("request() fails with RequestTimeoutError when the server never answers", async () => {
