@@ -260,9 +260,13 @@ async function storeSend(send: SendJob, stored?: (result: DedupResult) => void):
     ctx.stats.sendErrors++;
     return failure;
   }
-  const first: DedupResult = { queueId: route.realQueueId, queueOffset: result.queueOffset, commitLogOffset: result.commitLogOffset };
-  if (route.dueMs !== undefined) first.dueMs = route.dueMs;
-  stored?.(first);
+  // Made only when a dedup window or a timer's reply needs it: not an object a plain send.
+  let first: DedupResult | undefined;
+  if (stored !== undefined || route.dueMs !== undefined) {
+    first = { queueId: route.realQueueId, queueOffset: result.queueOffset, commitLogOffset: result.commitLogOffset };
+    if (route.dueMs !== undefined) first.dueMs = route.dueMs;
+    stored?.(first);
+  }
   countIn(ctx.stats, header.topic, 1, body.length);
   if (deadLetter !== undefined) {
     countDeadLetter(ctx.stats, deadLetter.group, deadLetter.topic);
@@ -279,7 +283,7 @@ async function storeSend(send: SendJob, stored?: (result: DedupResult) => void):
         : { msgId: result.msgId, queueId: route.realQueueId, queueOffset: result.queueOffset },
     };
   }
-  return { code, header: sendReplyHeader(send, first, false) };
+  return { code, header: sendReplyHeader(send, first!, false) };
 }
 
 /** The answer to a send: its place, its recall handle when it is a timer, and whether it repeated one. */
