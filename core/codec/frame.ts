@@ -180,9 +180,10 @@ function discard(buffer: Uint8Array): void {
 /**
  * A push-style frame decoder: bytes in, whole commands out. Copes with frames split across chunks
  * and several frames in one chunk; rejects a length above `maxFrameSize` before allocating. The
- * buffer of an incomplete frame grows as its bytes arrive (fourfold each time, from `FRAME_BUFFER_START`),
- * so a peer that announces a large frame and sends little costs little, and a `budget` can bound
- * the total. Chunks handed to `push` must not be reused by the caller (bodies may point into them).
+ * buffer of an incomplete frame grows as its bytes arrive (fourfold each time, from `FRAME_BUFFER_START`,
+ * and the whole frame at once when what arrived is a quarter of it), so a peer that announces a large
+ * frame and sends little costs little (at most eight times what it sent, or `2 * FRAME_BUFFER_START`),
+ * and a `budget` can bound the total. Chunks handed to `push` must not be reused by the caller (bodies may point into them).
  * `T` is what `decode` makes of a frame (a `Command` by default).
  */
 export class FrameDecoder<T = Command> {
@@ -288,17 +289,19 @@ export class FrameDecoder<T = Command> {
 
   /**
    * Replaces the frame's buffer with one of at least `needed` bytes: four times as large (fewer
-   * copies than doubling), at least the start size, and the whole frame once that is at most twice
-   * as much.
+   * copies than doubling), at least the start size, and the whole frame at its exact size once that
+   * is at most twice as much or at most four times what arrived. So a 140 KB answer in 64 KiB reads
+   * gets its buffer with the first read and is copied once, and the buffer stays within eight times
+   * what arrived.
    */
   #grow(needed: number): Uint8Array {
     const old = this.#frame!;
+    const length = this.#frameLength;
     let capacity = Math.max(needed, old.length * GROWTH, FRAME_BUFFER_START);
-    // Half-way or more: take the whole frame now rather than copy nearly all of it again later.
-    if (capacity * 2 >= this.#frameLength) capacity = this.#frameLength;
+    if (capacity * 2 >= length || needed * GROWTH >= length) capacity = length;
     this.#budget?.reserve(capacity - old.length);
     const grown = new Uint8Array(capacity);
-    grown.set(old.subarray(0, this.#frameFill));
+    if (this.#frameFill > 0) grown.set(old.subarray(0, this.#frameFill));
     this.#frame = grown;
     discard(old);
     return grown;

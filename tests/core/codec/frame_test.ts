@@ -136,6 +136,25 @@ describe("FrameDecoder", () => {
     expect(decoder.pendingBytes).toBe(4 + 100 + FRAME_BUFFER_START);
   });
 
+  test("push() gives a frame its whole buffer once a quarter of it arrived, so 64 KiB reads are copied once", () => {
+    const asked: number[] = [];
+    const decoder = new FrameDecoder({ budget: { reserve: (bytes) => void asked.push(bytes), release: () => {} } });
+    // A pull answer of ~140 KB in 64 KiB socket reads: one buffer at its exact size from the first read.
+    const answer: Command = { code: 0, id: 3, flags: 1, header: {}, body: new Uint8Array(140_000).map((_, i) => i * 13) };
+    const bytes = encodeFrame(answer).slice();
+    const out: Command[] = [];
+    for (let pos = 0; pos < bytes.length; pos += 64 * 1024) out.push(...decoder.push(bytes.slice(pos, pos + 64 * 1024)));
+    expect(out).toEqual([answer]);
+    expect(asked).toEqual([bytes.length - 4]);
+    // A 4 MiB frame still grows fourfold from the start size, and is whole once growing would take
+    // half of it.
+    asked.length = 0;
+    decoder.push(new Uint8Array([0, 0x40, 0, 0]));
+    for (let sent = 0; sent <= 1024 * 1024; sent += 64 * 1024) decoder.push(new Uint8Array(64 * 1024));
+    expect(asked).toEqual([FRAME_BUFFER_START, 3 * FRAME_BUFFER_START, 12 * FRAME_BUFFER_START, 48 * FRAME_BUFFER_START]);
+    expect(decoder.bufferedBytes).toBe(4 * 1024 * 1024);
+  });
+
   test("push() decodes frames of every size split into chunks of random sizes", () => {
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;

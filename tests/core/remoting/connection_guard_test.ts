@@ -68,8 +68,8 @@ describe("ConnectionGuard", () => {
     const hostile = partial(guard, "10.0.0.1", 100);
     const { decoder, limits } = partial(guard, "10.0.0.1", 0);
     limits.trust();
-    decoder.push(new Uint8Array(3 * 1024 * KiB));
-    expect(guard.pendingFrameBytes).toEqual({ untrusted: 64 * KiB, trusted: 3 * 1024 * KiB });
+    decoder.push(new Uint8Array(1024 * KiB));
+    expect(guard.pendingFrameBytes).toEqual({ untrusted: 64 * KiB, trusted: 1024 * KiB });
     expect(guard.pendingFrameBytesOf("10.0.0.1")).toBe(64 * KiB);
     decoder.reset();
     hostile.decoder.reset();
