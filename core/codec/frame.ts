@@ -198,6 +198,7 @@ export class FrameDecoder<T = Command> {
   /** The length of the frame being assembled. */
   #frameLength = 0;
   #frameFill = 0;
+  #viewedChunk = false;
 
   /** @param options Limits, and how a frame is decoded. */
   constructor(options: FrameDecoderOptions<T> = {}) {
@@ -217,6 +218,15 @@ export class FrameDecoder<T = Command> {
   }
 
   /**
+   * Whether a frame of the last `push` was decoded in place from its chunk, so what it returned may
+   * point into the chunk. When false, every byte of the chunk the decoder needed was copied and the
+   * caller may reuse the chunk's memory (a socket read buffer, say).
+   */
+  get viewedChunk(): boolean {
+    return this.#viewedChunk;
+  }
+
+  /**
    * Feeds bytes to the decoder.
    *
    * @param chunk The bytes received.
@@ -229,6 +239,7 @@ export class FrameDecoder<T = Command> {
     const out: T[] = [];
     let pos = 0;
     const end = chunk.length;
+    this.#viewedChunk = false;
     while (pos < end) {
       if (this.#frame !== undefined) {
         let frame = this.#frame;
@@ -257,6 +268,7 @@ export class FrameDecoder<T = Command> {
       }
       this.#checkLength(length);
       if (end - pos >= length) {
+        this.#viewedChunk = true;
         out.push(this.#decode(chunk.subarray(pos, pos + length)));
         pos += length;
       } else {

@@ -278,7 +278,7 @@ export class Connection {
     else transport?.close();
   }
 
-  /** @returns Whether nothing of `chunk` was kept (no command came of it: its bytes were copied), so it may be reused. */
+  /** @returns Whether nothing of `chunk` was kept (no command points into it: its bytes were copied), so it may be reused. */
   #receive(chunk: Uint8Array): boolean {
     if (this.#closed) return true;
     let commands: Command[];
@@ -304,7 +304,7 @@ export class Connection {
       if ((command.flags & CommandFlag.RESPONSE) !== 0) this.#settle(command);
       else this.#dispatch(command);
     }
-    return commands.length === 0;
+    return commands.length === 0 || this.#wire.viewedChunk === false;
   }
 
   #settle(response: Command): void {

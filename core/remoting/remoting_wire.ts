@@ -176,6 +176,9 @@ export const remotingWire: WireFactory = (options): Wire => {
     get pendingBytes() {
       return decoder.pendingBytes;
     },
+    get viewedChunk() {
+      return decoder.viewedChunk;
+    },
     push: (chunk) => decoder.push(chunk),
     reset: () => decoder.reset(),
     write(out: CborWriter, command, request) {

@@ -34,6 +34,12 @@ export interface Wire {
   /** Bytes of an incomplete frame received so far. */
   readonly pendingBytes: number;
   /**
+   * False when the commands of the last `push` point nowhere into its chunk (their frames were
+   * assembled in buffers of their own), so the chunk's memory may be read into again; when absent,
+   * a chunk any command came of is taken as kept.
+   */
+  readonly viewedChunk?: boolean;
+  /**
    * Feeds received bytes.
    *
    * @param chunk The bytes; not to be reused by the caller (commands may point into them).
@@ -132,6 +138,9 @@ export function detectProtocol(remoting: WireFactory): WireFactory {
       },
       get pendingBytes() {
         return chosen?.pendingBytes ?? held?.length ?? 0;
+      },
+      get viewedChunk() {
+        return chosen?.viewedChunk;
       },
       push(chunk) {
         if (chosen !== undefined) return chosen.push(chunk);

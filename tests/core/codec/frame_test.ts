@@ -155,6 +155,21 @@ describe("FrameDecoder", () => {
     expect(decoder.bufferedBytes).toBe(4 * 1024 * 1024);
   });
 
+  test("viewedChunk tells whether the last push() decoded a frame in place from its chunk", () => {
+    const decoder = new FrameDecoder();
+    const bytes = encodeFrame(sample[1]!).slice();
+    expect(decoder.push(bytes)).toEqual([sample[1]!]);
+    expect(decoder.viewedChunk).toBe(true);
+    decoder.push(bytes.slice(0, 6));
+    expect(decoder.viewedChunk).toBe(false);
+    // Completing a frame from the decoder's own buffer leaves the chunk free to be read over.
+    const end = bytes.slice(6);
+    const [command] = decoder.push(end);
+    expect(decoder.viewedChunk).toBe(false);
+    end.fill(0);
+    expect(command).toEqual(sample[1]!);
+  });
+
   test("push() decodes frames of every size split into chunks of random sizes", () => {
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;

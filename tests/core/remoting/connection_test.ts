@@ -214,11 +214,18 @@ describe("Connection limits", () => {
     connection.close();
   });
 
-  test("handlers.data() lets the transport reuse a chunk only when no command came of it", () => {
+  test("handlers.data() lets the transport reuse a chunk only when no command points into it", () => {
     const { connection } = guarded({});
     expect(connection.handlers.data(frame.subarray(0, 5))).toBe(true);
-    expect(connection.handlers.data(frame.subarray(5))).toBe(false);
+    // The frame's end completes a frame assembled in the decoder's own buffer: the chunk is free.
+    expect(connection.handlers.data(frame.subarray(5))).toBe(true);
+    // A frame whole in the chunk is decoded in place: its command may point into the chunk.
     expect(connection.handlers.data(frame)).toBe(false);
+    const two = new Uint8Array(2 * frame.length);
+    two.set(frame);
+    two.set(frame, frame.length);
+    expect(connection.handlers.data(two.subarray(0, 5))).toBe(true);
+    expect(connection.handlers.data(two.subarray(5))).toBe(false);
     connection.close();
   });
 
