@@ -194,8 +194,12 @@ for (const runtime of ["bun", "deno"] as const) {
       for (const socket of open) socket.destroy();
       await Promise.all(attackers.map((s) => s.closed));
       const closedAt = Date.now();
-      // Seconds, not milliseconds, under load: Deno's collector gives the pages back when it runs.
-      await until(() => rssKiB(broker.child.pid) - baseline < 24 * 1024, 10_000, "the broker's memory to come back");
+      // Seconds, not milliseconds, under load: Deno's collector gives the pages back when it runs,
+      // and keeps more of them: 20 runs on this machine ended 11-23 MiB over the baseline (Bun 3-5).
+      const slackKiB = (runtime === "deno" ? 32 : 24) * 1024;
+      await until(() => rssKiB(broker.child.pid) - baseline < slackKiB, 10_000, "the broker's memory to come back").catch((error: Error) => {
+        throw new Error(`${error.message}: RSS ${(rssKiB(broker.child.pid) / 1024).toFixed(0)} MiB, ${(baseline / 1024).toFixed(0)} MiB before the attack`);
+      });
       const after = rssKiB(broker.child.pid);
       const afterMs = Date.now() - closedAt;
       const latencies = await steady.stop();
