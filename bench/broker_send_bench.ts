@@ -13,6 +13,7 @@
  *   bun bench/broker_send_bench.ts --per-turn 1,5 --count 300000
  *   bun bench/broker_send_bench.ts --batch 32 --per-turn 10 --count 20000
  *   bun --cpu-prof bench/broker_send_bench.ts --per-turn 5 --count 300000
+ *   bun bench/broker_send_bench.ts --per-turn 5 --heap 1000          # heap cells a send, by type
  *
  * @module
  */
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     queues: { type: "string", default: "4" },
     flush: { type: "string", default: "async" },
     warmup: { type: "string", default: "20000" },
+    heap: { type: "string" },
   },
 });
 const count = wholeNumber("count", values.count!);
@@ -126,9 +128,34 @@ async function run(topic: string, perTurn: number, requests: number): Promise<{ 
   return { cpuUs: cpu.user + cpu.system, wallMs };
 }
 
+/** Bun's heap counters (`bun:jsc`), when `--heap` asks for them. */
+type HeapStats = { objectTypeCounts: Record<string, number> };
+const heapStats = values.heap === undefined ? undefined : ((await import("bun:jsc" as string)) as { heapStats(): HeapStats }).heapStats;
+
+/**
+ * Heap cells made by `sends` sends after a collection, by type (from a count small enough that
+ * no collection runs between the two snapshots, so nothing made is freed before it is counted).
+ */
+async function cellsPerSend(perTurn: number, sends: number): Promise<void> {
+  await run(`BenchHeap${perTurn}`, perTurn, 20000);
+  (globalThis as { Bun?: { gc(force: boolean): void } }).Bun?.gc(true);
+  const before = heapStats!().objectTypeCounts;
+  await run(`BenchHeap${perTurn}`, perTurn, sends);
+  const after = heapStats!().objectTypeCounts;
+  const rows = Object.keys(after)
+    .map((type) => [type, ((after[type] ?? 0) - (before[type] ?? 0)) / sends] as const)
+    .filter(([, n]) => n >= 0.05)
+    .sort((a, b) => b[1] - a[1]);
+  console.log(`heap cells a send at ${perTurn} a turn: ${rows.reduce((s, [, n]) => s + n, 0).toFixed(1)} (${rows.map(([t, n]) => `${t} ${n.toFixed(1)}`).join(", ")})`);
+}
+
 console.log(`broker request path in-process: ${batch === 1 ? "SEND_MESSAGE_V2" : `SEND_BATCH_MESSAGE_V2 of ${batch}`}, ${size}-byte bodies, ${queues} queues, ${flushMode} flush, load average ${loadAverage()}`);
 console.log("per turn   requests   messages   msg/s        µs CPU/msg   µs CPU/request");
 for (const perTurn of perTurns) {
+  if (heapStats !== undefined) {
+    await cellsPerSend(perTurn, wholeNumber("heap", values.heap!));
+    continue;
+  }
   if (warmup > 0) await run(`BenchWarm${perTurn}`, perTurn, Math.ceil(warmup / batch));
   const requests = Math.ceil(count / batch);
   const { cpuUs, wallMs } = await run(`BenchSend${perTurn}`, perTurn, requests);
