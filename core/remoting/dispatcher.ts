@@ -53,10 +53,23 @@ export function processor<H>(
   return fast === undefined ? { schema, handle } : { schema, handle, fast };
 }
 
+/** Counts the requests a dispatcher is processing (see `DispatcherOptions.track`). */
+export interface RequestTracker {
+  /** A request of `connection` is handed to its processor. */
+  enter(connection: Connection): void;
+  /** That request is answered (or failed, or left to its processor to answer later itself). */
+  leave(connection: Connection): void;
+}
+
 /** Options of `createDispatcher`. */
 export interface DispatcherOptions {
   /** Called with unexpected processor failures (they are also answered with SYSTEM_ERROR). */
   onError?: (error: unknown, request: Command) => void;
+  /**
+   * Told of every request handed to a processor and of its end, right after its answer was given
+   * to the connection: the counting rides on the dispatcher's own answer, no promise of its own a request.
+   */
+  track?: RequestTracker;
 }
 
 /**
@@ -85,6 +98,16 @@ export function createDispatcher(
       fail(connection, request, error);
     }
   };
+  const track = options.track;
+  // `answer` and `fail` do not throw (an answer that cannot be written fails; `respond` of a failure does not throw).
+  const answered = track === undefined ? answer : (connection: Connection, request: Command, reply: Reply | undefined) => {
+    answer(connection, request, reply);
+    track.leave(connection);
+  };
+  const failed = track === undefined ? fail : (connection: Connection, request: Command, error: unknown) => {
+    fail(connection, request, error);
+    track.leave(connection);
+  };
   return (request, connection) => {
     const proc = processors[request.code];
     if (proc === undefined) {
@@ -103,15 +126,18 @@ export function createDispatcher(
       }
       header = check.header;
     }
+    track?.enter(connection);
+    let result;
     try {
-      const result = proc.handle(header, request, connection);
-      if (result instanceof Promise) {
-        result.then((reply) => answer(connection, request, reply), (error) => fail(connection, request, error));
-      } else {
-        answer(connection, request, result);
-      }
+      result = proc.handle(header, request, connection);
     } catch (error) {
-      fail(connection, request, error);
+      failed(connection, request, error);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then((reply) => answered(connection, request, reply), (error) => failed(connection, request, error));
+    } else {
+      answered(connection, request, result);
     }
   };
 }

@@ -12,7 +12,7 @@ import { RecallSigner } from "./recall_signer.ts";
 import { recallMessageProcessor } from "./processors/recall.ts";
 import { RequestCode } from "../../core/protocol/request_code.ts";
 import { Connection } from "../../core/remoting/connection.ts";
-import { createDispatcher, type Processor } from "../../core/remoting/dispatcher.ts";
+import { createDispatcher, type Processor, type RequestTracker } from "../../core/remoting/dispatcher.ts";
 import { type Dialer, type Listen, parseAddress } from "../../core/remoting/transport.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../../core/codec/frame.ts";
 import * as v from "valibot";
@@ -334,17 +334,28 @@ function jsonFile<T>(storage: SegmentStorage, path: string, schema: v.GenericSch
   return new JsonFile<T>(path, { storage, validate: validator(schema) });
 }
 
-function tracked<H>(proc: Processor<H>, counter: { inFlight: number; idle?: () => void }, limit: InFlightLimit): Processor<H> {
+/** Counts a request in the broker's and its connection's requests in flight, and out again. */
+function requestTracker(counter: { inFlight: number; idle?: () => void }, limit: InFlightLimit): RequestTracker {
+  return {
+    enter(connection) {
+      counter.inFlight++;
+      limit.enter(connection);
+    },
+    leave(connection) {
+      limit.leave(connection);
+      if (--counter.inFlight === 0) counter.idle?.();
+    },
+  };
+}
+
+/** A processor counted by `track` while it runs, for callers other than the dispatcher (gRPC). */
+function tracked<H>(proc: Processor<H>, track: RequestTracker): Processor<H> {
   return {
     schema: proc.schema,
     ...(proc.fast === undefined ? {} : { fast: proc.fast }),
     handle(header, request, connection) {
-      counter.inFlight++;
-      limit.enter(connection);
-      const done = () => {
-        limit.leave(connection);
-        if (--counter.inFlight === 0) counter.idle?.();
-      };
+      track.enter(connection);
+      const done = () => track.leave(connection);
       let result;
       try {
         result = proc.handle(header, request, connection);
@@ -808,8 +819,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       processors[code] = fencedProcessor(processors[code]!, controlled.fenced);
     }
   }
-  for (const code of Object.keys(processors)) processors[Number(code)] = tracked(processors[Number(code)]!, counter, inFlight);
+  // Counted while they run: by the dispatcher itself for remoting and native requests, by `tracked` for gRPC's.
+  const track = requestTracker(counter, inFlight);
+  const countedProcessors: Record<number, Processor<any>> = {};
+  for (const code of Object.keys(processors)) countedProcessors[Number(code)] = tracked(processors[Number(code)]!, track);
   const dispatcher = createDispatcher(processors, {
+    track,
     onError: (error, request) => log(`Request ${request.code} failed: ${(error as Error)?.stack ?? error}`, "error"),
   });
   // A request that passed the ACL proves its connection's peer: its frames no longer count as unauthenticated.
@@ -893,7 +908,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const [{ startGrpcServer }, { MessagingService }] = await Promise.all([import("../grpc/grpc_server.ts"), import("../grpc/messaging_service.ts")]);
     const service = new MessagingService({
       ctx,
-      processors,
+      processors: countedProcessors,
       grpcAddress: () => grpcAddress!,
       route: (topic) => registrar.route(topic),
       ...(options.acl === undefined ? {} : { acl: options.acl }),

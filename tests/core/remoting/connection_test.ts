@@ -325,4 +325,59 @@ describe("createDispatcher()", () => {
     expect(answer.body).toEqual(new Uint8Array([1, 2, 3, 4]));
     expect(written).toBe(1);
   });
+
+  test("track hears every processed request enter, and leave once it is answered, whether it answered at once, later, or failed", async () => {
+    const events: string[] = [];
+    let release = () => {};
+    const tracking = createDispatcher({
+      8: processor(v.object({}), () => ({ code: 0, remark: "now" })),
+      9: processor(v.object({}), () => new Promise((resolve) => (release = () => resolve({ code: 0, remark: "later" })))),
+      10: processor(v.object({}), () => {
+        throw new Error("broken");
+      }),
+      11: processor(v.object({}), () => Promise.reject(new Error("rejected"))),
+      12: processor(v.object({ topic: v.string() }), () => ({ code: 0 })),
+    }, {
+      track: { enter: () => events.push("enter"), leave: () => events.push("leave") },
+    });
+    const server = new Connection({ onRequest: tracking });
+    const client = new Connection();
+    server.attach({
+      remoteAddress: "client",
+      bufferedAmount: 0,
+      write: (data) => {
+        events.push("written");
+        const copy = data.slice();
+        queueMicrotask(() => client.handlers.data(copy));
+      },
+      close() {},
+    });
+    client.attach({
+      remoteAddress: "server",
+      bufferedAmount: 0,
+      write: (data) => {
+        const copy = data.slice();
+        queueMicrotask(() => server.handlers.data(copy));
+      },
+      close() {},
+    });
+    expect((await client.request(8, {})).remark).toBe("now");
+    expect(events).toEqual(["enter", "leave", "written"]);
+    events.length = 0;
+    const later = client.request(9, {});
+    await Bun.sleep(0);
+    expect(events).toEqual(["enter"]);
+    release();
+    expect((await later).remark).toBe("later");
+    expect(events).toEqual(["enter", "leave", "written"]);
+    events.length = 0;
+    expect((await client.request(10, {})).code).toBe(ResponseCode.SYSTEM_ERROR);
+    expect((await client.request(11, {})).code).toBe(ResponseCode.SYSTEM_ERROR);
+    expect(events).toEqual(["enter", "leave", "written", "enter", "leave", "written"]);
+    events.length = 0;
+    // Refused before any processor ran: not counted.
+    expect((await client.request(12, { topic: 1 })).code).toBe(ResponseCode.INVALID_HEADER);
+    expect((await client.request(99, {})).code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED);
+    expect(events).toEqual(["written", "written"]);
+  });
 });
