@@ -56,6 +56,13 @@ interface PutGroup {
   /** Takes the group's one result when `one` (a `putMessage`), else all of them. */
   resolve: (results: PutResult | PutResult[]) => void;
   one: boolean;
+  /** Its results once written: the one result when `one`, else one a record (no array a `putMessage`). */
+  written?: PutResult | PutResult[];
+}
+
+/** The result of a written group's `i`th record. */
+function writtenResult(group: PutGroup, i: number): PutResult {
+  return group.one ? group.written as PutResult : (group.written as PutResult[])[i]!;
 }
 
 /** Answers a group's put with its results. */
@@ -68,7 +75,7 @@ interface WrittenBatch {
   start: number;
   end: number;
   items: DispatchItem[];
-  groups: { group: PutGroup; results: PutResult[] }[];
+  groups: PutGroup[];
 }
 
 /** Callback fired when a message becomes visible to consumers. */
@@ -281,7 +288,11 @@ export class MessageStore {
    */
   putMessage(input: StoreInput): Promise<PutResult> {
     // Its own group, answered with its one result: no `.then` (a promise and a closure) a message.
-    return this.#put([input], true) as Promise<PutResult>;
+    const refused = this.#refuse(1);
+    if (refused !== undefined) return Promise.resolve(refused);
+    const checked = this.#prepare(input, input);
+    if (!(checked instanceof PreparedRecord)) return Promise.resolve(checked);
+    return this.#enqueue([checked], true) as Promise<PutResult>;
   }
 
   /**
@@ -292,24 +303,28 @@ export class MessageStore {
    * @returns One outcome per input; never rejects.
    */
   putMessages(inputs: readonly StoreInput[]): Promise<PutResult[]> {
-    return this.#put(inputs, false) as Promise<PutResult[]>;
-  }
-
-  /** `putMessages`, answered with the first result alone when `one`. */
-  #put(inputs: readonly StoreInput[], one: boolean): Promise<PutResult | PutResult[]> {
-    const unavailable = this.#unavailable() ?? this.#disk.refusal;
-    if (unavailable) {
-      if (unavailable === this.#disk.refusal) this.#disk.refusedPuts += inputs.length;
-      const refused = failed("SERVICE_NOT_AVAILABLE", unavailable);
-      return Promise.resolve(one ? refused : inputs.map(() => refused));
-    }
+    const refused = this.#refuse(inputs.length);
+    if (refused !== undefined) return Promise.resolve(inputs.map(() => refused));
     if (inputs.length === 0) return Promise.resolve([]);
     const records: PreparedRecord[] = [];
     for (const input of inputs) {
       const checked = this.#prepare(input, inputs[0]!);
-      if (!(checked instanceof PreparedRecord)) return Promise.resolve(one ? checked : inputs.map(() => checked));
+      if (!(checked instanceof PreparedRecord)) return Promise.resolve(inputs.map(() => checked));
       records.push(checked);
     }
+    return this.#enqueue(records, false) as Promise<PutResult[]>;
+  }
+
+  /** The failure of a put of `count` records while the store cannot take writes (counted when the disk refuses), or undefined. */
+  #refuse(count: number): PutResult | undefined {
+    const unavailable = this.#unavailable() ?? this.#disk.refusal;
+    if (!unavailable) return undefined;
+    if (unavailable === this.#disk.refusal) this.#disk.refusedPuts += count;
+    return failed("SERVICE_NOT_AVAILABLE", unavailable);
+  }
+
+  /** Queues prepared records as one group for this tick's write, answered with the first result alone when `one`. */
+  #enqueue(records: PreparedRecord[], one: boolean): Promise<PutResult | PutResult[]> {
     return new Promise((resolve) => {
       this.#pending.push({ records, resolve, one });
       this.#scheduleWrite();
@@ -423,20 +438,26 @@ export class MessageStore {
       offsets = this.#commitLog.append(records, { queueOffsets, storeTimestamp });
     } catch (error) {
       // Nothing of this batch was acknowledged or shown: cut it off and keep taking writes.
-      this.#abandon({ start, end: start, items, groups: groups.map((group) => ({ group, results: [] })) }, error as Error);
+      this.#abandon({ start, end: start, items, groups }, error as Error);
       return;
     }
     this.#lastWriteError = undefined;
     this.#disk.wrote(this.#commitLog.maxOffset - start);
-    const batch: WrittenBatch = { start, end: this.#commitLog.maxOffset, items, groups: [] };
+    const batch: WrittenBatch = { start, end: this.#commitLog.maxOffset, items, groups };
     let k = 0;
     for (const group of groups) {
+      if (group.one) {
+        items[k]!.offset = offsets[k]!;
+        group.written = new StoredPut(queueOffsets[k]!, offsets[k]!, storeTimestamp, this.#idPrefix);
+        k++;
+        continue;
+      }
       const results: PutResult[] = [];
       for (let i = 0; i < group.records.length; i++, k++) {
         items[k]!.offset = offsets[k]!;
         results.push(new StoredPut(queueOffsets[k]!, offsets[k]!, storeTimestamp, this.#idPrefix));
       }
-      batch.groups.push({ group, results });
+      group.written = results;
     }
     if (this.#options.flushMode === "sync") {
       this.#awaitingFlush.push(batch);
@@ -462,8 +483,11 @@ export class MessageStore {
     this.#visibleOffset = batch.end;
     const index = this.#index;
     if (index) {
-      for (const { group, results } of batch.groups) {
-        for (let i = 0; i < results.length; i++) index.add(group.records[i]!.input, results[i]!.commitLogOffset, group.records[i]!.size, results[i]!.storeTimestamp);
+      for (const group of batch.groups) {
+        for (let i = 0; i < group.records.length; i++) {
+          const result = writtenResult(group, i);
+          index.add(group.records[i]!.input, result.commitLogOffset, group.records[i]!.size, result.storeTimestamp);
+        }
       }
     }
     const listener = this.onArrive;
@@ -477,7 +501,7 @@ export class MessageStore {
         }
       }
     }
-    for (const { group, results } of batch.groups) settle(group, results);
+    for (const group of batch.groups) group.resolve(group.written!);
   }
 
   /**
@@ -507,7 +531,7 @@ export class MessageStore {
       ? `${writeErrorText(error)}; the message was not stored, sends resume once space is freed`
       : this.#failure?.message ?? writeErrorText(error);
     this.#lastWriteError = message;
-    for (const { group } of batch.groups) settle(group, group.records.map(() => failed(status, message)));
+    for (const group of batch.groups) settle(group, group.records.map(() => failed(status, message)));
   }
 
   #requestFlush(): Promise<void> {
@@ -536,7 +560,7 @@ export class MessageStore {
     if (this.#failure) {
       const message = `Flush failed: ${this.#failure.message}`;
       for (const batch of this.#awaitingFlush.splice(0)) {
-        for (const { group, results } of batch.groups) settle(group, results.map(() => failed("FLUSH_DISK_FAILED", message)));
+        for (const group of batch.groups) settle(group, group.records.map(() => failed("FLUSH_DISK_FAILED", message)));
       }
     }
   }
