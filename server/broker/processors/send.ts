@@ -29,14 +29,6 @@ import type { DedupResult } from "../dedup_window.ts";
 import { checkDedupId } from "../../../core/model/dedup_id.ts";
 import { offsetMessageId } from "../../../core/model/message_id.ts";
 
-/** Where a send is stored, and the queue its reply names. */
-interface Route {
-  topic: string;
-  queueId: number;
-  realQueueId: number;
-  dueMs?: number;
-}
-
 const ENCODER = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
@@ -59,14 +51,14 @@ export function putReply(result: PutResult): Reply | undefined {
 /**
  * Finds (or auto-creates) a writable topic and checks the queue id.
  *
- * @returns The config and queue to write, or an error reply.
+ * @returns The queue to write (a number: no object a send), or an error reply.
  */
 export function resolveQueue(
   ctx: BrokerContext,
   topic: string,
   queueId: number,
   queueNums: number,
-): { config: TopicConfig; queueId: number } | Reply | Promise<{ config: TopicConfig; queueId: number } | Reply> {
+): number | Reply | Promise<number | Reply> {
   if (SYSTEM_TOPICS.has(topic)) {
     return { code: ResponseCode.NO_PERMISSION, remark: `Topic "${topic}" is reserved for the broker` };
   }
@@ -84,7 +76,7 @@ function checkQueue(
   topic: string,
   queueId: number,
   config: TopicConfig | undefined,
-): { config: TopicConfig; queueId: number } | Reply {
+): number | Reply {
   if (config === undefined) {
     return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `Topic "${topic}" does not exist on broker "${ctx.brokerName}"` };
   }
@@ -97,11 +89,11 @@ function checkQueue(
   else if (queueId >= queues) {
     return { code: ResponseCode.SYSTEM_ERROR, remark: `Queue ${queueId} of topic "${topic}" does not exist (it has ${queues} write queues)` };
   }
-  return { config, queueId };
+  return queueId;
 }
 
-/** Properties the broker stores as sent (`text`), or must look inside first (`map`). */
-type SentProperties = { text: string } | { map: Record<string, string> };
+/** Properties the broker stores as sent (text, no object a send), or must look inside first (`map`). */
+type SentProperties = string | { map: Record<string, string> };
 
 /**
  * Reads a send's properties. Text goes to the store as it is unless it names `DELAY`, `WAIT`, a
@@ -121,7 +113,7 @@ function readProperties(ctx: BrokerContext, topic: string, properties: string | 
   if (properties.length * 3 > ctx.maxPropertiesSize && ENCODER.encode(properties).length > ctx.maxPropertiesSize) {
     return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Properties are larger than ${ctx.maxPropertiesSize} bytes` };
   }
-  return { text: properties };
+  return properties;
 }
 
 /** Encodes the stored properties text, leaving out `WAIT`, and checks its size. */
@@ -163,9 +155,9 @@ export function sendMessageProcessor(ctx: BrokerContext, form: SendForm = "v1"):
       return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message body of ${body.length} bytes exceeds the limit of ${ctx.maxMessageSize} bytes` };
     }
     const sent = readProperties(ctx, header.topic, header.properties);
-    if ("code" in sent) return sent;
+    if (typeof sent !== "string" && "code" in sent) return sent;
     const send: SendJob = { ctx, form, header, sent, body, connection, started };
-    const dedupId = "map" in sent ? sent.map[MessageConst.DEDUP_ID] : undefined;
+    const dedupId = typeof sent === "string" ? undefined : sent.map[MessageConst.DEDUP_ID];
     if (dedupId === undefined) return storeSend(send);
     const bad = checkDedupId(dedupId);
     if (bad !== undefined) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: bad };
@@ -217,18 +209,22 @@ const STORED: ReadonlySet<number> = new Set([ResponseCode.FLUSH_SLAVE_TIMEOUT, R
 /** Routes, stores and answers one send; `stored` hears the result once the record is written. */
 async function storeSend(send: SendJob, stored?: (result: DedupResult) => void): Promise<Reply> {
   const { ctx, form, header, sent, body, connection, started } = send;
-  let properties = "text" in sent ? sent.text : storedProperties(ctx, sent.map);
+  let properties = typeof sent === "string" ? sent : storedProperties(ctx, sent.map);
   if (typeof properties !== "string") return properties;
   let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
   if (resolved instanceof Promise) resolved = await resolved;
-  if (!("config" in resolved)) return resolved;
-  let route: Route = { topic: header.topic, queueId: resolved.queueId, realQueueId: resolved.queueId };
+  if (typeof resolved !== "number") return resolved;
+  // Where it is stored, the queue its reply names, and when a timer's message is due (no object a send).
+  let topic = header.topic;
+  let queueId = resolved;
+  let realQueueId = queueId;
+  let dueMs: number | undefined;
   /** Set when a retry past its limit goes to the group's dead-letter topic. */
   let deadLetter: { group: string; topic: string } | undefined;
-  if ("map" in sent) {
+  if (typeof sent !== "string") {
     let routed = routeSend(ctx, {
       topic: header.topic,
-      queueId: resolved.queueId,
+      queueId: resolved,
       properties: sent.map,
       reconsumeTimes: header.reconsumeTimes,
       maxReconsumeTimes: header.maxReconsumeTimes,
@@ -237,14 +233,14 @@ async function storeSend(send: SendJob, stored?: (result: DedupResult) => void):
     if ("code" in routed) return routed;
     if (routed.properties !== sent.map) properties = storedProperties(ctx, routed.properties);
     if (typeof properties !== "string") return properties;
-    route = routed;
-    if (route.topic.startsWith(DLQ_GROUP_TOPIC_PREFIX)) {
-      deadLetter = { group: route.topic.slice(DLQ_GROUP_TOPIC_PREFIX.length), topic: routed.properties[MessageConst.RETRY_TOPIC] ?? header.topic };
+    ({ topic, queueId, realQueueId, dueMs } = routed);
+    if (topic.startsWith(DLQ_GROUP_TOPIC_PREFIX)) {
+      deadLetter = { group: topic.slice(DLQ_GROUP_TOPIC_PREFIX.length), topic: routed.properties[MessageConst.RETRY_TOPIC] ?? header.topic };
     }
   }
   const result = await ctx.store.putMessage({
-    topic: route.topic,
-    queueId: route.queueId,
+    topic,
+    queueId,
     flag: header.flag,
     sysFlag: header.sysFlag,
     bornTimestamp: header.bornTimestamp,
@@ -262,25 +258,25 @@ async function storeSend(send: SendJob, stored?: (result: DedupResult) => void):
   }
   // Made only when a dedup window or a timer's reply needs it: not an object a plain send.
   let first: DedupResult | undefined;
-  if (stored !== undefined || route.dueMs !== undefined) {
-    first = { queueId: route.realQueueId, queueOffset: result.queueOffset, commitLogOffset: result.commitLogOffset };
-    if (route.dueMs !== undefined) first.dueMs = route.dueMs;
+  if (stored !== undefined || dueMs !== undefined) {
+    first = { queueId: realQueueId, queueOffset: result.queueOffset, commitLogOffset: result.commitLogOffset };
+    if (dueMs !== undefined) first.dueMs = dueMs;
     stored?.(first);
   }
   countIn(ctx.stats, header.topic, 1, body.length);
   if (deadLetter !== undefined) {
     countDeadLetter(ctx.stats, deadLetter.group, deadLetter.topic);
-    ctx.trace?.deadLetter(deadLetter.group, deadLetterView(properties, deadLetter.topic), route.topic, header.reconsumeTimes, result.msgId);
+    ctx.trace?.deadLetter(deadLetter.group, deadLetterView(properties, deadLetter.topic), topic, header.reconsumeTimes, result.msgId);
   }
   // SYNC_MASTER: stored here either way; the code says whether a slave holds it too.
   const awaitReplica = ctx.replication.awaitReplica;
   const code = awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset);
-  if (route.dueMs === undefined) {
+  if (dueMs === undefined) {
     return {
       code,
       header: form === "v2"
-        ? { q: route.realQueueId, o: result.queueOffset, c: result.commitLogOffset, s: ctx.store.messageIdPrefix }
-        : { msgId: result.msgId, queueId: route.realQueueId, queueOffset: result.queueOffset },
+        ? { q: realQueueId, o: result.queueOffset, c: result.commitLogOffset, s: ctx.store.messageIdPrefix }
+        : { msgId: result.msgId, queueId: realQueueId, queueOffset: result.queueOffset },
     };
   }
   return { code, header: sendReplyHeader(send, first!, false) };
@@ -339,9 +335,9 @@ export function sendBatchProcessor(ctx: BrokerContext, form: SendForm = "v1"): P
         return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch exceeds the limit of ${ctx.maxMessageSize} bytes` };
       }
       const sent = readProperties(ctx, header.topic, entry.properties);
-      if ("code" in sent) return { ...sent, remark: `Message ${i} of the batch: ${sent.remark}` };
+      if (typeof sent !== "string" && "code" in sent) return { ...sent, remark: `Message ${i} of the batch: ${sent.remark}` };
       let properties: string | Reply;
-      if ("text" in sent) properties = sent.text;
+      if (typeof sent === "string") properties = sent;
       else {
         properties = storedProperties(ctx, sent.map);
         (maps ??= new Array(entries.length))[i] = sent.map;
@@ -363,15 +359,15 @@ export function sendBatchProcessor(ctx: BrokerContext, form: SendForm = "v1"): P
     }
     let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
     if (resolved instanceof Promise) resolved = await resolved;
-    if (!("config" in resolved)) return resolved;
+    if (typeof resolved !== "number") return resolved;
     if (maps === undefined) {
       // Text without DELAY or WAIT, not a retry topic: stored as sent.
-      for (const input of inputs) input.queueId = resolved.queueId;
+      for (const input of inputs) input.queueId = resolved;
     } else {
       // Otherwise every entry is routed as a map.
       const known = maps;
       const mapped = entries.map((e, i) => known[i] ?? decodeProperties(e.properties as string));
-      const route = routeBatch(ctx, { topic: header.topic, queueId: resolved.queueId, properties: mapped });
+      const route = routeBatch(ctx, { topic: header.topic, queueId: resolved, properties: mapped });
       if ("code" in route) return route;
       for (let i = 0; i < inputs.length; i++) {
         const input = inputs[i]!;
@@ -398,8 +394,8 @@ export function sendBatchProcessor(ctx: BrokerContext, form: SendForm = "v1"): P
     return {
       code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(results.at(-1)!.commitLogOffset),
       header: form === "v2"
-        ? { q: resolved.queueId, o: results[0]!.queueOffset, c: results.map((r) => r.commitLogOffset), s: ctx.store.messageIdPrefix }
-        : { msgIds: results.map((r) => r.msgId), queueId: resolved.queueId, queueOffset: results[0]!.queueOffset },
+        ? { q: resolved, o: results[0]!.queueOffset, c: results.map((r) => r.commitLogOffset), s: ctx.store.messageIdPrefix }
+        : { msgIds: results.map((r) => r.msgId), queueId: resolved, queueOffset: results[0]!.queueOffset },
     };
   }, form === "v2" ? fastSendBatchV2Header : fastSendBatchHeader);
 }

@@ -79,11 +79,11 @@ async function sendHalf(ctx: BrokerContext, header: SendMessageHeader, request: 
   }
   let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
   if (resolved instanceof Promise) resolved = await resolved;
-  if (!("config" in resolved)) return resolved;
+  if (typeof resolved !== "number") return resolved;
   const stored = {
     ...properties,
     [MessageConst.REAL_TOPIC]: header.topic,
-    [MessageConst.REAL_QID]: String(resolved.queueId),
+    [MessageConst.REAL_QID]: String(resolved),
     [MessageConst.TRAN_MSG]: "true",
     [MessageConst.PGROUP]: group,
   };
@@ -112,7 +112,7 @@ async function sendHalf(ctx: BrokerContext, header: SendMessageHeader, request: 
   const awaitReplica = ctx.replication.awaitReplica;
   return {
     code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(result.commitLogOffset),
-    header: sentHeader(ctx, form, resolved.queueId, result),
+    header: sentHeader(ctx, form, resolved, result),
   };
 }
 
