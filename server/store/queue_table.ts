@@ -187,14 +187,8 @@ export class QueueTable {
         while (j < group.length && group[j]!.queueOffset === group[j - 1]!.queueOffset + 1) j++;
         if (this.#entryBytes.length < (j - i) * CQ_ENTRY_SIZE) this.#entryBytes = new Uint8Array((j - i) * CQ_ENTRY_SIZE);
         const bytes = this.#entryBytes.subarray(0, (j - i) * CQ_ENTRY_SIZE);
-        for (let k = i; k < j; k++) {
-          const item = group[k]!;
-          encodeEntry(bytes, (k - i) * CQ_ENTRY_SIZE, {
-            offset: item.offset,
-            size: item.size,
-            tagHash: item.tagHash,
-          });
-        }
+        // The item is the entry (its offset, size and tag hash): no object of its own an entry.
+        for (let k = i; k < j; k++) encodeEntry(bytes, (k - i) * CQ_ENTRY_SIZE, group[k]!);
         cq.write(group[i]!.queueOffset, bytes);
         written += j - i;
         i = j;
