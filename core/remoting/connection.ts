@@ -88,6 +88,13 @@ export class Connection {
   #framesAtLook = 0;
   /** Whether a frame was incomplete at the frame timer's last look. */
   #partialAtLook = false;
+  /** The resolving functions of the promise `request` is making, as `#capture` received them. */
+  #resolve: ((command: Command) => void) | undefined;
+  #reject: ((error: Error) => void) | undefined;
+  readonly #capture = (resolve: (command: Command) => void, reject: (error: Error) => void): void => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  };
   /** Free-form per-connection state for servers (client id, group, …). */
   readonly attributes: Map<string, unknown> = new Map();
 
@@ -182,9 +189,10 @@ export class Connection {
     const id = this.#nextId;
     this.#nextId = id >= MAX_ID ? 1 : id + 1;
     const deadline = Date.now() + (timeoutMs ?? this.#options.requestTimeoutMs ?? 3000);
-    const promise = new Promise<Command>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadline, code });
-    });
+    // One executor for every request (it runs before the constructor returns): no closure a request.
+    const promise = new Promise<Command>(this.#capture);
+    this.#pending.set(id, { resolve: this.#resolve!, reject: this.#reject!, deadline, code });
+    this.#resolve = this.#reject = undefined;
     this.#send({ code, id, flags: 0, header, body });
     if (this.#sweeper === undefined) this.#startSweeper();
     return promise;
