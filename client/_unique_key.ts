@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { hex32 } from "../core/model/message_id.ts";
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
 
@@ -51,8 +50,7 @@ export class UniqueKeyGenerator {
       this.#lastTime = time;
       this.#head = this.#prefix + hex(Math.floor(time / 0x100000000), 4) + hex(time >>> 0, 8);
     }
-    // One flat string for the counter's digits: a `+` a byte would make a string cell each.
-    return this.#head + hex32(counter);
+    return this.#head + HEX[counter >>> 24]! + HEX[(counter >>> 16) & 0xff]! + HEX[(counter >>> 8) & 0xff]! + HEX[counter & 0xff]!;
   }
 }
 

@@ -38,20 +38,8 @@ export function createOffsetMessageId(host: HostAddress, commitLogOffset: number
  * @returns The message id.
  */
 export function offsetMessageId(prefix: string, commitLogOffset: number): string {
-  // One flat string for the 16 digits (a `+` a byte makes a string cell each: 8 an id, a send's result).
-  const hi = Math.floor(commitLogOffset / 0x100000000) >>> 0;
-  const lo = commitLogOffset >>> 0;
-  const d = HEX_DIGIT;
-  return prefix + String.fromCharCode(
-    d[hi >>> 28]!, d[(hi >>> 24) & 15]!, d[(hi >>> 20) & 15]!, d[(hi >>> 16) & 15]!,
-    d[(hi >>> 12) & 15]!, d[(hi >>> 8) & 15]!, d[(hi >>> 4) & 15]!, d[hi & 15]!,
-    d[lo >>> 28]!, d[(lo >>> 24) & 15]!, d[(lo >>> 20) & 15]!, d[(lo >>> 16) & 15]!,
-    d[(lo >>> 12) & 15]!, d[(lo >>> 8) & 15]!, d[(lo >>> 4) & 15]!, d[lo & 15]!,
-  );
+  return prefix + hex32(Math.floor(commitLogOffset / 0x100000000)) + hex32(commitLogOffset >>> 0);
 }
-
-/** Character codes of the upper-case hex digits. */
-const HEX_DIGIT: readonly number[] = Array.from("0123456789ABCDEF", (c) => c.charCodeAt(0));
 
 /** Hex of each byte value, upper case. */
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
@@ -97,12 +85,7 @@ export function hex16(n: number): string {
  */
 export function hex32(n: number): string {
   const u = n >>> 0;
-  const d = HEX_DIGIT;
-  // One flat string: a `+` a byte would make a string cell each.
-  return String.fromCharCode(
-    d[u >>> 28]!, d[(u >>> 24) & 15]!, d[(u >>> 20) & 15]!, d[(u >>> 16) & 15]!,
-    d[(u >>> 12) & 15]!, d[(u >>> 8) & 15]!, d[(u >>> 4) & 15]!, d[u & 15]!,
-  );
+  return HEX_BYTE[u >>> 24]! + HEX_BYTE[(u >>> 16) & 0xff]! + HEX_BYTE[(u >>> 8) & 0xff]! + HEX_BYTE[u & 0xff]!;
 }
 
 /**
