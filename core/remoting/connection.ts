@@ -77,6 +77,8 @@ export class Connection {
   readonly #out = new CborWriter();
   #flushQueued = false;
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  /** No pending request's deadline is earlier (some may be later: answered requests are not looked for). */
+  #earliestDeadline = Infinity;
   #closed = false;
   #closeError: Error | undefined;
   #drainWaiters: { resolve(): void; reject(error: Error): void }[] = [];
@@ -193,6 +195,7 @@ export class Connection {
     const promise = new Promise<Command>(this.#capture);
     this.#pending.set(id, { resolve: this.#resolve!, reject: this.#reject!, deadline, code });
     this.#resolve = this.#reject = undefined;
+    if (deadline < this.#earliestDeadline) this.#earliestDeadline = deadline;
     this.#send({ code, id, flags: 0, header, body });
     if (this.#sweeper === undefined) this.#startSweeper();
     return promise;
@@ -366,15 +369,20 @@ export class Connection {
       if (this.#pending.size === 0) {
         clearInterval(this.#sweeper);
         this.#sweeper = undefined;
+        this.#earliestDeadline = Infinity;
         return;
       }
       const now = Date.now();
+      // No request can be due before the earliest deadline seen: most sweeps look at none of them.
+      if (now < this.#earliestDeadline) return;
+      let earliest = Infinity;
       for (const [id, pending] of this.#pending) {
         if (pending.deadline <= now) {
           this.#pending.delete(id);
           pending.reject(new RequestTimeoutError(`Request ${pending.code} to ${this.remoteAddress || "peer"} timed out`));
-        }
+        } else if (pending.deadline < earliest) earliest = pending.deadline;
       }
+      this.#earliestDeadline = earliest;
     }, SWEEP_INTERVAL_MS);
     // Never keep a process alive just to time out requests.
     unrefTimer(this.#sweeper);
