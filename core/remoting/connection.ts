@@ -77,6 +77,8 @@ export class Connection {
   readonly #out = new CborWriter();
   #flushQueued = false;
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  /** No pending request's deadline is earlier (some may be later: answered requests are not looked for). */
+  #earliestDeadline = Infinity;
   #closed = false;
   #closeError: Error | undefined;
   #drainWaiters: { resolve(): void; reject(error: Error): void }[] = [];
@@ -88,6 +90,13 @@ export class Connection {
   #framesAtLook = 0;
   /** Whether a frame was incomplete at the frame timer's last look. */
   #partialAtLook = false;
+  /** The resolving functions of the promise `request` is making, as `#capture` received them. */
+  #resolve: ((command: Command) => void) | undefined;
+  #reject: ((error: Error) => void) | undefined;
+  readonly #capture = (resolve: (command: Command) => void, reject: (error: Error) => void): void => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  };
   /** Free-form per-connection state for servers (client id, group, …). */
   readonly attributes: Map<string, unknown> = new Map();
 
@@ -182,9 +191,11 @@ export class Connection {
     const id = this.#nextId;
     this.#nextId = id >= MAX_ID ? 1 : id + 1;
     const deadline = Date.now() + (timeoutMs ?? this.#options.requestTimeoutMs ?? 3000);
-    const promise = new Promise<Command>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadline, code });
-    });
+    // One executor for every request (it runs before the constructor returns): no closure a request.
+    const promise = new Promise<Command>(this.#capture);
+    this.#pending.set(id, { resolve: this.#resolve!, reject: this.#reject!, deadline, code });
+    this.#resolve = this.#reject = undefined;
+    if (deadline < this.#earliestDeadline) this.#earliestDeadline = deadline;
     this.#send({ code, id, flags: 0, header, body });
     if (this.#sweeper === undefined) this.#startSweeper();
     return promise;
@@ -358,15 +369,20 @@ export class Connection {
       if (this.#pending.size === 0) {
         clearInterval(this.#sweeper);
         this.#sweeper = undefined;
+        this.#earliestDeadline = Infinity;
         return;
       }
       const now = Date.now();
+      // No request can be due before the earliest deadline seen: most sweeps look at none of them.
+      if (now < this.#earliestDeadline) return;
+      let earliest = Infinity;
       for (const [id, pending] of this.#pending) {
         if (pending.deadline <= now) {
           this.#pending.delete(id);
           pending.reject(new RequestTimeoutError(`Request ${pending.code} to ${this.remoteAddress || "peer"} timed out`));
-        }
+        } else if (pending.deadline < earliest) earliest = pending.deadline;
       }
+      this.#earliestDeadline = earliest;
     }, SWEEP_INTERVAL_MS);
     // Never keep a process alive just to time out requests.
     unrefTimer(this.#sweeper);

@@ -87,6 +87,26 @@ describe("Connection", () => {
     expect(client.inFlight).toBe(0);
   });
 
+  test("a short request timeout fires on time behind longer ones and after earlier ones timed out", async () => {
+    const { client } = pair({ onRequest: () => {} });
+    const long = client.request(1, {}, undefined, 10_000);
+    long.catch(() => {});
+    // Earlier than every deadline so far: the sweep must not wait for the long one's.
+    let began = Date.now();
+    await expect(client.request(1, {}, undefined, 40)).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(Date.now() - began).toBeLessThan(1_000);
+    // After a sweep that timed one out, the next earliest is found again.
+    const first = client.request(1, {}, undefined, 30);
+    const second = client.request(1, {}, undefined, 120);
+    began = Date.now();
+    await expect(first).rejects.toBeInstanceOf(RequestTimeoutError);
+    await expect(second).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(Date.now() - began).toBeLessThan(1_000);
+    expect(client.inFlight).toBe(1);
+    client.close();
+    await expect(long).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
   test("oneway() delivers without an answer", async () => {
     const got: number[] = [];
     const { client } = pair({ onRequest: (req, c) => { got.push(req.header.n as number); c.respond(req, { code: 0 }); } });
