@@ -78,6 +78,11 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
   })();
 
   let running: Running | undefined;
+  /**
+   * The broker the handle answers for: the running one, or during a restart the one just closed,
+   * so that what reads the handle then (an admin API starting) sees a broker, not a crash.
+   */
+  let current: Running | undefined;
   let verifiedMasterHa: string | undefined;
   let fencedSince: number | undefined;
   let closed = false;
@@ -218,7 +223,7 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
     await previous.broker.close();
     for (let attempt = 0; !closed; attempt++) {
       try {
-        running = await start(master, state, truncateTo);
+        running = current = await start(master, state, truncateTo);
         return;
       } catch (error) {
         log(`Cannot restart as ${master ? "master" : "slave"} (attempt ${attempt + 1}): ${(error as Error).message}`, "error");
@@ -238,7 +243,7 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
     }
   };
 
-  running = await start(false, undefined);
+  running = current = await start(false, undefined);
   link.start();
 
   let closing: Promise<void> | undefined;
@@ -247,16 +252,16 @@ export async function startControlledBroker(options: BrokerOptions): Promise<Bro
     port: options.port,
     options,
     get context() {
-      return running!.broker.context;
+      return current!.broker.context;
     },
     get connections() {
-      return running!.broker.connections;
+      return current!.broker.connections;
     },
     get grpcAddress() {
-      return running!.broker.grpcAddress;
+      return current!.broker.grpcAddress;
     },
     get grpcPort() {
-      return running!.broker.grpcPort;
+      return current!.broker.grpcPort;
     },
     controller: link,
     close() {
