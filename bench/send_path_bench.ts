@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import type { Dialer, Listen, Transport, TransportHandlers } from "../core/remoting/transport.ts";
 import { Producer } from "../mod.ts";
 import { startStandalone } from "../server/standalone.ts";
+import { sendAwaited, sendInFlight } from "./_send_loops.ts";
 import { loadAverage, wholeNumber } from "./_compare.ts";
 
 const { values } = parseArgs({
@@ -101,31 +102,8 @@ const producer = new Producer({ nameServer: `127.0.0.1:${standalone.nameServer.p
 await producer.start();
 const body = new Uint8Array(size).fill(0x61);
 
-async function sendSync(topic: string, n: number): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      next++;
-      await producer.send({ topic, body });
-    }
-  }));
-}
-
-async function sendAsync(topic: string, n: number): Promise<void> {
-  let started = 0;
-  let done = 0;
-  await new Promise<void>((resolve, reject) => {
-    const one = (): void => {
-      started++;
-      producer.send({ topic, body }).then(() => {
-        done++;
-        if (started < n) one();
-        else if (done === n) resolve();
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(inflight, n); i++) one();
-  });
-}
+const sendSync = (topic: string, n: number) => sendAwaited(producer, topic, body, concurrency, n);
+const sendAsync = (topic: string, n: number) => sendInFlight(producer, topic, body, inflight, n);
 
 console.log(`send path in-process (producer + standalone, in-memory transport), ${size}-byte bodies, load average ${loadAverage()}`);
 console.log("shape   messages   msg/s        µs CPU/msg (client + broker)");

@@ -16,6 +16,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { startLoadServer } from "../../cli/_load_server.ts";
 import { Producer } from "../../mod.ts";
+import { sendAwaited, sendInFlight } from "../_send_loops.ts";
 import { loadAverage, wholeNumber } from "../_compare.ts";
 
 const { values } = parseArgs({
@@ -48,31 +49,8 @@ const server = await startLoadServer({ runtime: "bun", flush: "async", idleMs: 0
 const producer = new Producer({ nameServer: server.namesrv, group: "bench" });
 const body = new Uint8Array(size).fill(0x61);
 
-async function sendSync(topic: string, n: number): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
-    while (next < n) {
-      next++;
-      await producer.send({ topic, body });
-    }
-  }));
-}
-
-async function sendAsync(topic: string, n: number): Promise<void> {
-  let started = 0;
-  let done = 0;
-  await new Promise<void>((resolve, reject) => {
-    const one = (): void => {
-      started++;
-      producer.send({ topic, body }).then(() => {
-        done++;
-        if (started < n) one();
-        else if (done === n) resolve();
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(inflight, n); i++) one();
-  });
-}
+const sendSync = (topic: string, n: number) => sendAwaited(producer, topic, body, concurrency, n);
+const sendAsync = (topic: string, n: number) => sendInFlight(producer, topic, body, inflight, n);
 
 /** Cells allocated a send by type, between full collections around `n` sends. */
 async function allocation(run: (topic: string, n: number) => Promise<void>, topic: string, n: number): Promise<string> {

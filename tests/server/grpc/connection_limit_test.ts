@@ -11,6 +11,7 @@ import { connect } from "../../../core/remoting/connection.ts";
 import { encodeHeaders, HpackDecoder } from "../../../server/grpc/hpack.ts";
 import { Flag, frame, FrameType } from "../../../server/grpc/http2.ts";
 import { until } from "../../_helpers/wait.ts";
+import { concat, parseFrames } from "./_h2_frames.ts";
 import { type GrpcStandalone, startGrpcStandalone } from "./_standalone.ts";
 
 const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -67,29 +68,12 @@ test("connections to the gRPC port past maxConnectionsPerIp are closed; remoting
   remoting.close();
 });
 
-/** The frames of the bytes a server sent: type, flags, stream and payload. */
-function framesOf(chunks: Uint8Array[]): { type: number; flags: number; stream: number; payload: Uint8Array }[] {
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  const frames = [];
-  for (let i = 0; i + 9 <= bytes.length;) {
-    const length = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    frames.push({ type: bytes[i + 3]!, flags: bytes[i + 4]!, stream: ((bytes[i + 5]! << 24) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 8) | bytes[i + 8]!) & 0x7fffffff, payload: bytes.slice(i + 9, i + 9 + length) });
-    i += 9 + length;
-  }
-  return frames;
-}
-
 test("request messages still arriving are paid for from the per-IP budget: past it a call is RESOURCE_EXHAUSTED; a reset call gives its share back", async () => {
   const connection = await h2();
   const chunks: Uint8Array[] = [];
   connection.socket.on("data", (d: Uint8Array) => chunks.push(new Uint8Array(d)));
   const statusOf = (stream: number) => {
-    const trailers = framesOf(chunks).find((f) => f.stream === stream && f.type === FrameType.HEADERS && (f.flags & Flag.END_STREAM) !== 0);
+    const trailers = parseFrames(concat(...chunks)).find((f) => f.stream === stream && f.type === FrameType.HEADERS && (f.flags & Flag.END_STREAM) !== 0);
     return trailers === undefined ? undefined : new HpackDecoder().decode(trailers.payload).headers;
   };
   const headers = encodeHeaders([

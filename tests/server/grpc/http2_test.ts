@@ -12,25 +12,8 @@ import { encodeHeaders, HpackDecoder } from "../../../server/grpc/hpack.ts";
 import { ErrorCode, Flag, frame, FrameType, type Http2ConnectionOptions, Http2ServerConnection, type Http2Stream, PREFACE, Setting } from "../../../server/grpc/http2.ts";
 import type { Transport } from "../../../core/remoting/transport.ts";
 import { QueryRouteRequestSchema } from "../../../server/grpc/gen/apache/rocketmq/v2/service_pb.ts";
+import { concat, type Frame, parseFrames } from "./_h2_frames.ts";
 import { type GrpcStandalone, startGrpcStandalone } from "./_standalone.ts";
-
-interface Frame {
-  type: number;
-  flags: number;
-  stream: number;
-  payload: Uint8Array;
-}
-
-function parseFrames(bytes: Uint8Array): Frame[] {
-  const frames: Frame[] = [];
-  for (let at = 0; at + 9 <= bytes.length;) {
-    const length = (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
-    const view = new DataView(bytes.buffer, bytes.byteOffset + at);
-    frames.push({ type: bytes[at + 3]!, flags: bytes[at + 4]!, stream: view.getUint32(5) & 0x7fffffff, payload: bytes.slice(at + 9, at + 9 + length) });
-    at += 9 + length;
-  }
-  return frames;
-}
 
 function settings(values: [number, number][] = []): Uint8Array {
   const payload = new Uint8Array(values.length * 6);
@@ -48,15 +31,6 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 const REQUEST = encodeHeaders([[":method", "POST"], [":scheme", "http"], [":path", "/test"], [":authority", "x"], ["content-type", "application/grpc"]]);
 
