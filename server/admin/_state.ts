@@ -114,6 +114,27 @@ export function requireBroker(state: AdminState): BrokerContext {
   return broker.context;
 }
 
+/**
+ * One of the broker's processors, for in-process requests, built for the broker's context of the
+ * moment: a controlled broker that changes role restarts with a new context, and a processor built
+ * once at start would go on acting on the closed broker's store and tables.
+ *
+ * @param state The admin state.
+ * @param make Builds the processor for a context.
+ * @returns The processor of the current context (built again when it changed), or undefined when
+ * this process runs no broker.
+ */
+export function brokerProcessor<H>(state: AdminState, make: (ctx: BrokerContext) => Processor<H>): (() => Processor<H>) | undefined {
+  const broker = state.options.broker;
+  if (broker === undefined) return undefined;
+  let built: { ctx: BrokerContext; proc: Processor<H> } | undefined;
+  return () => {
+    const ctx = broker.context;
+    if (built?.ctx !== ctx) built = { ctx, proc: make(ctx) };
+    return built.proc;
+  };
+}
+
 /** The peer of in-process requests: not attached, so its address reads as "". */
 const LOCAL_PEER = new Connection();
 let nextLocalId = 1;

@@ -19,7 +19,7 @@ import { sendMessageProcessor } from "../broker/processors/send.ts";
 import { groupLag, queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, jsonBody, validate } from "./_http.ts";
 import { copyProperties, lookUpStored, ResendBody, sendLocal } from "./_resend.ts";
-import { type AdminState, replyError, requireBroker } from "./_state.ts";
+import { type AdminState, brokerProcessor, replyError, requireBroker } from "./_state.ts";
 import { accessOfRequest, authorize, callerCredentials } from "./_auth.ts";
 import { ClusterQuery, clusterMasters, masterRequest, onEveryMaster } from "./_cluster_targets.ts";
 import { updateGroupProcessor } from "../broker/processors/groups.ts";
@@ -77,9 +77,8 @@ function consumesTopic(ctx: BrokerContext, group: string, topic: string): boolea
  */
 export function groupRoutes(state: AdminState): Hono {
   const app = new Hono();
-  const broker = state.options.broker;
-  const send = broker && sendMessageProcessor(broker.context);
-  const updateGroup = broker && updateGroupProcessor(broker.context);
+  const send = brokerProcessor(state, sendMessageProcessor);
+  const updateGroup = brokerProcessor(state, updateGroupProcessor);
 
   app.get("/", (c) => {
     const ctx = requireBroker(state);
@@ -148,7 +147,7 @@ export function groupRoutes(state: AdminState): Hono {
       const caller = callerCredentials(c);
       const masters = await clusterMasters(state, cluster);
       const outcomes = await onEveryMaster(masters, `Group "${group}" was changed`, async (master) => {
-        const reply = await masterRequest(state, master, updateGroup, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, { ...body, groupName: group }, caller);
+        const reply = await masterRequest(state, master, updateGroup?.(), RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, { ...body, groupName: group }, caller);
         return reply.code === ResponseCode.SUCCESS ? undefined : reply.remark ?? `code ${reply.code}`;
       });
       return c.json({ group, cluster, brokers: outcomes.map((o) => ({ brokerName: o.brokerName, address: o.address })) });
@@ -228,7 +227,7 @@ export function groupRoutes(state: AdminState): Hono {
     const properties = copyProperties(message);
     // The group's consumers present a message of the retry topic as one of RETRY_TOPIC.
     properties[MessageConst.RETRY_TOPIC] = topic;
-    const sent = await sendLocal(send!, target, message.body, properties, { queueId: 0, flag: message.flag });
+    const sent = await sendLocal(send!(), target, message.body, properties, { queueId: 0, flag: message.flag });
     return c.json({ group, sourceId: message.msgId, originalTopic: topic, topic: target, ...sent }, 201);
   });
 

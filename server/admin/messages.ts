@@ -18,7 +18,7 @@ import { queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, integerParam, jsonBody, validate } from "./_http.ts";
 import { messageJson } from "./_message_json.ts";
 import { copyProperties, lookUpOffsetId, lookUpStored, ResendBody, sendLocal } from "./_resend.ts";
-import { type AdminState, requireBroker } from "./_state.ts";
+import { type AdminState, brokerProcessor, requireBroker } from "./_state.ts";
 import { accessOfRequest, authorize } from "./_auth.ts";
 
 /** Most messages a browse page returns. */
@@ -120,8 +120,7 @@ function findById(ctx: BrokerContext, id: string, topic: string | undefined, rea
  */
 export function messageRoutes(state: AdminState): Hono {
   const app = new Hono();
-  const broker = state.options.broker;
-  const send = broker && sendMessageProcessor(broker.context);
+  const send = brokerProcessor(state, sendMessageProcessor);
 
   app.get("/messages/:msgId", (c) => {
     const { msgId } = validate(MessageIdParam, c.req.param(), "path");
@@ -199,7 +198,7 @@ export function messageRoutes(state: AdminState): Hono {
     const properties: Record<string, string> = { ...body.properties };
     if (body.tags !== undefined && body.tags !== "") properties[MessageConst.TAGS] = body.tags;
     if (body.keys !== undefined && body.keys.length > 0) properties[MessageConst.KEYS] = body.keys.join(MessageConst.KEY_SEPARATOR);
-    const sent = await sendLocal(send!, topic, ENCODER.encode(body.body), properties, { queueId: body.queueId });
+    const sent = await sendLocal(send!(), topic, ENCODER.encode(body.body), properties, { queueId: body.queueId });
     return c.json({ topic, ...sent }, 201);
   });
 
@@ -220,7 +219,7 @@ export function messageRoutes(state: AdminState): Hono {
     // The topic comes from the dead letter's own properties, which whoever could write to the
     // dead-letter topic chose: the re-send is a write on the caller's behalf, so it needs PUB there.
     authorize(access.publish(original));
-    const sent = await sendLocal(send!, original, dead.body, copyProperties(dead), { flag: dead.flag });
+    const sent = await sendLocal(send!(), original, dead.body, copyProperties(dead), { flag: dead.flag });
     return c.json({ group, deadLetterId: dead.msgId, topic: original, ...sent }, 201);
   });
 

@@ -12,7 +12,7 @@ import { allTopicConfigProcessor, createTopicProcessor, deleteTopicProcessor } f
 import { ClusterName, ClusterQuery, clusterMasters, masterRequest, onEveryMaster } from "./_cluster_targets.ts";
 import { queueFigures, queueIdsOf, topicKind } from "./_figures.ts";
 import { httpError, jsonBody, validate } from "./_http.ts";
-import { type AdminState, localRequest, replyError, requireBroker } from "./_state.ts";
+import { type AdminState, brokerProcessor, localRequest, replyError, requireBroker } from "./_state.ts";
 import { accessOfRequest, authorize, callerCredentials } from "./_auth.ts";
 
 const QueueNums = v.pipe(v.number(), v.safeInteger("expected a whole number"), v.minValue(1), v.maxValue(1024));
@@ -117,9 +117,9 @@ function topicSummary(ctx: BrokerContext | undefined, topic: string, brokers: st
 export function topicRoutes(state: AdminState): Hono {
   const app = new Hono();
   const { broker, nameServer } = state.options;
-  const create = broker && createTopicProcessor(broker.context);
-  const remove = broker && deleteTopicProcessor(broker.context);
-  const allConfigs = broker && allTopicConfigProcessor(broker.context);
+  const create = brokerProcessor(state, createTopicProcessor);
+  const remove = brokerProcessor(state, deleteTopicProcessor);
+  const allConfigs = brokerProcessor(state, allTopicConfigProcessor);
 
   app.get("/", (c) => {
     const ctx = broker?.context;
@@ -147,10 +147,10 @@ export function topicRoutes(state: AdminState): Hono {
       const masters = await clusterMasters(state, body.cluster);
       const created: string[] = [];
       const outcomes = await onEveryMaster(masters, `Topic "${body.topic}" was created or updated`, async (master) => {
-        const configs = await masterRequest(state, master, allConfigs, RequestCode.GET_ALL_TOPIC_CONFIG, {}, caller);
+        const configs = await masterRequest(state, master, allConfigs?.(), RequestCode.GET_ALL_TOPIC_CONFIG, {}, caller);
         if (configs.code !== ResponseCode.SUCCESS) return configs.remark ?? `code ${configs.code}`;
         const existing = existingIn(configs.header, body.topic);
-        const reply = await masterRequest(state, master, create, RequestCode.UPDATE_AND_CREATE_TOPIC, createHeader(body, existing), caller);
+        const reply = await masterRequest(state, master, create?.(), RequestCode.UPDATE_AND_CREATE_TOPIC, createHeader(body, existing), caller);
         if (reply.code !== ResponseCode.SUCCESS) return reply.remark ?? `code ${reply.code}`;
         if (existing === undefined) created.push(master.brokerName);
         return undefined;
@@ -163,7 +163,7 @@ export function topicRoutes(state: AdminState): Hono {
     }
     const ctx = requireBroker(state);
     const existing = ctx.topics.get(body.topic);
-    const reply = await localRequest(create!, RequestCode.UPDATE_AND_CREATE_TOPIC, createHeader(body, existing));
+    const reply = await localRequest(create!(), RequestCode.UPDATE_AND_CREATE_TOPIC, createHeader(body, existing));
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
     return c.json({ created: existing === undefined, topic: topicSummary(ctx, body.topic, [ctx.brokerName], state.now()) }, existing === undefined ? 201 : 200);
   });
@@ -175,7 +175,7 @@ export function topicRoutes(state: AdminState): Hono {
       const caller = callerCredentials(c);
       const masters = await clusterMasters(state, cluster);
       const outcomes = await onEveryMaster(masters, `Topic "${topic}" was deleted`, async (master) => {
-        const reply = await masterRequest(state, master, remove, RequestCode.DELETE_TOPIC_IN_BROKER, { topic }, caller);
+        const reply = await masterRequest(state, master, remove?.(), RequestCode.DELETE_TOPIC_IN_BROKER, { topic }, caller);
         // A master that never had the topic is fine: it is gone from the whole cluster.
         return reply.code === ResponseCode.SUCCESS || reply.code === ResponseCode.TOPIC_NOT_EXIST ? undefined : reply.remark ?? `code ${reply.code}`;
       });
@@ -183,7 +183,7 @@ export function topicRoutes(state: AdminState): Hono {
       return c.json({ deleted: topic, cluster, brokers: outcomes.map((o) => ({ brokerName: o.brokerName, address: o.address })) });
     }
     const ctx = requireBroker(state);
-    const reply = await localRequest(remove!, RequestCode.DELETE_TOPIC_IN_BROKER, { topic });
+    const reply = await localRequest(remove!(), RequestCode.DELETE_TOPIC_IN_BROKER, { topic });
     // A refused or failed delete leaves the route alone (deleting TBW102's would stop auto-creation).
     if (reply.code !== ResponseCode.SUCCESS) throw replyError(reply);
     nameServer?.routeTable.deleteTopic(topic);

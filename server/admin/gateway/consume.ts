@@ -22,7 +22,7 @@ import { accessOfRequest, authorize } from "../_auth.ts";
 import { groupLag } from "../_figures.ts";
 import { type AdminErrorCode, httpError, jsonBody } from "../_http.ts";
 import { messageJson } from "../_message_json.ts";
-import { type AdminState, replyError, requireBroker } from "../_state.ts";
+import { type AdminState, brokerProcessor, replyError, requireBroker } from "../_state.ts";
 import { requireMaster } from "./_broker.ts";
 import { requestInProcess } from "./_http_peer.ts";
 import {
@@ -164,8 +164,7 @@ const HANDLE_ERRORS = {
  * @returns The consume routes.
  */
 export function consumeRoutes(state: AdminState): GatewayRoute[] {
-  const ctx = state.options.broker?.context;
-  const pop = ctx && popMessageProcessor(ctx);
+  const pop = brokerProcessor(state, popMessageProcessor);
 
   return [
     route({
@@ -187,7 +186,7 @@ export function consumeRoutes(state: AdminState): GatewayRoute[] {
       const ctx = authorizeConsume(c, state, params.group, params.topic);
       const body = await jsonBody(c, ReceiveBody);
       checkFilter(ctx, body.filter.type, body.filter.expression);
-      const messages = await popOnce(pop!, {
+      const messages = await popOnce(pop!(), {
         group: params.group,
         topic: params.topic,
         maxMessages: body.maxMessages,

@@ -19,7 +19,7 @@ import type { BrokerContext } from "../../broker/context.ts";
 import { sendBatchProcessor, sendMessageProcessor } from "../../broker/processors/send.ts";
 import { accessOfRequest, authorize } from "../_auth.ts";
 import { bodyBytes, httpError, jsonBody, MAX_JSON_BODY, validate } from "../_http.ts";
-import { type AdminState, localRequest, replyError } from "../_state.ts";
+import { type AdminState, brokerProcessor, localRequest, replyError } from "../_state.ts";
 import {
   BatchInput,
   BatchResult,
@@ -132,12 +132,11 @@ function sendResult(reply: { code: number; header?: Record<string, unknown>; rem
  * @returns The produce routes.
  */
 export function produceRoutes(state: AdminState): GatewayRoute[] {
-  const ctx = state.options.broker?.context;
-  const send = ctx && sendMessageProcessor(ctx);
-  const batch = ctx && sendBatchProcessor(ctx);
+  const send = brokerProcessor(state, sendMessageProcessor);
+  const batch = brokerProcessor(state, sendBatchProcessor);
 
   const sendOne = async (topic: string, message: Outgoing): Promise<SendResult> => {
-    const reply = await localRequest(send!, RequestCode.SEND_MESSAGE, {
+    const reply = await localRequest(send!(), RequestCode.SEND_MESSAGE, {
       producerGroup: PRODUCER_GROUP,
       topic,
       queueId: message.queueId,
@@ -157,7 +156,7 @@ export function produceRoutes(state: AdminState): GatewayRoute[] {
       body.set(m.body, at);
       at += m.body.length;
     }
-    const reply = await localRequest(batch!, RequestCode.SEND_BATCH_MESSAGE, {
+    const reply = await localRequest(batch!(), RequestCode.SEND_BATCH_MESSAGE, {
       producerGroup: PRODUCER_GROUP,
       topic,
       queueId: -1,

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { AdminState } from "../_state.ts";
+import { type AdminState, brokerProcessor } from "../_state.ts";
 import { popMessageProcessor } from "../../broker/processors/pop.ts";
 import { authorizeConsume, checkFilter, type PopAsk, popOnce } from "./consume.ts";
 import { ErrorBody, GroupTopicPath, StreamQuery } from "./_schemas.ts";
@@ -44,8 +44,7 @@ function event(name: string, data: unknown, id?: string): Uint8Array {
  */
 export function streamRoutes(state: AdminState, options: GatewayStreamOptions = {}): GatewayRoute[] {
   const { sseBufferBytes = 256 * 1024, sseStallTimeoutMs = 30_000, sseHeartbeatMs = 15_000 } = options;
-  const ctx = state.options.broker?.context;
-  const pop = ctx && popMessageProcessor(ctx);
+  const pop = brokerProcessor(state, popMessageProcessor);
 
   return [
     route({
@@ -83,7 +82,7 @@ export function streamRoutes(state: AdminState, options: GatewayStreamOptions = 
       const onClientGone = () => stop.abort();
       client.addEventListener("abort", onClientGone, { once: true });
       // The first pop answers at once, so a refusal (no such topic, the broker busy) is the HTTP status.
-      const first = await popOnce(pop!, ask, stop.signal);
+      const first = await popOnce(pop!(), ask, stop.signal);
       let lastRead = Date.now();
       let stall: ReturnType<typeof setInterval> | undefined;
       const end = () => {
@@ -105,7 +104,7 @@ export function streamRoutes(state: AdminState, options: GatewayStreamOptions = 
         async pull(controller) {
           lastRead = Date.now();
           try {
-            const messages = await popOnce(pop!, { ...ask, waitMs: sseHeartbeatMs }, stop.signal);
+            const messages = await popOnce(pop!(), { ...ask, waitMs: sseHeartbeatMs }, stop.signal);
             if (messages === undefined) return;
             if (messages.length === 0) controller.enqueue(ENCODER.encode(": keep-alive\n\n"));
             for (const m of messages) controller.enqueue(event("message", m, m.msgId));
