@@ -337,6 +337,16 @@ export const SETTINGS = {
       ...bool(), example: false,
       doc: "Serve gRPC over TLS with tls.cert (default: whenever tls.cert is set); false keeps it plaintext", to: broker("grpcTls"),
     }),
+    grpcKeepaliveMs: setting({
+      ...int(0, 86_400_000, "ms"), default: 30_000, example: 60_000,
+      doc: "A gRPC connection whose peer sent nothing this long is pinged, and closed when nothing comes for as long again (a client gone without closing); 0: no keepalive",
+      to: broker("grpcKeepaliveMs"),
+    }),
+    grpcIdleTimeoutMs: setting({
+      ...int(0, 86_400_000, "ms"), default: 120_000, example: 300_000,
+      doc: "A gRPC connection with no call open this long is sent GOAWAY and closed (gRPC servers' max connection idle); clients reconnect when they next call; 0: never",
+      to: broker("grpcIdleTimeoutMs"),
+    }),
     grpcAutoRenewInvisibleMs: setting({
       ...int(100, 43_200_000, "ms"), default: 60_000, example: 30_000,
       doc: "Invisible time of a RocketMQ 5 push consumer's deliveries, renewed while it consumes (the proxy's defaultInvisibleTimeMills)",

@@ -51,6 +51,10 @@ export type Config = {
     grpcPort: number | undefined;
     /** Serve gRPC over TLS with tls.cert (default: whenever tls.cert is set); false keeps it plaintext */
     grpcTls: boolean | undefined;
+    /** A gRPC connection whose peer sent nothing this long is pinged, and closed when nothing comes for as long again (a client gone without closing); 0: no keepalive */
+    grpcKeepaliveMs: number;
+    /** A gRPC connection with no call open this long is sent GOAWAY and closed (gRPC servers' max connection idle); clients reconnect when they next call; 0: never */
+    grpcIdleTimeoutMs: number;
     /** Invisible time of a RocketMQ 5 push consumer's deliveries, renewed while it consumes (the proxy's defaultInvisibleTimeMills) */
     grpcAutoRenewInvisibleMs: number;
     /** A push consumer's delivery is renewed when it would be visible again within this (renewAheadTimeMillis) */

@@ -253,6 +253,10 @@ export interface BrokerOptions extends ConnectionLimits, WebSocketServerOptions 
   grpcTls?: boolean;
   /** false: no gRPC even when `grpcPort` is set. @default true */
   grpcEnabled?: boolean;
+  /** A gRPC connection silent this long is pinged, and closed when silent as long again; 0: no keepalive. @default 30000 */
+  grpcKeepaliveMs?: number;
+  /** A gRPC connection with no call open this long is sent GOAWAY; 0: never. @default 120000 */
+  grpcIdleTimeoutMs?: number;
   /** Auto-renew of RocketMQ 5 push consumers' deliveries, in RocketMQ 5 proxy's terms. @default the proxy's defaults (60 s invisible, renewed 10 s ahead, for up to 3 h) */
   grpcAutoRenew?: AutoRenewOptions;
   /**
@@ -925,6 +929,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         port: grpcPort,
         ...(options.tls === undefined || options.grpcTls === false ? {} : { tls: options.tls }),
         maxReceiveMessageLength: ctx.maxMessageSize + 64 * 1024,
+        ...(options.grpcKeepaliveMs === undefined ? {} : { keepaliveMs: options.grpcKeepaliveMs }),
+        ...(options.grpcIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.grpcIdleTimeoutMs }),
         // One IP's gRPC connections count with its remoting ones (maxConnectionsPerIp), and their
         // incomplete request messages with its incomplete frames (maxPendingFrameBytes…).
         admit: (remoteAddress) => {

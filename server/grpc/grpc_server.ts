@@ -39,6 +39,14 @@ export interface GrpcServerOptions {
   /** Most bytes held for one connection that does not read (its call is reset past it). @default 16 MiB */
   maxPendingOutput?: number;
   /**
+   * A connection whose peer sent nothing for this long is sent a PING, and closed when nothing
+   * arrives for as long again (a peer gone without a FIN); also how often connections are looked
+   * at. 0: no keepalive. @default 30000
+   */
+  keepaliveMs?: number;
+  /** A connection with no call open this long is sent GOAWAY (clients reconnect when they next call); 0: never. @default 120000 */
+  idleTimeoutMs?: number;
+  /**
    * Admits a new connection from its peer's address, or refuses it (undefined: it is closed at
    * once). The broker counts these with its remoting connections against `maxConnectionsPerIp`
    * and pays for their incomplete request messages from its connection guard's budget (per IP and
@@ -569,6 +577,18 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       else connections.add(connection);
       return connection.handlers;
     });
+  const keepaliveMs = options.keepaliveMs ?? 30_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+  for (const [name, value] of [["keepaliveMs", keepaliveMs], ["idleTimeoutMs", idleTimeoutMs]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a whole number of ms, 0 or more (got ${value})`);
+  }
+  const lookEveryMs = keepaliveMs > 0 ? keepaliveMs : Math.max(1, Math.floor(idleTimeoutMs / 4));
+  const looks = keepaliveMs > 0 || idleTimeoutMs > 0
+    ? setInterval(() => {
+      const now = Date.now();
+      for (const connection of connections) connection.look(now, keepaliveMs > 0, idleTimeoutMs);
+    }, lookEveryMs)
+    : undefined;
   let closing: Promise<void> | undefined;
   let allClosed: (() => void) | undefined;
   return {
@@ -576,6 +596,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     port: listener.port,
     close(graceMs = 5000) {
       closing ??= (async () => {
+        clearInterval(looks);
         await listener.close();
         for (const call of [...telemetry]) call.finish();
         telemetry.clear();

@@ -242,6 +242,14 @@ export class Http2ServerConnection {
   #goingAway = false;
   #closed = false;
   #prefaceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes arrived since the last liveness look. */
+  #heard = true;
+  /** A keepalive PING went out at the last look and nothing has arrived since. */
+  #pinged = false;
+  /** When the last stream ended (or the connection opened), while none is open. */
+  #idleSince: number | undefined;
+  /** GOAWAY went out for idleness: the transport closes at the next look unless a stream is open. */
+  #idleGoAway = false;
 
   /**
    * @param transport The socket.
@@ -274,6 +282,7 @@ export class Http2ServerConnection {
     }, options.prefaceTimeoutMs ?? 10_000);
     this.handlers = {
       data: (chunk) => {
+        this.#heard = true;
         this.#receive(chunk);
         return true;
       },
@@ -289,6 +298,49 @@ export class Http2ServerConnection {
   /** Streams open now. */
   get streamCount(): number {
     return this.#streams.size;
+  }
+
+  /**
+   * One look at the peer, made by the server every keepalive period for each connection. A peer
+   * that sent nothing since the last look is sent a PING; one that answered nothing by the next
+   * look is taken for gone (a crashed host or a cut path sends no FIN) and the connection closes.
+   * A connection with no stream open for `idleMs` is sent GOAWAY, and closed at the next look if
+   * no stream is open then (a call that crossed the GOAWAY is refused with REFUSED_STREAM, which
+   * clients retry on a new connection).
+   *
+   * @param now The clock, ms.
+   * @param keepalive Whether silent peers are pinged (and cut when they stay silent).
+   * @param idleMs Most time with no stream open; 0: no limit.
+   */
+  look(now: number, keepalive: boolean, idleMs: number): void {
+    if (this.#closed) return;
+    if (this.#heard) {
+      this.#heard = false;
+      this.#pinged = false;
+    } else if (keepalive && this.#settingsSeen) {
+      if (this.#pinged) {
+        this.#options.onError?.(`HTTP/2 connection from ${this.remoteAddress} closed: no answer to a keepalive PING`);
+        this.#abort();
+        return;
+      }
+      this.#pinged = true;
+      this.#frame(FrameType.PING, 0, 0, new Uint8Array(8));
+    }
+    if (idleMs <= 0) return;
+    if (this.#streams.size > 0 || this.#continuing !== undefined) {
+      this.#idleSince = undefined;
+      return;
+    }
+    if (this.#idleGoAway) {
+      this.#closeTransport();
+      return;
+    }
+    this.#idleSince ??= now;
+    if (now - this.#idleSince >= idleMs && !this.#goingAway) {
+      this.#idleGoAway = true;
+      this.#goingAway = true;
+      this.#goAwayFrame(ErrorCode.NO_ERROR, "idle");
+    }
   }
 
   /**

@@ -4,7 +4,8 @@
  * Prints one JSON line per result and `{"done":true}` at the end; exits 1 with `{"error":…}`.
  *
  * Scenarios: normal, fifo, delay, recall, commit, rollback, orphan (a half message left
- * unresolved; the checker commits it when the broker asks).
+ * unresolved; the checker commits it when the broker asks), pause (two sends RMQ5_PAUSE_MS apart,
+ * default 1500).
  *
  * Environment: RMQ5_SSL=1 dials TLS (trusting GRPC_DEFAULT_SSL_ROOTS_FILE_PATH); RMQ5_ACCESS_KEY
  * and RMQ5_SECRET_KEY sign every call.
@@ -78,6 +79,14 @@ async function main() {
       print({ messageId: receipt.messageId, sent: true });
       // Neither commit nor rollback: the broker asks this producer over its Telemetry stream.
       await checkedOnce;
+      break;
+    }
+    case "pause": {
+      for (let i = 0; i < 2; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, Number(process.env.RMQ5_PAUSE_MS ?? 1500)));
+        const receipt = await producer.send({ topic, tag: "Pause", body: body(`pause ${i}`) });
+        print({ messageId: receipt.messageId, offset: Number(receipt.offset) });
+      }
       break;
     }
     default:
