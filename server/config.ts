@@ -251,6 +251,11 @@ function connectionLimits(to: (option: keyof ConnectionLimits) => Target<number>
       doc: "A connection whose frame stays incomplete this long is cut (within twice this)",
       to: to("frameReadTimeoutMs"),
     }),
+    idleTimeoutMs: setting({
+      ...int(0, 86_400_000, "ms"), default: 120_000, example: 300_000, ...only,
+      doc: "A client connection with no frame this long is cut (a peer gone without closing; RocketMQ's serverChannelMaxIdleTimeSeconds); clients heartbeat every 30 s, and reconnect when they next call; 0: never",
+      to: to("idleTimeoutMs"),
+    }),
   };
 }
 

@@ -25,6 +25,8 @@ export type Config = {
     handshakeTimeoutMs: number;
     /** A connection whose frame stays incomplete this long is cut (within twice this) */
     frameReadTimeoutMs: number;
+    /** A client connection with no frame this long is cut (a peer gone without closing; RocketMQ's serverChannelMaxIdleTimeSeconds); clients heartbeat every 30 s, and reconnect when they next call; 0: never */
+    idleTimeoutMs: number;
     /** Most topics one broker may register; a larger registration is refused (the broker logs why) */
     maxTopicsPerBroker: number;
     /** Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the port (standalone: broker.remotingEnabled); the first bytes tell the protocol */
@@ -139,6 +141,8 @@ export type Config = {
     handshakeTimeoutMs: number;
     /** A connection whose frame stays incomplete this long is cut (within twice this) */
     frameReadTimeoutMs: number;
+    /** A client connection with no frame this long is cut (a peer gone without closing; RocketMQ's serverChannelMaxIdleTimeSeconds); clients heartbeat every 30 s, and reconnect when they next call; 0: never */
+    idleTimeoutMs: number;
     /** Also answer RocketMQ 4.x remoting clients (ali-ons, Java, Go) on the client port; each connection's first bytes tell its protocol */
     remotingEnabled: boolean;
     /** Also accept clients over WebSocket on this port (browsers), with the same ACL, limits and TLS; off when unset */

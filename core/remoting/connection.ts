@@ -41,6 +41,12 @@ export interface ConnectionOptions {
    * at every period, so a frame is cut within twice this. @default none
    */
   frameReadTimeoutMs?: number;
+  /**
+   * Cuts the connection when no frame arrived this long (a peer gone without closing, or one that
+   * holds a connection and says nothing; RocketMQ's channel max idle). Looked at with the frame
+   * timer, so only with `frameReadTimeoutMs`, and cut within this plus one period. @default none
+   */
+  idleTimeoutMs?: number;
 }
 
 interface Pending {
@@ -90,6 +96,8 @@ export class Connection {
   #framesAtLook = 0;
   /** Whether a frame was incomplete at the frame timer's last look. */
   #partialAtLook = false;
+  /** Frame timer looks in a row that saw no frame arrive. */
+  #quietLooks = 0;
   /** The resolving functions of the promise `request` is making, as `#capture` received them. */
   #resolve: ((command: Command) => void) | undefined;
   #reject: ((error: Error) => void) | undefined;
@@ -359,6 +367,17 @@ export class Connection {
           `(${this.#wire.pendingBytes} bytes of it arrived; limit frameReadTimeoutMs)`,
       ));
       return;
+    }
+    const idleTimeoutMs = this.#options.idleTimeoutMs;
+    if (idleTimeoutMs !== undefined) {
+      this.#quietLooks = this.#framesIn === this.#framesAtLook && !partial ? this.#quietLooks + 1 : 0;
+      if (this.#quietLooks * frameReadTimeoutMs >= idleTimeoutMs) {
+        this.#cut(new LimitExceededError(
+          "idleTimeoutMs",
+          `No frame from ${this.remoteAddress || "peer"} for ${this.#quietLooks * frameReadTimeoutMs} ms (limit idleTimeoutMs)`,
+        ));
+        return;
+      }
     }
     this.#partialAtLook = partial;
     this.#framesAtLook = this.#framesIn;

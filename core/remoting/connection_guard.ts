@@ -23,6 +23,8 @@ export const DEFAULT_MAX_PENDING_FRAME_BYTES_PER_IP = 64 * 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Default time a frame may stay incomplete. */
 export const DEFAULT_FRAME_READ_TIMEOUT_MS = 30_000;
+/** A connection with no frame this long is cut (RocketMQ's serverChannelMaxIdleTimeSeconds, 120). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 /** The limits of a `ConnectionGuard`; servers take them among their options. */
 export interface ConnectionLimits {
@@ -34,6 +36,8 @@ export interface ConnectionLimits {
   handshakeTimeoutMs?: number;
   /** A connection whose frame stays incomplete this long is cut (within twice this). @default DEFAULT_FRAME_READ_TIMEOUT_MS */
   frameReadTimeoutMs?: number;
+  /** A connection with no frame this long is cut (within this plus frameReadTimeoutMs); 0: never. @default DEFAULT_IDLE_TIMEOUT_MS */
+  idleTimeoutMs?: number;
 }
 
 /** Options of `ConnectionGuard`. */
@@ -55,6 +59,7 @@ export function connectionGuardOf(options: ConnectionLimits, log: (line: string)
     maxPendingFrameBytesPerIp: options.maxPendingFrameBytesPerIp,
     handshakeTimeoutMs: options.handshakeTimeoutMs,
     frameReadTimeoutMs: options.frameReadTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs,
     log,
   });
 }
@@ -62,7 +67,7 @@ export function connectionGuardOf(options: ConnectionLimits, log: (line: string)
 /** The limits of one connection. */
 export interface GuardedConnection {
   /** Spread these into the connection's options. */
-  readonly options: Pick<ConnectionOptions, "frameBudget" | "handshakeTimeoutMs" | "frameReadTimeoutMs">;
+  readonly options: Pick<ConnectionOptions, "frameBudget" | "handshakeTimeoutMs" | "frameReadTimeoutMs" | "idleTimeoutMs">;
   /** The peer authenticated: its incomplete frames no longer count against the untrusted limits. */
   trust(): void;
   /**
@@ -109,6 +114,8 @@ export class ConnectionGuard {
   readonly handshakeTimeoutMs: number;
   /** Time a frame may stay incomplete. */
   readonly frameReadTimeoutMs: number;
+  /** Time a connection may go without a frame; 0: no limit. */
+  readonly idleTimeoutMs: number;
   #untrusted = 0;
   #trusted = 0;
   readonly #byIp = new Map<string, IpShare>();
@@ -129,6 +136,8 @@ export class ConnectionGuard {
     );
     this.handshakeTimeoutMs = positiveInteger("handshakeTimeoutMs", options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.frameReadTimeoutMs = positiveInteger("frameReadTimeoutMs", options.frameReadTimeoutMs ?? DEFAULT_FRAME_READ_TIMEOUT_MS);
+    const idle = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.idleTimeoutMs = idle === 0 ? 0 : positiveInteger("idleTimeoutMs", idle);
     this.#reports = new LogThrottle({ log: options.log ?? (() => {}) });
   }
 
@@ -201,7 +210,12 @@ export class ConnectionGuard {
       },
     };
     return {
-      options: { frameBudget, handshakeTimeoutMs: this.handshakeTimeoutMs, frameReadTimeoutMs: this.frameReadTimeoutMs },
+      options: {
+        frameBudget,
+        handshakeTimeoutMs: this.handshakeTimeoutMs,
+        frameReadTimeoutMs: this.frameReadTimeoutMs,
+        ...(this.idleTimeoutMs === 0 ? {} : { idleTimeoutMs: this.idleTimeoutMs }),
+      },
       trust: () => {
         if (trusted) return;
         trusted = true;

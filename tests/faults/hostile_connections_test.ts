@@ -1,7 +1,8 @@
 /**
  * Limits before authentication, against a real broker or NameServer process (Bun and Deno) and a
  * hostile client on raw sockets: connections that say nothing or stall a TLS handshake are cut
- * after handshakeTimeoutMs, frames trickled in after frameReadTimeoutMs, and many partial 8 MiB
+ * after handshakeTimeoutMs, frames trickled in after frameReadTimeoutMs, connections that sent a
+ * frame and then nothing after idleTimeoutMs, and many partial 8 MiB
  * frames cost at most the per-IP share (and the process total), with the memory back after they
  * close. A normal client is answered throughout, and an authenticated one sends big frames while
  * unauthenticated connections hold its IP's whole share.
@@ -87,18 +88,22 @@ const probeHeader = { topic: "probe", queueId: 0 };
 /** A whole, valid request frame (GET_MAX_OFFSET). */
 const wholeFrame = encodeFrame({ code: RequestCode.GET_MAX_OFFSET, id: 1, flags: 0, header: probeHeader }).slice();
 
-const TIMEOUTS_YAML = (section: string) => `${section}:\n  handshakeTimeoutMs: 1000\n  frameReadTimeoutMs: 2000\n`;
+const TIMEOUTS_YAML = (section: string) => `${section}:\n  handshakeTimeoutMs: 1000\n  frameReadTimeoutMs: 2000\n  idleTimeoutMs: 4000\n`;
 
 for (const runtime of ["bun", "deno"] as const) {
   describe(`limits before authentication on a ${runtime} broker`, () => {
-    test("silent connections are cut after handshakeTimeoutMs and trickled frames after frameReadTimeoutMs; a normal client is answered throughout", async () => {
+    test("silent connections are cut after handshakeTimeoutMs, trickled frames after frameReadTimeoutMs and idle ones after idleTimeoutMs; a normal client is answered throughout", async () => {
       const broker = await startServer(runtime, "broker", TIMEOUTS_YAML("broker"), ["--host", "127.0.0.1"]);
       const normal = await connect(dialPlain, broker.address);
       const steady = steadyClient(normal, RequestCode.GET_MAX_OFFSET, probeHeader);
       const silent = await Promise.all(Array.from({ length: 20 }, () => openRaw(broker.port)));
       const slow = await Promise.all(Array.from({ length: 20 }, () => openRaw(broker.port)));
+      const idle = await Promise.all(Array.from({ length: 5 }, () => openRaw(broker.port)));
       // A valid first frame, then an 8 MiB frame that arrives a byte every 100 ms.
       for (const socket of slow) socket.write(wholeFrame);
+      // A valid first frame, then nothing.
+      for (const socket of idle) socket.write(wholeFrame);
+      const idleFrom = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 200));
       const trickleFrom = Date.now();
       for (const socket of slow) socket.write(partialFrame(8 * MiB, 16));
@@ -108,6 +113,10 @@ for (const runtime of ["bun", "deno"] as const) {
       const silentClosed = await Promise.all(silent.map((s) => s.closed));
       const slowClosed = await Promise.all(slow.map((s) => s.closed));
       clearInterval(trickle);
+      for (const at of await Promise.all(idle.map((s) => s.closed))) {
+        expect(at - idleFrom).toBeGreaterThanOrEqual(3900);
+        expect(at - idleFrom).toBeLessThan(9000);
+      }
       for (const [i, at] of silentClosed.entries()) {
         expect(at - silent[i]!.openedAt).toBeGreaterThanOrEqual(900);
         expect(at - silent[i]!.openedAt).toBeLessThan(4000);
@@ -123,6 +132,7 @@ for (const runtime of ["bun", "deno"] as const) {
       const out = broker.child.output();
       expect(out).toMatch(/cut: No whole frame from 127\.0\.0\.1:\d+ within 1000 ms of connecting \(limit handshakeTimeoutMs\)/);
       expect(out).toMatch(/cut: A frame from 127\.0\.0\.1:\d+ stayed incomplete for over 2000 ms \(\d+ bytes of it arrived; limit frameReadTimeoutMs\)/);
+      expect(out).toMatch(/cut: No frame from 127\.0\.0\.1:\d+ for \d+ ms \(limit idleTimeoutMs\)/);
       normal.close();
       await stop(broker.child);
     }, 60_000);

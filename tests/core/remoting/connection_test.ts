@@ -234,6 +234,23 @@ describe("Connection limits", () => {
     connection.close();
   });
 
+  test("idleTimeoutMs cuts a connection that sent no frame for that long; each frame starts the count again", async () => {
+    const { connection, closed } = guarded({ frameReadTimeoutMs: 20, idleTimeoutMs: 100 });
+    // Frames every 40 ms: never 100 ms without one.
+    const busyUntil = Date.now() + 300;
+    let lastFrameAt = 0;
+    while (Date.now() < busyUntil) {
+      connection.handlers.data(frame);
+      lastFrameAt = Date.now();
+      await Bun.sleep(40);
+    }
+    expect(connection.closed).toBe(false);
+    const error = await closed;
+    expect(Date.now() - lastFrameAt).toBeGreaterThanOrEqual(95);
+    expect((error as LimitExceededError).limit).toBe("idleTimeoutMs");
+    expect(error!.message).toMatch(/^No frame from 10\.0\.0\.9:5000 for \d+ ms \(limit idleTimeoutMs\)$/);
+  });
+
   test("handlers.data() lets the transport reuse a chunk only when no command points into it", () => {
     const { connection } = guarded({});
     expect(connection.handlers.data(frame.subarray(0, 5))).toBe(true);
