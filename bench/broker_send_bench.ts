@@ -79,7 +79,7 @@ async function encodeTurns(topic: string, perTurn: number, turns: number): Promi
         ? { a: "bench", b: topic, d: queues, e: n % queues, g: Date.now(), n: batch }
         : { a: "bench", b: topic, d: queues, e: n % queues, g: Date.now(), m: Array.from({ length: batch }, (_, k) => [size, 0, properties(k)]) };
       const payload = records
-        ? encodeBatchRecords(topic, Array.from({ length: batch }, (_, k) => ({ body: body.subarray(k * size, (k + 1) * size), flag: 0, properties: properties(k) })), Date.now())
+        ? encodeBatchRecords(topic, Array.from({ length: batch }, (_, k) => ({ body: body.subarray(k * size, (k + 1) * size), flag: 0, properties: properties(k) })), { bornTimestamp: Date.now() })
         : body;
       const code = batch === 1 ? RequestCode.SEND_MESSAGE_V2 : records ? RequestCode.SEND_BATCH_RECORDS : RequestCode.SEND_BATCH_MESSAGE_V2;
       encoder.request(code, header, payload).catch(() => {});

@@ -198,6 +198,10 @@ const MAX_CHECKS_IN_FLIGHT = 1000;
 
 /** How long a broker that could not be reached is passed over while others can take the send. */
 const BROKER_ISOLATION_MS = 10_000;
+/** Encode buffers of answered batches kept for the next ones, and the largest kept. */
+const BATCH_BUFFERS = 8;
+const BATCH_BUFFER_BYTES = 256 * 1024;
+
 /** Most messages in one batch (the broker's limit). */
 const MAX_BATCH_MESSAGES = 4096;
 
@@ -257,6 +261,8 @@ export class Producer {
   readonly #traceTopic: string | undefined;
   readonly #traceOptions: TraceOptions;
   #trace: TraceDispatcher | undefined;
+  /** Memory of answered batches' records, encoded into again by later batches (see `sendBatch`). */
+  #batchBuffers: Uint8Array[] = [];
   #traceProducer: Producer | undefined;
   #client: RemotingClient | undefined;
   #routes: RouteCache | undefined;
@@ -505,15 +511,17 @@ export class Producer {
     // Laid out as the broker stores them: it copies the records and fills in its fields.
     let body: Uint8Array;
     try {
-      body = encodeBatchRecords(prepared[0]!.topic, prepared, Date.now());
+      body = encodeBatchRecords(prepared[0]!.topic, prepared, { bornTimestamp: Date.now(), into: this.#batchBuffers.pop() });
     } catch (error) {
       throw new ClientError((error as Error).message, { cause: error });
     }
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     const began = this.#trace === undefined ? 0 : Date.now();
+    let attempts = 0;
     try {
-      const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) =>
-        this.#client!.invoke(address, {
+      const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) => {
+        attempts++;
+        return this.#client!.invoke(address, {
           code: RequestCode.SEND_BATCH_RECORDS,
           header: {
             a: this.#group,
@@ -527,7 +535,12 @@ export class Producer {
           lane: queue.queueId,
           timeoutMs: remaining,
           accept: STORED_CODES,
-        }));
+        });
+      });
+      // Answered on its only attempt: the request was written, nothing refers to its bytes any more.
+      if (attempts === 1 && body.buffer.byteLength <= BATCH_BUFFER_BYTES && this.#batchBuffers.length < BATCH_BUFFERS) {
+        this.#batchBuffers.push(new Uint8Array(body.buffer));
+      }
       const header = response.header as unknown as SendBatchV2ResponseHeader;
       if (this.#trace !== undefined) {
         prepared.forEach((one, i) => this.#traceSend(one, began, queue.brokerName, offsetMessageId(header.s, header.c[i] ?? 0)));

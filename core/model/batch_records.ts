@@ -67,13 +67,24 @@ function writeProperties(out: Uint8Array, pos: number, properties: string | Read
   return pos;
 }
 
+/** Options of `encodeBatchRecords`. */
+export interface EncodeBatchOptions {
+  /** When the messages were sent (ms since epoch). */
+  bornTimestamp: number;
+  /**
+   * Memory to encode into when the records fit (every byte of the records is written, so it may
+   * hold anything before). @default new memory
+   */
+  into?: Uint8Array;
+}
+
 /**
  * Encodes messages of one topic as stored records with IPv4 host slots, back to back.
  *
  * @param topic The topic every message goes to.
  * @param messages The messages.
- * @param bornTimestamp When they were sent (ms since epoch).
- * @returns The records.
+ * @param options Their born time, and memory to reuse.
+ * @returns The records (a view of `into` when they fit there).
  * @throws {RangeError} When the topic or a property text is too long for the record format.
  *
  * @example Two messages
@@ -82,11 +93,12 @@ function writeProperties(out: Uint8Array, pos: number, properties: string | Read
  * const bytes = encodeBatchRecords("T", [
  *   { body: new Uint8Array([1]), flag: 0, properties: "" },
  *   { body: new Uint8Array([2, 3]), flag: 0, properties: { TAGS: "a" } },
- * ], Date.now());
+ * ], { bornTimestamp: Date.now() });
  * scanBatchRecords(bytes, { topic: "T", count: 2, maxBodySize: 1024, maxPropertiesSize: 1024 }); // a BatchScan
  * ```
  */
-export function encodeBatchRecords(topic: string, messages: readonly BatchRecordInput[], bornTimestamp: number): Uint8Array {
+export function encodeBatchRecords(topic: string, messages: readonly BatchRecordInput[], options: EncodeBatchOptions): Uint8Array {
+  const bornTimestamp = options.bornTimestamp;
   if (topic !== lastTopic) {
     lastTopicBytes = encoder.encode(topic);
     lastTopic = topic;
@@ -96,8 +108,9 @@ export function encodeBatchRecords(topic: string, messages: readonly BatchRecord
   // Sized for ASCII property text (what producers send); other text takes the slower path below.
   let total = 0;
   for (const m of messages) total += BATCH_RECORD_HEADER + m.body.length + 1 + topicBytes.length + 2 + textLength(m.properties);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
+  const into = options.into;
+  const out = into !== undefined && into.length >= total ? into.subarray(0, total) : new Uint8Array(total);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let pos = 0;
   for (const m of messages) {
     const bodyEnd = pos + BATCH_RECORD_HEADER + m.body.length;
@@ -107,6 +120,8 @@ export function encodeBatchRecords(topic: string, messages: readonly BatchRecord
     const textStart = bodyEnd + 1 + topicBytes.length + 2;
     const end = writeProperties(out, textStart, m.properties);
     if (end < 0) return encodeText(topicBytes, messages, bornTimestamp);
+    // The bytes the broker fills in are zero, whatever `into` held.
+    out.fill(0, pos + 8, pos + BODY_LENGTH_POS);
     if (end - textStart > MAX_PROPERTIES_BYTES) throw new RangeError(`Cannot store properties of ${end - textStart} bytes: the limit is ${MAX_PROPERTIES_BYTES}`);
     view.setInt16(textStart - 2, end - textStart);
     writeFixed(view, pos, end - pos, m, bornTimestamp);

@@ -191,7 +191,7 @@ describe("broker", () => {
   test("SEND_BATCH_RECORDS: records stored as the client laid them out; a delay level takes the routed path", async () => {
     await boot();
     const messages = ["r1", "r22", "r333"].map((text, i) => ({ body: enc.encode(text), flag: i + 1, properties: `TAGS\u0001t${i}\u0002KEYS\u0001key${i}\u0002` }));
-    const records = encodeBatchRecords("rec", messages, 1);
+    const records = encodeBatchRecords("rec", messages, { bornTimestamp: 1 });
     const sent = await client.request(RequestCode.SEND_BATCH_RECORDS, { a: "p", b: "rec", e: 2, g: 777, n: 3 }, records);
     expect(sent.code).toBe(ResponseCode.SUCCESS);
     expect(sent.header).toEqual({ q: 2, o: 0, c: expect.any(Array), s: expect.stringMatching(/^[0-9A-F]{16}$/) });
@@ -212,11 +212,11 @@ describe("broker", () => {
     const other = await client.request(RequestCode.SEND_BATCH_RECORDS, { b: "other", e: 0, g: 1, n: 3 }, records);
     expect(other.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
     // DELAY goes through routing: stored in the schedule topic, not yet in its own queue.
-    const delayed = encodeBatchRecords("rec", [{ body: enc.encode("later"), flag: 0, properties: "DELAY\u00012\u0002" }], 1);
+    const delayed = encodeBatchRecords("rec", [{ body: enc.encode("later"), flag: 0, properties: "DELAY\u00012\u0002" }], { bornTimestamp: 1 });
     const routed = await client.request(RequestCode.SEND_BATCH_RECORDS, { b: "rec", e: 1, g: 1, n: 1 }, delayed);
     expect(routed.code).toBe(ResponseCode.SUCCESS);
     expect((await pull("rec", 1, 0)).code).not.toBe(ResponseCode.SUCCESS);
-    const timer = encodeBatchRecords("rec", [{ body: enc.encode("t"), flag: 0, properties: "TIMER_DELAY_MS\u00011000\u0002" }], 1);
+    const timer = encodeBatchRecords("rec", [{ body: enc.encode("t"), flag: 0, properties: "TIMER_DELAY_MS\u00011000\u0002" }], { bornTimestamp: 1 });
     const refused = await client.request(RequestCode.SEND_BATCH_RECORDS, { b: "rec", e: 1, g: 1, n: 1 }, timer);
     expect(refused.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
     expect(refused.remark).toContain("TIMER_DELAY_MS");

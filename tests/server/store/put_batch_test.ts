@@ -28,7 +28,7 @@ function messages(prefix: string, n: number, bodySize = 40): (BatchRecordInput &
 }
 
 function scanOf(topic: string, batch: BatchRecordInput[]): BatchScan {
-  const scan = scanBatchRecords(encodeBatchRecords(topic, batch, BORN_AT), { topic, count: batch.length, maxBodySize: 1 << 20, maxPropertiesSize: 32767 });
+  const scan = scanBatchRecords(encodeBatchRecords(topic, batch, { bornTimestamp: BORN_AT }), { topic, count: batch.length, maxBodySize: 1 << 20, maxPropertiesSize: 32767 });
   if (typeof scan === "string") throw new Error(scan);
   return scan;
 }
