@@ -1,7 +1,8 @@
 /**
  * The broker's own CPU per send, with no socket, no client and no other process in the way: a
  * broker in this process (file storage in a temporary directory) gets pre-encoded SEND_MESSAGE_V2
- * (or, with `--batch`, SEND_BATCH_MESSAGE_V2) frames through its connection's handlers,
+ * (or, with `--batch`, SEND_BATCH_RECORDS, what the producer sends, or with `--form v2` too,
+ * SEND_BATCH_MESSAGE_V2) frames through its connection's handlers,
  * `--per-turn` requests in one chunk, each chunk's responses awaited before the next, as a
  * socket's reads would bring them. It measures the broker's request path alone (frame decode,
  * send processor, store append, ConsumeQueue, response encode): `bun --cpu-prof` of it shows where
@@ -12,6 +13,7 @@
  *   bun bench/broker_send_bench.ts                                  # 1, 5 and 64 sends a turn
  *   bun bench/broker_send_bench.ts --per-turn 1,5 --count 300000
  *   bun bench/broker_send_bench.ts --batch 32 --per-turn 10 --count 20000
+ *   bun bench/broker_send_bench.ts --batch 32 --per-turn 10 --count 300000 --form v2
  *   bun --cpu-prof bench/broker_send_bench.ts --per-turn 5 --count 300000
  *   bun bench/broker_send_bench.ts --per-turn 5 --heap 1000          # heap cells a send, by type
  *
@@ -23,6 +25,7 @@ import { decodeCommand, FRAME_PREFIX_SIZE } from "../core/codec/frame.ts";
 import { RequestCode, ResponseCode } from "../core/protocol/request_code.ts";
 import { Connection } from "../core/remoting/connection.ts";
 import { startInProcessBroker } from "./_in_process_broker.ts";
+import { encodeBatchRecords } from "../core/model/batch_records.ts";
 import { loadAverage, wholeNumber } from "./_compare.ts";
 
 const { values } = parseArgs({
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     flush: { type: "string", default: "async" },
     warmup: { type: "string", default: "20000" },
     heap: { type: "string" },
+    form: { type: "string", default: "records" },
   },
 });
 const count = wholeNumber("count", values.count!);
@@ -48,6 +52,12 @@ if (values.flush !== "async" && values.flush !== "sync") {
   process.exit(2);
 }
 const flushMode = values.flush;
+if (values.form !== "records" && values.form !== "v2") {
+  console.error(`--form must be "records" or "v2", got "${values.form}"`);
+  process.exit(2);
+}
+const records = batch > 1 && values.form === "records";
+const batchName = records ? "SEND_BATCH_RECORDS" : "SEND_BATCH_MESSAGE_V2";
 
 const { connect, close } = await startInProcessBroker({ flushMode });
 
@@ -65,8 +75,14 @@ async function encodeTurns(topic: string, perTurn: number, turns: number): Promi
       const properties = (k: number) => `UNIQ_KEY\u0001BENCH${(n * batch + k).toString(16).padStart(24, "0")}\u0002`;
       const header = batch === 1
         ? { a: "bench", b: topic, d: queues, e: n % queues, g: Date.now(), h: 0, i: properties(0) }
+        : records
+        ? { a: "bench", b: topic, d: queues, e: n % queues, g: Date.now(), n: batch }
         : { a: "bench", b: topic, d: queues, e: n % queues, g: Date.now(), m: Array.from({ length: batch }, (_, k) => [size, 0, properties(k)]) };
-      encoder.request(batch === 1 ? RequestCode.SEND_MESSAGE_V2 : RequestCode.SEND_BATCH_MESSAGE_V2, header, body).catch(() => {});
+      const payload = records
+        ? encodeBatchRecords(topic, Array.from({ length: batch }, (_, k) => ({ body: body.subarray(k * size, (k + 1) * size), flag: 0, properties: properties(k) })), { bornTimestamp: Date.now() })
+        : body;
+      const code = batch === 1 ? RequestCode.SEND_MESSAGE_V2 : records ? RequestCode.SEND_BATCH_RECORDS : RequestCode.SEND_BATCH_MESSAGE_V2;
+      encoder.request(code, header, payload).catch(() => {});
     }
     await Promise.resolve();
     const chunk = new Uint8Array(frames.reduce((s, f) => s + f.length, 0));
@@ -109,7 +125,7 @@ const handlers = connect({
   close() {},
 });
 
-async function run(topic: string, perTurn: number, requests: number): Promise<{ cpuUs: number; wallMs: number }> {
+async function run(topic: string, perTurn: number, requests: number): Promise<{ cpuUs: number; sysUs: number; wallMs: number }> {
   const ring = await encodeTurns(topic, perTurn, Math.min(1000, Math.ceil(requests / perTurn)));
   const turns = Math.ceil(requests / perTurn);
   (globalThis as { Bun?: { gc(force: boolean): void } }).Bun?.gc(true);
@@ -125,7 +141,7 @@ async function run(topic: string, perTurn: number, requests: number): Promise<{ 
   }
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { cpuUs: cpu.user + cpu.system, wallMs };
+  return { cpuUs: cpu.user + cpu.system, sysUs: cpu.system, wallMs };
 }
 
 /** Bun's heap counters (`bun:jsc`), when `--heap` asks for them. */
@@ -149,8 +165,8 @@ async function cellsPerSend(perTurn: number, sends: number): Promise<void> {
   console.log(`heap cells a send at ${perTurn} a turn: ${rows.reduce((s, [, n]) => s + n, 0).toFixed(1)} (${rows.map(([t, n]) => `${t} ${n.toFixed(1)}`).join(", ")})`);
 }
 
-console.log(`broker request path in-process: ${batch === 1 ? "SEND_MESSAGE_V2" : `SEND_BATCH_MESSAGE_V2 of ${batch}`}, ${size}-byte bodies, ${queues} queues, ${flushMode} flush, load average ${loadAverage()}`);
-console.log("per turn   requests   messages   msg/s        µs CPU/msg   µs CPU/request");
+console.log(`broker request path in-process: ${batch === 1 ? "SEND_MESSAGE_V2" : `${batchName} of ${batch}`}, ${size}-byte bodies, ${queues} queues, ${flushMode} flush, load average ${loadAverage()}`);
+console.log("per turn   requests   messages   msg/s        µs CPU/msg   (of it sys)  µs CPU/request");
 for (const perTurn of perTurns) {
   if (heapStats !== undefined) {
     await cellsPerSend(perTurn, wholeNumber("heap", values.heap!));
@@ -158,12 +174,12 @@ for (const perTurn of perTurns) {
   }
   if (warmup > 0) await run(`BenchWarm${perTurn}`, perTurn, Math.ceil(warmup / batch));
   const requests = Math.ceil(count / batch);
-  const { cpuUs, wallMs } = await run(`BenchSend${perTurn}`, perTurn, requests);
+  const { cpuUs, sysUs, wallMs } = await run(`BenchSend${perTurn}`, perTurn, requests);
   const turns = Math.ceil(requests / perTurn);
   const messages = turns * perTurn * batch;
   console.log(
     `${String(perTurn).padEnd(10)} ${String(turns * perTurn).padEnd(10)} ${String(messages).padEnd(10)} ` +
-      `${String(Math.round(messages / (wallMs / 1000))).padEnd(12)} ${(cpuUs / messages).toFixed(2).padEnd(12)} ${(cpuUs / (turns * perTurn)).toFixed(2)}`,
+      `${String(Math.round(messages / (wallMs / 1000))).padEnd(12)} ${(cpuUs / messages).toFixed(2).padEnd(12)} ${(sysUs / messages).toFixed(2).padEnd(12)} ${(cpuUs / (turns * perTurn)).toFixed(2)}`,
   );
 }
 await close();

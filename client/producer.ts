@@ -4,6 +4,7 @@
  * @module
  */
 import { joinProperties } from "../core/model/properties.ts";
+import { encodeBatchRecords } from "../core/model/batch_records.ts";
 import { BrokerError, ClientError, ConnectionClosedError, RequestTimeoutError } from "../core/errors.ts";
 import { type Message, MessageConst, type MessageExt, SysFlag } from "../core/model/message.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
@@ -197,6 +198,10 @@ const MAX_CHECKS_IN_FLIGHT = 1000;
 
 /** How long a broker that could not be reached is passed over while others can take the send. */
 const BROKER_ISOLATION_MS = 10_000;
+/** Encode buffers of answered batches kept for the next ones, and the largest kept. */
+const BATCH_BUFFERS = 8;
+const BATCH_BUFFER_BYTES = 256 * 1024;
+
 /** Most messages in one batch (the broker's limit). */
 const MAX_BATCH_MESSAGES = 4096;
 
@@ -256,6 +261,8 @@ export class Producer {
   readonly #traceTopic: string | undefined;
   readonly #traceOptions: TraceOptions;
   #trace: TraceDispatcher | undefined;
+  /** Memory of answered batches' records, encoded into again by later batches (see `sendBatch`). */
+  #batchBuffers: Uint8Array[] = [];
   #traceProducer: Producer | undefined;
   #client: RemotingClient | undefined;
   #routes: RouteCache | undefined;
@@ -501,42 +508,44 @@ export class Producer {
     if (total > this.#maxMessageSize) {
       throw new ClientError(`Batch bodies add up to ${total} bytes, over the limit of ${this.#maxMessageSize} bytes`);
     }
-    const body = new Uint8Array(total);
-    let pos = 0;
-    for (const one of prepared) {
-      body.set(one.body, pos);
-      pos += one.body.length;
+    // Laid out as the broker stores them: it copies the records and fills in its fields.
+    let body: Uint8Array;
+    try {
+      body = encodeBatchRecords(prepared[0]!.topic, prepared, { bornTimestamp: Date.now(), into: this.#batchBuffers.pop() });
+    } catch (error) {
+      throw new ClientError((error as Error).message, { cause: error });
     }
-    const entries = prepared.map((one) => [one.body.length, one.flag, joinProperties(one.properties)]);
     if (!this.#limiter.tryAcquire(size)) await this.#limiter.acquire(size, timeoutMs);
     const began = this.#trace === undefined ? 0 : Date.now();
+    let attempts = 0;
     try {
-      const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) =>
-        this.#client!.invoke(address, {
-          code: RequestCode.SEND_BATCH_MESSAGE_V2,
+      const { queue, response } = await this.#deliver(messages[0]!, options, deadline, (queue, address, remaining) => {
+        attempts++;
+        return this.#client!.invoke(address, {
+          code: RequestCode.SEND_BATCH_RECORDS,
           header: {
             a: this.#group,
             b: queue.topic,
             d: this.#defaultTopicQueueNums,
             e: queue.queueId,
             g: Date.now(),
-            m: entries,
+            n: prepared.length,
           },
           body,
           lane: queue.queueId,
           timeoutMs: remaining,
           accept: STORED_CODES,
-        }));
+        });
+      });
+      // Answered on its only attempt: the request was written, nothing refers to its bytes any more.
+      if (attempts === 1 && body.buffer.byteLength <= BATCH_BUFFER_BYTES && this.#batchBuffers.length < BATCH_BUFFERS) {
+        this.#batchBuffers.push(new Uint8Array(body.buffer));
+      }
       const header = response.header as unknown as SendBatchV2ResponseHeader;
-      const msgIds = header.c.map((offset) => offsetMessageId(header.s, offset));
-      if (this.#trace !== undefined) prepared.forEach((one, i) => this.#traceSend(one, began, queue.brokerName, msgIds[i] ?? ""));
-      return {
-        status: SEND_STATUS[response.code]!,
-        msgIds,
-        uniqueKeys: prepared.map((one) => one.uniqueKey),
-        messageQueue: { topic: queue.topic, brokerName: queue.brokerName, queueId: header.q ?? queue.queueId },
-        queueOffset: header.o,
-      };
+      if (this.#trace !== undefined) {
+        prepared.forEach((one, i) => this.#traceSend(one, began, queue.brokerName, offsetMessageId(header.s, header.c[i] ?? 0)));
+      }
+      return batchResult(SEND_STATUS[response.code]!, prepared, header, { topic: queue.topic, brokerName: queue.brokerName, queueId: header.q ?? queue.queueId });
     } catch (error) {
       if (this.#trace !== undefined) for (const one of prepared) this.#traceSend(one, began, undefined, "");
       throw error;
@@ -1065,4 +1074,18 @@ function positive(name: string, value: number): number {
 /** Whether a message must go to one queue (explicit, selected, or its message group's), so it gets one attempt. */
 function queueFixed(message: Message, options: { queue?: MessageQueue; selector?: unknown }): boolean {
   return options.queue !== undefined || options.selector !== undefined || message.messageGroup !== undefined;
+}
+
+/** A batch's answer; its message ids are put together only when read. */
+function batchResult(status: SendStatus, prepared: readonly PreparedMessage[], header: SendBatchV2ResponseHeader, messageQueue: MessageQueue): BatchSendResult {
+  let msgIds: string[] | undefined;
+  return {
+    status,
+    get msgIds(): string[] {
+      return msgIds ??= header.c.map((offset) => offsetMessageId(header.s, offset));
+    },
+    uniqueKeys: prepared.map((one) => one.uniqueKey),
+    messageQueue,
+    queueOffset: header.o,
+  };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { MAX_EXPRESSION_LENGTH } from "../model/message_filter.ts";
-import { type PullMessageHeader, type SendBatchHeader, type SendMessageHeader, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from "./headers.ts";
+import { type BatchRecordsHeader, type PullMessageHeader, type SendBatchHeader, type SendMessageHeader, TOPIC_MAX_LENGTH, TOPIC_PATTERN } from "./headers.ts";
 
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
@@ -170,6 +170,26 @@ export function fastSendBatchV2Header(header: unknown): SendBatchHeader | undefi
   if (!isPlainObject(header) || !onlyKnownKeys(header, BATCH_V2_KEYS)) return undefined;
   const { a = "", b, d = 4, e, g, m } = header;
   return batchHeaderOf(a, b, e, g, m, d, tupleEntry);
+}
+
+const BATCH_RECORDS_KEYS = new Set(["a", "b", "d", "e", "g", "n"]);
+
+/**
+ * Parses a SEND_BATCH_RECORDS header whose fields are all plainly valid.
+ *
+ * @param header The decoded header.
+ * @returns The header with defaults, under long names, or undefined to let the schema decide.
+ */
+export function fastSendBatchRecordsHeader(header: unknown): BatchRecordsHeader | undefined {
+  if (!isPlainObject(header) || !onlyKnownKeys(header, BATCH_RECORDS_KEYS)) return undefined;
+  const { a = "", b, d = 4, e, g, n } = header;
+  if (
+    typeof a !== "string" || !isTopic(b) || !isInt(e, -1, INT32_MAX) || !isInt(g, 0, Number.MAX_SAFE_INTEGER) || !isInt(n, 1, 4096) ||
+    !isInt(d, 1, 1024)
+  ) {
+    return undefined;
+  }
+  return { producerGroup: a, topic: b, queueId: e, bornTimestamp: g, count: n, defaultTopicQueueNums: d };
 }
 
 const PULL_KEYS = new Set([

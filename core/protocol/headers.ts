@@ -142,6 +142,36 @@ export const SendBatchV2Header = v.pipe(
   })),
 );
 
+/**
+ * SEND_BATCH_RECORDS request: SEND_BATCH_MESSAGE_V2's one-letter fields with `n`, how many records
+ * the body holds, instead of the entries (each record carries its own size, flag and properties).
+ */
+export const SendBatchRecordsHeader = v.pipe(
+  v.object({
+    ...V2_SEND_FIELDS,
+    n: v.pipe(int, v.minValue(1, "Batch is empty"), v.maxValue(4096, "Batch has more than 4096 messages")),
+  }),
+  v.transform((h): BatchRecordsHeader => ({
+    producerGroup: h.a,
+    topic: h.b,
+    queueId: h.e,
+    bornTimestamp: h.g,
+    count: h.n,
+    defaultTopicQueueNums: h.d,
+  })),
+);
+
+/** A SEND_BATCH_RECORDS header under its long names. */
+export interface BatchRecordsHeader {
+  producerGroup: string;
+  topic: string;
+  queueId: number;
+  bornTimestamp: number;
+  /** Records in the body. */
+  count: number;
+  defaultTopicQueueNums: number;
+}
+
 /** What the one-letter fields of the V2 sends stand for, so errors can name them (`"b" (topic)`). */
 const FIELD_NAMES = new WeakMap<object, Readonly<Record<string, string>>>();
 const V2_FIELD_NAMES = {
@@ -150,6 +180,7 @@ const V2_FIELD_NAMES = {
 };
 FIELD_NAMES.set(SendMessageV2Header, V2_FIELD_NAMES);
 FIELD_NAMES.set(SendBatchV2Header, V2_FIELD_NAMES);
+FIELD_NAMES.set(SendBatchRecordsHeader, { ...V2_FIELD_NAMES, n: "count" });
 
 /** A subscription expression: tags joined by `||`, or SQL92, at most `MAX_EXPRESSION_LENGTH` characters. */
 const Expression = v.pipe(v.string(), v.maxLength(MAX_EXPRESSION_LENGTH, `Expression is longer than ${MAX_EXPRESSION_LENGTH} characters`));
@@ -586,6 +617,7 @@ export const REQUEST_HEADERS: Readonly<Record<number, v.GenericSchema>> = {
   [RequestCode.SEND_BATCH_MESSAGE]: SendBatchHeader,
   [RequestCode.SEND_MESSAGE_V2]: SendMessageV2Header,
   [RequestCode.SEND_BATCH_MESSAGE_V2]: SendBatchV2Header,
+  [RequestCode.SEND_BATCH_RECORDS]: SendBatchRecordsHeader,
   [RequestCode.PULL_MESSAGE]: PullMessageHeader,
   [RequestCode.GET_MAX_OFFSET]: QueueHeader,
   [RequestCode.GET_MIN_OFFSET]: QueueHeader,

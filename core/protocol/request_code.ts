@@ -51,6 +51,11 @@ export const RequestCode = {
   PUSH_REPLY_MESSAGE_TO_CLIENT: 326,
   /** SEND_BATCH_MESSAGE with one-letter header names, entries as tuples and a compact answer (rocketmq-ts's own code). */
   SEND_BATCH_MESSAGE_V2: 330,
+  /**
+   * SEND_BATCH_MESSAGE_V2 whose body holds the messages laid out as stored records (`encodeBatchRecords`),
+   * so the broker copies them instead of encoding each (rocketmq-ts's own code).
+   */
+  SEND_BATCH_RECORDS: 331,
   /** Cancels a pending timer message by the recall handle its send returned (RocketMQ 5's number). */
   RECALL_MESSAGE: 370,
   /** Admin to broker: change a consumer group's settings (what the header leaves out stays); the admin right. */

@@ -41,7 +41,7 @@ import { consumerListProcessor, heartbeatProcessor, unregisterClientProcessor } 
 import { lockBatchProcessor, unlockBatchProcessor } from "./processors/lock.ts";
 import { pullMessageProcessor } from "./processors/pull.ts";
 import { sendBackProcessor } from "./processors/send_back.ts";
-import { sendBatchProcessor, sendMessageProcessor } from "./processors/send.ts";
+import { sendBatchProcessor, sendBatchRecordsProcessor, sendMessageProcessor } from "./processors/send.ts";
 import { PullHoldService } from "./pull_hold_service.ts";
 import { loadState, POP_KEY_FILE, POP_STATE_FILE, STATE_FILES } from "./state_files.ts";
 import { SubscriptionGroupManager, SubscriptionGroupTable } from "./subscription_group_manager.ts";
@@ -778,6 +778,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.SEND_BATCH_MESSAGE]: sendBatchProcessor(ctx),
     [RequestCode.SEND_MESSAGE_V2]: withHalfMessages(sendMessageProcessor(ctx, "v2"), ctx, "v2"),
     [RequestCode.SEND_BATCH_MESSAGE_V2]: sendBatchProcessor(ctx, "v2"),
+    [RequestCode.SEND_BATCH_RECORDS]: sendBatchRecordsProcessor(ctx),
     [RequestCode.PULL_MESSAGE]: pullMessageProcessor(ctx),
     [RequestCode.GET_MAX_OFFSET]: maxOffsetProcessor(ctx),
     [RequestCode.GET_MIN_OFFSET]: minOffsetProcessor(ctx),
@@ -810,7 +811,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     [RequestCode.CHANGE_MESSAGE_INVISIBLETIME]: changeInvisibleTimeProcessor(ctx),
   };
   // The requests that write: a slave refuses them, a controlled master only while not fenced.
-  const writeCodes = [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2,
+  const writeCodes = [RequestCode.SEND_MESSAGE, RequestCode.SEND_BATCH_MESSAGE, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE_V2, RequestCode.SEND_BATCH_RECORDS,
     RequestCode.CONSUMER_SEND_MSG_BACK, RequestCode.RECALL_MESSAGE, RequestCode.END_TRANSACTION, RequestCode.SEND_REPLY_MESSAGE, RequestCode.SEND_REPLY_MESSAGE_V2,
     RequestCode.POP_MESSAGE, RequestCode.ACK_MESSAGE, RequestCode.BATCH_ACK_MESSAGE, RequestCode.CHANGE_MESSAGE_INVISIBLETIME];
   if (role === "SLAVE") {

@@ -17,6 +17,7 @@ import {
   verifyRecord,
   type VerifyResult,
 } from "../../core/model/record.ts";
+import { type BatchScan, patchBatchRecord, type RecordPatch } from "../../core/model/batch_records.ts";
 import { Segment } from "./segment.ts";
 import { joinPath, parseSegmentName, type SegmentStorage, segmentName } from "./segment_storage.ts";
 
@@ -54,6 +55,17 @@ export interface CommitLogRecovery {
   /** A damaged stretch with no valid record after it, reaching the end of the data (see `cutTail`, `keepTail`). */
   tail?: DamagedRegion;
 }
+/**
+ * Records a client encoded (a checked batch), appended by copying its bytes and writing the
+ * broker's fields into the copy. `patch` holds the fields shared by the batch; `append` sets the
+ * per-record ones and fills `offsets` with each record's CommitLog offset.
+ */
+export interface EncodedBatch {
+  scan: BatchScan;
+  patch: RecordPatch;
+  offsets: number[];
+}
+
 const SCAN_WINDOW = 4 * 1024 * 1024;
 const KEEP_BUFFER_LIMIT = 16 * 1024 * 1024;
 
@@ -69,6 +81,8 @@ export class CommitLog {
   #flushedOffset = 0;
   #dirDirty = false;
   #buffer = new Uint8Array(64 * 1024);
+  /** A view of `#buffer`, made when a batch is first patched in it. */
+  #view: DataView | undefined;
   /** The bytes the last `readWindow` read, from `#windowStart`, `#windowLength` of them. */
   #window = new Uint8Array(0);
   #windowStart = 0;
@@ -342,27 +356,74 @@ export class CommitLog {
   /**
    * Encodes and writes records at the end of the log with one write per touched segment.
    * A record that does not fit in the current segment leaves a blank marker there and starts
-   * the next one. Callers ensure each record is at most `segmentSize - 8` bytes.
+   * the next one. Callers ensure each record is at most `segmentSize - 8` bytes. An encoded batch
+   * is copied as it is and patched (see `EncodedBatch`); its records follow each other.
    *
-   * @param records Prepared records, in order.
-   * @param placement Queue offsets (parallel to `records`) and the store timestamp.
-   * @returns The physical offset of each record.
+   * @param records Prepared records and encoded batches, in order.
+   * @param placement Queue offsets (parallel to `records`; a batch's first record's) and the store timestamp.
+   * @returns The physical offset of each record (a batch's first record's; `offsets` holds them all).
    */
   append(
-    records: readonly PreparedRecord[],
+    records: readonly (PreparedRecord | EncodedBatch)[],
     placement: { queueOffsets: readonly number[]; storeTimestamp: number },
   ): number[] {
     const offsets: number[] = new Array(records.length);
     let total = 0;
-    for (const record of records) total += record.size;
-    const buffer = total + BLANK_MARKER_SIZE <= this.#buffer.length
-      ? this.#buffer
-      : new Uint8Array(total + BLANK_MARKER_SIZE);
+    for (const record of records) total += "scan" in record ? record.scan.bytes.length : record.size;
+    if (total + BLANK_MARKER_SIZE > this.#buffer.length) {
+      const grown = new Uint8Array(total + BLANK_MARKER_SIZE);
+      if (grown.length <= KEEP_BUFFER_LIMIT) {
+        this.#buffer = grown;
+        this.#view = undefined;
+      }
+    }
+    const buffer = total + BLANK_MARKER_SIZE <= this.#buffer.length ? this.#buffer : new Uint8Array(total + BLANK_MARKER_SIZE);
     let segment = this.#writableSegment();
     let chunkStart = this.#maxOffset;
     let pos = 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
+      if ("scan" in record) {
+        const view = buffer === this.#buffer ? (this.#view ??= new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength)) : new DataView(buffer.buffer);
+        const { scan, patch, offsets: at } = record;
+        const { bytes, starts, sizes, crcs } = scan;
+        const first = placement.queueOffsets[i]!;
+        patch.storeTimestamp = placement.storeTimestamp;
+        if (chunkStart + pos + bytes.length + BLANK_MARKER_SIZE <= segment.limit) {
+          // The whole batch fits the segment: one copy, then each record's fields.
+          buffer.set(bytes, pos);
+          for (let k = 0; k < starts.length; k++) {
+            const p = pos + starts[k]!;
+            patch.queueOffset = first + k;
+            patch.physicalOffset = chunkStart + p;
+            patch.bodyCrc = crcs[k]!;
+            patchBatchRecord(buffer, view, p, patch);
+            at[k] = chunkStart + p;
+          }
+          pos += bytes.length;
+        } else {
+          for (let k = 0; k < starts.length; k++) {
+            const size = sizes[k]!;
+            if (chunkStart + pos + size + BLANK_MARKER_SIZE > segment.limit) {
+              encodeBlankMarker(buffer, pos, segment.limit - chunkStart - pos);
+              segment.append(buffer.subarray(0, pos + BLANK_MARKER_SIZE));
+              this.#maxOffset = segment.limit;
+              segment = this.#writableSegment();
+              chunkStart = this.#maxOffset;
+              pos = 0;
+            }
+            buffer.set(bytes.subarray(starts[k]!, starts[k]! + size), pos);
+            patch.queueOffset = first + k;
+            patch.physicalOffset = chunkStart + pos;
+            patch.bodyCrc = crcs[k]!;
+            patchBatchRecord(buffer, view, pos, patch);
+            at[k] = chunkStart + pos;
+            pos += size;
+          }
+        }
+        offsets[i] = at[0]!;
+        continue;
+      }
       const offset = chunkStart + pos;
       if (offset + record.size + BLANK_MARKER_SIZE > segment.limit) {
         encodeBlankMarker(buffer, pos, segment.limit - offset);
@@ -386,9 +447,9 @@ export class CommitLog {
       segment.append(buffer.subarray(0, pos));
       this.#maxOffset = chunkStart + pos;
     }
-    if (buffer !== this.#buffer && buffer.length <= KEEP_BUFFER_LIMIT) this.#buffer = buffer;
     return offsets;
   }
+
 
   #writableSegment(): Segment {
     const last = this.#segments.at(-1);

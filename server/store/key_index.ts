@@ -11,7 +11,8 @@
 import { setImmediate } from "node:timers";
 import { MessageConst, SysFlag } from "../../core/model/message.ts";
 import { PROPERTY_SEPARATOR, propertyValueStart } from "../../core/model/properties.ts";
-import { readRecordIndexFields, readStoreTimestamp, SYSFLAG_POS } from "../../core/model/record.ts";
+import type { BatchScan } from "../../core/model/batch_records.ts";
+import { readRecordIndexFields, readStoreTimestamp, recordPropertiesStart, SYSFLAG_POS } from "../../core/model/record.ts";
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { CommitLog } from "./commit_log.ts";
 import { IndexFile } from "./index_file.ts";
@@ -97,6 +98,14 @@ interface Pending {
   storeTimestamp: number;
 }
 
+/** The records of a batch waiting to be indexed, read from the bytes the client sent. */
+interface PendingBatch {
+  topic: string;
+  scan: BatchScan;
+  offsets: readonly number[];
+  storeTimestamp: number;
+}
+
 function validate(value: unknown): KeyIndexCheckpoint {
   const v = value as Partial<KeyIndexCheckpoint> | null;
   const offset = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
@@ -118,7 +127,7 @@ export class KeyIndex {
   readonly #entriesPerFile: number;
   readonly #checkpoint: JsonFile<KeyIndexCheckpoint>;
   #files: IndexFile[] = [];
-  #pending: Pending[] = [];
+  #pending: (Pending | PendingBatch)[] = [];
   #scheduled = false;
   #indexedOffset = 0;
   #durableOffset = 0;
@@ -251,6 +260,24 @@ export class KeyIndex {
    */
   add(record: { topic: string; properties: string; sysFlag: number }, offset: number, size: number, storeTimestamp: number): void {
     this.#pending.push({ topic: record.topic, properties: record.properties, sysFlag: record.sysFlag, offset, size, storeTimestamp });
+    this.#schedule();
+  }
+
+  /**
+   * Hands over the records of a batch that just became visible, as `add` does each record. Their
+   * keys are read from the batch's bytes, which must stay as they are until indexed.
+   *
+   * @param topic Their topic.
+   * @param scan The batch (sysflag 0: none is a transaction's).
+   * @param offsets Each record's CommitLog offset.
+   * @param storeTimestamp Their store time (ms).
+   */
+  addBatch(topic: string, scan: BatchScan, offsets: readonly number[], storeTimestamp: number): void {
+    this.#pending.push({ topic, scan, offsets, storeTimestamp });
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (this.#pending.length >= PENDING_LIMIT) this.drain();
     else if (!this.#scheduled) {
       this.#scheduled = true;
@@ -299,26 +326,45 @@ export class KeyIndex {
     return this.#failure;
   }
 
-  #index(pending: Pending[]): void {
+  #index(pending: (Pending | PendingBatch)[]): void {
     const keys = this.#keys;
     let topic = "";
     let topicHash = 0;
     for (const record of pending) {
-      this.#indexedOffset = record.offset + record.size;
-      // As in RocketMQ, a rolled-back transaction's record is not indexed.
-      if ((record.sysFlag & ROLLBACK) === ROLLBACK || record.properties === "") continue;
       if (record.topic !== topic) {
         topic = record.topic;
         topicHash = hashOn(tagHash(topic), "#");
       }
+      if ("scan" in record) {
+        this.#indexBatch(record, topicHash);
+        continue;
+      }
+      this.#indexedOffset = record.offset + record.size;
+      // As in RocketMQ, a rolled-back transaction's record is not indexed.
+      if ((record.sysFlag & ROLLBACK) === ROLLBACK || record.properties === "") continue;
       const count = keys.read(record.properties, topicHash);
-      for (let i = 0; i < count; i++) this.#put(record, keys.hashes[i]!);
+      for (let i = 0; i < count; i++) this.#put(record.offset, record.storeTimestamp, keys.hashes[i]!);
     }
     // The entries stay buffered in the file (written 4096 at a time, before a lookup and at flush),
     // not written every drain: at low concurrency a drain follows every store write.
   }
 
-  #put(record: Pending, hash: number): void {
+  #indexBatch(batch: PendingBatch, topicHash: number): void {
+    const keys = this.#keys;
+    const { scan, offsets, storeTimestamp } = batch;
+    const { bytes, starts, sizes } = scan;
+    for (let i = 0; i < starts.length; i++) {
+      const end = starts[i]! + sizes[i]!;
+      this.#indexedOffset = offsets[i]! + sizes[i]!;
+      const start = recordPropertiesStart(bytes, starts[i]!, sizes[i]!);
+      if (start < 0 || start === end) continue;
+      const count = scan.ascii ? keys.readBytes(bytes, start, end, topicHash) : keys.read(textDecoder.decode(bytes.subarray(start, end)), topicHash);
+      for (let k = 0; k < count; k++) this.#put(offsets[i]!, storeTimestamp, keys.hashes[k]!);
+    }
+  }
+
+
+  #put(offset: number, storeTimestamp: number, hash: number): void {
     let file = this.#files.at(-1);
     if (file === undefined || !file.active || file.full) {
       file?.writeSlots();
@@ -326,13 +372,13 @@ export class KeyIndex {
         storage: this.#storage,
         slots: this.#hashSlots,
         capacity: this.#entriesPerFile,
-        firstOffset: record.offset,
-        baseTimestamp: record.storeTimestamp,
+        firstOffset: offset,
+        baseTimestamp: storeTimestamp,
       });
       this.#files.push(file);
       this.#dirDirty = true;
     }
-    file.add(hash, record.offset, record.storeTimestamp);
+    file.add(hash, offset, storeTimestamp);
   }
 
   /**
@@ -544,6 +590,51 @@ class KeyScan {
     return this.#count;
   }
 
+  /** As `read`, over ASCII property text in `bytes[start, end)`. */
+  readBytes(bytes: Uint8Array, start: number, end: number, topicHash: number): number {
+    this.#count = 0;
+    let unique = -1;
+    let uniqueEnd = -1;
+    let keys = -1;
+    let keysEnd = -1;
+    for (let name = start; name < end;) {
+      let value = name;
+      while (value < end && bytes[value] !== 1) value++;
+      let next = value + 1;
+      while (next < end && bytes[next] !== 2) next++;
+      if (unique < 0 && isName(bytes, name, value, UNIQ_KEY_BYTES)) {
+        unique = value + 1;
+        uniqueEnd = next;
+      } else if (keys < 0 && isName(bytes, name, value, KEYS_BYTES)) {
+        keys = value + 1;
+        keysEnd = next;
+      }
+      name = next + 1;
+    }
+    if (unique >= 0) this.#takeBytes(bytes, topicHash, unique, uniqueEnd);
+    if (keys < 0) return this.#count;
+    for (let from = keys; from < keysEnd && this.#count < MAX_KEYS_PER_MESSAGE;) {
+      let to = from;
+      while (to < keysEnd && bytes[to] !== SPACE) to++;
+      this.#takeBytes(bytes, topicHash, from, to);
+      from = to + 1;
+    }
+    return this.#count;
+  }
+
+  #takeBytes(bytes: Uint8Array, topicHash: number, start: number, end: number): void {
+    if (end <= start) return;
+    let h = topicHash;
+    for (let i = start; i < end; i++) h = (Math.imul(h, 31) + bytes[i]!) | 0;
+    for (let k = 0; k < this.#count; k++) {
+      if (this.hashes[k] === h && sameBytes(bytes, start, end, this.#starts[k]!, this.#ends[k]!)) return;
+    }
+    const n = this.#count++;
+    this.hashes[n] = h;
+    this.#starts[n] = start;
+    this.#ends[n] = end;
+  }
+
   #take(text: string, topicHash: number, start: number, end: number): void {
     if (end <= start) return;
     let h = topicHash;
@@ -561,6 +652,23 @@ class KeyScan {
 function valueEnd(text: string, start: number): number {
   const end = text.indexOf(PROPERTY_SEPARATOR, start);
   return end < 0 ? text.length : end;
+}
+
+const UNIQ_KEY_BYTES = new TextEncoder().encode(MessageConst.UNIQ_KEY);
+const KEYS_BYTES = new TextEncoder().encode(MessageConst.KEYS);
+const SPACE = MessageConst.KEY_SEPARATOR.charCodeAt(0);
+const textDecoder = new TextDecoder();
+
+function isName(bytes: Uint8Array, start: number, end: number, name: Uint8Array): boolean {
+  if (end - start !== name.length) return false;
+  for (let i = 0; i < name.length; i++) if (bytes[start + i] !== name[i]) return false;
+  return true;
+}
+
+function sameBytes(bytes: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (let i = 0; i < aEnd - a; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+  return true;
 }
 
 function same(text: string, a: number, aEnd: number, b: number, bEnd: number): boolean {

@@ -13,12 +13,14 @@ import { decodeRecord, PreparedRecord, readRecordIndexFields, readStoreTimestamp
 import { tagHash } from "../../core/model/tag_hash.ts";
 import type { MessageExt } from "../../core/model/message.ts";
 import { Checkpoint, type CheckpointQueue, type CheckpointState } from "./checkpoint.ts";
-import { CommitLog } from "./commit_log.ts";
+import { CommitLog, type EncodedBatch } from "./commit_log.ts";
+import { batchMessages } from "../../core/model/batch_records.ts";
+import { parseIp } from "../../core/model/_ip.ts";
 import { FileSegmentStorage } from "./file_segment_storage.ts";
 import { type BodyBuffer, DEFAULT_MAX_BYTES, findOffsetByTime, type ReadRequest, readQueue, type RecordFilter } from "./queue_reader.ts";
 import { Quarantine, type QuarantineFile } from "./quarantine.ts";
 import { repairEntries } from "./queue_repair.ts";
-import { type DispatchItem, type QueueState, QueueTable } from "./queue_table.ts";
+import { type DispatchItem, type DispatchRun, type QueueState, QueueTable } from "./queue_table.ts";
 import { joinPath } from "./segment_storage.ts";
 import { installNativeCrc32 } from "./native_crc32.ts";
 import { recoverStore } from "./store_recovery.ts";
@@ -27,6 +29,8 @@ import { DiskWatch } from "./disk_watch.ts";
 import { describeKeyIndexRecovery, type KeyIndex, MIN_ENTRIES_PER_FILE, openKeyIndex } from "./key_index.ts";
 import { expireQueue, inDeleteWindow, lowestServedOffset, parseDeleteWhen } from "./retention.ts";
 import type {
+  BatchInput,
+  BatchPutResult,
   GetResult,
   KeyQueryOptions,
   KeyQueryResult,
@@ -50,14 +54,17 @@ export const MAX_QUERY_NUM = 1024;
 /** Most index entries one key lookup reads (a key whose slot is flooded by other keys answers "incomplete" past it). */
 const MAX_INDEX_READS = 50_000;
 
-/** Puts waiting for the writer: one group is one `putMessage` or `putMessages` call. */
+/** Puts waiting for the writer: one group is one `putMessage`, `putMessages` or `putBatch` call. */
 interface PutGroup {
+  /** Its records (none for a `putBatch`). */
   records: PreparedRecord[];
-  /** Takes the group's one result when `one` (a `putMessage`), else all of them. */
-  resolve: (results: PutResult | PutResult[]) => void;
+  /** A `putBatch`'s records, copied and patched as the client encoded them. */
+  batch?: EncodedBatch & { input: BatchInput };
+  /** Takes the group's one result when `one` (a `putMessage`) or a `putBatch`'s, else all of them. */
+  resolve: (results: PutResult | PutResult[] | BatchPutResult) => void;
   one: boolean;
   /** Its results once written: the one result when `one`, else one a record (no array a `putMessage`). */
-  written?: PutResult | PutResult[];
+  written?: PutResult | PutResult[] | BatchPutResult;
 }
 
 /** The result of a written group's `i`th record. */
@@ -65,16 +72,17 @@ function writtenResult(group: PutGroup, i: number): PutResult {
   return group.one ? group.written as PutResult : (group.written as PutResult[])[i]!;
 }
 
-/** Answers a group's put with its results. */
-function settle(group: PutGroup, results: PutResult[]): void {
-  group.resolve(group.one ? results[0]! : results);
+/** Fails every put of a group. */
+function settleFailed(group: PutGroup, status: PutStatus, error: string): void {
+  if (group.batch !== undefined) group.resolve(failedBatch(status, error));
+  else group.resolve(group.one ? failed(status, error) : group.records.map(() => failed(status, error)));
 }
 
 /** A written batch waiting to become visible (sync mode: waiting for its fsync). */
 interface WrittenBatch {
   start: number;
   end: number;
-  items: DispatchItem[];
+  items: (DispatchItem | DispatchRun)[];
   groups: PutGroup[];
 }
 
@@ -315,6 +323,80 @@ export class MessageStore {
     return this.#enqueue(records, false) as Promise<PutResult[]>;
   }
 
+  /**
+   * Appends a batch as its client encoded it (see `scanBatchRecords`): the records are copied into
+   * the CommitLog and the store's fields written into the copy, with consecutive queue offsets,
+   * one ConsumeQueue write and one key index pass. All or none is stored. A host that is not IPv4
+   * (the encoded layout holds IPv4 hosts) takes the per-message path instead.
+   *
+   * @param input The checked records, their topic queue, born time and host.
+   * @returns The outcome; never rejects.
+   */
+  putBatch(input: BatchInput): Promise<BatchPutResult> {
+    const { scan } = input;
+    const count = scan.starts.length;
+    const refused = this.#refuse(count);
+    if (refused !== undefined) return Promise.resolve(failedBatch(refused.status, refused.error!));
+    if (!TOPIC_PATTERN.test(input.topic) || input.topic.length > 127) return Promise.resolve(failedBatch("MESSAGE_ILLEGAL", `Invalid topic "${input.topic}"`));
+    if (!Number.isInteger(input.queueId) || input.queueId < 0 || input.queueId > 0x7fffffff) {
+      return Promise.resolve(failedBatch("MESSAGE_ILLEGAL", `Invalid queue id "${input.queueId}"`));
+    }
+    if (count === 0) return Promise.resolve({ status: "PUT_OK", queueOffset: -1, commitLogOffsets: [], storeTimestamp: 0 });
+    const limit = Math.min(this.#options.maxMessageSize, this.#commitLog.segmentSize - 8);
+    for (const size of scan.sizes) {
+      if (size > limit) return Promise.resolve(failedBatch("MESSAGE_ILLEGAL", `Message of ${size} bytes exceeds the limit of ${limit} bytes`));
+    }
+    let bornIp: Uint8Array;
+    let storeIp: Uint8Array;
+    try {
+      bornIp = parseIp(input.bornHost.address);
+      storeIp = parseIp(this.#options.storeHost.address);
+    } catch (error) {
+      return Promise.resolve(failedBatch("MESSAGE_ILLEGAL", (error as Error).message));
+    }
+    if (bornIp.length !== 4 || storeIp.length !== 4) return this.#putBatchApart(input);
+    const batch = {
+      input,
+      scan,
+      offsets: new Array<number>(count),
+      patch: {
+        queueId: input.queueId,
+        queueOffset: 0,
+        physicalOffset: 0,
+        bodyCrc: 0,
+        bornTimestamp: input.bornTimestamp,
+        bornIp,
+        bornPort: input.bornHost.port,
+        storeTimestamp: 0,
+        storeIp,
+        storePort: this.#options.storeHost.port,
+      },
+    };
+    return new Promise((resolve) => {
+      this.#pending.push({ records: [], batch, resolve: resolve as PutGroup["resolve"], one: false });
+      this.#scheduleWrite();
+    });
+  }
+
+  /** A batch stored message by message, as `putMessages` stores them (a host the encoded layout cannot hold). */
+  async #putBatchApart(input: BatchInput): Promise<BatchPutResult> {
+    const results = await this.putMessages(batchMessages(input.scan).map((m) => ({
+      topic: input.topic,
+      queueId: input.queueId,
+      flag: m.flag,
+      sysFlag: 0,
+      bornTimestamp: input.bornTimestamp,
+      bornHost: input.bornHost,
+      reconsumeTimes: 0,
+      preparedTransactionOffset: 0,
+      body: m.body,
+      properties: m.properties,
+    })));
+    const first = results[0]!;
+    if (first.status !== "PUT_OK") return failedBatch(first.status, first.error ?? "");
+    return { status: "PUT_OK", queueOffset: first.queueOffset, commitLogOffsets: results.map((r) => r.commitLogOffset), storeTimestamp: first.storeTimestamp };
+  }
+
   /** The failure of a put of `count` records while the store cannot take writes (counted when the disk refuses), or undefined. */
   #refuse(count: number): PutResult | undefined {
     const unavailable = this.#unavailable() ?? this.#disk.refusal;
@@ -326,7 +408,7 @@ export class MessageStore {
   /** Queues prepared records as one group for this tick's write, answered with the first result alone when `one`. */
   #enqueue(records: PreparedRecord[], one: boolean): Promise<PutResult | PutResult[]> {
     return new Promise((resolve) => {
-      this.#pending.push({ records, resolve, one });
+      this.#pending.push({ records, resolve: resolve as PutGroup["resolve"], one });
       this.#scheduleWrite();
     });
   }
@@ -410,13 +492,23 @@ export class MessageStore {
     this.#pending = [];
     if (this.#failure) {
       const reason = this.#unavailable()!;
-      for (const g of groups) settle(g, g.records.map(() => failed("SERVICE_NOT_AVAILABLE", reason)));
+      for (const g of groups) settleFailed(g, "SERVICE_NOT_AVAILABLE", reason);
       return;
     }
-    const records: PreparedRecord[] = [];
+    const records: (PreparedRecord | EncodedBatch)[] = [];
     const queueOffsets: number[] = [];
-    const items: DispatchItem[] = [];
+    const items: (DispatchItem | DispatchRun)[] = [];
     for (const group of groups) {
+      const batch = group.batch;
+      if (batch !== undefined) {
+        const state = this.#queues.get(batch.input.topic, batch.input.queueId);
+        records.push(batch);
+        queueOffsets.push(state.next);
+        const { scan } = batch;
+        items.push({ state, queueOffset: state.next, offsets: batch.offsets, sizes: scan.sizes, tagHashes: scan.tagHashes });
+        state.next += scan.starts.length;
+        continue;
+      }
       const first = group.records[0]!.input;
       const state = this.#queues.get(first.topic, first.queueId);
       for (const record of group.records) {
@@ -446,15 +538,20 @@ export class MessageStore {
     const batch: WrittenBatch = { start, end: this.#commitLog.maxOffset, items, groups };
     let k = 0;
     for (const group of groups) {
+      if (group.batch !== undefined) {
+        group.written = { status: "PUT_OK", queueOffset: queueOffsets[k]!, commitLogOffsets: group.batch.offsets, storeTimestamp };
+        k++;
+        continue;
+      }
       if (group.one) {
-        items[k]!.offset = offsets[k]!;
+        (items[k] as DispatchItem).offset = offsets[k]!;
         group.written = new StoredPut(queueOffsets[k]!, offsets[k]!, storeTimestamp, this.#idPrefix);
         k++;
         continue;
       }
       const results: PutResult[] = [];
       for (let i = 0; i < group.records.length; i++, k++) {
-        items[k]!.offset = offsets[k]!;
+        (items[k] as DispatchItem).offset = offsets[k]!;
         results.push(new StoredPut(queueOffsets[k]!, offsets[k]!, storeTimestamp, this.#idPrefix));
       }
       group.written = results;
@@ -466,6 +563,7 @@ export class MessageStore {
       this.#publish(batch);
     }
   }
+
 
   /**
    * Makes a written batch visible: ConsumeQueue entries, onArrive, then the put results. When
@@ -484,6 +582,11 @@ export class MessageStore {
     const index = this.#index;
     if (index) {
       for (const group of batch.groups) {
+        if (group.batch !== undefined) {
+          const written = group.written as BatchPutResult;
+          index.addBatch(group.batch.input.topic, group.batch.scan, written.commitLogOffsets, written.storeTimestamp);
+          continue;
+        }
         for (let i = 0; i < group.records.length; i++) {
           const result = writtenResult(group, i);
           index.add(group.records[i]!.input, result.commitLogOffset, group.records[i]!.size, result.storeTimestamp);
@@ -495,7 +598,11 @@ export class MessageStore {
       for (const item of batch.items) {
         if (item.state.deleted) continue;
         try {
-          listener(item.state.topic, item.state.queueId, item.queueOffset, item.tagHash);
+          if ("offsets" in item) {
+            for (let i = 0; i < item.offsets.length; i++) listener(item.state.topic, item.state.queueId, item.queueOffset + i, item.tagHashes[i]!);
+          } else {
+            listener(item.state.topic, item.state.queueId, item.queueOffset, item.tagHash);
+          }
         } catch {
           // A listener's failure must not break the store.
         }
@@ -531,7 +638,7 @@ export class MessageStore {
       ? `${writeErrorText(error)}; the message was not stored, sends resume once space is freed`
       : this.#failure?.message ?? writeErrorText(error);
     this.#lastWriteError = message;
-    for (const group of batch.groups) settle(group, group.records.map(() => failed(status, message)));
+    for (const group of batch.groups) settleFailed(group, status, message);
   }
 
   #requestFlush(): Promise<void> {
@@ -560,7 +667,7 @@ export class MessageStore {
     if (this.#failure) {
       const message = `Flush failed: ${this.#failure.message}`;
       for (const batch of this.#awaitingFlush.splice(0)) {
-        for (const group of batch.groups) settle(group, group.records.map(() => failed("FLUSH_DISK_FAILED", message)));
+        for (const group of batch.groups) settleFailed(group, "FLUSH_DISK_FAILED", message);
       }
     }
   }
@@ -1081,6 +1188,10 @@ class StoredPut implements PutResult {
 
 function failed(status: PutStatus, error: string): PutResult {
   return { status, queueOffset: -1, commitLogOffset: -1, msgId: "", storeTimestamp: 0, error };
+}
+
+function failedBatch(status: PutStatus, error: string): BatchPutResult {
+  return { status, queueOffset: -1, commitLogOffsets: [], storeTimestamp: 0, error };
 }
 
 /** Whether a write failed for want of space (ENOSPC) or quota (EDQUOT). */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ConsumeQueue, CQ_ENTRY_SIZE, encodeEntry } from "./consume_queue.ts";
+import { ConsumeQueue, type ConsumeQueueEntry, CQ_ENTRY_SIZE, encodeEntry } from "./consume_queue.ts";
 import { joinPath, type SegmentStorage } from "./segment_storage.ts";
 
 const encoder = new TextEncoder();
@@ -33,6 +33,16 @@ export interface DispatchItem {
   tagHash: number;
 }
 
+/** Consecutive records of one queue (a batch), indexed together: one entry each, from `queueOffset` on. */
+export interface DispatchRun {
+  state: QueueState;
+  /** Queue offset of the first record. */
+  queueOffset: number;
+  offsets: readonly number[];
+  sizes: readonly number[];
+  tagHashes: readonly number[];
+}
+
 /** Topic → queue id → state, with ConsumeQueue files under `dir`. */
 export class QueueTable {
   /** The `consumequeue` directory. */
@@ -42,6 +52,8 @@ export class QueueTable {
   #topics = new Map<string, Map<number, QueueState>>();
   /** Where `dispatch` encodes entries: `ConsumeQueue.write` copies or writes them before it returns. */
   #entryBytes = new Uint8Array(64 * CQ_ENTRY_SIZE);
+  /** The entry a run's records are encoded through, one after another. */
+  #scratch: ConsumeQueueEntry = { offset: 0, size: 0, tagHash: 0 };
 
   /**
    * @param dir The `consumequeue` directory.
@@ -165,8 +177,9 @@ export class QueueTable {
    * @param items Records in CommitLog order.
    * @returns How many entries were written.
    */
-  dispatch(items: readonly DispatchItem[]): number {
-    const groups = new Map<QueueState, DispatchItem[]>();
+  dispatch(items: readonly (DispatchItem | DispatchRun)[]): number {
+    if (items.length === 1) return this.#dispatchQueue(items[0]!.state, items);
+    const groups = new Map<QueueState, (DispatchItem | DispatchRun)[]>();
     for (const item of items) {
       if (item.state.deleted) continue;
       let group = groups.get(item.state);
@@ -177,26 +190,63 @@ export class QueueTable {
       group.push(item);
     }
     let written = 0;
-    for (const [state, group] of groups) {
-      state.cq ??= this.#openCq(state.topic, state.queueId);
-      const cq = state.cq;
-      let i = 0;
-      while (i < group.length && group[i]!.queueOffset < cq.maxOffset) i++;
-      while (i < group.length) {
-        let j = i + 1;
-        while (j < group.length && group[j]!.queueOffset === group[j - 1]!.queueOffset + 1) j++;
-        if (this.#entryBytes.length < (j - i) * CQ_ENTRY_SIZE) this.#entryBytes = new Uint8Array((j - i) * CQ_ENTRY_SIZE);
-        const bytes = this.#entryBytes.subarray(0, (j - i) * CQ_ENTRY_SIZE);
-        // The item is the entry (its offset, size and tag hash): no object of its own an entry.
-        for (let k = i; k < j; k++) encodeEntry(bytes, (k - i) * CQ_ENTRY_SIZE, group[k]!);
-        cq.write(group[i]!.queueOffset, bytes);
-        written += j - i;
-        i = j;
-      }
-      if (state.next < cq.maxOffset) state.next = cq.maxOffset;
-    }
+    for (const [state, group] of groups) written += this.#dispatchQueue(state, group);
     return written;
   }
+
+  /** Writes the entries of one queue's items (in queue offset order), one write per contiguous stretch. */
+  #dispatchQueue(state: QueueState, group: readonly (DispatchItem | DispatchRun)[]): number {
+    if (state.deleted) return 0;
+    state.cq ??= this.#openCq(state.topic, state.queueId);
+    const cq = state.cq;
+    let written = 0;
+    // The stretch being gathered: its first queue offset and entries so far.
+    let first = -1;
+    let count = 0;
+    const flush = () => {
+      if (count === 0) return;
+      cq.write(first, this.#entryBytes.subarray(0, count * CQ_ENTRY_SIZE));
+      written += count;
+      count = 0;
+    };
+    const room = (n: number) => {
+      if (this.#entryBytes.length < n * CQ_ENTRY_SIZE) {
+        const grown = new Uint8Array(Math.max(n, 2 * this.#entryBytes.length / CQ_ENTRY_SIZE) * CQ_ENTRY_SIZE);
+        grown.set(this.#entryBytes.subarray(0, count * CQ_ENTRY_SIZE));
+        this.#entryBytes = grown;
+      }
+    };
+    for (const item of group) {
+      const n = "offsets" in item ? item.offsets.length : 1;
+      // Entries the queue already holds are skipped (recovery replays records it may have indexed).
+      const end = count > 0 ? first + count : cq.maxOffset;
+      const skip = Math.max(0, Math.min(n, end - item.queueOffset));
+      if (skip === n) continue;
+      const from = item.queueOffset + skip;
+      if (count > 0 && from !== first + count) flush();
+      if (count === 0) first = from;
+      room(count + n - skip);
+      if ("offsets" in item) {
+        const { offsets, sizes, tagHashes } = item;
+        const bytes = this.#entryBytes;
+        const entry = this.#scratch;
+        for (let k = skip; k < n; k++, count++) {
+          entry.offset = offsets[k]!;
+          entry.size = sizes[k]!;
+          entry.tagHash = tagHashes[k]!;
+          encodeEntry(bytes, count * CQ_ENTRY_SIZE, entry);
+        }
+      } else {
+        // The item is the entry (its offset, size and tag hash): no object of its own an entry.
+        encodeEntry(this.#entryBytes, count * CQ_ENTRY_SIZE, item);
+        count++;
+      }
+    }
+    flush();
+    if (state.next < cq.maxOffset) state.next = cq.maxOffset;
+    return written;
+  }
+
 
   /** Fsyncs every ConsumeQueue with unsynced entries. */
   async flush(): Promise<void> {
@@ -210,3 +260,4 @@ export class QueueTable {
     for (const state of this.states()) state.cq?.close();
   }
 }
+

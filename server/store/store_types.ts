@@ -5,6 +5,7 @@
  */
 
 import type { HostAddress } from "../../core/model/message.ts";
+import type { BatchScan } from "../../core/model/batch_records.ts";
 import type { RecordInput } from "../../core/model/record.ts";
 import type { DiskStatus } from "./disk_watch.ts";
 import type { KeyIndexStats } from "./key_index.ts";
@@ -82,6 +83,31 @@ export interface MessageStoreOptions {
 
 /** What a put supplies: a record without the store host, which the store fills in. */
 export type StoreInput = Omit<RecordInput, "storeHost">;
+
+/**
+ * What `MessageStore.putBatch` takes: records a client encoded for one topic queue, checked by
+ * `scanBatchRecords`, and the fields the broker adds to every one of them.
+ */
+export interface BatchInput {
+  topic: string;
+  queueId: number;
+  bornTimestamp: number;
+  bornHost: HostAddress;
+  /** The checked records (the store keeps a reference until they are written and indexed). */
+  scan: BatchScan;
+}
+
+/** Outcome of a `putBatch`: all records or none. Offsets are -1 (and the list empty) unless the status is `PUT_OK`. */
+export interface BatchPutResult {
+  status: PutStatus;
+  /** Queue offset of the first record; the others follow one by one. */
+  queueOffset: number;
+  /** Each record's CommitLog offset, in order. */
+  commitLogOffsets: number[];
+  storeTimestamp: number;
+  /** Why the put failed, for people. */
+  error?: string;
+}
 
 /** Outcome of a put. */
 export type PutStatus =

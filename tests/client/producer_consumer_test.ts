@@ -168,6 +168,28 @@ describe("Producer and PullConsumer over an in-memory standalone", () => {
     expect(result.messages.map((m) => m.uniqueKey)).toEqual(batch.uniqueKeys);
   });
 
+  test("sendBatch() batches after batches, smaller and larger, concurrent, each stored as sent (encode memory reused)", async () => {
+    const queues = await createTopic("Batches", 2);
+    const sizes = [40, 3, 100, 1, 40];
+    const sent: { queueOffset: number; queue: MessageQueue; bodies: string[] }[] = [];
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(sizes.map((n, b) => {
+        const bodies = Array.from({ length: n }, (_, i) => `r${round}b${b}m${i}:`.padEnd(10 + ((i * 37) % 300), "é"));
+        return producer.sendBatch(bodies.map((body, i) => ({ topic: "Batches", body, tags: `t${i % 3}`, keys: [`r${round}b${b}k${i}`] })), { queue: queues[b % 2]! })
+          .then((r) => sent.push({ queueOffset: r.queueOffset, queue: r.messageQueue, bodies }));
+      }));
+      expect(results).toHaveLength(sizes.length);
+    }
+    for (const batch of sent) {
+      const got: string[] = [];
+      while (got.length < batch.bodies.length) {
+        const result = await consumer.pull(batch.queue, batch.queueOffset + got.length, { maxNums: 32 });
+        got.push(...result.messages.map((m) => decoder.decode(m.body)));
+      }
+      expect(got.slice(0, batch.bodies.length)).toEqual(batch.bodies);
+    }
+  });
+
   test("sendBatch() rejects mixed topics and delay levels before sending", async () => {
     await expect(producer.sendBatch([{ topic: "Batch", body: "a" }, { topic: "Other", body: "b" }])).rejects.toThrow(ClientError);
     await expect(producer.sendBatch([{ topic: "Batch", body: "a", delayLevel: 2 }])).rejects.toThrow(ClientError);

@@ -9,13 +9,22 @@ import { decodeProperties, encodeProperties, isWellFormedProperties } from "../.
 import { DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX, SYSTEM_TOPICS } from "../../../core/model/system_topics.ts";
 import type { Command } from "../../../core/protocol/command.ts";
 import {
+  type BatchRecordsHeader,
   SendBatchHeader,
+  SendBatchRecordsHeader,
   SendBatchV2Header,
   SendMessageHeader,
   SendMessageV2Header,
   type TopicConfig,
 } from "../../../core/protocol/headers.ts";
-import { fastSendBatchHeader, fastSendBatchV2Header, fastSendHeader, fastSendV2Header } from "../../../core/protocol/fast_headers.ts";
+import {
+  fastSendBatchHeader,
+  fastSendBatchRecordsHeader,
+  fastSendBatchV2Header,
+  fastSendHeader,
+  fastSendV2Header,
+} from "../../../core/protocol/fast_headers.ts";
+import { batchMessages, scanBatchRecords } from "../../../core/model/batch_records.ts";
 import { Perm, ResponseCode } from "../../../core/protocol/request_code.ts";
 import type { Connection } from "../../../core/remoting/connection.ts";
 import { processor, type Processor, type Reply } from "../../../core/remoting/dispatcher.ts";
@@ -33,7 +42,7 @@ const ENCODER = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
 /** Maps a store status to a response code. */
-export function putReply(result: PutResult): Reply | undefined {
+export function putReply(result: Pick<PutResult, "status" | "error">): Reply | undefined {
   switch (result.status) {
     case "PUT_OK":
       return undefined;
@@ -315,87 +324,164 @@ async function dedupReply(send: SendJob, first: DedupResult): Promise<Reply> {
  */
 export function sendBatchProcessor(ctx: BrokerContext, form: SendForm = "v1"): Processor<SendBatchHeader> {
   const schema = form === "v2" ? SendBatchV2Header : SendBatchHeader;
-  return processor(schema, async (header, request: Command, connection: Connection) => {
+  return processor(schema, (header, request: Command, connection: Connection) => {
     const started = performance.now();
     const body = request.body ?? EMPTY;
     const total = header.messages.reduce((n, m) => n + m.size, 0);
     if (total !== body.length) {
       return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Batch sizes add up to ${total} bytes but the body has ${body.length}` };
     }
-    const bornHost = toHostAddress(connection.remoteAddress);
-    const entries = header.messages;
-    const inputs: StoreInput[] = new Array(entries.length);
-    // Entries whose properties need routing (DELAY, retry topics), as maps; undefined while none does.
-    let maps: (Record<string, string> | undefined)[] | undefined;
+    const entries: BatchEntry[] = new Array(header.messages.length);
     let pos = 0;
     for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (entry.size === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch has an empty body` };
-      if (entry.size > ctx.maxMessageSize) {
-        return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch exceeds the limit of ${ctx.maxMessageSize} bytes` };
-      }
-      const sent = readProperties(ctx, header.topic, entry.properties);
-      if (typeof sent !== "string" && "code" in sent) return { ...sent, remark: `Message ${i} of the batch: ${sent.remark}` };
-      let properties: string | Reply;
-      if (typeof sent === "string") properties = sent;
-      else {
-        properties = storedProperties(ctx, sent.map);
-        (maps ??= new Array(entries.length))[i] = sent.map;
-      }
-      if (typeof properties !== "string") return properties;
-      inputs[i] = {
-        topic: header.topic,
-        queueId: 0,
-        flag: entry.flag,
-        sysFlag: 0,
-        bornTimestamp: header.bornTimestamp,
-        bornHost,
-        reconsumeTimes: 0,
-        preparedTransactionOffset: 0,
-        body: body.subarray(pos, pos + entry.size),
-        properties,
-      };
-      pos += entry.size;
+      const { size, flag, properties } = header.messages[i]!;
+      entries[i] = { body: body.subarray(pos, pos + size), flag, properties };
+      pos += size;
+    }
+    return storeBatchApart({ ctx, form, header, entries, bytes: body.length, connection, started });
+  }, form === "v2" ? fastSendBatchV2Header : fastSendBatchHeader);
+}
+
+/**
+ * SEND_BATCH_RECORDS: the messages come laid out as stored records. One pass checks them
+ * (`scanBatchRecords`); the store copies them and writes its fields into the copy. A batch that
+ * needs routing (a delay level, a timer or dedup property, a retry topic) is stored message by
+ * message as SEND_BATCH_MESSAGE_V2 stores it, and answered the same way.
+ *
+ * @param ctx The broker.
+ * @returns The processor.
+ */
+export function sendBatchRecordsProcessor(ctx: BrokerContext): Processor<BatchRecordsHeader> {
+  return processor(SendBatchRecordsHeader, async (header, request: Command, connection: Connection) => {
+    const started = performance.now();
+    const body = request.body ?? EMPTY;
+    const scan = scanBatchRecords(body, {
+      topic: header.topic,
+      count: header.count,
+      maxBodySize: ctx.maxMessageSize,
+      maxPropertiesSize: ctx.maxPropertiesSize,
+    });
+    if (typeof scan === "string") return { code: ResponseCode.MESSAGE_ILLEGAL, remark: scan };
+    if (scan.routed || header.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) {
+      const entries = batchMessages(scan);
+      return storeBatchApart({ ctx, form: "v2", header, entries, bytes: scan.bodyBytes, connection, started });
     }
     let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
     if (resolved instanceof Promise) resolved = await resolved;
     if (typeof resolved !== "number") return resolved;
-    if (maps === undefined) {
-      // Text without DELAY or WAIT, not a retry topic: stored as sent.
-      for (const input of inputs) input.queueId = resolved;
-    } else {
-      // Otherwise every entry is routed as a map.
-      const known = maps;
-      const mapped = entries.map((e, i) => known[i] ?? decodeProperties(e.properties as string));
-      const route = routeBatch(ctx, { topic: header.topic, queueId: resolved, properties: mapped });
-      if ("code" in route) return route;
-      for (let i = 0; i < inputs.length; i++) {
-        const input = inputs[i]!;
-        input.topic = route.topic;
-        input.queueId = route.queueId;
-        if (route.properties[i] !== mapped[i]) {
-          const properties = storedProperties(ctx, route.properties[i]!);
-          if (typeof properties !== "string") return properties;
-          input.properties = properties;
-        }
-      }
-    }
-    const results = await ctx.store.putMessages(inputs);
+    const result = await ctx.store.putBatch({
+      topic: header.topic,
+      queueId: resolved,
+      bornTimestamp: header.bornTimestamp,
+      bornHost: toHostAddress(connection.remoteAddress),
+      scan,
+    });
     ctx.stats.sendLatency.observe(performance.now() - started);
-    for (const result of results) {
-      const failure = putReply(result);
-      if (failure !== undefined) {
-        ctx.stats.sendErrors += inputs.length;
-        return failure;
-      }
+    const failure = putReply(result);
+    if (failure !== undefined) {
+      ctx.stats.sendErrors += header.count;
+      return failure;
     }
-    countIn(ctx.stats, header.topic, inputs.length, body.length);
+    countIn(ctx.stats, header.topic, header.count, scan.bodyBytes);
+    const offsets = result.commitLogOffsets;
     const awaitReplica = ctx.replication.awaitReplica;
     return {
-      code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(results.at(-1)!.commitLogOffset),
-      header: form === "v2"
-        ? { q: resolved, o: results[0]!.queueOffset, c: results.map((r) => r.commitLogOffset), s: ctx.store.messageIdPrefix }
-        : { msgIds: results.map((r) => r.msgId), queueId: resolved, queueOffset: results[0]!.queueOffset },
+      code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(offsets[offsets.length - 1]!),
+      header: { q: resolved, o: result.queueOffset, c: offsets, s: ctx.store.messageIdPrefix },
     };
-  }, form === "v2" ? fastSendBatchV2Header : fastSendBatchHeader);
+  }, fastSendBatchRecordsHeader);
+}
+
+/** One message of a batch on the per-message path. */
+interface BatchEntry {
+  body: Uint8Array;
+  flag: number;
+  /** As sent: encoded text or a map. */
+  properties: string | Record<string, string>;
+}
+
+/** A batch stored message by message: validated, routed (delay levels, retry topics), then put in one write. */
+async function storeBatchApart(batch: {
+  ctx: BrokerContext;
+  form: SendForm;
+  header: { topic: string; queueId: number; defaultTopicQueueNums: number; bornTimestamp: number };
+  entries: BatchEntry[];
+  /** Body bytes of all the messages, for the stats. */
+  bytes: number;
+  connection: Connection;
+  started: number;
+}): Promise<Reply> {
+  const { ctx, form, header, entries, connection, started } = batch;
+  const bornHost = toHostAddress(connection.remoteAddress);
+  const inputs: StoreInput[] = new Array(entries.length);
+  // Entries whose properties need routing (DELAY, retry topics), as maps; undefined while none does.
+  let maps: (Record<string, string> | undefined)[] | undefined;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (entry.body.length === 0) return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch has an empty body` };
+    if (entry.body.length > ctx.maxMessageSize) {
+      return { code: ResponseCode.MESSAGE_ILLEGAL, remark: `Message ${i} of the batch exceeds the limit of ${ctx.maxMessageSize} bytes` };
+    }
+    const sent = readProperties(ctx, header.topic, entry.properties);
+    if (typeof sent !== "string" && "code" in sent) return { ...sent, remark: `Message ${i} of the batch: ${sent.remark}` };
+    let properties: string | Reply;
+    if (typeof sent === "string") properties = sent;
+    else {
+      properties = storedProperties(ctx, sent.map);
+      (maps ??= new Array(entries.length))[i] = sent.map;
+    }
+    if (typeof properties !== "string") return properties;
+    inputs[i] = {
+      topic: header.topic,
+      queueId: 0,
+      flag: entry.flag,
+      sysFlag: 0,
+      bornTimestamp: header.bornTimestamp,
+      bornHost,
+      reconsumeTimes: 0,
+      preparedTransactionOffset: 0,
+      body: entry.body,
+      properties,
+    };
+  }
+  let resolved = resolveQueue(ctx, header.topic, header.queueId, header.defaultTopicQueueNums);
+  if (resolved instanceof Promise) resolved = await resolved;
+  if (typeof resolved !== "number") return resolved;
+  if (maps === undefined) {
+    // Text without DELAY or WAIT, not a retry topic: stored as sent.
+    for (const input of inputs) input.queueId = resolved;
+  } else {
+    // Otherwise every entry is routed as a map.
+    const known = maps;
+    const mapped = entries.map((e, i) => known[i] ?? decodeProperties(e.properties as string));
+    const route = routeBatch(ctx, { topic: header.topic, queueId: resolved, properties: mapped });
+    if ("code" in route) return route;
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!;
+      input.topic = route.topic;
+      input.queueId = route.queueId;
+      if (route.properties[i] !== mapped[i]) {
+        const properties = storedProperties(ctx, route.properties[i]!);
+        if (typeof properties !== "string") return properties;
+        input.properties = properties;
+      }
+    }
+  }
+  const results = await ctx.store.putMessages(inputs);
+  ctx.stats.sendLatency.observe(performance.now() - started);
+  for (const result of results) {
+    const failure = putReply(result);
+    if (failure !== undefined) {
+      ctx.stats.sendErrors += inputs.length;
+      return failure;
+    }
+  }
+  countIn(ctx.stats, header.topic, inputs.length, batch.bytes);
+  const awaitReplica = ctx.replication.awaitReplica;
+  return {
+    code: awaitReplica === undefined ? ResponseCode.SUCCESS : await awaitReplica(results.at(-1)!.commitLogOffset),
+    header: form === "v2"
+      ? { q: resolved, o: results[0]!.queueOffset, c: results.map((r) => r.commitLogOffset), s: ctx.store.messageIdPrefix }
+      : { msgIds: results.map((r) => r.msgId), queueId: resolved, queueOffset: results[0]!.queueOffset },
+  };
 }

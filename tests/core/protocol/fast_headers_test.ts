@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { fastPullHeader, fastSendBatchHeader, fastSendBatchV2Header, fastSendHeader, fastSendV2Header } from "../../../core/protocol/fast_headers.ts";
-import { PullMessageHeader, SendBatchHeader, SendBatchV2Header, SendMessageHeader, SendMessageV2Header } from "../../../core/protocol/headers.ts";
+import { fastPullHeader, fastSendBatchHeader, fastSendBatchRecordsHeader, fastSendBatchV2Header, fastSendHeader, fastSendV2Header } from "../../../core/protocol/fast_headers.ts";
+import { PullMessageHeader, SendBatchHeader, SendBatchRecordsHeader, SendBatchV2Header, SendMessageHeader, SendMessageV2Header } from "../../../core/protocol/headers.ts";
 import { type Random, replayable } from "../../_helpers/random.ts";
 
 const NASTY: unknown[] = [
@@ -92,6 +92,13 @@ describe("fast header parsers agree with their schemas", () => {
     const problem = v.safeParse(SendMessageV2Header, { ...v2, b: "bad topic" });
     expect(problem.success).toBe(false);
   });
+
+  test("fastSendBatchRecordsHeader() on 20,000 mutated SEND_BATCH_RECORDS headers", () => replayable((r) => {
+    const base = { a: "p", b: "orders", d: 8, e: 3, g: Date.now(), n: 32 };
+    expect(agree(r, fastSendBatchRecordsHeader, SendBatchRecordsHeader, base, 20_000)).toBeGreaterThan(1000);
+    expect(agree(r, fastSendBatchRecordsHeader, SendBatchRecordsHeader, { b: "t", e: -1, g: 1, n: 1 }, 5000)).toBeGreaterThan(100);
+    expect(fastSendBatchRecordsHeader({ b: "t", e: 0, g: 1, n: 4097 })).toBeUndefined();
+  }));
 
   test("fastSendBatchV2Header() on 20,000 mutated SEND_BATCH_MESSAGE_V2 headers (and mutated entries)", () => replayable((r) => {
     const entry = (): unknown[] => [10, 0, "TAGS\u0001a\u0002"];

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { offsetMessageId } from "../../../core/model/message_id.ts";
 import { decodeRecords } from "../../../core/model/record.ts";
+import { encodeBatchRecords } from "../../../core/model/batch_records.ts";
 import { PullSysFlag, RequestCode, ResponseCode } from "../../../core/protocol/request_code.ts";
 import { connect, type Connection } from "../../../core/remoting/connection.ts";
 import { type Broker, startBroker } from "../../../server/broker/broker.ts";
@@ -185,6 +186,40 @@ describe("broker", () => {
     const short = await client.request(RequestCode.SEND_BATCH_MESSAGE_V2, { b: "v2", e: 0, g: 1, m: [[5, 0, ""]] }, enc.encode("x"));
     expect(short.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
     expect((await client.request(RequestCode.SEND_MESSAGE_V2, { b: "v2", e: 0, g: 1 }, enc.encode("ok"))).code).toBe(ResponseCode.SUCCESS);
+  });
+
+  test("SEND_BATCH_RECORDS: records stored as the client laid them out; a delay level takes the routed path", async () => {
+    await boot();
+    const messages = ["r1", "r22", "r333"].map((text, i) => ({ body: enc.encode(text), flag: i + 1, properties: `TAGS\u0001t${i}\u0002KEYS\u0001key${i}\u0002` }));
+    const records = encodeBatchRecords("rec", messages, { bornTimestamp: 1 });
+    const sent = await client.request(RequestCode.SEND_BATCH_RECORDS, { a: "p", b: "rec", e: 2, g: 777, n: 3 }, records);
+    expect(sent.code).toBe(ResponseCode.SUCCESS);
+    expect(sent.header).toEqual({ q: 2, o: 0, c: expect.any(Array), s: expect.stringMatching(/^[0-9A-F]{16}$/) });
+    const pulled = decodeRecords((await pull("rec", 2, 0)).body!);
+    expect(pulled.map((m) => dec.decode(m.body))).toEqual(["r1", "r22", "r333"]);
+    expect(pulled.map((m) => [m.queueId, m.queueOffset, m.flag, m.bornTimestamp, m.tags, m.keys])).toEqual([
+      [2, 0, 1, 777, "t0", ["key0"]],
+      [2, 1, 2, 777, "t1", ["key1"]],
+      [2, 2, 3, 777, "t2", ["key2"]],
+    ]);
+    expect(pulled.map((m) => m.commitLogOffset)).toEqual(sent.header.c as number[]);
+    const byKey = await client.request(RequestCode.QUERY_MESSAGE, { topic: "rec", key: "key1", maxNum: 10, beginTimestamp: 0, endTimestamp: Date.now() + 1000 });
+    expect(decodeRecords(byKey.body!).map((m) => dec.decode(m.body))).toEqual(["r22"]);
+    // A count that does not match the body, or another topic in the records, is refused plainly.
+    const short = await client.request(RequestCode.SEND_BATCH_RECORDS, { b: "rec", e: 0, g: 1, n: 4 }, records);
+    expect(short.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+    expect(short.remark).toContain("Message 3 of the batch is truncated");
+    const other = await client.request(RequestCode.SEND_BATCH_RECORDS, { b: "other", e: 0, g: 1, n: 3 }, records);
+    expect(other.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+    // DELAY goes through routing: stored in the schedule topic, not yet in its own queue.
+    const delayed = encodeBatchRecords("rec", [{ body: enc.encode("later"), flag: 0, properties: "DELAY\u00012\u0002" }], { bornTimestamp: 1 });
+    const routed = await client.request(RequestCode.SEND_BATCH_RECORDS, { b: "rec", e: 1, g: 1, n: 1 }, delayed);
+    expect(routed.code).toBe(ResponseCode.SUCCESS);
+    expect((await pull("rec", 1, 0)).code).not.toBe(ResponseCode.SUCCESS);
+    const timer = encodeBatchRecords("rec", [{ body: enc.encode("t"), flag: 0, properties: "TIMER_DELAY_MS\u00011000\u0002" }], { bornTimestamp: 1 });
+    const refused = await client.request(RequestCode.SEND_BATCH_RECORDS, { b: "rec", e: 1, g: 1, n: 1 }, timer);
+    expect(refused.code).toBe(ResponseCode.MESSAGE_ILLEGAL);
+    expect(refused.remark).toContain("TIMER_DELAY_MS");
   });
 
   test("bad requests get clear errors and the connection keeps working", async () => {
