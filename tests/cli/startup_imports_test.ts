@@ -72,3 +72,11 @@ test("rmq standalone loads neither the broker, the NameServer, yaml, gRPC, the a
   expect(heavy).toEqual([]);
   expect(externals).not.toContain("zlib");
 });
+
+test("the admin server loads its app (Hono's router, the dashboard, the gateway) on its first request, not at its start", () => {
+  const { files } = staticGraph("server/admin/start_admin.ts");
+  const app = files.filter((path) =>
+    /(^|\/)server\/admin\/(app|dashboard|cluster|topics|metrics|gateway\/)/.test(path) || /node_modules\/hono\/dist\/(hono|router)/.test(path)
+  );
+  expect(app).toEqual([]);
+});
