@@ -117,7 +117,7 @@ export async function startServers(command: CommandName, config: Config, options
     ? [
       ...(command === "broker" ? [] : [componentOptions(config, "nameserver", command)]),
       ...(command === "nameserver" ? [] : [componentOptions(config, "broker", command)]),
-    ].flatMap(({ hostname, port }) => (port === undefined ? [] : [{ ...(hostname === undefined ? {} : { hostname }), port }]))
+    ].flatMap(({ hostname, port }) => (port === undefined || port === 0 ? [] : [{ ...(hostname === undefined ? {} : { hostname }), port }]))
     : [];
   const prebound = await prebindPorts(plainListen, early);
   const listen = prebound.listen;

@@ -13,7 +13,7 @@ import type { Listen, Listener, ListenOptions, Transport, TransportHandlers } fr
 export interface PrebindTarget {
   /** Address to bind. @default "0.0.0.0" */
   hostname?: string;
-  /** The port; 0 (a free port) is never prebound, since the server could not ask for it again. */
+  /** The port; 0 picks a free one (its server must then listen on the port bound, from `bound`). */
   port: number;
 }
 
@@ -25,6 +25,8 @@ export interface PrebindOptions {
   maxHeldBytes?: number;
   /** Told of a port that could not be bound early (its server's own listen reports why). */
   onBindError?: (target: PrebindTarget, error: unknown) => void;
+  /** Told each time a connection is held: a server that loads on its first client starts here. */
+  onHold?: () => void;
 }
 
 /** The ports bound early. */
@@ -34,8 +36,8 @@ export interface PreboundPorts {
    * the connections it held are accepted first, their bytes replayed in order.
    */
   readonly listen: Listen;
-  /** The ports bound, as `host:port`. */
-  readonly bound: readonly string[];
+  /** The ports bound, in the order of the targets (a target that could not be bound is left out). */
+  readonly bound: readonly { readonly hostname: string; readonly port: number }[];
   /** Closes the ports no server took, and the connections they hold. */
   release(): Promise<void>;
 }
@@ -50,7 +52,7 @@ interface Held {
 }
 
 interface Port {
-  readonly key: string;
+  key: string;
   listener?: Listener;
   held: Set<Held>;
   /** The server's accept, once one took the port. */
@@ -84,10 +86,8 @@ export async function prebindPorts(listen: Listen, targets: readonly PrebindTarg
     held.bytes = 0;
   };
 
-  const bind = async (target: PrebindTarget) => {
-    const key = keyOf(target.hostname, target.port);
-    if (target.port === 0 || ports.has(key)) return;
-    const port: Port = { key, held: new Set() };
+  const bind = async (target: PrebindTarget): Promise<Port | undefined> => {
+    const port: Port = { key: keyOf(target.hostname, target.port), held: new Set() };
     const accept = (transport: Transport): TransportHandlers => {
       if (port.accept !== undefined) return port.accept(transport);
       if (heldConnections >= maxHeldConnections) {
@@ -97,6 +97,7 @@ export async function prebindPorts(listen: Listen, targets: readonly PrebindTarg
       const held: Held = { transport, chunks: [], bytes: 0, closed: false };
       heldConnections++;
       port.held.add(held);
+      options.onHold?.();
       return {
         data(chunk) {
           if (held.handlers !== undefined) return held.handlers.data(chunk);
@@ -126,12 +127,16 @@ export async function prebindPorts(listen: Listen, targets: readonly PrebindTarg
     };
     try {
       port.listener = await listen({ hostname: target.hostname ?? "0.0.0.0", port: target.port }, accept);
-      ports.set(key, port);
+      port.key = keyOf(target.hostname, port.listener.port);
+      ports.set(port.key, port);
+      return port;
     } catch (error) {
       options.onBindError?.(target, error);
+      return undefined;
     }
   };
-  await Promise.all(targets.map(bind));
+  const bound = (await Promise.all(targets.map(bind))).flatMap((port) => (port === undefined ? [] : [port.listener!]))
+    .map(({ hostname, port }) => ({ hostname, port }));
 
   const claim = (port: Port, accept: (transport: Transport) => TransportHandlers): Listener => {
     port.accept = accept;
@@ -154,7 +159,7 @@ export async function prebindPorts(listen: Listen, targets: readonly PrebindTarg
 
   return {
     listen: wrapped,
-    bound: [...ports.keys()],
+    bound,
     async release() {
       const unclaimed = [...ports.values()];
       ports.clear();

@@ -62,7 +62,7 @@ describe("prebindPorts()", () => {
   test("hands a held connection and its bytes, in order, to the server that listens on the port, then passes bytes live", async () => {
     const net = handListen();
     const ports = await prebindPorts(net.listen, [{ hostname: "127.0.0.1", port: 4001 }]);
-    expect(ports.bound).toEqual(["127.0.0.1:4001"]);
+    expect(ports.bound).toEqual([{ hostname: "127.0.0.1", port: 4001 }]);
     const { transport, handlers } = net.connectTo(4001);
     const chunk = new TextEncoder().encode("one");
     handlers.data(chunk);
@@ -126,8 +126,8 @@ describe("prebindPorts()", () => {
 
   test("listens anew for other ports and for TLS; release closes the unclaimed ports and their held connections", async () => {
     const net = handListen();
-    const ports = await prebindPorts(net.listen, [{ port: 4004 }, { port: 4005 }, { port: 0 }]);
-    expect(ports.bound).toEqual(["0.0.0.0:4004", "0.0.0.0:4005"]);
+    const ports = await prebindPorts(net.listen, [{ port: 4004 }, { port: 4005 }]);
+    expect(ports.bound).toEqual([{ hostname: "0.0.0.0", port: 4004 }, { hostname: "0.0.0.0", port: 4005 }]);
     const held = net.connectTo(4005);
     const tls = { cert: "c", key: "k" };
     const before = net.accepts.get(4004);
@@ -138,6 +138,38 @@ describe("prebindPorts()", () => {
     await ports.release();
     expect(net.closed.sort()).toEqual([4004, 4005]);
     expect(held.transport.ended).toBe(true);
+  });
+
+  test("binds a free port for port 0 and hands it to a listen on the port bound; tells of each connection held", async () => {
+    let holds = 0;
+    let held!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (held = resolve));
+    const ports = await prebindPorts(listen, [{ hostname: "127.0.0.1", port: 0 }], {
+      onHold: () => {
+        holds++;
+        held();
+      },
+    });
+    const port = ports.bound[0]!.port;
+    expect(port).toBeGreaterThan(0);
+    const client = await clientDial(`127.0.0.1:${port}`, { data: () => {}, close: () => {} });
+    client.write(new TextEncoder().encode("ping"));
+    await firstHeld;
+    let pinged!: () => void;
+    const gotPing = new Promise<void>((resolve) => (pinged = resolve));
+    let got = "";
+    const listener = await ports.listen({ hostname: "127.0.0.1", port }, () => ({
+      data: (chunk) => {
+        got += new TextDecoder().decode(chunk);
+        if (got === "ping") pinged();
+        return true;
+      },
+      close: () => {},
+    }));
+    await gotPing;
+    expect(holds).toBe(1);
+    client.close();
+    await listener.close();
   });
 
   test("skips a port it cannot bind, and says so", async () => {
