@@ -12,15 +12,14 @@ import type { WebSocketListen } from "../core/remoting/web_socket.ts";
 import { WebSocketListenError } from "./_client_listener.ts";
 import { parseServerArgs } from "./_config_layers.ts";
 import { listenFailure } from "./_listen_error.ts";
+import { prebindPorts } from "./_prebound_ports.ts";
 import { defaultDial, defaultListen, defaultListenWebSocket, defaultServe } from "./_runtime.ts";
-import { loadServerSecurity, type ServerSecurity } from "./_security.ts";
-import { standaloneClusterSecret } from "./_cluster_secret.ts";
+import type { ServerSecurity } from "./_security.ts";
 import type { HttpServer, Serve } from "./admin/serve_types.ts";
-import { type Broker, type BrokerOptions, startBroker } from "./broker/broker.ts";
+import type { Broker, BrokerOptions } from "./broker/broker.ts";
 import { type CommandName, commandsOf, componentOptions, type Config, flagName, SETTING_LIST } from "./config.ts";
 import { createLogger, type Logger } from "./logger.ts";
-import { type NameServer, startNameServer } from "./namesrv/name_server.ts";
-import { nameServerAddressOf } from "./standalone.ts";
+import type { NameServer } from "./namesrv/name_server.ts";
 
 /** The runtime's adapters; each is loaded for the current runtime when absent. */
 export interface ServerRuntime {
@@ -95,7 +94,7 @@ function listenError(what: string, host: string, port: number | undefined, error
  *
  * @param command `standalone` (NameServer, broker, admin API), `broker` or `nameserver` (each with
  *   the admin API when `admin.port` is set).
- * @param config The configuration (`loadConfig({ command })`).
+ * @param config The configuration (`loadConfig({ command })` of `server/load_config.ts`).
  * @param options Runtime adapters, logger, and which keys were given.
  * @returns The running components.
  * @throws {StartError} When a component cannot start.
@@ -110,10 +109,25 @@ export async function startServers(command: CommandName, config: Config, options
   }
   const runtime = options.runtime ?? {};
   const standalone = command === "standalone";
+  // The NameServer's and broker's ports listen before their modules load (most of the start-up):
+  // connections that arrive meanwhile are held and served once their server runs. Plain TCP on a
+  // fixed port only; TLS and free ports (0) listen where their server starts, as before.
+  const plainListen = runtime.listen ?? await defaultListen();
+  const early = config.tls.cert === undefined && config.tls.key === undefined
+    ? [
+      ...(command === "broker" ? [] : [componentOptions(config, "nameserver", command)]),
+      ...(command === "nameserver" ? [] : [componentOptions(config, "broker", command)]),
+    ].flatMap(({ hostname, port }) => (port === undefined || port === 0 ? [] : [{ ...(hostname === undefined ? {} : { hostname }), port }]))
+    : [];
+  const prebound = await prebindPorts(plainListen, early);
+  const listen = prebound.listen;
+  // Loaded once the ports listen.
+  const [{ loadServerSecurity }, { standaloneClusterSecret }] = await Promise.all([import("./_security.ts"), import("./_cluster_secret.ts")]);
   let security: ServerSecurity;
   try {
     security = loadServerSecurity(config, { standalone, log: logger.child("acl") });
   } catch (error) {
+    await prebound.release();
     throw new StartError(`Cannot start ${command === "nameserver" ? "the NameServer" : command === "broker" ? "the broker" : "rmq standalone"}: ${(error as Error).message}`, { cause: error });
   }
   let clusterSecret = security.clusterSecret;
@@ -122,10 +136,10 @@ export async function startServers(command: CommandName, config: Config, options
       clusterSecret = standaloneClusterSecret(config.broker.dataDir, logger.child("standalone"));
     } catch (error) {
       security.close();
+      await prebound.release();
       throw new StartError(`Cannot start rmq standalone: ${(error as Error).message}`, { cause: error });
     }
   }
-  const listen = runtime.listen ?? await defaultListen();
   const listenWebSocket = async (port: number | undefined) =>
     port === undefined ? {} : { listenWebSocket: runtime.listenWebSocket ?? await defaultListenWebSocket() };
   let nameServer: NameServer | undefined;
@@ -135,6 +149,7 @@ export async function startServers(command: CommandName, config: Config, options
     await admin?.close();
     await broker?.close();
     await nameServer?.close();
+    await prebound.release();
     security.close();
   };
   try {
@@ -142,6 +157,7 @@ export async function startServers(command: CommandName, config: Config, options
       const ns = componentOptions(config, "nameserver", command);
       const log = logger.child("nameserver");
       try {
+        const { startNameServer } = await import("./namesrv/name_server.ts");
         nameServer = await startNameServer({
           ...ns,
           listen,
@@ -158,7 +174,11 @@ export async function startServers(command: CommandName, config: Config, options
       log.info(`NameServer listening on ${nameServer.hostname}:${nameServer.port}${webSocket}`);
     }
     if (command !== "nameserver") {
-      const plainDial = runtime.dial ?? await defaultDial();
+      const [plainDial, { startBroker }, { nameServerAddressOf }] = await Promise.all([
+        runtime.dial ?? defaultDial(),
+        import("./broker/broker.ts"),
+        import("./standalone.ts"),
+      ]);
       const brokerSettings = componentOptions(config, "broker", command);
       const options: BrokerOptions = {
         ...brokerSettings,
@@ -211,6 +231,8 @@ export async function startServers(command: CommandName, config: Config, options
     await close();
     throw error;
   }
+  // A port its server did not take (a controlled broker that listens later) is let go.
+  await prebound.release();
   return { command, config, logger, security, nameServer, broker, admin, close };
 }
 
@@ -232,7 +254,7 @@ export interface RunServerOptions {
  * @returns Once the components run.
  */
 export async function runServer(command: CommandName, args: readonly string[], options: RunServerOptions): Promise<void> {
-  const parsed = parseServerArgs(command, options.usage, args);
+  const parsed = await parseServerArgs(command, options.usage, args);
   if (parsed.kind === "help") {
     process.stdout.write(parsed.text);
     process.exit(0);
@@ -284,6 +306,7 @@ export async function runServer(command: CommandName, args: readonly string[], o
   // Already loaded when the admin API runs.
   const url = admin === undefined ? undefined : (await import("./admin/start_admin.ts")).adminUrl(admin, secure);
   if (command === "standalone") {
+    const { nameServerAddressOf } = await import("./standalone.ts");
     const grpc = broker!.grpcAddress === undefined ? "" : `, gRPC ${broker!.grpcAddress}`;
     logger.info(`Standalone ready: NameServer ${nameServerAddressOf(nameServer!)}, broker ${broker!.address}${grpc}, data in ${config.broker.dataDir}, pid ${process.pid}`);
     if (url !== undefined) logger.info(`Dashboard and admin API on ${url}`);

@@ -3,7 +3,7 @@
  * holds the value's schema, its default (per command where they differ), a one-line doc, its flag,
  * and the component option it sets. Everything else is derived from it:
  *
- * - `loadConfig`: the YAML file (`--config`), `RMQ_<SECTION>_<KEY>` environment variables and
+ * - `loadConfigLayers` (and the public `loadConfig` of `server/load_config.ts`): the YAML file (`--config`), `RMQ_<SECTION>_<KEY>` environment variables and
  *   flags, layered (defaults < file < environment < flags), each layer checked on its own so that an
  *   error names where the bad value came from;
  * - the flags and `--help` of `rmq standalone|broker|nameserver` and `server/*.ts`
@@ -36,7 +36,6 @@
  */
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
-import { parse as parseYaml } from "yaml";
 import type { AdminServerOptions } from "./admin/start_admin.ts";
 import type { BrokerOptions } from "./broker/broker.ts";
 import type { ConnectionLimits } from "../core/remoting/connection_guard.ts";
@@ -847,7 +846,11 @@ export function fromText(kind: ValueKind, value: string): { value: unknown } | {
   }
 }
 
-function readFile(file: string): unknown {
+/** Parses YAML text (yaml's `parse`; loaded by the caller, only when a file is read). */
+export type ParseYaml = (text: string) => unknown;
+
+function readFile(file: string, parseYaml: ParseYaml | undefined): unknown {
+  if (parseYaml === undefined) throw new TypeError(`Cannot read config file "${file}": no YAML parser was given`);
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -885,13 +888,15 @@ function fromEnv(env: Record<string, string | undefined>): ConfigLayer {
  * Loads and validates the configuration, and says which keys were given.
  *
  * @param options File, environment, flag overrides and the command.
+ * @param parseYaml Parses the file; needed when `options.file` is set (the server commands load
+ *   yaml only then: it is a tenth of their start-up).
  * @returns The configuration with defaults filled in.
  * @throws {ConfigError} When the file cannot be read or parsed, or a key or value is invalid (the
  *   message names the source and the key).
  */
-export function loadConfigLayers(options: LoadConfigOptions = {}): LoadedConfig {
+export function loadConfigLayers(options: LoadConfigOptions = {}, parseYaml?: ParseYaml): LoadedConfig {
   const layers = [
-    options.file === undefined ? {} : checkLayer(readFile(options.file), `Config file "${options.file}"`),
+    options.file === undefined ? {} : checkLayer(readFile(options.file, parseYaml), `Config file "${options.file}"`),
     fromEnv(options.env ?? {}),
     checkLayer(
       Object.fromEntries(Object.entries(options.overrides ?? {}).map(([s, keys]) => [s, Object.fromEntries(Object.entries(keys ?? {}).filter(([, value]) => value !== undefined))])),
@@ -922,18 +927,6 @@ export function loadConfigLayers(options: LoadConfigOptions = {}): LoadedConfig 
     config[entry.section]![entry.key] = config[section]![key];
   }
   return { config: config as Config, given };
-}
-
-/**
- * Loads and validates the configuration.
- *
- * @param options File, environment, flag overrides and the command.
- * @returns The configuration with defaults filled in.
- * @throws {ConfigError} When the file cannot be read or parsed, or a key or value is invalid (the
- *   message names the source and the key).
- */
-export function loadConfig(options: LoadConfigOptions = {}): Config {
-  return loadConfigLayers(options).config;
 }
 
 /**

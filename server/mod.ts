@@ -34,4 +34,5 @@ export type { GetResult, MessageStoreOptions, PutResult, StoreInput } from "./st
 export { FileSegmentStorage } from "./store/file_segment_storage.ts";
 export { MemorySegmentStorage } from "./store/memory_segment_storage.ts";
 export type { SegmentFile, SegmentStorage } from "./store/segment_storage.ts";
-export { type Config, ConfigError, loadConfig, type LoadConfigOptions } from "./config.ts";
+export { type Config, ConfigError, type LoadConfigOptions } from "./config.ts";
+export { loadConfig } from "./load_config.ts";

@@ -72,6 +72,8 @@ export interface AdminAppOptions {
   version: string;
   /** Clock in ms. @default Date.now */
   now?: () => number;
+  /** When the process started serving, for the uptime of a NameServer-only process. @default now() when the app is made */
+  startedAt?: number;
   /** Where unexpected failures are reported. @default a logger naming "admin" */
   log?: Log;
   /**
@@ -99,7 +101,7 @@ export interface AdminState {
  */
 export function createAdminState(options: AdminAppOptions): AdminState {
   const now = options.now ?? Date.now;
-  return { options, now, startedAt: now() };
+  return { options, now, startedAt: options.startedAt ?? now() };
 }
 
 /**

@@ -94,6 +94,7 @@ import { sendReplyProcessor } from "./processors/reply.ts";
 import type { GrpcServer } from "../grpc/grpc_server.ts";
 import type { AutoRenewOptions } from "../grpc/receipt_renewal.ts";
 import { listenFailure } from "../_listen_error.ts";
+import { prebindPorts, type PreboundPorts } from "../_prebound_ports.ts";
 import { remotingWire } from "../../core/remoting/remoting_wire.ts";
 import { detectProtocol } from "../../core/remoting/wire.ts";
 import { createRemotingDispatcher } from "../remoting/remoting_dispatcher.ts";
@@ -869,11 +870,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }, options.offsetPersistIntervalMs ?? 5000);
 
   let grpc: GrpcServer | undefined;
+  /** Plain gRPC's port until its server loads, on the first connection (`grpcLoading`). */
+  let grpcPorts: PreboundPorts | undefined;
+  let grpcLoading: Promise<void> | undefined;
+  let grpcBoundPort: number | undefined;
   let grpcAddress: string | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       accepting = false;
+      await grpcPorts?.release();
+      await grpcLoading;
       await grpc?.close();
       await listener.close();
       await replication.close();
@@ -909,53 +916,85 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       await close();
       throw new RangeError("grpcTls needs the broker's TLS certificate and key (tls)");
     }
-    // Loaded here, once the client port serves: gRPC and protobuf are most of the code a broker loads.
-    const [{ startGrpcServer }, { MessagingService }] = await Promise.all([import("../grpc/grpc_server.ts"), import("../grpc/messaging_service.ts")]);
-    const service = new MessagingService({
-      ctx,
-      processors: countedProcessors,
-      grpcAddress: () => grpcAddress!,
-      route: (topic) => registrar.route(topic),
-      ...(options.acl === undefined ? {} : { acl: options.acl }),
-      clientClosed: (c) => onConnectionClosed(c),
-      clientExpiryMs: options.clientExpiryMs,
-      ...(options.grpcAutoRenew === undefined ? {} : { autoRenew: options.grpcAutoRenew }),
-      log,
-    });
-    try {
-      grpc = await startGrpcServer({
-        service,
-        listen: options.listen,
-        hostname,
-        port: grpcPort,
-        ...(options.tls === undefined || options.grpcTls === false ? {} : { tls: options.tls }),
-        maxReceiveMessageLength: ctx.maxMessageSize + 64 * 1024,
-        ...(options.grpcKeepaliveMs === undefined ? {} : { keepaliveMs: options.grpcKeepaliveMs }),
-        ...(options.grpcIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.grpcIdleTimeoutMs }),
-        // One IP's gRPC connections count with its remoting ones (maxConnectionsPerIp), and their
-        // incomplete request messages with its incomplete frames (maxPendingFrameBytes…).
-        admit: (remoteAddress) => {
-          const ip = perIp.admit(remoteAddress);
-          if (ip === undefined) return undefined;
-          const limits = guard.open(ip);
-          return {
-            budget: limits.options.frameBudget,
-            closed: () => {
-              perIp.release(ip);
-              limits.closed(remoteAddress, undefined);
-            },
-          };
-        },
+    const grpcTls = options.tls !== undefined && options.grpcTls !== false;
+    // gRPC and protobuf are most of the code a broker loads: loaded once the client port serves.
+    const serveGrpc = async (listen: Listen, port: number): Promise<GrpcServer> => {
+      const [{ startGrpcServer }, { MessagingService }] = await Promise.all([import("../grpc/grpc_server.ts"), import("../grpc/messaging_service.ts")]);
+      const service = new MessagingService({
+        ctx,
+        processors: countedProcessors,
+        grpcAddress: () => grpcAddress!,
+        route: (topic) => registrar.route(topic),
+        ...(options.acl === undefined ? {} : { acl: options.acl }),
+        clientClosed: (c) => onConnectionClosed(c),
+        clientExpiryMs: options.clientExpiryMs,
+        ...(options.grpcAutoRenew === undefined ? {} : { autoRenew: options.grpcAutoRenew }),
         log,
       });
+      try {
+        return await startGrpcServer({
+          service,
+          listen,
+          hostname,
+          port,
+          ...(grpcTls ? { tls: options.tls } : {}),
+          maxReceiveMessageLength: ctx.maxMessageSize + 64 * 1024,
+          ...(options.grpcKeepaliveMs === undefined ? {} : { keepaliveMs: options.grpcKeepaliveMs }),
+          ...(options.grpcIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.grpcIdleTimeoutMs }),
+          // One IP's gRPC connections count with its remoting ones (maxConnectionsPerIp), and their
+          // incomplete request messages with its incomplete frames (maxPendingFrameBytes…).
+          admit: (remoteAddress) => {
+            const ip = perIp.admit(remoteAddress);
+            if (ip === undefined) return undefined;
+            const limits = guard.open(ip);
+            return {
+              budget: limits.options.frameBudget,
+              closed: () => {
+                perIp.release(ip);
+                limits.closed(remoteAddress, undefined);
+              },
+            };
+          },
+          log,
+        });
+      } catch (error) {
+        await service.close();
+        throw error;
+      }
+    };
+    try {
+      if (grpcTls) {
+        grpc = await serveGrpc(options.listen, grpcPort);
+        grpcBoundPort = grpc.port;
+      } else {
+        // Plain gRPC: the port listens now and the gRPC server loads on its first connection (which
+        // waits for it), so an idle broker holds none of it (6 MiB of its memory).
+        let bindError: unknown;
+        const ports: PreboundPorts = await prebindPorts(options.listen, [{ hostname, port: grpcPort }], {
+          onBindError: (_, error) => (bindError = error),
+          onHold: () => {
+            grpcLoading ??= serveGrpc(ports.listen, grpcBoundPort!).then(
+              (server) => {
+                grpc = server;
+              },
+              (error) => {
+                log(`Cannot serve gRPC on ${hostname}:${grpcBoundPort}: ${(error as Error).message}`, "error");
+                return ports.release();
+              },
+            );
+          },
+        });
+        if (ports.bound.length === 0) throw bindError;
+        grpcPorts = ports;
+        grpcBoundPort = ports.bound[0]!.port;
+      }
     } catch (error) {
-      await service.close();
       await close();
       const reason = listenFailure(error) ?? (error as Error).message;
       throw new Error(`Cannot serve gRPC on ${hostname}:${grpcPort}: ${reason}; pick another port with --grpc-port or broker.grpcPort, or stop what holds it`, { cause: error });
     }
-    grpcAddress = `${advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host}:${grpc.port}`;
-    log(`RocketMQ 5 clients served over gRPC${options.tls === undefined || options.grpcTls === false ? "" : " (TLS)"} on port ${grpc.port} of ${hostname}, advertised as ${grpcAddress}`, "info");
+    grpcAddress = `${advertised.host.includes(":") ? `[${advertised.host}]` : advertised.host}:${grpcBoundPort}`;
+    log(`RocketMQ 5 clients served over gRPC${grpcTls ? " (TLS)" : ""} on port ${grpcBoundPort} of ${hostname}, advertised as ${grpcAddress}`, "info");
   } else if (grpcPort !== undefined) {
     log("gRPC is not served by a slave: RocketMQ 5 clients use the master", "warn");
   }
@@ -979,7 +1018,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       return grpcAddress;
     },
     get grpcPort() {
-      return grpc?.port;
+      return grpcBoundPort;
     },
     close,
   };

@@ -10,7 +10,7 @@ import { type Broker, type BrokerOptions, startBroker } from "../../server/broke
 import { hostOf } from "../../server/broker/connections_per_ip.ts";
 import { listen } from "../../server/bun/listen.ts";
 import { dial as serverDial } from "../../server/bun/connect.ts";
-import { loadConfig } from "../../server/config.ts";
+import { loadConfig } from "../../server/load_config.ts";
 import { startNameServer } from "../../server/namesrv/name_server.ts";
 import { startStandalone } from "../../server/standalone.ts";
 import { until } from "../_helpers/wait.ts";

@@ -1,7 +1,8 @@
 /**
  * What `rmq` loads before anything runs: the modules `cli/bun.ts` imports statically (transitively),
  * read from `bun build --metafile`. Start-up time is module loading (BENCHMARKS.md, start-up), so
- * gRPC, the admin API, node:zlib and the client verbs load only when used, after the ports listen.
+ * gRPC, the admin API, node:zlib and the client verbs load only when used, and the broker and
+ * NameServer after their ports listen.
  */
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -57,16 +58,25 @@ test("rmq loads no gRPC, admin API, zlib or client verbs before its command runs
   expect(externals).not.toContain("zlib");
 });
 
-test("rmq standalone loads no gRPC, admin API or zlib before its ports listen", () => {
+test("rmq standalone loads neither the broker, the NameServer, yaml, gRPC, the admin API nor zlib before its ports listen", () => {
+  // server/_entry.ts binds the NameServer's and broker's ports from the configuration, then loads
+  // their modules (server/_prebound_ports.ts holds what arrives meanwhile).
   const { files, externals } = staticGraph("cli/commands/standalone.ts");
-  // The broker and the NameServer themselves are there.
-  expect(files.some((path) => path.endsWith("server/broker/broker.ts"))).toBe(true);
-  expect(files.some((path) => path.endsWith("server/namesrv/name_server.ts"))).toBe(true);
+  expect(files.some((path) => path.endsWith("server/_entry.ts"))).toBe(true);
+  expect(files.some((path) => path.endsWith("server/_prebound_ports.ts"))).toBe(true);
   const heavy = files.filter((path) =>
-    /node_modules\/(@grpc|protobufjs|@bufbuild|hono|@valibot\/to-json-schema)\//.test(path) ||
-    /(^|\/)server\/(grpc|admin\/(app|dashboard|gateway))/.test(path) ||
+    /node_modules\/(@grpc|protobufjs|@bufbuild|hono|@valibot\/to-json-schema|yaml)\//.test(path) ||
+    /(^|\/)server\/(broker|namesrv|store|ha|acl|grpc|admin\/(app|dashboard|gateway))\//.test(path) ||
     /(^|\/)client\//.test(path)
   );
   expect(heavy).toEqual([]);
   expect(externals).not.toContain("zlib");
+});
+
+test("the admin server loads its app (Hono's router, the dashboard, the gateway) on its first request, not at its start", () => {
+  const { files } = staticGraph("server/admin/start_admin.ts");
+  const app = files.filter((path) =>
+    /(^|\/)server\/admin\/(app|dashboard|cluster|topics|metrics|gateway\/)/.test(path) || /node_modules\/hono\/dist\/(hono|router)/.test(path)
+  );
+  expect(app).toEqual([]);
 });

@@ -17,10 +17,10 @@ import {
   ConfigError,
   envName,
   flagName,
-  loadConfig,
   SETTING_LIST,
   type SettingEntry,
 } from "../../server/config.ts";
+import { loadConfig } from "../../server/load_config.ts";
 import { freePort, ROOT } from "../_helpers/process.ts";
 import { makeTestCert } from "../security/_certs.ts";
 
@@ -133,18 +133,18 @@ describe("the schema is the one description of every setting", () => {
     expect(helpText(serverCommandSpec("broker", "rmq broker"))).toMatch(/--data-dir <dir> .*\(default: \.\/data\/broker\)/);
   });
 
-  test("flags are parsed by the setting's kind, --no-x turns a boolean off, and a bad one names the flag", () => {
-    const parsed = parseServerArgs("standalone", "rmq standalone", ["--no-auto-create-topic", "--namesrv-port", "1234", "--no-replication", "--no-admin"], {});
+  test("flags are parsed by the setting's kind, --no-x turns a boolean off, and a bad one names the flag", async () => {
+    const parsed = await parseServerArgs("standalone", "rmq standalone", ["--no-auto-create-topic", "--namesrv-port", "1234", "--no-replication", "--no-admin"], {});
     expect(parsed.kind).toBe("config");
     if (parsed.kind !== "config") return;
     expect(parsed.loaded.config.broker.autoCreateTopicEnable).toBe(false);
     expect(parsed.loaded.config.nameserver.port).toBe(1234);
     expect(parsed.loaded.config.broker.replication).toBe(false);
     expect(parsed.loaded.config.admin.enabled).toBe(false);
-    expect(parseServerArgs("broker", "rmq broker", ["--port", "99999"], {})).toEqual({ kind: "usage", message: 'Invalid value "99999" for --port: must be at most 65535' });
-    expect(parseServerArgs("broker", "rmq broker", ["--flush", "never"], {})).toEqual({ kind: "usage", message: 'Invalid value "never" for --flush: expected "async" or "sync"' });
-    expect(parseServerArgs("nameserver", "rmq nameserver", ["--namesrv", "a:1"], {})).toEqual({ kind: "usage", message: 'Unknown flag "--namesrv"' });
-    expect(parseServerArgs("broker", "rmq broker", [], { RMQ_BROKER_PORT: "x" }).kind).toBe("error");
+    expect(await parseServerArgs("broker", "rmq broker", ["--port", "99999"], {})).toEqual({ kind: "usage", message: 'Invalid value "99999" for --port: must be at most 65535' });
+    expect(await parseServerArgs("broker", "rmq broker", ["--flush", "never"], {})).toEqual({ kind: "usage", message: 'Invalid value "never" for --flush: expected "async" or "sync"' });
+    expect(await parseServerArgs("nameserver", "rmq nameserver", ["--namesrv", "a:1"], {})).toEqual({ kind: "usage", message: 'Unknown flag "--namesrv"' });
+    expect((await parseServerArgs("broker", "rmq broker", [], { RMQ_BROKER_PORT: "x" })).kind).toBe("error");
   });
 });
 
@@ -329,7 +329,7 @@ describe("every setting reaches its component", () => {
           else args.push(`--${flag}`, asText(value));
         });
         args.push("--config", file(stringify(yaml)));
-        const parsed = parseServerArgs(command, `rmq ${command}`, args, env);
+        const parsed = await parseServerArgs(command, `rmq ${command}`, args, env);
         if (parsed.kind !== "config") throw new Error(`${scenario.name}: ${JSON.stringify(parsed)}`);
         const servers = await startServers(command, parsed.loaded.config, { runtime: { listen, dial, serve }, given: parsed.loaded.given });
         try {

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { dial } from "../../../server/bun/connect.ts";
 import { listen } from "../../../server/bun/listen.ts";
 import { startBroker } from "../../../server/broker/broker.ts";
-import { ConfigError, loadConfig } from "../../../server/config.ts";
+import { ConfigError } from "../../../server/config.ts";
+import { loadConfig } from "../../../server/load_config.ts";
 import { BUN, start } from "../../_helpers/process.ts";
 
 describe("replication settings", () => {

@@ -20,7 +20,7 @@ const running: RunningServers[] = [];
 let standalone: RunningServers;
 
 async function start(command: CommandName, args: string[]): Promise<RunningServers> {
-  const parsed = parseServerArgs(command, `rmq ${command}`, args, {});
+  const parsed = await parseServerArgs(command, `rmq ${command}`, args, {});
   if (parsed.kind !== "config") throw new Error(JSON.stringify(parsed));
   const servers = await startServers(command, parsed.loaded.config, { runtime: { listen, dial, serve }, given: parsed.loaded.given });
   running.push(servers);
