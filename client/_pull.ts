@@ -9,7 +9,8 @@ import type { ExpressionType } from "../core/model/message_filter.ts";
 import type { MessageQueue } from "../core/model/message_queue.ts";
 import { COMPRESSION_TYPE_MASK, inflateZlib, isZlibCompressed } from "../core/model/compression.ts";
 import { SysFlag } from "../core/model/message.ts";
-import { type CorruptRecord, decodeRecords } from "../core/model/record.ts";
+import type { CorruptRecord } from "../core/model/record.ts";
+import { decodeRecordViews } from "../core/model/record_view.ts";
 import type { Command, Header } from "../core/protocol/command.ts";
 import type { PullResponseHeader } from "../core/protocol/headers.ts";
 import { PullSysFlag, ResponseCode } from "../core/protocol/request_code.ts";
@@ -108,9 +109,9 @@ export async function inflateMessages(messages: MessageExt[], onCorrupt: (messag
 }
 
 /**
- * Reads a pull's answer (one of `PULL_CODES`), decoding the records of a FOUND and checking each
- * body's CRC (and inflating compressed bodies): a record that fails is left out of `messages` and
- * described in `corrupt`.
+ * Reads a pull's answer (one of `PULL_CODES`), decoding the records of a FOUND into lazy views over
+ * the answer's body (`decodeRecordViews`), checking each body's CRC and inflating compressed
+ * bodies: a record that fails is left out of `messages` and described in `corrupt`.
  *
  * @param response The answer.
  * @param queue The queue pulled, for the error message.
@@ -125,7 +126,7 @@ export async function readPullResponse(response: Command, queue: MessageQueue): 
   if (status === "FOUND") {
     const onCorrupt = (record: CorruptRecord) => corrupt.push(new CorruptMessageError({ ...queue, ...record }));
     try {
-      messages = decodeRecords(response.body ?? new Uint8Array(0), { copyBody: false, onCorrupt });
+      messages = decodeRecordViews(response.body ?? new Uint8Array(0), { onCorrupt });
     } catch (cause) {
       throw new ProtocolError(
         `Broker sent undecodable records for queue ${queue.queueId} of topic "${queue.topic}" on broker "${queue.brokerName}": ${(cause as Error).message}`,

@@ -620,7 +620,7 @@ export class PushConsumer {
       return undefined;
     }
     if (status === "SUCCESS") {
-      for (let i = from; i < to; i++) pq.removeOne(all[i]!);
+      pq.removeRange(all, from, to);
       this.#finished.add(pq);
       return undefined;
     }

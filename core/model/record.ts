@@ -11,28 +11,35 @@ import { bodyCrc, crc32 } from "./crc32.ts";
 import { type HostAddress, MessageConst, type MessageExt, SysFlag } from "./message.ts";
 import { hex16, hex32, messageIdPrefix } from "./message_id.ts";
 import { decodeProperties } from "./properties.ts";
+import {
+  BORN_HOST_POS,
+  FIXED_V4,
+  getInt64,
+  layoutOf,
+  MAX_TOPIC_BYTES,
+  MESSAGE_MAGIC,
+  MIN_RECORD_SIZE,
+  PHYSICAL_OFFSET_POS,
+  QUEUE_OFFSET_POS,
+  SYSFLAG_POS,
+  viewOf,
+} from "./_record_layout.ts";
 
-/** Magic code of a message record (`0xDAA320A7`). */
-export const MESSAGE_MAGIC = 0xdaa320a7 | 0;
+export {
+  BORN_HOST_POS,
+  MAX_TOPIC_BYTES,
+  MESSAGE_MAGIC,
+  PHYSICAL_OFFSET_POS,
+  QUEUE_OFFSET_POS,
+  SYSFLAG_POS,
+} from "./_record_layout.ts";
 /** Magic code of the blank marker that fills the end of a CommitLog segment (`0xCBD43194`). */
 export const BLANK_MAGIC = 0xcbd43194 | 0;
 /** Bytes of a blank marker as written: total size and magic. */
 export const BLANK_MARKER_SIZE = 8;
-/** Largest topic in UTF-8 bytes (one signed length byte). */
-export const MAX_TOPIC_BYTES = 127;
 /** Largest property text in UTF-8 bytes (signed 16-bit length). */
 export const MAX_PROPERTIES_BYTES = 32767;
-/** Offset of the queue offset field. */
-export const QUEUE_OFFSET_POS = 20;
-/** Offset of the physical offset field. */
-export const PHYSICAL_OFFSET_POS = 28;
-/** Offset of the sysflag field. */
-export const SYSFLAG_POS = 36;
-/** Offset of the born host field (the store timestamp follows it). */
-export const BORN_HOST_POS = 48;
 
-const FIXED_V4 = 84;
-const MIN_RECORD_SIZE = FIXED_V4 + 4 + 1 + 2;
 const HOST_BITS = SysFlag.BORN_HOST_V6 | SysFlag.STORE_HOST_V6;
 const TWO_32 = 0x100000000;
 const TWO_16 = 0x10000;
@@ -158,24 +165,9 @@ export function recordSize(input: RecordInput | PreparedRecord): number {
   return (input instanceof PreparedRecord ? input : new PreparedRecord(input)).size;
 }
 
-let lastTarget: Uint8Array | undefined;
-let lastView: DataView | undefined;
-
-function viewOf(bytes: Uint8Array): DataView {
-  if (bytes !== lastTarget) {
-    lastTarget = bytes;
-    lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  return lastView!;
-}
-
 function setInt64(view: DataView, pos: number, value: number): void {
   view.setInt32(pos, Math.floor(value / TWO_32));
   view.setUint32(pos + 4, value >>> 0);
-}
-
-function getInt64(view: DataView, pos: number): number {
-  return view.getInt32(pos) * TWO_32 + view.getUint32(pos + 4);
 }
 
 /**
@@ -266,60 +258,6 @@ export function encodeBlankMarker(target: Uint8Array, pos: number, remaining: nu
   const view = viewOf(target);
   view.setInt32(pos, remaining);
   view.setInt32(pos + 4, BLANK_MAGIC);
-}
-
-/** Where the variable part of a record sits, as `layoutOf` finds it. */
-interface Layout {
-  size: number;
-  sysFlag: number;
-  bornIpLength: 4 | 16;
-  storeIpLength: 4 | 16;
-  bodyPos: number;
-  bodyLength: number;
-  topicPos: number;
-  topicLength: number;
-  propertiesPos: number;
-  propertiesLength: number;
-}
-
-function layoutOf(view: DataView, pos: number, available: number): Layout | string {
-  if (available < 8) return `only ${available} bytes left for a record header`;
-  const size = view.getInt32(pos);
-  const magic = view.getInt32(pos + 4);
-  if (magic !== MESSAGE_MAGIC) return `bad magic code 0x${(magic >>> 0).toString(16)}`;
-  if (size < MIN_RECORD_SIZE) return `record size ${size} is below the minimum ${MIN_RECORD_SIZE}`;
-  if (size > available) return `record size ${size} exceeds the ${available} bytes available`;
-  const sysFlag = view.getInt32(pos + SYSFLAG_POS);
-  const bornIpLength = sysFlag & SysFlag.BORN_HOST_V6 ? 16 : 4;
-  const storeIpLength = sysFlag & SysFlag.STORE_HOST_V6 ? 16 : 4;
-  const bodyLengthPos = pos + FIXED_V4 + (bornIpLength - 4) + (storeIpLength - 4);
-  const end = pos + size;
-  if (bodyLengthPos + 4 > end) return "record too small for its hosts";
-  const bodyLength = view.getInt32(bodyLengthPos);
-  const bodyPos = bodyLengthPos + 4;
-  if (bodyLength < 0 || bodyPos + bodyLength + 1 > end) return `bad body length ${bodyLength}`;
-  const topicLength = view.getUint8(bodyPos + bodyLength);
-  const topicPos = bodyPos + bodyLength + 1;
-  if (topicLength > MAX_TOPIC_BYTES || topicPos + topicLength + 2 > end) {
-    return `bad topic length ${topicLength}`;
-  }
-  const propertiesLength = view.getInt16(topicPos + topicLength);
-  const propertiesPos = topicPos + topicLength + 2;
-  if (propertiesLength < 0 || propertiesPos + propertiesLength !== end) {
-    return `bad properties length ${propertiesLength}`;
-  }
-  return {
-    size,
-    sysFlag,
-    bornIpLength,
-    storeIpLength,
-    bodyPos,
-    bodyLength,
-    topicPos,
-    topicLength,
-    propertiesPos,
-    propertiesLength,
-  };
 }
 
 /** What `verifyRecord` found. */

@@ -54,6 +54,53 @@ describe("ProcessQueue", () => {
     expect(pq.bytes).toBe(0);
   });
 
+  test("removeRange() over runs that span pulls, with repeats and unknown offsets, leaves what removeOne() one at a time leaves", () => {
+    const batched = new ProcessQueue(QUEUE);
+    const single = new ProcessQueue(QUEUE);
+    const all: MessageExt[] = [];
+    let offset = 10;
+    for (let pull = 0; pull < 30; pull++) {
+      const batch: MessageExt[] = [];
+      for (let i = 0; i < 1 + (pull % 5); i++) batch.push(message(offset += 1 + (pull % 2) * (i % 2), 1 + i));
+      batched.add(batch);
+      single.add(batch);
+      all.push(...batch);
+    }
+    // Runs in offset order across pull boundaries, plus a repeat and offsets never pulled.
+    const runs: MessageExt[] = [...all, all[3]!, message(5), message(offset + 10)];
+    const held = new Map(all.map((m) => [m.queueOffset, m.body.length]));
+    let seed = 11;
+    for (let from = 0; from < runs.length;) {
+      const to = Math.min(runs.length, from + 1 + ((seed = (seed * 48271) % 2147483647) % 9));
+      batched.removeRange(runs, from, to);
+      for (let i = from; i < to; i++) {
+        single.removeOne(runs[i]!);
+        held.delete(runs[i]!.queueOffset);
+      }
+      // Against a model: what is held, its bytes, and the lowest held offset.
+      const bytes = [...held.values()].reduce((n, b) => n + b, 0);
+      expect([batched.count, batched.bytes, batched.commitOffset]).toEqual([held.size, bytes, held.size === 0 ? offset + 1 : Math.min(...held.keys())]);
+      expect([batched.count, batched.bytes, batched.commitOffset]).toEqual([single.count, single.bytes, single.commitOffset]);
+      expect(batched.peek(4).map((m) => m.queueOffset)).toEqual(single.peek(4).map((m) => m.queueOffset));
+      from = to;
+    }
+    expect([batched.count, batched.bytes, batched.commitOffset]).toEqual([0, 0, offset + 1]);
+  });
+
+  test("removeRange() wakes a flow-control waiter once the run brings the queue below its limits", async () => {
+    const pq = new ProcessQueue(QUEUE);
+    const batch = [message(0), message(1), message(2), message(3)];
+    pq.add(batch);
+    let woke = false;
+    const waiting = pq.room(2, 1_000_000, 60_000).then(() => (woke = true));
+    pq.removeRange(batch, 0, 2);
+    await Promise.resolve();
+    expect(woke).toBe(false);
+    pq.removeRange(batch, 2, 3);
+    await waiting;
+    expect(woke).toBe(true);
+  });
+
   test("advanceTo() lets the offset pass filtered-out messages once nothing before them is held", () => {
     const pq = new ProcessQueue(QUEUE);
     const m3 = message(3);
