@@ -1,14 +1,21 @@
 /**
  * When the slow sync sends happen (issue #19's p99): a standalone broker and a producer, each in
- * a child process started with JSC's GC log (`BUN_JSC_logGC=1`), `--concurrency` callers awaiting
- * `producer.send`. This process stamps every line the two children print to stderr as it arrives
- * (the GC log gives each collection's pause, `p=…ms`; the broker's `--trace-timers` preload logs
- * every timer callback that ran longer than 0.1 ms), the client child records each send's start
- * and latency, and the report groups the sends slower than `--slow-ms` into stalls (overlapping
- * spans) and tells which of them overlap a client GC pause, a broker GC pause or a broker timer,
- * and which none of them.
+ * a child process, `--concurrency` callers awaiting `producer.send`. The client child records each
+ * send's start and latency; the sends slower than `--slow-ms` are merged into stalls (overlapping
+ * spans), and each stall is matched with what overlapped it:
  *
- *   bun bench/bun/sync_tail_bench.ts --count 300000
+ * - `--sched`: every context switch of the two main threads (`perf record -e sched:sched_switch`),
+ *   placed on the client's clock by a mark (three 4 ms sleeps of its main thread just before the
+ *   run). A main thread switched out while runnable is "preempted" (counted from 0.2 ms), with the
+ *   thread that ran instead. These spans are exact.
+ * - JSC's GC log (`BUN_JSC_logGC=1`, off with `--no-gc-log`): each collection's pause (`p=…ms`),
+ *   stamped when its line reaches this process. JSC's log reaches the pipe in bursts, so these
+ *   stamps can be late: the pauses' count and length are exact, their match with stalls is not.
+ * - The broker's timer callbacks that ran longer than 0.1 ms (`_trace_timers.ts`, preloaded).
+ *
+ * It also prints each thread's CPU and run-queue wait over the run (`/proc/<pid>/task/<tid>/schedstat`).
+ *
+ *   bun bench/bun/sync_tail_bench.ts --count 300000 --sched
  *   bun bench/bun/sync_tail_bench.ts --count 300000 --no-gc-log   # the same run without the log's cost
  *
  * @module
@@ -101,6 +108,8 @@ if (values.role === "client") {
   await run(warmup, undefined, undefined);
   const starts = new Float64Array(count);
   const lats = new Float64Array(count);
+  // With a scheduler trace, the parent says when perf is recording (a line on stdin).
+  if (values.sched) await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
   // A mark the scheduler trace can find: three 4 ms sleeps of this thread, the first begun at `mark`.
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const mark = performance.timeOrigin + performance.now();
@@ -184,9 +193,9 @@ await new Promise<void>((resolve, reject) => {
 });
 const outFile = join(dir, "client.bin");
 const clientOut: string[] = [];
-const client = spawn(process.execPath, [import.meta.path, "--role", "client", "--namesrv", `127.0.0.1:${nsPort}`, "--out", outFile, "--broker-pid", String(broker.pid), "--count", String(count), "--concurrency", String(concurrency), "--size", String(size), "--warmup", String(warmup)], {
+const client = spawn(process.execPath, [import.meta.path, "--role", "client", "--namesrv", `127.0.0.1:${nsPort}`, "--out", outFile, "--broker-pid", String(broker.pid), "--count", String(count), "--concurrency", String(concurrency), "--size", String(size), "--warmup", String(warmup), ...(values.sched ? ["--sched"] : [])], {
   cwd: ROOT,
-  stdio: ["ignore", "inherit", "pipe"],
+  stdio: ["pipe", "inherit", "pipe"],
   env: { ...process.env, ...gcEnv },
 });
 stamp(client, "client", clientOut);
@@ -194,12 +203,20 @@ const perfFile = join(dir, "sched.data");
 const perf = values.sched
   ? spawn("perf", ["record", "-q", "-k", "1", "-e", "sched:sched_switch", "-p", `${broker.pid},${client.pid}`, "-o", perfFile], { stdio: ["ignore", "ignore", "inherit"] })
   : undefined;
+const perfEnded = perf && new Promise<boolean>((resolve) => {
+  perf.once("exit", () => resolve(true));
+  perf.once("error", (error) => {
+    console.error(`Cannot trace the scheduler (perf): ${error.message}`);
+    resolve(false);
+  });
+});
+// perf says nothing when it is recording: give it half a second, then let the client go on.
+if (perf) setTimeout(() => client.stdin!.write("go\n"), 500);
 const code = await new Promise<number | null>((resolve) => client.once("exit", resolve));
 let switches: string[] = [];
 if (perf) {
   perf.kill("SIGINT");
-  await new Promise((resolve) => perf.once("exit", resolve));
-  switches = spawnSync("perf", ["script", "-i", perfFile, "-F", "tid,time,trace"], { encoding: "utf8", maxBuffer: 1 << 30 }).stdout.split("\n");
+  if (await perfEnded) switches = spawnSync("perf", ["script", "-i", perfFile, "-F", "tid,time,trace"], { encoding: "utf8", maxBuffer: 1 << 30 }).stdout.split("\n");
 }
 broker.kill("SIGTERM");
 await new Promise((resolve) => broker.once("exit", resolve));
