@@ -553,16 +553,35 @@ export function decodeRecords(bytes: Uint8Array, options?: DecodeRecordOptions):
   const copyBody = options?.copyBody !== false;
   const onCorrupt = options?.onCorrupt;
   let pos = 0;
-  while (pos < bytes.length) {
-    if (onCorrupt === undefined) {
+  if (onCorrupt === undefined) {
+    while (pos < bytes.length) {
       const message = decodeAt(bytes, view, pos, memo, copyBody);
       messages.push(message);
       pos += message.storeSize;
-      continue;
     }
-    let message: MessageExt;
+    return messages;
+  }
+  return decodeChecked(bytes, (at) => decodeAt(bytes, view, at, memo, copyBody), onCorrupt);
+}
+
+/**
+ * Decodes records back to back with `decode`, each one's body CRC checked: a record that does not
+ * decode or whose CRC does not match goes to `onCorrupt` and is left out (the walk stops at one
+ * whose size cannot be trusted).
+ *
+ * @param bytes The records.
+ * @param decode Decodes the record at a position.
+ * @param onCorrupt Told of each corrupt record.
+ * @returns The sound messages in order.
+ */
+export function decodeChecked<M extends MessageExt>(bytes: Uint8Array, decode: (pos: number) => M, onCorrupt: (record: CorruptRecord) => void): M[] {
+  const messages: M[] = [];
+  const view = viewOf(bytes);
+  let pos = 0;
+  while (pos < bytes.length) {
+    let message: M;
     try {
-      message = decodeAt(bytes, view, pos, memo, copyBody);
+      message = decode(pos);
     } catch (error) {
       const left = bytes.length - pos;
       const size = left >= 4 ? view.getInt32(pos) : left;

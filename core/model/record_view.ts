@@ -7,12 +7,11 @@
  */
 
 import { formatIp } from "./_ip.ts";
-import { BORN_HOST_POS, getInt64, layoutOf, MIN_RECORD_SIZE, PHYSICAL_OFFSET_POS, QUEUE_OFFSET_POS, viewOf } from "./_record_layout.ts";
-import { bodyCrc } from "./crc32.ts";
+import { BORN_HOST_POS, getInt64, layoutOf, PHYSICAL_OFFSET_POS, QUEUE_OFFSET_POS, viewOf } from "./_record_layout.ts";
 import { type HostAddress, MessageConst, type MessageExt } from "./message.ts";
 import { hex16, hex32, messageIdPrefix } from "./message_id.ts";
 import { decodeProperties } from "./properties.ts";
-import type { CorruptRecord } from "./record.ts";
+import { type CorruptRecord, decodeChecked } from "./record.ts";
 
 const decoder = new TextDecoder();
 const TWO_32 = 0x100000000;
@@ -362,39 +361,5 @@ export function decodeRecordViews(bytes: Uint8Array, options?: DecodeRecordViews
     }
     return messages;
   }
-  while (pos < bytes.length) {
-    let message: RecordView;
-    try {
-      message = new RecordView(batch, view, pos);
-    } catch (error) {
-      const left = bytes.length - pos;
-      const size = left >= 4 ? view.getInt32(pos) : left;
-      const whole = size >= MIN_RECORD_SIZE && size <= left;
-      const fields = left >= PHYSICAL_OFFSET_POS + 8;
-      onCorrupt({
-        position: pos,
-        size: whole ? size : left,
-        queueOffset: fields ? getInt64(view, pos + QUEUE_OFFSET_POS) : -1,
-        commitLogOffset: fields ? getInt64(view, pos + PHYSICAL_OFFSET_POS) : -1,
-        reason: (error as Error).message,
-      });
-      if (!whole) break;
-      pos += size;
-      continue;
-    }
-    pos += message.storeSize;
-    const crc = bodyCrc(message.body);
-    if (crc === message.bodyCRC) {
-      messages.push(message);
-    } else {
-      onCorrupt({
-        position: pos - message.storeSize,
-        size: message.storeSize,
-        queueOffset: message.queueOffset,
-        commitLogOffset: message.commitLogOffset,
-        reason: `body CRC ${message.bodyCRC} does not match the computed ${crc}`,
-      });
-    }
-  }
-  return messages;
+  return decodeChecked(bytes, (at) => new RecordView(batch, view, at), onCorrupt);
 }
