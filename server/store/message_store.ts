@@ -49,6 +49,16 @@ const RETENTION_CHECK_MS = 60_000;
 /** Most segments one retention run deletes (each deletion is a synchronous unlink). */
 const MAX_DELETES_PER_RUN = 10;
 const TOPIC_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+
+/** Why a topic cannot be stored, or undefined. */
+function badTopic(topic: string): string | undefined {
+  return TOPIC_PATTERN.test(topic) && topic.length <= 127 ? undefined : `Invalid topic "${topic}"`;
+}
+
+/** Why a queue id cannot be stored, or undefined. */
+function badQueueId(queueId: number): string | undefined {
+  return Number.isInteger(queueId) && queueId >= 0 && queueId <= 0x7fffffff ? undefined : `Invalid queue id "${queueId}"`;
+}
 /** Most messages one key lookup returns. */
 export const MAX_QUERY_NUM = 1024;
 /** Most index entries one key lookup reads (a key whose slot is flooded by other keys answers "incomplete" past it). */
@@ -337,12 +347,10 @@ export class MessageStore {
     const count = scan.starts.length;
     const refused = this.#refuse(count);
     if (refused !== undefined) return Promise.resolve(failedBatch(refused.status, refused.error!));
-    if (!TOPIC_PATTERN.test(input.topic) || input.topic.length > 127) return Promise.resolve(failedBatch("MESSAGE_ILLEGAL", `Invalid topic "${input.topic}"`));
-    if (!Number.isInteger(input.queueId) || input.queueId < 0 || input.queueId > 0x7fffffff) {
-      return Promise.resolve(failedBatch("MESSAGE_ILLEGAL", `Invalid queue id "${input.queueId}"`));
-    }
+    const badTarget = badTopic(input.topic) ?? badQueueId(input.queueId);
+    if (badTarget !== undefined) return Promise.resolve(failedBatch("MESSAGE_ILLEGAL", badTarget));
     if (count === 0) return Promise.resolve({ status: "PUT_OK", queueOffset: -1, commitLogOffsets: [], storeTimestamp: 0 });
-    const limit = Math.min(this.#options.maxMessageSize, this.#commitLog.segmentSize - 8);
+    const limit = this.#recordLimit();
     for (const size of scan.sizes) {
       if (size > limit) return Promise.resolve(failedBatch("MESSAGE_ILLEGAL", `Message of ${size} bytes exceeds the limit of ${limit} bytes`));
     }
@@ -459,14 +467,15 @@ export class MessageStore {
     return undefined;
   }
 
+  /** The largest record stored: the configured limit, and what one segment holds. */
+  #recordLimit(): number {
+    return Math.min(this.#options.maxMessageSize, this.#commitLog.segmentSize - 8);
+  }
+
   #prepare(input: StoreInput, first: StoreInput): PreparedRecord | PutResult {
     // Later inputs must name the first one's topic, which is checked once.
-    if ((input === first || input.topic !== first.topic) && (!TOPIC_PATTERN.test(input.topic) || input.topic.length > 127)) {
-      return failed("MESSAGE_ILLEGAL", `Invalid topic "${input.topic}"`);
-    }
-    if (!Number.isInteger(input.queueId) || input.queueId < 0 || input.queueId > 0x7fffffff) {
-      return failed("MESSAGE_ILLEGAL", `Invalid queue id "${input.queueId}"`);
-    }
+    const badTarget = (input === first || input.topic !== first.topic ? badTopic(input.topic) : undefined) ?? badQueueId(input.queueId);
+    if (badTarget !== undefined) return failed("MESSAGE_ILLEGAL", badTarget);
     if (input.topic !== first.topic || input.queueId !== first.queueId) {
       return failed("MESSAGE_ILLEGAL", "A batch must target one topic queue");
     }
@@ -478,7 +487,7 @@ export class MessageStore {
       const status = error instanceof RangeError ? "PROPERTIES_SIZE_EXCEEDED" : "MESSAGE_ILLEGAL";
       return failed(status, (error as Error).message);
     }
-    const limit = Math.min(this.#options.maxMessageSize, this.#commitLog.segmentSize - 8);
+    const limit = this.#recordLimit();
     if (record.size > limit) {
       return failed("MESSAGE_ILLEGAL", `Message of ${record.size} bytes exceeds the limit of ${limit} bytes`);
     }
