@@ -17,6 +17,7 @@
  *
  *   bun bench/bun/sync_tail_bench.ts --count 300000 --sched
  *   bun bench/bun/sync_tail_bench.ts --count 300000 --no-gc-log   # the same run without the log's cost
+ *   bun bench/bun/sync_tail_bench.ts --count 300000 --sched --peer redis   # Redis Streams the same way
  *
  * @module
  */
@@ -24,11 +25,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { freeLoopbackPort } from "../../cli/_load_server.ts";
+import { Redis } from "ioredis";
 import { Producer } from "../../mod.ts";
-import { loadAverage, wholeNumber } from "../_compare.ts";
+import { loadAverage, startPeerServer, wholeNumber } from "../_compare.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const { values } = parseArgs({
@@ -44,6 +47,9 @@ const { values } = parseArgs({
     "raw-dir": { type: "string" },
     /** Trace both processes' context switches with `perf record -e sched:sched_switch` (needs perf and the right to trace). */
     sched: { type: "boolean", default: false },
+    /** The server: "rocketmq" (a standalone) or "redis" (redis-server as bench/compare_redis.ts runs it, `XADD` sends). */
+    peer: { type: "string", default: "rocketmq" },
+    "redis-port": { type: "string" },
     namesrv: { type: "string" },
     out: { type: "string" },
     "broker-pid": { type: "string" },
@@ -81,11 +87,22 @@ function schedDelta(before: Map<string, [number, number]>, after: Map<string, [n
 
 if (values.role === "client") {
   const brokerPid = Number(values["broker-pid"]);
-  const producer = new Producer({ nameServer: values.namesrv!, group: "tail" });
-  await producer.start();
   const body = new Uint8Array(size).fill(0x61);
   const topic = "tail";
-  await producer.send({ topic, body });
+  let send: () => Promise<unknown>;
+  let stop: () => Promise<void>;
+  if (values["redis-port"] !== undefined) {
+    const redis = new Redis({ host: "127.0.0.1", port: Number(values["redis-port"]) });
+    const field = Buffer.from(body);
+    send = () => redis.xadd(topic, "*", "body", field);
+    stop = () => Promise.resolve(redis.disconnect());
+  } else {
+    const producer = new Producer({ nameServer: values.namesrv!, group: "tail" });
+    await producer.start();
+    send = () => producer.send({ topic, body });
+    stop = () => producer.shutdown();
+  }
+  await send();
   const run = (n: number, starts: Float64Array | undefined, lats: Float64Array | undefined) =>
     new Promise<void>((resolve, reject) => {
       let started = 0;
@@ -93,7 +110,7 @@ if (values.role === "client") {
       const one = (): void => {
         const i = started++;
         const t0 = performance.now();
-        producer.send({ topic, body }).then(() => {
+        send().then(() => {
           const t1 = performance.now();
           if (starts) {
             starts[i] = performance.timeOrigin + t0;
@@ -123,7 +140,7 @@ if (values.role === "client") {
   const sched1 = [schedstat("self"), schedstat(brokerPid)];
   console.log(`client threads: ${schedDelta(sched0[0]!, sched1[0]!)}`);
   console.log(`broker threads: ${schedDelta(sched0[1]!, sched1[1]!)}`);
-  await producer.shutdown();
+  await stop();
   const out = new Float64Array(count * 2 + 4);
   out[0] = seconds;
   out[3] = mark;
@@ -146,6 +163,8 @@ interface Pause {
 const rawDir = values["raw-dir"];
 const pauses: Pause[] = [];
 const timers: Pause[] = [];
+/** Main-thread preemptions of 0.2 ms or more, from the scheduler trace. */
+const preemptions: Pause[] = [];
 /** Stamps each stderr line of a child; GC ends and timer traces become pauses. */
 function stamp(child: ReturnType<typeof spawn>, who: "client" | "broker", sink: string[]): void {
   let rest = "";
@@ -177,23 +196,49 @@ const dir = mkdtempSync(join(tmpdir(), "rmq-tail-"));
 const [nsPort, brokerPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
 const gcEnv = values["no-gc-log"] ? {} : { BUN_JSC_logGC: "1" };
 const brokerOut: string[] = [];
-const broker = spawn(process.execPath, [
-  "--preload", join(import.meta.dir, "_trace_timers.ts"),
-  join(ROOT, "cli", "bun.ts"), "standalone", "--host", "127.0.0.1", "--namesrv-port", String(nsPort), "--port", String(brokerPort),
-  "--data-dir", dir, "--flush", "async", "--no-admin", "--no-grpc",
-], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...gcEnv } });
-stamp(broker, "broker", brokerOut);
-await new Promise<void>((resolve, reject) => {
-  let text = "";
-  broker.stdout!.on("data", (c: Buffer) => {
-    text += c.toString();
-    if (text.includes("Standalone ready")) resolve();
+const redis = values.peer === "redis";
+if (!redis && values.peer !== "rocketmq") {
+  console.error(`--peer takes "rocketmq" or "redis", got "${values.peer}"`);
+  process.exit(2);
+}
+/** The server under test: its PID (traced as "broker") and how to stop it. */
+let broker: { pid: number; stop(): Promise<void> };
+if (redis) {
+  const server = await startPeerServer({
+    binary: "redis-server",
+    aptPackage: "redis-server",
+    args: (d, port) => ["--port", String(port), "--bind", "127.0.0.1", "--dir", d, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no"],
+    readyText: "Ready to accept connections",
   });
-  broker.once("exit", (code) => reject(new Error(`Broker exited with ${code}: ${text}${brokerOut.join("\n")}`)));
-});
+  broker = server;
+  values["redis-port"] = String(server.port);
+} else {
+  const child = spawn(process.execPath, [
+    "--preload", join(import.meta.dir, "_trace_timers.ts"),
+    join(ROOT, "cli", "bun.ts"), "standalone", "--host", "127.0.0.1", "--namesrv-port", String(nsPort), "--port", String(brokerPort),
+    "--data-dir", dir, "--flush", "async", "--no-admin", "--no-grpc",
+  ], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...gcEnv } });
+  stamp(child, "broker", brokerOut);
+  await new Promise<void>((resolve, reject) => {
+    let text = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      text += c.toString();
+      if (text.includes("Standalone ready")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`Broker exited with ${code}: ${text}${brokerOut.join("\n")}`)));
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  broker = {
+    pid: child.pid!,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
 const outFile = join(dir, "client.bin");
 const clientOut: string[] = [];
-const client = spawn(process.execPath, [import.meta.path, "--role", "client", "--namesrv", `127.0.0.1:${nsPort}`, "--out", outFile, "--broker-pid", String(broker.pid), "--count", String(count), "--concurrency", String(concurrency), "--size", String(size), "--warmup", String(warmup), ...(values.sched ? ["--sched"] : [])], {
+const client = spawn(process.execPath, [import.meta.path, "--role", "client", "--namesrv", `127.0.0.1:${nsPort}`, "--out", outFile, "--broker-pid", String(broker.pid), ...(redis ? ["--redis-port", values["redis-port"]!] : []), "--count", String(count), "--concurrency", String(concurrency), "--size", String(size), "--warmup", String(warmup), ...(values.sched ? ["--sched"] : [])], {
   cwd: ROOT,
   stdio: ["pipe", "inherit", "pipe"],
   env: { ...process.env, ...gcEnv },
@@ -210,16 +255,15 @@ const perfEnded = perf && new Promise<boolean>((resolve) => {
     resolve(false);
   });
 });
-// perf says nothing when it is recording: give it half a second, then let the client go on.
-if (perf) setTimeout(() => client.stdin!.write("go\n"), 500);
+// perf says nothing when it is recording: give it 1.5 s, then let the client go on.
+if (perf) setTimeout(() => client.stdin!.write("go\n"), 1500);
 const code = await new Promise<number | null>((resolve) => client.once("exit", resolve));
 let switches: string[] = [];
 if (perf) {
   perf.kill("SIGINT");
   if (await perfEnded) switches = spawnSync("perf", ["script", "-i", perfFile, "-F", "tid,time,trace"], { encoding: "utf8", maxBuffer: 1 << 30 }).stdout.split("\n");
 }
-broker.kill("SIGTERM");
-await new Promise((resolve) => broker.once("exit", resolve));
+await broker.stop();
 if (code !== 0) {
   console.error(`Client exited with ${code}:\n${clientOut.join("\n")}`);
   rmSync(dir, { recursive: true, force: true });
@@ -236,7 +280,7 @@ const runEnd = starts[count - 1]! + lats[count - 1]!;
 
 const sorted = Float64Array.from(lats).sort();
 const pct = (p: number) => sorted[Math.min(count - 1, Math.ceil((count * p) / 100) - 1)]!;
-console.log(`${count} sync sends, ${concurrency} callers, ${size} B, GC log ${values["no-gc-log"] ? "off" : "on"}, load ${loadAverage()}`);
+console.log(`${redis ? "Redis Streams (XADD, ioredis)" : "rocketmq-ts"}: ${count} sync sends, ${concurrency} callers, ${size} B, GC log ${values["no-gc-log"] ? "off" : "on"}, load ${loadAverage()}`);
 console.log(`${(count / seconds).toFixed(0)} msg/s; client CPU ${cpuUsPerSend.toFixed(2)} us/send; p50 ${pct(50).toFixed(3)} p90 ${pct(90).toFixed(3)} p99 ${pct(99).toFixed(3)} p99.9 ${pct(99.9).toFixed(3)} max ${sorted[count - 1]!.toFixed(3)} ms`);
 
 // Stalls: the slow sends' spans, merged where they overlap.
@@ -282,14 +326,21 @@ if (switches.length > 0) {
       spans.push({ who: next === client.pid ? "client" : "broker", state: was.state.startsWith("R") ? "preempted" : "slept", start: was.at, end: at, by: was.by });
     }
   }
-  const sleeps = spans.filter((s) => s.who === "client" && s.state === "slept" && s.end - s.start > 3 && s.end - s.start < 6);
-  const first = sleeps.find((s, k) => sleeps[k + 2] !== undefined && sleeps[k + 2]!.start - s.start < 16);
+  // The mark: the first sleep of the client's main thread that begins 16 ms in which it slept 10 ms
+  // or more (a 4 ms wait may end early and wait again, or late on a busy machine).
+  const sleeps = spans.filter((s) => s.who === "client" && s.state === "slept");
+  const first = sleeps.find((s, k) => {
+    let slept = 0;
+    for (let j = k; j < sleeps.length && sleeps[j]!.start < s.start + 16; j++) slept += Math.min(sleeps[j]!.end, s.start + 16) - sleeps[j]!.start;
+    return slept >= 10;
+  });
   if (first === undefined) {
-    console.log("scheduler trace: the client's mark was not found");
+    const counts = (who: string) => spans.filter((s) => s.who === who).length;
+    console.log(`scheduler trace: the client's mark was not found (${switches.length} lines; off-CPU spans: client ${counts("client")}, server ${counts("broker")})`);
   } else {
     const shift = mark - first.start;
     // Preemptions of 0.2 ms or more only: shorter ones cannot make a send slow by themselves.
-    for (const s of spans) if (s.state === "preempted" && s.end - s.start >= 0.2) timers.push({ who: s.who, kind: "preempted", start: s.start + shift, end: s.end + shift });
+    for (const s of spans) if (s.state === "preempted" && s.end - s.start >= 0.2) preemptions.push({ who: s.who, kind: "preempted", start: s.start + shift, end: s.end + shift });
     const run = spans.filter((s) => s.start + shift >= runStart && s.end + shift <= runEnd);
     for (const who of ["client", "broker"] as const) {
       const mine = run.filter((s) => s.who === who && s.state === "preempted");
@@ -312,7 +363,7 @@ const overlaps = (st: Stall, p: Pause) => {
   return p.start <= st.end + slack && p.end + slack >= st.start;
 };
 const cause = (st: Stall): string => {
-  const hit = [...runPauses, ...runTimers].filter((p) => overlaps(st, p));
+  const hit = [...runPauses, ...runTimers, ...preemptions].filter((p) => overlaps(st, p));
   if (hit.length === 0) return "none";
   return [...new Set(hit.map((p) => `${p.who} ${p.kind}`))].sort().join(" + ");
 };
